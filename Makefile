@@ -1,0 +1,124 @@
+# thaw - one non-recursive Makefile.
+#
+#   make            build build/thaw
+#   make demo       install what is missing, build, run the torch demo
+#   make test       install what is missing, build, run the whole suite
+#   make bench      benchmarks: table + build/bench.json
+#   make SANITIZE=1 ASan+UBSan build (in build/san/)
+#   make V=1        show the commands
+
+CC      ?= gcc
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
+SANITIZE ?= 0
+
+ifeq ($(SANITIZE),1)
+BUILD   ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD   ?= build
+SANFLAGS :=
+endif
+
+WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -Isrc -Iinclude $(SANFLAGS)
+LDFLAGS += $(SANFLAGS)
+LIBS    := -ljansson
+
+# The restorer blob: freestanding, position-independent, no libc.
+BLOB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Isrc -ffreestanding -fno-builtin \
+	-nostdlib -fPIE -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fno-exceptions -fno-jump-tables -fcf-protection=none -mno-red-zone \
+	-fvisibility=hidden -msse4.2
+
+LAYERS  := base image engine cli
+SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
+OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
+BLOB_SRCS := $(wildcard src/engine/restorer/*.c)
+BLOB_OBJS := $(BLOB_SRCS:%.c=$(BUILD)/%.o)
+LIB_OBJS := $(filter-out $(BUILD)/src/cli/%,$(OBJS)) $(BUILD)/restorer-blob.o
+
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+PROG_SRCS := $(wildcard tests/programs/*.c)
+PROG_BINS := $(PROG_SRCS:tests/programs/%.c=$(BUILD)/tests/programs/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
+
+.PHONY: all deps demo test test-unit test-integration bench format lint clean programs units
+
+all: $(BUILD)/thaw
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(BUILD)/thaw: $(OBJS) $(BUILD)/restorer-blob.o
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/src/engine/restorer/%.o: src/engine/restorer/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC blob $<"
+	$(Q)$(CC) $(BLOB_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/restorer.elf: $(BLOB_OBJS) src/engine/restorer/restorer.lds
+	@echo "  LD blob $@"
+	$(Q)$(CC) $(BLOB_CFLAGS) -static-pie -Wl,-T,src/engine/restorer/restorer.lds \
+		-Wl,--no-dynamic-linker -Wl,-z,norelro -Wl,--build-id=none -o $@ $(BLOB_OBJS)
+	$(Q)scripts/check-blob.sh $@
+
+$(BUILD)/restorer.bin: $(BUILD)/restorer.elf
+	$(Q)objcopy -O binary -j .blob $< $@
+
+$(BUILD)/restorer-blob.o: $(BUILD)/restorer.bin
+	@echo "  BLOB    $@"
+	$(Q)printf '\t.section .rodata\n\t.balign 4096\n\t.globl restorer_blob_start\nrestorer_blob_start:\n\t.incbin "%s"\n\t.globl restorer_blob_end\nrestorer_blob_end:\n\t.section .note.GNU-stack,"",@progbits\n' $< > $(BUILD)/restorer-blob.S
+	$(Q)$(CC) -c -o $@ $(BUILD)/restorer-blob.S
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LIBS) -lcmocka
+
+$(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -DFUZZ_STANDALONE -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LIBS)
+
+# Test programs are what gets snapshotted: plain builds, never sanitized.
+$(BUILD)/tests/programs/%: tests/programs/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -mavx2 -o $@ $< -lpthread
+
+programs: $(PROG_BINS)
+units: $(UNIT_BINS) $(FUZZ_BINS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all units programs
+	$(Q)BUILD=$(BUILD) tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all programs
+	$(Q)BUILD=$(BUILD) bench/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all programs
+	$(Q)BUILD=$(BUILD) bench/bench.sh
+
+format:
+	$(Q)clang-format -i $(SRCS) $(BLOB_SRCS) $(wildcard src/*/*.h tests/*/*.c)
+
+lint:
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Isrc -Iinclude src
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(BLOB_OBJS:.o=.d)

@@ -1,0 +1,47 @@
+/*
+ * engine.h - the checkpoint/restore engine's whole interface.
+ *
+ * engine_dump() freezes a process, collects its state into a snapshot
+ * image and kills it (or lets it run on).  engine_restore() recreates it in a
+ * fresh PID namespace with its original PID and TIDs.  engine_check() probes
+ * the kernel features both need.  See DESIGN.md, "The engine".
+ */
+#ifndef THAW_ENGINE_ENGINE_H
+#define THAW_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+struct engine_dump_opts {
+	pid_t pid; /* as the caller sees it */
+	const char *dir; /* published atomically; must not exist yet */
+	bool leave_running;
+};
+
+struct engine_dump_stats {
+	double freeze_ms, collect_ms, write_ms, total_ms;
+	unsigned long long pages_dumped, pages_zero, bytes_written;
+};
+
+int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *stats)
+	__attribute__((warn_unused_result));
+
+struct engine_restore_opts {
+	const char *dir;
+	bool detach; /* return once the program runs again; init stays behind it */
+	const char *pidfile; /* receives the program's PID as the caller sees it */
+};
+
+/*
+ * Restores the snapshot in dir.  In the foreground it returns once the
+ * program has ended, with *ret_status its exit status (128+signal when
+ * killed); with detach it returns once the program runs again.
+ */
+int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
+	__attribute__((warn_unused_result));
+
+/* Prints one line per kernel feature; returns 0 when all are there, else -ENOSYS. */
+int engine_check(FILE *out);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * image.h - the snapshot image: what a snapshot holds, in memory and on disk.
+ *
+ * The engine fills a struct image while it dumps and hands it to
+ * image_write(); restore gets one back from image_read(), which treats every
+ * byte on disk as untrusted and bounds every count, size, offset and path.
+ *
+ * On disk a snapshot is a directory (docs/image-format.md):
+ *   manifest.json  everything structured, human-readable, versioned
+ *   manifest.crc   CRC-32C of manifest.json, so a flipped digit is caught
+ *   pages.idx      binary page index: runs of pages (vaddr, count, offset, crc)
+ *   pages.img      page data, page-aligned, read with large preads
+ *   data.img       other bulk bytes: xsave areas, pipe contents, deleted files,
+ *                  memfd/shared-memory contents, auxv, pending signals
+ * It is written into DIR.tmp-XXXX and published with one rename() after
+ * fsync; directories are 0700, files 0600.
+ *
+ * Bulk bytes are referenced by struct image_blob (offset, length, crc into
+ * data.img).  Writers append with image_add_blob(); readers fetch with
+ * image_read_blob(), which checks the crc.
+ */
+#ifndef THAW_IMAGE_IMAGE_H
+#define THAW_IMAGE_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define IMAGE_FORMAT_VERSION 1
+#define IMAGE_PAGE_SIZE 4096u
+
+/* Bounds every reader enforces (and every writer respects). */
+#define IMAGE_MAX_THREADS 4096
+#define IMAGE_MAX_VMAS 262144
+#define IMAGE_MAX_FDS 65536
+#define IMAGE_MAX_FILES 65536
+#define IMAGE_MAX_SHMEMS 4096
+#define IMAGE_MAX_WATCHES 65536
+#define IMAGE_MAX_PATH 4096
+#define IMAGE_MAX_XSAVE 65536
+#define IMAGE_MAX_AUXV 1024 /* bytes; the kernel's saved_auxv is smaller */
+#define IMAGE_MAX_SIGINFO 4096
+#define IMAGE_MAX_RUN_PAGES 256 /* a page run is at most 1 MiB, one crc each */
+#define IMAGE_ADDR_LIMIT 0x800000000000ull /* x86-64 user address space */
+
+/* A range of data.img. len == 0 means "no data". */
+struct image_blob {
+	uint64_t off;
+	uint64_t len;
+	uint32_t crc;
+};
+
+/* A file the snapshot maps or holds open: validated before restore. */
+struct image_file {
+	char *path;
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t ino;
+	uint64_t dev;
+	uint32_t mode; /* st_mode */
+	uint64_t rdev; /* character devices */
+	bool is_deleted; /* unlinked: contents saved in content */
+	struct image_blob content;
+};
+
+/* A shmem object (shared anonymous memory, memfd) dumped once by inode. */
+struct image_shmem {
+	uint64_t ino;
+	uint64_t size;
+	bool is_memfd;
+	char *name; /* memfd name without the "memfd:" prefix, or NULL */
+	uint32_t seals; /* F_GET_SEALS */
+	/* contents: runs of non-hole data inside the object */
+	uint32_t nr_extents;
+	struct image_shmem_extent {
+		uint64_t off;
+		struct image_blob data;
+	} *extents;
+};
+
+enum image_vma_kind {
+	IMAGE_VMA_ANON, /* private anonymous (heap, stacks, malloc arenas) */
+	IMAGE_VMA_FILE_PRIVATE, /* private file mapping + its COW'd pages */
+	IMAGE_VMA_FILE_SHARED, /* shared file mapping; contents live in the file */
+	IMAGE_VMA_SHMEM, /* shared anonymous or memfd: see shmem */
+	IMAGE_VMA_VDSO,
+	IMAGE_VMA_VVAR,
+	IMAGE_VMA_VVAR_VCLOCK,
+	IMAGE_VMA_VSYSCALL, /* fixed by the kernel; recorded, never touched */
+	IMAGE_VMA_KIND_COUNT
+};
+
+/* madvise-relevant VmFlags, re-applied at restore */
+#define IMAGE_MADV_DONTFORK (1u << 0) /* dc */
+#define IMAGE_MADV_DONTDUMP (1u << 1) /* dd */
+#define IMAGE_MADV_WIPEONFORK (1u << 2) /* wf */
+#define IMAGE_MADV_HUGEPAGE (1u << 3) /* hg */
+#define IMAGE_MADV_NOHUGEPAGE (1u << 4) /* nh */
+#define IMAGE_MADV_MERGEABLE (1u << 5) /* mg */
+#define IMAGE_MADV_SEQUENTIAL (1u << 6) /* sr */
+#define IMAGE_MADV_RANDOM (1u << 7) /* rr */
+
+/* mapping flags from VmFlags */
+#define IMAGE_VMA_GROWSDOWN (1u << 0) /* gd */
+#define IMAGE_VMA_LOCKED (1u << 1) /* lo */
+#define IMAGE_VMA_NORESERVE (1u << 2) /* nr */
+#define IMAGE_VMA_MAYSHARE (1u << 3) /* sh: MAP_SHARED */
+
+struct image_vma {
+	uint64_t start, end;
+	uint32_t prot; /* PROT_READ | PROT_WRITE | PROT_EXEC */
+	uint32_t kind; /* enum image_vma_kind */
+	uint32_t flags; /* IMAGE_VMA_* */
+	uint32_t madv; /* IMAGE_MADV_* */
+	uint64_t pgoff; /* offset into the file or shmem object, bytes */
+	int32_t file; /* index into image.files, or -1 */
+	int32_t shmem; /* index into image.shmems, or -1 */
+	char *name; /* as /proc/PID/maps shows it, for people */
+	/* statistics filled at dump, shown by inspect */
+	uint64_t pages_dumped; /* pages whose bytes are in pages.img */
+	uint64_t pages_zero; /* touched pages found all-zero: not stored */
+	uint64_t pages_file; /* clean file pages: come back from the file */
+};
+
+/*
+ * Guard regions installed with MADV_GUARD_INSTALL are not VMAs; they are
+ * found in pagemap (bit 58) and installed again after mapping.
+ */
+struct image_guard {
+	uint64_t start, end;
+};
+
+/* One entry of pages.idx: npages pages at vaddr, bytes at off in pages.img. */
+#define IMAGE_RUN_ZERO 1u /* no bytes: the pages must read as zero (file-private COW) */
+struct image_page_run {
+	uint64_t vaddr;
+	uint64_t off;
+	uint32_t npages;
+	uint32_t flags;
+	uint32_t crc; /* CRC-32C of the npages * 4096 bytes */
+};
+
+struct image_sigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+/* General registers in the kernel's struct user_regs_struct order. */
+struct image_regs {
+	uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	uint64_t rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs, eflags, rsp, ss;
+	uint64_t fs_base, gs_base, ds, es, fs, gs;
+};
+
+/* How the thread stood when it was frozen. */
+enum image_thread_state {
+	IMAGE_THREAD_RUNNING, /* user code */
+	IMAGE_THREAD_SYSCALL_RESTART, /* inside a syscall that restarts: rip moved back */
+	IMAGE_THREAD_SYSCALL_EINTR, /* inside a syscall that cannot restart: returns EINTR */
+	IMAGE_THREAD_SYSCALL_DONE, /* a syscall had completed, result in rax */
+};
+
+struct image_thread {
+	pid_t tid; /* in the snapshot's PID namespace */
+	char comm[16];
+	uint32_t state; /* enum image_thread_state */
+	int64_t syscall_nr; /* orig_rax when frozen in a syscall, else -1 */
+	struct image_regs regs; /* normalised: restore resumes exactly here */
+	struct image_blob xsave; /* NT_X86_XSTATE as the kernel gave it */
+	uint64_t sigmask;
+	uint64_t clear_child_tid;
+	uint64_t robust_list, robust_list_len;
+	uint64_t rseq_abi, rseq_sig;
+	uint32_t rseq_len, rseq_flags;
+	uint64_t altstack_sp, altstack_size;
+	uint32_t altstack_flags;
+	struct image_blob pending; /* siginfo_t[] queued to this thread */
+};
+
+enum image_fd_kind {
+	IMAGE_FD_FILE, /* regular file */
+	IMAGE_FD_DIR,
+	IMAGE_FD_CHR, /* /dev/null-like character device, reopened by path */
+	IMAGE_FD_INHERIT, /* fd 0-2 on a terminal or a foreign pipe: the restorer's own */
+	IMAGE_FD_PIPE,
+	IMAGE_FD_FIFO,
+	IMAGE_FD_EVENTFD,
+	IMAGE_FD_EPOLL,
+	IMAGE_FD_SIGNALFD,
+	IMAGE_FD_TIMERFD,
+	IMAGE_FD_MEMFD,
+	IMAGE_FD_KIND_COUNT
+};
+
+struct image_epoll_watch {
+	int32_t tfd;
+	uint32_t events;
+	uint64_t data;
+};
+
+struct image_fd {
+	int32_t fd;
+	uint32_t kind; /* enum image_fd_kind */
+	uint32_t flags; /* f_flags without O_CLOEXEC */
+	bool cloexec;
+	uint64_t pos;
+	int32_t file; /* FILE, DIR, CHR, FIFO: index into image.files */
+	union {
+		struct { /* PIPE, FIFO */
+			uint64_t ino; /* pipes with the same ino are one pipe */
+			bool is_write_end;
+			uint32_t capacity; /* F_GETPIPE_SZ */
+			struct image_blob data; /* bytes buffered, on one fd of the pipe */
+		} pipe;
+		struct { /* INHERIT */
+			int32_t from; /* which fd of thaw restore (0, 1, 2) */
+		} inherit;
+		struct { /* EVENTFD */
+			uint64_t count;
+			bool is_semaphore;
+		} eventfd;
+		struct { /* EPOLL */
+			uint32_t nr_watches;
+			struct image_epoll_watch *watches;
+		} epoll;
+		struct { /* SIGNALFD */
+			uint64_t mask;
+		} signalfd;
+		struct { /* TIMERFD */
+			int32_t clockid;
+			int32_t settime_flags;
+			uint64_t ticks;
+			uint64_t value_ns; /* time to next expiry, 0 = disarmed */
+			uint64_t interval_ns;
+		} timerfd;
+		struct { /* MEMFD */
+			int32_t shmem; /* index into image.shmems */
+		} memfd;
+	};
+};
+
+/* The fields PR_SET_MM_MAP takes (struct prctl_mm_map minus auxv and exe). */
+struct image_mm {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+};
+
+struct image_rlimit {
+	uint64_t cur, max;
+};
+
+#define IMAGE_NR_RLIMITS 16
+#define IMAGE_NR_SIGNALS 64
+
+struct image_itimer {
+	uint64_t interval_us, value_us;
+};
+
+/* What the dump host looked like: restore refuses a host that differs. */
+struct image_host {
+	char kernel_release[65];
+	/* CPUID feature words: 1.ecx 1.edx 7.0.ebx 7.0.ecx 7.0.edx 7.1.eax 0x80000001.ecx .edx */
+	uint32_t cpuid[8];
+	uint64_t xcr0;
+	uint32_t xsave_size;
+	/* vDSO layout: sizes of [vvar], [vvar_vclock], [vdso] and a crc of the vdso bytes */
+	uint64_t vvar_size, vvar_vclock_size, vdso_size;
+	uint32_t vdso_crc;
+};
+
+struct image_proc {
+	pid_t pid, ppid, pgid, sid; /* in the snapshot's PID namespace */
+	pid_t host_pid; /* PID the dump was taken from, for people */
+	char comm[16];
+	uint32_t umask;
+	uint32_t personality;
+	char *cwd;
+	int32_t exe; /* index into image.files */
+	struct image_mm mm;
+	struct image_blob auxv;
+	struct image_rlimit rlimits[IMAGE_NR_RLIMITS];
+	struct image_sigaction sigactions[IMAGE_NR_SIGNALS]; /* index = signal - 1 */
+	struct image_itimer itimers[3]; /* REAL, VIRTUAL, PROF */
+	struct image_blob pending_shared; /* siginfo_t[] queued to the process */
+	uint64_t dumped_at_ns; /* CLOCK_REALTIME */
+};
+
+struct image {
+	uint32_t version;
+	struct image_host host;
+	struct image_proc proc;
+
+	uint32_t nr_threads;
+	struct image_thread *threads; /* threads[0] is the leader */
+	uint32_t nr_vmas;
+	struct image_vma *vmas; /* sorted by start, non-overlapping */
+	uint32_t nr_guards;
+	struct image_guard *guards;
+	uint32_t nr_fds;
+	struct image_fd *fds; /* sorted by fd */
+	uint32_t nr_files;
+	struct image_file *files;
+	uint32_t nr_shmems;
+	struct image_shmem *shmems;
+
+	/* pages.idx, loaded on read; appended to by image_add_pages() on write */
+	uint64_t nr_runs;
+	struct image_page_run *runs;
+	uint64_t pages_bytes; /* size of pages.img payload */
+
+	/* open handles while writing or reading */
+	int dir_fd; /* the directory being written or read */
+	int pages_fd; /* pages.img */
+	int data_fd; /* data.img */
+	uint64_t data_bytes;
+	char *path; /* the directory the caller named */
+	char *tmp_path; /* while writing: the unpublished directory */
+};
+
+/*
+ * Writing.  image_create() makes DIR.tmp-* (0700) and opens its files;
+ * the dump adds bulk data; image_publish() writes manifest and index, fsyncs
+ * and renames over DIR.  image_abort() removes the unpublished directory.
+ */
+int image_create(const char *dir, struct image **ret_img) __attribute__((warn_unused_result));
+int image_add_blob(struct image *img, const void *data, size_t len, struct image_blob *ret)
+	__attribute__((warn_unused_result));
+/* Append npages of page data (or none, for a zero run) for vaddr; splits into runs. */
+int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_t npages,
+		    uint32_t flags) __attribute__((warn_unused_result));
+int image_publish(struct image *img) __attribute__((warn_unused_result));
+void image_abort(struct image *img);
+
+/*
+ * Reading.  image_read() loads and validates the manifest and page index
+ * and keeps pages.img and data.img open; every error names the file and
+ * what is wrong in it.
+ */
+int image_read(const char *dir, struct image **ret_img) __attribute__((warn_unused_result));
+/* Reads a blob into a fresh buffer (caller frees), verifying its crc. */
+int image_read_blob(const struct image *img, const struct image_blob *blob, void **ret_data)
+	__attribute__((warn_unused_result));
+
+/* Growable arrays while dumping: return a zeroed new element or NULL. */
+struct image_thread *image_new_thread(struct image *img);
+struct image_vma *image_new_vma(struct image *img);
+struct image_guard *image_new_guard(struct image *img);
+struct image_fd *image_new_fd(struct image *img);
+struct image_shmem *image_new_shmem(struct image *img);
+/* Finds or adds a file by (dev, ino, path); returns its index or -errno. */
+int image_file_index(struct image *img, const struct image_file *file);
+
+/* Serialisation of the manifest alone (unit tests, inspect). Caller frees. */
+char *image_manifest_to_json(const struct image *img, int indent);
+int image_manifest_from_json(struct image *img, const char *json, size_t len, char *err,
+			     size_t errlen) __attribute__((warn_unused_result));
+
+void image_free(struct image *img);
+
+const char *image_vma_kind_name(uint32_t kind);
+const char *image_fd_kind_name(uint32_t kind);
+const char *image_thread_state_name(uint32_t state);
+
+#endif
