@@ -1,0 +1,1358 @@
+/*
+ * image-manifest.c - struct image <-> manifest.json, and the semantic checks
+ * of a manifest.
+ *
+ * The manifest is meant to be read by people as much as by thaw: fields have
+ * plain names, addresses and masks are "0x..." strings, enums and flag sets
+ * are short words, and defaulted entries (signals with SIG_DFL, blobs with no
+ * data) are left out.  64-bit values that do not fit a JSON integer are
+ * written as hex strings; the reader accepts either form for any count.
+ * Strings that are not UTF-8 (Linux paths are bytes) are written as
+ * {"hex": "..."} so that no path is ever lost or mangled.
+ *
+ * Reading treats the text as hostile: parse_*() check shapes and types and
+ * bound every array before allocating it, then image_validate() checks what
+ * the values mean (indexes in range, VMAs sorted, paths sane).  The first
+ * problem found is reported in err with the place it was found
+ * ("vmas[3].end: not page-aligned"); nothing here logs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "image/image-internal.h"
+
+/* ---- names shared by the encoder and the decoder ---- */
+
+static const char *const vma_flag_names[] = { "growsdown", "locked", "noreserve", "mayshare" };
+static const char *const madv_names[] = { "dontfork",	"dontdump",  "wipeonfork", "hugepage",
+					  "nohugepage", "mergeable", "sequential", "random" };
+static const char *const rlimit_names[IMAGE_NR_RLIMITS] = {
+	"cpu",	  "fsize",	"data",	 "stack", "core",    "rss",	"nproc",  "nofile",
+	"memlock", "as",	"locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
+};
+static const char *const itimer_names[3] = { "real", "virtual", "prof" };
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define RLIM_UNLIMITED UINT64_MAX
+
+static const struct {
+	const char *name;
+	size_t off;
+} reg_fields[] = {
+#define REG(r) { #r, offsetof(struct image_regs, r) }
+	REG(r15), REG(r14), REG(r13), REG(r12),	    REG(rbp), REG(rbx),	    REG(r11),
+	REG(r10), REG(r9),  REG(r8),  REG(rax),	    REG(rcx), REG(rdx),	    REG(rsi),
+	REG(rdi), REG(orig_rax),      REG(rip),	    REG(cs),  REG(eflags),  REG(rsp),
+	REG(ss),  REG(fs_base),	      REG(gs_base), REG(ds),  REG(es),	    REG(fs),
+	REG(gs),
+#undef REG
+};
+
+static const char *const vma_kind_names[IMAGE_VMA_KIND_COUNT] = {
+	"anon", "file-private", "file-shared", "shmem", "vdso", "vvar", "vvar-vclock", "vsyscall",
+};
+static const char *const fd_kind_names[IMAGE_FD_KIND_COUNT] = {
+	"file", "dir", "chr", "inherit", "pipe", "fifo", "eventfd", "epoll", "signalfd", "timerfd",
+	"memfd",
+};
+static const char *const thread_state_names[] = { "running", "syscall-restart", "syscall-eintr",
+						  "syscall-done" };
+
+const char *image_vma_kind_name(uint32_t kind)
+{
+	return kind < ARRAY_SIZE(vma_kind_names) ? vma_kind_names[kind] : "unknown";
+}
+
+const char *image_fd_kind_name(uint32_t kind)
+{
+	return kind < ARRAY_SIZE(fd_kind_names) ? fd_kind_names[kind] : "unknown";
+}
+
+const char *image_thread_state_name(uint32_t state)
+{
+	return state < ARRAY_SIZE(thread_state_names) ? thread_state_names[state] : "unknown";
+}
+
+/* ---- encoding ---- */
+
+/*
+ * The builders below hand NULL up on ENOMEM; json_object_set_new() refuses
+ * NULL values, so one flag per object catches any failure underneath.
+ */
+struct enc {
+	bool failed;
+};
+
+static void put(struct enc *e, json_t *obj, const char *key, json_t *val)
+{
+	if (!obj || json_object_set_new(obj, key, val))
+		e->failed = true;
+}
+
+static void append(struct enc *e, json_t *arr, json_t *val)
+{
+	if (!arr || json_array_append_new(arr, val))
+		e->failed = true;
+}
+
+static json_t *j_hex(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, v);
+	return json_string(buf);
+}
+
+static json_t *j_u64(uint64_t v)
+{
+	return v <= INT64_MAX ? json_integer((json_int_t)v) : j_hex(v);
+}
+
+static json_t *j_octal(uint32_t v)
+{
+	char buf[16];
+
+	snprintf(buf, sizeof(buf), "0%o", v);
+	return json_string(buf);
+}
+
+static json_t *j_str(const char *s)
+{
+	static const char digits[] = "0123456789abcdef";
+	json_t *val = json_string(s);
+	size_t i, len;
+	char *hex;
+
+	if (val)
+		return val;
+	/* not UTF-8: keep the exact bytes */
+	len = strlen(s);
+	hex = malloc(len * 2 + 1);
+	if (!hex)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		hex[2 * i] = digits[(unsigned char)s[i] >> 4];
+		hex[2 * i + 1] = digits[(unsigned char)s[i] & 15];
+	}
+	hex[2 * len] = '\0';
+	val = json_pack("{s:s}", "hex", hex);
+	free(hex);
+	return val;
+}
+
+static json_t *j_flags(uint32_t flags, const char *const *names, size_t nr)
+{
+	json_t *arr = json_array();
+	struct enc e = { false };
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (flags & (1u << i))
+			append(&e, arr, json_string(names[i]));
+	if (e.failed) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+static json_t *j_prot(uint32_t prot)
+{
+	char buf[4] = { prot & 1 ? 'r' : '-', prot & 2 ? 'w' : '-', prot & 4 ? 'x' : '-', 0 };
+
+	return json_string(buf);
+}
+
+static bool blob_is_empty(const struct image_blob *b)
+{
+	return !b->off && !b->len && !b->crc;
+}
+
+static void put_blob(struct enc *e, json_t *obj, const char *key, const struct image_blob *b)
+{
+	json_t *val;
+
+	if (blob_is_empty(b))
+		return;
+	val = json_object();
+	put(e, val, "off", j_u64(b->off));
+	put(e, val, "len", j_u64(b->len));
+	put(e, val, "crc", j_hex(b->crc));
+	put(e, obj, key, val);
+}
+
+static json_t *enc_host(struct enc *e, const struct image_host *h)
+{
+	json_t *o = json_object(), *cpuid = json_array();
+	char kernel[sizeof(h->kernel_release) + 1];
+	size_t i;
+
+	memcpy(kernel, h->kernel_release, sizeof(h->kernel_release));
+	kernel[sizeof(h->kernel_release)] = '\0';
+	put(e, o, "kernel_release", j_str(kernel));
+	for (i = 0; i < ARRAY_SIZE(h->cpuid); i++)
+		append(e, cpuid, j_hex(h->cpuid[i]));
+	put(e, o, "cpuid", cpuid);
+	put(e, o, "xcr0", j_hex(h->xcr0));
+	put(e, o, "xsave_size", j_u64(h->xsave_size));
+	put(e, o, "vvar_size", j_u64(h->vvar_size));
+	put(e, o, "vvar_vclock_size", j_u64(h->vvar_vclock_size));
+	put(e, o, "vdso_size", j_u64(h->vdso_size));
+	put(e, o, "vdso_crc", j_hex(h->vdso_crc));
+	return o;
+}
+
+static json_t *enc_proc(struct enc *e, const struct image_proc *p)
+{
+	json_t *o = json_object(), *mm = json_object(), *rl = json_object();
+	json_t *sa = json_array(), *it = json_object();
+	char comm[sizeof(p->comm) + 1];
+	int i;
+
+	put(e, o, "pid", json_integer(p->pid));
+	put(e, o, "ppid", json_integer(p->ppid));
+	put(e, o, "pgid", json_integer(p->pgid));
+	put(e, o, "sid", json_integer(p->sid));
+	put(e, o, "host_pid", json_integer(p->host_pid));
+	memcpy(comm, p->comm, sizeof(p->comm));
+	comm[sizeof(p->comm)] = '\0';
+	put(e, o, "comm", j_str(comm));
+	put(e, o, "umask", j_octal(p->umask));
+	put(e, o, "personality", j_hex(p->personality));
+	if (p->cwd)
+		put(e, o, "cwd", j_str(p->cwd));
+	put(e, o, "exe", json_integer(p->exe));
+	put(e, mm, "start_code", j_hex(p->mm.start_code));
+	put(e, mm, "end_code", j_hex(p->mm.end_code));
+	put(e, mm, "start_data", j_hex(p->mm.start_data));
+	put(e, mm, "end_data", j_hex(p->mm.end_data));
+	put(e, mm, "start_brk", j_hex(p->mm.start_brk));
+	put(e, mm, "brk", j_hex(p->mm.brk));
+	put(e, mm, "start_stack", j_hex(p->mm.start_stack));
+	put(e, mm, "arg_start", j_hex(p->mm.arg_start));
+	put(e, mm, "arg_end", j_hex(p->mm.arg_end));
+	put(e, mm, "env_start", j_hex(p->mm.env_start));
+	put(e, mm, "env_end", j_hex(p->mm.env_end));
+	put(e, o, "mm", mm);
+	put_blob(e, o, "auxv", &p->auxv);
+	for (i = 0; i < IMAGE_NR_RLIMITS; i++) {
+		json_t *lim = json_object();
+
+		put(e, lim, "cur", p->rlimits[i].cur == RLIM_UNLIMITED ? json_string("unlimited") :
+									  j_u64(p->rlimits[i].cur));
+		put(e, lim, "max", p->rlimits[i].max == RLIM_UNLIMITED ? json_string("unlimited") :
+									  j_u64(p->rlimits[i].max));
+		put(e, rl, rlimit_names[i], lim);
+	}
+	put(e, o, "rlimits", rl);
+	for (i = 0; i < IMAGE_NR_SIGNALS; i++) {
+		const struct image_sigaction *s = &p->sigactions[i];
+		json_t *so;
+
+		if (!s->handler && !s->flags && !s->restorer && !s->mask)
+			continue; /* SIG_DFL, nothing to restore */
+		so = json_object();
+		put(e, so, "signal", json_integer(i + 1));
+		put(e, so, "handler", j_hex(s->handler));
+		put(e, so, "flags", j_hex(s->flags));
+		put(e, so, "restorer", j_hex(s->restorer));
+		put(e, so, "mask", j_hex(s->mask));
+		append(e, sa, so);
+	}
+	put(e, o, "sigactions", sa);
+	for (i = 0; i < 3; i++) {
+		json_t *t = json_object();
+
+		put(e, t, "interval_us", j_u64(p->itimers[i].interval_us));
+		put(e, t, "value_us", j_u64(p->itimers[i].value_us));
+		put(e, it, itimer_names[i], t);
+	}
+	put(e, o, "itimers", it);
+	put_blob(e, o, "pending_shared", &p->pending_shared);
+	put(e, o, "dumped_at_ns", j_u64(p->dumped_at_ns));
+	return o;
+}
+
+static json_t *enc_thread(struct enc *e, const struct image_thread *t)
+{
+	json_t *o = json_object(), *regs = json_object(), *rseq = json_object();
+	json_t *alt = json_object();
+	char comm[sizeof(t->comm) + 1];
+	size_t i;
+
+	put(e, o, "tid", json_integer(t->tid));
+	memcpy(comm, t->comm, sizeof(t->comm));
+	comm[sizeof(t->comm)] = '\0';
+	put(e, o, "comm", j_str(comm));
+	put(e, o, "state", json_string(image_thread_state_name(t->state)));
+	put(e, o, "syscall_nr", json_integer(t->syscall_nr));
+	for (i = 0; i < ARRAY_SIZE(reg_fields); i++)
+		put(e, regs, reg_fields[i].name,
+		    j_hex(*(const uint64_t *)((const char *)&t->regs + reg_fields[i].off)));
+	put(e, o, "regs", regs);
+	put_blob(e, o, "xsave", &t->xsave);
+	put(e, o, "sigmask", j_hex(t->sigmask));
+	put(e, o, "clear_child_tid", j_hex(t->clear_child_tid));
+	put(e, o, "robust_list", j_hex(t->robust_list));
+	put(e, o, "robust_list_len", j_u64(t->robust_list_len));
+	put(e, rseq, "abi", j_hex(t->rseq_abi));
+	put(e, rseq, "len", j_u64(t->rseq_len));
+	put(e, rseq, "sig", j_hex(t->rseq_sig));
+	put(e, rseq, "flags", j_hex(t->rseq_flags));
+	put(e, o, "rseq", rseq);
+	put(e, alt, "sp", j_hex(t->altstack_sp));
+	put(e, alt, "size", j_u64(t->altstack_size));
+	put(e, alt, "flags", j_hex(t->altstack_flags));
+	put(e, o, "altstack", alt);
+	put_blob(e, o, "pending", &t->pending);
+	return o;
+}
+
+static json_t *enc_vma(struct enc *e, const struct image_vma *v)
+{
+	json_t *o = json_object(), *pages = json_object();
+
+	put(e, o, "start", j_hex(v->start));
+	put(e, o, "end", j_hex(v->end));
+	put(e, o, "prot", j_prot(v->prot));
+	put(e, o, "kind", json_string(image_vma_kind_name(v->kind)));
+	put(e, o, "flags", j_flags(v->flags, vma_flag_names, ARRAY_SIZE(vma_flag_names)));
+	put(e, o, "madvise", j_flags(v->madv, madv_names, ARRAY_SIZE(madv_names)));
+	put(e, o, "pgoff", j_hex(v->pgoff));
+	if (v->file >= 0)
+		put(e, o, "file", json_integer(v->file));
+	if (v->shmem >= 0)
+		put(e, o, "shmem", json_integer(v->shmem));
+	if (v->name)
+		put(e, o, "name", j_str(v->name));
+	put(e, pages, "dumped", j_u64(v->pages_dumped));
+	put(e, pages, "zero", j_u64(v->pages_zero));
+	put(e, pages, "file", j_u64(v->pages_file));
+	put(e, o, "pages", pages);
+	return o;
+}
+
+static json_t *enc_fd(struct enc *e, const struct image_fd *f)
+{
+	json_t *o = json_object(), *k = NULL;
+	uint32_t i;
+
+	put(e, o, "fd", json_integer(f->fd));
+	put(e, o, "kind", json_string(image_fd_kind_name(f->kind)));
+	put(e, o, "flags", j_octal(f->flags));
+	put(e, o, "cloexec", json_boolean(f->cloexec));
+	put(e, o, "pos", j_u64(f->pos));
+	if (f->file >= 0)
+		put(e, o, "file", json_integer(f->file));
+	switch (f->kind) {
+	case IMAGE_FD_PIPE:
+	case IMAGE_FD_FIFO:
+		k = json_object();
+		put(e, k, "ino", j_u64(f->pipe.ino));
+		put(e, k, "end", json_string(f->pipe.is_write_end ? "write" : "read"));
+		put(e, k, "capacity", j_u64(f->pipe.capacity));
+		put_blob(e, k, "data", &f->pipe.data);
+		put(e, o, "pipe", k);
+		break;
+	case IMAGE_FD_INHERIT:
+		k = json_object();
+		put(e, k, "from", json_integer(f->inherit.from));
+		put(e, o, "inherit", k);
+		break;
+	case IMAGE_FD_EVENTFD:
+		k = json_object();
+		put(e, k, "count", j_u64(f->eventfd.count));
+		put(e, k, "semaphore", json_boolean(f->eventfd.is_semaphore));
+		put(e, o, "eventfd", k);
+		break;
+	case IMAGE_FD_EPOLL: {
+		json_t *arr = json_array();
+
+		k = json_object();
+		for (i = 0; i < f->epoll.nr_watches; i++) {
+			const struct image_epoll_watch *w = &f->epoll.watches[i];
+			json_t *wo = json_object();
+
+			put(e, wo, "fd", json_integer(w->tfd));
+			put(e, wo, "events", j_hex(w->events));
+			put(e, wo, "data", j_hex(w->data));
+			append(e, arr, wo);
+		}
+		put(e, k, "watches", arr);
+		put(e, o, "epoll", k);
+		break;
+	}
+	case IMAGE_FD_SIGNALFD:
+		k = json_object();
+		put(e, k, "mask", j_hex(f->signalfd.mask));
+		put(e, o, "signalfd", k);
+		break;
+	case IMAGE_FD_TIMERFD:
+		k = json_object();
+		put(e, k, "clockid", json_integer(f->timerfd.clockid));
+		put(e, k, "settime_flags", json_integer(f->timerfd.settime_flags));
+		put(e, k, "ticks", j_u64(f->timerfd.ticks));
+		put(e, k, "value_ns", j_u64(f->timerfd.value_ns));
+		put(e, k, "interval_ns", j_u64(f->timerfd.interval_ns));
+		put(e, o, "timerfd", k);
+		break;
+	case IMAGE_FD_MEMFD:
+		k = json_object();
+		put(e, k, "shmem", json_integer(f->memfd.shmem));
+		put(e, o, "memfd", k);
+		break;
+	default:
+		break;
+	}
+	return o;
+}
+
+static json_t *enc_file(struct enc *e, const struct image_file *f)
+{
+	json_t *o = json_object();
+
+	put(e, o, "path", j_str(f->path ? f->path : ""));
+	put(e, o, "size", j_u64(f->size));
+	put(e, o, "mtime_ns", json_integer(f->mtime_ns));
+	put(e, o, "ino", j_u64(f->ino));
+	put(e, o, "dev", j_hex(f->dev));
+	put(e, o, "mode", j_octal(f->mode));
+	put(e, o, "rdev", j_hex(f->rdev));
+	put(e, o, "deleted", json_boolean(f->is_deleted));
+	put_blob(e, o, "content", &f->content);
+	return o;
+}
+
+static json_t *enc_shmem(struct enc *e, const struct image_shmem *s)
+{
+	json_t *o = json_object(), *arr = json_array();
+	uint32_t i;
+
+	put(e, o, "ino", j_u64(s->ino));
+	put(e, o, "size", j_u64(s->size));
+	put(e, o, "memfd", json_boolean(s->is_memfd));
+	if (s->name)
+		put(e, o, "name", j_str(s->name));
+	put(e, o, "seals", j_hex(s->seals));
+	for (i = 0; i < s->nr_extents; i++) {
+		json_t *x = json_object();
+
+		put(e, x, "off", j_u64(s->extents[i].off));
+		put_blob(e, x, "data", &s->extents[i].data);
+		append(e, arr, x);
+	}
+	put(e, o, "extents", arr);
+	return o;
+}
+
+char *image_manifest_to_json(const struct image *img, int indent)
+{
+	json_t *root = json_object(), *arr, *pages;
+	struct enc e = { false };
+	char *text = NULL;
+	uint32_t i;
+
+	put(&e, root, "format", json_string("thaw-snapshot"));
+	put(&e, root, "version", json_integer(img->version));
+	put(&e, root, "host", enc_host(&e, &img->host));
+	put(&e, root, "process", enc_proc(&e, &img->proc));
+	arr = json_array();
+	for (i = 0; i < img->nr_threads; i++)
+		append(&e, arr, enc_thread(&e, &img->threads[i]));
+	put(&e, root, "threads", arr);
+	arr = json_array();
+	for (i = 0; i < img->nr_vmas; i++)
+		append(&e, arr, enc_vma(&e, &img->vmas[i]));
+	put(&e, root, "vmas", arr);
+	arr = json_array();
+	for (i = 0; i < img->nr_guards; i++)
+		append(&e, arr,
+		       json_pack("{s:o,s:o}", "start", j_hex(img->guards[i].start), "end",
+				 j_hex(img->guards[i].end)));
+	put(&e, root, "guards", arr);
+	arr = json_array();
+	for (i = 0; i < img->nr_fds; i++)
+		append(&e, arr, enc_fd(&e, &img->fds[i]));
+	put(&e, root, "fds", arr);
+	arr = json_array();
+	for (i = 0; i < img->nr_files; i++)
+		append(&e, arr, enc_file(&e, &img->files[i]));
+	put(&e, root, "files", arr);
+	arr = json_array();
+	for (i = 0; i < img->nr_shmems; i++)
+		append(&e, arr, enc_shmem(&e, &img->shmems[i]));
+	put(&e, root, "shmems", arr);
+	pages = json_object();
+	put(&e, pages, "runs", j_u64(img->nr_runs));
+	put(&e, pages, "bytes", j_u64(img->pages_bytes));
+	put(&e, root, "pages", pages);
+
+	if (!e.failed)
+		text = json_dumps(root, JSON_INDENT(indent < 0 ? 0 : indent > 31 ? 31 : indent) |
+						JSON_COMPACT * (indent <= 0));
+	json_decref(root);
+	return text;
+}
+
+/* ---- decoding ---- */
+
+struct dec {
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct dec *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!d->failed && d->err && d->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(d->err, d->errlen, fmt, ap);
+		va_end(ap);
+	}
+	d->failed = true;
+	return -EINVAL;
+}
+
+/* strict "0x" + 1..16 hex digits */
+static bool parse_hex(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t n = 0;
+
+	if (s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return false;
+	for (s += 2; *s; s++, n++) {
+		int c = (unsigned char)*s, digit;
+
+		if (c >= '0' && c <= '9')
+			digit = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			digit = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			digit = c - 'A' + 10;
+		else
+			return false;
+		if (n >= 16)
+			return false;
+		v = v << 4 | (uint64_t)digit;
+	}
+	if (!n)
+		return false;
+	*out = v;
+	return true;
+}
+
+static json_t *field(struct dec *d, json_t *obj, const char *where, const char *key, bool required)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v && required)
+		fail(d, "%s: \"%s\" is missing", where, key);
+	return v;
+}
+
+static int get_u64(struct dec *d, json_t *obj, const char *where, const char *key, bool required,
+		   uint64_t *out)
+{
+	json_t *v = field(d, obj, where, key, required);
+
+	*out = 0;
+	if (!v)
+		return required ? -EINVAL : 0;
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			return fail(d, "%s.%s: negative", where, key);
+		*out = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v) && parse_hex(json_string_value(v), out))
+		return 0;
+	return fail(d, "%s.%s: expected a number or a \"0x...\" string", where, key);
+}
+
+static int get_u32(struct dec *d, json_t *obj, const char *where, const char *key, bool required,
+		   uint32_t *out)
+{
+	uint64_t v;
+	int ret = get_u64(d, obj, where, key, required, &v);
+
+	*out = 0;
+	if (ret)
+		return ret;
+	if (v > UINT32_MAX)
+		return fail(d, "%s.%s: %" PRIu64 " does not fit 32 bits", where, key, v);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int get_hex(struct dec *d, json_t *obj, const char *where, const char *key, uint64_t *out)
+{
+	json_t *v = field(d, obj, where, key, true);
+
+	*out = 0;
+	if (!v)
+		return -EINVAL;
+	if (!json_is_string(v) || !parse_hex(json_string_value(v), out))
+		return fail(d, "%s.%s: expected a \"0x...\" string", where, key);
+	return 0;
+}
+
+static int get_hex32(struct dec *d, json_t *obj, const char *where, const char *key, uint32_t *out)
+{
+	uint64_t v;
+	int ret = get_hex(d, obj, where, key, &v);
+
+	*out = 0;
+	if (ret)
+		return ret;
+	if (v > UINT32_MAX)
+		return fail(d, "%s.%s: 0x%" PRIx64 " does not fit 32 bits", where, key, v);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* signed integers: pids, indexes, syscall numbers */
+static int get_int(struct dec *d, json_t *obj, const char *where, const char *key, bool required,
+		   int64_t min, int64_t max, int64_t dflt, int64_t *out)
+{
+	json_t *v = field(d, obj, where, key, required);
+
+	*out = dflt;
+	if (!v)
+		return required ? -EINVAL : 0;
+	if (!json_is_integer(v))
+		return fail(d, "%s.%s: expected an integer", where, key);
+	if (json_integer_value(v) < min || json_integer_value(v) > max)
+		return fail(d, "%s.%s: %lld out of range [%lld, %lld]", where, key,
+			    (long long)json_integer_value(v), (long long)min, (long long)max);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int get_i32(struct dec *d, json_t *obj, const char *where, const char *key, bool required,
+		   int64_t min, int64_t max, int32_t dflt, int32_t *out)
+{
+	int64_t v;
+	int ret = get_int(d, obj, where, key, required, min, max, dflt, &v);
+
+	*out = (int32_t)v;
+	return ret;
+}
+
+static int get_bool(struct dec *d, json_t *obj, const char *where, const char *key, bool *out)
+{
+	json_t *v = field(d, obj, where, key, true);
+
+	*out = false;
+	if (!v)
+		return -EINVAL;
+	if (!json_is_boolean(v))
+		return fail(d, "%s.%s: expected true or false", where, key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int get_octal(struct dec *d, json_t *obj, const char *where, const char *key,
+		     uint32_t max, uint32_t *out)
+{
+	json_t *v = field(d, obj, where, key, true);
+	const char *s;
+	uint64_t n = 0;
+
+	*out = 0;
+	if (!v)
+		return -EINVAL;
+	if (!json_is_string(v))
+		return fail(d, "%s.%s: expected an octal string", where, key);
+	s = json_string_value(v);
+	if (!*s)
+		return fail(d, "%s.%s: empty", where, key);
+	for (; *s; s++) {
+		if (*s < '0' || *s > '7')
+			return fail(d, "%s.%s: not an octal number", where, key);
+		n = n * 8 + (uint64_t)(*s - '0');
+		if (n > max)
+			return fail(d, "%s.%s: above 0%o", where, key, max);
+	}
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * A string of fewer than maxlen bytes with no NUL: a JSON string, or
+ * {"hex": "..."} for bytes that are not UTF-8.  Returns a malloc'd copy.
+ */
+static int get_str(struct dec *d, json_t *obj, const char *where, const char *key, bool required,
+		   size_t maxlen, char **out)
+{
+	json_t *v = field(d, obj, where, key, required), *h;
+	const char *hex;
+	size_t len, i;
+	char *s;
+
+	*out = NULL;
+	if (!v)
+		return required ? -EINVAL : 0;
+	if (json_is_string(v)) {
+		len = json_string_length(v);
+		if (len >= maxlen)
+			return fail(d, "%s.%s: longer than %zu bytes", where, key, maxlen - 1);
+		if (memchr(json_string_value(v), '\0', len))
+			return fail(d, "%s.%s: contains a NUL byte", where, key);
+		s = strdup(json_string_value(v));
+		if (!s)
+			return fail(d, "%s.%s: out of memory", where, key);
+		*out = s;
+		return 0;
+	}
+	h = json_is_object(v) ? json_object_get(v, "hex") : NULL;
+	if (!h || !json_is_string(h))
+		return fail(d, "%s.%s: expected a string", where, key);
+	hex = json_string_value(h);
+	len = json_string_length(h);
+	if (len % 2)
+		return fail(d, "%s.%s.hex: odd number of digits", where, key);
+	if (len / 2 >= maxlen)
+		return fail(d, "%s.%s: longer than %zu bytes", where, key, maxlen - 1);
+	s = malloc(len / 2 + 1);
+	if (!s)
+		return fail(d, "%s.%s: out of memory", where, key);
+	for (i = 0; i < len / 2; i++) {
+		int hi = hex_digit((unsigned char)hex[2 * i]), lo = hex_digit((unsigned char)hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(s);
+			return fail(d, "%s.%s.hex: bad digit or NUL byte", where, key);
+		}
+		s[i] = (char)(hi << 4 | lo);
+	}
+	s[len / 2] = '\0';
+	*out = s;
+	return 0;
+}
+
+/* into a fixed char array (comm, kernel release) that need not be NUL-terminated when full */
+static int get_fixed_str(struct dec *d, json_t *obj, const char *where, const char *key,
+			 char *buf, size_t size)
+{
+	char *s;
+	int ret = get_str(d, obj, where, key, true, size + 1, &s);
+
+	memset(buf, 0, size);
+	if (ret)
+		return ret;
+	memcpy(buf, s, strlen(s));
+	free(s);
+	return 0;
+}
+
+static int get_blob(struct dec *d, json_t *obj, const char *where, const char *key,
+		    struct image_blob *b)
+{
+	json_t *v = field(d, obj, where, key, false);
+	char sub[160];
+
+	memset(b, 0, sizeof(*b));
+	if (!v)
+		return 0;
+	if (!json_is_object(v))
+		return fail(d, "%s.%s: expected a blob {\"off\", \"len\", \"crc\"}", where, key);
+	snprintf(sub, sizeof(sub), "%s.%s", where, key);
+	if (get_u64(d, v, sub, "off", true, &b->off) || get_u64(d, v, sub, "len", true, &b->len) ||
+	    get_hex32(d, v, sub, "crc", &b->crc))
+		return -EINVAL;
+	if (b->off > UINT64_MAX - b->len)
+		return fail(d, "%s: offset + length overflows", sub);
+	return 0;
+}
+
+static json_t *get_obj(struct dec *d, json_t *obj, const char *where, const char *key)
+{
+	json_t *v = field(d, obj, where, key, true);
+
+	if (v && !json_is_object(v)) {
+		fail(d, "%s.%s: expected an object", where, key);
+		return NULL;
+	}
+	return v;
+}
+
+static json_t *get_array(struct dec *d, json_t *obj, const char *where, const char *key,
+			 size_t max, size_t *nr)
+{
+	json_t *v = field(d, obj, where, key, true);
+
+	*nr = 0;
+	if (!v)
+		return NULL;
+	if (!json_is_array(v)) {
+		fail(d, "%s.%s: expected an array", where, key);
+		return NULL;
+	}
+	if (json_array_size(v) > max) {
+		fail(d, "%s.%s: %zu entries, at most %zu allowed", where, key, json_array_size(v),
+		     max);
+		return NULL;
+	}
+	*nr = json_array_size(v);
+	return v;
+}
+
+static int get_enum(struct dec *d, json_t *obj, const char *where, const char *key,
+		    const char *const *names, size_t nr, uint32_t *out)
+{
+	json_t *v = field(d, obj, where, key, true);
+	size_t i;
+
+	*out = 0;
+	if (!v)
+		return -EINVAL;
+	if (json_is_string(v))
+		for (i = 0; i < nr; i++)
+			if (!strcmp(json_string_value(v), names[i])) {
+				*out = (uint32_t)i;
+				return 0;
+			}
+	return fail(d, "%s.%s: unknown value", where, key);
+}
+
+static int get_flags(struct dec *d, json_t *obj, const char *where, const char *key,
+		     const char *const *names, size_t nr, uint32_t *out)
+{
+	size_t n, i;
+	json_t *arr = get_array(d, obj, where, key, 32, &n);
+	uint32_t v = 0;
+
+	*out = 0;
+	if (!arr)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		json_t *s = json_array_get(arr, i);
+		size_t k;
+
+		for (k = 0; k < nr && json_is_string(s); k++)
+			if (!strcmp(json_string_value(s), names[k]))
+				break;
+		if (!json_is_string(s) || k == nr)
+			return fail(d, "%s.%s[%zu]: unknown flag", where, key, i);
+		v |= 1u << k;
+	}
+	*out = v;
+	return 0;
+}
+
+static int get_prot(struct dec *d, json_t *obj, const char *where, const char *key, uint32_t *out)
+{
+	json_t *v = field(d, obj, where, key, true);
+	const char *s;
+
+	*out = 0;
+	if (!v)
+		return -EINVAL;
+	s = json_is_string(v) ? json_string_value(v) : "";
+	if (strlen(s) != 3 || (s[0] != 'r' && s[0] != '-') || (s[1] != 'w' && s[1] != '-') ||
+	    (s[2] != 'x' && s[2] != '-'))
+		return fail(d, "%s.%s: expected \"rwx\" with '-' for absent bits", where, key);
+	*out = (s[0] == 'r' ? 1u : 0) | (s[1] == 'w' ? 2u : 0) | (s[2] == 'x' ? 4u : 0);
+	return 0;
+}
+
+static int get_rlim(struct dec *d, json_t *obj, const char *where, const char *key, uint64_t *out)
+{
+	json_t *v = field(d, obj, where, key, true);
+
+	if (v && json_is_string(v) && !strcmp(json_string_value(v), "unlimited")) {
+		*out = RLIM_UNLIMITED;
+		return 0;
+	}
+	return get_u64(d, obj, where, key, true, out);
+}
+
+static int dec_host(struct dec *d, json_t *o, struct image_host *h)
+{
+	size_t n, i;
+	json_t *cpuid;
+
+	if (get_fixed_str(d, o, "host", "kernel_release", h->kernel_release,
+			  sizeof(h->kernel_release)))
+		return -EINVAL;
+	cpuid = get_array(d, o, "host", "cpuid", ARRAY_SIZE(h->cpuid), &n);
+	if (!cpuid)
+		return -EINVAL;
+	if (n != ARRAY_SIZE(h->cpuid))
+		return fail(d, "host.cpuid: expected %zu words, found %zu", ARRAY_SIZE(h->cpuid), n);
+	for (i = 0; i < n; i++) {
+		json_t *w = json_array_get(cpuid, i);
+		uint64_t v;
+
+		if (!json_is_string(w) || !parse_hex(json_string_value(w), &v) || v > UINT32_MAX)
+			return fail(d, "host.cpuid[%zu]: expected a 32-bit \"0x...\" string", i);
+		h->cpuid[i] = (uint32_t)v;
+	}
+	if (get_hex(d, o, "host", "xcr0", &h->xcr0) ||
+	    get_u32(d, o, "host", "xsave_size", true, &h->xsave_size) ||
+	    get_u64(d, o, "host", "vvar_size", true, &h->vvar_size) ||
+	    get_u64(d, o, "host", "vvar_vclock_size", true, &h->vvar_vclock_size) ||
+	    get_u64(d, o, "host", "vdso_size", true, &h->vdso_size) ||
+	    get_hex32(d, o, "host", "vdso_crc", &h->vdso_crc))
+		return -EINVAL;
+	return 0;
+}
+
+static int dec_proc(struct dec *d, json_t *o, struct image_proc *p)
+{
+	static const char *const mm_names[] = { "start_code", "end_code",  "start_data",
+						"end_data",   "start_brk", "brk",
+						"start_stack", "arg_start", "arg_end",
+						"env_start",  "env_end" };
+	uint64_t *mm_fields[] = { &p->mm.start_code, &p->mm.end_code,	 &p->mm.start_data,
+				  &p->mm.end_data,   &p->mm.start_brk,	 &p->mm.brk,
+				  &p->mm.start_stack, &p->mm.arg_start, &p->mm.arg_end,
+				  &p->mm.env_start,  &p->mm.env_end };
+	json_t *mm, *rl, *sa, *it;
+	uint64_t seen = 0;
+	size_t i, n;
+	int32_t v;
+
+	if (get_i32(d, o, "process", "pid", true, 1, INT32_MAX, 0, &p->pid) ||
+	    get_i32(d, o, "process", "ppid", true, 0, INT32_MAX, 0, &p->ppid) ||
+	    get_i32(d, o, "process", "pgid", true, 0, INT32_MAX, 0, &p->pgid) ||
+	    get_i32(d, o, "process", "sid", true, 0, INT32_MAX, 0, &p->sid) ||
+	    get_i32(d, o, "process", "host_pid", true, 0, INT32_MAX, 0, &p->host_pid) ||
+	    get_fixed_str(d, o, "process", "comm", p->comm, sizeof(p->comm)) ||
+	    get_octal(d, o, "process", "umask", 0777, &p->umask) ||
+	    get_hex32(d, o, "process", "personality", &p->personality) ||
+	    get_str(d, o, "process", "cwd", true, IMAGE_MAX_PATH, &p->cwd) ||
+	    get_i32(d, o, "process", "exe", true, -1, INT32_MAX, -1, &v))
+		return -EINVAL;
+	p->exe = v;
+	mm = get_obj(d, o, "process", "mm");
+	if (!mm)
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(mm_names); i++)
+		if (get_hex(d, mm, "process.mm", mm_names[i], mm_fields[i]))
+			return -EINVAL;
+	if (get_blob(d, o, "process", "auxv", &p->auxv))
+		return -EINVAL;
+	rl = get_obj(d, o, "process", "rlimits");
+	if (!rl)
+		return -EINVAL;
+	for (i = 0; i < IMAGE_NR_RLIMITS; i++) {
+		char where[64];
+		json_t *lim;
+
+		snprintf(where, sizeof(where), "process.rlimits.%s", rlimit_names[i]);
+		lim = get_obj(d, rl, "process.rlimits", rlimit_names[i]);
+		if (!lim || get_rlim(d, lim, where, "cur", &p->rlimits[i].cur) ||
+		    get_rlim(d, lim, where, "max", &p->rlimits[i].max))
+			return -EINVAL;
+	}
+	sa = get_array(d, o, "process", "sigactions", IMAGE_NR_SIGNALS, &n);
+	if (!sa)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		json_t *s = json_array_get(sa, i);
+		struct image_sigaction *act;
+		char where[64];
+		int64_t sig;
+
+		snprintf(where, sizeof(where), "process.sigactions[%zu]", i);
+		if (!json_is_object(s))
+			return fail(d, "%s: expected an object", where);
+		if (get_int(d, s, where, "signal", true, 1, IMAGE_NR_SIGNALS, 0, &sig))
+			return -EINVAL;
+		if (seen & (1ull << (sig - 1)))
+			return fail(d, "%s: signal %lld listed twice", where, (long long)sig);
+		seen |= 1ull << (sig - 1);
+		act = &p->sigactions[sig - 1];
+		if (get_hex(d, s, where, "handler", &act->handler) ||
+		    get_hex(d, s, where, "flags", &act->flags) ||
+		    get_hex(d, s, where, "restorer", &act->restorer) ||
+		    get_hex(d, s, where, "mask", &act->mask))
+			return -EINVAL;
+	}
+	it = get_obj(d, o, "process", "itimers");
+	if (!it)
+		return -EINVAL;
+	for (i = 0; i < 3; i++) {
+		char where[64];
+		json_t *t = get_obj(d, it, "process.itimers", itimer_names[i]);
+
+		snprintf(where, sizeof(where), "process.itimers.%s", itimer_names[i]);
+		if (!t || get_u64(d, t, where, "interval_us", true, &p->itimers[i].interval_us) ||
+		    get_u64(d, t, where, "value_us", true, &p->itimers[i].value_us))
+			return -EINVAL;
+	}
+	if (get_blob(d, o, "process", "pending_shared", &p->pending_shared) ||
+	    get_u64(d, o, "process", "dumped_at_ns", true, &p->dumped_at_ns))
+		return -EINVAL;
+	return 0;
+}
+
+static int dec_thread(struct dec *d, json_t *o, const char *where, struct image_thread *t)
+{
+	json_t *regs, *rseq, *alt;
+	char sub[96];
+	int64_t nr;
+	size_t i;
+
+	if (!json_is_object(o))
+		return fail(d, "%s: expected an object", where);
+	if (get_i32(d, o, where, "tid", true, 1, INT32_MAX, 0, &t->tid) ||
+	    get_fixed_str(d, o, where, "comm", t->comm, sizeof(t->comm)) ||
+	    get_enum(d, o, where, "state", thread_state_names, ARRAY_SIZE(thread_state_names),
+		     &t->state) ||
+	    get_int(d, o, where, "syscall_nr", true, -1, 4095, -1, &nr))
+		return -EINVAL;
+	t->syscall_nr = nr;
+	regs = get_obj(d, o, where, "regs");
+	if (!regs)
+		return -EINVAL;
+	snprintf(sub, sizeof(sub), "%s.regs", where);
+	for (i = 0; i < ARRAY_SIZE(reg_fields); i++)
+		if (get_hex(d, regs, sub, reg_fields[i].name,
+			    (uint64_t *)((char *)&t->regs + reg_fields[i].off)))
+			return -EINVAL;
+	if (get_blob(d, o, where, "xsave", &t->xsave) ||
+	    get_hex(d, o, where, "sigmask", &t->sigmask) ||
+	    get_hex(d, o, where, "clear_child_tid", &t->clear_child_tid) ||
+	    get_hex(d, o, where, "robust_list", &t->robust_list) ||
+	    get_u64(d, o, where, "robust_list_len", true, &t->robust_list_len))
+		return -EINVAL;
+	rseq = get_obj(d, o, where, "rseq");
+	alt = get_obj(d, o, where, "altstack");
+	if (!rseq || !alt)
+		return -EINVAL;
+	snprintf(sub, sizeof(sub), "%s.rseq", where);
+	if (get_hex(d, rseq, sub, "abi", &t->rseq_abi) ||
+	    get_u32(d, rseq, sub, "len", true, &t->rseq_len) ||
+	    get_hex(d, rseq, sub, "sig", &t->rseq_sig) ||
+	    get_hex32(d, rseq, sub, "flags", &t->rseq_flags))
+		return -EINVAL;
+	snprintf(sub, sizeof(sub), "%s.altstack", where);
+	if (get_hex(d, alt, sub, "sp", &t->altstack_sp) ||
+	    get_u64(d, alt, sub, "size", true, &t->altstack_size) ||
+	    get_hex32(d, alt, sub, "flags", &t->altstack_flags))
+		return -EINVAL;
+	return get_blob(d, o, where, "pending", &t->pending);
+}
+
+static int dec_vma(struct dec *d, json_t *o, const char *where, struct image_vma *v)
+{
+	json_t *pages;
+	char sub[96];
+
+	if (!json_is_object(o))
+		return fail(d, "%s: expected an object", where);
+	if (get_hex(d, o, where, "start", &v->start) || get_hex(d, o, where, "end", &v->end) ||
+	    get_prot(d, o, where, "prot", &v->prot) ||
+	    get_enum(d, o, where, "kind", vma_kind_names, ARRAY_SIZE(vma_kind_names), &v->kind) ||
+	    get_flags(d, o, where, "flags", vma_flag_names, ARRAY_SIZE(vma_flag_names),
+		      &v->flags) ||
+	    get_flags(d, o, where, "madvise", madv_names, ARRAY_SIZE(madv_names), &v->madv) ||
+	    get_hex(d, o, where, "pgoff", &v->pgoff) ||
+	    get_i32(d, o, where, "file", false, 0, INT32_MAX, -1, &v->file) ||
+	    get_i32(d, o, where, "shmem", false, 0, INT32_MAX, -1, &v->shmem) ||
+	    get_str(d, o, where, "name", false, IMAGE_MAX_PATH, &v->name))
+		return -EINVAL;
+	pages = get_obj(d, o, where, "pages");
+	if (!pages)
+		return -EINVAL;
+	snprintf(sub, sizeof(sub), "%s.pages", where);
+	if (get_u64(d, pages, sub, "dumped", true, &v->pages_dumped) ||
+	    get_u64(d, pages, sub, "zero", true, &v->pages_zero) ||
+	    get_u64(d, pages, sub, "file", true, &v->pages_file))
+		return -EINVAL;
+	return 0;
+}
+
+static json_t *kind_obj(struct dec *d, json_t *o, const char *where, const char *key,
+			char *sub, size_t sublen)
+{
+	snprintf(sub, sublen, "%s.%s", where, key);
+	return get_obj(d, o, where, key);
+}
+
+static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *f)
+{
+	char sub[96];
+	json_t *k;
+	uint32_t end;
+	size_t n, i;
+
+	static const char *const ends[] = { "read", "write" };
+
+	if (!json_is_object(o))
+		return fail(d, "%s: expected an object", where);
+	if (get_i32(d, o, where, "fd", true, 0, INT32_MAX, 0, &f->fd) ||
+	    get_enum(d, o, where, "kind", fd_kind_names, ARRAY_SIZE(fd_kind_names), &f->kind) ||
+	    get_octal(d, o, where, "flags", 077777777, &f->flags) ||
+	    get_bool(d, o, where, "cloexec", &f->cloexec) ||
+	    get_u64(d, o, where, "pos", true, &f->pos) ||
+	    get_i32(d, o, where, "file", false, 0, INT32_MAX, -1, &f->file))
+		return -EINVAL;
+	switch (f->kind) {
+	case IMAGE_FD_PIPE:
+	case IMAGE_FD_FIFO:
+		k = kind_obj(d, o, where, "pipe", sub, sizeof(sub));
+		if (!k || get_u64(d, k, sub, "ino", true, &f->pipe.ino) ||
+		    get_enum(d, k, sub, "end", ends, 2, &end) ||
+		    get_u32(d, k, sub, "capacity", true, &f->pipe.capacity) ||
+		    get_blob(d, k, sub, "data", &f->pipe.data))
+			return -EINVAL;
+		f->pipe.is_write_end = end == 1;
+		break;
+	case IMAGE_FD_INHERIT:
+		k = kind_obj(d, o, where, "inherit", sub, sizeof(sub));
+		if (!k || get_i32(d, k, sub, "from", true, 0, 2, 0, &f->inherit.from))
+			return -EINVAL;
+		break;
+	case IMAGE_FD_EVENTFD:
+		k = kind_obj(d, o, where, "eventfd", sub, sizeof(sub));
+		if (!k || get_u64(d, k, sub, "count", true, &f->eventfd.count) ||
+		    get_bool(d, k, sub, "semaphore", &f->eventfd.is_semaphore))
+			return -EINVAL;
+		break;
+	case IMAGE_FD_EPOLL: {
+		json_t *arr;
+
+		k = kind_obj(d, o, where, "epoll", sub, sizeof(sub));
+		arr = k ? get_array(d, k, sub, "watches", IMAGE_MAX_WATCHES, &n) : NULL;
+		if (!arr)
+			return -EINVAL;
+		if (n) {
+			f->epoll.watches = calloc(n, sizeof(*f->epoll.watches));
+			if (!f->epoll.watches)
+				return fail(d, "%s: out of memory", sub);
+		}
+		f->epoll.nr_watches = (uint32_t)n;
+		for (i = 0; i < n; i++) {
+			struct image_epoll_watch *w = &f->epoll.watches[i];
+			json_t *wo = json_array_get(arr, i);
+			char wwhere[128];
+
+			snprintf(wwhere, sizeof(wwhere), "%s.watches[%zu]", sub, i);
+			if (!json_is_object(wo))
+				return fail(d, "%s: expected an object", wwhere);
+			if (get_i32(d, wo, wwhere, "fd", true, 0, INT32_MAX, 0, &w->tfd) ||
+			    get_hex32(d, wo, wwhere, "events", &w->events) ||
+			    get_hex(d, wo, wwhere, "data", &w->data))
+				return -EINVAL;
+		}
+		break;
+	}
+	case IMAGE_FD_SIGNALFD:
+		k = kind_obj(d, o, where, "signalfd", sub, sizeof(sub));
+		if (!k || get_hex(d, k, sub, "mask", &f->signalfd.mask))
+			return -EINVAL;
+		break;
+	case IMAGE_FD_TIMERFD:
+		k = kind_obj(d, o, where, "timerfd", sub, sizeof(sub));
+		if (!k || get_i32(d, k, sub, "clockid", true, 0, 15, 0, &f->timerfd.clockid) ||
+		    get_i32(d, k, sub, "settime_flags", true, 0, 3, 0,
+			    &f->timerfd.settime_flags) ||
+		    get_u64(d, k, sub, "ticks", true, &f->timerfd.ticks) ||
+		    get_u64(d, k, sub, "value_ns", true, &f->timerfd.value_ns) ||
+		    get_u64(d, k, sub, "interval_ns", true, &f->timerfd.interval_ns))
+			return -EINVAL;
+		break;
+	case IMAGE_FD_MEMFD:
+		k = kind_obj(d, o, where, "memfd", sub, sizeof(sub));
+		if (!k || get_i32(d, k, sub, "shmem", true, 0, INT32_MAX, 0, &f->memfd.shmem))
+			return -EINVAL;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int dec_file(struct dec *d, json_t *o, const char *where, struct image_file *f)
+{
+	int64_t mtime;
+
+	if (!json_is_object(o))
+		return fail(d, "%s: expected an object", where);
+	if (get_str(d, o, where, "path", true, IMAGE_MAX_PATH, &f->path) ||
+	    get_u64(d, o, where, "size", true, &f->size) ||
+	    get_int(d, o, where, "mtime_ns", true, INT64_MIN, INT64_MAX, 0, &mtime) ||
+	    get_u64(d, o, where, "ino", true, &f->ino) || get_hex(d, o, where, "dev", &f->dev) ||
+	    get_octal(d, o, where, "mode", 0177777, &f->mode) ||
+	    get_hex(d, o, where, "rdev", &f->rdev) ||
+	    get_bool(d, o, where, "deleted", &f->is_deleted) ||
+	    get_blob(d, o, where, "content", &f->content))
+		return -EINVAL;
+	f->mtime_ns = mtime;
+	return 0;
+}
+
+static int dec_shmem(struct dec *d, json_t *o, const char *where, struct image_shmem *s)
+{
+	json_t *arr;
+	char sub[96];
+	size_t n, i;
+
+	if (!json_is_object(o))
+		return fail(d, "%s: expected an object", where);
+	if (get_u64(d, o, where, "ino", true, &s->ino) ||
+	    get_u64(d, o, where, "size", true, &s->size) ||
+	    get_bool(d, o, where, "memfd", &s->is_memfd) ||
+	    get_str(d, o, where, "name", false, IMAGE_MAX_PATH, &s->name) ||
+	    get_hex32(d, o, where, "seals", &s->seals))
+		return -EINVAL;
+	arr = get_array(d, o, where, "extents", IMAGE_MAX_VMAS, &n);
+	if (!arr)
+		return -EINVAL;
+	if (n) {
+		s->extents = calloc(n, sizeof(*s->extents));
+		if (!s->extents)
+			return fail(d, "%s: out of memory", where);
+	}
+	s->nr_extents = (uint32_t)n;
+	for (i = 0; i < n; i++) {
+		json_t *x = json_array_get(arr, i);
+
+		snprintf(sub, sizeof(sub), "%s.extents[%zu]", where, i);
+		if (!json_is_object(x))
+			return fail(d, "%s: expected an object", sub);
+		if (get_u64(d, x, sub, "off", true, &s->extents[i].off) ||
+		    get_blob(d, x, sub, "data", &s->extents[i].data))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Allocates an array for n elements the way the growers expect it. */
+static void *alloc_array(struct dec *d, const char *what, size_t n, size_t size)
+{
+	void *p;
+
+	if (!n)
+		return NULL;
+	p = calloc(image_array_capacity(n), size);
+	if (!p)
+		fail(d, "%s: out of memory for %zu entries", what, n);
+	return p;
+}
+
+#define DEC_ARRAY(d, root, key, max, arr, nr, decode)                                              \
+	({                                                                                         \
+		size_t __n, __i;                                                                   \
+		json_t *__a = get_array(d, root, "manifest", key, max, &__n);                     \
+		int __ret = __a ? 0 : -EINVAL;                                                     \
+		if (!__ret && __n) {                                                               \
+			(arr) = alloc_array(d, key, __n, sizeof(*(arr)));                          \
+			__ret = (arr) ? 0 : -ENOMEM;                                               \
+		}                                                                                  \
+		if (!__ret)                                                                        \
+			(nr) = (uint32_t)__n;                                                      \
+		for (__i = 0; !__ret && __i < __n; __i++) {                                        \
+			char __where[48];                                                          \
+			snprintf(__where, sizeof(__where), "%s[%zu]", key, __i);                  \
+			__ret = decode(d, json_array_get(__a, __i), __where, &(arr)[__i]);         \
+		}                                                                                  \
+		__ret;                                                                             \
+	})
+
+static int dec_guard(struct dec *d, json_t *o, const char *where, struct image_guard *g)
+{
+	if (!json_is_object(o))
+		return fail(d, "%s: expected an object", where);
+	if (get_hex(d, o, where, "start", &g->start) || get_hex(d, o, where, "end", &g->end))
+		return -EINVAL;
+	return 0;
+}
+
+static int dec_root(struct dec *d, json_t *root, struct image *img)
+{
+	json_t *v, *host, *proc, *pages;
+	int64_t version;
+	uint32_t i;
+
+	if (!json_is_object(root))
+		return fail(d, "manifest: top level is not an object");
+	v = json_object_get(root, "format");
+	if (!v || !json_is_string(v) || strcmp(json_string_value(v), "thaw-snapshot"))
+		return fail(d, "manifest: \"format\" is not \"thaw-snapshot\"");
+	if (get_int(d, root, "manifest", "version", true, 0, INT32_MAX, 0, &version))
+		return -EINVAL;
+	if (version != IMAGE_FORMAT_VERSION)
+		return fail(d, "format version %lld, but this thaw reads version %d",
+			    (long long)version, IMAGE_FORMAT_VERSION);
+	img->version = (uint32_t)version;
+	host = get_obj(d, root, "manifest", "host");
+	if (!host || dec_host(d, host, &img->host))
+		return -EINVAL;
+	proc = get_obj(d, root, "manifest", "process");
+	if (!proc || dec_proc(d, proc, &img->proc))
+		return -EINVAL;
+	if (DEC_ARRAY(d, root, "threads", IMAGE_MAX_THREADS, img->threads, img->nr_threads,
+		      dec_thread) ||
+	    DEC_ARRAY(d, root, "vmas", IMAGE_MAX_VMAS, img->vmas, img->nr_vmas, dec_vma) ||
+	    DEC_ARRAY(d, root, "guards", IMAGE_MAX_VMAS, img->guards, img->nr_guards,
+		      dec_guard) ||
+	    DEC_ARRAY(d, root, "fds", IMAGE_MAX_FDS, img->fds, img->nr_fds, dec_fd) ||
+	    DEC_ARRAY(d, root, "files", IMAGE_MAX_FILES, img->files, img->nr_files, dec_file) ||
+	    DEC_ARRAY(d, root, "shmems", IMAGE_MAX_SHMEMS, img->shmems, img->nr_shmems,
+		      dec_shmem))
+		return -EINVAL;
+	/* fds of kinds without a file carry -1, whatever the union says */
+	for (i = 0; i < img->nr_fds; i++)
+		if (!json_object_get(json_array_get(json_object_get(root, "fds"), i), "file"))
+			img->fds[i].file = -1;
+	pages = get_obj(d, root, "manifest", "pages");
+	if (!pages || get_u64(d, pages, "pages", "runs", true, &img->nr_runs) ||
+	    get_u64(d, pages, "pages", "bytes", true, &img->pages_bytes))
+		return -EINVAL;
+	if (img->nr_runs > IMAGE_ADDR_LIMIT / IMAGE_PAGE_SIZE)
+		return fail(d, "pages.runs: %" PRIu64 " runs cannot fit the address space",
+			    img->nr_runs);
+	return 0;
+}
+
+int image_manifest_from_json(struct image *img, const char *json, size_t len, char *err,
+			     size_t errlen)
+{
+	struct dec d = { err, errlen, false };
+	json_error_t jerr;
+	json_t *root;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	memset(img, 0, sizeof(*img));
+	img->dir_fd = img->pages_fd = img->data_fd = -1;
+	img->proc.exe = -1;
+	if (len > IMAGE_MAX_MANIFEST)
+		return fail(&d, "manifest: %zu bytes, more than the %u allowed", len,
+			    IMAGE_MAX_MANIFEST);
+	/* JSON_REJECT_DUPLICATES: two "start" keys must not mean two things */
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return fail(&d, "manifest: line %d column %d: %s", jerr.line, jerr.column,
+			    jerr.text);
+	ret = dec_root(&d, root, img);
+	json_decref(root);
+	if (ret)
+		return -EINVAL;
+	return image_validate(img, err, errlen);
+}

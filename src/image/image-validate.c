@@ -1,0 +1,447 @@
+/*
+ * image-validate.c - what a snapshot's values must satisfy before restore may
+ * trust them.
+ *
+ * The manifest parser only checks shapes and types; here every index is
+ * checked against the array it points into, every address against the user
+ * address space, every path for length and NUL bytes, VMAs and fds for order,
+ * blobs against data.img and page runs against pages.img and the VMAs.  The
+ * reader runs these on untrusted input; the writer runs them before publishing
+ * so that a snapshot thaw wrote is never one thaw refuses to read.  Nothing
+ * here logs: the first problem goes into err, the caller names the snapshot.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "image/image-internal.h"
+
+#define PAGE_MASK ((uint64_t)IMAGE_PAGE_SIZE - 1)
+#define SIGINFO_SIZE 128u
+
+struct check {
+	char *err;
+	size_t errlen;
+};
+
+__attribute__((format(printf, 2, 3))) static int bad(struct check *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->err && c->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(c->err, c->errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+size_t image_array_capacity(size_t n)
+{
+	size_t cap = 16;
+
+	if (!n)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	return cap;
+}
+
+static bool is_aligned(uint64_t v)
+{
+	return !(v & PAGE_MASK);
+}
+
+static int check_path(struct check *c, const char *what, const char *path, bool may_be_null)
+{
+	if (!path)
+		return may_be_null ? 0 : bad(c, "%s: missing", what);
+	if (!path[0])
+		return bad(c, "%s: empty", what);
+	if (strnlen(path, IMAGE_MAX_PATH) >= IMAGE_MAX_PATH)
+		return bad(c, "%s: longer than %d bytes", what, IMAGE_MAX_PATH - 1);
+	return 0;
+}
+
+static int check_index(struct check *c, const char *what, int32_t idx, uint32_t nr, bool may_be_none)
+{
+	if (idx == -1 && may_be_none)
+		return 0;
+	if (idx < 0 || (uint32_t)idx >= nr)
+		return bad(c, "%s: index %d out of range (%u entries)", what, idx, nr);
+	return 0;
+}
+
+static int check_siginfo_blob(struct check *c, const char *what, const struct image_blob *b)
+{
+	if (b->len % SIGINFO_SIZE || b->len / SIGINFO_SIZE > IMAGE_MAX_SIGINFO)
+		return bad(c, "%s: %" PRIu64 " bytes is not a list of at most %d siginfos", what,
+			   b->len, IMAGE_MAX_SIGINFO);
+	return 0;
+}
+
+static int check_proc(struct check *c, const struct image *img)
+{
+	const struct image_proc *p = &img->proc;
+	const uint64_t *mm = &p->mm.start_code;
+	size_t i;
+
+	if (p->pid <= 0)
+		return bad(c, "process.pid: %d is not a pid", p->pid);
+	if (p->umask > 0777)
+		return bad(c, "process.umask: 0%o is not a umask", p->umask);
+	if (check_path(c, "process.cwd", p->cwd, false) ||
+	    check_index(c, "process.exe", p->exe, img->nr_files, true))
+		return -EINVAL;
+	for (i = 0; i < sizeof(p->mm) / sizeof(uint64_t); i++)
+		if (mm[i] >= IMAGE_ADDR_LIMIT)
+			return bad(c, "process.mm: field %zu (0x%" PRIx64 ") outside user space", i,
+				   mm[i]);
+	if (p->auxv.len > IMAGE_MAX_AUXV)
+		return bad(c, "process.auxv: %" PRIu64 " bytes, at most %d allowed", p->auxv.len,
+			   IMAGE_MAX_AUXV);
+	return check_siginfo_blob(c, "process.pending_shared", &p->pending_shared);
+}
+
+static int check_threads(struct check *c, const struct image *img)
+{
+	uint32_t i, j;
+
+	if (!img->nr_threads)
+		return bad(c, "threads: none (a process has at least its leader)");
+	if (img->nr_threads > IMAGE_MAX_THREADS)
+		return bad(c, "threads: %u, at most %d allowed", img->nr_threads, IMAGE_MAX_THREADS);
+	if (img->threads[0].tid != img->proc.pid)
+		return bad(c, "threads[0].tid: %d is not the process's pid %d",
+			   img->threads[0].tid, img->proc.pid);
+	for (i = 0; i < img->nr_threads; i++) {
+		const struct image_thread *t = &img->threads[i];
+		char what[64];
+
+		if (t->tid <= 0)
+			return bad(c, "threads[%u].tid: %d is not a tid", i, t->tid);
+		if (t->state > IMAGE_THREAD_SYSCALL_DONE)
+			return bad(c, "threads[%u].state: unknown state %u", i, t->state);
+		if (t->syscall_nr < -1 || t->syscall_nr > 4095)
+			return bad(c, "threads[%u].syscall_nr: %" PRId64 " out of range", i,
+				   t->syscall_nr);
+		if (t->xsave.len > IMAGE_MAX_XSAVE)
+			return bad(c, "threads[%u].xsave: %" PRIu64 " bytes, at most %d allowed", i,
+				   t->xsave.len, IMAGE_MAX_XSAVE);
+		snprintf(what, sizeof(what), "threads[%u].pending", i);
+		if (check_siginfo_blob(c, what, &t->pending))
+			return -EINVAL;
+		/* tids are few; a quadratic check stays far below a millisecond */
+		for (j = 0; j < i; j++)
+			if (img->threads[j].tid == t->tid)
+				return bad(c, "threads[%u].tid: %d already used by threads[%u]", i,
+					   t->tid, j);
+	}
+	return 0;
+}
+
+static int check_vmas(struct check *c, const struct image *img)
+{
+	uint32_t i;
+
+	if (img->nr_vmas > IMAGE_MAX_VMAS)
+		return bad(c, "vmas: %u, at most %d allowed", img->nr_vmas, IMAGE_MAX_VMAS);
+	for (i = 0; i < img->nr_vmas; i++) {
+		const struct image_vma *v = &img->vmas[i];
+		uint64_t pages;
+		char what[64];
+
+		if (!is_aligned(v->start) || !is_aligned(v->end))
+			return bad(c, "vmas[%u]: 0x%" PRIx64 "-0x%" PRIx64 " is not page-aligned", i,
+				   v->start, v->end);
+		if (v->start >= v->end || v->end > IMAGE_ADDR_LIMIT)
+			return bad(c, "vmas[%u]: 0x%" PRIx64 "-0x%" PRIx64 " is not a user range", i,
+				   v->start, v->end);
+		if (i && v->start < img->vmas[i - 1].end)
+			return bad(c,
+				   "vmas[%u]: 0x%" PRIx64 "-0x%" PRIx64 " overlaps or precedes "
+				   "vmas[%u] (ending 0x%" PRIx64 ")",
+				   i, v->start, v->end, i - 1, img->vmas[i - 1].end);
+		if (v->prot > 7)
+			return bad(c, "vmas[%u].prot: unknown bits 0x%x", i, v->prot);
+		if (v->kind >= IMAGE_VMA_KIND_COUNT)
+			return bad(c, "vmas[%u].kind: unknown kind %u", i, v->kind);
+		if (v->flags > 0xf || v->madv > 0xff)
+			return bad(c, "vmas[%u]: unknown flag bits", i);
+		if (!is_aligned(v->pgoff))
+			return bad(c, "vmas[%u].pgoff: 0x%" PRIx64 " is not page-aligned", i,
+				   v->pgoff);
+		snprintf(what, sizeof(what), "vmas[%u].file", i);
+		if (check_index(c, what, v->file, img->nr_files,
+				v->kind != IMAGE_VMA_FILE_PRIVATE && v->kind != IMAGE_VMA_FILE_SHARED))
+			return -EINVAL;
+		snprintf(what, sizeof(what), "vmas[%u].shmem", i);
+		if (check_index(c, what, v->shmem, img->nr_shmems, v->kind != IMAGE_VMA_SHMEM))
+			return -EINVAL;
+		snprintf(what, sizeof(what), "vmas[%u].name", i);
+		if (v->name && v->name[0] && check_path(c, what, v->name, true))
+			return -EINVAL;
+		pages = (v->end - v->start) / IMAGE_PAGE_SIZE;
+		if (v->pages_dumped > pages || v->pages_zero > pages - v->pages_dumped ||
+		    v->pages_file > pages - v->pages_dumped - v->pages_zero)
+			return bad(c, "vmas[%u].pages: more pages counted than the %" PRIu64
+				      " the range holds", i, pages);
+	}
+	return 0;
+}
+
+static int check_guards(struct check *c, const struct image *img)
+{
+	uint32_t i;
+
+	if (img->nr_guards > IMAGE_MAX_VMAS)
+		return bad(c, "guards: %u, at most %d allowed", img->nr_guards, IMAGE_MAX_VMAS);
+	for (i = 0; i < img->nr_guards; i++) {
+		const struct image_guard *g = &img->guards[i];
+
+		if (!is_aligned(g->start) || !is_aligned(g->end) || g->start >= g->end ||
+		    g->end > IMAGE_ADDR_LIMIT)
+			return bad(c, "guards[%u]: 0x%" PRIx64 "-0x%" PRIx64 " is not a page range",
+				   i, g->start, g->end);
+		if (i && g->start < img->guards[i - 1].end)
+			return bad(c, "guards[%u]: not sorted or overlaps guards[%u]", i, i - 1);
+	}
+	return 0;
+}
+
+static int check_fds(struct check *c, const struct image *img)
+{
+	uint32_t i, j;
+
+	if (img->nr_fds > IMAGE_MAX_FDS)
+		return bad(c, "fds: %u, at most %d allowed", img->nr_fds, IMAGE_MAX_FDS);
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i];
+		bool needs_file;
+		char what[64];
+
+		if (f->fd < 0 || f->fd >= (1 << 20))
+			return bad(c, "fds[%u].fd: %d is not an fd number", i, f->fd);
+		if (i && f->fd <= img->fds[i - 1].fd)
+			return bad(c, "fds[%u].fd: %d not above fds[%u] (%d): unsorted or repeated",
+				   i, f->fd, i - 1, img->fds[i - 1].fd);
+		if (f->kind >= IMAGE_FD_KIND_COUNT)
+			return bad(c, "fds[%u].kind: unknown kind %u", i, f->kind);
+		needs_file = f->kind == IMAGE_FD_FILE || f->kind == IMAGE_FD_DIR ||
+			     f->kind == IMAGE_FD_CHR || f->kind == IMAGE_FD_FIFO;
+		snprintf(what, sizeof(what), "fd %d file", f->fd);
+		if (check_index(c, what, f->file, img->nr_files, !needs_file))
+			return -EINVAL;
+		switch (f->kind) {
+		case IMAGE_FD_PIPE:
+		case IMAGE_FD_FIFO:
+			if (f->pipe.capacity > (1u << 31))
+				return bad(c, "fd %d: pipe capacity %u is too large", f->fd,
+					   f->pipe.capacity);
+			if (f->pipe.data.len > (f->pipe.capacity ? f->pipe.capacity : 65536))
+				return bad(c, "fd %d: %" PRIu64 " bytes buffered in a pipe of %u",
+					   f->fd, f->pipe.data.len, f->pipe.capacity);
+			break;
+		case IMAGE_FD_INHERIT:
+			if (f->inherit.from < 0 || f->inherit.from > 2)
+				return bad(c, "fd %d: inherits from fd %d, not 0-2", f->fd,
+					   f->inherit.from);
+			break;
+		case IMAGE_FD_EPOLL:
+			if (f->epoll.nr_watches > IMAGE_MAX_WATCHES)
+				return bad(c, "fd %d: %u epoll watches, at most %d allowed", f->fd,
+					   f->epoll.nr_watches, IMAGE_MAX_WATCHES);
+			for (j = 0; j < f->epoll.nr_watches; j++)
+				if (f->epoll.watches[j].tfd < 0)
+					return bad(c, "fd %d: epoll watch %u on fd %d", f->fd, j,
+						   f->epoll.watches[j].tfd);
+			break;
+		case IMAGE_FD_TIMERFD:
+			if (f->timerfd.clockid < 0 || f->timerfd.clockid > 15)
+				return bad(c, "fd %d: timerfd clock %d unknown", f->fd,
+					   f->timerfd.clockid);
+			break;
+		case IMAGE_FD_MEMFD:
+			snprintf(what, sizeof(what), "fd %d memfd shmem", f->fd);
+			if (check_index(c, what, f->memfd.shmem, img->nr_shmems, false))
+				return -EINVAL;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+static int check_files(struct check *c, const struct image *img)
+{
+	uint32_t i, j;
+
+	if (img->nr_files > IMAGE_MAX_FILES)
+		return bad(c, "files: %u, at most %d allowed", img->nr_files, IMAGE_MAX_FILES);
+	if (img->nr_shmems > IMAGE_MAX_SHMEMS)
+		return bad(c, "shmems: %u, at most %d allowed", img->nr_shmems, IMAGE_MAX_SHMEMS);
+	for (i = 0; i < img->nr_files; i++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "files[%u].path", i);
+		if (check_path(c, what, img->files[i].path, false))
+			return -EINVAL;
+	}
+	for (i = 0; i < img->nr_shmems; i++) {
+		const struct image_shmem *s = &img->shmems[i];
+		uint64_t prev_end = 0;
+
+		if (s->name && strnlen(s->name, IMAGE_MAX_PATH) >= IMAGE_MAX_PATH)
+			return bad(c, "shmems[%u].name: too long", i);
+		if (s->nr_extents > IMAGE_MAX_VMAS)
+			return bad(c, "shmems[%u]: %u extents, at most %d allowed", i,
+				   s->nr_extents, IMAGE_MAX_VMAS);
+		for (j = 0; j < s->nr_extents; j++) {
+			const struct image_shmem_extent *x = &s->extents[j];
+
+			if (x->off < prev_end || x->off > s->size ||
+			    x->data.len > s->size - x->off)
+				return bad(c,
+					   "shmems[%u].extents[%u]: 0x%" PRIx64 "+%" PRIu64
+					   " unsorted, overlapping or past the object's size %" PRIu64,
+					   i, j, x->off, x->data.len, s->size);
+			prev_end = x->off + x->data.len;
+		}
+	}
+	return 0;
+}
+
+int image_validate(const struct image *img, char *err, size_t errlen)
+{
+	struct check c = { err, errlen };
+
+	if (img->version != IMAGE_FORMAT_VERSION)
+		return bad(&c, "format version %u, but this thaw reads version %d", img->version,
+			   IMAGE_FORMAT_VERSION);
+	if (check_proc(&c, img) || check_threads(&c, img) || check_vmas(&c, img) ||
+	    check_guards(&c, img) || check_fds(&c, img) || check_files(&c, img))
+		return -EINVAL;
+	return 0;
+}
+
+static int check_blob(struct check *c, const char *what, const struct image_blob *b, uint64_t size)
+{
+	if (b->off > size || b->len > size - b->off)
+		return bad(c,
+			   "%s: blob at offset %" PRIu64 " (%" PRIu64 " bytes) extends past the end "
+			   "of data.img (size %" PRIu64 ")",
+			   what, b->off, b->len, size);
+	return 0;
+}
+
+int image_validate_blobs(const struct image *img, uint64_t size, char *err, size_t errlen)
+{
+	struct check c = { err, errlen };
+	char what[96];
+	uint32_t i, j;
+
+	if (check_blob(&c, "process.auxv", &img->proc.auxv, size) ||
+	    check_blob(&c, "process.pending_shared", &img->proc.pending_shared, size))
+		return -EINVAL;
+	for (i = 0; i < img->nr_threads; i++) {
+		snprintf(what, sizeof(what), "threads[%u] (tid %d) xsave", i, img->threads[i].tid);
+		if (check_blob(&c, what, &img->threads[i].xsave, size))
+			return -EINVAL;
+		snprintf(what, sizeof(what), "threads[%u] (tid %d) pending", i, img->threads[i].tid);
+		if (check_blob(&c, what, &img->threads[i].pending, size))
+			return -EINVAL;
+	}
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i];
+
+		if (f->kind != IMAGE_FD_PIPE && f->kind != IMAGE_FD_FIFO)
+			continue;
+		snprintf(what, sizeof(what), "fd %d pipe data", f->fd);
+		if (check_blob(&c, what, &f->pipe.data, size))
+			return -EINVAL;
+	}
+	for (i = 0; i < img->nr_files; i++) {
+		snprintf(what, sizeof(what), "files[%u] content", i);
+		if (check_blob(&c, what, &img->files[i].content, size))
+			return -EINVAL;
+	}
+	for (i = 0; i < img->nr_shmems; i++)
+		for (j = 0; j < img->shmems[i].nr_extents; j++) {
+			snprintf(what, sizeof(what), "shmems[%u].extents[%u]", i, j);
+			if (check_blob(&c, what, &img->shmems[i].extents[j].data, size))
+				return -EINVAL;
+		}
+	return 0;
+}
+
+/* The VMA holding addr, by binary search over the sorted VMAs. */
+static const struct image_vma *find_vma(const struct image *img, uint64_t addr)
+{
+	uint32_t lo = 0, hi = img->nr_vmas;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (addr < img->vmas[mid].start)
+			hi = mid;
+		else if (addr >= img->vmas[mid].end)
+			lo = mid + 1;
+		else
+			return &img->vmas[mid];
+	}
+	return NULL;
+}
+
+int image_validate_runs(const struct image *img, uint64_t pages_size, char *err, size_t errlen)
+{
+	struct check c = { err, errlen };
+	uint64_t i, prev_end = 0;
+
+	for (i = 0; i < img->nr_runs; i++) {
+		const struct image_page_run *r = &img->runs[i];
+		const struct image_vma *v;
+		uint64_t bytes = (uint64_t)r->npages * IMAGE_PAGE_SIZE, end;
+
+		if (!r->npages || r->npages > IMAGE_MAX_RUN_PAGES)
+			return bad(&c, "run %" PRIu64 " (vaddr 0x%" PRIx64 "): %u pages, not 1-%d", i,
+				   r->vaddr, r->npages, IMAGE_MAX_RUN_PAGES);
+		if (r->flags & ~IMAGE_RUN_ZERO)
+			return bad(&c, "run %" PRIu64 " (vaddr 0x%" PRIx64 "): unknown flags 0x%x", i,
+				   r->vaddr, r->flags);
+		if (!is_aligned(r->vaddr) || r->vaddr >= IMAGE_ADDR_LIMIT ||
+		    bytes > IMAGE_ADDR_LIMIT - r->vaddr)
+			return bad(&c, "run %" PRIu64 " (vaddr 0x%" PRIx64 "): not a user page range",
+				   i, r->vaddr);
+		end = r->vaddr + bytes;
+		if (r->vaddr < prev_end)
+			return bad(&c,
+				   "run %" PRIu64 " (vaddr 0x%" PRIx64 "): unsorted or overlaps the "
+				   "run before it (ending 0x%" PRIx64 ")",
+				   i, r->vaddr, prev_end);
+		prev_end = end;
+		v = find_vma(img, r->vaddr);
+		if (!v || end > v->end)
+			return bad(&c,
+				   "run %" PRIu64 " (vaddr 0x%" PRIx64 "-0x%" PRIx64 ") lies in no "
+				   "single VMA of the image",
+				   i, r->vaddr, end);
+		if (r->flags & IMAGE_RUN_ZERO) {
+			if (r->off)
+				return bad(&c, "run %" PRIu64 " (vaddr 0x%" PRIx64 "): zero run with "
+					       "offset %" PRIu64, i, r->vaddr, r->off);
+			continue;
+		}
+		if (!is_aligned(r->off) || r->off < IMAGE_PAGE_SIZE)
+			return bad(&c, "run %" PRIu64 " (vaddr 0x%" PRIx64 "): offset %" PRIu64
+				       " is not a page of data in pages.img", i, r->vaddr, r->off);
+		if (r->off > pages_size || bytes > pages_size - r->off)
+			return bad(&c,
+				   "run %" PRIu64 " (vaddr 0x%" PRIx64 ") extends past end of "
+				   "pages.img (size %" PRIu64 ")",
+				   i, r->vaddr, pages_size);
+	}
+	return 0;
+}

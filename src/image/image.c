@@ -1,0 +1,915 @@
+/*
+ * image.c - writing a snapshot directory and reading one back.
+ *
+ * Writing: image_create() makes DIR.tmp-XXXXXX next to DIR; the dump
+ * appends bulk bytes to data.img and page data to pages.img as it goes, and
+ * image_publish() writes the page index and the manifest, fsyncs everything
+ * and renames the directory into place, so a snapshot either exists whole or
+ * not at all.
+ *
+ * Reading: image_read() trusts nothing.  manifest.crc guards the manifest
+ * against bit rot, the manifest is parsed and validated
+ * (image-manifest.c, image-validate.c), every blob is checked against the
+ * real size of data.img and every page run against pages.img and the VMAs.
+ * Page bytes themselves are checked by the restorer, which reads them anyway
+ * (run crcs), and blob bytes by image_read_blob().
+ */
+#define LOG_TAG "image"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/crc32c.h"
+#include "base/log.h"
+#include "image/image-internal.h"
+
+#define ERRLEN 512
+
+/* ---- small helpers ---- */
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/* pwrite all of buf, in as few system calls as the kernel allows */
+static int write_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the file shrank under us */
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static struct image *image_alloc(void)
+{
+	struct image *img = calloc(1, sizeof(*img));
+
+	if (!img) {
+		log_error("out of memory");
+		return NULL;
+	}
+	img->dir_fd = img->pages_fd = img->data_fd = -1;
+	img->proc.exe = -1;
+	img->version = IMAGE_FORMAT_VERSION;
+	return img;
+}
+
+/* ---- growers ---- */
+
+/*
+ * Arrays grow by doubling; the capacity is not stored but derived from the
+ * count (image_array_capacity), which the reader also allocates by.
+ */
+static void *grow(void **arr, uint32_t *nr, size_t size, uint32_t max, const char *what)
+{
+	size_t cap = image_array_capacity(*nr);
+	char *p;
+
+	if (*nr >= max) {
+		log_error("too many %s: at most %u", what, max);
+		return NULL;
+	}
+	if (*nr == cap) {
+		size_t new_cap = cap ? cap * 2 : 16;
+
+		p = realloc(*arr, new_cap * size);
+		if (!p) {
+			log_error("out of memory for %zu %s", new_cap, what);
+			return NULL;
+		}
+		*arr = p;
+	}
+	p = (char *)*arr + (size_t)*nr * size;
+	memset(p, 0, size);
+	(*nr)++;
+	return p;
+}
+
+#define GROW(arr, nr, max, what) grow((void **)&(arr), &(nr), sizeof(*(arr)), max, what)
+
+struct image_thread *image_new_thread(struct image *img)
+{
+	return GROW(img->threads, img->nr_threads, IMAGE_MAX_THREADS, "threads");
+}
+
+struct image_vma *image_new_vma(struct image *img)
+{
+	return GROW(img->vmas, img->nr_vmas, IMAGE_MAX_VMAS, "VMAs");
+}
+
+struct image_guard *image_new_guard(struct image *img)
+{
+	return GROW(img->guards, img->nr_guards, IMAGE_MAX_VMAS, "guard regions");
+}
+
+struct image_fd *image_new_fd(struct image *img)
+{
+	return GROW(img->fds, img->nr_fds, IMAGE_MAX_FDS, "fds");
+}
+
+struct image_shmem *image_new_shmem(struct image *img)
+{
+	return GROW(img->shmems, img->nr_shmems, IMAGE_MAX_SHMEMS, "shmem objects");
+}
+
+int image_file_index(struct image *img, const struct image_file *file)
+{
+	struct image_file *f;
+	uint32_t i;
+
+	if (!file->path || !file->path[0] || strnlen(file->path, IMAGE_MAX_PATH) >= IMAGE_MAX_PATH) {
+		log_error("file path empty or longer than %d bytes", IMAGE_MAX_PATH - 1);
+		return -EINVAL;
+	}
+	for (i = 0; i < img->nr_files; i++) {
+		f = &img->files[i];
+		if (f->dev == file->dev && f->ino == file->ino && !strcmp(f->path, file->path))
+			return (int)i;
+	}
+	f = GROW(img->files, img->nr_files, IMAGE_MAX_FILES, "files");
+	if (!f)
+		return -ENOMEM;
+	*f = *file;
+	f->path = strdup(file->path);
+	if (!f->path) {
+		img->nr_files--;
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	return (int)(img->nr_files - 1);
+}
+
+void image_free(struct image *img)
+{
+	uint32_t i;
+
+	if (!img)
+		return;
+	close_fd(&img->dir_fd);
+	close_fd(&img->pages_fd);
+	close_fd(&img->data_fd);
+	for (i = 0; i < img->nr_vmas; i++)
+		free(img->vmas[i].name);
+	for (i = 0; i < img->nr_fds; i++)
+		if (img->fds[i].kind == IMAGE_FD_EPOLL)
+			free(img->fds[i].epoll.watches);
+	for (i = 0; i < img->nr_files; i++)
+		free(img->files[i].path);
+	for (i = 0; i < img->nr_shmems; i++) {
+		free(img->shmems[i].name);
+		free(img->shmems[i].extents);
+	}
+	free(img->proc.cwd);
+	free(img->threads);
+	free(img->vmas);
+	free(img->guards);
+	free(img->fds);
+	free(img->files);
+	free(img->shmems);
+	free(img->runs);
+	free(img->path);
+	free(img->tmp_path);
+	free(img);
+}
+
+/* ---- writing ---- */
+
+static int open_new(struct image *img, const char *name)
+{
+	int fd = openat(img->dir_fd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return log_errno("snapshot %s: cannot create %s", img->tmp_path, name);
+	return fd;
+}
+
+int image_create(const char *dir, struct image **ret_img)
+{
+	unsigned char header[IMAGE_PAGE_SIZE] = { 0 };
+	struct image *img;
+	struct stat st;
+	int ret;
+
+	*ret_img = NULL;
+	if (!dir || !dir[0] || strlen(dir) > PATH_MAX - 16) {
+		log_error("snapshot path empty or too long");
+		return -EINVAL;
+	}
+	if (lstat(dir, &st) == 0) {
+		log_error("snapshot %s: already exists", dir);
+		return -EEXIST;
+	}
+	img = image_alloc();
+	if (!img)
+		return -ENOMEM;
+	img->path = strdup(dir);
+	if (!img->path || asprintf(&img->tmp_path, "%s.tmp-XXXXXX", dir) < 0) {
+		img->tmp_path = NULL;
+		log_error("out of memory");
+		ret = -ENOMEM;
+		goto fail;
+	}
+	if (!mkdtemp(img->tmp_path)) {
+		ret = log_errno("snapshot %s: cannot create %s", dir, img->tmp_path);
+		free(img->tmp_path);
+		img->tmp_path = NULL; /* nothing to remove */
+		goto fail;
+	}
+	img->dir_fd = open(img->tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (img->dir_fd < 0) {
+		ret = log_errno("snapshot %s: cannot open %s", dir, img->tmp_path);
+		goto fail;
+	}
+	img->pages_fd = ret = open_new(img, "pages.img");
+	if (ret < 0)
+		goto fail;
+	img->data_fd = ret = open_new(img, "data.img");
+	if (ret < 0)
+		goto fail;
+	memcpy(header, IMAGE_PAGES_MAGIC, 8);
+	put_le32(header + 8, IMAGE_FORMAT_VERSION);
+	ret = write_all(img->pages_fd, header, sizeof(header), 0);
+	if (ret) {
+		log_error("snapshot %s: pages.img: %s", img->tmp_path, strerror(-ret));
+		goto fail;
+	}
+	*ret_img = img;
+	return 0;
+fail:
+	image_abort(img);
+	return ret;
+}
+
+int image_add_blob(struct image *img, const void *data, size_t len, struct image_blob *ret)
+{
+	int err;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!len)
+		return 0;
+	err = write_all(img->data_fd, data, len, img->data_bytes);
+	if (err) {
+		log_error("snapshot %s: data.img: writing %zu bytes at %" PRIu64 ": %s",
+			  img->tmp_path, len, img->data_bytes, strerror(-err));
+		return err;
+	}
+	ret->off = img->data_bytes;
+	ret->len = len;
+	ret->crc = crc32c(data, len);
+	img->data_bytes += len;
+	return 0;
+}
+
+static struct image_page_run *new_run(struct image *img)
+{
+	size_t cap = image_array_capacity(img->nr_runs);
+	struct image_page_run *p;
+
+	if (img->nr_runs >= IMAGE_ADDR_LIMIT / IMAGE_PAGE_SIZE) {
+		log_error("too many page runs");
+		return NULL;
+	}
+	if (img->nr_runs == cap) {
+		size_t new_cap = cap ? cap * 2 : 16;
+
+		p = realloc(img->runs, new_cap * sizeof(*p));
+		if (!p) {
+			log_error("out of memory for %zu page runs", new_cap);
+			return NULL;
+		}
+		img->runs = p;
+	}
+	p = &img->runs[img->nr_runs++];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+static const struct image_vma *vma_of(const struct image *img, uint64_t addr)
+{
+	uint32_t lo = 0, hi = img->nr_vmas;
+
+	/* VMAs are added in address order while dumping */
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (addr < img->vmas[mid].start)
+			hi = mid;
+		else if (addr >= img->vmas[mid].end)
+			lo = mid + 1;
+		else
+			return &img->vmas[mid];
+	}
+	return NULL;
+}
+
+/*
+ * A new chunk may extend the last run when it continues it in memory and in
+ * pages.img, and both lie in the same known VMA: readers require every run
+ * to be inside a single VMA.
+ */
+static bool can_extend(const struct image *img, const struct image_page_run *last, uint64_t vaddr,
+		       uint32_t flags, uint64_t off)
+{
+	uint64_t last_end = last->vaddr + (uint64_t)last->npages * IMAGE_PAGE_SIZE;
+	const struct image_vma *v;
+
+	if (last->flags != flags || last_end != vaddr || last->npages >= IMAGE_MAX_RUN_PAGES)
+		return false;
+	if (!(flags & IMAGE_RUN_ZERO) && last->off + (uint64_t)last->npages * IMAGE_PAGE_SIZE != off)
+		return false;
+	v = vma_of(img, last->vaddr);
+	return v && vaddr < v->end;
+}
+
+int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_t npages,
+		    uint32_t flags)
+{
+	bool is_zero = flags & IMAGE_RUN_ZERO;
+	const unsigned char *p = data;
+	uint64_t bytes = (uint64_t)npages * IMAGE_PAGE_SIZE;
+	uint64_t off = IMAGE_PAGE_SIZE + img->pages_bytes;
+	int err;
+
+	if (!npages)
+		return 0;
+	if ((vaddr & (IMAGE_PAGE_SIZE - 1)) || vaddr >= IMAGE_ADDR_LIMIT ||
+	    bytes > IMAGE_ADDR_LIMIT - vaddr || (flags & ~IMAGE_RUN_ZERO) || (!is_zero && !data)) {
+		log_error("snapshot %s: bad page run: vaddr 0x%" PRIx64 ", %u pages, flags 0x%x",
+			  img->tmp_path, vaddr, npages, flags);
+		return -EINVAL;
+	}
+	if (!is_zero) {
+		err = write_all(img->pages_fd, data, bytes, off);
+		if (err) {
+			log_error("snapshot %s: pages.img: writing %" PRIu64 " bytes for 0x%" PRIx64
+				  ": %s",
+				  img->tmp_path, bytes, vaddr, strerror(-err));
+			return err;
+		}
+		img->pages_bytes += bytes;
+	}
+	while (npages) {
+		struct image_page_run *run = img->nr_runs ? &img->runs[img->nr_runs - 1] : NULL;
+		uint32_t n;
+
+		if (run && can_extend(img, run, vaddr, flags, off)) {
+			n = IMAGE_MAX_RUN_PAGES - run->npages;
+		} else {
+			run = new_run(img);
+			if (!run)
+				return -ENOMEM;
+			run->vaddr = vaddr;
+			run->off = is_zero ? 0 : off;
+			run->flags = flags;
+			n = IMAGE_MAX_RUN_PAGES;
+		}
+		if (n > npages)
+			n = npages;
+		if (!is_zero) {
+			run->crc = crc32c_update(run->crc, p, (size_t)n * IMAGE_PAGE_SIZE);
+			p += (size_t)n * IMAGE_PAGE_SIZE;
+			off += (uint64_t)n * IMAGE_PAGE_SIZE;
+		}
+		run->npages += n;
+		vaddr += (uint64_t)n * IMAGE_PAGE_SIZE;
+		npages -= n;
+	}
+	return 0;
+}
+
+static int cmp_runs(const void *a, const void *b)
+{
+	const struct image_page_run *x = a, *y = b;
+
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+/* Writes a whole small file in the unpublished directory and fsyncs it. */
+static int write_file(struct image *img, const char *name, const void *data, size_t len)
+{
+	int fd, ret;
+
+	fd = open_new(img, name);
+	if (fd < 0)
+		return fd;
+	ret = write_all(fd, data, len, 0);
+	if (ret)
+		log_error("snapshot %s: writing %s: %s", img->tmp_path, name, strerror(-ret));
+	else if (fsync(fd))
+		ret = log_errno("snapshot %s: fsync %s", img->tmp_path, name);
+	close(fd);
+	return ret;
+}
+
+static int write_index(struct image *img)
+{
+	size_t size = IMAGE_IDX_HEADER_SIZE + (size_t)img->nr_runs * IMAGE_IDX_ENTRY_SIZE;
+	unsigned char *buf = calloc(1, size), *e;
+	uint64_t i;
+	int ret;
+
+	if (!buf) {
+		log_error("out of memory for a %zu-byte page index", size);
+		return -ENOMEM;
+	}
+	for (i = 0; i < img->nr_runs; i++) {
+		const struct image_page_run *r = &img->runs[i];
+
+		e = buf + IMAGE_IDX_HEADER_SIZE + i * IMAGE_IDX_ENTRY_SIZE;
+		put_le64(e, r->vaddr);
+		put_le64(e + 8, r->off);
+		put_le32(e + 16, r->npages);
+		put_le32(e + 20, r->flags);
+		put_le32(e + 24, r->crc);
+	}
+	memcpy(buf, IMAGE_IDX_MAGIC, 8);
+	put_le32(buf + 8, IMAGE_FORMAT_VERSION);
+	put_le64(buf + 16, img->nr_runs);
+	put_le32(buf + 24, crc32c(buf + IMAGE_IDX_HEADER_SIZE, size - IMAGE_IDX_HEADER_SIZE));
+	put_le32(buf + 28, crc32c(buf, 28));
+	ret = write_file(img, "pages.idx", buf, size);
+	free(buf);
+	return ret;
+}
+
+static int fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return log_errno("cannot open %s", path);
+	if (fsync(fd))
+		ret = log_errno("fsync %s", path);
+	close(fd);
+	return ret;
+}
+
+int image_publish(struct image *img)
+{
+	char err[ERRLEN], crc_text[16], *json, *parent, *slash;
+	int ret;
+
+	if (!img->tmp_path) {
+		log_error("snapshot %s: not open for writing", img->path ? img->path : "?");
+		return -EINVAL;
+	}
+	qsort(img->runs, img->nr_runs, sizeof(*img->runs), cmp_runs);
+	/* never publish what image_read() would refuse */
+	if (image_validate(img, err, sizeof(err)) ||
+	    image_validate_blobs(img, img->data_bytes, err, sizeof(err)) ||
+	    image_validate_runs(img, IMAGE_PAGE_SIZE + img->pages_bytes, err, sizeof(err))) {
+		log_error("snapshot %s: refusing to publish an invalid image: %s", img->path, err);
+		return -EINVAL;
+	}
+	ret = write_index(img);
+	if (ret)
+		return ret;
+	json = image_manifest_to_json(img, 2);
+	if (!json) {
+		log_error("snapshot %s: cannot encode manifest.json (out of memory)", img->path);
+		return -ENOMEM;
+	}
+	ret = write_file(img, "manifest.json", json, strlen(json));
+	if (!ret) {
+		snprintf(crc_text, sizeof(crc_text), "%08x\n", crc32c(json, strlen(json)));
+		ret = write_file(img, "manifest.crc", crc_text, strlen(crc_text));
+	}
+	free(json);
+	if (ret)
+		return ret;
+	if (fsync(img->pages_fd) || fsync(img->data_fd) || fsync(img->dir_fd))
+		return log_errno("snapshot %s: fsync", img->tmp_path);
+	/* RENAME_NOREPLACE: a DIR that appeared meanwhile is someone else's, never replaced */
+	if (renameat2(AT_FDCWD, img->tmp_path, AT_FDCWD, img->path, RENAME_NOREPLACE))
+		return log_errno("snapshot %s: cannot publish %s", img->path, img->tmp_path);
+	free(img->tmp_path);
+	img->tmp_path = NULL;
+
+	parent = strdup(img->path);
+	if (!parent) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	while ((slash = strrchr(parent, '/')) && slash != parent && !slash[1])
+		*slash = '\0'; /* "a/b/" names b */
+	slash = strrchr(parent, '/');
+	if (!slash)
+		strcpy(parent, ".");
+	else
+		slash[slash == parent] = '\0';
+	ret = fsync_path(parent);
+	free(parent);
+	return ret;
+}
+
+/* Removes every entry of the unpublished directory, then the directory. */
+static void remove_tmp(struct image *img)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	fd = open(img->tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+		} else {
+			while ((de = readdir(d)))
+				if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+					unlinkat(dirfd(d), de->d_name, 0);
+			closedir(d);
+		}
+	}
+	if (rmdir(img->tmp_path) && errno != ENOENT)
+		log_warn("snapshot %s: cannot remove %s: %s", img->path, img->tmp_path,
+			 strerror(errno));
+}
+
+void image_abort(struct image *img)
+{
+	if (!img)
+		return;
+	close_fd(&img->pages_fd);
+	close_fd(&img->data_fd);
+	close_fd(&img->dir_fd);
+	if (img->tmp_path)
+		remove_tmp(img);
+	image_free(img);
+}
+
+/* ---- reading ---- */
+
+static int open_in(struct image *img, const char *name, struct stat *st)
+{
+	int fd = openat(img->dir_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0) {
+		int err = errno;
+
+		log_error("snapshot %s: %s: %s", img->path, name, strerror(err));
+		return err == ENOENT ? -EINVAL : -err; /* a missing part is a corrupt snapshot */
+	}
+	if (fstat(fd, st)) {
+		int err = log_errno("snapshot %s: fstat %s", img->path, name);
+
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		log_error("snapshot %s: %s is not a regular file", img->path, name);
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+static int read_manifest(struct image *img, char **ret_text, size_t *ret_len)
+{
+	char crc_text[32] = { 0 }, *text = NULL;
+	struct stat st;
+	uint32_t want;
+	size_t len;
+	int fd, ret;
+
+	if (faccessat(img->dir_fd, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) && errno == ENOENT) {
+		log_error("no manifest.json: %s is not a snapshot", img->path);
+		return -ENOENT;
+	}
+	fd = open_in(img, "manifest.json", &st);
+	if (fd < 0)
+		return fd;
+	if (st.st_size <= 0 || (uint64_t)st.st_size > IMAGE_MAX_MANIFEST) {
+		log_error("snapshot %s: manifest.json: size %lld is not 1..%u bytes", img->path,
+			  (long long)st.st_size, IMAGE_MAX_MANIFEST);
+		ret = -EINVAL;
+		goto out;
+	}
+	len = (size_t)st.st_size;
+	text = malloc(len + 1);
+	if (!text) {
+		log_error("out of memory for manifest.json");
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = read_all(fd, text, len, 0);
+	if (ret) {
+		log_error("snapshot %s: reading manifest.json: %s", img->path, strerror(-ret));
+		goto out;
+	}
+	text[len] = '\0';
+	close(fd);
+	fd = open_in(img, "manifest.crc", &st);
+	if (fd < 0) {
+		ret = fd;
+		goto out;
+	}
+	if (st.st_size != 9 || read_all(fd, crc_text, 9, 0) || crc_text[8] != '\n' ||
+	    strspn(crc_text, "0123456789abcdefABCDEF") != 8) {
+		log_error("snapshot %s: manifest.crc: not 8 hex digits and a newline", img->path);
+		ret = -EINVAL;
+		goto out;
+	}
+	want = (uint32_t)strtoul(crc_text, NULL, 16);
+	if (crc32c(text, len) != want) {
+		log_error("snapshot %s: manifest.json: crc 0x%08x does not match manifest.crc "
+			  "(0x%08x): the manifest is damaged",
+			  img->path, crc32c(text, len), want);
+		ret = -EINVAL;
+		goto out;
+	}
+	*ret_text = text;
+	*ret_len = len;
+	text = NULL;
+out:
+	free(text);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static int read_index(struct image *img, uint64_t pages_size)
+{
+	unsigned char header[IMAGE_IDX_HEADER_SIZE], *buf = NULL;
+	uint64_t nr, manifest_runs = img->nr_runs, i;
+	char err[ERRLEN];
+	struct stat st;
+	size_t size;
+	int fd, ret;
+
+	fd = open_in(img, "pages.idx", &st);
+	if (fd < 0)
+		return fd;
+	ret = -EINVAL;
+	if ((uint64_t)st.st_size < IMAGE_IDX_HEADER_SIZE ||
+	    read_all(fd, header, sizeof(header), 0)) {
+		log_error("snapshot %s: pages.idx: truncated header (%lld bytes)", img->path,
+			  (long long)st.st_size);
+		goto out;
+	}
+	if (memcmp(header, IMAGE_IDX_MAGIC, 8)) {
+		log_error("snapshot %s: pages.idx: bad magic", img->path);
+		goto out;
+	}
+	if (crc32c(header, 28) != get_le32(header + 28)) {
+		log_error("snapshot %s: pages.idx: header crc mismatch", img->path);
+		goto out;
+	}
+	if (get_le32(header + 8) != IMAGE_FORMAT_VERSION) {
+		log_error("snapshot %s: pages.idx: format version %u, but this thaw reads version %d",
+			  img->path, get_le32(header + 8), IMAGE_FORMAT_VERSION);
+		goto out;
+	}
+	nr = get_le64(header + 16);
+	if (nr > ((uint64_t)st.st_size - IMAGE_IDX_HEADER_SIZE) / IMAGE_IDX_ENTRY_SIZE ||
+	    (uint64_t)st.st_size != IMAGE_IDX_HEADER_SIZE + nr * IMAGE_IDX_ENTRY_SIZE) {
+		log_error("snapshot %s: pages.idx: %" PRIu64 " runs do not match the file size %lld "
+			  "(truncated?)",
+			  img->path, nr, (long long)st.st_size);
+		goto out;
+	}
+	if (nr != manifest_runs) {
+		log_error("snapshot %s: pages.idx holds %" PRIu64 " runs, manifest.json says %" PRIu64,
+			  img->path, nr, manifest_runs);
+		goto out;
+	}
+	size = (size_t)(nr * IMAGE_IDX_ENTRY_SIZE);
+	buf = malloc(size ? size : 1);
+	img->runs = calloc(image_array_capacity(nr) ? image_array_capacity(nr) : 1,
+			   sizeof(*img->runs));
+	if (!buf || !img->runs) {
+		log_error("out of memory for %" PRIu64 " page runs", nr);
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (read_all(fd, buf, size, IMAGE_IDX_HEADER_SIZE)) {
+		log_error("snapshot %s: pages.idx: short read", img->path);
+		goto out;
+	}
+	if (crc32c(buf, size) != get_le32(header + 24)) {
+		log_error("snapshot %s: pages.idx: entries crc mismatch: the index is damaged",
+			  img->path);
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		const unsigned char *e = buf + i * IMAGE_IDX_ENTRY_SIZE;
+
+		img->runs[i].vaddr = get_le64(e);
+		img->runs[i].off = get_le64(e + 8);
+		img->runs[i].npages = get_le32(e + 16);
+		img->runs[i].flags = get_le32(e + 20);
+		img->runs[i].crc = get_le32(e + 24);
+	}
+	img->nr_runs = nr;
+	if (image_validate_runs(img, pages_size, err, sizeof(err))) {
+		log_error("snapshot %s: pages.idx: %s", img->path, err);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret)
+		img->nr_runs = 0;
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+static int check_pages_img(struct image *img, uint64_t *ret_size)
+{
+	unsigned char header[16];
+	struct stat st;
+
+	img->pages_fd = open_in(img, "pages.img", &st);
+	if (img->pages_fd < 0) {
+		int ret = img->pages_fd;
+
+		img->pages_fd = -1;
+		return ret;
+	}
+	if ((uint64_t)st.st_size < IMAGE_PAGE_SIZE ||
+	    read_all(img->pages_fd, header, sizeof(header), 0) ||
+	    memcmp(header, IMAGE_PAGES_MAGIC, 8) || get_le32(header + 8) != IMAGE_FORMAT_VERSION) {
+		log_error("snapshot %s: pages.img: missing or bad header page", img->path);
+		return -EINVAL;
+	}
+	if (img->pages_bytes > (uint64_t)st.st_size - IMAGE_PAGE_SIZE) {
+		log_error("snapshot %s: pages.img: manifest says %" PRIu64 " bytes of pages, the file "
+			  "holds %lld",
+			  img->path, img->pages_bytes, (long long)st.st_size - IMAGE_PAGE_SIZE);
+		return -EINVAL;
+	}
+	*ret_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int image_read(const char *dir, struct image **ret_img)
+{
+	struct image *img = NULL;
+	char err[ERRLEN], *text = NULL, *path = NULL;
+	uint64_t pages_size = 0;
+	struct stat st;
+	size_t len;
+	int dir_fd, ret;
+
+	*ret_img = NULL;
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			log_error("snapshot %s: no such directory", dir);
+		else if (ret == -ENOTDIR)
+			log_error("%s is not a snapshot (not a directory)", dir);
+		else
+			log_error("snapshot %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	path = strdup(dir);
+	img = image_alloc();
+	if (!path || !img) {
+		log_error("out of memory");
+		close(dir_fd);
+		free(path);
+		image_free(img);
+		return -ENOMEM;
+	}
+	img->dir_fd = dir_fd;
+	img->path = path;
+	ret = read_manifest(img, &text, &len);
+	if (ret)
+		goto fail;
+	/* from_json resets the struct: keep the handles aside */
+	img->dir_fd = -1;
+	img->path = NULL;
+	ret = image_manifest_from_json(img, text, len, err, sizeof(err));
+	img->dir_fd = dir_fd;
+	img->path = path;
+	if (ret) {
+		log_error("snapshot %s: manifest.json: %s", dir, err);
+		goto fail;
+	}
+	img->data_fd = ret = open_in(img, "data.img", &st);
+	if (ret < 0) {
+		img->data_fd = -1;
+		goto fail;
+	}
+	img->data_bytes = (uint64_t)st.st_size;
+	ret = image_validate_blobs(img, img->data_bytes, err, sizeof(err));
+	if (ret) {
+		log_error("snapshot %s: manifest.json: %s", dir, err);
+		goto fail;
+	}
+	ret = check_pages_img(img, &pages_size);
+	if (ret)
+		goto fail;
+	ret = read_index(img, pages_size);
+	if (ret)
+		goto fail;
+	free(text);
+	*ret_img = img;
+	return 0;
+fail:
+	free(text);
+	image_free(img);
+	return ret;
+}
+
+int image_read_blob(const struct image *img, const struct image_blob *blob, void **ret_data)
+{
+	void *buf;
+	int ret;
+
+	*ret_data = NULL;
+	if (blob->off > img->data_bytes || blob->len > img->data_bytes - blob->off ||
+	    blob->len > SIZE_MAX - 1) {
+		log_error("snapshot %s: data.img: blob at offset %" PRIu64 " (%" PRIu64 " bytes) "
+			  "extends past the end (size %" PRIu64 ")",
+			  img->path, blob->off, blob->len, img->data_bytes);
+		return -EINVAL;
+	}
+	buf = malloc(blob->len ? (size_t)blob->len : 1);
+	if (!buf) {
+		log_error("out of memory for a %" PRIu64 "-byte blob", blob->len);
+		return -ENOMEM;
+	}
+	ret = read_all(img->data_fd, buf, (size_t)blob->len, blob->off);
+	if (ret) {
+		log_error("snapshot %s: data.img: reading blob at offset %" PRIu64 ": %s", img->path,
+			  blob->off, strerror(-ret));
+		free(buf);
+		return ret == -EIO ? -EINVAL : ret;
+	}
+	if (crc32c(buf, (size_t)blob->len) != blob->crc) {
+		log_error("snapshot %s: data.img: blob at offset %" PRIu64 " (%" PRIu64 " bytes): crc "
+			  "mismatch: the data is damaged",
+			  img->path, blob->off, blob->len);
+		free(buf);
+		return -EINVAL;
+	}
+	*ret_data = buf;
+	return 0;
+}
