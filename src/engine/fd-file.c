@@ -1,0 +1,346 @@
+/*
+ * fd-file.c - regular files, directories, character devices and terminals.
+ *
+ * Files are referenced by path and validated before restore (size and mtime
+ * must not have changed).  A deleted file has its contents saved (the
+ * "ghost" approach: link-remap would fail on tmpfs and leave names behind)
+ * and is recreated with O_TMPFILE, so it is nameless again.  Character
+ * devices are limited to those whose state is nothing (/dev/null and
+ * friends); a terminal on stdio is inherited from thaw restore, because the
+ * program's original terminal may not exist any more.
+ */
+#define LOG_TAG "fds"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine/fd-kinds.h"
+#include "engine/fds.h"
+
+/* Character devices that carry no state: reopening them by path is a faithful restore. */
+static bool is_stateless_chr(dev_t rdev)
+{
+	unsigned int mi = minor(rdev);
+
+	/* mem major: 3 null, 5 zero, 7 full, 8 random, 9 urandom */
+	return major(rdev) == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9);
+}
+
+static int read_contents(const char *path, const char *display, uint64_t size, void **ret)
+{
+	uint64_t done = 0;
+	char *buf;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno("deleted file %s: open %s", display, path);
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (done < size) {
+		n = pread(fd, buf + done, size - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = log_errno("deleted file %s: read", display);
+			goto fail;
+		}
+		if (n == 0) {
+			log_error("deleted file %s: shrank while being saved", display);
+			err = -EIO;
+			goto fail;
+		}
+		done += (uint64_t)n;
+	}
+	*ret = buf;
+	goto out;
+fail:
+	free(buf);
+out:
+	close(fd);
+	return err;
+}
+
+int files_add(struct image *img, pid_t pid, const char *path_for_open, const char *display_path,
+	      bool is_deleted)
+{
+	struct image_file file = { 0 };
+	struct stat st;
+	void *data = NULL;
+	uint32_t i;
+	int ret;
+
+	if (stat(path_for_open, &st))
+		return log_errno("pid %d: %s: stat %s", pid, display_path, path_for_open);
+	for (i = 0; i < img->nr_files; i++) {
+		const struct image_file *f = &img->files[i];
+
+		if (f->dev == st.st_dev && f->ino == st.st_ino && !strcmp(f->path, display_path))
+			return (int)i;
+	}
+	if (strnlen(display_path, IMAGE_MAX_PATH) >= IMAGE_MAX_PATH) {
+		log_error("pid %d: path too long: %.64s...", pid, display_path);
+		return -ENAMETOOLONG;
+	}
+	file.path = (char *)display_path; /* image_file_index() keeps its own copy */
+	file.size = (uint64_t)st.st_size;
+	file.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	file.ino = st.st_ino;
+	file.dev = st.st_dev;
+	file.mode = st.st_mode;
+	file.rdev = st.st_rdev;
+	file.is_deleted = is_deleted;
+	if (is_deleted) {
+		if (!S_ISREG(st.st_mode)) {
+			log_error("pid %d: %s: deleted, and not a regular file", pid, display_path);
+			return -ENOTSUP;
+		}
+		if (file.size > FILES_MAX_DELETED) {
+			log_error("pid %d: deleted file %s is %llu bytes; thaw saves deleted files "
+				  "of at most %llu bytes",
+				  pid, display_path, (unsigned long long)file.size,
+				  (unsigned long long)FILES_MAX_DELETED);
+			return -EFBIG;
+		}
+		ret = read_contents(path_for_open, display_path, file.size, &data);
+		if (ret)
+			return ret;
+		ret = image_add_blob(img, data, file.size, &file.content);
+		free(data);
+		if (ret) {
+			log_error("pid %d: deleted file %s: saving contents: %s", pid, display_path,
+				  strerror(-ret));
+			return ret;
+		}
+	}
+	ret = image_file_index(img, &file);
+	if (ret < 0)
+		log_error("pid %d: %s: adding to the image: %s", pid, display_path, strerror(-ret));
+	return ret;
+}
+
+/* Strips the " (deleted)" the kernel appends to the link of an unlinked file. */
+static void strip_deleted(char *path)
+{
+	static const char suffix[] = " (deleted)";
+	size_t n = strlen(path), s = sizeof(suffix) - 1;
+
+	if (n > s && !strcmp(path + n - s, suffix))
+		path[n - s] = '\0';
+}
+
+int file_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
+{
+	char proc_path[64], display[PATH_MAX];
+	bool deleted = false;
+	int idx;
+
+	if (S_ISCHR(p->st.st_mode)) {
+		if (isatty(p->local)) {
+			if (p->fd > 2)
+				return fd_dump_error(ctx, p, -ENOTSUP,
+						     "a terminal is only supported on fds 0-2, "
+						     "where the restored program gets thaw's own");
+			out->kind = IMAGE_FD_INHERIT;
+			out->inherit.from = p->fd;
+			return 0;
+		}
+		if (!is_stateless_chr(p->st.st_rdev))
+			return fd_dump_error(ctx, p, -ENOTSUP,
+					     "character device %u:%u is not supported",
+					     major(p->st.st_rdev), minor(p->st.st_rdev));
+		out->kind = IMAGE_FD_CHR;
+	} else if (S_ISDIR(p->st.st_mode)) {
+		out->kind = IMAGE_FD_DIR;
+	} else {
+		out->kind = IMAGE_FD_FILE;
+		deleted = p->st.st_nlink == 0;
+	}
+	if (out->flags & O_PATH)
+		out->pos = 0;
+	snprintf(proc_path, sizeof(proc_path), "/proc/%d/fd/%d", ctx->pid, p->fd);
+	snprintf(display, sizeof(display), "%s", p->link);
+	if (deleted)
+		strip_deleted(display);
+	else if (p->st.st_nlink == 0 && S_ISDIR(p->st.st_mode))
+		return fd_dump_error(ctx, p, -ENOTSUP, "the directory was removed");
+	idx = files_add(ctx->img, ctx->pid, proc_path, display, deleted);
+	if (idx < 0)
+		return fd_dump_error(ctx, p, idx, "cannot record the file");
+	out->file = idx;
+	return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = write(fd, buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* A nameless copy of a deleted file, made once per file and shared by every fd on it. */
+static int deleted_file_fd(struct fd_restore_ctx *ctx, const struct image_fd *f,
+			   const struct image_file *file)
+{
+	char dir[PATH_MAX];
+	void *data = NULL;
+	struct stat st;
+	int fd, ret;
+
+	if (ctx->file_fds[f->file] >= 0)
+		return ctx->file_fds[f->file];
+	snprintf(dir, sizeof(dir), "%s", file->path);
+	snprintf(dir, sizeof(dir), "%s", dirname(dir));
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+		snprintf(dir, sizeof(dir), "/tmp");
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, file->mode & 07777);
+	if (fd < 0)
+		return fd_restore_error(f, -errno, "deleted file %s: O_TMPFILE in %s: %s",
+					file->path, dir, strerror(errno));
+	if (file->content.len) {
+		ret = image_read_blob(ctx->img, &file->content, &data);
+		if (ret) {
+			fd_restore_error(f, ret, "deleted file %s: reading its contents: %s",
+					 file->path, strerror(-ret));
+			goto fail;
+		}
+		ret = write_all(fd, data, file->content.len);
+		free(data);
+		if (ret) {
+			fd_restore_error(f, ret, "deleted file %s: writing its contents: %s",
+					 file->path, strerror(-ret));
+			goto fail;
+		}
+	}
+	/* the file may have been sparse past its last byte */
+	if (ftruncate(fd, (off_t)file->size)) {
+		ret = fd_restore_error(f, -errno, "deleted file %s: ftruncate: %s", file->path,
+				       strerror(errno));
+		goto fail;
+	}
+	ctx->file_fds[f->file] = fd;
+	return fd;
+fail:
+	close(fd);
+	return ret;
+}
+
+int file_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
+{
+	const struct image_file *file;
+	/* f_flags never holds creation flags; O_TMPFILE's bit would be refused here */
+	int flags = (int)(f->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY |
+						  (O_TMPFILE & ~O_DIRECTORY)));
+	struct stat st;
+	int fd, src, err;
+
+	if (f->file < 0 || (uint32_t)f->file >= ctx->img->nr_files)
+		return fd_restore_error(f, -EINVAL, "file index %d out of range", f->file);
+	file = &ctx->img->files[f->file];
+	if (file->is_deleted) {
+		src = deleted_file_fd(ctx, f, file);
+		if (src < 0)
+			return src;
+		/* a new description with the dumped access mode and flags */
+		fd = fd_reopen(src, flags & ~O_NOATIME);
+		if (fd < 0)
+			return fd_restore_error(f, -errno, "reopening deleted %s: %s", file->path,
+						strerror(errno));
+	} else {
+		fd = open(file->path, (flags & ~O_NOATIME) | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return fd_restore_error(f, -errno, "open %s: %s", file->path,
+						strerror(errno));
+	}
+	if (fstat(fd, &st)) {
+		err = fd_restore_error(f, -errno, "fstat: %s", strerror(errno));
+		goto fail;
+	}
+	if ((st.st_mode & S_IFMT) != (file->mode & S_IFMT) ||
+	    (S_ISCHR(st.st_mode) && st.st_rdev != file->rdev)) {
+		err = fd_restore_error(f, -ESTALE, "%s is not the file it was (mode %o rdev %llx)",
+				       file->path, st.st_mode, (unsigned long long)st.st_rdev);
+		goto fail;
+	}
+	if (!(flags & O_PATH)) {
+		err = fd_set_flags_pos(fd, f, f->kind != IMAGE_FD_CHR);
+		if (err)
+			goto fail;
+	}
+	*ret_fd = fd;
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+int files_validate(const struct image *img)
+{
+	struct stat st;
+	uint32_t i;
+	int ret = 0;
+
+	for (i = 0; i < img->nr_files; i++) {
+		const struct image_file *f = &img->files[i];
+		int64_t mtime;
+
+		if (f->is_deleted)
+			continue;
+		if (stat(f->path, &st)) {
+			log_error("%s changed since the snapshot: %s", f->path, strerror(errno));
+			ret = -ESTALE;
+			continue;
+		}
+		mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		if ((st.st_mode & S_IFMT) != (f->mode & S_IFMT)) {
+			log_error("%s changed since the snapshot: type %o -> %o", f->path,
+				  f->mode & S_IFMT, st.st_mode & S_IFMT);
+			ret = -ESTALE;
+		} else if (S_ISCHR(st.st_mode)) {
+			if (st.st_rdev != f->rdev) {
+				log_error("%s changed since the snapshot: device %u:%u -> %u:%u",
+					  f->path, major(f->rdev), minor(f->rdev),
+					  major(st.st_rdev), minor(st.st_rdev));
+				ret = -ESTALE;
+			}
+		} else if (S_ISREG(st.st_mode)) {
+			/* directories and FIFOs change mtime in normal use: type is enough */
+			if ((uint64_t)st.st_size != f->size) {
+				log_error("%s changed since the snapshot: size %llu -> %llu", f->path,
+					  (unsigned long long)f->size,
+					  (unsigned long long)st.st_size);
+				ret = -ESTALE;
+			} else if (mtime != f->mtime_ns) {
+				log_error("%s changed since the snapshot: mtime %lld -> %lld ns",
+					  f->path, (long long)f->mtime_ns, (long long)mtime);
+				ret = -ESTALE;
+			}
+		}
+	}
+	return ret;
+}

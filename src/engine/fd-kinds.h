@@ -1,0 +1,89 @@
+/*
+ * fd-kinds.h - what fds.c shares with the per-kind files fd-*.c.
+ *
+ * Dump: fds.c probes every fd once (link text, fstat and fdinfo of a
+ * pidfd_getfd() copy) into struct fd_probe; the kind's dump function turns a
+ * probe into a struct image_fd.  Restore: the kind's open function returns a
+ * new fd holding the object with the dumped status flags and offset; fds.c
+ * moves it to its number and sets FD_CLOEXEC.
+ */
+#ifndef THAW_ENGINE_FD_KINDS_H
+#define THAW_ENGINE_FD_KINDS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "engine/fdinfo.h"
+#include "image/image.h"
+
+struct fd_probe {
+	int fd; /* number in the target */
+	int local; /* our pidfd_getfd() copy: same open file description */
+	char link[PATH_MAX]; /* readlink of /proc/PID/fd/N */
+	struct stat st;
+	struct fdinfo info;
+};
+
+struct fd_dump_ctx {
+	pid_t pid;
+	struct image *img;
+	uint32_t nr_probes;
+	struct fd_probe *probes; /* sorted by fd */
+};
+
+/* Logs "pid P fd N (link): <message>" at error level and returns err. */
+int fd_dump_error(const struct fd_dump_ctx *ctx, const struct fd_probe *p, int err,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+const struct fd_probe *fd_probe_find(const struct fd_dump_ctx *ctx, int fd);
+
+/* Each fills out (already holding fd, flags, cloexec, pos, file = -1). */
+int file_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int pipe_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int eventfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int epoll_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int signalfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int timerfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int memfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+
+/* One pipe or FIFO being rebuilt: rd/wr are temporary ends (a FIFO holds one O_RDWR fd). */
+struct restore_pipe {
+	uint64_t ino;
+	uint32_t kind;
+	int rd, wr;
+	bool has_rd_fd, has_wr_fd; /* which ends image fds use */
+};
+
+struct fd_restore_ctx {
+	const struct image *img;
+	const int *shmem_fds;
+	int min_fd;
+	int base; /* first number above every image fd */
+	int *file_fds; /* per img->files: recreated deleted file, or -1 */
+	uint32_t nr_pipes;
+	struct restore_pipe *pipes;
+};
+
+/* Logs "fd N (kind): <message>" and returns err. */
+int fd_restore_error(const struct image_fd *f, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Opens /proc/self/fd/fd with flags: a new description of the same object. */
+int fd_reopen(int fd, int flags);
+/* Applies the dumped status flags (O_NONBLOCK, O_APPEND ...) and offset. */
+int fd_set_flags_pos(int fd, const struct image_fd *f, bool seek);
+
+int file_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+int pipe_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+int eventfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+int signalfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+int timerfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+int memfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+/* epoll comes last: every target must already sit at its number. */
+int epoll_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+/* After placement: keep single-ended pipes' peers at base.., close the rest. */
+int pipes_finish(struct fd_restore_ctx *ctx, int *next_fd);
+void pipes_release(struct fd_restore_ctx *ctx);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * fds.h - file descriptors: dump every fd of a stopped process into the
+ * image, and recreate them at their exact numbers in the restore helper.
+ *
+ * Supported kinds: regular files (deleted ones with their contents),
+ * directories, the harmless character devices (/dev/null, zero, full,
+ * random, urandom), stdio on a terminal or on a pipe to the outside
+ * (inherited from thaw restore), pipes with their buffered bytes, FIFOs,
+ * eventfd, epoll, signalfd, timerfd and memfd.  Anything else is an error
+ * that names the fd.  One source file per kind (fd-*.c), each with its dump
+ * and restore halves side by side; fds.c drives them.
+ */
+#ifndef THAW_ENGINE_FDS_H
+#define THAW_ENGINE_FDS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "engine/shmem.h" /* shmem_restore(), shmem_apply_seals() */
+#include "image/image.h"
+
+/*
+ * Dumps every fd of pid (all threads are ptrace-stopped) into img->fds,
+ * sorted by fd.  An unsupported fd is an error that names it:
+ * "pid 42 fd 7 (socket:[1234]): sockets are not supported yet".  Nothing here
+ * changes the target's observable state.
+ */
+int fds_dump(pid_t pid, struct image *img) __attribute__((warn_unused_result));
+
+/*
+ * Stats path_for_open (a path or a /proc magic link) and adds it to
+ * img->files under display_path; a deleted file also gets its contents
+ * saved (at most FILES_MAX_DELETED bytes).  Returns the index or -errno.
+ */
+#define FILES_MAX_DELETED (1ull << 30)
+int files_add(struct image *img, pid_t pid, const char *path_for_open, const char *display_path,
+	      bool is_deleted) __attribute__((warn_unused_result));
+
+/*
+ * Before restore: every file of img->files that is not deleted still has
+ * the dumped size and mtime (character devices: rdev).  A difference is an
+ * error saying what differs.
+ */
+int files_validate(const struct image *img) __attribute__((warn_unused_result));
+
+/*
+ * Restore side, in the helper process.  fds_restore() creates every image fd
+ * at its exact number with its flags, FD_CLOEXEC and offset, after
+ * shmem_restore() (shmem.h) made the shmem objects.  Every other fd below
+ * min_fd is closed; fds >= min_fd are the caller's and left alone.
+ *
+ * A pipe of which the process held one end only (the other was held
+ * outside) comes back as a new pipe whose missing end stays open, with
+ * FD_CLOEXEC, in the restored process at the first numbers above every image
+ * fd: the program then sees what it saw before the snapshot, a peer that is
+ * alive but silent (reads block, writes fill the buffer), rather than an EOF
+ * or SIGPIPE it never got in the original.  Returns 0 or -errno after logging
+ * which fd failed.
+ */
+int fds_restore(const struct image *img, const int *shmem_fds, int min_fd)
+	__attribute__((warn_unused_result));
+
+#endif
