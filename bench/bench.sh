@@ -1,0 +1,15 @@
+#!/bin/sh
+# bench.sh - `make bench`: builds the benchmark helpers (workload B and the
+# copy-ceiling probe) into $BUILD/bench/ and runs every workload through
+# bench/driver.py, which prints the table and writes $BUILD/bench.json.
+# Extra arguments go to the driver: --runs N, --only a|b, --size-gib N.
+set -eu
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+CC=${CC:-gcc}
+mkdir -p "$BUILD/bench"
+# Plain optimised builds, never sanitized: they are what gets measured.
+$CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -pthread \
+	-o "$BUILD/bench/workload-b" bench/workload-b.c
+$CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -o "$BUILD/bench/ceiling" bench/ceiling.c
+exec /usr/bin/python3 bench/driver.py --build "$BUILD" "$@"
