@@ -136,6 +136,27 @@ def kill_pid(pid, timeout=10.0):
         time.sleep(0.005)
 
 
+def descendants(root):
+    """PIDs below root, parents before children (a scan of /proc's ppid fields)."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 class Procs:
     """Everything started here, so that every exit path kills it by PID."""
 
@@ -153,6 +174,9 @@ class Procs:
 
     def kill(self, p):
         if p.poll() is None:
+            # a thaw restore that hangs may have an init and the program below it
+            for pid in descendants(p.pid):
+                kill_pid(pid, timeout=0)
             p.kill()
         try:
             p.wait(timeout=10)
