@@ -813,7 +813,7 @@ int image_read(const char *dir, struct image **ret_img)
 	char err[ERRLEN], *text = NULL, *path = NULL;
 	uint64_t pages_size = 0;
 	struct stat st;
-	size_t len;
+	size_t len = 0;
 	int dir_fd, ret;
 
 	*ret_img = NULL;

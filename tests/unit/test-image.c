@@ -1,0 +1,1221 @@
+/*
+ * test-image.c - the snapshot image layer: a fully populated image survives
+ * write -> publish -> read and JSON -> struct -> JSON unchanged; publishing is
+ * atomic and private; and every kind of damage to a snapshot on disk is
+ * refused with a message that names the file and the problem, never a crash.
+ *
+ * Each test works in its own directory under $TMPDIR and removes it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "base/crc32c.h"
+#include "image/image.h"
+
+#define PAGE IMAGE_PAGE_SIZE
+#define VMA_A 0x400000ull /* 512 pages of dumped data */
+#define VMA_B 0x7f0000000000ull /* file-private, one zero run */
+#define VMA_C 0x7f0000100000ull /* shmem */
+
+/* ---- a scratch directory per test ---- */
+
+struct scratch {
+	char root[256];
+	char snap[300];
+};
+
+static void scratch_make(struct scratch *s)
+{
+	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+
+	snprintf(s->root, sizeof(s->root), "%s/test-image-XXXXXX", tmp);
+	assert_non_null(mkdtemp(s->root));
+	snprintf(s->snap, sizeof(s->snap), "%s/snap", s->root);
+}
+
+static void scratch_remove(struct scratch *s)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->root);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* ---- a fully populated image ---- */
+
+static unsigned char *page_pattern(uint32_t npages, unsigned seed)
+{
+	unsigned char *p = malloc((size_t)npages * PAGE);
+	size_t i;
+
+	assert_non_null(p);
+	for (i = 0; i < (size_t)npages * PAGE; i++)
+		p[i] = (unsigned char)(i * 31 + seed + i / PAGE);
+	return p;
+}
+
+static void fill_blob(struct image *img, struct image_blob *b, size_t len, unsigned seed)
+{
+	unsigned char *buf = malloc(len ? len : 1);
+	size_t i;
+
+	assert_non_null(buf);
+	for (i = 0; i < len; i++)
+		buf[i] = (unsigned char)(i + seed);
+	if (img->data_fd >= 0) {
+		assert_int_equal(image_add_blob(img, buf, len, b), 0);
+	} else { /* JSON-only image: any range will do */
+		b->off = seed * 1000ull;
+		b->len = len;
+		b->crc = crc32c(buf, len);
+	}
+	free(buf);
+}
+
+static void populate(struct image *img)
+{
+	struct image_file file = { 0 };
+	struct image_thread *t;
+	struct image_vma *v;
+	struct image_fd *f;
+	struct image_shmem *s;
+	struct image_guard *g;
+	int i, idx;
+
+	strcpy(img->host.kernel_release, "6.18.0-thaw");
+	for (i = 0; i < 8; i++)
+		img->host.cpuid[i] = 0x80000000u + (uint32_t)i * 0x1111;
+	img->host.xcr0 = 0x2e7;
+	img->host.xsave_size = 2696;
+	img->host.vvar_size = 4 * PAGE;
+	img->host.vvar_vclock_size = 2 * PAGE;
+	img->host.vdso_size = 2 * PAGE;
+	img->host.vdso_crc = 0xdeadbeef;
+
+	img->proc.pid = 2;
+	img->proc.ppid = 1;
+	img->proc.pgid = 2;
+	img->proc.sid = 1;
+	img->proc.host_pid = 12345;
+	strcpy(img->proc.comm, "python3");
+	img->proc.umask = 022;
+	img->proc.personality = 0x0040000;
+	img->proc.cwd = strdup("/home/user/work dir");
+	img->proc.mm = (struct image_mm){ 0x400000, 0x401000, 0x402000, 0x403000, 0x500000,
+					  0x521000, 0x7ffc0000, 0x7ffc1000, 0x7ffc1100,
+					  0x7ffc1100, 0x7ffc1f00 };
+	fill_blob(img, &img->proc.auxv, 368, 1);
+	for (i = 0; i < IMAGE_NR_RLIMITS; i++) {
+		img->proc.rlimits[i].cur = i % 3 ? (uint64_t)i * 1024 : UINT64_MAX;
+		img->proc.rlimits[i].max = UINT64_MAX;
+	}
+	img->proc.rlimits[7].cur = 1024; /* nofile */
+	img->proc.rlimits[7].max = 1ull << 63; /* does not fit a JSON integer */
+	img->proc.sigactions[1] = (struct image_sigaction){ 0x401234, 0x14000000, 0x7f0000001000,
+							    1ull << 14 };
+	img->proc.sigactions[63] = (struct image_sigaction){ 1, 0, 0, 0 }; /* SIG_IGN */
+	img->proc.itimers[0] = (struct image_itimer){ 1000, 500 };
+	img->proc.itimers[2] = (struct image_itimer){ 0, 77 };
+	fill_blob(img, &img->proc.pending_shared, 128, 2);
+	img->proc.dumped_at_ns = 1763900000123456789ull;
+
+	for (i = 0; i < 3; i++) {
+		t = image_new_thread(img);
+		assert_non_null(t);
+		t->tid = i ? 100 + i : 2;
+		memcpy(t->comm, "worker-0-abcdefz", 16); /* full 16 bytes, no NUL */
+		t->comm[7] = (char)('0' + i);
+		t->state = (uint32_t)i;
+		t->syscall_nr = i ? 202 : -1;
+		t->regs.rip = 0x401000u + (uint64_t)i;
+		t->regs.rsp = 0x7ffc0000f000ull - (uint64_t)i * 0x1000;
+		t->regs.fs_base = 0x7f00000000aaull;
+		t->regs.orig_rax = (uint64_t)-1;
+		t->regs.eflags = 0x246;
+		t->regs.r15 = 0xffffffffffffffffull;
+		fill_blob(img, &t->xsave, 2696, 3 + (unsigned)i);
+		t->sigmask = 1ull << 13;
+		t->clear_child_tid = 0x7f0000002000ull + (uint64_t)i;
+		t->robust_list = 0x7f0000003000ull;
+		t->robust_list_len = 24;
+		t->rseq_abi = 0x7f0000004000ull;
+		t->rseq_sig = 0x53053053;
+		t->rseq_len = 32;
+		t->rseq_flags = 0;
+		t->altstack_sp = i == 1 ? 0x7f0000005000ull : 0;
+		t->altstack_size = i == 1 ? 8192 : 0;
+		t->altstack_flags = i == 1 ? 0 : 2;
+		if (i == 2)
+			fill_blob(img, &t->pending, 256, 9);
+	}
+
+	memset(&file, 0, sizeof(file));
+	file.path = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+	file.size = 1922136;
+	file.mtime_ns = -5; /* before 1970: still must round-trip */
+	file.ino = 0xfedcba9876543210ull; /* above INT64_MAX */
+	file.dev = 0x803;
+	file.mode = 0100755;
+	idx = image_file_index(img, &file);
+	assert_int_equal(idx, 0);
+	assert_int_equal(image_file_index(img, &file), 0); /* dedup */
+	file.path = "/tmp/\xff\xfe not utf-8";
+	file.is_deleted = true;
+	file.ino = 77;
+	file.mode = 0100600;
+	assert_int_equal(image_file_index(img, &file), 1);
+	fill_blob(img, &img->files[1].content, 5000, 11);
+	memset(&file, 0, sizeof(file));
+	file.path = "/dev/null";
+	file.mode = 020666;
+	file.rdev = 0x103;
+	assert_int_equal(image_file_index(img, &file), 2);
+	img->proc.exe = 0;
+
+	s = image_new_shmem(img);
+	assert_non_null(s);
+	s->ino = 4242;
+	s->size = 64 * PAGE;
+	s->is_memfd = true;
+	s->name = strdup("cuda-ipc");
+	s->seals = 0x1f;
+	s->nr_extents = 2;
+	s->extents = calloc(2, sizeof(*s->extents));
+	assert_non_null(s->extents);
+	s->extents[0].off = 0;
+	fill_blob(img, &s->extents[0].data, 2 * PAGE, 12);
+	s->extents[1].off = 10 * PAGE;
+	fill_blob(img, &s->extents[1].data, PAGE, 13);
+
+	v = image_new_vma(img);
+	assert_non_null(v);
+	v->start = VMA_A;
+	v->end = VMA_A + 512 * PAGE;
+	v->prot = 3;
+	v->kind = IMAGE_VMA_ANON;
+	v->flags = IMAGE_VMA_GROWSDOWN | IMAGE_VMA_NORESERVE;
+	v->madv = IMAGE_MADV_DONTFORK | IMAGE_MADV_RANDOM;
+	v->file = -1;
+	v->shmem = -1;
+	v->name = strdup("[heap]");
+	v->pages_dumped = 301;
+	v->pages_zero = 11;
+	v = image_new_vma(img);
+	assert_non_null(v);
+	v->start = VMA_B;
+	v->end = VMA_B + 16 * PAGE;
+	v->prot = 5;
+	v->kind = IMAGE_VMA_FILE_PRIVATE;
+	v->pgoff = 3 * PAGE;
+	v->file = 0;
+	v->shmem = -1;
+	v->name = strdup("/usr/lib/x86_64-linux-gnu/libc.so.6");
+	v->pages_file = 12;
+	v->pages_zero = 4;
+	v = image_new_vma(img);
+	assert_non_null(v);
+	v->start = VMA_C;
+	v->end = VMA_C + 64 * PAGE;
+	v->prot = 3;
+	v->kind = IMAGE_VMA_SHMEM;
+	v->flags = IMAGE_VMA_MAYSHARE;
+	v->file = -1;
+	v->shmem = 0;
+	v->name = NULL;
+
+	g = image_new_guard(img);
+	assert_non_null(g);
+	g->start = VMA_A + 400 * PAGE;
+	g->end = VMA_A + 402 * PAGE;
+
+	f = image_new_fd(img);
+	f->fd = 0;
+	f->kind = IMAGE_FD_INHERIT;
+	f->file = -1;
+	f->inherit.from = 0;
+	f = image_new_fd(img);
+	f->fd = 3;
+	f->kind = IMAGE_FD_FILE;
+	f->flags = 02 | 02000;
+	f->cloexec = true;
+	f->pos = 12345;
+	f->file = 1;
+	f = image_new_fd(img);
+	f->fd = 4;
+	f->kind = IMAGE_FD_PIPE;
+	f->file = -1;
+	f->pipe.ino = 99999;
+	f->pipe.is_write_end = false;
+	f->pipe.capacity = 65536;
+	fill_blob(img, &f->pipe.data, 100, 14);
+	f = image_new_fd(img);
+	f->fd = 5;
+	f->kind = IMAGE_FD_PIPE;
+	f->file = -1;
+	f->flags = 1;
+	f->pipe.ino = 99999;
+	f->pipe.is_write_end = true;
+	f->pipe.capacity = 65536;
+	f = image_new_fd(img);
+	f->fd = 6;
+	f->kind = IMAGE_FD_EVENTFD;
+	f->file = -1;
+	f->eventfd.count = 7;
+	f->eventfd.is_semaphore = true;
+	f = image_new_fd(img);
+	f->fd = 7;
+	f->kind = IMAGE_FD_EPOLL;
+	f->file = -1;
+	f->epoll.nr_watches = 2;
+	f->epoll.watches = calloc(2, sizeof(*f->epoll.watches));
+	assert_non_null(f->epoll.watches);
+	f->epoll.watches[0] = (struct image_epoll_watch){ 4, 1, 0xffffffffffffffffull };
+	f->epoll.watches[1] = (struct image_epoll_watch){ 6, 0x80000001u, 42 };
+	f = image_new_fd(img);
+	f->fd = 8;
+	f->kind = IMAGE_FD_SIGNALFD;
+	f->file = -1;
+	f->signalfd.mask = (1ull << 16) | 2;
+	f = image_new_fd(img);
+	f->fd = 9;
+	f->kind = IMAGE_FD_TIMERFD;
+	f->file = -1;
+	f->timerfd.clockid = 1;
+	f->timerfd.settime_flags = 1;
+	f->timerfd.ticks = 3;
+	f->timerfd.value_ns = 999;
+	f->timerfd.interval_ns = 1000000;
+	f = image_new_fd(img);
+	f->fd = 10;
+	f->kind = IMAGE_FD_MEMFD;
+	f->file = -1;
+	f->memfd.shmem = 0;
+	f->pos = 17;
+	f = image_new_fd(img);
+	f->fd = 11;
+	f->kind = IMAGE_FD_CHR;
+	f->file = 2;
+	f->flags = 01;
+	f = image_new_fd(img);
+	f->fd = 12;
+	f->kind = IMAGE_FD_DIR;
+	f->file = 0; /* odd but legal: any file index */
+}
+
+/* pages: 300 dumped pages in VMA A (split at 256), 1 more merged, one zero run in B */
+static void add_pages(struct image *img)
+{
+	unsigned char *p = page_pattern(301, 5);
+
+	assert_int_equal(image_add_pages(img, VMA_A, p, 300, 0), 0);
+	assert_int_equal(image_add_pages(img, VMA_A + 300 * PAGE, p + 300 * PAGE, 1, 0), 0);
+	assert_int_equal(image_add_pages(img, VMA_B + 2 * PAGE, NULL, 4, IMAGE_RUN_ZERO), 0);
+	free(p);
+}
+
+/* ---- comparing two images field by field ---- */
+
+static void assert_blob_equal(const struct image_blob *a, const struct image_blob *b)
+{
+	assert_int_equal(a->off, b->off);
+	assert_int_equal(a->len, b->len);
+	assert_int_equal(a->crc, b->crc);
+}
+
+static void assert_str_equal(const char *a, const char *b)
+{
+	if (!a || !b)
+		assert_ptr_equal(a, b);
+	else
+		assert_string_equal(a, b);
+}
+
+static void assert_images_equal(const struct image *a, const struct image *b, bool with_runs)
+{
+	struct image_proc pa = a->proc, pb = b->proc;
+	uint32_t i, j;
+
+	assert_int_equal(a->version, b->version);
+	assert_memory_equal(&a->host, &b->host, sizeof(a->host));
+	assert_str_equal(pa.cwd, pb.cwd);
+	pa.cwd = pb.cwd = NULL;
+	assert_memory_equal(&pa, &pb, sizeof(pa));
+
+	assert_int_equal(a->nr_threads, b->nr_threads);
+	for (i = 0; i < a->nr_threads; i++)
+		assert_memory_equal(&a->threads[i], &b->threads[i], sizeof(a->threads[i]));
+
+	assert_int_equal(a->nr_vmas, b->nr_vmas);
+	for (i = 0; i < a->nr_vmas; i++) {
+		struct image_vma va = a->vmas[i], vb = b->vmas[i];
+
+		assert_str_equal(va.name, vb.name);
+		va.name = vb.name = NULL;
+		assert_memory_equal(&va, &vb, sizeof(va));
+	}
+	assert_int_equal(a->nr_guards, b->nr_guards);
+	for (i = 0; i < a->nr_guards; i++)
+		assert_memory_equal(&a->guards[i], &b->guards[i], sizeof(a->guards[i]));
+
+	assert_int_equal(a->nr_fds, b->nr_fds);
+	for (i = 0; i < a->nr_fds; i++) {
+		const struct image_fd *fa = &a->fds[i], *fb = &b->fds[i];
+
+		assert_int_equal(fa->fd, fb->fd);
+		assert_int_equal(fa->kind, fb->kind);
+		assert_int_equal(fa->flags, fb->flags);
+		assert_int_equal(fa->cloexec, fb->cloexec);
+		assert_int_equal(fa->pos, fb->pos);
+		assert_int_equal(fa->file, fb->file);
+		switch (fa->kind) {
+		case IMAGE_FD_PIPE:
+		case IMAGE_FD_FIFO:
+			assert_int_equal(fa->pipe.ino, fb->pipe.ino);
+			assert_int_equal(fa->pipe.is_write_end, fb->pipe.is_write_end);
+			assert_int_equal(fa->pipe.capacity, fb->pipe.capacity);
+			assert_blob_equal(&fa->pipe.data, &fb->pipe.data);
+			break;
+		case IMAGE_FD_EPOLL:
+			assert_int_equal(fa->epoll.nr_watches, fb->epoll.nr_watches);
+			for (j = 0; j < fa->epoll.nr_watches; j++) {
+				assert_int_equal(fa->epoll.watches[j].tfd, fb->epoll.watches[j].tfd);
+				assert_int_equal(fa->epoll.watches[j].events,
+						 fb->epoll.watches[j].events);
+				assert_int_equal(fa->epoll.watches[j].data, fb->epoll.watches[j].data);
+			}
+			break;
+		case IMAGE_FD_EVENTFD:
+			assert_int_equal(fa->eventfd.count, fb->eventfd.count);
+			assert_int_equal(fa->eventfd.is_semaphore, fb->eventfd.is_semaphore);
+			break;
+		case IMAGE_FD_TIMERFD:
+			assert_memory_equal(&fa->timerfd, &fb->timerfd, sizeof(fa->timerfd));
+			break;
+		case IMAGE_FD_SIGNALFD:
+			assert_int_equal(fa->signalfd.mask, fb->signalfd.mask);
+			break;
+		case IMAGE_FD_INHERIT:
+			assert_int_equal(fa->inherit.from, fb->inherit.from);
+			break;
+		case IMAGE_FD_MEMFD:
+			assert_int_equal(fa->memfd.shmem, fb->memfd.shmem);
+			break;
+		}
+	}
+
+	assert_int_equal(a->nr_files, b->nr_files);
+	for (i = 0; i < a->nr_files; i++) {
+		struct image_file fa = a->files[i], fb = b->files[i];
+
+		assert_str_equal(fa.path, fb.path);
+		fa.path = fb.path = NULL;
+		assert_memory_equal(&fa, &fb, sizeof(fa));
+	}
+	assert_int_equal(a->nr_shmems, b->nr_shmems);
+	for (i = 0; i < a->nr_shmems; i++) {
+		const struct image_shmem *sa = &a->shmems[i], *sb = &b->shmems[i];
+
+		assert_int_equal(sa->ino, sb->ino);
+		assert_int_equal(sa->size, sb->size);
+		assert_int_equal(sa->is_memfd, sb->is_memfd);
+		assert_str_equal(sa->name, sb->name);
+		assert_int_equal(sa->seals, sb->seals);
+		assert_int_equal(sa->nr_extents, sb->nr_extents);
+		for (j = 0; j < sa->nr_extents; j++) {
+			assert_int_equal(sa->extents[j].off, sb->extents[j].off);
+			assert_blob_equal(&sa->extents[j].data, &sb->extents[j].data);
+		}
+	}
+	assert_int_equal(a->nr_runs, b->nr_runs);
+	assert_int_equal(a->pages_bytes, b->pages_bytes);
+	if (with_runs)
+		for (i = 0; i < a->nr_runs; i++)
+			assert_memory_equal(&a->runs[i], &b->runs[i], sizeof(a->runs[i]));
+}
+
+/* ---- stderr capture, to check that errors say what is wrong ---- */
+
+static char captured[8192];
+
+static int read_captured(const char *dir, struct image **ret)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(2), ret_code;
+	size_t n;
+
+	assert_non_null(tmp);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	ret_code = image_read(dir, ret);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	n = fread(captured, 1, sizeof(captured) - 1, tmp);
+	captured[n] = '\0';
+	fclose(tmp);
+	return ret_code;
+}
+
+/* image_read must fail with want, logging a message containing every needle */
+static void expect_refused(const char *dir, int want, const char *needle, const char *needle2)
+{
+	struct image *img = (struct image *)0x1;
+	int ret = read_captured(dir, &img);
+
+	if (ret != want || !strstr(captured, needle) || (needle2 && !strstr(captured, needle2)))
+		print_error("image_read: got %d (want %d), log:\n%s\n", ret, want, captured);
+	assert_int_equal(ret, want);
+	assert_null(img);
+	assert_non_null(strstr(captured, needle));
+	if (needle2)
+		assert_non_null(strstr(captured, needle2));
+	/* one line, naming the snapshot */
+	assert_non_null(strstr(captured, dir));
+	assert_ptr_equal(strchr(captured, '\n'), captured + strlen(captured) - 1);
+}
+
+static void make_snapshot(const char *dir)
+{
+	struct image *img;
+
+	assert_int_equal(image_create(dir, &img), 0);
+	populate(img);
+	add_pages(img);
+	assert_int_equal(image_publish(img), 0);
+	image_free(img);
+}
+
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+	char path[512];
+	struct stat st;
+	char *buf;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	buf = malloc((size_t)st.st_size + 1);
+	assert_non_null(buf);
+	assert_int_equal(read(fd, buf, (size_t)st.st_size), st.st_size);
+	buf[st.st_size] = '\0';
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+static void spit(const char *dir, const char *name, const void *data, size_t len)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static void fix_manifest_crc(const char *dir)
+{
+	char crc[16];
+	size_t len;
+	char *json = slurp(dir, "manifest.json", &len);
+
+	snprintf(crc, sizeof(crc), "%08x\n", crc32c(json, len));
+	spit(dir, "manifest.crc", crc, 9);
+	free(json);
+}
+
+/* Rewrites manifest.json through fn and gives it a matching crc: only validation can object. */
+static void mutate_manifest(const char *dir, void (*fn)(json_t *root))
+{
+	json_error_t jerr;
+	size_t len;
+	char *text = slurp(dir, "manifest.json", &len), *out;
+	json_t *root = json_loadb(text, len, 0, &jerr);
+
+	assert_non_null(root);
+	fn(root);
+	out = json_dumps(root, JSON_INDENT(2));
+	assert_non_null(out);
+	spit(dir, "manifest.json", out, strlen(out));
+	fix_manifest_crc(dir);
+	free(out);
+	free(text);
+	json_decref(root);
+}
+
+static json_t *at(json_t *root, const char *arr, size_t i)
+{
+	json_t *v = json_array_get(json_object_get(root, arr), i);
+
+	assert_non_null(v);
+	return v;
+}
+
+/* ---- tests ---- */
+
+static void test_round_trip(void **state)
+{
+	struct scratch s;
+	struct image *w, *r;
+	unsigned char *pattern, *buf;
+	void *blob;
+	uint64_t i;
+
+	(void)state;
+	scratch_make(&s);
+	assert_int_equal(image_create(s.snap, &w), 0);
+	populate(w);
+	add_pages(w);
+	/* 300 pages split into 256 + 44; the next call's page merges into the 44 */
+	assert_int_equal(w->nr_runs, 3);
+	assert_int_equal(w->runs[0].npages, 256);
+	assert_int_equal(w->runs[1].npages, 45);
+	assert_int_equal(w->runs[2].flags, IMAGE_RUN_ZERO);
+	assert_int_equal(image_publish(w), 0);
+
+	assert_int_equal(image_read(s.snap, &r), 0);
+	assert_images_equal(w, r, true);
+
+	/* page bytes come back through the index, crcs match */
+	pattern = page_pattern(301, 5);
+	buf = malloc(256 * PAGE);
+	assert_non_null(buf);
+	for (i = 0; i < 2; i++) {
+		const struct image_page_run *run = &r->runs[i];
+		size_t n = (size_t)run->npages * PAGE;
+
+		assert_int_equal(pread(r->pages_fd, buf, n, (off_t)run->off), (ssize_t)n);
+		assert_int_equal(crc32c(buf, n), run->crc);
+		assert_memory_equal(buf, pattern + (run->vaddr - VMA_A), n);
+	}
+	free(buf);
+	free(pattern);
+
+	/* blobs come back with their bytes */
+	assert_int_equal(image_read_blob(r, &r->files[1].content, &blob), 0);
+	assert_int_equal(((unsigned char *)blob)[4999], (unsigned char)(4999 + 11));
+	free(blob);
+	assert_int_equal(image_read_blob(r, &r->threads[2].xsave, &blob), 0);
+	assert_int_equal(((unsigned char *)blob)[0], 5);
+	free(blob);
+
+	image_free(w);
+	image_free(r);
+	scratch_remove(&s);
+}
+
+static void test_json_round_trip(void **state)
+{
+	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char err[256], *j1, *j2;
+
+	(void)state;
+	a->version = IMAGE_FORMAT_VERSION;
+	a->dir_fd = a->pages_fd = a->data_fd = -1;
+	populate(a);
+	j1 = image_manifest_to_json(a, 2);
+	assert_non_null(j1);
+	/* human-readable bits */
+	assert_non_null(strstr(j1, "\"kind\": \"file-private\""));
+	assert_non_null(strstr(j1, "\"start\": \"0x7f0000000000\""));
+	assert_non_null(strstr(j1, "\"cur\": \"unlimited\""));
+	assert_non_null(strstr(j1, "\"umask\": \"022\""));
+	assert_int_equal(image_manifest_from_json(b, j1, strlen(j1), err, sizeof(err)), 0);
+	assert_images_equal(a, b, false);
+	j2 = image_manifest_to_json(b, 2);
+	assert_string_equal(j1, j2);
+	free(j2);
+	/* compact form parses the same */
+	j2 = image_manifest_to_json(a, 0);
+	assert_null(strchr(j2, '\n'));
+	image_free(b);
+	b = calloc(1, sizeof(*b));
+	assert_int_equal(image_manifest_from_json(b, j2, strlen(j2), err, sizeof(err)), 0);
+	assert_images_equal(a, b, false);
+	free(j1);
+	free(j2);
+	image_free(a);
+	image_free(b);
+}
+
+static void test_atomic_publish(void **state)
+{
+	struct scratch s;
+	struct image *img;
+	struct stat st;
+	char tmp[512], path[600];
+	const char *names[] = { "manifest.json", "manifest.crc", "pages.idx", "pages.img",
+				"data.img" };
+	size_t i;
+
+	(void)state;
+	scratch_make(&s);
+	assert_int_equal(image_create(s.snap, &img), 0);
+	snprintf(tmp, sizeof(tmp), "%s", img->tmp_path);
+	assert_int_equal(strncmp(tmp, s.snap, strlen(s.snap)), 0);
+	assert_int_equal(strncmp(tmp + strlen(s.snap), ".tmp-", 5), 0);
+	assert_int_equal(stat(tmp, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	populate(img);
+	add_pages(img);
+	assert_int_equal(stat(s.snap, &st), -1); /* not there until published */
+	assert_int_equal(image_publish(img), 0);
+	image_free(img);
+	assert_int_equal(stat(tmp, &st), -1);
+	assert_int_equal(stat(s.snap, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", s.snap, names[i]);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+	}
+	/* an existing snapshot is never overwritten */
+	assert_int_equal(image_create(s.snap, &img), -EEXIST);
+	assert_null(img);
+
+	/* abort leaves nothing behind */
+	snprintf(path, sizeof(path), "%s/other", s.root);
+	assert_int_equal(image_create(path, &img), 0);
+	snprintf(tmp, sizeof(tmp), "%s", img->tmp_path);
+	populate(img);
+	add_pages(img);
+	image_abort(img);
+	assert_int_equal(stat(tmp, &st), -1);
+	assert_int_equal(stat(path, &st), -1);
+	scratch_remove(&s);
+}
+
+static void test_publish_refuses_invalid(void **state)
+{
+	struct scratch s;
+	struct image *img;
+	unsigned char page[PAGE] = { 1 };
+
+	(void)state;
+	scratch_make(&s);
+	assert_int_equal(image_create(s.snap, &img), 0);
+	populate(img);
+	/* a page outside every VMA would make an unreadable snapshot */
+	assert_int_equal(image_add_pages(img, 0x10000000, page, 1, 0), 0);
+	assert_int_equal(image_publish(img), -EINVAL);
+	image_abort(img);
+	assert_int_equal(access(s.snap, F_OK), -1);
+	scratch_remove(&s);
+}
+
+static void test_not_a_snapshot(void **state)
+{
+	struct scratch s;
+
+	(void)state;
+	scratch_make(&s);
+	assert_int_equal(mkdir(s.snap, 0700), 0);
+	expect_refused(s.snap, -ENOENT, "no manifest.json", "is not a snapshot");
+	scratch_remove(&s);
+}
+
+static void set_version(json_t *root)
+{
+	json_object_set_new(root, "version", json_integer(2));
+}
+
+static void test_wrong_version(void **state)
+{
+	struct scratch s;
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	mutate_manifest(s.snap, set_version);
+	expect_refused(s.snap, -EINVAL, "format version 2", "reads version 1");
+	scratch_remove(&s);
+}
+
+static void test_bad_manifest_crc(void **state)
+{
+	struct scratch s;
+	size_t len;
+	char *crc;
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	crc = slurp(s.snap, "manifest.crc", &len);
+	crc[0] = crc[0] == '0' ? '1' : '0';
+	spit(s.snap, "manifest.crc", crc, len);
+	free(crc);
+	expect_refused(s.snap, -EINVAL, "manifest.json", "does not match manifest.crc");
+	spit(s.snap, "manifest.crc", "zz\n", 3);
+	expect_refused(s.snap, -EINVAL, "manifest.crc", "not 8 hex digits");
+	scratch_remove(&s);
+}
+
+static void test_truncated_manifest(void **state)
+{
+	struct scratch s;
+	size_t len;
+	char *json;
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	json = slurp(s.snap, "manifest.json", &len);
+	spit(s.snap, "manifest.json", json, len / 2);
+	expect_refused(s.snap, -EINVAL, "does not match manifest.crc", NULL); /* crc catches it */
+	fix_manifest_crc(s.snap);
+	expect_refused(s.snap, -EINVAL, "manifest.json", "line"); /* the parser catches it */
+	spit(s.snap, "manifest.json", "", 0);
+	expect_refused(s.snap, -EINVAL, "manifest.json", "size 0");
+	free(json);
+	scratch_remove(&s);
+}
+
+static void too_many_threads(json_t *root)
+{
+	json_t *threads = json_object_get(root, "threads");
+
+	while (json_array_size(threads) <= IMAGE_MAX_THREADS)
+		json_array_append(threads, json_array_get(threads, 1));
+}
+
+static void too_many_watches(json_t *root)
+{
+	size_t i;
+	json_t *fd, *w;
+
+	json_array_foreach (json_object_get(root, "fds"), i, fd)
+		if (!strcmp(json_string_value(json_object_get(fd, "kind")), "epoll")) {
+			w = json_object_get(json_object_get(fd, "epoll"), "watches");
+			while (json_array_size(w) <= IMAGE_MAX_WATCHES)
+				json_array_append(w, json_array_get(w, 0));
+		}
+}
+
+static void big_xsave(json_t *root)
+{
+	json_t *x = json_object_get(at(root, "threads", 0), "xsave");
+
+	json_object_set_new(x, "len", json_integer(IMAGE_MAX_XSAVE + 1));
+}
+
+static void test_counts_over_bounds(void **state)
+{
+	struct scratch s;
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	mutate_manifest(s.snap, too_many_threads);
+	expect_refused(s.snap, -EINVAL, "threads", "at most 4096");
+	scratch_remove(&s);
+
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	mutate_manifest(s.snap, too_many_watches);
+	expect_refused(s.snap, -EINVAL, "watches", "at most 65536");
+	scratch_remove(&s);
+
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	mutate_manifest(s.snap, big_xsave);
+	expect_refused(s.snap, -EINVAL, "threads[0].xsave", "at most 65536");
+	scratch_remove(&s);
+}
+
+static void vma_file_out_of_range(json_t *root)
+{
+	json_object_set_new(at(root, "vmas", 1), "file", json_integer(99));
+}
+
+static void memfd_out_of_range(json_t *root)
+{
+	json_object_set_new(json_object_get(at(root, "fds", 8), "memfd"), "shmem", json_integer(1));
+}
+
+static void exe_out_of_range(json_t *root)
+{
+	json_object_set_new(json_object_get(root, "process"), "exe", json_integer(3));
+}
+
+static void file_vma_without_file(json_t *root)
+{
+	json_object_del(at(root, "vmas", 1), "file");
+}
+
+static void test_out_of_range_indexes(void **state)
+{
+	static const struct {
+		void (*fn)(json_t *);
+		const char *needle;
+	} cases[] = {
+		{ vma_file_out_of_range, "vmas[1].file: index 99 out of range (3 entries)" },
+		{ memfd_out_of_range, "fd 10 memfd shmem: index 1 out of range (1 entries)" },
+		{ exe_out_of_range, "process.exe: index 3 out of range" },
+		{ file_vma_without_file, "vmas[1].file: index -1 out of range" },
+	};
+	struct scratch s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		scratch_make(&s);
+		make_snapshot(s.snap);
+		mutate_manifest(s.snap, cases[i].fn);
+		expect_refused(s.snap, -EINVAL, "manifest.json", cases[i].needle);
+		scratch_remove(&s);
+	}
+}
+
+static void overlap_vmas(json_t *root)
+{
+	/* vma 2 starts inside vma 1 */
+	json_object_set_new(at(root, "vmas", 2), "start", json_string("0x7f0000002000"));
+}
+
+static void unsorted_vmas(json_t *root)
+{
+	json_t *vmas = json_object_get(root, "vmas"), *first = json_incref(json_array_get(vmas, 0));
+
+	json_array_remove(vmas, 0);
+	json_array_append_new(vmas, first);
+}
+
+static void test_overlapping_vmas(void **state)
+{
+	struct scratch s;
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	mutate_manifest(s.snap, overlap_vmas);
+	expect_refused(s.snap, -EINVAL, "vmas[2]", "overlaps or precedes vmas[1]");
+	scratch_remove(&s);
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	mutate_manifest(s.snap, unsorted_vmas);
+	expect_refused(s.snap, -EINVAL, "vmas[2]", "overlaps or precedes");
+	scratch_remove(&s);
+}
+
+/* Rewrites entry i of pages.idx with fn, keeping every crc right. */
+static void mutate_run(const char *dir, uint64_t i, void (*fn)(unsigned char *entry))
+{
+	size_t len;
+	unsigned char *idx = (unsigned char *)slurp(dir, "pages.idx", &len);
+	uint32_t crc;
+
+	fn(idx + 32 + i * 32);
+	crc = crc32c(idx + 32, len - 32);
+	memcpy(idx + 24, &crc, 4);
+	crc = crc32c(idx, 28);
+	memcpy(idx + 28, &crc, 4);
+	spit(dir, "pages.idx", idx, len);
+	free(idx);
+}
+
+static void run_off_far(unsigned char *e)
+{
+	uint64_t off = 1ull << 40;
+
+	memcpy(e + 8, &off, 8);
+}
+
+static void run_vaddr_nowhere(unsigned char *e)
+{
+	uint64_t vaddr = 0x10000000;
+
+	memcpy(e, &vaddr, 8);
+}
+
+static void run_too_long(unsigned char *e)
+{
+	uint32_t n = IMAGE_MAX_RUN_PAGES + 1;
+
+	memcpy(e + 16, &n, 4);
+}
+
+static void test_run_outside_pages_img(void **state)
+{
+	struct scratch s;
+	char path[512];
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	mutate_run(s.snap, 1, run_off_far);
+	expect_refused(s.snap, -EINVAL, "pages.idx: run 1 (vaddr 0x500000)",
+		       "extends past end of pages.img");
+	scratch_remove(&s);
+
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	mutate_run(s.snap, 0, run_vaddr_nowhere);
+	expect_refused(s.snap, -EINVAL, "run 0 (vaddr 0x10000000", "lies in no single VMA");
+	scratch_remove(&s);
+
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	mutate_run(s.snap, 0, run_too_long);
+	expect_refused(s.snap, -EINVAL, "run 0", "257 pages");
+	scratch_remove(&s);
+
+	/* pages.img cut short: the manifest's byte count and the runs no longer fit */
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	snprintf(path, sizeof(path), "%s/pages.img", s.snap);
+	assert_int_equal(truncate(path, 100 * PAGE), 0);
+	expect_refused(s.snap, -EINVAL, "pages.img", "manifest says");
+	scratch_remove(&s);
+}
+
+static void test_truncated_pages_idx(void **state)
+{
+	struct scratch s;
+	char path[512];
+	struct stat st;
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	snprintf(path, sizeof(path), "%s/pages.idx", s.snap);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(truncate(path, st.st_size - 10), 0);
+	expect_refused(s.snap, -EINVAL, "pages.idx", "truncated");
+	assert_int_equal(truncate(path, 20), 0);
+	expect_refused(s.snap, -EINVAL, "pages.idx", "truncated header");
+	assert_int_equal(unlink(path), 0);
+	expect_refused(s.snap, -EINVAL, "pages.idx", "No such file");
+	scratch_remove(&s);
+}
+
+static void test_flipped_byte_pages_idx(void **state)
+{
+	struct scratch s;
+	size_t len, i;
+	unsigned char *idx;
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	idx = (unsigned char *)slurp(s.snap, "pages.idx", &len);
+	/* every single byte flip anywhere in the index is caught */
+	for (i = 0; i < len; i++) {
+		idx[i] ^= 0x10;
+		spit(s.snap, "pages.idx", idx, len);
+		expect_refused(s.snap, -EINVAL, "pages.idx", NULL);
+		idx[i] ^= 0x10;
+	}
+	spit(s.snap, "pages.idx", idx, len);
+	idx[40] ^= 1;
+	spit(s.snap, "pages.idx", idx, len);
+	expect_refused(s.snap, -EINVAL, "pages.idx", "entries crc mismatch");
+	free(idx);
+	scratch_remove(&s);
+}
+
+static void test_blob_past_end(void **state)
+{
+	struct scratch s;
+	struct image *img;
+	char path[512];
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	assert_int_equal(image_read(s.snap, &img), 0);
+	snprintf(path, sizeof(path), "%s/data.img", s.snap);
+	assert_int_equal(truncate(path, (off_t)img->data_bytes - 1), 0);
+	image_free(img);
+	expect_refused(s.snap, -EINVAL, "extends past the end of data.img", "fd 4 pipe data");
+	scratch_remove(&s);
+}
+
+static void test_blob_crc_mismatch(void **state)
+{
+	struct scratch s;
+	struct image *img;
+	void *data = (void *)0x1;
+	size_t len;
+	char *bytes;
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	bytes = slurp(s.snap, "data.img", &len);
+	assert_int_equal(image_read(s.snap, &img), 0);
+	bytes[img->files[1].content.off + 17] ^= 4;
+	spit(s.snap, "data.img", bytes, len);
+	free(bytes);
+	image_free(img);
+	assert_int_equal(image_read(s.snap, &img), 0); /* blobs are checked when read */
+	{
+		FILE *tmp = tmpfile();
+		int saved = dup(2), ret;
+		char offset[64];
+
+		fflush(stderr);
+		dup2(fileno(tmp), 2);
+		ret = image_read_blob(img, &img->files[1].content, &data);
+		dup2(saved, 2);
+		close(saved);
+		rewind(tmp);
+		captured[fread(captured, 1, sizeof(captured) - 1, tmp)] = '\0';
+		fclose(tmp);
+		assert_int_equal(ret, -EINVAL);
+		assert_null(data);
+		snprintf(offset, sizeof(offset), "offset %llu",
+			 (unsigned long long)img->files[1].content.off);
+		assert_non_null(strstr(captured, offset));
+		assert_non_null(strstr(captured, "crc mismatch"));
+	}
+	/* the other blobs are intact */
+	assert_int_equal(image_read_blob(img, &img->proc.auxv, &data), 0);
+	free(data);
+	image_free(img);
+	scratch_remove(&s);
+}
+
+/* Hostile manifests straight into the parser: each refused with a message, none crashes. */
+static void test_hostile_json(void **state)
+{
+	static const struct {
+		const char *from, *to, *needle;
+	} cases[] = {
+		{ "\"start\": \"0x400000\"", "\"start\": \"0x400001\"", "not page-aligned" },
+		{ "\"start\": \"0x400000\"", "\"start\": \"0x800000000000\"", "vmas[0]" },
+		{ "\"start\": \"0x400000\"", "\"start\": \"0x1234567890abcdef0\"", "vmas[0].start" },
+		{ "\"start\": \"0x400000\"", "\"start\": 4194304", "vmas[0].start" },
+		{ "\"kind\": \"anon\"", "\"kind\": \"martian\"", "vmas[0].kind: unknown" },
+		{ "\"prot\": \"rw-\"", "\"prot\": \"rwz\"", "vmas[0].prot" },
+		{ "\"state\": \"running\"", "\"state\": 7", "threads[0].state" },
+		{ "\"tid\": 2", "\"tid\": -2", "threads[0].tid" },
+		{ "\"fd\": 3", "\"fd\": 0", "fds[1].fd" },
+		{ "\"cwd\": \"/home/user/work dir\"", "\"cwd\": \"\"", "process.cwd: empty" },
+		{ "\"cwd\": \"/home/user/work dir\"", "\"cwd\": \"/a\\u0000b\"", "NUL" },
+		{ "\"format\": \"thaw-snapshot\"", "\"format\": \"criu\"", "format" },
+		{ "\"from\": 0", "\"from\": 9", "inherit" },
+		{ "\"umask\": \"022\"", "\"umask\": \"0999\"", "umask" },
+		{ "\"threads\": [", "\"threads\": 5, \"x\": [", "threads" },
+		{ "\"len\": 368", "\"len\": 18446744073709551615", "integer" },
+		{ "\"off\": 1000", "\"off\": \"0xffffffffffffffff\"", "overflows" },
+		{ "\"version\": 1", "\"version\": 1, \"version\": 1", "duplicate" },
+	};
+	struct image *a = calloc(1, sizeof(*a)), *b;
+	char err[512], *json, *bad, *p;
+	size_t i;
+
+	(void)state;
+	a->version = IMAGE_FORMAT_VERSION;
+	a->dir_fd = a->pages_fd = a->data_fd = -1;
+	populate(a);
+	json = image_manifest_to_json(a, 2);
+	assert_non_null(json);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = strstr(json, cases[i].from);
+		if (!p)
+			print_error("case %zu: '%s' not in manifest\n", i, cases[i].from);
+		assert_non_null(p);
+		bad = malloc(strlen(json) + strlen(cases[i].to) + 1);
+		assert_non_null(bad);
+		memcpy(bad, json, (size_t)(p - json));
+		strcpy(bad + (p - json), cases[i].to);
+		strcat(bad, p + strlen(cases[i].from));
+		b = calloc(1, sizeof(*b));
+		err[0] = '\0';
+		if (image_manifest_from_json(b, bad, strlen(bad), err, sizeof(err)) != -EINVAL ||
+		    !strstr(err, cases[i].needle))
+			print_error("case %zu: err '%s', want '%s'\n", i, err, cases[i].needle);
+		assert_non_null(strstr(err, cases[i].needle));
+		image_free(b);
+		free(bad);
+	}
+	/* every truncation of a valid manifest is refused cleanly */
+	for (i = 0; i < strlen(json); i += 7) {
+		b = calloc(1, sizeof(*b));
+		assert_int_equal(image_manifest_from_json(b, json, i, err, sizeof(err)), -EINVAL);
+		assert_true(err[0] != '\0');
+		image_free(b);
+	}
+	free(json);
+	image_free(a);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(image_vma_kind_name(IMAGE_VMA_FILE_SHARED), "file-shared");
+	assert_string_equal(image_vma_kind_name(IMAGE_VMA_VVAR_VCLOCK), "vvar-vclock");
+	assert_string_equal(image_vma_kind_name(999), "unknown");
+	assert_string_equal(image_fd_kind_name(IMAGE_FD_SIGNALFD), "signalfd");
+	assert_string_equal(image_fd_kind_name(IMAGE_FD_MEMFD), "memfd");
+	assert_string_equal(image_thread_state_name(IMAGE_THREAD_SYSCALL_EINTR), "syscall-eintr");
+	assert_string_equal(image_thread_state_name(4), "unknown");
+}
+
+static void test_growers(void **state)
+{
+	struct image *img = calloc(1, sizeof(*img));
+	struct image_vma *v;
+	uint32_t i;
+
+	(void)state;
+	img->dir_fd = img->pages_fd = img->data_fd = -1;
+	for (i = 0; i < 1000; i++) {
+		v = image_new_vma(img);
+		assert_non_null(v);
+		assert_int_equal(v->start, 0);
+		assert_null(v->name);
+		v->start = i;
+	}
+	assert_int_equal(img->nr_vmas, 1000);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(img->vmas[i].start, i);
+	for (i = 0; i < IMAGE_MAX_THREADS; i++)
+		assert_non_null(image_new_thread(img));
+	assert_null(image_new_thread(img)); /* bounded like the reader */
+	image_free(img);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_atomic_publish),
+		cmocka_unit_test(test_publish_refuses_invalid),
+		cmocka_unit_test(test_not_a_snapshot),
+		cmocka_unit_test(test_wrong_version),
+		cmocka_unit_test(test_bad_manifest_crc),
+		cmocka_unit_test(test_truncated_manifest),
+		cmocka_unit_test(test_counts_over_bounds),
+		cmocka_unit_test(test_out_of_range_indexes),
+		cmocka_unit_test(test_overlapping_vmas),
+		cmocka_unit_test(test_run_outside_pages_img),
+		cmocka_unit_test(test_truncated_pages_idx),
+		cmocka_unit_test(test_flipped_byte_pages_idx),
+		cmocka_unit_test(test_blob_past_end),
+		cmocka_unit_test(test_blob_crc_mismatch),
+		cmocka_unit_test(test_hostile_json),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_growers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
