@@ -1,0 +1,50 @@
+/*
+ * fd-memfd.c - memfd fds.  The object itself (name, size, contents, seals)
+ * is a shmem object (shmem.c), shared with any MAP_SHARED mapping of it; an
+ * fd is a new open of that object with its own flags and offset.
+ */
+#define LOG_TAG "fds"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine/fd-kinds.h"
+#include "engine/shmem.h"
+
+int memfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
+{
+	char path[64];
+	int idx;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctx->pid, p->fd);
+	idx = shmem_dump(ctx->img, ctx->pid, path, p->st.st_ino);
+	if (idx < 0)
+		return fd_dump_error(ctx, p, idx, "cannot save the memfd");
+	out->kind = IMAGE_FD_MEMFD;
+	out->memfd.shmem = idx;
+	return 0;
+}
+
+int memfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
+{
+	int flags = (int)(f->flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_LARGEFILE));
+	int fd, ret;
+
+	if (f->memfd.shmem < 0 || (uint32_t)f->memfd.shmem >= ctx->img->nr_shmems ||
+	    !ctx->shmem_fds || ctx->shmem_fds[f->memfd.shmem] < 0)
+		return fd_restore_error(f, -EINVAL, "shmem %d was not restored", f->memfd.shmem);
+	fd = fd_reopen(ctx->shmem_fds[f->memfd.shmem], flags);
+	if (fd < 0)
+		return fd_restore_error(f, -errno, "reopening memfd: %s", strerror(errno));
+	ret = fd_set_flags_pos(fd, f, true);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*ret_fd = fd;
+	return 0;
+}

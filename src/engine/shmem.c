@@ -1,0 +1,341 @@
+/*
+ * shmem.c - shmem objects (memfds, shared anonymous memory): dump once by
+ * inode, recreate once, share between every fd and mapping.
+ *
+ * Dump reads the object through a fresh open of it (so seeking is ours to
+ * do): SEEK_DATA/SEEK_HOLE find the pages ever written, and runs of zeros
+ * inside them are left out too; both come back as holes, which read as zero.
+ * Restore gives a memfd its name back (the program may look at
+ * /proc/self/fd) and shared anonymous memory its "/dev/zero (deleted)"
+ * identity, by creating it the way the kernel does: an anonymous MAP_SHARED
+ * mapping, whose object is then opened through /proc/self/map_files.
+ */
+#define LOG_TAG "shmem"
+
+#include "engine/shmem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+static bool all_zero(const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i])
+			return false;
+	return true;
+}
+
+/* Takes the name out of "/memfd:NAME (deleted)". */
+static char *memfd_name(const char *link)
+{
+	static const char suffix[] = " (deleted)";
+	size_t n = strlen(link), s = sizeof(suffix) - 1, p = strlen("/memfd:");
+
+	if (n >= p + s && !strcmp(link + n - s, suffix))
+		n -= s;
+	return strndup(link + p, n - p);
+}
+
+struct extents {
+	uint32_t nr, cap;
+	struct image_shmem_extent *v;
+};
+
+static int add_extent(struct extents *x, uint64_t off, const struct image_blob *blob)
+{
+	struct image_shmem_extent *nv;
+
+	if (x->nr >= IMAGE_MAX_VMAS)
+		return -E2BIG;
+	if (x->nr == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : 16;
+		nv = realloc(x->v, x->cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		x->v = nv;
+	}
+	x->v[x->nr].off = off;
+	x->v[x->nr].data = *blob;
+	x->nr++;
+	return 0;
+}
+
+/* Saves the non-hole, non-zero bytes of fd (size bytes) as extents. */
+static int dump_extents(struct image *img, int fd, uint64_t size, const char *what,
+			struct extents *x)
+{
+	size_t piece_max = SHMEM_EXTENT_MAX;
+	char *buf;
+	off_t data, hole;
+	uint64_t off = 0;
+	int ret = 0;
+
+	buf = malloc(piece_max);
+	if (!buf)
+		return -ENOMEM;
+	while (off < size) {
+		data = lseek(fd, (off_t)off, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0) {
+			ret = log_errno("%s: SEEK_DATA at %llu", what, (unsigned long long)off);
+			goto out;
+		}
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0) {
+			ret = log_errno("%s: SEEK_HOLE at %lld", what, (long long)data);
+			goto out;
+		}
+		if ((uint64_t)hole > size)
+			hole = (off_t)size;
+		for (off = (uint64_t)data; off < (uint64_t)hole;) {
+			size_t len = (uint64_t)hole - off < piece_max ? (size_t)((uint64_t)hole - off) :
+									 piece_max;
+			struct image_blob blob;
+			ssize_t n = pread(fd, buf, len, (off_t)off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				ret = n < 0 ? log_errno("%s: read at %llu", what,
+							(unsigned long long)off) :
+					      -EIO;
+				if (!n)
+					log_error("%s: shrank while being saved", what);
+				goto out;
+			}
+			if (!all_zero(buf, (size_t)n)) {
+				ret = image_add_blob(img, buf, (size_t)n, &blob);
+				if (!ret)
+					ret = add_extent(x, off, &blob);
+				if (ret) {
+					log_error("%s: saving contents: %s", what, strerror(-ret));
+					goto out;
+				}
+			}
+			off += (uint64_t)n;
+		}
+	}
+out:
+	free(buf);
+	return ret;
+}
+
+int shmem_dump(struct image *img, pid_t pid, const char *path, uint64_t ino)
+{
+	struct extents x = { 0 };
+	struct image_shmem *s;
+	char link[PATH_MAX], what[PATH_MAX + 64];
+	struct statfs sfs;
+	struct stat st;
+	char *name = NULL;
+	bool is_memfd;
+	int fd, seals, ret;
+	ssize_t n;
+	uint32_t i;
+
+	for (i = 0; i < img->nr_shmems; i++)
+		if (img->shmems[i].ino == ino)
+			return (int)i;
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return log_errno("pid %d: readlink %s", pid, path);
+	link[n] = '\0';
+	snprintf(what, sizeof(what), "pid %d %s (%s)", pid, path, link);
+	is_memfd = !strncmp(link, "/memfd:", 7);
+	if (!is_memfd && strncmp(link, "/dev/zero", 9)) {
+		log_error("%s: this kind of shared memory is not supported (SysV shm?)", what);
+		return -ENOTSUP;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno("%s: open", what);
+	if (fstat(fd, &st)) {
+		ret = log_errno("%s: fstat", what);
+		goto out;
+	}
+	if (st.st_ino != ino) {
+		log_error("%s: inode %llu, expected %llu", what, (unsigned long long)st.st_ino,
+			  (unsigned long long)ino);
+		ret = -ESTALE;
+		goto out;
+	}
+	if (!fstatfs(fd, &sfs) && sfs.f_type == HUGETLBFS_MAGIC) {
+		log_error("%s: hugetlb memory is not supported yet", what);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		seals = 0;
+	if (is_memfd) {
+		name = memfd_name(link);
+		if (!name) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	ret = dump_extents(img, fd, (uint64_t)st.st_size, what, &x);
+	if (ret)
+		goto out;
+	s = image_new_shmem(img);
+	if (!s) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	s->ino = ino;
+	s->size = (uint64_t)st.st_size;
+	s->is_memfd = is_memfd;
+	s->name = name;
+	s->seals = (uint32_t)seals;
+	s->nr_extents = x.nr;
+	s->extents = x.v;
+	name = NULL;
+	x.v = NULL;
+	ret = (int)(s - img->shmems);
+	log_debug("%s: %llu bytes in %u extents, seals %#x", what, (unsigned long long)st.st_size,
+		  s->nr_extents, s->seals);
+out:
+	free(name);
+	free(x.v);
+	close(fd);
+	return ret;
+}
+
+/* Shared anonymous memory, made the way mmap(MAP_SHARED|MAP_ANONYMOUS) makes it. */
+static int create_anon_shared(uint64_t size)
+{
+	char path[64];
+	void *addr;
+	int fd, err;
+
+	if (!size || size % IMAGE_PAGE_SIZE || size > (1ull << 46))
+		return -EINVAL;
+	addr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (addr == MAP_FAILED)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", (unsigned long)addr,
+		 (unsigned long)addr + size);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	err = errno;
+	munmap(addr, size);
+	return fd < 0 ? -err : fd;
+}
+
+static int fill(const struct image *img, const struct image_shmem *s, int fd)
+{
+	uint32_t i;
+	void *data;
+	int ret;
+
+	for (i = 0; i < s->nr_extents; i++) {
+		const struct image_shmem_extent *x = &s->extents[i];
+		uint64_t done = 0;
+
+		if (x->off > s->size || x->data.len > s->size - x->off)
+			return -EINVAL;
+		ret = image_read_blob(img, &x->data, &data);
+		if (ret)
+			return ret;
+		while (done < x->data.len) {
+			ssize_t n = pwrite(fd, (char *)data + done, x->data.len - done,
+					   (off_t)(x->off + done));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				ret = n < 0 ? -errno : -EIO;
+				free(data);
+				return ret;
+			}
+			done += (uint64_t)n;
+		}
+		free(data);
+	}
+	return 0;
+}
+
+int shmem_restore(const struct image *img, int min_fd, int *shmem_fds)
+{
+	uint32_t i;
+	int fd, ret = 0;
+
+	for (i = 0; i < img->nr_shmems; i++)
+		shmem_fds[i] = -1;
+	for (i = 0; i < img->nr_shmems; i++) {
+		const struct image_shmem *s = &img->shmems[i];
+		const char *what = s->is_memfd ? "memfd" : "shared memory";
+
+		if (s->is_memfd) {
+			fd = memfd_create(s->name ? s->name : "", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+			if (fd < 0) {
+				ret = log_errno("shmem %u: memfd_create \"%s\"", i,
+						s->name ? s->name : "");
+				goto fail;
+			}
+			if (ftruncate(fd, (off_t)s->size)) {
+				ret = log_errno("shmem %u: memfd size %llu", i,
+						(unsigned long long)s->size);
+				close(fd);
+				goto fail;
+			}
+		} else {
+			fd = create_anon_shared(s->size);
+			if (fd < 0) {
+				ret = fd;
+				log_error("shmem %u: shared memory of %llu bytes: %s", i,
+					  (unsigned long long)s->size, strerror(-ret));
+				goto fail;
+			}
+		}
+		ret = fill(img, s, fd);
+		if (ret) {
+			log_error("shmem %u (%s): filling: %s", i, what, strerror(-ret));
+			close(fd);
+			goto fail;
+		}
+		shmem_fds[i] = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+		if (shmem_fds[i] < 0) {
+			ret = log_errno("shmem %u: moving above fd %d", i, min_fd);
+			close(fd);
+			goto fail;
+		}
+		close(fd);
+	}
+	return 0;
+fail:
+	for (i = 0; i < img->nr_shmems; i++)
+		if (shmem_fds[i] >= 0) {
+			close(shmem_fds[i]);
+			shmem_fds[i] = -1;
+		}
+	return ret;
+}
+
+int shmem_apply_seals(const struct image *img, const int *shmem_fds)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_shmems; i++) {
+		const struct image_shmem *s = &img->shmems[i];
+
+		if (!s->is_memfd || !s->seals)
+			continue;
+		if (fcntl(shmem_fds[i], F_ADD_SEALS, s->seals))
+			return log_errno("shmem %u: memfd \"%s\": adding seals %#x", i,
+					 s->name ? s->name : "", s->seals);
+	}
+	return 0;
+}
