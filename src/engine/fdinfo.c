@@ -45,7 +45,7 @@ static int parse_u64(const char **p, const char *end, unsigned int base, uint64_
 	skip_blanks(p, end);
 	s = *p;
 	while (*p < end && (d = digit_value(**p)) < (int)base) {
-		if (v > (max - (uint64_t)d) / base)
+		if ((uint64_t)d > max || v > (max - (uint64_t)d) / base)
 			return -EINVAL;
 		v = v * base + (uint64_t)d;
 		(*p)++;

@@ -1,0 +1,276 @@
+/*
+ * test-fdinfo.c - the fdinfo parser on samples taken from Linux 6.18 (one
+ * per fd kind thaw supports), on lines it must refuse, and on garbage.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "engine/fdinfo.h"
+
+static int parse(const char *text, struct fdinfo *info)
+{
+	size_t off;
+
+	return fdinfo_parse(text, strlen(text), info, &off);
+}
+
+static void test_pipe(void **state)
+{
+	struct fdinfo info;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t0\nflags:\t04001\nmnt_id:\t16\nino:\t9654\n", &info), 0);
+	assert_int_equal(info.pos, 0);
+	assert_int_equal(info.flags, 04001);
+	assert_int_equal(info.mnt_id, 16);
+	assert_int_equal(info.ino, 9654);
+	assert_false(info.has_eventfd || info.has_sigmask || info.has_timerfd);
+	fdinfo_release(&info);
+}
+
+static void test_file(void **state)
+{
+	struct fdinfo info;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t4\nflags:\t0102002\nmnt_id:\t27\nino:\t10952970\n", &info), 0);
+	assert_int_equal(info.pos, 4);
+	assert_int_equal(info.flags, 0102002);
+	assert_int_equal(info.ino, 10952970);
+	/* a lock line and an unknown future line are skipped */
+	assert_int_equal(parse("pos:\t9223372036854775807\nflags:\t02100002\nmnt_id:\t27\n"
+			       "ino:\t1\nlock:\t1: POSIX  ADVISORY  WRITE 42 08:01:1 0 EOF\n"
+			       "new-thing:\t7\n",
+			       &info),
+			 0);
+	assert_true(info.pos == INT64_MAX);
+	assert_int_equal(info.flags, 02100002);
+	fdinfo_release(&info);
+}
+
+static void test_eventfd(void **state)
+{
+	struct fdinfo info;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t1039\n"
+			       "eventfd-count:                7\neventfd-id: 1\n"
+			       "eventfd-semaphore: 1\n",
+			       &info),
+			 0);
+	assert_true(info.has_eventfd);
+	assert_int_equal(info.eventfd_count, 7);
+	assert_true(info.eventfd_semaphore);
+	assert_int_equal(info.flags, 02000002);
+	/* the count is hex */
+	assert_int_equal(parse("eventfd-count: fffffffffffffffe\neventfd-semaphore: 0\n", &info), 0);
+	assert_true(info.eventfd_count == 0xfffffffffffffffeull);
+	assert_false(info.eventfd_semaphore);
+	fdinfo_release(&info);
+}
+
+static void test_epoll(void **state)
+{
+	struct fdinfo info;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1039\n"
+			       "tfd:        3 events: 80000019 data: 1122334455667788  pos:0 "
+			       "ino:25b6 sdev:f\n"
+			       "tfd:        5 events:       1c data:               2a  pos:0 "
+			       "ino:40f sdev:10\n",
+			       &info),
+			 0);
+	assert_int_equal(info.nr_tfds, 2);
+	assert_int_equal(info.tfds[0].tfd, 3);
+	assert_int_equal(info.tfds[0].events, 0x80000019);
+	assert_true(info.tfds[0].data == 0x1122334455667788ull);
+	assert_int_equal(info.tfds[0].ino, 0x25b6);
+	assert_int_equal(info.tfds[0].sdev, 0xf);
+	assert_int_equal(info.tfds[1].tfd, 5);
+	assert_int_equal(info.tfds[1].events, 0x1c);
+	assert_int_equal(info.tfds[1].data, 0x2a);
+	assert_int_equal(info.tfds[1].ino, 0x40f);
+	assert_int_equal(info.tfds[1].sdev, 0x10);
+	fdinfo_release(&info);
+	assert_null(info.tfds);
+}
+
+static void test_epoll_many(void **state)
+{
+	struct fdinfo info;
+	char *text, *p;
+	int i, n = 1000;
+
+	(void)state;
+	text = malloc((size_t)n * 100 + 1);
+	assert_non_null(text);
+	p = text;
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "tfd: %8d events: %8x data: %16x  pos:0 ino:%x sdev:f\n", i, i, i,
+			     i);
+	assert_int_equal(parse(text, &info), 0);
+	assert_int_equal(info.nr_tfds, n);
+	assert_int_equal(info.tfds[n - 1].tfd, n - 1);
+	assert_int_equal(info.tfds[n - 1].data, n - 1);
+	fdinfo_release(&info);
+	free(text);
+}
+
+static void test_signalfd(void **state)
+{
+	struct fdinfo info;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t0\nflags:\t04002\nmnt_id:\t17\nino:\t1039\n"
+			       "sigmask:\t0000001000000200\n",
+			       &info),
+			 0);
+	assert_true(info.has_sigmask);
+	assert_true(info.sigmask == ((1ull << (10 - 1)) | (1ull << (37 - 1))));
+	assert_int_equal(info.flags, 04002);
+}
+
+static void test_timerfd(void **state)
+{
+	struct fdinfo info;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t0\nflags:\t04002\nmnt_id:\t17\nino:\t1039\nclockid: 1\n"
+			       "ticks: 0\nsettime flags: 00\nit_value: (99, 966160176)\n"
+			       "it_interval: (1, 500)\n",
+			       &info),
+			 0);
+	assert_true(info.has_timerfd);
+	assert_int_equal(info.clockid, 1);
+	assert_int_equal(info.ticks, 0);
+	assert_int_equal(info.settime_flags, 0);
+	assert_int_equal(info.it_value_sec, 99);
+	assert_int_equal(info.it_value_nsec, 966160176);
+	assert_int_equal(info.it_interval_sec, 1);
+	assert_int_equal(info.it_interval_nsec, 500);
+	assert_int_equal(parse("clockid: 0\nticks: 18446744073709551615\nsettime flags: 03\n"
+			       "it_value: (0, 0)\nit_interval: (0, 1000000)\n",
+			       &info),
+			 0);
+	assert_int_equal(info.clockid, 0);
+	assert_true(info.ticks == UINT64_MAX);
+	assert_int_equal(info.settime_flags, 3);
+	assert_int_equal(info.it_interval_nsec, 1000000);
+}
+
+static void test_memfd(void **state)
+{
+	struct fdinfo info;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t3\nflags:\t0100002\nmnt_id:\t0\nino:\t1025\n", &info), 0);
+	assert_int_equal(info.pos, 3);
+	assert_int_equal(info.mnt_id, 0);
+}
+
+static void test_refused(void **state)
+{
+	static const char *const bad[] = {
+		"pos:\t-1\n",
+		"pos:\t\n",
+		"pos:\t12x\n",
+		"pos:\t99999999999999999999\n",
+		"flags:\t089\n",
+		"flags:\t077777777777\n",
+		"mnt_id:\t99999999999\n",
+		"eventfd-count: 1ffffffffffffffff\n",
+		"eventfd-count: 0x10\n",
+		"eventfd-semaphore: 2\n",
+		"sigmask:\tzz\n",
+		"clockid: -1\n",
+		"it_value: (1, 1000000000)\n",
+		"it_value: (1 1)\n",
+		"it_value: (1, 2\n",
+		"it_interval: (1, 2) junk\n",
+		"tfd: -3 events: 1 data: 2 pos:0 ino:1 sdev:1\n",
+		"tfd: 3 events: 1 data: 2 pos:0 ino:1\n",
+		"tfd: 3 events: 100000000 data: 2 pos:0 ino:1 sdev:1\n",
+		"tfd: 3 data: 2 events: 1 pos:0 ino:1 sdev:1\n",
+		"pos:\t0\nno colon here\n",
+	};
+	struct fdinfo info;
+	size_t i, off;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = fdinfo_parse(bad[i], strlen(bad[i]), &info, &off);
+
+		if (ret != -EINVAL)
+			fail_msg("accepted or wrong error for \"%s\": %d", bad[i], ret);
+		assert_null(info.tfds);
+	}
+	/* the offset names the bad line */
+	assert_int_equal(fdinfo_parse("pos:\t0\nflags:\tx\n", 16, &info, &off), -EINVAL);
+	assert_int_equal(off, 7);
+}
+
+static void test_garbage(void **state)
+{
+	struct fdinfo info;
+	unsigned char buf[512];
+	unsigned int seed = 1;
+	size_t off;
+	int i, j;
+
+	(void)state;
+	/* no NUL terminator needed, empty input fine, random bytes never crash */
+	assert_int_equal(fdinfo_parse("", 0, &info, &off), 0);
+	assert_int_equal(fdinfo_parse("pos:\t5", 6, &info, &off), 0);
+	assert_int_equal(info.pos, 5);
+	for (i = 0; i < 20000; i++) {
+		size_t len = (size_t)(rand_r(&seed) % (int)sizeof(buf));
+		static const char alphabet[] = "tfd:events data pos ino sdev 0123456789abcdef\n\t(),-x";
+
+		for (j = 0; j < (int)len; j++)
+			buf[j] = (i & 1) ? (unsigned char)rand_r(&seed) :
+					   (unsigned char)alphabet[rand_r(&seed) %
+								   (int)(sizeof(alphabet) - 1)];
+		if (fdinfo_parse((const char *)buf, len, &info, &off) == 0)
+			fdinfo_release(&info);
+		else
+			assert_true(off <= len);
+	}
+	assert_int_equal(fdinfo_parse("x", FDINFO_MAX_BYTES + 1, &info, &off), -E2BIG);
+}
+
+static void test_read_self(void **state)
+{
+	struct fdinfo info;
+	char *buf;
+	size_t len, off;
+
+	(void)state;
+	assert_int_equal(fdinfo_read(getpid(), 0, &buf, &len), 0);
+	assert_int_equal(fdinfo_parse(buf, len, &info, &off), 0);
+	free(buf);
+	assert_int_equal(fdinfo_read(getpid(), 100000, &buf, &len), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pipe),	  cmocka_unit_test(test_file),
+		cmocka_unit_test(test_eventfd),	  cmocka_unit_test(test_epoll),
+		cmocka_unit_test(test_epoll_many), cmocka_unit_test(test_signalfd),
+		cmocka_unit_test(test_timerfd),	  cmocka_unit_test(test_memfd),
+		cmocka_unit_test(test_refused),	  cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_read_self),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
