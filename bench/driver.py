@@ -583,8 +583,8 @@ def print_table(results, out=sys.stdout):
                 cells.append(f"{fmt(v, spec) + ('x' if name == 'speed-up' and v else ''):>{w}}")
         print("  ".join(cells), file=out)
         if res.get("error"):
-            print(f"  {key}: stopped after {len(res['runs'])} good run(s): "
-                  f"{res['error'].splitlines()[0]}", file=out)
+            why = " ".join(line.strip() for line in res["error"].splitlines()[:2])
+            print(f"  {key}: stopped after {len(res['runs'])} good run(s): {why}", file=out)
     print("\nmedians; cold ms = launch to READY; run-again ms = `thaw restore --detach` launch to"
           " exit;\n1st-answer ms = `thaw restore` launch to the answer of a request sent at"
           " launch;\nspeed-up = cold launch-to-first-answer / restore 1st-answer; GB/s = dumped"
