@@ -307,3 +307,11 @@ roundtrip() {
 	sleep 0.3 # the program runs on for a while before it is asked
 	finish "$name-restored" "$PID"
 }
+
+# Descriptors inherited from whoever ran us would end up in the programs and
+# their snapshots; keep only 0-2 (and bash's own script fd 255).
+for _fd in /proc/$$/fd/*; do
+	_fd=${_fd##*/}
+	[[ $_fd =~ ^[0-9]+$ ]] && [ "$_fd" -gt 2 ] && [ "$_fd" -lt 255 ] && eval "exec $_fd>&-"
+done 2>/dev/null
+unset _fd

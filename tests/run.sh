@@ -14,6 +14,13 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
+
+# Tests must not inherit our caller's descriptors (a CI runner's pipes would
+# end up inside the programs that get snapshotted).
+for fd in /proc/$$/fd/*; do
+	fd=${fd##*/}
+	[[ $fd =~ ^[0-9]+$ ]] && [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ] && eval "exec $fd>&-"
+done 2>/dev/null
 export BUILD=${BUILD:-build}
 FILTER=${1:-}
 LOGS=$BUILD/test-logs

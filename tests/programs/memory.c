@@ -682,6 +682,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
 
 	setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
+	close_range(3, ~0u, 0); /* inherited fds are not part of the test */
 	if (argc != 2) {
 		fprintf(stderr, "usage: memory WORKDIR\n");
 		return 2;

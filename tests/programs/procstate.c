@@ -368,6 +368,7 @@ static void check_process(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
+	close_range(3, ~0u, 0); /* inherited fds are not part of the test */
 	if (argc < 2) {
 		fprintf(stderr, "usage: procstate WORKDIR [ARGS...]\n");
 		return 2;

@@ -524,6 +524,7 @@ static void check_threads(void)
 int main(void)
 {
 	setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
+	close_range(3, ~0u, 0); /* inherited fds are not part of the test */
 	setup();
 	printf("READY\n");
 	fflush(stdout);
