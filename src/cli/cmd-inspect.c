@@ -1,0 +1,575 @@
+/*
+ * cmd-inspect.c - `thaw inspect DIR [--json]`: what a snapshot holds, for
+ * people.
+ *
+ * Loads the snapshot with image_read() (so a damaged snapshot is reported
+ * exactly as restore would report it) and prints it section by section:
+ * host, process, threads, memory map, totals, fds, files, shmem objects and
+ * the sizes of the snapshot's own files.  --json prints the manifest as
+ * stored plus a "summary" object with the totals, for scripts.
+ */
+#define LOG_TAG "inspect"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "base/log.h"
+#include "cli/cli.h"
+#include "image/image.h"
+
+#define PAGE IMAGE_PAGE_SIZE
+
+static const char *const snapshot_files[] = { "manifest.json", "manifest.crc", "pages.idx",
+					      "pages.img", "data.img" };
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: thaw inspect DIR [--json]\n"
+		     "\n"
+		     "Show what the snapshot in DIR holds: host, process, threads, memory map,\n"
+		     "file descriptors, files and the sizes of the snapshot's files.  The\n"
+		     "snapshot is fully validated first; a damaged one is an error.\n"
+		     "\n"
+		     "  --json   print the manifest plus a \"summary\" object with totals\n"
+		     "  --help   show this help\n");
+}
+
+/* "1.5 MiB": buf must hold 32 bytes */
+static const char *human(uint64_t bytes, char *buf)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (!u)
+		snprintf(buf, 32, "%" PRIu64 " B", bytes);
+	else
+		snprintf(buf, 32, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+/*
+ * Paths and names come from the snapshot, which may be hostile: control
+ * characters are shown escaped so that they cannot drive the terminal.
+ * Four buffers in turn, so one printf may show several strings.
+ */
+static const char *printable(const char *s)
+{
+	static char bufs[4][4 * IMAGE_MAX_PATH + 1];
+	static unsigned next;
+	char *buf = bufs[next++ % 4], *p = buf;
+
+	if (!s)
+		return "-";
+	for (; *s && p < buf + sizeof(bufs[0]) - 5; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			p += sprintf(p, "\\x%02x", c);
+		else
+			*p++ = (char)c;
+	}
+	*p = '\0';
+	return buf;
+}
+
+static const char *signal_name(int sig, char *buf)
+{
+	const char *abbrev = sig < 32 ? sigabbrev_np(sig) : NULL;
+
+	if (abbrev)
+		snprintf(buf, 16, "SIG%s", abbrev);
+	else
+		snprintf(buf, 16, "SIG%d", sig);
+	return buf;
+}
+
+/* The syscalls threads are usually frozen in; others print as numbers. */
+static const char *syscall_name(int64_t nr)
+{
+	static const struct {
+		int nr;
+		const char *name;
+	} names[] = {
+		{ 0, "read" },		  { 1, "write" },	      { 7, "poll" },
+		{ 17, "pread64" },	  { 18, "pwrite64" },	      { 19, "readv" },
+		{ 20, "writev" },	  { 23, "select" },	      { 34, "pause" },
+		{ 35, "nanosleep" },	  { 43, "accept" },	      { 44, "sendto" },
+		{ 45, "recvfrom" },	  { 46, "sendmsg" },	      { 47, "recvmsg" },
+		{ 61, "wait4" },	  { 72, "fcntl" },	      { 128, "rt_sigtimedwait" },
+		{ 130, "rt_sigsuspend" }, { 202, "futex" },	      { 230, "clock_nanosleep" },
+		{ 232, "epoll_wait" },	  { 247, "waitid" },	      { 270, "pselect6" },
+		{ 271, "ppoll" },	  { 281, "epoll_pwait" },     { 288, "accept4" },
+		{ 299, "recvmmsg" },	  { 441, "epoll_pwait2" },    { 449, "futex_waitv" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].nr == nr)
+			return names[i].name;
+	return NULL;
+}
+
+static const char *fd_flags(const struct image_fd *f, char *buf, size_t len)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} bits[] = {
+		{ O_APPEND, "append" }, { O_NONBLOCK, "nonblock" }, { O_DIRECT, "direct" },
+		{ O_NOATIME, "noatime" }, { O_PATH, "path" },
+	};
+	static const char *const modes[] = { "r", "w", "rw", "?" };
+	size_t i, n;
+
+	n = (size_t)snprintf(buf, len, "%s", modes[f->flags & O_ACCMODE]);
+	for (i = 0; i < sizeof(bits) / sizeof(bits[0]) && n < len; i++)
+		if (f->flags & bits[i].bit)
+			n += (size_t)snprintf(buf + n, len - n, ",%s", bits[i].name);
+	/* O_SYNC includes the O_DSYNC bit */
+	if ((f->flags & O_SYNC) == O_SYNC && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ",sync");
+	else if ((f->flags & O_DSYNC) && n < len)
+		n += (size_t)snprintf(buf + n, len - n, ",dsync");
+	if (f->cloexec && n < len)
+		snprintf(buf + n, len - n, ",cloexec");
+	return buf;
+}
+
+static const char *file_path(const struct image *img, int32_t idx)
+{
+	if (idx < 0 || (uint32_t)idx >= img->nr_files)
+		return "-";
+	return printable(img->files[idx].path);
+}
+
+static void print_header(const struct image *img, const char *dir)
+{
+	const struct image_host *h = &img->host;
+	char date[64] = "?", b1[32], b2[32], b3[32];
+	time_t secs = (time_t)(img->proc.dumped_at_ns / 1000000000ull);
+	struct tm tm;
+
+	if (gmtime_r(&secs, &tm))
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	printf("snapshot %s\n", dir);
+	printf("  format       thaw-snapshot version %u\n", img->version);
+	printf("  dumped       %s, from host pid %d\n", date, img->proc.host_pid);
+	printf("\nhost\n");
+	printf("  kernel       %.*s\n", (int)sizeof(h->kernel_release), h->kernel_release);
+	printf("  xsave        %u bytes, xcr0 0x%" PRIx64 "\n", h->xsave_size, h->xcr0);
+	printf("  vdso         [vvar] %s, [vvar_vclock] %s, [vdso] %s, crc 0x%08x\n",
+	       human(h->vvar_size, b1), human(h->vvar_vclock_size, b2), human(h->vdso_size, b3),
+	       h->vdso_crc);
+}
+
+static void print_process(const struct image *img)
+{
+	static const char *const rlimit_names[IMAGE_NR_RLIMITS] = {
+		"cpu",	   "fsize", "data",	  "stack",    "core", "rss",	"nproc",  "nofile",
+		"memlock", "as",    "locks", "sigpending", "msgqueue", "nice", "rtprio", "rttime",
+	};
+	static const char *const itimer_names[3] = { "real", "virtual", "prof" };
+	const struct image_proc *p = &img->proc;
+	char name[16], comm[sizeof(p->comm) + 1] = { 0 };
+	bool any = false;
+	int i;
+
+	memcpy(comm, p->comm, sizeof(p->comm));
+	printf("\nprocess\n");
+	printf("  pid %d  ppid %d  pgid %d  sid %d\n", p->pid, p->ppid, p->pgid, p->sid);
+	printf("  comm         %s\n", printable(comm));
+	printf("  exe          %s\n", file_path(img, p->exe));
+	printf("  cwd          %s\n", printable(p->cwd));
+	printf("  umask        %04o\n", p->umask);
+	if (p->personality)
+		printf("  personality  0x%x\n", p->personality);
+	printf("  brk          0x%" PRIx64 "-0x%" PRIx64 "\n", p->mm.start_brk, p->mm.brk);
+	for (i = 0; i < IMAGE_NR_RLIMITS; i++) {
+		const struct image_rlimit *r = &p->rlimits[i];
+		char cur[24], max[24];
+
+		if (r->cur == UINT64_MAX && r->max == UINT64_MAX)
+			continue;
+		snprintf(cur, sizeof(cur), r->cur == UINT64_MAX ? "unlimited" : "%" PRIu64, r->cur);
+		snprintf(max, sizeof(max), r->max == UINT64_MAX ? "unlimited" : "%" PRIu64, r->max);
+		printf("  %-12s %-10s soft %s, hard %s\n", any ? "" : "rlimits", rlimit_names[i], cur,
+		       max);
+		any = true;
+	}
+	any = false;
+	for (i = 0; i < IMAGE_NR_SIGNALS; i++) {
+		const struct image_sigaction *s = &p->sigactions[i];
+
+		if (!s->handler)
+			continue; /* SIG_DFL */
+		signal_name(i + 1, name);
+		if (s->handler == 1)
+			printf("  %-12s %-10s ignored\n", any ? "" : "signals", name);
+		else
+			printf("  %-12s %-10s handler 0x%" PRIx64 "  flags 0x%" PRIx64
+			       "  mask 0x%" PRIx64 "\n",
+			       any ? "" : "signals", name, s->handler, s->flags, s->mask);
+		any = true;
+	}
+	for (i = 0; i < 3; i++)
+		if (p->itimers[i].value_us || p->itimers[i].interval_us)
+			printf("  itimer       %-10s next in %" PRIu64 " us, %s%" PRIu64 " us\n",
+			       itimer_names[i], p->itimers[i].value_us,
+			       p->itimers[i].interval_us ? "every " : "once, interval ",
+			       p->itimers[i].interval_us);
+	if (p->pending_shared.len)
+		printf("  pending      signals queued to the process: %" PRIu64 "\n",
+		       p->pending_shared.len / 128);
+}
+
+static void print_threads(const struct image *img)
+{
+	uint32_t i;
+
+	printf("\nthreads (%u)\n", img->nr_threads);
+	printf("  %-7s %-16s %-16s %-22s %-14s %-14s %s\n", "TID", "COMM", "STATE", "SYSCALL",
+	       "RIP", "RSP", "SIGMASK");
+	for (i = 0; i < img->nr_threads; i++) {
+		const struct image_thread *t = &img->threads[i];
+		char sys[32] = "-", comm[sizeof(t->comm) + 1] = { 0 };
+
+		memcpy(comm, t->comm, sizeof(t->comm));
+
+		if (t->syscall_nr >= 0) {
+			const char *name = syscall_name(t->syscall_nr);
+
+			if (name)
+				snprintf(sys, sizeof(sys), "%s (%" PRId64 ")", name, t->syscall_nr);
+			else
+				snprintf(sys, sizeof(sys), "%" PRId64, t->syscall_nr);
+		}
+		printf("  %-7d %-16.16s %-16s %-22s 0x%012" PRIx64 " 0x%012" PRIx64 " 0x%" PRIx64
+		       "\n",
+		       t->tid, printable(comm), image_thread_state_name(t->state), sys, t->regs.rip,
+		       t->regs.rsp, t->sigmask);
+		printf("  %-7s", "");
+		if (t->rseq_abi)
+			printf(" rseq 0x%" PRIx64 " (len %u)", t->rseq_abi, t->rseq_len);
+		if (t->robust_list)
+			printf("  robust list 0x%" PRIx64, t->robust_list);
+		if (t->altstack_size && !(t->altstack_flags & 2 /* SS_DISABLE */))
+			printf("  altstack 0x%" PRIx64 "+%" PRIu64, t->altstack_sp, t->altstack_size);
+		if (t->pending.len)
+			printf("  pending signals: %" PRIu64, t->pending.len / 128);
+		printf("  xsave %" PRIu64 " bytes\n", t->xsave.len);
+	}
+}
+
+static void print_memory(const struct image *img)
+{
+	uint64_t mapped = 0, dumped = 0, zero = 0, file = 0, run_pages = 0, zero_run_pages = 0;
+	char size[32], b1[32], b2[32];
+	uint64_t i;
+
+	printf("\nmemory map (%u VMAs)\n", img->nr_vmas);
+	printf("  %-25s  %10s %-5s %-12s %8s %8s %8s  %s\n", "RANGE", "SIZE", "PROT", "KIND",
+	       "DUMPED", "ZERO", "FILE", "NAME");
+	for (i = 0; i < img->nr_vmas; i++) {
+		const struct image_vma *v = &img->vmas[i];
+		const char *name = v->name && v->name[0] ? printable(v->name) :
+							   file_path(img, v->file);
+		char prot[5] = { v->prot & 1 ? 'r' : '-', v->prot & 2 ? 'w' : '-',
+				 v->prot & 4 ? 'x' : '-', v->flags & IMAGE_VMA_MAYSHARE ? 's' : 'p',
+				 0 };
+
+		printf("  %012" PRIx64 "-%012" PRIx64 "  %10s %-5s %-12s %8" PRIu64 " %8" PRIu64
+		       " %8" PRIu64 "  %s\n",
+		       v->start, v->end, human(v->end - v->start, size), prot,
+		       image_vma_kind_name(v->kind), v->pages_dumped, v->pages_zero, v->pages_file,
+		       name);
+		mapped += v->end - v->start;
+		dumped += v->pages_dumped;
+		zero += v->pages_zero;
+		file += v->pages_file;
+	}
+	for (i = 0; i < img->nr_runs; i++) {
+		if (img->runs[i].flags & IMAGE_RUN_ZERO)
+			zero_run_pages += img->runs[i].npages;
+		else
+			run_pages += img->runs[i].npages;
+	}
+	printf("\ntotals\n");
+	printf("  mapped       %s\n", human(mapped, b1));
+	printf("  dumped       %" PRIu64 " pages, %s in pages.img (%" PRIu64 " runs)\n", run_pages,
+	       human(run_pages * PAGE, b1), img->nr_runs);
+	if (zero_run_pages)
+		printf("  zero runs    %" PRIu64 " pages that must read as zero\n", zero_run_pages);
+	printf("  zero pages   %" PRIu64 " (%s, not stored)\n", zero, human(zero * PAGE, b1));
+	printf("  file pages   %" PRIu64 " (%s, come back from their files)\n", file,
+	       human(file * PAGE, b2));
+	if (dumped != run_pages)
+		printf("  note         VMAs count %" PRIu64 " dumped pages, the index holds %" PRIu64
+		       "\n",
+		       dumped, run_pages);
+	if (img->nr_guards) {
+		printf("\nguard regions (%u)\n", img->nr_guards);
+		for (i = 0; i < img->nr_guards; i++)
+			printf("  %012" PRIx64 "-%012" PRIx64 "  %10s\n", img->guards[i].start,
+			       img->guards[i].end, human(img->guards[i].end - img->guards[i].start, b1));
+	}
+}
+
+static void print_fd_details(const struct image *img, const struct image_fd *f)
+{
+	char b1[32], name[16];
+	uint32_t i;
+
+	switch (f->kind) {
+	case IMAGE_FD_FILE:
+	case IMAGE_FD_DIR:
+	case IMAGE_FD_CHR:
+		printf("%s  pos %" PRIu64, file_path(img, f->file), f->pos);
+		break;
+	case IMAGE_FD_INHERIT:
+		printf("thaw restore's fd %d", f->inherit.from);
+		break;
+	case IMAGE_FD_FIFO:
+		printf("%s  ", file_path(img, f->file));
+		/* fall through */
+	case IMAGE_FD_PIPE:
+		printf("pipe:[%" PRIu64 "] %s end, capacity %s", f->pipe.ino,
+		       f->pipe.is_write_end ? "write" : "read", human(f->pipe.capacity, b1));
+		if (f->pipe.data.len)
+			printf(", %" PRIu64 " bytes buffered", f->pipe.data.len);
+		break;
+	case IMAGE_FD_EVENTFD:
+		printf("count %" PRIu64 "%s", f->eventfd.count,
+		       f->eventfd.is_semaphore ? ", semaphore" : "");
+		break;
+	case IMAGE_FD_EPOLL:
+		printf("%u watches", f->epoll.nr_watches);
+		for (i = 0; i < f->epoll.nr_watches && i < 8; i++)
+			printf("%s fd %d (events 0x%x, data 0x%" PRIx64 ")", i ? "," : ":",
+			       f->epoll.watches[i].tfd, f->epoll.watches[i].events,
+			       f->epoll.watches[i].data);
+		if (f->epoll.nr_watches > 8)
+			printf(", ...");
+		break;
+	case IMAGE_FD_SIGNALFD:
+		printf("mask 0x%" PRIx64, f->signalfd.mask);
+		for (i = 0; i < 64; i++)
+			if (f->signalfd.mask & (1ull << i))
+				printf(" %s", signal_name((int)i + 1, name));
+		break;
+	case IMAGE_FD_TIMERFD:
+		printf("clock %d%s, next in %" PRIu64 " ns, every %" PRIu64 " ns, %" PRIu64
+		       " ticks unread",
+		       f->timerfd.clockid, f->timerfd.settime_flags & 1 ? " (abs)" : "",
+		       f->timerfd.value_ns, f->timerfd.interval_ns, f->timerfd.ticks);
+		break;
+	case IMAGE_FD_MEMFD:
+		if (f->memfd.shmem >= 0 && (uint32_t)f->memfd.shmem < img->nr_shmems) {
+			const struct image_shmem *s = &img->shmems[f->memfd.shmem];
+
+			printf("memfd:%s (shmem %d, %s)  pos %" PRIu64, printable(s->name ? s->name : ""),
+			       f->memfd.shmem, human(s->size, b1), f->pos);
+		}
+		break;
+	default:
+		break;
+	}
+	printf("\n");
+}
+
+static void print_fds(const struct image *img)
+{
+	char flags[96];
+	uint32_t i;
+
+	printf("\nfile descriptors (%u)\n", img->nr_fds);
+	if (!img->nr_fds)
+		return;
+	printf("  %-5s %-9s %-24s %s\n", "FD", "KIND", "FLAGS", "DETAILS");
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i];
+
+		printf("  %-5d %-9s %-24s ", f->fd, image_fd_kind_name(f->kind),
+		       fd_flags(f, flags, sizeof(flags)));
+		print_fd_details(img, f);
+	}
+}
+
+static void print_files(const struct image *img)
+{
+	char size[32], date[40];
+	uint32_t i, j;
+
+	printf("\nfiles (%u)\n", img->nr_files);
+	if (img->nr_files)
+		printf("  %-3s %10s %-27s %-10s %-7s %s\n", "#", "SIZE", "MTIME", "INO", "MODE",
+		       "PATH");
+	for (i = 0; i < img->nr_files; i++) {
+		const struct image_file *f = &img->files[i];
+		time_t secs = (time_t)(f->mtime_ns / 1000000000);
+		struct tm tm;
+
+		if (f->mtime_ns < 0 || !gmtime_r(&secs, &tm))
+			snprintf(date, sizeof(date), "%" PRId64 " ns", f->mtime_ns);
+		else
+			snprintf(date + strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm),
+				 sizeof(date) - 19, ".%09" PRId64, f->mtime_ns % 1000000000);
+		printf("  %-3u %10s %-27s %-10" PRIu64 " %06o  %s", i, human(f->size, size), date,
+		       f->ino, f->mode, printable(f->path));
+		if (f->is_deleted)
+			printf("  (deleted, %s saved)", human(f->content.len, size));
+		printf("\n");
+	}
+	if (!img->nr_shmems)
+		return;
+	printf("\nshmem objects (%u)\n", img->nr_shmems);
+	for (i = 0; i < img->nr_shmems; i++) {
+		const struct image_shmem *s = &img->shmems[i];
+		uint64_t saved = 0;
+
+		for (j = 0; j < s->nr_extents; j++)
+			saved += s->extents[j].data.len;
+		printf("  %-3u ino %-10" PRIu64 " %10s  %s%s%s  seals 0x%x  %u extents, %s saved\n",
+		       i, s->ino, human(s->size, size), s->is_memfd ? "memfd:" : "shared anonymous",
+		       s->is_memfd && s->name ? printable(s->name) : "", "", s->seals, s->nr_extents,
+		       human(saved, date));
+	}
+}
+
+static void print_snapshot_files(const struct image *img)
+{
+	uint64_t total = 0;
+	char size[32];
+	struct stat st;
+	size_t i;
+
+	printf("\nsnapshot files\n");
+	for (i = 0; i < sizeof(snapshot_files) / sizeof(snapshot_files[0]); i++) {
+		if (fstatat(img->dir_fd, snapshot_files[i], &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		printf("  %-14s %10s\n", snapshot_files[i], human((uint64_t)st.st_size, size));
+		total += (uint64_t)st.st_size;
+	}
+	printf("  %-14s %10s\n", "total", human(total, size));
+}
+
+static int print_json(const struct image *img)
+{
+	uint64_t mapped = 0, dumped = 0, zero = 0, file = 0, run_pages = 0, zero_run_pages = 0;
+	uint64_t snap_bytes = 0, i;
+	json_t *root, *summary, *files;
+	json_error_t jerr;
+	struct stat st;
+	char *text;
+
+	text = image_manifest_to_json(img, 0);
+	root = text ? json_loads(text, 0, &jerr) : NULL;
+	free(text);
+	if (!root) {
+		log_error("cannot encode the manifest (out of memory)");
+		return 1;
+	}
+	for (i = 0; i < img->nr_vmas; i++) {
+		mapped += img->vmas[i].end - img->vmas[i].start;
+		dumped += img->vmas[i].pages_dumped;
+		zero += img->vmas[i].pages_zero;
+		file += img->vmas[i].pages_file;
+	}
+	for (i = 0; i < img->nr_runs; i++) {
+		if (img->runs[i].flags & IMAGE_RUN_ZERO)
+			zero_run_pages += img->runs[i].npages;
+		else
+			run_pages += img->runs[i].npages;
+	}
+	files = json_object();
+	for (i = 0; i < sizeof(snapshot_files) / sizeof(snapshot_files[0]); i++)
+		if (!fstatat(img->dir_fd, snapshot_files[i], &st, AT_SYMLINK_NOFOLLOW)) {
+			json_object_set_new(files, snapshot_files[i], json_integer(st.st_size));
+			snap_bytes += (uint64_t)st.st_size;
+		}
+	summary = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I}", "threads",
+			    (json_int_t)img->nr_threads, "vmas", (json_int_t)img->nr_vmas, "fds",
+			    (json_int_t)img->nr_fds, "files", (json_int_t)img->nr_files,
+			    "mapped_bytes", (json_int_t)mapped, "dumped_pages",
+			    (json_int_t)run_pages, "dumped_bytes", (json_int_t)(run_pages * PAGE),
+			    "zero_run_pages", (json_int_t)zero_run_pages, "vma_dumped_pages",
+			    (json_int_t)dumped, "zero_pages", (json_int_t)zero, "file_pages",
+			    (json_int_t)file, "runs", (json_int_t)img->nr_runs, "snapshot_files",
+			    files, "snapshot_bytes", (json_int_t)snap_bytes);
+	if (!summary || json_object_set_new(root, "summary", summary)) {
+		json_decref(root);
+		log_error("cannot encode the summary (out of memory)");
+		return 1;
+	}
+	text = json_dumps(root, JSON_INDENT(2));
+	json_decref(root);
+	if (!text) {
+		log_error("cannot encode the manifest (out of memory)");
+		return 1;
+	}
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	const char *dir = NULL;
+	struct image *img;
+	bool as_json = false;
+	int i, ret;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--json")) {
+			as_json = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "thaw inspect: unknown option %s\n", argv[i]);
+			usage(stderr);
+			return 2;
+		} else if (dir) {
+			fprintf(stderr, "thaw inspect: one snapshot at a time\n");
+			usage(stderr);
+			return 2;
+		} else {
+			dir = argv[i];
+		}
+	}
+	if (!dir) {
+		usage(stderr);
+		return 2;
+	}
+	if (image_read(dir, &img))
+		return 1; /* image_read said why */
+	if (as_json) {
+		ret = print_json(img);
+	} else {
+		print_header(img, dir);
+		print_process(img);
+		print_threads(img);
+		print_memory(img);
+		print_fds(img);
+		print_files(img);
+		print_snapshot_files(img);
+		ret = 0;
+	}
+	image_free(img);
+	if (fflush(stdout)) {
+		log_error("writing the output: %m");
+		return 1;
+	}
+	return ret;
+}
