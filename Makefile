@@ -70,7 +70,7 @@ $(BUILD)/src/engine/restorer/%.o: src/engine/restorer/%.c
 $(BUILD)/restorer.elf: $(BLOB_OBJS) src/engine/restorer/restorer.lds
 	@echo "  LD blob $@"
 	$(Q)$(CC) $(BLOB_CFLAGS) -static-pie -Wl,-T,src/engine/restorer/restorer.lds \
-		-Wl,--no-dynamic-linker -Wl,-z,norelro -Wl,--build-id=none -o $@ $(BLOB_OBJS)
+		-Wl,--no-dynamic-linker -Wl,--no-warn-rwx-segments -Wl,-z,norelro -Wl,--build-id=none -o $@ $(BLOB_OBJS)
 	$(Q)scripts/check-blob.sh $@
 
 $(BUILD)/restorer.bin: $(BUILD)/restorer.elf

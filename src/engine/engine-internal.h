@@ -1,0 +1,67 @@
+/*
+ * engine-internal.h - what the engine's own files share: the frozen
+ * process, syscall injection and the per-part dump/restore halves.
+ */
+#ifndef THAW_ENGINE_INTERNAL_H
+#define THAW_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+#include <time.h>
+
+#include "image/image.h"
+
+/* A process whose threads are all ptrace-stopped by us. */
+struct frozen {
+	pid_t pid; /* as we see it */
+	size_t nr_tids;
+	pid_t *tids; /* as we see them; [0] is the leader */
+	uint64_t syscall_insn; /* address of a `syscall` instruction in the target, 0 = unknown */
+};
+
+/* freeze.c */
+int freeze_process(pid_t pid, struct frozen *fz) __attribute__((warn_unused_result));
+/* Lets every thread run on (leave_running) or kills the process. */
+void frozen_release(struct frozen *fz, bool kill_it);
+
+/*
+ * inject.c: run one system call in a stopped thread and put everything back.
+ * scratch (if not NULL) is copied to the thread's stack below the red zone
+ * first and copied back afterwards; its address is passed wherever an
+ * argument equals INJECT_SCRATCH.
+ */
+#define INJECT_SCRATCH ((uint64_t)-4242)
+int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6], void *scratch,
+		   size_t scratch_len, long *ret_result) __attribute__((warn_unused_result));
+
+/* regs.c: CPU and per-thread register state */
+uint32_t regs_xsave_size(void);
+void host_fingerprint(struct image_host *host);
+int host_compare(const struct image_host *snap, const struct image_host *here, char *why,
+		 size_t whylen);
+int threads_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
+int regs_set(pid_t tid, const struct image_thread *t, const void *xsave, size_t xsave_len)
+	__attribute__((warn_unused_result));
+
+/* mem.c */
+int mem_dump(struct frozen *fz, struct image *img)
+	__attribute__((warn_unused_result));
+
+/* process.c: per-process state */
+int process_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
+
+/* restore.c helpers shared with the tracer */
+int restore_validate(const struct image *img) __attribute__((warn_unused_result));
+
+static inline double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * process.c - per-process state: ids, mm fields, cwd, exe, rlimits,
+ * sigactions, itimers, personality, umask.
+ *
+ * Most of it is read from /proc from outside.  Sigactions, itimers and the
+ * exact brk are visible only from inside: they are read with injected
+ * system calls (inject.c).  Only the signals /proc says are caught or
+ * ignored are asked about; the rest are at their defaults.
+ */
+#define LOG_TAG "process"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine-internal.h"
+#include "fds.h"
+#include "proc.h"
+
+/* the kernel's struct sigaction for rt_sigaction */
+struct ksigaction {
+	uint64_t handler;
+	uint64_t flags;
+	uint64_t restorer;
+	uint64_t mask;
+};
+
+static pid_t inner(pid_t outer, pid_t outer_self, pid_t inner_self)
+{
+	/* ids of our own process translate; others stay as the dumper saw them */
+	return outer == outer_self ? inner_self : outer;
+}
+
+static int dump_sigactions(struct frozen *fz, struct image *img, const struct proc_status *st)
+{
+	uint64_t asked = st->sig_cgt | st->sig_ign;
+	int sig;
+
+	for (sig = 1; sig <= IMAGE_NR_SIGNALS; sig++) {
+		struct ksigaction act = { 0 };
+		uint64_t args[6] = { (uint64_t)sig, 0, INJECT_SCRATCH, 8, 0, 0 };
+		long res;
+		int ret;
+
+		if (sig == SIGKILL || sig == SIGSTOP || !(asked & (1ull << (sig - 1))))
+			continue;
+		ret = inject_syscall(fz, fz->pid, SYS_rt_sigaction, args, &act, sizeof(act), &res);
+		if (ret < 0)
+			return ret;
+		if (res < 0) {
+			log_error("pid %d: reading the action of signal %d: %s", fz->pid, sig,
+				  strerror((int)-res));
+			return (int)res;
+		}
+		img->proc.sigactions[sig - 1] = (struct image_sigaction){ act.handler, act.flags,
+									   act.restorer, act.mask };
+	}
+	return 0;
+}
+
+static int dump_timers_and_brk(struct frozen *fz, struct image *img)
+{
+	uint64_t args[6] = { 0 };
+	long res;
+	int which, ret;
+
+	for (which = 0; which < 3; which++) {
+		struct itimerval it = { 0 };
+
+		args[0] = (uint64_t)which;
+		args[1] = INJECT_SCRATCH;
+		ret = inject_syscall(fz, fz->pid, SYS_getitimer, args, &it, sizeof(it), &res);
+		if (ret < 0)
+			return ret;
+		img->proc.itimers[which].interval_us =
+			(uint64_t)it.it_interval.tv_sec * 1000000 + (uint64_t)it.it_interval.tv_usec;
+		img->proc.itimers[which].value_us =
+			(uint64_t)it.it_value.tv_sec * 1000000 + (uint64_t)it.it_value.tv_usec;
+	}
+	memset(args, 0, sizeof(args));
+	ret = inject_syscall(fz, fz->pid, SYS_brk, args, NULL, 0, &res);
+	if (ret < 0)
+		return ret;
+	img->proc.mm.brk = (uint64_t)res;
+	return 0;
+}
+
+static int dump_links(struct frozen *fz, struct image *img)
+{
+	char path[64], target[IMAGE_MAX_PATH];
+	ssize_t n;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/cwd", fz->pid);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return log_errno("pid %d: reading its working directory", fz->pid);
+	target[n] = 0;
+	img->proc.cwd = strdup(target);
+	if (!img->proc.cwd)
+		return -ENOMEM;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", fz->pid);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return log_errno("pid %d: reading its executable", fz->pid);
+	target[n] = 0;
+	{
+		size_t len = (size_t)n;
+		bool deleted = len > 10 && !strcmp(target + len - 10, " (deleted)");
+
+		if (deleted)
+			target[len - 10] = 0;
+		ret = files_add(img, fz->pid, path, target, deleted);
+	}
+	if (ret < 0)
+		return ret;
+	img->proc.exe = ret;
+	return 0;
+}
+
+int process_dump(struct frozen *fz, struct image *img)
+{
+	struct image_proc *p = &img->proc;
+	struct proc_status st;
+	struct proc_stat sp;
+	unsigned char auxv[IMAGE_MAX_AUXV];
+	size_t auxv_len;
+	pid_t self;
+	int ret, r;
+
+	ret = proc_read_status(fz->pid, 0, &st);
+	if (ret < 0)
+		return ret;
+	ret = proc_read_stat(fz->pid, 0, &sp);
+	if (ret < 0)
+		return ret;
+	self = st.nspid_n ? st.nspid[st.nspid_n - 1] : fz->pid;
+	p->pid = self;
+	p->host_pid = fz->pid;
+	p->ppid = sp.ppid;
+	p->pgid = inner(sp.pgrp, fz->pid, self);
+	p->sid = inner(sp.session, fz->pid, self);
+	snprintf(p->comm, sizeof(p->comm), "%.15s", sp.comm);
+	p->umask = st.umask;
+	p->mm = (struct image_mm){
+		.start_code = sp.start_code,
+		.end_code = sp.end_code,
+		.start_data = sp.start_data,
+		.end_data = sp.end_data,
+		.start_brk = sp.start_brk,
+		.start_stack = sp.start_stack,
+		.arg_start = sp.arg_start,
+		.arg_end = sp.arg_end,
+		.env_start = sp.env_start,
+		.env_end = sp.env_end,
+	};
+	ret = proc_read_personality(fz->pid, &p->personality);
+	if (ret < 0)
+		return ret;
+	ret = proc_read_auxv(fz->pid, auxv, sizeof(auxv), &auxv_len);
+	if (ret < 0) {
+		log_error("pid %d: reading auxv: %s", fz->pid, strerror(-ret));
+		return ret;
+	}
+	ret = image_add_blob(img, auxv, auxv_len, &p->auxv);
+	if (ret < 0)
+		return ret;
+	for (r = 0; r < IMAGE_NR_RLIMITS; r++) {
+		struct rlimit rl;
+
+		if (prlimit(fz->pid, (__rlimit_resource_t)r, NULL, &rl) < 0)
+			return log_errno("pid %d: reading rlimit %d", fz->pid, r);
+		p->rlimits[r].cur = rl.rlim_cur;
+		p->rlimits[r].max = rl.rlim_max;
+	}
+	ret = dump_links(fz, img);
+	if (ret < 0)
+		return ret;
+	ret = dump_sigactions(fz, img, &st);
+	if (ret < 0)
+		return ret;
+	ret = dump_timers_and_brk(fz, img);
+	if (ret < 0)
+		return ret;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		p->dumped_at_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
+	return 0;
+}

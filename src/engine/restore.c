@@ -1,0 +1,1065 @@
+/*
+ * restore.c - engine_restore(): a snapshot becomes a running process again.
+ *
+ * Three processes take part:
+ *   thaw restore   reads and validates the snapshot, then clone3s
+ *   init           PID 1 of a fresh PID (and mount) namespace; it clone3s
+ *   helper         with set_tid = the snapshot's PID, and traces it.
+ * The helper runs ordinary C first: session and group, fds at their
+ * numbers, cwd, umask, personality, sigactions, and the files the memory
+ * map needs.  Then it copies the restorer blob (restorer/restorer.c) into a
+ * region no snapshot mapping uses, and jumps into it; the blob replaces
+ * the address space, creates the threads with their TIDs and stops each on
+ * int3.  init then unmaps the blob region through the leader, sets every
+ * thread's registers, xsave state and signal mask, and detaches: the program
+ * runs on from the instruction where it was frozen.  init stays as the
+ * namespace's reaper, forwards SIGINT/SIGTERM/SIGHUP and exits with the
+ * program's status.
+ *
+ * Nothing here writes to the snapshot: a failed restore leaves it intact.
+ */
+#define LOG_TAG "restore"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/rseq.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine-internal.h"
+#include "engine.h"
+#include "fds.h"
+#include "proc.h"
+#include "restorer/restorer.h"
+#include "shmem.h"
+
+extern const unsigned char restorer_blob_start[];
+extern const unsigned char restorer_blob_end[];
+
+#define THREAD_STACK (64u << 10)
+#define PAGE_ALIGN(x) (((x) + 4095) & ~(uint64_t)4095)
+#define REGION_FLOOR 0x10000000ull
+
+static const char *const step_names[] = {
+	[RESTORER_OK] = "done",
+	[RESTORER_ERR_ARGS] = "checking its arguments",
+	[RESTORER_ERR_UNMAP] = "unmapping the helper",
+	[RESTORER_ERR_VDSO] = "moving the vDSO",
+	[RESTORER_ERR_MMAP] = "mapping memory",
+	[RESTORER_ERR_READ] = "reading page data",
+	[RESTORER_ERR_CRC] = "checking page data (crc mismatch: pages.img is corrupted)",
+	[RESTORER_ERR_MPROTECT] = "setting protections and madvise flags",
+	[RESTORER_ERR_GUARD] = "installing guard regions",
+	[RESTORER_ERR_MM_MAP] = "PR_SET_MM_MAP (brk, arg/env, auxv, exe)",
+	[RESTORER_ERR_CLONE] = "creating a thread with its TID",
+	[RESTORER_ERR_THREAD] = "setting per-thread state",
+	[RESTORER_ERR_SIGNALS] = "queueing pending signals",
+	[RESTORER_ERR_TIMERS] = "setting itimers and rlimits",
+	[RESTORER_ERR_RLIMIT] = "setting rlimits",
+};
+
+int restore_validate(const struct image *img)
+{
+	struct image_host here;
+	char why[512];
+	int ret;
+
+	if (!img->nr_threads || img->threads[0].tid != img->proc.pid) {
+		log_error("snapshot %s: the first thread is not the process leader", img->path);
+		return -EINVAL;
+	}
+	if (img->proc.pid == 1) {
+		log_error("snapshot %s: the process was PID 1 of its namespace; thaw's init needs "
+			  "that PID",
+			  img->path);
+		return -ENOTSUP;
+	}
+	host_fingerprint(&here);
+	ret = host_compare(&img->host, &here, why, sizeof(why));
+	if (ret < 0) {
+		log_error("snapshot %s cannot run here: %s", img->path, why);
+		return ret;
+	}
+	return files_validate(img);
+}
+
+/* ---------------------------------------------------------------- helper */
+
+struct region {
+	uint64_t start, len, used;
+};
+
+static void *region_alloc(struct region *r, uint64_t len)
+{
+	uint64_t at = (r->used + 63) & ~(uint64_t)63;
+
+	r->used = at + len;
+	return (void *)(r->start + at);
+}
+
+struct interval {
+	uint64_t start, end;
+};
+
+static int cmp_interval(const void *a, const void *b)
+{
+	const struct interval *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* A gap of len bytes outside both the snapshot's and our own mappings. */
+static uint64_t find_gap(const struct image *img, const struct proc_map *maps, size_t n,
+			 uint64_t len)
+{
+	size_t total = img->nr_vmas + n, i, k = 0;
+	struct interval *iv = malloc(total * sizeof(*iv));
+	uint64_t at = REGION_FLOOR, found = 0;
+
+	if (!iv)
+		return 0;
+	for (i = 0; i < img->nr_vmas; i++)
+		iv[k++] = (struct interval){ img->vmas[i].start, img->vmas[i].end };
+	for (i = 0; i < n; i++)
+		iv[k++] = (struct interval){ maps[i].start, maps[i].end };
+	qsort(iv, k, sizeof(*iv), cmp_interval);
+	for (i = 0; i < k; i++) {
+		/* a page of air on both sides keeps growsdown stacks clear */
+		if (iv[i].start > at + len + 2 * 4096) {
+			found = at + 4096;
+			break;
+		}
+		if (iv[i].end > at)
+			at = iv[i].end;
+	}
+	if (!found && at + len + 2 * 4096 < 0x7f0000000000ull)
+		found = at + 4096;
+	free(iv);
+	return found;
+}
+
+/* Opens file idx of the snapshot for mapping; deleted files come back from their saved bytes. */
+static int open_mapped_file(const struct image *img, int32_t idx, int flags, int min_fd)
+{
+	const struct image_file *f = &img->files[idx];
+	int fd, moved;
+
+	if (!f->is_deleted) {
+		fd = open(f->path, flags | O_CLOEXEC);
+		if (fd < 0)
+			return log_errno("opening %s to map it", f->path);
+	} else {
+		void *data = NULL;
+		int ret;
+
+		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0700);
+		if (fd < 0)
+			return log_errno("recreating deleted file %s", f->path);
+		ret = image_read_blob(img, &f->content, &data);
+		if (ret == 0 && f->content.len &&
+		    pwrite(fd, data, f->content.len, 0) != (ssize_t)f->content.len)
+			ret = log_errno("recreating deleted file %s", f->path);
+		free(data);
+		if (ret < 0) {
+			close(fd);
+			return ret;
+		}
+	}
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+	close(fd);
+	if (moved < 0)
+		return log_errno("moving the fd of %s", f->path);
+	return moved;
+}
+
+struct helper {
+	const struct image *img;
+	int min_fd;
+	int *shmem_fds;
+	int *file_ro, *file_rw;
+	int region_fd;
+	int nr_close;
+	int32_t close_fds[IMAGE_MAX_FILES * 2 + 2];
+};
+
+static int vma_fd(struct helper *h, const struct image_vma *v)
+{
+	int *slot, flags;
+
+	if (v->kind == IMAGE_VMA_SHMEM)
+		return h->shmem_fds[v->shmem];
+	if (v->kind != IMAGE_VMA_FILE_PRIVATE && v->kind != IMAGE_VMA_FILE_SHARED)
+		return -1;
+	if (v->kind == IMAGE_VMA_FILE_SHARED && (v->prot & PROT_WRITE)) {
+		slot = &h->file_rw[v->file];
+		flags = O_RDWR;
+	} else {
+		slot = &h->file_ro[v->file];
+		flags = O_RDONLY;
+	}
+	if (*slot < 0) {
+		*slot = open_mapped_file(h->img, v->file, flags, h->min_fd);
+		if (*slot >= 0)
+			h->close_fds[h->nr_close++] = *slot;
+	}
+	return *slot;
+}
+
+static uint32_t map_flags(const struct image_vma *v)
+{
+	uint32_t f;
+
+	if (v->kind == IMAGE_VMA_ANON)
+		f = MAP_PRIVATE | MAP_ANONYMOUS;
+	else if (v->kind == IMAGE_VMA_FILE_PRIVATE)
+		f = MAP_PRIVATE;
+	else
+		f = MAP_SHARED;
+	if (v->flags & IMAGE_VMA_GROWSDOWN)
+		f |= MAP_GROWSDOWN;
+	if (v->flags & IMAGE_VMA_NORESERVE)
+		f |= MAP_NORESERVE;
+	return f;
+}
+
+static int fill_vmas(struct helper *h, struct restorer_args *a, struct region *r)
+{
+	const struct image *img = h->img;
+	uint64_t run = 0;
+	uint32_t i;
+
+	a->vmas = region_alloc(r, (uint64_t)img->nr_vmas * sizeof(*a->vmas));
+	for (i = 0; i < img->nr_vmas; i++) {
+		const struct image_vma *v = &img->vmas[i];
+		struct restorer_vma *rv;
+		int fd;
+
+		if (v->kind >= IMAGE_VMA_VDSO)
+			continue;
+		fd = vma_fd(h, v);
+		if (fd < 0 && v->kind != IMAGE_VMA_ANON)
+			return fd;
+		rv = &a->vmas[a->nr_vmas++];
+		rv->start = v->start;
+		rv->end = v->end;
+		rv->pgoff = v->kind == IMAGE_VMA_ANON ? 0 : v->pgoff;
+		rv->fd = fd;
+		rv->prot = v->prot;
+		rv->map_flags = map_flags(v);
+		rv->madv = v->madv;
+		rv->is_locked = !!(v->flags & IMAGE_VMA_LOCKED);
+		while (run < img->nr_runs && img->runs[run].vaddr < v->start)
+			run++;
+		rv->needs_write = run < img->nr_runs && img->runs[run].vaddr < v->end;
+	}
+	return 0;
+}
+
+static int fill_moves(struct restorer_args *a, struct region *r, const struct image *img,
+		      const struct proc_map *maps, size_t n)
+{
+	static const char *const names[] = { "[vdso]", "[vvar]", "[vvar_vclock]" };
+	static const uint32_t kinds[] = { IMAGE_VMA_VDSO, IMAGE_VMA_VVAR, IMAGE_VMA_VVAR_VCLOCK };
+	uint64_t park = 0;
+	uint32_t i, k;
+
+	a->moves = region_alloc(r, 3 * sizeof(*a->moves));
+	for (k = 0; k < 3; k++) {
+		const struct proc_map *m = proc_maps_find(maps, n, names[k]);
+
+		for (i = 0; i < img->nr_vmas; i++)
+			if (img->vmas[i].kind == kinds[k])
+				break;
+		if (!m && i == img->nr_vmas)
+			continue;
+		if (!m || i == img->nr_vmas || m->end - m->start != img->vmas[i].end - img->vmas[i].start) {
+			log_error("the %s mapping differs between this kernel and the snapshot",
+				  names[k]);
+			return -ENOTSUP;
+		}
+		a->moves[a->nr_moves++] = (struct restorer_move){ m->start, img->vmas[i].start,
+								   m->end - m->start };
+		park += m->end - m->start;
+	}
+	a->park = (uint64_t)region_alloc(r, park + 4096);
+	a->park = PAGE_ALIGN(a->park);
+	r->used = PAGE_ALIGN(r->used);
+	return 0;
+}
+
+static int fill_threads(struct restorer_args *a, struct region *r, const struct image *img)
+{
+	uint32_t i;
+	int ret;
+
+	a->nr_threads = img->nr_threads;
+	a->threads = region_alloc(r, img->nr_threads * sizeof(*a->threads));
+	for (i = 0; i < img->nr_threads; i++) {
+		const struct image_thread *t = &img->threads[i];
+		struct restorer_thread *rt = &a->threads[i];
+		void *pending = NULL;
+
+		rt->tid = t->tid;
+		rt->clear_child_tid = t->clear_child_tid;
+		rt->robust_list = t->robust_list;
+		rt->robust_list_len = t->robust_list_len;
+		rt->rseq_abi = t->rseq_abi;
+		rt->rseq_len = t->rseq_len;
+		rt->rseq_sig = t->rseq_sig;
+		rt->rseq_flags = t->rseq_flags;
+		rt->altstack_sp = t->altstack_sp;
+		rt->altstack_size = t->altstack_size;
+		rt->altstack_flags = t->altstack_flags;
+		memcpy(rt->comm, t->comm, sizeof(rt->comm));
+		rt->comm[15] = 0;
+		if (t->pending.len) {
+			ret = image_read_blob(img, &t->pending, &pending);
+			if (ret < 0)
+				return ret;
+			rt->nr_pending = (uint32_t)(t->pending.len / sizeof(struct restorer_siginfo));
+			rt->pending = region_alloc(r, t->pending.len);
+			memcpy(rt->pending, pending, rt->nr_pending * sizeof(struct restorer_siginfo));
+			free(pending);
+		}
+	}
+	return 0;
+}
+
+static int fill_process(struct restorer_args *a, struct region *r, struct helper *h)
+{
+	const struct image *img = h->img;
+	const struct image_proc *p = &img->proc;
+	void *data = NULL;
+	int i, ret;
+
+	if (p->pending_shared.len) {
+		ret = image_read_blob(img, &p->pending_shared, &data);
+		if (ret < 0)
+			return ret;
+		a->nr_shared_pending = (uint32_t)(p->pending_shared.len / sizeof(struct restorer_siginfo));
+		a->shared_pending = region_alloc(r, p->pending_shared.len);
+		memcpy(a->shared_pending, data, a->nr_shared_pending * sizeof(struct restorer_siginfo));
+		free(data);
+	}
+	a->mm = (struct restorer_mm_map){
+		.start_code = p->mm.start_code,
+		.end_code = p->mm.end_code,
+		.start_data = p->mm.start_data,
+		.end_data = p->mm.end_data,
+		.start_brk = p->mm.start_brk,
+		.brk = p->mm.brk,
+		.start_stack = p->mm.start_stack,
+		.arg_start = p->mm.arg_start,
+		.arg_end = p->mm.arg_end,
+		.env_start = p->mm.env_start,
+		.env_end = p->mm.env_end,
+		.exe_fd = (uint32_t)-1,
+	};
+	ret = image_read_blob(img, &p->auxv, &data);
+	if (ret < 0)
+		return ret;
+	a->mm.auxv = region_alloc(r, p->auxv.len);
+	a->mm.auxv_size = (uint32_t)p->auxv.len;
+	memcpy(a->mm.auxv, data, p->auxv.len);
+	free(data);
+	if (p->exe >= 0) {
+		ret = open_mapped_file(img, p->exe, O_RDONLY, h->min_fd);
+		if (ret < 0)
+			return ret;
+		a->mm.exe_fd = (uint32_t)ret;
+		h->close_fds[h->nr_close++] = ret;
+	}
+	for (i = 0; i < 16; i++) {
+		a->rlimits[i].cur = p->rlimits[i].cur;
+		a->rlimits[i].max = p->rlimits[i].max;
+	}
+	for (i = 0; i < 3; i++) {
+		a->itimers[i][0] = p->itimers[i].interval_us / 1000000;
+		a->itimers[i][1] = p->itimers[i].interval_us % 1000000;
+		a->itimers[i][2] = p->itimers[i].value_us / 1000000;
+		a->itimers[i][3] = p->itimers[i].value_us % 1000000;
+		if (p->itimers[i].value_us)
+			a->has_itimers = 1;
+	}
+	return 0;
+}
+
+static uint64_t region_size(const struct image *img)
+{
+	uint64_t size = PAGE_ALIGN((uint64_t)(restorer_blob_end - restorer_blob_start));
+	uint32_t i;
+
+	size += sizeof(struct restorer_args) + 4096;
+	size += (uint64_t)img->nr_vmas * sizeof(struct restorer_vma) + 64;
+	size += img->nr_runs * sizeof(struct restorer_run) + 64;
+	size += (uint64_t)img->nr_guards * sizeof(struct restorer_range) + 64;
+	size += 512 * sizeof(struct restorer_range); /* our own mappings, to unmap */
+	size += img->proc.auxv.len + img->proc.pending_shared.len + 256;
+	size += (uint64_t)img->nr_threads * (sizeof(struct restorer_thread) + 64);
+	for (i = 0; i < img->nr_threads; i++)
+		size += img->threads[i].pending.len + 64;
+	size += (IMAGE_MAX_FILES * 2 + 2) * sizeof(int32_t);
+	size += 4 * 1024 * 1024; /* park area for the vDSO family, with room */
+	size += (uint64_t)(img->nr_threads + 1) * THREAD_STACK;
+	return PAGE_ALIGN(size);
+}
+
+static __attribute__((noreturn)) void jump(struct restorer_args *a, uint64_t entry, uint64_t stack)
+{
+	/*
+	 * glibc registered rseq for this thread at a TLS address about to
+	 * vanish.  It registers 32 bytes while __rseq_size says 20 (the
+	 * features it uses), and unregistering needs the registered length.
+	 */
+	if (__rseq_size &&
+	    syscall(SYS_rseq, (char *)__builtin_thread_pointer() + __rseq_offset, 32,
+		    RSEQ_FLAG_UNREGISTER, RSEQ_SIG) < 0)
+		syscall(SYS_rseq, (char *)__builtin_thread_pointer() + __rseq_offset, __rseq_size,
+			RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
+	asm volatile("mov %0, %%rsp\n\t"
+		     "xor %%ebp, %%ebp\n\t"
+		     "jmp *%2\n\t" ::"r"(stack),
+		     "D"(a), "r"(entry)
+		     : "memory");
+	__builtin_unreachable();
+}
+
+static int build_and_jump(struct helper *h)
+{
+	const struct image *img = h->img;
+	struct proc_map *maps = NULL;
+	struct restorer_args *a;
+	struct region r = { 0 };
+	size_t n = 0, i;
+	uint64_t blob_len = (uint64_t)(restorer_blob_end - restorer_blob_start), stack;
+	void *mem;
+	int ret;
+
+	r.len = region_size(img);
+	ret = proc_read_maps(getpid(), &maps, &n);
+	if (ret < 0)
+		return ret;
+	r.start = find_gap(img, maps, n, r.len);
+	if (!r.start) {
+		log_error("no free address range of %llu bytes for the restorer",
+			  (unsigned long long)r.len);
+		ret = -ENOMEM;
+		goto out;
+	}
+	mem = mmap((void *)r.start, r.len, PROT_READ | PROT_WRITE | PROT_EXEC,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (mem == MAP_FAILED) {
+		ret = log_errno("mapping the restorer region at 0x%llx", (unsigned long long)r.start);
+		goto out;
+	}
+	memcpy(mem, restorer_blob_start, blob_len);
+	r.used = PAGE_ALIGN(blob_len);
+	a = region_alloc(&r, sizeof(*a));
+	a->magic = RESTORER_ARGS_MAGIC;
+	a->pid = img->proc.pid;
+	a->pages_fd = img->pages_fd;
+
+	ret = fill_moves(a, &r, img, maps, n);
+	if (ret == 0)
+		ret = fill_vmas(h, a, &r);
+	if (ret == 0)
+		ret = fill_threads(a, &r, img);
+	if (ret == 0)
+		ret = fill_process(a, &r, h);
+	if (ret < 0)
+		goto out;
+	a->nr_runs = img->nr_runs;
+	a->runs = region_alloc(&r, img->nr_runs * sizeof(*a->runs));
+	for (i = 0; i < img->nr_runs; i++)
+		a->runs[i] = (struct restorer_run){ img->runs[i].vaddr, img->runs[i].off,
+						    img->runs[i].npages, img->runs[i].flags,
+						    img->runs[i].crc, 0 };
+	a->nr_guards = img->nr_guards;
+	a->guards = region_alloc(&r, (uint64_t)img->nr_guards * sizeof(*a->guards));
+	for (i = 0; i < img->nr_guards; i++)
+		a->guards[i] = (struct restorer_range){ img->guards[i].start,
+							img->guards[i].end - img->guards[i].start };
+	a->close_fds = region_alloc(&r, (uint64_t)(h->nr_close + 1) * sizeof(int32_t));
+	memcpy(a->close_fds, h->close_fds, (size_t)h->nr_close * sizeof(int32_t));
+	a->close_fds[h->nr_close] = img->pages_fd;
+	a->nr_close = (uint32_t)h->nr_close + 1;
+	a->unmap = region_alloc(&r, n * sizeof(*a->unmap));
+	for (i = 0; i < n; i++) {
+		const char *name = maps[i].name;
+
+		if (!strcmp(name, "[vdso]") || !strcmp(name, "[vvar]") ||
+		    !strcmp(name, "[vvar_vclock]") || !strcmp(name, "[vsyscall]"))
+			continue;
+		a->unmap[a->nr_unmap++] = (struct restorer_range){ maps[i].start,
+								   maps[i].end - maps[i].start };
+	}
+	r.used = PAGE_ALIGN(r.used);
+	for (i = 0; i < img->nr_threads; i++) {
+		r.used += THREAD_STACK;
+		a->threads[i].stack_top = r.start + r.used - 64;
+	}
+	r.used += THREAD_STACK;
+	stack = r.start + r.used - 64;
+	if (r.used > r.len) {
+		log_error("restorer region overflow (%llu > %llu bytes)",
+			  (unsigned long long)r.used, (unsigned long long)r.len);
+		ret = -EOVERFLOW;
+		goto out;
+	}
+	/* tell init where the region is, for the final unmap */
+	{
+		uint64_t where[2] = { r.start, r.len };
+
+		if (write(h->region_fd, where, sizeof(where)) != sizeof(where)) {
+			ret = log_errno("reporting the restorer region");
+			goto out;
+		}
+	}
+	proc_maps_free(maps, n);
+	jump(a, r.start, stack);
+out:
+	proc_maps_free(maps, n);
+	return ret;
+}
+
+static int set_sigactions(const struct image *img)
+{
+	int sig;
+
+	for (sig = 1; sig <= IMAGE_NR_SIGNALS; sig++) {
+		const struct image_sigaction *s = &img->proc.sigactions[sig - 1];
+		uint64_t act[4] = { s->handler, s->flags, s->restorer, s->mask };
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		/* raw: glibc's wrapper would put its own sa_restorer in */
+		if (syscall(SYS_rt_sigaction, sig, act, NULL, 8) < 0)
+			return log_errno("setting the action of signal %d", sig);
+	}
+	return 0;
+}
+
+static int set_process(const struct image *img)
+{
+	const struct image_proc *p = &img->proc;
+
+	if (p->sid == p->pid && setsid() < 0)
+		return log_errno("setsid");
+	if (p->pgid == p->pid && p->sid != p->pid && setpgid(0, 0) < 0)
+		return log_errno("setpgid");
+	umask(p->umask);
+	if (chdir(p->cwd) < 0)
+		return log_errno("changing to the working directory %s", p->cwd);
+	if (personality(p->personality) < 0)
+		return log_errno("setting personality 0x%x", p->personality);
+	return 0;
+}
+
+static int max_image_fd(const struct image *img)
+{
+	int max = 2;
+	uint32_t i;
+
+	for (i = 0; i < img->nr_fds; i++)
+		if (img->fds[i].fd > max)
+			max = img->fds[i].fd;
+	return max;
+}
+
+/* Moves fd to >= min_fd and returns the new number. */
+static int lift_fd(int fd, int min_fd)
+{
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+
+	if (moved >= 0)
+		close(fd);
+	return moved;
+}
+
+static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd, int region_fd)
+{
+	struct helper h = { .img = img };
+	struct rlimit rl;
+	sigset_t all;
+	char c;
+	int ret = -EIO;
+	uint32_t i;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	if (read(sync_fd, &c, 1) != 1)
+		_exit(1);
+	/* the fds we use ourselves go above every fd of the snapshot */
+	h.min_fd = max_image_fd(img) + (int)img->nr_fds + 64;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	close(sync_fd);
+	h.region_fd = lift_fd(region_fd, h.min_fd);
+	if (h.region_fd < 0)
+		goto fail;
+	img->pages_fd = lift_fd(img->pages_fd, h.min_fd);
+	img->data_fd = lift_fd(img->data_fd, h.min_fd);
+	if (img->dir_fd >= 0)
+		img->dir_fd = lift_fd(img->dir_fd, h.min_fd);
+	if (img->pages_fd < 0 || img->data_fd < 0)
+		goto fail;
+
+	h.shmem_fds = calloc(img->nr_shmems + 1, sizeof(int));
+	h.file_ro = malloc((img->nr_files + 1) * sizeof(int));
+	h.file_rw = malloc((img->nr_files + 1) * sizeof(int));
+	if (!h.shmem_fds || !h.file_ro || !h.file_rw)
+		goto fail;
+	for (i = 0; i < img->nr_files; i++)
+		h.file_ro[i] = h.file_rw[i] = -1;
+	ret = set_process(img);
+	if (ret == 0)
+		ret = shmem_restore(img, h.min_fd, h.shmem_fds);
+	for (i = 0; ret == 0 && i < img->nr_shmems; i++)
+		h.close_fds[h.nr_close++] = h.shmem_fds[i];
+	if (ret == 0)
+		ret = fds_restore(img, h.shmem_fds, h.min_fd);
+	if (ret == 0)
+		ret = set_sigactions(img);
+	if (ret == 0)
+		ret = build_and_jump(&h);
+fail:
+	log_error("pid %d: restore helper failed: %s", img->proc.pid, strerror(-ret));
+	_exit(1);
+}
+
+/* ------------------------------------------------------------------ init */
+
+struct tracee {
+	pid_t tid;
+	bool trapped;
+};
+
+struct tracer {
+	struct image *img;
+	pid_t pid;
+	struct tracee *threads;
+	size_t nr, nr_trapped;
+	uint64_t region_start, region_len;
+};
+
+static struct tracee *tracee_get(struct tracer *t, pid_t tid)
+{
+	size_t i;
+
+	for (i = 0; i < t->nr; i++)
+		if (t->threads[i].tid == tid)
+			return &t->threads[i];
+	if (t->nr >= t->img->nr_threads)
+		return NULL;
+	t->threads[t->nr] = (struct tracee){ tid, false };
+	return &t->threads[t->nr++];
+}
+
+static void report_trap(const struct tracer *t, pid_t tid, const struct user_regs_struct *regs)
+{
+	unsigned long step = regs->rax;
+	const char *what = step < sizeof(step_names) / sizeof(step_names[0]) && step_names[step]
+				   ? step_names[step]
+				   : "an unknown step";
+
+	log_error("snapshot %s: restoring pid %d failed in thread %d while %s: %s (at 0x%llx)",
+		  t->img->path, t->img->proc.pid, tid, what, strerror((int)-(long)regs->rsi),
+		  (unsigned long long)regs->rdx);
+}
+
+/* Waits until every thread has stopped on the blob's final int3. */
+static int wait_for_blob(struct tracer *t)
+{
+	while (t->nr_trapped < t->img->nr_threads) {
+		struct user_regs_struct regs;
+		int status, sig, event;
+		pid_t tid = waitpid(-1, &status, __WALL);
+
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			return log_errno("waiting for the restore helper");
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			if (tid != t->pid)
+				continue;
+			if (WIFSIGNALED(status))
+				log_error("snapshot %s: restore helper of pid %d was killed by signal %d",
+					  t->img->path, t->img->proc.pid, WTERMSIG(status));
+			else
+				log_error("snapshot %s: restore helper of pid %d failed", t->img->path,
+					  t->img->proc.pid);
+			return -EIO;
+		}
+		if (!WIFSTOPPED(status))
+			continue;
+		sig = WSTOPSIG(status);
+		event = status >> 16;
+		if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_STOP) {
+			if (!tracee_get(t, tid)) {
+				log_error("restore: unexpected thread %d", tid);
+				return -EIO;
+			}
+			ptrace(PTRACE_CONT, tid, NULL, NULL);
+			continue;
+		}
+		if (ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+			return log_errno("restore: reading registers of thread %d", tid);
+		if (sig == SIGTRAP && regs.rdi == RESTORER_TRAP_MAGIC) {
+			struct tracee *te = tracee_get(t, tid);
+
+			if (regs.rax != RESTORER_OK) {
+				report_trap(t, tid, &regs);
+				return -EIO;
+			}
+			if (!te || te->trapped) {
+				log_error("restore: thread %d trapped twice", tid);
+				return -EIO;
+			}
+			te->trapped = true;
+			t->nr_trapped++;
+			continue;
+		}
+		{
+			siginfo_t si = { 0 };
+
+			ptrace(PTRACE_GETSIGINFO, tid, NULL, &si);
+			log_error("snapshot %s: the restorer of pid %d got signal %d (code %d, address "
+				  "%p) in thread %d at 0x%llx",
+				  t->img->path, t->img->proc.pid, sig, si.si_code, si.si_addr, tid,
+				  (unsigned long long)regs.rip);
+		}
+		return -EIO;
+	}
+	return 0;
+}
+
+static int wait_syscall_stop(pid_t tid)
+{
+	int status;
+
+	if (waitpid(tid, &status, __WALL) < 0)
+		return -errno;
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80))
+		return -EIO;
+	return 0;
+}
+
+/* The leader runs munmap of the blob region; it stops at the syscall's exit. */
+static int unmap_region(struct tracer *t)
+{
+	const unsigned char *b = restorer_blob_start;
+	size_t len = (size_t)(restorer_blob_end - restorer_blob_start), i;
+	struct user_regs_struct regs;
+	int ret;
+
+	for (i = 0; i + 1 < len; i++)
+		if (b[i] == 0x0f && b[i + 1] == 0x05)
+			break;
+	if (i + 1 >= len)
+		return -ENOENT;
+	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs) < 0)
+		return -errno;
+	regs.rip = t->region_start + i;
+	regs.rax = SYS_munmap;
+	regs.orig_rax = (unsigned long long)-1;
+	regs.rdi = t->region_start;
+	regs.rsi = t->region_len;
+	if (ptrace(PTRACE_SETREGS, t->pid, NULL, &regs) < 0)
+		return -errno;
+	if (ptrace(PTRACE_SYSCALL, t->pid, NULL, NULL) < 0 || wait_syscall_stop(t->pid) < 0)
+		return -EIO;
+	if (ptrace(PTRACE_SYSCALL, t->pid, NULL, NULL) < 0 || wait_syscall_stop(t->pid) < 0)
+		return -EIO;
+	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs) < 0)
+		return -errno;
+	ret = (int)(long)regs.rax;
+	return ret < 0 ? ret : 0;
+}
+
+static int apply_memfd_seals(const struct tracer *t)
+{
+	const struct image *img = t->img;
+	uint32_t i;
+
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i];
+		char path[64];
+		int fd;
+
+		if (f->kind != IMAGE_FD_MEMFD || !img->shmems[f->memfd.shmem].seals)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, f->fd);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return log_errno("pid %d fd %d: reopening the memfd to seal it", t->pid, f->fd);
+		if (fcntl(fd, F_ADD_SEALS, img->shmems[f->memfd.shmem].seals) < 0) {
+			close(fd);
+			return log_errno("pid %d fd %d: adding seals", t->pid, f->fd);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int finish_threads(struct tracer *t)
+{
+	const struct image *img = t->img;
+	uint32_t i;
+	int ret;
+
+	ret = unmap_region(t);
+	if (ret < 0) {
+		log_error("pid %d: unmapping the restorer: %s", t->pid, strerror(-ret));
+		return ret;
+	}
+	ret = apply_memfd_seals(t);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < img->nr_threads; i++) {
+		const struct image_thread *th = &img->threads[i];
+		void *xsave = NULL;
+
+		ret = image_read_blob(img, &th->xsave, &xsave);
+		if (ret == 0)
+			ret = regs_set(th->tid, th, xsave, th->xsave.len);
+		free(xsave);
+		if (ret < 0)
+			return ret;
+	}
+	for (i = 0; i < img->nr_threads; i++)
+		if (ptrace(PTRACE_DETACH, img->threads[i].tid, NULL, NULL) < 0)
+			return log_errno("pid %d: letting thread %d go", t->pid, img->threads[i].tid);
+	return 0;
+}
+
+static pid_t clone3_pid(uint64_t flags, pid_t want)
+{
+	struct clone_args ca = { .flags = flags, .exit_signal = SIGCHLD };
+	pid_t tid = want;
+
+	if (want) {
+		ca.set_tid = (uint64_t)(uintptr_t)&tid;
+		ca.set_tid_size = 1;
+	}
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+}
+
+static volatile sig_atomic_t forward_to;
+
+static void forward_signal(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static void install_forwarding(pid_t to)
+{
+	struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+
+	forward_to = to;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* After the restore: reap everything, exit with the program's status. */
+static __attribute__((noreturn)) void reap(pid_t program)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* the program holds its own copies: do not keep a caller's pipes open */
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		close(devnull);
+	}
+	install_forwarding(program);
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			_exit(127);
+		if (pid != program)
+			continue;
+		if (WIFSIGNALED(status))
+			_exit(128 + WTERMSIG(status));
+		_exit(WEXITSTATUS(status));
+	}
+}
+
+static __attribute__((noreturn)) void init_main(struct image *img, int status_fd, bool detach)
+{
+	struct tracer t = { .img = img };
+	int sync[2], region[2], ret;
+	uint64_t where[2];
+	char ok = 'o';
+
+	if (!detach)
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* a /proc of this namespace, so /proc/self is the restored process */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		log_warn("could not mount a private /proc: %s", strerror(errno));
+	t.threads = calloc(img->nr_threads, sizeof(*t.threads));
+	if (!t.threads || pipe2(sync, O_CLOEXEC) < 0 || pipe2(region, O_CLOEXEC) < 0)
+		_exit(1);
+	t.pid = clone3_pid(0, img->proc.pid);
+	if (t.pid < 0) {
+		log_error("pid %d: cannot create the process with its PID: %s", img->proc.pid,
+			  strerror(errno));
+		_exit(1);
+	}
+	if (t.pid == 0) {
+		close(sync[1]);
+		close(region[0]);
+		close(status_fd);
+		helper_main(img, sync[0], region[1]);
+	}
+	close(sync[0]);
+	close(region[1]);
+	if (ptrace(PTRACE_SEIZE, t.pid, NULL,
+		   (void *)(long)(PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) <
+	    0) {
+		log_error("pid %d: cannot trace the restore helper: %s", t.pid, strerror(errno));
+		kill(t.pid, SIGKILL);
+		_exit(1);
+	}
+	tracee_get(&t, t.pid);
+	if (write(sync[1], &ok, 1) != 1)
+		_exit(1);
+	close(sync[1]);
+	ret = wait_for_blob(&t);
+	if (ret == 0 && read(region[0], where, sizeof(where)) != sizeof(where))
+		ret = -EIO;
+	if (ret == 0) {
+		t.region_start = where[0];
+		t.region_len = where[1];
+		ret = finish_threads(&t);
+	}
+	if (ret < 0) {
+		kill(t.pid, SIGKILL);
+		_exit(1);
+	}
+	if (write(status_fd, &ok, 1) != 1)
+		log_warn("could not report the restore to thaw restore");
+	close(status_fd);
+	image_free(img);
+	reap(t.pid);
+}
+
+/* ---------------------------------------------------------- thaw restore */
+
+static pid_t program_pid(pid_t init)
+{
+	char path[64], *text = NULL;
+	size_t len;
+	pid_t pid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", init, init);
+	if (proc_read_file(path, &text, &len) == 0)
+		pid = (pid_t)atoi(text);
+	free(text);
+	return pid;
+}
+
+static int write_pidfile(const char *path, pid_t pid)
+{
+	char tmp[4096], line[32];
+	int fd, n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return log_errno("writing pidfile %s", path);
+	n = snprintf(line, sizeof(line), "%d\n", pid);
+	if (write(fd, line, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return log_errno("writing pidfile %s", path);
+	}
+	return 0;
+}
+
+int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
+{
+	struct image *img = NULL;
+	double t0 = now_ms();
+	int status_pipe[2], ret, status;
+	pid_t init, program;
+	char ok;
+
+	*ret_status = 1;
+	ret = image_read(opts->dir, &img);
+	if (ret < 0)
+		return ret;
+	ret = restore_validate(img);
+	if (ret < 0)
+		goto out;
+	if (pipe2(status_pipe, O_CLOEXEC) < 0) {
+		ret = log_errno("pipe");
+		goto out;
+	}
+	fflush(NULL);
+	init = clone3_pid(CLONE_NEWPID | CLONE_NEWNS, 0);
+	if (init < 0) {
+		ret = log_errno("creating a PID namespace");
+		goto out;
+	}
+	if (init == 0) {
+		close(status_pipe[0]);
+		init_main(img, status_pipe[1], opts->detach);
+	}
+	close(status_pipe[1]);
+	if (read(status_pipe[0], &ok, 1) != 1) {
+		close(status_pipe[0]);
+		waitpid(init, &status, 0);
+		log_error("snapshot %s: restore failed; the snapshot is unchanged", opts->dir);
+		ret = -EIO;
+		goto out;
+	}
+	close(status_pipe[0]);
+	program = program_pid(init);
+	log_debug("pid %d restored as %d in %.1f ms", img->proc.pid, program, now_ms() - t0);
+	if (opts->pidfile) {
+		ret = write_pidfile(opts->pidfile, program);
+		if (ret < 0)
+			goto out;
+	}
+	if (opts->detach) {
+		*ret_status = 0;
+		ret = 0;
+		goto out;
+	}
+	image_free(img);
+	img = NULL;
+	install_forwarding(init);
+	while (waitpid(init, &status, 0) < 0)
+		if (errno != EINTR)
+			return log_errno("waiting for the restored program");
+	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	ret = 0;
+out:
+	image_free(img);
+	return ret;
+}

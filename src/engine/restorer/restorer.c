@@ -1,0 +1,444 @@
+/*
+ * restorer.c - the freestanding restorer blob.
+ *
+ * Copied into a free region of the restore helper and entered with a stack
+ * inside that region, this code replaces the helper's address space with
+ * the snapshot's and recreates the threads.  It cannot use libc (libc's
+ * memory is the first thing it unmaps), so it speaks to the kernel through
+ * the raw syscalls below.  It never returns: every thread ends on int3, where
+ * thaw's init (the tracer) takes over, sets the final registers and detaches.
+ *
+ * The order matters (research/cr-engine.md §2, §3, §5):
+ *   1. unmap the helper's mappings (its rseq area was unregistered before),
+ *   2. park the vDSO family, then move it to the snapshot's addresses,
+ *   3. map every VMA and fill it from pages.img with pread, checking crcs,
+ *   4. final protections, madvise bits, guard regions,
+ *   5. PR_SET_MM_MAP (brk, arg/env, auxv, exe),
+ *   6. threads with clone3(set_tid), each setting its own tid address,
+ *      robust list, rseq, altstack and queued signals,
+ *   7. itimers and rlimits, close the helper's fds, trap.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/crc32c.h"
+#include "restorer.h"
+
+#define NR_read 0
+#define NR_close 3
+#define NR_mmap 9
+#define NR_mprotect 10
+#define NR_munmap 11
+#define NR_pread64 17
+#define NR_mremap 25
+#define NR_madvise 28
+#define NR_setitimer 38
+#define NR_exit 60
+#define NR_mlock 149
+#define NR_prctl 157
+#define NR_sigaltstack 131
+#define NR_set_tid_address 218
+#define NR_exit_group 231
+#define NR_rt_tgsigqueueinfo 297
+#define NR_rt_sigqueueinfo 129
+#define NR_set_robust_list 273
+#define NR_prlimit64 302
+#define NR_rseq 334
+#define NR_clone3 435
+
+#define PROT_WRITE 0x2
+#define MAP_SHARED 0x01
+#define MAP_PRIVATE 0x02
+#define MAP_FIXED 0x10
+#define MAP_ANONYMOUS 0x20
+#define MREMAP_MAYMOVE 1
+#define MREMAP_FIXED 2
+#define PR_SET_MM 35
+#define PR_SET_MM_MAP 14
+#define PR_SET_NAME 15
+
+#define CLONE_VM 0x00000100
+#define CLONE_FS 0x00000200
+#define CLONE_FILES 0x00000400
+#define CLONE_SIGHAND 0x00000800
+#define CLONE_THREAD 0x00010000
+#define CLONE_SYSVSEM 0x00040000
+
+#define MADV_RANDOM 1
+#define MADV_SEQUENTIAL 2
+#define MADV_DONTFORK 10
+#define MADV_MERGEABLE 12
+#define MADV_HUGEPAGE 14
+#define MADV_NOHUGEPAGE 15
+#define MADV_DONTDUMP 16
+#define MADV_WIPEONFORK 18
+#define MADV_GUARD_INSTALL 102
+
+/* keep in step with image.h */
+#define RUN_ZERO 1u
+#define M_DONTFORK (1u << 0)
+#define M_DONTDUMP (1u << 1)
+#define M_WIPEONFORK (1u << 2)
+#define M_HUGEPAGE (1u << 3)
+#define M_NOHUGEPAGE (1u << 4)
+#define M_MERGEABLE (1u << 5)
+#define M_SEQUENTIAL (1u << 6)
+#define M_RANDOM (1u << 7)
+
+#define PAGE 4096ul
+#define READ_CHUNK (4ul << 20)
+
+static inline long sys6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	long ret;
+	register long r10 asm("r10") = d;
+	register long r8 asm("r8") = e;
+	register long r9 asm("r9") = f;
+
+	asm volatile("syscall"
+		     : "=a"(ret)
+		     : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+		     : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define sys1(n, a) sys6(n, (long)(a), 0, 0, 0, 0, 0)
+#define sys2(n, a, b) sys6(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define sys3(n, a, b, c) sys6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define sys4(n, a, b, c, d) sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define sys5(n, a, b, c, d, e) sys6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+
+/*
+ * Stop for the tracer: rdi says "this is ours", rax the step, rsi the
+ * errno, rdx the address or TID the step was working on.
+ */
+static __attribute__((noreturn)) void trap_at(long step, long err, uint64_t detail)
+{
+	for (;;)
+		asm volatile("int3" ::"a"(step), "D"(RESTORER_TRAP_MAGIC), "S"(err), "d"(detail)
+			     : "memory");
+}
+
+#define trap(step, err) trap_at(step, err, 0)
+
+static void zero(void *p, unsigned long len)
+{
+	unsigned long *w = p;
+
+	/* pages are aligned: word stores are enough and need no libc */
+	for (len /= sizeof(*w); len; len--)
+		*w++ = 0;
+}
+
+static long unmap_helper(struct restorer_args *a)
+{
+	uint32_t i;
+	long ret;
+
+	for (i = 0; i < a->nr_unmap; i++) {
+		ret = sys2(NR_munmap, a->unmap[i].start, a->unmap[i].len);
+		if (ret < 0) {
+			a->fail_detail = a->unmap[i].start;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The helper's vDSO may overlap the snapshot's, and mremap refuses
+ * overlapping ranges: park everything first, then move it home.  Each
+ * mapping moves on its own since mremap cannot span VMAs.
+ */
+static long move_vdso(struct restorer_args *a)
+{
+	uint64_t park = a->park;
+	uint32_t i;
+	long ret;
+
+	for (i = 0; i < a->nr_moves; i++) {
+		ret = sys5(NR_mremap, a->moves[i].from, a->moves[i].len, a->moves[i].len,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, park);
+		if (ret < 0)
+			goto fail;
+		a->moves[i].from = park;
+		park += a->moves[i].len;
+	}
+	for (i = 0; i < a->nr_moves; i++) {
+		ret = sys5(NR_mremap, a->moves[i].from, a->moves[i].len, a->moves[i].len,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, a->moves[i].to);
+		if (ret < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	a->fail_detail = a->moves[i].to;
+	return ret;
+}
+
+static long map_vmas(struct restorer_args *a)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->nr_vmas; i++) {
+		const struct restorer_vma *v = &a->vmas[i];
+		uint32_t prot = v->prot | (v->needs_write ? PROT_WRITE : 0);
+		long ret;
+
+		ret = sys6(NR_mmap, (long)v->start, (long)(v->end - v->start), prot,
+			   v->map_flags | MAP_FIXED, v->fd, (long)v->pgoff);
+		if (ret < 0 || (uint64_t)ret != v->start) {
+			a->fail_detail = v->start;
+			return ret < 0 ? ret : -14;
+		}
+	}
+	return 0;
+}
+
+/* Fill every run from pages.img; the crc of each run is checked in place. */
+static long fill_pages(struct restorer_args *a)
+{
+	uint64_t i;
+
+	for (i = 0; i < a->nr_runs; i++) {
+		const struct restorer_run *r = &a->runs[i];
+		unsigned long len = (unsigned long)r->npages * PAGE, done = 0;
+		char *dst = (char *)r->vaddr;
+
+		a->fail_detail = r->vaddr;
+		if (r->flags & RUN_ZERO) {
+			zero(dst, len);
+			continue;
+		}
+		while (done < len) {
+			unsigned long want = len - done;
+			long n;
+
+			if (want > READ_CHUNK)
+				want = READ_CHUNK;
+			n = sys4(NR_pread64, a->pages_fd, dst + done, want, r->off + done);
+			if (n < 0)
+				return n;
+			if (n == 0)
+				return -61; /* ENODATA: pages.img is shorter than its index */
+			done += (unsigned long)n;
+		}
+		if (crc32c(dst, len) != r->crc)
+			return -RESTORER_ERR_CRC;
+	}
+	return 0;
+}
+
+static long finish_vmas(struct restorer_args *a)
+{
+	static const struct {
+		uint32_t bit;
+		int advice;
+	} advices[] = {
+		{ M_DONTFORK, MADV_DONTFORK },	 { M_DONTDUMP, MADV_DONTDUMP },
+		{ M_WIPEONFORK, MADV_WIPEONFORK }, { M_HUGEPAGE, MADV_HUGEPAGE },
+		{ M_NOHUGEPAGE, MADV_NOHUGEPAGE }, { M_SEQUENTIAL, MADV_SEQUENTIAL },
+		{ M_RANDOM, MADV_RANDOM },
+	};
+	uint32_t i, j;
+	long ret;
+
+	for (i = 0; i < a->nr_vmas; i++) {
+		const struct restorer_vma *v = &a->vmas[i];
+		long len = (long)(v->end - v->start);
+
+		a->fail_detail = v->start;
+		if (v->needs_write && !(v->prot & PROT_WRITE)) {
+			ret = sys3(NR_mprotect, v->start, len, v->prot);
+			if (ret < 0)
+				return ret;
+		}
+		for (j = 0; j < sizeof(advices) / sizeof(advices[0]); j++) {
+			if (!(v->madv & advices[j].bit))
+				continue;
+			ret = sys3(NR_madvise, v->start, len, advices[j].advice);
+			if (ret < 0)
+				return ret;
+		}
+		/* KSM may be compiled out: merging is a hint, not state */
+		if (v->madv & M_MERGEABLE)
+			sys3(NR_madvise, v->start, len, MADV_MERGEABLE);
+		if (v->is_locked) {
+			ret = sys2(NR_mlock, v->start, len);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static long install_guards(struct restorer_args *a)
+{
+	uint32_t i;
+	long ret;
+
+	for (i = 0; i < a->nr_guards; i++) {
+		ret = sys3(NR_madvise, a->guards[i].start, a->guards[i].len, MADV_GUARD_INSTALL);
+		if (ret < 0) {
+			a->fail_detail = a->guards[i].start;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Per-thread state only the thread itself can set (research/cr-engine.md §5). */
+static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
+{
+	long ret;
+	uint32_t i;
+
+	sys1(NR_set_tid_address, t->clear_child_tid);
+	ret = sys2(NR_set_robust_list, t->robust_list, t->robust_list_len);
+	if (ret < 0 && t->robust_list)
+		return ret;
+	if (t->rseq_len) {
+		ret = sys4(NR_rseq, t->rseq_abi, t->rseq_len, t->rseq_flags, t->rseq_sig);
+		if (ret < 0)
+			return ret;
+	}
+	if (t->altstack_size || t->altstack_flags) {
+		struct {
+			uint64_t sp;
+			int32_t flags;
+			int32_t pad;
+			uint64_t size;
+		} ss = { t->altstack_sp, (int32_t)t->altstack_flags, 0, t->altstack_size };
+
+		/* SS_ONSTACK is a report, not a request; SS_AUTODISARM (1<<31) is */
+		ss.flags &= (int32_t)0x80000000;
+		ret = sys2(NR_sigaltstack, &ss, 0);
+		if (ret < 0)
+			return ret;
+	}
+	sys2(NR_prctl, PR_SET_NAME, t->comm);
+	for (i = 0; i < t->nr_pending; i++) {
+		const int32_t *si = (const int32_t *)t->pending[i].bytes;
+
+		ret = sys4(NR_rt_tgsigqueueinfo, a->pid, t->tid, si[0], t->pending[i].bytes);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+__attribute__((noreturn, used, noinline)) void thread_main(struct restorer_args *a, uint32_t idx)
+{
+	long ret = setup_thread(a, &a->threads[idx]);
+
+	trap(ret < 0 ? RESTORER_ERR_THREAD : RESTORER_OK, ret);
+}
+
+struct clone_args_k {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
+
+/*
+ * clone3 with a new stack: the child starts on that stack with the parent's
+ * registers, so it must not return through this function's frame.  It
+ * calls thread_main(a, idx) from r12/r13, which it inherited.
+ */
+static long spawn_thread(struct restorer_args *a, uint32_t idx)
+{
+	struct restorer_thread *t = &a->threads[idx];
+	uint64_t tid = (uint64_t)(uint32_t)t->tid;
+	struct clone_args_k ca = {
+		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			 CLONE_SYSVSEM,
+		.stack = t->stack_top - 65536,
+		.stack_size = 65536,
+		.set_tid = (uint64_t)&tid,
+		.set_tid_size = 1,
+	};
+	register long r12 asm("r12") = (long)a;
+	register long r13 asm("r13") = (long)idx;
+	long ret;
+
+	asm volatile("syscall\n\t"
+		     "test %%rax, %%rax\n\t"
+		     "jnz 1f\n\t"
+		     "mov %%r12, %%rdi\n\t"
+		     "mov %%r13, %%rsi\n\t"
+		     "call thread_main\n\t"
+		     "ud2\n"
+		     "1:\n\t"
+		     : "=a"(ret)
+		     : "a"(NR_clone3), "D"(&ca), "S"(sizeof(ca)), "r"(r12), "r"(r13)
+		     : "rcx", "r11", "rdx", "memory");
+	if (ret >= 0 && ret != t->tid)
+		return -17; /* EEXIST: the kernel gave another TID */
+	return ret < 0 ? ret : 0;
+}
+
+static long set_timers_and_limits(struct restorer_args *a)
+{
+	long ret;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		ret = sys4(NR_prlimit64, 0, i, &a->rlimits[i], 0);
+		/* a hard limit above ours cannot be raised without CAP_SYS_RESOURCE */
+		if (ret < 0 && ret != -1)
+			return ret;
+	}
+	if (!a->has_itimers)
+		return 0;
+	for (i = 0; i < 3; i++) {
+		if (!a->itimers[i][2] && !a->itimers[i][3])
+			continue;
+		ret = sys3(NR_setitimer, i, a->itimers[i], 0);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+#define STEP(step, call)                                                                           \
+	do {                                                                                       \
+		long __r = (call);                                                                 \
+		if (__r < 0)                                                                       \
+			trap_at(step, __r, a->fail_detail);                                        \
+	} while (0)
+
+__attribute__((section(".text.entry"), noreturn, used)) void
+restorer_entry(struct restorer_args *a)
+{
+	uint32_t i;
+
+	if (a->magic != RESTORER_ARGS_MAGIC)
+		trap(RESTORER_ERR_ARGS, -22);
+	STEP(RESTORER_ERR_UNMAP, unmap_helper(a));
+	STEP(RESTORER_ERR_VDSO, move_vdso(a));
+	STEP(RESTORER_ERR_MMAP, map_vmas(a));
+	{
+		long r = fill_pages(a);
+		if (r == -RESTORER_ERR_CRC)
+			trap_at(RESTORER_ERR_CRC, -74, a->fail_detail);
+		if (r < 0)
+			trap_at(RESTORER_ERR_READ, r, a->fail_detail);
+	}
+	STEP(RESTORER_ERR_MPROTECT, finish_vmas(a));
+	STEP(RESTORER_ERR_GUARD, install_guards(a));
+	STEP(RESTORER_ERR_MM_MAP, sys5(NR_prctl, PR_SET_MM, PR_SET_MM_MAP, &a->mm, sizeof(a->mm), 0));
+	for (i = 0; i < a->nr_close; i++)
+		sys1(NR_close, a->close_fds[i]);
+	for (i = 1; i < a->nr_threads; i++) {
+		a->fail_detail = (uint64_t)a->threads[i].tid;
+		STEP(RESTORER_ERR_CLONE, spawn_thread(a, i));
+	}
+	for (i = 0; i < a->nr_shared_pending; i++) {
+		const int32_t *si = (const int32_t *)a->shared_pending[i].bytes;
+
+		STEP(RESTORER_ERR_SIGNALS,
+		     sys3(NR_rt_sigqueueinfo, a->pid, si[0], a->shared_pending[i].bytes));
+	}
+	STEP(RESTORER_ERR_TIMERS, set_timers_and_limits(a));
+	STEP(RESTORER_ERR_THREAD, setup_thread(a, &a->threads[0]));
+	trap(RESTORER_OK, 0);
+}

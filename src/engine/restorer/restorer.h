@@ -1,0 +1,142 @@
+/*
+ * restorer.h - the contract between the restore helper and the restorer blob.
+ *
+ * The helper (ordinary C, inside the new PID namespace, with the target's
+ * PID) builds a struct restorer_args in a region that lies outside every
+ * mapping of the snapshot, copies the blob there, switches to a stack in the
+ * region and jumps to restorer_entry().  The blob owns the process from then
+ * on: it unmaps the helper's address space, moves the vDSO, maps and fills
+ * every VMA, applies PR_SET_MM_MAP, creates the threads with their TIDs and
+ * sets the per-thread state only a thread can set for itself.  Every thread
+ * then stops on int3 with RESTORER_TRAP_MAGIC in rdi and its result in rax; the
+ * tracer (thaw's init) sets the final registers and lets them go.
+ *
+ * Everything here is plain data with absolute pointers into the region: the
+ * blob has no relocations and no libc.
+ */
+#ifndef THAW_ENGINE_RESTORER_H
+#define THAW_ENGINE_RESTORER_H
+
+#include <stdint.h>
+
+#define RESTORER_ARGS_MAGIC 0x7468617772737472ull /* "thawrstr" */
+#define RESTORER_TRAP_MAGIC 0x74686177646f6e65ull /* "thawdone" */
+
+/* what went wrong, in rax when a thread traps with an error (negative errno in rsi) */
+enum restorer_step {
+	RESTORER_OK = 0,
+	RESTORER_ERR_ARGS = 1,
+	RESTORER_ERR_UNMAP,
+	RESTORER_ERR_VDSO,
+	RESTORER_ERR_MMAP,
+	RESTORER_ERR_READ,
+	RESTORER_ERR_CRC,
+	RESTORER_ERR_MPROTECT,
+	RESTORER_ERR_GUARD,
+	RESTORER_ERR_MM_MAP,
+	RESTORER_ERR_CLONE,
+	RESTORER_ERR_THREAD,
+	RESTORER_ERR_SIGNALS,
+	RESTORER_ERR_TIMERS,
+	RESTORER_ERR_RLIMIT,
+};
+
+struct restorer_range {
+	uint64_t start, len;
+};
+
+struct restorer_vma {
+	uint64_t start, end;
+	uint64_t pgoff;
+	int32_t fd; /* file or shmem fd, -1 for anonymous */
+	uint32_t prot; /* final protection */
+	uint32_t map_flags; /* MAP_PRIVATE/MAP_SHARED/MAP_ANONYMOUS/GROWSDOWN/NORESERVE */
+	uint32_t madv; /* IMAGE_MADV_* */
+	uint32_t is_locked;
+	uint32_t needs_write; /* has page runs: mapped writable until filled */
+};
+
+struct restorer_run {
+	uint64_t vaddr;
+	uint64_t off;
+	uint32_t npages;
+	uint32_t flags; /* IMAGE_RUN_ZERO */
+	uint32_t crc;
+	uint32_t pad;
+};
+
+/* a vDSO-family mapping of the helper, moved to where the snapshot had it */
+struct restorer_move {
+	uint64_t from, to, len;
+};
+
+struct restorer_siginfo {
+	uint8_t bytes[128];
+};
+
+struct restorer_thread {
+	int32_t tid;
+	int32_t pad;
+	uint64_t stack_top; /* restore stack inside the region */
+	uint64_t clear_child_tid;
+	uint64_t robust_list, robust_list_len;
+	uint64_t rseq_abi, rseq_sig;
+	uint32_t rseq_len, rseq_flags;
+	uint64_t altstack_sp, altstack_size;
+	uint32_t altstack_flags;
+	uint32_t nr_pending;
+	struct restorer_siginfo *pending;
+	char comm[16];
+};
+
+/* struct prctl_mm_map, spelled out so the blob needs no kernel headers */
+struct restorer_mm_map {
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t *auxv;
+	uint32_t auxv_size;
+	uint32_t exe_fd;
+};
+
+struct restorer_rlimit {
+	uint64_t cur, max;
+};
+
+struct restorer_args {
+	uint64_t magic;
+	int32_t pid; /* tgid, as the process sees it */
+	int32_t pages_fd;
+
+	uint32_t nr_unmap;
+	struct restorer_range *unmap;
+	uint32_t nr_moves;
+	struct restorer_move *moves; /* to a park area first, then home */
+	uint64_t park; /* free area in the region, big enough for all moves */
+
+	uint32_t nr_vmas;
+	struct restorer_vma *vmas;
+	uint64_t nr_runs;
+	struct restorer_run *runs;
+	uint32_t nr_guards;
+	struct restorer_range *guards;
+
+	struct restorer_mm_map mm;
+
+	uint32_t nr_threads;
+	struct restorer_thread *threads; /* [0] is the leader */
+	uint32_t nr_shared_pending;
+	struct restorer_siginfo *shared_pending;
+
+	uint32_t nr_close;
+	int32_t *close_fds; /* fds the helper opened for mapping; closed at the end */
+
+	uint32_t has_itimers;
+	uint64_t itimers[3][4]; /* struct itimerval per timer: interval sec/usec, value sec/usec */
+	struct restorer_rlimit rlimits[16];
+
+	/* where the blob reports progress, for the tracer's error messages */
+	volatile uint64_t fail_detail; /* e.g. the vaddr of the run that failed */
+};
+
+#endif
