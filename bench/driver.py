@@ -348,7 +348,7 @@ def restore_detached(wl, snap, opts, tag):
         if pid is not None:
             PROCS.adopt(pid)
         if rc != 0:
-            raise BenchError(f"thaw restore --detach failed (exit {rc}):\n{indent(err.tail())}")
+            raise BenchError(f"thaw restore --detach failed (exit {rc})")
         if pid is None:
             raise BenchError(f"thaw restore --detach exited 0 but wrote no PID to {pidfile}")
         # The restored program holds the other ends of thaw restore's pipes.
@@ -384,7 +384,10 @@ def restore_foreground(wl, snap, opts, tag):
             p.stdin.flush()
             answer = out.readline(opts.timeout, f"{wl['key']}: foreground restore")
         except (BenchError, OSError) as e:
-            rc = p.poll()
+            try:
+                rc = p.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                rc = None
             status = f" (thaw restore exited {rc})" if rc is not None else ""
             raise BenchError(f"{e}{status}\n  thaw/program stderr:\n{indent(err.tail())}")
         t1 = now()
