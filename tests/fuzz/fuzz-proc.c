@@ -1,0 +1,219 @@
+/*
+ * fuzz-proc.c - fuzz target for the /proc parsers (maps, smaps, stat, status).
+ *
+ * With libFuzzer: clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE
+ * -Isrc tests/fuzz/fuzz-proc.c src/engine/proc.c src/base/log.c, seeds in
+ * tests/fuzz/corpus/proc/.  With -DFUZZ_STANDALONE it has its own main(): the
+ * files named on the command line are run once each; with none, every
+ * truncation and a deterministic set of byte mutations of built-in real
+ * samples are run.  It exits 0 when nothing crashed; a broken invariant
+ * aborts.  Every input is copied to a buffer of its exact size so that ASan
+ * catches a read one byte past it.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "engine/proc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_maps(const struct proc_map *m, size_t n, size_t len)
+{
+	size_t i;
+
+	/* The shortest VMA header, "0-1000 ---p 0 0:0 0", is 19 bytes. */
+	if (n > len / 19 + 1)
+		abort();
+	for (i = 0; i < n; i++)
+		if (m[i].start >= m[i].end || !m[i].name || strlen(m[i].name) > len)
+			abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *text = malloc(size ? size : 1);
+	struct proc_status status;
+	struct proc_stat stat;
+	struct proc_map *maps;
+	size_t n;
+
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	if (proc_parse_smaps(text, size, &maps, &n) == 0) {
+		check_maps(maps, n, size);
+		proc_maps_free(maps, n);
+	} else if (maps || n) {
+		abort();
+	}
+	if (proc_parse_maps(text, size, &maps, &n) == 0) {
+		check_maps(maps, n, size);
+		proc_maps_free(maps, n);
+	}
+	if (proc_parse_stat(text, size, &stat) == 0 && (stat.pid <= 0 || !memchr(stat.comm, 0, 64)))
+		abort();
+	if (proc_parse_status(text, size, &status) == 0 &&
+	    (status.nspid_n < 1 || status.nspid_n > PROC_NS_LEVELS_MAX))
+		abort();
+	free(text);
+	return 0;
+}
+
+#ifdef FUZZ_STANDALONE
+
+static const char sample_smaps[] =
+	"55b02747e000-55b02749f000 rw-p 00000000 00:00 0                          [heap]\n"
+	"Size:                132 kB\n"
+	"Rss:                  16 kB\n"
+	"Anonymous:            16 kB\n"
+	"Swap:                  0 kB\n"
+	"Locked:                0 kB\n"
+	"THPeligible:           0\n"
+	"VmFlags: rd wr mr mw me ac \n"
+	"7fb9e7756000-7fb9e7757000 r--s 00000000 fe:00 10952897                   /tmp/a file\\012x\n"
+	"Rss:                   4 kB\n"
+	"VmFlags: rd sh mr mw me ms \n"
+	"7fb9e775c000-7fb9e775d000 rw-s 00000000 00:01 24                         /memfd:m (deleted)\n"
+	"Anonymous:             0 kB\n"
+	"VmFlags: rd wr sh mr mw me ms \n"
+	"7fb9e775f000-7fb9e7763000 r--p 00000000 00:00 0                          [vvar]\n"
+	"VmFlags: rd mr pf io de dd \n"
+	"7fb9e7763000-7fb9e7765000 r--p 00000000 00:00 0                          [vvar_vclock]\n"
+	"VmFlags: rd mr pf io de dd \n"
+	"7ffe7e273000-7ffe7e294000 rw-p 00000000 00:00 0                          [stack]\n"
+	"VmFlags: rd wr mr mw me gd ac \n";
+
+static const char sample_stat[] =
+	"7959 (a) b (c) S 1 7949 5472 0 -1 4194560 117 0 0 0 0 0 0 0 20 0 1 0 227027 6778880 329 "
+	"18446744073709551615 94214408122368 94214408123649 140731015049440 0 0 0 0 6 0 1 0 0 17 "
+	"0 0 0 0 0 0 94214408134096 94214408134784 94215061626880 140731015051934 "
+	"140731015051941 140731015051941 140731015053297 0\n";
+
+static const char sample_status[] = "Name:\tcat\nUmask:\t0022\nState:\tR (running)\nTgid:\t7241\n"
+				    "PPid:\t7235\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n"
+				    "NStgid:\t7241\t3\nNSpid:\t7241\t3\nThreads:\t1\nSigQ:\t0/96365\n"
+				    "SigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\n"
+				    "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+				    "SigCgt:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n";
+
+/* Bytes that steer the parsers: separators, digits, escapes, the end of comm. */
+static const char interesting[] = { '\n', ' ', '\t', '-', ':', ')', '(', '\\', '0', 'f',
+				    '9', '\0', 'p', 's', '/', '\xff' };
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static size_t mutate_sample(const char *sample, size_t len)
+{
+	uint8_t *buf = malloc(len * 2 + 16);
+	size_t runs = 0, i, k;
+
+	if (!buf)
+		abort();
+	for (i = 0; i <= len; i++) {
+		LLVMFuzzerTestOneInput((const uint8_t *)sample, i);
+		runs++;
+	}
+	for (i = 0; i < len; i++) {
+		for (k = 0; k < sizeof(interesting); k++) {
+			memcpy(buf, sample, len);
+			buf[i] = (uint8_t)interesting[k];
+			LLVMFuzzerTestOneInput(buf, len);
+			runs++;
+		}
+	}
+	for (i = 0; i < 20000; i++) {
+		size_t cur = len, m, mutations = 1 + rng() % 8;
+
+		memcpy(buf, sample, len);
+		for (m = 0; m < mutations && cur; m++) {
+			size_t at = rng() % cur;
+
+			switch (rng() % 4) {
+			case 0: /* flip a bit */
+				buf[at] ^= (uint8_t)(1u << (rng() % 8));
+				break;
+			case 1: /* delete a byte */
+				memmove(buf + at, buf + at + 1, cur - at - 1);
+				cur--;
+				break;
+			case 2: /* insert an interesting byte */
+				if (cur < len * 2 + 8) {
+					memmove(buf + at + 1, buf + at, cur - at);
+					buf[at] = (uint8_t)interesting[rng() % sizeof(interesting)];
+					cur++;
+				}
+				break;
+			default: /* truncate */
+				cur = at;
+				break;
+			}
+		}
+		LLVMFuzzerTestOneInput(buf, cur);
+		runs++;
+	}
+	free(buf);
+	return runs;
+}
+
+static int run_file(const char *path)
+{
+	size_t cap = 1 << 20, len = 0, n;
+	uint8_t *buf = malloc(cap);
+	FILE *f;
+
+	if (!buf)
+		return -1;
+	f = fopen(path, "rb");
+	if (!f) {
+		perror(path);
+		free(buf);
+		return -1;
+	}
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			uint8_t *bigger = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+
+			if (!bigger)
+				break;
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	LLVMFuzzerTestOneInput(buf, len);
+	free(buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t runs = 0;
+	int i, failed = 0;
+
+	log_set_level(LOG_ERROR);
+	if (argc > 1) {
+		for (i = 1; i < argc; i++)
+			failed |= run_file(argv[i]) < 0;
+		printf("fuzz-proc: %d inputs, no crash\n", argc - 1);
+		return failed;
+	}
+	runs += mutate_sample(sample_smaps, sizeof(sample_smaps) - 1);
+	runs += mutate_sample(sample_stat, sizeof(sample_stat) - 1);
+	runs += mutate_sample(sample_status, sizeof(sample_status) - 1);
+	printf("fuzz-proc: %zu inputs, no crash\n", runs);
+	return 0;
+}
+
+#endif
