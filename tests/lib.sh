@@ -202,23 +202,74 @@ read_pidfile() {
 	cat "$f"
 }
 
-# restore_detached NAME DIR [ARGS...]: thaw restore --detach; the program's
-# stdout goes to $TMP/NAME.out, thaw's stderr to $TMP/NAME.err; sets PID.
+# restore_detached NAME DIR [ARGS...]: thaw restore --detach; sets PID.
+# thaw restore's stdout is a pipe to a cat appending to $TMP/NAME.out, so the
+# restored program writes there through a foreign pipe (and a later dump of it
+# treats its stdout the same way again); thaw's stderr goes to $TMP/NAME.err.
 restore_detached() {
-	local name=$1 dir=$2 rc pid
+	local name=$1 dir=$2 rc pid i rcf=$TMP/$1.rc catf=$TMP/$1.catpid pidf=$TMP/$1.pidfile
 	shift 2
 	: >"$TMP/$name.out"
 	: >"$TMP/$name.err"
-	rm -f "$TMP/$name.pidfile"
-	timeout -k 5 120 "$THAW" restore --dir "$dir" --detach --pidfile "$TMP/$name.pidfile" "$@" \
-		</dev/null >>"$TMP/$name.out" 2>>"$TMP/$name.err"
-	rc=$?
-	pid=$(read_pidfile "$TMP/$name.pidfile") && track_restored "$pid"
-	[ $rc = 0 ] || fail "$name: thaw restore --detach exited $rc: $(tail -n 5 "$TMP/$name.err")"
+	rm -f "$pidf" "$rcf" "$catf"
+	(
+		{
+			timeout -k 5 120 "$THAW" restore --dir "$dir" --detach --pidfile "$pidf" "$@" \
+				</dev/null 2>>"$TMP/$name.err"
+			echo $? >"$rcf.tmp" && mv "$rcf.tmp" "$rcf"
+		} | {
+			echo $BASHPID >"$catf"
+			exec cat >>"$TMP/$name.out"
+		}
+	) &
+	track $!
+	for ((i = 0; i < 130 * 20; i++)); do
+		[ -s "$rcf" ] && break
+		sleep 0.05
+	done
+	track "$(cat "$catf" 2>/dev/null)"
+	rc=$(cat "$rcf" 2>/dev/null)
+	pid=$(read_pidfile "$pidf") && track_restored "$pid"
+	[ "$rc" = 0 ] || fail "$name: thaw restore --detach exited ${rc:-?}: $(tail -n 5 "$TMP/$name.err")"
 	[ -n "$pid" ] || fail "$name: thaw restore --detach wrote no pid to its pidfile"
 	alive "$pid" || fail "$name: restored pid $pid is not running"
 	PID=$pid
 	log "$name: restored from ${dir#"$TMP"/} as pid $PID"
+}
+
+# restore_fails NAME DIR: a restore that must be refused; thaw's stderr in $TMP/NAME.err.
+# PIDs of running processes whose executable is our thaw binary.
+thaw_procs() {
+	local d exe
+	exe=$(readlink -f "$THAW")
+	for d in /proc/[0-9]*; do
+		[ "$(readlink "$d/exe" 2>/dev/null)" = "$exe" ] && echo "${d#/proc/}"
+	done
+}
+
+restore_fails() {
+	local name=$1 dir=$2 rc pid before p
+	before=" $(thaw_procs | tr '\n' ' ') "
+	: >"$TMP/$name.err"
+	rm -f "$TMP/$name.pidfile"
+	timeout -k 5 60 "$THAW" restore --dir "$dir" --detach --pidfile "$TMP/$name.pidfile" \
+		</dev/null >"$TMP/$name.out" 2>>"$TMP/$name.err"
+	rc=$?
+	if pid=$(TIMEOUT=1 read_pidfile "$TMP/$name.pidfile"); then
+		track_restored "$pid"
+		fail "$name: restore of a bad snapshot started pid $pid"
+	fi
+	for p in $(thaw_procs); do
+		if [[ $before != *" $p "* ]] && alive "$p"; then
+			track "$p"
+			fail "$name: failed restore left thaw process $p behind"
+		fi
+	done
+	[ $rc != 0 ] || fail "$name: thaw restore exited 0"
+	[ $rc = 124 ] || [ $rc = 137 ] && fail "$name: thaw restore hung"
+	[ $rc -gt 128 ] && fail "$name: thaw restore died of signal $((rc - 128))"
+	[ -s "$TMP/$name.err" ] || fail "$name: thaw restore failed without a message"
+	log "$name: refused (exit $rc): $(head -n 3 "$TMP/$name.err" | tr '\n' ' ')"
 }
 
 # restore_fg NAME DIR [ARGS...]: thaw restore in the foreground, started in
