@@ -808,11 +808,26 @@ static void task_path(char *path, size_t size, pid_t pid, pid_t tid, const char 
 		snprintf(path, size, "/proc/%d/%s", (int)pid, file);
 }
 
+/*
+ * A task that is gone (ENOENT, or ESRCH from some files) is a race the caller
+ * expects while threads exit under it: say it only at debug level.
+ */
+static int report_open_error(const char *path, int err)
+{
+	if (err == ENOENT || err == ESRCH)
+		log_debug("cannot open %s: %s", path, strerror(err));
+	else
+		log_error("cannot open %s: %s", path, strerror(err));
+	return -err;
+}
+
 static int read_logged(const char *path, char **buf, size_t *len)
 {
 	int r = proc_read_file(path, buf, len);
 
-	if (r < 0)
+	if (r == -ENOENT || r == -ESRCH)
+		log_debug("cannot read %s: %s", path, strerror(-r));
+	else if (r < 0)
 		log_error("cannot read %s: %s", path, strerror(-r));
 	return r;
 }
@@ -901,7 +916,7 @@ int proc_read_auxv(pid_t pid, void *buf, size_t cap, size_t *ret_len)
 	task_path(path, sizeof(path), pid, 0, "auxv");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return log_errno("cannot open %s", path);
+		return report_open_error(path, errno);
 	for (;;) {
 		ssize_t n;
 
@@ -962,7 +977,7 @@ static int list_numeric_dir(const char *path, int **ret, size_t *ret_n)
 	*ret_n = 0;
 	dir = opendir(path);
 	if (!dir)
-		return log_errno("cannot open %s", path);
+		return report_open_error(path, errno);
 	for (;;) {
 		char *endp;
 		long v;

@@ -7,7 +7,9 @@
  * caller, who knows which pid and file it read, can log once.  They accept any
  * bytes (NULs, no trailing newline, truncation) without reading outside
  * [text, text + len): they are fuzzed.  The readers (proc_read_*, proc_list_*)
- * read /proc/PID/... whole and call the parsers; they log their failures.
+ * read /proc/PID/... whole and call the parsers; they log their failures,
+ * except a task that is gone (-ENOENT/-ESRCH): callers racing with exiting
+ * threads expect that, so it is logged at debug level only.
  *
  * Kernel surprises the parsers handle (details in proc.c):
  *  - maps names escape '\n' as "\012" and nothing else, so a name holding a

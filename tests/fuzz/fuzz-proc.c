@@ -6,7 +6,8 @@
  * tests/fuzz/corpus/proc/.  With -DFUZZ_STANDALONE it has its own main(): the
  * files named on the command line are run once each; with none, every
  * truncation and a deterministic set of byte mutations of built-in real
- * samples are run.  It exits 0 when nothing crashed; a broken invariant
+ * samples are run, then the seeds of tests/fuzz/corpus/proc/ (when run from
+ * the top of the tree) with random edits of each.  It exits 0 when nothing crashed; a broken invariant
  * aborts.  Every input is copied to a buffer of its exact size so that ASan
  * catches a read one byte past it.
  */
@@ -64,6 +65,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #ifdef FUZZ_STANDALONE
 
+#include <dirent.h>
+#include <stdbool.h>
+
 static const char sample_smaps[] =
 	"55b02747e000-55b02749f000 rw-p 00000000 00:00 0                          [heap]\n"
 	"Size:                132 kB\n"
@@ -113,18 +117,20 @@ static uint64_t rng(void)
 	return rng_state;
 }
 
-static size_t mutate_sample(const char *sample, size_t len)
+/* Exhaustive truncations and single-byte changes for short samples, then random edits. */
+static size_t mutate_sample(const char *sample, size_t len, size_t random_runs)
 {
 	uint8_t *buf = malloc(len * 2 + 16);
 	size_t runs = 0, i, k;
+	bool exhaustive = len <= 4096;
 
 	if (!buf)
 		abort();
-	for (i = 0; i <= len; i++) {
+	for (i = 0; exhaustive && i <= len; i++) {
 		LLVMFuzzerTestOneInput((const uint8_t *)sample, i);
 		runs++;
 	}
-	for (i = 0; i < len; i++) {
+	for (i = 0; exhaustive && i < len; i++) {
 		for (k = 0; k < sizeof(interesting); k++) {
 			memcpy(buf, sample, len);
 			buf[i] = (uint8_t)interesting[k];
@@ -132,7 +138,7 @@ static size_t mutate_sample(const char *sample, size_t len)
 			runs++;
 		}
 	}
-	for (i = 0; i < 20000; i++) {
+	for (i = 0; i < random_runs; i++) {
 		size_t cur = len, m, mutations = 1 + rng() % 8;
 
 		memcpy(buf, sample, len);
@@ -166,7 +172,8 @@ static size_t mutate_sample(const char *sample, size_t len)
 	return runs;
 }
 
-static int run_file(const char *path)
+/* Runs path once and, with mutations > 0, that many random edits of it. */
+static int run_file(const char *path, size_t mutations, size_t *runs)
 {
 	size_t cap = 1 << 20, len = 0, n;
 	uint8_t *buf = malloc(cap);
@@ -193,8 +200,33 @@ static int run_file(const char *path)
 	}
 	fclose(f);
 	LLVMFuzzerTestOneInput(buf, len);
+	++*runs;
+	if (mutations)
+		*runs += mutate_sample((const char *)buf, len, mutations);
 	free(buf);
 	return 0;
+}
+
+/* The seeds, when run from the top of the tree (as tests/run.sh does). */
+static size_t run_corpus(const char *dir_path)
+{
+	char path[512];
+	struct dirent *de;
+	size_t runs = 0;
+	DIR *dir;
+
+	dir = opendir(dir_path);
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir_path, de->d_name);
+		if (run_file(path, 300, &runs) < 0)
+			abort();
+	}
+	closedir(dir);
+	return runs;
 }
 
 int main(int argc, char **argv)
@@ -205,13 +237,14 @@ int main(int argc, char **argv)
 	log_set_level(LOG_ERROR);
 	if (argc > 1) {
 		for (i = 1; i < argc; i++)
-			failed |= run_file(argv[i]) < 0;
-		printf("fuzz-proc: %d inputs, no crash\n", argc - 1);
+			failed |= run_file(argv[i], 0, &runs) < 0;
+		printf("fuzz-proc: %zu inputs, no crash\n", runs);
 		return failed;
 	}
-	runs += mutate_sample(sample_smaps, sizeof(sample_smaps) - 1);
-	runs += mutate_sample(sample_stat, sizeof(sample_stat) - 1);
-	runs += mutate_sample(sample_status, sizeof(sample_status) - 1);
+	runs += mutate_sample(sample_smaps, sizeof(sample_smaps) - 1, 20000);
+	runs += mutate_sample(sample_stat, sizeof(sample_stat) - 1, 20000);
+	runs += mutate_sample(sample_status, sizeof(sample_status) - 1, 20000);
+	runs += run_corpus("tests/fuzz/corpus/proc");
 	printf("fuzz-proc: %zu inputs, no crash\n", runs);
 	return 0;
 }
