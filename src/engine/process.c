@@ -4,8 +4,8 @@
  *
  * Most of it is read from /proc from outside.  Sigactions, itimers and the
  * exact brk are visible only from inside: they are read with injected
- * system calls (inject.c).  Only the signals /proc says are caught or
- * ignored are asked about; the rest are at their defaults.
+ * system calls (inject.c).  Every signal is asked about: a default action
+ * can still carry flags (SA_NOCLDSTOP on SIGCHLD) that /proc does not show.
  */
 #define LOG_TAG "process"
 #include <errno.h>
@@ -38,9 +38,8 @@ static pid_t inner(pid_t outer, pid_t outer_self, pid_t inner_self)
 	return outer == outer_self ? inner_self : outer;
 }
 
-static int dump_sigactions(struct frozen *fz, struct image *img, const struct proc_status *st)
+static int dump_sigactions(struct frozen *fz, struct image *img)
 {
-	uint64_t asked = st->sig_cgt | st->sig_ign;
 	int sig;
 
 	for (sig = 1; sig <= IMAGE_NR_SIGNALS; sig++) {
@@ -49,7 +48,7 @@ static int dump_sigactions(struct frozen *fz, struct image *img, const struct pr
 		long res;
 		int ret;
 
-		if (sig == SIGKILL || sig == SIGSTOP || !(asked & (1ull << (sig - 1))))
+		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
 		ret = inject_syscall(fz, fz->pid, SYS_rt_sigaction, args, &act, sizeof(act), &res);
 		if (ret < 0)
@@ -184,7 +183,7 @@ int process_dump(struct frozen *fz, struct image *img)
 	ret = dump_links(fz, img);
 	if (ret < 0)
 		return ret;
-	ret = dump_sigactions(fz, img, &st);
+	ret = dump_sigactions(fz, img);
 	if (ret < 0)
 		return ret;
 	ret = dump_timers_and_brk(fz, img);

@@ -591,6 +591,26 @@ static int lift_fd(int fd, int min_fd)
 	return moved;
 }
 
+/* Closes every fd at or above min_fd that is not one the helper still needs. */
+static void close_strays(const struct helper *h, const struct image *img)
+{
+	int keep[] = { h->region_fd, img->pages_fd, img->data_fd, img->dir_fd };
+	int *fds = NULL;
+	size_t n = 0, i, k;
+
+	if (proc_list_fds(getpid(), &fds, &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		bool is_kept = fds[i] < h->min_fd;
+
+		for (k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
+			is_kept |= fds[i] == keep[k];
+		if (!is_kept)
+			close(fds[i]);
+	}
+	free(fds);
+}
+
 static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd, int region_fd)
 {
 	struct helper h = { .img = img };
@@ -620,6 +640,12 @@ static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd
 		img->dir_fd = lift_fd(img->dir_fd, h.min_fd);
 	if (img->pages_fd < 0 || img->data_fd < 0)
 		goto fail;
+	/* nothing else of thaw's may leak into the program */
+	close_strays(&h, img);
+	h.close_fds[h.nr_close++] = h.region_fd;
+	h.close_fds[h.nr_close++] = img->data_fd;
+	if (img->dir_fd >= 0)
+		h.close_fds[h.nr_close++] = img->dir_fd;
 
 	h.shmem_fds = calloc(img->nr_shmems + 1, sizeof(int));
 	h.file_ro = malloc((img->nr_files + 1) * sizeof(int));
