@@ -124,8 +124,8 @@ static int seize_and_stop(pid_t pid)
 
 /*
  * In the new namespace we are pid 1: clone3 a grandchild with set_tid and let
- * it check its pid.  Exit codes: 0 ok, 1 wrong pid, 2 wait failed, 100+errno
- * clone3 failed.
+ * it check its pid.  Exit codes: 0 ok, 1 wrong pid, 2 wait failed, 3 we are
+ * not pid 1, 100+errno clone3 failed.
  */
 static int pid_ns_init(void)
 {
@@ -138,6 +138,8 @@ static int pid_ns_init(void)
 	long child;
 	int status;
 
+	if (syscall(SYS_getpid) != 1)
+		return 3;
 	child = syscall(SYS_clone3, &args, sizeof(args));
 	if (child == 0)
 		_exit(syscall(SYS_getpid) == CHECK_TID ? 0 : 1);
@@ -179,6 +181,8 @@ static bool probe_clone3_set_tid(char *detail, size_t size)
 			 strerror(WEXITSTATUS(status) - 100));
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 1)
 		snprintf(detail, size, "child did not get pid %d", CHECK_TID);
+	else if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+		snprintf(detail, size, "first process of the new namespace is not pid 1");
 	else
 		snprintf(detail, size, "namespace init failed (status 0x%x)", status);
 	return false;
