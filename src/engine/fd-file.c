@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,7 +206,7 @@ static int write_all(int fd, const char *buf, size_t len)
 static int deleted_file_fd(struct fd_restore_ctx *ctx, const struct image_fd *f,
 			   const struct image_file *file)
 {
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], *slash;
 	void *data = NULL;
 	struct stat st;
 	int fd, ret;
@@ -215,8 +214,10 @@ static int deleted_file_fd(struct fd_restore_ctx *ctx, const struct image_fd *f,
 	if (ctx->file_fds[f->file] >= 0)
 		return ctx->file_fds[f->file];
 	snprintf(dir, sizeof(dir), "%s", file->path);
-	snprintf(dir, sizeof(dir), "%s", dirname(dir));
-	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	if (!slash || slash == dir || stat(dir, &st) || !S_ISDIR(st.st_mode))
 		snprintf(dir, sizeof(dir), "/tmp");
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, file->mode & 07777);
 	if (fd < 0)
@@ -243,6 +244,10 @@ static int deleted_file_fd(struct fd_restore_ctx *ctx, const struct image_fd *f,
 				       strerror(errno));
 		goto fail;
 	}
+	fd = fd_to_scratch(ctx, fd);
+	if (fd < 0)
+		return fd_restore_error(f, fd, "deleted file %s: moving it out of the way",
+					file->path);
 	ctx->file_fds[f->file] = fd;
 	return fd;
 fail:

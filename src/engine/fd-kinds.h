@@ -69,6 +69,12 @@ struct fd_restore_ctx {
 /* Logs "fd N (kind): <message>" and returns err. */
 int fd_restore_error(const struct image_fd *f, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/*
+ * Moves fd (which it always closes) into the scratch range above every image
+ * fd: a temporary kept across placement must not sit on a number an image fd
+ * will take.  Returns the new fd or -errno.
+ */
+int fd_to_scratch(const struct fd_restore_ctx *ctx, int fd);
 /* Opens /proc/self/fd/fd with flags: a new description of the same object. */
 int fd_reopen(int fd, int flags);
 /* Applies the dumped status flags (O_NONBLOCK, O_APPEND ...) and offset. */

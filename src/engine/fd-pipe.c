@@ -232,13 +232,16 @@ static int pipe_create(struct fd_restore_ctx *ctx, const struct image_fd *f,
 	if (f->kind == IMAGE_FD_PIPE) {
 		if (pipe2(ends, O_NONBLOCK | O_CLOEXEC))
 			return fd_restore_error(f, -errno, "pipe2: %s", strerror(errno));
-		rp->rd = ends[0];
-		rp->wr = ends[1];
+		rp->rd = fd_to_scratch(ctx, ends[0]);
+		rp->wr = fd_to_scratch(ctx, ends[1]);
+		if (rp->rd < 0 || rp->wr < 0)
+			return fd_restore_error(f, rp->rd < 0 ? rp->rd : rp->wr,
+						"moving the pipe out of the way");
 	} else {
 		if (f->file < 0 || (uint32_t)f->file >= ctx->img->nr_files)
 			return fd_restore_error(f, -EINVAL, "file index %d out of range", f->file);
 		file = &ctx->img->files[f->file];
-		rp->rd = open(file->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		rp->rd = fd_to_scratch(ctx, open(file->path, O_RDWR | O_NONBLOCK | O_CLOEXEC));
 		if (rp->rd < 0)
 			return fd_restore_error(f, -errno, "open FIFO %s: %s", file->path,
 						strerror(errno));

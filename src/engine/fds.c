@@ -299,6 +299,18 @@ int fd_restore_error(const struct image_fd *f, int err, const char *fmt, ...)
 	return err;
 }
 
+int fd_to_scratch(const struct fd_restore_ctx *ctx, int fd)
+{
+	int moved, err;
+
+	if (fd < 0)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, ctx->base);
+	err = errno;
+	close(fd);
+	return moved < 0 ? -err : moved;
+}
+
 int fd_reopen(int fd, int flags)
 {
 	char path[64];
