@@ -761,17 +761,20 @@ int proc_read_file(const char *path, char **ret, size_t *ret_len)
 		ssize_t n;
 
 		if (len + 1 >= cap) {
-			if (cap > PROC_FILE_MAX) {
+			/* Room for PROC_FILE_MAX bytes and the NUL, never more. */
+			size_t new_cap = cap * 2 < PROC_FILE_MAX + 1 ? cap * 2 : PROC_FILE_MAX + 1;
+
+			if (new_cap == cap) {
 				r = -EFBIG;
 				goto out_free;
 			}
-			bigger = realloc(buf, cap * 2);
+			bigger = realloc(buf, new_cap);
 			if (!bigger) {
 				r = -ENOMEM;
 				goto out_free;
 			}
 			buf = bigger;
-			cap *= 2;
+			cap = new_cap;
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0) {
@@ -783,10 +786,6 @@ int proc_read_file(const char *path, char **ret, size_t *ret_len)
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > PROC_FILE_MAX) {
-			r = -EFBIG;
-			goto out_free;
-		}
 	}
 	buf[len] = '\0';
 	*ret = buf;

@@ -182,7 +182,8 @@ int proc_read_personality(pid_t pid, uint32_t *ret) __attribute__((warn_unused_r
 
 /*
  * Reads a whole file of unknown size (procfs reports 0) into a malloc'd
- * buffer with a NUL after the *ret_len bytes.  -EFBIG past PROC_FILE_MAX.
+ * buffer with a NUL after the *ret_len bytes.  -EFBIG once it reaches
+ * PROC_FILE_MAX bytes.
  * Does not log: the caller knows what the file is for.
  */
 int proc_read_file(const char *path, char **ret, size_t *ret_len)

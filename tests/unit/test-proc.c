@@ -705,6 +705,9 @@ static void test_read_file(void **state)
 	free(buf);
 	assert_int_equal(proc_read_file("/proc/self/nonexistent", &buf, &len), -ENOENT);
 	assert_null(buf);
+	/* An endless file stops at the bound instead of eating memory. */
+	assert_int_equal(proc_read_file("/dev/zero", &buf, &len), -EFBIG);
+	assert_null(buf);
 }
 
 int main(void)
