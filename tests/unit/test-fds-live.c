@@ -384,6 +384,7 @@ static void check_untouched(pid_t pid)
 static void test_roundtrip(void **state)
 {
 	struct image *img = NULL, *back = NULL;
+	struct image_vma *vma;
 	char dir[128];
 	pid_t child, restorer;
 	int status;
@@ -399,6 +400,15 @@ static void test_roundtrip(void **state)
 	img->proc.cwd = strdup("/");
 	assert_non_null(image_new_thread(img));
 	img->threads[0].tid = child;
+	/* one zero page, so the image has a page run like every real one */
+	vma = image_new_vma(img);
+	assert_non_null(vma);
+	vma->start = 0x10000;
+	vma->end = 0x11000;
+	vma->prot = PROT_READ | PROT_WRITE;
+	vma->kind = IMAGE_VMA_ANON;
+	vma->file = vma->shmem = -1;
+	assert_int_equal(image_add_pages(img, 0x10000, NULL, 1, IMAGE_RUN_ZERO), 0);
 	if (fds_dump(child, img)) {
 		kill_child(child);
 		fail_msg("fds_dump failed");
