@@ -157,9 +157,17 @@ struct image_thread *image_new_thread(struct image *img)
 	return GROW(img->threads, img->nr_threads, IMAGE_MAX_THREADS, "threads");
 }
 
+/*
+ * Index fields start at -1 ("none"), not 0: index 0 is a real file, and a
+ * forgotten assignment must not silently point an anonymous VMA or a pipe at it.
+ */
 struct image_vma *image_new_vma(struct image *img)
 {
-	return GROW(img->vmas, img->nr_vmas, IMAGE_MAX_VMAS, "VMAs");
+	struct image_vma *v = GROW(img->vmas, img->nr_vmas, IMAGE_MAX_VMAS, "VMAs");
+
+	if (v)
+		v->file = v->shmem = -1;
+	return v;
 }
 
 struct image_guard *image_new_guard(struct image *img)
@@ -169,7 +177,11 @@ struct image_guard *image_new_guard(struct image *img)
 
 struct image_fd *image_new_fd(struct image *img)
 {
-	return GROW(img->fds, img->nr_fds, IMAGE_MAX_FDS, "fds");
+	struct image_fd *f = GROW(img->fds, img->nr_fds, IMAGE_MAX_FDS, "fds");
+
+	if (f)
+		f->file = -1;
+	return f;
 }
 
 struct image_shmem *image_new_shmem(struct image *img)

@@ -8,7 +8,8 @@
  * seeds in tests/fuzz/corpus/image/.  With -DFUZZ_STANDALONE it has its own
  * main(): the files named on the command line are run once each; with none,
  * every truncation and a deterministic set of byte mutations of a built-in
- * valid manifest are run.  It exits 0 when nothing crashed.
+ * valid manifest are run, then the seeds in tests/fuzz/corpus/image/ when run
+ * from the repository root.  It exits 0 when nothing crashed.
  *
  * Beyond "no crash", an accepted manifest must hold what the reader promises:
  * it validates, and encoding it and reading it back gives the same text.
@@ -69,6 +70,8 @@ out:
 }
 
 #ifdef FUZZ_STANDALONE
+
+#include <dirent.h>
 
 /* a small but complete manifest: every section, most fd kinds */
 static const char sample[] =
@@ -220,9 +223,12 @@ static size_t run_builtin(void)
 	return runs;
 }
 
+#define CORPUS "tests/fuzz/corpus/image"
+
 int main(int argc, char **argv)
 {
 	int i, failed = 0;
+	DIR *dir;
 
 	if (argc > 1) {
 		for (i = 1; i < argc; i++)
@@ -231,7 +237,24 @@ int main(int argc, char **argv)
 		return failed;
 	}
 	printf("fuzz-image: %zu built-in inputs, no crash\n", run_builtin());
-	return 0;
+	/* from the repository root (as tests/run.sh runs it) the seeds are replayed too */
+	dir = opendir(CORPUS);
+	if (dir) {
+		struct dirent *de;
+		char path[512];
+		int n = 0;
+
+		while ((de = readdir(dir))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", CORPUS, de->d_name);
+			failed |= run_file(path);
+			n++;
+		}
+		closedir(dir);
+		printf("fuzz-image: %d corpus inputs from %s, no crash\n", n, CORPUS);
+	}
+	return failed;
 }
 
 #endif

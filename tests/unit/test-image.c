@@ -1182,6 +1182,8 @@ static void test_growers(void **state)
 		assert_non_null(v);
 		assert_int_equal(v->start, 0);
 		assert_null(v->name);
+		assert_int_equal(v->file, -1); /* "none", not file 0 */
+		assert_int_equal(v->shmem, -1);
 		v->start = i;
 	}
 	assert_int_equal(img->nr_vmas, 1000);
@@ -1190,6 +1192,7 @@ static void test_growers(void **state)
 	for (i = 0; i < IMAGE_MAX_THREADS; i++)
 		assert_non_null(image_new_thread(img));
 	assert_null(image_new_thread(img)); /* bounded like the reader */
+	assert_int_equal(image_new_fd(img)->file, -1);
 	image_free(img);
 }
 
