@@ -164,6 +164,8 @@ dump() {
 	timeout -k 5 120 "$THAW" dump --pid "$pid" --dir "$dir" "$@" >"$TMP/dump.log" 2>&1
 	rc=$?
 	log "thaw dump --pid $pid --dir ${dir#"$TMP"/} $* -> $rc"
+	# the contract: 0 done, 1 refused; anything else is a crash, a hang or no thaw at all
+	[ $rc -le 1 ] || fail "thaw dump exited $rc: $(tail -n 5 "$TMP/dump.log")"
 	return $rc
 }
 
@@ -266,6 +268,7 @@ restore_fails() {
 		fi
 	done
 	[ $rc != 0 ] || fail "$name: thaw restore exited 0"
+	[ $rc = 126 ] || [ $rc = 127 ] && fail "$name: could not run $THAW (exit $rc)"
 	[ $rc = 124 ] || [ $rc = 137 ] && fail "$name: thaw restore hung"
 	[ $rc -gt 128 ] && fail "$name: thaw restore died of signal $((rc - 128))"
 	[ -s "$TMP/$name.err" ] || fail "$name: thaw restore failed without a message"
@@ -363,6 +366,8 @@ roundtrip() {
 # their snapshots; keep only 0-2 (and bash's own script fd 255).
 for _fd in /proc/$$/fd/*; do
 	_fd=${_fd##*/}
-	[[ $_fd =~ ^[0-9]+$ ]] && [ "$_fd" -gt 2 ] && [ "$_fd" -lt 255 ] && eval "exec $_fd>&-"
-done 2>/dev/null
+	# (no redirection on this loop: bash would park fd 2 in a descriptor we close)
+	[[ $_fd =~ ^[0-9]+$ ]] && [ "$_fd" -gt 2 ] && [ "$_fd" -lt 255 ] &&
+		[ -e "/proc/$$/fd/$_fd" ] && eval "exec $_fd>&-"
+done
 unset _fd

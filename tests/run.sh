@@ -19,8 +19,10 @@ cd "$(dirname "$0")/.." || exit 1
 # end up inside the programs that get snapshotted).
 for fd in /proc/$$/fd/*; do
 	fd=${fd##*/}
-	[[ $fd =~ ^[0-9]+$ ]] && [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ] && eval "exec $fd>&-"
-done 2>/dev/null
+	# (no redirection on this loop: bash would park fd 2 in a descriptor we close)
+	[[ $fd =~ ^[0-9]+$ ]] && [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ] &&
+		[ -e "/proc/$$/fd/$fd" ] && eval "exec $fd>&-"
+done
 export BUILD=${BUILD:-build}
 FILTER=${1:-}
 LOGS=$BUILD/test-logs
