@@ -31,8 +31,9 @@ alive "$PID" || fail "the program died in a refused dump"
 finish exists "$PID"
 
 # a PID that does not exist
-if "$THAW" dump --pid 999999999 --dir "$TMP/nopid" >"$TMP/nopid.log" 2>&1; then
-	fail "dump of a missing pid succeeded"
-fi
+"$THAW" dump --pid 999999999 --dir "$TMP/nopid" >"$TMP/nopid.log" 2>&1
+rc=$?
+[ $rc = 1 ] || fail "dump of a missing pid exited $rc, want 1"
+[ -s "$TMP/nopid.log" ] || fail "dump of a missing pid failed without a message"
 [ -e "$TMP/nopid" ] && fail "dump of a missing pid left a snapshot"
 pass
