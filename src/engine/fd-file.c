@@ -255,6 +255,34 @@ fail:
 	return ret;
 }
 
+/*
+ * A file the program only ever opened write-only, and does not map, is its
+ * output (a log, a redirected stdout): its contents cannot have shaped the
+ * program's state, and it grows while the program runs on, so restore does
+ * not hold it to its dumped size and mtime, and recreates it if it is gone.
+ */
+static bool file_is_output(const struct image *img, int32_t idx)
+{
+	bool written = false;
+	uint32_t i;
+
+	if (img->proc.exe == idx)
+		return false;
+	for (i = 0; i < img->nr_vmas; i++)
+		if (img->vmas[i].file == idx)
+			return false;
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i];
+
+		if (f->kind != IMAGE_FD_FILE || f->file != idx)
+			continue;
+		if ((f->flags & O_ACCMODE) != O_WRONLY)
+			return false;
+		written = true;
+	}
+	return written;
+}
+
 int file_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	const struct image_file *file;
@@ -278,6 +306,11 @@ int file_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 						strerror(errno));
 	} else {
 		fd = open(file->path, (flags & ~O_NOATIME) | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 && errno == ENOENT && file_is_output(ctx->img, f->file)) {
+			log_warn("%s (fd %d) is gone; created it anew", file->path, f->fd);
+			fd = open(file->path, (flags & ~O_NOATIME) | O_CLOEXEC | O_NOCTTY | O_CREAT,
+				  file->mode & 0777);
+		}
 		if (fd < 0)
 			return fd_restore_error(f, -errno, "open %s: %s", file->path,
 						strerror(errno));
@@ -316,6 +349,14 @@ int files_validate(const struct image *img)
 
 		if (f->is_deleted)
 			continue;
+		if (file_is_output(img, (int32_t)i)) {
+			if (stat(f->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+				log_error("%s changed since the snapshot: no longer a regular file",
+					  f->path);
+				ret = -ESTALE;
+			}
+			continue;
+		}
 		if (stat(f->path, &st)) {
 			log_error("%s changed since the snapshot: %s", f->path, strerror(errno));
 			ret = -ESTALE;

@@ -938,6 +938,7 @@ static __attribute__((noreturn)) void reap(pid_t program)
 static __attribute__((noreturn)) void init_main(struct image *img, int status_fd, bool detach)
 {
 	struct tracer t = { .img = img };
+	double started = now_ms();
 	int sync[2], region[2], ret;
 	uint64_t where[2];
 	char ok = 'o';
@@ -977,12 +978,15 @@ static __attribute__((noreturn)) void init_main(struct image *img, int status_fd
 		_exit(1);
 	close(sync[1]);
 	ret = wait_for_blob(&t);
+	if (ret == 0)
+		log_debug("memory and threads restored at %.1f ms", now_ms() - started);
 	if (ret == 0 && read(region[0], where, sizeof(where)) != sizeof(where))
 		ret = -EIO;
 	if (ret == 0) {
 		t.region_start = where[0];
 		t.region_len = where[1];
 		ret = finish_threads(&t);
+		log_debug("registers set, threads released at %.1f ms", now_ms() - started);
 	}
 	if (ret < 0) {
 		kill(t.pid, SIGKILL);
@@ -1039,9 +1043,11 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	ret = image_read(opts->dir, &img);
 	if (ret < 0)
 		return ret;
+	log_debug("snapshot read in %.1f ms", now_ms() - t0);
 	ret = restore_validate(img);
 	if (ret < 0)
 		goto out;
+	log_debug("snapshot validated at %.1f ms", now_ms() - t0);
 	if (pipe2(status_pipe, O_CLOEXEC) < 0) {
 		ret = log_errno("pipe");
 		goto out;
