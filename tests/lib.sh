@@ -90,6 +90,7 @@ wait_gone() {
 cleanup() {
 	local rc=$? p
 	trap - EXIT
+	disown -a 2>/dev/null # no "Killed" job notices in the log
 	for p in "${PIDS[@]}"; do
 		kill -KILL "$p" 2>/dev/null
 	done
