@@ -102,7 +102,7 @@ units: $(UNIT_BINS) $(FUZZ_BINS)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all units programs
-	$(Q)BUILD=$(BUILD) tests/run.sh
+	$(Q)BUILD=$(BUILD) tests/run.sh $(T)
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all programs

@@ -10,12 +10,18 @@
 #include <unistd.h>
 
 int log_max_level = LOG_INFO;
+static int log_fd = STDERR_FILENO;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug", "trace" };
 
 void log_set_level(int level)
 {
 	log_max_level = level;
+}
+
+void log_set_fd(int fd)
+{
+	log_fd = fd;
 }
 
 void log_msg(int level, const char *tag, const char *fmt, ...)
@@ -33,6 +39,6 @@ void log_msg(int level, const char *tag, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
-	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+	if (write(log_fd, line, (size_t)n) < 0)
 		return;
 }

@@ -20,6 +20,8 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 extern int log_max_level;
 
 void log_set_level(int level);
+/* Where messages go (default stderr); the restore helper keeps its own copy. */
+void log_set_fd(int fd);
 void log_msg(int level, const char *tag, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -193,6 +193,7 @@ struct helper {
 	int *shmem_fds;
 	int *file_ro, *file_rw;
 	int region_fd;
+	int log_fd;
 	int nr_close;
 	int32_t close_fds[IMAGE_MAX_FILES * 2 + 2];
 };
@@ -594,7 +595,7 @@ static int lift_fd(int fd, int min_fd)
 /* Closes every fd at or above min_fd that is not one the helper still needs. */
 static void close_strays(const struct helper *h, const struct image *img)
 {
-	int keep[] = { h->region_fd, img->pages_fd, img->data_fd, img->dir_fd };
+	int keep[] = { h->region_fd, h->log_fd, img->pages_fd, img->data_fd, img->dir_fd };
 	int *fds = NULL;
 	size_t n = 0, i, k;
 
@@ -613,7 +614,7 @@ static void close_strays(const struct helper *h, const struct image *img)
 
 static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd, int region_fd)
 {
-	struct helper h = { .img = img };
+	struct helper h = { .img = img, .log_fd = -1 };
 	struct rlimit rl;
 	sigset_t all;
 	char c;
@@ -631,6 +632,10 @@ static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	close(sync_fd);
+	/* once the program's fd 2 is in place, our messages still go to ours */
+	h.log_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, h.min_fd);
+	if (h.log_fd >= 0)
+		log_set_fd(h.log_fd);
 	h.region_fd = lift_fd(region_fd, h.min_fd);
 	if (h.region_fd < 0)
 		goto fail;
@@ -643,6 +648,8 @@ static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd
 	/* nothing else of thaw's may leak into the program */
 	close_strays(&h, img);
 	h.close_fds[h.nr_close++] = h.region_fd;
+	if (h.log_fd >= 0)
+		h.close_fds[h.nr_close++] = h.log_fd;
 	h.close_fds[h.nr_close++] = img->data_fd;
 	if (img->dir_fd >= 0)
 		h.close_fds[h.nr_close++] = img->dir_fd;

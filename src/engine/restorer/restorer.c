@@ -56,6 +56,7 @@
 #define PR_SET_MM 35
 #define PR_SET_MM_MAP 14
 #define PR_SET_NAME 15
+#define SS_DISABLE 2
 
 #define CLONE_VM 0x00000100
 #define CLONE_FS 0x00000200
@@ -302,7 +303,7 @@ static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
 		if (ret < 0)
 			return ret;
 	}
-	if (t->altstack_size || t->altstack_flags) {
+	{
 		struct {
 			uint64_t sp;
 			int32_t flags;
@@ -310,8 +311,14 @@ static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
 			uint64_t size;
 		} ss = { t->altstack_sp, (int32_t)t->altstack_flags, 0, t->altstack_size };
 
-		/* SS_ONSTACK is a report, not a request; SS_AUTODISARM (1<<31) is */
+		/*
+		 * Always set: the helper's own alternate stack (a sanitizer
+		 * installs one) would otherwise point into unmapped memory.
+		 * SS_ONSTACK is a report, not a request; SS_AUTODISARM is.
+		 */
 		ss.flags &= (int32_t)0x80000000;
+		if (!t->altstack_size)
+			ss.flags = SS_DISABLE;
 		ret = sys2(NR_sigaltstack, &ss, 0);
 		if (ret < 0)
 			return ret;
