@@ -130,6 +130,7 @@ int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6]
 {
 	struct user_regs_struct saved, regs;
 	uint64_t scratch_addr = 0, a[6];
+	unsigned char kept[256];
 	int held = 0, ret, i;
 
 	if (!fz->syscall_insn) {
@@ -140,9 +141,21 @@ int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6]
 	if (ptrace(PTRACE_GETREGS, tid, NULL, &saved) < 0)
 		return log_errno("pid %d tid %d: PTRACE_GETREGS", fz->pid, tid);
 	if (scratch) {
-		/* below the red zone, where a signal frame could land anyway */
-		scratch_addr = (saved.rsp - 128 - scratch_len - 4096) & ~(uint64_t)63;
-		ret = copy_scratch(tid, scratch_addr, scratch, scratch_len, true);
+		if (scratch_len > sizeof(kept))
+			return -EINVAL;
+		/*
+		 * Below the red zone, where a signal frame could land anyway; if
+		 * the stack has not grown that far, on the live stack itself.
+		 * Either way the bytes there are put back afterwards.
+		 */
+		scratch_addr = (saved.rsp - 128 - scratch_len) & ~(uint64_t)63;
+		ret = copy_scratch(tid, scratch_addr, kept, scratch_len, false);
+		if (ret < 0) {
+			scratch_addr = saved.rsp & ~(uint64_t)7;
+			ret = copy_scratch(tid, scratch_addr, kept, scratch_len, false);
+		}
+		if (ret == 0)
+			ret = copy_scratch(tid, scratch_addr, scratch, scratch_len, true);
 		if (ret < 0) {
 			log_error("pid %d tid %d: cannot write scratch space at 0x%llx", fz->pid,
 				  tid, (unsigned long long)scratch_addr);
@@ -174,8 +187,12 @@ int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6]
 		return ret;
 	}
 	*ret_result = (long)regs.rax;
-	if (scratch)
+	if (scratch) {
 		ret = copy_scratch(tid, scratch_addr, scratch, scratch_len, false);
+		if (copy_scratch(tid, scratch_addr, kept, scratch_len, true) < 0)
+			log_warn("pid %d tid %d: could not put back %zu bytes at 0x%llx", fz->pid,
+				 tid, scratch_len, (unsigned long long)scratch_addr);
+	}
 	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0)
 		return log_errno("pid %d tid %d: putting registers back", fz->pid, tid);
 	/* park it in an interrupt stop again (see the top of this file) */
