@@ -1,0 +1,325 @@
+/*
+ * store-dir.c - a whole snapshot directory into the store and back out.
+ *
+ * put: every regular file of the directory (pages.img, data.img, the
+ * manifest files ...) is cut into chunks by content, a store manifest lists
+ * them in name order, and the name is pointed at it last, so a reader never
+ * sees a name whose chunks are not all stored.  The disk tier's lock is held
+ * shared meanwhile, so gc's sweep waits for the writer.
+ *
+ * get: the files are rebuilt in DIR.tmp-XXXXXX (0700, files 0600, zero
+ * chunks left as holes), fsynced, and published with one rename(); on any
+ * error the temporary directory is removed and DIR is never touched, so a
+ * failed get leaves nothing half-written behind.
+ */
+#define LOG_TAG "store"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "store/store-internal.h"
+
+#define GET_BATCH 64
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int list_files(const char *dir, char ***ret, size_t *nr)
+{
+	char **names = NULL, path[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	size_t n = 0;
+	DIR *dp;
+	int rc = 0;
+
+	dp = opendir(dir);
+	if (!dp)
+		return log_errno("snapshot directory %s", dir);
+	names = calloc(STORE_MAX_FILES, sizeof(*names));
+	if (!names) {
+		closedir(dp);
+		return -ENOMEM;
+	}
+	while ((e = readdir(dp))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (lstat(path, &st) < 0) {
+			rc = log_errno("%s", path);
+			break;
+		}
+		if (!S_ISREG(st.st_mode) || strlen(e->d_name) > STORE_MAX_FILE_NAME) {
+			log_error("%s: only regular files go into the store", path);
+			rc = -EINVAL;
+			break;
+		}
+		if (n == STORE_MAX_FILES) {
+			log_error("snapshot directory %s: more than %d files", dir, STORE_MAX_FILES);
+			rc = -E2BIG;
+			break;
+		}
+		names[n] = strdup(e->d_name);
+		if (!names[n++]) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	closedir(dp);
+	if (rc) {
+		while (n)
+			free(names[--n]);
+		free(names);
+		return rc;
+	}
+	qsort(names, n, sizeof(*names), by_name);
+	*ret = names;
+	*nr = n;
+	return 0;
+}
+
+static int put_file(struct store *s, const char *dir, const char *name, struct store_file *f)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	void *map = NULL;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return log_errno("%s", path);
+	if (fstat(fd, &st) < 0) {
+		rc = log_errno("%s", path);
+		goto out;
+	}
+	f->name = strdup(name);
+	f->mode = st.st_mode & 0777;
+	rc = -ENOMEM;
+	if (!f->name)
+		goto out;
+	rc = 0;
+	if (st.st_size == 0)
+		goto out;
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		map = NULL;
+		rc = log_errno("mmap %s", path);
+		goto out;
+	}
+	madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
+	rc = store_put_buf(s, f, map, (size_t)st.st_size);
+	if (rc)
+		log_error("%s: could not store: %s", path, strerror(-rc));
+out:
+	if (map)
+		munmap(map, (size_t)st.st_size);
+	close(fd);
+	return rc;
+}
+
+int store_put_dir(struct store *s, const char *dir, const char *name, struct store_digest *ret)
+{
+	struct store_tier *disk = store_disk_tier(s);
+	struct store_manifest m = { 0 };
+	char **names = NULL, ctxbuf[STORE_NAME_MAX + 16];
+	size_t n = 0, i;
+	int rc;
+
+	if (!store_name_valid(name)) {
+		log_error("snapshot name '%.*s': use letters, digits and . _ - + @ : (not first .)",
+			  STORE_NAME_MAX, name);
+		return -EINVAL;
+	}
+	snprintf(ctxbuf, sizeof(ctxbuf), "snapshot %s", name);
+	s->context = ctxbuf;
+	rc = list_files(dir, &names, &n);
+	if (rc)
+		goto out;
+	if (disk) {
+		rc = store_disk_lock(disk, false);
+		if (rc)
+			goto out;
+	}
+	m.files = calloc(n ? n : 1, sizeof(*m.files));
+	rc = -ENOMEM;
+	if (!m.files)
+		goto unlock;
+	m.created = (int64_t)time(NULL);
+	for (i = 0, rc = 0; i < n && !rc; i++) {
+		rc = put_file(s, dir, names[i], &m.files[i]);
+		m.nr_files++;
+	}
+	if (!rc)
+		rc = store_manifest_put(s, &m, ret);
+	if (!rc)
+		rc = store_name_set(s, name, ret);
+unlock:
+	if (disk)
+		store_disk_unlock(disk);
+out:
+	for (i = 0; i < m.nr_files; i++) {
+		free(m.files[i].name);
+		free(m.files[i].chunks);
+	}
+	free(m.files);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	s->context = NULL;
+	return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Rebuilds one file from its chunks, a batch of contiguous chunks at a time. */
+static int get_file(struct store *s, int dfd, const char *dir, const struct store_file *f)
+{
+	uint8_t *buf = NULL, *outs[GET_BATCH];
+	size_t i = 0, n, j, bytes;
+	int fd, rc = 0;
+
+	fd = openat(dfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return log_errno("%s/%s", dir, f->name);
+	if (ftruncate(fd, (off_t)f->size) < 0) {
+		rc = log_errno("%s/%s", dir, f->name);
+		goto out;
+	}
+	buf = malloc((size_t)GET_BATCH * 4 * s->chunk_avg > STORE_CHUNK_MAX_LIMIT ?
+			     (size_t)GET_BATCH * STORE_CHUNK_MAX_LIMIT :
+			     (size_t)GET_BATCH * 4 * s->chunk_avg);
+	rc = -ENOMEM;
+	if (!buf)
+		goto out;
+	rc = 0;
+	while (i < f->nr_chunks && !rc) {
+		while (i < f->nr_chunks && (f->chunks[i].flags & STORE_CHUNK_ZERO))
+			i++; /* a hole already */
+		for (n = 0, bytes = 0; i + n < f->nr_chunks && n < GET_BATCH; n++) {
+			const struct store_chunk_ref *r = &f->chunks[i + n];
+
+			if ((r->flags & STORE_CHUNK_ZERO) || r->len > 4 * s->chunk_avg)
+				break;
+			outs[n] = buf + bytes;
+			bytes += r->len;
+		}
+		if (n == 0) { /* a chunk larger than this store cuts: alone, own buffer */
+			uint8_t *big = malloc(f->chunks[i].len);
+
+			if (!big)
+				rc = -ENOMEM;
+			if (!rc)
+				rc = store_read_chunks(s, f->name, &f->chunks[i], 1, &big);
+			if (!rc)
+				rc = write_all(fd, big, f->chunks[i].len, f->chunks[i].off);
+			free(big);
+			i++;
+			continue;
+		}
+		rc = store_read_chunks(s, f->name, &f->chunks[i], n, outs);
+		if (!rc)
+			rc = write_all(fd, buf, bytes, f->chunks[i].off);
+		i += n;
+	}
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+	if (rc && rc != -ENOENT && rc != -EBADMSG && rc != -EKEYREJECTED && rc != -ENOKEY)
+		log_error("%s/%s: %s", dir, f->name, strerror(-rc));
+	(void)j;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static void remove_tmp(const char *tmp, int dfd, const struct store_manifest *m)
+{
+	uint32_t i;
+
+	for (i = 0; dfd >= 0 && i < m->nr_files; i++)
+		unlinkat(dfd, m->files[i].name, 0);
+	rmdir(tmp);
+}
+
+int store_get_dir(struct store *s, const char *name, const char *dir)
+{
+	struct store_manifest *m = NULL;
+	char tmp[PATH_MAX], ctxbuf[STORE_NAME_MAX + 16];
+	struct store_digest d;
+	struct stat st;
+	uint32_t i;
+	int dfd = -1, rc;
+
+	snprintf(ctxbuf, sizeof(ctxbuf), "snapshot %s", name);
+	s->context = ctxbuf;
+	if (lstat(dir, &st) == 0) {
+		log_error("%s already exists: a snapshot is not written over another", dir);
+		rc = -EEXIST;
+		goto out;
+	}
+	rc = store_name_get(s, name, &d);
+	if (rc)
+		goto out;
+	rc = store_manifest_get(s, &d, &m);
+	if (rc)
+		goto out;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", dir) >= (int)sizeof(tmp)) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	if (!mkdtemp(tmp)) {
+		rc = log_errno("cannot create a directory beside %s", dir);
+		goto out;
+	}
+	dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = log_errno("%s", tmp);
+		goto fail;
+	}
+	for (i = 0; i < m->nr_files && !rc; i++)
+		rc = get_file(s, dfd, tmp, &m->files[i]);
+	for (i = 0; i < m->nr_files && !rc; i++)
+		if (fchmodat(dfd, m->files[i].name, 0600, 0) < 0)
+			rc = log_errno("%s/%s", tmp, m->files[i].name);
+	if (rc)
+		goto fail;
+	if (fsync(dfd) < 0 || rename(tmp, dir) < 0) {
+		rc = log_errno("cannot publish %s", dir);
+		goto fail;
+	}
+	goto out;
+fail:
+	remove_tmp(tmp, dfd, m);
+out:
+	if (dfd >= 0)
+		close(dfd);
+	store_manifest_free(m);
+	s->context = NULL;
+	return rc;
+}

@@ -1,0 +1,131 @@
+/*
+ * store-internal.h - what the files of the store layer share: the growable
+ * buffer, the chunk codec, the tier interface and the store object.
+ *
+ * Tiers that keep stored bytes (disk, HTTP) implement struct store_tier_ops
+ * and deal only in opaque objects named by a hex id; everything that knows
+ * what the bytes mean (headers, compression, encryption, digests) is in
+ * store-chunk.c and store.c, so a tier cannot hand out unverified data.
+ */
+#ifndef THAW_STORE_STORE_INTERNAL_H
+#define THAW_STORE_STORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define STORE_ID_MAX 65 /* hex id + NUL */
+#define CHUNK_HEADER_SIZE 24
+#define CHUNK_TAG_SIZE 16
+#define STORE_NAME_FILE_MAX 128
+
+struct store_buf {
+	uint8_t *data;
+	size_t len, cap;
+};
+int store_buf_reserve(struct store_buf *b, size_t cap);
+void store_buf_release(struct store_buf *b);
+
+enum store_obj { STORE_OBJ_CHUNK, STORE_OBJ_MANIFEST };
+
+struct store_tier;
+struct store_tier_ops {
+	/* -ENOENT when absent; out is filled (bounded by max) otherwise */
+	int (*get)(struct store_tier *t, int kind, const char *id, size_t max,
+		   struct store_buf *out);
+	int (*put)(struct store_tier *t, int kind, const char *id, const void *data, size_t len);
+	/* 1 present (and refreshed for gc), 0 absent, < 0 error */
+	int (*has)(struct store_tier *t, int kind, const char *id);
+	void (*discard)(struct store_tier *t, int kind, const char *id);
+	int (*name_get)(struct store_tier *t, const char *name, struct store_buf *out);
+	int (*name_set)(struct store_tier *t, const char *name, const void *data, size_t len);
+	/* optional batch forms (HTTP: concurrent requests); rcs[i] as the single forms */
+	void (*get_many)(struct store_tier *t, int kind, size_t n, char (*ids)[STORE_ID_MAX],
+			 size_t max, struct store_buf *outs, int *rcs);
+	void (*has_many)(struct store_tier *t, int kind, size_t n, char (*ids)[STORE_ID_MAX],
+			 int *rcs);
+	void (*put_many)(struct store_tier *t, int kind, size_t n, char (*ids)[STORE_ID_MAX],
+			 const struct store_buf *datas, int *rcs);
+	void (*free)(struct store_tier *t);
+};
+
+struct store_tier {
+	const struct store_tier_ops *ops;
+	char label[256]; /* "disk /path" or "http URL", for messages */
+	int codec, level;
+};
+
+struct store_tier *store_disk_open(const char *dir, uint64_t limit);
+int store_disk_lock(struct store_tier *t, bool exclusive);
+void store_disk_unlock(struct store_tier *t);
+/* calls fn for every object file of kind; stops on a non-zero return */
+int store_disk_scan(struct store_tier *t, int kind,
+		    int (*fn)(const char *id, const char *path, void *arg), void *arg);
+bool store_tier_is_disk(const struct store_tier *t);
+const char *store_disk_root(struct store_tier *t);
+
+struct store_tier *store_http_open(const struct store_config *cfg);
+
+/* RAM tier: plaintext chunks by object id, LRU bounded by bytes. */
+struct store_ram;
+struct store_ram *store_ram_new(uint64_t limit);
+void store_ram_free(struct store_ram *r);
+bool store_ram_get(struct store_ram *r, const char *id, void *out, size_t len);
+void store_ram_put(struct store_ram *r, const char *id, const void *data, size_t len);
+
+/* Page-granular content-defined cutting (store-cut.c). */
+size_t store_cut_next(const uint8_t *data, size_t len, size_t avg);
+bool store_is_zero(const void *data, size_t len);
+
+/* Encryption key material (store-crypt.c). */
+struct store_key {
+	uint8_t k[32];
+};
+int store_key_load(const char *path, struct store_key *key);
+void store_key_object_id(const struct store_key *key, const struct store_digest *d,
+			 char id[STORE_ID_MAX]);
+int store_seal(const struct store_key *key, const char *label, const uint8_t nonce[12],
+	       const void *aad, size_t aad_len, const void *in, size_t len, uint8_t *out);
+int store_open_sealed(const struct store_key *key, const char *label, const uint8_t nonce[12],
+		      const void *aad, size_t aad_len, const void *in, size_t len, uint8_t *out);
+void store_key_derive(const struct store_key *key, const char *label, const void *data,
+		      size_t len, uint8_t out[32]);
+
+/* Chunk codec (store-chunk.c).  encode: plaintext -> header + stored bytes. */
+int store_chunk_encode(const struct store_key *key, int codec, int level,
+		       const struct store_chunk_ref *ref, const void *plain, struct store_buf *out);
+/* decode: checks header, crc, decrypts, decompresses into out (ref->len), checks digest;
+ * returns -EBADMSG (corrupt), -EKEYREJECTED (GCM tag), -ENOKEY; why names the failure */
+int store_chunk_decode(const struct store_key *key, const struct store_chunk_ref *ref,
+		       const void *stored, size_t len, void *out, const char **why);
+size_t store_chunk_stored_max(size_t raw);
+/* codec of an encoded chunk, or -1 */
+int store_chunk_codec(const void *stored, size_t len);
+
+struct store {
+	struct store_config cfg;
+	size_t chunk_avg;
+	struct store_ram *ram;
+	struct store_tier *tiers[2]; /* disk, then remote; the last is the origin */
+	size_t nr_tiers;
+	bool has_key;
+	struct store_key key;
+	const char *context; /* "snapshot NAME" while a named operation runs */
+};
+
+void store_object_id(const struct store *s, const struct store_chunk_ref *ref,
+		     char id[STORE_ID_MAX]);
+/* Reads n chunks into outs (each ref->len bytes), through the tiers. */
+int store_read_chunks(struct store *s, const char *file, const struct store_chunk_ref *refs,
+		      size_t n, uint8_t **outs);
+struct store_tier *store_origin(struct store *s);
+struct store_tier *store_disk_tier(struct store *s);
+int store_manifest_encode(const struct store_manifest *m, struct store_buf *out);
+int store_manifest_decode(const char *what, const void *data, size_t len,
+			  struct store_manifest **ret);
+int store_manifest_get_bytes(struct store *s, const struct store_digest *d,
+			     struct store_buf *out);
+
+#endif
