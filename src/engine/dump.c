@@ -43,7 +43,7 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	if (ret == 0)
 		ret = mem_dump(&fz, img);
 	if (ret == 0)
-		ret = fds_dump(opts->pid, img);
+		ret = fds_dump(opts->pid, img, opts->external_fds, opts->nr_external_fds);
 	t2 = now_ms();
 	st.collect_ms = t2 - t1;
 	if (ret == 0)

@@ -17,6 +17,9 @@ struct engine_dump_opts {
 	pid_t pid; /* as the caller sees it */
 	const char *dir; /* published atomically; must not exist yet */
 	bool leave_running;
+	/* fds not dumped but provided by whoever restores, at the same numbers */
+	const int *external_fds;
+	size_t nr_external_fds;
 };
 
 struct engine_dump_stats {

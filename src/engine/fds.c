@@ -226,7 +226,17 @@ static int dump_one(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd
 	return fd_dump_error(ctx, p, -ENOTSUP, "this kind of file is not supported");
 }
 
-int fds_dump(pid_t pid, struct image *img)
+static bool is_external(int fd, const int *external, size_t nr_external)
+{
+	size_t i;
+
+	for (i = 0; i < nr_external; i++)
+		if (external[i] == fd)
+			return true;
+	return false;
+}
+
+int fds_dump(pid_t pid, struct image *img, const int *external, size_t nr_external)
 {
 	struct fd_dump_ctx ctx = { .pid = pid, .img = img };
 	int *numbers = NULL, pidfd, ret;
@@ -259,7 +269,13 @@ int fds_dump(pid_t pid, struct image *img)
 		f.flags = p->info.flags & ~(uint32_t)O_CLOEXEC;
 		f.pos = p->info.pos;
 		f.file = -1;
-		ret = dump_one(&ctx, p, &f);
+		if (is_external(p->fd, external, nr_external)) {
+			f.kind = IMAGE_FD_INHERIT;
+			f.inherit.from = p->fd;
+			ret = 0;
+		} else {
+			ret = dump_one(&ctx, p, &f);
+		}
 		if (ret)
 			goto out;
 		slot = image_new_fd(img);
@@ -357,8 +373,8 @@ static int check_image_fds(const struct image *img, int min_fd)
 			log_error("image fd %d: unknown kind %u", f->fd, f->kind);
 			return -EINVAL;
 		}
-		if (f->kind == IMAGE_FD_INHERIT && (f->inherit.from < 0 || f->inherit.from > 2)) {
-			log_error("image fd %d: inherits from fd %d, not stdio", f->fd,
+		if (f->kind == IMAGE_FD_INHERIT && f->inherit.from != f->fd) {
+			log_error("image fd %d: inherits from fd %d, not its own number", f->fd,
 				  f->inherit.from);
 			return -EINVAL;
 		}

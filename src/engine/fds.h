@@ -23,9 +23,12 @@
  * Dumps every fd of pid (all threads are ptrace-stopped) into img->fds,
  * sorted by fd.  An unsupported fd is an error that names it:
  * "pid 42 fd 7 (socket:[1234]): sockets are not supported yet".  Nothing here
- * changes the target's observable state.
+ * changes the target's observable state.  The fds listed in external are
+ * not dumped: they are recorded as inherited, and whoever restores provides
+ * them at the same numbers (thaw run's control socket).
  */
-int fds_dump(pid_t pid, struct image *img) __attribute__((warn_unused_result));
+int fds_dump(pid_t pid, struct image *img, const int *external, size_t nr_external)
+	__attribute__((warn_unused_result));
 
 /*
  * Stats path_for_open (a path or a /proc magic link) and adds it to

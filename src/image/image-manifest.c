@@ -1123,7 +1123,7 @@ static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *
 		break;
 	case IMAGE_FD_INHERIT:
 		k = kind_obj(d, o, where, "inherit", sub, sizeof(sub));
-		if (!k || get_i32(d, k, sub, "from", true, 0, 2, 0, &f->inherit.from))
+		if (!k || get_i32(d, k, sub, "from", true, 0, IMAGE_MAX_FDS - 1, 0, &f->inherit.from))
 			return -EINVAL;
 		break;
 	case IMAGE_FD_EVENTFD:

@@ -245,8 +245,8 @@ static int check_fds(struct check *c, const struct image *img)
 					   f->fd, f->pipe.data.len, f->pipe.capacity);
 			break;
 		case IMAGE_FD_INHERIT:
-			if (f->inherit.from < 0 || f->inherit.from > 2)
-				return bad(c, "fd %d: inherits from fd %d, not 0-2", f->fd,
+			if (f->inherit.from < 0 || f->inherit.from != f->fd)
+				return bad(c, "fd %d: inherits from fd %d, not its own number", f->fd,
 					   f->inherit.from);
 			break;
 		case IMAGE_FD_EPOLL:

@@ -409,7 +409,7 @@ static void test_roundtrip(void **state)
 	vma->kind = IMAGE_VMA_ANON;
 	vma->file = vma->shmem = -1;
 	assert_int_equal(image_add_pages(img, 0x10000, NULL, 1, IMAGE_RUN_ZERO), 0);
-	if (fds_dump(child, img)) {
+	if (fds_dump(child, img, NULL, 0)) {
 		kill_child(child);
 		fail_msg("fds_dump failed");
 	}
@@ -454,7 +454,7 @@ static void test_refuses_socket(void **state)
 	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
 	snprintf(dir, sizeof(dir), "%s/img2", tmpdir);
 	assert_int_equal(image_create(dir, &img), 0);
-	assert_int_equal(fds_dump(pid, img), -ENOTSUP);
+	assert_int_equal(fds_dump(pid, img, NULL, 0), -ENOTSUP);
 	kill_child(pid);
 	image_abort(img);
 }
