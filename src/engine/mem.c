@@ -155,7 +155,8 @@ static int dump_private_pages(struct mem_dump *md, struct image_vma *v)
 				if (ret < 0)
 					return ret;
 			}
-			if (!(e & (PM_PRESENT | PM_SWAPPED)) || (e & PM_FILE)) {
+			/* a guard marker reads as swapped too: it holds no data */
+			if (!(e & (PM_PRESENT | PM_SWAPPED)) || (e & (PM_FILE | PM_GUARD))) {
 				if ((e & PM_FILE) && (e & PM_PRESENT))
 					v->pages_file++;
 				i++;

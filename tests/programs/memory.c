@@ -234,6 +234,8 @@ static int memfd_fd;
 static char *memfd2_map; /* memfd mapped shared, fd closed */
 static char *brk_start, *brk_end;
 static char *guard; /* 3 pages, middle PROT_NONE */
+static char *guarded; /* 3 pages, middle a MADV_GUARD_INSTALL guard region (6.13+) */
+static int has_guard_install;
 static char *rdonly; /* 4 pages PROT_READ */
 static char *execp; /* 1 page PROT_READ|PROT_EXEC */
 static char *dontfork, *wipeonfork, *hugepage;
@@ -338,6 +340,11 @@ static void setup(void)
 
 	freed = map_anon(4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE);
 	fill(freed, 4 * PAGE, 2);
+
+	/* a guard region is no VMA: only pagemap shows it */
+	guarded = map_anon(3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+	fill(guarded, 3 * PAGE, 14);
+	has_guard_install = madvise(guarded + PAGE, PAGE, 102 /* MADV_GUARD_INSTALL */) == 0;
 	if (madvise(freed + PAGE, PAGE, MADV_DONTNEED))
 		die("MADV_DONTNEED");
 
@@ -577,6 +584,16 @@ static void check_memory(void)
 		      "guard: page above lost its pattern");
 	}
 	CHECK(faults(guard + PAGE, 0), "PROT_NONE page can be read");
+	if (has_guard_install) {
+		CHECK(faults(guarded + PAGE, 0), "MADV_GUARD_INSTALL region can be read");
+	}
+	if (has_guard_install) {
+		const uint64_t *w = (const uint64_t *)(guarded + 2 * PAGE);
+
+		CHECK(check_fill(guarded, PAGE, 14) < 0 && w[0] == pattern_word(14, 2 * PAGE) &&
+			      w[511] == pattern_word(14, 3 * PAGE - 8),
+		      "pages around the guard region lost their pattern");
+	}
 	CHECK(maps_find(guard + PAGE, &s, &e, perms) && !strcmp(perms, "---p"),
 	      "PROT_NONE page shows as %s", perms);
 
