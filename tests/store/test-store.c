@@ -1,0 +1,241 @@
+/*
+ * test-store.c - unit tests of the store layer: the chunk codec and its
+ * checks, the content-defined cutter, the manifest reader's bounds, the RAM
+ * LRU, and a disk store round trip with a corrupted copy.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store-internal.h"
+
+static uint8_t *random_bytes(size_t n, unsigned seed)
+{
+	uint8_t *p = malloc(n);
+	size_t i;
+
+	assert_non_null(p);
+	for (i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = (uint8_t)(seed >> 16);
+	}
+	return p;
+}
+
+static void test_codec(void **state)
+{
+	static const int codecs[] = { STORE_CODEC_NONE, STORE_CODEC_LZ4, STORE_CODEC_ZSTD };
+	struct store_key key = { { 1, 2, 3 } }, wrong = { { 9 } };
+	size_t len = 100000, i, k;
+	uint8_t *plain = random_bytes(len, 1), *out = malloc(len);
+	struct store_chunk_ref ref = { .len = (uint32_t)len };
+	struct store_buf enc = { 0 };
+	const char *why;
+
+	(void)state;
+	memset(plain, 0, len / 2); /* compressible half */
+	store_sha256(plain, len, &ref.digest);
+	for (k = 0; k < 2; k++) {
+		const struct store_key *kp = k ? &key : NULL;
+
+		ref.flags = k ? STORE_CHUNK_ENCRYPTED : 0;
+		for (i = 0; i < 3; i++) {
+			assert_int_equal(store_chunk_encode(kp, codecs[i], 1, &ref, plain, &enc), 0);
+			memset(out, 0xaa, len);
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len, out, &why), 0);
+			assert_memory_equal(out, plain, len);
+			/* a flipped byte anywhere, a truncation: refused */
+			enc.data[enc.len / 2] ^= 1;
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len, out, &why),
+					 -EBADMSG);
+			enc.data[enc.len / 2] ^= 1;
+			enc.data[3] ^= 1;
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len, out, &why),
+					 -EBADMSG);
+			enc.data[3] ^= 1;
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len - 1, out, &why),
+					 -EBADMSG);
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, 10, out, &why), -EBADMSG);
+			if (k) {
+				assert_int_equal(store_chunk_decode(&wrong, &ref, enc.data, enc.len, out,
+								    &why),
+						 -EKEYREJECTED);
+				assert_int_equal(store_chunk_decode(NULL, &ref, enc.data, enc.len, out,
+								    &why),
+						 -ENOKEY);
+			}
+		}
+	}
+	/* a chunk whose bytes are fine but whose digest is not the manifest's */
+	ref.flags = 0;
+	assert_int_equal(store_chunk_encode(NULL, STORE_CODEC_LZ4, 1, &ref, plain, &enc), 0);
+	ref.digest.b[0] ^= 1;
+	assert_int_equal(store_chunk_decode(NULL, &ref, enc.data, enc.len, out, &why), -EBADMSG);
+	store_buf_release(&enc);
+	free(plain);
+	free(out);
+}
+
+/* Cut points depend on content only: data shifted by whole pages cuts the same. */
+static void test_cut_shift(void **state)
+{
+	size_t avg = 64 << 10, len = 8 << 20, shift = 5 * STORE_PAGE, off, n, same = 0;
+	uint8_t *data = random_bytes(len + shift, 7);
+	size_t cuts_a[1024], na = 0, i;
+
+	(void)state;
+	for (off = shift; off < len + shift; off += n) {
+		n = store_cut_next(data + off, len + shift - off, avg);
+		assert_true(n > 0 && n <= 4 * avg);
+		cuts_a[na++] = off;
+	}
+	for (off = 0; off < len + shift; off += n) {
+		n = store_cut_next(data + off, len + shift - off, avg);
+		for (i = 0; i < na; i++)
+			if (cuts_a[i] == off)
+				same++;
+	}
+	assert_true(same + 3 >= na); /* resynchronised after at most a few chunks */
+	/* zero pages are cut apart from data */
+	memset(data + 3 * STORE_PAGE, 0, 20 * STORE_PAGE);
+	assert_int_equal(store_cut_next(data, len, avg), 3 * STORE_PAGE);
+	assert_int_equal(store_cut_next(data + 3 * STORE_PAGE, len, avg), 20 * STORE_PAGE);
+	assert_true(store_is_zero(data + 3 * STORE_PAGE, 20 * STORE_PAGE));
+	assert_false(store_is_zero(data, STORE_PAGE));
+	free(data);
+}
+
+static void test_manifest_bounds(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{\"format\":2,\"created\":0,\"files\":[]}",
+		"{\"format\":1,\"created\":0,\"files\":[{\"name\":\"../x\",\"size\":0,\"mode\":384,\"chunks\":[]}]}",
+		"{\"format\":1,\"created\":0,\"files\":[{\"name\":\"a/b\",\"size\":0,\"mode\":384,\"chunks\":[]}]}",
+		"{\"format\":1,\"created\":0,\"files\":[{\"name\":\"a\",\"size\":5,\"mode\":384,\"chunks\":[]}]}",
+		"{\"format\":1,\"created\":0,\"files\":[{\"name\":\"a\",\"size\":4096,\"mode\":384,\"chunks\":[[\"zz\",4096,0]]}]}",
+		"{\"format\":1,\"created\":0,\"files\":[{\"name\":\"a\",\"size\":4096,\"mode\":384,\"chunks\":[[null,4096,0]]}]}",
+		"{\"format\":1,\"created\":0,\"files\":[{\"name\":\"a\",\"size\":99999999,\"mode\":384,\"chunks\":[[null,99999999,1]]}]}",
+		"{\"format\":1,\"created\":0,\"files\":[{\"name\":\"a\",\"size\":4096,\"mode\":384,\"chunks\":[[null,4096,5]]}]}",
+		"{\"format\":1,\"created\":0,\"files\":[{\"name\":\"a\",\"size\":0,\"mode\":384,\"chunks\":[]},{\"name\":\"a\",\"size\":0,\"mode\":384,\"chunks\":[]}]}",
+		"{\"format\":1,\"created\":0,\"files\":[{\"name\":\"a\",\"size\":0,\"mode\":99999,\"chunks\":[]}]}",
+	};
+	struct store_chunk_ref chunks[2] = { { .len = 4096, .flags = STORE_CHUNK_ZERO },
+					     { .off = 4096, .len = 100 } };
+	struct store_file f = { .name = "pages.img", .size = 4196, .mode = 0600, .nr_chunks = 2,
+				.chunks = chunks };
+	struct store_manifest m = { .nr_files = 1, .files = &f, .created = 42 }, *got = NULL;
+	struct store_buf b = { 0 };
+	size_t i;
+
+	(void)state;
+	chunks[1].digest.b[5] = 7;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		got = NULL;
+		assert_int_not_equal(store_manifest_decode("test", bad[i], strlen(bad[i]), &got), 0);
+		assert_null(got);
+	}
+	assert_int_equal(store_manifest_encode(&m, &b), 0);
+	assert_int_equal(store_manifest_decode("test", b.data, b.len, &got), 0);
+	assert_int_equal(got->nr_files, 1);
+	assert_string_equal(got->files[0].name, "pages.img");
+	assert_int_equal(got->files[0].nr_chunks, 2);
+	assert_int_equal(got->files[0].chunks[1].off, 4096);
+	assert_memory_equal(&got->files[0].chunks[1].digest, &chunks[1].digest, 32);
+	store_manifest_free(got);
+	store_buf_release(&b);
+	assert_false(store_name_valid("../x"));
+	assert_false(store_name_valid(".hidden"));
+	assert_false(store_name_valid("a/b"));
+	assert_true(store_name_valid("torch-worker:v1"));
+}
+
+static void test_ram_lru(void **state)
+{
+	struct store_ram *r = store_ram_new(3000);
+	uint8_t a[1000] = { 1 }, out[1000];
+
+	(void)state;
+	store_ram_put(r, "a", a, sizeof(a));
+	store_ram_put(r, "b", a, sizeof(a));
+	store_ram_put(r, "c", a, sizeof(a));
+	assert_true(store_ram_get(r, "a", out, sizeof(out))); /* a is now the newest */
+	store_ram_put(r, "d", a, sizeof(a)); /* evicts b */
+	assert_false(store_ram_get(r, "b", out, sizeof(out)));
+	assert_true(store_ram_get(r, "a", out, sizeof(out)));
+	assert_true(store_ram_get(r, "d", out, sizeof(out)));
+	assert_memory_equal(out, a, sizeof(a));
+	store_ram_free(r);
+}
+
+static void test_disk_roundtrip(void **state)
+{
+	char dir[] = "/tmp/test-store-XXXXXX", path[4200], id[STORE_ID_MAX];
+	struct store_config cfg;
+	struct store_file f = { .name = "pages.img" };
+	struct store *s;
+	size_t len = 3 << 20;
+	uint8_t *data = random_bytes(len, 3), *back = malloc(len);
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	memset(data + (1 << 20), 0, 1 << 20);
+	store_config_init(&cfg);
+	cfg.dir = dir;
+	cfg.chunk_avg = 64 << 10;
+	assert_int_equal(store_open(&cfg, &s), 0);
+	assert_int_equal(store_put_buf(s, &f, data, len), 0);
+	assert_int_equal(f.size, len);
+	assert_int_equal(store_read_file(s, &f, 0, back, len), 0);
+	assert_memory_equal(back, data, len);
+	/* an unaligned window across chunks */
+	assert_int_equal(store_read_file(s, &f, 12345, back, 300000), 0);
+	assert_memory_equal(back, data + 12345, 300000);
+	/* corrupt the first chunk on disk: the read fails, naming it, and the copy is gone */
+	store_object_id(s, &f.chunks[0], id);
+	snprintf(path, sizeof(path), "%s/chunks/%.2s/%s", dir, id, id);
+	fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	fseek(fp, 40, SEEK_SET);
+	fputc(0x5a, fp);
+	fclose(fp);
+	assert_int_not_equal(store_read_file(s, &f, 0, back, 1000), 0);
+	assert_int_not_equal(access(path, F_OK), 0);
+	/* stored again, it reads again */
+	free(f.chunks);
+	f.chunks = NULL;
+	f.nr_chunks = 0;
+	f.size = 0;
+	assert_int_equal(store_put_buf(s, &f, data, len), 0);
+	assert_int_equal(store_read_file(s, &f, 0, back, len), 0);
+	assert_memory_equal(back, data, len);
+	store_close(s);
+	free(f.chunks);
+	free(data);
+	free(back);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_codec),
+		cmocka_unit_test(test_cut_shift),
+		cmocka_unit_test(test_manifest_bounds),
+		cmocka_unit_test(test_ram_lru),
+		cmocka_unit_test(test_disk_roundtrip),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
