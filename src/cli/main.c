@@ -15,6 +15,8 @@ static const struct cli_command commands[] = {
 	{ "restore", cmd_restore, "bring a snapshot back to life" },
 	{ "inspect", cmd_inspect, "show what a snapshot holds" },
 	{ "check", cmd_check, "probe the kernel features thaw needs" },
+	{ "run", cmd_run, "run a program, snapshot it, restore it on later starts" },
+	{ "snapshots", cmd_snapshots, "list or remove the snapshots thaw run keeps" },
 };
 
 static void usage(FILE *out)
