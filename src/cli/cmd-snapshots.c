@@ -1,0 +1,55 @@
+/*
+ * cmd-snapshots.c - thaw snapshots [--store DIR] [--json] | rm NAME|KEY
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "runtime/runtime.h"
+
+static void snapshots_usage(FILE *out)
+{
+	fprintf(out, "usage: thaw snapshots [--store DIR] [--json]\n"
+		     "       thaw snapshots [--store DIR] rm NAME|KEY\n"
+		     "\n"
+		     "Lists the snapshots thaw run keeps (name, key, size, created, times\n"
+		     "restored), or removes every snapshot with that name, or the one with that\n"
+		     "key (a prefix of 4 or more digits will do).\n");
+}
+
+int cmd_snapshots(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *store = NULL;
+	bool json = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			store = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			snapshots_usage(stdout);
+			return 0;
+		default:
+			snapshots_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind == argc)
+		return runtime_list(store, stdout, json) < 0 ? 1 : 0;
+	if (!strcmp(argv[optind], "rm") && optind + 2 == argc)
+		return runtime_remove(store, argv[optind + 1], stdout) < 0 ? 1 : 0;
+	snapshots_usage(stderr);
+	return 2;
+}

@@ -1,0 +1,79 @@
+/*
+ * events.c - what thaw run tells people and machines.
+ *
+ * People get one line on stderr per event ("thaw: cold start: no snapshot
+ * yet"), silenced by -q; machines get the same as JSON lines appended to the
+ * --json-events file: {"event": TYPE, "time_ms": since thaw run started,
+ * "message": the line, ...fields}.  Each JSON line is one write(), so
+ * several thaw runs can share a file.
+ */
+#define LOG_TAG "run"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "runtime-internal.h"
+
+double runtime_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int events_open(struct events *ev, const char *path)
+{
+	ev->json_fd = -1;
+	if (!path)
+		return 0;
+	ev->json_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (ev->json_fd < 0)
+		return log_errno("opening the events file %s", path);
+	return 0;
+}
+
+void events_close(struct events *ev)
+{
+	if (ev->json_fd >= 0)
+		close(ev->json_fd);
+	ev->json_fd = -1;
+}
+
+void events_emit(struct events *ev, const char *type, json_t *fields, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (log_max_level >= LOG_INFO)
+		dprintf(STDERR_FILENO, "thaw: %s\n", line);
+	if (ev->json_fd >= 0) {
+		json_t *obj = fields ? fields : json_object();
+		char *text;
+
+		json_object_set_new(obj, "event", json_string(type));
+		json_object_set_new(obj, "time_ms", json_real(runtime_now_ms() - ev->t0_ms));
+		json_object_set_new(obj, "message", json_string(line));
+		text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+		if (text) {
+			len = strlen(text);
+			text[len] = '\n';
+			if (write(ev->json_fd, text, len + 1) < 0)
+				log_warn("writing an event: %s", strerror(errno));
+			free(text);
+		}
+		json_decref(obj);
+		return;
+	}
+	json_decref(fields);
+}

@@ -1,0 +1,286 @@
+/*
+ * key.c - the launch key: which snapshot a start may restore.
+ *
+ * The key digests everything a snapshot silently depends on: the command line,
+ * the environment given to the command (minus --env-ignore), the working
+ * directory, the executable's identity, the CPU feature words, the kernel
+ * release, the GPU models and the snapshot format.  The ingredients are kept
+ * beside the snapshot (environment values only as digests: they may be
+ * secrets) so that a start whose key differs can say which one changed.
+ * Files the program mapped or opened are checked later, against the
+ * snapshot itself (run.c), because only the dump knows them.
+ */
+#define LOG_TAG "run"
+#include <cpuid.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "image/image.h"
+#include "runtime-internal.h"
+
+extern char **environ;
+
+/* Names thaw itself sets or that only choose where thaw keeps things. */
+static const char *const always_ignored[] = { "THAW_CONTROL_FD", "THAW_STORE" };
+
+static bool env_ignored(const struct runtime_run_opts *opts, const char *name, size_t len)
+{
+	char buf[256];
+	size_t i;
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	for (i = 0; i < sizeof(always_ignored) / sizeof(always_ignored[0]); i++)
+		if (!strcmp(buf, always_ignored[i]))
+			return true;
+	for (i = 0; i < opts->nr_env_ignore; i++)
+		if (!fnmatch(opts->env_ignore[i], buf, 0))
+			return true;
+	return false;
+}
+
+static json_t *env_digests(const struct runtime_run_opts *opts)
+{
+	json_t *env = json_object();
+	char **e, hex[65], name[256];
+
+	for (e = environ; env && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+
+		if (!eq || len == 0 || len >= sizeof(name) || env_ignored(opts, *e, len))
+			continue;
+		memcpy(name, *e, len);
+		name[len] = '\0';
+		runtime_sha256_hex(*e, strlen(*e), hex);
+		hex[16] = '\0';
+		json_object_set_new(env, name, json_string(hex));
+	}
+	return env;
+}
+
+/* execvp's search, done here so that the key names the file that will run. */
+static char *find_exe(const char *cmd)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) ? NULL : realpath(cmd, NULL);
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+		int n = (int)(end - path);
+
+		snprintf(buf, sizeof(buf), "%.*s/%s", n ? n : 1, n ? path : ".", cmd);
+		if (!access(buf, X_OK))
+			return realpath(buf, NULL);
+		path = *end ? end + 1 : end;
+	}
+	return NULL;
+}
+
+static json_t *file_identity(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return json_pack("{s:s}", "path", path);
+	return json_pack("{s:s, s:I, s:I, s:I, s:I}", "path", path, "size", (json_int_t)st.st_size,
+			 "mtime_ns",
+			 (json_int_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec, "ino",
+			 (json_int_t)st.st_ino, "dev", (json_int_t)st.st_dev);
+}
+
+/* The CPUID feature words the engine's host check compares (leaf 1 ebx holds the APIC id: not). */
+static json_t *cpu_features(void)
+{
+	unsigned int a, b, c, d, words[8] = { 0 };
+	char hex[8 * 9 + 1];
+	int i;
+
+	if (__get_cpuid_count(1, 0, &a, &b, &c, &d))
+		words[0] = c, words[1] = d;
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		words[2] = b, words[3] = c, words[4] = d;
+	if (__get_cpuid_count(7, 1, &a, &b, &c, &d))
+		words[5] = a;
+	if (__get_cpuid_count(0x80000001, 0, &a, &b, &c, &d))
+		words[6] = c, words[7] = d;
+	for (i = 0; i < 8; i++)
+		snprintf(hex + 9 * i, 10, "%08x%s", words[i], i < 7 ? "." : "");
+	return json_string(hex);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "Model:" lines of the NVIDIA driver's per-GPU files, in bus order; "" without GPUs. */
+static json_t *gpu_models(void)
+{
+	DIR *d = opendir("/proc/driver/nvidia/gpus");
+	char *names[64], line[256], path[512], models[4096] = "";
+	size_t n = 0, i, used = 0;
+	struct dirent *de;
+
+	while (d && (de = readdir(d)) && n < 64)
+		if (de->d_name[0] != '.')
+			names[n++] = strdup(de->d_name);
+	if (d)
+		closedir(d);
+	qsort(names, n, sizeof(names[0]), cmp_str);
+	for (i = 0; i < n; i++) {
+		FILE *f;
+
+		if (!names[i])
+			continue;
+		snprintf(path, sizeof(path), "/proc/driver/nvidia/gpus/%s/information", names[i]);
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Model:", 6) && used < sizeof(models) - 1) {
+				line[strcspn(line, "\n")] = '\0';
+				used += (size_t)snprintf(models + used, sizeof(models) - used,
+							 "%s%s", used ? "; " : "",
+							 line + 6 + strspn(line + 6, " \t"));
+				if (used >= sizeof(models))
+					used = sizeof(models) - 1;
+			}
+		if (f)
+			fclose(f);
+		free(names[i]);
+	}
+	return json_string(models);
+}
+
+int key_ingredients(const struct runtime_run_opts *opts, json_t **ret, char **ret_exe)
+{
+	char cwd[PATH_MAX], format[64], *exe;
+	struct utsname u;
+	json_t *obj, *argv;
+	size_t i;
+
+	exe = find_exe(opts->argv[0]);
+	if (!exe)
+		return -ENOENT;
+	if (!getcwd(cwd, sizeof(cwd)))
+		snprintf(cwd, sizeof(cwd), "?");
+	uname(&u);
+	snprintf(format, sizeof(format), "image %d runtime %d", IMAGE_FORMAT_VERSION,
+		 RUNTIME_FORMAT_VERSION);
+	argv = json_array();
+	for (i = 0; opts->argv[i]; i++)
+		json_array_append_new(argv, json_string(opts->argv[i]));
+	obj = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:s, s:o}", "format", format, "argv", argv,
+			"env", env_digests(opts), "cwd", cwd, "exe", file_identity(exe), "cpu",
+			cpu_features(), "kernel", u.release, "gpus", gpu_models());
+	if (!obj) {
+		free(exe);
+		return -ENOMEM;
+	}
+	*ret = obj;
+	*ret_exe = exe;
+	return 0;
+}
+
+void key_digest(json_t *ingredients, char key[RUNTIME_KEY_LEN + 1])
+{
+	char *text = json_dumps(ingredients, JSON_SORT_KEYS | JSON_COMPACT), hex[65];
+
+	runtime_sha256_hex(text ? text : "", text ? strlen(text) : 0, hex);
+	free(text);
+	memcpy(key, hex, RUNTIME_KEY_LEN);
+	key[RUNTIME_KEY_LEN] = '\0';
+}
+
+static char *explain_argv(json_t *was, json_t *now)
+{
+	size_t i, n = json_array_size(was), m = json_array_size(now);
+	char *out = NULL;
+
+	for (i = 0; i < n || i < m; i++) {
+		if (i >= n || i >= m || !json_equal(json_array_get(was, i), json_array_get(now, i))) {
+			if (asprintf(&out, "argument %zu %s", i,
+				     i >= n ? "added" : i >= m ? "removed" : "changed") < 0)
+				out = NULL;
+			return out;
+		}
+	}
+	return NULL;
+}
+
+static char *explain_env(json_t *was, json_t *now)
+{
+	const char *name;
+	json_t *v;
+	char *out = NULL;
+
+	json_object_foreach(now, name, v) {
+		json_t *old = json_object_get(was, name);
+
+		if (!json_equal(old, v)) {
+			if (asprintf(&out, "environment variable %s %s", name,
+				     old ? "changed" : "was set") < 0)
+				out = NULL;
+			return out;
+		}
+	}
+	json_object_foreach(was, name, v) {
+		if (!json_object_get(now, name)) {
+			if (asprintf(&out, "environment variable %s was unset", name) < 0)
+				out = NULL;
+			return out;
+		}
+	}
+	return NULL;
+}
+
+char *key_explain(json_t *was, json_t *now)
+{
+	static const struct {
+		const char *field, *what;
+	} simple[] = {
+		{ "format", "thaw's snapshot format changed" },
+		{ "cwd", "working directory changed" },
+		{ "cpu", "CPU features changed" },
+		{ "kernel", "kernel release changed" },
+		{ "gpus", "GPU models changed" },
+	};
+	char *out = NULL;
+	size_t i;
+
+	if (!json_is_object(was))
+		return strdup("the stored snapshot has no key ingredients");
+	if (!json_equal(json_object_get(was, "exe"), json_object_get(now, "exe"))) {
+		const char *path = json_string_value(
+			json_object_get(json_object_get(now, "exe"), "path"));
+
+		if (asprintf(&out, "%s changed", path ? path : "the executable") < 0)
+			out = NULL;
+		return out;
+	}
+	out = explain_argv(json_object_get(was, "argv"), json_object_get(now, "argv"));
+	if (out)
+		return out;
+	out = explain_env(json_object_get(was, "env"), json_object_get(now, "env"));
+	if (out)
+		return out;
+	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		if (!json_equal(json_object_get(was, simple[i].field),
+				json_object_get(now, simple[i].field)))
+			return strdup(simple[i].what);
+	return strdup("launch key changed");
+}

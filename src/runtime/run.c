@@ -1,0 +1,774 @@
+/*
+ * run.c - runtime_run(): cold start, snapshot at the snapshot point, restore.
+ *
+ * Processes on the cold path:
+ *   thaw run   outside; holds the control socket's other end, dumps
+ *   init       PID 1 of a fresh PID + mount namespace (private /proc):
+ *              reaps, forwards signals, exits with the program's status
+ *   program    PID 2, exec'd with the control socket at THAW_CONTROL_FD
+ * engine_restore() builds the same shape on the restore path, so the
+ * program sees the same PIDs on both.  thaw run dumps the program by its
+ * outer PID (ptrace works from outside the namespace) with the control
+ * socket and the stdio it shares with thaw run as external fds: a restore
+ * hands it thaw run's own stdio and a fresh control socket at the same
+ * numbers, on which "restored" is already waiting.
+ *
+ * Whatever goes wrong before the restored program runs is a cold start with
+ * the reason said; nothing here makes the program fail because of thaw.
+ */
+#define LOG_TAG "run"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine/engine.h"
+#include "image/image.h"
+#include "runtime-internal.h"
+
+extern char **environ;
+
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+#define NR_FORWARDED (sizeof(forwarded) / sizeof(forwarded[0]))
+
+struct run {
+	const struct runtime_run_opts *opts;
+	char store[PATH_MAX - 128]; /* room for KEY.next-PID after it */
+	char name[256];
+	char key[RUNTIME_KEY_LEN + 1];
+	char *exe;
+	json_t *ingredients;
+	struct events ev;
+	int control_fd; /* the number the program sees */
+	int sock; /* our end of the control socket, -1 once closed */
+	pid_t init; /* our child: PID 1 of the program's namespace */
+	pid_t program; /* as we see it */
+	bool restored, snapshot_done;
+};
+
+/* ------------------------------------------------------ log capture */
+
+/*
+ * The engine logs why a dump or restore failed.  While it works we keep its
+ * messages in a memfd, so the first error can be the cold start's reason;
+ * with -v they are shown as well.
+ */
+struct capture {
+	int fd;
+};
+
+static void capture_start(struct capture *c)
+{
+	c->fd = memfd_create("thaw-log", MFD_CLOEXEC);
+	if (c->fd >= 0)
+		log_set_fd(c->fd);
+}
+
+/* Stops capturing; *reason gets the first error message (caller frees) or NULL. */
+static void capture_stop(struct capture *c, char **reason)
+{
+	char buf[16384], *line, *save = NULL;
+	ssize_t n;
+
+	*reason = NULL;
+	log_set_fd(STDERR_FILENO);
+	if (c->fd < 0)
+		return;
+	n = pread(c->fd, buf, sizeof(buf) - 1, 0);
+	close(c->fd);
+	c->fd = -1;
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (log_max_level >= LOG_DEBUG)
+		dprintf(STDERR_FILENO, "%s", buf);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *err = strstr(line, ": error: ");
+
+		if (err && !*reason)
+			*reason = strdup(err + 9);
+	}
+}
+
+/* ---------------------------------------------------------- helpers */
+
+static int pick_control_fd(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur <= RUNTIME_CONTROL_FD)
+		return rl.rlim_cur > 16 ? (int)rl.rlim_cur - 1 : -1;
+	return RUNTIME_CONTROL_FD;
+}
+
+static pid_t first_child(pid_t pid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return (pid_t)atoi(buf);
+}
+
+/* The program: init's only child; it may still be on its way (fork just ran). */
+static pid_t find_program(pid_t init)
+{
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		pid_t pid = first_child(init);
+
+		if (pid > 0)
+			return pid;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static void derive_name(struct run *r)
+{
+	char *const *argv = r->opts->argv;
+	const char *base, *pick = argv[0];
+	struct stat st;
+	size_t len;
+
+	if (r->opts->name) {
+		snprintf(r->name, sizeof(r->name), "%s", r->opts->name);
+		return;
+	}
+	/* "python3 worker.py": the script names it better than the interpreter */
+	if (argv[1] && argv[1][0] != '-' && !stat(argv[1], &st) && S_ISREG(st.st_mode))
+		pick = argv[1];
+	base = strrchr(pick, '/');
+	base = base ? base + 1 : pick;
+	len = strcspn(base, ".");
+	if (len == 0)
+		len = strlen(base);
+	snprintf(r->name, sizeof(r->name), "%.*s", (int)len, base);
+}
+
+/* "python3 worker.py --x": for listings. */
+static char *command_line(char *const *argv)
+{
+	size_t len = 1, i;
+	char *s;
+
+	for (i = 0; argv[i]; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	for (i = 0; s && argv[i]; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+/* Where the Python SDK lives: beside the thaw binary's source tree, or THAW_PYTHON_SDK. */
+static void python_sdk_dir(char *buf, size_t len)
+{
+	static const char *const rel[] = { "/../sdk/python", "/../../sdk/python",
+					   "/../share/thaw/python" };
+	char exe[PATH_MAX], probe[PATH_MAX + 64], *slash;
+	const char *env = getenv("THAW_PYTHON_SDK");
+	ssize_t n;
+	size_t i;
+
+	buf[0] = '\0';
+	if (env && *env) {
+		snprintf(buf, len, "%s", env);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		char *real;
+
+		snprintf(probe, sizeof(probe), "%s%s/thaw/__init__.py", exe, rel[i]);
+		if (access(probe, R_OK))
+			continue;
+		snprintf(probe, sizeof(probe), "%s%s", exe, rel[i]);
+		real = realpath(probe, NULL);
+		if (real) {
+			snprintf(buf, len, "%s", real);
+			free(real);
+		}
+		return;
+	}
+}
+
+/* ------------------------------------------------------- cold start */
+
+static void reset_signals(void)
+{
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	size_t i;
+
+	for (i = 0; i < NR_FORWARDED; i++)
+		sigaction(forwarded[i], &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static __attribute__((noreturn)) void exec_program(struct run *r, int child_end)
+{
+	char fdnum[16], sdk[PATH_MAX], *pp;
+	const char *old;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (child_end != r->control_fd) {
+		if (dup2(child_end, r->control_fd) < 0) {
+			dprintf(STDERR_FILENO, "thaw run: control socket: %s\n", strerror(errno));
+			_exit(127);
+		}
+		close(child_end);
+	} else {
+		fcntl(child_end, F_SETFD, 0);
+	}
+	snprintf(fdnum, sizeof(fdnum), "%d", r->control_fd);
+	setenv("THAW_CONTROL_FD", fdnum, 1);
+	python_sdk_dir(sdk, sizeof(sdk));
+	if (sdk[0]) {
+		old = getenv("PYTHONPATH");
+		if (old && *old) {
+			if (asprintf(&pp, "%s:%s", old, sdk) > 0)
+				setenv("PYTHONPATH", pp, 1);
+		} else {
+			setenv("PYTHONPATH", sdk, 1);
+		}
+	}
+	reset_signals();
+	execv(r->exe, r->opts->argv);
+	dprintf(STDERR_FILENO, "thaw run: %s: %s\n", r->opts->argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+static volatile sig_atomic_t init_child;
+
+static void init_forward(int sig)
+{
+	if (init_child > 0)
+		kill(init_child, sig);
+}
+
+/* PID 1: like tini, it reaps everything and exits with the program's status. */
+static __attribute__((noreturn)) void init_main(struct run *r, int child_end)
+{
+	struct sigaction sa = { .sa_handler = init_forward, .sa_flags = SA_RESTART };
+	sigset_t none;
+	pid_t pid;
+	size_t i;
+	int devnull;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		log_warn("could not mount a private /proc: %s", strerror(errno));
+	close(r->sock);
+	for (i = 0; i < NR_FORWARDED; i++)
+		sigaction(forwarded[i], &sa, NULL);
+	pid = fork();
+	if (pid < 0) {
+		log_error("starting %s: fork: %s", r->opts->argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (pid == 0)
+		exec_program(r, child_end);
+	init_child = pid;
+	close(child_end);
+	if (r->ev.json_fd >= 0)
+		close(r->ev.json_fd);
+	/* the program holds its own stdio: do not keep a caller's pipes open */
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		close(devnull);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (;;) {
+		int status;
+		pid_t got = waitpid(-1, &status, 0);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			_exit(127);
+		if (got != pid)
+			continue;
+		_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+	}
+}
+
+static int cold_start(struct run *r)
+{
+	struct clone_args ca = { .flags = CLONE_NEWPID | CLONE_NEWNS, .exit_signal = SIGCHLD };
+	int sv[2];
+	pid_t pid;
+
+	if (r->control_fd < 0) {
+		log_error("RLIMIT_NOFILE is too low for the control socket");
+		return -EMFILE;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return log_errno("control socketpair");
+	r->sock = sv[0];
+	fflush(NULL);
+	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
+	if (pid < 0) {
+		int err = log_errno("creating a PID namespace for %s", r->opts->argv[0]);
+
+		close(sv[0]);
+		close(sv[1]);
+		r->sock = -1;
+		return err;
+	}
+	if (pid == 0)
+		init_main(r, sv[1]);
+	close(sv[1]);
+	r->init = pid;
+	r->program = find_program(pid);
+	return 0;
+}
+
+/* ---------------------------------------------------------- snapshot */
+
+/* fd n of the program is the very file thaw run holds at n: a restore hands over ours. */
+static bool shares_our_fd(pid_t pid, int n)
+{
+	struct stat theirs, ours;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, n);
+	return !stat(path, &theirs) && !fstat(n, &ours) && theirs.st_dev == ours.st_dev &&
+	       theirs.st_ino == ours.st_ino;
+}
+
+static void reply(struct run *r, const char *text)
+{
+	if (r->sock >= 0 && send(r->sock, text, strlen(text), MSG_NOSIGNAL) < 0)
+		log_warn("answering the program: %s", strerror(errno));
+}
+
+static void take_snapshot(struct run *r)
+{
+	struct engine_dump_stats stats = { 0 };
+	struct engine_dump_opts o = { .leave_running = true };
+	struct snap_meta meta = { 0 };
+	char staged[PATH_MAX], final[PATH_MAX], answer[600], *why = NULL;
+	struct capture cap;
+	int ext[4], n = 0, i, ret;
+	double t0 = runtime_now_ms();
+
+	if (r->opts->no_snapshot || r->snapshot_done || r->restored) {
+		reply(r, r->opts->no_snapshot ? "disabled" : "failed: the snapshot point was passed");
+		return;
+	}
+	r->snapshot_done = true;
+	if (r->program <= 0)
+		r->program = find_program(r->init);
+	for (i = 0; i < 3; i++)
+		if (shares_our_fd(r->program, i))
+			ext[n++] = i;
+	ext[n++] = r->control_fd;
+	snprintf(staged, sizeof(staged), "%s/%s.next-%d", r->store, r->key, getpid());
+	o.pid = r->program;
+	o.dir = staged;
+	o.external_fds = ext;
+	o.nr_external_fds = (size_t)n;
+	capture_start(&cap);
+	ret = engine_dump(&o, &stats);
+	capture_stop(&cap, &why);
+	if (ret < 0) {
+		snprintf(answer, sizeof(answer), "failed: %s", why ? why : strerror(-ret));
+		reply(r, answer);
+		events_emit(&r->ev, "snapshot_failed",
+			    json_pack("{s:s, s:s, s:s}", "name", r->name, "key", r->key, "reason",
+				      answer + 8),
+			    "no snapshot of %s: %s", r->name, answer + 8);
+		free(why);
+		return;
+	}
+	free(why);
+	/* the program goes on while we publish */
+	reply(r, "snapshotted");
+	ret = snapstore_publish(r->store, staged, r->key);
+	if (ret < 0)
+		return;
+	snprintf(final, sizeof(final), "%s/%s", r->store, r->key);
+	meta.name = r->name;
+	memcpy(meta.key, r->key, sizeof(meta.key));
+	meta.command = command_line(r->opts->argv);
+	meta.created = (int64_t)time(NULL);
+	meta.size = snapstore_dir_size(final);
+	meta.control_fd = r->control_fd;
+	meta.ingredients = r->ingredients;
+	ret = snapstore_save(r->store, &meta);
+	free(meta.command);
+	if (ret < 0)
+		return;
+	events_emit(&r->ev, "snapshot_created",
+		    json_pack("{s:s, s:s, s:I, s:f, s:f}", "name", r->name, "key", r->key, "bytes",
+			      (json_int_t)meta.size, "dump_ms", stats.total_ms, "ms",
+			      runtime_now_ms() - t0),
+		    "snapshot created %s %s (%.1f MiB in %.0f ms)", r->name, r->key,
+		    (double)meta.size / (1 << 20), runtime_now_ms() - t0);
+}
+
+/* ----------------------------------------------------------- restore */
+
+/* Files whose contents the restore trusts: mapped, the executable, or open read-only. */
+static bool file_must_match(const struct image *img, uint32_t idx)
+{
+	uint32_t i;
+
+	if (img->proc.exe == (int32_t)idx)
+		return true;
+	for (i = 0; i < img->nr_vmas; i++)
+		if (img->vmas[i].file == (int32_t)idx)
+			return true;
+	for (i = 0; i < img->nr_fds; i++)
+		if (img->fds[i].file == (int32_t)idx && img->fds[i].kind == IMAGE_FD_FILE &&
+		    (img->fds[i].flags & O_ACCMODE) == O_RDONLY)
+			return true;
+	return false;
+}
+
+/* The first file that is not what the snapshot saw; NULL when all are (caller frees). */
+static char *changed_file(const struct image *img)
+{
+	struct stat st;
+	uint32_t i;
+	char *out;
+
+	for (i = 0; i < img->nr_files; i++) {
+		const struct image_file *f = &img->files[i];
+		int64_t mtime;
+
+		if (f->is_deleted || !S_ISREG(f->mode) || !file_must_match(img, i))
+			continue;
+		if (stat(f->path, &st))
+			goto changed;
+		mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size ||
+		    mtime != f->mtime_ns || (uint64_t)st.st_ino != f->ino)
+			goto changed;
+		continue;
+changed:
+		if (asprintf(&out, "%s changed", f->path) < 0)
+			return strdup("a file changed");
+		return out;
+	}
+	return NULL;
+}
+
+/* Why the snapshot under our key cannot be used, or NULL when it can (caller frees). */
+static char *check_candidate(struct run *r, struct snap_meta *meta)
+{
+	char dir[PATH_MAX], *why = NULL, *changed;
+	struct image *img = NULL;
+	struct capture cap;
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
+	if (access(dir, F_OK))
+		return strdup("no snapshot yet");
+	if (meta->control_fd < 0)
+		return strdup("snapshot metadata is damaged");
+	if (!json_equal(meta->ingredients, r->ingredients))
+		return key_explain(meta->ingredients, r->ingredients);
+	capture_start(&cap);
+	ret = image_read(dir, &img);
+	capture_stop(&cap, &why);
+	if (ret < 0) {
+		char *out;
+
+		if (asprintf(&out, "snapshot unreadable: %s", why ? why : strerror(-ret)) < 0)
+			out = NULL;
+		free(why);
+		return out ? out : strdup("snapshot unreadable");
+	}
+	free(why);
+	changed = changed_file(img);
+	image_free(img);
+	return changed;
+}
+
+/* 0 when the program runs again from its snapshot; else *reason says why not. */
+static int try_restore(struct run *r, char **reason)
+{
+	struct engine_restore_opts o = { .detach = true };
+	struct snap_meta meta;
+	char dir[PATH_MAX], *why = NULL;
+	struct capture cap;
+	int sv[2], ret, status;
+	double t0 = runtime_now_ms();
+
+	*reason = NULL;
+	ret = snapstore_load(r->store, r->key, &meta);
+	if (ret == -ENOENT) {
+		struct snap_meta other;
+
+		if (snapstore_newest_named(r->store, r->name, r->key, &other) == 0) {
+			*reason = key_explain(other.ingredients, r->ingredients);
+			snap_meta_release(&other);
+		} else {
+			*reason = strdup("no snapshot yet");
+		}
+		return -ENOENT;
+	}
+	if (ret < 0) {
+		*reason = strdup("snapshot metadata is unreadable");
+		return ret;
+	}
+	*reason = check_candidate(r, &meta);
+	if (*reason) {
+		snap_meta_release(&meta);
+		return -ESTALE;
+	}
+	r->control_fd = meta.control_fd;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		*reason = strdup("no control socket");
+		snap_meta_release(&meta);
+		return -errno;
+	}
+	/* the restored program's recv() restarts on this socket and finds the answer */
+	if (dup2(sv[1], r->control_fd) < 0 ||
+	    send(sv[0], "restored", 8, MSG_NOSIGNAL) != 8) {
+		if (asprintf(reason, "control fd %d: %s", r->control_fd, strerror(errno)) < 0)
+			*reason = NULL;
+		close(sv[0]);
+		close(sv[1]);
+		snap_meta_release(&meta);
+		return -EIO;
+	}
+	close(sv[1]);
+	snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
+	o.dir = dir;
+	capture_start(&cap);
+	ret = engine_restore(&o, &status);
+	capture_stop(&cap, &why);
+	close(r->control_fd);
+	if (ret < 0) {
+		if (asprintf(reason, "restore failed: %s", why ? why : strerror(-ret)) < 0)
+			*reason = NULL;
+		free(why);
+		close(sv[0]);
+		snap_meta_release(&meta);
+		/* the engine's init and helper are gone: reap them */
+		while (waitpid(-1, &status, WNOHANG) > 0)
+			;
+		return ret;
+	}
+	free(why);
+	r->sock = sv[0];
+	r->restored = true;
+	r->init = first_child(getpid());
+	r->program = r->init > 0 ? find_program(r->init) : -1;
+	events_emit(&r->ev, "restored",
+		    json_pack("{s:s, s:s, s:f, s:f}", "name", r->name, "key", r->key, "ms",
+			      runtime_now_ms() - r->ev.t0_ms, "restore_ms", runtime_now_ms() - t0),
+		    "restored %s from snapshot in %.0f ms", r->name, runtime_now_ms() - r->ev.t0_ms);
+	meta.restored++;
+	if (snapstore_save(r->store, &meta) < 0)
+		log_warn("could not count the restore in %s/%s.json", r->store, r->key);
+	snap_meta_release(&meta);
+	return 0;
+}
+
+/* ------------------------------------------------------------- wait */
+
+static void forward_signal(struct run *r, const struct signalfd_siginfo *si)
+{
+	pid_t target = r->restored ? r->program : r->init;
+
+	/*
+	 * A terminal's ^C reaches the whole foreground group (SI_KERNEL); a
+	 * program in our group has had it already.
+	 */
+	if (si->ssi_code == SI_KERNEL && r->program > 0 && getpgid(r->program) == getpgrp())
+		return;
+	if (target > 0)
+		kill(target, (int)si->ssi_signo);
+}
+
+static void handle_control(struct run *r)
+{
+	char buf[256];
+	ssize_t n = recv(r->sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close(r->sock);
+		r->sock = -1;
+		return;
+	}
+	buf[n] = '\0';
+	if (!strcmp(buf, "snapshot"))
+		take_snapshot(r);
+	else
+		reply(r, "failed: unknown request");
+}
+
+static int wait_program(struct run *r, int sfd, int *ret_status)
+{
+	for (;;) {
+		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN },
+				       { .fd = r->sock, .events = POLLIN } };
+		struct signalfd_siginfo si;
+		int status;
+		pid_t got;
+
+		while ((got = waitpid(-1, &status, WNOHANG)) > 0) {
+			if (got != r->init)
+				continue;
+			*ret_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+							  : WEXITSTATUS(status);
+			return 0;
+		}
+		if (got < 0 && errno == ECHILD) {
+			log_error("the program's init is gone");
+			*ret_status = 1;
+			return 0;
+		}
+		if (poll(p, r->sock >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			return log_errno("poll");
+		if (p[0].revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si) &&
+		    si.ssi_signo != SIGCHLD)
+			forward_signal(r, &si);
+		if (r->sock >= 0 && p[1].revents & (POLLIN | POLLHUP | POLLERR))
+			handle_control(r);
+	}
+}
+
+/* ------------------------------------------------------------- main */
+
+static int block_signals(sigset_t *old)
+{
+	sigset_t set;
+	size_t i;
+	int sfd;
+
+	sigemptyset(&set);
+	for (i = 0; i < NR_FORWARDED; i++)
+		sigaddset(&set, forwarded[i]);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, old))
+		return log_errno("sigprocmask");
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0)
+		return log_errno("signalfd");
+	return sfd;
+}
+
+int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
+{
+	struct run r = { .opts = opts, .sock = -1, .init = -1, .program = -1 };
+	char *reason = NULL;
+	sigset_t old;
+	int ret, sfd = -1;
+
+	r.ev.t0_ms = runtime_now_ms();
+	r.ev.json_fd = -1;
+	*ret_status = 1;
+	ret = key_ingredients(opts, &r.ingredients, &r.exe);
+	if (ret == -ENOENT) {
+		log_error("%s: command not found", opts->argv[0]);
+		*ret_status = 127;
+		return ret;
+	}
+	if (ret < 0)
+		return ret;
+	key_digest(r.ingredients, r.key);
+	derive_name(&r);
+	r.control_fd = pick_control_fd();
+	ret = runtime_store_dir(opts->store, r.store, sizeof(r.store));
+	if (ret < 0) {
+		log_error("no store directory: set --store, THAW_STORE or HOME");
+		goto out;
+	}
+	ret = snapstore_mkdir(r.store);
+	if (ret < 0)
+		goto out;
+	ret = events_open(&r.ev, opts->json_events);
+	if (ret < 0)
+		goto out;
+	sfd = block_signals(&old);
+	if (sfd < 0) {
+		ret = sfd;
+		goto out;
+	}
+	if (opts->no_snapshot) {
+		reason = strdup("snapshots are off (--no-snapshot)");
+		ret = -ENOENT;
+	} else {
+		ret = try_restore(&r, &reason);
+	}
+	if (ret < 0) {
+		events_emit(&r.ev, "cold_start",
+			    json_pack("{s:s, s:s, s:s}", "name", r.name, "key", r.key, "reason",
+				      reason ? reason : "unknown"),
+			    "cold start: %s", reason ? reason : "restore failed");
+		r.control_fd = pick_control_fd();
+		ret = cold_start(&r);
+		if (ret < 0) {
+			*ret_status = 127;
+			goto out;
+		}
+	}
+	ret = wait_program(&r, sfd, ret_status);
+	events_emit(&r.ev, "exit",
+		    json_pack("{s:s, s:i, s:b}", "name", r.name, "status", *ret_status, "restored",
+			      r.restored),
+		    "%s exited with status %d", r.name, *ret_status);
+out:
+	if (sfd >= 0) {
+		close(sfd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	if (r.sock >= 0)
+		close(r.sock);
+	events_close(&r.ev);
+	free(reason);
+	free(r.exe);
+	json_decref(r.ingredients);
+	return ret;
+}

@@ -1,0 +1,49 @@
+/*
+ * runtime.h - thaw run: the snapshot lifecycle of one program.
+ *
+ * runtime_run() starts a command in its own PID namespace (thaw's init as
+ * PID 1, the command as PID 2) with a control socket at the fd number in
+ * THAW_CONTROL_FD.  When the command reaches its snapshot point (the SDK
+ * sends "snapshot"), thaw snapshots it into the store under its launch key
+ * and lets it run on.  A later start whose launch key matches restores that
+ * snapshot instead, after checking every file it mapped or held open; any
+ * mismatch or failure is a cold start with the reason printed.  The
+ * protocol and the store layout are in docs/runtime.md.
+ */
+#ifndef THAW_RUNTIME_RUNTIME_H
+#define THAW_RUNTIME_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct runtime_run_opts {
+	const char *store; /* NULL: $THAW_STORE or ~/.cache/thaw */
+	const char *name; /* NULL: derived from the command */
+	bool no_snapshot; /* neither restore nor snapshot: a plain start under thaw */
+	const char *json_events; /* append JSON lines here, or NULL */
+	const char *const *env_ignore; /* names (NAME or PREFIX*) left out of the key */
+	size_t nr_env_ignore;
+	char *const *argv; /* the command, NULL-terminated */
+};
+
+/*
+ * Runs the command to its end.  Returns 0 with *ret_status its exit status
+ * (128+signal when killed), or -errno when it could not be started at all
+ * (*ret_status then says what the CLI should exit with: 127 not found ...).
+ */
+int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
+	__attribute__((warn_unused_result));
+
+/* The store directory: store, or $THAW_STORE, or ~/.cache/thaw. */
+int runtime_store_dir(const char *store, char *buf, size_t len)
+	__attribute__((warn_unused_result));
+
+/* thaw snapshots: one line per snapshot (or a JSON array). */
+int runtime_list(const char *store, FILE *out, bool json) __attribute__((warn_unused_result));
+
+/* thaw snapshots rm: every snapshot with that name, or the one with that key (or key prefix). */
+int runtime_remove(const char *store, const char *name_or_key, FILE *out)
+	__attribute__((warn_unused_result));
+
+#endif

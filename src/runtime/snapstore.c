@@ -1,0 +1,413 @@
+/*
+ * snapstore.c - where thaw run keeps its snapshots.
+ *
+ * The store is a directory (0700) holding, per launch key, the snapshot
+ * directory KEY/ written by the engine and a metadata file KEY.json (0600):
+ * name, key, command, created, size, times restored, the control fd number
+ * and the key's ingredients.  Metadata is replaced with write-to-temporary +
+ * rename, and a snapshot directory with one RENAME_EXCHANGE, so a reader
+ * sees the old or the new one, never half of either.  Metadata is untrusted
+ * input: every field is type-checked and bounded.
+ */
+#define LOG_TAG "store"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "runtime-internal.h"
+
+#define META_MAX (1u << 20)
+
+void snap_meta_release(struct snap_meta *m)
+{
+	free(m->name);
+	free(m->command);
+	json_decref(m->ingredients);
+	memset(m, 0, sizeof(*m));
+}
+
+static bool key_is_valid(const char *key)
+{
+	size_t i;
+
+	for (i = 0; key[i]; i++)
+		if (!((key[i] >= '0' && key[i] <= '9') || (key[i] >= 'a' && key[i] <= 'f')))
+			return false;
+	return i == RUNTIME_KEY_LEN;
+}
+
+int snapstore_load(const char *store, const char *key, struct snap_meta *m)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	json_t *root, *v;
+	struct stat st;
+
+	memset(m, 0, sizeof(*m));
+	if (!key_is_valid(key))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%s.json", store, key);
+	if (stat(path, &st))
+		return -errno;
+	if (st.st_size > META_MAX)
+		return -EFBIG;
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return -EBADMSG;
+	v = json_object_get(root, "key");
+	if (!json_is_string(v) || strcmp(json_string_value(v), key) ||
+	    !json_is_string(json_object_get(root, "name"))) {
+		json_decref(root);
+		return -EBADMSG;
+	}
+	memcpy(m->key, key, sizeof(m->key));
+	m->name = strdup(json_string_value(json_object_get(root, "name")));
+	v = json_object_get(root, "command");
+	m->command = strdup(json_is_string(v) ? json_string_value(v) : "");
+	m->created = json_integer_value(json_object_get(root, "created"));
+	m->size = (uint64_t)json_integer_value(json_object_get(root, "size"));
+	m->restored = (uint64_t)json_integer_value(json_object_get(root, "restored"));
+	m->control_fd = (int)json_integer_value(json_object_get(root, "control_fd"));
+	if (m->control_fd < 3 || m->control_fd > (1 << 20))
+		m->control_fd = -1;
+	m->ingredients = json_incref(json_object_get(root, "ingredients"));
+	json_decref(root);
+	if (!m->name || !m->command) {
+		snap_meta_release(m);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int write_file_atomic(const char *path, const char *text)
+{
+	char tmp[PATH_MAX + 32];
+	size_t len = strlen(text);
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return log_errno("writing %s", tmp);
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) || close(fd)) {
+		int err = log_errno("writing %s", tmp);
+
+		unlink(tmp);
+		return err;
+	}
+	if (rename(tmp, path)) {
+		int err = log_errno("renaming %s", tmp);
+
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}
+
+int snapstore_save(const char *store, const struct snap_meta *m)
+{
+	char path[PATH_MAX], *text;
+	json_t *root;
+	int ret;
+
+	root = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:O}", "version",
+			 RUNTIME_FORMAT_VERSION, "name", m->name, "key", m->key, "command",
+			 m->command, "created", (json_int_t)m->created, "size",
+			 (json_int_t)m->size, "restored", (json_int_t)m->restored, "control_fd",
+			 m->control_fd, "ingredients", m->ingredients ? m->ingredients : json_null());
+	if (!root)
+		return -ENOMEM;
+	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(root);
+	if (!text)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/%s.json", store, m->key);
+	ret = write_file_atomic(path, text);
+	free(text);
+	return ret;
+}
+
+/* Calls fn for every loadable metadata file; stops when fn returns non-zero. */
+static int for_each_meta(const char *store, int (*fn)(struct snap_meta *m, void *arg), void *arg)
+{
+	DIR *d = opendir(store);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : log_errno("opening the store %s", store);
+	while (!ret && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char key[RUNTIME_KEY_LEN + 1];
+		struct snap_meta m;
+
+		if (len != RUNTIME_KEY_LEN + 5 || strcmp(de->d_name + RUNTIME_KEY_LEN, ".json"))
+			continue;
+		memcpy(key, de->d_name, RUNTIME_KEY_LEN);
+		key[RUNTIME_KEY_LEN] = '\0';
+		if (snapstore_load(store, key, &m))
+			continue;
+		ret = fn(&m, arg);
+		snap_meta_release(&m);
+	}
+	closedir(d);
+	return ret < 0 ? ret : 0;
+}
+
+struct newest {
+	const char *name, *skip_key;
+	struct snap_meta *best;
+	bool found;
+};
+
+static int pick_newest(struct snap_meta *m, void *arg)
+{
+	struct newest *n = arg;
+
+	if (strcmp(m->name, n->name) || (n->skip_key && !strcmp(m->key, n->skip_key)))
+		return 0;
+	if (n->found && n->best->created >= m->created)
+		return 0;
+	if (n->found)
+		snap_meta_release(n->best);
+	*n->best = *m;
+	memset(m, 0, sizeof(*m));
+	n->found = true;
+	return 0;
+}
+
+int snapstore_newest_named(const char *store, const char *name, const char *skip_key,
+			   struct snap_meta *m)
+{
+	struct newest n = { .name = name, .skip_key = skip_key, .best = m };
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	ret = for_each_meta(store, pick_newest, &n);
+	if (ret)
+		return ret;
+	return n.found ? 0 : -ENOENT;
+}
+
+int snapstore_mkdir(const char *store)
+{
+	char buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", store) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) && errno != EEXIST)
+			return log_errno("creating %s", buf);
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return log_errno("creating the store %s", buf);
+	return 0;
+}
+
+/* Removes a snapshot directory: the engine writes only plain files into it. */
+static int remove_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT) {
+			char sub[PATH_MAX];
+
+			snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+			if (errno != EISDIR || remove_tree(sub))
+				ret = -EIO;
+		}
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT)
+		ret = -errno;
+	return ret;
+}
+
+int snapstore_publish(const char *store, const char *staged, const char *key)
+{
+	char final[PATH_MAX];
+
+	snprintf(final, sizeof(final), "%s/%s", store, key);
+	if (rename(staged, final) == 0)
+		return 0;
+	if (errno != ENOTEMPTY && errno != EEXIST)
+		return log_errno("publishing %s as %s", staged, final);
+	/* an older snapshot under this key (files changed): swap, then drop it */
+	if (syscall(SYS_renameat2, AT_FDCWD, staged, AT_FDCWD, final, 2 /* RENAME_EXCHANGE */))
+		return log_errno("replacing %s", final);
+	if (remove_tree(staged))
+		log_warn("could not remove the replaced snapshot %s", staged);
+	return 0;
+}
+
+uint64_t snapstore_dir_size(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	uint64_t total = 0;
+	struct stat st;
+
+	while (d && (de = readdir(d)))
+		if (!fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_blocks * 512;
+	if (d)
+		closedir(d);
+	return total;
+}
+
+int snapstore_remove_key(const char *store, const char *key)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	if (!key_is_valid(key))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%s.json", store, key);
+	/* metadata first: without it the directory is never restored */
+	if (unlink(path) && errno != ENOENT)
+		return log_errno("removing %s", path);
+	snprintf(path, sizeof(path), "%s/%s", store, key);
+	ret = remove_tree(path);
+	if (ret)
+		log_error("removing %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+/* ------------------------------------------------------ thaw snapshots */
+
+int runtime_store_dir(const char *store, char *buf, size_t len)
+{
+	const char *home;
+	int n;
+
+	if (!store || !*store)
+		store = getenv("THAW_STORE");
+	if (store && *store)
+		n = snprintf(buf, len, "%s", store);
+	else if ((home = getenv("HOME")) && *home)
+		n = snprintf(buf, len, "%s/.cache/thaw", home);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+struct listing {
+	FILE *out;
+	json_t *array;
+	size_t count;
+};
+
+static int list_one(struct snap_meta *m, void *arg)
+{
+	struct listing *l = arg;
+	char when[32];
+	struct tm tm;
+	time_t t = (time_t)m->created;
+
+	l->count++;
+	if (l->array) {
+		json_array_append_new(l->array,
+				      json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", m->name,
+						"key", m->key, "command", m->command, "size",
+						(json_int_t)m->size, "created", (json_int_t)m->created,
+						"restored", (json_int_t)m->restored));
+		return 0;
+	}
+	localtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	if (l->count == 1)
+		fprintf(l->out, "%-20s %-24s %10s  %-19s  %8s  %s\n", "NAME", "KEY", "SIZE",
+			"CREATED", "RESTORED", "COMMAND");
+	fprintf(l->out, "%-20s %-24s %6.1f MiB  %-19s  %8llu  %s\n", m->name, m->key,
+		(double)m->size / (1 << 20), when, (unsigned long long)m->restored, m->command);
+	return 0;
+}
+
+int runtime_list(const char *store, FILE *out, bool json)
+{
+	struct listing l = { .out = out, .array = json ? json_array() : NULL };
+	char dir[PATH_MAX];
+	int ret;
+
+	ret = runtime_store_dir(store, dir, sizeof(dir));
+	if (ret)
+		return ret;
+	ret = for_each_meta(dir, list_one, &l);
+	if (json) {
+		json_dumpf(l.array, out, JSON_INDENT(2));
+		fputc('\n', out);
+		json_decref(l.array);
+	} else if (!ret && !l.count) {
+		fprintf(out, "no snapshots in %s\n", dir);
+	}
+	return ret;
+}
+
+struct removal {
+	const char *what;
+	char (*keys)[RUNTIME_KEY_LEN + 1];
+	size_t nr, cap;
+};
+
+static int match_one(struct snap_meta *m, void *arg)
+{
+	struct removal *r = arg;
+	size_t wl = strlen(r->what);
+
+	if (strcmp(m->name, r->what) && (wl < 4 || strncmp(m->key, r->what, wl)))
+		return 0;
+	if (r->nr == r->cap) {
+		void *more = realloc(r->keys, (r->cap * 2 + 8) * sizeof(*r->keys));
+
+		if (!more)
+			return -ENOMEM;
+		r->keys = more;
+		r->cap = r->cap * 2 + 8;
+	}
+	memcpy(r->keys[r->nr++], m->key, RUNTIME_KEY_LEN + 1);
+	return 0;
+}
+
+int runtime_remove(const char *store, const char *name_or_key, FILE *out)
+{
+	struct removal r = { .what = name_or_key };
+	char dir[PATH_MAX];
+	size_t i;
+	int ret;
+
+	ret = runtime_store_dir(store, dir, sizeof(dir));
+	if (ret)
+		return ret;
+	ret = for_each_meta(dir, match_one, &r);
+	if (!ret && !r.nr) {
+		log_error("no snapshot named or keyed '%s' in %s", name_or_key, dir);
+		ret = -ENOENT;
+	}
+	for (i = 0; !ret && i < r.nr; i++) {
+		ret = snapstore_remove_key(dir, r.keys[i]);
+		if (!ret)
+			fprintf(out, "removed %s\n", r.keys[i]);
+	}
+	free(r.keys);
+	return ret;
+}
