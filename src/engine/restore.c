@@ -877,8 +877,9 @@ static int finish_threads(struct tracer *t)
 		if (ret < 0)
 			return ret;
 	}
+	/* a thread let go first may end the program before the rest are (ESRCH) */
 	for (i = 0; i < img->nr_threads; i++)
-		if (ptrace(PTRACE_DETACH, img->threads[i].tid, NULL, NULL) < 0)
+		if (ptrace(PTRACE_DETACH, img->threads[i].tid, NULL, NULL) < 0 && errno != ESRCH)
 			return log_errno("pid %d: letting thread %d go", t->pid, img->threads[i].tid);
 	return 0;
 }

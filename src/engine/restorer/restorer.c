@@ -11,11 +11,13 @@
  * The order matters (research/cr-engine.md §2, §3, §5):
  *   1. unmap the helper's mappings (its rseq area was unregistered before),
  *   2. park the vDSO family, then move it to the snapshot's addresses,
- *   3. map every VMA and fill it from pages.img with pread, checking crcs,
+ *   3. map every VMA; create the threads; all of them fill the VMAs from
+ *      pages.img with pread side by side, checking crcs,
  *   4. final protections, madvise bits, guard regions,
  *   5. PR_SET_MM_MAP (brk, arg/env, auxv, exe),
- *   6. threads with clone3(set_tid), each setting its own tid address,
- *      robust list, rseq, altstack and queued signals,
+ *   6. threads with clone3(set_tid); they fill pages beside the leader,
+ *      then each sets its own tid address, robust list, rseq, altstack and
+ *      queued signals once the leader has finished the address space,
  *   7. itimers and rlimits, close the helper's fds, trap.
  */
 #include <stddef.h>
@@ -45,6 +47,9 @@
 #define NR_prlimit64 302
 #define NR_rseq 334
 #define NR_clone3 435
+#define NR_futex 202
+#define FUTEX_WAIT_PRIVATE 128
+#define FUTEX_WAKE_PRIVATE 129
 
 #define PROT_WRITE 0x2
 #define MAP_SHARED 0x01
@@ -87,7 +92,8 @@
 #define M_RANDOM (1u << 7)
 
 #define PAGE 4096ul
-#define READ_CHUNK (4ul << 20)
+/* small enough that the crc reads the bytes back from L2 */
+#define READ_CHUNK (256ul << 10)
 
 static inline long sys6(long nr, long a, long b, long c, long d, long e, long f)
 {
@@ -196,17 +202,21 @@ static long map_vmas(struct restorer_args *a)
 	return 0;
 }
 
-/* Fill every run from pages.img; the crc of each run is checked in place. */
-static long fill_pages(struct restorer_args *a)
+/*
+ * Fill this thread's share of the runs from pages.img (runs first, first+step,
+ * ...); each run's crc is computed chunk by chunk while the bytes are hot.
+ */
+static long fill_pages(struct restorer_args *a, uint64_t first, uint64_t step, uint64_t *at)
 {
 	uint64_t i;
 
-	for (i = 0; i < a->nr_runs; i++) {
+	for (i = first; i < a->nr_runs; i += step) {
 		const struct restorer_run *r = &a->runs[i];
 		unsigned long len = (unsigned long)r->npages * PAGE, done = 0;
 		char *dst = (char *)r->vaddr;
+		uint32_t crc = 0;
 
-		a->fail_detail = r->vaddr;
+		*at = r->vaddr;
 		if (r->flags & RUN_ZERO) {
 			zero(dst, len);
 			continue;
@@ -222,12 +232,35 @@ static long fill_pages(struct restorer_args *a)
 				return n;
 			if (n == 0)
 				return -61; /* ENODATA: pages.img is shorter than its index */
+			crc = crc32c_update(crc, dst + done, (unsigned long)n);
 			done += (unsigned long)n;
 		}
-		if (crc32c(dst, len) != r->crc)
+		if (crc != r->crc)
 			return -RESTORER_ERR_CRC;
 	}
 	return 0;
+}
+
+static void futex_wait(volatile int32_t *word, int32_t val)
+{
+	sys4(NR_futex, word, FUTEX_WAIT_PRIVATE, val, 0);
+}
+
+static void futex_wake(volatile int32_t *word)
+{
+	sys3(NR_futex, word, FUTEX_WAKE_PRIVATE, 0x7fffffff);
+}
+
+/* Fills a share and reports; the first error wins. */
+static void fill_share(struct restorer_args *a, uint32_t idx)
+{
+	uint64_t at = 0;
+	long ret = fill_pages(a, idx, a->nr_threads, &at);
+
+	if (ret < 0 && __sync_bool_compare_and_swap(&a->fill_error, 0, ret))
+		a->fill_error_at = at;
+	__sync_fetch_and_add(&a->filled, 1);
+	futex_wake(&a->filled);
 }
 
 static long finish_vmas(struct restorer_args *a)
@@ -336,8 +369,12 @@ static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
 
 __attribute__((noreturn, used, noinline)) void thread_main(struct restorer_args *a, uint32_t idx)
 {
-	long ret = setup_thread(a, &a->threads[idx]);
+	long ret;
 
+	fill_share(a, idx);
+	while (!a->released)
+		futex_wait(&a->released, 0);
+	ret = setup_thread(a, &a->threads[idx]);
 	trap(ret < 0 ? RESTORER_ERR_THREAD : RESTORER_OK, ret);
 }
 
@@ -423,22 +460,30 @@ restorer_entry(struct restorer_args *a)
 	STEP(RESTORER_ERR_UNMAP, unmap_helper(a));
 	STEP(RESTORER_ERR_VDSO, move_vdso(a));
 	STEP(RESTORER_ERR_MMAP, map_vmas(a));
-	{
-		long r = fill_pages(a);
-		if (r == -RESTORER_ERR_CRC)
-			trap_at(RESTORER_ERR_CRC, -74, a->fail_detail);
-		if (r < 0)
-			trap_at(RESTORER_ERR_READ, r, a->fail_detail);
+	/* the threads exist early so that they fill memory side by side */
+	for (i = 1; i < a->nr_threads; i++) {
+		a->fail_detail = (uint64_t)a->threads[i].tid;
+		STEP(RESTORER_ERR_CLONE, spawn_thread(a, i));
 	}
+	fill_share(a, 0);
+	for (;;) {
+		int32_t seen = a->filled;
+
+		if (seen == (int32_t)a->nr_threads)
+			break;
+		futex_wait(&a->filled, seen);
+	}
+	if (a->fill_error == -RESTORER_ERR_CRC)
+		trap_at(RESTORER_ERR_CRC, -74, a->fill_error_at);
+	if (a->fill_error < 0)
+		trap_at(RESTORER_ERR_READ, a->fill_error, a->fill_error_at);
 	STEP(RESTORER_ERR_MPROTECT, finish_vmas(a));
 	STEP(RESTORER_ERR_GUARD, install_guards(a));
 	STEP(RESTORER_ERR_MM_MAP, sys5(NR_prctl, PR_SET_MM, PR_SET_MM_MAP, &a->mm, sizeof(a->mm), 0));
 	for (i = 0; i < a->nr_close; i++)
 		sys1(NR_close, a->close_fds[i]);
-	for (i = 1; i < a->nr_threads; i++) {
-		a->fail_detail = (uint64_t)a->threads[i].tid;
-		STEP(RESTORER_ERR_CLONE, spawn_thread(a, i));
-	}
+	a->released = 1;
+	futex_wake(&a->released);
 	for (i = 0; i < a->nr_shared_pending; i++) {
 		const int32_t *si = (const int32_t *)a->shared_pending[i].bytes;
 

@@ -137,6 +137,16 @@ struct restorer_args {
 
 	/* where the blob reports progress, for the tracer's error messages */
 	volatile uint64_t fail_detail; /* e.g. the vaddr of the run that failed */
+
+	/*
+	 * Every thread fills a share of the pages (runs i, i+n, i+2n ...);
+	 * the leader waits for all of them on `filled`, then finishes the
+	 * address space and releases them through `released`.
+	 */
+	volatile int32_t filled;
+	volatile int32_t released;
+	volatile int64_t fill_error;
+	volatile uint64_t fill_error_at;
 };
 
 #endif
