@@ -24,7 +24,7 @@ WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -Isrc -Iinclude $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LIBS    := -ljansson
+LIBS    := -ljansson -lcrypto -lzstd -llz4 -lcurl
 
 # The restorer blob: freestanding, position-independent, no libc.
 BLOB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Isrc -ffreestanding -fno-builtin \
@@ -32,10 +32,8 @@ BLOB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Isrc -ffreestanding -fno-bu
 	-fno-exceptions -fno-jump-tables -fcf-protection=none -mno-red-zone \
 	-fvisibility=hidden -msse4.2
 
-LAYERS  := base image engine runtime cli
+LAYERS  := base image engine store runtime cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
-# the store layer is being written; its command joins when the layer does
-SRCS    := $(filter-out src/cli/cmd-store.c,$(SRCS))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 BLOB_SRCS := $(wildcard src/engine/restorer/*.c)
 BLOB_OBJS := $(BLOB_SRCS:%.c=$(BUILD)/%.o)

@@ -5,9 +5,14 @@
 #   libjansson-dev               manifest.json (reading and writing)
 #   libcmocka-dev                unit tests
 #   python3 python3-torch python3-numpy  workload A and the Python tests
-#   procps psmisc                ps/pkill-free process checks in tests
+#   procps                       ps in tests
+#   libssl-dev                   SHA-256, AES-256-GCM and HMAC for the store (libcrypto)
+#   libzstd-dev liblz4-dev       chunk compression per store tier
+#   libcurl4-openssl-dev         the store's HTTP tier (libcurl multi)
+#   nginx curl                   a real WebDAV server for the store tests, and waiting for it
 set -e
-PKGS="gcc make binutils libc6-dev libjansson-dev libcmocka-dev python3 python3-torch python3-numpy procps"
+PKGS="gcc make binutils libc6-dev libjansson-dev libcmocka-dev python3 python3-torch python3-numpy procps
+	libssl-dev libzstd-dev liblz4-dev libcurl4-openssl-dev nginx curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

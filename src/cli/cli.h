@@ -12,6 +12,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_snapshots(int argc, char **argv);
 

@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
 	{ "restore", cmd_restore, "bring a snapshot back to life" },
 	{ "inspect", cmd_inspect, "show what a snapshot holds" },
 	{ "check", cmd_check, "probe the kernel features thaw needs" },
+	{ "store", cmd_store, "content-addressed snapshot store: put, get, ls, du, verify, gc, push, pull" },
 	{ "run", cmd_run, "run a program, snapshot it, restore it on later starts" },
 	{ "snapshots", cmd_snapshots, "list or remove the snapshots thaw run keeps" },
 };
