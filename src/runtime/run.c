@@ -394,6 +394,7 @@ static void take_snapshot(struct run *r)
 	struct snap_meta meta = { 0 };
 	char staged[PATH_MAX], final[PATH_MAX], answer[600], *why = NULL;
 	struct capture cap;
+	struct timespec now;
 	int ext[4], n = 0, i, ret;
 	double t0 = runtime_now_ms();
 
@@ -436,7 +437,9 @@ static void take_snapshot(struct run *r)
 	meta.name = r->name;
 	memcpy(meta.key, r->key, sizeof(meta.key));
 	meta.command = command_line(r->opts->argv);
-	meta.created = (int64_t)time(NULL);
+	clock_gettime(CLOCK_REALTIME, &now);
+	meta.created = (int64_t)now.tv_sec;
+	meta.created_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	meta.size = snapstore_dir_size(final);
 	meta.control_fd = r->control_fd;
 	meta.ingredients = r->ingredients;

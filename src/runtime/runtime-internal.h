@@ -38,6 +38,7 @@ struct snap_meta {
 	char key[RUNTIME_KEY_LEN + 1];
 	char *command;
 	int64_t created; /* unix seconds */
+	int64_t created_ns; /* the same, finer: which snapshot is newest */
 	uint64_t size; /* bytes on disk */
 	uint64_t restored; /* times restored */
 	int control_fd;

@@ -74,6 +74,7 @@ int snapstore_load(const char *store, const char *key, struct snap_meta *m)
 	v = json_object_get(root, "command");
 	m->command = strdup(json_is_string(v) ? json_string_value(v) : "");
 	m->created = json_integer_value(json_object_get(root, "created"));
+	m->created_ns = json_integer_value(json_object_get(root, "created_ns"));
 	m->size = (uint64_t)json_integer_value(json_object_get(root, "size"));
 	m->restored = (uint64_t)json_integer_value(json_object_get(root, "restored"));
 	m->control_fd = (int)json_integer_value(json_object_get(root, "control_fd"));
@@ -119,9 +120,10 @@ int snapstore_save(const char *store, const struct snap_meta *m)
 	json_t *root;
 	int ret;
 
-	root = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:O}", "version",
+	root = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:O}", "version",
 			 RUNTIME_FORMAT_VERSION, "name", m->name, "key", m->key, "command",
-			 m->command, "created", (json_int_t)m->created, "size",
+			 m->command, "created", (json_int_t)m->created, "created_ns",
+			 (json_int_t)m->created_ns, "size",
 			 (json_int_t)m->size, "restored", (json_int_t)m->restored, "control_fd",
 			 m->control_fd, "ingredients", m->ingredients ? m->ingredients : json_null());
 	if (!root)
@@ -175,7 +177,7 @@ static int pick_newest(struct snap_meta *m, void *arg)
 
 	if (strcmp(m->name, n->name) || (n->skip_key && !strcmp(m->key, n->skip_key)))
 		return 0;
-	if (n->found && n->best->created >= m->created)
+	if (n->found && n->best->created_ns >= m->created_ns)
 		return 0;
 	if (n->found)
 		snap_meta_release(n->best);
