@@ -1,0 +1,90 @@
+#!/bin/bash
+# 51-run-c.sh - thaw run with the C SDK (libthaw): cold start, snapshot,
+# restore with hooks and fresh randomness, exit status; a program that never
+# reaches a snapshot point simply runs; a missing command is exit 127;
+# thaw snapshots lists and removes.
+. "$(dirname "$0")/../lib.sh"
+need_thaw
+need_prog sdk-counter
+STORE=$TMP/store
+
+# counter NAME: sdk-counter under thaw run (exit code 3); sets THAW_PID, PROG.
+counter() {
+	local name=$1 init i
+	"$THAW" run --store "$STORE" -- "$PROGS/sdk-counter" 3 </dev/null >"$TMP/$name.out" \
+		2>"$TMP/$name.err" &
+	THAW_PID=$!
+	track "$THAW_PID"
+	wait_line "$name" '^second call'
+	init=$(cat /proc/"$THAW_PID"/task/*/children 2>/dev/null | awk '{ print $1 }')
+	for ((i = 0; i < 100; i++)); do
+		PROG=$(awk '{ print $1 }' "/proc/$init/task/$init/children" 2>/dev/null)
+		[ -n "$PROG" ] && break
+		sleep 0.05
+	done
+	track "$init" "$PROG"
+	kill -USR1 "$PROG" || fail "$name: no program"
+	wait_status "$THAW_PID"
+	[ "$STATUS" = 3 ] || fail "$name: thaw run exited $STATUS, want 3: $(cat "$TMP/$name.err")"
+}
+
+counter cold
+grep -q '^result snapshotted$' "$TMP/cold.out" || fail "cold: $(cat "$TMP/cold.out")"
+grep -q '^hooks 0$' "$TMP/cold.out" || fail "cold: hooks ran"
+grep -q 'cold start: no snapshot yet' "$TMP/cold.err" || fail "cold: $(cat "$TMP/cold.err")"
+
+counter warm
+grep -q '^result restored$' "$TMP/warm.out" || fail "warm: $(cat "$TMP/warm.out" "$TMP/warm.err")"
+grep -q '^hooks 1$' "$TMP/warm.out" || fail "warm: the restore hook did not run once"
+grep -q '^second call restored$' "$TMP/warm.out" || fail "warm: second call"
+grep -q '^before snapshot point$' "$TMP/warm.out" && fail "warm: output from before the snapshot point"
+[ "$(grep '^sum' "$TMP/cold.out")" = "$(grep '^sum' "$TMP/warm.out")" ] || fail "memory differs"
+[ "$(grep '^random' "$TMP/cold.out")" != "$(grep '^random' "$TMP/warm.out")" ] ||
+	fail "the hook did not reseed"
+
+# outside thaw: disabled, runs the same
+"$PROGS/sdk-counter" 4 </dev/null >"$TMP/plain.out" 2>&1 &
+p=$!
+track $p
+wait_line plain '^second call'
+kill -USR1 $p
+wait_status $p
+[ "$STATUS" = 4 ] || fail "plain: exit $STATUS"
+grep -q '^result disabled$' "$TMP/plain.out" || fail "plain: $(cat "$TMP/plain.out")"
+
+# no snapshot point: simply runs, with its exit status and its stdin/stdout
+echo hello | "$THAW" run --store "$STORE" -- /bin/sh -c 'read x; echo "got $x"; exit 7' \
+	>"$TMP/sh.out" 2>"$TMP/sh.err"
+rc=$?
+[ $rc = 7 ] || fail "sh: exit $rc: $(cat "$TMP/sh.err")"
+grep -q '^got hello$' "$TMP/sh.out" || fail "sh: $(cat "$TMP/sh.out")"
+# and sees itself as PID 2 under thaw's init
+"$THAW" run --store "$STORE" -- /bin/sh -c 'echo $$ $PPID; cat /proc/self/stat' \
+	>"$TMP/pid.out" 2>"$TMP/pid.err" </dev/null
+[ "$(head -n 1 "$TMP/pid.out")" = "2 1" ] || fail "pid: $(cat "$TMP/pid.out")"
+
+# a missing command
+"$THAW" run --store "$STORE" -- /nonexistent/cmd >/dev/null 2>"$TMP/missing.err" </dev/null
+rc=$?
+[ $rc = 127 ] || fail "missing command: exit $rc"
+
+# thaw snapshots: list, rm by name
+"$THAW" snapshots --store "$STORE" >"$TMP/list.log" 2>&1 || fail "snapshots failed"
+grep -q '^sdk-counter ' "$TMP/list.log" || fail "list: $(cat "$TMP/list.log")"
+grep -qE '^sdk-counter +[0-9a-f]{24} .* +1  ' "$TMP/list.log" ||
+	fail "list lacks the restore count: $(cat "$TMP/list.log")"
+"$THAW" snapshots --store "$STORE" --json | /usr/bin/python3 -c \
+	'import json,sys; d=json.load(sys.stdin); assert d[0]["name"]=="sdk-counter" and d[0]["restored"]==1' ||
+	fail "snapshots --json"
+[ "$(stat -c %a "$STORE")" = 700 ] || fail "store mode"
+for f in "$STORE"/*.json; do
+	[ "$(stat -c %a "$f")" = 600 ] || fail "metadata mode of $f"
+done
+"$THAW" snapshots --store "$STORE" rm sdk-counter >"$TMP/rm.log" 2>&1 || fail "rm: $(cat "$TMP/rm.log")"
+"$THAW" snapshots --store "$STORE" >"$TMP/list2.log" 2>&1
+grep -q '^sdk-counter ' "$TMP/list2.log" && fail "rm left the snapshot"
+"$THAW" snapshots --store "$STORE" rm sdk-counter >/dev/null 2>&1 && fail "rm of nothing succeeded"
+[ -z "$(ls "$STORE")" ] || fail "store not empty after rm: $(ls "$STORE")"
+counter again
+grep -q 'cold start: no snapshot yet' "$TMP/again.err" || fail "again: $(cat "$TMP/again.err")"
+pass
