@@ -1,0 +1,160 @@
+/*
+ * test-runtime.c - unit tests of the runtime layer's pure parts: SHA-256,
+ * launch-key digests and the reasons given for a cold start, and the store's
+ * metadata round trip (including damaged metadata).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "runtime/runtime-internal.h"
+
+static void test_sha256(void **state)
+{
+	char hex[65], *big;
+
+	(void)state;
+	runtime_sha256_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	runtime_sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	/* 56 bytes: the length no longer fits in the first padding block */
+	runtime_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex);
+	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	big = malloc(1000000);
+	assert_non_null(big);
+	memset(big, 'a', 1000000);
+	runtime_sha256_hex(big, 1000000, hex);
+	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	free(big);
+}
+
+static json_t *ingredients(const char *arg2, const char *foo, const char *exe_size)
+{
+	return json_pack("{s:s, s:[s,s,s], s:{s:s, s:s}, s:s, s:{s:s, s:s}, s:s, s:s, s:s}",
+			 "format", "image 1 runtime 1", "argv", "python3", "w.py", arg2, "env",
+			 "FOO", foo, "HOME", "h1", "cwd", "/tmp", "exe", "path", "/usr/bin/python3",
+			 "size", exe_size, "cpu", "0.0", "kernel", "6.18", "gpus", "");
+}
+
+static void expect_reason(json_t *was, json_t *now, const char *want)
+{
+	char *why = key_explain(was, now);
+
+	assert_non_null(why);
+	assert_string_equal(why, want);
+	free(why);
+	json_decref(was);
+	json_decref(now);
+}
+
+static void test_key(void **state)
+{
+	char k1[RUNTIME_KEY_LEN + 1], k2[RUNTIME_KEY_LEN + 1];
+	json_t *a = ingredients("x", "1", "10"), *b = ingredients("x", "1", "10");
+	json_t *c = ingredients("y", "1", "10");
+
+	(void)state;
+	key_digest(a, k1);
+	key_digest(b, k2);
+	assert_string_equal(k1, k2);
+	assert_int_equal(strlen(k1), RUNTIME_KEY_LEN);
+	key_digest(c, k2);
+	assert_string_not_equal(k1, k2);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+
+	expect_reason(ingredients("x", "1", "10"), ingredients("y", "1", "10"),
+		      "argument 2 changed");
+	expect_reason(ingredients("x", "1", "10"), ingredients("x", "2", "10"),
+		      "environment variable FOO changed");
+	expect_reason(ingredients("x", "1", "10"), ingredients("x", "1", "11"),
+		      "/usr/bin/python3 changed");
+	a = ingredients("x", "1", "10");
+	json_array_append_new(json_object_get(a, "argv"), json_string("more"));
+	expect_reason(ingredients("x", "1", "10"), a, "argument 3 added");
+	a = ingredients("x", "1", "10");
+	json_object_del(json_object_get(a, "env"), "HOME");
+	expect_reason(ingredients("x", "1", "10"), a, "environment variable HOME was unset");
+	a = ingredients("x", "1", "10");
+	json_object_set_new(json_object_get(a, "env"), "NEW", json_string("v"));
+	expect_reason(ingredients("x", "1", "10"), a, "environment variable NEW was set");
+	a = ingredients("x", "1", "10");
+	json_object_set_new(a, "kernel", json_string("6.19"));
+	expect_reason(ingredients("x", "1", "10"), a, "kernel release changed");
+	a = ingredients("x", "1", "10");
+	json_object_set_new(a, "cwd", json_string("/"));
+	expect_reason(ingredients("x", "1", "10"), a, "working directory changed");
+	expect_reason(json_null(), ingredients("x", "1", "10"),
+		      "the stored snapshot has no key ingredients");
+}
+
+static void test_store(void **state)
+{
+	char dir[] = "/tmp/thaw-test-runtime-XXXXXX", path[256];
+	struct snap_meta m = { 0 }, back, newest;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	m.name = "worker";
+	memcpy(m.key, "0123456789abcdef01234567", RUNTIME_KEY_LEN + 1);
+	m.command = "python3 worker.py";
+	m.created = 1700000000;
+	m.created_ns = 1700000000123456789ll;
+	m.size = 4096;
+	m.restored = 3;
+	m.control_fd = 1023;
+	m.ingredients = ingredients("x", "1", "10");
+	assert_int_equal(snapstore_save(dir, &m), 0);
+	assert_int_equal(snapstore_load(dir, m.key, &back), 0);
+	assert_string_equal(back.name, "worker");
+	assert_string_equal(back.command, "python3 worker.py");
+	assert_int_equal(back.restored, 3);
+	assert_int_equal(back.control_fd, 1023);
+	assert_true(json_equal(back.ingredients, m.ingredients));
+	snap_meta_release(&back);
+	assert_int_equal(snapstore_newest_named(dir, "worker", NULL, &newest), 0);
+	assert_string_equal(newest.key, m.key);
+	snap_meta_release(&newest);
+	assert_int_equal(snapstore_newest_named(dir, "worker", m.key, &newest), -ENOENT);
+	assert_int_equal(snapstore_newest_named(dir, "other", NULL, &newest), -ENOENT);
+	/* keys are hex of one length: nothing else is ever a path */
+	assert_int_equal(snapstore_load(dir, "../etc/passwd", &back), -EINVAL);
+	assert_int_equal(snapstore_load(dir, "0123456789abcdef0123456", &back), -EINVAL);
+	/* damaged metadata: not JSON, or its key is not its name */
+	snprintf(path, sizeof(path), "%s/%s.json", dir, m.key);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"key\": \"ffffffffffffffffffffffff\", \"name\": \"x\"}", f);
+	fclose(f);
+	assert_int_equal(snapstore_load(dir, m.key, &back), -EBADMSG);
+	f = fopen(path, "w");
+	fputs("{ not json", f);
+	fclose(f);
+	assert_int_equal(snapstore_load(dir, m.key, &back), -EBADMSG);
+	assert_int_equal(snapstore_remove_key(dir, m.key), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(rmdir(dir), 0);
+	json_decref(m.ingredients);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_key),
+		cmocka_unit_test(test_store),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
