@@ -2,7 +2,7 @@
 # 51-run-c.sh - thaw run with the C SDK (libthaw): cold start, snapshot,
 # restore with hooks and fresh randomness, exit status; a program that never
 # reaches a snapshot point simply runs; a missing command is exit 127;
-# thaw snapshots lists and removes.
+# a program that cannot be snapshotted says why and runs on; thaw snapshots lists and removes.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 need_prog sdk-counter
@@ -62,6 +62,19 @@ grep -q '^got hello$' "$TMP/sh.out" || fail "sh: $(cat "$TMP/sh.out")"
 "$THAW" run --store "$STORE" -- /bin/sh -c 'echo $$ $PPID; cat /proc/self/stat' \
 	>"$TMP/pid.out" 2>"$TMP/pid.err" </dev/null
 [ "$(head -n 1 "$TMP/pid.out")" = "2 1" ] || fail "pid: $(cat "$TMP/pid.out")"
+
+# a program the engine cannot snapshot (it holds a socket): told why, runs on cold
+cat >"$TMP/sock.py" <<'PY'
+import socket, thaw
+s = socket.socket()
+print("result", thaw.snapshot(), thaw.error(), flush=True)
+PY
+"$THAW" run --store "$STORE" -- /usr/bin/python3 "$TMP/sock.py" >"$TMP/sock.out" 2>"$TMP/sock.err" </dev/null
+rc=$?
+[ $rc = 0 ] || fail "sock: exit $rc: $(cat "$TMP/sock.err")"
+grep -q '^result failed .*socket' "$TMP/sock.out" || fail "sock: $(cat "$TMP/sock.out")"
+grep -q '^thaw: no snapshot of sock: ' "$TMP/sock.err" || fail "sock: $(cat "$TMP/sock.err")"
+compgen -G "$STORE/*.next-*" >/dev/null && fail "sock: a staged snapshot was left in the store"
 
 # a missing command
 "$THAW" run --store "$STORE" -- /nonexistent/cmd >/dev/null 2>"$TMP/missing.err" </dev/null
