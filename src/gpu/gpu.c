@@ -1,0 +1,466 @@
+/*
+ * gpu.c - CUDA processes in snapshots: find them, checkpoint and restore
+ * their device state around the engine's CPU dump and restore, and the GPU
+ * fingerprint a restore checks.  See gpu.h and docs/gpu.md.
+ *
+ * After a CUDA checkpoint the process holds no /dev/nvidia* file or mapping
+ * but keeps one thing the engine cannot dump: the driver's listening
+ * SOCK_SEQPACKET socket with the abstract name "cuda-uvmfd-<pid namespace
+ * inode>-<pid>", which its checkpoint thread polls.  It is not dumped
+ * (passed to the engine as an external fd); the restore helper binds a new
+ * one at the same number, named for the new PID namespace.
+ */
+#define LOG_TAG "gpu"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "gpu-internal.h"
+#include "gpu.h"
+
+#define UVM_PREFIX "cuda-uvmfd-"
+#define GPU_TIMEOUT_S 600 /* a checkpoint of tens of GiB takes tens of seconds */
+
+/* Calls fn(pid, fd, link, arg) for each fd of pid; stops at a nonzero return. */
+static int for_each_fd(pid_t pid, int (*fn)(pid_t, int, const char *, void *), void *arg)
+{
+	char path[64], link[512];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (!ret && (de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		ssize_t n;
+
+		if (*end || end == de->d_name)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%ld", pid, fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue; /* closed meanwhile */
+		link[n] = '\0';
+		ret = fn(pid, (int)fd, link, arg);
+	}
+	closedir(d);
+	return ret;
+}
+
+static int is_nvidia_fd(pid_t pid, int fd, const char *link, void *arg)
+{
+	(void)pid;
+	if (strncmp(link, "/dev/nvidia", 11))
+		return 0;
+	if (arg)
+		snprintf(arg, 512, "fd %d (%s)", fd, link);
+	return 1;
+}
+
+/* 1 and what (a 512-byte buffer, may be NULL) when a /dev/nvidia* mapping is there. */
+static int has_nvidia_mapping(pid_t pid, char *what)
+{
+	char path[64], line[1024];
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *name = strstr(line, " /dev/nvidia");
+
+		if (!name)
+			continue;
+		if (what) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(what, 512, "mapping %.480s", line);
+		}
+		ret = 1;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+int gpu_process_uses_gpu(pid_t pid)
+{
+	int ret = for_each_fd(pid, is_nvidia_fd, NULL);
+
+	if (ret < 0)
+		return log_errno("pid %d: listing its fds", pid);
+	if (ret)
+		return 1;
+	ret = has_nvidia_mapping(pid, NULL);
+	if (ret < 0)
+		return log_errno("pid %d: reading its maps", pid);
+	return ret;
+}
+
+/* Resident anonymous + shmem bytes: the checkpoint grows them by the device state. */
+static uint64_t rss_bytes(pid_t pid)
+{
+	char path[64], line[256];
+	uint64_t kb, total = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "RssAnon: %lu kB", &kb) == 1 ||
+		    sscanf(line, "RssShmem: %lu kB", &kb) == 1)
+			total += kb << 10;
+	fclose(f);
+	return total;
+}
+
+struct uvm_find {
+	int fd;
+	bool has_nul;
+	int pidfd;
+};
+
+static int find_uvm_socket(pid_t pid, int fd, const char *link, void *arg)
+{
+	struct uvm_find *u = arg;
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	size_t plen = strlen(UVM_PREFIX);
+	int local, ret = 0;
+
+	if (strncmp(link, "socket:", 7))
+		return 0;
+	local = (int)syscall(SYS_pidfd_getfd, u->pidfd, fd, 0);
+	if (local < 0)
+		return log_errno("pid %d fd %d (%s): pidfd_getfd", pid, fd, link);
+	if (getsockname(local, (struct sockaddr *)&sa, &len) == 0 && sa.sun_family == AF_UNIX &&
+	    len > offsetof(struct sockaddr_un, sun_path) + 1 + plen && sa.sun_path[0] == '\0' &&
+	    !memcmp(sa.sun_path + 1, UVM_PREFIX, plen)) {
+		size_t n = len - offsetof(struct sockaddr_un, sun_path);
+
+		if (u->fd >= 0) {
+			log_error("pid %d: two CUDA uvm sockets (fds %d and %d)", pid, u->fd, fd);
+			ret = -ENOTSUP;
+		} else {
+			u->fd = fd;
+			u->has_nul = sa.sun_path[n - 1] == '\0';
+		}
+	}
+	close(local);
+	return ret;
+}
+
+/* After the checkpoint: nothing of the device may be left, and where the driver's socket is. */
+static int check_checkpointed(pid_t pid, struct image_gpu *g)
+{
+	struct uvm_find u = { .fd = -1 };
+	char what[512];
+	int ret;
+
+	ret = for_each_fd(pid, is_nvidia_fd, what);
+	if (ret == 0)
+		ret = has_nvidia_mapping(pid, what);
+	if (ret > 0) {
+		log_error("pid %d still holds %s after the CUDA checkpoint (a device file opened "
+			  "outside CUDA, e.g. by NVML or a library that forked?)",
+			  pid, what);
+		return -EBUSY;
+	}
+	if (ret < 0)
+		return log_errno("pid %d: reading its fds and maps", pid);
+	u.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (u.pidfd < 0)
+		return log_errno("pid %d: pidfd_open", pid);
+	ret = for_each_fd(pid, find_uvm_socket, &u);
+	close(u.pidfd);
+	if (ret < 0)
+		return ret;
+	g->uvm_socket_fd = u.fd;
+	g->uvm_socket_nul = u.has_nul;
+	return 0;
+}
+
+static void log_reply(const struct cuda_reply *r)
+{
+	if (r->msg[0])
+		log_error("%s", r->msg);
+}
+
+int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struct gpu_stats *st)
+{
+	struct image_gpu *g = &img->gpu;
+	struct cuda_reply *r;
+	uint64_t before;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = gpu_process_uses_gpu(pid);
+	if (ret <= 0)
+		return ret;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	before = rss_bytes(pid);
+	ret = cuda_request(CUDA_OP_CHECKPOINT, pid, lock_timeout_ms ? lock_timeout_ms :
+								      GPU_LOCK_TIMEOUT_MS,
+			   GPU_TIMEOUT_S, r);
+	if (ret < 0)
+		goto out;
+	if (r->ret < 0) {
+		log_reply(r);
+		ret = r->ret;
+		goto out;
+	}
+	st->lock_ms = r->lock_ms;
+	st->checkpoint_ms = r->checkpoint_ms;
+	memset(g, 0, sizeof(*g));
+	if (nvidia_driver_version(g->driver, sizeof(g->driver)) < 0)
+		snprintf(g->driver, sizeof(g->driver), "unknown");
+	g->cuda_version = r->cuda_version;
+	g->nr_devs = r->nr_devs;
+	memcpy(g->devs, r->devs, sizeof(g->devs));
+	ret = check_checkpointed(pid, g);
+	if (ret < 0) {
+		gpu_resume(pid);
+		goto out;
+	}
+	g->device_bytes = rss_bytes(pid);
+	g->device_bytes = g->device_bytes > before ? g->device_bytes - before : 0;
+	st->device_bytes = g->device_bytes;
+	img->has_gpu = true;
+	log_info("pid %d: CUDA checkpoint in %.1f ms (lock %.1f ms): %.2f GiB of device state "
+		 "now in host memory",
+		 pid, r->lock_ms + r->checkpoint_ms, r->lock_ms,
+		 (double)g->device_bytes / (1u << 30));
+out:
+	free(r);
+	return ret;
+}
+
+static int restore_request(pid_t pid, struct gpu_stats *st)
+{
+	struct cuda_reply *r = calloc(1, sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = cuda_request(CUDA_OP_RESTORE, pid, 0, GPU_TIMEOUT_S, r);
+	if (ret == 0 && r->ret < 0) {
+		log_reply(r);
+		ret = r->ret;
+	}
+	if (ret == 0 && st) {
+		st->restore_ms = r->restore_ms;
+		st->unlock_ms = r->unlock_ms;
+	}
+	free(r);
+	return ret;
+}
+
+int gpu_resume(pid_t pid)
+{
+	int ret = restore_request(pid, NULL);
+
+	if (ret < 0)
+		log_error("pid %d: could not put the process back on its GPU", pid);
+	return ret;
+}
+
+int gpu_restore(pid_t pid, const struct image *img, struct gpu_stats *st)
+{
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if (!img->has_gpu)
+		return 0;
+	ret = restore_request(pid, st);
+	if (ret < 0)
+		return ret;
+	st->device_bytes = img->gpu.device_bytes;
+	log_info("pid %d: CUDA restore in %.1f ms (unlock %.1f ms): %.2f GiB at %.2f GB/s", pid,
+		 st->restore_ms + st->unlock_ms, st->unlock_ms,
+		 (double)st->device_bytes / (1u << 30),
+		 st->restore_ms > 0 ? (double)st->device_bytes / st->restore_ms / 1e6 : 0.0);
+	return 0;
+}
+
+/* "580.159.04" < "580.95.05"?  Compares numerically, part by part. */
+static int version_cmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		unsigned long x = strtoul(a, (char **)&a, 10), y = strtoul(b, (char **)&b, 10);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+		if (*a == '.')
+			a++;
+		if (*b == '.')
+			b++;
+		if ((*a && (*a < '0' || *a > '9')) || (*b && (*b < '0' || *b > '9')))
+			break;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The GPU models in PCI order, from /proc/driver/nvidia/gpus/<bus>/information. */
+static int host_gpu_models(char names[][IMAGE_GPU_NAME], uint32_t max, uint32_t *ret_nr)
+{
+	char *buses[IMAGE_MAX_GPUS];
+	uint32_t nr = 0, i;
+	struct dirent *de;
+	DIR *d = opendir("/proc/driver/nvidia/gpus");
+
+	*ret_nr = 0;
+	if (!d)
+		return -ENODEV;
+	while ((de = readdir(d)) && nr < max) {
+		if (de->d_name[0] == '.')
+			continue;
+		buses[nr] = strdup(de->d_name);
+		if (buses[nr])
+			nr++;
+	}
+	closedir(d);
+	qsort(buses, nr, sizeof(buses[0]), cmp_str);
+	for (i = 0; i < nr; i++) {
+		char path[512], line[256];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/driver/nvidia/gpus/%s/information", buses[i]);
+		names[i][0] = '\0';
+		f = fopen(path, "re");
+		while (f && fgets(line, sizeof(line), f)) {
+			char *v = line + 6;
+
+			if (strncmp(line, "Model:", 6))
+				continue;
+			v += strspn(v, " \t");
+			v[strcspn(v, "\n")] = '\0';
+			snprintf(names[i], IMAGE_GPU_NAME, "%s", v);
+			break;
+		}
+		if (f)
+			fclose(f);
+		free(buses[i]);
+	}
+	*ret_nr = nr;
+	return 0;
+}
+
+int gpu_compare(const struct image *img, char *why, size_t whylen)
+{
+	const struct image_gpu *g = &img->gpu;
+	char (*names)[IMAGE_GPU_NAME] = NULL, driver[32];
+	uint32_t nr = 0, i;
+	int ret = 0;
+
+	if (!img->has_gpu)
+		return 0;
+	if (nvidia_driver_version(driver, sizeof(driver)) < 0) {
+		snprintf(why, whylen, "the snapshot holds CUDA state of %u GPU(s) (%s), but this "
+				      "host has no NVIDIA driver",
+			 g->nr_devs, g->nr_devs ? g->devs[0].name : "none");
+		return -ENODEV;
+	}
+	if (version_cmp(driver, g->driver) < 0) {
+		snprintf(why, whylen, "NVIDIA driver %s here is older than the snapshot's %s",
+			 driver, g->driver);
+		return -ENODEV;
+	}
+	names = calloc(IMAGE_MAX_GPUS, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	host_gpu_models(names, IMAGE_MAX_GPUS, &nr);
+	if (nr != g->nr_devs) {
+		snprintf(why, whylen, "the snapshot was taken with %u GPU(s), this host has %u",
+			 g->nr_devs, nr);
+		ret = -ENODEV;
+		goto out;
+	}
+	for (i = 0; i < nr; i++)
+		if (strcmp(names[i], g->devs[i].name)) {
+			snprintf(why, whylen, "GPU %u is a %s here but was a %s in the snapshot", i,
+				 names[i], g->devs[i].name);
+			ret = -ENODEV;
+			goto out;
+		}
+out:
+	free(names);
+	return ret;
+}
+
+int gpu_helper_prepare(const struct image *img)
+{
+	const struct image_gpu *g = &img->gpu;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat ns;
+	socklen_t len;
+	int fd, n;
+
+	if (!img->has_gpu || g->uvm_socket_fd < 0)
+		return 0;
+	if (stat("/proc/self/ns/pid", &ns) < 0)
+		return log_errno("gpu: reading this PID namespace's inode");
+	n = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 2, UVM_PREFIX "%lu-%d",
+		     (unsigned long)ns.st_ino, (int)getpid());
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n +
+			  (g->uvm_socket_nul ? 1 : 0));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return log_errno("gpu: socket for the CUDA uvm socket");
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 64) < 0) {
+		int ret = log_errno("gpu: binding the CUDA uvm socket @%s", sa.sun_path + 1);
+
+		close(fd);
+		return ret;
+	}
+	if (fd != g->uvm_socket_fd) {
+		if (dup3(fd, g->uvm_socket_fd, O_CLOEXEC) < 0) {
+			int ret = log_errno("gpu: moving the CUDA uvm socket to fd %d",
+					    g->uvm_socket_fd);
+
+			close(fd);
+			return ret;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+int *gpu_external_fds(const struct image *img, const int *fds, size_t nr, size_t *ret_nr)
+{
+	int *all;
+
+	*ret_nr = nr;
+	if (!img->has_gpu || img->gpu.uvm_socket_fd < 0)
+		return NULL;
+	all = malloc((nr + 1) * sizeof(*all));
+	if (!all)
+		return NULL;
+	if (nr)
+		memcpy(all, fds, nr * sizeof(*all));
+	all[nr] = img->gpu.uvm_socket_fd;
+	*ret_nr = nr + 1;
+	return all;
+}

@@ -1,0 +1,183 @@
+/*
+ * gpu-mem.cu - a CUDA program that holds patterned device memory, streams,
+ * events, pinned host memory and a cuBLAS handle, and checks all of it when
+ * asked (SIGUSR1): the GPU counterpart of tests/programs/memory.c.
+ *
+ *   gpu-mem GIB
+ *
+ * It fills GIB GiB of device memory (in 256 MiB buffers) with a pattern that
+ * differs at every word, records a SGEMM result computed through cuBLAS on
+ * two streams with events between them, prints READY and waits.  On SIGUSR1
+ * it checks the pattern on the GPU, recomputes the SGEMM with the same handle
+ * and streams and compares it bit for bit, times the events, prints PASS or
+ * FAIL lines and exits 0 or 1.  Without thaw in between it must pass too.
+ */
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHUNK (256ull << 20)
+#define N 1024
+
+static volatile sig_atomic_t got_usr1;
+static int failures;
+
+#define FAILF(...)                                                                                 \
+	do {                                                                                       \
+		failures++;                                                                        \
+		printf("FAIL: " __VA_ARGS__);                                                      \
+		printf("\n");                                                                      \
+		fflush(stdout);                                                                    \
+	} while (0)
+
+#define CK(call)                                                                                   \
+	do {                                                                                       \
+		cudaError_t e_ = (call);                                                           \
+		if (e_ != cudaSuccess) {                                                           \
+			FAILF("%s: %s", #call, cudaGetErrorString(e_));                            \
+			exit(1);                                                                   \
+		}                                                                                  \
+	} while (0)
+
+__device__ __host__ static uint64_t pattern_word(uint64_t seed, uint64_t i)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull + 1;
+
+	x ^= x >> 31;
+	return x;
+}
+
+__global__ void fill(uint64_t *p, uint64_t n, uint64_t seed)
+{
+	for (uint64_t i = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; i < n;
+	     i += (uint64_t)gridDim.x * blockDim.x)
+		p[i] = pattern_word(seed, i);
+}
+
+__global__ void check(const uint64_t *p, uint64_t n, uint64_t seed, unsigned long long *bad)
+{
+	for (uint64_t i = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; i < n;
+	     i += (uint64_t)gridDim.x * blockDim.x)
+		if (p[i] != pattern_word(seed, i))
+			atomicAdd(bad, 1ull);
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	got_usr1 = 1;
+}
+
+/* C = A*B on stream s, with A and B's device copies made on another stream first. */
+static void gemm(cublasHandle_t h, cudaStream_t s1, cudaStream_t s2, cudaEvent_t ev,
+		 const float *a, const float *b, float *c)
+{
+	const float one = 1.0f, zero = 0.0f;
+
+	CK(cudaEventRecord(ev, s2));
+	CK(cudaStreamWaitEvent(s1, ev, 0));
+	cublasSetStream(h, s1);
+	if (cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, N, N, N, &one, a, N, b, N, &zero, c, N) !=
+	    CUBLAS_STATUS_SUCCESS)
+		FAILF("cublasSgemm failed");
+	CK(cudaStreamSynchronize(s1));
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long long gib = argc > 1 ? strtoull(argv[1], NULL, 0) : 1, *bad;
+	size_t nbuf = (size_t)(gib << 30) / CHUNK, i;
+	uint64_t **bufs = (uint64_t **)calloc(nbuf, sizeof(*bufs));
+	float *ha, *hb, *c0, *c1, *da, *db, *dc;
+	cudaStream_t s1, s2;
+	cudaEvent_t ev, t0, t1;
+	cublasHandle_t handle;
+	struct sigaction sa;
+	uint64_t *pinned;
+	float ms;
+	sigset_t block, old;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &block, &old);
+
+	CK(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking));
+	CK(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
+	CK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+	CK(cudaEventCreate(&t0));
+	CK(cudaEventCreate(&t1));
+	if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) {
+		FAILF("cublasCreate failed");
+		return 1;
+	}
+	for (i = 0; i < nbuf; i++) {
+		CK(cudaMalloc(&bufs[i], CHUNK));
+		fill<<<1024, 256, 0, i % 2 ? s1 : s2>>>(bufs[i], CHUNK / 8, i + 1);
+	}
+	CK(cudaMalloc(&bad, sizeof(*bad)));
+	CK(cudaMallocHost(&pinned, 1 << 20));
+	for (i = 0; i < (1 << 20) / 8; i++)
+		pinned[i] = pattern_word(99, i);
+
+	ha = (float *)malloc(N * N * sizeof(float));
+	hb = (float *)malloc(N * N * sizeof(float));
+	c0 = (float *)malloc(N * N * sizeof(float));
+	c1 = (float *)malloc(N * N * sizeof(float));
+	for (i = 0; i < N * N; i++) {
+		ha[i] = (float)(pattern_word(7, i) % 1000) / 997.0f;
+		hb[i] = (float)(pattern_word(8, i) % 1000) / 991.0f;
+	}
+	CK(cudaMalloc(&da, N * N * sizeof(float)));
+	CK(cudaMalloc(&db, N * N * sizeof(float)));
+	CK(cudaMalloc(&dc, N * N * sizeof(float)));
+	CK(cudaMemcpyAsync(da, ha, N * N * sizeof(float), cudaMemcpyHostToDevice, s2));
+	CK(cudaMemcpyAsync(db, hb, N * N * sizeof(float), cudaMemcpyHostToDevice, s2));
+	gemm(handle, s1, s2, ev, da, db, dc);
+	CK(cudaMemcpy(c0, dc, N * N * sizeof(float), cudaMemcpyDeviceToHost));
+	CK(cudaMemset(dc, 0, N * N * sizeof(float)));
+	CK(cudaDeviceSynchronize());
+	printf("device bytes %llu\n", (unsigned long long)(nbuf * CHUNK));
+	printf("READY\n");
+
+	while (!got_usr1)
+		sigsuspend(&old);
+
+	/* the same handle, streams and events as before the snapshot */
+	CK(cudaEventRecord(t0, s1));
+	CK(cudaMemset(bad, 0, sizeof(*bad)));
+	for (i = 0; i < nbuf; i++)
+		check<<<1024, 256, 0, s1>>>(bufs[i], CHUNK / 8, i + 1, bad);
+	CK(cudaEventRecord(t1, s1));
+	CK(cudaStreamSynchronize(s1));
+	{
+		unsigned long long nbad = 0;
+
+		CK(cudaMemcpy(&nbad, bad, sizeof(nbad), cudaMemcpyDeviceToHost));
+		if (nbad)
+			FAILF("%llu words of device memory differ from their pattern", nbad);
+	}
+	CK(cudaEventElapsedTime(&ms, t0, t1));
+	printf("checked %zu GiB of device memory in %.1f ms\n", (size_t)gib, ms);
+	for (i = 0; i < (1 << 20) / 8; i++)
+		if (pinned[i] != pattern_word(99, i)) {
+			FAILF("pinned host memory differs at word %zu", i);
+			break;
+		}
+	gemm(handle, s1, s2, ev, da, db, dc);
+	CK(cudaMemcpy(c1, dc, N * N * sizeof(float), cudaMemcpyDeviceToHost));
+	if (memcmp(c0, c1, N * N * sizeof(float)))
+		FAILF("cuBLAS SGEMM result differs after the restore");
+	cublasDestroy(handle);
+	if (!failures)
+		printf("PASS\n");
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,43 @@
+#!/bin/bash
+# roundtrip.sh NAME [--leave-running] CMD... - a CUDA program: READY, thaw dump
+# (CUDA checkpoint inside), killed, thaw restore --detach (CUDA restore
+# inside), SIGUSR1, PASS.  With --leave-running the original goes on on its
+# GPU and must pass too.  Prints one "TIMES" line for run.sh and bench.
+. "$(dirname "$0")/../lib.sh"
+need_thaw
+name=$1
+shift
+leave=
+if [ "${1:-}" = --leave-running ]; then
+	leave=--leave-running
+	shift
+fi
+ms() { date +%s%N | awk '{ printf "%d", $1 / 1000000 }'; }
+t0=$(ms)
+start "$name" "$@"
+wait_ready "$name" 300
+t1=$(ms)
+orig=$PID
+dump_ok "$PID" "$TMP/snap" $leave
+t2=$(ms)
+cat "$TMP/dump.log"
+check_snapshot "$TMP/snap"
+"$THAW" inspect "$TMP/snap" >"$TMP/inspect.log" 2>&1 || fail "thaw inspect failed"
+grep -A4 '^gpu' "$TMP/inspect.log"
+grep -q '^gpu' "$TMP/inspect.log" || fail "thaw inspect shows no GPU part"
+if [ -n "$leave" ]; then
+	sleep 0.2
+	finish "$name" "$orig"
+fi
+t3=$(ms)
+restore_detached "$name-restored" "$TMP/snap"
+t4=$(ms)
+cat "$TMP/$name-restored.err"
+sleep 0.2
+t5=$(ms)
+finish "$name-restored" "$PID"
+t6=$(ms)
+cat "$TMP/$name-restored.out"
+echo "TIMES $name ready_ms $((t1 - t0)) dump_ms $((t2 - t1)) restore_ms $((t4 - t3)) answer_ms $((t6 - t5)) snap_bytes $(du -sb "$TMP/snap" | cut -f1)"
+grep '^COLD' "$TMP/$name.out"
+pass
