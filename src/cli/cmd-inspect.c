@@ -174,6 +174,26 @@ static void print_header(const struct image *img, const char *dir)
 	       h->vdso_crc);
 }
 
+static void print_gpu(const struct image *img)
+{
+	const struct image_gpu *g = &img->gpu;
+	char b1[32];
+	uint32_t i;
+
+	if (!img->has_gpu)
+		return;
+	printf("\ngpu (CUDA checkpoint)\n");
+	printf("  driver       %s (CUDA %d.%d)\n", printable(g->driver), g->cuda_version / 1000,
+	       g->cuda_version % 1000 / 10);
+	for (i = 0; i < g->nr_devs && i < IMAGE_MAX_GPUS; i++)
+		printf("  gpu %-8u %s, %s, compute %u.%u\n", i, printable(g->devs[i].name),
+		       human(g->devs[i].memory_bytes, b1), g->devs[i].cc_major, g->devs[i].cc_minor);
+	printf("  pid %-8d %s of device state saved in host memory\n", img->proc.pid,
+	       human(g->device_bytes, b1));
+	if (g->uvm_socket_fd >= 0)
+		printf("  uvm socket   fd %d (recreated at restore)\n", g->uvm_socket_fd);
+}
+
 static void print_process(const struct image *img)
 {
 	static const char *const rlimit_names[IMAGE_NR_RLIMITS] = {
@@ -558,6 +578,7 @@ int cmd_inspect(int argc, char **argv)
 		ret = print_json(img);
 	} else {
 		print_header(img, dir);
+		print_gpu(img);
 		print_process(img);
 		print_threads(img);
 		print_memory(img);

@@ -208,6 +208,29 @@ static json_t *enc_host(struct enc *e, const struct image_host *h)
 	return o;
 }
 
+static json_t *enc_gpu(struct enc *e, const struct image_gpu *g)
+{
+	json_t *o = json_object(), *devs = json_array();
+	uint32_t i;
+
+	put(e, o, "driver", j_str(g->driver));
+	put(e, o, "cuda_version", json_integer(g->cuda_version));
+	for (i = 0; i < g->nr_devs && i < IMAGE_MAX_GPUS; i++) {
+		json_t *d = json_object();
+
+		put(e, d, "name", j_str(g->devs[i].name));
+		put(e, d, "memory_bytes", j_u64(g->devs[i].memory_bytes));
+		put(e, d, "cc_major", j_u64(g->devs[i].cc_major));
+		put(e, d, "cc_minor", j_u64(g->devs[i].cc_minor));
+		append(e, devs, d);
+	}
+	put(e, o, "devices", devs);
+	put(e, o, "device_bytes", j_u64(g->device_bytes));
+	put(e, o, "uvm_socket_fd", json_integer(g->uvm_socket_fd));
+	put(e, o, "uvm_socket_nul", json_boolean(g->uvm_socket_nul));
+	return o;
+}
+
 static json_t *enc_proc(struct enc *e, const struct image_proc *p)
 {
 	json_t *o = json_object(), *mm = json_object(), *rl = json_object();
@@ -462,6 +485,8 @@ char *image_manifest_to_json(const struct image *img, int indent)
 	put(&e, root, "version", json_integer(img->version));
 	put(&e, root, "host", enc_host(&e, &img->host));
 	put(&e, root, "process", enc_proc(&e, &img->proc));
+	if (img->has_gpu)
+		put(&e, root, "gpu", enc_gpu(&e, &img->gpu));
 	arr = json_array();
 	for (i = 0; i < img->nr_threads; i++)
 		append(&e, arr, enc_thread(&e, &img->threads[i]));
@@ -918,6 +943,36 @@ static int dec_host(struct dec *d, json_t *o, struct image_host *h)
 	return 0;
 }
 
+static int dec_gpu(struct dec *d, json_t *o, struct image_gpu *g)
+{
+	size_t n, i;
+	json_t *devs;
+
+	if (get_fixed_str(d, o, "gpu", "driver", g->driver, sizeof(g->driver) - 1) ||
+	    get_i32(d, o, "gpu", "cuda_version", true, 0, INT32_MAX, 0, &g->cuda_version) ||
+	    get_u64(d, o, "gpu", "device_bytes", true, &g->device_bytes) ||
+	    get_i32(d, o, "gpu", "uvm_socket_fd", true, -1, INT32_MAX, -1, &g->uvm_socket_fd) ||
+	    get_bool(d, o, "gpu", "uvm_socket_nul", &g->uvm_socket_nul))
+		return -EINVAL;
+	devs = get_array(d, o, "gpu", "devices", IMAGE_MAX_GPUS, &n);
+	if (!devs)
+		return -EINVAL;
+	g->nr_devs = (uint32_t)n;
+	for (i = 0; i < n; i++) {
+		struct image_gpu_dev *dev = &g->devs[i];
+		json_t *v = json_array_get(devs, i);
+
+		if (!json_is_object(v))
+			return fail(d, "gpu.devices[%zu]: expected an object", i);
+		if (get_fixed_str(d, v, "gpu.devices", "name", dev->name, sizeof(dev->name) - 1) ||
+		    get_u64(d, v, "gpu.devices", "memory_bytes", true, &dev->memory_bytes) ||
+		    get_u32(d, v, "gpu.devices", "cc_major", true, &dev->cc_major) ||
+		    get_u32(d, v, "gpu.devices", "cc_minor", true, &dev->cc_minor))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static int dec_proc(struct dec *d, json_t *o, struct image_proc *p)
 {
 	static const char *const mm_names[] = { "start_code", "end_code",  "start_data",
@@ -1305,6 +1360,14 @@ static int dec_root(struct dec *d, json_t *root, struct image *img)
 	proc = get_obj(d, root, "manifest", "process");
 	if (!proc || dec_proc(d, proc, &img->proc))
 		return -EINVAL;
+	img->gpu.uvm_socket_fd = -1;
+	if (json_object_get(root, "gpu")) {
+		json_t *gpu = get_obj(d, root, "manifest", "gpu");
+
+		if (!gpu || dec_gpu(d, gpu, &img->gpu))
+			return -EINVAL;
+		img->has_gpu = true;
+	}
 	if (DEC_ARRAY(d, root, "threads", IMAGE_MAX_THREADS, img->threads, img->nr_threads,
 		      dec_thread) ||
 	    DEC_ARRAY(d, root, "vmas", IMAGE_MAX_VMAS, img->vmas, img->nr_vmas, dec_vma) ||

@@ -314,6 +314,32 @@ static int check_files(struct check *c, const struct image *img)
 	return 0;
 }
 
+/* The GPU part: bounded, and the driver's socket is an fd the restorer provides. */
+static int check_gpu(struct check *c, const struct image *img)
+{
+	const struct image_gpu *g = &img->gpu;
+	uint32_t i;
+
+	if (!img->has_gpu)
+		return 0;
+	if (g->nr_devs > IMAGE_MAX_GPUS)
+		return bad(c, "gpu: %u devices, at most %d allowed", g->nr_devs, IMAGE_MAX_GPUS);
+	if (!memchr(g->driver, 0, sizeof(g->driver)))
+		return bad(c, "gpu.driver: not a terminated string");
+	for (i = 0; i < g->nr_devs; i++)
+		if (!memchr(g->devs[i].name, 0, sizeof(g->devs[i].name)))
+			return bad(c, "gpu.devices[%u].name: not a terminated string", i);
+	if (g->uvm_socket_fd >= 0) {
+		for (i = 0; i < img->nr_fds; i++)
+			if (img->fds[i].fd == g->uvm_socket_fd)
+				break;
+		if (i == img->nr_fds || img->fds[i].kind != IMAGE_FD_INHERIT)
+			return bad(c, "gpu.uvm_socket_fd: fd %d is not an inherited fd of the "
+				      "snapshot", g->uvm_socket_fd);
+	}
+	return 0;
+}
+
 int image_validate(const struct image *img, char *err, size_t errlen)
 {
 	struct check c = { err, errlen };
@@ -322,7 +348,8 @@ int image_validate(const struct image *img, char *err, size_t errlen)
 		return bad(&c, "format version %u, but this thaw reads version %d", img->version,
 			   IMAGE_FORMAT_VERSION);
 	if (check_proc(&c, img) || check_threads(&c, img) || check_vmas(&c, img) ||
-	    check_guards(&c, img) || check_fds(&c, img) || check_files(&c, img))
+	    check_guards(&c, img) || check_fds(&c, img) || check_files(&c, img) ||
+	    check_gpu(&c, img))
 		return -EINVAL;
 	return 0;
 }

@@ -272,6 +272,30 @@ struct image_host {
 	uint32_t vdso_crc;
 };
 
+/*
+ * GPU part (src/gpu/): the CUDA driver moved the device state into the
+ * process's host memory before the dump; restore needs the same GPU models in
+ * the same order and a driver at least as new.
+ */
+#define IMAGE_MAX_GPUS 64
+#define IMAGE_GPU_NAME 96
+
+struct image_gpu_dev {
+	char name[IMAGE_GPU_NAME]; /* "NVIDIA H100 80GB HBM3" */
+	uint64_t memory_bytes;
+	uint32_t cc_major, cc_minor; /* compute capability */
+};
+
+struct image_gpu {
+	char driver[32]; /* "580.159.04", from /proc/driver/nvidia/version */
+	int32_t cuda_version; /* cuDriverGetVersion: 13000 is CUDA 13.0 */
+	uint32_t nr_devs;
+	struct image_gpu_dev devs[IMAGE_MAX_GPUS];
+	uint64_t device_bytes; /* host memory the checkpoint added: the device state */
+	int32_t uvm_socket_fd; /* the driver's listening @cuda-uvmfd-NS-PID socket, or -1 */
+	bool uvm_socket_nul; /* its abstract name ends in a NUL byte */
+};
+
 struct image_proc {
 	pid_t pid, ppid, pgid, sid; /* in the snapshot's PID namespace */
 	pid_t host_pid; /* PID the dump was taken from, for people */
@@ -293,6 +317,8 @@ struct image {
 	uint32_t version;
 	struct image_host host;
 	struct image_proc proc;
+	bool has_gpu; /* the process used CUDA: gpu is filled in */
+	struct image_gpu gpu;
 
 	uint32_t nr_threads;
 	struct image_thread *threads; /* threads[0] is the leader */
