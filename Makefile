@@ -32,7 +32,7 @@ BLOB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Isrc -ffreestanding -fno-bu
 	-fno-exceptions -fno-jump-tables -fcf-protection=none -mno-red-zone \
 	-fvisibility=hidden -msse4.2
 
-LAYERS  := base image engine store runtime cli
+LAYERS  := base image gpu engine store runtime cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 BLOB_SRCS := $(wildcard src/engine/restorer/*.c)
@@ -46,7 +46,7 @@ PROG_BINS := $(PROG_SRCS:tests/programs/%.c=$(BUILD)/tests/programs/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 
-.PHONY: all deps demo test test-unit test-integration bench format lint clean programs units
+.PHONY: all deps demo test test-unit test-integration bench bench-gpu format lint clean programs units
 
 all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so
 
@@ -143,6 +143,10 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all programs
 	$(Q)BUILD=$(BUILD) bench/bench.sh
+
+# On the device machine (a GPU, nvcc, a CUDA torch): cold start vs restore.
+bench-gpu: all
+	$(Q)BUILD=$(BUILD) bench/gpu.sh
 
 format:
 	$(Q)clang-format -i $(SRCS) $(BLOB_SRCS) $(wildcard src/*/*.h tests/*/*.c)

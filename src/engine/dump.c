@@ -16,12 +16,16 @@
 #include "engine-internal.h"
 #include "engine.h"
 #include "fds.h"
+#include "gpu/gpu.h"
 
 int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *stats)
 {
 	struct engine_dump_stats st = { 0 };
 	struct image *img = NULL;
+	struct gpu_stats gst;
 	struct frozen fz;
+	int *ext = NULL;
+	size_t nr_ext;
 	double t0 = now_ms(), t1, t2;
 	uint32_t i;
 	int ret;
@@ -29,8 +33,16 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	ret = image_create(opts->dir, &img);
 	if (ret < 0)
 		return ret;
+	/* GPU first: the driver's checkpoint runs in threads a freeze would stop */
+	ret = gpu_checkpoint(opts->pid, opts->gpu_lock_timeout_ms, img, &gst);
+	if (ret < 0) {
+		image_abort(img);
+		return ret;
+	}
 	ret = freeze_process(opts->pid, &fz);
 	if (ret < 0) {
+		if (img->has_gpu)
+			gpu_resume(opts->pid);
 		image_abort(img);
 		return ret;
 	}
@@ -42,16 +54,20 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 		ret = threads_dump(&fz, img);
 	if (ret == 0)
 		ret = mem_dump(&fz, img);
+	ext = gpu_external_fds(img, opts->external_fds, opts->nr_external_fds, &nr_ext);
 	if (ret == 0)
-		ret = fds_dump(opts->pid, img, opts->external_fds, opts->nr_external_fds);
+		ret = fds_dump(opts->pid, img, ext ? ext : opts->external_fds, nr_ext);
+	free(ext);
 	t2 = now_ms();
 	st.collect_ms = t2 - t1;
 	if (ret == 0)
 		ret = image_publish(img);
 	if (ret < 0) {
 		log_error("pid %d: dump failed; the process runs on", opts->pid);
-		image_abort(img);
 		frozen_release(&fz, false);
+		if (img->has_gpu)
+			gpu_resume(opts->pid);
+		image_abort(img);
 		return ret;
 	}
 	st.write_ms = now_ms() - t2;
@@ -61,6 +77,8 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	}
 	st.bytes_written = img->pages_bytes + img->data_bytes;
 	frozen_release(&fz, !opts->leave_running);
+	if (img->has_gpu && opts->leave_running)
+		gpu_resume(opts->pid);
 	image_free(img);
 	st.total_ms = now_ms() - t0;
 	log_info("pid %d: snapshot written to %s in %.1f ms (freeze %.1f, collect %.1f, write "

@@ -20,6 +20,7 @@ struct engine_dump_opts {
 	/* fds not dumped but provided by whoever restores, at the same numbers */
 	const int *external_fds;
 	size_t nr_external_fds;
+	unsigned gpu_lock_timeout_ms; /* CUDA processes; 0 = GPU_LOCK_TIMEOUT_MS (10 s) */
 };
 
 struct engine_dump_stats {

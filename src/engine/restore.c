@@ -44,6 +44,7 @@
 #include "engine-internal.h"
 #include "engine.h"
 #include "fds.h"
+#include "gpu/gpu.h"
 #include "proc.h"
 #include "restorer/restorer.h"
 #include "shmem.h"
@@ -91,6 +92,11 @@ int restore_validate(const struct image *img)
 	}
 	host_fingerprint(&here);
 	ret = host_compare(&img->host, &here, why, sizeof(why));
+	if (ret < 0) {
+		log_error("snapshot %s cannot run here: %s", img->path, why);
+		return ret;
+	}
+	ret = gpu_compare(img, why, sizeof(why));
 	if (ret < 0) {
 		log_error("snapshot %s cannot run here: %s", img->path, why);
 		return ret;
@@ -667,6 +673,8 @@ static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd
 	for (i = 0; ret == 0 && i < img->nr_shmems; i++)
 		h.close_fds[h.nr_close++] = h.shmem_fds[i];
 	if (ret == 0)
+		ret = gpu_helper_prepare(img);
+	if (ret == 0)
 		ret = fds_restore(img, h.shmem_fds, h.min_fd);
 	if (ret == 0)
 		ret = set_sigactions(img);
@@ -1081,6 +1089,22 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	close(status_pipe[0]);
 	program = program_pid(init);
 	log_debug("pid %d restored as %d in %.1f ms", img->proc.pid, program, now_ms() - t0);
+	if (img->has_gpu) {
+		struct gpu_stats gst;
+		double t1 = now_ms();
+
+		/* its CUDA calls block in the driver until this unlocks them */
+		ret = gpu_restore(program, img, &gst);
+		if (ret < 0) {
+			log_error("snapshot %s: the CUDA restore failed; the restored process is "
+				  "killed", opts->dir);
+			kill(program, SIGKILL);
+			waitpid(init, &status, 0);
+			goto out;
+		}
+		log_info("pid %d: restored in %.1f ms (engine %.1f ms, CUDA %.1f ms)",
+			 img->proc.pid, now_ms() - t0, t1 - t0, now_ms() - t1);
+	}
 	if (opts->pidfile) {
 		ret = write_pidfile(opts->pidfile, program);
 		if (ret < 0)
