@@ -273,7 +273,8 @@ static __attribute__((noreturn)) void exec_program(struct run *r, int child_end)
 		}
 	}
 	reset_signals();
-	execv(r->exe, r->opts->argv);
+	/* by the name given, not the resolved path: comm and argv[0] stay what they would be */
+	execvp(r->opts->argv[0], r->opts->argv);
 	dprintf(STDERR_FILENO, "thaw run: %s: %s\n", r->opts->argv[0], strerror(errno));
 	_exit(errno == ENOENT ? 127 : 126);
 }
