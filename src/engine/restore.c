@@ -422,8 +422,30 @@ static uint64_t region_size(const struct image *img)
 		size += img->threads[i].pending.len + 64;
 	size += (IMAGE_MAX_FILES * 2 + 2) * sizeof(int32_t);
 	size += 4 * 1024 * 1024; /* park area for the vDSO family, with room */
-	size += (uint64_t)(img->nr_threads + 1) * THREAD_STACK;
+	size += (uint64_t)(img->nr_threads + 1 + RESTORER_MAX_FILLERS) * THREAD_STACK;
 	return PAGE_ALIGN(size);
+}
+
+/*
+ * Fillers: with fewer program threads than CPUs we may use, extra threads
+ * fill pages beside them (and are gone before the program runs).  Below a
+ * few MiB the thread is not worth its creation.
+ */
+static uint32_t nr_fillers(const struct image *img)
+{
+	uint64_t bytes = 0, i;
+	cpu_set_t set;
+	int cpus = 1;
+
+	for (i = 0; i < img->nr_runs; i++)
+		bytes += (uint64_t)img->runs[i].npages * IMAGE_PAGE_SIZE;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		cpus = CPU_COUNT(&set);
+	if (bytes < (8u << 20) || (int)img->nr_threads >= cpus)
+		return 0;
+	return (uint32_t)(cpus - (int)img->nr_threads) > RESTORER_MAX_FILLERS
+		       ? RESTORER_MAX_FILLERS
+		       : (uint32_t)(cpus - (int)img->nr_threads);
 }
 
 static __attribute__((noreturn)) void jump(struct restorer_args *a, uint64_t entry, uint64_t stack)
@@ -491,6 +513,7 @@ static int build_and_jump(struct helper *h)
 	if (ret < 0)
 		goto out;
 	a->nr_runs = img->nr_runs;
+	a->nr_fillers = nr_fillers(img);
 	a->runs = region_alloc(&r, img->nr_runs * sizeof(*a->runs));
 	for (i = 0; i < img->nr_runs; i++)
 		a->runs[i] = (struct restorer_run){ img->runs[i].vaddr, img->runs[i].off,
@@ -520,6 +543,10 @@ static int build_and_jump(struct helper *h)
 		r.used += THREAD_STACK;
 		a->threads[i].stack_top = r.start + r.used - 64;
 	}
+	for (i = 0; i < a->nr_fillers; i++) {
+		r.used += THREAD_STACK;
+		a->filler_stack_top[i] = r.start + r.used - 64;
+	}
 	r.used += THREAD_STACK;
 	stack = r.start + r.used - 64;
 	if (r.used > r.len) {
@@ -530,7 +557,7 @@ static int build_and_jump(struct helper *h)
 	}
 	/* tell init where the region is, for the final unmap */
 	{
-		uint64_t where[2] = { r.start, r.len };
+		uint64_t where[3] = { r.start, r.len, a->nr_fillers };
 
 		if (write(h->region_fd, where, sizeof(where)) != sizeof(where)) {
 			ret = log_errno("reporting the restorer region");
@@ -538,6 +565,7 @@ static int build_and_jump(struct helper *h)
 		}
 	}
 	proc_maps_free(maps, n);
+	log_debug("helper: jumping into the restorer at %.1f ms", now_ms());
 	jump(a, r.start, stack);
 out:
 	proc_maps_free(maps, n);
@@ -631,6 +659,7 @@ static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (read(sync_fd, &c, 1) != 1)
 		_exit(1);
+	log_debug("helper: started at %.1f ms", now_ms());
 	/* the fds we use ourselves go above every fd of the snapshot */
 	h.min_fd = max_image_fd(img) + (int)img->nr_fds + 64;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -697,9 +726,21 @@ struct tracer {
 	pid_t pid;
 	struct tracee *threads;
 	size_t nr, nr_trapped;
+	size_t nr_fillers_gone;
 	uint64_t region_start, region_len;
 };
 
+static bool is_program_thread(const struct image *img, pid_t tid)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_threads; i++)
+		if (img->threads[i].tid == tid)
+			return true;
+	return false;
+}
+
+/* A thread of the program, or NULL for the blob's fillers (TIDs not in the snapshot). */
 static struct tracee *tracee_get(struct tracer *t, pid_t tid)
 {
 	size_t i;
@@ -707,7 +748,7 @@ static struct tracee *tracee_get(struct tracer *t, pid_t tid)
 	for (i = 0; i < t->nr; i++)
 		if (t->threads[i].tid == tid)
 			return &t->threads[i];
-	if (t->nr >= t->img->nr_threads)
+	if (t->nr >= t->img->nr_threads || !is_program_thread(t->img, tid))
 		return NULL;
 	t->threads[t->nr] = (struct tracee){ tid, false };
 	return &t->threads[t->nr++];
@@ -739,6 +780,8 @@ static int wait_for_blob(struct tracer *t)
 			return log_errno("waiting for the restore helper");
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			if (!is_program_thread(t->img, tid))
+				t->nr_fillers_gone++;
 			if (tid != t->pid)
 				continue;
 			if (WIFSIGNALED(status))
@@ -754,10 +797,7 @@ static int wait_for_blob(struct tracer *t)
 		sig = WSTOPSIG(status);
 		event = status >> 16;
 		if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_STOP) {
-			if (!tracee_get(t, tid)) {
-				log_error("restore: unexpected thread %d", tid);
-				return -EIO;
-			}
+			tracee_get(t, tid);
 			ptrace(PTRACE_CONT, tid, NULL, NULL);
 			continue;
 		}
@@ -788,6 +828,25 @@ static int wait_for_blob(struct tracer *t)
 				  (unsigned long long)regs.rip);
 		}
 		return -EIO;
+	}
+	return 0;
+}
+
+/* Reaps the fillers that have not been reaped yet: they must be gone before release. */
+static int reap_fillers(struct tracer *t, size_t nr_fillers)
+{
+	while (t->nr_fillers_gone < nr_fillers) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL);
+
+		if (tid < 0 && errno == EINTR)
+			continue;
+		if (tid < 0)
+			return log_errno("restore: waiting for the filler threads");
+		if ((WIFEXITED(status) || WIFSIGNALED(status)) && !is_program_thread(t->img, tid))
+			t->nr_fillers_gone++;
+		else if (WIFSTOPPED(status) && !is_program_thread(t->img, tid))
+			ptrace(PTRACE_CONT, tid, NULL, NULL);
 	}
 	return 0;
 }
@@ -956,7 +1015,9 @@ static __attribute__((noreturn)) void init_main(struct image *img, int status_fd
 	struct tracer t = { .img = img };
 	double started = now_ms();
 	int sync[2], region[2], ret;
-	uint64_t where[2];
+
+	log_debug("init: started at %.1f ms", started);
+	uint64_t where[3];
 	char ok = 'o';
 
 	if (!detach)
@@ -995,9 +1056,11 @@ static __attribute__((noreturn)) void init_main(struct image *img, int status_fd
 	close(sync[1]);
 	ret = wait_for_blob(&t);
 	if (ret == 0)
-		log_debug("memory and threads restored at %.1f ms", now_ms() - started);
+		log_debug("memory and threads restored at %.1f ms (%.1f)", now_ms() - started, now_ms());
 	if (ret == 0 && read(region[0], where, sizeof(where)) != sizeof(where))
 		ret = -EIO;
+	if (ret == 0)
+		ret = reap_fillers(&t, where[2]);
 	if (ret == 0) {
 		t.region_start = where[0];
 		t.region_len = where[1];
@@ -1050,6 +1113,7 @@ static int write_pidfile(const char *path, pid_t pid)
 int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 {
 	struct image *img = NULL;
+	struct cuda_child cuda = { .pid = -1 };
 	double t0 = now_ms();
 	int status_pipe[2], ret, status;
 	pid_t init, program;
@@ -1064,6 +1128,8 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	if (ret < 0)
 		goto out;
 	log_debug("snapshot validated at %.1f ms", now_ms() - t0);
+	/* the driver loads while the engine works; forked before init, so init inherits none of it */
+	gpu_restore_begin(img, &cuda);
 	if (pipe2(status_pipe, O_CLOEXEC) < 0) {
 		ret = log_errno("pipe");
 		goto out;
@@ -1094,7 +1160,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		double t1 = now_ms();
 
 		/* its CUDA calls block in the driver until this unlocks them */
-		ret = gpu_restore(program, img, &gst);
+		ret = gpu_restore(program, img, &cuda, &gst);
 		if (ret < 0) {
 			log_error("snapshot %s: the CUDA restore failed; the restored process is "
 				  "killed", opts->dir);
@@ -1124,6 +1190,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	ret = 0;
 out:
+	gpu_restore_cancel(&cuda);
 	image_free(img);
 	return ret;
 }

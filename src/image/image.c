@@ -443,7 +443,7 @@ int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_
 		if (n > npages)
 			n = npages;
 		if (!is_zero) {
-			run->crc = crc32c_update(run->crc, p, (size_t)n * IMAGE_PAGE_SIZE);
+			run->crc = crc32c_pages(run->crc, p, (size_t)n * IMAGE_PAGE_SIZE);
 			p += (size_t)n * IMAGE_PAGE_SIZE;
 			off += (uint64_t)n * IMAGE_PAGE_SIZE;
 		}

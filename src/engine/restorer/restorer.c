@@ -79,6 +79,7 @@
 #define MADV_DONTDUMP 16
 #define MADV_WIPEONFORK 18
 #define MADV_GUARD_INSTALL 102
+#define MADV_POPULATE_WRITE 23
 
 /* keep in step with image.h */
 #define RUN_ZERO 1u
@@ -221,19 +222,25 @@ static long fill_pages(struct restorer_args *a, uint64_t first, uint64_t step, u
 			zero(dst, len);
 			continue;
 		}
+		/* fault the pages in one go rather than one exception each inside pread */
+		sys3(NR_madvise, dst, len, MADV_POPULATE_WRITE);
 		while (done < len) {
-			unsigned long want = len - done;
-			long n;
+			unsigned long want = len - done, got = 0;
 
 			if (want > READ_CHUNK)
 				want = READ_CHUNK;
-			n = sys4(NR_pread64, a->pages_fd, dst + done, want, r->off + done);
-			if (n < 0)
-				return n;
-			if (n == 0)
-				return -61; /* ENODATA: pages.img is shorter than its index */
-			crc = crc32c_update(crc, dst + done, (unsigned long)n);
-			done += (unsigned long)n;
+			while (got < want) {
+				long n = sys4(NR_pread64, a->pages_fd, dst + done + got, want - got,
+					      r->off + done + got);
+
+				if (n < 0)
+					return n;
+				if (n == 0)
+					return -61; /* ENODATA: pages.img is shorter than its index */
+				got += (unsigned long)n;
+			}
+			crc = crc32c_pages(crc, dst + done, want);
+			done += want;
 		}
 		if (crc != r->crc)
 			return -RESTORER_ERR_CRC;
@@ -255,7 +262,7 @@ static void futex_wake(volatile int32_t *word)
 static void fill_share(struct restorer_args *a, uint32_t idx)
 {
 	uint64_t at = 0;
-	long ret = fill_pages(a, idx, a->nr_threads, &at);
+	long ret = fill_pages(a, idx, a->nr_threads + a->nr_fillers, &at);
 
 	if (ret < 0 && __sync_bool_compare_and_swap(&a->fill_error, 0, ret))
 		a->fill_error_at = at;
@@ -367,11 +374,20 @@ static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
 	return 0;
 }
 
+/*
+ * Where every thread the blob creates starts.  idx < nr_threads: a thread of
+ * the program.  Above: a filler, which only fills its share and exits; its
+ * TID was handed out after every TID of the snapshot was taken, so it can
+ * collide with none.
+ */
 __attribute__((noreturn, used, noinline)) void thread_main(struct restorer_args *a, uint32_t idx)
 {
 	long ret;
 
 	fill_share(a, idx);
+	if (idx >= a->nr_threads)
+		for (;;)
+			sys1(NR_exit, 0);
 	while (!a->released)
 		futex_wait(&a->released, 0);
 	ret = setup_thread(a, &a->threads[idx]);
@@ -386,19 +402,19 @@ struct clone_args_k {
 /*
  * clone3 with a new stack: the child starts on that stack with the parent's
  * registers, so it must not return through this function's frame.  It
- * calls thread_main(a, idx) from r12/r13, which it inherited.
+ * calls thread_main(a, idx) from r12/r13, which it inherited.  want_tid 0
+ * lets the kernel pick (fillers).
  */
-static long spawn_thread(struct restorer_args *a, uint32_t idx)
+static long spawn(struct restorer_args *a, uint32_t idx, int32_t want_tid, uint64_t stack_top)
 {
-	struct restorer_thread *t = &a->threads[idx];
-	uint64_t tid = (uint64_t)(uint32_t)t->tid;
+	uint64_t tid = (uint64_t)(uint32_t)want_tid;
 	struct clone_args_k ca = {
 		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 			 CLONE_SYSVSEM,
-		.stack = t->stack_top - 65536,
+		.stack = stack_top - 65536,
 		.stack_size = 65536,
-		.set_tid = (uint64_t)&tid,
-		.set_tid_size = 1,
+		.set_tid = want_tid ? (uint64_t)&tid : 0,
+		.set_tid_size = want_tid ? 1 : 0,
 	};
 	register long r12 asm("r12") = (long)a;
 	register long r13 asm("r13") = (long)idx;
@@ -415,7 +431,7 @@ static long spawn_thread(struct restorer_args *a, uint32_t idx)
 		     : "=a"(ret)
 		     : "a"(NR_clone3), "D"(&ca), "S"(sizeof(ca)), "r"(r12), "r"(r13)
 		     : "rcx", "r11", "rdx", "memory");
-	if (ret >= 0 && ret != t->tid)
+	if (ret >= 0 && want_tid && ret != want_tid)
 		return -17; /* EEXIST: the kernel gave another TID */
 	return ret < 0 ? ret : 0;
 }
@@ -463,13 +479,17 @@ restorer_entry(struct restorer_args *a)
 	/* the threads exist early so that they fill memory side by side */
 	for (i = 1; i < a->nr_threads; i++) {
 		a->fail_detail = (uint64_t)a->threads[i].tid;
-		STEP(RESTORER_ERR_CLONE, spawn_thread(a, i));
+		STEP(RESTORER_ERR_CLONE,
+		     spawn(a, i, a->threads[i].tid, a->threads[i].stack_top));
 	}
+	for (i = 0; i < a->nr_fillers && i < RESTORER_MAX_FILLERS; i++)
+		STEP(RESTORER_ERR_CLONE,
+		     spawn(a, a->nr_threads + i, 0, a->filler_stack_top[i]));
 	fill_share(a, 0);
 	for (;;) {
 		int32_t seen = a->filled;
 
-		if (seen == (int32_t)a->nr_threads)
+		if (seen == (int32_t)(a->nr_threads + a->nr_fillers))
 			break;
 		futex_wait(&a->filled, seen);
 	}

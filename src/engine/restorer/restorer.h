@@ -21,6 +21,7 @@
 
 #define RESTORER_ARGS_MAGIC 0x7468617772737472ull /* "thawrstr" */
 #define RESTORER_TRAP_MAGIC 0x74686177646f6e65ull /* "thawdone" */
+#define RESTORER_MAX_FILLERS 8
 
 /* what went wrong, in rax when a thread traps with an error (negative errno in rsi) */
 enum restorer_step {
@@ -139,10 +140,13 @@ struct restorer_args {
 	volatile uint64_t fail_detail; /* e.g. the vaddr of the run that failed */
 
 	/*
-	 * Every thread fills a share of the pages (runs i, i+n, i+2n ...);
+	 * Every thread, and fillers when the program has fewer threads than
+	 * there are CPUs, fills a share of the pages (runs i, i+n, i+2n ...);
 	 * the leader waits for all of them on `filled`, then finishes the
 	 * address space and releases them through `released`.
 	 */
+	uint32_t nr_fillers; /* extra threads that only fill, then exit */
+	uint64_t filler_stack_top[RESTORER_MAX_FILLERS];
 	volatile int32_t filled;
 	volatile int32_t released;
 	volatile int64_t fill_error;
