@@ -291,8 +291,12 @@ static int do_restore(const struct cuda_api *api, pid_t pid, struct cuda_reply *
 	return 0;
 }
 
+/*
+ * The child: loads the driver first, then (pid 0) waits for the pid on in,
+ * so that a restore can have the driver ready before the process exists.
+ */
 static __attribute__((noreturn)) void child_main(enum cuda_op op, pid_t pid,
-						 unsigned lock_timeout_ms, int out)
+						 unsigned lock_timeout_ms, int in, int out)
 {
 	struct cuda_reply *r = calloc(1, sizeof(*r));
 	struct cuda_api api = { 0 };
@@ -301,11 +305,13 @@ static __attribute__((noreturn)) void child_main(enum cuda_op op, pid_t pid,
 
 	if (!r)
 		_exit(1);
+	t = ms_now();
 	r->ret = load_api(&api, r);
 	if (r->ret == 0) {
-		t = ms_now();
-		if (api.init(0)) {
-			r->ret = cu_fail(r, &api, api.init(0), -ENODEV, "cuInit in thaw", 0);
+		CUresult rc = api.init(0);
+
+		if (rc) {
+			r->ret = cu_fail(r, &api, rc, -ENODEV, "cuInit in thaw", 0);
 		} else {
 			r->init_ms = ms_now() - t;
 			api.driver_version(&version);
@@ -314,6 +320,8 @@ static __attribute__((noreturn)) void child_main(enum cuda_op op, pid_t pid,
 	}
 	if (r->ret == 0 && op == CUDA_OP_CHECKPOINT)
 		r->ret = list_devices(&api, r);
+	if (!pid && read(in, &pid, sizeof(pid)) != sizeof(pid))
+		_exit(0); /* cancelled */
 	if (r->ret == 0)
 		r->ret = op == CUDA_OP_CHECKPOINT ? do_checkpoint(&api, pid, lock_timeout_ms, r)
 						  : do_restore(&api, pid, r);
@@ -322,37 +330,74 @@ static __attribute__((noreturn)) void child_main(enum cuda_op op, pid_t pid,
 	_exit(0);
 }
 
-int cuda_request(enum cuda_op op, pid_t pid, unsigned lock_timeout_ms, unsigned timeout_s,
-		 struct cuda_reply *reply)
+int cuda_start(enum cuda_op op, pid_t pid, unsigned lock_timeout_ms, struct cuda_child *c)
+{
+	int in[2], out[2];
+
+	c->pid = -1;
+	c->to = c->from = -1;
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return log_errno("pipe");
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return log_errno("pipe");
+	}
+	fflush(NULL);
+	c->pid = fork();
+	if (c->pid < 0) {
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		return log_errno("fork");
+	}
+	if (c->pid == 0) {
+		close(in[1]);
+		close(out[0]);
+		child_main(op, pid, lock_timeout_ms, in[0], out[1]);
+	}
+	close(in[0]);
+	close(out[1]);
+	c->to = in[1];
+	c->from = out[0];
+	return 0;
+}
+
+void cuda_cancel(struct cuda_child *c)
+{
+	int status;
+
+	if (c->pid <= 0)
+		return;
+	close(c->to);
+	close(c->from);
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	c->pid = -1;
+}
+
+int cuda_finish(struct cuda_child *c, pid_t pid, unsigned timeout_s, struct cuda_reply *reply)
 {
 	size_t got = 0;
 	double deadline;
-	int p[2], status;
-	pid_t child;
+	int status = 0;
 
 	memset(reply, 0, sizeof(*reply));
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return log_errno("pipe");
-	fflush(NULL);
-	child = fork();
-	if (child < 0) {
-		close(p[0]);
-		close(p[1]);
-		return log_errno("fork");
+	if (pid && write(c->to, &pid, sizeof(pid)) != sizeof(pid)) {
+		cuda_cancel(c);
+		return log_errno("pid %d: handing the pid to the CUDA caller", pid);
 	}
-	if (child == 0) {
-		close(p[0]);
-		child_main(op, pid, lock_timeout_ms, p[1]);
-	}
-	close(p[1]);
+	close(c->to);
 	deadline = ms_now() + timeout_s * 1000.0;
 	while (got < sizeof(*reply)) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+		struct pollfd pfd = { .fd = c->from, .events = POLLIN };
 		double left = deadline - ms_now();
 		ssize_t n;
 
 		if (left <= 0) {
-			close(p[0]);
+			close(c->from);
+			c->pid = -1;
 			log_error("pid %d: the CUDA driver did not answer within %u s; its call is "
 				  "left to finish (interrupting it would break the driver's state)",
 				  pid, timeout_s);
@@ -361,19 +406,19 @@ int cuda_request(enum cuda_op op, pid_t pid, unsigned lock_timeout_ms, unsigned 
 		if (poll(&pfd, 1, (int)left + 1) < 0) {
 			if (errno == EINTR)
 				continue;
-			close(p[0]);
-			return log_errno("waiting for the CUDA driver");
+			break;
 		}
-		n = read(p[0], (char *)reply + got, sizeof(*reply) - got);
+		n = read(c->from, (char *)reply + got, sizeof(*reply) - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
-	close(p[0]);
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+	close(c->from);
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
 		;
+	c->pid = -1;
 	if (got != sizeof(*reply)) {
 		log_error("pid %d: the process that calls the CUDA driver died (status 0x%x)", pid,
 			  status);
@@ -381,4 +426,15 @@ int cuda_request(enum cuda_op op, pid_t pid, unsigned lock_timeout_ms, unsigned 
 	}
 	reply->msg[sizeof(reply->msg) - 1] = '\0';
 	return 0;
+}
+
+int cuda_request(enum cuda_op op, pid_t pid, unsigned lock_timeout_ms, unsigned timeout_s,
+		 struct cuda_reply *reply)
+{
+	struct cuda_child c;
+	int ret = cuda_start(op, pid, lock_timeout_ms, &c);
+
+	if (ret < 0)
+		return ret;
+	return cuda_finish(&c, 0, timeout_s, reply);
 }

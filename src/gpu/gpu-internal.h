@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "gpu.h"
 #include "image/image.h"
 
 enum cuda_op {
@@ -24,6 +25,17 @@ struct cuda_reply {
 	struct image_gpu_dev devs[IMAGE_MAX_GPUS];
 	char msg[512]; /* what failed, for the caller to log */
 };
+
+/*
+ * A child that loads the driver now and runs op once it has the pid: given
+ * to cuda_start(), or (pid 0 there) to cuda_finish().  cuda_cancel() ends
+ * one that will not be needed.
+ */
+int cuda_start(enum cuda_op op, pid_t pid, unsigned lock_timeout_ms, struct cuda_child *c)
+	__attribute__((warn_unused_result));
+int cuda_finish(struct cuda_child *c, pid_t pid, unsigned timeout_s, struct cuda_reply *reply)
+	__attribute__((warn_unused_result));
+void cuda_cancel(struct cuda_child *c);
 
 /* Runs op on pid in a child that loads libcuda.so.1; waits at most timeout_s. */
 int cuda_request(enum cuda_op op, pid_t pid, unsigned lock_timeout_ms, unsigned timeout_s,

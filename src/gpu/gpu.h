@@ -27,7 +27,7 @@
 
 struct gpu_stats {
 	double lock_ms, checkpoint_ms; /* dump */
-	double restore_ms, unlock_ms; /* restore (and resume) */
+	double restore_ms, unlock_ms, init_ms; /* restore (and resume); init: dlopen + cuInit */
 	uint64_t device_bytes;
 };
 
@@ -47,11 +47,27 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 /* Puts a process that gpu_checkpoint() checkpointed back on its GPU and unlocks it. */
 int gpu_resume(pid_t pid);
 
+/* The child process that makes the driver calls (cuda.c). */
+struct cuda_child {
+	pid_t pid; /* -1 when none */
+	int to, from;
+};
+
+/*
+ * Before the engine recreates a process with has_gpu: starts loading the
+ * driver in a child, so that gpu_restore() finds it ready.  Call it before
+ * the engine forks anything (the child must not inherit the restored
+ * process's init).  Failure only costs time: gpu_restore() starts its own.
+ */
+void gpu_restore_begin(const struct image *img, struct cuda_child *c);
+/* Ends a child of gpu_restore_begin() that gpu_restore() did not use. */
+void gpu_restore_cancel(struct cuda_child *c);
+
 /*
  * Restores the device state of pid, a process the engine has just
- * recreated from a snapshot with has_gpu, and unlocks it.
+ * recreated from a snapshot with has_gpu, and unlocks it.  c may be NULL.
  */
-int gpu_restore(pid_t pid, const struct image *img, struct gpu_stats *st)
+int gpu_restore(pid_t pid, const struct image *img, struct cuda_child *c, struct gpu_stats *st)
 	__attribute__((warn_unused_result));
 
 /*
