@@ -337,27 +337,41 @@ static json_t *enc_thread(struct enc *e, const struct image_thread *t)
 	return o;
 }
 
-static json_t *enc_vma(struct enc *e, const struct image_vma *v)
+/*
+ * A torch process has thousands of VMAs and restore parses them all: what
+ * can be derived is left out (empty flag sets, zero page counts, a name
+ * that is just the mapped file's path).
+ */
+static json_t *enc_vma(struct enc *e, const struct image *img, const struct image_vma *v)
 {
-	json_t *o = json_object(), *pages = json_object();
+	json_t *o = json_object();
+	bool name_is_path = v->name && v->file >= 0 && (uint32_t)v->file < img->nr_files &&
+			    img->files[v->file].path && !strcmp(v->name, img->files[v->file].path);
 
 	put(e, o, "start", j_hex(v->start));
 	put(e, o, "end", j_hex(v->end));
 	put(e, o, "prot", j_prot(v->prot));
 	put(e, o, "kind", json_string(image_vma_kind_name(v->kind)));
-	put(e, o, "flags", j_flags(v->flags, vma_flag_names, ARRAY_SIZE(vma_flag_names)));
-	put(e, o, "madvise", j_flags(v->madv, madv_names, ARRAY_SIZE(madv_names)));
-	put(e, o, "pgoff", j_hex(v->pgoff));
+	if (v->flags)
+		put(e, o, "flags", j_flags(v->flags, vma_flag_names, ARRAY_SIZE(vma_flag_names)));
+	if (v->madv)
+		put(e, o, "madvise", j_flags(v->madv, madv_names, ARRAY_SIZE(madv_names)));
+	if (v->pgoff)
+		put(e, o, "pgoff", j_hex(v->pgoff));
 	if (v->file >= 0)
 		put(e, o, "file", json_integer(v->file));
 	if (v->shmem >= 0)
 		put(e, o, "shmem", json_integer(v->shmem));
-	if (v->name)
+	if (v->name && !name_is_path)
 		put(e, o, "name", j_str(v->name));
-	put(e, pages, "dumped", j_u64(v->pages_dumped));
-	put(e, pages, "zero", j_u64(v->pages_zero));
-	put(e, pages, "file", j_u64(v->pages_file));
-	put(e, o, "pages", pages);
+	if (v->pages_dumped || v->pages_zero || v->pages_file) {
+		json_t *pages = json_object();
+
+		put(e, pages, "dumped", j_u64(v->pages_dumped));
+		put(e, pages, "zero", j_u64(v->pages_zero));
+		put(e, pages, "file", j_u64(v->pages_file));
+		put(e, o, "pages", pages);
+	}
 	return o;
 }
 
@@ -493,7 +507,7 @@ char *image_manifest_to_json(const struct image *img, int indent)
 	put(&e, root, "threads", arr);
 	arr = json_array();
 	for (i = 0; i < img->nr_vmas; i++)
-		append(&e, arr, enc_vma(&e, &img->vmas[i]));
+		append(&e, arr, enc_vma(&e, img, &img->vmas[i]));
 	put(&e, root, "vmas", arr);
 	arr = json_array();
 	for (i = 0; i < img->nr_guards; i++)
@@ -1121,14 +1135,18 @@ static int dec_vma(struct dec *d, json_t *o, const char *where, struct image_vma
 	if (get_hex(d, o, where, "start", &v->start) || get_hex(d, o, where, "end", &v->end) ||
 	    get_prot(d, o, where, "prot", &v->prot) ||
 	    get_enum(d, o, where, "kind", vma_kind_names, ARRAY_SIZE(vma_kind_names), &v->kind) ||
-	    get_flags(d, o, where, "flags", vma_flag_names, ARRAY_SIZE(vma_flag_names),
-		      &v->flags) ||
-	    get_flags(d, o, where, "madvise", madv_names, ARRAY_SIZE(madv_names), &v->madv) ||
-	    get_hex(d, o, where, "pgoff", &v->pgoff) ||
+	    (json_object_get(o, "flags") &&
+	     get_flags(d, o, where, "flags", vma_flag_names, ARRAY_SIZE(vma_flag_names),
+		       &v->flags)) ||
+	    (json_object_get(o, "madvise") &&
+	     get_flags(d, o, where, "madvise", madv_names, ARRAY_SIZE(madv_names), &v->madv)) ||
+	    (json_object_get(o, "pgoff") && get_hex(d, o, where, "pgoff", &v->pgoff)) ||
 	    get_i32(d, o, where, "file", false, 0, INT32_MAX, -1, &v->file) ||
 	    get_i32(d, o, where, "shmem", false, 0, INT32_MAX, -1, &v->shmem) ||
 	    get_str(d, o, where, "name", false, IMAGE_MAX_PATH, &v->name))
 		return -EINVAL;
+	if (!json_object_get(o, "pages"))
+		return 0;
 	pages = get_obj(d, o, where, "pages");
 	if (!pages)
 		return -EINVAL;
@@ -1378,6 +1396,16 @@ static int dec_root(struct dec *d, json_t *root, struct image *img)
 	    DEC_ARRAY(d, root, "shmems", IMAGE_MAX_SHMEMS, img->shmems, img->nr_shmems,
 		      dec_shmem))
 		return -EINVAL;
+	/* a file mapping without a name of its own is named by its file */
+	for (i = 0; i < img->nr_vmas; i++) {
+		struct image_vma *v = &img->vmas[i];
+
+		if (v->name || v->file < 0 || (uint32_t)v->file >= img->nr_files)
+			continue;
+		v->name = strdup(img->files[v->file].path);
+		if (!v->name)
+			return fail(d, "vmas[%zu]: out of memory", (size_t)i);
+	}
 	/* fds of kinds without a file carry -1, whatever the union says */
 	for (i = 0; i < img->nr_fds; i++)
 		if (!json_object_get(json_array_get(json_object_get(root, "fds"), i), "file"))

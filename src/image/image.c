@@ -541,7 +541,7 @@ int image_publish(struct image *img)
 	ret = write_index(img);
 	if (ret)
 		return ret;
-	json = image_manifest_to_json(img, 2);
+	json = image_manifest_to_json(img, 0);
 	if (!json) {
 		log_error("snapshot %s: cannot encode manifest.json (out of memory)", img->path);
 		return -ENOMEM;
