@@ -500,6 +500,13 @@ static int print_json(const struct image *img)
 		log_error("cannot encode the manifest (out of memory)");
 		return 1;
 	}
+	/* the manifest leaves out what can be derived; people and scripts get it all */
+	for (i = 0; i < img->nr_vmas; i++) {
+		json_t *v = json_array_get(json_object_get(root, "vmas"), i);
+
+		if (v && img->vmas[i].name && !json_object_get(v, "name"))
+			json_object_set_new(v, "name", json_string(img->vmas[i].name));
+	}
 	for (i = 0; i < img->nr_vmas; i++) {
 		mapped += img->vmas[i].end - img->vmas[i].start;
 		dumped += img->vmas[i].pages_dumped;
