@@ -24,6 +24,11 @@ void log_set_fd(int fd)
 	log_fd = fd;
 }
 
+int log_get_fd(void)
+{
+	return log_fd;
+}
+
 void log_msg(int level, const char *tag, const char *fmt, ...)
 {
 	char line[2048];

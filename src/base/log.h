@@ -22,6 +22,7 @@ extern int log_max_level;
 void log_set_level(int level);
 /* Where messages go (default stderr); the restore helper keeps its own copy. */
 void log_set_fd(int fd);
+int log_get_fd(void);
 void log_msg(int level, const char *tag, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -35,6 +35,9 @@ struct engine_restore_opts {
 	const char *dir;
 	bool detach; /* return once the program runs again; init stays behind it */
 	const char *pidfile; /* receives the program's PID as the caller sees it */
+	bool die_with_caller; /* detached: init (and so the program) dies with the caller */
+	pid_t *ret_init_pid; /* if set: the namespace's init, as the caller sees it */
+	pid_t *ret_program_pid; /* if set: the program, as the caller sees it */
 };
 
 /*

@@ -667,8 +667,8 @@ static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	close(sync_fd);
-	/* once the program's fd 2 is in place, our messages still go to ours */
-	h.log_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, h.min_fd);
+	/* once the program's fd 2 is in place, our messages still go where thaw's go */
+	h.log_fd = fcntl(log_get_fd(), F_DUPFD_CLOEXEC, h.min_fd);
 	if (h.log_fd >= 0)
 		log_set_fd(h.log_fd);
 	h.region_fd = lift_fd(region_fd, h.min_fd);
@@ -1010,7 +1010,8 @@ static __attribute__((noreturn)) void reap(pid_t program)
 	}
 }
 
-static __attribute__((noreturn)) void init_main(struct image *img, int status_fd, bool detach)
+static __attribute__((noreturn)) void init_main(struct image *img, int status_fd,
+					       bool die_with_parent)
 {
 	struct tracer t = { .img = img };
 	double started = now_ms();
@@ -1020,7 +1021,7 @@ static __attribute__((noreturn)) void init_main(struct image *img, int status_fd
 	uint64_t where[3];
 	char ok = 'o';
 
-	if (!detach)
+	if (die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* a /proc of this namespace, so /proc/self is the restored process */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
@@ -1142,7 +1143,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	}
 	if (init == 0) {
 		close(status_pipe[0]);
-		init_main(img, status_pipe[1], opts->detach);
+		init_main(img, status_pipe[1], !opts->detach || opts->die_with_caller);
 	}
 	close(status_pipe[1]);
 	if (read(status_pipe[0], &ok, 1) != 1) {
@@ -1155,6 +1156,10 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	close(status_pipe[0]);
 	program = program_pid(init);
 	log_debug("pid %d restored as %d in %.1f ms", img->proc.pid, program, now_ms() - t0);
+	if (opts->ret_init_pid)
+		*opts->ret_init_pid = init;
+	if (opts->ret_program_pid)
+		*opts->ret_program_pid = program;
 	if (img->has_gpu) {
 		struct gpu_stats gst;
 		double t1 = now_ms();

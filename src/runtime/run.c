@@ -538,7 +538,7 @@ static char *check_candidate(struct run *r, struct snap_meta *meta)
 /* 0 when the program runs again from its snapshot; else *reason says why not. */
 static int try_restore(struct run *r, char **reason)
 {
-	struct engine_restore_opts o = { .detach = true };
+	struct engine_restore_opts o = { .detach = true, .die_with_caller = true };
 	struct snap_meta meta;
 	char dir[PATH_MAX], *why = NULL;
 	struct capture cap;
@@ -586,6 +586,8 @@ static int try_restore(struct run *r, char **reason)
 	close(sv[1]);
 	snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
 	o.dir = dir;
+	o.ret_init_pid = &r->init;
+	o.ret_program_pid = &r->program;
 	capture_start(&cap);
 	ret = engine_restore(&o, &status);
 	capture_stop(&cap, &why);
@@ -604,8 +606,6 @@ static int try_restore(struct run *r, char **reason)
 	free(why);
 	r->sock = sv[0];
 	r->restored = true;
-	r->init = first_child(getpid());
-	r->program = r->init > 0 ? find_program(r->init) : -1;
 	events_emit(&r->ev, "restored",
 		    json_pack("{s:s, s:s, s:f, s:f}", "name", r->name, "key", r->key, "ms",
 			      runtime_now_ms() - r->ev.t0_ms, "restore_ms", runtime_now_ms() - t0),
