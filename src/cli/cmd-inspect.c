@@ -10,12 +10,17 @@
  */
 #define LOG_TAG "inspect"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -346,6 +351,57 @@ static void print_memory(const struct image *img)
 	}
 }
 
+/* A sockaddr of the image as people write it: 127.0.0.1:80, [::1]:80, /path, @abstract. */
+static void print_sockaddr(int family, const uint8_t *addr, uint32_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+	struct sockaddr_in6 in6;
+	struct sockaddr_in in4;
+	uint32_t i, off = offsetof(struct sockaddr_un, sun_path);
+
+	if (family == AF_INET && len >= sizeof(in4)) {
+		memcpy(&in4, addr, sizeof(in4));
+		inet_ntop(AF_INET, &in4.sin_addr, host, sizeof(host));
+		printf("%s:%u", host, ntohs(in4.sin_port));
+	} else if (family == AF_INET6 && len >= sizeof(in6)) {
+		memcpy(&in6, addr, sizeof(in6));
+		inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host));
+		printf("[%s]:%u", host, ntohs(in6.sin6_port));
+	} else if (family == AF_UNIX && len > off) {
+		for (i = off; i < len && (i == off || addr[i]); i++)
+			putchar(i == off && !addr[i] ? '@' : isprint(addr[i]) ? addr[i] : '?');
+	} else {
+		printf("-");
+	}
+}
+
+static void print_socket(const struct image_fd *f)
+{
+	static const char *const states[] = { "unbound", "bound", "listening", "pair end",
+					      "reset" };
+	const char *fam = f->sock.family == AF_UNIX  ? "unix" :
+			  f->sock.family == AF_INET  ? "inet" :
+			  f->sock.family == AF_INET6 ? "inet6" :
+						       "?";
+	const char *type = f->sock.type == SOCK_STREAM ? "stream" :
+			   f->sock.type == SOCK_DGRAM  ? "dgram" :
+							 "seqpacket";
+
+	printf("%s %s %s ", fam, type,
+	       f->sock.state < sizeof(states) / sizeof(states[0]) ? states[f->sock.state] : "?");
+	print_sockaddr(f->sock.family, f->sock.addr, f->sock.addr_len);
+	if (f->sock.peer_len) {
+		printf(" -> ");
+		print_sockaddr(f->sock.family, f->sock.peer, f->sock.peer_len);
+	}
+	if (f->sock.state == IMAGE_SOCK_LISTEN)
+		printf(", backlog %u", f->sock.backlog);
+	if (f->sock.state == IMAGE_SOCK_PAIR)
+		printf(", peer socket:[%" PRIu64 "]", f->sock.peer_ino);
+	if (f->sock.queue.len)
+		printf(", %" PRIu64 " bytes queued", f->sock.queue.len);
+}
+
 static void print_fd_details(const struct image *img, const struct image_fd *f)
 {
 	char b1[32], name[16];
@@ -401,6 +457,9 @@ static void print_fd_details(const struct image *img, const struct image_fd *f)
 			printf("memfd:%s (shmem %d, %s)  pos %" PRIu64, printable(s->name ? s->name : ""),
 			       f->memfd.shmem, human(s->size, b1), f->pos);
 		}
+		break;
+	case IMAGE_FD_SOCKET:
+		print_socket(f);
 		break;
 	default:
 		break;

@@ -59,7 +59,13 @@ static const char *const vma_kind_names[IMAGE_VMA_KIND_COUNT] = {
 };
 static const char *const fd_kind_names[IMAGE_FD_KIND_COUNT] = {
 	"file", "dir", "chr", "inherit", "pipe", "fifo", "eventfd", "epoll", "signalfd", "timerfd",
-	"memfd",
+	"memfd", "socket",
+};
+static const char *const sock_state_names[IMAGE_SOCK_STATE_COUNT] = {
+	"unbound", "bound", "listen", "pair", "reset",
+};
+static const char *const sock_opt_names[] = {
+	"reuseaddr", "reuseport", "nodelay", "v6only", "passcred", "keepalive", "broadcast",
 };
 static const char *const thread_state_names[] = { "running", "syscall-restart", "syscall-eintr",
 						  "syscall-done" };
@@ -144,6 +150,23 @@ static json_t *j_str(const char *s)
 	val = json_pack("{s:s}", "hex", hex);
 	free(hex);
 	return val;
+}
+
+/* Raw bytes (a sockaddr) as a string of hex digits; "" for none. */
+static json_t *j_bytes(const uint8_t *p, uint32_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char buf[2 * IMAGE_SOCK_ADDR_MAX + 1];
+	uint32_t i;
+
+	if (len > IMAGE_SOCK_ADDR_MAX)
+		len = IMAGE_SOCK_ADDR_MAX;
+	for (i = 0; i < len; i++) {
+		buf[2 * i] = digits[p[i] >> 4];
+		buf[2 * i + 1] = digits[p[i] & 15];
+	}
+	buf[2 * len] = '\0';
+	return json_string(buf);
 }
 
 static json_t *j_flags(uint32_t flags, const char *const *names, size_t nr)
@@ -443,6 +466,25 @@ static json_t *enc_fd(struct enc *e, const struct image_fd *f)
 		k = json_object();
 		put(e, k, "shmem", json_integer(f->memfd.shmem));
 		put(e, o, "memfd", k);
+		break;
+	case IMAGE_FD_SOCKET:
+		k = json_object();
+		put(e, k, "family", json_integer(f->sock.family));
+		put(e, k, "type", json_integer(f->sock.type));
+		put(e, k, "protocol", json_integer(f->sock.protocol));
+		put(e, k, "state", json_string(f->sock.state < IMAGE_SOCK_STATE_COUNT ?
+						       sock_state_names[f->sock.state] :
+						       "unknown"));
+		put(e, k, "ino", j_u64(f->sock.ino));
+		put(e, k, "peer_ino", j_u64(f->sock.peer_ino));
+		put(e, k, "opts", j_flags(f->sock.opts, sock_opt_names, ARRAY_SIZE(sock_opt_names)));
+		put(e, k, "backlog", j_u64(f->sock.backlog));
+		put(e, k, "sndbuf", json_integer(f->sock.sndbuf));
+		put(e, k, "rcvbuf", json_integer(f->sock.rcvbuf));
+		put(e, k, "addr", j_bytes(f->sock.addr, f->sock.addr_len));
+		put(e, k, "peer", j_bytes(f->sock.peer, f->sock.peer_len));
+		put_blob(e, k, "queue", &f->sock.queue);
+		put(e, o, "socket", k);
 		break;
 	default:
 		break;
@@ -801,6 +843,35 @@ static int get_fixed_str(struct dec *d, json_t *obj, const char *where, const ch
 		return ret;
 	memcpy(buf, s, strlen(s));
 	free(s);
+	return 0;
+}
+
+/* Hex digits into at most max bytes (a sockaddr). */
+static int get_bytes(struct dec *d, json_t *obj, const char *where, const char *key,
+		     uint8_t *out, uint32_t max, uint32_t *ret_len)
+{
+	json_t *v = field(d, obj, where, key, true);
+	const char *hex;
+	size_t len, i;
+
+	*ret_len = 0;
+	if (!v)
+		return -EINVAL;
+	if (!json_is_string(v))
+		return fail(d, "%s.%s: expected a string of hex digits", where, key);
+	hex = json_string_value(v);
+	len = json_string_length(v);
+	if (len % 2 || len / 2 > max)
+		return fail(d, "%s.%s: %zu hex digits, want an even number up to %u", where, key,
+			    len, 2 * max);
+	for (i = 0; i < len / 2; i++) {
+		int hi = hex_digit((unsigned char)hex[2 * i]), lo = hex_digit((unsigned char)hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return fail(d, "%s.%s: bad hex digit", where, key);
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	*ret_len = (uint32_t)(len / 2);
 	return 0;
 }
 
@@ -1251,6 +1322,27 @@ static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *
 	case IMAGE_FD_MEMFD:
 		k = kind_obj(d, o, where, "memfd", sub, sizeof(sub));
 		if (!k || get_i32(d, k, sub, "shmem", true, 0, INT32_MAX, 0, &f->memfd.shmem))
+			return -EINVAL;
+		break;
+	case IMAGE_FD_SOCKET:
+		k = kind_obj(d, o, where, "socket", sub, sizeof(sub));
+		if (!k || get_i32(d, k, sub, "family", true, 0, 63, 0, &f->sock.family) ||
+		    get_i32(d, k, sub, "type", true, 0, 15, 0, &f->sock.type) ||
+		    get_i32(d, k, sub, "protocol", true, 0, 255, 0, &f->sock.protocol) ||
+		    get_enum(d, k, sub, "state", sock_state_names, IMAGE_SOCK_STATE_COUNT,
+			     &f->sock.state) ||
+		    get_u64(d, k, sub, "ino", true, &f->sock.ino) ||
+		    get_u64(d, k, sub, "peer_ino", true, &f->sock.peer_ino) ||
+		    get_flags(d, k, sub, "opts", sock_opt_names, ARRAY_SIZE(sock_opt_names),
+			      &f->sock.opts) ||
+		    get_u32(d, k, sub, "backlog", true, &f->sock.backlog) ||
+		    get_i32(d, k, sub, "sndbuf", true, 0, INT32_MAX, 0, &f->sock.sndbuf) ||
+		    get_i32(d, k, sub, "rcvbuf", true, 0, INT32_MAX, 0, &f->sock.rcvbuf) ||
+		    get_bytes(d, k, sub, "addr", f->sock.addr, IMAGE_SOCK_ADDR_MAX,
+			      &f->sock.addr_len) ||
+		    get_bytes(d, k, sub, "peer", f->sock.peer, IMAGE_SOCK_ADDR_MAX,
+			      &f->sock.peer_len) ||
+		    get_blob(d, k, sub, "queue", &f->sock.queue))
 			return -EINVAL;
 		break;
 	default:

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "image/image-internal.h"
 
@@ -211,6 +212,37 @@ static int check_guards(struct check *c, const struct image *img)
 	return 0;
 }
 
+/* A socket restore can rebuild: known family, type and state, bounded address and queue. */
+static int check_socket(struct check *c, const struct image_fd *f)
+{
+	int fam = f->sock.family, type = f->sock.type;
+
+	if (fam != AF_UNIX && fam != AF_INET && fam != AF_INET6)
+		return bad(c, "fd %d: socket family %d unknown", f->fd, fam);
+	if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET)
+		return bad(c, "fd %d: socket type %d unknown", f->fd, type);
+	if (f->sock.state >= IMAGE_SOCK_STATE_COUNT)
+		return bad(c, "fd %d: socket state %u unknown", f->fd, f->sock.state);
+	if (f->sock.opts & ~IMAGE_SOCK_OPTS_ALL)
+		return bad(c, "fd %d: socket options %#x unknown", f->fd, f->sock.opts);
+	if (f->sock.addr_len > IMAGE_SOCK_ADDR_MAX || f->sock.peer_len > IMAGE_SOCK_ADDR_MAX)
+		return bad(c, "fd %d: socket address longer than %d bytes", f->fd,
+			   IMAGE_SOCK_ADDR_MAX);
+	if (f->sock.queue.len > IMAGE_MAX_SOCK_QUEUE)
+		return bad(c, "fd %d: %" PRIu64 " bytes queued on a socket, at most %u", f->fd,
+			   f->sock.queue.len, IMAGE_MAX_SOCK_QUEUE);
+	if (f->sock.queue.len && f->sock.state != IMAGE_SOCK_PAIR)
+		return bad(c, "fd %d: bytes queued on a socket that is not a pair end", f->fd);
+	if (f->sock.state == IMAGE_SOCK_PAIR && (fam != AF_UNIX || !f->sock.peer_ino))
+		return bad(c, "fd %d: a socket pair end that is not Unix or has no peer", f->fd);
+	if (f->sock.state == IMAGE_SOCK_LISTEN && (type == SOCK_DGRAM || !f->sock.addr_len))
+		return bad(c, "fd %d: a listening socket without an address or of datagrams",
+			   f->fd);
+	if (f->sock.state == IMAGE_SOCK_RESET && (fam == AF_UNIX || type != SOCK_STREAM))
+		return bad(c, "fd %d: only TCP connections come back reset", f->fd);
+	return 0;
+}
+
 static int check_fds(struct check *c, const struct image *img)
 {
 	uint32_t i, j;
@@ -266,6 +298,10 @@ static int check_fds(struct check *c, const struct image *img)
 		case IMAGE_FD_MEMFD:
 			snprintf(what, sizeof(what), "fd %d memfd shmem", f->fd);
 			if (check_index(c, what, f->memfd.shmem, img->nr_shmems, false))
+				return -EINVAL;
+			break;
+		case IMAGE_FD_SOCKET:
+			if (check_socket(c, f))
 				return -EINVAL;
 			break;
 		default:

@@ -192,6 +192,7 @@ enum image_fd_kind {
 	IMAGE_FD_SIGNALFD,
 	IMAGE_FD_TIMERFD,
 	IMAGE_FD_MEMFD,
+	IMAGE_FD_SOCKET, /* AF_UNIX, AF_INET, AF_INET6: see struct image_fd.sock */
 	IMAGE_FD_KIND_COUNT
 };
 
@@ -200,6 +201,29 @@ struct image_epoll_watch {
 	uint32_t events;
 	uint64_t data;
 };
+
+/* Sockets (src/engine/fd-socket.c, docs/sockets.md). */
+#define IMAGE_SOCK_ADDR_MAX 112 /* bytes of a sockaddr: sockaddr_un is 110 */
+#define IMAGE_MAX_SOCK_QUEUE (64u << 20) /* bytes queued on one socket */
+
+enum image_sock_state {
+	IMAGE_SOCK_UNBOUND, /* created, no address */
+	IMAGE_SOCK_BOUND, /* bound (UDP/datagram: may also be connected: peer set) */
+	IMAGE_SOCK_LISTEN,
+	IMAGE_SOCK_PAIR, /* one end of a Unix pair whose other end is in the image */
+	IMAGE_SOCK_RESET, /* a TCP connection dumped with --tcp-close: comes back reset */
+	IMAGE_SOCK_STATE_COUNT
+};
+
+/* socket options kept, IMAGE_SOCK_OPT_* bits of image_fd.sock.opts */
+#define IMAGE_SOCK_OPT_REUSEADDR (1u << 0)
+#define IMAGE_SOCK_OPT_REUSEPORT (1u << 1)
+#define IMAGE_SOCK_OPT_NODELAY (1u << 2) /* TCP_NODELAY */
+#define IMAGE_SOCK_OPT_V6ONLY (1u << 3) /* IPV6_V6ONLY */
+#define IMAGE_SOCK_OPT_PASSCRED (1u << 4) /* SO_PASSCRED */
+#define IMAGE_SOCK_OPT_KEEPALIVE (1u << 5) /* SO_KEEPALIVE */
+#define IMAGE_SOCK_OPT_BROADCAST (1u << 6) /* SO_BROADCAST */
+#define IMAGE_SOCK_OPTS_ALL 0x7fu
 
 struct image_fd {
 	int32_t fd;
@@ -239,6 +263,27 @@ struct image_fd {
 		struct { /* MEMFD */
 			int32_t shmem; /* index into image.shmems */
 		} memfd;
+		struct { /* SOCKET */
+			int32_t family; /* AF_UNIX, AF_INET, AF_INET6 */
+			int32_t type; /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */
+			int32_t protocol;
+			uint32_t state; /* enum image_sock_state */
+			uint64_t ino; /* socket inode: pair ends name each other by it */
+			uint64_t peer_ino; /* PAIR: the other end's inode */
+			uint32_t opts; /* IMAGE_SOCK_OPT_* */
+			uint32_t backlog; /* LISTEN: the listen() backlog */
+			int32_t sndbuf, rcvbuf; /* SO_SNDBUF, SO_RCVBUF as getsockopt gives them */
+			uint32_t addr_len; /* bytes of addr: 0 = unbound */
+			uint32_t peer_len; /* bytes of peer: connected datagram, RESET (for people) */
+			uint8_t addr[IMAGE_SOCK_ADDR_MAX]; /* getsockname() */
+			uint8_t peer[IMAGE_SOCK_ADDR_MAX]; /* getpeername() */
+			/*
+			 * PAIR: what this end would read next.  Stream: the bytes;
+			 * datagram and seqpacket: messages, each a little-endian u32
+			 * length then its bytes.
+			 */
+			struct image_blob queue;
+		} sock;
 	};
 };
 
