@@ -3,6 +3,8 @@
 # copy-ceiling probe) into $BUILD/bench/ and runs every workload through
 # bench/driver.py, which prints the table and writes $BUILD/bench.json.
 # Extra arguments go to the driver: --runs N, --only a|b, --size-gib N.
+# Then bench/run.py measures `thaw run -- /usr/bin/python3 examples/worker.py`
+# end to end, cold against restored (median of 5), into $BUILD/bench-run.json.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -12,4 +14,7 @@ mkdir -p "$BUILD/bench"
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -pthread \
 	-o "$BUILD/bench/workload-b" bench/workload-b.c
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -o "$BUILD/bench/ceiling" bench/ceiling.c
-exec /usr/bin/python3 bench/driver.py --build "$BUILD" "$@"
+rc=0
+/usr/bin/python3 bench/driver.py --build "$BUILD" "$@" || rc=$?
+/usr/bin/python3 bench/run.py --build "$BUILD" || rc=$?
+exit $rc
