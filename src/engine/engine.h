@@ -38,6 +38,11 @@ struct engine_restore_opts {
 	bool die_with_caller; /* detached: init (and so the program) dies with the caller */
 	pid_t *ret_init_pid; /* if set: the namespace's init, as the caller sees it */
 	pid_t *ret_program_pid; /* if set: the program, as the caller sees it */
+	/* if set: called once the program runs again with its memory filled, before a
+	 * foreground restore waits for it; the snapshot's files are no longer read
+	 * (a caller that rebuilt them on tmpfs removes them here) */
+	void (*on_restored)(void *arg);
+	void *on_restored_arg;
 };
 
 /*

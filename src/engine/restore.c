@@ -1176,6 +1176,8 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		log_info("pid %d: restored in %.1f ms (engine %.1f ms, CUDA %.1f ms)",
 			 img->proc.pid, now_ms() - t0, t1 - t0, now_ms() - t1);
 	}
+	if (opts->on_restored)
+		opts->on_restored(opts->on_restored_arg);
 	if (opts->pidfile) {
 		ret = write_pidfile(opts->pidfile, program);
 		if (ret < 0)
