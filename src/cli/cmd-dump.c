@@ -1,21 +1,78 @@
 /*
- * cmd-dump.c - thaw dump --pid PID --dir DIR [--leave-running]
+ * cmd-dump.c - thaw dump --pid PID (--dir DIR | --store DIR|URL --name NAME) [--leave-running]
+ *
+ * Into a store, the snapshot is staged in a private directory beside the
+ * store's local tier, put, and the staging directory removed; the name is
+ * written last, so it appears only once the whole snapshot is stored.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli.h"
 #include "engine/engine.h"
+#include "store/store-snap.h"
 
 static void dump_usage(FILE *out)
 {
 	fprintf(out, "usage: thaw dump --pid PID --dir DIR [--leave-running] [--external-fd N]...\n"
+		     "       thaw dump --pid PID --store DIR|URL --name NAME [--cache DIR]\n"
+		     "                 [--key-file FILE] [--leave-running] [--external-fd N]...\n"
 		     "\n"
 		     "Freezes every thread of PID, writes its snapshot to DIR (which must not\n"
 		     "exist; published atomically, mode 0700/0600) and kills it, or lets it run\n"
 		     "on with --leave-running.  On failure the process runs on unharmed.\n"
-		     "--external-fd N: fd N is not dumped; whoever restores provides it at N.\n");
+		     "--external-fd N: fd N is not dumped; whoever restores provides it at N.\n"
+		     "--store: the snapshot goes into a store (docs/store.md) under NAME, which\n"
+		     "appears only once all of it is stored; in front of a URL sits a local cache\n"
+		     "(--cache, default ~/.cache/thaw/chunks).\n");
+}
+
+/* Dumps into a staging directory beside the store's local tier, then puts it under name. */
+static int dump_to_store(struct engine_dump_opts *opts, const char *location, const char *cache,
+			 const char *key_file, const char *name)
+{
+	struct store_config cfg;
+	struct store_digest d;
+	struct store *s = NULL;
+	char staged[PATH_MAX], hex[STORE_DIGEST_HEX], *alloc = NULL;
+	int rc;
+
+	if (!store_name_valid(name)) {
+		fprintf(stderr, "thaw dump: bad snapshot name '%s'\n", name);
+		return 2;
+	}
+	rc = store_snap_config(location, cache, &cfg, &alloc);
+	if (rc)
+		goto out;
+	cfg.key_file = key_file;
+	rc = store_open(&cfg, &s);
+	if (rc)
+		goto out;
+	rc = store_snap_stage(&cfg, staged, sizeof(staged));
+	if (rc)
+		goto out;
+	opts->dir = staged;
+	rc = engine_dump(opts, NULL);
+	if (rc < 0) {
+		store_snap_remove(staged);
+		goto out;
+	}
+	rc = store_put_dir(s, staged, name, &d);
+	if (rc) {
+		/* the process may be gone: its snapshot is all that is left of it */
+		fprintf(stderr, "thaw dump: the snapshot could not be stored; it is kept in %s\n",
+			staged);
+		goto out;
+	}
+	store_snap_remove(staged);
+	store_digest_hex(&d, hex);
+	printf("%s %s\n", name, hex);
+out:
+	store_close(s);
+	free(alloc);
+	return rc < 0 ? 1 : 0;
 }
 
 int cmd_dump(int argc, char **argv)
@@ -25,16 +82,21 @@ int cmd_dump(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "leave-running", no_argument, NULL, 'l' },
 		{ "external-fd", required_argument, NULL, 'x' },
+		{ "store", required_argument, NULL, 's' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "cache", required_argument, NULL, 'c' },
+		{ "key-file", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct engine_dump_opts opts = { 0 };
+	const char *store = NULL, *name = NULL, *cache = NULL, *key_file = NULL;
 	int external[64];
 	char *end;
 	long n;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:d:lx:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:d:lx:s:n:c:k:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			opts.pid = (pid_t)strtol(optarg, &end, 10);
@@ -58,6 +120,18 @@ int cmd_dump(int argc, char **argv)
 			external[opts.nr_external_fds++] = (int)n;
 			opts.external_fds = external;
 			break;
+		case 's':
+			store = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'c':
+			cache = optarg;
+			break;
+		case 'k':
+			key_file = optarg;
+			break;
 		case 'h':
 			dump_usage(stdout);
 			return 0;
@@ -66,9 +140,12 @@ int cmd_dump(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!opts.pid || !opts.dir || optind != argc) {
+	if (!opts.pid || optind != argc || !opts.dir == !store || !store != !name ||
+	    (!store && (cache || key_file))) {
 		dump_usage(stderr);
 		return 2;
 	}
+	if (store)
+		return dump_to_store(&opts, store, cache, key_file, name);
 	return engine_dump(&opts, NULL) < 0 ? 1 : 0;
 }

@@ -1,21 +1,70 @@
 /*
- * cmd-restore.c - thaw restore --dir DIR [--detach] [--pidfile FILE]
+ * cmd-restore.c - thaw restore (--dir DIR | --store DIR|URL --name NAME) [--detach] [--pidfile F]
+ *
+ * From a store, the snapshot is first rebuilt on tmpfs by several decoding
+ * threads (store-snap.h), the engine restores from there, and the copy is
+ * removed as soon as the program runs again.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "engine/engine.h"
+#include "store/store-snap.h"
 
 static void restore_usage(FILE *out)
 {
 	fprintf(out, "usage: thaw restore --dir DIR [--detach] [--pidfile FILE]\n"
+		     "       thaw restore --store DIR|URL --name NAME [--cache DIR] [--key-file FILE]\n"
+		     "                    [--detach] [--pidfile FILE]\n"
 		     "\n"
 		     "Recreates the snapshot's process in a fresh PID namespace with its original\n"
 		     "PID and TIDs, and lets it run on.  In the foreground thaw restore forwards\n"
 		     "SIGINT/SIGTERM/SIGHUP and exits with the program's status (128+signal when\n"
 		     "killed); --detach returns once the program runs again.  --pidfile receives\n"
-		     "the program's PID as the caller sees it.\n");
+		     "the program's PID as the caller sees it.  --store: the snapshot NAME of a\n"
+		     "store (docs/store.md); in front of a URL sits a local cache (--cache,\n"
+		     "default ~/.cache/thaw/chunks).\n");
+}
+
+static void remove_copy(void *dir)
+{
+	if (*(char *)dir)
+		store_snap_remove(dir);
+	*(char *)dir = 0;
+}
+
+static int restore_from_store(struct engine_restore_opts *opts, const char *location,
+			      const char *cache, const char *key_file, const char *name,
+			      int *status)
+{
+	struct store_config cfg;
+	char dir[PATH_MAX] = "", *alloc = NULL;
+	int rc;
+
+	if (!store_name_valid(name)) {
+		fprintf(stderr, "thaw restore: bad snapshot name '%s'\n", name);
+		return -EINVAL;
+	}
+	rc = store_snap_config(location, cache, &cfg, &alloc);
+	if (rc)
+		goto out;
+	cfg.key_file = key_file;
+	rc = store_snap_materialize(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), 0, dir, sizeof(dir),
+				    NULL);
+	if (rc)
+		goto out;
+	opts->dir = dir;
+	opts->on_restored = remove_copy;
+	opts->on_restored_arg = dir;
+	rc = engine_restore(opts, status);
+	remove_copy(dir);
+out:
+	free(alloc);
+	return rc;
 }
 
 int cmd_restore(int argc, char **argv)
@@ -24,13 +73,18 @@ int cmd_restore(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "detach", no_argument, NULL, 'D' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "store", required_argument, NULL, 's' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "cache", required_argument, NULL, 'c' },
+		{ "key-file", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct engine_restore_opts opts = { 0 };
-	int c, status;
+	const char *store = NULL, *name = NULL, *cache = NULL, *key_file = NULL;
+	int c, status, rc;
 
-	while ((c = getopt_long(argc, argv, "d:Dp:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:Dp:s:n:c:k:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			opts.dir = optarg;
@@ -41,6 +95,18 @@ int cmd_restore(int argc, char **argv)
 		case 'p':
 			opts.pidfile = optarg;
 			break;
+		case 's':
+			store = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'c':
+			cache = optarg;
+			break;
+		case 'k':
+			key_file = optarg;
+			break;
 		case 'h':
 			restore_usage(stdout);
 			return 0;
@@ -49,11 +115,16 @@ int cmd_restore(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!opts.dir || optind != argc) {
+	if (optind != argc || !opts.dir == !store || !store != !name ||
+	    (!store && (cache || key_file))) {
 		restore_usage(stderr);
 		return 2;
 	}
-	if (engine_restore(&opts, &status) < 0)
+	if (store)
+		rc = restore_from_store(&opts, store, cache, key_file, name, &status);
+	else
+		rc = engine_restore(&opts, &status);
+	if (rc < 0)
 		return 1;
 	return status;
 }

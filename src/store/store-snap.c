@@ -1,0 +1,396 @@
+/*
+ * store-snap.c - snapshots through the store for the engine (store-snap.h).
+ *
+ * Restore speed is the point here.  store_get_dir() rebuilds a directory one
+ * batch at a time on one thread and fsyncs it; a restore needs none of that
+ * durability and all the cores.  So the snapshot is rebuilt on tmpfs: each
+ * file is created at its full size (zero chunks stay holes, costing nothing),
+ * mapped shared, and runs of non-zero chunks are handed to worker threads,
+ * each with a store handle of its own (a store is single-threaded; the disk
+ * tier is safe for several handles as it is for several processes, and each
+ * HTTP handle runs its own concurrent requests).  store_read_file() decodes
+ * and verifies each chunk straight into the mapping, so the bytes are
+ * written once.  The engine then restores from that directory as from any
+ * other, and the caller removes it once the program runs again.
+ */
+#define LOG_TAG "store"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "store/store-internal.h"
+#include "store/store-snap.h"
+
+#define JOB_MAX_CHUNKS 64 /* store_read_file's batch: one HTTP round of requests */
+#define JOB_MAX_BYTES (16u << 20)
+#define MAX_THREADS 16
+
+bool store_snap_is_url(const char *location)
+{
+	return !strncmp(location, "http://", 7) || !strncmp(location, "https://", 8);
+}
+
+int store_snap_config(const char *location, const char *cache, struct store_config *cfg,
+		      char **ret_alloc)
+{
+	const char *home = getenv("HOME");
+
+	*ret_alloc = NULL;
+	store_config_init(cfg);
+	if (!store_snap_is_url(location)) {
+		cfg->dir = location;
+		return 0;
+	}
+	cfg->url = location;
+	cfg->disk_limit = 10ull << 30;
+	cfg->token = getenv("THAW_STORE_TOKEN");
+	if (cache) {
+		cfg->dir = cache;
+		return 0;
+	}
+	if (!home || !*home)
+		home = "/root";
+	if (asprintf(ret_alloc, "%s/.cache/thaw/chunks", home) < 0) {
+		*ret_alloc = NULL;
+		return -ENOMEM;
+	}
+	cfg->dir = *ret_alloc;
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX], *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int store_snap_stage(const struct store_config *cfg, char *buf, size_t len)
+{
+	int rc;
+
+	if (!cfg->dir) {
+		log_error("staging a dump needs a local directory for the store");
+		return -EINVAL;
+	}
+	rc = mkdir_p(cfg->dir);
+	if (rc) {
+		log_error("%s: %s", cfg->dir, strerror(-rc));
+		return rc;
+	}
+	/* not under tmp/: gc sweeps stale files there, and a dump is a tree */
+	if (snprintf(buf, len, "%s/dump-XXXXXX", cfg->dir) >= (int)len)
+		return -ENAMETOOLONG;
+	if (!mkdtemp(buf))
+		return log_errno("cannot create a staging directory in %s", cfg->dir);
+	if (strlen(buf) + sizeof("/snapshot") > len) {
+		rmdir(buf);
+		return -ENAMETOOLONG;
+	}
+	strcat(buf, "/snapshot");
+	return 0;
+}
+
+static void remove_files(const char *dir)
+{
+	struct dirent *e;
+	DIR *dp = opendir(dir);
+
+	if (!dp)
+		return;
+	while ((e = readdir(dp)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			unlinkat(dirfd(dp), e->d_name, 0);
+	closedir(dp);
+}
+
+void store_snap_remove(const char *dir)
+{
+	char parent[PATH_MAX], *slash;
+
+	remove_files(dir);
+	rmdir(dir);
+	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
+		return;
+	slash = strrchr(parent, '/');
+	if (slash && !strcmp(slash, "/snapshot")) { /* a staging directory: its parent too */
+		*slash = 0;
+		rmdir(parent);
+	}
+}
+
+/* ---- materialising ---- */
+
+struct job {
+	uint32_t file, first, nr;
+};
+
+struct mat {
+	const struct store_config *cfg;
+	const struct store_manifest *m;
+	const char *context;
+	uint8_t **maps;
+	struct job *jobs;
+	size_t nr_jobs;
+	atomic_size_t next;
+	atomic_int rc; /* the first error; stops the others */
+	atomic_uint_fast64_t fetched;
+};
+
+static int run_jobs(struct mat *mt, struct store *s)
+{
+	size_t i;
+
+	while (!atomic_load(&mt->rc) && (i = atomic_fetch_add(&mt->next, 1)) < mt->nr_jobs) {
+		const struct job *j = &mt->jobs[i];
+		const struct store_file *f = &mt->m->files[j->file];
+		const struct store_chunk_ref *last = &f->chunks[j->first + j->nr - 1];
+		uint64_t off = f->chunks[j->first].off, len = last->off + last->len - off;
+		uint8_t *at = mt->maps[j->file] + off;
+		int rc;
+
+		/* one call faults the whole run in, not one page fault per 4 KiB */
+		madvise(at, len, MADV_POPULATE_WRITE);
+		rc = store_read_file(s, f, off, at, len);
+		if (rc) {
+			int none = 0;
+
+			atomic_compare_exchange_strong(&mt->rc, &none, rc);
+			return rc;
+		}
+		atomic_fetch_add(&mt->fetched, len);
+	}
+	return 0;
+}
+
+static void *worker(void *arg)
+{
+	struct mat *mt = arg;
+	struct store *s;
+	int rc = store_open(mt->cfg, &s);
+
+	if (rc) {
+		int none = 0;
+
+		atomic_compare_exchange_strong(&mt->rc, &none, rc);
+		return NULL;
+	}
+	s->context = mt->context;
+	run_jobs(mt, s);
+	store_close(s);
+	return NULL;
+}
+
+/* Runs of non-zero chunks, each at most JOB_MAX_CHUNKS chunks and JOB_MAX_BYTES. */
+static int plan_jobs(struct mat *mt)
+{
+	size_t cap = 0, n = 0;
+	uint32_t fi, i;
+
+	for (fi = 0; fi < mt->m->nr_files; fi++)
+		cap += mt->m->files[fi].nr_chunks;
+	mt->jobs = calloc(cap ? cap : 1, sizeof(*mt->jobs));
+	if (!mt->jobs)
+		return -ENOMEM;
+	for (fi = 0; fi < mt->m->nr_files; fi++) {
+		const struct store_file *f = &mt->m->files[fi];
+
+		for (i = 0; i < f->nr_chunks;) {
+			uint64_t bytes = 0;
+			uint32_t k = 0;
+
+			if (f->chunks[i].flags & STORE_CHUNK_ZERO) {
+				i++;
+				continue;
+			}
+			while (i + k < f->nr_chunks && k < JOB_MAX_CHUNKS &&
+			       !(f->chunks[i + k].flags & STORE_CHUNK_ZERO) &&
+			       (k == 0 || bytes + f->chunks[i + k].len <= JOB_MAX_BYTES)) {
+				bytes += f->chunks[i + k].len;
+				k++;
+			}
+			mt->jobs[n++] = (struct job){ .file = fi, .first = i, .nr = k };
+			i += k;
+		}
+	}
+	mt->nr_jobs = n;
+	return 0;
+}
+
+static const char *default_parent(void)
+{
+	const char *t = getenv("TMPDIR");
+	struct stat st;
+
+	if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
+		return "/dev/shm";
+	return t && *t ? t : "/tmp";
+}
+
+/* Creates every file at its size and maps it; zero chunks stay holes. */
+static int create_files(struct mat *mt, int dfd, const char *dir)
+{
+	uint32_t i;
+
+	for (i = 0; i < mt->m->nr_files; i++) {
+		const struct store_file *f = &mt->m->files[i];
+		int fd = openat(dfd, f->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+				0600);
+
+		if (fd < 0)
+			return log_errno("%s/%s", dir, f->name);
+		if (ftruncate(fd, (off_t)f->size) < 0) {
+			int rc = log_errno("%s/%s: %" PRIu64 " bytes", dir, f->name, f->size);
+
+			close(fd);
+			return rc;
+		}
+		if (f->size) {
+			void *p = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+			if (p == MAP_FAILED) {
+				int rc = log_errno("mapping %s/%s", dir, f->name);
+
+				close(fd);
+				return rc;
+			}
+			mt->maps[i] = p;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int store_snap_materialize(const struct store_config *cfg, const char *name, const char *parent,
+			   unsigned threads, char *buf, size_t len, struct store_snap_stats *stats)
+{
+	struct store_manifest *m = NULL;
+	struct store *s = NULL;
+	struct mat mt = { .cfg = cfg };
+	pthread_t tids[MAX_THREADS];
+	char ctxbuf[STORE_NAME_MAX + 16];
+	struct store_digest d;
+	unsigned started = 0, t;
+	double t0 = now_ms();
+	int dfd = -1, rc;
+	uint32_t i;
+
+	if (!parent)
+		parent = default_parent();
+	if (!threads) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = cpus > 0 ? (unsigned)cpus : 1;
+		if (cfg->url && threads < 4)
+			threads = 4; /* overlap round trips, not just decoding */
+	}
+	if (threads > MAX_THREADS)
+		threads = MAX_THREADS;
+	snprintf(ctxbuf, sizeof(ctxbuf), "snapshot %s", name);
+	mt.context = ctxbuf;
+	rc = store_open(cfg, &s);
+	if (rc)
+		return rc;
+	s->context = ctxbuf;
+	rc = store_name_get(s, name, &d);
+	if (!rc)
+		rc = store_manifest_get(s, &d, &m);
+	if (rc)
+		goto out;
+	mt.m = m;
+	mt.maps = calloc(m->nr_files ? m->nr_files : 1, sizeof(*mt.maps));
+	rc = -ENOMEM;
+	if (!mt.maps || plan_jobs(&mt))
+		goto out;
+	if (snprintf(buf, len, "%s/thaw-restore-XXXXXX", parent) >= (int)len) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	if (!mkdtemp(buf)) {
+		rc = log_errno("cannot create a directory in %s", parent);
+		goto out;
+	}
+	dfd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = log_errno("%s", buf);
+		goto fail;
+	}
+	rc = create_files(&mt, dfd, buf);
+	if (rc)
+		goto fail;
+	/* this thread works too, with the handle it has */
+	for (t = 1; t < threads && t < mt.nr_jobs; t++) {
+		if (pthread_create(&tids[started], NULL, worker, &mt))
+			break;
+		started++;
+	}
+	run_jobs(&mt, s);
+	for (t = 0; t < started; t++)
+		pthread_join(tids[t], NULL);
+	rc = atomic_load(&mt.rc);
+	if (rc)
+		goto fail;
+	if (stats) {
+		stats->bytes = 0;
+		for (i = 0; i < m->nr_files; i++)
+			stats->bytes += m->files[i].size;
+		stats->fetched = atomic_load(&mt.fetched);
+		stats->threads = started + 1;
+		stats->ms = now_ms() - t0;
+	}
+	log_debug("snapshot %s rebuilt in %s: %u threads, %.1f ms", name, buf, started + 1,
+		  now_ms() - t0);
+	goto out;
+fail:
+	for (i = 0; mt.maps && i < m->nr_files; i++)
+		if (mt.maps[i]) {
+			munmap(mt.maps[i], m->files[i].size);
+			mt.maps[i] = NULL;
+		}
+	store_snap_remove(buf);
+	buf[0] = 0;
+out:
+	for (i = 0; mt.maps && i < m->nr_files; i++)
+		if (mt.maps[i])
+			munmap(mt.maps[i], m->files[i].size);
+	if (dfd >= 0)
+		close(dfd);
+	free(mt.maps);
+	free(mt.jobs);
+	store_manifest_free(m);
+	store_close(s);
+	return rc;
+}
