@@ -302,6 +302,8 @@ def parse_args(argv):
     ap.add_argument("--demo", action="store_true", help="1 cold start, 3 restored, a table")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per start")
     ap.add_argument("--json", help="output file (default BUILD/bench-run.json)")
+    ap.add_argument("--store", help="the store, emptied first (default BUILD/bench-run-store,"
+                    " BUILD/demo-run-store with --demo)")
     opts = ap.parse_args(argv)
     if not 1 <= opts.runs <= 101:
         ap.error("--runs must be between 1 and 101")
@@ -309,7 +311,8 @@ def parse_args(argv):
     opts.thaw = os.path.abspath(opts.thaw or os.path.join(opts.build, "thaw"))
     opts.json = os.path.abspath(opts.json or os.path.join(opts.build, "bench-run.json"))
     opts.workdir = os.path.join(opts.build, "bench-work")
-    opts.store = os.path.join(opts.build, "demo-run-store" if opts.demo else "bench-run-store")
+    opts.store = os.path.abspath(opts.store or os.path.join(
+        opts.build, "demo-run-store" if opts.demo else "bench-run-store"))
     return opts
 
 

@@ -29,9 +29,11 @@ The control protocol is described in docs/runtime.md.
 import os
 import sys
 
+from . import gpu  # thaw.gpu.before_snapshot / after_restore
+
 __all__ = [
     "DISABLED", "SNAPSHOTTED", "RESTORED", "FAILED",
-    "snapshot", "on_restore", "enter", "main", "enabled", "result", "error",
+    "snapshot", "on_restore", "enter", "main", "enabled", "result", "error", "gpu",
 ]
 
 DISABLED = "disabled"        # not under thaw run, or snapshots are off
@@ -143,9 +145,13 @@ def snapshot():
     if fd is None:
         _result = DISABLED
         return _result
+    gpu._run_before_snapshot()
     _result = _talk(fd)
     if _result == RESTORED:
         _reseed()
+    # whatever the before_snapshot hooks dropped is needed again on every way on
+    gpu._run_after_restore()
+    if _result == RESTORED:
         for fn in list(_hooks):
             fn()
     return _result
