@@ -37,20 +37,9 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "engine/engine-internal.h"
 #include "engine/proc.h"
 
-#ifndef PTRACE_GET_RSEQ_CONFIGURATION
-#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
-#endif
-
-/* Linux's struct ptrace_rseq_configuration; <linux/ptrace.h> clashes with glibc's. */
-struct rseq_config {
-	uint64_t rseq_abi_pointer;
-	uint32_t rseq_abi_size;
-	uint32_t signature;
-	uint32_t flags;
-	uint32_t pad;
-};
 
 #define CHECK_TID 4242 /* what the set_tid probe asks for */
 #define CHILD_TIMEOUT_MS 5000

@@ -14,6 +14,19 @@
 
 #include "image/image.h"
 
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION 0x420f
+#endif
+
+/* Linux's struct ptrace_rseq_configuration; <linux/ptrace.h> clashes with glibc's. */
+struct rseq_config {
+	uint64_t rseq_abi_pointer;
+	uint32_t rseq_abi_size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
 /* A process whose threads are all ptrace-stopped by us. */
 struct frozen {
 	pid_t pid; /* as we see it */
