@@ -460,9 +460,10 @@ static __attribute__((noreturn)) void jump(struct restorer_args *a, uint64_t ent
 		    RSEQ_FLAG_UNREGISTER, RSEQ_SIG) < 0)
 		syscall(SYS_rseq, (char *)__builtin_thread_pointer() + __rseq_offset, __rseq_size,
 			RSEQ_FLAG_UNREGISTER, RSEQ_SIG);
+	/* enter as if called: the ABI wants rsp 8 below a 16-byte boundary */
 	asm volatile("mov %0, %%rsp\n\t"
 		     "xor %%ebp, %%ebp\n\t"
-		     "jmp *%2\n\t" ::"r"(stack),
+		     "jmp *%2\n\t" ::"r"(stack - 8),
 		     "D"(a), "r"(entry)
 		     : "memory");
 	__builtin_unreachable();
@@ -557,7 +558,7 @@ static int build_and_jump(struct helper *h)
 	}
 	/* tell init where the region is, for the final unmap */
 	{
-		uint64_t where[3] = { r.start, r.len, a->nr_fillers };
+		uint64_t where[4] = { r.start, r.len, a->nr_fillers, (uint64_t)a };
 
 		if (write(h->region_fd, where, sizeof(where)) != sizeof(where)) {
 			ret = log_errno("reporting the restorer region");
@@ -832,6 +833,21 @@ static int wait_for_blob(struct tracer *t)
 	return 0;
 }
 
+/* thaw -v: how long the restorer spent on each of its steps. */
+static void log_phases(pid_t pid, uint64_t args_addr)
+{
+	struct restorer_args a;
+	struct iovec local = { &a, sizeof(a) }, remote = { (void *)args_addr, sizeof(a) };
+
+	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(a))
+		return;
+	log_debug("restorer: unmap %.1f ms, map %.1f ms (%u VMAs), fill %.1f ms (%llu runs, %u "
+		  "fillers), finish %.1f ms",
+		  (double)(a.t_unmapped - a.t_entry) / 1e6, (double)(a.t_mapped - a.t_unmapped) / 1e6,
+		  a.nr_vmas, (double)(a.t_filled - a.t_mapped) / 1e6, (unsigned long long)a.nr_runs,
+		  a.nr_fillers, (double)(a.t_finished - a.t_filled) / 1e6);
+}
+
 /* Reaps the fillers that have not been reaped yet: they must be gone before release. */
 static int reap_fillers(struct tracer *t, size_t nr_fillers)
 {
@@ -1018,7 +1034,7 @@ static __attribute__((noreturn)) void init_main(struct image *img, int status_fd
 	int sync[2], region[2], ret;
 
 	log_debug("init: started at %.1f ms", started);
-	uint64_t where[3];
+	uint64_t where[4];
 	char ok = 'o';
 
 	if (die_with_parent)
@@ -1062,6 +1078,8 @@ static __attribute__((noreturn)) void init_main(struct image *img, int status_fd
 		ret = -EIO;
 	if (ret == 0)
 		ret = reap_fillers(&t, where[2]);
+	if (ret == 0 && log_max_level >= LOG_DEBUG)
+		log_phases(t.pid, where[3]);
 	if (ret == 0) {
 		t.region_start = where[0];
 		t.region_len = where[1];

@@ -47,6 +47,7 @@
 #define NR_prlimit64 302
 #define NR_rseq 334
 #define NR_clone3 435
+#define NR_clock_gettime 228
 #define NR_futex 202
 #define FUTEX_WAIT_PRIVATE 128
 #define FUTEX_WAKE_PRIVATE 129
@@ -246,6 +247,16 @@ static long fill_pages(struct restorer_args *a, uint64_t first, uint64_t step, u
 			return -RESTORER_ERR_CRC;
 	}
 	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct {
+		int64_t sec, nsec;
+	} ts = { 0, 0 };
+
+	sys2(NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts);
+	return (uint64_t)ts.sec * 1000000000ull + (uint64_t)ts.nsec;
 }
 
 static void futex_wait(volatile int32_t *word, int32_t val)
@@ -473,9 +484,12 @@ restorer_entry(struct restorer_args *a)
 
 	if (a->magic != RESTORER_ARGS_MAGIC)
 		trap(RESTORER_ERR_ARGS, -22);
+	a->t_entry = now_ns();
 	STEP(RESTORER_ERR_UNMAP, unmap_helper(a));
+	a->t_unmapped = now_ns();
 	STEP(RESTORER_ERR_VDSO, move_vdso(a));
 	STEP(RESTORER_ERR_MMAP, map_vmas(a));
+	a->t_mapped = now_ns();
 	/* the threads exist early so that they fill memory side by side */
 	for (i = 1; i < a->nr_threads; i++) {
 		a->fail_detail = (uint64_t)a->threads[i].tid;
@@ -493,6 +507,7 @@ restorer_entry(struct restorer_args *a)
 			break;
 		futex_wait(&a->filled, seen);
 	}
+	a->t_filled = now_ns();
 	if (a->fill_error == -RESTORER_ERR_CRC)
 		trap_at(RESTORER_ERR_CRC, -74, a->fill_error_at);
 	if (a->fill_error < 0)
@@ -512,5 +527,6 @@ restorer_entry(struct restorer_args *a)
 	}
 	STEP(RESTORER_ERR_TIMERS, set_timers_and_limits(a));
 	STEP(RESTORER_ERR_THREAD, setup_thread(a, &a->threads[0]));
+	a->t_finished = now_ns();
 	trap(RESTORER_OK, 0);
 }

@@ -151,6 +151,9 @@ struct restorer_args {
 	volatile int32_t released;
 	volatile int64_t fill_error;
 	volatile uint64_t fill_error_at;
+
+	/* CLOCK_MONOTONIC ns at each phase, for thaw -v */
+	uint64_t t_entry, t_unmapped, t_mapped, t_filled, t_finished;
 };
 
 #endif
