@@ -20,8 +20,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
+#define CURL_DISABLE_TYPECHECK
+#include "base/curl-dl.h"
 #include "base/log.h"
 #include "store/store-internal.h"
 
@@ -407,6 +407,8 @@ struct store_tier *store_http_open(const struct store_config *cfg)
 		log_error("store URL %s: bad bearer token", cfg->url);
 		return NULL;
 	}
+	if (curl_dl_load() < 0)
+		return NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ht = calloc(1, sizeof(*ht));
 	if (!ht)

@@ -9,5 +9,5 @@ shift
 mkdir -p "$out"
 CF="-std=gnu11 -D_GNU_SOURCE -Isrc -Wall -Wextra -Werror -Wno-missing-field-initializers -O2 -g $*"
 LIBS="-ljansson -lcrypto -lzstd -llz4 -lcurl"
-gcc $CF -o "$out/thaw" tests/store/store-main.c src/cli/cmd-store.c src/store/*.c src/base/log.c $LIBS
-gcc $CF -o "$out/test-store" tests/unit/test-store.c src/store/*.c src/base/log.c $LIBS -lcmocka
+gcc $CF -o "$out/thaw" tests/store/store-main.c src/cli/cmd-store.c src/store/*.c src/base/log.c src/base/curl-dl.c $LIBS
+gcc $CF -o "$out/test-store" tests/unit/test-store.c src/store/*.c src/base/log.c src/base/curl-dl.c $LIBS -lcmocka
