@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -319,6 +320,15 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 	}
 	if (threads > MAX_THREADS)
 		threads = MAX_THREADS;
+	/*
+	 * Each chunk is read into a fresh buffer of up to a few MiB; above
+	 * glibc's default threshold every one would be a new mmap, faulted in
+	 * page by page and unmapped again, which costs more than decoding.
+	 * Kept in the heap, the buffers are reused (a process-wide setting; thaw
+	 * restore is short-lived and this is its main work).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	snprintf(ctxbuf, sizeof(ctxbuf), "snapshot %s", name);
 	mt.context = ctxbuf;
 	rc = store_open(cfg, &s);
