@@ -5,6 +5,9 @@
 # Extra arguments go to the driver: --runs N, --only a|b, --size-gib N.
 # Then bench/run.py measures `thaw run -- /usr/bin/python3 examples/worker.py`
 # end to end, cold against restored (median of 5), into $BUILD/bench-run.json.
+# Then bench/store.py: snapshot bytes through the store (zero elision,
+# compression, dedup) and restore throughput from each store tier next to a
+# plain directory, into $BUILD/bench-store.json.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -17,4 +20,5 @@ $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -o "$BUILD/bench/ceiling" bench/c
 rc=0
 /usr/bin/python3 bench/driver.py --build "$BUILD" "$@" || rc=$?
 /usr/bin/python3 bench/run.py --build "$BUILD" || rc=$?
+/usr/bin/python3 bench/store.py --build "$BUILD" || rc=$?
 exit $rc

@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+"""store.py - `make bench`, the snapshot store part (docs/store.md, issue 4).
+
+1. Snapshot bytes.  Two different torch workers (bench/workload_a.py and
+   tests/programs/torch_worker.py) are dumped to plain directories, and
+   workload A is dumped twice (--leave-running, one second apart).  Each is
+   put into a fresh local store with `thaw store put`; reported per snapshot:
+   bytes of its files (logical), after zero elision (non-zero pages), and
+   the store's growth in unique (uncompressed) and stored (compressed) chunk
+   bytes; then the growth when the second worker, or the same worker again,
+   is put beside the first.
+2. Restore throughput, same run, same snapshot (workload B: N GiB of
+   incompressible memory, 8 threads; and workload A): `thaw restore --detach`
+   wall time from a plain directory, from a local store (warm disk tier: the
+   chunk files are in the page cache) and from an HTTP store on loopback
+   (Debian nginx, WebDAV config of tests/store/, started here and stopped by
+   PID) with an empty cache each run (every chunk crosses HTTP).  Every store
+   restore rebuilds the snapshot from chunks: no copy is kept between runs.
+   The RAM tier is per process, so a CLI restore cannot reach it: reported
+   as not reachable.  Throughput = bytes of the snapshot's files / wall time.
+
+Every process started here is killed by PID.  Output: a table and JSON
+(--out, default $BUILD/bench-store.json).  MB = 1e6 bytes, GB/s = 1e9 B/s.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGE = 4096
+
+
+class BenchError(Exception):
+    pass
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    if r.returncode != 0:
+        raise BenchError("%s exited %d: %s" % (" ".join(cmd), r.returncode, r.stderr[-600:]))
+    return r.stdout
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def kill_pid(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def parent_of(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("PPid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def start(cmd):
+    """Starts a worker, waits for READY; returns the Popen."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    if line.strip() != "READY":
+        p.kill()
+        p.wait()
+        raise BenchError("%s did not print READY (got %r)" % (cmd[-1], line))
+    return p
+
+
+def dump(thaw, pid, out, *extra):
+    run([thaw, "dump", "--pid", str(pid), "--dir", out] + list(extra))
+
+
+# ------------------------------------------------------------ snapshot bytes
+
+def dir_bytes(d):
+    """(logical, non-zero) bytes of the files of a snapshot directory."""
+    logical = nonzero = 0
+    zero = bytes(PAGE)
+    for name in sorted(os.listdir(d)):
+        path = os.path.join(d, name)
+        logical += os.path.getsize(path)
+        with open(path, "rb") as f:
+            while True:
+                buf = f.read(PAGE * 256)
+                if not buf:
+                    break
+                for o in range(0, len(buf), PAGE):
+                    page = buf[o:o + PAGE]
+                    if page != zero[:len(page)]:
+                        nonzero += len(page)
+    return logical, nonzero
+
+
+def store_bytes(store):
+    """(unique uncompressed, stored) bytes of the chunk files of a disk store."""
+    unique = stored = 0
+    for top, _, files in os.walk(os.path.join(store, "chunks")):
+        for name in files:
+            path = os.path.join(top, name)
+            with open(path, "rb") as f:
+                head = f.read(24)
+            if len(head) == 24 and head[:4] == b"THCK":
+                unique += struct.unpack_from("<I", head, 8)[0]
+                stored += os.path.getsize(path)
+    return unique, stored
+
+
+def put(thaw, store, snap, name):
+    run([thaw, "store", "--store", store, "put", snap, "--name", name])
+    return store_bytes(store)
+
+
+def mb(n):
+    return round(n / 1e6, 1)
+
+
+def sizes(thaw, tmp, procs):
+    a_cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench/workload_a.py")]
+    t_cmd = ["/usr/bin/python3", os.path.join(ROOT, "tests/programs/torch_worker.py")]
+    a = start(a_cmd)
+    procs.append(a)
+    dump(thaw, a.pid, os.path.join(tmp, "a1"), "--leave-running")
+    time.sleep(1)
+    dump(thaw, a.pid, os.path.join(tmp, "a2"))
+    a.wait()
+    t = start(t_cmd)
+    procs.append(t)
+    dump(thaw, t.pid, os.path.join(tmp, "t"))
+    t.wait()
+    res = {"snapshots": {}}
+    for n in ("a1", "a2", "t"):
+        logical, nonzero = dir_bytes(os.path.join(tmp, n))
+        res["snapshots"][n] = {"logical_bytes": logical, "nonzero_bytes": nonzero}
+    s1 = os.path.join(tmp, "s1")
+    u1, st1 = put(thaw, s1, os.path.join(tmp, "a1"), "a1")
+    u2, st2 = put(thaw, s1, os.path.join(tmp, "t"), "t")
+    s2 = os.path.join(tmp, "s2")
+    put(thaw, s2, os.path.join(tmp, "a1"), "a1")
+    u3, st3 = put(thaw, s2, os.path.join(tmp, "a2"), "a2")
+    res["snapshots"]["a1"].update(unique_bytes=u1, stored_bytes=st1)
+    res["two_workers"] = {"unique_bytes": u2, "stored_bytes": st2,
+                          "added_stored_bytes": st2 - st1,
+                          "ratio_to_one": round(st2 / st1, 3) if st1 else None}
+    res["same_worker_twice"] = {"unique_bytes": u3, "stored_bytes": st3,
+                                "added_stored_bytes": st3 - st1,
+                                "ratio_to_one": round(st3 / st1, 3) if st1 else None}
+    res["fixed_layout"] = "not measured: thaw run --fixed-layout does not exist yet"
+    for n in ("s1", "s2"):
+        shutil.rmtree(os.path.join(tmp, n))
+    return res
+
+
+# ------------------------------------------------------------ restore speed
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def nginx_start(tmp, procs):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not os.access(nginx, os.X_OK):
+        return None, None
+    d = os.path.join(tmp, "nginx")
+    www = os.path.join(tmp, "www")
+    os.makedirs(d)
+    os.makedirs(www)
+    with open(os.path.join(ROOT, "tests/store/nginx.conf.in")) as f:
+        conf_in = f.read()
+    for _ in range(10):
+        port = free_port()
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(conf_in.replace("@DIR@", d).replace("@ROOT@", www)
+                    .replace("@PORT@", str(port)))
+        p = subprocess.Popen([nginx, "-e", os.path.join(d, "error.log"), "-c", conf, "-p", d],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(p)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return p, "http://127.0.0.1:%d/store" % port
+            except OSError:
+                if p.poll() is not None:
+                    break
+                time.sleep(0.05)
+    return None, None
+
+
+def restore_once(thaw, args, tmp):
+    """thaw restore ARGS --detach: wall seconds; the restored program and its init are killed."""
+    pidf = os.path.join(tmp, "restore.pid")
+    if os.path.exists(pidf):
+        os.unlink(pidf)
+    t0 = time.perf_counter()
+    r = subprocess.run([thaw, "restore"] + args + ["--detach", "--pidfile", pidf],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    t1 = time.perf_counter()
+    pid = 0
+    try:
+        with open(pidf) as f:
+            pid = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        pass
+    if pid > 1:
+        init = parent_of(pid)
+        kill_pid(pid)
+        if init > 1 and init != os.getpid():
+            kill_pid(init)
+        for _ in range(200):
+            if not alive(pid):
+                break
+            time.sleep(0.01)
+    if r.returncode != 0:
+        raise BenchError("thaw restore %s exited %d: %s" %
+                         (" ".join(args), r.returncode, r.stderr[-600:]))
+    return t1 - t0
+
+
+def speed(thaw, tmp, label, cmd, runs, url):
+    """Restore figures for one workload from every reachable tier."""
+    p = start(cmd)
+    snap = os.path.join(tmp, label + ".snap")
+    try:
+        dump(thaw, p.pid, snap)
+    finally:
+        kill_pid(p.pid)
+        p.wait()
+    total = sum(os.path.getsize(os.path.join(snap, n)) for n in os.listdir(snap))
+    store = os.path.join(tmp, label + ".store")
+    run([thaw, "store", "--store", store, "put", snap, "--name", label])
+    if url:
+        run([thaw, "store", "--store", url, "--cache", os.path.join(tmp, "putcache"),
+             "put", snap, "--name", label])
+    out = {"snapshot_bytes": total, "runs": runs, "tiers": {}}
+    cases = [("plain_dir", ["--dir", snap]), ("disk_warm", ["--store", store, "--name", label])]
+    if url:
+        cases.append(("http_loopback_cold_cache", None))
+    restore_once(thaw, ["--dir", snap], tmp)  # page cache warm for everyone
+    for name, args in cases:
+        times = []
+        for i in range(runs):
+            a = args
+            if a is None:
+                cache = os.path.join(tmp, "cache-%s-%d" % (label, i))
+                a = ["--store", url, "--cache", cache, "--name", label]
+            times.append(restore_once(thaw, a, tmp))
+            if args is None:
+                shutil.rmtree(cache, ignore_errors=True)
+        med = statistics.median(times)
+        out["tiers"][name] = {"ms": [round(t * 1e3, 1) for t in times],
+                              "median_ms": round(med * 1e3, 1),
+                              "gb_per_s": round(total / med / 1e9, 3)}
+    out["tiers"]["ram"] = "not reachable: the RAM tier is per process, a CLI restore starts cold"
+    plain = out["tiers"]["plain_dir"]["gb_per_s"]
+    for name in ("disk_warm", "http_loopback_cold_cache"):
+        if name in out["tiers"]:
+            out["tiers"][name]["vs_plain"] = round(out["tiers"][name]["gb_per_s"] / plain, 3)
+    shutil.rmtree(store, ignore_errors=True)
+    shutil.rmtree(snap, ignore_errors=True)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--out")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--size-gib", type=float, default=1.0, help="workload B's memory")
+    ap.add_argument("--skip-sizes", action="store_true")
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    thaw = os.path.join(build, "thaw")
+    out_path = args.out or os.path.join(build, "bench-store.json")
+    tmp = tempfile.mkdtemp(prefix="thaw-bench-store.")
+    procs = []
+    result = {"machine": {"cpus": os.cpu_count(), "kernel": os.uname().release}}
+    rc = 0
+    try:
+        if not args.skip_sizes:
+            result["sizes"] = sizes(thaw, tmp, procs)
+        nginx, url = nginx_start(tmp, procs)
+        if not url:
+            result["http"] = "nginx missing or did not start: no HTTP figures"
+        result["restore"] = {
+            "workload_b": speed(thaw, tmp, "b", [os.path.join(build, "bench/workload-b"),
+                                                 str(args.size_gib)], args.runs, url),
+            "workload_a": speed(thaw, tmp, "a", ["/usr/bin/python3",
+                                                 os.path.join(ROOT, "bench/workload_a.py")],
+                                args.runs, url),
+        }
+    except (BenchError, OSError) as e:
+        print("bench/store.py: %s" % e, file=sys.stderr)
+        result["error"] = str(e)
+        rc = 1
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                kill_pid(p.pid)
+                p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    with open(out_path, "w") as f:
+        json.dump(result, f, indent=1)
+    report(result, out_path)
+    return rc
+
+
+def report(r, out_path):
+    s = r.get("sizes")
+    if s:
+        print("\nsnapshot bytes (MB)       logical  non-zero  unique  stored")
+        a = s["snapshots"]["a1"]
+        print("workload A                %7.1f  %8.1f  %6.1f  %6.1f" %
+              (mb(a["logical_bytes"]), mb(a["nonzero_bytes"]), mb(a["unique_bytes"]),
+               mb(a["stored_bytes"])))
+        for k, what in (("two_workers", "+ torch_worker (another)"),
+                        ("same_worker_twice", "+ workload A again")):
+            print("%-25s store %.1f MB stored (+%.1f MB, %.2fx one)" %
+                  (what, mb(s[k]["stored_bytes"]), mb(s[k]["added_stored_bytes"]),
+                   s[k]["ratio_to_one"] or 0))
+    for w, d in r.get("restore", {}).items():
+        print("\nrestore %s (%.1f MB)" % (w, mb(d["snapshot_bytes"])))
+        for t, v in d["tiers"].items():
+            if isinstance(v, dict):
+                print("  %-26s %8.1f ms  %6.2f GB/s%s" %
+                      (t, v["median_ms"], v["gb_per_s"],
+                       "  (%.0f%% of plain)" % (100 * v["vs_plain"]) if "vs_plain" in v else ""))
+            else:
+                print("  %-26s %s" % (t, v))
+    print("\nJSON: %s" % out_path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
