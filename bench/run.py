@@ -212,8 +212,8 @@ def print_bench(doc, out=sys.stdout):
             ("  of which the snapshot", m["cold_snapshot_ms"], None),
             ("cold: python3 alone, no thaw", m["plain_first_output_ms"], None),
             ("restored: thaw run", m["restored_first_output_ms"], m.get("speedup")),
-            ("  thaw: key, checks, restore", m["restored_thaw_running_ms"], None),
-            ("    of which the restore call", m["restored_engine_restore_ms"], None),
+            ("  thaw: start to worker running", m["restored_thaw_running_ms"], None),
+            ("    of which checks + restore", m["restored_engine_restore_ms"], None),
             ("  worker: snapshot point → line", m["restored_worker_after_restore_ms"], None)]
     for name, t, sp in rows:
         sp_text = f"{sp:.1f}x" if sp else ""
