@@ -17,6 +17,7 @@
 static void dump_usage(FILE *out)
 {
 	fprintf(out, "usage: thaw dump --pid PID --dir DIR [--leave-running] [--external-fd N]...\n"
+		     "                 [--tcp-close]\n"
 		     "       thaw dump --pid PID --store DIR|URL --name NAME [--cache DIR]\n"
 		     "                 [--key-file FILE] [--leave-running] [--external-fd N]...\n"
 		     "\n"
@@ -82,6 +83,7 @@ int cmd_dump(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "leave-running", no_argument, NULL, 'l' },
 		{ "external-fd", required_argument, NULL, 'x' },
+		{ "tcp-close", no_argument, NULL, 't' },
 		{ "store", required_argument, NULL, 's' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "cache", required_argument, NULL, 'c' },
@@ -131,6 +133,9 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'k':
 			key_file = optarg;
+			break;
+		case 't':
+			opts.tcp_close = true;
 			break;
 		case 'h':
 			dump_usage(stdout);

@@ -56,7 +56,8 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 		ret = mem_dump(&fz, img);
 	ext = gpu_external_fds(img, opts->external_fds, opts->nr_external_fds, &nr_ext);
 	if (ret == 0)
-		ret = fds_dump(opts->pid, img, ext ? ext : opts->external_fds, nr_ext);
+		ret = fds_dump_with(opts->pid, img, ext ? ext : opts->external_fds, nr_ext,
+				    opts->tcp_close);
 	free(ext);
 	t2 = now_ms();
 	st.collect_ms = t2 - t1;

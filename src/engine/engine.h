@@ -21,6 +21,7 @@ struct engine_dump_opts {
 	const int *external_fds;
 	size_t nr_external_fds;
 	unsigned gpu_lock_timeout_ms; /* CUDA processes; 0 = GPU_LOCK_TIMEOUT_MS (10 s) */
+	bool tcp_close; /* established TCP connections come back reset, not a dump error */
 };
 
 struct engine_dump_stats {

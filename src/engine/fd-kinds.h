@@ -32,6 +32,7 @@ struct fd_dump_ctx {
 	struct image *img;
 	uint32_t nr_probes;
 	struct fd_probe *probes; /* sorted by fd */
+	bool tcp_close; /* established TCP connections are dumped as closed */
 };
 
 /* Logs "pid P fd N (link): <message>" at error level and returns err. */
@@ -47,6 +48,7 @@ int epoll_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out
 int signalfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int timerfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int memfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 
 /* One pipe or FIFO being rebuilt: rd/wr are temporary ends (a FIFO holds one O_RDWR fd). */
 struct restore_pipe {
@@ -64,6 +66,11 @@ struct fd_restore_ctx {
 	int *file_fds; /* per img->files: recreated deleted file, or -1 */
 	uint32_t nr_pipes;
 	struct restore_pipe *pipes;
+	uint32_t nr_sock_ends;
+	struct restore_sock_end { /* socket pair ends made early, waiting for their fd */
+		uint64_t ino;
+		int fd;
+	} *sock_ends;
 };
 
 /* Logs "fd N (kind): <message>" and returns err. */
@@ -86,10 +93,12 @@ int eventfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_
 int signalfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int timerfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int memfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+int socket_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 /* epoll comes last: every target must already sit at its number. */
 int epoll_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 /* After placement: keep single-ended pipes' peers at base.., close the rest. */
 int pipes_finish(struct fd_restore_ctx *ctx, int *next_fd);
 void pipes_release(struct fd_restore_ctx *ctx);
+void sockets_release(struct fd_restore_ctx *ctx);
 
 #endif

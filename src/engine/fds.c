@@ -180,7 +180,6 @@ static const struct {
 	const char *prefix;
 	const char *why;
 } unsupported[] = {
-	{ "socket:", "sockets are not supported yet" },
 	{ "anon_inode:[io_uring]", "io_uring is not supported (disable it in the program)" },
 	{ "anon_inode:inotify", "inotify is not supported yet" },
 	{ "anon_inode:[fanotify]", "fanotify is not supported" },
@@ -209,9 +208,11 @@ static int dump_one(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd
 		if (S_ISFIFO(p->st.st_mode))
 			return pipe_dump(ctx, p, out);
 		if (S_ISSOCK(p->st.st_mode))
-			return fd_dump_error(ctx, p, -ENOTSUP, "sockets are not supported yet");
+			return socket_dump(ctx, p, out);
 		if (S_ISBLK(p->st.st_mode))
 			return fd_dump_error(ctx, p, -ENOTSUP, "block devices are not supported");
+	} else if (has_prefix(link, "socket:[") && S_ISSOCK(p->st.st_mode)) {
+		return socket_dump(ctx, p, out);
 	} else if (has_prefix(link, "pipe:[")) {
 		return pipe_dump(ctx, p, out);
 	} else if (!strcmp(link, "anon_inode:[eventfd]")) {
@@ -238,7 +239,13 @@ static bool is_external(int fd, const int *external, size_t nr_external)
 
 int fds_dump(pid_t pid, struct image *img, const int *external, size_t nr_external)
 {
-	struct fd_dump_ctx ctx = { .pid = pid, .img = img };
+	return fds_dump_with(pid, img, external, nr_external, false);
+}
+
+int fds_dump_with(pid_t pid, struct image *img, const int *external, size_t nr_external,
+		  bool tcp_close)
+{
+	struct fd_dump_ctx ctx = { .pid = pid, .img = img, .tcp_close = tcp_close };
 	int *numbers = NULL, pidfd, ret;
 	uint32_t nr = 0, i;
 
@@ -406,6 +413,8 @@ static int open_one(struct fd_restore_ctx *ctx, const struct image_fd *f, int *r
 		return timerfd_open(ctx, f, ret_fd);
 	case IMAGE_FD_MEMFD:
 		return memfd_open(ctx, f, ret_fd);
+	case IMAGE_FD_SOCKET:
+		return socket_open(ctx, f, ret_fd);
 	default:
 		return fd_restore_error(f, -EINVAL, "cannot be opened here");
 	}
@@ -572,6 +581,7 @@ out:
 				close(ctx.file_fds[i]);
 	if (ctx.pipes)
 		pipes_release(&ctx);
+	sockets_release(&ctx);
 	free(ctx.pipes);
 	free(ctx.file_fds);
 	free(placed);

@@ -29,6 +29,9 @@
  */
 int fds_dump(pid_t pid, struct image *img, const int *external, size_t nr_external)
 	__attribute__((warn_unused_result));
+/* fds_dump(); with tcp_close, established TCP connections are dumped as closed (reset). */
+int fds_dump_with(pid_t pid, struct image *img, const int *external, size_t nr_external,
+		  bool tcp_close) __attribute__((warn_unused_result));
 
 /*
  * Stats path_for_open (a path or a /proc magic link) and adds it to

@@ -233,8 +233,9 @@ static int check_socket(struct check *c, const struct image_fd *f)
 			   f->sock.queue.len, IMAGE_MAX_SOCK_QUEUE);
 	if (f->sock.queue.len && f->sock.state != IMAGE_SOCK_PAIR)
 		return bad(c, "fd %d: bytes queued on a socket that is not a pair end", f->fd);
-	if (f->sock.state == IMAGE_SOCK_PAIR && (fam != AF_UNIX || !f->sock.peer_ino))
-		return bad(c, "fd %d: a socket pair end that is not Unix or has no peer", f->fd);
+	/* a pair end with peer_ino 0 had its peer closed */
+	if (f->sock.state == IMAGE_SOCK_PAIR && fam != AF_UNIX)
+		return bad(c, "fd %d: a socket pair end that is not Unix", f->fd);
 	if (f->sock.state == IMAGE_SOCK_LISTEN && (type == SOCK_DGRAM || !f->sock.addr_len))
 		return bad(c, "fd %d: a listening socket without an address or of datagrams",
 			   f->fd);

@@ -3,14 +3,25 @@
 # names the fd, no snapshot appears and the program runs on unharmed.
 . "$(dirname "$0")/../lib.sh"
 need_prog basic
+need_prog sock-server
 need_thaw
 
-start sock "$PROGS/basic" --socket
+# a TCP connection to a peer outside the process (that listens, never accepts)
+python3 -c 'import os, socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(600)' "$TMP/peer.port" </dev/null >/dev/null 2>&1 &
+track $!
+for ((i = 0; i < 100; i++)); do [ -s "$TMP/peer.port" ] && break; sleep 0.05; done
+[ -s "$TMP/peer.port" ] || fail "the outside peer did not start"
+start sock "$PROGS/sock-server" --port4 0 --port6 0 --unix "$TMP/srv.sock" \
+	--abstract "thaw-refused-$$" --connect4 "$(cat "$TMP/peer.port")"
 wait_ready sock
 if dump "$PID" "$TMP/snap"; then
-	fail "dump of a program holding a socket succeeded"
+	fail "dump of a program holding a TCP connection succeeded"
 fi
-grep -qE 'fd [34] \(socket:\[[0-9]+\]\)' "$TMP/dump.log" ||
+grep -qE 'fd [0-9]+ \(socket:\[[0-9]+\]\): TCP connection' "$TMP/dump.log" ||
 	fail "the error does not name the socket fd: $(tail -n 3 "$TMP/dump.log")"
 [ -e "$TMP/snap" ] && fail "a failed dump left $TMP/snap"
 compgen -G "$TMP/snap.*" >/dev/null && fail "a failed dump left a temporary directory"

@@ -63,10 +63,10 @@ grep -q '^got hello$' "$TMP/sh.out" || fail "sh: $(cat "$TMP/sh.out")"
 	>"$TMP/pid.out" 2>"$TMP/pid.err" </dev/null
 [ "$(head -n 1 "$TMP/pid.out")" = "2 1" ] || fail "pid: $(cat "$TMP/pid.out")"
 
-# a program the engine cannot snapshot (it holds a socket): told why, runs on cold
+# a program the engine cannot snapshot (it holds a netlink socket): told why, runs on cold
 cat >"$TMP/sock.py" <<'PY'
 import socket, thaw
-s = socket.socket()
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
 print("result", thaw.snapshot(), thaw.error(), flush=True)
 PY
 "$THAW" run --store "$STORE" -- /usr/bin/python3 "$TMP/sock.py" >"$TMP/sock.out" 2>"$TMP/sock.err" </dev/null

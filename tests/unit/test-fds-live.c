@@ -443,18 +443,20 @@ static void test_refuses_socket(void **state)
 	pid_t pid;
 
 	(void)state;
+	/* the child holds one end; its peer, here, is outside the process */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	pid = fork();
 	if (pid == 0) {
+		close(sv[1]);
 		raise(SIGSTOP);
 		_exit(0);
 	}
 	close(sv[0]);
-	close(sv[1]);
 	assert_int_equal(waitpid(pid, &status, WUNTRACED), pid);
 	snprintf(dir, sizeof(dir), "%s/img2", tmpdir);
 	assert_int_equal(image_create(dir, &img), 0);
 	assert_int_equal(fds_dump(pid, img, NULL, 0), -ENOTSUP);
+	close(sv[1]);
 	kill_child(pid);
 	image_abort(img);
 }

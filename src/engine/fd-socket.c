@@ -1,0 +1,761 @@
+/*
+ * fd-socket.c - sockets: Unix, TCP and UDP over IPv4 and IPv6.
+ *
+ * Dump looks at a pidfd_getfd() copy only through calls that change nothing
+ * the program can observe: getsockopt, getsockname, getpeername, sock_diag
+ * (fd-socket-diag.c) and MSG_PEEK under a peek offset that is put back.
+ * What comes back (docs/sockets.md):
+ *   - Unix pair ends (socketpair, or both ends of an accepted connection)
+ *     whose other end is in the process too, with the bytes or messages
+ *     queued on each end; an end whose peer was closed comes back with its
+ *     queue and a closed peer.  A Unix stream connected to a socket outside
+ *     the process is an error naming it.
+ *   - listening sockets (Unix with filesystem or abstract names, TCP v4/v6)
+ *     with their backlog; bound and unbound sockets; datagram sockets
+ *     connected by address (UDP, a Unix name such as /dev/log) reconnect.
+ *   - an established TCP connection is an error naming both ends, unless
+ *     the dump was asked to close them (--tcp-close): it then comes back as
+ *     a connection its peer reset.
+ * Connections waiting in a listener's accept queue are dropped with a
+ * warning: their clients talk to a process that no longer exists.
+ *
+ * Restore runs in the helper, in the caller's network namespace, before the
+ * program's memory is rebuilt: a listener is listening again before the
+ * program runs, so no connection is refused in between.
+ */
+#define LOG_TAG "fds"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine/fd-kinds.h"
+#include "engine/fd-socket.h"
+
+#define PEEK_CHUNK (256u << 10)
+#define MAX_QUEUED_MSGS (1u << 20)
+
+/* 127.0.0.1:80, [::1]:80, /path, @abstract, or "unbound". */
+static const char *addr_str(int family, const void *addr, uint32_t len, char *buf, size_t size)
+{
+	const uint8_t *b = addr;
+	char host[INET6_ADDRSTRLEN];
+	struct sockaddr_in6 in6;
+	struct sockaddr_in in4;
+	size_t off = offsetof(struct sockaddr_un, sun_path), i, o = 0;
+
+	if (family == AF_INET && len >= sizeof(in4)) {
+		memcpy(&in4, addr, sizeof(in4));
+		inet_ntop(AF_INET, &in4.sin_addr, host, sizeof(host));
+		snprintf(buf, size, "%s:%u", host, ntohs(in4.sin_port));
+	} else if (family == AF_INET6 && len >= sizeof(in6)) {
+		memcpy(&in6, addr, sizeof(in6));
+		inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host));
+		snprintf(buf, size, "[%s]:%u", host, ntohs(in6.sin6_port));
+	} else if (family == AF_UNIX && len > off) {
+		for (i = off; i < len && o + 1 < size && (i == off || b[i]); i++)
+			buf[o++] = i == off && !b[i] ? '@' : (b[i] >= 32 && b[i] < 127) ? (char)b[i] : '?';
+		buf[o] = '\0';
+	} else {
+		snprintf(buf, size, "unbound");
+	}
+	return buf;
+}
+
+static int get_int_opt(int fd, int level, int name, int *val)
+{
+	socklen_t len = sizeof(*val);
+
+	*val = 0;
+	return getsockopt(fd, level, name, val, &len) ? -errno : 0;
+}
+
+/* The options kept: each one the kernel cannot report is left out, not an error. */
+static uint32_t dump_opts(int fd, int family, int type)
+{
+	static const struct {
+		int level, name;
+		uint32_t bit;
+		int family; /* 0 = any */
+		int type; /* 0 = any */
+	} opts[] = {
+		{ SOL_SOCKET, SO_REUSEADDR, IMAGE_SOCK_OPT_REUSEADDR, 0, 0 },
+		{ SOL_SOCKET, SO_REUSEPORT, IMAGE_SOCK_OPT_REUSEPORT, 0, 0 },
+		{ SOL_SOCKET, SO_KEEPALIVE, IMAGE_SOCK_OPT_KEEPALIVE, 0, 0 },
+		{ SOL_SOCKET, SO_PASSCRED, IMAGE_SOCK_OPT_PASSCRED, AF_UNIX, 0 },
+		{ SOL_SOCKET, SO_BROADCAST, IMAGE_SOCK_OPT_BROADCAST, 0, SOCK_DGRAM },
+		{ IPPROTO_TCP, TCP_NODELAY, IMAGE_SOCK_OPT_NODELAY, 0, SOCK_STREAM },
+		{ IPPROTO_IPV6, IPV6_V6ONLY, IMAGE_SOCK_OPT_V6ONLY, AF_INET6, 0 },
+	};
+	uint32_t bits = 0;
+	size_t i;
+	int v;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		if (opts[i].family && opts[i].family != family)
+			continue;
+		if (opts[i].type && opts[i].type != type)
+			continue;
+		if (opts[i].level == IPPROTO_TCP && family == AF_UNIX)
+			continue;
+		if (!get_int_opt(fd, opts[i].level, opts[i].name, &v) && v)
+			bits |= opts[i].bit;
+	}
+	return bits;
+}
+
+/*
+ * The bytes (stream) or messages (datagram, seqpacket: u32 length + bytes)
+ * queued for reading on fd, peeked under SO_PEEK_OFF so that every message
+ * is seen; the peek offset is put back as it was.
+ */
+static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, int type,
+		      struct image_blob *ret)
+{
+	size_t cap = PEEK_CHUNK + 4, used = 0;
+	int old_off, zero = 0, err = 0;
+	uint32_t nr_msgs = 0;
+	char *buf, *nbuf;
+
+	memset(ret, 0, sizeof(*ret));
+	if (get_int_opt(p->local, SOL_SOCKET, SO_PEEK_OFF, &old_off))
+		return fd_dump_error(ctx, p, -ENOTSUP, "socket has no peek offset: %s",
+				     strerror(errno));
+	if (setsockopt(p->local, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
+		return fd_dump_error(ctx, p, -errno, "SO_PEEK_OFF: %s", strerror(errno));
+	buf = malloc(cap);
+	if (!buf) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		struct iovec iov;
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		size_t hdr = type == SOCK_STREAM ? 0 : 4;
+		ssize_t n;
+
+		if (cap - used < PEEK_CHUNK + hdr) {
+			if (cap > IMAGE_MAX_SOCK_QUEUE) {
+				err = fd_dump_error(ctx, p, -E2BIG,
+						    "more than %u bytes queued on the socket",
+						    IMAGE_MAX_SOCK_QUEUE);
+				goto out;
+			}
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf) {
+				err = -ENOMEM;
+				goto out;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+		iov.iov_base = buf + used + hdr;
+		iov.iov_len = PEEK_CHUNK;
+		n = recvmsg(p->local, &msg, MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			err = fd_dump_error(ctx, p, -errno, "peeking at queued data: %s",
+					    strerror(errno));
+			goto out;
+		}
+		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+			err = fd_dump_error(ctx, p, -ENOTSUP,
+					    "a queued message is too large or carries fds or "
+					    "credentials, which are not supported");
+			goto out;
+		}
+		if (n == 0 && type == SOCK_STREAM)
+			break; /* the peer is gone and the queue is empty */
+		if (n == 0) {
+			err = fd_dump_error(ctx, p, -ENOTSUP,
+					    "an empty message is queued: not supported");
+			goto out;
+		}
+		if (hdr) {
+			uint32_t len = (uint32_t)n;
+
+			memcpy(buf + used, &len, 4); /* little-endian on x86-64 */
+			if (++nr_msgs > MAX_QUEUED_MSGS) {
+				err = fd_dump_error(ctx, p, -E2BIG, "too many messages queued");
+				goto out;
+			}
+		}
+		used += hdr + (size_t)n;
+	}
+	if (used)
+		err = image_add_blob(ctx->img, buf, used, ret);
+out:
+	free(buf);
+	if (setsockopt(p->local, SOL_SOCKET, SO_PEEK_OFF, &old_off, sizeof(old_off)) && !err)
+		err = fd_dump_error(ctx, p, -errno, "putting SO_PEEK_OFF back: %s",
+				    strerror(errno));
+	return err;
+}
+
+static bool has_probe_ino(const struct fd_dump_ctx *ctx, uint64_t ino)
+{
+	uint32_t i;
+
+	for (i = 0; i < ctx->nr_probes; i++)
+		if (S_ISSOCK(ctx->probes[i].st.st_mode) && ctx->probes[i].st.st_ino == ino)
+			return true;
+	return false;
+}
+
+static void drop_pending_warning(const struct fd_dump_ctx *ctx, const struct fd_probe *p,
+				 uint32_t pending)
+{
+	if (pending)
+		log_warn("pid %d fd %d (%s): %u connection%s waiting to be accepted: dropped "
+			 "(their clients see the connection closed)",
+			 ctx->pid, p->fd, p->link, pending, pending == 1 ? "" : "s");
+}
+
+static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
+		     bool is_listening)
+{
+	struct sock_diag_info di;
+	char peer[160];
+	int ret, inq = 0;
+
+	ret = sock_diag_unix(out->sock.ino, &di);
+	if (ret)
+		return fd_dump_error(ctx, p, ret, "sock_diag for Unix socket: %s (is unix_diag "
+					     "available?)", strerror(-ret));
+	if (is_listening) {
+		out->sock.state = IMAGE_SOCK_LISTEN;
+		out->sock.backlog = di.backlog;
+		drop_pending_warning(ctx, p, di.pending);
+		return 0;
+	}
+	if (di.has_peer && (!di.peer_ino || has_probe_ino(ctx, di.peer_ino))) {
+		/* a pair within the process, or an end whose peer has been closed */
+		out->sock.state = IMAGE_SOCK_PAIR;
+		out->sock.peer_ino = di.peer_ino;
+		out->sock.peer_len = 0;
+		return peek_queue(ctx, p, out->sock.type, &out->sock.queue);
+	}
+	if (di.has_peer && out->sock.type != SOCK_DGRAM)
+		return fd_dump_error(ctx, p, -ENOTSUP,
+				     "Unix socket connected to socket:[%llu] (%s) outside the "
+				     "process",
+				     (unsigned long long)di.peer_ino,
+				     addr_str(AF_UNIX, out->sock.peer, out->sock.peer_len, peer,
+					      sizeof(peer)));
+	if (di.has_peer && !out->sock.peer_len)
+		return fd_dump_error(ctx, p, -ENOTSUP,
+				     "datagram socket connected to unnamed socket:[%llu] outside "
+				     "the process",
+				     (unsigned long long)di.peer_ino);
+	/* a named peer (like /dev/log) is connected to again by name at restore */
+	out->sock.state = out->sock.addr_len > offsetof(struct sockaddr_un, sun_path) ?
+				  IMAGE_SOCK_BOUND :
+				  IMAGE_SOCK_UNBOUND;
+	if (!ioctl(p->local, FIONREAD, &inq) && inq > 0)
+		return fd_dump_error(ctx, p, -ENOTSUP,
+				     "%d bytes queued from senders outside the process", inq);
+	return 0;
+}
+
+static const char *tcp_state_name(int state)
+{
+	static const char *const names[] = {
+		"?", "established", "syn-sent", "syn-recv", "fin-wait1", "fin-wait2",
+		"time-wait", "close", "close-wait", "last-ack", "listen", "closing",
+	};
+
+	return state > 0 && (size_t)state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
+}
+
+static int dump_inet(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
+		     bool is_listening)
+{
+	struct sock_diag_info di;
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	char a[160], b[160];
+	int ret;
+	bool has_port = false;
+
+	if (out->sock.addr_len >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in in;
+
+		memcpy(&in, out->sock.addr, sizeof(in)); /* the port sits at the same place in v6 */
+		has_port = in.sin_port != 0;
+	}
+	if (out->sock.type == SOCK_DGRAM) {
+		out->sock.state = has_port ? IMAGE_SOCK_BOUND : IMAGE_SOCK_UNBOUND;
+		return 0; /* queued datagrams are dropped, as a network may drop them */
+	}
+	if (out->sock.type != SOCK_STREAM || out->sock.protocol != IPPROTO_TCP)
+		return fd_dump_error(ctx, p, -ENOTSUP, "socket type %d protocol %d not supported",
+				     out->sock.type, out->sock.protocol);
+	if (is_listening) {
+		out->sock.state = IMAGE_SOCK_LISTEN;
+		ret = sock_diag_tcp_listen(out->sock.family, out->sock.ino, &di);
+		if (ret) {
+			log_warn("pid %d fd %d (%s): backlog unknown (sock_diag: %s): using %d",
+				 ctx->pid, p->fd, p->link, strerror(-ret), SOMAXCONN);
+			di.backlog = SOMAXCONN;
+			di.pending = 0;
+		}
+		out->sock.backlog = di.backlog;
+		drop_pending_warning(ctx, p, di.pending);
+		return 0;
+	}
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(p->local, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		return fd_dump_error(ctx, p, -errno, "TCP_INFO: %s", strerror(errno));
+	if (ti.tcpi_state == TCP_CLOSE) {
+		out->sock.state = has_port ? IMAGE_SOCK_BOUND : IMAGE_SOCK_UNBOUND;
+		out->sock.peer_len = 0;
+		return 0;
+	}
+	addr_str(out->sock.family, out->sock.addr, out->sock.addr_len, a, sizeof(a));
+	addr_str(out->sock.family, out->sock.peer, out->sock.peer_len, b, sizeof(b));
+	if (!ctx->tcp_close)
+		return fd_dump_error(ctx, p, -ENOTSUP,
+				     "TCP connection %s -> %s %s (dump with --tcp-close to have "
+				     "it come back reset)",
+				     a, b, tcp_state_name(ti.tcpi_state));
+	log_info("pid %d fd %d: TCP connection %s -> %s %s: dumped as closed (--tcp-close)",
+		 ctx->pid, p->fd, a, b, tcp_state_name(ti.tcpi_state));
+	out->sock.state = IMAGE_SOCK_RESET;
+	return 0;
+}
+
+int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family, type, protocol, acc = 0, v;
+
+	if (get_int_opt(p->local, SOL_SOCKET, SO_DOMAIN, &family) ||
+	    get_int_opt(p->local, SOL_SOCKET, SO_TYPE, &type) ||
+	    get_int_opt(p->local, SOL_SOCKET, SO_PROTOCOL, &protocol))
+		return fd_dump_error(ctx, p, -errno, "socket domain/type: %s", strerror(errno));
+	if (family != AF_UNIX && family != AF_INET && family != AF_INET6)
+		return fd_dump_error(ctx, p, -ENOTSUP, "socket family %d is not supported",
+				     family);
+	if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET)
+		return fd_dump_error(ctx, p, -ENOTSUP, "socket type %d is not supported", type);
+	out->kind = IMAGE_FD_SOCKET;
+	out->pos = 0;
+	out->sock.family = family;
+	out->sock.type = type;
+	out->sock.protocol = protocol;
+	out->sock.ino = p->st.st_ino;
+	out->sock.opts = dump_opts(p->local, family, type);
+	if (!get_int_opt(p->local, SOL_SOCKET, SO_SNDBUF, &v))
+		out->sock.sndbuf = v;
+	if (!get_int_opt(p->local, SOL_SOCKET, SO_RCVBUF, &v))
+		out->sock.rcvbuf = v;
+	len = sizeof(ss);
+	if (getsockname(p->local, (struct sockaddr *)&ss, &len))
+		return fd_dump_error(ctx, p, -errno, "getsockname: %s", strerror(errno));
+	out->sock.addr_len = len < IMAGE_SOCK_ADDR_MAX ? len : IMAGE_SOCK_ADDR_MAX;
+	memcpy(out->sock.addr, &ss, out->sock.addr_len);
+	len = sizeof(ss);
+	if (!getpeername(p->local, (struct sockaddr *)&ss, &len)) {
+		out->sock.peer_len = len < IMAGE_SOCK_ADDR_MAX ? len : IMAGE_SOCK_ADDR_MAX;
+		memcpy(out->sock.peer, &ss, out->sock.peer_len);
+	}
+	get_int_opt(p->local, SOL_SOCKET, SO_ACCEPTCONN, &acc);
+	if (family == AF_UNIX)
+		return dump_unix(ctx, p, out, acc);
+	return dump_inet(ctx, p, out, acc);
+}
+
+/* ------------------------------------------------------------- restore */
+
+/* SO_SNDBUF/SO_RCVBUF as dumped: the kernel doubles what it is given. */
+static void set_bufs(int fd, const struct image_fd *f)
+{
+	int v;
+
+	if (f->sock.sndbuf > 0) {
+		v = f->sock.sndbuf / 2;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)))
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	}
+	if (f->sock.rcvbuf > 0) {
+		v = f->sock.rcvbuf / 2;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)))
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	}
+}
+
+static int set_opt(const struct image_fd *f, int fd, int level, int name, bool on)
+{
+	int v = on;
+
+	if (setsockopt(fd, level, name, &v, sizeof(v)))
+		return fd_restore_error(f, -errno, "setsockopt %d/%d: %s", level, name,
+					strerror(errno));
+	return 0;
+}
+
+/* The options kept, except the ones bind() must see first (set_bind_opts). */
+static int set_opts(int fd, const struct image_fd *f)
+{
+	uint32_t o = f->sock.opts;
+	int ret = 0;
+
+	ret = set_opt(f, fd, SOL_SOCKET, SO_REUSEADDR, o & IMAGE_SOCK_OPT_REUSEADDR);
+	if (!ret && (o & IMAGE_SOCK_OPT_KEEPALIVE))
+		ret = set_opt(f, fd, SOL_SOCKET, SO_KEEPALIVE, true);
+	if (!ret && (o & IMAGE_SOCK_OPT_PASSCRED))
+		ret = set_opt(f, fd, SOL_SOCKET, SO_PASSCRED, true);
+	if (!ret && (o & IMAGE_SOCK_OPT_BROADCAST))
+		ret = set_opt(f, fd, SOL_SOCKET, SO_BROADCAST, true);
+	if (!ret && (o & IMAGE_SOCK_OPT_NODELAY))
+		ret = set_opt(f, fd, IPPROTO_TCP, TCP_NODELAY, true);
+	set_bufs(fd, f);
+	if (!ret)
+		ret = fd_set_flags_pos(fd, f, false);
+	return ret;
+}
+
+static int set_bind_opts(int fd, const struct image_fd *f)
+{
+	int ret = 0;
+
+	if (f->sock.opts & IMAGE_SOCK_OPT_REUSEPORT)
+		ret = set_opt(f, fd, SOL_SOCKET, SO_REUSEPORT, true);
+	if (!ret && f->sock.family == AF_INET6)
+		ret = set_opt(f, fd, IPPROTO_IPV6, IPV6_V6ONLY,
+			      f->sock.opts & IMAGE_SOCK_OPT_V6ONLY);
+	return ret;
+}
+
+static int new_socket(const struct image_fd *f)
+{
+	int fd = socket(f->sock.family, f->sock.type | SOCK_CLOEXEC, f->sock.protocol);
+
+	if (fd < 0)
+		return fd_restore_error(f, -errno, "socket(%d, %d, %d): %s", f->sock.family,
+					f->sock.type, f->sock.protocol, strerror(errno));
+	return fd;
+}
+
+/* A socket file left by the dumped program: removed only if nothing listens on it. */
+static int unlink_stale(const struct image_fd *f, const struct sockaddr_un *un, socklen_t len)
+{
+	struct stat st;
+	int probe, err;
+
+	if (lstat(un->sun_path, &st) || !S_ISSOCK(st.st_mode))
+		return 0;
+	probe = socket(AF_UNIX, f->sock.type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (probe < 0)
+		return fd_restore_error(f, -errno, "socket: %s", strerror(errno));
+	err = connect(probe, (const struct sockaddr *)un, len) ? errno : 0;
+	close(probe);
+	if (err != ECONNREFUSED)
+		return fd_restore_error(f, -EADDRINUSE, "%s is in use by a live socket",
+					un->sun_path);
+	if (unlink(un->sun_path) && errno != ENOENT)
+		return fd_restore_error(f, -errno, "removing stale %s: %s", un->sun_path,
+					strerror(errno));
+	return 0;
+}
+
+static int bind_addr(int fd, const struct image_fd *f)
+{
+	struct sockaddr_storage ss = { 0 };
+	char a[160];
+	int ret;
+
+	memcpy(&ss, f->sock.addr, f->sock.addr_len);
+	if (f->sock.family == AF_UNIX && f->sock.addr_len > offsetof(struct sockaddr_un, sun_path) &&
+	    f->sock.addr[offsetof(struct sockaddr_un, sun_path)]) {
+		ret = unlink_stale(f, (struct sockaddr_un *)&ss, f->sock.addr_len);
+		if (ret)
+			return ret;
+	}
+	if (bind(fd, (struct sockaddr *)&ss, f->sock.addr_len))
+		return fd_restore_error(f, -errno, "bind to %s: %s",
+					addr_str(f->sock.family, f->sock.addr, f->sock.addr_len, a,
+						 sizeof(a)),
+					strerror(errno));
+	return 0;
+}
+
+static int restore_named(const struct image_fd *f, int *ret_fd)
+{
+	bool is_tcp = f->sock.family != AF_UNIX && f->sock.type == SOCK_STREAM;
+	char a[160];
+	int fd, ret;
+
+	fd = new_socket(f);
+	if (fd < 0)
+		return fd;
+	ret = set_bind_opts(fd, f);
+	/*
+	 * A TCP port whose old connections sit in TIME-WAIT cannot be bound
+	 * without SO_REUSEADDR; the program's own setting is put back after
+	 * listen() (set_opts), where it no longer decides anything for us.
+	 */
+	if (!ret && is_tcp)
+		ret = set_opt(f, fd, SOL_SOCKET, SO_REUSEADDR, true);
+	if (!ret && f->sock.state != IMAGE_SOCK_UNBOUND)
+		ret = bind_addr(fd, f);
+	if (!ret && f->sock.state == IMAGE_SOCK_LISTEN && listen(fd, (int)f->sock.backlog))
+		ret = fd_restore_error(f, -errno, "listen: %s", strerror(errno));
+	if (!ret && f->sock.peer_len && f->sock.type == SOCK_DGRAM) {
+		struct sockaddr_storage ss = { 0 };
+
+		memcpy(&ss, f->sock.peer, f->sock.peer_len);
+		if (connect(fd, (struct sockaddr *)&ss, f->sock.peer_len))
+			ret = fd_restore_error(f, -errno, "connect to %s: %s",
+					       addr_str(f->sock.family, f->sock.peer,
+							f->sock.peer_len, a, sizeof(a)),
+					       strerror(errno));
+	}
+	if (!ret)
+		ret = set_opts(fd, f);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+/*
+ * A TCP connection dumped with --tcp-close: a loopback connection whose
+ * accepting side is closed with SO_LINGER 0, so that the peer's RST is
+ * already there when the program runs: its next read fails with
+ * ECONNRESET, later ones see EOF, writes fail with EPIPE, as after a reset.
+ */
+static int restore_reset(const struct image_fd *f, int *ret_fd)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = f->sock.family == AF_INET ? sizeof(struct sockaddr_in) :
+						      sizeof(struct sockaddr_in6);
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct pollfd pfd;
+	int lfd, cfd = -1, afd = -1, ret = 0;
+
+	ss.ss_family = (sa_family_t)f->sock.family;
+	if (f->sock.family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
+	lfd = new_socket(f);
+	if (lfd < 0)
+		return lfd;
+	cfd = new_socket(f);
+	if (cfd < 0) {
+		ret = cfd;
+		goto out;
+	}
+	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&ss, &len) ||
+	    connect(cfd, (struct sockaddr *)&ss, len)) {
+		ret = fd_restore_error(f, -errno, "loopback connection to reset: %s",
+				       strerror(errno));
+		goto out;
+	}
+	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (afd < 0 || setsockopt(afd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg))) {
+		ret = fd_restore_error(f, -errno, "accepting the connection to reset: %s",
+				       strerror(errno));
+		goto out;
+	}
+	close(afd);
+	afd = -1;
+	pfd = (struct pollfd){ .fd = cfd, .events = POLLIN };
+	if (poll(&pfd, 1, 1000) != 1 || !(pfd.revents & (POLLERR | POLLHUP))) {
+		ret = fd_restore_error(f, -ETIMEDOUT, "the reset did not arrive");
+		goto out;
+	}
+	ret = set_opts(cfd, f);
+out:
+	if (afd >= 0)
+		close(afd);
+	close(lfd);
+	if (ret) {
+		if (cfd >= 0)
+			close(cfd);
+		return ret;
+	}
+	*ret_fd = cfd;
+	return 0;
+}
+
+/* Sends a dumped queue through fd so that its peer has it to read. */
+static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int fd)
+{
+	const struct image_blob *q = &f->sock.queue;
+	uint8_t *data = NULL;
+	uint64_t off = 0;
+	int ret, room;
+
+	if (!q->len)
+		return 0;
+	ret = image_read_blob(ctx->img, q, (void **)&data);
+	if (ret)
+		return fd_restore_error(f, ret, "reading queued data: %s", strerror(-ret));
+	/* room for it all, whatever the dumped buffer sizes: set_bufs puts those back */
+	room = q->len > INT32_MAX / 4 ? INT32_MAX / 4 : (int)q->len * 2 + 65536;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &room, sizeof(room));
+	while (off < q->len) {
+		uint64_t n = q->len - off;
+		const uint8_t *p = data + off;
+		ssize_t sent;
+
+		if (f->sock.type != SOCK_STREAM) {
+			uint32_t mlen;
+
+			if (n < 4) {
+				ret = fd_restore_error(f, -EINVAL, "queue: truncated message header");
+				goto out;
+			}
+			memcpy(&mlen, p, 4);
+			if (mlen == 0 || mlen > n - 4) {
+				ret = fd_restore_error(f, -EINVAL, "queue: message of %u bytes at %llu",
+						       mlen, (unsigned long long)off);
+				goto out;
+			}
+			p += 4;
+			n = mlen;
+			off += 4;
+		}
+		sent = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (sent <= 0 || (f->sock.type != SOCK_STREAM && (uint64_t)sent != n)) {
+			ret = fd_restore_error(f, sent < 0 ? -errno : -EIO,
+					       "queueing %llu bytes: %s", (unsigned long long)n,
+					       sent < 0 ? strerror(errno) : "short send");
+			goto out;
+		}
+		off += (uint64_t)sent;
+	}
+	ret = 0;
+out:
+	free(data);
+	return ret;
+}
+
+static const struct image_fd *find_ino(const struct image *img, uint64_t ino)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_fds; i++)
+		if (img->fds[i].kind == IMAGE_FD_SOCKET && img->fds[i].sock.ino == ino)
+			return &img->fds[i];
+	return NULL;
+}
+
+/*
+ * The first end of a pair met makes the pair, fills both queues and keeps
+ * the other end (in scratch) for when its fd comes; an end whose peer was
+ * closed gets a pair whose other end is closed once the queue is in.
+ */
+static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
+{
+	const struct image_fd *peer = NULL;
+	int sv[2], ret;
+	uint32_t i;
+
+	for (i = 0; i < ctx->nr_sock_ends; i++)
+		if (ctx->sock_ends[i].ino == f->sock.ino && ctx->sock_ends[i].fd >= 0) {
+			*ret_fd = ctx->sock_ends[i].fd;
+			ctx->sock_ends[i].fd = -1;
+			ret = set_opts(*ret_fd, f);
+			if (ret) {
+				close(*ret_fd);
+				*ret_fd = -1;
+			}
+			return ret;
+		}
+	if (f->sock.peer_ino) {
+		peer = find_ino(ctx->img, f->sock.peer_ino);
+		if (!peer || peer == f || peer->sock.state != IMAGE_SOCK_PAIR ||
+		    peer->sock.peer_ino != f->sock.ino || peer->sock.type != f->sock.type)
+			return fd_restore_error(f, -EINVAL, "its peer socket:[%llu] is not in the "
+						"image as its pair end",
+						(unsigned long long)f->sock.peer_ino);
+	}
+	if (socketpair(AF_UNIX, f->sock.type | SOCK_CLOEXEC, 0, sv))
+		return fd_restore_error(f, -errno, "socketpair: %s", strerror(errno));
+	ret = fill_queue(ctx, f, sv[1]);
+	if (!ret && peer)
+		ret = fill_queue(ctx, peer, sv[0]);
+	if (!ret)
+		ret = set_opts(sv[0], f);
+	if (ret)
+		goto fail;
+	if (!peer) {
+		close(sv[1]);
+		*ret_fd = sv[0];
+		return 0;
+	}
+	if (!ctx->sock_ends) {
+		ctx->sock_ends = calloc(ctx->img->nr_fds, sizeof(*ctx->sock_ends));
+		if (!ctx->sock_ends) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
+	sv[1] = fd_to_scratch(ctx, sv[1]);
+	if (sv[1] < 0 || ctx->nr_sock_ends >= ctx->img->nr_fds) {
+		ret = fd_restore_error(f, sv[1] < 0 ? sv[1] : -EINVAL, "keeping the pair's other end");
+		goto fail;
+	}
+	ctx->sock_ends[ctx->nr_sock_ends].ino = peer->sock.ino;
+	ctx->sock_ends[ctx->nr_sock_ends].fd = sv[1];
+	ctx->nr_sock_ends++;
+	*ret_fd = sv[0];
+	return 0;
+fail:
+	close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	return ret;
+}
+
+int socket_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
+{
+	if (f->sock.addr_len > sizeof(struct sockaddr_storage) ||
+	    f->sock.peer_len > sizeof(struct sockaddr_storage))
+		return fd_restore_error(f, -EINVAL, "address too long");
+	switch (f->sock.state) {
+	case IMAGE_SOCK_PAIR:
+		return restore_pair(ctx, f, ret_fd);
+	case IMAGE_SOCK_RESET:
+		return restore_reset(f, ret_fd);
+	case IMAGE_SOCK_UNBOUND:
+	case IMAGE_SOCK_BOUND:
+	case IMAGE_SOCK_LISTEN:
+		return restore_named(f, ret_fd);
+	default:
+		return fd_restore_error(f, -EINVAL, "socket state %u unknown", f->sock.state);
+	}
+}
+
+void sockets_release(struct fd_restore_ctx *ctx)
+{
+	uint32_t i;
+
+	for (i = 0; i < ctx->nr_sock_ends; i++)
+		if (ctx->sock_ends[i].fd >= 0)
+			close(ctx->sock_ends[i].fd);
+	free(ctx->sock_ends);
+	ctx->sock_ends = NULL;
+	ctx->nr_sock_ends = 0;
+}
