@@ -272,6 +272,11 @@ static __attribute__((noreturn)) void exec_program(struct run *r, int child_end)
 			setenv("PYTHONPATH", sdk, 1);
 		}
 	}
+	/*
+	 * libuv (node, uvloop) uses io_uring when it can, and the engine cannot
+	 * dump io_uring: ask it for epoll.  A value the user set is left alone.
+	 */
+	setenv("UV_USE_IO_URING", "0", 0);
 	reset_signals();
 	/* by the name given, not the resolved path: comm and argv[0] stay what they would be */
 	execvp(r->opts->argv[0], r->opts->argv);
