@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+struct image;
+
 struct engine_dump_opts {
 	pid_t pid; /* as the caller sees it */
 	const char *dir; /* published atomically; must not exist yet */
@@ -39,6 +41,8 @@ struct engine_restore_opts {
 	bool die_with_caller; /* detached: init (and so the program) dies with the caller */
 	pid_t *ret_init_pid; /* if set: the namespace's init, as the caller sees it */
 	pid_t *ret_program_pid; /* if set: the program, as the caller sees it */
+	/* if set: the snapshot in dir, already read by the caller; used, not freed */
+	struct image *image;
 	/* if set: called once the program runs again with its memory filled, before a
 	 * foreground restore waits for it; the snapshot's files are no longer read
 	 * (a caller that rebuilt them on tmpfs removes them here) */

@@ -1139,10 +1139,14 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	char ok;
 
 	*ret_status = 1;
-	ret = image_read(opts->dir, &img);
-	if (ret < 0)
-		return ret;
-	log_debug("snapshot read in %.1f ms", now_ms() - t0);
+	if (opts->image) {
+		img = opts->image; /* the caller's: used, never freed here */
+	} else {
+		ret = image_read(opts->dir, &img);
+		if (ret < 0)
+			return ret;
+		log_debug("snapshot read in %.1f ms", now_ms() - t0);
+	}
 	ret = restore_validate(img);
 	if (ret < 0)
 		goto out;
@@ -1206,7 +1210,8 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		ret = 0;
 		goto out;
 	}
-	image_free(img);
+	if (img != opts->image)
+		image_free(img);
 	img = NULL;
 	install_forwarding(init);
 	while (waitpid(init, &status, 0) < 0)
@@ -1216,6 +1221,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	ret = 0;
 out:
 	gpu_restore_cancel(&cuda);
-	image_free(img);
+	if (img != opts->image)
+		image_free(img);
 	return ret;
 }
