@@ -508,8 +508,11 @@ changed:
 	return NULL;
 }
 
-/* Why the snapshot under our key cannot be used, or NULL when it can (caller frees). */
-static char *check_candidate(struct run *r, struct snap_meta *meta)
+/*
+ * Why the snapshot under our key cannot be used, or NULL when it can (caller
+ * frees); then *ret_img is the snapshot, read once for the restore too.
+ */
+static char *check_candidate(struct run *r, struct snap_meta *meta, struct image **ret_img)
 {
 	char dir[PATH_MAX], *why = NULL, *changed;
 	struct image *img = NULL;
@@ -536,7 +539,10 @@ static char *check_candidate(struct run *r, struct snap_meta *meta)
 	}
 	free(why);
 	changed = changed_file(img);
-	image_free(img);
+	if (changed)
+		image_free(img);
+	else
+		*ret_img = img;
 	return changed;
 }
 
@@ -544,6 +550,7 @@ static char *check_candidate(struct run *r, struct snap_meta *meta)
 static int try_restore(struct run *r, char **reason)
 {
 	struct engine_restore_opts o = { .detach = true, .die_with_caller = true };
+	struct image *img = NULL;
 	struct snap_meta meta;
 	char dir[PATH_MAX], *why = NULL;
 	struct capture cap;
@@ -567,16 +574,18 @@ static int try_restore(struct run *r, char **reason)
 		*reason = strdup("snapshot metadata is unreadable");
 		return ret;
 	}
-	*reason = check_candidate(r, &meta);
+	*reason = check_candidate(r, &meta, &img);
 	if (*reason) {
 		snap_meta_release(&meta);
 		return -ESTALE;
 	}
 	r->control_fd = meta.control_fd;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		ret = -errno;
 		*reason = strdup("no control socket");
 		snap_meta_release(&meta);
-		return -errno;
+		image_free(img);
+		return ret;
 	}
 	/* the restored program's recv() restarts on this socket and finds the answer */
 	if (dup2(sv[1], r->control_fd) < 0 ||
@@ -586,16 +595,19 @@ static int try_restore(struct run *r, char **reason)
 		close(sv[0]);
 		close(sv[1]);
 		snap_meta_release(&meta);
+		image_free(img);
 		return -EIO;
 	}
 	close(sv[1]);
 	snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
 	o.dir = dir;
+	o.image = img;
 	o.ret_init_pid = &r->init;
 	o.ret_program_pid = &r->program;
 	capture_start(&cap);
 	ret = engine_restore(&o, &status);
 	capture_stop(&cap, &why);
+	image_free(img);
 	close(r->control_fd);
 	if (ret < 0) {
 		if (asprintf(reason, "restore failed: %s", why ? why : strerror(-ret)) < 0)
