@@ -30,7 +30,8 @@
 extern char **environ;
 
 /* Names thaw itself sets or that only choose where thaw keeps things. */
-static const char *const always_ignored[] = { "THAW_CONTROL_FD", "THAW_STORE" };
+static const char *const always_ignored[] = { "THAW_CONTROL_FD", "THAW_STORE",
+					      "THAW_VERIFY_DIGEST" };
 
 static bool env_ignored(const struct runtime_run_opts *opts, const char *name, size_t len)
 {

@@ -42,6 +42,7 @@
 #include "base/log.h"
 #include "engine/engine.h"
 #include "image/image.h"
+#include "digest.h"
 #include "runtime-internal.h"
 
 extern char **environ;
@@ -440,6 +441,10 @@ static void take_snapshot(struct run *r)
 	if (ret < 0)
 		return;
 	snprintf(final, sizeof(final), "%s/%s", r->store, r->key);
+	/* before KEY.json exists no start restores it: a start never sees half the digests */
+	if (digest_wanted(r->opts) && digest_record(final) < 0)
+		log_warn("no content digests for %s: a start with --verify-digest will be cold",
+			 r->key);
 	meta.name = r->name;
 	memcpy(meta.key, r->key, sizeof(meta.key));
 	meta.command = command_line(r->opts->argv);
@@ -539,6 +544,9 @@ static char *check_candidate(struct run *r, struct snap_meta *meta, struct image
 	}
 	free(why);
 	changed = changed_file(img);
+	/* contents only where size, mtime and inode all match: hashing is the slow part */
+	if (!changed && digest_wanted(r->opts))
+		changed = digest_check(dir, img);
 	if (changed)
 		image_free(img);
 	else

@@ -21,6 +21,7 @@ struct runtime_run_opts {
 	const char *store; /* NULL: $THAW_STORE or ~/.cache/thaw */
 	const char *name; /* NULL: derived from the command */
 	bool no_snapshot; /* neither restore nor snapshot: a plain start under thaw */
+	bool verify_digest; /* also compare file contents by SHA-256 (or THAW_VERIFY_DIGEST=1) */
 	const char *json_events; /* append JSON lines here, or NULL */
 	const char *const *env_ignore; /* names (NAME or PREFIX*) left out of the key */
 	size_t nr_env_ignore;

@@ -1,0 +1,37 @@
+/*
+ * digest.h - content digests of the files a snapshot trusts (thaw run --verify-digest).
+ *
+ * Size, mtime and inode catch every ordinary change to a mapped file; a file
+ * rewritten in place and touched back to its old mtime slips past them.  With
+ * the option, the snapshot directory holds digests.json: the SHA-256 of every
+ * regular file the snapshot maps, executes or holds open read-only, and a
+ * start recomputes them before it restores.
+ */
+#ifndef THAW_RUNTIME_DIGEST_H
+#define THAW_RUNTIME_DIGEST_H
+
+#include <stdbool.h>
+
+#include "image/image.h"
+#include "runtime.h"
+
+#define DIGEST_FILE "digests.json"
+
+/* --verify-digest or THAW_VERIFY_DIGEST=1 (any value but "" and "0"). */
+bool digest_wanted(const struct runtime_run_opts *opts);
+
+/*
+ * Writes DIR/digests.json for the snapshot in DIR (not yet published).
+ * Returns 0 or -errno (logged); a file that cannot be read is left out, so a
+ * later check says so instead of restoring.
+ */
+int digest_record(const char *dir);
+
+/*
+ * Why the snapshot img in dir cannot be trusted by content, or NULL when every
+ * file hashes as recorded (caller frees): "/path changed (content digest)",
+ * or that the snapshot has no digests.
+ */
+char *digest_check(const char *dir, const struct image *img);
+
+#endif
