@@ -2,6 +2,7 @@
  * cmd-run.c - thaw run [options] -- CMD ARGS...
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,7 +13,8 @@ static void run_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: thaw run [--store DIR] [--name NAME] [--env-ignore VAR]... [--no-snapshot]\n"
-		"                [--json-events FILE] -- CMD [ARGS...]\n"
+		"                [--json-events FILE] [--snap-on-stdout RE | --snap-on-port PORT |\n"
+		"                --snap-on-http URL [--snap-delay S] [--warmup URL]] -- CMD [ARGS...]\n"
 		"\n"
 		"Runs CMD in its own PID namespace.  The first start runs it cold and snapshots\n"
 		"it when it reaches its snapshot point (thaw.snapshot() / thaw_snapshot()); every\n"
@@ -25,7 +27,26 @@ static void run_usage(FILE *out)
 		"  --name NAME         the snapshot's name (default: from the command)\n"
 		"  --env-ignore VAR    leave VAR (a glob: 'CI_*') out of the launch key\n"
 		"  --no-snapshot       neither restore nor snapshot: a plain start under thaw\n"
-		"  --json-events FILE  append events as JSON lines to FILE\n");
+		"  --json-events FILE  append events as JSON lines to FILE\n"
+		"\n"
+		"Snapshot points for a program that cannot be changed (it is not told):\n"
+		"  --snap-on-stdout RE   the first line of CMD's stdout matching the ERE RE\n"
+		"                        (CMD's stdout then goes through thaw run)\n"
+		"  --snap-on-port PORT   CMD listens on TCP PORT\n"
+		"  --snap-on-http URL    URL answers 2xx (polled every 50 ms)\n"
+		"  --snap-timeout SECS   give up waiting for the condition (default 120)\n"
+		"  --warmup URL          GET URL before the snapshot ...\n"
+		"  --warmup-count N      ... N times (default 1)\n"
+		"  --snap-delay SECS     wait after the condition and warm-up, then snapshot\n");
+}
+
+/* A number of seconds, >= 0; -1 when it is not one. */
+static double seconds(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	return (end == s || *end || !isfinite(v) || v < 0 || v > 1e6) ? -1 : v;
 }
 
 int cmd_run(int argc, char **argv)
@@ -36,15 +57,24 @@ int cmd_run(int argc, char **argv)
 		{ "env-ignore", required_argument, NULL, 'e' },
 		{ "no-snapshot", no_argument, NULL, 'N' },
 		{ "json-events", required_argument, NULL, 'j' },
+		{ "snap-on-stdout", required_argument, NULL, 'S' },
+		{ "snap-on-port", required_argument, NULL, 'P' },
+		{ "snap-on-http", required_argument, NULL, 'H' },
+		{ "snap-timeout", required_argument, NULL, 'T' },
+		{ "snap-delay", required_argument, NULL, 'D' },
+		{ "warmup", required_argument, NULL, 'W' },
+		{ "warmup-count", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct runtime_run_opts opts = { 0 };
 	const char **ignore = NULL;
+	long port, count;
+	char *end;
 	int c, status;
 
 	/* '+': stop at CMD, whose own options are its business */
-	while ((c = getopt_long(argc, argv, "+s:n:e:Nj:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:n:e:Nj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opts.store = optarg;
@@ -65,6 +95,47 @@ int cmd_run(int argc, char **argv)
 		case 'j':
 			opts.json_events = optarg;
 			break;
+		case 'S':
+			opts.snap_on_stdout = optarg;
+			break;
+		case 'P':
+			port = strtol(optarg, &end, 10);
+			if (end == optarg || *end || port < 1 || port > 65535) {
+				fprintf(stderr, "thaw run: --snap-on-port: not a port: %s\n", optarg);
+				free(ignore);
+				return 2;
+			}
+			opts.snap_on_port = (int)port;
+			break;
+		case 'H':
+			opts.snap_on_http = optarg;
+			break;
+		case 'T':
+		case 'D':
+			if (seconds(optarg) < 0) {
+				fprintf(stderr, "thaw run: not a number of seconds: %s\n", optarg);
+				free(ignore);
+				return 2;
+			}
+			if (c == 'T')
+				opts.snap_timeout_s = seconds(optarg);
+			else
+				opts.snap_delay_s = seconds(optarg);
+			break;
+		case 'W':
+			opts.warmup_url = optarg;
+			if (!opts.warmup_count)
+				opts.warmup_count = 1;
+			break;
+		case 'C':
+			count = strtol(optarg, &end, 10);
+			if (end == optarg || *end || count < 0 || count > 1000000) {
+				fprintf(stderr, "thaw run: --warmup-count: not a count: %s\n", optarg);
+				free(ignore);
+				return 2;
+			}
+			opts.warmup_count = (unsigned)count;
+			break;
 		case 'h':
 			run_usage(stdout);
 			free(ignore);
@@ -77,6 +148,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		run_usage(stderr);
+		free(ignore);
+		return 2;
+	}
+	if (opts.warmup_url && !opts.snap_on_stdout && !opts.snap_on_port && !opts.snap_on_http) {
+		fprintf(stderr, "thaw run: --warmup needs a --snap-on-* condition\n");
 		free(ignore);
 		return 2;
 	}

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <regex.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -63,6 +64,14 @@ struct run {
 	pid_t init; /* our child: PID 1 of the program's namespace */
 	pid_t program; /* as we see it */
 	bool restored, snapshot_done;
+	/* --snap-on-*: snapshot points the program does not know about */
+	int out_r, out_w; /* CMD's stdout, relayed to ours; -1: not relayed */
+	regex_t re;
+	bool re_ok, matching; /* matching: still looking for the first matching line */
+	char line[4096]; /* the line being matched; a longer one is matched on its start */
+	size_t line_len;
+	struct trigger *trig;
+	double deadline_ms; /* the condition gives up then */
 };
 
 /* ------------------------------------------------------ log capture */
@@ -252,6 +261,10 @@ static __attribute__((noreturn)) void exec_program(struct run *r, int child_end)
 	const char *old;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (r->out_w >= 0 && dup2(r->out_w, STDOUT_FILENO) < 0) {
+		dprintf(STDERR_FILENO, "thaw run: stdout pipe: %s\n", strerror(errno));
+		_exit(127);
+	}
 	if (child_end != r->control_fd) {
 		if (dup2(child_end, r->control_fd) < 0) {
 			dprintf(STDERR_FILENO, "thaw run: control socket: %s\n", strerror(errno));
@@ -307,6 +320,8 @@ static __attribute__((noreturn)) void init_main(struct run *r, int child_end)
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		log_warn("could not mount a private /proc: %s", strerror(errno));
 	close(r->sock);
+	if (r->out_r >= 0)
+		close(r->out_r);
 	for (i = 0; i < NR_FORWARDED; i++)
 		sigaction(forwarded[i], &sa, NULL);
 	pid = fork();
@@ -318,6 +333,8 @@ static __attribute__((noreturn)) void init_main(struct run *r, int child_end)
 		exec_program(r, child_end);
 	init_child = pid;
 	close(child_end);
+	if (r->out_w >= 0)
+		close(r->out_w);
 	if (r->ev.json_fd >= 0)
 		close(r->ev.json_fd);
 	/* the program holds its own stdio: do not keep a caller's pipes open */
@@ -344,6 +361,26 @@ static __attribute__((noreturn)) void init_main(struct run *r, int child_end)
 	}
 }
 
+/* The pipe CMD's stdout goes through; our end non-blocking: the main loop drains it. */
+static int relay_pipe(struct run *r)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC))
+		return log_errno("stdout pipe");
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	r->out_r = p[0];
+	r->out_w = p[1];
+	return 0;
+}
+
+static void close_relay_write(struct run *r)
+{
+	if (r->out_w >= 0)
+		close(r->out_w);
+	r->out_w = -1;
+}
+
 static int cold_start(struct run *r)
 {
 	struct clone_args ca = { .flags = CLONE_NEWPID | CLONE_NEWNS, .exit_signal = SIGCHLD };
@@ -357,6 +394,12 @@ static int cold_start(struct run *r)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return log_errno("control socketpair");
 	r->sock = sv[0];
+	if (r->opts->snap_on_stdout && !r->opts->no_snapshot && relay_pipe(r) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		r->sock = -1;
+		return -EMFILE;
+	}
 	fflush(NULL);
 	pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid < 0) {
@@ -365,11 +408,13 @@ static int cold_start(struct run *r)
 		close(sv[0]);
 		close(sv[1]);
 		r->sock = -1;
+		close_relay_write(r);
 		return err;
 	}
 	if (pid == 0)
 		init_main(r, sv[1]);
 	close(sv[1]);
+	close_relay_write(r);
 	r->init = pid;
 	r->program = find_program(pid);
 	return 0;
@@ -394,10 +439,29 @@ static void reply(struct run *r, const char *text)
 		log_warn("answering the program: %s", strerror(errno));
 }
 
-static void take_snapshot(struct run *r)
+/* fd n of the program is the write end of our stdout relay. */
+static bool is_our_relay(pid_t pid, int n, int out_r)
+{
+	struct stat theirs, ours;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, n);
+	return out_r >= 0 && !stat(path, &theirs) && !fstat(out_r, &ours) &&
+	       theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
+}
+
+/*
+ * asked: the program sent "snapshot" and waits for the answer; else a
+ * --snap-on-* condition fired and the program knows nothing of it.
+ */
+static void take_snapshot(struct run *r, bool asked)
 {
 	struct engine_dump_stats stats = { 0 };
-	struct engine_dump_opts o = { .leave_running = true };
+	/*
+	 * A snapshot from outside comes between requests at best: a probe's or
+	 * warm-up's connection the server has not closed yet comes back reset.
+	 */
+	struct engine_dump_opts o = { .leave_running = true, .tcp_close = !asked };
 	struct snap_meta meta = { 0 };
 	char staged[PATH_MAX], final[PATH_MAX], answer[600], *why = NULL;
 	struct capture cap;
@@ -406,15 +470,17 @@ static void take_snapshot(struct run *r)
 	double t0 = runtime_now_ms();
 
 	if (r->opts->no_snapshot || r->snapshot_done || r->restored) {
-		reply(r, r->opts->no_snapshot ? "disabled" : "failed: the snapshot point was passed");
+		if (asked)
+			reply(r, r->opts->no_snapshot ? "disabled" : "failed: the snapshot point was passed");
 		return;
 	}
 	r->snapshot_done = true;
 	if (r->program <= 0)
 		r->program = find_program(r->init);
 	for (i = 0; i < 3; i++)
-		if (shares_our_fd(r->program, i))
+		if (shares_our_fd(r->program, i) || is_our_relay(r->program, i, r->out_r))
 			ext[n++] = i;
+	meta.stdout_pipe = is_our_relay(r->program, STDOUT_FILENO, r->out_r);
 	ext[n++] = r->control_fd;
 	snprintf(staged, sizeof(staged), "%s/%s.next-%d", r->store, r->key, getpid());
 	o.pid = r->program;
@@ -426,7 +492,8 @@ static void take_snapshot(struct run *r)
 	capture_stop(&cap, &why);
 	if (ret < 0) {
 		snprintf(answer, sizeof(answer), "failed: %s", why ? why : strerror(-ret));
-		reply(r, answer);
+		if (asked)
+			reply(r, answer);
 		events_emit(&r->ev, "snapshot_failed",
 			    json_pack("{s:s, s:s, s:s}", "name", r->name, "key", r->key, "reason",
 				      answer + 8),
@@ -436,7 +503,8 @@ static void take_snapshot(struct run *r)
 	}
 	free(why);
 	/* the program goes on while we publish */
-	reply(r, "snapshotted");
+	if (asked)
+		reply(r, "snapshotted");
 	ret = snapstore_publish(r->store, staged, r->key);
 	if (ret < 0)
 		return;
@@ -554,6 +622,48 @@ static char *check_candidate(struct run *r, struct snap_meta *meta, struct image
 	return changed;
 }
 
+/*
+ * A snapshot whose stdout was our relay pipe gets a new one at fd 1: the
+ * engine hands the program the restoring process's fd 1, so ours is that
+ * pipe's write end until the engine returns (*saved keeps our stdout).
+ */
+static int relay_for_restore(struct run *r, int *saved)
+{
+	int p[2], err;
+
+	*saved = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (*saved < 0 && errno != EBADF)
+		return -errno;
+	if (pipe2(p, O_CLOEXEC))
+		goto fail;
+	if (dup2(p[1], STDOUT_FILENO) < 0) {
+		close(p[0]);
+		close(p[1]);
+		goto fail;
+	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	r->out_r = p[0];
+	return 0;
+fail:
+	err = -errno;
+	if (*saved >= 0)
+		close(*saved);
+	*saved = -1;
+	return err;
+}
+
+/* Our stdout again, and no write end of the relay left with us. */
+static void relay_restored(int saved)
+{
+	if (saved >= 0) {
+		dup2(saved, STDOUT_FILENO);
+		close(saved);
+	} else {
+		close(STDOUT_FILENO);
+	}
+}
+
 /* 0 when the program runs again from its snapshot; else *reason says why not. */
 static int try_restore(struct run *r, char **reason)
 {
@@ -562,7 +672,7 @@ static int try_restore(struct run *r, char **reason)
 	struct snap_meta meta;
 	char dir[PATH_MAX], *why = NULL;
 	struct capture cap;
-	int sv[2], ret, status;
+	int sv[2], ret, status, saved_out = -1;
 	double t0 = runtime_now_ms();
 
 	*reason = NULL;
@@ -607,6 +717,15 @@ static int try_restore(struct run *r, char **reason)
 		return -EIO;
 	}
 	close(sv[1]);
+	if (meta.stdout_pipe && (ret = relay_for_restore(r, &saved_out)) < 0) {
+		if (asprintf(reason, "stdout pipe: %s", strerror(-ret)) < 0)
+			*reason = NULL;
+		close(sv[0]);
+		close(r->control_fd);
+		snap_meta_release(&meta);
+		image_free(img);
+		return ret;
+	}
 	snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
 	o.dir = dir;
 	o.image = img;
@@ -617,7 +736,12 @@ static int try_restore(struct run *r, char **reason)
 	capture_stop(&cap, &why);
 	image_free(img);
 	close(r->control_fd);
+	if (meta.stdout_pipe)
+		relay_restored(saved_out);
 	if (ret < 0) {
+		if (r->out_r >= 0)
+			close(r->out_r);
+		r->out_r = -1;
 		if (asprintf(reason, "restore failed: %s", why ? why : strerror(-ret)) < 0)
 			*reason = NULL;
 		free(why);
@@ -672,18 +796,105 @@ static void handle_control(struct run *r)
 	}
 	buf[n] = '\0';
 	if (!strcmp(buf, "snapshot"))
-		take_snapshot(r);
+		take_snapshot(r, true);
 	else
 		reply(r, "failed: unknown request");
+}
+
+static void no_snapshot_point(struct run *r, const char *why)
+{
+	events_emit(&r->ev, "snapshot_skipped",
+		    json_pack("{s:s, s:s, s:s}", "name", r->name, "key", r->key, "reason", why),
+		    "no snapshot of %s: %s; it runs on without one", r->name, why);
+}
+
+/* The condition (or the stdout line) is there: the thread does warm-up and delay. */
+static void start_trigger(struct run *r, bool condition_met)
+{
+	if (r->program <= 0)
+		r->program = find_program(r->init);
+	if (trigger_start(&r->trig, r->opts, r->program, condition_met, r->deadline_ms) < 0)
+		no_snapshot_point(r, "the snapshot condition could not be watched");
+}
+
+static void trigger_done(struct run *r)
+{
+	const char *why = NULL;
+	int ret = trigger_result(r->trig, &why);
+
+	if (ret == -EAGAIN)
+		return;
+	if (ret == 0)
+		take_snapshot(r, false);
+	else if (ret != -ECANCELED)
+		no_snapshot_point(r, why && *why ? why : strerror(-ret));
+	trigger_stop(r->trig);
+	r->trig = NULL;
+}
+
+/* One complete (or overlong) line of CMD's stdout while still looking for the match. */
+static void match_line(struct run *r)
+{
+	r->line[r->line_len] = '\0';
+	r->line_len = 0;
+	if (regexec(&r->re, r->line, 0, NULL, 0) == 0) {
+		r->matching = false;
+		start_trigger(r, true);
+	}
+}
+
+/*
+ * Copies what CMD wrote to our stdout as it comes (no buffering of ours:
+ * order and bytes are kept), matching lines on the way.  all: until the
+ * pipe is empty (the program is gone).
+ */
+static void relay(struct run *r)
+{
+	char buf[65536];
+	ssize_t n, off, w;
+
+	for (;;) {
+		n = read(r->out_r, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0 || errno != EAGAIN) {
+				close(r->out_r);
+				r->out_r = -1;
+			}
+			return;
+		}
+		for (off = 0; off < n; off += w) {
+			w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				w = 0;
+			else if (w <= 0)
+				break; /* our stdout is gone: CMD's output goes nowhere, as it would */
+		}
+		for (off = 0; r->matching && off < n; off++) {
+			if (buf[off] == '\n') {
+				match_line(r);
+				continue;
+			}
+			r->line[r->line_len++] = buf[off];
+			if (r->line_len == sizeof(r->line) - 1)
+				match_line(r);
+		}
+		if ((size_t)n < sizeof(buf))
+			return;
+	}
 }
 
 static int wait_program(struct run *r, int sfd, int *ret_status)
 {
 	for (;;) {
-		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN },
-				       { .fd = r->sock, .events = POLLIN } };
+		struct pollfd p[4] = { { .fd = sfd, .events = POLLIN },
+				       { .fd = r->sock, .events = POLLIN },
+				       { .fd = r->out_r, .events = POLLIN },
+				       { .fd = r->trig ? trigger_fd(r->trig) : -1,
+					 .events = POLLIN } };
 		struct signalfd_siginfo si;
-		int status;
+		int status, timeout = -1;
 		pid_t got;
 
 		while ((got = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -691,21 +902,47 @@ static int wait_program(struct run *r, int sfd, int *ret_status)
 				continue;
 			*ret_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
 							  : WEXITSTATUS(status);
-			return 0;
+			goto out;
 		}
 		if (got < 0 && errno == ECHILD) {
 			log_error("the program's init is gone");
 			*ret_status = 1;
-			return 0;
+			goto out;
 		}
-		if (poll(p, r->sock >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+		if (r->matching) {
+			double left = r->deadline_ms - runtime_now_ms();
+
+			if (left <= 0) {
+				char why[128];
+
+				r->matching = false;
+				snprintf(why, sizeof(why), "no line of its output matched within %g s",
+					 r->opts->snap_timeout_s > 0 ? r->opts->snap_timeout_s : 120.0);
+				no_snapshot_point(r, why);
+			} else {
+				timeout = (int)left + 1;
+			}
+		}
+		/* poll ignores the entries whose fd is -1 */
+		if (poll(p, 4, timeout) < 0 && errno != EINTR)
 			return log_errno("poll");
 		if (p[0].revents & POLLIN && read(sfd, &si, sizeof(si)) == sizeof(si) &&
 		    si.ssi_signo != SIGCHLD)
 			forward_signal(r, &si);
 		if (r->sock >= 0 && p[1].revents & (POLLIN | POLLHUP | POLLERR))
 			handle_control(r);
+		if (r->out_r >= 0 && p[2].revents & (POLLIN | POLLHUP | POLLERR))
+			relay(r);
+		if (r->trig && p[3].revents & POLLIN)
+			trigger_done(r);
 	}
+out:
+	/* the program is gone; what it wrote last is still ours to pass on */
+	if (r->out_r >= 0)
+		relay(r);
+	trigger_stop(r->trig);
+	r->trig = NULL;
+	return 0;
 }
 
 /* ------------------------------------------------------------- main */
@@ -730,7 +967,8 @@ static int block_signals(sigset_t *old)
 
 int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 {
-	struct run r = { .opts = opts, .sock = -1, .init = -1, .program = -1 };
+	struct run r = { .opts = opts, .sock = -1, .init = -1, .program = -1, .out_r = -1,
+			 .out_w = -1 };
 	char *reason = NULL;
 	sigset_t old;
 	int ret, sfd = -1;
@@ -738,6 +976,18 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 	r.ev.t0_ms = runtime_now_ms();
 	r.ev.json_fd = -1;
 	*ret_status = 1;
+	if (opts->snap_on_stdout) {
+		char err[256];
+
+		ret = regcomp(&r.re, opts->snap_on_stdout, REG_EXTENDED | REG_NOSUB);
+		if (ret) {
+			regerror(ret, &r.re, err, sizeof(err));
+			log_error("--snap-on-stdout '%s': %s", opts->snap_on_stdout, err);
+			*ret_status = 2;
+			return -EINVAL;
+		}
+		r.re_ok = true;
+	}
 	ret = key_ingredients(opts, &r.ingredients, &r.exe);
 	if (ret == -ENOENT) {
 		log_error("%s: command not found", opts->argv[0]);
@@ -782,6 +1032,12 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 			*ret_status = 127;
 			goto out;
 		}
+		r.deadline_ms = runtime_now_ms() + 1000 * (opts->snap_timeout_s > 0
+							   ? opts->snap_timeout_s : 120.0);
+		if (!opts->no_snapshot && opts->snap_on_stdout)
+			r.matching = true;
+		else if (!opts->no_snapshot && (opts->snap_on_port > 0 || opts->snap_on_http))
+			start_trigger(&r, false);
 	}
 	ret = wait_program(&r, sfd, ret_status);
 	events_emit(&r.ev, "exit",
@@ -795,6 +1051,10 @@ out:
 	}
 	if (r.sock >= 0)
 		close(r.sock);
+	if (r.out_r >= 0)
+		close(r.out_r);
+	if (r.re_ok)
+		regfree(&r.re);
 	events_close(&r.ev);
 	free(reason);
 	free(r.exe);

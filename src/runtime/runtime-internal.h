@@ -5,6 +5,7 @@
  *   snapstore.c the store: one snapshot directory + one metadata file per key
  *   events.c    `snapshot created …` / `cold start: …` lines and JSON events
  *   run.c       starting, snapshotting, restoring and waiting
+ *   trigger.c   snapshot points outside the program: a port, a URL, warm-up
  */
 #ifndef THAW_RUNTIME_INTERNAL_H
 #define THAW_RUNTIME_INTERNAL_H
@@ -42,6 +43,7 @@ struct snap_meta {
 	uint64_t size; /* bytes on disk */
 	uint64_t restored; /* times restored */
 	int control_fd;
+	bool stdout_pipe; /* fd 1 was thaw run's relay pipe: a restore gives it a new one */
 	json_t *ingredients;
 };
 
@@ -69,5 +71,21 @@ void events_close(struct events *ev);
 void events_emit(struct events *ev, const char *type, json_t *fields, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 double runtime_now_ms(void);
+
+/*
+ * A snapshot point the program does not know about (--snap-on-port,
+ * --snap-on-http; --snap-on-stdout matches in run.c and starts one with
+ * the condition met).  A thread waits for the condition, sends the warm-up
+ * requests, waits the delay, and makes trigger_fd() readable.
+ */
+struct trigger;
+int trigger_start(struct trigger **ret, const struct runtime_run_opts *opts, pid_t program,
+		  bool condition_met, double deadline_ms);
+int trigger_fd(const struct trigger *t);
+/* Once trigger_fd() is readable: 0 to snapshot now, or -errno with *reason why not. */
+int trigger_result(struct trigger *t, const char **reason);
+/* Stops the thread (it gives up at once) and frees; NULL is fine. */
+void trigger_stop(struct trigger *t);
+bool trigger_port_listening(pid_t pid, int port);
 
 #endif

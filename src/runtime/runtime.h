@@ -26,6 +26,14 @@ struct runtime_run_opts {
 	const char *const *env_ignore; /* names (NAME or PREFIX*) left out of the key */
 	size_t nr_env_ignore;
 	char *const *argv; /* the command, NULL-terminated */
+	/* snapshot points for programs without the SDK (docs/runtime.md); 0/NULL: none */
+	const char *snap_on_stdout; /* POSIX ERE: the first line of CMD's stdout matching */
+	int snap_on_port; /* CMD listens on this TCP port */
+	const char *snap_on_http; /* this URL answers 2xx */
+	double snap_delay_s; /* wait after the condition (and warm-up) */
+	double snap_timeout_s; /* give up on the condition after this; 0: 120 */
+	const char *warmup_url; /* GET this ... */
+	unsigned warmup_count; /* ... this many times before the snapshot */
 };
 
 /*

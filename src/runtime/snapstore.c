@@ -3,8 +3,8 @@
  *
  * The store is a directory (0700) holding, per launch key, the snapshot
  * directory KEY/ written by the engine and a metadata file KEY.json (0600):
- * name, key, command, created, size, times restored, the control fd number
- * and the key's ingredients.  Metadata is replaced with write-to-temporary +
+ * name, key, command, created, size, times restored, the control fd number,
+ * whether stdout is thaw run's pipe (--snap-on-stdout) and the key's ingredients.  Metadata is replaced with write-to-temporary +
  * rename, and a snapshot directory with one RENAME_EXCHANGE, so a reader
  * sees the old or the new one, never half of either.  Metadata is untrusted
  * input: every field is type-checked and bounded.
@@ -80,6 +80,7 @@ int snapstore_load(const char *store, const char *key, struct snap_meta *m)
 	m->control_fd = (int)json_integer_value(json_object_get(root, "control_fd"));
 	if (m->control_fd < 3 || m->control_fd > (1 << 20))
 		m->control_fd = -1;
+	m->stdout_pipe = json_is_true(json_object_get(root, "stdout_pipe"));
 	m->ingredients = json_incref(json_object_get(root, "ingredients"));
 	json_decref(root);
 	if (!m->name || !m->command) {
@@ -120,12 +121,12 @@ int snapstore_save(const char *store, const struct snap_meta *m)
 	json_t *root;
 	int ret;
 
-	root = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:O}", "version",
+	root = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:b, s:O}", "version",
 			 RUNTIME_FORMAT_VERSION, "name", m->name, "key", m->key, "command",
 			 m->command, "created", (json_int_t)m->created, "created_ns",
 			 (json_int_t)m->created_ns, "size",
 			 (json_int_t)m->size, "restored", (json_int_t)m->restored, "control_fd",
-			 m->control_fd, "ingredients", m->ingredients ? m->ingredients : json_null());
+			 m->control_fd, "stdout_pipe", m->stdout_pipe, "ingredients", m->ingredients ? m->ingredients : json_null());
 	if (!root)
 		return -ENOMEM;
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
