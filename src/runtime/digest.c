@@ -126,7 +126,7 @@ int digest_record(const char *dir)
 	}
 	for (i = 0; i < img->nr_files; i++) {
 		const char *p = img->files[i].path;
-		json_t *e;
+		json_t *e, *jp;
 		int err;
 
 		if (!trusted(img, i))
@@ -139,8 +139,11 @@ int digest_record(const char *dir)
 		}
 		e = json_pack("{s:I, s:s}", "file", (json_int_t)i, "sha256", hex);
 		/* the path only where it is UTF-8 (jansson's rule); the index is what counts */
-		if (e && json_string(p))
-			json_object_set_new(e, "path", json_string(p));
+		jp = json_string(p);
+		if (e && jp)
+			json_object_set_new(e, "path", jp);
+		else
+			json_decref(jp);
 		if (!e || json_array_append_new(files, e)) {
 			ret = -ENOMEM;
 			goto out;
