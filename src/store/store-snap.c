@@ -4,14 +4,15 @@
  * Restore speed is the point here.  store_get_dir() rebuilds a directory one
  * batch at a time on one thread and fsyncs it; a restore needs none of that
  * durability and all the cores.  So the snapshot is rebuilt on tmpfs: each
- * file is created at its full size (zero chunks stay holes, costing nothing),
- * mapped shared, and runs of non-zero chunks are handed to worker threads,
- * each with a store handle of its own (a store is single-threaded; the disk
- * tier is safe for several handles as it is for several processes, and each
- * HTTP handle runs its own concurrent requests).  store_read_file() decodes
- * and verifies each chunk straight into the mapping, so the bytes are
- * written once.  The engine then restores from that directory as from any
- * other, and the caller removes it once the program runs again.
+ * file is created at its full size (zero chunks stay holes, costing nothing)
+ * and runs of non-zero chunks are handed to worker threads, each with a
+ * store handle of its own (a store is single-threaded; the disk tier is safe
+ * for several handles as it is for several processes, and each HTTP handle
+ * runs its own concurrent requests).  store_read_file() decodes and verifies
+ * a run into the thread's staging buffer, which stays in the cache, and one
+ * pwrite puts it into the file.  The engine then restores from that
+ * directory as from any other, and the caller removes it once the program
+ * runs again.
  */
 #define LOG_TAG "store"
 
@@ -26,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,7 +36,8 @@
 #include "store/store-snap.h"
 
 #define JOB_MAX_CHUNKS 64 /* store_read_file's batch: one HTTP round of requests */
-#define JOB_MAX_BYTES (16u << 20)
+#define JOB_MAX_BYTES_DISK (1u << 20) /* the staging buffer stays in a 2 MiB L2 */
+#define JOB_MAX_BYTES_URL (16u << 20) /* a round of 64 concurrent requests */
 #define MAX_THREADS 16
 
 bool store_snap_is_url(const char *location)
@@ -155,37 +156,64 @@ struct mat {
 	const struct store_config *cfg;
 	const struct store_manifest *m;
 	const char *context;
-	uint8_t **maps;
+	int *fds;
 	struct job *jobs;
-	size_t nr_jobs;
+	size_t nr_jobs, job_max; /* job_max: bytes of the largest job (staging buffer) */
 	atomic_size_t next;
 	atomic_int rc; /* the first error; stops the others */
 	atomic_uint_fast64_t fetched;
 };
 
+static void set_error(struct mat *mt, int rc)
+{
+	int none = 0;
+
+	atomic_compare_exchange_strong(&mt->rc, &none, rc);
+}
+
+/*
+ * Each job is decoded into this thread's staging buffer, small enough to stay
+ * in the cache, and written to the tmpfs file with pwrite.  Decoding straight
+ * into a shared mapping of the file cost more than decoding itself: every
+ * 4 KiB page was faulted in, zeroed and then overwritten, and unmapped again
+ * (over a third of the rebuild on the 2-core VM, docs/store-engine.md).
+ */
 static int run_jobs(struct mat *mt, struct store *s)
 {
+	uint8_t *buf = malloc(mt->job_max ? mt->job_max : 1);
 	size_t i;
 
+	if (!buf) {
+		set_error(mt, -ENOMEM);
+		return -ENOMEM;
+	}
 	while (!atomic_load(&mt->rc) && (i = atomic_fetch_add(&mt->next, 1)) < mt->nr_jobs) {
 		const struct job *j = &mt->jobs[i];
 		const struct store_file *f = &mt->m->files[j->file];
 		const struct store_chunk_ref *last = &f->chunks[j->first + j->nr - 1];
-		uint64_t off = f->chunks[j->first].off, len = last->off + last->len - off;
-		uint8_t *at = mt->maps[j->file] + off;
-		int rc;
+		uint64_t off = f->chunks[j->first].off, len = last->off + last->len - off, done = 0;
+		int rc = store_read_file(s, f, off, buf, len);
 
-		/* one call faults the whole run in, not one page fault per 4 KiB */
-		madvise(at, len, MADV_POPULATE_WRITE);
-		rc = store_read_file(s, f, off, at, len);
+		while (!rc && done < len) {
+			ssize_t n = pwrite(mt->fds[j->file], buf + done, len - done,
+					   (off_t)(off + done));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				rc = n < 0 ? log_errno("writing %s of the rebuilt snapshot", f->name) :
+					     -EIO;
+			else
+				done += (uint64_t)n;
+		}
 		if (rc) {
-			int none = 0;
-
-			atomic_compare_exchange_strong(&mt->rc, &none, rc);
+			set_error(mt, rc);
+			free(buf);
 			return rc;
 		}
 		atomic_fetch_add(&mt->fetched, len);
 	}
+	free(buf);
 	return 0;
 }
 
@@ -196,9 +224,7 @@ static void *worker(void *arg)
 	int rc = store_open(mt->cfg, &s);
 
 	if (rc) {
-		int none = 0;
-
-		atomic_compare_exchange_strong(&mt->rc, &none, rc);
+		set_error(mt, rc);
 		return NULL;
 	}
 	s->context = mt->context;
@@ -207,8 +233,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Runs of non-zero chunks, each at most JOB_MAX_CHUNKS chunks and JOB_MAX_BYTES. */
-static int plan_jobs(struct mat *mt)
+/* Runs of non-zero chunks, each at most JOB_MAX_CHUNKS chunks and max_bytes (or one chunk). */
+static int plan_jobs(struct mat *mt, uint64_t max_bytes)
 {
 	size_t cap = 0, n = 0;
 	uint32_t fi, i;
@@ -231,10 +257,12 @@ static int plan_jobs(struct mat *mt)
 			}
 			while (i + k < f->nr_chunks && k < JOB_MAX_CHUNKS &&
 			       !(f->chunks[i + k].flags & STORE_CHUNK_ZERO) &&
-			       (k == 0 || bytes + f->chunks[i + k].len <= JOB_MAX_BYTES)) {
+			       (k == 0 || bytes + f->chunks[i + k].len <= max_bytes)) {
 				bytes += f->chunks[i + k].len;
 				k++;
 			}
+			if (bytes > mt->job_max)
+				mt->job_max = bytes;
 			mt->jobs[n++] = (struct job){ .file = fi, .first = i, .nr = k };
 			i += k;
 		}
@@ -253,7 +281,7 @@ static const char *default_parent(void)
 	return t && *t ? t : "/tmp";
 }
 
-/* Creates every file at its size and maps it; zero chunks stay holes. */
+/* Creates every file at its size and keeps it open; zero chunks stay holes. */
 static int create_files(struct mat *mt, int dfd, const char *dir)
 {
 	uint32_t i;
@@ -271,18 +299,7 @@ static int create_files(struct mat *mt, int dfd, const char *dir)
 			close(fd);
 			return rc;
 		}
-		if (f->size) {
-			void *p = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-			if (p == MAP_FAILED) {
-				int rc = log_errno("mapping %s/%s", dir, f->name);
-
-				close(fd);
-				return rc;
-			}
-			mt->maps[i] = p;
-		}
-		close(fd);
+		mt->fds[i] = fd;
 	}
 	return 0;
 }
@@ -341,9 +358,13 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 	if (rc)
 		goto out;
 	mt.m = m;
-	mt.maps = calloc(m->nr_files ? m->nr_files : 1, sizeof(*mt.maps));
+	mt.fds = malloc((m->nr_files ? m->nr_files : 1) * sizeof(*mt.fds));
 	rc = -ENOMEM;
-	if (!mt.maps || plan_jobs(&mt))
+	if (!mt.fds)
+		goto out;
+	for (i = 0; i < m->nr_files; i++)
+		mt.fds[i] = -1;
+	if (plan_jobs(&mt, cfg->url ? JOB_MAX_BYTES_URL : JOB_MAX_BYTES_DISK))
 		goto out;
 	if (snprintf(buf, len, "%s/thaw-restore-XXXXXX", parent) >= (int)len) {
 		rc = -ENAMETOOLONG;
@@ -385,20 +406,20 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 		  now_ms() - t0);
 	goto out;
 fail:
-	for (i = 0; mt.maps && i < m->nr_files; i++)
-		if (mt.maps[i]) {
-			munmap(mt.maps[i], m->files[i].size);
-			mt.maps[i] = NULL;
+	for (i = 0; mt.fds && i < m->nr_files; i++)
+		if (mt.fds[i] >= 0) {
+			close(mt.fds[i]);
+			mt.fds[i] = -1;
 		}
 	store_snap_remove(buf);
 	buf[0] = 0;
 out:
-	for (i = 0; mt.maps && i < m->nr_files; i++)
-		if (mt.maps[i])
-			munmap(mt.maps[i], m->files[i].size);
+	for (i = 0; mt.fds && i < m->nr_files; i++)
+		if (mt.fds[i] >= 0)
+			close(mt.fds[i]);
 	if (dfd >= 0)
 		close(dfd);
-	free(mt.maps);
+	free(mt.fds);
 	free(mt.jobs);
 	store_manifest_free(m);
 	store_close(s);
