@@ -839,7 +839,8 @@ static void match_line(struct run *r)
 	r->line_len = 0;
 	if (regexec(&r->re, r->line, 0, NULL, 0) == 0) {
 		r->matching = false;
-		start_trigger(r, true);
+		/* a port or URL given as well must hold too: the thread waits for them */
+		start_trigger(r, !(r->opts->snap_on_port > 0 || r->opts->snap_on_http));
 	}
 }
 
@@ -866,10 +867,17 @@ static void relay(struct run *r)
 		}
 		for (off = 0; off < n; off += w) {
 			w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
+			if (w < 0 && errno == EINTR) {
 				w = 0;
-			else if (w <= 0)
-				break; /* our stdout is gone: CMD's output goes nowhere, as it would */
+			} else if (w < 0 && errno == EPIPE) {
+				/* nobody reads our stdout: CMD's next write gets its EPIPE, as it would */
+				close(r->out_r);
+				r->out_r = -1;
+				r->matching = false;
+				return;
+			} else if (w <= 0) {
+				break;
+			}
 		}
 		for (off = 0; r->matching && off < n; off++) {
 			if (buf[off] == '\n') {
@@ -962,6 +970,13 @@ static int block_signals(sigset_t *old)
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sfd < 0)
 		return log_errno("signalfd");
+	/*
+	 * Relaying CMD's stdout into a closed pipe must not kill thaw run: the
+	 * write says EPIPE instead (the children empty their masks before exec).
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	return sfd;
 }
 
@@ -1046,7 +1061,15 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 		    "%s exited with status %d", r.name, *ret_status);
 out:
 	if (sfd >= 0) {
+		struct timespec zero = { 0 };
+		sigset_t pipe_set;
+
 		close(sfd);
+		/* a SIGPIPE our relay caused is ours, not the caller's to receive */
+		sigemptyset(&pipe_set);
+		sigaddset(&pipe_set, SIGPIPE);
+		while (sigtimedwait(&pipe_set, NULL, &zero) == SIGPIPE)
+			;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 	}
 	if (r.sock >= 0)
