@@ -3,6 +3,7 @@
  */
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -70,6 +71,7 @@ int cmd_run(int argc, char **argv)
 	struct runtime_run_opts opts = { 0 };
 	const char **ignore = NULL;
 	long port, count;
+	bool count_given = false;
 	char *end;
 	int c, status;
 
@@ -82,13 +84,18 @@ int cmd_run(int argc, char **argv)
 		case 'n':
 			opts.name = optarg;
 			break;
-		case 'e':
-			ignore = realloc(ignore, (opts.nr_env_ignore + 1) * sizeof(*ignore));
-			if (!ignore)
+		case 'e': {
+			const char **grown = realloc(ignore, (opts.nr_env_ignore + 1) * sizeof(*ignore));
+
+			if (!grown) {
+				free(ignore);
 				return 1;
+			}
+			ignore = grown;
 			ignore[opts.nr_env_ignore++] = optarg;
 			opts.env_ignore = ignore;
 			break;
+		}
 		case 'N':
 			opts.no_snapshot = true;
 			break;
@@ -124,8 +131,6 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'W':
 			opts.warmup_url = optarg;
-			if (!opts.warmup_count)
-				opts.warmup_count = 1;
 			break;
 		case 'C':
 			count = strtol(optarg, &end, 10);
@@ -135,6 +140,7 @@ int cmd_run(int argc, char **argv)
 				return 2;
 			}
 			opts.warmup_count = (unsigned)count;
+			count_given = true;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -156,6 +162,8 @@ int cmd_run(int argc, char **argv)
 		free(ignore);
 		return 2;
 	}
+	if (opts.warmup_url && !count_given)
+		opts.warmup_count = 1;
 	opts.argv = argv + optind;
 	if (runtime_run(&opts, &status) < 0 && status == 0)
 		status = 1;
