@@ -13,6 +13,11 @@
  * hands it thaw run's own stdio and a fresh control socket at the same
  * numbers, on which "restored" is already waiting.
  *
+ * A program without the SDK gets its snapshot point from outside
+ * (--snap-on-stdout/-port/-http, trigger.c): thaw run dumps it the same
+ * way without telling it; with --snap-on-stdout its stdout is a pipe thaw
+ * run relays, recorded as external fd 1 and handed over anew at a restore.
+ *
  * Whatever goes wrong before the restored program runs is a cold start with
  * the reason said; nothing here makes the program fail because of thaw.
  */

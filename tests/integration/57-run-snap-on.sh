@@ -144,6 +144,10 @@ log "stdout: 2001 lines relayed in order; restored ticks go on from $first"
 port2=$(free_port)
 run port1 --snap-on-port "$port2" -- python3 "$TMP/srv.py" "$port2" "$TMP/www" 1
 wait_event port1 snapshot_created
+# the server binds after 1 s: a snapshot before that would be of a program not yet ready
+t=$(python3 -c 'import json, sys
+print(int(min(e["time_ms"] for e in map(json.loads, open(sys.argv[1])) if e["event"] == "snapshot_created")))' "$TMP/port1.json")
+[ "$t" -ge 900 ] || fail "port1: snapshot at $t ms, before the program listened"
 stop port1
 run port2 --snap-on-port "$port2" -- python3 "$TMP/srv.py" "$port2" "$TMP/www" 1
 wait_event port2 restored
