@@ -113,6 +113,7 @@ struct store {
 	bool has_key;
 	struct store_key key;
 	const char *context; /* "snapshot NAME" while a named operation runs */
+	bool defer_fill; /* reads do not fill the tiers in front: the caller does it later */
 };
 
 void store_object_id(const struct store *s, const struct store_chunk_ref *ref,
@@ -120,6 +121,10 @@ void store_object_id(const struct store *s, const struct store_chunk_ref *ref,
 /* Reads n chunks into outs (each ref->len bytes), through the tiers. */
 int store_read_chunks(struct store *s, const char *file, const struct store_chunk_ref *refs,
 		      size_t n, uint8_t **outs);
+/* For a deferred fill: 1 if the disk tier has the chunk, 0 if not, < 0 error or no disk tier. */
+int store_disk_has_chunk(struct store *s, const struct store_chunk_ref *ref);
+/* Encodes a chunk already verified (plain: ref->len bytes) into the disk tier. */
+int store_disk_fill(struct store *s, const struct store_chunk_ref *ref, const void *plain);
 struct store_tier *store_origin(struct store *s);
 struct store_tier *store_disk_tier(struct store *s);
 int store_manifest_encode(const struct store_manifest *m, struct store_buf *out);

@@ -227,6 +227,35 @@ static void fill_front(struct store *s, size_t upto, const char *id,
 	store_buf_release(&enc);
 }
 
+int store_disk_has_chunk(struct store *s, const struct store_chunk_ref *ref)
+{
+	struct store_tier *t = store_disk_tier(s);
+	char id[STORE_ID_MAX];
+
+	if (!t)
+		return -ENOENT;
+	store_object_id(s, ref, id);
+	return t->ops->has(t, STORE_OBJ_CHUNK, id);
+}
+
+int store_disk_fill(struct store *s, const struct store_chunk_ref *ref, const void *plain)
+{
+	struct store_tier *t = store_disk_tier(s);
+	struct store_buf enc = { 0 };
+	char id[STORE_ID_MAX];
+	int rc;
+
+	if (!t)
+		return -ENOENT;
+	store_object_id(s, ref, id);
+	rc = store_chunk_encode(ref->flags & STORE_CHUNK_ENCRYPTED ? key_of(s) : NULL, t->codec,
+				t->level, ref, plain, &enc);
+	if (!rc)
+		rc = t->ops->put(t, STORE_OBJ_CHUNK, id, enc.data, enc.len);
+	store_buf_release(&enc);
+	return rc;
+}
+
 static const char *ctx(const struct store *s)
 {
 	return s->context ? s->context : "the store";
@@ -305,7 +334,8 @@ int store_read_chunks(struct store *s, const char *file, const struct store_chun
 			if (drc == 0) {
 				if (s->ram)
 					store_ram_put(s->ram, ids[k], outs[k], refs[k].len);
-				fill_front(s, ti, ids[k], &refs[k], outs[k], &bufs[k]);
+				if (!s->defer_fill)
+					fill_front(s, ti, ids[k], &refs[k], outs[k], &bufs[k]);
 				store_buf_release(&bufs[k]);
 				continue;
 			}
