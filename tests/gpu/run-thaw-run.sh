@@ -42,7 +42,8 @@ start() {
 [ -x "$THAW" ] || { echo "no $THAW (tests/gpu/mkcarry.sh makes it)"; exit 1; }
 [ -e /dev/nvidia0 ] || [ -n "${WORKER:-}" ] || { echo "no GPU here"; exit 0; }
 plain_ms=0 plain_first=
-[ "${PLAIN:-1}" = 0 ] || start plain env PYTHONPATH="$PWD/sdk/python${PYTHONPATH:+:$PYTHONPATH}" python3 "$worker" "$gib"
+sdkpath=$PWD/sdk/python${PYTHONPATH:+:$PYTHONPATH}
+[ "${PLAIN:-1}" = 0 ] || start plain env PYTHONPATH="$sdkpath" python3 "$worker" "$gib"
 [ "${PLAIN:-1}" = 0 ] || { plain_ms=$T plain_first=$FIRST; }
 start cold "$THAW" run --store "$store" -- python3 "$worker" "$gib"
 cold_ms=$T cold_first=$FIRST
@@ -53,14 +54,16 @@ for i in $(seq "$RESTORES"); do
 	[ "$FIRST" = "$cold_first" ] || die "restored$i's first line differs from the cold start's"
 	eval "r$i=$T"
 done
-[ "${PLAIN:-1}" = 0 ] || [ "$plain_first" = "$cold_first" ] || die "the plain start's first line differs from thaw run's"
+[ "${PLAIN:-1}" = 0 ] || [ "$plain_first" = "$cold_first" ] ||
+	die "the plain start's first line differs from thaw run's"
 "$THAW" snapshots --store "$store"
 du -sh "$store"
 rs=$(for i in $(seq "$RESTORES"); do eval "echo \$r$i"; done | sort -n)
 med=$(echo "$rs" | sed -n "$(((RESTORES + 1) / 2))p")
 echo "RESULT plain_ms $plain_ms cold_ms $cold_ms restored_ms $(echo $rs | tr ' ' ,) median_ms $med"
 awk -v p="$plain_ms" -v c="$cold_ms" -v m="$med" 'BEGIN {
-	printf "speed-up: plain start / restored %.1fx, thaw run cold (snapshot included) / restored %.1fx\n", p / m, c / m }'
+	printf "speed-up: plain start / restored %.1fx, ", p / m
+	printf "thaw run cold (snapshot included) / restored %.1fx\n", c / m }'
 rm -rf "$store"
 [ "$failed" = 0 ] && echo PASS || echo FAIL
 [ "$failed" = 0 ]
