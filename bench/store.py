@@ -375,7 +375,7 @@ def report(r, out_path):
                        " (%.0f%%)" % (100 * v["vs_plain"]) if "vs_plain" in v else ""))
             else:
                 print("  %-26s %s" % (t, v))
-        print("  (%% of plain: throughput relative to the plain directory, same run)")
+        print("  (%: throughput relative to the plain directory, same run)")
     print("\nJSON: %s" % out_path)
 
 
