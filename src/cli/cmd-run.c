@@ -13,7 +13,7 @@
 static void run_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: thaw run [--store DIR] [--name NAME] [--env-ignore VAR]... [--no-snapshot]\n"
+		"usage: thaw run [--store DIR] [--name NAME] [--env-ignore VAR]... [--no-snapshot] [--verify-digest]\n"
 		"                [--json-events FILE] [--snap-on-stdout RE | --snap-on-port PORT |\n"
 		"                --snap-on-http URL [--snap-delay S] [--warmup URL]] -- CMD [ARGS...]\n"
 		"\n"
@@ -28,6 +28,8 @@ static void run_usage(FILE *out)
 		"  --name NAME         the snapshot's name (default: from the command)\n"
 		"  --env-ignore VAR    leave VAR (a glob: 'CI_*') out of the launch key\n"
 		"  --no-snapshot       neither restore nor snapshot: a plain start under thaw\n"
+		"  --verify-digest     also check mapped and open files by SHA-256 content\n"
+		"                      (slow for big programs; also THAW_VERIFY_DIGEST=1)\n"
 		"  --json-events FILE  append events as JSON lines to FILE\n"
 		"\n"
 		"Snapshot points for a program that cannot be changed (it is not told):\n"
@@ -57,6 +59,7 @@ int cmd_run(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "env-ignore", required_argument, NULL, 'e' },
 		{ "no-snapshot", no_argument, NULL, 'N' },
+		{ "verify-digest", no_argument, NULL, 'V' },
 		{ "json-events", required_argument, NULL, 'j' },
 		{ "snap-on-stdout", required_argument, NULL, 'S' },
 		{ "snap-on-port", required_argument, NULL, 'P' },
@@ -76,7 +79,7 @@ int cmd_run(int argc, char **argv)
 	int c, status;
 
 	/* '+': stop at CMD, whose own options are its business */
-	while ((c = getopt_long(argc, argv, "+s:n:e:Nj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:n:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opts.store = optarg;
@@ -98,6 +101,9 @@ int cmd_run(int argc, char **argv)
 		}
 		case 'N':
 			opts.no_snapshot = true;
+			break;
+		case 'V':
+			opts.verify_digest = true;
 			break;
 		case 'j':
 			opts.json_events = optarg;

@@ -24,7 +24,7 @@ PY
 go() {
 	local name=$1
 	shift
-	env "$@" "$THAW" run --store "${RUNSTORE:-$STORE}" -- $PY "$TMP/mapper.py" "$DATA" \
+	env "$@" "$THAW" run ${RUN_FLAGS:-} --store "${RUNSTORE:-$STORE}" -- $PY "$TMP/mapper.py" "$DATA" \
 		</dev/null >"$TMP/$name.out" 2>"$TMP/$name.err"
 	[ $? = 0 ] || fail "$name: thaw run failed: $(cat "$TMP/$name.err")"
 }
@@ -62,6 +62,6 @@ RUNSTORE=$TMP/store2 go nodig
 want nodig snapshotted 'snapshot created'
 RUNSTORE=$TMP/store2 go nodig2 THAW_VERIFY_DIGEST=1
 want nodig2 snapshotted 'cold start: the snapshot has no content digests'
-RUNSTORE=$TMP/store2 go nodig3 THAW_VERIFY_DIGEST=1
+RUN_FLAGS=--verify-digest RUNSTORE=$TMP/store2 go nodig3
 want nodig3 restored 'restored mapper from snapshot'
 pass
