@@ -62,6 +62,8 @@ RUNSTORE=$TMP/store2 go nodig
 want nodig snapshotted 'snapshot created'
 RUNSTORE=$TMP/store2 go nodig2 THAW_VERIFY_DIGEST=1
 want nodig2 snapshotted 'cold start: the snapshot has no content digests'
-RUN_FLAGS=--verify-digest RUNSTORE=$TMP/store2 go nodig3
+RUN_FLAGS=--verify-digest # a shell variable, not in CMD's environment (the key)
+RUNSTORE=$TMP/store2 go nodig3
+RUN_FLAGS=
 want nodig3 restored 'restored mapper from snapshot'
 pass
