@@ -84,7 +84,7 @@ def start_once(argv, opts, what, env, events_path=None):
         line = out.readline(opts.timeout, what)
         t1 = now()
         try:
-            rc = p.wait(timeout=opts.timeout)
+            rc = driver.wait_exact(p, opts.timeout)
         except subprocess.TimeoutExpired:
             raise BenchError(f"{what}: still running {opts.timeout:.0f} s after its first line")
         t2 = now()
