@@ -71,7 +71,6 @@ static const char *const step_names[] = {
 	[RESTORER_ERR_THREAD] = "setting per-thread state",
 	[RESTORER_ERR_SIGNALS] = "queueing pending signals",
 	[RESTORER_ERR_TIMERS] = "setting itimers and rlimits",
-	[RESTORER_ERR_RLIMIT] = "setting rlimits",
 };
 
 int restore_validate(const struct image *img)
@@ -566,7 +565,6 @@ static int build_and_jump(struct helper *h)
 		}
 	}
 	proc_maps_free(maps, n);
-	log_debug("helper: jumping into the restorer at %.1f ms", now_ms());
 	jump(a, r.start, stack);
 out:
 	proc_maps_free(maps, n);
@@ -660,7 +658,6 @@ static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (read(sync_fd, &c, 1) != 1)
 		_exit(1);
-	log_debug("helper: started at %.1f ms", now_ms());
 	/* the fds we use ourselves go above every fd of the snapshot */
 	h.min_fd = max_image_fd(img) + (int)img->nr_fds + 64;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -1033,7 +1030,6 @@ static __attribute__((noreturn)) void init_main(struct image *img, int status_fd
 	double started = now_ms();
 	int sync[2], region[2], ret;
 
-	log_debug("init: started at %.1f ms", started);
 	uint64_t where[4];
 	char ok = 'o';
 
@@ -1073,7 +1069,7 @@ static __attribute__((noreturn)) void init_main(struct image *img, int status_fd
 	close(sync[1]);
 	ret = wait_for_blob(&t);
 	if (ret == 0)
-		log_debug("memory and threads restored at %.1f ms (%.1f)", now_ms() - started, now_ms());
+		log_debug("memory and threads restored at %.1f ms", now_ms() - started);
 	if (ret == 0 && read(region[0], where, sizeof(where)) != sizeof(where))
 		ret = -EIO;
 	if (ret == 0)

@@ -39,7 +39,6 @@ enum restorer_step {
 	RESTORER_ERR_THREAD,
 	RESTORER_ERR_SIGNALS,
 	RESTORER_ERR_TIMERS,
-	RESTORER_ERR_RLIMIT,
 };
 
 struct restorer_range {
