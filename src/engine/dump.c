@@ -1,33 +1,276 @@
 /*
  * dump.c - engine_dump(): freeze, collect, write, then kill or let go.
  *
+ * The dumped PID and all its descendants are one snapshot: the root's image
+ * in DIR, every other live process's in DIR/proc-PID, zombies as entries of
+ * the root's list (image.h, struct image_child).  Open file descriptions
+ * shared between fds, in one process or across the tree, are found with
+ * kcmp(2) and given one share id, so that restore makes them one again.
+ *
  * Nothing before the publish may change what the program can observe:
  * injected system calls put every register back, fds are inspected through
  * duplicates, memory is only read.  So on any failure the snapshot
- * directory is removed, the threads are let go, and the program runs on as
+ * directory is removed, the threads are let go, and the programs run on as
  * if nothing had happened.
  */
 #define LOG_TAG "dump"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "engine-internal.h"
 #include "engine.h"
 #include "fds.h"
 #include "gpu/gpu.h"
+#include "proc.h"
+
+#ifndef KCMP_FILE
+#define KCMP_FILE 0
+#endif
+
+struct tree_dump {
+	struct frozen_tree fz;
+	struct image **imgs; /* per fz.procs; [0] is the root's */
+	pid_t *ns_pids; /* per fz.procs: the pid in the snapshot's namespace */
+	struct fd_tree view; /* every pipe and socket end of the tree */
+};
+
+static pid_t ns_pid_of(pid_t pid)
+{
+	struct proc_status st;
+
+	if (proc_read_status(pid, 0, &st) < 0 || !st.nspid_n)
+		return pid;
+	return st.nspid[st.nspid_n - 1];
+}
+
+/* A pid of the tree as the snapshot names it; one outside stays as it is. */
+static pid_t to_ns(const struct tree_dump *t, pid_t host)
+{
+	size_t i;
+
+	for (i = 0; i < t->fz.nr; i++)
+		if (t->fz.procs[i].pid == host)
+			return t->ns_pids[i];
+	return host;
+}
+
+static int dump_process(const struct engine_dump_opts *opts, struct tree_dump *t, size_t i)
+{
+	struct frozen *fz = &t->fz.procs[i];
+	struct image *img = t->imgs[i];
+	int *ext = NULL;
+	size_t nr_ext = 0;
+	int ret;
+
+	host_fingerprint(&img->host);
+	ret = process_dump(fz, img);
+	if (ret == 0)
+		ret = threads_dump(fz, img);
+	if (ret == 0)
+		ret = mem_dump(fz, img);
+	if (ret < 0)
+		return ret;
+	/* external fds (thaw run's control socket) are the root's only */
+	if (i == 0)
+		ext = gpu_external_fds(img, opts->external_fds, opts->nr_external_fds, &nr_ext);
+	ret = fds_dump_tree(fz->pid, img, i == 0 ? (ext ? ext : opts->external_fds) : NULL,
+			    i == 0 ? nr_ext : 0, opts->tcp_close, &t->view);
+	free(ext);
+	if (ret < 0)
+		return ret;
+	if (i) {
+		struct proc_stat sp;
+
+		ret = proc_read_stat(fz->pid, 0, &sp);
+		if (ret < 0)
+			return ret;
+		img->proc.ppid = to_ns(t, t->fz.ppids[i]);
+		img->proc.pgid = to_ns(t, sp.pgrp);
+		img->proc.sid = to_ns(t, sp.session);
+	}
+	return 0;
+}
+
+static int scan_fds(struct tree_dump *t)
+{
+	pid_t *pids = malloc(t->fz.nr * sizeof(*pids));
+	size_t i;
+	int ret;
+
+	if (!pids)
+		return -ENOMEM;
+	for (i = 0; i < t->fz.nr; i++)
+		pids[i] = t->fz.procs[i].pid;
+	ret = fd_tree_scan(pids, t->fz.nr, &t->view);
+	free(pids);
+	return ret;
+}
+
+/* ---- shared open file descriptions ---- */
+
+struct desc {
+	pid_t host_pid;
+	struct image_fd *f;
+};
+
+static int cmp_desc(const void *a, const void *b)
+{
+	const struct desc *x = a, *y = b;
+	long r = syscall(SYS_kcmp, x->host_pid, y->host_pid, KCMP_FILE, x->f->fd, y->f->fd);
+
+	/* kcmp orders files by (obfuscated) address: 0 equal, 1 less, 2 greater */
+	if (r == 1)
+		return -1;
+	if (r == 2)
+		return 1;
+	if (r == 0)
+		return 0;
+	return x->host_pid != y->host_pid ? (x->host_pid < y->host_pid ? -1 : 1)
+					  : (x->f->fd < y->f->fd ? -1 : 1);
+}
+
+static int assign_shares(struct tree_dump *t)
+{
+	struct desc *d;
+	size_t n = 0, i, j;
+	uint32_t next = 1, k;
+	long probe;
+
+	for (i = 0; i < t->fz.nr; i++)
+		n += t->imgs[i]->nr_fds;
+	if (n < 2)
+		return 0;
+	probe = syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, 0, 0);
+	if (probe < 0 && errno == ENOSYS) {
+		log_warn("kcmp(2) is not available: dup'ed and inherited fds come back as "
+			 "separate descriptions");
+		return 0;
+	}
+	d = malloc(n * sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	n = 0;
+	for (i = 0; i < t->fz.nr; i++)
+		for (k = 0; k < t->imgs[i]->nr_fds; k++) {
+			struct image_fd *f = &t->imgs[i]->fds[k];
+
+			if (f->kind != IMAGE_FD_INHERIT)
+				d[n++] = (struct desc){ t->fz.procs[i].pid, f };
+		}
+	qsort(d, n, sizeof(*d), cmp_desc);
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && cmp_desc(&d[i], &d[j]) == 0; j++)
+			;
+		if (j - i < 2)
+			continue;
+		for (k = (uint32_t)i; k < j; k++)
+			d[k].f->share = next;
+		next++;
+	}
+	free(d);
+	return 0;
+}
+
+/* ---- the tree ---- */
+
+static int create_images(const struct engine_dump_opts *opts, struct tree_dump *t,
+			 struct image *root)
+{
+	size_t i;
+	int ret;
+
+	t->imgs = calloc(t->fz.nr, sizeof(*t->imgs));
+	t->ns_pids = calloc(t->fz.nr, sizeof(*t->ns_pids));
+	if (!t->imgs || !t->ns_pids)
+		return -ENOMEM;
+	t->imgs[0] = root;
+	for (i = 0; i < t->fz.nr; i++)
+		t->ns_pids[i] = ns_pid_of(t->fz.procs[i].pid);
+	for (i = 1; i < t->fz.nr; i++) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/" IMAGE_CHILD_DIR_FMT, root->tmp_path,
+			 t->ns_pids[i]);
+		ret = image_create(path, &t->imgs[i]);
+		if (ret < 0)
+			return ret;
+	}
+	(void)opts;
+	return 0;
+}
+
+static int list_children(struct tree_dump *t, struct image *root)
+{
+	size_t i;
+
+	for (i = 1; i < t->fz.nr; i++) {
+		struct image_child *c = image_new_child(root);
+		const struct image_proc *p = &t->imgs[i]->proc;
+
+		if (!c)
+			return -ENOMEM;
+		*c = (struct image_child){ p->pid, p->ppid, p->pgid, p->sid, p->host_pid, false, 0 };
+	}
+	for (i = 0; i < t->fz.nr_zombies; i++) {
+		const struct frozen_zombie *z = &t->fz.zombies[i];
+		struct image_child *c = image_new_child(root);
+		struct proc_stat sp;
+		pid_t self = ns_pid_of(z->pid);
+
+		if (!c)
+			return -ENOMEM;
+		if (proc_read_stat(z->pid, 0, &sp) < 0)
+			sp.pgrp = sp.session = 0;
+		*c = (struct image_child){ self, to_ns(t, z->ppid), to_ns(t, sp.pgrp),
+					   to_ns(t, sp.session), z->pid, true, z->exit_status };
+	}
+	return 0;
+}
+
+static int check_gpu_tree(const struct tree_dump *t)
+{
+	size_t i;
+
+	for (i = 1; i < t->fz.nr; i++)
+		if (gpu_process_uses_gpu(t->fz.procs[i].pid) > 0) {
+			log_error("pid %d (child of %d) uses a GPU: only the root process of a tree "
+				  "may use CUDA",
+				  t->fz.procs[i].pid, t->fz.ppids[i]);
+			return -ENOTSUP;
+		}
+	return 0;
+}
+
+static void tree_dump_free(struct tree_dump *t, bool abort_images)
+{
+	size_t i;
+
+	for (i = 1; t->imgs && i < t->fz.nr; i++) {
+		if (abort_images)
+			image_abort(t->imgs[i]);
+		else
+			image_free(t->imgs[i]);
+	}
+	free(t->imgs);
+	free(t->ns_pids);
+	fd_tree_free(&t->view);
+	t->imgs = NULL;
+}
 
 int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *stats)
 {
 	struct engine_dump_stats st = { 0 };
+	struct tree_dump t = { 0 };
 	struct image *img = NULL;
 	struct gpu_stats gst;
-	struct frozen fz;
-	int *ext = NULL;
-	size_t nr_ext;
 	double t0 = now_ms(), t1, t2;
-	uint32_t i;
+	size_t i;
+	uint32_t v;
 	int ret;
 
 	ret = image_create(opts->dir, &img);
@@ -39,7 +282,7 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 		image_abort(img);
 		return ret;
 	}
-	ret = freeze_process(opts->pid, &fz);
+	ret = freeze_tree(opts->pid, &t.fz);
 	if (ret < 0) {
 		if (img->has_gpu)
 			gpu_resume(opts->pid);
@@ -48,36 +291,46 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	}
 	t1 = now_ms();
 	st.freeze_ms = t1 - t0;
-	host_fingerprint(&img->host);
-	ret = process_dump(&fz, img);
+	ret = check_gpu_tree(&t);
 	if (ret == 0)
-		ret = threads_dump(&fz, img);
+		ret = create_images(opts, &t, img);
 	if (ret == 0)
-		ret = mem_dump(&fz, img);
-	ext = gpu_external_fds(img, opts->external_fds, opts->nr_external_fds, &nr_ext);
+		ret = scan_fds(&t);
+	for (i = 0; ret == 0 && i < t.fz.nr; i++)
+		ret = dump_process(opts, &t, i);
 	if (ret == 0)
-		ret = fds_dump_with(opts->pid, img, ext ? ext : opts->external_fds, nr_ext,
-				    opts->tcp_close);
-	free(ext);
+		ret = assign_shares(&t);
+	if (ret == 0)
+		ret = list_children(&t, img);
 	t2 = now_ms();
 	st.collect_ms = t2 - t1;
+	/* the other processes first: the root's rename publishes the whole tree */
+	for (i = 1; ret == 0 && i < t.fz.nr; i++)
+		ret = image_publish(t.imgs[i]);
 	if (ret == 0)
 		ret = image_publish(img);
 	if (ret < 0) {
-		log_error("pid %d: dump failed; the process runs on", opts->pid);
-		frozen_release(&fz, false);
+		log_error("pid %d: dump failed; the process%s run%s on", opts->pid,
+			  t.fz.nr > 1 ? "es" : "", t.fz.nr > 1 ? "" : "s");
+		tree_dump_free(&t, true);
+		frozen_tree_release(&t.fz, false);
 		if (img->has_gpu)
 			gpu_resume(opts->pid);
 		image_abort(img);
 		return ret;
 	}
 	st.write_ms = now_ms() - t2;
-	for (i = 0; i < img->nr_vmas; i++) {
-		st.pages_dumped += img->vmas[i].pages_dumped;
-		st.pages_zero += img->vmas[i].pages_zero;
+	for (i = 0; i < t.fz.nr; i++) {
+		const struct image *pi = t.imgs[i];
+
+		for (v = 0; v < pi->nr_vmas; v++) {
+			st.pages_dumped += pi->vmas[v].pages_dumped;
+			st.pages_zero += pi->vmas[v].pages_zero;
+		}
+		st.bytes_written += pi->pages_bytes + pi->data_bytes;
 	}
-	st.bytes_written = img->pages_bytes + img->data_bytes;
-	frozen_release(&fz, !opts->leave_running);
+	tree_dump_free(&t, false);
+	frozen_tree_release(&t.fz, !opts->leave_running);
 	if (img->has_gpu && opts->leave_running)
 		gpu_resume(opts->pid);
 	image_free(img);

@@ -40,6 +40,22 @@ int freeze_process(pid_t pid, struct frozen *fz) __attribute__((warn_unused_resu
 /* Lets every thread run on (leave_running) or kills the process. */
 void frozen_release(struct frozen *fz, bool kill_it);
 
+/* A process and all its descendants, frozen; zombies are only recorded. */
+#define FREEZE_MAX_PROCS 4096
+struct frozen_zombie {
+	pid_t pid, ppid; /* as we see them */
+	int exit_status; /* what waitpid() will give the parent */
+};
+struct frozen_tree {
+	size_t nr;
+	struct frozen *procs; /* [0] is the root; every parent before its children */
+	pid_t *ppids; /* procs[i]'s parent as we see it ([0]: whatever it is) */
+	size_t nr_zombies;
+	struct frozen_zombie *zombies;
+};
+int freeze_tree(pid_t pid, struct frozen_tree *t) __attribute__((warn_unused_result));
+void frozen_tree_release(struct frozen_tree *t, bool kill_it);
+
 /*
  * inject.c: run one system call in a stopped thread and put everything back.
  * scratch (if not NULL) is copied to the thread's stack below the red zone

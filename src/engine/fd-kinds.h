@@ -33,12 +33,16 @@ struct fd_dump_ctx {
 	uint32_t nr_probes;
 	struct fd_probe *probes; /* sorted by fd */
 	bool tcp_close; /* established TCP connections are dumped as closed */
+	const struct fd_tree *tree; /* the whole tree's pipe and socket ends, or NULL */
 };
 
 /* Logs "pid P fd N (link): <message>" at error level and returns err. */
 int fd_dump_error(const struct fd_dump_ctx *ctx, const struct fd_probe *p, int err,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const struct fd_probe *fd_probe_find(const struct fd_dump_ctx *ctx, int fd);
+/* Some process of the tree (or this one) holds ino, a socket or a pipe end matching want(flags). */
+bool fd_tree_has(const struct fd_dump_ctx *ctx, uint64_t ino, bool is_socket,
+		 bool (*want)(uint32_t flags));
 
 /* Each fills out (already holding fd, flags, cloexec, pos, file = -1). */
 int file_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
@@ -56,11 +60,13 @@ struct restore_pipe {
 	uint32_t kind;
 	int rd, wr;
 	bool has_rd_fd, has_wr_fd; /* which ends image fds use */
+	bool is_shared; /* made for the tree: filled already, its other end is elsewhere */
 };
 
 struct fd_restore_ctx {
 	const struct image *img;
 	const int *shmem_fds;
+	const struct fd_shared *shared; /* the tree's objects, or NULL */
 	int min_fd;
 	int base; /* first number above every image fd */
 	int *file_fds; /* per img->files: recreated deleted file, or -1 */
@@ -89,6 +95,12 @@ int fd_set_flags_pos(int fd, const struct image_fd *f, bool seek);
 
 int file_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int pipe_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+/* Trees: makes pipe or FIFO f of ctx->img once, filled; its ends go to rd and wr. */
+int pipe_make_shared(struct fd_restore_ctx *ctx, const struct image_fd *f, int *rd, int *wr);
+/* Trees: makes the pair of f (ctx->img) and peer (peer_ctx->img) with both queues. */
+int socket_pair_shared(struct fd_restore_ctx *ctx, const struct image_fd *f,
+		       struct fd_restore_ctx *peer_ctx, const struct image_fd *peer, int *ret_f,
+		       int *ret_peer);
 int eventfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int signalfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int timerfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);

@@ -59,7 +59,8 @@ static bool pipe_is_inherited(const struct fd_dump_ctx *ctx, const struct fd_pro
 		if (reads(p->info.flags) ? writes(q->info.flags) : reads(q->info.flags))
 			return false;
 	}
-	return true;
+	/* the other end held by another process of the tree: restored with it */
+	return !fd_tree_has(ctx, p->st.st_ino, false, reads(p->info.flags) ? writes : reads);
 }
 
 /* Copies the bytes buffered in the pipe that rd reads, without consuming them. */
@@ -252,6 +253,47 @@ static int pipe_create(struct fd_restore_ctx *ctx, const struct image_fd *f,
 	return pipe_fill(ctx, f, rp);
 }
 
+int pipe_make_shared(struct fd_restore_ctx *ctx, const struct image_fd *f, int *rd, int *wr)
+{
+	struct restore_pipe rp = { 0 };
+	int ret = pipe_create(ctx, f, &rp);
+
+	*rd = *wr = -1;
+	if (!ret) {
+		*rd = rp.rd;
+		*wr = rp.wr == rp.rd ? -1 : rp.wr;
+		return 0;
+	}
+	if (rp.rd >= 0)
+		close(rp.rd);
+	if (rp.wr >= 0 && rp.wr != rp.rd)
+		close(rp.wr);
+	return ret;
+}
+
+/* The tree made this pipe already: take copies of its ends. */
+static int pipe_from_tree(struct fd_restore_ctx *ctx, const struct image_fd *f,
+			  struct restore_pipe *rp)
+{
+	int rd, wr;
+
+	if (f->kind == IMAGE_FD_FIFO) {
+		rd = wr = fd_shared_find(ctx->shared, FD_SHARED_FIFO, f->pipe.ino);
+	} else {
+		rd = fd_shared_find(ctx->shared, FD_SHARED_PIPE_RD, f->pipe.ino);
+		wr = fd_shared_find(ctx->shared, FD_SHARED_PIPE_WR, f->pipe.ino);
+	}
+	if (rd < 0 || wr < 0)
+		return 1;
+	*rp = (struct restore_pipe){ .ino = f->pipe.ino, .kind = f->kind, .is_shared = true };
+	rp->rd = fd_to_scratch(ctx, fcntl(rd, F_DUPFD_CLOEXEC, 0));
+	rp->wr = rd == wr ? rp->rd : fd_to_scratch(ctx, fcntl(wr, F_DUPFD_CLOEXEC, 0));
+	if (rp->rd < 0 || rp->wr < 0)
+		return fd_restore_error(f, -EMFILE, "taking the tree's pipe:[%llu]",
+					(unsigned long long)f->pipe.ino);
+	return 0;
+}
+
 int pipe_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	struct restore_pipe *rp = NULL;
@@ -263,7 +305,9 @@ int pipe_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 			rp = &ctx->pipes[i];
 	if (!rp) {
 		rp = &ctx->pipes[ctx->nr_pipes++];
-		ret = pipe_create(ctx, f, rp);
+		ret = pipe_from_tree(ctx, f, rp);
+		if (ret == 1)
+			ret = pipe_create(ctx, f, rp);
 		if (ret)
 			return ret;
 	}
@@ -291,7 +335,7 @@ int pipes_finish(struct fd_restore_ctx *ctx, int *next_fd)
 		struct restore_pipe *rp = &ctx->pipes[i];
 
 		keep = -1;
-		if (rp->kind == IMAGE_FD_PIPE && rp->has_rd_fd != rp->has_wr_fd) {
+		if (rp->kind == IMAGE_FD_PIPE && !rp->is_shared && rp->has_rd_fd != rp->has_wr_fd) {
 			keep = rp->has_rd_fd ? rp->wr : rp->rd;
 			if (keep == rp->wr)
 				rp->wr = -1;

@@ -44,6 +44,7 @@
 #include "base/log.h"
 #include "engine/fd-kinds.h"
 #include "engine/fd-socket.h"
+#include "engine/fds.h"
 
 #define PEEK_CHUNK (256u << 10)
 #define MAX_QUEUED_MSGS (1u << 20)
@@ -213,7 +214,7 @@ static bool has_probe_ino(const struct fd_dump_ctx *ctx, uint64_t ino)
 	for (i = 0; i < ctx->nr_probes; i++)
 		if (S_ISSOCK(ctx->probes[i].st.st_mode) && ctx->probes[i].st.st_ino == ino)
 			return true;
-	return false;
+	return fd_tree_has(ctx, ino, true, NULL);
 }
 
 static void drop_pending_warning(const struct fd_dump_ctx *ctx, const struct fd_probe *p,
@@ -666,11 +667,50 @@ static const struct image_fd *find_ino(const struct image *img, uint64_t ino)
  * the other end (in scratch) for when its fd comes; an end whose peer was
  * closed gets a pair whose other end is closed once the queue is in.
  */
+int socket_pair_shared(struct fd_restore_ctx *ctx, const struct image_fd *f,
+		       struct fd_restore_ctx *peer_ctx, const struct image_fd *peer, int *ret_f,
+		       int *ret_peer)
+{
+	int sv[2], ret;
+
+	if (peer->sock.state != IMAGE_SOCK_PAIR || peer->sock.peer_ino != f->sock.ino ||
+	    peer->sock.type != f->sock.type)
+		return fd_restore_error(f, -EINVAL, "its peer socket:[%llu] is not its pair end",
+					(unsigned long long)f->sock.peer_ino);
+	if (socketpair(AF_UNIX, f->sock.type | SOCK_CLOEXEC, 0, sv))
+		return fd_restore_error(f, -errno, "socketpair: %s", strerror(errno));
+	ret = fill_queue(ctx, f, sv[1]);
+	if (!ret)
+		ret = fill_queue(peer_ctx, peer, sv[0]);
+	if (!ret)
+		ret = set_opts(sv[0], f);
+	if (!ret)
+		ret = set_opts(sv[1], peer);
+	if (ret) {
+		close(sv[0]);
+		close(sv[1]);
+		return ret;
+	}
+	*ret_f = sv[0];
+	*ret_peer = sv[1];
+	return 0;
+}
+
 static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	const struct image_fd *peer = NULL;
-	int sv[2], ret;
+	int sv[2], ret, shared;
 	uint32_t i;
+
+	/* a pair with an end in another process of the tree: made once for all */
+	shared = fd_shared_find(ctx->shared, FD_SHARED_SOCK, f->sock.ino);
+	if (shared >= 0) {
+		*ret_fd = fcntl(shared, F_DUPFD_CLOEXEC, 0);
+		if (*ret_fd < 0)
+			return fd_restore_error(f, -errno, "taking the tree's socket: %s",
+						strerror(errno));
+		return 0;
+	}
 
 	for (i = 0; i < ctx->nr_sock_ends; i++)
 		if (ctx->sock_ends[i].ino == f->sock.ino && ctx->sock_ends[i].fd >= 0) {

@@ -30,6 +30,7 @@
 
 #include "base/log.h"
 #include "engine/fd-kinds.h"
+#include "engine/proc.h"
 
 #ifndef __NR_pidfd_open
 #define __NR_pidfd_open 434
@@ -239,13 +240,101 @@ static bool is_external(int fd, const int *external, size_t nr_external)
 
 int fds_dump(pid_t pid, struct image *img, const int *external, size_t nr_external)
 {
-	return fds_dump_with(pid, img, external, nr_external, false);
+	return fds_dump_tree(pid, img, external, nr_external, false, NULL);
 }
 
 int fds_dump_with(pid_t pid, struct image *img, const int *external, size_t nr_external,
 		  bool tcp_close)
 {
-	struct fd_dump_ctx ctx = { .pid = pid, .img = img, .tcp_close = tcp_close };
+	return fds_dump_tree(pid, img, external, nr_external, tcp_close, NULL);
+}
+
+static int scan_one(pid_t pid, struct fd_tree *t)
+{
+	int *numbers = NULL, ret;
+	size_t nr = 0, i;
+
+	ret = proc_list_fds(pid, &numbers, &nr);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < nr; i++) {
+		char path[64], link[64], *text = NULL, *flags;
+		unsigned long long ino;
+		struct fd_tree_end *e;
+		size_t len;
+		ssize_t n;
+		bool is_socket;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, numbers[i]);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (sscanf(link, "pipe:[%llu]", &ino) == 1)
+			is_socket = false;
+		else if (sscanf(link, "socket:[%llu]", &ino) == 1)
+			is_socket = true;
+		else
+			continue;
+		e = realloc(t->ends, (t->nr + 1) * sizeof(*e));
+		if (!e) {
+			ret = -ENOMEM;
+			break;
+		}
+		t->ends = e;
+		e = &t->ends[t->nr++];
+		*e = (struct fd_tree_end){ ino, pid, 0, is_socket };
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, numbers[i]);
+		if (proc_read_file(path, &text, &len) == 0 && (flags = strstr(text, "flags:")))
+			e->flags = (uint32_t)strtoul(flags + 6, NULL, 8);
+		free(text);
+	}
+	free(numbers);
+	return ret;
+}
+
+int fd_tree_scan(const pid_t *pids, size_t nr, struct fd_tree *ret)
+{
+	size_t i;
+	int err;
+
+	memset(ret, 0, sizeof(*ret));
+	for (i = 0; i < nr; i++) {
+		err = scan_one(pids[i], ret);
+		if (err < 0) {
+			fd_tree_free(ret);
+			return log_errno("pid %d: listing its pipes and sockets", pids[i]);
+		}
+	}
+	return 0;
+}
+
+void fd_tree_free(struct fd_tree *t)
+{
+	free(t->ends);
+	memset(t, 0, sizeof(*t));
+}
+
+bool fd_tree_has(const struct fd_dump_ctx *ctx, uint64_t ino, bool is_socket,
+		 bool (*want)(uint32_t flags))
+{
+	size_t i;
+
+	if (!ctx->tree)
+		return false;
+	for (i = 0; i < ctx->tree->nr; i++) {
+		const struct fd_tree_end *e = &ctx->tree->ends[i];
+
+		if (e->ino == ino && e->is_socket == is_socket && (!want || want(e->flags)))
+			return true;
+	}
+	return false;
+}
+
+int fds_dump_tree(pid_t pid, struct image *img, const int *external, size_t nr_external,
+		  bool tcp_close, const struct fd_tree *tree)
+{
+	struct fd_dump_ctx ctx = { .pid = pid, .img = img, .tcp_close = tcp_close, .tree = tree };
 	int *numbers = NULL, pidfd, ret;
 	uint32_t nr = 0, i;
 
@@ -496,9 +585,26 @@ static int restore_epolls(struct fd_restore_ctx *ctx, bool *placed)
 	return 0;
 }
 
-int fds_restore(const struct image *img, const int *shmem_fds, int min_fd)
+/* An earlier fd of this image, or the tree, holds f's open file description already. */
+static int shared_desc(const struct fd_restore_ctx *ctx, const int *tmp, uint32_t i)
 {
-	struct fd_restore_ctx ctx = { .img = img, .shmem_fds = shmem_fds, .min_fd = min_fd };
+	const struct image_fd *f = &ctx->img->fds[i];
+	int fd = fd_shared_find(ctx->shared, FD_SHARED_DESC, f->share);
+	uint32_t j;
+
+	if (!f->share || f->kind == IMAGE_FD_EPOLL)
+		return -1;
+	for (j = 0; fd < 0 && j < i; j++)
+		if (ctx->img->fds[j].share == f->share && tmp[j] >= 0)
+			fd = tmp[j];
+	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, ctx->base);
+}
+
+int fds_restore(const struct image *img, const int *shmem_fds, int min_fd,
+		const struct fd_shared *shared)
+{
+	struct fd_restore_ctx ctx = { .img = img, .shmem_fds = shmem_fds, .min_fd = min_fd,
+				      .shared = shared };
 	int *tmp = NULL, next, prev, ret, raw;
 	bool *placed = NULL;
 	uint32_t i;
@@ -527,6 +633,9 @@ int fds_restore(const struct image *img, const int *shmem_fds, int min_fd)
 		const struct image_fd *f = &img->fds[i];
 
 		if (f->kind == IMAGE_FD_EPOLL)
+			continue;
+		tmp[i] = shared_desc(&ctx, tmp, i);
+		if (tmp[i] >= 0)
 			continue;
 		ret = open_one(&ctx, f, &raw);
 		if (ret)
@@ -587,4 +696,276 @@ out:
 	free(placed);
 	free(tmp);
 	return ret;
+}
+
+/* ------------------------------------------------------------------ trees */
+
+int fd_shared_find(const struct fd_shared *shared, uint32_t type, uint64_t key)
+{
+	uint32_t i;
+
+	for (i = 0; shared && i < shared->nr; i++)
+		if (shared->objs[i].type == type && shared->objs[i].key == key)
+			return shared->objs[i].fd;
+	return -1;
+}
+
+void fd_shared_close(struct fd_shared *shared)
+{
+	uint32_t i;
+
+	for (i = 0; i < shared->nr; i++)
+		close(shared->objs[i].fd);
+	free(shared->objs);
+	memset(shared, 0, sizeof(*shared));
+}
+
+/* Takes fd (closing it) into the table at a number >= min_fd. */
+static int shared_add(struct fd_shared *sh, uint32_t type, uint64_t key, int fd, int min_fd)
+{
+	struct fd_shared_obj *o;
+	int moved;
+
+	if (fd < 0)
+		return fd;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+	close(fd);
+	if (moved < 0)
+		return log_errno("keeping a shared object above fd %d", min_fd);
+	o = realloc(sh->objs, (sh->nr + 1) * sizeof(*o));
+	if (!o) {
+		close(moved);
+		return -ENOMEM;
+	}
+	sh->objs = o;
+	sh->objs[sh->nr++] = (struct fd_shared_obj){ type, key, moved };
+	return 0;
+}
+
+/* What the tree's processes hold, to count who holds what. */
+enum held { HELD_SHMEM, HELD_PIPE, HELD_SOCK, HELD_SHARE };
+
+static bool holds(const struct image *img, enum held what, uint32_t kind, uint64_t key)
+{
+	uint32_t i;
+
+	if (what == HELD_SHMEM) {
+		for (i = 0; i < img->nr_shmems; i++)
+			if (img->shmems[i].ino == key)
+				return true;
+		return false;
+	}
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i];
+
+		if ((what == HELD_PIPE && f->kind == kind && f->pipe.ino == key) ||
+		    (what == HELD_SOCK && f->kind == IMAGE_FD_SOCKET && f->sock.ino == key) ||
+		    (what == HELD_SHARE && f->share == key))
+			return true;
+	}
+	return false;
+}
+
+static bool held_elsewhere(struct image *const *imgs, uint32_t nr, uint32_t self, enum held what,
+			   uint32_t kind, uint64_t key)
+{
+	uint32_t i;
+
+	for (i = 0; i < nr; i++)
+		if (i != self && holds(imgs[i], what, kind, key))
+			return true;
+	return false;
+}
+
+struct tree_ctx {
+	struct fd_restore_ctx c;
+	int *shmem_fds;
+};
+
+static int tree_ctx_init(struct tree_ctx *t, const struct image *img, int min_fd,
+			 const struct fd_shared *sh)
+{
+	uint32_t i;
+
+	memset(t, 0, sizeof(*t));
+	t->c = (struct fd_restore_ctx){ .img = img, .shared = sh, .min_fd = min_fd, .base = min_fd };
+	t->shmem_fds = malloc((img->nr_shmems + 1) * sizeof(int));
+	t->c.file_fds = malloc((img->nr_files + 1) * sizeof(int));
+	t->c.pipes = calloc(img->nr_fds + 1, sizeof(*t->c.pipes));
+	if (!t->shmem_fds || !t->c.file_fds || !t->c.pipes)
+		return -ENOMEM;
+	for (i = 0; i < img->nr_shmems; i++)
+		t->shmem_fds[i] = fd_shared_find(sh, FD_SHARED_SHMEM, img->shmems[i].ino);
+	for (i = 0; i < img->nr_files; i++)
+		t->c.file_fds[i] = -1;
+	t->c.shmem_fds = t->shmem_fds;
+	return 0;
+}
+
+static void tree_ctx_fini(struct tree_ctx *t)
+{
+	uint32_t i;
+
+	if (t->c.file_fds)
+		for (i = 0; i < t->c.img->nr_files; i++)
+			if (t->c.file_fds[i] >= 0)
+				close(t->c.file_fds[i]);
+	if (t->c.pipes)
+		pipes_release(&t->c);
+	sockets_release(&t->c);
+	free(t->c.pipes);
+	free(t->c.file_fds);
+	free(t->shmem_fds);
+}
+
+static int prepare_shmems(struct image *const *imgs, uint32_t nr, int min_fd,
+			  struct fd_shared *sh)
+{
+	uint32_t i, k;
+	int ret;
+
+	for (i = 0; i < nr; i++)
+		for (k = 0; k < imgs[i]->nr_shmems; k++) {
+			uint64_t ino = imgs[i]->shmems[k].ino;
+
+			if (fd_shared_find(sh, FD_SHARED_SHMEM, ino) >= 0 ||
+			    !held_elsewhere(imgs, nr, i, HELD_SHMEM, 0, ino))
+				continue;
+			ret = shared_add(sh, FD_SHARED_SHMEM, ino, shmem_create(imgs[i], k, min_fd),
+					 min_fd);
+			if (ret < 0)
+				return ret;
+		}
+	return 0;
+}
+
+static const struct image_fd *find_sock(struct image *const *imgs, uint32_t nr, uint64_t ino,
+					uint32_t *ret_img)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < nr; i++)
+		for (k = 0; k < imgs[i]->nr_fds; k++)
+			if (imgs[i]->fds[k].kind == IMAGE_FD_SOCKET &&
+			    imgs[i]->fds[k].sock.ino == ino) {
+				*ret_img = i;
+				return &imgs[i]->fds[k];
+			}
+	return NULL;
+}
+
+/* Pipes, FIFOs and socket pairs that more than one process holds. */
+static int prepare_channels(struct image *const *imgs, uint32_t nr, int min_fd,
+			    struct fd_shared *sh, struct tree_ctx *ctxs)
+{
+	uint32_t i, k, j;
+	int ret, a, b;
+
+	for (i = 0; i < nr; i++)
+		for (k = 0; k < imgs[i]->nr_fds; k++) {
+			const struct image_fd *f = &imgs[i]->fds[k], *peer;
+			bool is_pipe = f->kind == IMAGE_FD_PIPE || f->kind == IMAGE_FD_FIFO;
+
+			if (is_pipe) {
+				uint32_t type = f->kind == IMAGE_FD_FIFO ? FD_SHARED_FIFO
+									 : FD_SHARED_PIPE_RD;
+
+				if (fd_shared_find(sh, type, f->pipe.ino) >= 0 ||
+				    !held_elsewhere(imgs, nr, i, HELD_PIPE, f->kind, f->pipe.ino))
+					continue;
+				ret = pipe_make_shared(&ctxs[i].c, f, &a, &b);
+				if (ret == 0)
+					ret = shared_add(sh, type, f->pipe.ino, a, min_fd);
+				else
+					a = b = -1;
+				if (ret == 0 && b >= 0)
+					ret = shared_add(sh, FD_SHARED_PIPE_WR, f->pipe.ino, b, min_fd);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
+			if (f->kind != IMAGE_FD_SOCKET || f->sock.state != IMAGE_SOCK_PAIR ||
+			    !f->sock.peer_ino || fd_shared_find(sh, FD_SHARED_SOCK, f->sock.ino) >= 0)
+				continue;
+			peer = find_sock(imgs, nr, f->sock.peer_ino, &j);
+			if (!peer)
+				return fd_restore_error(f, -EINVAL, "its peer socket:[%llu] is in no "
+							"process of the snapshot",
+							(unsigned long long)f->sock.peer_ino);
+			if (j == i && !held_elsewhere(imgs, nr, i, HELD_SOCK, 0, f->sock.ino) &&
+			    !held_elsewhere(imgs, nr, i, HELD_SOCK, 0, peer->sock.ino))
+				continue;
+			ret = socket_pair_shared(&ctxs[i].c, f, &ctxs[j].c, peer, &a, &b);
+			if (ret == 0)
+				ret = shared_add(sh, FD_SHARED_SOCK, f->sock.ino, a, min_fd);
+			else
+				b = -1;
+			if (ret == 0)
+				ret = shared_add(sh, FD_SHARED_SOCK, peer->sock.ino, b, min_fd);
+			if (ret < 0)
+				return ret;
+		}
+	return 0;
+}
+
+/* Open file descriptions held by fds of more than one process. */
+static int prepare_descs(struct image *const *imgs, uint32_t nr, int min_fd,
+			 struct fd_shared *sh, struct tree_ctx *ctxs)
+{
+	uint32_t i, k;
+	int ret, fd;
+
+	for (i = 0; i < nr; i++)
+		for (k = 0; k < imgs[i]->nr_fds; k++) {
+			const struct image_fd *f = &imgs[i]->fds[k];
+
+			if (!f->share || fd_shared_find(sh, FD_SHARED_DESC, f->share) >= 0 ||
+			    !held_elsewhere(imgs, nr, i, HELD_SHARE, 0, f->share))
+				continue;
+			if (f->kind == IMAGE_FD_SOCKET && f->sock.state == IMAGE_SOCK_PAIR &&
+			    fd_shared_find(sh, FD_SHARED_SOCK, f->sock.ino) >= 0)
+				continue; /* the pair's end is the description */
+			if (f->kind == IMAGE_FD_EPOLL)
+				return fd_restore_error(f, -ENOTSUP, "an epoll set shared by several "
+							"processes is not supported");
+			ret = open_one(&ctxs[i].c, f, &fd);
+			if (ret == 0)
+				ret = shared_add(sh, FD_SHARED_DESC, f->share, fd, min_fd);
+			if (ret < 0)
+				return ret;
+		}
+	return 0;
+}
+
+int fds_tree_prepare(struct image *const *imgs, uint32_t nr, int min_fd, struct fd_shared *ret)
+{
+	struct tree_ctx *ctxs;
+	uint32_t i;
+	int err;
+
+	memset(ret, 0, sizeof(*ret));
+	err = prepare_shmems(imgs, nr, min_fd, ret);
+	if (err < 0)
+		goto fail;
+	ctxs = calloc(nr, sizeof(*ctxs));
+	if (!ctxs) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < nr && err == 0; i++)
+		err = tree_ctx_init(&ctxs[i], imgs[i], min_fd, ret);
+	if (err == 0)
+		err = prepare_channels(imgs, nr, min_fd, ret, ctxs);
+	if (err == 0)
+		err = prepare_descs(imgs, nr, min_fd, ret, ctxs);
+	for (i = 0; i < nr; i++)
+		if (ctxs[i].c.img)
+			tree_ctx_fini(&ctxs[i]);
+	free(ctxs);
+	if (err == 0)
+		return 0;
+fail:
+	log_error("restoring what the processes of the tree share failed: %s", strerror(-err));
+	fd_shared_close(ret);
+	return err;
 }

@@ -34,6 +34,27 @@ int fds_dump_with(pid_t pid, struct image *img, const int *external, size_t nr_e
 		  bool tcp_close) __attribute__((warn_unused_result));
 
 /*
+ * Trees: every pipe and socket end held by any process of the tree, so that
+ * a process's dump knows which of its pipes and socket pairs lead to another
+ * process of the tree (restored with it) rather than outside.
+ */
+struct fd_tree {
+	size_t nr;
+	struct fd_tree_end {
+		uint64_t ino;
+		pid_t pid;
+		uint32_t flags; /* f_flags: which way a pipe end goes */
+		bool is_socket;
+	} *ends;
+};
+int fd_tree_scan(const pid_t *pids, size_t nr, struct fd_tree *ret)
+	__attribute__((warn_unused_result));
+void fd_tree_free(struct fd_tree *t);
+/* fds_dump_with() for one process of a tree (tree may be NULL: a lone process). */
+int fds_dump_tree(pid_t pid, struct image *img, const int *external, size_t nr_external,
+		  bool tcp_close, const struct fd_tree *tree) __attribute__((warn_unused_result));
+
+/*
  * Stats path_for_open (a path or a /proc magic link) and adds it to
  * img->files under display_path; a deleted file also gets its contents
  * saved (at most FILES_MAX_DELETED bytes).  Returns the index or -errno.
@@ -63,7 +84,37 @@ int files_validate(const struct image *img) __attribute__((warn_unused_result));
  * or SIGPIPE it never got in the original.  Returns 0 or -errno after logging
  * which fd failed.
  */
-int fds_restore(const struct image *img, const int *shmem_fds, int min_fd)
+int fds_restore(const struct image *img, const int *shmem_fds, int min_fd,
+		const struct fd_shared *shared) __attribute__((warn_unused_result));
+
+/*
+ * Trees: the objects more than one process of the tree holds are made once,
+ * by the root's restore helper before it forks the others, and inherited:
+ * shmem objects, pipes and FIFOs (with their bytes), socket pairs (with their
+ * queues) and open file descriptions (by share id).  Each process's
+ * fds_restore() and shmem_restore() then take these instead of making
+ * their own.  The fds sit at numbers >= min_fd with FD_CLOEXEC.
+ */
+enum fd_shared_type {
+	FD_SHARED_SHMEM, /* key: shmem inode */
+	FD_SHARED_PIPE_RD, /* key: pipe inode */
+	FD_SHARED_PIPE_WR,
+	FD_SHARED_FIFO, /* key: FIFO inode; one O_RDWR fd */
+	FD_SHARED_SOCK, /* key: socket inode (one end of a pair) */
+	FD_SHARED_DESC, /* key: share id */
+};
+struct fd_shared {
+	uint32_t nr;
+	struct fd_shared_obj {
+		uint32_t type;
+		uint64_t key;
+		int fd;
+	} *objs;
+};
+/* The fd of an object, or -1 (also when shared is NULL). */
+int fd_shared_find(const struct fd_shared *shared, uint32_t type, uint64_t key);
+int fds_tree_prepare(struct image *const *imgs, uint32_t nr, int min_fd, struct fd_shared *ret)
 	__attribute__((warn_unused_result));
+void fd_shared_close(struct fd_shared *shared);
 
 #endif

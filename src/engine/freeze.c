@@ -93,28 +93,6 @@ static int seize_thread(struct frozen *fz, pid_t tid)
 	return ret;
 }
 
-static int check_no_children(pid_t pid, const struct frozen *fz)
-{
-	size_t i;
-
-	for (i = 0; i < fz->nr_tids; i++) {
-		char path[64], *text = NULL;
-		size_t len;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, fz->tids[i]);
-		if (proc_read_file(path, &text, &len) < 0)
-			continue;
-		if (len && text[0] >= '0' && text[0] <= '9') {
-			log_error("pid %d has child process %d: process trees are not supported yet",
-				  pid, atoi(text));
-			free(text);
-			return -ENOTSUP;
-		}
-		free(text);
-	}
-	return 0;
-}
-
 int freeze_process(pid_t pid, struct frozen *fz)
 {
 	struct proc_status st;
@@ -165,9 +143,6 @@ int freeze_process(pid_t pid, struct frozen *fz)
 		ret = -ESRCH;
 		goto fail;
 	}
-	ret = check_no_children(pid, fz);
-	if (ret < 0)
-		goto fail;
 	return 0;
 fail:
 	frozen_release(fz, false);
@@ -185,4 +160,143 @@ void frozen_release(struct frozen *fz, bool kill_it)
 	free(fz->tids);
 	fz->tids = NULL;
 	fz->nr_tids = 0;
+}
+
+/* ------------------------------------------------------------------ trees */
+
+/* Appends the children of every thread of p (frozen: the list cannot change). */
+static int list_children(pid_t pid, const struct frozen *fz, pid_t **kids, size_t *nr)
+{
+	size_t i;
+
+	for (i = 0; i < fz->nr_tids; i++) {
+		char path[64], *text = NULL, *s, *end;
+		size_t len;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, fz->tids[i]);
+		if (proc_read_file(path, &text, &len) < 0)
+			continue;
+		for (s = text; *s;) {
+			long v = strtol(s, &end, 10);
+			pid_t *grown;
+
+			if (end == s)
+				break;
+			s = end;
+			if (v <= 0 || v > INT32_MAX)
+				continue;
+			grown = realloc(*kids, (*nr + 1) * sizeof(**kids));
+			if (!grown) {
+				free(text);
+				return -ENOMEM;
+			}
+			*kids = grown;
+			(*kids)[(*nr)++] = (pid_t)v;
+		}
+		free(text);
+	}
+	return 0;
+}
+
+static int add_zombie(struct frozen_tree *t, pid_t pid, pid_t ppid)
+{
+	struct frozen_zombie *z = realloc(t->zombies, (t->nr_zombies + 1) * sizeof(*z));
+	struct proc_stat sp;
+	int ret;
+
+	if (!z)
+		return -ENOMEM;
+	t->zombies = z;
+	ret = proc_read_stat(pid, 0, &sp);
+	if (ret < 0) {
+		log_error("pid %d: reading the exit status of zombie %d: %s", ppid, pid,
+			  strerror(-ret));
+		return ret;
+	}
+	z[t->nr_zombies++] = (struct frozen_zombie){ pid, ppid, sp.exit_code };
+	return 0;
+}
+
+/*
+ * Freezes pid, then its children, breadth first: a process's children are
+ * read once all its threads are stopped, so none can be added behind us.
+ */
+int freeze_tree(pid_t pid, struct frozen_tree *t)
+{
+	size_t next;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	t->procs = calloc(1, sizeof(*t->procs));
+	t->ppids = calloc(1, sizeof(*t->ppids));
+	if (!t->procs || !t->ppids) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = freeze_process(pid, &t->procs[0]);
+	if (ret < 0)
+		goto fail;
+	t->nr = 1;
+	for (next = 0; next < t->nr; next++) {
+		pid_t *kids = NULL, parent = t->procs[next].pid;
+		size_t nr_kids = 0, i;
+
+		ret = list_children(parent, &t->procs[next], &kids, &nr_kids);
+		for (i = 0; ret == 0 && i < nr_kids; i++) {
+			struct proc_status st;
+			struct frozen *procs;
+			pid_t *ppids;
+
+			if (proc_read_status(kids[i], 0, &st) < 0)
+				continue; /* reaped meanwhile by a thread we had not stopped yet */
+			if (st.state == 'Z' || st.state == 'X') {
+				ret = add_zombie(t, kids[i], parent);
+				continue;
+			}
+			if (t->nr >= FREEZE_MAX_PROCS) {
+				log_error("pid %d: more than %d processes in the tree", pid,
+					  FREEZE_MAX_PROCS);
+				ret = -E2BIG;
+				break;
+			}
+			procs = realloc(t->procs, (t->nr + 1) * sizeof(*procs));
+			ppids = procs ? realloc(t->ppids, (t->nr + 1) * sizeof(*ppids)) : NULL;
+			if (procs)
+				t->procs = procs;
+			if (!ppids) {
+				ret = -ENOMEM;
+				break;
+			}
+			t->ppids = ppids;
+			ret = freeze_process(kids[i], &t->procs[t->nr]);
+			if (ret < 0) {
+				log_error("pid %d: cannot freeze its child %d", parent, kids[i]);
+				break;
+			}
+			t->ppids[t->nr++] = parent;
+		}
+		free(kids);
+		if (ret < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	frozen_tree_release(t, false);
+	return ret;
+}
+
+void frozen_tree_release(struct frozen_tree *t, bool kill_it)
+{
+	size_t i;
+
+	/* all killed first, so that no parent sees a child die while it still runs */
+	for (i = 0; kill_it && i < t->nr; i++)
+		if (t->procs[i].nr_tids)
+			kill(t->procs[i].pid, SIGKILL);
+	for (i = 0; i < t->nr; i++)
+		frozen_release(&t->procs[i], false);
+	free(t->procs);
+	free(t->ppids);
+	free(t->zombies);
+	memset(t, 0, sizeof(*t));
 }

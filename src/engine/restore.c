@@ -557,7 +557,8 @@ static int build_and_jump(struct helper *h)
 	}
 	/* tell init where the region is, for the final unmap */
 	{
-		uint64_t where[4] = { r.start, r.len, a->nr_fillers, (uint64_t)a };
+		uint64_t where[5] = { (uint64_t)getpid(), r.start, r.len, a->nr_fillers,
+				      (uint64_t)a };
 
 		if (write(h->region_fd, where, sizeof(where)) != sizeof(where)) {
 			ret = log_errno("reporting the restorer region");
@@ -588,14 +589,50 @@ static int set_sigactions(const struct image *img)
 	return 0;
 }
 
-static int set_process(const struct image *img)
+/*
+ * The snapshot being restored: one image per live process of the tree, the
+ * root's first, in the root's children order (parents before children).
+ */
+struct tree {
+	uint32_t nr;
+	struct image **imgs;
+	int min_fd; /* the helpers' own fds go at or above it, in every process */
+	int log_fd, region_fd; /* set by the root's helper, inherited */
+	struct fd_shared shared; /* what several processes hold, made by the root's helper */
+};
+
+static bool in_tree(const struct tree *tr, pid_t pid)
+{
+	uint32_t i;
+
+	for (i = 0; i < tr->nr; i++)
+		if (tr->imgs[i]->proc.pid == pid)
+			return true;
+	return false;
+}
+
+static int set_session(const struct tree *tr, pid_t pid, pid_t pgid, pid_t sid)
+{
+	if (sid == pid && setsid() < 0)
+		return log_errno("pid %d: setsid", pid);
+	if (sid == pid)
+		return 0;
+	if (pgid == pid && setpgid(0, 0) < 0)
+		return log_errno("pid %d: setpgid", pid);
+	/* a group led by another process of the tree, made before this one */
+	if (pgid != pid && pgid > 0 && in_tree(tr, pgid) && getpgrp() != pgid &&
+	    setpgid(0, pgid) < 0)
+		return log_errno("pid %d: joining process group %d", pid, pgid);
+	return 0;
+}
+
+static int set_process(const struct tree *tr, const struct image *img)
 {
 	const struct image_proc *p = &img->proc;
+	int ret = set_session(tr, p->pid, p->pgid, p->sid);
 
-	if (p->sid == p->pid && setsid() < 0)
-		return log_errno("setsid");
-	if (p->pgid == p->pid && p->sid != p->pid && setpgid(0, 0) < 0)
-		return log_errno("setpgid");
+	if (ret < 0)
+		return ret;
 	umask(p->umask);
 	if (chdir(p->cwd) < 0)
 		return log_errno("changing to the working directory %s", p->cwd);
@@ -625,30 +662,129 @@ static int lift_fd(int fd, int min_fd)
 	return moved;
 }
 
-/* Closes every fd at or above min_fd that is not one the helper still needs. */
-static void close_strays(const struct helper *h, const struct image *img)
+static bool is_image_fd(const struct image *img, int fd)
 {
-	int keep[] = { h->region_fd, h->log_fd, img->pages_fd, img->data_fd, img->dir_fd };
+	return fd >= 0 && (fd == img->pages_fd || fd == img->data_fd || fd == img->dir_fd);
+}
+
+/*
+ * Closes every fd at or above min_fd that is not one the helper still
+ * needs: its image's (every image's while it may still fork), the log,
+ * the region pipe and the tree's shared objects.
+ */
+static void close_strays(const struct tree *tr, const struct image *img, bool all_images)
+{
 	int *fds = NULL;
-	size_t n = 0, i, k;
+	size_t n = 0, i;
+	uint32_t k;
 
 	if (proc_list_fds(getpid(), &fds, &n) < 0)
 		return;
 	for (i = 0; i < n; i++) {
-		bool is_kept = fds[i] < h->min_fd;
+		bool is_kept = fds[i] < tr->min_fd || fds[i] == tr->region_fd ||
+			       fds[i] == tr->log_fd || is_image_fd(img, fds[i]);
 
-		for (k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
-			is_kept |= fds[i] == keep[k];
+		for (k = 0; !is_kept && k < tr->shared.nr; k++)
+			is_kept = fds[i] == tr->shared.objs[k].fd;
+		for (k = 0; !is_kept && all_images && k < tr->nr; k++)
+			is_kept = is_image_fd(tr->imgs[k], fds[i]);
 		if (!is_kept)
 			close(fds[i]);
 	}
 	free(fds);
 }
 
-static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd, int region_fd)
+static int lift_image_fds(struct image *img, int min_fd)
 {
-	struct helper h = { .img = img, .log_fd = -1 };
-	struct rlimit rl;
+	img->pages_fd = lift_fd(img->pages_fd, min_fd);
+	img->data_fd = lift_fd(img->data_fd, min_fd);
+	if (img->dir_fd >= 0)
+		img->dir_fd = lift_fd(img->dir_fd, min_fd);
+	return img->pages_fd < 0 || img->data_fd < 0 ? -EMFILE : 0;
+}
+
+/* A zombie of the snapshot: it only has to exit the way it did. */
+static __attribute__((noreturn)) void zombie_main(const struct tree *tr,
+						 const struct image_child *c)
+{
+	struct rlimit no_core = { 0, 0 };
+	sigset_t set;
+
+	set_session(tr, c->pid, c->pgid, c->sid);
+	if (WIFSIGNALED(c->exit_status)) {
+		int sig = WTERMSIG(c->exit_status);
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		kill(getpid(), sig);
+	}
+	_exit(WEXITSTATUS(c->exit_status));
+}
+
+static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, int sync_fd);
+
+static pid_t clone3_pid(uint64_t flags, pid_t want);
+
+/*
+ * Forks the children of process pid, each with its PID: live ones run
+ * helper_main() for their own image, zombies exit at once.  Once they are
+ * zombies, the SIGCHLD they sent is taken back: the program had seen it.
+ */
+static int fork_children(struct tree *tr, pid_t pid)
+{
+	const struct image *root = tr->imgs[0];
+	uint32_t i, k, live = 1;
+	bool has_zombies = false;
+
+	for (i = 0; i < root->nr_children; i++) {
+		const struct image_child *c = &root->children[i];
+		pid_t got;
+
+		if (c->ppid != pid) {
+			live += !c->is_zombie;
+			continue;
+		}
+		k = live;
+		live += !c->is_zombie;
+		got = clone3_pid(0, c->pid);
+		if (got < 0)
+			return log_errno("pid %d: creating child %d with its PID", pid, c->pid);
+		if (got == 0) {
+			if (c->is_zombie)
+				zombie_main(tr, c);
+			helper_main(tr, k, -1);
+		}
+		has_zombies |= c->is_zombie;
+	}
+	for (i = 0; has_zombies && i < root->nr_children; i++) {
+		const struct image_child *c = &root->children[i];
+		siginfo_t si;
+
+		if (c->ppid != pid || !c->is_zombie)
+			continue;
+		while (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOWAIT) < 0)
+			if (errno != EINTR)
+				return log_errno("pid %d: waiting for zombie %d to exit", pid, c->pid);
+	}
+	if (has_zombies) {
+		struct timespec zero = { 0, 0 };
+		sigset_t chld;
+
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		while (sigtimedwait(&chld, NULL, &zero) > 0)
+			;
+	}
+	return 0;
+}
+
+static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, int sync_fd)
+{
+	struct image *img = tr->imgs[k];
+	struct helper h = { .img = img, .min_fd = tr->min_fd };
 	sigset_t all;
 	char c;
 	int ret = -EIO;
@@ -656,30 +792,39 @@ static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd
 
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (read(sync_fd, &c, 1) != 1)
-		_exit(1);
-	/* the fds we use ourselves go above every fd of the snapshot */
-	h.min_fd = max_image_fd(img) + (int)img->nr_fds + 64;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+	if (k == 0) {
+		struct rlimit rl;
+
+		if (read(sync_fd, &c, 1) != 1)
+			_exit(1);
+		close(sync_fd);
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		/* once the program's fd 2 is in place, our messages still go where thaw's go */
+		tr->log_fd = fcntl(log_get_fd(), F_DUPFD_CLOEXEC, tr->min_fd);
+		if (tr->log_fd >= 0)
+			log_set_fd(tr->log_fd);
+		tr->region_fd = lift_fd(tr->region_fd, tr->min_fd);
+		if (tr->region_fd < 0)
+			goto fail;
+		for (i = 0; i < tr->nr; i++)
+			if (lift_image_fds(tr->imgs[i], tr->min_fd) < 0)
+				goto fail;
+		/* nothing else of thaw's may leak into the program */
+		close_strays(tr, img, true);
 	}
-	close(sync_fd);
-	/* once the program's fd 2 is in place, our messages still go where thaw's go */
-	h.log_fd = fcntl(log_get_fd(), F_DUPFD_CLOEXEC, h.min_fd);
-	if (h.log_fd >= 0)
-		log_set_fd(h.log_fd);
-	h.region_fd = lift_fd(region_fd, h.min_fd);
-	if (h.region_fd < 0)
+	h.region_fd = tr->region_fd;
+	h.log_fd = tr->log_fd;
+	ret = set_process(tr, img);
+	if (ret == 0 && k == 0 && tr->nr > 1)
+		ret = fds_tree_prepare(tr->imgs, tr->nr, tr->min_fd, &tr->shared);
+	if (ret == 0 && tr->imgs[0]->nr_children)
+		ret = fork_children(tr, img->proc.pid);
+	if (ret < 0)
 		goto fail;
-	img->pages_fd = lift_fd(img->pages_fd, h.min_fd);
-	img->data_fd = lift_fd(img->data_fd, h.min_fd);
-	if (img->dir_fd >= 0)
-		img->dir_fd = lift_fd(img->dir_fd, h.min_fd);
-	if (img->pages_fd < 0 || img->data_fd < 0)
-		goto fail;
-	/* nothing else of thaw's may leak into the program */
-	close_strays(&h, img);
+	close_strays(tr, img, false);
 	h.close_fds[h.nr_close++] = h.region_fd;
 	if (h.log_fd >= 0)
 		h.close_fds[h.nr_close++] = h.log_fd;
@@ -694,15 +839,14 @@ static __attribute__((noreturn)) void helper_main(struct image *img, int sync_fd
 		goto fail;
 	for (i = 0; i < img->nr_files; i++)
 		h.file_ro[i] = h.file_rw[i] = -1;
-	ret = set_process(img);
-	if (ret == 0)
-		ret = shmem_restore(img, h.min_fd, h.shmem_fds);
+	ret = shmem_restore(img, h.min_fd, h.shmem_fds, &tr->shared);
 	for (i = 0; ret == 0 && i < img->nr_shmems; i++)
 		h.close_fds[h.nr_close++] = h.shmem_fds[i];
 	if (ret == 0)
 		ret = gpu_helper_prepare(img);
 	if (ret == 0)
-		ret = fds_restore(img, h.shmem_fds, h.min_fd);
+		ret = fds_restore(img, h.shmem_fds, h.min_fd, &tr->shared);
+	fd_shared_close(&tr->shared);
 	if (ret == 0)
 		ret = set_sigactions(img);
 	if (ret == 0)
@@ -719,21 +863,51 @@ struct tracee {
 	bool trapped;
 };
 
-struct tracer {
-	struct image *img;
+/* One process of the tree as init sees it: where its restorer region is. */
+struct tproc {
+	const struct image *img;
 	pid_t pid;
-	struct tracee *threads;
-	size_t nr, nr_trapped;
-	size_t nr_fillers_gone;
-	uint64_t region_start, region_len;
+	uint64_t region_start, region_len, args;
+	bool reported;
 };
 
-static bool is_program_thread(const struct image *img, pid_t tid)
+struct tracer {
+	struct tree *tree;
+	const char *path; /* for messages */
+	struct tproc *procs; /* per tree->imgs */
+	struct tracee *threads;
+	size_t nr, nr_threads, nr_trapped;
+	size_t nr_fillers_gone;
+};
+
+static bool is_program_thread(const struct tracer *t, pid_t tid)
 {
+	uint32_t i, k;
+
+	for (k = 0; k < t->tree->nr; k++)
+		for (i = 0; i < t->tree->imgs[k]->nr_threads; i++)
+			if (t->tree->imgs[k]->threads[i].tid == tid)
+				return true;
+	return false;
+}
+
+static const struct tproc *leader_of(const struct tracer *t, pid_t pid)
+{
+	uint32_t k;
+
+	for (k = 0; k < t->tree->nr; k++)
+		if (t->procs[k].pid == pid)
+			return &t->procs[k];
+	return NULL;
+}
+
+static bool is_zombie_pid(const struct tracer *t, pid_t pid)
+{
+	const struct image *root = t->tree->imgs[0];
 	uint32_t i;
 
-	for (i = 0; i < img->nr_threads; i++)
-		if (img->threads[i].tid == tid)
+	for (i = 0; i < root->nr_children; i++)
+		if (root->children[i].pid == pid && root->children[i].is_zombie)
 			return true;
 	return false;
 }
@@ -746,7 +920,7 @@ static struct tracee *tracee_get(struct tracer *t, pid_t tid)
 	for (i = 0; i < t->nr; i++)
 		if (t->threads[i].tid == tid)
 			return &t->threads[i];
-	if (t->nr >= t->img->nr_threads || !is_program_thread(t->img, tid))
+	if (t->nr >= t->nr_threads || !is_program_thread(t, tid))
 		return NULL;
 	t->threads[t->nr] = (struct tracee){ tid, false };
 	return &t->threads[t->nr++];
@@ -759,15 +933,14 @@ static void report_trap(const struct tracer *t, pid_t tid, const struct user_reg
 				   ? step_names[step]
 				   : "an unknown step";
 
-	log_error("snapshot %s: restoring pid %d failed in thread %d while %s: %s (at 0x%llx)",
-		  t->img->path, t->img->proc.pid, tid, what, strerror((int)-(long)regs->rsi),
-		  (unsigned long long)regs->rdx);
+	log_error("snapshot %s: restoring failed in thread %d while %s: %s (at 0x%llx)", t->path,
+		  tid, what, strerror((int)-(long)regs->rsi), (unsigned long long)regs->rdx);
 }
 
-/* Waits until every thread has stopped on the blob's final int3. */
+/* Waits until every thread of every process has stopped on the blob's final int3. */
 static int wait_for_blob(struct tracer *t)
 {
-	while (t->nr_trapped < t->img->nr_threads) {
+	while (t->nr_trapped < t->nr_threads) {
 		struct user_regs_struct regs;
 		int status, sig, event;
 		pid_t tid = waitpid(-1, &status, __WALL);
@@ -778,23 +951,28 @@ static int wait_for_blob(struct tracer *t)
 			return log_errno("waiting for the restore helper");
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
-			if (!is_program_thread(t->img, tid))
+			if (!is_program_thread(t, tid))
 				t->nr_fillers_gone++;
-			if (tid != t->pid)
+			if (!leader_of(t, tid))
 				continue;
 			if (WIFSIGNALED(status))
 				log_error("snapshot %s: restore helper of pid %d was killed by signal %d",
-					  t->img->path, t->img->proc.pid, WTERMSIG(status));
+					  t->path, tid, WTERMSIG(status));
 			else
-				log_error("snapshot %s: restore helper of pid %d failed", t->img->path,
-					  t->img->proc.pid);
+				log_error("snapshot %s: restore helper of pid %d failed", t->path, tid);
 			return -EIO;
 		}
 		if (!WIFSTOPPED(status))
 			continue;
 		sig = WSTOPSIG(status);
 		event = status >> 16;
-		if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_STOP) {
+		if (event == PTRACE_EVENT_STOP && is_zombie_pid(t, tid)) {
+			/* a zombie to be: it exits untraced, so its parent sees it exit */
+			ptrace(PTRACE_DETACH, tid, NULL, NULL);
+			continue;
+		}
+		if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_STOP ||
+		    event == PTRACE_EVENT_FORK) {
 			tracee_get(t, tid);
 			ptrace(PTRACE_CONT, tid, NULL, NULL);
 			continue;
@@ -820,9 +998,9 @@ static int wait_for_blob(struct tracer *t)
 			siginfo_t si = { 0 };
 
 			ptrace(PTRACE_GETSIGINFO, tid, NULL, &si);
-			log_error("snapshot %s: the restorer of pid %d got signal %d (code %d, address "
-				  "%p) in thread %d at 0x%llx",
-				  t->img->path, t->img->proc.pid, sig, si.si_code, si.si_addr, tid,
+			log_error("snapshot %s: the restorer got signal %d (code %d, address %p) in "
+				  "thread %d at 0x%llx",
+				  t->path, sig, si.si_code, si.si_addr, tid,
 				  (unsigned long long)regs.rip);
 		}
 		return -EIO;
@@ -838,11 +1016,38 @@ static void log_phases(pid_t pid, uint64_t args_addr)
 
 	if (process_vm_readv(pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(a))
 		return;
-	log_debug("restorer: unmap %.1f ms, map %.1f ms (%u VMAs), fill %.1f ms (%llu runs, %u "
-		  "fillers), finish %.1f ms",
-		  (double)(a.t_unmapped - a.t_entry) / 1e6, (double)(a.t_mapped - a.t_unmapped) / 1e6,
-		  a.nr_vmas, (double)(a.t_filled - a.t_mapped) / 1e6, (unsigned long long)a.nr_runs,
+	log_debug("restorer of pid %d: unmap %.1f ms, map %.1f ms (%u VMAs), fill %.1f ms (%llu "
+		  "runs, %u fillers), finish %.1f ms",
+		  pid, (double)(a.t_unmapped - a.t_entry) / 1e6,
+		  (double)(a.t_mapped - a.t_unmapped) / 1e6, a.nr_vmas,
+		  (double)(a.t_filled - a.t_mapped) / 1e6, (unsigned long long)a.nr_runs,
 		  a.nr_fillers, (double)(a.t_finished - a.t_filled) / 1e6);
+}
+
+/* Every helper wrote where its region is before it jumped: one record each. */
+static int read_regions(struct tracer *t, int fd, uint64_t *ret_fillers)
+{
+	uint32_t n;
+
+	*ret_fillers = 0;
+	for (n = 0; n < t->tree->nr; n++) {
+		uint64_t where[5];
+		struct tproc *p;
+
+		if (read(fd, where, sizeof(where)) != sizeof(where))
+			return -EIO;
+		p = (struct tproc *)leader_of(t, (pid_t)where[0]);
+		if (!p || p->reported) {
+			log_error("restore: a region record from pid %d", (int)where[0]);
+			return -EIO;
+		}
+		p->reported = true;
+		p->region_start = where[1];
+		p->region_len = where[2];
+		*ret_fillers += where[3];
+		p->args = where[4];
+	}
+	return 0;
 }
 
 /* Reaps the fillers that have not been reaped yet: they must be gone before release. */
@@ -856,9 +1061,9 @@ static int reap_fillers(struct tracer *t, size_t nr_fillers)
 			continue;
 		if (tid < 0)
 			return log_errno("restore: waiting for the filler threads");
-		if ((WIFEXITED(status) || WIFSIGNALED(status)) && !is_program_thread(t->img, tid))
+		if ((WIFEXITED(status) || WIFSIGNALED(status)) && !is_program_thread(t, tid))
 			t->nr_fillers_gone++;
-		else if (WIFSTOPPED(status) && !is_program_thread(t->img, tid))
+		else if (WIFSTOPPED(status) && !is_program_thread(t, tid))
 			ptrace(PTRACE_CONT, tid, NULL, NULL);
 	}
 	return 0;
@@ -876,7 +1081,7 @@ static int wait_syscall_stop(pid_t tid)
 }
 
 /* The leader runs munmap of the blob region; it stops at the syscall's exit. */
-static int unmap_region(struct tracer *t)
+static int unmap_region(const struct tproc *p)
 {
 	const unsigned char *b = restorer_blob_start;
 	size_t len = (size_t)(restorer_blob_end - restorer_blob_start), i;
@@ -888,62 +1093,66 @@ static int unmap_region(struct tracer *t)
 			break;
 	if (i + 1 >= len)
 		return -ENOENT;
-	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs) < 0)
+	if (ptrace(PTRACE_GETREGS, p->pid, NULL, &regs) < 0)
 		return -errno;
-	regs.rip = t->region_start + i;
+	regs.rip = p->region_start + i;
 	regs.rax = SYS_munmap;
 	regs.orig_rax = (unsigned long long)-1;
-	regs.rdi = t->region_start;
-	regs.rsi = t->region_len;
-	if (ptrace(PTRACE_SETREGS, t->pid, NULL, &regs) < 0)
+	regs.rdi = p->region_start;
+	regs.rsi = p->region_len;
+	if (ptrace(PTRACE_SETREGS, p->pid, NULL, &regs) < 0)
 		return -errno;
-	if (ptrace(PTRACE_SYSCALL, t->pid, NULL, NULL) < 0 || wait_syscall_stop(t->pid) < 0)
+	if (ptrace(PTRACE_SYSCALL, p->pid, NULL, NULL) < 0 || wait_syscall_stop(p->pid) < 0)
 		return -EIO;
-	if (ptrace(PTRACE_SYSCALL, t->pid, NULL, NULL) < 0 || wait_syscall_stop(t->pid) < 0)
+	if (ptrace(PTRACE_SYSCALL, p->pid, NULL, NULL) < 0 || wait_syscall_stop(p->pid) < 0)
 		return -EIO;
-	if (ptrace(PTRACE_GETREGS, t->pid, NULL, &regs) < 0)
+	if (ptrace(PTRACE_GETREGS, p->pid, NULL, &regs) < 0)
 		return -errno;
 	ret = (int)(long)regs.rax;
 	return ret < 0 ? ret : 0;
 }
 
-static int apply_memfd_seals(const struct tracer *t)
+static int apply_memfd_seals(const struct tproc *p)
 {
-	const struct image *img = t->img;
+	const struct image *img = p->img;
 	uint32_t i;
 
 	for (i = 0; i < img->nr_fds; i++) {
 		const struct image_fd *f = &img->fds[i];
 		char path[64];
-		int fd;
+		int fd, cur;
 
 		if (f->kind != IMAGE_FD_MEMFD || !img->shmems[f->memfd.shmem].seals)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->pid, f->fd);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", p->pid, f->fd);
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
-			return log_errno("pid %d fd %d: reopening the memfd to seal it", t->pid, f->fd);
-		if (fcntl(fd, F_ADD_SEALS, img->shmems[f->memfd.shmem].seals) < 0) {
+			return log_errno("pid %d fd %d: reopening the memfd to seal it", p->pid, f->fd);
+		/* a memfd several fds or processes hold is sealed once */
+		cur = fcntl(fd, F_GET_SEALS);
+		if ((cur < 0 || ((uint32_t)cur & img->shmems[f->memfd.shmem].seals) !=
+				       img->shmems[f->memfd.shmem].seals) &&
+		    fcntl(fd, F_ADD_SEALS, img->shmems[f->memfd.shmem].seals) < 0) {
 			close(fd);
-			return log_errno("pid %d fd %d: adding seals", t->pid, f->fd);
+			return log_errno("pid %d fd %d: adding seals", p->pid, f->fd);
 		}
 		close(fd);
 	}
 	return 0;
 }
 
-static int finish_threads(struct tracer *t)
+static int finish_process(const struct tproc *p)
 {
-	const struct image *img = t->img;
+	const struct image *img = p->img;
 	uint32_t i;
 	int ret;
 
-	ret = unmap_region(t);
+	ret = unmap_region(p);
 	if (ret < 0) {
-		log_error("pid %d: unmapping the restorer: %s", t->pid, strerror(-ret));
+		log_error("pid %d: unmapping the restorer: %s", p->pid, strerror(-ret));
 		return ret;
 	}
-	ret = apply_memfd_seals(t);
+	ret = apply_memfd_seals(p);
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < img->nr_threads; i++) {
@@ -957,10 +1166,32 @@ static int finish_threads(struct tracer *t)
 		if (ret < 0)
 			return ret;
 	}
-	/* a thread let go first may end the program before the rest are (ESRCH) */
-	for (i = 0; i < img->nr_threads; i++)
-		if (ptrace(PTRACE_DETACH, img->threads[i].tid, NULL, NULL) < 0 && errno != ESRCH)
-			return log_errno("pid %d: letting thread %d go", t->pid, img->threads[i].tid);
+	return 0;
+}
+
+static int finish_threads(struct tracer *t)
+{
+	uint32_t k, i;
+	int ret;
+
+	for (k = 0; k < t->tree->nr; k++) {
+		ret = finish_process(&t->procs[k]);
+		if (ret < 0)
+			return ret;
+	}
+	/*
+	 * Leaves first, the root last.  A thread let go first may end the
+	 * program before the rest are (ESRCH).
+	 */
+	for (k = t->tree->nr; k-- > 0;) {
+		const struct image *img = t->procs[k].img;
+
+		for (i = 0; i < img->nr_threads; i++)
+			if (ptrace(PTRACE_DETACH, img->threads[i].tid, NULL, NULL) < 0 &&
+			    errno != ESRCH)
+				return log_errno("pid %d: letting thread %d go", t->procs[k].pid,
+						 img->threads[i].tid);
+	}
 	return 0;
 }
 
@@ -1023,14 +1254,15 @@ static __attribute__((noreturn)) void reap(pid_t program)
 	}
 }
 
-static __attribute__((noreturn)) void init_main(struct image *img, int status_fd,
-					       bool die_with_parent)
+static __attribute__((noreturn)) void init_main(struct tree *tr, const char *path,
+					       int status_fd, bool die_with_parent)
 {
-	struct tracer t = { .img = img };
+	struct tracer t = { .tree = tr, .path = path };
 	double started = now_ms();
 	int sync[2], region[2], ret;
-
-	uint64_t where[4];
+	uint64_t fillers = 0;
+	pid_t root;
+	uint32_t k;
 	char ok = 'o';
 
 	if (die_with_parent)
@@ -1039,58 +1271,68 @@ static __attribute__((noreturn)) void init_main(struct image *img, int status_fd
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		log_warn("could not mount a private /proc: %s", strerror(errno));
-	t.threads = calloc(img->nr_threads, sizeof(*t.threads));
-	if (!t.threads || pipe2(sync, O_CLOEXEC) < 0 || pipe2(region, O_CLOEXEC) < 0)
+	for (k = 0; k < tr->nr; k++)
+		t.nr_threads += tr->imgs[k]->nr_threads;
+	t.threads = calloc(t.nr_threads, sizeof(*t.threads));
+	t.procs = calloc(tr->nr, sizeof(*t.procs));
+	if (!t.threads || !t.procs || pipe2(sync, O_CLOEXEC) < 0 || pipe2(region, O_CLOEXEC) < 0)
 		_exit(1);
-	t.pid = clone3_pid(0, img->proc.pid);
-	if (t.pid < 0) {
-		log_error("pid %d: cannot create the process with its PID: %s", img->proc.pid,
-			  strerror(errno));
+	/* every helper writes a record before it jumps: room for them all */
+	fcntl(region[1], F_SETPIPE_SZ, 1 << 20);
+	for (k = 0; k < tr->nr; k++)
+		t.procs[k] = (struct tproc){ .img = tr->imgs[k], .pid = tr->imgs[k]->proc.pid };
+	tr->region_fd = region[1];
+	root = clone3_pid(0, tr->imgs[0]->proc.pid);
+	if (root < 0) {
+		log_error("pid %d: cannot create the process with its PID: %s",
+			  tr->imgs[0]->proc.pid, strerror(errno));
 		_exit(1);
 	}
-	if (t.pid == 0) {
+	if (root == 0) {
 		close(sync[1]);
 		close(region[0]);
 		close(status_fd);
-		helper_main(img, sync[0], region[1]);
+		helper_main(tr, 0, sync[0]);
 	}
 	close(sync[0]);
 	close(region[1]);
-	if (ptrace(PTRACE_SEIZE, t.pid, NULL,
-		   (void *)(long)(PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)) <
-	    0) {
-		log_error("pid %d: cannot trace the restore helper: %s", t.pid, strerror(errno));
-		kill(t.pid, SIGKILL);
+	/* the helpers' children (the tree) are traced from their first instruction */
+	if (ptrace(PTRACE_SEIZE, root, NULL,
+		   (void *)(long)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACESYSGOOD |
+				  PTRACE_O_EXITKILL)) < 0) {
+		log_error("pid %d: cannot trace the restore helper: %s", root, strerror(errno));
+		kill(root, SIGKILL);
 		_exit(1);
 	}
-	tracee_get(&t, t.pid);
+	tracee_get(&t, root);
 	if (write(sync[1], &ok, 1) != 1)
 		_exit(1);
 	close(sync[1]);
 	ret = wait_for_blob(&t);
 	if (ret == 0)
-		log_debug("memory and threads restored at %.1f ms", now_ms() - started);
-	if (ret == 0 && read(region[0], where, sizeof(where)) != sizeof(where))
-		ret = -EIO;
+		log_debug("memory and threads of %u process%s restored at %.1f ms", tr->nr,
+			  tr->nr == 1 ? "" : "es", now_ms() - started);
 	if (ret == 0)
-		ret = reap_fillers(&t, where[2]);
-	if (ret == 0 && log_max_level >= LOG_DEBUG)
-		log_phases(t.pid, where[3]);
+		ret = read_regions(&t, region[0], &fillers);
+	if (ret == 0)
+		ret = reap_fillers(&t, fillers);
+	for (k = 0; ret == 0 && log_max_level >= LOG_DEBUG && k < tr->nr; k++)
+		log_phases(t.procs[k].pid, t.procs[k].args);
 	if (ret == 0) {
-		t.region_start = where[0];
-		t.region_len = where[1];
 		ret = finish_threads(&t);
 		log_debug("registers set, threads released at %.1f ms", now_ms() - started);
 	}
 	if (ret < 0) {
-		kill(t.pid, SIGKILL);
+		/* the whole tree: everything here is in this namespace */
+		kill(-1, SIGKILL);
 		_exit(1);
 	}
 	if (write(status_fd, &ok, 1) != 1)
 		log_warn("could not report the restore to thaw restore");
 	close(status_fd);
-	image_free(img);
-	reap(t.pid);
+	for (k = 0; k < tr->nr; k++)
+		image_free(tr->imgs[k]);
+	reap(root);
 }
 
 /* ---------------------------------------------------------- thaw restore */
@@ -1125,9 +1367,75 @@ static int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
+/* The other processes of a tree: their images, checked against the root's list. */
+static int read_tree(const char *dir, struct image *root, struct tree *tr)
+{
+	uint32_t i, k;
+	int ret, max_fd = 2, nr_fds = 0;
+
+	tr->imgs = calloc(root->nr_children + 1, sizeof(*tr->imgs));
+	if (!tr->imgs)
+		return -ENOMEM;
+	tr->imgs[0] = root;
+	tr->nr = 1;
+	tr->log_fd = tr->region_fd = -1;
+	for (i = 0; i < root->nr_children; i++) {
+		const struct image_child *c = &root->children[i];
+		struct image *img;
+		char path[4096];
+
+		if (c->is_zombie)
+			continue;
+		if (!dir) {
+			log_error("snapshot: a tree of processes needs its directory");
+			return -EINVAL;
+		}
+		snprintf(path, sizeof(path), "%s/" IMAGE_CHILD_DIR_FMT, dir, c->pid);
+		ret = image_read(path, &img);
+		if (ret < 0)
+			return ret;
+		tr->imgs[tr->nr++] = img;
+		if (img->proc.pid != c->pid || img->proc.ppid != c->ppid) {
+			log_error("snapshot %s: process %d (parent %d) is not the listed %d (parent %d)",
+				  path, img->proc.pid, img->proc.ppid, c->pid, c->ppid);
+			return -EINVAL;
+		}
+		if (img->nr_children || img->has_gpu) {
+			log_error("snapshot %s: a child process's image lists children or a GPU",
+				  path);
+			return -EINVAL;
+		}
+		ret = restore_validate(img);
+		if (ret < 0)
+			return ret;
+	}
+	/* the helpers' own fds sit above every fd of every process */
+	for (k = 0; k < tr->nr; k++) {
+		int m = max_image_fd(tr->imgs[k]);
+
+		if (m > max_fd)
+			max_fd = m;
+		nr_fds += (int)tr->imgs[k]->nr_fds;
+	}
+	tr->min_fd = max_fd + nr_fds + 64;
+	return 0;
+}
+
+static void tree_free(struct tree *tr)
+{
+	uint32_t k;
+
+	for (k = 1; k < tr->nr; k++)
+		image_free(tr->imgs[k]);
+	free(tr->imgs);
+	tr->imgs = NULL;
+	tr->nr = 0;
+}
+
 int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 {
 	struct image *img = NULL;
+	struct tree tr = { 0 };
 	struct cuda_child cuda = { .pid = -1 };
 	double t0 = now_ms();
 	int status_pipe[2], ret, status;
@@ -1144,9 +1452,12 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		log_debug("snapshot read in %.1f ms", now_ms() - t0);
 	}
 	ret = restore_validate(img);
+	if (ret == 0)
+		ret = read_tree(opts->dir, img, &tr);
 	if (ret < 0)
 		goto out;
-	log_debug("snapshot validated at %.1f ms", now_ms() - t0);
+	log_debug("snapshot validated at %.1f ms (%u process%s)", now_ms() - t0, tr.nr,
+		  tr.nr == 1 ? "" : "es");
 	/* the driver loads while the engine works; forked before init, so init inherits none of it */
 	gpu_restore_begin(img, &cuda);
 	if (pipe2(status_pipe, O_CLOEXEC) < 0) {
@@ -1161,7 +1472,8 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	}
 	if (init == 0) {
 		close(status_pipe[0]);
-		init_main(img, status_pipe[1], !opts->detach || opts->die_with_caller);
+		init_main(&tr, opts->dir ? opts->dir : img->path, status_pipe[1],
+			  !opts->detach || opts->die_with_caller);
 	}
 	close(status_pipe[1]);
 	if (read(status_pipe[0], &ok, 1) != 1) {
@@ -1209,6 +1521,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	if (img != opts->image)
 		image_free(img);
 	img = NULL;
+	tree_free(&tr);
 	install_forwarding(init);
 	while (waitpid(init, &status, 0) < 0)
 		if (errno != EINTR)
@@ -1217,6 +1530,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	ret = 0;
 out:
 	gpu_restore_cancel(&cuda);
+	tree_free(&tr);
 	if (img != opts->image)
 		image_free(img);
 	return ret;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "engine/fds.h"
 
 static bool all_zero(const char *buf, size_t len)
 {
@@ -268,52 +269,63 @@ static int fill(const struct image *img, const struct image_shmem *s, int fd)
 	return 0;
 }
 
-int shmem_restore(const struct image *img, int min_fd, int *shmem_fds)
+/* Makes shmem object i of img, filled, at a number >= min_fd. */
+int shmem_create(const struct image *img, uint32_t i, int min_fd)
+{
+	const struct image_shmem *s = &img->shmems[i];
+	const char *what = s->is_memfd ? "memfd" : "shared memory";
+	int fd, moved, ret;
+
+	if (s->is_memfd) {
+		fd = memfd_create(s->name ? s->name : "", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0)
+			return log_errno("shmem %u: memfd_create \"%s\"", i, s->name ? s->name : "");
+		if (ftruncate(fd, (off_t)s->size)) {
+			ret = log_errno("shmem %u: memfd size %llu", i, (unsigned long long)s->size);
+			close(fd);
+			return ret;
+		}
+	} else {
+		fd = create_anon_shared(s->size);
+		if (fd < 0) {
+			log_error("shmem %u: shared memory of %llu bytes: %s", i,
+				  (unsigned long long)s->size, strerror(-fd));
+			return fd;
+		}
+	}
+	ret = fill(img, s, fd);
+	if (ret) {
+		log_error("shmem %u (%s): filling: %s", i, what, strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+	if (moved < 0)
+		ret = log_errno("shmem %u: moving above fd %d", i, min_fd);
+	close(fd);
+	return moved < 0 ? ret : moved;
+}
+
+int shmem_restore(const struct image *img, int min_fd, int *shmem_fds, const struct fd_shared *sh)
 {
 	uint32_t i;
-	int fd, ret = 0;
+	int ret = 0;
 
 	for (i = 0; i < img->nr_shmems; i++)
 		shmem_fds[i] = -1;
 	for (i = 0; i < img->nr_shmems; i++) {
-		const struct image_shmem *s = &img->shmems[i];
-		const char *what = s->is_memfd ? "memfd" : "shared memory";
+		int shared = fd_shared_find(sh, FD_SHARED_SHMEM, img->shmems[i].ino);
 
-		if (s->is_memfd) {
-			fd = memfd_create(s->name ? s->name : "", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-			if (fd < 0) {
-				ret = log_errno("shmem %u: memfd_create \"%s\"", i,
-						s->name ? s->name : "");
-				goto fail;
-			}
-			if (ftruncate(fd, (off_t)s->size)) {
-				ret = log_errno("shmem %u: memfd size %llu", i,
-						(unsigned long long)s->size);
-				close(fd);
-				goto fail;
-			}
-		} else {
-			fd = create_anon_shared(s->size);
-			if (fd < 0) {
-				ret = fd;
-				log_error("shmem %u: shared memory of %llu bytes: %s", i,
-					  (unsigned long long)s->size, strerror(-ret));
-				goto fail;
-			}
-		}
-		ret = fill(img, s, fd);
-		if (ret) {
-			log_error("shmem %u (%s): filling: %s", i, what, strerror(-ret));
-			close(fd);
-			goto fail;
-		}
-		shmem_fds[i] = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+		/* one object for every process of the tree that maps or holds it */
+		if (shared >= 0)
+			shmem_fds[i] = fcntl(shared, F_DUPFD_CLOEXEC, min_fd);
+		else
+			shmem_fds[i] = shmem_create(img, i, min_fd);
 		if (shmem_fds[i] < 0) {
-			ret = log_errno("shmem %u: moving above fd %d", i, min_fd);
-			close(fd);
+			ret = shared >= 0 ? log_errno("shmem %u: dup", i) : shmem_fds[i];
+			shmem_fds[i] = -1;
 			goto fail;
 		}
-		close(fd);
 	}
 	return 0;
 fail:
@@ -332,7 +344,13 @@ int shmem_apply_seals(const struct image *img, const int *shmem_fds)
 	for (i = 0; i < img->nr_shmems; i++) {
 		const struct image_shmem *s = &img->shmems[i];
 
+		int cur;
+
 		if (!s->is_memfd || !s->seals)
+			continue;
+		/* a memfd shared in a tree is sealed once */
+		cur = fcntl(shmem_fds[i], F_GET_SEALS);
+		if (cur >= 0 && ((uint32_t)cur & s->seals) == s->seals)
 			continue;
 		if (fcntl(shmem_fds[i], F_ADD_SEALS, s->seals))
 			return log_errno("shmem %u: memfd \"%s\": adding seals %#x", i,

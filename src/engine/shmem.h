@@ -32,7 +32,11 @@ int shmem_dump(struct image *img, pid_t pid, const char *path, uint64_t ino)
  * Seals are not applied: the restorer must map first.  On error every fd
  * made so far is closed.
  */
-int shmem_restore(const struct image *img, int min_fd, int *shmem_fds)
+struct fd_shared;
+int shmem_restore(const struct image *img, int min_fd, int *shmem_fds,
+		  const struct fd_shared *shared) __attribute__((warn_unused_result));
+/* Makes shmem object i of img, filled, at a number >= min_fd; returns it or -errno. */
+int shmem_create(const struct image *img, uint32_t i, int min_fd)
 	__attribute__((warn_unused_result));
 
 /* Adds the dumped seals of every memfd; called once every mapping exists. */

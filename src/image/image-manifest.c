@@ -408,6 +408,8 @@ static json_t *enc_fd(struct enc *e, const struct image_fd *f)
 	put(e, o, "flags", j_octal(f->flags));
 	put(e, o, "cloexec", json_boolean(f->cloexec));
 	put(e, o, "pos", j_u64(f->pos));
+	if (f->share)
+		put(e, o, "share", j_u64(f->share));
 	if (f->file >= 0)
 		put(e, o, "file", json_integer(f->file));
 	switch (f->kind) {
@@ -530,6 +532,20 @@ static json_t *enc_shmem(struct enc *e, const struct image_shmem *s)
 	return o;
 }
 
+static json_t *enc_child(struct enc *e, const struct image_child *c)
+{
+	json_t *o = json_object();
+
+	put(e, o, "pid", json_integer(c->pid));
+	put(e, o, "ppid", json_integer(c->ppid));
+	put(e, o, "pgid", json_integer(c->pgid));
+	put(e, o, "sid", json_integer(c->sid));
+	put(e, o, "host_pid", json_integer(c->host_pid));
+	if (c->is_zombie)
+		put(e, o, "zombie", json_pack("{s:i}", "status", c->exit_status));
+	return o;
+}
+
 char *image_manifest_to_json(const struct image *img, int indent)
 {
 	json_t *root = json_object(), *arr, *pages;
@@ -569,6 +585,12 @@ char *image_manifest_to_json(const struct image *img, int indent)
 	for (i = 0; i < img->nr_shmems; i++)
 		append(&e, arr, enc_shmem(&e, &img->shmems[i]));
 	put(&e, root, "shmems", arr);
+	if (img->nr_children) {
+		arr = json_array();
+		for (i = 0; i < img->nr_children; i++)
+			append(&e, arr, enc_child(&e, &img->children[i]));
+		put(&e, root, "children", arr);
+	}
 	pages = json_object();
 	put(&e, pages, "runs", j_u64(img->nr_runs));
 	put(&e, pages, "bytes", j_u64(img->pages_bytes));
@@ -1252,6 +1274,7 @@ static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *
 	    get_octal(d, o, where, "flags", 077777777, &f->flags) ||
 	    get_bool(d, o, where, "cloexec", &f->cloexec) ||
 	    get_u64(d, o, where, "pos", true, &f->pos) ||
+	    get_u32(d, o, where, "share", false, &f->share) ||
 	    get_i32(d, o, where, "file", false, 0, INT32_MAX, -1, &f->file))
 		return -EINVAL;
 	switch (f->kind) {
@@ -1447,6 +1470,27 @@ static int dec_guard(struct dec *d, json_t *o, const char *where, struct image_g
 	return 0;
 }
 
+static int dec_child(struct dec *d, json_t *o, const char *where, struct image_child *c)
+{
+	json_t *z;
+
+	if (!json_is_object(o))
+		return fail(d, "%s: expected an object", where);
+	if (get_i32(d, o, where, "pid", true, 1, INT32_MAX, 0, &c->pid) ||
+	    get_i32(d, o, where, "ppid", true, 1, INT32_MAX, 0, &c->ppid) ||
+	    get_i32(d, o, where, "pgid", true, 0, INT32_MAX, 0, &c->pgid) ||
+	    get_i32(d, o, where, "sid", true, 0, INT32_MAX, 0, &c->sid) ||
+	    get_i32(d, o, where, "host_pid", true, 0, INT32_MAX, 0, &c->host_pid))
+		return -EINVAL;
+	z = json_object_get(o, "zombie");
+	if (!z)
+		return 0;
+	if (!json_is_object(z))
+		return fail(d, "%s.zombie: expected an object", where);
+	c->is_zombie = true;
+	return get_i32(d, z, where, "status", true, 0, 0xffff, 0, &c->exit_status);
+}
+
 static int dec_root(struct dec *d, json_t *root, struct image *img)
 {
 	json_t *v, *host, *proc, *pages;
@@ -1487,6 +1531,10 @@ static int dec_root(struct dec *d, json_t *root, struct image *img)
 	    DEC_ARRAY(d, root, "files", IMAGE_MAX_FILES, img->files, img->nr_files, dec_file) ||
 	    DEC_ARRAY(d, root, "shmems", IMAGE_MAX_SHMEMS, img->shmems, img->nr_shmems,
 		      dec_shmem))
+		return -EINVAL;
+	if (json_object_get(root, "children") &&
+	    DEC_ARRAY(d, root, "children", IMAGE_MAX_CHILDREN, img->children, img->nr_children,
+		      dec_child))
 		return -EINVAL;
 	/* a file mapping without a name of its own is named by its file */
 	for (i = 0; i < img->nr_vmas; i++) {

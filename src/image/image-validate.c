@@ -377,6 +377,36 @@ static int check_gpu(struct check *c, const struct image *img)
 	return 0;
 }
 
+/*
+ * The tree: every pid once (the root's too), each parent listed before its
+ * children, so that restore can create them in this order.
+ */
+static int check_children(struct check *c, const struct image *img)
+{
+	uint32_t i, j;
+
+	if (img->nr_children > IMAGE_MAX_CHILDREN)
+		return bad(c, "children: %u, at most %d allowed", img->nr_children,
+			   IMAGE_MAX_CHILDREN);
+	for (i = 0; i < img->nr_children; i++) {
+		const struct image_child *ch = &img->children[i];
+		bool parent_seen = ch->ppid == img->proc.pid;
+
+		if (ch->pid <= 1 || ch->pid == img->proc.pid)
+			return bad(c, "children[%u].pid: %d cannot be a child's pid", i, ch->pid);
+		for (j = 0; j < i; j++) {
+			if (img->children[j].pid == ch->pid)
+				return bad(c, "children[%u].pid: %d listed twice", i, ch->pid);
+			if (img->children[j].pid == ch->ppid && !img->children[j].is_zombie)
+				parent_seen = true;
+		}
+		if (!parent_seen)
+			return bad(c, "children[%u]: parent %d of pid %d is not listed before it",
+				   i, ch->ppid, ch->pid);
+	}
+	return 0;
+}
+
 int image_validate(const struct image *img, char *err, size_t errlen)
 {
 	struct check c = { err, errlen };
@@ -386,7 +416,7 @@ int image_validate(const struct image *img, char *err, size_t errlen)
 			   IMAGE_FORMAT_VERSION);
 	if (check_proc(&c, img) || check_threads(&c, img) || check_vmas(&c, img) ||
 	    check_guards(&c, img) || check_fds(&c, img) || check_files(&c, img) ||
-	    check_gpu(&c, img))
+	    check_gpu(&c, img) || check_children(&c, img))
 		return -EINVAL;
 	return 0;
 }

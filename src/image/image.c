@@ -189,6 +189,11 @@ struct image_shmem *image_new_shmem(struct image *img)
 	return GROW(img->shmems, img->nr_shmems, IMAGE_MAX_SHMEMS, "shmem objects");
 }
 
+struct image_child *image_new_child(struct image *img)
+{
+	return GROW(img->children, img->nr_children, IMAGE_MAX_CHILDREN, "child processes");
+}
+
 int image_file_index(struct image *img, const struct image_file *file)
 {
 	struct image_file *f;
@@ -243,6 +248,7 @@ void image_free(struct image *img)
 	free(img->fds);
 	free(img->files);
 	free(img->shmems);
+	free(img->children);
 	free(img->runs);
 	free(img->path);
 	free(img->tmp_path);
@@ -579,26 +585,38 @@ int image_publish(struct image *img)
 	return ret;
 }
 
-/* Removes every entry of the unpublished directory, then the directory. */
-static void remove_tmp(struct image *img)
+/*
+ * Removes every entry of a directory, then the directory: the unpublished
+ * snapshot, and inside a tree's the subdirectories of its other processes
+ * (published or not); nothing deeper exists.
+ */
+static int remove_dir(int parent_fd, const char *name, int depth)
 {
 	struct dirent *de;
 	DIR *d;
 	int fd;
 
-	fd = open(img->tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0) {
 		d = fdopendir(fd);
 		if (!d) {
 			close(fd);
 		} else {
-			while ((de = readdir(d)))
-				if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-					unlinkat(dirfd(d), de->d_name, 0);
+			while ((de = readdir(d))) {
+				if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+					continue;
+				if (unlinkat(dirfd(d), de->d_name, 0) && errno == EISDIR && depth)
+					remove_dir(dirfd(d), de->d_name, depth - 1);
+			}
 			closedir(d);
 		}
 	}
-	if (rmdir(img->tmp_path) && errno != ENOENT)
+	return unlinkat(parent_fd, name, AT_REMOVEDIR);
+}
+
+static void remove_tmp(struct image *img)
+{
+	if (remove_dir(AT_FDCWD, img->tmp_path, 1) && errno != ENOENT)
 		log_warn("snapshot %s: cannot remove %s: %s", img->path, img->tmp_path,
 			 strerror(errno));
 }

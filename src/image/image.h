@@ -36,6 +36,7 @@
 #define IMAGE_MAX_FDS 65536
 #define IMAGE_MAX_FILES 65536
 #define IMAGE_MAX_SHMEMS 4096
+#define IMAGE_MAX_CHILDREN 4096 /* processes of a tree besides its root */
 #define IMAGE_MAX_WATCHES 65536
 #define IMAGE_MAX_PATH 4096
 #define IMAGE_MAX_XSAVE 65536
@@ -228,6 +229,12 @@ enum image_sock_state {
 struct image_fd {
 	int32_t fd;
 	uint32_t kind; /* enum image_fd_kind */
+	/*
+	 * Open file description: fds with one non-zero share id (in one process
+	 * or several of a tree) are one description, with one offset and one
+	 * set of status flags; 0 = a description no other fd holds.
+	 */
+	uint32_t share;
 	uint32_t flags; /* f_flags without O_CLOEXEC */
 	bool cloexec;
 	uint64_t pos;
@@ -358,6 +365,18 @@ struct image_proc {
 	uint64_t dumped_at_ns; /* CLOCK_REALTIME */
 };
 
+/*
+ * Process trees: the root process's image lists every other process of the
+ * tree, parents before their children.  A live one has an image of its own
+ * in the subdirectory proc-PID; a zombie has none.
+ */
+struct image_child {
+	pid_t pid, ppid, pgid, sid; /* in the snapshot's PID namespace */
+	pid_t host_pid; /* for people */
+	bool is_zombie;
+	int32_t exit_status; /* zombie: the wait status its parent will get */
+};
+
 struct image {
 	uint32_t version;
 	struct image_host host;
@@ -377,6 +396,8 @@ struct image {
 	struct image_file *files;
 	uint32_t nr_shmems;
 	struct image_shmem *shmems;
+	uint32_t nr_children; /* the root image of a tree only */
+	struct image_child *children;
 
 	/* pages.idx, loaded on read; appended to by image_add_pages() on write */
 	uint64_t nr_runs;
@@ -422,6 +443,9 @@ struct image_vma *image_new_vma(struct image *img);
 struct image_guard *image_new_guard(struct image *img);
 struct image_fd *image_new_fd(struct image *img);
 struct image_shmem *image_new_shmem(struct image *img);
+struct image_child *image_new_child(struct image *img);
+/* The subdirectory of a tree's snapshot that holds the child pid's image. */
+#define IMAGE_CHILD_DIR_FMT "proc-%d"
 /* Finds or adds a file by (dev, ino, path); returns its index or -errno. */
 int image_file_index(struct image *img, const struct image_file *file);
 
