@@ -103,6 +103,13 @@ int files_add(struct image *img, pid_t pid, const char *path_for_open, const cha
 	file.mode = st.st_mode;
 	file.rdev = st.st_rdev;
 	file.is_deleted = is_deleted;
+	/* a POSIX shm object held open: its bytes go with the shmem objects */
+	if (!is_deleted && S_ISREG(st.st_mode) &&
+	    !strncmp(display_path, IMAGE_SHMEM_DEV_SHM, strlen(IMAGE_SHMEM_DEV_SHM))) {
+		ret = shmem_dump(img, pid, path_for_open, st.st_ino);
+		if (ret < 0)
+			return ret;
+	}
 	if (is_deleted) {
 		if (!S_ISREG(st.st_mode)) {
 			log_error("pid %d: %s: deleted, and not a regular file", pid, display_path);
@@ -337,6 +344,18 @@ fail:
 	return err;
 }
 
+/* Made again in the restore's private /dev/shm: nothing of the host's to compare. */
+static bool is_dev_shm_object(const struct image *img, const struct image_file *f)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_shmems; i++)
+		if (img->shmems[i].path && img->shmems[i].ino == f->ino &&
+		    !strcmp(img->shmems[i].path, f->path))
+			return true;
+	return false;
+}
+
 int files_validate(const struct image *img)
 {
 	struct stat st;
@@ -347,7 +366,7 @@ int files_validate(const struct image *img)
 		const struct image_file *f = &img->files[i];
 		int64_t mtime;
 
-		if (f->is_deleted)
+		if (f->is_deleted || is_dev_shm_object(img, f))
 			continue;
 		if (file_is_output(img, (int32_t)i)) {
 			if (stat(f->path, &st) == 0 && !S_ISREG(st.st_mode)) {

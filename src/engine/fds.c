@@ -828,7 +828,7 @@ static int prepare_shmems(struct image *const *imgs, uint32_t nr, int min_fd,
 		for (k = 0; k < imgs[i]->nr_shmems; k++) {
 			uint64_t ino = imgs[i]->shmems[k].ino;
 
-			if (fd_shared_find(sh, FD_SHARED_SHMEM, ino) >= 0 ||
+			if (imgs[i]->shmems[k].is_sysv || fd_shared_find(sh, FD_SHARED_SHMEM, ino) >= 0 ||
 			    !held_elsewhere(imgs, nr, i, HELD_SHMEM, 0, ino))
 				continue;
 			ret = shared_add(sh, FD_SHARED_SHMEM, ino, shmem_create(imgs[i], k, min_fd),

@@ -235,7 +235,8 @@ static int classify(struct mem_dump *md, const struct proc_map *m, struct image_
 		v->kind = IMAGE_VMA_VSYSCALL;
 	else if (m->is_shared && m->ino &&
 		 (starts_with(m->name, "/memfd:") || starts_with(m->name, "[anon_shmem:") ||
-		  (m->is_deleted && !strcmp(m->name, "/dev/zero")))) {
+		  (m->is_deleted && !strcmp(m->name, "/dev/zero")) ||
+		  starts_with(m->name, IMAGE_SHMEM_DEV_SHM) || starts_with(m->name, "/SYSV"))) {
 		v->kind = IMAGE_VMA_SHMEM;
 		ret = shmem_dump(md->img, pid, path, m->ino);
 		if (ret < 0)
@@ -243,10 +244,6 @@ static int classify(struct mem_dump *md, const struct proc_map *m, struct image_
 		v->shmem = ret;
 	} else if (m->ino == 0) {
 		v->kind = IMAGE_VMA_ANON;
-	} else if (starts_with(m->name, "/SYSV")) {
-		log_error("pid %d: mapping 0x%llx-0x%llx is SysV shared memory: not supported yet",
-			  pid, (unsigned long long)m->start, (unsigned long long)m->end);
-		return -ENOTSUP;
 	} else {
 		v->kind = m->is_shared ? IMAGE_VMA_FILE_SHARED : IMAGE_VMA_FILE_PRIVATE;
 		ret = files_add(md->img, pid, path, m->name, m->is_deleted);

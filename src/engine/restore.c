@@ -257,6 +257,14 @@ static int fill_vmas(struct helper *h, struct restorer_args *a, struct region *r
 
 		if (v->kind >= IMAGE_VMA_VDSO)
 			continue;
+		if (v->kind == IMAGE_VMA_SHMEM && img->shmems[v->shmem].is_sysv) {
+			rv = &a->vmas[a->nr_vmas++];
+			*rv = (struct restorer_vma){ .start = v->start, .end = v->end,
+						     .pgoff = v->pgoff, .fd = -1, .prot = v->prot,
+						     .madv = v->madv,
+						     .shmid = img->shmems[v->shmem].sysv_id };
+			continue;
+		}
 		fd = vma_fd(h, v);
 		if (fd < 0 && v->kind != IMAGE_VMA_ANON)
 			return fd;
@@ -269,6 +277,7 @@ static int fill_vmas(struct helper *h, struct restorer_args *a, struct region *r
 		rv->map_flags = map_flags(v);
 		rv->madv = v->madv;
 		rv->is_locked = !!(v->flags & IMAGE_VMA_LOCKED);
+		rv->shmid = -1;
 		while (run < img->nr_runs && img->runs[run].vaddr < v->start)
 			run++;
 		rv->needs_write = run < img->nr_runs && img->runs[run].vaddr < v->end;
@@ -841,7 +850,8 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 		h.file_ro[i] = h.file_rw[i] = -1;
 	ret = shmem_restore(img, h.min_fd, h.shmem_fds, &tr->shared);
 	for (i = 0; ret == 0 && i < img->nr_shmems; i++)
-		h.close_fds[h.nr_close++] = h.shmem_fds[i];
+		if (h.shmem_fds[i] >= 0)
+			h.close_fds[h.nr_close++] = h.shmem_fds[i];
 	if (ret == 0)
 		ret = gpu_helper_prepare(img);
 	if (ret == 0)
@@ -1254,6 +1264,30 @@ static __attribute__((noreturn)) void reap(pid_t program)
 	}
 }
 
+/*
+ * Shared memory with global names comes back in places of the restore's
+ * own: POSIX objects in a private tmpfs on /dev/shm (this mount namespace's),
+ * SysV segments in a fresh IPC namespace, with their ids.
+ */
+static int prepare_ipc(struct tree *tr)
+{
+	bool posix = false, sysv = false;
+	uint32_t k, i;
+
+	for (k = 0; k < tr->nr; k++)
+		for (i = 0; i < tr->imgs[k]->nr_shmems; i++) {
+			posix |= tr->imgs[k]->shmems[i].path != NULL;
+			sysv |= tr->imgs[k]->shmems[i].is_sysv;
+		}
+	if (posix && mount("thaw-shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		return log_errno("mounting a private /dev/shm");
+	if (!sysv)
+		return 0;
+	if (unshare(CLONE_NEWIPC) < 0)
+		return log_errno("creating an IPC namespace for SysV shared memory");
+	return shmem_sysv_create(tr->imgs, tr->nr);
+}
+
 static __attribute__((noreturn)) void init_main(struct tree *tr, const char *path,
 					       int status_fd, bool die_with_parent)
 {
@@ -1282,6 +1316,8 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	for (k = 0; k < tr->nr; k++)
 		t.procs[k] = (struct tproc){ .img = tr->imgs[k], .pid = tr->imgs[k]->proc.pid };
 	tr->region_fd = region[1];
+	if (prepare_ipc(tr) < 0)
+		_exit(1);
 	root = clone3_pid(0, tr->imgs[0]->proc.pid);
 	if (root < 0) {
 		log_error("pid %d: cannot create the process with its PID: %s",
@@ -1318,6 +1354,8 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 		ret = reap_fillers(&t, fillers);
 	for (k = 0; ret == 0 && log_max_level >= LOG_DEBUG && k < tr->nr; k++)
 		log_phases(t.procs[k].pid, t.procs[k].args);
+	if (ret == 0)
+		shmem_sysv_finish(tr->imgs, tr->nr);
 	if (ret == 0) {
 		ret = finish_threads(&t);
 		log_debug("registers set, threads released at %.1f ms", now_ms() - started);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -135,6 +136,49 @@ out:
 	return ret;
 }
 
+static bool same_ipc_ns(pid_t pid)
+{
+	struct stat a, b;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
+	return !stat(path, &a) && !stat("/proc/self/ns/ipc", &b) && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
+/* POSIX objects in /dev/shm and SysV segments: what restore needs to make them again. */
+static int describe_kind(struct image_shmem *s, pid_t pid, const char *link, const struct stat *st)
+{
+	size_t len = strlen(link);
+
+	if (!strncmp(link, "/SYSV", 5)) {
+		struct shmid_ds ds;
+
+		s->is_sysv = true;
+		s->sysv_key = (int32_t)strtoul(link + 5, NULL, 16);
+		s->sysv_id = (int32_t)s->ino; /* the kernel numbers a segment's inode by its id */
+		s->mode = 0600;
+		if (same_ipc_ns(pid) && shmctl(s->sysv_id, IPC_STAT, &ds) == 0)
+			s->mode = ds.shm_perm.mode & (0777 | SHM_DEST);
+		return 0;
+	}
+	if (strncmp(link, IMAGE_SHMEM_DEV_SHM, strlen(IMAGE_SHMEM_DEV_SHM)))
+		return 0;
+	s->is_deleted = st->st_nlink == 0;
+	if (len > 10 && !strcmp(link + len - 10, " (deleted)"))
+		len -= 10;
+	s->path = strndup(link, len);
+	s->mode = st->st_mode & 07777;
+	if (!s->path)
+		return -ENOMEM;
+	if (strchr(s->path + strlen(IMAGE_SHMEM_DEV_SHM), '/')) {
+		log_error("pid %d: %s: shared memory in a subdirectory of /dev/shm is not supported",
+			  pid, s->path);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 int shmem_dump(struct image *img, pid_t pid, const char *path, uint64_t ino)
 {
 	struct extents x = { 0 };
@@ -157,8 +201,9 @@ int shmem_dump(struct image *img, pid_t pid, const char *path, uint64_t ino)
 	link[n] = '\0';
 	snprintf(what, sizeof(what), "pid %d %s (%s)", pid, path, link);
 	is_memfd = !strncmp(link, "/memfd:", 7);
-	if (!is_memfd && strncmp(link, "/dev/zero", 9)) {
-		log_error("%s: this kind of shared memory is not supported (SysV shm?)", what);
+	if (!is_memfd && strncmp(link, "/dev/zero", 9) && strncmp(link, "/SYSV", 5) &&
+	    strncmp(link, IMAGE_SHMEM_DEV_SHM, strlen(IMAGE_SHMEM_DEV_SHM))) {
+		log_error("%s: this kind of shared memory is not supported", what);
 		return -ENOTSUP;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -206,6 +251,9 @@ int shmem_dump(struct image *img, pid_t pid, const char *path, uint64_t ino)
 	s->extents = x.v;
 	name = NULL;
 	x.v = NULL;
+	ret = describe_kind(s, pid, link, &st);
+	if (ret < 0)
+		goto out;
 	ret = (int)(s - img->shmems);
 	log_debug("%s: %llu bytes in %u extents, seals %#x", what, (unsigned long long)st.st_size,
 		  s->nr_extents, s->seals);
@@ -269,6 +317,40 @@ static int fill(const struct image *img, const struct image_shmem *s, int fd)
 	return 0;
 }
 
+/*
+ * A POSIX object in the restore's private /dev/shm (restore.c mounts it):
+ * at its name, or, unlinked, made at its name (or beside it) and unlinked.
+ */
+static int create_posix(const struct image_shmem *s)
+{
+	char path[300];
+	int fd, n;
+
+	if (!s->is_deleted) {
+		fd = open(s->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, s->mode & 0777);
+		if (fd < 0)
+			return log_errno("recreating %s", s->path);
+	} else {
+		snprintf(path, sizeof(path), "%s", s->path);
+		for (n = 0;; n++) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				  s->mode & 0777);
+			if (fd >= 0 || errno != EEXIST || n == 100)
+				break;
+			snprintf(path, sizeof(path), "%s.%d", s->path, n);
+		}
+		if (fd < 0)
+			return log_errno("recreating %s (deleted)", s->path);
+		unlink(path);
+	}
+	if (fchmod(fd, s->mode & 07777) || ftruncate(fd, (off_t)s->size)) {
+		n = log_errno("recreating %s: size %llu", s->path, (unsigned long long)s->size);
+		close(fd);
+		return n;
+	}
+	return fd;
+}
+
 /* Makes shmem object i of img, filled, at a number >= min_fd. */
 int shmem_create(const struct image *img, uint32_t i, int min_fd)
 {
@@ -276,7 +358,11 @@ int shmem_create(const struct image *img, uint32_t i, int min_fd)
 	const char *what = s->is_memfd ? "memfd" : "shared memory";
 	int fd, moved, ret;
 
-	if (s->is_memfd) {
+	if (s->path) {
+		fd = create_posix(s);
+		if (fd < 0)
+			return fd;
+	} else if (s->is_memfd) {
 		fd = memfd_create(s->name ? s->name : "", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (fd < 0)
 			return log_errno("shmem %u: memfd_create \"%s\"", i, s->name ? s->name : "");
@@ -316,6 +402,8 @@ int shmem_restore(const struct image *img, int min_fd, int *shmem_fds, const str
 	for (i = 0; i < img->nr_shmems; i++) {
 		int shared = fd_shared_find(sh, FD_SHARED_SHMEM, img->shmems[i].ino);
 
+		if (img->shmems[i].is_sysv)
+			continue; /* made by init, attached by the restorer */
 		/* one object for every process of the tree that maps or holds it */
 		if (shared >= 0)
 			shmem_fds[i] = fcntl(shared, F_DUPFD_CLOEXEC, min_fd);
@@ -357,4 +445,81 @@ int shmem_apply_seals(const struct image *img, const int *shmem_fds)
 					 s->name ? s->name : "", s->seals);
 	}
 	return 0;
+}
+
+/*
+ * SysV segments, in init's fresh IPC namespace: each with its id (through
+ * shm_next_id), key, mode and contents.  Segments of several processes are
+ * made once.
+ */
+int shmem_sysv_create(struct image *const *imgs, uint32_t nr)
+{
+	uint32_t k, i, j;
+	int ret;
+
+	for (k = 0; k < nr; k++)
+		for (i = 0; i < imgs[k]->nr_shmems; i++) {
+			const struct image_shmem *s = &imgs[k]->shmems[i];
+			struct shmid_ds ds;
+			char id[16];
+			void *at;
+			int fd, got;
+
+			if (!s->is_sysv || shmctl(s->sysv_id, IPC_STAT, &ds) == 0)
+				continue;
+			fd = open("/proc/sys/kernel/shm_next_id", O_WRONLY | O_CLOEXEC);
+			j = (uint32_t)snprintf(id, sizeof(id), "%d", s->sysv_id);
+			if (fd < 0 || write(fd, id, j) != (ssize_t)j) {
+				ret = log_errno("SysV segment %d: setting shm_next_id", s->sysv_id);
+				if (fd >= 0)
+					close(fd);
+				return ret;
+			}
+			close(fd);
+			got = shmget(s->sysv_key ? s->sysv_key : IPC_PRIVATE, s->size,
+				     IPC_CREAT | IPC_EXCL | (int)(s->mode & 0777));
+			if (got != s->sysv_id) {
+				log_error("SysV segment %d (key 0x%x): made as %d: %s", s->sysv_id,
+					  (unsigned)s->sysv_key, got, got < 0 ? strerror(errno) : "");
+				return got < 0 ? -errno : -EEXIST;
+			}
+			at = shmat(got, NULL, 0);
+			if (at == (void *)-1)
+				return log_errno("SysV segment %d: attaching to fill it", got);
+			ret = 0;
+			for (j = 0; ret == 0 && j < s->nr_extents; j++) {
+				const struct image_shmem_extent *x = &s->extents[j];
+				void *data;
+
+				if (x->off > s->size || x->data.len > s->size - x->off) {
+					ret = -EINVAL;
+					break;
+				}
+				ret = image_read_blob(imgs[k], &x->data, &data);
+				if (ret == 0) {
+					memcpy((char *)at + x->off, data, x->data.len);
+					free(data);
+				}
+			}
+			shmdt(at);
+			if (ret < 0) {
+				log_error("SysV segment %d: filling: %s", got, strerror(-ret));
+				return ret;
+			}
+		}
+	return 0;
+}
+
+/* Segments the program had marked for removal go once every process is attached. */
+void shmem_sysv_finish(struct image *const *imgs, uint32_t nr)
+{
+	uint32_t k, i;
+
+	for (k = 0; k < nr; k++)
+		for (i = 0; i < imgs[k]->nr_shmems; i++) {
+			const struct image_shmem *s = &imgs[k]->shmems[i];
+
+			if (s->is_sysv && (s->mode & SHM_DEST))
+				shmctl(s->sysv_id, IPC_RMID, NULL);
+		}
 }

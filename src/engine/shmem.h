@@ -43,4 +43,9 @@ int shmem_create(const struct image *img, uint32_t i, int min_fd)
 int shmem_apply_seals(const struct image *img, const int *shmem_fds)
 	__attribute__((warn_unused_result));
 
+/* Restore, in init: SysV segments with their ids; removal of those marked for it. */
+int shmem_sysv_create(struct image *const *imgs, uint32_t nr)
+	__attribute__((warn_unused_result));
+void shmem_sysv_finish(struct image *const *imgs, uint32_t nr);
+
 #endif

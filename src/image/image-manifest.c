@@ -521,6 +521,15 @@ static json_t *enc_shmem(struct enc *e, const struct image_shmem *s)
 	if (s->name)
 		put(e, o, "name", j_str(s->name));
 	put(e, o, "seals", j_hex(s->seals));
+	if (s->path) {
+		put(e, o, "path", j_str(s->path));
+		put(e, o, "deleted", json_boolean(s->is_deleted));
+	}
+	if (s->path || s->is_sysv)
+		put(e, o, "mode", j_octal(s->mode));
+	if (s->is_sysv)
+		put(e, o, "sysv", json_pack("{s:I,s:I}", "key", (json_int_t)s->sysv_key, "id",
+					    (json_int_t)s->sysv_id));
 	for (i = 0; i < s->nr_extents; i++) {
 		json_t *x = json_object();
 
@@ -1405,8 +1414,22 @@ static int dec_shmem(struct dec *d, json_t *o, const char *where, struct image_s
 	    get_u64(d, o, where, "size", true, &s->size) ||
 	    get_bool(d, o, where, "memfd", &s->is_memfd) ||
 	    get_str(d, o, where, "name", false, IMAGE_MAX_PATH, &s->name) ||
-	    get_hex32(d, o, where, "seals", &s->seals))
+	    get_hex32(d, o, where, "seals", &s->seals) ||
+	    get_str(d, o, where, "path", false, IMAGE_MAX_PATH, &s->path))
 		return -EINVAL;
+	if (s->path && get_bool(d, o, where, "deleted", &s->is_deleted))
+		return -EINVAL;
+	if (json_object_get(o, "mode") && get_octal(d, o, where, "mode", 07777, &s->mode))
+		return -EINVAL;
+	if (json_object_get(o, "sysv")) {
+		json_t *sv = get_obj(d, o, where, "sysv");
+
+		snprintf(sub, sizeof(sub), "%s.sysv", where);
+		if (!sv || get_i32(d, sv, sub, "key", true, INT32_MIN, INT32_MAX, 0, &s->sysv_key) ||
+		    get_i32(d, sv, sub, "id", true, 0, INT32_MAX, 0, &s->sysv_id))
+			return -EINVAL;
+		s->is_sysv = true;
+	}
 	arr = get_array(d, o, where, "extents", IMAGE_MAX_VMAS, &n);
 	if (!arr)
 		return -EINVAL;

@@ -333,6 +333,18 @@ static int check_files(struct check *c, const struct image *img)
 
 		if (s->name && strnlen(s->name, IMAGE_MAX_PATH) >= IMAGE_MAX_PATH)
 			return bad(c, "shmems[%u].name: too long", i);
+		/* restored by creating exactly this file: nothing outside /dev/shm, no ".." */
+		if (s->path && (strncmp(s->path, IMAGE_SHMEM_DEV_SHM, strlen(IMAGE_SHMEM_DEV_SHM)) ||
+				strchr(s->path + strlen(IMAGE_SHMEM_DEV_SHM), '/') ||
+				!s->path[strlen(IMAGE_SHMEM_DEV_SHM)] ||
+				strnlen(s->path, 256) >= 256 || !strcmp(s->path, "/dev/shm/.") ||
+				!strcmp(s->path, "/dev/shm/..")))
+			return bad(c, "shmems[%u].path: \"%s\" is not a file directly in /dev/shm", i,
+				   s->path);
+		if ((s->path || s->is_sysv) + s->is_memfd > 1)
+			return bad(c, "shmems[%u]: more than one kind", i);
+		if (s->path && s->is_sysv)
+			return bad(c, "shmems[%u]: both a /dev/shm file and SysV", i);
 		if (s->nr_extents > IMAGE_MAX_VMAS)
 			return bad(c, "shmems[%u]: %u extents, at most %d allowed", i,
 				   s->nr_extents, IMAGE_MAX_VMAS);

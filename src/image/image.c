@@ -239,6 +239,7 @@ void image_free(struct image *img)
 		free(img->files[i].path);
 	for (i = 0; i < img->nr_shmems; i++) {
 		free(img->shmems[i].name);
+		free(img->shmems[i].path);
 		free(img->shmems[i].extents);
 	}
 	free(img->proc.cwd);

@@ -65,13 +65,24 @@ struct image_file {
 	struct image_blob content;
 };
 
-/* A shmem object (shared anonymous memory, memfd) dumped once by inode. */
+/*
+ * A shmem object dumped once by inode: shared anonymous memory, a memfd, a
+ * POSIX shared memory object or semaphore (a file in /dev/shm, restored
+ * into a private /dev/shm) or a SysV segment (restored into a private IPC
+ * namespace with its id).
+ */
+#define IMAGE_SHMEM_DEV_SHM "/dev/shm/"
 struct image_shmem {
 	uint64_t ino;
 	uint64_t size;
 	bool is_memfd;
 	char *name; /* memfd name without the "memfd:" prefix, or NULL */
 	uint32_t seals; /* F_GET_SEALS */
+	char *path; /* POSIX: the file under /dev/shm, or NULL */
+	bool is_deleted; /* POSIX: unlinked (shm_unlink) but still mapped or open */
+	uint32_t mode; /* POSIX, SysV: permission bits */
+	bool is_sysv;
+	int32_t sysv_key, sysv_id; /* SysV: the key (0 = IPC_PRIVATE) and the shmid */
 	/* contents: runs of non-hole data inside the object */
 	uint32_t nr_extents;
 	struct image_shmem_extent {

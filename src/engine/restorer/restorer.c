@@ -31,6 +31,7 @@
 #define NR_mmap 9
 #define NR_mprotect 10
 #define NR_munmap 11
+#define NR_shmat 30
 #define NR_pread64 17
 #define NR_mremap 25
 #define NR_madvise 28
@@ -53,6 +54,7 @@
 #define FUTEX_WAKE_PRIVATE 129
 
 #define PROT_WRITE 0x2
+#define PROT_EXEC 0x4
 #define MAP_SHARED 0x01
 #define MAP_PRIVATE 0x02
 #define MAP_FIXED 0x10
@@ -194,6 +196,20 @@ static long map_vmas(struct restorer_args *a)
 		uint32_t prot = v->prot | (v->needs_write ? PROT_WRITE : 0);
 		long ret;
 
+		if (v->shmid >= 0) {
+			/* SysV: attached whole where its first part was; the rest is covered */
+			if (v->pgoff)
+				continue;
+			ret = sys6(NR_shmat, v->shmid, (long)v->start,
+				   RESTORER_SHM_REMAP | (prot & PROT_WRITE ? 0 : RESTORER_SHM_RDONLY) |
+					   (prot & PROT_EXEC ? RESTORER_SHM_EXEC : 0),
+				   0, 0, 0);
+			if (ret < 0 || (uint64_t)ret != v->start) {
+				a->fail_detail = v->start;
+				return ret < 0 ? ret : -14;
+			}
+			continue;
+		}
 		ret = sys6(NR_mmap, (long)v->start, (long)(v->end - v->start), prot,
 			   v->map_flags | MAP_FIXED, v->fd, (long)v->pgoff);
 		if (ret < 0 || (uint64_t)ret != v->start) {

@@ -54,7 +54,11 @@ struct restorer_vma {
 	uint32_t madv; /* IMAGE_MADV_* */
 	uint32_t is_locked;
 	uint32_t needs_write; /* has page runs: mapped writable until filled */
+	int32_t shmid; /* SysV segment: shmat() it here instead of mmap; -1 otherwise */
 };
+#define RESTORER_SHM_RDONLY 010000
+#define RESTORER_SHM_REMAP 040000
+#define RESTORER_SHM_EXEC 0100000
 
 struct restorer_run {
 	uint64_t vaddr;
