@@ -35,48 +35,70 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int list_files(const char *dir, char ***ret, size_t *nr)
+/* Adds the regular files of dir/sub (sub "" for dir itself), subdirectories once. */
+static int list_level(const char *dir, const char *sub, char **names, size_t *n)
 {
-	char **names = NULL, path[PATH_MAX];
+	char path[PATH_MAX], name[PATH_MAX];
 	struct dirent *e;
 	struct stat st;
-	size_t n = 0;
 	DIR *dp;
 	int rc = 0;
 
-	dp = opendir(dir);
+	snprintf(path, sizeof(path), "%s%s%s", dir, *sub ? "/" : "", sub);
+	dp = opendir(path);
 	if (!dp)
-		return log_errno("snapshot directory %s", dir);
-	names = calloc(STORE_MAX_FILES, sizeof(*names));
-	if (!names) {
-		closedir(dp);
-		return -ENOMEM;
-	}
+		return log_errno("snapshot directory %s", path);
 	while ((e = readdir(dp))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		snprintf(name, sizeof(name), "%s%s%s", sub, *sub ? "/" : "", e->d_name);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
 		if (lstat(path, &st) < 0) {
 			rc = log_errno("%s", path);
 			break;
 		}
-		if (!S_ISREG(st.st_mode) || strlen(e->d_name) > STORE_MAX_FILE_NAME) {
-			log_error("%s: only regular files go into the store", path);
+		if (S_ISDIR(st.st_mode) && !*sub) {
+			/* a tree's snapshot: one directory per process besides the root */
+			rc = list_level(dir, e->d_name, names, n);
+			if (rc)
+				break;
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || strlen(name) > STORE_MAX_FILE_NAME) {
+			log_error("%s: only regular files (and one level of directories) go into "
+				  "the store",
+				  path);
 			rc = -EINVAL;
 			break;
 		}
-		if (n == STORE_MAX_FILES) {
+		if (*n == STORE_MAX_FILES) {
 			log_error("snapshot directory %s: more than %d files", dir, STORE_MAX_FILES);
 			rc = -E2BIG;
 			break;
 		}
-		names[n] = strdup(e->d_name);
-		if (!names[n++]) {
+		names[*n] = strdup(name);
+		if (!names[(*n)++]) {
 			rc = -ENOMEM;
 			break;
 		}
 	}
 	closedir(dp);
+	return rc;
+}
+
+static int list_files(const char *dir, char ***ret, size_t *nr)
+{
+	char **names;
+	size_t n = 0;
+	int rc;
+
+	names = calloc(STORE_MAX_FILES, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	rc = list_level(dir, "", names, &n);
 	if (rc) {
 		while (n)
 			free(names[--n]);
@@ -87,6 +109,41 @@ static int list_files(const char *dir, char ***ret, size_t *nr)
 	*ret = names;
 	*nr = n;
 	return 0;
+}
+
+/* Makes the subdirectories (0700) that the files of a tree's snapshot live in. */
+int store_make_subdirs(int dfd, const struct store_manifest *m, const char *dir)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->nr_files; i++) {
+		const char *slash = strchr(m->files[i].name, '/');
+		char sub[STORE_MAX_FILE_NAME + 1];
+
+		if (!slash)
+			continue;
+		snprintf(sub, sizeof(sub), "%.*s", (int)(slash - m->files[i].name), m->files[i].name);
+		if (mkdirat(dfd, sub, 0700) < 0 && errno != EEXIST)
+			return log_errno("%s/%s", dir, sub);
+	}
+	return 0;
+}
+
+/* Removes the files of m and their subdirectories from dfd. */
+void store_remove_files(int dfd, const struct store_manifest *m)
+{
+	uint32_t i;
+
+	for (i = 0; dfd >= 0 && i < m->nr_files; i++) {
+		const char *slash = strchr(m->files[i].name, '/');
+		char sub[STORE_MAX_FILE_NAME + 1];
+
+		unlinkat(dfd, m->files[i].name, 0);
+		if (!slash)
+			continue;
+		snprintf(sub, sizeof(sub), "%.*s", (int)(slash - m->files[i].name), m->files[i].name);
+		unlinkat(dfd, sub, AT_REMOVEDIR);
+	}
 }
 
 static int put_file(struct store *s, const char *dir, const char *name, struct store_file *f)
@@ -260,10 +317,7 @@ out:
 
 static void remove_tmp(const char *tmp, int dfd, const struct store_manifest *m)
 {
-	uint32_t i;
-
-	for (i = 0; dfd >= 0 && i < m->nr_files; i++)
-		unlinkat(dfd, m->files[i].name, 0);
+	store_remove_files(dfd, m);
 	rmdir(tmp);
 }
 
@@ -302,6 +356,7 @@ int store_get_dir(struct store *s, const char *name, const char *dir)
 		rc = log_errno("%s", tmp);
 		goto fail;
 	}
+	rc = store_make_subdirs(dfd, m, tmp);
 	for (i = 0; i < m->nr_files && !rc; i++)
 		rc = get_file(s, dfd, tmp, &m->files[i]);
 	for (i = 0; i < m->nr_files && !rc; i++)

@@ -133,4 +133,8 @@ int store_manifest_decode(const char *what, const void *data, size_t len,
 int store_manifest_get_bytes(struct store *s, const struct store_digest *d,
 			     struct store_buf *out);
 
+/* store-dir.c: a tree's snapshot keeps each other process's files in a subdirectory */
+int store_make_subdirs(int dfd, const struct store_manifest *m, const char *dir);
+void store_remove_files(int dfd, const struct store_manifest *m);
+
 #endif

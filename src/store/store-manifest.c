@@ -100,10 +100,24 @@ out:
 	return rc;
 }
 
+static bool component_ok(const char *s, size_t len)
+{
+	return len && memchr(s, '/', len) == NULL && !(len == 1 && s[0] == '.') &&
+	       !(len == 2 && s[0] == '.' && s[1] == '.');
+}
+
+/* "pages.img", or one level down for a process of a tree: "proc-42/pages.img". */
 static bool file_name_ok(const char *s, size_t len)
 {
-	return len && len <= STORE_MAX_FILE_NAME && strlen(s) == len && !strchr(s, '/') &&
-	       strcmp(s, ".") && strcmp(s, "..");
+	const char *slash;
+
+	if (!len || len > STORE_MAX_FILE_NAME || strlen(s) != len)
+		return false;
+	slash = memchr(s, '/', len);
+	if (!slash)
+		return component_ok(s, len);
+	return component_ok(s, (size_t)(slash - s)) &&
+	       component_ok(slash + 1, len - (size_t)(slash - s) - 1);
 }
 
 static int decode_file(const char *what, json_t *jf, struct store_file *f)

@@ -127,6 +127,7 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The rebuilt copy: files, and the subdirectories of a tree's other processes. */
 static void remove_files(const char *dir)
 {
 	struct dirent *e;
@@ -134,9 +135,17 @@ static void remove_files(const char *dir)
 
 	if (!dp)
 		return;
-	while ((e = readdir(dp)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			unlinkat(dirfd(dp), e->d_name, 0);
+	while ((e = readdir(dp))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(dp), e->d_name, 0) < 0 && errno == EISDIR) {
+			char sub[PATH_MAX];
+
+			snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+			remove_files(sub);
+			rmdir(sub);
+		}
+	}
 	closedir(dp);
 }
 
@@ -434,6 +443,10 @@ static int create_files(struct mat *mt, int dfd, const char *dir)
 {
 	uint32_t i;
 
+	int rc = store_make_subdirs(dfd, mt->m, dir);
+
+	if (rc)
+		return rc;
 	for (i = 0; i < mt->m->nr_files; i++) {
 		const struct store_file *f = &mt->m->files[i];
 		int fd = openat(dfd, f->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,

@@ -36,7 +36,7 @@
 #define STORE_CHUNK_AVG_DEFAULT (256u << 10) /* docs/store.md: why 256 KiB */
 #define STORE_CHUNK_MAX_LIMIT (16u << 20) /* no reader accepts a bigger chunk */
 #define STORE_NAME_MAX 128
-#define STORE_MAX_FILES 64 /* files in one snapshot directory */
+#define STORE_MAX_FILES 32768 /* files in one snapshot: a tree has five per process */
 #define STORE_MAX_FILE_NAME 255
 #define STORE_MAX_CHUNKS (1u << 24) /* chunks in one manifest */
 #define STORE_MANIFEST_MAX (512u << 20) /* bytes of one manifest */
