@@ -609,6 +609,50 @@ static int print_json(const struct image *img)
 	return 0;
 }
 
+/* A tree: one line per process; each live one's image is a snapshot of its own. */
+static void print_tree(const struct image *img, const char *dir)
+{
+	char a[32], b[32];
+	uint32_t i, k;
+
+	if (!img->nr_children)
+		return;
+	printf("\nprocess tree (%u more process%s; inspect one with thaw inspect %s/" IMAGE_CHILD_DIR_FMT
+	       ")\n",
+	       img->nr_children, img->nr_children == 1 ? "" : "es", printable(dir),
+	       img->children[0].pid);
+	printf("  %-8s %-8s %-8s %-8s %s\n", "PID", "PPID", "PGID", "SID", "STATE");
+	printf("  %-8d %-8d %-8d %-8d root, %u threads\n", img->proc.pid, img->proc.ppid,
+	       img->proc.pgid, img->proc.sid, img->nr_threads);
+	for (i = 0; i < img->nr_children; i++) {
+		const struct image_child *c = &img->children[i];
+		char path[4096];
+		struct image *ci;
+		uint64_t bytes = 0, mapped = 0;
+
+		printf("  %-8d %-8d %-8d %-8d ", c->pid, c->ppid, c->pgid, c->sid);
+		if (c->is_zombie) {
+			if (WIFSIGNALED(c->exit_status))
+				printf("zombie, killed by signal %d\n", WTERMSIG(c->exit_status));
+			else
+				printf("zombie, exit status %d\n", WEXITSTATUS(c->exit_status));
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/" IMAGE_CHILD_DIR_FMT, dir, c->pid);
+		if (image_read(path, &ci)) {
+			printf("(its image cannot be read)\n");
+			continue;
+		}
+		for (k = 0; k < ci->nr_runs; k++)
+			bytes += (uint64_t)ci->runs[k].npages * PAGE;
+		for (k = 0; k < ci->nr_vmas; k++)
+			mapped += ci->vmas[k].end - ci->vmas[k].start;
+		printf("%.16s, %u threads, %u fds, %s mapped, %s of pages saved\n", ci->proc.comm,
+		       ci->nr_threads, ci->nr_fds, human(mapped, b), human(bytes, a));
+		image_free(ci);
+	}
+}
+
 int cmd_inspect(int argc, char **argv)
 {
 	const char *dir = NULL;
@@ -646,6 +690,7 @@ int cmd_inspect(int argc, char **argv)
 		print_header(img, dir);
 		print_gpu(img);
 		print_process(img);
+		print_tree(img, dir);
 		print_threads(img);
 		print_memory(img);
 		print_fds(img);

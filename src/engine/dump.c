@@ -59,6 +59,22 @@ static pid_t to_ns(const struct tree_dump *t, pid_t host)
 	return host;
 }
 
+static int *inherited_external(const struct engine_dump_opts *opts, pid_t root, pid_t pid,
+			       size_t *ret_nr)
+{
+	int *fds = malloc((opts->nr_external_fds + 1) * sizeof(*fds));
+	size_t i;
+
+	*ret_nr = 0;
+	for (i = 0; fds && i < opts->nr_external_fds; i++) {
+		int fd = opts->external_fds[i];
+
+		if (syscall(SYS_kcmp, root, pid, KCMP_FILE, fd, fd) == 0)
+			fds[(*ret_nr)++] = fd;
+	}
+	return fds;
+}
+
 static int dump_process(const struct engine_dump_opts *opts, struct tree_dump *t, size_t i)
 {
 	struct frozen *fz = &t->fz.procs[i];
@@ -75,11 +91,16 @@ static int dump_process(const struct engine_dump_opts *opts, struct tree_dump *t
 		ret = mem_dump(fz, img);
 	if (ret < 0)
 		return ret;
-	/* external fds (thaw run's control socket) are the root's only */
+	/*
+	 * External fds (thaw run's control socket): the root's, and in the
+	 * other processes the same fds where they inherited them.
+	 */
 	if (i == 0)
 		ext = gpu_external_fds(img, opts->external_fds, opts->nr_external_fds, &nr_ext);
-	ret = fds_dump_tree(fz->pid, img, i == 0 ? (ext ? ext : opts->external_fds) : NULL,
-			    i == 0 ? nr_ext : 0, opts->tcp_close, &t->view);
+	else
+		ext = inherited_external(opts, t->fz.procs[0].pid, fz->pid, &nr_ext);
+	ret = fds_dump_tree(fz->pid, img, ext ? ext : opts->external_fds, nr_ext,
+			    opts->tcp_close, &t->view);
 	free(ext);
 	if (ret < 0)
 		return ret;

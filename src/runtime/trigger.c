@@ -78,23 +78,15 @@ static size_t listen_inodes(pid_t pid, const char *file, int port, unsigned long
 	return n;
 }
 
-/*
- * The program itself listens on port: the network namespace is the
- * caller's, so a LISTEN entry alone could be someone else's socket.
- */
-bool trigger_port_listening(pid_t pid, int port)
+/* One of pid's fds is one of the sockets. */
+static bool holds_socket(pid_t pid, const unsigned long *inodes, size_t n)
 {
-	unsigned long inodes[64];
 	char path[64], link[64], want[64];
 	struct dirent *de;
-	size_t n, i;
 	bool found = false;
+	size_t i;
 	DIR *d;
 
-	n = listen_inodes(pid, "tcp", port, inodes, 64);
-	n += listen_inodes(pid, "tcp6", port, inodes + n, 64 - n);
-	if (!n)
-		return false;
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	d = opendir(path);
 	if (!d)
@@ -117,6 +109,62 @@ bool trigger_port_listening(pid_t pid, int port)
 	}
 	closedir(d);
 	return found;
+}
+
+/* pid or one of its descendants (depth bounds a pathological tree) holds a socket. */
+static bool tree_holds_socket(pid_t pid, const unsigned long *inodes, size_t n, int depth)
+{
+	char path[96], *text = NULL, *p, *end;
+	struct dirent *de;
+	bool found;
+	DIR *d;
+
+	if (holds_socket(pid, inodes, n))
+		return true;
+	if (depth == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return false;
+	for (found = false; !found && (de = readdir(d));) {
+		FILE *f;
+		char line[4096];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", pid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		text = fgets(line, sizeof(line), f);
+		fclose(f);
+		for (p = text; p && !found;) {
+			long child = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			p = end;
+			found = child > 0 && tree_holds_socket((pid_t)child, inodes, n, depth - 1);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The program (or a process it started) listens on port: the network
+ * namespace is the caller's, so a LISTEN entry alone could be someone
+ * else's socket.
+ */
+bool trigger_port_listening(pid_t pid, int port)
+{
+	unsigned long inodes[64];
+	size_t n;
+
+	n = listen_inodes(pid, "tcp", port, inodes, 64);
+	n += listen_inodes(pid, "tcp6", port, inodes + n, 64 - n);
+	return n && tree_holds_socket(pid, inodes, n, 16);
 }
 
 /* ------------------------------------------------------------ http */
