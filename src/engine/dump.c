@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,13 +40,32 @@ struct tree_dump {
 	struct fd_tree view; /* every pipe and socket end of the tree */
 };
 
-static pid_t ns_pid_of(pid_t pid)
+static pid_t ns_pid_of(pid_t pid, size_t *ret_depth)
 {
 	struct proc_status st;
 
+	*ret_depth = 0;
 	if (proc_read_status(pid, 0, &st) < 0 || !st.nspid_n)
 		return pid;
+	*ret_depth = st.nspid_n;
 	return st.nspid[st.nspid_n - 1];
+}
+
+static int same_namespaces(pid_t root, pid_t pid, size_t root_depth, size_t depth)
+{
+	char a[64], b[64];
+	struct stat sa, sb;
+
+	snprintf(a, sizeof(a), "/proc/%d/ns/ipc", root);
+	snprintf(b, sizeof(b), "/proc/%d/ns/ipc", pid);
+	if (depth != root_depth ||
+	    (!stat(a, &sa) && !stat(b, &sb) && (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev))) {
+		log_error("pid %d (in the tree of %d) lives in a PID or IPC namespace of its own: "
+			  "not supported",
+			  pid, root);
+		return -ENOTSUP;
+	}
+	return 0;
 }
 
 /* A pid of the tree as the snapshot names it; one outside stays as it is. */
@@ -202,7 +222,7 @@ static int assign_shares(struct tree_dump *t)
 static int create_images(const struct engine_dump_opts *opts, struct tree_dump *t,
 			 struct image *root)
 {
-	size_t i;
+	size_t i, root_depth = 0;
 	int ret;
 
 	t->imgs = calloc(t->fz.nr, sizeof(*t->imgs));
@@ -210,8 +230,18 @@ static int create_images(const struct engine_dump_opts *opts, struct tree_dump *
 	if (!t->imgs || !t->ns_pids)
 		return -ENOMEM;
 	t->imgs[0] = root;
-	for (i = 0; i < t->fz.nr; i++)
-		t->ns_pids[i] = ns_pid_of(t->fz.procs[i].pid);
+	for (i = 0; i < t->fz.nr; i++) {
+		size_t depth;
+
+		t->ns_pids[i] = ns_pid_of(t->fz.procs[i].pid, &depth);
+		if (i == 0)
+			root_depth = depth;
+		ret = i ? same_namespaces(t->fz.procs[0].pid, t->fz.procs[i].pid, root_depth,
+					  depth)
+			: 0;
+		if (ret < 0)
+			return ret;
+	}
 	for (i = 1; i < t->fz.nr; i++) {
 		char path[4096];
 
@@ -241,7 +271,8 @@ static int list_children(struct tree_dump *t, struct image *root)
 		const struct frozen_zombie *z = &t->fz.zombies[i];
 		struct image_child *c = image_new_child(root);
 		struct proc_stat sp;
-		pid_t self = ns_pid_of(z->pid);
+		size_t depth;
+		pid_t self = ns_pid_of(z->pid, &depth);
 
 		if (!c)
 			return -ENOMEM;
