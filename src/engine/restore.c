@@ -1179,9 +1179,33 @@ static int finish_process(const struct tproc *p)
 	return 0;
 }
 
-static int finish_threads(struct tracer *t)
+/* Lets the threads of process k go; all of them, or all but keep (held for the CUDA restore). */
+static int detach_process(struct tracer *t, uint32_t k, pid_t only, pid_t keep)
 {
-	uint32_t k, i;
+	const struct image *img = t->procs[k].img;
+	uint32_t i;
+
+	for (i = 0; i < img->nr_threads; i++) {
+		pid_t tid = img->threads[i].tid;
+
+		if ((only && tid != only) || (keep && tid == keep))
+			continue;
+		/* a thread let go first may end the program before the rest are (ESRCH) */
+		if (ptrace(PTRACE_DETACH, tid, NULL, NULL) < 0 && errno != ESRCH)
+			return log_errno("pid %d: letting thread %d go", t->procs[k].pid, tid);
+	}
+	return 0;
+}
+
+/*
+ * Sets every thread's registers and lets the threads go, leaves first and
+ * the root last.  With gpu_tid, the root's threads stay stopped but that
+ * one, the CUDA driver's restore thread: release_root() lets them go once
+ * the device state is back.
+ */
+static int finish_threads(struct tracer *t, pid_t gpu_tid)
+{
+	uint32_t k;
 	int ret;
 
 	for (k = 0; k < t->tree->nr; k++) {
@@ -1189,19 +1213,29 @@ static int finish_threads(struct tracer *t)
 		if (ret < 0)
 			return ret;
 	}
-	/*
-	 * Leaves first, the root last.  A thread let go first may end the
-	 * program before the rest are (ESRCH).
-	 */
 	for (k = t->tree->nr; k-- > 0;) {
-		const struct image *img = t->procs[k].img;
-
-		for (i = 0; i < img->nr_threads; i++)
-			if (ptrace(PTRACE_DETACH, img->threads[i].tid, NULL, NULL) < 0 &&
-			    errno != ESRCH)
-				return log_errno("pid %d: letting thread %d go", t->procs[k].pid,
-						 img->threads[i].tid);
+		ret = detach_process(t, k, k == 0 ? gpu_tid : 0, 0);
+		if (ret < 0)
+			return ret;
 	}
+	return 0;
+}
+
+static int release_root(struct tracer *t, pid_t gpu_tid)
+{
+	return detach_process(t, 0, 0, gpu_tid);
+}
+
+/* The driver's restore thread, if the snapshot names one of the root's threads. */
+static pid_t gpu_restore_thread(const struct image *img)
+{
+	uint32_t i;
+
+	if (!img->has_gpu || img->gpu.restore_tid <= 0)
+		return 0;
+	for (i = 0; i < img->nr_threads; i++)
+		if (img->threads[i].tid == img->gpu.restore_tid)
+			return img->gpu.restore_tid;
 	return 0;
 }
 
@@ -1289,13 +1323,13 @@ static int prepare_ipc(struct tree *tr)
 }
 
 static __attribute__((noreturn)) void init_main(struct tree *tr, const char *path,
-					       int status_fd, bool die_with_parent)
+					       int status_fd, int release_fd, bool die_with_parent)
 {
 	struct tracer t = { .tree = tr, .path = path };
 	double started = now_ms();
 	int sync[2], region[2], ret;
 	uint64_t fillers = 0;
-	pid_t root;
+	pid_t root, gpu_tid;
 	uint32_t k;
 	char ok = 'o';
 
@@ -1356,9 +1390,11 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 		log_phases(t.procs[k].pid, t.procs[k].args);
 	if (ret == 0)
 		shmem_sysv_finish(tr->imgs, tr->nr);
+	gpu_tid = release_fd >= 0 ? gpu_restore_thread(tr->imgs[0]) : 0;
 	if (ret == 0) {
-		ret = finish_threads(&t);
-		log_debug("registers set, threads released at %.1f ms", now_ms() - started);
+		ret = finish_threads(&t, gpu_tid);
+		log_debug("registers set, threads released at %.1f ms%s", now_ms() - started,
+			  gpu_tid ? " (the root's but its CUDA restore thread)" : "");
 	}
 	if (ret < 0) {
 		/* the whole tree: everything here is in this namespace */
@@ -1368,6 +1404,19 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	if (write(status_fd, &ok, 1) != 1)
 		log_warn("could not report the restore to thaw restore");
 	close(status_fd);
+	if (gpu_tid) {
+		/* thaw restore says when the device state is back; silence means it failed */
+		char go = 0;
+
+		while (read(release_fd, &go, 1) < 0 && errno == EINTR)
+			;
+		if (go != 'r' || release_root(&t, gpu_tid) < 0) {
+			kill(-1, SIGKILL);
+			_exit(1);
+		}
+	}
+	if (release_fd >= 0)
+		close(release_fd);
 	for (k = 0; k < tr->nr; k++)
 		image_free(tr->imgs[k]);
 	reap(root);
@@ -1476,7 +1525,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	struct tree tr = { 0 };
 	struct cuda_child cuda = { .pid = -1 };
 	double t0 = now_ms();
-	int status_pipe[2], ret, status;
+	int status_pipe[2], release_pipe[2] = { -1, -1 }, ret, status;
 	pid_t init, program;
 	char ok;
 
@@ -1502,6 +1551,13 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		ret = log_errno("pipe");
 		goto out;
 	}
+	/* DESIGN.md, Restore step 6: only the driver's restore thread runs until CUDA is back */
+	if (gpu_restore_thread(img) && pipe2(release_pipe, O_CLOEXEC) < 0) {
+		ret = log_errno("pipe");
+		close(status_pipe[0]);
+		close(status_pipe[1]);
+		goto out;
+	}
 	fflush(NULL);
 	init = clone3_pid(CLONE_NEWPID | CLONE_NEWNS, 0);
 	if (init < 0) {
@@ -1510,10 +1566,14 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	}
 	if (init == 0) {
 		close(status_pipe[0]);
-		init_main(&tr, opts->dir ? opts->dir : img->path, status_pipe[1],
+		if (release_pipe[1] >= 0)
+			close(release_pipe[1]);
+		init_main(&tr, opts->dir ? opts->dir : img->path, status_pipe[1], release_pipe[0],
 			  !opts->detach || opts->die_with_caller);
 	}
 	close(status_pipe[1]);
+	if (release_pipe[0] >= 0)
+		close(release_pipe[0]);
 	if (read(status_pipe[0], &ok, 1) != 1) {
 		close(status_pipe[0]);
 		waitpid(init, &status, 0);
@@ -1532,17 +1592,31 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		struct gpu_stats gst;
 		double t1 = now_ms();
 
-		/* its CUDA calls block in the driver until this unlocks them */
+		/*
+		 * Only the driver's restore thread runs (or, for a snapshot that
+		 * does not name it, the program's CUDA calls block in the driver)
+		 * until this unlocks the process.
+		 */
 		ret = gpu_restore(program, img, &cuda, &gst);
+		if (ret == 0 && release_pipe[1] >= 0 && write(release_pipe[1], "r", 1) != 1)
+			ret = log_errno("pid %d: releasing the restored threads", program);
 		if (ret < 0) {
 			log_error("snapshot %s: the CUDA restore failed; the restored process is "
 				  "killed", opts->dir);
 			kill(program, SIGKILL);
+			if (release_pipe[1] >= 0) { /* init, held on it, kills the rest */
+				close(release_pipe[1]);
+				release_pipe[1] = -1;
+			}
 			waitpid(init, &status, 0);
 			goto out;
 		}
 		log_info("pid %d: restored in %.1f ms (engine %.1f ms, CUDA %.1f ms)",
 			 img->proc.pid, now_ms() - t0, t1 - t0, now_ms() - t1);
+	}
+	if (release_pipe[1] >= 0) {
+		close(release_pipe[1]);
+		release_pipe[1] = -1;
 	}
 	if (opts->on_restored)
 		opts->on_restored(opts->on_restored_arg);
@@ -1567,6 +1641,8 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	ret = 0;
 out:
+	if (release_pipe[1] >= 0)
+		close(release_pipe[1]);
 	gpu_restore_cancel(&cuda);
 	tree_free(&tr);
 	if (img != opts->image)

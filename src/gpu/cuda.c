@@ -76,6 +76,7 @@ struct cuda_api {
 	CUresult (*checkpoint)(int, struct cu_plain_args *);
 	CUresult (*restore)(int, struct cu_plain_args *);
 	CUresult (*unlock)(int, struct cu_plain_args *);
+	CUresult (*restore_tid)(int, int *); /* optional */
 };
 
 static double ms_now(void)
@@ -160,6 +161,7 @@ static int load_api(struct cuda_api *api, struct cuda_reply *r)
 	SYM(checkpoint, "cuCheckpointProcessCheckpoint");
 	SYM(restore, "cuCheckpointProcessRestore");
 	SYM(unlock, "cuCheckpointProcessUnlock");
+	SYM(restore_tid, "cuCheckpointProcessGetRestoreThreadId");
 #undef SYM
 	if (!api->init || !api->driver_version || !api->device_count || !api->device_get ||
 	    !api->device_name || !api->device_mem || !api->device_attr) {
@@ -253,6 +255,10 @@ static int do_checkpoint(const struct cuda_api *api, pid_t pid, unsigned lock_ti
 			api->unlock(pid, &pa);
 		return -EIO;
 	}
+	/* the thread that must run, alone, when the process is restored */
+	r->restore_tid = 0;
+	if (api->restore_tid && api->restore_tid(pid, &r->restore_tid))
+		r->restore_tid = 0;
 	return 0;
 }
 

@@ -21,6 +21,7 @@ struct cuda_reply {
 	int cu; /* the CUresult that failed, 0 when none */
 	double lock_ms, checkpoint_ms, restore_ms, unlock_ms, init_ms;
 	int32_t cuda_version;
+	int restore_tid; /* checkpoint: the driver's restore thread, 0 when unknown */
 	uint32_t nr_devs;
 	struct image_gpu_dev devs[IMAGE_MAX_GPUS];
 	char msg[512]; /* what failed, for the caller to log */

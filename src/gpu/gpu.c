@@ -202,6 +202,36 @@ static void log_reply(const struct cuda_reply *r)
 		log_error("%s", r->msg);
 }
 
+/* The driver's restore thread as the snapshot names it (its own PID namespace), or 0. */
+static int32_t ns_tid(pid_t pid, int tid)
+{
+	char path[64], line[256];
+	int32_t inner = 0;
+	FILE *f;
+
+	if (tid <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *p = line + 6, *end;
+
+			for (;;) {
+				long v = strtol(p, &end, 10);
+
+				if (end == p)
+					break;
+				inner = (int32_t)v;
+				p = end;
+			}
+		}
+	fclose(f);
+	return inner;
+}
+
 int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struct gpu_stats *st)
 {
 	struct image_gpu *g = &img->gpu;
@@ -233,6 +263,7 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 	if (nvidia_driver_version(g->driver, sizeof(g->driver)) < 0)
 		snprintf(g->driver, sizeof(g->driver), "unknown");
 	g->cuda_version = r->cuda_version;
+	g->restore_tid = ns_tid(pid, r->restore_tid);
 	g->nr_devs = r->nr_devs;
 	memcpy(g->devs, r->devs, sizeof(g->devs));
 	ret = check_checkpointed(pid, g);

@@ -251,6 +251,8 @@ static json_t *enc_gpu(struct enc *e, const struct image_gpu *g)
 	put(e, o, "device_bytes", j_u64(g->device_bytes));
 	put(e, o, "uvm_socket_fd", json_integer(g->uvm_socket_fd));
 	put(e, o, "uvm_socket_nul", json_boolean(g->uvm_socket_nul));
+	if (g->restore_tid)
+		put(e, o, "restore_tid", json_integer(g->restore_tid));
 	return o;
 }
 
@@ -1068,7 +1070,8 @@ static int dec_gpu(struct dec *d, json_t *o, struct image_gpu *g)
 	    get_i32(d, o, "gpu", "cuda_version", true, 0, INT32_MAX, 0, &g->cuda_version) ||
 	    get_u64(d, o, "gpu", "device_bytes", true, &g->device_bytes) ||
 	    get_i32(d, o, "gpu", "uvm_socket_fd", true, -1, INT32_MAX, -1, &g->uvm_socket_fd) ||
-	    get_bool(d, o, "gpu", "uvm_socket_nul", &g->uvm_socket_nul))
+	    get_bool(d, o, "gpu", "uvm_socket_nul", &g->uvm_socket_nul) ||
+	    get_i32(d, o, "gpu", "restore_tid", false, 1, INT32_MAX, 0, &g->restore_tid))
 		return -EINVAL;
 	devs = get_array(d, o, "gpu", "devices", IMAGE_MAX_GPUS, &n);
 	if (!devs)

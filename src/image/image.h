@@ -356,6 +356,11 @@ struct image_gpu {
 	struct image_gpu_dev devs[IMAGE_MAX_GPUS];
 	uint64_t device_bytes; /* host memory the checkpoint added: the device state */
 	int32_t uvm_socket_fd; /* the driver's listening @cuda-uvmfd-NS-PID socket, or -1 */
+	/*
+	 * The driver's restore thread (a TID of the process), 0 when unknown:
+	 * restore lets it run alone until the device state is back.
+	 */
+	int32_t restore_tid;
 	bool uvm_socket_nul; /* its abstract name ends in a NUL byte */
 };
 
