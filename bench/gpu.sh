@@ -33,7 +33,7 @@ for i in $(seq "$RUNS"); do
 	echo "$log" | grep -q '^PASS$' || { echo "$log" | tail -30; echo "bench-gpu: run $i failed"; exit 1; }
 	times=$(echo "$log" | grep '^TIMES')
 	cold=$(echo "$log" | grep '^COLD' | head -1 | sed 's/^COLD //')
-	eng=$(echo "$log" | sed -n 's/.*restored in [0-9.]* ms (engine \([0-9.]*\) ms, CUDA \([0-9.]*\) ms).*/\1 \2/p' | head -1)
+	eng=$(echo "$log" | sed -n 's/.*restored in [0-9.]* ms (engine \([0-9.]*\) ms, CUDA \([0-9.]*\) ms[,)].*/\1 \2/p' | head -1)
 	cres=$(echo "$log" | sed -n 's/.*CUDA restore in \([0-9.]*\) ms.*: \([0-9.]*\) GiB at \([0-9.]*\) GB\/s.*/\1 \2 \3/p' | head -1)
 	ckpt=$(echo "$log" | sed -n 's/.*CUDA checkpoint in \([0-9.]*\) ms.*/\1/p' | head -1)
 	rows+=("$times | $eng | $cres | $ckpt | $cold")

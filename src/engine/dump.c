@@ -115,10 +115,19 @@ static int dump_process(const struct engine_dump_opts *opts, struct tree_dump *t
 	 * External fds (thaw run's control socket): the root's, and in the
 	 * other processes the same fds where they inherited them.
 	 */
-	if (i == 0)
+	if (i == 0) {
 		ext = gpu_external_fds(img, opts->external_fds, opts->nr_external_fds, &nr_ext);
-	else
-		ext = inherited_external(opts, t->fz.procs[0].pid, fz->pid, &nr_ext);
+	} else {
+		int *inh = inherited_external(opts, t->fz.procs[0].pid, fz->pid, &nr_ext);
+		size_t nr_inh = nr_ext;
+
+		/* and the driver's socket of a GPU process */
+		ext = gpu_external_fds(img, inh, nr_inh, &nr_ext);
+		if (ext)
+			free(inh);
+		else
+			ext = inh;
+	}
 	ret = fds_dump_tree(fz->pid, img, ext ? ext : opts->external_fds, nr_ext,
 			    opts->tcp_close, &t->view);
 	free(ext);
@@ -284,17 +293,117 @@ static int list_children(struct tree_dump *t, struct image *root)
 	return 0;
 }
 
-static int check_gpu_tree(const struct tree_dump *t)
+/* ---- GPU processes of the tree ---- */
+
+struct gpu_set {
+	size_t nr;
+	struct gpu_proc {
+		pid_t pid;
+		struct image *state; /* only its gpu part and has_gpu are used */
+	} *procs;
+};
+
+/* pid and its descendants as they are now (not frozen: the GPU goes first). */
+static int list_descendants(pid_t pid, pid_t **pids, size_t *nr, int depth)
+{
+	pid_t *kids = NULL, *grown;
+	size_t nr_kids = 0, i;
+	int ret;
+
+	grown = realloc(*pids, (*nr + 1) * sizeof(**pids));
+	if (!grown)
+		return -ENOMEM;
+	*pids = grown;
+	(*pids)[(*nr)++] = pid;
+	if (depth == 0 || *nr >= FREEZE_MAX_PROCS || proc_list_children(pid, &kids, &nr_kids) < 0)
+		return 0;
+	for (i = 0, ret = 0; i < nr_kids && ret == 0; i++)
+		ret = list_descendants(kids[i], pids, nr, depth - 1);
+	free(kids);
+	return ret;
+}
+
+static void gpu_set_resume(struct gpu_set *g, bool resume)
 {
 	size_t i;
 
-	for (i = 1; i < t->fz.nr; i++)
-		if (gpu_process_uses_gpu(t->fz.procs[i].pid) > 0) {
-			log_error("pid %d (child of %d) uses a GPU: only the root process of a tree "
-				  "may use CUDA",
-				  t->fz.procs[i].pid, t->fz.ppids[i]);
-			return -ENOTSUP;
+	for (i = 0; i < g->nr; i++) {
+		if (resume)
+			gpu_resume(g->procs[i].pid);
+		image_free(g->procs[i].state);
+	}
+	free(g->procs);
+	memset(g, 0, sizeof(*g));
+}
+
+/*
+ * Before anything is frozen, every process of the tree that uses a GPU is
+ * locked and checkpointed (the driver works in threads a freeze would stop);
+ * any failure puts those done back on their GPUs.
+ */
+static int gpu_checkpoint_tree(const struct engine_dump_opts *opts, struct image *root,
+			       struct gpu_set *g)
+{
+	pid_t *pids = NULL;
+	size_t nr = 0, i;
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	ret = list_descendants(opts->pid, &pids, &nr, 64);
+	for (i = 0; ret == 0 && i < nr; i++) {
+		struct image *state = i ? image_alloc_empty() : root;
+		struct gpu_stats gst;
+		struct gpu_proc *grown;
+
+		if (!state) {
+			ret = -ENOMEM;
+			break;
 		}
+		ret = gpu_checkpoint(pids[i], opts->gpu_lock_timeout_ms, state, &gst);
+		if (ret < 0 || !state->has_gpu) {
+			if (i)
+				image_free(state);
+			continue;
+		}
+		grown = realloc(g->procs, (g->nr + 1) * sizeof(*grown));
+		if (!grown) {
+			gpu_resume(pids[i]);
+			if (i)
+				image_free(state);
+			ret = -ENOMEM;
+			break;
+		}
+		g->procs = grown;
+		g->procs[g->nr++] = (struct gpu_proc){ pids[i], i ? state : NULL };
+	}
+	free(pids);
+	if (ret < 0)
+		gpu_set_resume(g, true);
+	return ret;
+}
+
+/* The device state of the tree's other GPU processes goes into their images. */
+static int place_gpu_state(struct tree_dump *t, const struct gpu_set *g)
+{
+	size_t i, k;
+
+	for (i = 1; i < t->fz.nr; i++) {
+		bool done = false;
+
+		for (k = 0; k < g->nr; k++)
+			if (g->procs[k].state && g->procs[k].pid == t->fz.procs[i].pid) {
+				t->imgs[i]->gpu = g->procs[k].state->gpu;
+				t->imgs[i]->has_gpu = true;
+				done = true;
+			}
+		/* one that touched CUDA after the checkpoints, or that holds a device file */
+		if (!done && gpu_process_uses_gpu(t->fz.procs[i].pid) > 0) {
+			log_error("pid %d (child of %d) still holds a GPU device: it started using "
+				  "CUDA during the dump, or its device files cannot be checkpointed",
+				  t->fz.procs[i].pid, t->fz.ppids[i]);
+			return -EBUSY;
+		}
+	}
 	return 0;
 }
 
@@ -319,7 +428,7 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	struct engine_dump_stats st = { 0 };
 	struct tree_dump t = { 0 };
 	struct image *img = NULL;
-	struct gpu_stats gst;
+	struct gpu_set gpus;
 	double t0 = now_ms(), t1, t2;
 	size_t i;
 	uint32_t v;
@@ -329,23 +438,22 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	if (ret < 0)
 		return ret;
 	/* GPU first: the driver's checkpoint runs in threads a freeze would stop */
-	ret = gpu_checkpoint(opts->pid, opts->gpu_lock_timeout_ms, img, &gst);
+	ret = gpu_checkpoint_tree(opts, img, &gpus);
 	if (ret < 0) {
 		image_abort(img);
 		return ret;
 	}
 	ret = freeze_tree(opts->pid, &t.fz);
 	if (ret < 0) {
-		if (img->has_gpu)
-			gpu_resume(opts->pid);
+		gpu_set_resume(&gpus, true);
 		image_abort(img);
 		return ret;
 	}
 	t1 = now_ms();
 	st.freeze_ms = t1 - t0;
-	ret = check_gpu_tree(&t);
+	ret = create_images(opts, &t, img);
 	if (ret == 0)
-		ret = create_images(opts, &t, img);
+		ret = place_gpu_state(&t, &gpus);
 	if (ret == 0)
 		ret = scan_fds(&t);
 	for (i = 0; ret == 0 && i < t.fz.nr; i++)
@@ -366,8 +474,7 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 			  t.fz.nr > 1 ? "es" : "", t.fz.nr > 1 ? "" : "s");
 		tree_dump_free(&t, true);
 		frozen_tree_release(&t.fz, false);
-		if (img->has_gpu)
-			gpu_resume(opts->pid);
+		gpu_set_resume(&gpus, true);
 		image_abort(img);
 		return ret;
 	}
@@ -383,8 +490,7 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	}
 	tree_dump_free(&t, false);
 	frozen_tree_release(&t.fz, !opts->leave_running);
-	if (img->has_gpu && opts->leave_running)
-		gpu_resume(opts->pid);
+	gpu_set_resume(&gpus, opts->leave_running);
 	image_free(img);
 	st.total_ms = now_ms() - t0;
 	log_info("pid %d: snapshot written to %s in %.1f ms (freeze %.1f, collect %.1f, write "

@@ -164,40 +164,6 @@ void frozen_release(struct frozen *fz, bool kill_it)
 
 /* ------------------------------------------------------------------ trees */
 
-/* Appends the children of every thread of p (frozen: the list cannot change). */
-static int list_children(pid_t pid, const struct frozen *fz, pid_t **kids, size_t *nr)
-{
-	size_t i;
-
-	for (i = 0; i < fz->nr_tids; i++) {
-		char path[64], *text = NULL, *s, *end;
-		size_t len;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, fz->tids[i]);
-		if (proc_read_file(path, &text, &len) < 0)
-			continue;
-		for (s = text; *s;) {
-			long v = strtol(s, &end, 10);
-			pid_t *grown;
-
-			if (end == s)
-				break;
-			s = end;
-			if (v <= 0 || v > INT32_MAX)
-				continue;
-			grown = realloc(*kids, (*nr + 1) * sizeof(**kids));
-			if (!grown) {
-				free(text);
-				return -ENOMEM;
-			}
-			*kids = grown;
-			(*kids)[(*nr)++] = (pid_t)v;
-		}
-		free(text);
-	}
-	return 0;
-}
-
 static int add_zombie(struct frozen_tree *t, pid_t pid, pid_t ppid)
 {
 	struct frozen_zombie *z = realloc(t->zombies, (t->nr_zombies + 1) * sizeof(*z));
@@ -241,7 +207,8 @@ int freeze_tree(pid_t pid, struct frozen_tree *t)
 		pid_t *kids = NULL, parent = t->procs[next].pid;
 		size_t nr_kids = 0, i;
 
-		ret = list_children(parent, &t->procs[next], &kids, &nr_kids);
+		/* all its threads are stopped: the list cannot change under us */
+		ret = proc_list_children(parent, &kids, &nr_kids);
 		for (i = 0; ret == 0 && i < nr_kids; i++) {
 			struct proc_status st;
 			struct frozen *procs;

@@ -1042,6 +1042,53 @@ int proc_list_tasks(pid_t pid, pid_t **ret_tids, size_t *ret_n)
 	return 0;
 }
 
+int proc_list_children(pid_t pid, pid_t **ret, size_t *ret_n)
+{
+	pid_t *tids = NULL, *kids = NULL;
+	size_t nr_tids = 0, n = 0, i;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	r = proc_list_tasks(pid, &tids, &nr_tids);
+	if (r < 0)
+		return r;
+	for (i = 0; i < nr_tids && r == 0; i++) {
+		char path[64], *text = NULL, *p, *end;
+		size_t len;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tids[i]);
+		if (proc_read_file(path, &text, &len) < 0)
+			continue; /* the thread ended */
+		for (p = text; r == 0;) {
+			long v = strtol(p, &end, 10);
+			pid_t *grown;
+
+			if (end == p)
+				break;
+			p = end;
+			if (v <= 0 || v > INT32_MAX)
+				continue;
+			grown = realloc(kids, (n + 1) * sizeof(*kids));
+			if (!grown) {
+				r = -ENOMEM;
+				break;
+			}
+			kids = grown;
+			kids[n++] = (pid_t)v;
+		}
+		free(text);
+	}
+	free(tids);
+	if (r < 0) {
+		free(kids);
+		return r;
+	}
+	*ret = kids;
+	*ret_n = n;
+	return 0;
+}
+
 int proc_list_fds(pid_t pid, int **ret, size_t *ret_n)
 {
 	char path[64];

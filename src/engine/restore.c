@@ -1197,13 +1197,45 @@ static int detach_process(struct tracer *t, uint32_t k, pid_t only, pid_t keep)
 	return 0;
 }
 
+/* The driver's restore thread, if the snapshot names one of the process's threads. */
+static pid_t gpu_restore_thread(const struct image *img)
+{
+	uint32_t i;
+
+	if (!img->has_gpu || img->gpu.restore_tid <= 0)
+		return 0;
+	for (i = 0; i < img->nr_threads; i++)
+		if (img->threads[i].tid == img->gpu.restore_tid)
+			return img->gpu.restore_tid;
+	return 0;
+}
+
+/*
+ * DESIGN.md, Restore step 6: when every GPU process of the tree names its
+ * driver's restore thread, only those threads run until thaw restore has
+ * the device state back; otherwise (and without a GPU) nothing is held.
+ */
+static bool gpu_hold(const struct tree *tr)
+{
+	bool any = false;
+	uint32_t k;
+
+	for (k = 0; k < tr->nr; k++) {
+		if (!tr->imgs[k]->has_gpu)
+			continue;
+		if (!gpu_restore_thread(tr->imgs[k]))
+			return false;
+		any = true;
+	}
+	return any;
+}
+
 /*
  * Sets every thread's registers and lets the threads go, leaves first and
- * the root last.  With gpu_tid, the root's threads stay stopped but that
- * one, the CUDA driver's restore thread: release_root() lets them go once
- * the device state is back.
+ * the root last.  With hold, only the GPU processes' restore threads go:
+ * release_held() lets the rest go once the device state is back.
  */
-static int finish_threads(struct tracer *t, pid_t gpu_tid)
+static int finish_threads(struct tracer *t, bool hold)
 {
 	uint32_t k;
 	int ret;
@@ -1214,28 +1246,27 @@ static int finish_threads(struct tracer *t, pid_t gpu_tid)
 			return ret;
 	}
 	for (k = t->tree->nr; k-- > 0;) {
-		ret = detach_process(t, k, k == 0 ? gpu_tid : 0, 0);
+		pid_t gpu_tid = gpu_restore_thread(t->procs[k].img);
+
+		if (hold && !gpu_tid)
+			continue;
+		ret = detach_process(t, k, hold ? gpu_tid : 0, 0);
 		if (ret < 0)
 			return ret;
 	}
 	return 0;
 }
 
-static int release_root(struct tracer *t, pid_t gpu_tid)
+static int release_held(struct tracer *t)
 {
-	return detach_process(t, 0, 0, gpu_tid);
-}
+	uint32_t k;
+	int ret;
 
-/* The driver's restore thread, if the snapshot names one of the root's threads. */
-static pid_t gpu_restore_thread(const struct image *img)
-{
-	uint32_t i;
-
-	if (!img->has_gpu || img->gpu.restore_tid <= 0)
-		return 0;
-	for (i = 0; i < img->nr_threads; i++)
-		if (img->threads[i].tid == img->gpu.restore_tid)
-			return img->gpu.restore_tid;
+	for (k = t->tree->nr; k-- > 0;) {
+		ret = detach_process(t, k, 0, gpu_restore_thread(t->procs[k].img));
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }
 
@@ -1329,8 +1360,9 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	double started = now_ms();
 	int sync[2], region[2], ret;
 	uint64_t fillers = 0;
-	pid_t root, gpu_tid;
+	pid_t root;
 	uint32_t k;
+	bool hold;
 	char ok = 'o';
 
 	if (die_with_parent)
@@ -1390,11 +1422,11 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 		log_phases(t.procs[k].pid, t.procs[k].args);
 	if (ret == 0)
 		shmem_sysv_finish(tr->imgs, tr->nr);
-	gpu_tid = release_fd >= 0 ? gpu_restore_thread(tr->imgs[0]) : 0;
+	hold = release_fd >= 0 && gpu_hold(tr);
 	if (ret == 0) {
-		ret = finish_threads(&t, gpu_tid);
+		ret = finish_threads(&t, hold);
 		log_debug("registers set, threads released at %.1f ms%s", now_ms() - started,
-			  gpu_tid ? " (the root's but its CUDA restore thread)" : "");
+			  hold ? " (the CUDA restore threads only)" : "");
 	}
 	if (ret < 0) {
 		/* the whole tree: everything here is in this namespace */
@@ -1404,13 +1436,13 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	if (write(status_fd, &ok, 1) != 1)
 		log_warn("could not report the restore to thaw restore");
 	close(status_fd);
-	if (gpu_tid) {
+	if (hold) {
 		/* thaw restore says when the device state is back; silence means it failed */
 		char go = 0;
 
 		while (read(release_fd, &go, 1) < 0 && errno == EINTR)
 			;
-		if (go != 'r' || release_root(&t, gpu_tid) < 0) {
+		if (go != 'r' || release_held(&t) < 0) {
 			kill(-1, SIGKILL);
 			_exit(1);
 		}
@@ -1454,6 +1486,59 @@ static int write_pidfile(const char *path, pid_t pid)
 	return 0;
 }
 
+static bool tree_has_gpu(const struct tree *tr)
+{
+	uint32_t k;
+
+	for (k = 0; k < tr->nr; k++)
+		if (tr->imgs[k]->has_gpu)
+			return true;
+	return false;
+}
+
+/* The PID, as thaw restore sees it, of the tree's process inner (a pid in init's namespace). */
+static pid_t outer_pid(pid_t from, pid_t inner, int depth)
+{
+	struct proc_status st;
+	pid_t *kids = NULL, found = 0;
+	size_t nr = 0, i;
+
+	if (proc_read_status(from, 0, &st) == 0 && st.nspid_n && st.nspid[st.nspid_n - 1] == inner)
+		return from;
+	if (depth == 0 || proc_list_children(from, &kids, &nr) < 0)
+		return 0;
+	for (i = 0; i < nr && !found; i++)
+		found = outer_pid(kids[i], inner, depth - 1);
+	free(kids);
+	return found;
+}
+
+/* CUDA restore and unlock of every GPU process of the tree, the root with the preloaded driver. */
+static int restore_gpus(const struct tree *tr, pid_t init, pid_t program, struct cuda_child *cuda)
+{
+	uint32_t k;
+	int ret;
+
+	for (k = 0; k < tr->nr; k++) {
+		const struct image *img = tr->imgs[k];
+		struct gpu_stats gst;
+		pid_t pid;
+
+		if (!img->has_gpu)
+			continue;
+		pid = k == 0 ? program : outer_pid(init, img->proc.pid, 64);
+		if (pid <= 0) {
+			log_error("pid %d of the snapshot: cannot find it after the restore",
+				  img->proc.pid);
+			return -ESRCH;
+		}
+		ret = gpu_restore(pid, img, k == 0 ? cuda : NULL, &gst);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* The other processes of a tree: their images, checked against the root's list. */
 static int read_tree(const char *dir, struct image *root, struct tree *tr)
 {
@@ -1487,9 +1572,8 @@ static int read_tree(const char *dir, struct image *root, struct tree *tr)
 				  path, img->proc.pid, img->proc.ppid, c->pid, c->ppid);
 			return -EINVAL;
 		}
-		if (img->nr_children || img->has_gpu) {
-			log_error("snapshot %s: a child process's image lists children or a GPU",
-				  path);
+		if (img->nr_children) {
+			log_error("snapshot %s: a child process's image lists children", path);
 			return -EINVAL;
 		}
 		ret = restore_validate(img);
@@ -1552,7 +1636,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		goto out;
 	}
 	/* DESIGN.md, Restore step 6: only the driver's restore thread runs until CUDA is back */
-	if (gpu_restore_thread(img) && pipe2(release_pipe, O_CLOEXEC) < 0) {
+	if (gpu_hold(&tr) && pipe2(release_pipe, O_CLOEXEC) < 0) {
 		ret = log_errno("pipe");
 		close(status_pipe[0]);
 		close(status_pipe[1]);
@@ -1588,21 +1672,20 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		*opts->ret_init_pid = init;
 	if (opts->ret_program_pid)
 		*opts->ret_program_pid = program;
-	if (img->has_gpu) {
-		struct gpu_stats gst;
+	if (tree_has_gpu(&tr)) {
 		double t1 = now_ms();
 
 		/*
-		 * Only the driver's restore thread runs (or, for a snapshot that
-		 * does not name it, the program's CUDA calls block in the driver)
-		 * until this unlocks the process.
+		 * Only the drivers' restore threads run (or, for a snapshot that
+		 * does not name them, the programs' CUDA calls block in the driver)
+		 * until this unlocks every GPU process.
 		 */
-		ret = gpu_restore(program, img, &cuda, &gst);
+		ret = restore_gpus(&tr, init, program, &cuda);
 		if (ret == 0 && release_pipe[1] >= 0 && write(release_pipe[1], "r", 1) != 1)
 			ret = log_errno("pid %d: releasing the restored threads", program);
 		if (ret < 0) {
-			log_error("snapshot %s: the CUDA restore failed; the restored process is "
-				  "killed", opts->dir);
+			log_error("snapshot %s: the CUDA restore failed; the restored process%s "
+				  "killed", opts->dir, tr.nr > 1 ? "es are" : " is");
 			kill(program, SIGKILL);
 			if (release_pipe[1] >= 0) { /* init, held on it, kills the rest */
 				close(release_pipe[1]);
@@ -1611,8 +1694,9 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 			waitpid(init, &status, 0);
 			goto out;
 		}
-		log_info("pid %d: restored in %.1f ms (engine %.1f ms, CUDA %.1f ms)",
-			 img->proc.pid, now_ms() - t0, t1 - t0, now_ms() - t1);
+		log_info("pid %d: restored in %.1f ms (engine %.1f ms, CUDA %.1f ms%s)",
+			 img->proc.pid, now_ms() - t0, t1 - t0, now_ms() - t1,
+			 release_pipe[1] >= 0 ? ", only the driver's restore thread running" : "");
 	}
 	if (release_pipe[1] >= 0) {
 		close(release_pipe[1]);

@@ -189,6 +189,11 @@ struct image_shmem *image_new_shmem(struct image *img)
 	return GROW(img->shmems, img->nr_shmems, IMAGE_MAX_SHMEMS, "shmem objects");
 }
 
+struct image *image_alloc_empty(void)
+{
+	return image_alloc();
+}
+
 struct image_child *image_new_child(struct image *img)
 {
 	return GROW(img->children, img->nr_children, IMAGE_MAX_CHILDREN, "child processes");

@@ -460,6 +460,8 @@ struct image_guard *image_new_guard(struct image *img);
 struct image_fd *image_new_fd(struct image *img);
 struct image_shmem *image_new_shmem(struct image *img);
 struct image_child *image_new_child(struct image *img);
+/* An image with nothing in it and no files (the GPU state of a process before its dump). */
+struct image *image_alloc_empty(void);
 /* The subdirectory of a tree's snapshot that holds the child pid's image. */
 #define IMAGE_CHILD_DIR_FMT "proc-%d"
 /* Finds or adds a file by (dev, ino, path); returns its index or -errno. */

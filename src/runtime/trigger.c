@@ -25,6 +25,7 @@
 #define CURL_DISABLE_TYPECHECK
 #include "base/curl-dl.h"
 #include "base/log.h"
+#include "engine/proc.h"
 #include "runtime-internal.h"
 
 #define POLL_MS 50
@@ -114,41 +115,17 @@ static bool holds_socket(pid_t pid, const unsigned long *inodes, size_t n)
 /* pid or one of its descendants (depth bounds a pathological tree) holds a socket. */
 static bool tree_holds_socket(pid_t pid, const unsigned long *inodes, size_t n, int depth)
 {
-	char path[96], *text = NULL, *p, *end;
-	struct dirent *de;
+	pid_t *kids = NULL;
+	size_t nr = 0, i;
 	bool found;
-	DIR *d;
 
 	if (holds_socket(pid, inodes, n))
 		return true;
-	if (depth == 0)
+	if (depth == 0 || proc_list_children(pid, &kids, &nr) < 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	if (!d)
-		return false;
-	for (found = false; !found && (de = readdir(d));) {
-		FILE *f;
-		char line[4096];
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", pid, de->d_name);
-		f = fopen(path, "re");
-		if (!f)
-			continue;
-		text = fgets(line, sizeof(line), f);
-		fclose(f);
-		for (p = text; p && !found;) {
-			long child = strtol(p, &end, 10);
-
-			if (end == p)
-				break;
-			p = end;
-			found = child > 0 && tree_holds_socket((pid_t)child, inodes, n, depth - 1);
-		}
-	}
-	closedir(d);
+	for (i = 0, found = false; i < nr && !found; i++)
+		found = tree_holds_socket(kids[i], inodes, n, depth - 1);
+	free(kids);
 	return found;
 }
 

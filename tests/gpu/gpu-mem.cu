@@ -3,8 +3,12 @@
  * events, pinned host memory and a cuBLAS handle, and checks all of it when
  * asked (SIGUSR1): the GPU counterpart of tests/programs/memory.c.
  *
- *   gpu-mem GIB
+ *   gpu-mem GIB [PROCS]
  *
+ * With PROCS > 1 it forks PROCS-1 children first (before any CUDA call);
+ * each holds GIB GiB with its own pattern and checks it on SIGUSR1, which
+ * the parent forwards: a tree of GPU processes.  The parent prints READY
+ * once every child is ready, and PASS only if every child passed too.
  * It fills GIB GiB of device memory (in 256 MiB buffers) with a pattern that
  * differs at every word, records a SGEMM result computed through cuBLAS on
  * two streams with events between them, prints READY and waits.  On SIGUSR1
@@ -19,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CHUNK (256ull << 20)
@@ -88,6 +93,78 @@ static void gemm(cublasHandle_t h, cudaStream_t s1, cudaStream_t s2, cudaEvent_t
 	CK(cudaStreamSynchronize(s1));
 }
 
+static int nr_kids;
+static pid_t kids[64];
+static int ready_pipe[2] = { -1, -1 };
+static uint64_t seed_base; /* each process of a tree its own pattern */
+
+/* Forks the children of a tree before any CUDA call; returns in each process. */
+static void fork_tree(int procs)
+{
+	int k;
+
+	if (procs <= 1)
+		return;
+	if (pipe(ready_pipe)) {
+		perror("pipe");
+		exit(1);
+	}
+	for (k = 1; k < procs && k < 64; k++) {
+		pid_t p = fork();
+
+		if (p < 0) {
+			perror("fork");
+			exit(1);
+		}
+		if (p == 0) {
+			nr_kids = 0;
+			seed_base = (uint64_t)k * 1000;
+			close(ready_pipe[0]);
+			return;
+		}
+		kids[nr_kids++] = p;
+	}
+	close(ready_pipe[1]);
+	ready_pipe[1] = -1;
+}
+
+static bool is_tree_child(void)
+{
+	return ready_pipe[1] >= 0;
+}
+
+/* Children say they are ready; the parent waits for all of them. */
+static void tree_ready(void)
+{
+	char c = 'r';
+	int k;
+
+	if (is_tree_child()) {
+		if (write(ready_pipe[1], &c, 1) != 1)
+			exit(1);
+		return;
+	}
+	for (k = 0; k < nr_kids; k++)
+		if (read(ready_pipe[0], &c, 1) != 1) {
+			FAILF("child %d of the tree did not get ready", k + 1);
+			exit(1);
+		}
+	printf("tree of %d processes ready\n", nr_kids + 1);
+}
+
+/* The parent passes SIGUSR1 on and counts its children's failures. */
+static void tree_check(void)
+{
+	int k, status;
+
+	for (k = 0; k < nr_kids; k++)
+		kill(kids[k], SIGUSR1);
+	for (k = 0; k < nr_kids; k++)
+		if (waitpid(kids[k], &status, 0) != kids[k] || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			FAILF("child %d (pid %d) of the tree failed its checks", k + 1, kids[k]);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long long gib = argc > 1 ? strtoull(argv[1], NULL, 0) : 1, *bad;
@@ -109,6 +186,7 @@ int main(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, &old);
+	fork_tree(argc > 2 ? atoi(argv[2]) : 1);
 
 	CK(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking));
 	CK(cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking));
@@ -121,7 +199,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < nbuf; i++) {
 		CK(cudaMalloc(&bufs[i], CHUNK));
-		fill<<<1024, 256, 0, i % 2 ? s1 : s2>>>(bufs[i], CHUNK / 8, i + 1);
+		fill<<<1024, 256, 0, i % 2 ? s1 : s2>>>(bufs[i], CHUNK / 8, seed_base + i + 1);
 	}
 	CK(cudaMalloc(&bad, sizeof(*bad)));
 	CK(cudaMallocHost(&pinned, 1 << 20));
@@ -145,17 +223,21 @@ int main(int argc, char **argv)
 	CK(cudaMemcpy(c0, dc, N * N * sizeof(float), cudaMemcpyDeviceToHost));
 	CK(cudaMemset(dc, 0, N * N * sizeof(float)));
 	CK(cudaDeviceSynchronize());
-	printf("device bytes %llu\n", (unsigned long long)(nbuf * CHUNK));
-	printf("READY\n");
+	tree_ready();
+	if (!is_tree_child()) {
+		printf("device bytes %llu\n", (unsigned long long)(nbuf * CHUNK) * (nr_kids + 1));
+		printf("READY\n");
+	}
 
 	while (!got_usr1)
 		sigsuspend(&old);
+	tree_check();
 
 	/* the same handle, streams and events as before the snapshot */
 	CK(cudaEventRecord(t0, s1));
 	CK(cudaMemset(bad, 0, sizeof(*bad)));
 	for (i = 0; i < nbuf; i++)
-		check<<<1024, 256, 0, s1>>>(bufs[i], CHUNK / 8, i + 1, bad);
+		check<<<1024, 256, 0, s1>>>(bufs[i], CHUNK / 8, seed_base + i + 1, bad);
 	CK(cudaEventRecord(t1, s1));
 	CK(cudaStreamSynchronize(s1));
 	{
@@ -177,7 +259,7 @@ int main(int argc, char **argv)
 	if (memcmp(c0, c1, N * N * sizeof(float)))
 		FAILF("cuBLAS SGEMM result differs after the restore");
 	cublasDestroy(handle);
-	if (!failures)
+	if (!failures && !is_tree_child())
 		printf("PASS\n");
 	return failures ? 1 : 0;
 }

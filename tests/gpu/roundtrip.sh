@@ -25,6 +25,9 @@ check_snapshot "$TMP/snap"
 "$THAW" inspect "$TMP/snap" >"$TMP/inspect.log" 2>&1 || fail "thaw inspect failed"
 grep -A4 '^gpu' "$TMP/inspect.log"
 grep -q '^gpu' "$TMP/inspect.log" || fail "thaw inspect shows no GPU part"
+# driver 580 names its restore thread: restore lets it run alone (DESIGN.md, Restore step 6)
+grep -q '"restore_tid":[1-9]' "$TMP/snap/manifest.json" ||
+	fail "the snapshot does not name the driver's restore thread"
 if [ -n "$leave" ]; then
 	sleep 0.2
 	finish "$name" "$orig"
@@ -33,6 +36,8 @@ t3=$(ms)
 restore_detached "$name-restored" "$TMP/snap"
 t4=$(ms)
 cat "$TMP/$name-restored.err"
+grep -q "only the driver's restore thread running" "$TMP/$name-restored.err" ||
+	fail "the CUDA restore ran with the program's threads released"
 sleep 0.2
 t5=$(ms)
 finish "$name-restored" "$PID"
