@@ -737,38 +737,14 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 
 static pid_t clone3_pid(uint64_t flags, pid_t want);
 
-/*
- * Forks the children of process pid, each with its PID: live ones run
- * helper_main() for their own image, zombies exit at once.  Once they are
- * zombies, the SIGCHLD they sent is taken back: the program had seen it.
- */
-static int fork_children(struct tree *tr, pid_t pid)
+/* Once the zombies of pid have exited, the SIGCHLD they sent is taken back. */
+static int wait_zombies(const struct image *root, pid_t pid)
 {
-	const struct image *root = tr->imgs[0];
-	uint32_t i, k, live = 1;
-	bool has_zombies = false;
+	struct timespec zero = { 0, 0 };
+	sigset_t chld;
+	uint32_t i;
 
 	for (i = 0; i < root->nr_children; i++) {
-		const struct image_child *c = &root->children[i];
-		pid_t got;
-
-		if (c->ppid != pid) {
-			live += !c->is_zombie;
-			continue;
-		}
-		k = live;
-		live += !c->is_zombie;
-		got = clone3_pid(0, c->pid);
-		if (got < 0)
-			return log_errno("pid %d: creating child %d with its PID", pid, c->pid);
-		if (got == 0) {
-			if (c->is_zombie)
-				zombie_main(tr, c);
-			helper_main(tr, k, -1);
-		}
-		has_zombies |= c->is_zombie;
-	}
-	for (i = 0; has_zombies && i < root->nr_children; i++) {
 		const struct image_child *c = &root->children[i];
 		siginfo_t si;
 
@@ -778,14 +754,47 @@ static int fork_children(struct tree *tr, pid_t pid)
 			if (errno != EINTR)
 				return log_errno("pid %d: waiting for zombie %d to exit", pid, c->pid);
 	}
-	if (has_zombies) {
-		struct timespec zero = { 0, 0 };
-		sigset_t chld;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while (sigtimedwait(&chld, NULL, &zero) > 0)
+		;
+	return 0;
+}
 
-		sigemptyset(&chld);
-		sigaddset(&chld, SIGCHLD);
-		while (sigtimedwait(&chld, NULL, &zero) > 0)
-			;
+/*
+ * Forks the children of process pid, each with its PID: live ones run
+ * helper_main() for their own image, zombies exit at once.  Once they are
+ * zombies, the SIGCHLD they sent is taken back: the program had seen it.
+ */
+static int fork_children(struct tree *tr, pid_t pid)
+{
+	const struct image *root = tr->imgs[0];
+	bool has_zombies = false;
+	uint32_t i, k, live, pass;
+
+	/* zombies first: a live process may be in a group that a zombie leads */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0, live = 1; i < root->nr_children; i++) {
+			const struct image_child *c = &root->children[i];
+			pid_t got;
+
+			k = live;
+			live += !c->is_zombie;
+			if (c->ppid != pid || c->is_zombie != (pass == 0))
+				continue;
+			got = clone3_pid(0, c->pid);
+			if (got < 0)
+				return log_errno("pid %d: creating child %d with its PID", pid,
+						 c->pid);
+			if (got == 0) {
+				if (c->is_zombie)
+					zombie_main(tr, c);
+				helper_main(tr, k, -1);
+			}
+			has_zombies |= c->is_zombie;
+		}
+		if (pass == 0 && has_zombies && wait_zombies(root, pid) < 0)
+			return -ECHILD;
 	}
 	return 0;
 }
