@@ -14,6 +14,7 @@
 
 #include "engine/shmem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -146,6 +147,30 @@ static bool same_ipc_ns(pid_t pid)
 	       a.st_dev == b.st_dev;
 }
 
+/* The name under which st's file is linked in pid's /dev/shm now, or NULL. */
+static char *linked_name(pid_t pid, const struct stat *st)
+{
+	char dir[64], *name = NULL;
+	struct dirent *e;
+	struct stat est;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/root/dev/shm", pid);
+	d = opendir(dir);
+	if (!d)
+		return NULL;
+	while (!name && (e = readdir(d))) {
+		if (e->d_name[0] == '.' ||
+		    fstatat(dirfd(d), e->d_name, &est, AT_SYMLINK_NOFOLLOW) ||
+		    est.st_ino != st->st_ino || est.st_dev != st->st_dev || !S_ISREG(est.st_mode))
+			continue;
+		if (asprintf(&name, "%s%s", IMAGE_SHMEM_DEV_SHM, e->d_name) < 0)
+			name = NULL;
+	}
+	closedir(d);
+	return name;
+}
+
 /* POSIX objects in /dev/shm and SysV segments: what restore needs to make them again. */
 static int describe_kind(struct image_shmem *s, pid_t pid, const char *link, const struct stat *st)
 {
@@ -165,9 +190,14 @@ static int describe_kind(struct image_shmem *s, pid_t pid, const char *link, con
 	if (strncmp(link, IMAGE_SHMEM_DEV_SHM, strlen(IMAGE_SHMEM_DEV_SHM)))
 		return 0;
 	s->is_deleted = st->st_nlink == 0;
-	if (len > 10 && !strcmp(link + len - 10, " (deleted)"))
+	if (len > 10 && !strcmp(link + len - 10, " (deleted)")) {
 		len -= 10;
-	s->path = strndup(link, len);
+		/* sem_open maps a temporary name, then links the file as sem.NAME */
+		if (!s->is_deleted && !(s->path = linked_name(pid, st)))
+			s->is_deleted = true;
+	}
+	if (!s->path)
+		s->path = strndup(link, len);
 	s->mode = st->st_mode & 07777;
 	if (!s->path)
 		return -ENOMEM;
