@@ -218,8 +218,17 @@ static int assign_shares(struct tree_dump *t)
 			;
 		if (j - i < 2)
 			continue;
-		for (k = (uint32_t)i; k < j; k++)
+		for (k = (uint32_t)i; k < j; k++) {
 			d[k].f->share = next;
+			/* its watches name fds of one process: it cannot be rebuilt once for two */
+			if (d[k].f->kind == IMAGE_FD_EPOLL && d[k].host_pid != d[i].host_pid) {
+				log_error("pid %d fd %d: an epoll set shared with pid %d (fd %d) is not "
+					  "supported",
+					  d[k].host_pid, d[k].f->fd, d[i].host_pid, d[i].f->fd);
+				free(d);
+				return -ENOTSUP;
+			}
+		}
 		next++;
 	}
 	free(d);
