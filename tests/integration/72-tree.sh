@@ -8,34 +8,17 @@
 # Then a second restore of the same snapshot is killed at its root (kill -9):
 # no process of the tree may survive.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../treelib.sh"
 need_prog tree
-
-# tree_pids PID: PID and all its descendants (threads' children included), one a line.
-tree_pids() {
-	local todo=("$1") p c
-	while [ ${#todo[@]} -gt 0 ]; do
-		p=${todo[0]}
-		todo=("${todo[@]:1}")
-		echo "$p"
-		for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
-			todo+=("$c")
-		done
-	done
-}
-
-# state PID: the one-letter state of PID ("" when gone)
-state() {
-	sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null
-}
 
 # check_shape ROOT WHAT: 4 processes: ROOT, a zombie and a live child (2
 # threads) under it, and the child's child; ROOT and the child in their own
-# groups, the grandchild in its own session.
+# groups, the grandchild in its own session (which the processes check themselves).
 check_shape() {
 	local root=$1 what=$2 kids p zombie= child= grand
 	kids=$(cat /proc/"$root"/task/*/children 2>/dev/null)
 	for p in $kids; do
-		if [ "$(state "$p")" = Z ]; then zombie=$p; else child=$p; fi
+		if [ "$(proc_state "$p")" = Z ]; then zombie=$p; else child=$p; fi
 	done
 	[ "$(echo $kids | wc -w)" = 2 ] || fail "$what: root $root has children '$kids', want 2"
 	[ -n "$zombie" ] || fail "$what: no zombie under root $root (children: $kids)"
@@ -50,11 +33,16 @@ check_shape() {
 }
 
 mkdir -p "$TMP/control-work" "$TMP/work" || fail "mkdir"
-control "$PROGS/tree" "$TMP/control-work"
+start control "$PROGS/tree" "$TMP/control-work"
+wait_ready control
+track_tree "$PID"
+check_shape "$PID" control
+finish control "$PID"
 need_thaw
 
 start tree "$PROGS/tree" "$TMP/work"
 wait_ready tree
+track_tree "$PID"
 sleep 0.3 # the thread and the grandchild get into their blocking calls
 orig=$PID
 check_shape "$orig" original
@@ -68,6 +56,7 @@ done
 
 # ---- restore, check the shape from outside, then every process checks itself
 restore_detached r1 "$TMP/snap"
+track_tree "$PID"
 check_shape "$PID" restored
 finish r1 "$PID"
 for p in $ALL_PIDS; do
@@ -76,9 +65,9 @@ done
 
 # ---- restore again and kill -9 the root: nothing of the tree may stay
 restore_detached r2 "$TMP/snap"
+track_tree "$PID"
 check_shape "$PID" "second restore"
 all=$(tree_pids "$PID")
-track $all
 init=$(awk '/^PPid:/ { print $2 }' /proc/"$PID"/status)
 [ "$(readlink "/proc/$init/exe")" = "$(readlink -f "$THAW")" ] || init=
 kill -KILL "$PID"

@@ -1,0 +1,74 @@
+#!/bin/bash
+# 73-shm.sh - shared memory between a parent and its child comes back
+# (tests/programs/shm.c): a POSIX shm object, an unlinked one still mapped, a
+# named semaphore (value 3) and a SysV segment.  After the dump the host's
+# objects are removed: the restore must bring them from the snapshot, into a
+# private /dev/shm of its own mount namespace and a new IPC namespace where
+# the segment has its old id.  Both processes check the contents, each sees
+# the other's writes after restore, and sem_post in one wakes sem_wait in the
+# other.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../treelib.sh"
+need_prog shm
+
+TAG=$$-$RANDOM
+SHMIDS=()
+# The host's objects the programs leave behind when killed (the dump kills them).
+rm_host_objects() {
+	local rc=$? id
+	rm -f /dev/shm/thaw-t-"$TAG"* /dev/shm/sem.thaw-t-"$TAG"*
+	for id in "${SHMIDS[@]}"; do
+		ipcrm -m "$id" 2>/dev/null
+	done
+	return $rc
+}
+trap 'rm_host_objects; cleanup' EXIT
+
+# shmid NAME: the SysV id the program NAME printed
+shmid() {
+	awk '$1 == "SHMID" { print $2; exit }' "$TMP/$1.out"
+}
+
+start control "$PROGS/shm" "$TAG-c"
+wait_ready control
+track_tree "$PID"
+SHMIDS+=("$(shmid control)")
+finish control "$PID"
+[ -e "/dev/shm/thaw-t-$TAG-c-obj" ] && fail "control: left its shm object behind"
+
+need_thaw
+start shm "$PROGS/shm" "$TAG"
+wait_ready shm
+track_tree "$PID"
+orig=$PID
+id=$(shmid shm)
+[ -n "$id" ] || fail "no SHMID line"
+SHMIDS+=("$id")
+[ -e "/dev/shm/thaw-t-$TAG-obj" ] || fail "no /dev/shm/thaw-t-$TAG-obj before the dump"
+[ -e "/dev/shm/sem.thaw-t-$TAG-sem" ] || fail "no semaphore in /dev/shm before the dump"
+[ -e "/dev/shm/thaw-t-$TAG-unl" ] && fail "the unlinked object has a name before the dump"
+sleep 0.3
+dump_ok "$orig" "$TMP/snap"
+check_snapshot "$TMP/snap"
+
+# from here on only the snapshot holds them
+rm -f "/dev/shm/thaw-t-$TAG-obj" "/dev/shm/sem.thaw-t-$TAG-sem"
+ipcrm -m "$id" || fail "ipcrm -m $id: the segment was not left on the host at the dump"
+SHMIDS=()
+
+restore_detached r1 "$TMP/snap"
+track_tree "$PID"
+[ "$(readlink "/proc/$PID/ns/ipc")" != "$(readlink /proc/self/ns/ipc)" ] ||
+	fail "the restored program shares our IPC namespace"
+[ "$(readlink "/proc/$PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] ||
+	fail "the restored program shares our mount namespace"
+[ -e "/proc/$PID/root/dev/shm/thaw-t-$TAG-obj" ] ||
+	fail "no thaw-t-$TAG-obj in the restored program's /dev/shm: $(ls "/proc/$PID/root/dev/shm" 2>&1)"
+[ -e "/proc/$PID/root/dev/shm/sem.thaw-t-$TAG-sem" ] ||
+	fail "no semaphore in the restored program's /dev/shm: $(ls "/proc/$PID/root/dev/shm" 2>&1)"
+[ -e "/proc/$PID/root/dev/shm/thaw-t-$TAG-unl" ] &&
+	fail "the unlinked object has a name in the restored /dev/shm"
+compgen -G "/dev/shm/*thaw-t-$TAG-*" >/dev/null &&
+	fail "the restore created objects in the host's /dev/shm: $(ls /dev/shm | grep -- "$TAG")"
+finish r1 "$PID"
+pass
