@@ -44,7 +44,7 @@
 #include <unistd.h>
 
 #define SIZE (64 << 10)
-#define WAIT_MS 10000
+#define WAIT_MS 4000
 
 static char outbuf[1 << 14];
 static volatile sig_atomic_t got_usr1;
@@ -66,16 +66,24 @@ static void on_usr1(int sig)
 
 static void report(const char *fmt, ...)
 {
-	char line[512];
-	int n;
+	char line[512], body[400];
 	va_list ap;
+	size_t i;
+	int n;
 
-	n = snprintf(line, sizeof(line), "FAIL: %s: ", role);
 	va_start(ap, fmt);
-	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
-	if (n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
+	/* one line per verdict: bytes from the program's channels are shown escaped */
+	n = snprintf(line, sizeof(line), "FAIL: %s: ", role);
+	for (i = 0; body[i] && n < (int)sizeof(line) - 6; i++) {
+		if (body[i] == '\n')
+			n += sprintf(line + n, "\\n");
+		else if ((unsigned char)body[i] < ' ' || (unsigned char)body[i] > '~')
+			n += sprintf(line + n, "\\x%02x", (unsigned char)body[i]);
+		else
+			line[n++] = body[i];
+	}
 	line[n++] = '\n';
 	failures++;
 	if (result_w >= 0) {
