@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # treelib.sh - helpers for the process-tree tests (72-76), sourced after lib.sh.
 #
 # lib.sh kills by PID what its helpers started: a program's root, thaw, the
@@ -12,7 +13,7 @@ tree_pids() {
 		p=${todo[0]}
 		todo=("${todo[@]:1}")
 		echo "$p"
-		for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do
+		for c in $(children_of "$p"); do
 			todo+=("$c")
 		done
 	done
@@ -31,5 +32,5 @@ proc_state() {
 
 # children_of PID: the children of PID (all its threads), on one line.
 children_of() {
-	echo $(cat /proc/"$1"/task/*/children 2>/dev/null)
+	cat /proc/"$1"/task/*/children 2>/dev/null | tr -s ' \n' '  ' | sed 's/^ //; s/ $//'
 }

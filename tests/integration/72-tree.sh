@@ -5,8 +5,8 @@
 # socketpair with bytes queued, a FIFO, one open file description (the
 # offset moves for all), shared anonymous memory and a memfd.  Every process
 # checks itself after restore and the root prints PASS only if all did.
-# Then a second restore of the same snapshot is killed at its root (kill -9):
-# no process of the tree may survive.
+# A first restore of the snapshot is killed at its root (kill -9): no process
+# of the tree may survive; a second one checks itself.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../treelib.sh"
 need_prog tree
@@ -15,16 +15,16 @@ need_prog tree
 # threads) under it, and the child's child; ROOT and the child in their own
 # groups, the grandchild in its own session (which the processes check themselves).
 check_shape() {
-	local root=$1 what=$2 kids p zombie= child= grand
+	local root=$1 what=$2 kids p zombie='' child='' grand
 	kids=$(cat /proc/"$root"/task/*/children 2>/dev/null)
 	for p in $kids; do
 		if [ "$(proc_state "$p")" = Z ]; then zombie=$p; else child=$p; fi
 	done
-	[ "$(echo $kids | wc -w)" = 2 ] || fail "$what: root $root has children '$kids', want 2"
+	[ "$(echo "$kids" | wc -w)" = 2 ] || fail "$what: root $root has children '$kids', want 2"
 	[ -n "$zombie" ] || fail "$what: no zombie under root $root (children: $kids)"
 	[ -n "$child" ] || fail "$what: no live child under root $root (children: $kids)"
-	grand=$(echo $(cat /proc/"$child"/task/*/children 2>/dev/null))
-	[ "$(echo $grand | wc -w)" = 1 ] || fail "$what: child $child has children '$grand', want 1"
+	grand=$(children_of "$child")
+	[ "$(echo "$grand" | wc -w)" = 1 ] || fail "$what: child $child has children '$grand', want 1"
 	alive "$grand" || fail "$what: grandchild $grand is not running"
 	[ "$(awk '/^Threads:/ { print $2 }' /proc/"$child"/status)" = 2 ] ||
 		fail "$what: child $child has $(awk '/^Threads:/ { print $2 }' /proc/"$child"/status) threads, want 2"
@@ -54,19 +54,12 @@ for p in $orig_pids; do
 done
 "$THAW" inspect "$TMP/snap" >"$TMP/inspect.log" 2>&1 || fail "thaw inspect failed"
 
-# ---- restore, check the shape from outside, then every process checks itself
+# ---- restore and kill -9 the root: nothing of the tree may stay.  (First:
+# the checks below write to tree.file, and a snapshot whose files changed is
+# not restored again.)
 restore_detached r1 "$TMP/snap"
 track_tree "$PID"
-check_shape "$PID" restored
-finish r1 "$PID"
-for p in $ALL_PIDS; do
-	wait_gone "$p" 5 || fail "restored tree: process $p still runs after the root passed"
-done
-
-# ---- restore again and kill -9 the root: nothing of the tree may stay
-restore_detached r2 "$TMP/snap"
-track_tree "$PID"
-check_shape "$PID" "second restore"
+check_shape "$PID" "restored, to be killed"
 all=$(tree_pids "$PID")
 init=$(awk '/^PPid:/ { print $2 }' /proc/"$PID"/status)
 [ "$(readlink "/proc/$init/exe")" = "$(readlink -f "$THAW")" ] || init=
@@ -78,5 +71,14 @@ done
 if [ -n "$init" ]; then
 	wait_gone "$init" 10 || fail "thaw's namespace init $init still runs after its tree died"
 fi
-log "kill -9 of root $PID: $(echo $all | wc -w) processes gone (namespace init $init)"
+log "kill -9 of root $PID: $(echo "$all" | wc -w) processes gone (namespace init $init)"
+
+# ---- restore again, check the shape from outside, then every process checks itself
+restore_detached r2 "$TMP/snap"
+track_tree "$PID"
+check_shape "$PID" "restored again"
+finish r2 "$PID"
+for p in $ALL_PIDS; do
+	wait_gone "$p" 5 || fail "restored tree: process $p still runs after the root passed"
+done
 pass

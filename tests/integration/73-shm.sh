@@ -4,7 +4,8 @@
 # named semaphore (value 3) and a SysV segment.  After the dump the host's
 # objects are removed: the restore must bring them from the snapshot, into a
 # private /dev/shm of its own mount namespace and a new IPC namespace where
-# the segment has its old id.  Both processes check the contents, each sees
+# the segment has its old id.  A first round has the POSIX objects alone
+# (shm posix), a second all of them.  Both processes check the contents, each sees
 # the other's writes after restore, and sem_post in one wakes sem_wait in the
 # other.
 . "$(dirname "$0")/../lib.sh"
@@ -37,38 +38,50 @@ finish control "$PID"
 [ -e "/dev/shm/thaw-t-$TAG-c-obj" ] && fail "control: left its shm object behind"
 
 need_thaw
-start shm "$PROGS/shm" "$TAG"
-wait_ready shm
-track_tree "$PID"
-orig=$PID
-id=$(shmid shm)
-[ -n "$id" ] || fail "no SHMID line"
-SHMIDS+=("$id")
-[ -e "/dev/shm/thaw-t-$TAG-obj" ] || fail "no /dev/shm/thaw-t-$TAG-obj before the dump"
-[ -e "/dev/shm/sem.thaw-t-$TAG-sem" ] || fail "no semaphore in /dev/shm before the dump"
-[ -e "/dev/shm/thaw-t-$TAG-unl" ] && fail "the unlinked object has a name before the dump"
-sleep 0.3
-dump_ok "$orig" "$TMP/snap"
-check_snapshot "$TMP/snap"
 
-# from here on only the snapshot holds them
-rm -f "/dev/shm/thaw-t-$TAG-obj" "/dev/shm/sem.thaw-t-$TAG-sem"
-ipcrm -m "$id" || fail "ipcrm -m $id: the segment was not left on the host at the dump"
-SHMIDS=()
+# round NAME TAG [posix]: start, dump, remove the host's objects, restore, check.
+round() {
+	local name=$1 tag=$2 mode=${3:-} id orig
+	start "$name" "$PROGS/shm" "$tag" ${mode:+"$mode"}
+	wait_ready "$name"
+	track_tree "$PID"
+	orig=$PID
+	id=$(shmid "$name")
+	[ -n "$id" ] || fail "$name: no SHMID line"
+	[ "$id" != -1 ] && SHMIDS+=("$id")
+	[ -e "/dev/shm/thaw-t-$tag-obj" ] || fail "$name: no /dev/shm/thaw-t-$tag-obj before the dump"
+	[ -e "/dev/shm/sem.thaw-t-$tag-sem" ] || fail "$name: no semaphore in /dev/shm before the dump"
+	[ -e "/dev/shm/thaw-t-$tag-unl" ] && fail "$name: the unlinked object has a name before the dump"
+	sleep 0.3
+	dump_ok "$orig" "$TMP/$name.snap"
+	check_snapshot "$TMP/$name.snap"
 
-restore_detached r1 "$TMP/snap"
-track_tree "$PID"
-[ "$(readlink "/proc/$PID/ns/ipc")" != "$(readlink /proc/self/ns/ipc)" ] ||
-	fail "the restored program shares our IPC namespace"
-[ "$(readlink "/proc/$PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] ||
-	fail "the restored program shares our mount namespace"
-[ -e "/proc/$PID/root/dev/shm/thaw-t-$TAG-obj" ] ||
-	fail "no thaw-t-$TAG-obj in the restored program's /dev/shm: $(ls "/proc/$PID/root/dev/shm" 2>&1)"
-[ -e "/proc/$PID/root/dev/shm/sem.thaw-t-$TAG-sem" ] ||
-	fail "no semaphore in the restored program's /dev/shm: $(ls "/proc/$PID/root/dev/shm" 2>&1)"
-[ -e "/proc/$PID/root/dev/shm/thaw-t-$TAG-unl" ] &&
-	fail "the unlinked object has a name in the restored /dev/shm"
-compgen -G "/dev/shm/*thaw-t-$TAG-*" >/dev/null &&
-	fail "the restore created objects in the host's /dev/shm: $(ls /dev/shm | grep -- "$TAG")"
-finish r1 "$PID"
+	# from here on only the snapshot holds them
+	rm -f "/dev/shm/thaw-t-$tag-obj" "/dev/shm/sem.thaw-t-$tag-sem"
+	if [ "$id" != -1 ]; then
+		ipcrm -m "$id" || fail "$name: ipcrm -m $id: the segment was not left on the host at the dump"
+	fi
+
+	restore_detached "$name-restored" "$TMP/$name.snap"
+	track_tree "$PID"
+	if [ "$id" != -1 ]; then
+		[ "$(readlink "/proc/$PID/ns/ipc")" != "$(readlink /proc/self/ns/ipc)" ] ||
+			fail "$name: the restored program shares our IPC namespace"
+	fi
+	[ "$(readlink "/proc/$PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] ||
+		fail "$name: the restored program shares our mount namespace"
+	[ -e "/proc/$PID/root/dev/shm/thaw-t-$tag-obj" ] ||
+		fail "$name: no thaw-t-$tag-obj in the restored program's /dev/shm: $(ls "/proc/$PID/root/dev/shm" 2>&1)"
+	[ -e "/proc/$PID/root/dev/shm/sem.thaw-t-$tag-sem" ] ||
+		fail "$name: no semaphore in the restored program's /dev/shm: $(ls "/proc/$PID/root/dev/shm" 2>&1)"
+	[ -e "/proc/$PID/root/dev/shm/thaw-t-$tag-unl" ] &&
+		fail "$name: the unlinked object has a name in the restored /dev/shm"
+	compgen -G "/dev/shm/*thaw-t-$tag-*" >/dev/null &&
+		fail "$name: the restore created objects in the host's /dev/shm: $(echo /dev/shm/*thaw-t-"$tag"-*)"
+	finish "$name-restored" "$PID"
+}
+
+# POSIX objects alone first (a failure here is not SysV's), then with the SysV segment
+round posix "$TAG-p" posix
+round shm "$TAG"
 pass

@@ -42,7 +42,7 @@ PY
 check_workers() {
 	local kids p
 	kids=$(children_of "$1")
-	[ "$(echo $kids | wc -w)" = 4 ] || fail "$2: server $1 has children '$kids', want 4 workers"
+	[ "$(echo "$kids" | wc -w)" = 4 ] || fail "$2: server $1 has children '$kids', want 4 workers"
 	for p in $kids; do
 		alive "$p" || fail "$2: worker $p is not running"
 	done
@@ -64,8 +64,9 @@ orig=$PID
 check_workers "$orig" original
 ask "$port" 5 >"$TMP/before.txt"
 token=$(awk 'NR == 1 { print $2 }' "$TMP/before.txt")
-[ -n "$token" ] && [ "$(grep -c "^pong $token\$" "$TMP/before.txt")" = 5 ] ||
+if [ -z "$token" ] || [ "$(grep -c "^pong $token\$" "$TMP/before.txt")" != 5 ]; then
 	fail "answers before the dump: $(tr '\n' ';' <"$TMP/before.txt")"
+fi
 sleep 0.3 # the workers are back in accept
 dump_ok "$orig" "$TMP/snap"
 check_snapshot "$TMP/snap"

@@ -80,7 +80,7 @@ EOF
 check_child() {
 	local kids
 	kids=$(children_of "$1")
-	[ "$(echo $kids | wc -w)" = 1 ] || fail "$2: parent $1 has children '$kids', want 1"
+	[ "$(echo "$kids" | wc -w)" = 1 ] || fail "$2: parent $1 has children '$kids', want 1"
 	alive "$kids" || fail "$2: child $kids is not running"
 	tr '\0' ' ' <"/proc/$kids/cmdline" | grep -q "child.py" ||
 		fail "$2: child $kids runs $(tr '\0' ' ' <"/proc/$kids/cmdline")"

@@ -2,7 +2,7 @@
  * shm.c - shared memory between a parent and its child that thaw must bring
  * back, checked by both after restore (SIGUSR1).
  *
- *   shm TAG
+ *   shm TAG [posix]
  *
  * Set up by the parent before it forks its child (both map everything):
  *   - a POSIX shm object /thaw-t-TAG-obj (shm_open, fd kept open, mapped);
@@ -25,6 +25,9 @@
  * the child's sem_timedwait returns.  The child sends its FAIL lines and
  * "DONE N" over a pipe; the parent prints them and PASS if nothing failed,
  * then unlinks the names and removes the segment.
+ *
+ * With "posix" there is no SysV segment (a MAP_SHARED|MAP_ANONYMOUS mapping
+ * takes its place, "SHMID -1"): the POSIX objects alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,7 +57,7 @@ static uint64_t seed;
 static pid_t pid_p, pid_c;
 static char name_obj[128], name_unl[128], name_sem[128];
 static char *map_obj, *map_unl, *map_sysv;
-static int fd_obj = -1, shmid = -1;
+static int fd_obj = -1, shmid = -1, sysv = 1;
 static sem_t *sem;
 static int p2c[2], c2p[2], res[2]; /* go, drained; the child's verdict */
 
@@ -207,6 +210,8 @@ static void check_common(void)
 	if (fd >= 0)
 		close(fd);
 
+	if (!sysv)
+		return;
 	memset(&ds, 0, sizeof(ds));
 	if (shmctl(shmid, IPC_STAT, &ds)) {
 		report("shmctl(%d, IPC_STAT): %s", shmid, strerror(errno));
@@ -378,10 +383,17 @@ static void setup(const char *tag)
 		die("shm_unlink");
 	fill(map_unl, seed ^ 2);
 
-	shmid = shmget(IPC_PRIVATE, SIZE, IPC_CREAT | 0600);
-	if (shmid < 0)
-		die("shmget");
-	map_sysv = shmat(shmid, NULL, 0);
+	if (sysv) {
+		shmid = shmget(IPC_PRIVATE, SIZE, IPC_CREAT | 0600);
+		if (shmid < 0)
+			die("shmget");
+		map_sysv = shmat(shmid, NULL, 0);
+	} else {
+		map_sysv = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+				-1, 0);
+		if (map_sysv == MAP_FAILED)
+			map_sysv = (void *)-1;
+	}
 	if (map_sysv == (void *)-1)
 		die("shmat");
 	fill(map_sysv, seed ^ 3);
@@ -401,10 +413,11 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
 	close_range(3, ~0u, 0);
-	if (argc != 2) {
-		fprintf(stderr, "usage: shm TAG\n");
+	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "posix"))) {
+		fprintf(stderr, "usage: shm TAG [posix]\n");
 		return 2;
 	}
+	sysv = argc == 2;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
@@ -427,7 +440,8 @@ int main(int argc, char **argv)
 	sem_close(sem);
 	sem_unlink(name_sem);
 	shm_unlink(name_obj);
-	shmctl(shmid, IPC_RMID, NULL);
+	if (sysv)
+		shmctl(shmid, IPC_RMID, NULL);
 	printf(failures ? "FAIL: %d checks failed\n" : "PASS\n", failures);
 	fflush(stdout);
 	return failures ? 1 : 0;
