@@ -22,9 +22,10 @@
  * the child checks it sees them, writes its own (the named object through a
  * mapping of its own), takes the semaphore's 3 posts, says "drained" and
  * waits on the semaphore; the parent checks the child's writes and posts;
- * the child's sem_timedwait returns.  The child sends its FAIL lines and
- * "DONE N" over a pipe; the parent prints them and PASS if nothing failed,
- * then unlinks the names and removes the segment.
+ * the child's sem_timedwait returns; the parent opens the semaphore again by
+ * its name and posts through it (seen through the first handle).  The child
+ * sends its FAIL lines and "DONE N" over a pipe; the parent prints them and
+ * PASS if nothing failed, then unlinks the names and removes the segment.
  *
  * With "posix" there is no SysV segment (a MAP_SHARED|MAP_ANONYMOUS mapping
  * takes its place, "SHMID -1"): the POSIX objects alone.
@@ -325,6 +326,28 @@ static void collect(void)
 	CHECK(done, "no verdict from child %d", pid_c);
 }
 
+/*
+ * The child is done with the semaphore (value 0): sem_open by its name must
+ * give the same one: a post through it is seen through the first handle.
+ */
+static void sem_by_name(void)
+{
+	sem_t *again = sem_open(name_sem, 0);
+	int val = -1;
+
+	if (again == SEM_FAILED) {
+		report("sem_open(%s) after restore: %s", name_sem, strerror(errno));
+		return;
+	}
+	CHECK(!sem_getvalue(again, &val) && val == 0, "semaphore opened by name: value %d, want 0",
+	      val);
+	CHECK(!sem_post(again), "sem_post through the semaphore opened by name: %s",
+	      strerror(errno));
+	CHECK(!sem_trywait(sem), "a post through the semaphore opened by name is not seen: %s",
+	      strerror(errno));
+	sem_close(again);
+}
+
 static void parent(void)
 {
 	int st = 0, i;
@@ -343,6 +366,7 @@ static void parent(void)
 	      "shm object: child's write through its own mapping not seen");
 	CHECK(!sem_post(sem), "sem_post: %s", strerror(errno));
 	collect();
+	sem_by_name();
 	for (i = 0; i < WAIT_MS / 10 && (r = waitpid(pid_c, &st, WNOHANG)) == 0; i++)
 		sleep_ms(10);
 	CHECK(r == pid_c && WIFEXITED(st), "child %d: waitpid -> %d status %#x", pid_c, r, st);
