@@ -13,11 +13,12 @@ For N = --procs (default 8) and N = 1, same --mib (default 1024):
   1. cold start (to READY), one check answered, the tree's shape checked
      (N-1 children under the root);
   2. `thaw dump` (kills the tree): time, snapshot bytes;
-  3. --runs times (default 5): `thaw restore --detach --pidfile`, timed from
-     launch to thaw's exit (the tree runs again); then, untimed, the tree's
-     shape is checked again and the restored copy is asked to check its bytes
-     ("OK N" or the run fails); then it is killed by PID (its namespace init,
-     then the root).
+  3. --runs times (default 5), the two shapes alternating so that a change
+     in the machine's load falls on both alike: `thaw restore --detach
+     --pidfile`, timed from launch to thaw's exit (the tree runs again); then,
+     untimed, the tree's shape is checked again and the restored copy is asked
+     to check its bytes ("OK N" or the run fails); then it is killed by PID
+     (its namespace init, then the root).
 Reported: median (min-max) of the restore times per N, snapshot MB and GB/s
 (snapshot bytes / median time), and the ratio tree/single.  Snapshots are
 read from the page cache (warm), as in bench/driver.py.
@@ -197,21 +198,34 @@ def restore_once(nprocs, opts, snap, index):
     return ms(t0, t1)
 
 
-def bench_shape(nprocs, opts):
-    snap = os.path.join(opts.workdir, "tree-%d.snap" % nprocs)
+def bench_shapes(opts):
+    """Both shapes dumped first, then their restores alternate (tree, single, tree, ...),
+    so that a change in the machine's load over the run falls on both alike."""
+    shapes = []
+    snaps = []
     try:
-        figures = cold_and_dump(nprocs, opts, snap)
-        runs = [restore_once(nprocs, opts, snap, i) for i in range(opts.runs)]
+        for nprocs in (opts.procs, 1):
+            snap = os.path.join(opts.workdir, "tree-%d.snap" % nprocs)
+            snaps.append(snap)
+            figures = cold_and_dump(nprocs, opts, snap)
+            figures.update({"procs": nprocs, "mib": opts.mib, "restore_ms": []})
+            shapes.append(figures)
+        for i in range(opts.runs):
+            for figures, snap in zip(shapes, snaps):
+                figures["restore_ms"].append(restore_once(figures["procs"], opts, snap, i))
     finally:
-        driver.rm_snapshot(snap)
-    figures.update({"procs": nprocs, "mib": opts.mib, "restore_ms": runs,
-                    "restore_median_ms": median(runs)})
-    figures["restore_gb_per_s"] = round(figures["snapshot_bytes"] / 1e9 /
-                                        (figures["restore_median_ms"] / 1000.0), 3)
-    print("  %d process%s: restores %s ms" % (nprocs, "es" if nprocs > 1 else "",
-                                             ", ".join("%.1f" % r for r in runs)),
-          file=sys.stderr)
-    return figures
+        for snap in snaps:
+            driver.rm_snapshot(snap)
+    for figures in shapes:
+        runs = figures["restore_ms"]
+        figures["restore_median_ms"] = median(runs)
+        figures["restore_gb_per_s"] = round(figures["snapshot_bytes"] / 1e9 /
+                                            (figures["restore_median_ms"] / 1000.0), 3)
+        print("  %d process%s: restores %s ms" % (figures["procs"],
+                                                 "es" if figures["procs"] > 1 else "",
+                                                 ", ".join("%.1f" % r for r in runs)),
+              file=sys.stderr)
+    return shapes
 
 
 def table(shapes, ratio):
@@ -243,7 +257,7 @@ def main(argv):
     try:
         print("process trees: %d processes vs 1, %d MiB in all, median of %d restores"
               % (opts.procs, opts.mib, opts.runs), file=sys.stderr)
-        shapes = [bench_shape(opts.procs, opts), bench_shape(1, opts)]
+        shapes = bench_shapes(opts)
         ratio = shapes[0]["restore_median_ms"] / shapes[1]["restore_median_ms"]
         table(shapes, ratio)
         result = {"bench": "tree", "machine": driver.machine_info(), "runs": opts.runs,
