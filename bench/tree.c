@@ -89,7 +89,8 @@ static void child(int index, int ready_w)
 		while (seen == asked)
 			sigsuspend(&none);
 		seen = asked;
-		n = snprintf(line, sizeof(line), checksum() == sum0 ? "ok %d\n" : "BAD %d\n", index);
+		n = snprintf(line, sizeof(line), checksum() == sum0 ? "ok %d\n" : "BAD %d\n",
+			     index);
 		if (write(result[1], line, (size_t)n) != n)
 			die("result");
 	}

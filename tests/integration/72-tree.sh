@@ -15,7 +15,7 @@ need_prog tree
 # threads) under it, and the child's child; ROOT and the child in their own
 # groups, the grandchild in its own session (which the processes check themselves).
 check_shape() {
-	local root=$1 what=$2 kids p zombie='' child='' grand
+	local root=$1 what=$2 kids p zombie='' child='' grand threads
 	kids=$(cat /proc/"$root"/task/*/children 2>/dev/null)
 	for p in $kids; do
 		if [ "$(proc_state "$p")" = Z ]; then zombie=$p; else child=$p; fi
@@ -24,10 +24,11 @@ check_shape() {
 	[ -n "$zombie" ] || fail "$what: no zombie under root $root (children: $kids)"
 	[ -n "$child" ] || fail "$what: no live child under root $root (children: $kids)"
 	grand=$(children_of "$child")
-	[ "$(echo "$grand" | wc -w)" = 1 ] || fail "$what: child $child has children '$grand', want 1"
+	[ "$(echo "$grand" | wc -w)" = 1 ] ||
+		fail "$what: child $child has children '$grand', want 1"
 	alive "$grand" || fail "$what: grandchild $grand is not running"
-	[ "$(awk '/^Threads:/ { print $2 }' /proc/"$child"/status)" = 2 ] ||
-		fail "$what: child $child has $(awk '/^Threads:/ { print $2 }' /proc/"$child"/status) threads, want 2"
+	threads=$(awk '/^Threads:/ { print $2 }' "/proc/$child/status")
+	[ "$threads" = 2 ] || fail "$what: child $child has $threads threads, want 2"
 	log "$what: root $root, zombie $zombie, child $child (2 threads), grandchild $grand"
 	ALL_PIDS="$root $zombie $child $grand"
 }
@@ -65,8 +66,8 @@ init=$(awk '/^PPid:/ { print $2 }' /proc/"$PID"/status)
 [ "$(readlink "/proc/$init/exe")" = "$(readlink -f "$THAW")" ] || init=
 kill -KILL "$PID"
 for p in $all; do
-	wait_gone "$p" 10 ||
-		fail "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline")) of the restored tree survived kill -9 of its root $PID"
+	wait_gone "$p" 10 || fail "process $p ($(tr '\0' ' ' <"/proc/$p/cmdline")) of the" \
+		"restored tree survived kill -9 of its root $PID"
 done
 if [ -n "$init" ]; then
 	wait_gone "$init" 10 || fail "thaw's namespace init $init still runs after its tree died"

@@ -49,9 +49,12 @@ round() {
 	id=$(shmid "$name")
 	[ -n "$id" ] || fail "$name: no SHMID line"
 	[ "$id" != -1 ] && SHMIDS+=("$id")
-	[ -e "/dev/shm/thaw-t-$tag-obj" ] || fail "$name: no /dev/shm/thaw-t-$tag-obj before the dump"
-	[ -e "/dev/shm/sem.thaw-t-$tag-sem" ] || fail "$name: no semaphore in /dev/shm before the dump"
-	[ -e "/dev/shm/thaw-t-$tag-unl" ] && fail "$name: the unlinked object has a name before the dump"
+	[ -e "/dev/shm/thaw-t-$tag-obj" ] ||
+		fail "$name: no /dev/shm/thaw-t-$tag-obj before the dump"
+	[ -e "/dev/shm/sem.thaw-t-$tag-sem" ] ||
+		fail "$name: no semaphore in /dev/shm before the dump"
+	[ -e "/dev/shm/thaw-t-$tag-unl" ] &&
+		fail "$name: the unlinked object has a name before the dump"
 	sleep 0.3
 	dump_ok "$orig" "$TMP/$name.snap"
 	check_snapshot "$TMP/$name.snap"
@@ -59,7 +62,8 @@ round() {
 	# from here on only the snapshot holds them
 	rm -f "/dev/shm/thaw-t-$tag-obj" "/dev/shm/sem.thaw-t-$tag-sem"
 	if [ "$id" != -1 ]; then
-		ipcrm -m "$id" || fail "$name: ipcrm -m $id: the segment was not left on the host at the dump"
+		ipcrm -m "$id" ||
+			fail "$name: ipcrm -m $id: the segment was not left on the host at the dump"
 	fi
 
 	restore_detached "$name-restored" "$TMP/$name.snap"
@@ -71,13 +75,16 @@ round() {
 	[ "$(readlink "/proc/$PID/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] ||
 		fail "$name: the restored program shares our mount namespace"
 	[ -e "/proc/$PID/root/dev/shm/thaw-t-$tag-obj" ] ||
-		fail "$name: no thaw-t-$tag-obj in the restored program's /dev/shm: $(ls "/proc/$PID/root/dev/shm" 2>&1)"
+		fail "$name: no thaw-t-$tag-obj in the restored program's /dev/shm:" \
+			"$(ls "/proc/$PID/root/dev/shm" 2>&1)"
 	[ -e "/proc/$PID/root/dev/shm/sem.thaw-t-$tag-sem" ] ||
-		fail "$name: no semaphore in the restored program's /dev/shm: $(ls "/proc/$PID/root/dev/shm" 2>&1)"
+		fail "$name: no semaphore in the restored program's /dev/shm:" \
+			"$(ls "/proc/$PID/root/dev/shm" 2>&1)"
 	[ -e "/proc/$PID/root/dev/shm/thaw-t-$tag-unl" ] &&
 		fail "$name: the unlinked object has a name in the restored /dev/shm"
 	compgen -G "/dev/shm/*thaw-t-$tag-*" >/dev/null &&
-		fail "$name: the restore created objects in the host's /dev/shm: $(echo /dev/shm/*thaw-t-"$tag"-*)"
+		fail "$name: the restore created objects in the host's /dev/shm:" \
+			"$(echo /dev/shm/*thaw-t-"$tag"-*)"
 	finish "$name-restored" "$PID"
 }
 

@@ -42,7 +42,8 @@ PY
 check_workers() {
 	local kids p
 	kids=$(children_of "$1")
-	[ "$(echo "$kids" | wc -w)" = 4 ] || fail "$2: server $1 has children '$kids', want 4 workers"
+	[ "$(echo "$kids" | wc -w)" = 4 ] ||
+		fail "$2: server $1 has children '$kids', want 4 workers"
 	for p in $kids; do
 		alive "$p" || fail "$2: worker $p is not running"
 	done
@@ -77,10 +78,12 @@ track_tree "$PID"
 # at once: the listener was back before the program ran again
 ask "$port" 20 >"$TMP/after.txt"
 n=$(grep -c "^pong $token\$" "$TMP/after.txt")
-[ "$n" = 20 ] || fail "after restore, $n of 20 connections got 'pong $token': $(sort "$TMP/after.txt" | uniq -c | tr '\n' ';')"
+[ "$n" = 20 ] || fail "after restore, $n of 20 connections got 'pong $token':" \
+	"$(sort "$TMP/after.txt" | uniq -c | tr '\n' ';')"
 check_workers "$PID" restored
 finish r1 "$PID"
 served=$(awk '$1 == "SERVED" { print $2 }' "$TMP/r1.out")
-[ "$served" = 25 ] || fail "the workers counted $served connections, want 25: $(grep SERVED "$TMP/r1.out")"
+[ "$served" = 25 ] ||
+	fail "the workers counted $served connections, want 25: $(grep SERVED "$TMP/r1.out")"
 log "restored: 20 of 20 answered by workers ($(grep SERVED "$TMP/r1.out"))"
 pass

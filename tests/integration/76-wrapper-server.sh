@@ -81,7 +81,7 @@ find_tree() {
 	tr '\0' ' ' <"/proc/$WRAPPER/cmdline" | grep -q "wrapper.sh" ||
 		fail "$1: the program is $(tr '\0' ' ' <"/proc/$WRAPPER/cmdline"), not the wrapper"
 	tr '\0' ' ' <"/proc/$SERVER/cmdline" | grep -q "srv.py" ||
-		fail "$1: the wrapper's child is $(tr '\0' ' ' <"/proc/$SERVER/cmdline"), not the server"
+		fail "$1: the wrapper's child runs $(tr '\0' ' ' <"/proc/$SERVER/cmdline")"
 	[ "$(awk '/^PPid:/ { print $2 }' "/proc/$SERVER/status")" = "$WRAPPER" ] ||
 		fail "$1: the server's parent is not the wrapper"
 	log "$1: thaw run $THAW_PID, init $INIT, wrapper $WRAPPER, server $SERVER"
@@ -109,12 +109,14 @@ curl -sf "$url" >/dev/null 2>&1 && fail "port $port still answers after the firs
 
 run http2 --snap-on-http "$url" -- "$TMP/wrapper.sh" "$port"
 wait_event http2 restored
-grep -q '"event":"cold_start"' "$TMP/http2.json" && fail "http2: cold start: $(cat "$TMP/http2.err")"
+grep -q '"event":"cold_start"' "$TMP/http2.json" &&
+	fail "http2: cold start: $(cat "$TMP/http2.err")"
 grep -q '"event":"snapshot_created"' "$TMP/http2.json" && fail "http2: snapshotted again"
 # listening again before the restore returned: the first request is answered
 curl -sf "$url" >"$TMP/http2.body" || fail "http2: no answer on port $port after the restore"
 cmp -s "$TMP/http1.body" "$TMP/http2.body" ||
-	fail "http2: answered '$(cat "$TMP/http2.body")', the snapshotted server '$(cat "$TMP/http1.body")'"
+	fail "http2: answered '$(cat "$TMP/http2.body")'," \
+		"the snapshotted server '$(cat "$TMP/http1.body")'"
 find_tree http2
 for i in 1 2 3; do
 	curl -sf "$url" >"$TMP/http2.body$i" || fail "http2: no answer to request $i"

@@ -60,7 +60,7 @@ static void die(const char *what)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
@@ -69,7 +69,7 @@ static void sleep_ms(long ms)
 /* reads one line (up to '\n') from fd, within WAIT_MS; returns its length or -1 */
 static int read_line(int fd, char *buf, size_t cap)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	size_t len = 0;
 	ssize_t n;
 
@@ -137,7 +137,7 @@ static void worker(int i)
 
 static void setup(int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	unsigned char raw[16];
 	FILE *f;
 	int one = 1, i;
@@ -151,8 +151,8 @@ static void setup(int port)
 	fclose(f);
 	for (i = 0; i < 16; i++)
 		sprintf(token + 2 * i, "%02x", raw[i]);
-	counts = mmap(NULL, sizeof(*counts), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		      -1, 0);
+	counts =
+	    mmap(NULL, sizeof(*counts), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (counts == MAP_FAILED)
 		die("mmap");
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -194,7 +194,7 @@ static void start_workers(void)
  */
 static void nudge(int i)
 {
-	struct pollfd pfd = { .fd = sp[i][0], .events = POLLIN };
+	struct pollfd pfd = {.fd = sp[i][0], .events = POLLIN};
 	int n;
 
 	for (n = 0; n < WAIT_MS / 100; n++) {
@@ -213,8 +213,8 @@ static void parent_check(void)
 	for (i = 0; i < WORKERS; i++) {
 		snprintf(want, sizeof(want), "hello %d %d", i, workers[i]);
 		if (read_line(sp[i][0], buf, sizeof(buf)) < 0 || strcmp(buf, want)) {
-			printf("FAIL: parent: worker %d's queued hello is '%s', want '%s'\n", i, buf,
-			       want);
+			printf("FAIL: parent: worker %d's queued hello is '%s', want '%s'\n", i,
+			       buf, want);
 			failures++;
 		}
 		r = waitpid(workers[i], &st, WNOHANG);

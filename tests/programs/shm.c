@@ -47,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SIZE (64 << 10)
+#define SIZE	(64 << 10)
 #define WAIT_MS 4000
 
 static char outbuf[1 << 14];
@@ -144,7 +144,7 @@ static void check_pattern(const char *p, uint64_t s, const char *what)
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
@@ -152,7 +152,7 @@ static void sleep_ms(long ms)
 
 static ssize_t read_exact(int fd, void *buf, size_t len, int ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	size_t got = 0;
 	ssize_t n;
 
@@ -299,7 +299,7 @@ static void collect(void)
 	ssize_t n;
 
 	for (i = 0; !done && i < 2 * WAIT_MS / 100; i++) {
-		struct pollfd pfd = { .fd = res[0], .events = POLLIN };
+		struct pollfd pfd = {.fd = res[0], .events = POLLIN};
 
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
@@ -360,7 +360,8 @@ static void parent(void)
 	write_by_name("parent-by-name", 64);
 	send_msg(p2c[1], "go\n");
 	expect_msg(c2p[0], "drained\n");
-	CHECK(!memcmp(map_unl + 128, "child-unl", 9), "unlinked shm object: child's write not seen");
+	CHECK(!memcmp(map_unl + 128, "child-unl", 9),
+	      "unlinked shm object: child's write not seen");
 	CHECK(!memcmp(map_sysv + 128, "child-sysv", 10), "SysV segment: child's write not seen");
 	CHECK(!memcmp(map_obj + 128, "child-by-name", 13),
 	      "shm object: child's write through its own mapping not seen");
@@ -413,8 +414,8 @@ static void setup(const char *tag)
 			die("shmget");
 		map_sysv = shmat(shmid, NULL, 0);
 	} else {
-		map_sysv = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				-1, 0);
+		map_sysv =
+		    mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		if (map_sysv == MAP_FAILED)
 			map_sysv = (void *)-1;
 	}

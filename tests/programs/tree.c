@@ -53,14 +53,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SHM_SIZE (1 << 20)
-#define MEMFD_SIZE (256 << 10)
-#define PIPE_BYTES 3000
-#define FIFO_BYTES 2000
-#define FILE_START 100
-#define CHILD_WRITE 50
+#define SHM_SIZE      (1 << 20)
+#define MEMFD_SIZE    (256 << 10)
+#define PIPE_BYTES    3000
+#define FIFO_BYTES    2000
+#define FILE_START    100
+#define CHILD_WRITE   50
 #define ZOMBIE_STATUS 7
-#define WAIT_MS 4000
+#define WAIT_MS	      4000
 
 /* the first page of the shared memory is for after-restore exchanges */
 struct hdr {
@@ -167,7 +167,7 @@ static long check_pattern(const char *p, size_t from, size_t len, uint64_t s)
 /* poll-bounded exact read; returns bytes read (short on timeout/EOF) */
 static ssize_t read_exact(int fd, void *buf, size_t len, int ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	size_t got = 0;
 	ssize_t n;
 
@@ -190,14 +190,14 @@ static ssize_t read_exact(int fd, void *buf, size_t len, int ms)
 /* nothing more to read on fd right now */
 static int drained(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	return poll(&pfd, 1, 0) == 0;
 }
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
@@ -509,7 +509,7 @@ static void collect(void)
 	ssize_t n;
 
 	for (i = 0; done < 2 && i < 2 * WAIT_MS / 100; i++) {
-		struct pollfd pfd = { .fd = result[0], .events = POLLIN };
+		struct pollfd pfd = {.fd = result[0], .events = POLLIN};
 
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
@@ -569,8 +569,8 @@ static void parent_checks(void)
 	      "memfd mapping: child's pwrite after restore not seen: '%.17s'", mfd_map + 2048);
 	check_offset(FILE_START + CHILD_WRITE);
 	memset(buf, 0, sizeof(buf));
-	CHECK(pread(file_fd, buf, CHILD_WRITE, FILE_START) == CHILD_WRITE &&
-		      buf[0] == 'c' && buf[CHILD_WRITE - 1] == 'c',
+	CHECK(pread(file_fd, buf, CHILD_WRITE, FILE_START) == CHILD_WRITE && buf[0] == 'c' &&
+		  buf[CHILD_WRITE - 1] == 'c',
 	      "shared file: child's bytes not at offset %d", FILE_START);
 	CHECK(drained(sock_pc[0]), "socketpair holds more than was sent");
 }
