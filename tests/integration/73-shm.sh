@@ -5,9 +5,13 @@
 # objects are removed: the restore must bring them from the snapshot, into a
 # private /dev/shm of its own mount namespace and a new IPC namespace where
 # the segment has its old id.  A first round has the POSIX objects alone
-# (shm posix), a second all of them.  Both processes check the contents, each sees
-# the other's writes after restore, and sem_post in one wakes sem_wait in the
-# other.
+# (shm posix), a second all of them.  Both processes check the contents, each
+# sees the other's writes after restore, and sem_post in one wakes sem_wait in
+# the other.
+#
+# With SHM_SEMNAME=1 (77-shm-sem-name.sh) one round, POSIX alone, checks
+# besides that the semaphore is back under its name: sem.NAME in the restored
+# /dev/shm, and sem_open("NAME") after restore gives the same semaphore.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../treelib.sh"
 need_prog shm
@@ -30,7 +34,9 @@ shmid() {
 	awk '$1 == "SHMID" { print $2; exit }' "$TMP/$1.out"
 }
 
-start control "$PROGS/shm" "$TAG-c"
+ctl_args=()
+[ "${SHM_SEMNAME:-0}" = 1 ] && ctl_args=(posix semname)
+start control "$PROGS/shm" "$TAG-c" "${ctl_args[@]}"
 wait_ready control
 track_tree "$PID"
 SHMIDS+=("$(shmid control)")
@@ -39,10 +45,13 @@ finish control "$PID"
 
 need_thaw
 
-# round NAME TAG [posix]: start, dump, remove the host's objects, restore, check.
+# round NAME TAG [posix] [semname]: start, dump, remove the host's objects,
+# restore, check.
 round() {
-	local name=$1 tag=$2 mode=${3:-} id orig
-	start "$name" "$PROGS/shm" "$tag" ${mode:+"$mode"}
+	local name=$1 tag=$2 id orig semname=0
+	shift 2
+	[[ " $* " == *" semname "* ]] && semname=1
+	start "$name" "$PROGS/shm" "$tag" "$@"
 	wait_ready "$name"
 	track_tree "$PID"
 	orig=$PID
@@ -77,9 +86,11 @@ round() {
 	[ -e "/proc/$PID/root/dev/shm/thaw-t-$tag-obj" ] ||
 		fail "$name: no thaw-t-$tag-obj in the restored program's /dev/shm:" \
 			"$(ls "/proc/$PID/root/dev/shm" 2>&1)"
-	[ -e "/proc/$PID/root/dev/shm/sem.thaw-t-$tag-sem" ] ||
-		fail "$name: no semaphore in the restored program's /dev/shm:" \
-			"$(ls "/proc/$PID/root/dev/shm" 2>&1)"
+	if [ $semname = 1 ]; then
+		[ -e "/proc/$PID/root/dev/shm/sem.thaw-t-$tag-sem" ] ||
+			fail "$name: no sem.thaw-t-$tag-sem in the restored program's /dev/shm:" \
+				"$(ls "/proc/$PID/root/dev/shm" 2>&1)"
+	fi
 	[ -e "/proc/$PID/root/dev/shm/thaw-t-$tag-unl" ] &&
 		fail "$name: the unlinked object has a name in the restored /dev/shm"
 	compgen -G "/dev/shm/*thaw-t-$tag-*" >/dev/null &&
@@ -88,7 +99,11 @@ round() {
 	finish "$name-restored" "$PID"
 }
 
-# POSIX objects alone first (a failure here is not SysV's), then with the SysV segment
-round posix "$TAG-p" posix
-round shm "$TAG"
+if [ "${SHM_SEMNAME:-0}" = 1 ]; then
+	round semname "$TAG-s" posix semname
+else
+	# POSIX objects alone first (a failure here is not SysV's), then with the SysV segment
+	round posix "$TAG-p" posix
+	round shm "$TAG"
+fi
 pass

@@ -2,7 +2,7 @@
  * shm.c - shared memory between a parent and its child that thaw must bring
  * back, checked by both after restore (SIGUSR1).
  *
- *   shm TAG [posix]
+ *   shm TAG [posix] [semname]
  *
  * Set up by the parent before it forks its child (both map everything):
  *   - a POSIX shm object /thaw-t-TAG-obj (shm_open, fd kept open, mapped);
@@ -22,13 +22,14 @@
  * the child checks it sees them, writes its own (the named object through a
  * mapping of its own), takes the semaphore's 3 posts, says "drained" and
  * waits on the semaphore; the parent checks the child's writes and posts;
- * the child's sem_timedwait returns; the parent opens the semaphore again by
- * its name and posts through it (seen through the first handle).  The child
- * sends its FAIL lines and "DONE N" over a pipe; the parent prints them and
- * PASS if nothing failed, then unlinks the names and removes the segment.
+ * the child's sem_timedwait returns.  The child sends its FAIL lines and
+ * "DONE N" over a pipe; the parent prints them and PASS if nothing failed,
+ * then unlinks the names and removes the segment.
  *
  * With "posix" there is no SysV segment (a MAP_SHARED|MAP_ANONYMOUS mapping
- * takes its place, "SHMID -1"): the POSIX objects alone.
+ * takes its place, "SHMID -1"): the POSIX objects alone.  Only with
+ * "semname" does the parent, at the end, open the semaphore again by its
+ * name and post through it (seen through the first handle).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +59,7 @@ static uint64_t seed;
 static pid_t pid_p, pid_c;
 static char name_obj[128], name_unl[128], name_sem[128];
 static char *map_obj, *map_unl, *map_sysv;
-static int fd_obj = -1, shmid = -1, sysv = 1;
+static int fd_obj = -1, shmid = -1, sysv = 1, semname;
 static sem_t *sem;
 static int p2c[2], c2p[2], res[2]; /* go, drained; the child's verdict */
 
@@ -367,7 +368,8 @@ static void parent(void)
 	      "shm object: child's write through its own mapping not seen");
 	CHECK(!sem_post(sem), "sem_post: %s", strerror(errno));
 	collect();
-	sem_by_name();
+	if (semname)
+		sem_by_name();
 	for (i = 0; i < WAIT_MS / 10 && (r = waitpid(pid_c, &st, WNOHANG)) == 0; i++)
 		sleep_ms(10);
 	CHECK(r == pid_c && WIFEXITED(st), "child %d: waitpid -> %d status %#x", pid_c, r, st);
@@ -435,14 +437,22 @@ static void setup(const char *tag)
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
+	int i;
 
 	setvbuf(stdout, outbuf, _IOLBF, sizeof(outbuf));
 	close_range(3, ~0u, 0);
-	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "posix"))) {
-		fprintf(stderr, "usage: shm TAG [posix]\n");
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "posix"))
+			sysv = 0;
+		else if (!strcmp(argv[i], "semname"))
+			semname = 1;
+		else
+			break;
+	}
+	if (argc < 2 || i < argc) {
+		fprintf(stderr, "usage: shm TAG [posix] [semname]\n");
 		return 2;
 	}
-	sysv = argc == 2;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
