@@ -8,6 +8,8 @@
 # Then bench/store.py: snapshot bytes through the store (zero elision,
 # compression, dedup) and restore throughput from each store tier next to a
 # plain directory, into $BUILD/bench-store.json.
+# Then bench/tree.py: restore of an 8-process tree against one process of the
+# same total memory (median of 5), into $BUILD/bench-tree.json.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -17,8 +19,10 @@ mkdir -p "$BUILD/bench"
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -pthread \
 	-o "$BUILD/bench/workload-b" bench/workload-b.c
 $CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -o "$BUILD/bench/ceiling" bench/ceiling.c
+$CC -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -o "$BUILD/bench/tree" bench/tree.c
 rc=0
 /usr/bin/python3 bench/driver.py --build "$BUILD" "$@" || rc=$?
 /usr/bin/python3 bench/run.py --build "$BUILD" || rc=$?
 /usr/bin/python3 bench/store.py --build "$BUILD" || rc=$?
+/usr/bin/python3 bench/tree.py --build "$BUILD" || rc=$?
 exit $rc
