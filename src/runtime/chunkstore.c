@@ -43,9 +43,23 @@
 struct chunkstore {
 	struct store_config cfg;
 	char *cfg_alloc; /* strings cfg points into */
-	struct store *s;
+	struct store *s; /* NULL while released: opened again when needed */
 	bool is_url;
 };
+
+/* The store handle, opened on first use and again after chunkstore_release(). */
+static int handle(struct chunkstore *cs)
+{
+	return cs->s ? 0 : store_open(&cs->cfg, &cs->s);
+}
+
+void chunkstore_release(struct chunkstore *cs)
+{
+	if (!cs)
+		return;
+	store_close(cs->s);
+	cs->s = NULL;
+}
 
 static bool has_subdir(const char *dir, const char *sub)
 {
@@ -75,7 +89,7 @@ int chunkstore_open(const struct runtime_store_opts *o, const char *location,
 	if (rc)
 		goto fail;
 	cs->cfg.key_file = o->key_file;
-	rc = store_open(&cs->cfg, &cs->s);
+	rc = handle(cs);
 	if (rc)
 		goto fail;
 	*ret = cs;
@@ -181,6 +195,9 @@ int chunkstore_load(struct chunkstore *cs, const char *key, struct snap_meta *m)
 	memset(m, 0, sizeof(*m));
 	if (!runtime_key_valid(key))
 		return -EINVAL;
+	rc = handle(cs);
+	if (rc)
+		return rc;
 	key_name(key, name);
 	rc = store_name_get(cs->s, name, &d);
 	if (rc)
@@ -198,6 +215,9 @@ int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char 
 	int rc;
 
 	memset(m, 0, sizeof(*m));
+	rc = handle(cs);
+	if (rc)
+		return rc;
 	latest_name(name, sname);
 	rc = store_name_get(cs->s, sname, &d);
 	if (rc)
@@ -228,6 +248,8 @@ int chunkstore_publish(struct chunkstore *cs, const char *staged, const struct s
 	snprintf(path, sizeof(path), "%s/%s", staged, META_FILE);
 	rc = runtime_write_file_atomic(path, text);
 	free(text);
+	if (!rc)
+		rc = handle(cs);
 	if (rc)
 		return rc;
 	key_name(m->key, name);
@@ -287,7 +309,9 @@ int chunkstore_for_each(struct chunkstore *cs, int (*fn)(struct snap_meta *m, vo
 	size_t nr = 0, i, plen = strlen(KEY_PREFIX);
 	int rc, ret = 0;
 
-	rc = store_name_list(cs->s, &names, &nr);
+	rc = handle(cs);
+	if (!rc)
+		rc = store_name_list(cs->s, &names, &nr);
 	if (rc)
 		return rc;
 	for (i = 0; i < nr; i++) {
@@ -320,6 +344,9 @@ int chunkstore_remove_key(struct chunkstore *cs, const char *key)
 		log_error("%s: a remote store cannot remove names", cs->cfg.url);
 		return -EOPNOTSUPP;
 	}
+	rc = handle(cs);
+	if (rc)
+		return rc;
 	key_name(key, name);
 	rc = store_name_get(cs->s, name, &d);
 	if (rc)

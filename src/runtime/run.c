@@ -884,6 +884,7 @@ static int try_restore(struct run *r, char **reason)
 
 	*reason = NULL;
 	ret = find_meta(r, &meta, reason);
+	chunkstore_release(r->cs);
 	if (ret < 0)
 		return ret;
 	if (r->cs) {
@@ -1233,6 +1234,7 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 				      reason ? reason : "unknown"),
 			    "cold start: %s", reason ? reason : "restore failed");
 		r.control_fd = pick_control_fd();
+		chunkstore_release(r.cs);
 		ret = cold_start(&r);
 		if (ret < 0) {
 			*ret_status = 127;

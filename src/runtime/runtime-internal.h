@@ -79,6 +79,11 @@ bool chunkstore_is(const char *location);
 int chunkstore_open(const struct runtime_store_opts *o, const char *location,
 		    struct chunkstore **ret);
 void chunkstore_close(struct chunkstore *cs);
+/*
+ * Closes the store's connections (libcurl's sockets are not close-on-exec):
+ * before a program is started or restored, which must not inherit them.
+ */
+void chunkstore_release(struct chunkstore *cs);
 const char *chunkstore_label(const struct chunkstore *cs);
 int chunkstore_load(struct chunkstore *cs, const char *key, struct snap_meta *m);
 int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char *skip_key,
