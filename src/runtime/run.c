@@ -22,6 +22,7 @@
  * the reason said; nothing here makes the program fail because of thaw.
  */
 #define LOG_TAG "run"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -506,6 +507,27 @@ static int publish_plain(struct run *r, const char *staged, struct snap_meta *me
 	return snapstore_save(r->store, meta);
 }
 
+static bool has_subdir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+
+	struct stat st;
+
+	while (d && !found && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		found = de->d_type == DT_DIR ||
+			(de->d_type == DT_UNKNOWN && !fstatat(dirfd(d), de->d_name, &st,
+							      AT_SYMLINK_NOFOLLOW) &&
+			 S_ISDIR(st.st_mode));
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /*
  * A chunk store: digests and run.json go into the staged directory, which is
  * put under the key's name (written last) and removed.  The put's first error
@@ -524,6 +546,7 @@ static int publish_chunks(struct run *r, const char *staged, struct snap_meta *m
 	capture_start(&cap);
 	ret = chunkstore_publish(r->cs, staged, meta);
 	capture_stop(&cap, &why);
+	snapstore_remove_tree(staged);
 	store_snap_remove(staged);
 	if (ret < 0) {
 		char *text;
@@ -582,6 +605,14 @@ static void take_snapshot(struct run *r, bool asked)
 		ret = engine_dump(&o, &stats);
 	}
 	capture_stop(&cap, &why);
+	/* a process tree has proc-PID/ subdirectories; a store snapshot is one flat directory */
+	if (ret >= 0 && r->cs && has_subdir(staged)) {
+		snapstore_remove_tree(staged);
+		ret = -EOPNOTSUPP;
+		free(why);
+		why = strdup("the program has child processes: a process tree cannot go into a "
+			     "chunk store yet");
+	}
 	if (ret < 0) {
 		snprintf(answer, sizeof(answer), "failed: %s", why ? why : strerror(-ret));
 		if (asked)

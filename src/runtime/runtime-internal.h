@@ -66,6 +66,7 @@ int snapstore_mkdir(const char *store);
 int snapstore_publish(const char *store, const char *staged, const char *key);
 uint64_t snapstore_dir_size(const char *dir);
 int snapstore_remove_key(const char *store, const char *key);
+int snapstore_remove_tree(const char *dir);
 /* The directory holds at least one plain snapshot's metadata. */
 bool snapstore_has_snapshots(const char *store);
 

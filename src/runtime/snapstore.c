@@ -252,8 +252,8 @@ int snapstore_mkdir(const char *store)
 	return 0;
 }
 
-/* Removes a snapshot directory: the engine writes only plain files into it. */
-static int remove_tree(const char *dir)
+/* Removes a snapshot directory: plain files, and a process tree's proc-PID/ subdirectories. */
+int snapstore_remove_tree(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -268,7 +268,7 @@ static int remove_tree(const char *dir)
 			char sub[PATH_MAX];
 
 			snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
-			if (errno != EISDIR || remove_tree(sub))
+			if (errno != EISDIR || snapstore_remove_tree(sub))
 				ret = -EIO;
 		}
 	}
@@ -290,7 +290,7 @@ int snapstore_publish(const char *store, const char *staged, const char *key)
 	/* an older snapshot under this key (files changed): swap, then drop it */
 	if (syscall(SYS_renameat2, AT_FDCWD, staged, AT_FDCWD, final, 2 /* RENAME_EXCHANGE */))
 		return log_errno("replacing %s", final);
-	if (remove_tree(staged))
+	if (snapstore_remove_tree(staged))
 		log_warn("could not remove the replaced snapshot %s", staged);
 	return 0;
 }
@@ -322,7 +322,7 @@ int snapstore_remove_key(const char *store, const char *key)
 	if (unlink(path) && errno != ENOENT)
 		return log_errno("removing %s", path);
 	snprintf(path, sizeof(path), "%s/%s", store, key);
-	ret = remove_tree(path);
+	ret = snapstore_remove_tree(path);
 	if (ret)
 		log_error("removing %s: %s", path, strerror(-ret));
 	return ret;

@@ -5,7 +5,8 @@
 # point, thaw snapshots lists and removes; a corrupted chunk is a cold start
 # (the program still starts) and the next start restores again; encryption;
 # --fixed-layout is part of the key and survives a restore; bad combinations
-# of options are refused before anything runs.
+# of options are refused before anything runs; a process tree is refused with
+# its reason.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../store/store-lib.sh"
 . "$(dirname "$0")/../store/run-lib.sh"
@@ -88,7 +89,22 @@ was_cold plain
 [ $? = 2 ] || fail "--chunk-store over plain snapshots was not refused"
 grep -q "holds plain snapshots" "$TMP/bad3.err" || fail "bad3: $(cat "$TMP/bad3.err")"
 
-# 8. rm drops the names; the next start is cold
+# 8. a process tree does not fit a chunk store yet: the program is told why and runs on
+cat >"$TMP/tree.py" <<'PY'
+import subprocess, thaw
+p = subprocess.Popen(["sleep", "30"])
+print("result", thaw.snapshot(), thaw.error(), flush=True)
+p.kill()
+p.wait()
+PY
+"$THAW" run --store "$CS" -- /usr/bin/python3 "$TMP/tree.py" </dev/null >"$TMP/tree.out" 2>"$TMP/tree.err"
+[ $? = 0 ] || fail "tree: thaw run failed: $(cat "$TMP/tree.err")"
+grep -q '^result failed .*process tree cannot go into a chunk store' "$TMP/tree.out" ||
+	fail "tree: $(cat "$TMP/tree.out" "$TMP/tree.err")"
+expect_err tree "thaw: no snapshot of tree: the program has child processes"
+no_copies "$CS"
+
+# 9. rm drops the names; the next start is cold
 "$THAW" snapshots --store "$CS" rm sdk-counter >"$TMP/rm.log" 2>&1 || fail "rm: $(cat "$TMP/rm.log")"
 [ "$(grep -c '^removed ' "$TMP/rm.log")" = 2 ] || fail "rm: $(cat "$TMP/rm.log")"
 [ -z "$(ls "$CS/names")" ] || fail "names left after rm: $(ls "$CS/names")"
