@@ -133,9 +133,12 @@ static void latest_name(const char *name, char buf[STORE_NAME_MAX + 1])
 	buf[n] = '\0';
 }
 
-/* The metadata of the snapshot a manifest describes; key: what it must say. */
+/*
+ * The metadata of the snapshot a manifest describes (sname: its store name,
+ * for messages); key: what it must say, or NULL to take the one it says.
+ */
 static int meta_from_manifest(struct chunkstore *cs, const struct store_digest *d,
-			      const char *key, struct snap_meta *m)
+			      const char *sname, const char *key, struct snap_meta *m)
 {
 	struct store_manifest *man = NULL;
 	const struct store_file *f = NULL;
@@ -153,7 +156,7 @@ static int meta_from_manifest(struct chunkstore *cs, const struct store_digest *
 			f = &man->files[i];
 	rc = -EBADMSG;
 	if (!f || f->size > META_MAX) {
-		log_error("snapshot %s%s has no thaw run metadata (%s)", KEY_PREFIX, key, META_FILE);
+		log_error("snapshot %s has no thaw run metadata (%s)", sname, META_FILE);
 		goto out;
 	}
 	text = malloc(f->size + 1);
@@ -166,7 +169,7 @@ static int meta_from_manifest(struct chunkstore *cs, const struct store_digest *
 	root = json_loadb(text, f->size, JSON_REJECT_DUPLICATES, &jerr);
 	rc = -EBADMSG;
 	if (!root) {
-		log_error("snapshot %s%s: %s: %s", KEY_PREFIX, key, META_FILE, jerr.text);
+		log_error("snapshot %s: %s: %s", sname, META_FILE, jerr.text);
 		goto out;
 	}
 	/* run-name-NAME points at some key: take the one the metadata says */
@@ -178,7 +181,7 @@ static int meta_from_manifest(struct chunkstore *cs, const struct store_digest *
 	}
 	rc = snap_meta_from_json(root, key, m);
 	if (rc == -EBADMSG)
-		log_error("snapshot %s%s: %s is damaged", KEY_PREFIX, key, META_FILE);
+		log_error("snapshot %s: %s is damaged", sname, META_FILE);
 	json_decref(root);
 out:
 	free(text);
@@ -202,7 +205,7 @@ int chunkstore_load(struct chunkstore *cs, const char *key, struct snap_meta *m)
 	rc = store_name_get(cs->s, name, &d);
 	if (rc)
 		return rc;
-	rc = meta_from_manifest(cs, &d, key, m);
+	rc = meta_from_manifest(cs, &d, name, key, m);
 	m->restored_unknown = true;
 	return rc;
 }
@@ -222,7 +225,7 @@ int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char 
 	rc = store_name_get(cs->s, sname, &d);
 	if (rc)
 		return rc;
-	rc = meta_from_manifest(cs, &d, NULL, m);
+	rc = meta_from_manifest(cs, &d, sname, NULL, m);
 	if (rc)
 		return rc;
 	if (strcmp(m->name, name) || (skip_key && !strcmp(m->key, skip_key))) {

@@ -507,13 +507,13 @@ static int publish_plain(struct run *r, const char *staged, struct snap_meta *me
 	return snapstore_save(r->store, meta);
 }
 
+/* A process tree's snapshot: the engine puts each child's image in a proc-PID/ subdirectory. */
 static bool has_subdir(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	bool found = false;
-
 	struct stat st;
+	bool found = false;
 
 	while (d && !found && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
