@@ -8,7 +8,11 @@
    bytes of its files (logical), after zero elision (non-zero pages), and
    the store's growth in unique (uncompressed) and stored (compressed) chunk
    bytes; then the growth when the second worker, or the same worker again,
-   is put beside the first.
+   is put beside the first.  Then the dedup of one worker (examples/worker.py)
+   snapshotted in two separate `thaw run` cold starts into one chunk store,
+   with normal address-space randomisation and with --fixed-layout (and each
+   with PYTHONHASHSEED=0, to show what else differs between cold starts;
+   bench/snapdiff.py compares two snapshots page by page).
 2. Restore throughput, same run, same snapshot (workload B: N GiB of
    incompressible memory, 8 threads; and workload A): `thaw restore --detach`
    wall time from a plain directory, from a local store (warm disk tier: the
@@ -171,10 +175,60 @@ def sizes(thaw, tmp, procs):
     res["same_worker_twice"] = {"unique_bytes": u3, "stored_bytes": st3,
                                 "added_stored_bytes": st3 - st1,
                                 "ratio_to_one": round(st3 / st1, 3) if st1 else None}
-    res["fixed_layout"] = "not measured: thaw run --fixed-layout does not exist yet"
+    res["run_twice"] = run_twice(thaw, tmp)
     for n in ("s1", "s2"):
         shutil.rmtree(os.path.join(tmp, n))
     return res
+
+
+# ------------------------------------------- the same worker, two thaw run cold starts
+
+WORKER = os.path.join(ROOT, "examples/worker.py")
+RUN_VARIANTS = [
+    # (label, thaw run options, environment added)
+    ("randomised", [], {}),
+    ("fixed_layout", ["--fixed-layout"], {}),
+    ("randomised_hashseed0", [], {"PYTHONHASHSEED": "0"}),
+    ("fixed_layout_hashseed0", ["--fixed-layout"], {"PYTHONHASHSEED": "0"}),
+]
+
+
+def thaw_run_cold(thaw, store, opts, env):
+    """One cold start of examples/worker.py under thaw run into a chunk store; it must
+    snapshot.  Returns the snapshot's key."""
+    r = subprocess.run([thaw, "run", "--store", store, "--chunk-store"] + opts +
+                       ["--", "/usr/bin/python3", WORKER], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    m = re.search(r"snapshot created worker ([0-9a-f]+) ", r.stderr)
+    if r.returncode != 0 or "cold start: no snapshot yet" not in r.stderr or not m:
+        raise BenchError("thaw run %s: %d %s" % (" ".join(opts), r.returncode, r.stderr[-600:]))
+    return m.group(1)
+
+
+def run_twice(thaw, tmp):
+    """The dedup of the same worker snapshotted in two separate thaw run cold starts into
+    one chunk store (disk tier, LZ4): the store's growth when the second snapshot joins the
+    first.  Between the two starts `thaw snapshots rm` drops the first one's names (its
+    chunks stay), so the second start is cold too.  With and without --fixed-layout, and
+    with PYTHONHASHSEED=0, which shows what else keeps two cold starts apart."""
+    out = {"worker": "examples/worker.py", "chunk_avg_bytes": 256 << 10}
+    for label, opts, extra in RUN_VARIANTS:
+        store = os.path.join(tmp, "run-" + label)
+        env = dict(os.environ)
+        env.pop("PYTHONHASHSEED", None)
+        env.update(extra)
+        thaw_run_cold(thaw, store, opts, env)
+        u1, st1 = store_bytes(store)
+        run([thaw, "snapshots", "--store", store, "rm", "worker"])
+        thaw_run_cold(thaw, store, opts, env)
+        u2, st2 = store_bytes(store)
+        out[label] = {"thaw_run_options": opts, "env": extra,
+                      "one": {"unique_bytes": u1, "stored_bytes": st1},
+                      "two": {"unique_bytes": u2, "stored_bytes": st2},
+                      "ratio_unique": round(u2 / u1, 3) if u1 else None,
+                      "ratio_stored": round(st2 / st1, 3) if st1 else None}
+        shutil.rmtree(store, ignore_errors=True)
+    return out
 
 
 # ------------------------------------------------------------ restore speed
@@ -312,6 +366,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--size-gib", type=float, default=1.0, help="workload B's memory")
     ap.add_argument("--skip-sizes", action="store_true")
+    ap.add_argument("--skip-restore", action="store_true", help="sizes and dedup only")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     thaw = os.path.join(build, "thaw")
@@ -323,10 +378,10 @@ def main():
     try:
         if not args.skip_sizes:
             result["sizes"] = sizes(thaw, tmp, procs)
-        nginx, url = nginx_start(tmp, procs)
-        if not url:
+        nginx, url = nginx_start(tmp, procs) if not args.skip_restore else (None, None)
+        if not url and not args.skip_restore:
             result["http"] = "nginx missing or did not start: no HTTP figures"
-        result["restore"] = {
+        result["restore"] = {} if args.skip_restore else {
             "workload_b": speed(thaw, tmp, "b", [os.path.join(build, "bench/workload-b"),
                                                  str(args.size_gib)], args.runs, url),
             "workload_a": speed(thaw, tmp, "a", ["/usr/bin/python3",
@@ -362,6 +417,18 @@ def report(r, out_path):
             print("%-25s store %.1f MB stored (+%.1f MB, %.2fx one)" %
                   (what, mb(s[k]["stored_bytes"]), mb(s[k]["added_stored_bytes"]),
                    s[k]["ratio_to_one"] or 0))
+        rt = s.get("run_twice")
+        if rt:
+            print("\n%s, two thaw run cold starts into one chunk store (MB):" % rt["worker"])
+            print("  %-24s %10s %10s %10s %10s %7s %7s" % ("", "one uniq", "one stored",
+                                                         "two uniq", "two stored", "uniq x",
+                                                         "stored x"))
+            for label, _, _ in RUN_VARIANTS:
+                v = rt[label]
+                print("  %-24s %10.1f %10.1f %10.1f %10.1f %6.2fx %6.2fx" %
+                      (label, mb(v["one"]["unique_bytes"]), mb(v["one"]["stored_bytes"]),
+                       mb(v["two"]["unique_bytes"]), mb(v["two"]["stored_bytes"]),
+                       v["ratio_unique"] or 0, v["ratio_stored"] or 0))
     for w, d in r.get("restore", {}).items():
         print("\nrestore %s (%.1f MB)   to running                     command wall time" %
               (w, mb(d["snapshot_bytes"])))

@@ -13,7 +13,9 @@
 static void run_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: thaw run [--store DIR] [--name NAME] [--env-ignore VAR]... [--no-snapshot] [--verify-digest]\n"
+		"usage: thaw run [--store DIR|URL [--chunk-store] [--cache DIR] [--key-file F]]\n"
+		"                [--name NAME] [--env-ignore VAR]... [--no-snapshot] [--verify-digest]\n"
+		"                [--fixed-layout]\n"
 		"                [--json-events FILE] [--snap-on-stdout RE | --snap-on-port PORT |\n"
 		"                --snap-on-http URL [--snap-delay S] [--warmup URL]] -- CMD [ARGS...]\n"
 		"\n"
@@ -24,7 +26,14 @@ static void run_usage(FILE *out)
 		"working directory, executable, mapped file, CPU, kernel, GPU) is a cold start\n"
 		"with the reason printed.  thaw run exits with CMD's status.\n"
 		"\n"
-		"  --store DIR         where snapshots live (default $THAW_STORE or ~/.cache/thaw)\n"
+		"  --store DIR|URL     where snapshots live (default $THAW_STORE or ~/.cache/thaw):\n"
+		"                      a directory of plain snapshots, or the chunk store of\n"
+		"                      thaw store/dump/restore: a URL, or a directory that is one\n"
+		"  --chunk-store       make a new --store DIR a chunk store\n"
+		"  --cache DIR         the local cache in front of a URL (default ~/.cache/thaw/chunks)\n"
+		"  --key-file F        encrypt a chunk store's chunks with the key in F\n"
+		"  --fixed-layout      start CMD without address-space randomisation, so that its\n"
+		"                      snapshots share their pages in a chunk store (part of the key)\n"
 		"  --name NAME         the snapshot's name (default: from the command)\n"
 		"  --env-ignore VAR    leave VAR (a glob: 'CI_*') out of the launch key\n"
 		"  --no-snapshot       neither restore nor snapshot: a plain start under thaw\n"
@@ -56,6 +65,10 @@ int cmd_run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "chunk-store", no_argument, NULL, 'K' },
+		{ "cache", required_argument, NULL, 'c' },
+		{ "key-file", required_argument, NULL, 'k' },
+		{ "fixed-layout", no_argument, NULL, 'F' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "env-ignore", required_argument, NULL, 'e' },
 		{ "no-snapshot", no_argument, NULL, 'N' },
@@ -79,10 +92,22 @@ int cmd_run(int argc, char **argv)
 	int c, status;
 
 	/* '+': stop at CMD, whose own options are its business */
-	while ((c = getopt_long(argc, argv, "+s:n:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:Kc:k:Fn:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			opts.store = optarg;
+			opts.store.location = optarg;
+			break;
+		case 'K':
+			opts.store.chunk_store = true;
+			break;
+		case 'c':
+			opts.store.cache = optarg;
+			break;
+		case 'k':
+			opts.store.key_file = optarg;
+			break;
+		case 'F':
+			opts.fixed_layout = true;
 			break;
 		case 'n':
 			opts.name = optarg;

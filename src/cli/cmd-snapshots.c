@@ -1,5 +1,5 @@
 /*
- * cmd-snapshots.c - thaw snapshots [--store DIR] [--json] | rm NAME|KEY
+ * cmd-snapshots.c - thaw snapshots [--store DIR|URL] [--json] | rm NAME|KEY
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,30 +10,36 @@
 
 static void snapshots_usage(FILE *out)
 {
-	fprintf(out, "usage: thaw snapshots [--store DIR] [--json]\n"
-		     "       thaw snapshots [--store DIR] rm NAME|KEY\n"
+	fprintf(out, "usage: thaw snapshots [--store DIR] [--key-file F] [--json]\n"
+		     "       thaw snapshots [--store DIR] [--key-file F] rm NAME|KEY\n"
 		     "\n"
 		     "Lists the snapshots thaw run keeps (name, key, size, created, times\n"
 		     "restored), or removes every snapshot with that name, or the one with that\n"
-		     "key (a prefix of 4 or more digits will do).\n");
+		     "key (a prefix of 4 or more digits will do).  In a chunk store, removing\n"
+		     "drops the names; thaw store gc frees the chunks no other snapshot uses.\n"
+		     "A URL's names cannot be listed or removed.\n");
 }
 
 int cmd_snapshots(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "store", required_argument, NULL, 's' },
+		{ "key-file", required_argument, NULL, 'k' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *store = NULL;
+	struct runtime_store_opts store = { 0 };
 	bool json = false;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:k:jh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			store = optarg;
+			store.location = optarg;
+			break;
+		case 'k':
+			store.key_file = optarg;
 			break;
 		case 'j':
 			json = true;
@@ -47,9 +53,9 @@ int cmd_snapshots(int argc, char **argv)
 		}
 	}
 	if (optind == argc)
-		return runtime_list(store, stdout, json) < 0 ? 1 : 0;
+		return runtime_list(&store, stdout, json) < 0 ? 1 : 0;
 	if (!strcmp(argv[optind], "rm") && optind + 2 == argc)
-		return runtime_remove(store, argv[optind + 1], stdout) < 0 ? 1 : 0;
+		return runtime_remove(&store, argv[optind + 1], stdout) < 0 ? 1 : 0;
 	snapshots_usage(stderr);
 	return 2;
 }

@@ -4,7 +4,7 @@
  * The key digests everything a snapshot silently depends on: the command line,
  * the environment given to the command (minus --env-ignore), the working
  * directory, the executable's identity, the CPU feature words, the kernel
- * release, the GPU models and the snapshot format.  The ingredients are kept
+ * release, the GPU models, the snapshot format and --fixed-layout.  The ingredients are kept
  * beside the snapshot (environment values only as digests: they may be
  * secrets) so that a start whose key differs can say which one changed.
  * Files the program mapped or opened are checked later, against the
@@ -188,6 +188,9 @@ int key_ingredients(const struct runtime_run_opts *opts, json_t **ret, char **re
 	obj = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:s, s:o}", "format", format, "argv", argv,
 			"env", env_digests(opts), "cwd", cwd, "exe", file_identity(exe), "cpu",
 			cpu_features(), "kernel", u.release, "gpus", gpu_models());
+	/* only when asked: the keys of every start without it stay what they were */
+	if (obj && opts->fixed_layout)
+		json_object_set_new(obj, "layout", json_string("fixed"));
 	if (!obj) {
 		free(exe);
 		return -ENOMEM;
@@ -279,6 +282,9 @@ char *key_explain(json_t *was, json_t *now)
 	out = explain_env(json_object_get(was, "env"), json_object_get(now, "env"));
 	if (out)
 		return out;
+	if (!json_object_get(was, "layout") != !json_object_get(now, "layout"))
+		return strdup(json_object_get(now, "layout") ? "--fixed-layout was given"
+							      : "--fixed-layout was left out");
 	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
 		if (!json_equal(json_object_get(was, simple[i].field),
 				json_object_get(now, simple[i].field)))

@@ -22,6 +22,7 @@
  * the reason said; nothing here makes the program fail because of thaw.
  */
 #define LOG_TAG "run"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -48,6 +50,7 @@
 #include "base/log.h"
 #include "engine/engine.h"
 #include "image/image.h"
+#include "store/store-snap.h"
 #include "digest.h"
 #include "runtime-internal.h"
 
@@ -58,7 +61,8 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 
 struct run {
 	const struct runtime_run_opts *opts;
-	char store[PATH_MAX - 128]; /* room for KEY.next-PID after it */
+	char store[PATH_MAX - 128]; /* a directory (room for KEY.next-PID after it) or a URL */
+	struct chunkstore *cs; /* the store is a chunk store; NULL: a plain one */
 	char name[256];
 	char key[RUNTIME_KEY_LEN + 1];
 	char *exe;
@@ -296,6 +300,19 @@ static __attribute__((noreturn)) void exec_program(struct run *r, int child_end)
 	 * dump io_uring: ask it for epoll.  A value the user set is left alone.
 	 */
 	setenv("UV_USE_IO_URING", "0", 0);
+	/*
+	 * --fixed-layout: every start maps the same addresses, so snapshots of
+	 * the same program share their pages in a chunk store; exec keeps it.
+	 */
+	if (r->opts->fixed_layout) {
+		int cur = personality(0xffffffff);
+
+		if (cur < 0 || personality((unsigned long)cur | ADDR_NO_RANDOMIZE) < 0) {
+			dprintf(STDERR_FILENO, "thaw run: --fixed-layout: personality: %s\n",
+				strerror(errno));
+			_exit(126);
+		}
+	}
 	reset_signals();
 	/* by the name given, not the resolved path: comm and argv[0] stay what they would be */
 	execvp(r->opts->argv[0], r->opts->argv);
@@ -455,6 +472,95 @@ static bool is_our_relay(pid_t pid, int n, int out_r)
 	       theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
 }
 
+/* Where the dump goes: beside the plain store's snapshots, or beside the chunk store's local tier. */
+static int stage_dir(struct run *r, char *buf, size_t len)
+{
+	if (r->cs)
+		return chunkstore_stage(r->cs, buf, len);
+	if (snprintf(buf, len, "%s/%s.next-%d", r->store, r->key, getpid()) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void snapshot_failed(struct run *r, const char *why)
+{
+	events_emit(&r->ev, "snapshot_failed",
+		    json_pack("{s:s, s:s, s:s}", "name", r->name, "key", r->key, "reason", why),
+		    "no snapshot of %s: %s", r->name, why);
+}
+
+/* A plain store: the directory renamed into place, then KEY.json, which makes it visible. */
+static int publish_plain(struct run *r, const char *staged, struct snap_meta *meta)
+{
+	char final[PATH_MAX];
+	int ret;
+
+	ret = snapstore_publish(r->store, staged, r->key);
+	if (ret < 0)
+		return ret;
+	snprintf(final, sizeof(final), "%s/%s", r->store, r->key);
+	/* before KEY.json exists no start restores it: a start never sees half the digests */
+	if (digest_wanted(r->opts) && digest_record(final) < 0)
+		log_warn("no content digests for %s: a start with --verify-digest will be cold",
+			 r->key);
+	meta->size = snapstore_dir_size(final);
+	return snapstore_save(r->store, meta);
+}
+
+/* A process tree's snapshot: the engine puts each child's image in a proc-PID/ subdirectory. */
+static bool has_subdir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	bool found = false;
+
+	while (d && !found && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		found = de->d_type == DT_DIR ||
+			(de->d_type == DT_UNKNOWN && !fstatat(dirfd(d), de->d_name, &st,
+							      AT_SYMLINK_NOFOLLOW) &&
+			 S_ISDIR(st.st_mode));
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * A chunk store: digests and run.json go into the staged directory, which is
+ * put under the key's name (written last) and removed.  The put's first error
+ * is the reason given; the program runs on either way.
+ */
+static int publish_chunks(struct run *r, const char *staged, struct snap_meta *meta)
+{
+	struct capture cap;
+	char *why = NULL;
+	int ret;
+
+	if (digest_wanted(r->opts) && digest_record(staged) < 0)
+		log_warn("no content digests for %s: a start with --verify-digest will be cold",
+			 r->key);
+	meta->size = snapstore_dir_size(staged);
+	capture_start(&cap);
+	ret = chunkstore_publish(r->cs, staged, meta);
+	capture_stop(&cap, &why);
+	snapstore_remove_tree(staged);
+	store_snap_remove(staged);
+	if (ret < 0) {
+		char *text;
+
+		if (asprintf(&text, "storing it in %s failed: %s", chunkstore_label(r->cs),
+			     why ? why : strerror(-ret)) < 0)
+			text = NULL;
+		snapshot_failed(r, text ? text : "storing it failed");
+		free(text);
+	}
+	free(why);
+	return ret;
+}
+
 /*
  * asked: the program sent "snapshot" and waits for the answer; else a
  * --snap-on-* condition fired and the program knows nothing of it.
@@ -468,10 +574,11 @@ static void take_snapshot(struct run *r, bool asked)
 	 */
 	struct engine_dump_opts o = { .leave_running = true, .tcp_close = !asked };
 	struct snap_meta meta = { 0 };
-	char staged[PATH_MAX], final[PATH_MAX], answer[600], *why = NULL;
+	char staged[PATH_MAX] = "", answer[600], *why = NULL;
 	struct capture cap;
 	struct timespec now;
 	int ext[4], n = 0, i, ret;
+	bool is_staged = false;
 	double t0 = runtime_now_ms();
 
 	if (r->opts->no_snapshot || r->snapshot_done || r->restored) {
@@ -487,22 +594,32 @@ static void take_snapshot(struct run *r, bool asked)
 			ext[n++] = i;
 	meta.stdout_pipe = is_our_relay(r->program, STDOUT_FILENO, r->out_r);
 	ext[n++] = r->control_fd;
-	snprintf(staged, sizeof(staged), "%s/%s.next-%d", r->store, r->key, getpid());
 	o.pid = r->program;
 	o.dir = staged;
 	o.external_fds = ext;
 	o.nr_external_fds = (size_t)n;
 	capture_start(&cap);
-	ret = engine_dump(&o, &stats);
+	ret = stage_dir(r, staged, sizeof(staged));
+	if (ret >= 0) {
+		is_staged = true;
+		ret = engine_dump(&o, &stats);
+	}
 	capture_stop(&cap, &why);
+	/* a process tree has proc-PID/ subdirectories; a store snapshot is one flat directory */
+	if (ret >= 0 && r->cs && has_subdir(staged)) {
+		snapstore_remove_tree(staged);
+		ret = -EOPNOTSUPP;
+		free(why);
+		why = strdup("the program has child processes: a process tree cannot go into a "
+			     "chunk store yet");
+	}
 	if (ret < 0) {
 		snprintf(answer, sizeof(answer), "failed: %s", why ? why : strerror(-ret));
 		if (asked)
 			reply(r, answer);
-		events_emit(&r->ev, "snapshot_failed",
-			    json_pack("{s:s, s:s, s:s}", "name", r->name, "key", r->key, "reason",
-				      answer + 8),
-			    "no snapshot of %s: %s", r->name, answer + 8);
+		if (r->cs && is_staged)
+			store_snap_remove(staged);
+		snapshot_failed(r, answer + 8);
 		free(why);
 		return;
 	}
@@ -510,24 +627,15 @@ static void take_snapshot(struct run *r, bool asked)
 	/* the program goes on while we publish */
 	if (asked)
 		reply(r, "snapshotted");
-	ret = snapstore_publish(r->store, staged, r->key);
-	if (ret < 0)
-		return;
-	snprintf(final, sizeof(final), "%s/%s", r->store, r->key);
-	/* before KEY.json exists no start restores it: a start never sees half the digests */
-	if (digest_wanted(r->opts) && digest_record(final) < 0)
-		log_warn("no content digests for %s: a start with --verify-digest will be cold",
-			 r->key);
 	meta.name = r->name;
 	memcpy(meta.key, r->key, sizeof(meta.key));
 	meta.command = command_line(r->opts->argv);
 	clock_gettime(CLOCK_REALTIME, &now);
 	meta.created = (int64_t)now.tv_sec;
 	meta.created_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	meta.size = snapstore_dir_size(final);
 	meta.control_fd = r->control_fd;
 	meta.ingredients = r->ingredients;
-	ret = snapstore_save(r->store, &meta);
+	ret = r->cs ? publish_chunks(r, staged, &meta) : publish_plain(r, staged, &meta);
 	free(meta.command);
 	if (ret < 0)
 		return;
@@ -590,14 +698,14 @@ changed:
  * Why the snapshot under our key cannot be used, or NULL when it can (caller
  * frees); then *ret_img is the snapshot, read once for the restore too.
  */
-static char *check_candidate(struct run *r, struct snap_meta *meta, struct image **ret_img)
+static char *check_candidate(struct run *r, struct snap_meta *meta, const char *dir,
+			     struct image **ret_img)
 {
-	char dir[PATH_MAX], *why = NULL, *changed;
+	char *why = NULL, *changed;
 	struct image *img = NULL;
 	struct capture cap;
 	int ret;
 
-	snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
 	if (access(dir, F_OK))
 		return strdup("no snapshot yet");
 	if (meta->control_fd < 0)
@@ -669,45 +777,85 @@ static void relay_restored(int saved)
 	}
 }
 
-/* 0 when the program runs again from its snapshot; else *reason says why not. */
-static int try_restore(struct run *r, char **reason)
+/* The metadata under our key; else *reason says why there is none: what changed, if known. */
+static int find_meta(struct run *r, struct snap_meta *meta, char **reason)
 {
-	struct engine_restore_opts o = { .detach = true, .die_with_caller = true };
-	struct image *img = NULL;
-	struct snap_meta meta;
-	char dir[PATH_MAX], *why = NULL;
+	struct snap_meta other;
 	struct capture cap;
-	int sv[2], ret, status, saved_out = -1;
-	double t0 = runtime_now_ms();
+	char *why = NULL;
+	int ret, found = -ENOENT;
 
-	*reason = NULL;
-	ret = snapstore_load(r->store, r->key, &meta);
-	if (ret == -ENOENT) {
-		struct snap_meta other;
-
-		if (snapstore_newest_named(r->store, r->name, r->key, &other) == 0) {
-			*reason = key_explain(other.ingredients, r->ingredients);
-			snap_meta_release(&other);
-		} else {
-			*reason = strdup("no snapshot yet");
-		}
-		return -ENOENT;
-	}
-	if (ret < 0) {
+	/* a chunk store logs its misses and errors: they become the reason or nothing */
+	capture_start(&cap);
+	ret = r->cs ? chunkstore_load(r->cs, r->key, meta) : snapstore_load(r->store, r->key, meta);
+	if (ret == -ENOENT)
+		found = r->cs ? chunkstore_newest_named(r->cs, r->name, r->key, &other)
+			      : snapstore_newest_named(r->store, r->name, r->key, &other);
+	capture_stop(&cap, &why);
+	if (ret == -ENOENT && found == 0) {
+		*reason = key_explain(other.ingredients, r->ingredients);
+		snap_meta_release(&other);
+	} else if (ret == -ENOENT) {
+		*reason = strdup("no snapshot yet");
+	} else if (ret < 0 && (!why ||
+			       asprintf(reason, "snapshot metadata is unreadable: %s", why) < 0)) {
 		*reason = strdup("snapshot metadata is unreadable");
-		return ret;
 	}
-	*reason = check_candidate(r, &meta, &img);
-	if (*reason) {
-		snap_meta_release(&meta);
+	free(why);
+	return ret;
+}
+
+/*
+ * A chunk store's snapshot is rebuilt on tmpfs (copy) once its key's
+ * ingredients match, and its own run.json is then the metadata: the name
+ * may have moved on since find_meta() read it.
+ */
+static int materialize(struct run *r, struct snap_meta *meta, char *copy, size_t len,
+		       char **reason)
+{
+	struct capture cap;
+	char *why = NULL;
+	int ret;
+
+	if (meta->control_fd < 0) {
+		*reason = strdup("snapshot metadata is damaged");
 		return -ESTALE;
 	}
-	r->control_fd = meta.control_fd;
+	if (!json_equal(meta->ingredients, r->ingredients)) {
+		*reason = key_explain(meta->ingredients, r->ingredients);
+		return -ESTALE;
+	}
+	capture_start(&cap);
+	ret = chunkstore_materialize(r->cs, r->key, copy, len);
+	capture_stop(&cap, &why);
+	if (ret < 0) {
+		copy[0] = '\0';
+		if (asprintf(reason, "restore failed: %s", why ? why : strerror(-ret)) < 0)
+			*reason = NULL;
+		free(why);
+		return ret;
+	}
+	free(why);
+	snap_meta_release(meta);
+	ret = chunkstore_copy_meta(copy, r->key, meta);
+	if (ret < 0)
+		*reason = strdup("snapshot metadata is unreadable");
+	return ret;
+}
+
+/* The engine's part: a control socket and stdout for the program, then engine_restore. */
+static int restore_from(struct run *r, const struct snap_meta *meta, const char *dir,
+			struct image *img, char **reason)
+{
+	struct engine_restore_opts o = { .detach = true, .die_with_caller = true };
+	char *why = NULL;
+	struct capture cap;
+	int sv[2], ret, status, saved_out = -1;
+
+	r->control_fd = meta->control_fd;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
 		ret = -errno;
 		*reason = strdup("no control socket");
-		snap_meta_release(&meta);
-		image_free(img);
 		return ret;
 	}
 	/* the restored program's recv() restarts on this socket and finds the answer */
@@ -717,21 +865,16 @@ static int try_restore(struct run *r, char **reason)
 			*reason = NULL;
 		close(sv[0]);
 		close(sv[1]);
-		snap_meta_release(&meta);
-		image_free(img);
 		return -EIO;
 	}
 	close(sv[1]);
-	if (meta.stdout_pipe && (ret = relay_for_restore(r, &saved_out)) < 0) {
+	if (meta->stdout_pipe && (ret = relay_for_restore(r, &saved_out)) < 0) {
 		if (asprintf(reason, "stdout pipe: %s", strerror(-ret)) < 0)
 			*reason = NULL;
 		close(sv[0]);
 		close(r->control_fd);
-		snap_meta_release(&meta);
-		image_free(img);
 		return ret;
 	}
-	snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
 	o.dir = dir;
 	o.image = img;
 	o.ret_init_pid = &r->init;
@@ -739,9 +882,8 @@ static int try_restore(struct run *r, char **reason)
 	capture_start(&cap);
 	ret = engine_restore(&o, &status);
 	capture_stop(&cap, &why);
-	image_free(img);
 	close(r->control_fd);
-	if (meta.stdout_pipe)
+	if (meta->stdout_pipe)
 		relay_restored(saved_out);
 	if (ret < 0) {
 		if (r->out_r >= 0)
@@ -751,7 +893,6 @@ static int try_restore(struct run *r, char **reason)
 			*reason = NULL;
 		free(why);
 		close(sv[0]);
-		snap_meta_release(&meta);
 		/* the engine's init and helper are gone: reap them */
 		while (waitpid(-1, &status, WNOHANG) > 0)
 			;
@@ -760,15 +901,55 @@ static int try_restore(struct run *r, char **reason)
 	free(why);
 	r->sock = sv[0];
 	r->restored = true;
+	return 0;
+}
+
+/* 0 when the program runs again from its snapshot; else *reason says why not. */
+static int try_restore(struct run *r, char **reason)
+{
+	struct image *img = NULL;
+	struct snap_meta meta;
+	char dir[PATH_MAX], copy[PATH_MAX] = "";
+	double t0 = runtime_now_ms();
+	int ret;
+
+	*reason = NULL;
+	ret = find_meta(r, &meta, reason);
+	chunkstore_release(r->cs);
+	if (ret < 0)
+		return ret;
+	if (r->cs) {
+		ret = materialize(r, &meta, copy, sizeof(copy), reason);
+		if (ret < 0)
+			goto out;
+		snprintf(dir, sizeof(dir), "%s", copy);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
+	}
+	*reason = check_candidate(r, &meta, dir, &img);
+	if (*reason) {
+		ret = -ESTALE;
+		goto out;
+	}
+	ret = restore_from(r, &meta, dir, img, reason);
+	image_free(img);
+	if (ret < 0)
+		goto out;
 	events_emit(&r->ev, "restored",
 		    json_pack("{s:s, s:s, s:f, s:f}", "name", r->name, "key", r->key, "ms",
 			      runtime_now_ms() - r->ev.t0_ms, "restore_ms", runtime_now_ms() - t0),
 		    "restored %s from snapshot in %.0f ms", r->name, runtime_now_ms() - r->ev.t0_ms);
-	meta.restored++;
-	if (snapstore_save(r->store, &meta) < 0)
-		log_warn("could not count the restore in %s/%s.json", r->store, r->key);
+	if (!r->cs) {
+		meta.restored++;
+		if (snapstore_save(r->store, &meta) < 0)
+			log_warn("could not count the restore in %s/%s.json", r->store, r->key);
+	}
+out:
+	/* the program no longer reads it; behind a URL this fills the local cache from it first */
+	if (copy[0])
+		store_snap_remove(copy);
 	snap_meta_release(&meta);
-	return 0;
+	return ret;
 }
 
 /* ------------------------------------------------------------- wait */
@@ -960,6 +1141,43 @@ out:
 
 /* ------------------------------------------------------------- main */
 
+/*
+ * A URL or a directory initialised as a chunk store is a chunk store; so is
+ * a new directory with --chunk-store.  Anything else is a plain store, as
+ * thaw run always had (docs/runtime.md, "Store").
+ */
+static int open_store(struct run *r, int *ret_status)
+{
+	const struct runtime_store_opts *o = &r->opts->store;
+	bool is_url = store_snap_is_url(r->store), chunks = chunkstore_is(r->store);
+	int ret;
+
+	*ret_status = 2;
+	if (!chunks && o->chunk_store) {
+		if (snapstore_has_snapshots(r->store)) {
+			log_error("%s holds plain snapshots of thaw run: --chunk-store needs a "
+				  "directory of its own", r->store);
+			return -EEXIST;
+		}
+		chunks = true;
+	}
+	if (!chunks && (o->cache || o->key_file)) {
+		log_error("%s is a plain store: --cache and --key-file need a chunk store (a URL, "
+			  "or a directory with --chunk-store)", r->store);
+		return -EINVAL;
+	}
+	if (o->cache && !is_url) {
+		log_error("--cache is the local cache in front of a URL; %s is a directory", r->store);
+		return -EINVAL;
+	}
+	*ret_status = 1;
+	if (!chunks)
+		return snapstore_mkdir(r->store);
+	if (!is_url && (ret = snapstore_mkdir(r->store)) < 0)
+		return ret;
+	return chunkstore_open(o, r->store, &r->cs);
+}
+
 static int block_signals(sigset_t *old)
 {
 	sigset_t set;
@@ -1019,12 +1237,12 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 	key_digest(r.ingredients, r.key);
 	derive_name(&r);
 	r.control_fd = pick_control_fd();
-	ret = runtime_store_dir(opts->store, r.store, sizeof(r.store));
+	ret = runtime_store_dir(opts->store.location, r.store, sizeof(r.store));
 	if (ret < 0) {
 		log_error("no store directory: set --store, THAW_STORE or HOME");
 		goto out;
 	}
-	ret = snapstore_mkdir(r.store);
+	ret = open_store(&r, ret_status);
 	if (ret < 0)
 		goto out;
 	ret = events_open(&r.ev, opts->json_events);
@@ -1047,6 +1265,7 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 				      reason ? reason : "unknown"),
 			    "cold start: %s", reason ? reason : "restore failed");
 		r.control_fd = pick_control_fd();
+		chunkstore_release(r.cs);
 		ret = cold_start(&r);
 		if (ret < 0) {
 			*ret_status = 127;
@@ -1084,6 +1303,7 @@ out:
 	if (r.re_ok)
 		regfree(&r.re);
 	events_close(&r.ev);
+	chunkstore_close(r.cs);
 	free(reason);
 	free(r.exe);
 	json_decref(r.ingredients);

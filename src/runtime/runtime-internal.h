@@ -2,7 +2,8 @@
  * runtime-internal.h - what the files of the runtime layer share.
  *
  *   key.c       the launch key: its ingredients, their digest, what changed
- *   snapstore.c the store: one snapshot directory + one metadata file per key
+ *   snapstore.c the plain store: one snapshot directory + one metadata file per key
+ *   chunkstore.c the chunk store (src/store): one store name per key, metadata inside
  *   events.c    `snapshot created …` / `cold start: …` lines and JSON events
  *   run.c       starting, snapshotting, restoring and waiting
  *   trigger.c   snapshot points outside the program: a port, a URL, warm-up
@@ -44,10 +45,16 @@ struct snap_meta {
 	uint64_t restored; /* times restored */
 	int control_fd;
 	bool stdout_pipe; /* fd 1 was thaw run's relay pipe: a restore gives it a new one */
+	bool restored_unknown; /* a chunk store keeps no restore count */
 	json_t *ingredients;
 };
 
 void snap_meta_release(struct snap_meta *m);
+bool runtime_key_valid(const char *key);
+/* KEY.json's contents and back; the parser bounds and type-checks every field. */
+char *snap_meta_to_json(const struct snap_meta *m);
+int snap_meta_from_json(json_t *root, const char *key, struct snap_meta *m);
+int runtime_write_file_atomic(const char *path, const char *text);
 /* Loads STORE/KEY.json; -ENOENT when there is none. */
 int snapstore_load(const char *store, const char *key, struct snap_meta *m);
 int snapstore_save(const char *store, const struct snap_meta *m);
@@ -59,6 +66,40 @@ int snapstore_mkdir(const char *store);
 int snapstore_publish(const char *store, const char *staged, const char *key);
 uint64_t snapstore_dir_size(const char *dir);
 int snapstore_remove_key(const char *store, const char *key);
+int snapstore_remove_tree(const char *dir);
+/* The directory holds at least one plain snapshot's metadata. */
+bool snapstore_has_snapshots(const char *store);
+
+/*
+ * The chunk store (chunkstore.c).  Every function logs its errors (run.c
+ * captures them as cold-start reasons); -ENOENT: no such snapshot.
+ */
+struct chunkstore;
+/* location is a URL or a directory initialised as a chunk store. */
+bool chunkstore_is(const char *location);
+int chunkstore_open(const struct runtime_store_opts *o, const char *location,
+		    struct chunkstore **ret);
+void chunkstore_close(struct chunkstore *cs);
+/*
+ * Closes the store's connections (libcurl's sockets are not close-on-exec):
+ * before a program is started or restored, which must not inherit them.
+ */
+void chunkstore_release(struct chunkstore *cs);
+const char *chunkstore_label(const struct chunkstore *cs);
+int chunkstore_load(struct chunkstore *cs, const char *key, struct snap_meta *m);
+int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char *skip_key,
+			    struct snap_meta *m);
+/* A private directory beside the local tier for engine_dump; its path in buf. */
+int chunkstore_stage(struct chunkstore *cs, char *buf, size_t len);
+/* Adds m as run.json to the staged snapshot and puts it under the key's name. */
+int chunkstore_publish(struct chunkstore *cs, const char *staged, const struct snap_meta *m);
+/* Rebuilds the key's snapshot on tmpfs; remove it with store_snap_remove(). */
+int chunkstore_materialize(struct chunkstore *cs, const char *key, char *buf, size_t len);
+/* The metadata inside a rebuilt copy. */
+int chunkstore_copy_meta(const char *dir, const char *key, struct snap_meta *m);
+int chunkstore_for_each(struct chunkstore *cs, int (*fn)(struct snap_meta *m, void *arg),
+			void *arg);
+int chunkstore_remove_key(struct chunkstore *cs, const char *key);
 
 struct events {
 	int json_fd; /* -1: none */

@@ -17,11 +17,25 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/*
+ * Where snapshots live (docs/runtime.md, "Store"): a plain directory of
+ * snapshot directories, or the content-addressed chunk store (src/store) -
+ * a URL, a directory already initialised as one, or any directory with
+ * chunk_store.
+ */
+struct runtime_store_opts {
+	const char *location; /* a directory or URL; NULL: $THAW_STORE or ~/.cache/thaw */
+	const char *cache; /* chunk store behind a URL: the local cache; NULL: ~/.cache/thaw/chunks */
+	const char *key_file; /* chunk store: encrypt chunks with this key, or NULL */
+	bool chunk_store; /* a new directory store becomes a chunk store */
+};
+
 struct runtime_run_opts {
-	const char *store; /* NULL: $THAW_STORE or ~/.cache/thaw */
+	struct runtime_store_opts store;
 	const char *name; /* NULL: derived from the command */
 	bool no_snapshot; /* neither restore nor snapshot: a plain start under thaw */
 	bool verify_digest; /* also compare file contents by SHA-256 (or THAW_VERIFY_DIGEST=1) */
+	bool fixed_layout; /* start CMD without address-space randomisation; part of the key */
 	const char *json_events; /* append JSON lines here, or NULL */
 	const char *const *env_ignore; /* names (NAME or PREFIX*) left out of the key */
 	size_t nr_env_ignore;
@@ -49,10 +63,11 @@ int runtime_store_dir(const char *store, char *buf, size_t len)
 	__attribute__((warn_unused_result));
 
 /* thaw snapshots: one line per snapshot (or a JSON array). */
-int runtime_list(const char *store, FILE *out, bool json) __attribute__((warn_unused_result));
+int runtime_list(const struct runtime_store_opts *store, FILE *out, bool json)
+	__attribute__((warn_unused_result));
 
 /* thaw snapshots rm: every snapshot with that name, or the one with that key (or key prefix). */
-int runtime_remove(const char *store, const char *name_or_key, FILE *out)
+int runtime_remove(const struct runtime_store_opts *store, const char *name_or_key, FILE *out)
 	__attribute__((warn_unused_result));
 
 #endif

@@ -35,7 +35,7 @@ void snap_meta_release(struct snap_meta *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static bool key_is_valid(const char *key)
+bool runtime_key_valid(const char *key)
 {
 	size_t i;
 
@@ -45,30 +45,15 @@ static bool key_is_valid(const char *key)
 	return i == RUNTIME_KEY_LEN;
 }
 
-int snapstore_load(const char *store, const char *key, struct snap_meta *m)
+int snap_meta_from_json(json_t *root, const char *key, struct snap_meta *m)
 {
-	char path[PATH_MAX];
-	json_error_t jerr;
-	json_t *root, *v;
-	struct stat st;
+	json_t *v;
 
 	memset(m, 0, sizeof(*m));
-	if (!key_is_valid(key))
-		return -EINVAL;
-	snprintf(path, sizeof(path), "%s/%s.json", store, key);
-	if (stat(path, &st))
-		return -errno;
-	if (st.st_size > META_MAX)
-		return -EFBIG;
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return -EBADMSG;
 	v = json_object_get(root, "key");
 	if (!json_is_string(v) || strcmp(json_string_value(v), key) ||
-	    !json_is_string(json_object_get(root, "name"))) {
-		json_decref(root);
+	    !json_is_string(json_object_get(root, "name")))
 		return -EBADMSG;
-	}
 	memcpy(m->key, key, sizeof(m->key));
 	m->name = strdup(json_string_value(json_object_get(root, "name")));
 	v = json_object_get(root, "command");
@@ -82,7 +67,6 @@ int snapstore_load(const char *store, const char *key, struct snap_meta *m)
 		m->control_fd = -1;
 	m->stdout_pipe = json_is_true(json_object_get(root, "stdout_pipe"));
 	m->ingredients = json_incref(json_object_get(root, "ingredients"));
-	json_decref(root);
 	if (!m->name || !m->command) {
 		snap_meta_release(m);
 		return -ENOMEM;
@@ -90,7 +74,31 @@ int snapstore_load(const char *store, const char *key, struct snap_meta *m)
 	return 0;
 }
 
-static int write_file_atomic(const char *path, const char *text)
+int snapstore_load(const char *store, const char *key, struct snap_meta *m)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	json_t *root;
+	struct stat st;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	if (!runtime_key_valid(key))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%s.json", store, key);
+	if (stat(path, &st))
+		return -errno;
+	if (st.st_size > META_MAX)
+		return -EFBIG;
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		return -EBADMSG;
+	ret = snap_meta_from_json(root, key, m);
+	json_decref(root);
+	return ret;
+}
+
+int runtime_write_file_atomic(const char *path, const char *text)
 {
 	char tmp[PATH_MAX + 32];
 	size_t len = strlen(text);
@@ -115,26 +123,34 @@ static int write_file_atomic(const char *path, const char *text)
 	return 0;
 }
 
-int snapstore_save(const char *store, const struct snap_meta *m)
+char *snap_meta_to_json(const struct snap_meta *m)
 {
-	char path[PATH_MAX], *text;
 	json_t *root;
-	int ret;
+	char *text;
 
 	root = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:b, s:O}", "version",
 			 RUNTIME_FORMAT_VERSION, "name", m->name, "key", m->key, "command",
 			 m->command, "created", (json_int_t)m->created, "created_ns",
-			 (json_int_t)m->created_ns, "size",
-			 (json_int_t)m->size, "restored", (json_int_t)m->restored, "control_fd",
-			 m->control_fd, "stdout_pipe", m->stdout_pipe, "ingredients", m->ingredients ? m->ingredients : json_null());
+			 (json_int_t)m->created_ns, "size", (json_int_t)m->size, "restored",
+			 (json_int_t)m->restored, "control_fd", m->control_fd, "stdout_pipe",
+			 m->stdout_pipe, "ingredients",
+			 m->ingredients ? m->ingredients : json_null());
 	if (!root)
-		return -ENOMEM;
+		return NULL;
 	text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(root);
+	return text;
+}
+
+int snapstore_save(const char *store, const struct snap_meta *m)
+{
+	char path[PATH_MAX], *text = snap_meta_to_json(m);
+	int ret;
+
 	if (!text)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s.json", store, m->key);
-	ret = write_file_atomic(path, text);
+	ret = runtime_write_file_atomic(path, text);
 	free(text);
 	return ret;
 }
@@ -164,6 +180,22 @@ static int for_each_meta(const char *store, int (*fn)(struct snap_meta *m, void 
 	}
 	closedir(d);
 	return ret < 0 ? ret : 0;
+}
+
+static int found_one(struct snap_meta *m, void *arg)
+{
+	(void)m;
+	*(bool *)arg = true;
+	return -ECANCELED; /* one is enough */
+}
+
+bool snapstore_has_snapshots(const char *store)
+{
+	bool found = false;
+
+	if (for_each_meta(store, found_one, &found) && !found)
+		return false;
+	return found;
 }
 
 struct newest {
@@ -220,8 +252,8 @@ int snapstore_mkdir(const char *store)
 	return 0;
 }
 
-/* Removes a snapshot directory: the engine writes only plain files into it. */
-static int remove_tree(const char *dir)
+/* Removes a snapshot directory: plain files, and a process tree's proc-PID/ subdirectories. */
+int snapstore_remove_tree(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -236,7 +268,7 @@ static int remove_tree(const char *dir)
 			char sub[PATH_MAX];
 
 			snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
-			if (errno != EISDIR || remove_tree(sub))
+			if (errno != EISDIR || snapstore_remove_tree(sub))
 				ret = -EIO;
 		}
 	}
@@ -258,7 +290,7 @@ int snapstore_publish(const char *store, const char *staged, const char *key)
 	/* an older snapshot under this key (files changed): swap, then drop it */
 	if (syscall(SYS_renameat2, AT_FDCWD, staged, AT_FDCWD, final, 2 /* RENAME_EXCHANGE */))
 		return log_errno("replacing %s", final);
-	if (remove_tree(staged))
+	if (snapstore_remove_tree(staged))
 		log_warn("could not remove the replaced snapshot %s", staged);
 	return 0;
 }
@@ -283,14 +315,14 @@ int snapstore_remove_key(const char *store, const char *key)
 	char path[PATH_MAX];
 	int ret;
 
-	if (!key_is_valid(key))
+	if (!runtime_key_valid(key))
 		return -EINVAL;
 	snprintf(path, sizeof(path), "%s/%s.json", store, key);
 	/* metadata first: without it the directory is never restored */
 	if (unlink(path) && errno != ENOENT)
 		return log_errno("removing %s", path);
 	snprintf(path, sizeof(path), "%s/%s", store, key);
-	ret = remove_tree(path);
+	ret = snapstore_remove_tree(path);
 	if (ret)
 		log_error("removing %s: %s", path, strerror(-ret));
 	return ret;
@@ -323,46 +355,76 @@ struct listing {
 static int list_one(struct snap_meta *m, void *arg)
 {
 	struct listing *l = arg;
-	char when[32];
+	char when[32], restored[24];
 	struct tm tm;
 	time_t t = (time_t)m->created;
 
 	l->count++;
 	if (l->array) {
 		json_array_append_new(l->array,
-				      json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", m->name,
+				      json_pack("{s:s, s:s, s:s, s:I, s:I, s:o}", "name", m->name,
 						"key", m->key, "command", m->command, "size",
 						(json_int_t)m->size, "created", (json_int_t)m->created,
-						"restored", (json_int_t)m->restored));
+						"restored", m->restored_unknown ? json_null() :
+						json_integer((json_int_t)m->restored)));
 		return 0;
 	}
 	localtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	if (m->restored_unknown)
+		snprintf(restored, sizeof(restored), "-");
+	else
+		snprintf(restored, sizeof(restored), "%llu", (unsigned long long)m->restored);
 	if (l->count == 1)
 		fprintf(l->out, "%-20s %-24s %10s  %-19s  %8s  %s\n", "NAME", "KEY", "SIZE",
 			"CREATED", "RESTORED", "COMMAND");
-	fprintf(l->out, "%-20s %-24s %6.1f MiB  %-19s  %8llu  %s\n", m->name, m->key,
-		(double)m->size / (1 << 20), when, (unsigned long long)m->restored, m->command);
+	fprintf(l->out, "%-20s %-24s %6.1f MiB  %-19s  %8s  %s\n", m->name, m->key,
+		(double)m->size / (1 << 20), when, restored, m->command);
 	return 0;
 }
 
-int runtime_list(const char *store, FILE *out, bool json)
+/* The store o names: a plain directory (*ret_cs NULL) or an opened chunk store. */
+static int open_listed(const struct runtime_store_opts *o, char *dir, size_t len,
+		       struct chunkstore **ret_cs)
+{
+	int ret;
+
+	*ret_cs = NULL;
+	ret = runtime_store_dir(o->location, dir, len);
+	if (ret)
+		return ret;
+	if (!chunkstore_is(dir))
+		return 0;
+	ret = chunkstore_open(o, dir, ret_cs);
+	return ret;
+}
+
+static int for_each_in(const char *dir, struct chunkstore *cs,
+		       int (*fn)(struct snap_meta *m, void *arg), void *arg)
+{
+	return cs ? chunkstore_for_each(cs, fn, arg) : for_each_meta(dir, fn, arg);
+}
+
+int runtime_list(const struct runtime_store_opts *o, FILE *out, bool json)
 {
 	struct listing l = { .out = out, .array = json ? json_array() : NULL };
+	struct chunkstore *cs;
 	char dir[PATH_MAX];
 	int ret;
 
-	ret = runtime_store_dir(store, dir, sizeof(dir));
-	if (ret)
-		return ret;
-	ret = for_each_meta(dir, list_one, &l);
+	ret = open_listed(o, dir, sizeof(dir), &cs);
+	if (!ret)
+		ret = for_each_in(dir, cs, list_one, &l);
 	if (json) {
-		json_dumpf(l.array, out, JSON_INDENT(2));
-		fputc('\n', out);
+		if (!ret) {
+			json_dumpf(l.array, out, JSON_INDENT(2));
+			fputc('\n', out);
+		}
 		json_decref(l.array);
 	} else if (!ret && !l.count) {
 		fprintf(out, "no snapshots in %s\n", dir);
 	}
+	chunkstore_close(cs);
 	return ret;
 }
 
@@ -391,26 +453,27 @@ static int match_one(struct snap_meta *m, void *arg)
 	return 0;
 }
 
-int runtime_remove(const char *store, const char *name_or_key, FILE *out)
+int runtime_remove(const struct runtime_store_opts *o, const char *name_or_key, FILE *out)
 {
 	struct removal r = { .what = name_or_key };
+	struct chunkstore *cs;
 	char dir[PATH_MAX];
 	size_t i;
 	int ret;
 
-	ret = runtime_store_dir(store, dir, sizeof(dir));
-	if (ret)
-		return ret;
-	ret = for_each_meta(dir, match_one, &r);
+	ret = open_listed(o, dir, sizeof(dir), &cs);
+	if (!ret)
+		ret = for_each_in(dir, cs, match_one, &r);
 	if (!ret && !r.nr) {
 		log_error("no snapshot named or keyed '%s' in %s", name_or_key, dir);
 		ret = -ENOENT;
 	}
 	for (i = 0; !ret && i < r.nr; i++) {
-		ret = snapstore_remove_key(dir, r.keys[i]);
+		ret = cs ? chunkstore_remove_key(cs, r.keys[i]) : snapstore_remove_key(dir, r.keys[i]);
 		if (!ret)
 			fprintf(out, "removed %s\n", r.keys[i]);
 	}
 	free(r.keys);
+	chunkstore_close(cs);
 	return ret;
 }

@@ -68,8 +68,14 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
 	struct http_req *r = arg;
 	size_t n = size * nmemb;
 
+	long status = 0;
+
 	if (r->method != HTTP_GET)
 		return n; /* whatever a server says to a PUT is not kept */
+	/* nor an error page: a 404's body (nginx: 150 bytes) is no object, and no reason to fail */
+	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status && (status < 200 || status >= 300))
+		return n;
 	if (!r->out || r->out->len + n > r->max) {
 		r->too_big = true;
 		return 0; /* aborts the transfer */

@@ -301,6 +301,21 @@ void store_snap_remove(const char *dir)
 	}
 }
 
+int store_snap_unname(const struct store_config *cfg, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (cfg->url || !cfg->dir)
+		return -EOPNOTSUPP;
+	if (!store_name_valid(name))
+		return -EINVAL;
+	if (snprintf(path, sizeof(path), "%s/names/%s", cfg->dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (unlink(path) < 0)
+		return errno == ENOENT ? -ENOENT : log_errno("removing the name %s", path);
+	return 0;
+}
+
 /* ---- materialising ---- */
 
 struct job {

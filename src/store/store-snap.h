@@ -57,4 +57,12 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 			   unsigned threads, char *buf, size_t len, struct store_snap_stats *stats)
 	__attribute__((warn_unused_result));
 
+/*
+ * Removes name from a directory store (cfg->dir without a URL); the objects
+ * it reached stay until gc finds them unnamed.  -EOPNOTSUPP behind a URL:
+ * the HTTP tier has no delete.  -ENOENT when there is no such name.
+ */
+int store_snap_unname(const struct store_config *cfg, const char *name)
+	__attribute__((warn_unused_result));
+
 #endif

@@ -410,7 +410,10 @@ static int put_chunks(struct store *s, const struct store_chunk_ref *refs,
 			memcpy(mids[j], ids[k], STORE_ID_MAX);
 		}
 		if (rc) {
-			log_error("chunk %s: cannot encode: %s", ids[miss[j - 1]], strerror(-rc));
+			/* j == 0: the tier's has() failed (and said why); nothing was encoded */
+			if (j)
+				log_error("chunk %s: cannot encode: %s", ids[miss[j - 1]],
+					  strerror(-rc));
 			break;
 		}
 		if (t->ops->put_many) {
