@@ -1,5 +1,5 @@
 #!/bin/bash
-# 74-run-fixed-layout.sh - thaw run --fixed-layout starts the program without
+# 59-run-fixed-layout.sh - thaw run --fixed-layout starts the program without
 # address-space randomisation: two cold starts map everything (executable,
 # heap, libraries, stack, vDSO) at the same addresses, so their snapshots
 # share pages; without it the kernel randomises them as usual.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 72-run-chunk-store.sh - thaw run keeping its snapshots in a directory chunk
+# 59-run-chunk-store.sh - thaw run keeping its snapshots in a directory chunk
 # store (--chunk-store, then recognised): cold start and snapshot, restored
 # starts with the program's memory and output going on from the snapshot
 # point, thaw snapshots lists and removes; a corrupted chunk is a cold start

@@ -1,5 +1,5 @@
 #!/bin/bash
-# 73-run-chunk-http.sh - thaw run with its snapshots in an HTTP chunk store
+# 59-run-chunk-http.sh - thaw run with its snapshots in an HTTP chunk store
 # (Debian's nginx, WebDAV, on 127.0.0.1): a cold start puts the snapshot on
 # the server; starts with empty local caches (other hosts, in effect) restore
 # it and go on from the snapshot point; a corrupted chunk on the server and a
