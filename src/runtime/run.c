@@ -507,27 +507,6 @@ static int publish_plain(struct run *r, const char *staged, struct snap_meta *me
 	return snapstore_save(r->store, meta);
 }
 
-/* A process tree's snapshot: the engine puts each child's image in a proc-PID/ subdirectory. */
-static bool has_subdir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	struct stat st;
-	bool found = false;
-
-	while (d && !found && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		found = de->d_type == DT_DIR ||
-			(de->d_type == DT_UNKNOWN && !fstatat(dirfd(d), de->d_name, &st,
-							      AT_SYMLINK_NOFOLLOW) &&
-			 S_ISDIR(st.st_mode));
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
-
 /*
  * A chunk store: digests and run.json go into the staged directory, which is
  * put under the key's name (written last) and removed.  The put's first error
@@ -605,14 +584,6 @@ static void take_snapshot(struct run *r, bool asked)
 		ret = engine_dump(&o, &stats);
 	}
 	capture_stop(&cap, &why);
-	/* a process tree has proc-PID/ subdirectories; a store snapshot is one flat directory */
-	if (ret >= 0 && r->cs && has_subdir(staged)) {
-		snapstore_remove_tree(staged);
-		ret = -EOPNOTSUPP;
-		free(why);
-		why = strdup("the program has child processes: a process tree cannot go into a "
-			     "chunk store yet");
-	}
 	if (ret < 0) {
 		snprintf(answer, sizeof(answer), "failed: %s", why ? why : strerror(-ret));
 		if (asked)
