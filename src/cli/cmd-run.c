@@ -13,7 +13,8 @@
 static void run_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: thaw run [--store DIR|URL [--chunk-store] [--cache DIR] [--key-file F]]\n"
+		"usage: thaw run [--store DIR|URL [--chunk-store] [--cache DIR] [--key-file F]\n"
+		"                [--chunk-size BYTES]]\n"
 		"                [--name NAME] [--env-ignore VAR]... [--no-snapshot] [--verify-digest]\n"
 		"                [--fixed-layout]\n"
 		"                [--json-events FILE] [--snap-on-stdout RE | --snap-on-port PORT |\n"
@@ -32,8 +33,13 @@ static void run_usage(FILE *out)
 		"  --chunk-store       make a new --store DIR a chunk store\n"
 		"  --cache DIR         the local cache in front of a URL (default ~/.cache/thaw/chunks)\n"
 		"  --key-file F        encrypt a chunk store's chunks with the key in F\n"
-		"  --fixed-layout      start CMD without address-space randomisation, so that its\n"
-		"                      snapshots share their pages in a chunk store (part of the key)\n"
+		"  --chunk-size BYTES  average size of the chunks a snapshot is cut into (a power\n"
+		"                      of two, 16 KiB to 4 MiB; default 262144): smaller ones\n"
+		"                      dedup more between snapshots, at more chunks per restore\n"
+		"  --fixed-layout      start CMD without address-space randomisation (and, unless\n"
+		"                      PYTHONHASHSEED is set, with a hash seed of its launch key),\n"
+		"                      so that its snapshots share their pages in a chunk store\n"
+		"                      (part of the key)\n"
 		"  --name NAME         the snapshot's name (default: from the command)\n"
 		"  --env-ignore VAR    leave VAR (a glob: 'CI_*') out of the launch key\n"
 		"  --no-snapshot       neither restore nor snapshot: a plain start under thaw\n"
@@ -69,6 +75,7 @@ int cmd_run(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'c' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "fixed-layout", no_argument, NULL, 'F' },
+		{ "chunk-size", required_argument, NULL, 'Z' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "env-ignore", required_argument, NULL, 'e' },
 		{ "no-snapshot", no_argument, NULL, 'N' },
@@ -92,7 +99,7 @@ int cmd_run(int argc, char **argv)
 	int c, status;
 
 	/* '+': stop at CMD, whose own options are its business */
-	while ((c = getopt_long(argc, argv, "+s:Kc:k:Fn:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:Kc:k:FZ:n:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opts.store.location = optarg;
@@ -109,6 +116,19 @@ int cmd_run(int argc, char **argv)
 		case 'F':
 			opts.fixed_layout = true;
 			break;
+		case 'Z': {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 10);
+
+			if (*end || v < (16u << 10) || v > (4u << 20) || (v & (v - 1))) {
+				fprintf(stderr, "thaw run: --chunk-size: want a power of two from 16384 "
+						"to 4194304 bytes, not %s\n",
+					optarg);
+				return 2;
+			}
+			opts.store.chunk_size = (size_t)v;
+			break;
+		}
 		case 'n':
 			opts.name = optarg;
 			break;

@@ -89,6 +89,7 @@ int chunkstore_open(const struct runtime_store_opts *o, const char *location,
 	if (rc)
 		goto fail;
 	cs->cfg.key_file = o->key_file;
+	cs->cfg.chunk_avg = o->chunk_size;
 	rc = handle(cs);
 	if (rc)
 		goto fail;

@@ -306,12 +306,22 @@ static __attribute__((noreturn)) void exec_program(struct run *r, int child_end)
 	 */
 	if (r->opts->fixed_layout) {
 		int cur = personality(0xffffffff);
+		char seed[16], prefix[9];
 
 		if (cur < 0 || personality((unsigned long)cur | ADDR_NO_RANDOMIZE) < 0) {
 			dprintf(STDERR_FILENO, "thaw run: --fixed-layout: personality: %s\n",
 				strerror(errno));
 			_exit(126);
 		}
+		/*
+		 * Python's string hashing is the other randomisation that moves a
+		 * whole heap: a seed of the launch key's own (not a well-known
+		 * one) unless the caller chose one.  Restored copies share the
+		 * snapshot's seed anyway.
+		 */
+		snprintf(prefix, sizeof(prefix), "%.8s", r->key); /* hex: 32 bits */
+		snprintf(seed, sizeof(seed), "%lu", strtoul(prefix, NULL, 16));
+		setenv("PYTHONHASHSEED", seed, 0);
 	}
 	reset_signals();
 	/* by the name given, not the resolved path: comm and argv[0] stay what they would be */
@@ -1132,9 +1142,9 @@ static int open_store(struct run *r, int *ret_status)
 		}
 		chunks = true;
 	}
-	if (!chunks && (o->cache || o->key_file)) {
-		log_error("%s is a plain store: --cache and --key-file need a chunk store (a URL, "
-			  "or a directory with --chunk-store)", r->store);
+	if (!chunks && (o->cache || o->key_file || o->chunk_size)) {
+		log_error("%s is a plain store: --cache, --key-file and --chunk-size need a chunk "
+			  "store (a URL, or a directory with --chunk-store)", r->store);
 		return -EINVAL;
 	}
 	if (o->cache && !is_url) {

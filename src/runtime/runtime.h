@@ -28,6 +28,7 @@ struct runtime_store_opts {
 	const char *cache; /* chunk store behind a URL: the local cache; NULL: ~/.cache/thaw/chunks */
 	const char *key_file; /* chunk store: encrypt chunks with this key, or NULL */
 	bool chunk_store; /* a new directory store becomes a chunk store */
+	size_t chunk_size; /* chunk store: average chunk size of what is put; 0: the store's default */
 };
 
 struct runtime_run_opts {
