@@ -10,9 +10,11 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "engine/engine.h"
+#include "image/image.h"
 #include "store/store-snap.h"
 
 static void restore_usage(FILE *out)
@@ -30,11 +32,44 @@ static void restore_usage(FILE *out)
 		     "default ~/.cache/thaw/chunks).\n");
 }
 
-static void remove_copy(void *dir)
+struct copy {
+	char dir[PATH_MAX]; /* the rebuilt snapshot; empty once removed */
+	struct image *img; /* read here when its pages lie on a huge tmpfs */
+};
+
+/* Once the program runs again, or when the restore failed: the copy goes. */
+static void remove_copy(void *arg)
 {
-	if (*(char *)dir)
-		store_snap_remove(dir);
-	*(char *)dir = 0;
+	struct copy *c = arg;
+
+	if (c->img)
+		c->img->pages_fd = -1; /* the store's: store_snap_remove closes it */
+	if (c->dir[0])
+		store_snap_remove(c->dir);
+	c->dir[0] = 0;
+}
+
+/*
+ * The rebuilt pages.img on a huge tmpfs (store_snap_pages_fd): the engine
+ * gets the snapshot read here, with that file's fd in place of the
+ * directory's placeholder.  The fd itself, not a copy: the engine's init
+ * inherits every fd thaw has when it starts and closes the image's once the
+ * program runs, while a copy would keep the whole tmpfs for the program's
+ * lifetime.
+ */
+static int read_copy(struct copy *c, struct engine_restore_opts *opts)
+{
+	int fd = store_snap_pages_fd(c->dir), rc;
+
+	if (fd < 0)
+		return 0;
+	rc = image_read(c->dir, &c->img);
+	if (rc)
+		return rc;
+	close(c->img->pages_fd);
+	c->img->pages_fd = fd;
+	opts->image = c->img;
+	return 0;
 }
 
 static int restore_from_store(struct engine_restore_opts *opts, const char *location,
@@ -42,7 +77,8 @@ static int restore_from_store(struct engine_restore_opts *opts, const char *loca
 			      int *status)
 {
 	struct store_config cfg;
-	char dir[PATH_MAX] = "", *alloc = NULL;
+	struct copy copy = { .dir = "" };
+	char *alloc = NULL;
 	int rc;
 
 	if (!store_name_valid(name)) {
@@ -53,15 +89,20 @@ static int restore_from_store(struct engine_restore_opts *opts, const char *loca
 	if (rc)
 		goto out;
 	cfg.key_file = key_file;
-	rc = store_snap_materialize(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), 0, dir, sizeof(dir),
-				    NULL);
+	rc = store_snap_materialize(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), 0, copy.dir,
+				    sizeof(copy.dir), NULL);
 	if (rc)
 		goto out;
-	opts->dir = dir;
+	rc = read_copy(&copy, opts);
+	if (rc)
+		goto done;
+	opts->dir = copy.dir;
 	opts->on_restored = remove_copy;
-	opts->on_restored_arg = dir;
+	opts->on_restored_arg = &copy;
 	rc = engine_restore(opts, status);
-	remove_copy(dir);
+done:
+	remove_copy(&copy);
+	image_free(copy.img);
 out:
 	free(alloc);
 	return rc;

@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +42,10 @@
 #define JOB_MAX_BYTES_URL (16u << 20) /* a round of 64 concurrent requests */
 #define MAX_THREADS 16
 #define MAX_FILLERS 4
+#define PAGES_FILE "pages.img" /* the engine's page data: the one big file of a snapshot */
+#define HUGE_BYTES (2u << 20)
+#define HUGE_MIN_SIZE (64u << 10) /* smaller pages files stay in the directory */
+#define HEADER_BYTES 4096u /* the placeholder's first page: what image_read checks */
 
 bool store_snap_is_url(const char *location)
 {
@@ -162,6 +168,9 @@ static struct {
 	char context[STORE_NAME_MAX + 16];
 	struct store_config cfg; /* the cache alone */
 	struct store_manifest *m; /* NULL: no fill pending */
+	bool has_pages_fd; /* pages.img lies on a huge tmpfs of its own: */
+	int pages_fd; /* the copy itself (dir holds a placeholder) */
+	uint32_t pages_file; /* its index in the manifest */
 } pending;
 
 struct filler {
@@ -171,10 +180,12 @@ struct filler {
 	int rc;
 };
 
-static int fill_file(struct store *s, struct filler *fl, const struct store_file *f,
-		     uint8_t *buf)
+static int fill_file(struct store *s, struct filler *fl, uint32_t fi, uint8_t *buf)
 {
-	int fd = openat(fl->dfd, f->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = 0;
+	const struct store_file *f = &pending.m->files[fi];
+	bool huge = pending.has_pages_fd && fi == pending.pages_file;
+	int fd = huge ? pending.pages_fd : openat(fl->dfd, f->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int rc = 0;
 	uint32_t i;
 
 	if (fd < 0)
@@ -201,7 +212,8 @@ static int fill_file(struct store *s, struct filler *fl, const struct store_file
 			fl->bytes += r->len;
 		}
 	}
-	close(fd);
+	if (!huge)
+		close(fd);
 	return rc;
 }
 
@@ -215,7 +227,7 @@ static void *fill_thread(void *arg)
 
 	fl->rc = !buf ? -ENOMEM : store_open(&pending.cfg, &s);
 	for (i = 0; !fl->rc && i < pending.m->nr_files; i++)
-		fl->rc = fill_file(s, fl, &pending.m->files[i], buf);
+		fl->rc = fill_file(s, fl, i, buf);
 	store_close(s);
 	free(buf);
 	return NULL;
@@ -283,6 +295,9 @@ void store_snap_remove(const char *dir)
 		store_manifest_free(pending.m);
 		pending.m = NULL;
 		pending.dir[0] = 0;
+		if (pending.has_pages_fd)
+			close(pending.pages_fd);
+		pending.has_pages_fd = false;
 		filled = true;
 	}
 	remove_files(dir);
@@ -316,6 +331,13 @@ int store_snap_unname(const struct store_config *cfg, const char *name)
 	return 0;
 }
 
+int store_snap_pages_fd(const char *dir)
+{
+	if (!pending.has_pages_fd || strcmp(dir, pending.dir))
+		return -1;
+	return pending.pages_fd;
+}
+
 /* ---- materialising ---- */
 
 struct job {
@@ -327,6 +349,9 @@ struct mat {
 	const struct store_manifest *m;
 	const char *context;
 	int *fds;
+	int huge_file; /* index of the file on a huge tmpfs, -1: none */
+	uint8_t *huge_map; /* that file, mapped shared: decoded into in place */
+	int placeholder_fd; /* its stand-in in the directory */
 	struct job *jobs;
 	size_t nr_jobs, job_max; /* job_max: bytes of the largest job (staging buffer) */
 	atomic_size_t next;
@@ -345,9 +370,13 @@ static void set_error(struct mat *mt, int rc)
 /*
  * Each job is decoded into this thread's staging buffer, small enough to stay
  * in the cache, and written to the tmpfs file with pwrite.  Decoding straight
- * into a shared mapping of the file cost more than decoding itself: every
- * 4 KiB page was faulted in, zeroed and then overwritten, and unmapped again
- * (over a third of the rebuild on the 2-core VM, docs/store-engine.md).
+ * into a shared mapping of a file on /dev/shm cost more than decoding itself:
+ * every 4 KiB page was faulted in, zeroed and then overwritten, and unmapped
+ * again (over a third of the rebuild on the 2-core VM, docs/store-engine.md).
+ * On a huge tmpfs (huge_file) it is the other way round: a fault brings a
+ * whole 2 MiB page, and pwrite would serialise the threads on the inode's
+ * lock and zero every huge page it writes in part (chunks are cut by content,
+ * so job boundaries fall anywhere), so that file is decoded in place.
  */
 static int run_jobs(struct mat *mt, struct store *s)
 {
@@ -363,9 +392,10 @@ static int run_jobs(struct mat *mt, struct store *s)
 		const struct store_file *f = &mt->m->files[j->file];
 		const struct store_chunk_ref *last = &f->chunks[j->first + j->nr - 1];
 		uint64_t off = f->chunks[j->first].off, len = last->off + last->len - off, done = 0;
-		int rc = store_read_file(s, f, off, buf, len);
+		bool in_place = (int)j->file == mt->huge_file;
+		int rc = store_read_file(s, f, off, in_place ? mt->huge_map + off : buf, len);
 
-		while (!rc && done < len) {
+		while (!rc && !in_place && done < len) {
 			ssize_t n = pwrite(mt->fds[j->file], buf + done, len - done,
 					   (off_t)(off + done));
 
@@ -453,10 +483,75 @@ static const char *default_parent(void)
 	return t && *t ? t : "/tmp";
 }
 
-/* Creates every file at its size and keeps it open; zero chunks stay holes. */
+/*
+ * A file of size bytes on a tmpfs of its own, mounted with huge=within_size and
+ * attached nowhere (fsopen/fsmount): /dev/shm and memfds get 4 KiB pages
+ * here (shmem_enabled is "never" on the development VM), and allocating,
+ * writing, reading back and freeing 1 GiB of them was most of a restore
+ * from the store (docs/store-engine.md).  The file's fd is the only way in;
+ * the tmpfs goes away with its last fd.  Needs CAP_SYS_ADMIN, as a restore
+ * does anyway: any failure returns -errno and the copy stays in the
+ * directory.
+ */
+static int huge_file(uint64_t size)
+{
+	uint64_t limit = (size + 2ull * HUGE_BYTES - 1) / HUGE_BYTES * HUGE_BYTES;
+	char opt[32];
+	int fs = fsopen("tmpfs", FSOPEN_CLOEXEC), mnt = -1, fd = -1, rc = 0;
+
+	if (fs < 0)
+		return -errno;
+	snprintf(opt, sizeof(opt), "%" PRIu64, limit);
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "huge", "within_size", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "size", opt, 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto fail;
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID);
+	if (mnt < 0)
+		goto fail;
+	fd = openat(mnt, PAGES_FILE, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	goto out;
+fail:
+	rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	fd = rc;
+out:
+	if (mnt >= 0)
+		close(mnt);
+	close(fs);
+	return fd;
+}
+
+static int create_file(int dfd, const char *dir, const struct store_file *f)
+{
+	int fd = openat(dfd, f->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return log_errno("%s/%s", dir, f->name);
+	if (ftruncate(fd, (off_t)f->size) < 0) {
+		int rc = log_errno("%s/%s: %" PRIu64 " bytes", dir, f->name, f->size);
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/*
+ * Creates every file at its size and keeps it open; zero chunks stay holes.
+ * A large pages.img goes on a huge tmpfs (huge_file), and the directory
+ * gets a placeholder of the same size, sparse but for its first page
+ * (copied in by finish_placeholder), so that image_read() of the directory
+ * passes: the caller swaps the real file's fd in (store_snap_pages_fd).
+ */
 static int create_files(struct mat *mt, int dfd, const char *dir)
 {
 	uint32_t i;
+	int fd;
 
 	int rc = store_make_subdirs(dfd, mt->m, dir);
 
@@ -464,20 +559,58 @@ static int create_files(struct mat *mt, int dfd, const char *dir)
 		return rc;
 	for (i = 0; i < mt->m->nr_files; i++) {
 		const struct store_file *f = &mt->m->files[i];
-		int fd = openat(dfd, f->name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-				0600);
 
+		fd = create_file(dfd, dir, f);
 		if (fd < 0)
-			return log_errno("%s/%s", dir, f->name);
-		if (ftruncate(fd, (off_t)f->size) < 0) {
-			int rc = log_errno("%s/%s: %" PRIu64 " bytes", dir, f->name, f->size);
-
-			close(fd);
-			return rc;
-		}
+			return fd;
 		mt->fds[i] = fd;
+		if (mt->huge_file >= 0 || strcmp(f->name, PAGES_FILE) || f->size < HUGE_MIN_SIZE)
+			continue;
+		fd = huge_file(f->size);
+		if (fd < 0) {
+			log_debug("%s: no tmpfs with huge pages (%s): the copy of %s stays in %s",
+				  mt->context, strerror(-fd), f->name, dir);
+			continue;
+		}
+		mt->placeholder_fd = mt->fds[i];
+		mt->fds[i] = fd;
+		mt->huge_file = (int)i;
 	}
 	return 0;
+}
+
+static int map_huge(struct mat *mt, const char *dir)
+{
+	const struct store_file *f;
+	void *p;
+
+	if (mt->huge_file < 0)
+		return 0;
+	f = &mt->m->files[mt->huge_file];
+	p = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED, mt->fds[mt->huge_file], 0);
+	if (p == MAP_FAILED)
+		return log_errno("%s: mapping the copy of %s (%" PRIu64 " bytes)", dir, f->name,
+				 f->size);
+	mt->huge_map = p;
+	return 0;
+}
+
+/* Unmaps the huge copy; on success, its first page goes into the placeholder. */
+static int unmap_huge(struct mat *mt, const char *dir, bool ok)
+{
+	const struct store_file *f;
+	size_t n;
+	int rc = 0;
+
+	if (!mt->huge_map)
+		return 0;
+	f = &mt->m->files[mt->huge_file];
+	n = f->size < HEADER_BYTES ? (size_t)f->size : HEADER_BYTES;
+	if (ok && pwrite(mt->placeholder_fd, mt->huge_map, n, 0) != (ssize_t)n)
+		rc = log_errno("%s/%s: writing the placeholder's first page", dir, f->name);
+	munmap(mt->huge_map, f->size);
+	mt->huge_map = NULL;
+	return rc;
 }
 
 int store_snap_materialize(const struct store_config *cfg, const char *name, const char *parent,
@@ -485,7 +618,7 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 {
 	struct store_manifest *m = NULL;
 	struct store *s = NULL;
-	struct mat mt = { .cfg = cfg };
+	struct mat mt = { .cfg = cfg, .huge_file = -1, .placeholder_fd = -1 };
 	pthread_t tids[MAX_THREADS];
 	char ctxbuf[STORE_NAME_MAX + 16];
 	struct store_digest d;
@@ -537,8 +670,6 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 		goto out;
 	for (i = 0; i < m->nr_files; i++)
 		mt.fds[i] = -1;
-	if (plan_jobs(&mt, cfg->url ? JOB_MAX_BYTES_URL : JOB_MAX_BYTES_DISK))
-		goto out;
 	if (snprintf(buf, len, "%s/thaw-restore-XXXXXX", parent) >= (int)len) {
 		rc = -ENAMETOOLONG;
 		goto out;
@@ -553,6 +684,11 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 		goto fail;
 	}
 	rc = create_files(&mt, dfd, buf);
+	if (!rc)
+		rc = map_huge(&mt, buf);
+	if (rc)
+		goto fail;
+	rc = plan_jobs(&mt, cfg->url ? JOB_MAX_BYTES_URL : JOB_MAX_BYTES_DISK);
 	if (rc)
 		goto fail;
 	/* this thread works too, with the handle it has */
@@ -565,6 +701,8 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 	for (t = 0; t < started; t++)
 		pthread_join(tids[t], NULL);
 	rc = atomic_load(&mt.rc);
+	if (!rc)
+		rc = unmap_huge(&mt, buf, true);
 	if (rc)
 		goto fail;
 	if (stats) {
@@ -579,6 +717,12 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 		  now_ms() - t0);
 	snprintf(pending.dir, sizeof(pending.dir), "%s", buf);
 	snprintf(pending.context, sizeof(pending.context), "%s", ctxbuf);
+	pending.has_pages_fd = mt.huge_file >= 0;
+	if (pending.has_pages_fd) {
+		pending.pages_fd = mt.fds[mt.huge_file];
+		pending.pages_file = (uint32_t)mt.huge_file;
+		mt.fds[mt.huge_file] = -1;
+	}
 	if (mt.defer_fill) {
 		snprintf(pending.cache, sizeof(pending.cache), "%s", cfg->dir);
 		pending.cfg = *cfg;
@@ -595,6 +739,7 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 	}
 	goto out;
 fail:
+	unmap_huge(&mt, buf, false);
 	for (i = 0; mt.fds && i < mt.m->nr_files; i++)
 		if (mt.fds[i] >= 0) {
 			close(mt.fds[i]);
@@ -606,6 +751,8 @@ out:
 	for (i = 0; mt.fds && i < mt.m->nr_files; i++)
 		if (mt.fds[i] >= 0)
 			close(mt.fds[i]);
+	if (mt.placeholder_fd >= 0)
+		close(mt.placeholder_fd);
 	if (dfd >= 0)
 		close(dfd);
 	free(mt.fds);

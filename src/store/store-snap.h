@@ -5,9 +5,9 @@
  * sit between it and the store: a dump is staged in a private directory on
  * the store's own filesystem and then put (the name is written last, so it
  * appears only once the whole snapshot is stored); a restore rebuilds the
- * snapshot in a private directory on tmpfs, decoding chunks on several
- * threads straight into the mapped files, and the engine restores from that
- * directory.  An addition to store.h's interface, kept apart because its
+ * snapshot in a private directory on tmpfs (its pages on a tmpfs of their
+ * own with huge pages), decoding chunks on several threads, and the engine
+ * restores from that.  An addition to store.h's interface, kept apart because its
  * owner keeps that header.
  */
 #ifndef THAW_STORE_STORE_SNAP_H
@@ -37,8 +37,23 @@ int store_snap_config(const char *location, const char *cache, struct store_conf
 int store_snap_stage(const struct store_config *cfg, char *buf, size_t len)
 	__attribute__((warn_unused_result));
 
-/* Removes a staged or materialised snapshot: the files of dir, dir, and a staging parent. */
+/*
+ * Removes a staged or materialised snapshot: the files of dir, dir, and a
+ * staging parent; closes the fd of store_snap_pages_fd(dir).
+ */
 void store_snap_remove(const char *dir);
+
+/*
+ * Where store_snap_materialize() could, the rebuilt pages.img lies on a
+ * tmpfs of its own with huge pages, reachable only through this fd (the
+ * store layer's, until store_snap_remove(dir)); dir holds a placeholder of
+ * the same size and first page, so that image_read(dir) succeeds, and the
+ * caller puts this fd in place of the image's pages_fd (taking it out again
+ * before it frees the image).  It is the only handle: a process forked while
+ * it is open keeps the whole copy until it closes it.  -1: dir's own
+ * pages.img is the copy.
+ */
+int store_snap_pages_fd(const char *dir);
 
 struct store_snap_stats {
 	uint64_t bytes; /* bytes of the files */
