@@ -18,8 +18,8 @@
    incompressible memory, 8 threads; and workload A): `thaw restore --detach`
    wall time from a plain directory, from a local store (warm disk tier: the
    chunk files are in the page cache) and from an HTTP store on loopback
-   (Debian nginx, WebDAV config of tests/store/, started here and stopped by
-   PID) with an empty cache each run (every chunk crosses HTTP).  Every store
+   (Debian nginx, WebDAV config of tests/store/ but with one worker per CPU,
+   started here and stopped by PID) with an empty cache each run (every chunk crosses HTTP).  Every store
    restore rebuilds the snapshot from chunks: no copy is kept between runs.
    The RAM tier is per process, so a CLI restore cannot reach it: reported
    as not reachable.  Two times per restore: the wall time of the command,
@@ -242,6 +242,25 @@ def free_port():
     return port
 
 
+# The tests' config runs one nginx process (master_process off), which is all
+# they need and is stopped by one kill.  Measured here is the store, not one
+# nginx process on two cores: a master with one worker per CPU (as root, to
+# read the temporary directory), stopped by SIGTERM to the master, which
+# ends its workers before it exits.
+NGINX_BENCH = (("master_process off;", "master_process on;\nuser root;"),
+               ("worker_processes 1;", "worker_processes auto;"))
+
+
+def nginx_stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            kill_pid(p.pid)
+            p.wait()
+
+
 def nginx_start(tmp, procs):
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.access(nginx, os.X_OK):
@@ -252,6 +271,10 @@ def nginx_start(tmp, procs):
     os.makedirs(www)
     with open(os.path.join(ROOT, "tests/store/nginx.conf.in")) as f:
         conf_in = f.read()
+    for old, new in NGINX_BENCH:
+        if old not in conf_in:
+            raise BenchError("tests/store/nginx.conf.in has no %r any more" % old)
+        conf_in = conf_in.replace(old, new)
     for _ in range(10):
         port = free_port()
         conf = os.path.join(d, "nginx.conf")
@@ -260,7 +283,6 @@ def nginx_start(tmp, procs):
                     .replace("@PORT@", str(port)))
         p = subprocess.Popen([nginx, "-e", os.path.join(d, "error.log"), "-c", conf, "-p", d],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(p)
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -269,6 +291,7 @@ def nginx_start(tmp, procs):
                 if p.poll() is not None:
                     break
                 time.sleep(0.05)
+        nginx_stop(p)
     return None, None
 
 
@@ -374,6 +397,7 @@ def main():
     out_path = args.out or os.path.join(build, "bench-store.json")
     tmp = tempfile.mkdtemp(prefix="thaw-bench-store.")
     procs = []
+    nginx = None
     result = {"machine": {"cpus": os.cpu_count(), "kernel": os.uname().release}}
     rc = 0
     try:
@@ -382,6 +406,8 @@ def main():
         nginx, url = nginx_start(tmp, procs) if not args.skip_restore else (None, None)
         if not url and not args.skip_restore:
             result["http"] = "nginx missing or did not start: no HTTP figures"
+        elif url:
+            result["nginx"] = "tests/store/nginx.conf.in with a master and one worker per CPU"
         result["restore"] = {} if args.skip_restore else {
             "workload_b": speed(thaw, tmp, "b", [os.path.join(build, "bench/workload-b"),
                                                  str(args.size_gib)], args.runs, url),
@@ -398,6 +424,8 @@ def main():
             if p.poll() is None:
                 kill_pid(p.pid)
                 p.wait()
+        if nginx:
+            nginx_stop(nginx)
         shutil.rmtree(tmp, ignore_errors=True)
     with open(out_path, "w") as f:
         json.dump(result, f, indent=1)
