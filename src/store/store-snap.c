@@ -713,7 +713,8 @@ int store_snap_materialize(const struct store_config *cfg, const char *name, con
 		stats->threads = started + 1;
 		stats->ms = now_ms() - t0;
 	}
-	log_debug("snapshot %s rebuilt in %s: %u threads, %.1f ms", name, buf, started + 1,
+	log_debug("snapshot %s rebuilt in %s%s: %u threads, %.1f ms", name, buf,
+		  mt.huge_file >= 0 ? " (pages on a tmpfs with huge pages)" : "", started + 1,
 		  now_ms() - t0);
 	snprintf(pending.dir, sizeof(pending.dir), "%s", buf);
 	snprintf(pending.context, sizeof(pending.context), "%s", ctxbuf);

@@ -54,6 +54,36 @@ srestore() {
 	log "$name: restored ($*) as pid $PID"
 }
 
+ppid_of() {
+	awk '/^PPid:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# held_copy PID...: prints "PID FD TARGET" for an fd to a pages.img
+held_copy() {
+	local p f
+	for p in "$@"; do
+		for f in /proc/"$p"/fd/*; do
+			case $(readlink "$f" 2>/dev/null) in
+			*pages.img*) echo "$p ${f##*/} $(readlink "$f")" && return 0 ;;
+			esac
+		done
+	done
+	return 1
+}
+
+# no_held_copy PID...: soon, none of these processes (the program, its init,
+# a foreground thaw) holds an fd to the rebuilt pages (a tmpfs of its own,
+# reachable only through fds: one left open keeps the whole copy in memory);
+# init closes its one just after it reports the program running
+no_held_copy() {
+	local i held
+	for ((i = 0; i < 100; i++)); do
+		held=$(held_copy "$@") || return 0
+		sleep 0.05
+	done
+	fail "the rebuilt pages are still held (pid fd target): $held"
+}
+
 no_copies() {
 	[ -z "$(ls -A "$THAW_RESTORE_TMPDIR")" ] || fail "rebuilt copies left: $(ls "$THAW_RESTORE_TMPDIR")"
 	compgen -G "$1/dump-*" >/dev/null && fail "staging directory left in $1"
@@ -69,6 +99,7 @@ sdump "$PID" --store "$TMP/store" --name basic
 no_copies "$TMP/store"
 srestore basic-r --store "$TMP/store" --name basic
 no_copies "$TMP/store"
+no_held_copy "$PID" "$(ppid_of "$PID")"
 sleep 0.3
 finish basic-r "$PID"
 
@@ -81,6 +112,7 @@ track "$THAW_PID"
 PID=$(read_pidfile "$TMP/fg.pid") || fail "foreground restore wrote no pidfile"
 track_restored "$PID"
 no_copies "$TMP/store"
+no_held_copy "$PID" "$(ppid_of "$PID")" "$THAW_PID"
 finish basic-fg "$PID"
 wait_status "$THAW_PID"
 [ "$STATUS" = 0 ] || fail "foreground thaw restore exited $STATUS"
