@@ -103,6 +103,13 @@ no_held_copy "$PID" "$(ppid_of "$PID")"
 sleep 0.3
 finish basic-r "$PID"
 
+# without the tmpfs of its own (no CAP_SYS_ADMIN, an old kernel), pages.img
+# is rebuilt in the directory like the other files
+THAW_RESTORE_NO_HUGE=1 srestore basic-nohuge --store "$TMP/store" --name basic
+no_copies "$TMP/store"
+sleep 0.3
+finish basic-nohuge "$PID"
+
 # the same snapshot again, in the foreground: the copy is gone while it runs
 : >"$TMP/basic-fg.out"
 "$THAW" restore --store "$TMP/store" --name basic --pidfile "$TMP/fg.pid" \
