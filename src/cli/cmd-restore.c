@@ -89,8 +89,8 @@ static int restore_from_store(struct engine_restore_opts *opts, const char *loca
 	if (rc)
 		goto out;
 	cfg.key_file = key_file;
-	rc = store_snap_materialize(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), 0, copy.dir,
-				    sizeof(copy.dir), NULL);
+	rc = store_snap_materialize_pages_apart(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), 0,
+						copy.dir, sizeof(copy.dir), NULL);
 	if (rc)
 		goto out;
 	rc = read_copy(&copy, opts);

@@ -349,6 +349,7 @@ struct mat {
 	const struct store_manifest *m;
 	const char *context;
 	int *fds;
+	bool pages_apart; /* the caller takes pages.img's fd (store_snap_pages_fd) */
 	int huge_file; /* index of the file on a huge tmpfs, -1: none */
 	uint8_t *huge_map; /* that file, mapped shared: decoded into in place */
 	int placeholder_fd; /* its stand-in in the directory */
@@ -564,7 +565,8 @@ static int create_files(struct mat *mt, int dfd, const char *dir)
 		if (fd < 0)
 			return fd;
 		mt->fds[i] = fd;
-		if (mt->huge_file >= 0 || strcmp(f->name, PAGES_FILE) || f->size < HUGE_MIN_SIZE)
+		if (!mt->pages_apart || mt->huge_file >= 0 || strcmp(f->name, PAGES_FILE) ||
+		    f->size < HUGE_MIN_SIZE)
 			continue;
 		/* the tests' way to take the other road */
 		fd = getenv("THAW_RESTORE_NO_HUGE") ? -EPERM : huge_file(f->size);
@@ -614,12 +616,14 @@ static int unmap_huge(struct mat *mt, const char *dir, bool ok)
 	return rc;
 }
 
-int store_snap_materialize(const struct store_config *cfg, const char *name, const char *parent,
-			   unsigned threads, char *buf, size_t len, struct store_snap_stats *stats)
+static int materialize(const struct store_config *cfg, const char *name, const char *parent,
+		       unsigned threads, bool pages_apart, char *buf, size_t len,
+		       struct store_snap_stats *stats)
 {
 	struct store_manifest *m = NULL;
 	struct store *s = NULL;
-	struct mat mt = { .cfg = cfg, .huge_file = -1, .placeholder_fd = -1 };
+	struct mat mt = { .cfg = cfg, .pages_apart = pages_apart, .huge_file = -1,
+			  .placeholder_fd = -1 };
 	pthread_t tids[MAX_THREADS];
 	char ctxbuf[STORE_NAME_MAX + 16];
 	struct store_digest d;
@@ -762,4 +766,17 @@ out:
 	store_manifest_free(m);
 	store_close(s);
 	return rc;
+}
+
+int store_snap_materialize(const struct store_config *cfg, const char *name, const char *parent,
+			   unsigned threads, char *buf, size_t len, struct store_snap_stats *stats)
+{
+	return materialize(cfg, name, parent, threads, false, buf, len, stats);
+}
+
+int store_snap_materialize_pages_apart(const struct store_config *cfg, const char *name,
+				       const char *parent, unsigned threads, char *buf, size_t len,
+				       struct store_snap_stats *stats)
+{
+	return materialize(cfg, name, parent, threads, true, buf, len, stats);
 }

@@ -44,7 +44,7 @@ int store_snap_stage(const struct store_config *cfg, char *buf, size_t len)
 void store_snap_remove(const char *dir);
 
 /*
- * Where store_snap_materialize() could, the rebuilt pages.img lies on a
+ * Where store_snap_materialize_pages_apart() could, the rebuilt pages.img lies on a
  * tmpfs of its own with huge pages, reachable only through this fd (the
  * store layer's, until store_snap_remove(dir)); dir holds a placeholder of
  * the same size and first page, so that image_read(dir) succeeds, and the
@@ -70,6 +70,17 @@ struct store_snap_stats {
  */
 int store_snap_materialize(const struct store_config *cfg, const char *name, const char *parent,
 			   unsigned threads, char *buf, size_t len, struct store_snap_stats *stats)
+	__attribute__((warn_unused_result));
+
+/*
+ * The same, but a large pages.img goes on a tmpfs of its own with huge
+ * pages (dir holds a placeholder): for a caller that reads the image itself
+ * and puts store_snap_pages_fd(dir) in as its pages_fd.  A caller that lets
+ * the engine read dir must use store_snap_materialize().
+ */
+int store_snap_materialize_pages_apart(const struct store_config *cfg, const char *name,
+				       const char *parent, unsigned threads, char *buf, size_t len,
+				       struct store_snap_stats *stats)
 	__attribute__((warn_unused_result));
 
 /*
