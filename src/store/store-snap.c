@@ -582,6 +582,35 @@ static int create_files(struct mat *mt, int dfd, const char *dir)
 	return 0;
 }
 
+/*
+ * Allocates the huge copy's pages where chunks will go (holes stay holes):
+ * decoding into the mapping, a page the tmpfs cannot get is a SIGBUS or an
+ * OOM kill at the fault; here it is an error that names the file.  Cheap:
+ * the pages are only zeroed when first touched, as they would be anyway.
+ */
+static int reserve_huge(struct mat *mt, const char *dir)
+{
+	const struct store_file *f;
+	size_t i;
+
+	if (mt->huge_file < 0)
+		return 0;
+	f = &mt->m->files[mt->huge_file];
+	for (i = 0; i < mt->nr_jobs; i++) {
+		const struct job *j = &mt->jobs[i];
+		const struct store_chunk_ref *last = &f->chunks[j->first + j->nr - 1];
+		uint64_t off = f->chunks[j->first].off;
+
+		if ((int)j->file != mt->huge_file)
+			continue;
+		if (fallocate(mt->fds[mt->huge_file], 0, (off_t)off,
+			      (off_t)(last->off + last->len - off)) < 0)
+			return log_errno("%s: memory for the copy of %s (%" PRIu64 " bytes)", dir,
+					 f->name, f->size);
+	}
+	return 0;
+}
+
 static int map_huge(struct mat *mt, const char *dir)
 {
 	const struct store_file *f;
@@ -694,6 +723,8 @@ static int materialize(const struct store_config *cfg, const char *name, const c
 	if (rc)
 		goto fail;
 	rc = plan_jobs(&mt, cfg->url ? JOB_MAX_BYTES_URL : JOB_MAX_BYTES_DISK);
+	if (!rc)
+		rc = reserve_huge(&mt, buf);
 	if (rc)
 		goto fail;
 	/* this thread works too, with the handle it has */
