@@ -72,10 +72,11 @@ static int read_copy(struct copy *c, struct engine_restore_opts *opts)
 	return 0;
 }
 
-static int restore_from_store(struct engine_restore_opts *opts, const char *location,
+static int restore_from_store(const struct engine_restore_opts *base, const char *location,
 			      const char *cache, const char *key_file, const char *name,
 			      int *status)
 {
+	struct engine_restore_opts opts = *base; /* a copy: set to point into this frame */
 	struct store_config cfg;
 	struct copy copy = { .dir = "" };
 	char *alloc = NULL;
@@ -93,13 +94,13 @@ static int restore_from_store(struct engine_restore_opts *opts, const char *loca
 						copy.dir, sizeof(copy.dir), NULL);
 	if (rc)
 		goto out;
-	rc = read_copy(&copy, opts);
+	rc = read_copy(&copy, &opts);
 	if (rc)
 		goto done;
-	opts->dir = copy.dir;
-	opts->on_restored = remove_copy;
-	opts->on_restored_arg = &copy;
-	rc = engine_restore(opts, status);
+	opts.dir = copy.dir;
+	opts.on_restored = remove_copy;
+	opts.on_restored_arg = &copy;
+	rc = engine_restore(&opts, status);
 done:
 	remove_copy(&copy);
 	image_free(copy.img);

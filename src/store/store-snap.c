@@ -184,10 +184,10 @@ static int fill_file(struct store *s, struct filler *fl, uint32_t fi, uint8_t *b
 {
 	const struct store_file *f = &pending.m->files[fi];
 	bool huge = pending.has_pages_fd && fi == pending.pages_file;
-	int fd = huge ? pending.pages_fd : openat(fl->dfd, f->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int rc = 0;
+	int fd, rc = 0;
 	uint32_t i;
 
+	fd = huge ? pending.pages_fd : openat(fl->dfd, f->name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	for (i = fl->tid; i < f->nr_chunks && !rc; i += fl->n) {
@@ -508,7 +508,8 @@ static int huge_file(uint64_t size)
 	    fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
 	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
 		goto fail;
-	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID);
+	mnt = fsmount(fs, FSMOUNT_CLOEXEC,
+		      MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NOSUID);
 	if (mnt < 0)
 		goto fail;
 	fd = openat(mnt, PAGES_FILE, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
