@@ -278,8 +278,9 @@ static const char *tcp_state_name(int state)
 		"?", "established", "syn-sent", "syn-recv", "fin-wait1", "fin-wait2",
 		"time-wait", "close", "close-wait", "last-ack", "listen", "closing",
 	};
+	const int nr = (int)(sizeof(names) / sizeof(names[0]));
 
-	return state > 0 && (size_t)state < sizeof(names) / sizeof(names[0]) ? names[state] : "?";
+	return state > 0 && state < nr ? names[state] : "?";
 }
 
 static int dump_inet(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,

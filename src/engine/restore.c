@@ -52,6 +52,12 @@
 extern const unsigned char restorer_blob_start[];
 extern const unsigned char restorer_blob_end[];
 
+/* The blob's size: two linker symbols around one section, compared as addresses. */
+static size_t blob_size(void)
+{
+	return (size_t)((uintptr_t)restorer_blob_end - (uintptr_t)restorer_blob_start);
+}
+
 #define THREAD_STACK (64u << 10)
 #define PAGE_ALIGN(x) (((x) + 4095) & ~(uint64_t)4095)
 #define REGION_FLOOR 0x10000000ull
@@ -416,7 +422,7 @@ static int fill_process(struct restorer_args *a, struct region *r, struct helper
 
 static uint64_t region_size(const struct image *img)
 {
-	uint64_t size = PAGE_ALIGN((uint64_t)(restorer_blob_end - restorer_blob_start));
+	uint64_t size = PAGE_ALIGN((uint64_t)blob_size());
 	uint32_t i;
 
 	size += sizeof(struct restorer_args) + 4096;
@@ -484,7 +490,7 @@ static int build_and_jump(struct helper *h)
 	struct restorer_args *a;
 	struct region r = { 0 };
 	size_t n = 0, i;
-	uint64_t blob_len = (uint64_t)(restorer_blob_end - restorer_blob_start), stack;
+	uint64_t blob_len = (uint64_t)blob_size(), stack;
 	void *mem;
 	int ret;
 
@@ -1103,7 +1109,7 @@ static int wait_syscall_stop(pid_t tid)
 static int unmap_region(const struct tproc *p)
 {
 	const unsigned char *b = restorer_blob_start;
-	size_t len = (size_t)(restorer_blob_end - restorer_blob_start), i;
+	size_t len = blob_size(), i;
 	struct user_regs_struct regs;
 	int ret;
 

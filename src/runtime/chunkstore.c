@@ -125,7 +125,7 @@ static void latest_name(const char *name, char buf[STORE_NAME_MAX + 1])
 	size_t n = strlen(NAME_PREFIX), i;
 
 	memcpy(buf, NAME_PREFIX, n);
-	for (i = 0; name[i] && i < NAME_PART_MAX; i++) {
+	for (i = 0; i < NAME_PART_MAX && name[i]; i++) {
 		char c = name[i];
 
 		buf[n++] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
