@@ -272,8 +272,9 @@ int chunkstore_materialize(struct chunkstore *cs, const char *key, char *buf, si
 	char name[STORE_NAME_MAX + 1];
 
 	key_name(key, name);
-	return store_snap_materialize(&cs->cfg, name, getenv("THAW_RESTORE_TMPDIR"), 0, buf, len,
-				      NULL);
+	/* pages.img on a huge tmpfs where it can be: run.c puts store_snap_pages_fd() in */
+	return store_snap_materialize_pages_apart(&cs->cfg, name, getenv("THAW_RESTORE_TMPDIR"), 0,
+						  buf, len, NULL);
 }
 
 static int snap_meta_load_file(const char *path, const char *key, struct snap_meta *m)

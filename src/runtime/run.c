@@ -892,7 +892,7 @@ static int try_restore(struct run *r, char **reason)
 	struct snap_meta meta;
 	char dir[PATH_MAX], copy[PATH_MAX] = "";
 	double t0 = runtime_now_ms();
-	int ret;
+	int ret, pages_fd;
 
 	*reason = NULL;
 	ret = find_meta(r, &meta, reason);
@@ -912,7 +912,20 @@ static int try_restore(struct run *r, char **reason)
 		ret = -ESTALE;
 		goto out;
 	}
+	/*
+	 * A chunk store's copy may have its pages.img on a huge tmpfs, reachable
+	 * only through the store's fd: the engine reads that one (and its init
+	 * closes it once the program runs; the store's copy goes with
+	 * store_snap_remove below).
+	 */
+	pages_fd = copy[0] ? store_snap_pages_fd(copy) : -1;
+	if (pages_fd >= 0) {
+		close(img->pages_fd);
+		img->pages_fd = pages_fd;
+	}
 	ret = restore_from(r, &meta, dir, img, reason);
+	if (pages_fd >= 0)
+		img->pages_fd = -1;
 	image_free(img);
 	if (ret < 0)
 		goto out;
