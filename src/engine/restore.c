@@ -206,7 +206,7 @@ struct helper {
 	int region_fd;
 	int log_fd;
 	int nr_close;
-	int32_t close_fds[IMAGE_MAX_FILES * 2 + 2];
+	int32_t close_fds[IMAGE_MAX_FILES * 2 + IMAGE_MAX_SHMEMS + 8]; /* files ro+rw, shmems, our own */
 };
 
 static int vma_fd(struct helper *h, const struct image_vma *v)
@@ -434,7 +434,7 @@ static uint64_t region_size(const struct image *img)
 	size += (uint64_t)img->nr_threads * (sizeof(struct restorer_thread) + 64);
 	for (i = 0; i < img->nr_threads; i++)
 		size += img->threads[i].pending.len + 64;
-	size += (IMAGE_MAX_FILES * 2 + 2) * sizeof(int32_t);
+	size += (IMAGE_MAX_FILES * 2 + IMAGE_MAX_SHMEMS + 8) * sizeof(int32_t);
 	size += 4 * 1024 * 1024; /* park area for the vDSO family, with room */
 	size += (uint64_t)(img->nr_threads + 1 + RESTORER_MAX_FILLERS) * THREAD_STACK;
 	return PAGE_ALIGN(size);
