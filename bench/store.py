@@ -49,6 +49,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Debian's python3 with python3-torch; another machine (the GPU host's venv) can say which
+PYTHON = os.environ.get("THAW_BENCH_PYTHON", "/usr/bin/python3")
 PAGE = 4096
 
 
@@ -150,8 +152,8 @@ def mb(n):
 
 
 def sizes(thaw, tmp, procs):
-    a_cmd = ["/usr/bin/python3", os.path.join(ROOT, "bench/workload_a.py")]
-    t_cmd = ["/usr/bin/python3", os.path.join(ROOT, "tests/programs/torch_worker.py")]
+    a_cmd = [PYTHON, os.path.join(ROOT, "bench/workload_a.py")]
+    t_cmd = [PYTHON, os.path.join(ROOT, "tests/programs/torch_worker.py")]
     a = start(a_cmd)
     procs.append(a)
     dump(thaw, a.pid, os.path.join(tmp, "a1"), "--leave-running")
@@ -201,7 +203,7 @@ def thaw_run_cold(thaw, store, opts, env):
     """One cold start of examples/worker.py under thaw run into a chunk store; it must
     snapshot.  Returns the snapshot's key."""
     r = subprocess.run([thaw, "run", "--store", store, "--chunk-store"] + opts +
-                       ["--", "/usr/bin/python3", WORKER], stdin=subprocess.DEVNULL,
+                       ["--", PYTHON, WORKER], stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     m = re.search(r"snapshot created worker ([0-9a-f]+) ", r.stderr)
     if r.returncode != 0 or "cold start: no snapshot yet" not in r.stderr or not m:
@@ -425,7 +427,7 @@ def main():
         result["restore"] = {} if args.skip_restore else {
             "workload_b": speed(thaw, tmp, "b", [os.path.join(build, "bench/workload-b"),
                                                  str(args.size_gib)], args.runs, url),
-            "workload_a": speed(thaw, tmp, "a", ["/usr/bin/python3",
+            "workload_a": speed(thaw, tmp, "a", [PYTHON,
                                                  os.path.join(ROOT, "bench/workload_a.py")],
                                 args.runs, url),
         }
