@@ -237,8 +237,7 @@ static int assign_shares(struct tree_dump *t)
 
 /* ---- the tree ---- */
 
-static int create_images(const struct engine_dump_opts *opts, struct tree_dump *t,
-			 struct image *root)
+static int create_images(struct tree_dump *t, struct image *root)
 {
 	size_t i, root_depth = 0;
 	int ret;
@@ -269,7 +268,6 @@ static int create_images(const struct engine_dump_opts *opts, struct tree_dump *
 		if (ret < 0)
 			return ret;
 	}
-	(void)opts;
 	return 0;
 }
 
@@ -460,7 +458,7 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	}
 	t1 = now_ms();
 	st.freeze_ms = t1 - t0;
-	ret = create_images(opts, &t, img);
+	ret = create_images(&t, img);
 	if (ret == 0)
 		ret = place_gpu_state(&t, &gpus);
 	if (ret == 0)

@@ -916,7 +916,7 @@ static bool is_program_thread(const struct tracer *t, pid_t tid)
 	return false;
 }
 
-static const struct tproc *leader_of(const struct tracer *t, pid_t pid)
+static struct tproc *leader_of(struct tracer *t, pid_t pid)
 {
 	uint32_t k;
 
@@ -1061,7 +1061,7 @@ static int read_regions(struct tracer *t, int fd, uint64_t *ret_fillers)
 
 		if (read(fd, where, sizeof(where)) != sizeof(where))
 			return -EIO;
-		p = (struct tproc *)leader_of(t, (pid_t)where[0]);
+		p = leader_of(t, (pid_t)where[0]);
 		if (!p || p->reported) {
 			log_error("restore: a region record from pid %d", (int)where[0]);
 			return -EIO;
