@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,13 +52,7 @@ static pid_t ns_pid_of(pid_t pid, size_t *ret_depth)
 
 static int same_namespaces(pid_t root, pid_t pid, size_t root_depth, size_t depth)
 {
-	char a[64], b[64];
-	struct stat sa, sb;
-
-	snprintf(a, sizeof(a), "/proc/%d/ns/ipc", root);
-	snprintf(b, sizeof(b), "/proc/%d/ns/ipc", pid);
-	if (depth != root_depth ||
-	    (!stat(a, &sa) && !stat(b, &sb) && (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev))) {
+	if (depth != root_depth || !proc_same_ns(root, pid, "ipc")) {
 		log_error("pid %d (in the tree of %d) lives in a PID or IPC namespace of its own: "
 			  "not supported",
 			  pid, root);

@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -1087,6 +1088,18 @@ int proc_list_children(pid_t pid, pid_t **ret, size_t *ret_n)
 	*ret = kids;
 	*ret_n = n;
 	return 0;
+}
+
+bool proc_same_ns(pid_t a, pid_t b, const char *ns)
+{
+	char pa[64], pb[64];
+	struct stat sa, sb;
+
+	snprintf(pa, sizeof(pa), "/proc/%d/ns/%s", (int)a, ns);
+	snprintf(pb, sizeof(pb), "/proc/%d/ns/%s", (int)b, ns);
+	if (stat(pa, &sa) || stat(pb, &sb))
+		return true; /* nothing to tell them apart by: take them as one */
+	return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
 int proc_list_fds(pid_t pid, int **ret, size_t *ret_n)

@@ -172,6 +172,8 @@ int proc_read_auxv(pid_t pid, void *buf, size_t cap, size_t *ret_len)
 	__attribute__((warn_unused_result));
 
 /* TIDs of /proc/PID/task: the leader first, then the others ascending. malloc'd. */
+/* a and b share the namespace ns ("ipc", "pid", ...); true when /proc cannot tell. */
+bool proc_same_ns(pid_t a, pid_t b, const char *ns);
 /* The children of every thread of pid (malloc'd; none is not an error). */
 int proc_list_children(pid_t pid, pid_t **ret, size_t *ret_n)
 	__attribute__((warn_unused_result));

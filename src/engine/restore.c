@@ -1437,7 +1437,7 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 		log_phases(t.procs[k].pid, t.procs[k].args);
 	if (ret == 0)
 		shmem_sysv_finish(tr->imgs, tr->nr);
-	hold = release_fd >= 0 && gpu_hold(tr);
+	hold = release_fd >= 0; /* thaw restore made the pipe because gpu_hold() */
 	if (ret == 0) {
 		ret = finish_threads(&t, hold);
 		log_debug("registers set, threads released at %.1f ms%s", now_ms() - started,
@@ -1471,16 +1471,15 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 
 /* ---------------------------------------------------------- thaw restore */
 
+/* The restored root: init's only child. */
 static pid_t program_pid(pid_t init)
 {
-	char path[64], *text = NULL;
-	size_t len;
-	pid_t pid = 0;
+	pid_t *kids = NULL, pid = 0;
+	size_t n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", init, init);
-	if (proc_read_file(path, &text, &len) == 0)
-		pid = (pid_t)atoi(text);
-	free(text);
+	if (proc_list_children(init, &kids, &n) == 0 && n)
+		pid = kids[0];
+	free(kids);
 	return pid;
 }
 

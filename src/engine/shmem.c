@@ -30,6 +30,7 @@
 
 #include "base/log.h"
 #include "engine/fds.h"
+#include "engine/proc.h"
 
 static bool all_zero(const char *buf, size_t len)
 {
@@ -137,16 +138,6 @@ out:
 	return ret;
 }
 
-static bool same_ipc_ns(pid_t pid)
-{
-	struct stat a, b;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
-	return !stat(path, &a) && !stat("/proc/self/ns/ipc", &b) && a.st_ino == b.st_ino &&
-	       a.st_dev == b.st_dev;
-}
-
 /* The name under which st's file is linked in pid's /dev/shm now, or NULL. */
 static char *linked_name(pid_t pid, const struct stat *st)
 {
@@ -183,7 +174,7 @@ static int describe_kind(struct image_shmem *s, pid_t pid, const char *link, con
 		s->sysv_key = (int32_t)strtoul(link + 5, NULL, 16);
 		s->sysv_id = (int32_t)s->ino; /* the kernel numbers a segment's inode by its id */
 		s->mode = 0600;
-		if (same_ipc_ns(pid) && shmctl(s->sysv_id, IPC_STAT, &ds) == 0)
+		if (proc_same_ns(pid, getpid(), "ipc") && shmctl(s->sysv_id, IPC_STAT, &ds) == 0)
 			s->mode = ds.shm_perm.mode & (0777 | SHM_DEST);
 		return 0;
 	}

@@ -29,6 +29,7 @@
 
 #include "base/crc32c.h"
 #include "base/log.h"
+#include "base/rmtree.h"
 #include "image/image-internal.h"
 
 #define ERRLEN 512
@@ -591,40 +592,14 @@ int image_publish(struct image *img)
 	return ret;
 }
 
-/*
- * Removes every entry of a directory, then the directory: the unpublished
- * snapshot, and inside a tree's the subdirectories of its other processes
- * (published or not); nothing deeper exists.
- */
-static int remove_dir(int parent_fd, const char *name, int depth)
-{
-	struct dirent *de;
-	DIR *d;
-	int fd;
-
-	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd >= 0) {
-		d = fdopendir(fd);
-		if (!d) {
-			close(fd);
-		} else {
-			while ((de = readdir(d))) {
-				if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-					continue;
-				if (unlinkat(dirfd(d), de->d_name, 0) && errno == EISDIR && depth)
-					remove_dir(dirfd(d), de->d_name, depth - 1);
-			}
-			closedir(d);
-		}
-	}
-	return unlinkat(parent_fd, name, AT_REMOVEDIR);
-}
-
 static void remove_tmp(struct image *img)
 {
-	if (remove_dir(AT_FDCWD, img->tmp_path, 1) && errno != ENOENT)
+	/* a tree's snapshot holds the other processes' directories, published or not */
+	int ret = rm_tree(AT_FDCWD, img->tmp_path, 1);
+
+	if (ret && ret != -ENOENT)
 		log_warn("snapshot %s: cannot remove %s: %s", img->path, img->tmp_path,
-			 strerror(errno));
+			 strerror(-ret));
 }
 
 void image_abort(struct image *img)

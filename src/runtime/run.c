@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "engine/proc.h"
 #include "engine/engine.h"
 #include "image/image.h"
 #include "store/store-snap.h"
@@ -140,20 +141,13 @@ static int pick_control_fd(void)
 
 static pid_t first_child(pid_t pid)
 {
-	char path[64], buf[64];
-	ssize_t n;
-	int fd;
+	pid_t *kids = NULL, child = -1;
+	size_t n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return (pid_t)atoi(buf);
+	if (proc_list_children(pid, &kids, &n) == 0 && n)
+		child = kids[0];
+	free(kids);
+	return child;
 }
 
 /* The program: init's only child; it may still be on its way (fork just ran). */

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/rmtree.h"
 #include "runtime-internal.h"
 
 #define META_MAX (1u << 20)
@@ -255,27 +256,9 @@ int snapstore_mkdir(const char *store)
 /* Removes a snapshot directory: plain files, and a process tree's proc-PID/ subdirectories. */
 int snapstore_remove_tree(const char *dir)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int ret = 0;
+	int ret = rm_tree(AT_FDCWD, dir, 1);
 
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT) {
-			char sub[PATH_MAX];
-
-			snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
-			if (errno != EISDIR || snapstore_remove_tree(sub))
-				ret = -EIO;
-		}
-	}
-	closedir(d);
-	if (rmdir(dir) && errno != ENOENT)
-		ret = -errno;
-	return ret;
+	return ret == -ENOENT ? 0 : ret;
 }
 
 int snapstore_publish(const char *store, const char *staged, const char *key)

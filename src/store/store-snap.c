@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/rmtree.h"
 #include "store/store-internal.h"
 #include "store/store-snap.h"
 
@@ -133,27 +134,6 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* The rebuilt copy: files, and the subdirectories of a tree's other processes. */
-static void remove_files(const char *dir)
-{
-	struct dirent *e;
-	DIR *dp = opendir(dir);
-
-	if (!dp)
-		return;
-	while ((e = readdir(dp))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (unlinkat(dirfd(dp), e->d_name, 0) < 0 && errno == EISDIR) {
-			char sub[PATH_MAX];
-
-			snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
-			remove_files(sub);
-			rmdir(sub);
-		}
-	}
-	closedir(dp);
-}
 
 /*
  * A restore through a URL fills the local cache from the rebuilt copy once
@@ -300,8 +280,7 @@ void store_snap_remove(const char *dir)
 		pending.has_pages_fd = false;
 		filled = true;
 	}
-	remove_files(dir);
-	rmdir(dir);
+	rm_tree(AT_FDCWD, dir, 1); /* a tree's copy has the other processes' directories */
 	/* bench/store.py reads this line: work done after the program runs again */
 	if (filled)
 		log_debug("%s: after the program runs, %" PRIu64 " chunks (%" PRIu64
