@@ -19,22 +19,29 @@
    wall time from a plain directory, from a local store (warm disk tier: the
    chunk files are in the page cache) and from an HTTP store on loopback
    (Debian nginx, WebDAV config of tests/store/ but with one worker per CPU,
-   started here and stopped by PID) with an empty cache each run (every chunk crosses HTTP).  Every store
-   restore rebuilds the snapshot from chunks: no copy is kept between runs.
+   started here and stopped by PID) with an empty cache each run (every
+   chunk crosses HTTP).  A store restore decodes and verifies every chunk
+   (SHA-256) and writes the pages straight into the restored process:
+   nothing is kept between runs.
    The RAM tier is per process, so a CLI restore cannot reach it: reported
    as not reachable.  Two times per restore: the wall time of the command,
    and the time until the program runs again ("to running": the wall time
-   less what thaw does after that, which it logs with -v: removing the
-   rebuilt copy and, behind a URL, filling the local cache from it).
+   less what thaw does after that, which it logs with -v: behind a URL,
+   filling the local cache with the chunks it fetched).
    Throughput = bytes of the snapshot's files / time.  The sources take
-   turns run by run.  "disk_warm_4k" is the disk tier again with the rebuilt
-   pages.img on /dev/shm (THAW_RESTORE_NO_HUGE=1) instead of a tmpfs with
-   huge pages (docs/store-engine.md).
+   turns run by run.
+3. The ceiling the digest sets, same run: SHA-256 throughput on every CPU
+   (hashlib, one thread per CPU, 1 MiB buffers), and for each workload the
+   time the plain restore would take if it also had to hash every byte of
+   its pages on all CPUs (plain + bytes / that rate): a restore that checks
+   every chunk cannot beat it where the plain restore already keeps every
+   CPU busy (docs/store-engine.md).
 
 Every process started here is killed by PID.  Output: a table and JSON
 (--out, default $BUILD/bench-store.json).  MB = 1e6 bytes, GB/s = 1e9 B/s.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -46,6 +53,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -352,13 +360,7 @@ def speed(thaw, tmp, label, cmd, runs, url):
         run([thaw, "store", "--store", url, "--cache", os.path.join(tmp, "putcache"),
              "put", snap, "--name", label])
     out = {"snapshot_bytes": total, "runs": runs, "tiers": {}}
-    # disk_warm_4k: the rebuilt pages.img in the directory on /dev/shm (4 KiB
-    # pages) instead of a tmpfs of its own with huge pages, the fallback
-    # (docs/store-engine.md: which is faster depends on whether the VM's free
-    # memory is still backed by the host)
-    cases = [("plain_dir", ["--dir", snap]), ("disk_warm", ["--store", store, "--name", label]),
-             ("disk_warm_4k", ["--store", store, "--name", label])]
-    env_4k = dict(os.environ, THAW_RESTORE_NO_HUGE="1")
+    cases = [("plain_dir", ["--dir", snap]), ("disk_warm", ["--store", store, "--name", label])]
     if url:
         cases.append(("http_loopback_cold_cache", None))
     restore_once(thaw, ["--dir", snap], tmp)  # page cache warm for everyone
@@ -372,7 +374,7 @@ def speed(thaw, tmp, label, cmd, runs, url):
             if a is None:
                 cache = os.path.join(tmp, "cache-%s-%d" % (label, i))
                 a = ["--store", url, "--cache", cache, "--name", label]
-            wall, after = restore_once(thaw, a, tmp, env_4k if name == "disk_warm_4k" else None)
+            wall, after = restore_once(thaw, a, tmp)
             times[name].append(wall)
             running[name].append(wall - after)
             if args is None:
@@ -388,15 +390,47 @@ def speed(thaw, tmp, label, cmd, runs, url):
                               "gb_per_s_to_running": round(total / med_r / 1e9, 3)}
     out["tiers"]["ram"] = "not reachable: the RAM tier is per process, a CLI restore starts cold"
     plain = out["tiers"]["plain_dir"]
-    for name in ("disk_warm", "disk_warm_4k", "http_loopback_cold_cache"):
+    for name in ("disk_warm", "http_loopback_cold_cache"):
         if name in out["tiers"]:
             t = out["tiers"][name]
             t["vs_plain"] = round(t["gb_per_s"] / plain["gb_per_s"], 3)
             t["vs_plain_to_running"] = round(t["gb_per_s_to_running"] /
                                              plain["gb_per_s_to_running"], 3)
+    out["pages_bytes"] = os.path.getsize(os.path.join(snap, "pages.img"))
     shutil.rmtree(store, ignore_errors=True)
     shutil.rmtree(snap, ignore_errors=True)
     return out
+
+
+def sha_rate():
+    """SHA-256 bytes per second on every CPU at once (hashlib drops the GIL)."""
+    cpus = os.cpu_count() or 1
+    buf = os.urandom(1 << 20)
+    per = 256  # MiB per thread
+
+    def work():
+        for _ in range(per):
+            hashlib.sha256(buf).digest()
+
+    best = 0.0
+    for _ in range(3):
+        ts = [threading.Thread(target=work) for _ in range(cpus)]
+        t0 = time.perf_counter()
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        best = max(best, cpus * per * (1 << 20) / (time.perf_counter() - t0))
+    return {"cpus": cpus, "gb_per_s": round(best / 1e9, 3)}
+
+
+def add_ceiling(d, sha):
+    """The plain restore plus hashing its pages on every CPU: what a verifying restore can reach."""
+    plain = d["tiers"]["plain_dir"]["median_to_running_ms"] / 1e3
+    hashing = d["pages_bytes"] / (sha["gb_per_s"] * 1e9)
+    d["ceiling"] = {"sha_ms": round(hashing * 1e3, 1),
+                    "plain_plus_sha_ms": round((plain + hashing) * 1e3, 1),
+                    "vs_plain": round(plain / (plain + hashing), 3)}
 
 
 def main():
@@ -431,6 +465,10 @@ def main():
                                                  os.path.join(ROOT, "bench/workload_a.py")],
                                 args.runs, url),
         }
+        if result["restore"]:
+            result["sha256"] = sha_rate()
+            for d in result["restore"].values():
+                add_ceiling(d, result["sha256"])
     except (BenchError, OSError) as e:
         print("bench/store.py: %s" % e, file=sys.stderr)
         result["error"] = str(e)
@@ -487,7 +525,14 @@ def report(r, out_path):
                        " (%.0f%%)" % (100 * v["vs_plain"]) if "vs_plain" in v else ""))
             else:
                 print("  %-26s %s" % (t, v))
+        c = d.get("ceiling")
+        if c:
+            print("  %-26s %8.1f ms (%.0f%%): plain + SHA-256 of %.1f MB on every CPU" %
+                  ("ceiling, verified", c["plain_plus_sha_ms"], 100 * c["vs_plain"],
+                   mb(d["pages_bytes"])))
         print("  (%: throughput relative to the plain directory, same run)")
+    if r.get("sha256"):
+        print("SHA-256 on %d CPUs: %.2f GB/s" % (r["sha256"]["cpus"], r["sha256"]["gb_per_s"]))
     print("\nJSON: %s" % out_path)
 
 

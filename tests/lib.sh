@@ -210,14 +210,21 @@ read_pidfile() {
 # restored program writes there through a foreign pipe (and a later dump of it
 # treats its stdout the same way again); thaw's stderr goes to $TMP/NAME.err.
 restore_detached() {
-	local name=$1 dir=$2 rc pid i rcf=$TMP/$1.rc catf=$TMP/$1.catpid pidf=$TMP/$1.pidfile
+	local name=$1 dir=$2
 	shift 2
+	restore_detached_from "$name" --dir "$dir" "$@"
+}
+
+# restore_detached_from NAME SOURCE...: the same from any source (--store S --name N)
+restore_detached_from() {
+	local name=$1 rc pid i rcf=$TMP/$1.rc catf=$TMP/$1.catpid pidf=$TMP/$1.pidfile
+	shift
 	: >"$TMP/$name.out"
 	: >"$TMP/$name.err"
 	rm -f "$pidf" "$rcf" "$catf"
 	(
 		{
-			timeout -k 5 120 "$THAW" restore --dir "$dir" --detach --pidfile "$pidf" "$@" \
+			timeout -k 5 120 "$THAW" restore "$@" --detach --pidfile "$pidf" \
 				</dev/null 2>>"$TMP/$name.err"
 			echo $? >"$rcf.tmp" && mv "$rcf.tmp" "$rcf"
 		} | {
@@ -237,7 +244,7 @@ restore_detached() {
 	[ -n "$pid" ] || fail "$name: thaw restore --detach wrote no pid to its pidfile"
 	alive "$pid" || fail "$name: restored pid $pid is not running"
 	PID=$pid
-	log "$name: restored from ${dir#"$TMP"/} as pid $PID"
+	log "$name: restored ($*) as pid $PID"
 }
 
 # restore_fails NAME DIR: a restore that must be refused; thaw's stderr in $TMP/NAME.err.

@@ -1,20 +1,18 @@
 /*
  * cmd-restore.c - thaw restore (--dir DIR | --store DIR|URL --name NAME) [--detach] [--pidfile F]
  *
- * From a store, the snapshot is first rebuilt on tmpfs by several decoding
- * threads (store-snap.h), the engine restores from there, and the copy is
- * removed as soon as the program runs again.
+ * From a store, the snapshot's small files are rebuilt on tmpfs and its
+ * pages go from the chunks straight into the restored processes
+ * (store-snap.h); the rebuilt files go as soon as the program runs again.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "engine/engine.h"
-#include "image/image.h"
 #include "store/store-snap.h"
 
 static void restore_usage(FILE *out)
@@ -32,44 +30,13 @@ static void restore_usage(FILE *out)
 		     "default ~/.cache/thaw/chunks).\n");
 }
 
-struct copy {
-	char dir[PATH_MAX]; /* the rebuilt snapshot; empty once removed */
-	struct image *img; /* read here when its pages lie on a huge tmpfs */
-};
-
-/* Once the program runs again, or when the restore failed: the copy goes. */
-static void remove_copy(void *arg)
+/* Once the program runs again: behind a URL the local cache is filled, the directory goes. */
+static void close_restore(void *arg)
 {
-	struct copy *c = arg;
+	struct store_snap_restore **r = arg;
 
-	if (c->img)
-		c->img->pages_fd = -1; /* the store's: store_snap_remove closes it */
-	if (c->dir[0])
-		store_snap_remove(c->dir);
-	c->dir[0] = 0;
-}
-
-/*
- * The rebuilt pages.img on a huge tmpfs (store_snap_pages_fd): the engine
- * gets the snapshot read here, with that file's fd in place of the
- * directory's placeholder.  The fd itself, not a copy: the engine's init
- * inherits every fd thaw has when it starts and closes the image's once the
- * program runs, while a copy would keep the whole tmpfs for the program's
- * lifetime.
- */
-static int read_copy(struct copy *c, struct engine_restore_opts *opts)
-{
-	int fd = store_snap_pages_fd(c->dir), rc;
-
-	if (fd < 0)
-		return 0;
-	rc = image_read(c->dir, &c->img);
-	if (rc)
-		return rc;
-	close(c->img->pages_fd);
-	c->img->pages_fd = fd;
-	opts->image = c->img;
-	return 0;
+	store_snap_restore_close(*r);
+	*r = NULL;
 }
 
 static int restore_from_store(const struct engine_restore_opts *base, const char *location,
@@ -77,8 +44,9 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 			      int *status)
 {
 	struct engine_restore_opts opts = *base; /* a copy: set to point into this frame */
+	struct store_snap_restore *r = NULL;
+	struct engine_page_source pages;
 	struct store_config cfg;
-	struct copy copy = { .dir = "" };
 	char *alloc = NULL;
 	int rc;
 
@@ -90,20 +58,16 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 	if (rc)
 		goto out;
 	cfg.key_file = key_file;
-	rc = store_snap_materialize_pages_apart(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), 0,
-						copy.dir, sizeof(copy.dir), NULL);
+	rc = store_snap_restore_open(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), &r);
 	if (rc)
 		goto out;
-	rc = read_copy(&copy, &opts);
-	if (rc)
-		goto done;
-	opts.dir = copy.dir;
-	opts.on_restored = remove_copy;
-	opts.on_restored_arg = &copy;
+	pages = (struct engine_page_source){ store_snap_restore_fill, r };
+	opts.dir = store_snap_restore_dir(r);
+	opts.pages = &pages;
+	opts.on_restored = close_restore;
+	opts.on_restored_arg = &r;
 	rc = engine_restore(&opts, status);
-done:
-	remove_copy(&copy);
-	image_free(copy.img);
+	close_restore(&r);
 out:
 	free(alloc);
 	return rc;

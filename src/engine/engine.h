@@ -10,6 +10,7 @@
 #define THAW_ENGINE_ENGINE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -34,6 +35,33 @@ struct engine_dump_stats {
 int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *stats)
 	__attribute__((warn_unused_result));
 
+/*
+ * Page data from somewhere other than pages.img: the store (store-snap.h)
+ * streams verified chunks straight into the restored memory, with no copy
+ * of the snapshot in between.  Once every process of the tree has mapped
+ * its memory, engine_restore() calls fill() in the caller's process; it
+ * writes each process's data runs into procs[k].pid (process_vm_writev)
+ * and returns 0 or a negative errno, which fails the restore: nothing of
+ * the tree runs, the snapshot is untouched.
+ */
+struct engine_fill_run {
+	uint64_t off; /* in the process's pages file */
+	uint64_t vaddr;
+	uint64_t len;
+};
+
+struct engine_fill_proc {
+	pid_t pid; /* as the caller sees it */
+	const char *pages; /* its pages file in the snapshot: "pages.img", "proc-PID/pages.img" */
+	const struct engine_fill_run *runs; /* sorted by off, none overlapping */
+	size_t nr_runs;
+};
+
+struct engine_page_source {
+	int (*fill)(void *arg, const struct engine_fill_proc *procs, uint32_t nr);
+	void *arg;
+};
+
 struct engine_restore_opts {
 	const char *dir;
 	bool detach; /* return once the program runs again; init stays behind it */
@@ -48,6 +76,8 @@ struct engine_restore_opts {
 	 * (a caller that rebuilt them on tmpfs removes them here) */
 	void (*on_restored)(void *arg);
 	void *on_restored_arg;
+	/* if set: the data runs come from here; pages.img is read for nothing else */
+	const struct engine_page_source *pages;
 };
 
 /*

@@ -32,6 +32,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
 #include <sys/stat.h>
@@ -205,6 +206,7 @@ struct helper {
 	int *file_ro, *file_rw;
 	int region_fd;
 	int log_fd;
+	int fill_fd; /* thaw writes the data runs: engine_page_source */
 	int nr_close;
 	int32_t close_fds[IMAGE_MAX_FILES * 2 + IMAGE_MAX_SHMEMS + 8]; /* files ro+rw, shmems, our own */
 };
@@ -517,6 +519,7 @@ static int build_and_jump(struct helper *h)
 	a->magic = RESTORER_ARGS_MAGIC;
 	a->pid = img->proc.pid;
 	a->pages_fd = img->pages_fd;
+	a->fill_fd = h->fill_fd;
 
 	ret = fill_moves(a, &r, img, maps, n);
 	if (ret == 0)
@@ -528,7 +531,7 @@ static int build_and_jump(struct helper *h)
 	if (ret < 0)
 		goto out;
 	a->nr_runs = img->nr_runs;
-	a->nr_fillers = nr_fillers(img);
+	a->nr_fillers = h->fill_fd >= 0 ? 0 : nr_fillers(img);
 	a->runs = region_alloc(&r, img->nr_runs * sizeof(*a->runs));
 	for (i = 0; i < img->nr_runs; i++)
 		a->runs[i] = (struct restorer_run){ img->runs[i].vaddr, img->runs[i].off,
@@ -539,10 +542,12 @@ static int build_and_jump(struct helper *h)
 	for (i = 0; i < img->nr_guards; i++)
 		a->guards[i] = (struct restorer_range){ img->guards[i].start,
 							img->guards[i].end - img->guards[i].start };
-	a->close_fds = region_alloc(&r, (uint64_t)(h->nr_close + 1) * sizeof(int32_t));
+	a->close_fds = region_alloc(&r, (uint64_t)(h->nr_close + 2) * sizeof(int32_t));
 	memcpy(a->close_fds, h->close_fds, (size_t)h->nr_close * sizeof(int32_t));
 	a->close_fds[h->nr_close] = img->pages_fd;
 	a->nr_close = (uint32_t)h->nr_close + 1;
+	if (h->fill_fd >= 0)
+		a->close_fds[a->nr_close++] = h->fill_fd;
 	a->unmap = region_alloc(&r, n * sizeof(*a->unmap));
 	for (i = 0; i < n; i++) {
 		const char *name = maps[i].name;
@@ -613,6 +618,8 @@ struct tree {
 	struct image **imgs;
 	int min_fd; /* the helpers' own fds go at or above it, in every process */
 	int log_fd, region_fd; /* set by the root's helper, inherited */
+	/* with an engine_page_source: a socket pair per process, thaw's end and the restorer's */
+	int *fill_socks, *fill_fds;
 	struct fd_shared shared; /* what several processes hold, made by the root's helper */
 };
 
@@ -687,7 +694,7 @@ static bool is_image_fd(const struct image *img, int fd)
  * needs: its image's (every image's while it may still fork), the log,
  * the region pipe and the tree's shared objects.
  */
-static void close_strays(const struct tree *tr, const struct image *img, bool all_images)
+static void close_strays(const struct tree *tr, uint32_t own, bool all_images)
 {
 	int *fds = NULL;
 	size_t n = 0, i;
@@ -697,12 +704,14 @@ static void close_strays(const struct tree *tr, const struct image *img, bool al
 		return;
 	for (i = 0; i < n; i++) {
 		bool is_kept = fds[i] < tr->min_fd || fds[i] == tr->region_fd ||
-			       fds[i] == tr->log_fd || is_image_fd(img, fds[i]);
+			       fds[i] == tr->log_fd || is_image_fd(tr->imgs[own], fds[i]) ||
+			       (tr->fill_fds && fds[i] == tr->fill_fds[own]);
 
 		for (k = 0; !is_kept && k < tr->shared.nr; k++)
 			is_kept = fds[i] == tr->shared.objs[k].fd;
 		for (k = 0; !is_kept && all_images && k < tr->nr; k++)
-			is_kept = is_image_fd(tr->imgs[k], fds[i]);
+			is_kept = is_image_fd(tr->imgs[k], fds[i]) ||
+				  (tr->fill_fds && fds[i] == tr->fill_fds[k]);
 		if (!is_kept)
 			close(fds[i]);
 	}
@@ -833,11 +842,17 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 		tr->region_fd = lift_fd(tr->region_fd, tr->min_fd);
 		if (tr->region_fd < 0)
 			goto fail;
-		for (i = 0; i < tr->nr; i++)
+		for (i = 0; i < tr->nr; i++) {
 			if (lift_image_fds(tr->imgs[i], tr->min_fd) < 0)
 				goto fail;
+			if (tr->fill_fds) {
+				tr->fill_fds[i] = lift_fd(tr->fill_fds[i], tr->min_fd);
+				if (tr->fill_fds[i] < 0)
+					goto fail;
+			}
+		}
 		/* nothing else of thaw's may leak into the program */
-		close_strays(tr, img, true);
+		close_strays(tr, 0, true);
 	}
 	h.region_fd = tr->region_fd;
 	h.log_fd = tr->log_fd;
@@ -848,7 +863,8 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 		ret = fork_children(tr, img->proc.pid);
 	if (ret < 0)
 		goto fail;
-	close_strays(tr, img, false);
+	close_strays(tr, k, false);
+	h.fill_fd = tr->fill_fds ? tr->fill_fds[k] : -1;
 	h.close_fds[h.nr_close++] = h.region_fd;
 	if (h.log_fd >= 0)
 		h.close_fds[h.nr_close++] = h.log_fd;
@@ -1382,6 +1398,9 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 
 	if (die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* thaw's ends: a restorer waiting on its own must see EOF if thaw goes */
+	for (k = 0; tr->fill_socks && k < tr->nr; k++)
+		close(tr->fill_socks[k]);
 	/* a /proc of this namespace, so /proc/self is the restored process */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -1606,10 +1625,170 @@ static int read_tree(const char *dir, struct image *root, struct tree *tr)
 	return 0;
 }
 
+/* A socket pair per process for an engine_page_source; thaw's ends pass credentials. */
+static int fill_open(struct tree *tr)
+{
+	static const int on = 1;
+	uint32_t k;
+
+	tr->fill_socks = malloc(tr->nr * sizeof(int));
+	tr->fill_fds = malloc(tr->nr * sizeof(int));
+	if (!tr->fill_socks || !tr->fill_fds)
+		return -ENOMEM;
+	for (k = 0; k < tr->nr; k++)
+		tr->fill_socks[k] = tr->fill_fds[k] = -1;
+	for (k = 0; k < tr->nr; k++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			return log_errno("a socket pair for the page data");
+		tr->fill_socks[k] = sv[0];
+		tr->fill_fds[k] = sv[1];
+		if (setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0)
+			return log_errno("SO_PASSCRED");
+	}
+	return 0;
+}
+
+static void fill_close(struct tree *tr, bool socks, bool fds)
+{
+	uint32_t k;
+
+	for (k = 0; k < tr->nr; k++) {
+		if (socks && tr->fill_socks && tr->fill_socks[k] >= 0)
+			close(tr->fill_socks[k]);
+		if (fds && tr->fill_fds && tr->fill_fds[k] >= 0)
+			close(tr->fill_fds[k]);
+		if (socks && tr->fill_socks)
+			tr->fill_socks[k] = -1;
+		if (fds && tr->fill_fds)
+			tr->fill_fds[k] = -1;
+	}
+}
+
+/*
+ * The restorer of process k has mapped its memory: its message carries its
+ * PID as we see it (SCM_CREDENTIALS).  0 on EOF: it, or the restore, failed.
+ */
+static pid_t fill_wait_mapped(int sock)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} u;
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	struct ucred cred;
+	ssize_t n;
+
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n != 1 || byte != 'm')
+		return 0;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(cred))) {
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			return cred.pid;
+		}
+	return 0;
+}
+
+static int cmp_fill_run(const void *a, const void *b)
+{
+	const struct engine_fill_run *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The data runs of img (zero runs the restorer clears itself), by offset. */
+static struct engine_fill_run *fill_runs(const struct image *img, size_t *nr)
+{
+	struct engine_fill_run *runs = malloc((img->nr_runs ? img->nr_runs : 1) * sizeof(*runs));
+	uint64_t i;
+
+	*nr = 0;
+	if (!runs)
+		return NULL;
+	for (i = 0; i < img->nr_runs; i++)
+		if (!(img->runs[i].flags & IMAGE_RUN_ZERO))
+			runs[(*nr)++] = (struct engine_fill_run){
+				img->runs[i].off, img->runs[i].vaddr,
+				(uint64_t)img->runs[i].npages * IMAGE_PAGE_SIZE };
+	qsort(runs, *nr, sizeof(*runs), cmp_fill_run);
+	return runs;
+}
+
+/*
+ * DESIGN.md, Restore with a page source: once every restorer has mapped its
+ * memory, the source writes the data runs, and each restorer hears how that
+ * went.  Any failure: the restorers trap, init kills the tree.
+ */
+static int fill_from_source(struct tree *tr, const struct engine_page_source *src)
+{
+	struct engine_fill_proc *procs = calloc(tr->nr, sizeof(*procs));
+	char (*names)[64] = calloc(tr->nr, sizeof(*names));
+	double t0 = now_ms();
+	int64_t reply;
+	uint32_t k;
+	int ret = 0;
+
+	if (!procs || !names)
+		ret = -ENOMEM;
+	for (k = 0; ret == 0 && k < tr->nr; k++) {
+		const struct image *img = tr->imgs[k];
+		struct engine_fill_run *runs;
+
+		procs[k].pid = fill_wait_mapped(tr->fill_socks[k]);
+		if (procs[k].pid <= 0) {
+			ret = -EIO; /* init says why */
+			break;
+		}
+		if (k == 0)
+			snprintf(names[k], sizeof(names[k]), "pages.img");
+		else
+			snprintf(names[k], sizeof(names[k]), IMAGE_CHILD_DIR_FMT "/pages.img",
+				 img->proc.pid);
+		procs[k].pages = names[k];
+		runs = fill_runs(img, &procs[k].nr_runs);
+		procs[k].runs = runs;
+		if (!runs)
+			ret = -ENOMEM;
+	}
+	if (ret == 0) {
+		log_debug("memory of %u process%s mapped at +%.1f ms; the page source writes it",
+			  tr->nr, tr->nr == 1 ? "" : "es", now_ms() - t0);
+		ret = src->fill(src->arg, procs, tr->nr);
+		log_debug("page data written in %.1f ms%s", now_ms() - t0, ret < 0 ? " (failed)" : "");
+	}
+	reply = ret;
+	for (k = 0; ret == 0 && k < tr->nr; k++)
+		if (send(tr->fill_socks[k], &reply, sizeof(reply), MSG_NOSIGNAL) != sizeof(reply))
+			ret = log_errno("pid %d: telling its restorer the pages are written",
+					tr->imgs[k]->proc.pid);
+	/* on failure the restorers see EOF (or the error) and trap; init kills the tree */
+	if (ret < 0)
+		for (k = 0; k < tr->nr; k++)
+			send(tr->fill_socks[k], &reply, sizeof(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+	fill_close(tr, true, false);
+	for (k = 0; procs && k < tr->nr; k++)
+		free((void *)procs[k].runs);
+	free(procs);
+	free(names);
+	return ret;
+}
+
 static void tree_free(struct tree *tr)
 {
 	uint32_t k;
 
+	fill_close(tr, true, true);
+	free(tr->fill_socks);
+	free(tr->fill_fds);
+	tr->fill_socks = tr->fill_fds = NULL;
 	for (k = 1; k < tr->nr; k++)
 		image_free(tr->imgs[k]);
 	free(tr->imgs);
@@ -1645,6 +1824,11 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		  tr.nr == 1 ? "" : "es");
 	/* the driver loads while the engine works; forked before init, so init inherits none of it */
 	gpu_restore_begin(img, &cuda);
+	if (opts->pages) {
+		ret = fill_open(&tr);
+		if (ret < 0)
+			goto out;
+	}
 	if (pipe2(status_pipe, O_CLOEXEC) < 0) {
 		ret = log_errno("pipe");
 		goto out;
@@ -1672,6 +1856,10 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	close(status_pipe[1]);
 	if (release_pipe[0] >= 0)
 		close(release_pipe[0]);
+	fill_close(&tr, false, true);
+	/* a failure here makes the restorers trap: init reports it and ends the tree */
+	if (opts->pages)
+		fill_from_source(&tr, opts->pages);
 	if (read(status_pipe[0], &ok, 1) != 1) {
 		close(status_pipe[0]);
 		waitpid(init, &status, 0);

@@ -267,14 +267,12 @@ int chunkstore_publish(struct chunkstore *cs, const char *staged, const struct s
 	return 0;
 }
 
-int chunkstore_materialize(struct chunkstore *cs, const char *key, char *buf, size_t len)
+int chunkstore_restore_open(struct chunkstore *cs, const char *key, struct store_snap_restore **ret)
 {
 	char name[STORE_NAME_MAX + 1];
 
 	key_name(key, name);
-	/* pages.img on a huge tmpfs where it can be: run.c puts store_snap_pages_fd() in */
-	return store_snap_materialize_pages_apart(&cs->cfg, name, getenv("THAW_RESTORE_TMPDIR"), 0,
-						  buf, len, NULL);
+	return store_snap_restore_open(&cs->cfg, name, getenv("THAW_RESTORE_TMPDIR"), ret);
 }
 
 static int snap_meta_load_file(const char *path, const char *key, struct snap_meta *m)

@@ -785,7 +785,7 @@ static int find_meta(struct run *r, struct snap_meta *meta, char **reason)
  * ingredients match, and its own run.json is then the metadata: the name
  * may have moved on since find_meta() read it.
  */
-static int materialize(struct run *r, struct snap_meta *meta, char *copy, size_t len,
+static int materialize(struct run *r, struct snap_meta *meta, struct store_snap_restore **sr,
 		       char **reason)
 {
 	struct capture cap;
@@ -801,10 +801,9 @@ static int materialize(struct run *r, struct snap_meta *meta, char *copy, size_t
 		return -ESTALE;
 	}
 	capture_start(&cap);
-	ret = chunkstore_materialize(r->cs, r->key, copy, len);
+	ret = chunkstore_restore_open(r->cs, r->key, sr);
 	capture_stop(&cap, &why);
 	if (ret < 0) {
-		copy[0] = '\0';
 		if (asprintf(reason, "restore failed: %s", why ? why : strerror(-ret)) < 0)
 			*reason = NULL;
 		free(why);
@@ -812,7 +811,7 @@ static int materialize(struct run *r, struct snap_meta *meta, char *copy, size_t
 	}
 	free(why);
 	snap_meta_release(meta);
-	ret = chunkstore_copy_meta(copy, r->key, meta);
+	ret = chunkstore_copy_meta(store_snap_restore_dir(*sr), r->key, meta);
 	if (ret < 0)
 		*reason = strdup("snapshot metadata is unreadable");
 	return ret;
@@ -820,9 +819,10 @@ static int materialize(struct run *r, struct snap_meta *meta, char *copy, size_t
 
 /* The engine's part: a control socket and stdout for the program, then engine_restore. */
 static int restore_from(struct run *r, const struct snap_meta *meta, const char *dir,
-			struct image *img, char **reason)
+			struct image *img, struct store_snap_restore *sr, char **reason)
 {
 	struct engine_restore_opts o = { .detach = true, .die_with_caller = true };
+	struct engine_page_source pages = { store_snap_restore_fill, sr };
 	char *why = NULL;
 	struct capture cap;
 	int sv[2], ret, status, saved_out = -1;
@@ -854,6 +854,8 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 	o.image = img;
 	o.ret_init_pid = &r->init;
 	o.ret_program_pid = &r->program;
+	if (sr)
+		o.pages = &pages; /* the chunk store's pages go straight into the process */
 	capture_start(&cap);
 	ret = engine_restore(&o, &status);
 	capture_stop(&cap, &why);
@@ -882,11 +884,12 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 /* 0 when the program runs again from its snapshot; else *reason says why not. */
 static int try_restore(struct run *r, char **reason)
 {
+	struct store_snap_restore *sr = NULL;
 	struct image *img = NULL;
 	struct snap_meta meta;
-	char dir[PATH_MAX], copy[PATH_MAX] = "";
+	char dir[PATH_MAX];
 	double t0 = runtime_now_ms();
-	int ret, pages_fd;
+	int ret;
 
 	*reason = NULL;
 	ret = find_meta(r, &meta, reason);
@@ -894,10 +897,10 @@ static int try_restore(struct run *r, char **reason)
 	if (ret < 0)
 		return ret;
 	if (r->cs) {
-		ret = materialize(r, &meta, copy, sizeof(copy), reason);
+		ret = materialize(r, &meta, &sr, reason);
 		if (ret < 0)
 			goto out;
-		snprintf(dir, sizeof(dir), "%s", copy);
+		snprintf(dir, sizeof(dir), "%s", store_snap_restore_dir(sr));
 	} else {
 		snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
 	}
@@ -906,20 +909,7 @@ static int try_restore(struct run *r, char **reason)
 		ret = -ESTALE;
 		goto out;
 	}
-	/*
-	 * A chunk store's copy may have its pages.img on a huge tmpfs, reachable
-	 * only through the store's fd: the engine reads that one (and its init
-	 * closes it once the program runs; the store's copy goes with
-	 * store_snap_remove below).
-	 */
-	pages_fd = copy[0] ? store_snap_pages_fd(copy) : -1;
-	if (pages_fd >= 0) {
-		close(img->pages_fd);
-		img->pages_fd = pages_fd;
-	}
-	ret = restore_from(r, &meta, dir, img, reason);
-	if (pages_fd >= 0)
-		img->pages_fd = -1;
+	ret = restore_from(r, &meta, dir, img, sr, reason);
 	image_free(img);
 	if (ret < 0)
 		goto out;
@@ -933,9 +923,8 @@ static int try_restore(struct run *r, char **reason)
 			log_warn("could not count the restore in %s/%s.json", r->store, r->key);
 	}
 out:
-	/* the program no longer reads it; behind a URL this fills the local cache from it first */
-	if (copy[0])
-		store_snap_remove(copy);
+	/* the program no longer needs it; behind a URL this fills the local cache first */
+	store_snap_restore_close(sr);
 	snap_meta_release(&meta);
 	return ret;
 }

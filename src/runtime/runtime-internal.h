@@ -93,8 +93,9 @@ int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char 
 int chunkstore_stage(struct chunkstore *cs, char *buf, size_t len);
 /* Adds m as run.json to the staged snapshot and puts it under the key's name. */
 int chunkstore_publish(struct chunkstore *cs, const char *staged, const struct snap_meta *m);
-/* Rebuilds the key's snapshot on tmpfs; remove it with store_snap_remove(). */
-int chunkstore_materialize(struct chunkstore *cs, const char *key, char *buf, size_t len);
+struct store_snap_restore;
+/* Opens the key's snapshot for a restore (store_snap_restore_open). */
+int chunkstore_restore_open(struct chunkstore *cs, const char *key, struct store_snap_restore **ret);
 /* The metadata inside a rebuilt copy. */
 int chunkstore_copy_meta(const char *dir, const char *key, struct snap_meta *m);
 int chunkstore_for_each(struct chunkstore *cs, int (*fn)(struct snap_meta *m, void *arg),

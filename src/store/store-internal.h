@@ -113,7 +113,15 @@ struct store {
 	bool has_key;
 	struct store_key key;
 	const char *context; /* "snapshot NAME" while a named operation runs */
-	bool defer_fill; /* reads do not fill the tiers in front: the caller does it later */
+	/*
+	 * If set, a chunk that a tier behind the first had is offered here
+	 * (verified, with its stored bytes) instead of being written to the
+	 * tiers in front; true: taken (stored is then empty), the caller fills
+	 * it in later with store_disk_fill_stored().
+	 */
+	bool (*keep_fetched)(void *arg, const char *id, const struct store_chunk_ref *ref,
+			     struct store_buf *stored);
+	void *keep_fetched_arg;
 };
 
 void store_object_id(const struct store *s, const struct store_chunk_ref *ref,
@@ -121,10 +129,9 @@ void store_object_id(const struct store *s, const struct store_chunk_ref *ref,
 /* Reads n chunks into outs (each ref->len bytes), through the tiers. */
 int store_read_chunks(struct store *s, const char *file, const struct store_chunk_ref *refs,
 		      size_t n, uint8_t **outs);
-/* For a deferred fill: 1 if the disk tier has the chunk, 0 if not, < 0 error or no disk tier. */
-int store_disk_has_chunk(struct store *s, const struct store_chunk_ref *ref);
-/* Encodes a chunk already verified (plain: ref->len bytes) into the disk tier. */
-int store_disk_fill(struct store *s, const struct store_chunk_ref *ref, const void *plain);
+/* Writes a chunk kept by keep_fetched into the disk tier (re-encoded for its codec). */
+int store_disk_fill_stored(struct store *s, const char *id, const struct store_chunk_ref *ref,
+			   const struct store_buf *stored);
 struct store_tier *store_origin(struct store *s);
 struct store_tier *store_disk_tier(struct store *s);
 int store_manifest_encode(const struct store_manifest *m, struct store_buf *out);

@@ -1,13 +1,12 @@
 /*
  * store-snap.h - snapshots through the store, for thaw dump/restore/run.
  *
- * The engine reads and writes plain snapshot directories.  These helpers
- * sit between it and the store: a dump is staged in a private directory on
- * the store's own filesystem and then put (the name is written last, so it
- * appears only once the whole snapshot is stored); a restore rebuilds the
- * snapshot in a private directory on tmpfs (its pages on a tmpfs of their
- * own with huge pages), decoding chunks on several threads, and the engine
- * restores from that.  An addition to store.h's interface, kept apart because its
+ * The engine writes plain snapshot directories.  These helpers sit between
+ * it and the store: a dump is staged in a private directory on the store's
+ * own filesystem and then put (the name is written last, so it appears only
+ * once the whole snapshot is stored); a restore rebuilds the small files in
+ * a private directory on tmpfs and streams the pages from the chunks
+ * straight into the restored processes (the engine's page source).  An addition to store.h's interface, kept apart because its
  * owner keeps that header.
  */
 #ifndef THAW_STORE_STORE_SNAP_H
@@ -16,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/engine.h"
 #include "store/store.h"
 
 /* True for http:// and https:// locations. */
@@ -37,51 +37,29 @@ int store_snap_config(const char *location, const char *cache, struct store_conf
 int store_snap_stage(const struct store_config *cfg, char *buf, size_t len)
 	__attribute__((warn_unused_result));
 
-/*
- * Removes a staged or materialised snapshot: the files of dir, dir, and a
- * staging parent; closes the fd of store_snap_pages_fd(dir).
- */
+/* Removes a staged snapshot: the files of dir, dir, and its staging parent. */
 void store_snap_remove(const char *dir);
 
 /*
- * Where store_snap_materialize_pages_apart() could, the rebuilt pages.img lies on a
- * tmpfs of its own with huge pages, reachable only through this fd (the
- * store layer's, until store_snap_remove(dir)); dir holds a placeholder of
- * the same size and first page, so that image_read(dir) succeeds, and the
- * caller puts this fd in place of the image's pages_fd (taking it out again
- * before it frees the image).  It is the only handle: a process forked while
- * it is open keeps the whole copy until it closes it.  -1: dir's own
- * pages.img is the copy.
+ * A restore from the store.  store_snap_restore_open() rebuilds every file
+ * of snapshot name but the pages in a new private directory under parent
+ * (NULL: /dev/shm, else $TMPDIR, else /tmp), where the engine reads the
+ * snapshot; each pages.img there is a sparse placeholder holding only its
+ * header page.  The caller passes store_snap_restore_fill, with the handle,
+ * as the engine's page source: it decodes and verifies the chunks on one
+ * thread per CPU (at least 4 behind a URL) and writes them straight into the
+ * restored processes.  store_snap_restore_close() removes the directory
+ * and, behind a URL, first writes the chunks it fetched to the local cache
+ * (call it once the program runs: the engine's on_restored).  Any error
+ * names the chunk and the snapshot, and leaves nothing behind.
  */
-int store_snap_pages_fd(const char *dir);
+struct store_snap_restore;
 
-struct store_snap_stats {
-	uint64_t bytes; /* bytes of the files */
-	uint64_t fetched; /* of those, bytes decoded from chunks (the rest are zero) */
-	unsigned threads;
-	double ms;
-};
-
-/*
- * Rebuilds snapshot name in a new private directory under parent (NULL:
- * /dev/shm, else $TMPDIR, else /tmp) on threads decoders (0: one per CPU,
- * at least 4 for a URL); the directory's path goes to buf.  On any error
- * nothing is left behind and the error names the chunk and the snapshot.
- */
-int store_snap_materialize(const struct store_config *cfg, const char *name, const char *parent,
-			   unsigned threads, char *buf, size_t len, struct store_snap_stats *stats)
-	__attribute__((warn_unused_result));
-
-/*
- * The same, but a large pages.img goes on a tmpfs of its own with huge
- * pages (dir holds a placeholder): for a caller that reads the image itself
- * and puts store_snap_pages_fd(dir) in as its pages_fd.  A caller that lets
- * the engine read dir must use store_snap_materialize().
- */
-int store_snap_materialize_pages_apart(const struct store_config *cfg, const char *name,
-				       const char *parent, unsigned threads, char *buf, size_t len,
-				       struct store_snap_stats *stats)
-	__attribute__((warn_unused_result));
+int store_snap_restore_open(const struct store_config *cfg, const char *name, const char *parent,
+			    struct store_snap_restore **ret) __attribute__((warn_unused_result));
+const char *store_snap_restore_dir(const struct store_snap_restore *r);
+int store_snap_restore_fill(void *r, const struct engine_fill_proc *procs, uint32_t nr);
+void store_snap_restore_close(struct store_snap_restore *r);
 
 /*
  * Removes name from a directory store (cfg->dir without a URL); the objects

@@ -205,55 +205,53 @@ static const struct store_key *key_of(const struct store *s)
 	return s->has_key ? &s->key : NULL;
 }
 
-/* Writes a verified chunk into tiers [0, upto), reusing stored bytes when the codec fits. */
-static void fill_front(struct store *s, size_t upto, const char *id,
-		       const struct store_chunk_ref *ref, const void *plain,
-		       const struct store_buf *stored)
+/*
+ * Writes a verified chunk into tiers [0, upto), reusing its stored bytes
+ * where the codec fits; plain is its plaintext, or NULL to decode it from
+ * stored when a tier wants another codec.
+ */
+static int fill_front(struct store *s, size_t upto, const char *id,
+		      const struct store_chunk_ref *ref, const void *plain,
+		      const struct store_buf *stored)
 {
 	struct store_buf enc = { 0 };
+	uint8_t *tmp = NULL;
+	const char *why;
 	size_t i;
-	int codec = store_chunk_codec(stored->data, stored->len);
+	int codec = store_chunk_codec(stored->data, stored->len), rc = 0;
 
-	for (i = 0; i < upto; i++) {
+	for (i = 0; i < upto && !rc; i++) {
 		struct store_tier *t = s->tiers[i];
 
 		if (codec == t->codec || codec == STORE_CODEC_NONE) {
-			t->ops->put(t, STORE_OBJ_CHUNK, id, stored->data, stored->len);
-		} else if (store_chunk_encode(ref->flags & STORE_CHUNK_ENCRYPTED ? key_of(s) : NULL,
-					      t->codec, t->level, ref, plain, &enc) == 0) {
-			t->ops->put(t, STORE_OBJ_CHUNK, id, enc.data, enc.len);
+			rc = t->ops->put(t, STORE_OBJ_CHUNK, id, stored->data, stored->len);
+			continue;
 		}
+		if (!plain) {
+			tmp = malloc(ref->len);
+			rc = !tmp ? -ENOMEM :
+				    store_chunk_decode(key_of(s), ref, stored->data, stored->len, tmp,
+						       &why);
+			if (rc)
+				break;
+			plain = tmp;
+		}
+		rc = store_chunk_encode(ref->flags & STORE_CHUNK_ENCRYPTED ? key_of(s) : NULL,
+					t->codec, t->level, ref, plain, &enc);
+		if (!rc)
+			rc = t->ops->put(t, STORE_OBJ_CHUNK, id, enc.data, enc.len);
+		store_buf_release(&enc);
 	}
-	store_buf_release(&enc);
-}
-
-int store_disk_has_chunk(struct store *s, const struct store_chunk_ref *ref)
-{
-	struct store_tier *t = store_disk_tier(s);
-	char id[STORE_ID_MAX];
-
-	if (!t)
-		return -ENOENT;
-	store_object_id(s, ref, id);
-	return t->ops->has(t, STORE_OBJ_CHUNK, id);
-}
-
-int store_disk_fill(struct store *s, const struct store_chunk_ref *ref, const void *plain)
-{
-	struct store_tier *t = store_disk_tier(s);
-	struct store_buf enc = { 0 };
-	char id[STORE_ID_MAX];
-	int rc;
-
-	if (!t)
-		return -ENOENT;
-	store_object_id(s, ref, id);
-	rc = store_chunk_encode(ref->flags & STORE_CHUNK_ENCRYPTED ? key_of(s) : NULL, t->codec,
-				t->level, ref, plain, &enc);
-	if (!rc)
-		rc = t->ops->put(t, STORE_OBJ_CHUNK, id, enc.data, enc.len);
-	store_buf_release(&enc);
+	free(tmp);
 	return rc;
+}
+
+int store_disk_fill_stored(struct store *s, const char *id, const struct store_chunk_ref *ref,
+			   const struct store_buf *stored)
+{
+	if (!store_disk_tier(s))
+		return -ENOENT;
+	return fill_front(s, 1, id, ref, NULL, stored);
 }
 
 static const char *ctx(const struct store *s)
@@ -334,7 +332,8 @@ int store_read_chunks(struct store *s, const char *file, const struct store_chun
 			if (drc == 0) {
 				if (s->ram)
 					store_ram_put(s->ram, ids[k], outs[k], refs[k].len);
-				if (!s->defer_fill)
+				if (!ti || !s->keep_fetched ||
+				    !s->keep_fetched(s->keep_fetched_arg, ids[k], &refs[k], &bufs[k]))
 					fill_front(s, ti, ids[k], &refs[k], outs[k], &bufs[k]);
 				store_buf_release(&bufs[k]);
 				continue;

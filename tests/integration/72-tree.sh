@@ -6,7 +6,7 @@
 # offset moves for all), shared anonymous memory and a memfd.  Every process
 # checks itself after restore and the root prints PASS only if all did.
 # A first restore of the snapshot is killed at its root (kill -9): no process
-# of the tree may survive; a second one checks itself.
+# of the tree may survive; a second one, from a store, checks itself.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../treelib.sh"
 need_prog tree
@@ -74,8 +74,12 @@ if [ -n "$init" ]; then
 fi
 log "kill -9 of root $PID: $(echo "$all" | wc -w) processes gone (namespace init $init)"
 
-# ---- restore again, check the shape from outside, then every process checks itself
-restore_detached r2 "$TMP/snap"
+# ---- restore again, this time through a store (every process's pages go
+# straight from the chunks into it), check the shape from outside, then
+# every process checks itself
+"$THAW" store --store "$TMP/store" put "$TMP/snap" --name tree >"$TMP/put.log" 2>&1 ||
+	fail "thaw store put: $(tail -n 3 "$TMP/put.log")"
+restore_detached_from r2 --store "$TMP/store" --name tree
 track_tree "$PID"
 check_shape "$PID" "restored again"
 finish r2 "$PID"

@@ -27,6 +27,7 @@
 #include "restorer.h"
 
 #define NR_read 0
+#define NR_write 1
 #define NR_close 3
 #define NR_mmap 9
 #define NR_mprotect 10
@@ -239,6 +240,8 @@ static long fill_pages(struct restorer_args *a, uint64_t first, uint64_t step, u
 			zero(dst, len);
 			continue;
 		}
+		if (a->fill_fd >= 0)
+			continue; /* thaw writes it: pages_from_thaw() */
 		/* fault the pages in one go rather than one exception each inside pread */
 		sys3(NR_madvise, dst, len, MADV_POPULATE_WRITE);
 		while (done < len) {
@@ -295,6 +298,27 @@ static void fill_share(struct restorer_args *a, uint32_t idx)
 		a->fill_error_at = at;
 	__sync_fetch_and_add(&a->filled, 1);
 	futex_wake(&a->filled);
+}
+
+/*
+ * The data runs come from thaw (a restore from the store): tell it the
+ * memory is mapped, then wait for its word that they are written (0) or
+ * why not (-errno).  Silence means thaw is gone.
+ */
+static long pages_from_thaw(struct restorer_args *a)
+{
+	int64_t reply = -32; /* EPIPE */
+	char mapped = 'm';
+	long n;
+
+	if (sys3(NR_write, a->fill_fd, &mapped, 1) != 1)
+		return -32;
+	do
+		n = sys3(NR_read, a->fill_fd, &reply, sizeof(reply));
+	while (n == -4); /* EINTR */
+	if (n != sizeof(reply))
+		return -32;
+	return reply > 0 ? -5 /* EIO */ : reply;
 }
 
 static long finish_vmas(struct restorer_args *a)
@@ -528,6 +552,10 @@ restorer_entry(struct restorer_args *a)
 		trap_at(RESTORER_ERR_CRC, -74, a->fill_error_at);
 	if (a->fill_error < 0)
 		trap_at(RESTORER_ERR_READ, a->fill_error, a->fill_error_at);
+	if (a->fill_fd >= 0) {
+		STEP(RESTORER_ERR_READ, pages_from_thaw(a));
+		a->t_filled = now_ns();
+	}
 	STEP(RESTORER_ERR_MPROTECT, finish_vmas(a));
 	STEP(RESTORER_ERR_GUARD, install_guards(a));
 	STEP(RESTORER_ERR_MM_MAP, sys5(NR_prctl, PR_SET_MM, PR_SET_MM_MAP, &a->mm, sizeof(a->mm), 0));

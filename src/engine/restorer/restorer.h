@@ -111,6 +111,8 @@ struct restorer_args {
 	uint64_t magic;
 	int32_t pid; /* tgid, as the process sees it */
 	int32_t pages_fd;
+	int32_t fill_fd; /* >= 0: thaw writes the data runs (engine_page_source); -1: pages_fd */
+	int32_t pad0;
 
 	uint32_t nr_unmap;
 	struct restorer_range *unmap;
