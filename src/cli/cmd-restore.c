@@ -61,7 +61,7 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 	rc = store_snap_restore_open(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), &r);
 	if (rc)
 		goto out;
-	pages = (struct engine_page_source){ store_snap_restore_fill, r };
+	pages = (struct engine_page_source){ store_snap_restore_start, store_snap_restore_fill, r };
 	opts.dir = store_snap_restore_dir(r);
 	opts.pages = &pages;
 	opts.on_restored = close_restore;

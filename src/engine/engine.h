@@ -38,11 +38,13 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 /*
  * Page data from somewhere other than pages.img: the store (store-snap.h)
  * streams verified chunks straight into the restored memory, with no copy
- * of the snapshot in between.  Once every process of the tree has mapped
- * its memory, engine_restore() calls fill() in the caller's process; it
- * writes each process's data runs into procs[k].pid (process_vm_writev)
- * and returns 0 or a negative errno, which fails the restore: nothing of
- * the tree runs, the snapshot is untouched.
+ * of the snapshot in between.  engine_restore() calls start() (if set) once
+ * the snapshot is validated, so that the source can decode while the
+ * engine builds the processes, and fill() in the caller's process once
+ * every process of the tree has mapped its memory; fill() writes each
+ * process's data runs into procs[k].pid (process_vm_writev).  Both return
+ * 0 or a negative errno, which fails the restore: nothing of the tree
+ * runs, the snapshot is untouched.
  */
 struct engine_fill_run {
 	uint64_t off; /* in the process's pages file */
@@ -58,6 +60,7 @@ struct engine_fill_proc {
 };
 
 struct engine_page_source {
+	int (*start)(void *arg);
 	int (*fill)(void *arg, const struct engine_fill_proc *procs, uint32_t nr);
 	void *arg;
 };

@@ -531,7 +531,7 @@ static int build_and_jump(struct helper *h)
 	if (ret < 0)
 		goto out;
 	a->nr_runs = img->nr_runs;
-	a->nr_fillers = h->fill_fd >= 0 ? 0 : nr_fillers(img);
+	a->nr_fillers = h->fill_fd >= 0 ? 0 : nr_fillers(img); /* thaw fills */
 	a->runs = region_alloc(&r, img->nr_runs * sizeof(*a->runs));
 	for (i = 0; i < img->nr_runs; i++)
 		a->runs[i] = (struct restorer_run){ img->runs[i].vaddr, img->runs[i].off,
@@ -1826,6 +1826,8 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	gpu_restore_begin(img, &cuda);
 	if (opts->pages) {
 		ret = fill_open(&tr);
+		if (ret == 0 && opts->pages->start)
+			ret = opts->pages->start(opts->pages->arg);
 		if (ret < 0)
 			goto out;
 	}

@@ -822,7 +822,7 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 			struct image *img, struct store_snap_restore *sr, char **reason)
 {
 	struct engine_restore_opts o = { .detach = true, .die_with_caller = true };
-	struct engine_page_source pages = { store_snap_restore_fill, sr };
+	struct engine_page_source pages = { store_snap_restore_start, store_snap_restore_fill, sr };
 	char *why = NULL;
 	struct capture cap;
 	int sv[2], ret, status, saved_out = -1;

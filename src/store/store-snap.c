@@ -44,6 +44,7 @@
 #define JOB_MAX_CHUNKS 64 /* store_read_file's batch: one HTTP round of requests */
 #define JOB_MAX_BYTES_DISK (1u << 20) /* the staging buffer stays in a 2 MiB L2 */
 #define JOB_MAX_BYTES_URL (16u << 20) /* a round of 64 concurrent requests */
+#define PARK_MAX (512ull << 20) /* decoded ahead, before the memory is mapped */
 #define MAX_THREADS 16
 #define MAX_FILLERS 4
 #define PAGES_FILE "pages.img" /* the engine's page data: the one big file of a snapshot */
@@ -176,6 +177,42 @@ struct fetched {
 	struct store_buf stored;
 };
 
+struct job {
+	uint32_t file, first, nr;
+};
+
+/* Jobs shared out among threads, each with a store handle of its own. */
+struct work {
+	struct store_snap_restore *r;
+	int *fds; /* the directory's files, by manifest index */
+	struct job *jobs;
+	size_t nr_jobs, job_max; /* job_max: bytes of the largest job (staging buffer) */
+	atomic_size_t next;
+	atomic_int rc; /* the first error; stops the others */
+};
+
+/*
+ * The pages, decoded from the moment the snapshot is opened: until the
+ * engine has mapped the processes' memory (store_snap_restore_fill), a
+ * decoded job is parked, up to park_max bytes; then parked jobs are
+ * written first and the rest go straight through a buffer per thread.
+ */
+struct stream {
+	struct work w; /* the jobs: every chunk of every pages file */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint8_t **parked; /* by job: its decoded bytes while no process is known */
+	size_t *ready, nr_ready; /* the parked jobs */
+	size_t next, done; /* the next job to decode; jobs written */
+	uint64_t parked_bytes, park_max, bytes;
+	const struct engine_fill_proc *procs; /* NULL until fill */
+	int32_t *proc_of_file; /* by manifest index: its process, -1 none */
+	bool stop;
+	int rc;
+	pthread_t tids[MAX_THREADS];
+	unsigned nr_tids;
+};
+
 struct store_snap_restore {
 	struct store_config cfg; /* the caller's strings, which outlive this */
 	struct store_manifest *m;
@@ -187,25 +224,7 @@ struct store_snap_restore {
 	struct fetched *fetched;
 	size_t nr_fetched, cap_fetched;
 	uint64_t fetched_bytes;
-};
-
-struct job {
-	uint32_t file, first, nr;
-	uint32_t proc; /* streaming: the index of the process the chunks go to */
-};
-
-/* Jobs shared out among threads, each with a store handle of its own. */
-struct work {
-	struct store_snap_restore *r;
-	int (*run)(struct work *w, struct store *s, const struct job *j, uint8_t *buf,
-		   uint64_t off, uint64_t len);
-	int *fds; /* rebuilding: the directory's files, by manifest index */
-	const struct engine_fill_proc *procs; /* streaming */
-	struct job *jobs;
-	size_t nr_jobs, job_max; /* job_max: bytes of the largest job (staging buffer) */
-	atomic_size_t next;
-	atomic_int rc; /* the first error; stops the others */
-	atomic_uint_fast64_t bytes;
+	struct stream st;
 };
 
 static void set_error(struct work *w, int rc)
@@ -253,6 +272,26 @@ static bool keep_fetched(void *arg, const char *id, const struct store_chunk_ref
 	return kept;
 }
 
+/* ---- the files but the pages: rebuilt in the directory ---- */
+
+static int write_job(struct work *w, const struct job *j, const uint8_t *buf, uint64_t off,
+		     uint64_t len)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(w->fds[j->file], buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? log_errno("%s/%s", w->r->dir, w->r->m->files[j->file].name) :
+				       -EIO;
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
 static int run_jobs(struct work *w, struct store *s)
 {
 	uint8_t *buf = malloc(w->job_max ? w->job_max : 1);
@@ -270,13 +309,12 @@ static int run_jobs(struct work *w, struct store *s)
 		int rc = store_read_file(s, f, off, buf, len);
 
 		if (!rc)
-			rc = w->run(w, s, j, buf, off, len);
+			rc = write_job(w, j, buf, off, len);
 		if (rc) {
 			set_error(w, rc);
 			free(buf);
 			return rc;
 		}
-		atomic_fetch_add(&w->bytes, len);
 	}
 	free(buf);
 	return 0;
@@ -336,8 +374,7 @@ static bool is_pages_file(const char *name)
 }
 
 /* Appends jobs for the chunks [from, to) of file fi: runs of at most JOB_MAX_CHUNKS and max_bytes. */
-static void add_jobs(struct work *w, uint32_t fi, uint32_t from, uint32_t to, uint32_t proc,
-		     uint64_t max_bytes)
+static void add_jobs(struct work *w, uint32_t fi, uint32_t from, uint32_t to, uint64_t max_bytes)
 {
 	const struct store_file *f = &w->r->m->files[fi];
 	uint32_t i = from;
@@ -353,7 +390,7 @@ static void add_jobs(struct work *w, uint32_t fi, uint32_t from, uint32_t to, ui
 		}
 		if (bytes > w->job_max)
 			w->job_max = bytes;
-		w->jobs[w->nr_jobs++] = (struct job){ .file = fi, .first = i, .nr = k, .proc = proc };
+		w->jobs[w->nr_jobs++] = (struct job){ .file = fi, .first = i, .nr = k };
 		i += k;
 	}
 }
@@ -374,27 +411,6 @@ static uint64_t job_bytes(const struct store_snap_restore *r)
 	return r->cfg.url ? JOB_MAX_BYTES_URL : JOB_MAX_BYTES_DISK;
 }
 
-/* ---- the files but the pages: rebuilt in the directory ---- */
-
-static int write_job(struct work *w, struct store *s, const struct job *j, uint8_t *buf,
-		     uint64_t off, uint64_t len)
-{
-	uint64_t done = 0;
-
-	(void)s;
-	while (done < len) {
-		ssize_t n = pwrite(w->fds[j->file], buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? log_errno("%s/%s", w->r->dir, w->r->m->files[j->file].name) :
-				       -EIO;
-		done += (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
  * Every file at its size (zero chunks stay holes); a pages file is a
  * placeholder, sparse but for its header page, which is all that
@@ -402,7 +418,7 @@ static int write_job(struct work *w, struct store *s, const struct job *j, uint8
  */
 static int rebuild_files(struct store_snap_restore *r, struct store *s, int dfd)
 {
-	struct work w = { .r = r, .run = write_job };
+	struct work w = { .r = r };
 	uint8_t header[HEADER_BYTES];
 	uint32_t i;
 	int rc;
@@ -433,7 +449,7 @@ static int rebuild_files(struct store_snap_restore *r, struct store *s, int dfd)
 		for (c = 0; c <= f->nr_chunks; c++) {
 			if (c < f->nr_chunks && !(f->chunks[c].flags & STORE_CHUNK_ZERO))
 				continue;
-			add_jobs(&w, i, first, c, 0, job_bytes(r));
+			add_jobs(&w, i, first, c, job_bytes(r));
 			first = c + 1;
 		}
 	}
@@ -467,6 +483,325 @@ static unsigned nr_threads(const struct store_config *cfg)
 	return n > MAX_THREADS ? MAX_THREADS : n;
 }
 
+/* ---- the pages: straight into the processes ---- */
+
+/* process_vm_writev until done; an error names the process and the address. */
+static int write_process(pid_t pid, struct iovec *local, struct iovec *remote, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		ssize_t got = process_vm_writev(pid, local + i, n - i, remote + i, n - i, 0);
+		int err = errno;
+
+		if (got <= 0) {
+			log_error("pid %d: writing %zu bytes of page data at 0x%lx: %s", pid,
+				  remote[i].iov_len, (unsigned long)remote[i].iov_base,
+				  got < 0 ? strerror(err) : "nothing written");
+			return got < 0 ? -err : -EFAULT;
+		}
+		while (i < n && (size_t)got >= remote[i].iov_len) {
+			got -= (ssize_t)remote[i].iov_len;
+			i++;
+		}
+		if (got > 0) { /* stopped inside an entry: the rest of it next */
+			local[i].iov_base = (char *)local[i].iov_base + got;
+			local[i].iov_len -= (size_t)got;
+			remote[i].iov_base = (char *)remote[i].iov_base + got;
+			remote[i].iov_len -= (size_t)got;
+		}
+	}
+	return 0;
+}
+
+#define IOV_BATCH 256
+
+/* The bytes [off, off + len) of a process's pages file, in buf, go where its runs say. */
+static int write_runs(const struct engine_fill_proc *p, const uint8_t *buf, uint64_t off,
+		      uint64_t len)
+{
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+	size_t lo = 0, hi = p->nr_runs, n = 0, i;
+	uint64_t end = off + len;
+	int rc = 0;
+
+	while (lo < hi) { /* the first run that ends after off */
+		size_t mid = (lo + hi) / 2;
+
+		if (p->runs[mid].off + p->runs[mid].len <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < p->nr_runs && p->runs[i].off < end && !rc; i++) {
+		const struct engine_fill_run *run = &p->runs[i];
+		uint64_t from = run->off > off ? run->off : off;
+		uint64_t to = run->off + run->len < end ? run->off + run->len : end;
+
+		local[n] = (struct iovec){ (void *)(buf + (from - off)), to - from };
+		remote[n] = (struct iovec){ (void *)(uintptr_t)(run->vaddr + (from - run->off)),
+					    to - from };
+		if (++n == IOV_BATCH) {
+			rc = write_process(p->pid, local, remote, n);
+			n = 0;
+		}
+	}
+	if (!rc && n)
+		rc = write_process(p->pid, local, remote, n);
+	return rc;
+}
+
+static void job_range(const struct store_snap_restore *r, const struct job *j, uint64_t *off,
+		      uint64_t *len)
+{
+	const struct store_file *f = &r->m->files[j->file];
+	const struct store_chunk_ref *last = &f->chunks[j->first + j->nr - 1];
+
+	*off = f->chunks[j->first].off;
+	*len = last->off + last->len - *off;
+}
+
+/* Job i, decoded into buf, into its process (if one wants its file). */
+static int stream_write(struct store_snap_restore *r, size_t i, const uint8_t *buf)
+{
+	const struct job *j = &r->st.w.jobs[i];
+	int32_t k = r->st.proc_of_file[j->file];
+	uint64_t off, len;
+
+	if (k < 0)
+		return 0;
+	job_range(r, j, &off, &len);
+	return write_runs(&r->st.procs[k], buf, off, len);
+}
+
+/* With the lock held: job i is written (rc its result); parked: the bytes it held. */
+static void stream_done(struct stream *st, int rc, uint64_t len, uint64_t parked)
+{
+	st->parked_bytes -= parked;
+	st->done++;
+	st->bytes += len;
+	if (rc && !st->rc)
+		st->rc = rc;
+	if (rc || st->done == st->w.nr_jobs || parked)
+		pthread_cond_broadcast(&st->cond);
+}
+
+/*
+ * One thread of the stream, with a store handle of its own: decode the next
+ * job, park it while no process is known (waiting once park_max bytes are
+ * parked), write parked jobs once they are known, and stop when nothing is
+ * left for it or on the first error.
+ */
+static void *stream_worker(void *arg)
+{
+	struct store_snap_restore *r = arg;
+	struct stream *st = &r->st;
+	struct store *s = NULL;
+	uint8_t *own = NULL; /* the staging buffer once the processes are known */
+	int rc = open_handle(r, &s);
+
+	pthread_mutex_lock(&st->lock);
+	if (rc && !st->rc)
+		st->rc = rc;
+	while (!st->rc && !st->stop) {
+		uint64_t off, len;
+		uint8_t *buf;
+		size_t i;
+		bool park;
+
+		if (st->procs && st->nr_ready) {
+			i = st->ready[--st->nr_ready];
+			buf = st->parked[i];
+			st->parked[i] = NULL;
+			job_range(r, &st->w.jobs[i], &off, &len);
+			pthread_mutex_unlock(&st->lock);
+			rc = stream_write(r, i, buf);
+			free(buf);
+			pthread_mutex_lock(&st->lock);
+			stream_done(st, rc, len, len);
+			continue;
+		}
+		if (st->next == st->w.nr_jobs && st->procs)
+			break; /* the others finish what they hold */
+		if (st->next == st->w.nr_jobs ||
+		    (!st->procs && st->parked_bytes + st->w.job_max > st->park_max)) {
+			pthread_cond_wait(&st->cond, &st->lock);
+			continue;
+		}
+		i = st->next++;
+		job_range(r, &st->w.jobs[i], &off, &len);
+		park = !st->procs;
+		if (park)
+			st->parked_bytes += len;
+		pthread_mutex_unlock(&st->lock);
+		if (!park && !own)
+			own = malloc(st->w.job_max);
+		buf = park ? malloc(len) : own;
+		rc = buf ? store_read_file(s, &r->m->files[st->w.jobs[i].file], off, buf, len) :
+			   -ENOMEM;
+		pthread_mutex_lock(&st->lock);
+		if (!rc && park && !st->procs) {
+			st->parked[i] = buf;
+			st->ready[st->nr_ready++] = i;
+			continue;
+		}
+		if (!rc) { /* the processes are known (perhaps only since the decode began) */
+			pthread_mutex_unlock(&st->lock);
+			rc = stream_write(r, i, buf);
+			pthread_mutex_lock(&st->lock);
+		}
+		if (park)
+			free(buf);
+		stream_done(st, rc, len, park ? len : 0);
+	}
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	free(own);
+	store_close(s);
+	return NULL;
+}
+
+/*
+ * Plans every chunk of every pages file and starts decoding on all but one
+ * of the restore's threads: the engine's own work until the memory is
+ * mapped needs that one; store_snap_restore_fill's thread joins then.
+ */
+int store_snap_restore_start(void *arg)
+{
+	struct store_snap_restore *r = arg;
+	struct stream *st = &r->st;
+	long pages = sysconf(_SC_AVPHYS_PAGES);
+	uint64_t avail = pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+	uint32_t fi;
+	unsigned t;
+	int rc;
+
+	st->w.r = r;
+	st->park_max = avail / 8 < PARK_MAX ? avail / 8 : PARK_MAX;
+	rc = alloc_jobs(&st->w);
+	for (fi = 0; !rc && fi < r->m->nr_files; fi++)
+		if (is_pages_file(r->m->files[fi].name))
+			add_jobs(&st->w, fi, 0, r->m->files[fi].nr_chunks, job_bytes(r));
+	if (rc)
+		return rc;
+	st->parked = calloc(st->w.nr_jobs ? st->w.nr_jobs : 1, sizeof(*st->parked));
+	st->ready = calloc(st->w.nr_jobs ? st->w.nr_jobs : 1, sizeof(*st->ready));
+	st->proc_of_file = malloc((r->m->nr_files ? r->m->nr_files : 1) * sizeof(int32_t));
+	if (!st->parked || !st->ready || !st->proc_of_file)
+		return -ENOMEM;
+	for (fi = 0; fi < r->m->nr_files; fi++)
+		st->proc_of_file[fi] = -1;
+	for (t = 1; t < r->threads && t < st->w.nr_jobs; t++) {
+		if (pthread_create(&st->tids[st->nr_tids], NULL, stream_worker, r))
+			break;
+		st->nr_tids++;
+	}
+	return 0;
+}
+
+static void stream_stop(struct store_snap_restore *r)
+{
+	struct stream *st = &r->st;
+	size_t i;
+
+	pthread_mutex_lock(&st->lock);
+	st->stop = true;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	for (i = 0; i < st->nr_tids; i++)
+		pthread_join(st->tids[i], NULL);
+	st->nr_tids = 0;
+	for (i = 0; st->parked && i < st->w.nr_jobs; i++)
+		free(st->parked[i]);
+	free(st->parked);
+	free(st->ready);
+	free(st->proc_of_file);
+	free(st->w.jobs);
+	st->parked = NULL;
+	st->ready = NULL;
+	st->proc_of_file = NULL;
+	st->w.jobs = NULL;
+}
+
+static int find_file(const struct store_manifest *m, const char *name, uint32_t *fi)
+{
+	for (*fi = 0; *fi < m->nr_files; (*fi)++)
+		if (!strcmp(m->files[*fi].name, name))
+			return 0;
+	return -ENOENT;
+}
+
+/* Process k's pages file, and its runs checked against it. */
+static int check_process(struct store_snap_restore *r, const struct engine_fill_proc *p,
+			 uint32_t k)
+{
+	const struct store_file *f;
+	uint32_t fi;
+	size_t i;
+
+	if (find_file(r->m, p->pages, &fi)) {
+		log_error("%s has no %s", r->context, p->pages);
+		return -ENOENT;
+	}
+	f = &r->m->files[fi];
+	for (i = 0; i < p->nr_runs; i++)
+		if (p->runs[i].off > f->size || p->runs[i].len > f->size - p->runs[i].off ||
+		    (i && p->runs[i].off < p->runs[i - 1].off + p->runs[i - 1].len)) {
+			log_error("%s: %s: run %zu (%" PRIu64 " bytes at %" PRIu64 ") is outside "
+				  "the file's %" PRIu64 " bytes or overlaps the one before",
+				  r->context, p->pages, i, p->runs[i].len, p->runs[i].off, f->size);
+			return -EINVAL;
+		}
+	if (r->st.proc_of_file[fi] >= 0) {
+		log_error("%s: two processes have %s", r->context, p->pages);
+		return -EINVAL;
+	}
+	r->st.proc_of_file[fi] = (int32_t)k;
+	return 0;
+}
+
+int store_snap_restore_fill(void *arg, const struct engine_fill_proc *procs, uint32_t nr)
+{
+	struct store_snap_restore *r = arg;
+	struct stream *st = &r->st;
+	double t0 = now_ms();
+	size_t parked;
+	unsigned threads = st->nr_tids + 1;
+	uint32_t k;
+	int rc = 0;
+
+	if (!st->w.jobs) { /* not started */
+		rc = store_snap_restore_start(r);
+		if (rc)
+			return rc;
+		threads = st->nr_tids + 1;
+	}
+	pthread_mutex_lock(&st->lock);
+	for (k = 0; !rc && k < nr; k++)
+		rc = check_process(r, &procs[k], k);
+	if (rc && !st->rc)
+		st->rc = rc;
+	st->procs = procs;
+	parked = st->nr_ready;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	stream_worker(r);
+	pthread_mutex_lock(&st->lock);
+	while (!st->rc && st->done < st->w.nr_jobs)
+		pthread_cond_wait(&st->cond, &st->lock);
+	rc = st->rc;
+	pthread_mutex_unlock(&st->lock);
+	stream_stop(r);
+	if (!rc)
+		log_debug("%s: %" PRIu64 " bytes of pages decoded into %u process%s on %u threads, "
+			  "%zu of %zu jobs decoded before the memory was mapped; %.1f ms since",
+			  r->context, st->bytes, nr, nr == 1 ? "" : "es", threads, parked,
+			  st->w.nr_jobs, now_ms() - t0);
+	return rc;
+}
+
+/* ---- opening ---- */
+
 int store_snap_restore_open(const struct store_config *cfg, const char *name, const char *parent,
 			    struct store_snap_restore **ret)
 {
@@ -490,6 +825,8 @@ int store_snap_restore_open(const struct store_config *cfg, const char *name, co
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->st.lock, NULL);
+	pthread_cond_init(&r->st.cond, NULL);
 	r->cfg = *cfg;
 	r->threads = nr_threads(cfg);
 	r->fetched_max = pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) / 4 : 0;
@@ -533,149 +870,6 @@ fail:
 const char *store_snap_restore_dir(const struct store_snap_restore *r)
 {
 	return r->dir;
-}
-
-/* ---- the pages: straight into the processes ---- */
-
-/* process_vm_writev until done; an error names the process and the address. */
-static int write_process(pid_t pid, struct iovec *local, struct iovec *remote, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		ssize_t got = process_vm_writev(pid, local + i, n - i, remote + i, n - i, 0);
-		int err = errno;
-
-		if (got <= 0) {
-			log_error("pid %d: writing %zu bytes of page data at 0x%lx: %s", pid,
-				  remote[i].iov_len, (unsigned long)remote[i].iov_base,
-				  got < 0 ? strerror(err) : "nothing written");
-			return got < 0 ? -err : -EFAULT;
-		}
-		while (i < n && (size_t)got >= remote[i].iov_len) {
-			got -= (ssize_t)remote[i].iov_len;
-			i++;
-		}
-		if (got > 0) { /* stopped inside an entry: the rest of it next */
-			local[i].iov_base = (char *)local[i].iov_base + got;
-			local[i].iov_len -= (size_t)got;
-			remote[i].iov_base = (char *)remote[i].iov_base + got;
-			remote[i].iov_len -= (size_t)got;
-		}
-	}
-	return 0;
-}
-
-#define IOV_BATCH 256
-
-/* The bytes [off, off + len) of a process's pages file, in buf, go where its runs say. */
-static int stream_job(struct work *w, struct store *s, const struct job *j, uint8_t *buf,
-		      uint64_t off, uint64_t len)
-{
-	const struct engine_fill_proc *p = &w->procs[j->proc];
-	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
-	size_t lo = 0, hi = p->nr_runs, n = 0, i;
-	uint64_t end = off + len;
-	int rc = 0;
-
-	(void)s;
-	while (lo < hi) { /* the first run that ends after off */
-		size_t mid = (lo + hi) / 2;
-
-		if (p->runs[mid].off + p->runs[mid].len <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (i = lo; i < p->nr_runs && p->runs[i].off < end && !rc; i++) {
-		const struct engine_fill_run *run = &p->runs[i];
-		uint64_t from = run->off > off ? run->off : off;
-		uint64_t to = run->off + run->len < end ? run->off + run->len : end;
-
-		local[n] = (struct iovec){ buf + (from - off), to - from };
-		remote[n] = (struct iovec){ (void *)(uintptr_t)(run->vaddr + (from - run->off)),
-					    to - from };
-		if (++n == IOV_BATCH) {
-			rc = write_process(p->pid, local, remote, n);
-			n = 0;
-		}
-	}
-	if (!rc && n)
-		rc = write_process(p->pid, local, remote, n);
-	return rc;
-}
-
-static int find_file(const struct store_manifest *m, const char *name, uint32_t *fi)
-{
-	for (*fi = 0; *fi < m->nr_files; (*fi)++)
-		if (!strcmp(m->files[*fi].name, name))
-			return 0;
-	return -ENOENT;
-}
-
-/* Jobs for the chunks of process k's pages file that its runs need. */
-static int plan_process(struct work *w, uint32_t k)
-{
-	const struct engine_fill_proc *p = &w->procs[k];
-	const struct store_file *f;
-	uint32_t fi, i, first = 0;
-	size_t run = 0;
-	bool open = false;
-
-	if (find_file(w->r->m, p->pages, &fi)) {
-		log_error("%s has no %s", w->r->context, p->pages);
-		return -ENOENT;
-	}
-	f = &w->r->m->files[fi];
-	for (i = 0; i < p->nr_runs; i++)
-		if (p->runs[i].off > f->size || p->runs[i].len > f->size - p->runs[i].off ||
-		    (i && p->runs[i].off < p->runs[i - 1].off + p->runs[i - 1].len)) {
-			log_error("%s: %s: run %u (%" PRIu64 " bytes at %" PRIu64 ") is outside "
-				  "the file's %" PRIu64 " bytes or overlaps the one before",
-				  w->r->context, p->pages, i, p->runs[i].len, p->runs[i].off, f->size);
-			return -EINVAL;
-		}
-	/* a chunk is needed when a run reaches into it; runs of needed chunks make jobs */
-	for (i = 0; i <= f->nr_chunks; i++) {
-		const struct store_chunk_ref *c = &f->chunks[i < f->nr_chunks ? i : 0];
-		bool needed = false;
-
-		if (i < f->nr_chunks) {
-			while (run < p->nr_runs && p->runs[run].off + p->runs[run].len <= c->off)
-				run++;
-			needed = run < p->nr_runs && p->runs[run].off < c->off + c->len;
-		}
-		if (needed && !open)
-			first = i;
-		if (!needed && open)
-			add_jobs(w, fi, first, i, k, job_bytes(w->r));
-		open = needed;
-	}
-	return 0;
-}
-
-int store_snap_restore_fill(void *arg, const struct engine_fill_proc *procs, uint32_t nr)
-{
-	struct store_snap_restore *r = arg;
-	struct work w = { .r = r, .run = stream_job, .procs = procs };
-	struct store *s = NULL;
-	double t0 = now_ms();
-	uint32_t k;
-	int rc = alloc_jobs(&w);
-
-	for (k = 0; !rc && k < nr; k++)
-		rc = plan_process(&w, k);
-	if (!rc)
-		rc = open_handle(r, &s);
-	if (!rc)
-		rc = run_workers(&w, s);
-	store_close(s);
-	if (!rc)
-		log_debug("%s: %" PRIu64 " bytes of pages decoded into %u process%s on %u threads "
-			  "in %.1f ms", r->context, (uint64_t)atomic_load(&w.bytes), nr,
-			  nr == 1 ? "" : "es", r->threads, now_ms() - t0);
-	free(w.jobs);
-	return rc;
 }
 
 /* ---- afterwards: the cache, the directory ---- */
@@ -765,6 +959,7 @@ void store_snap_restore_close(struct store_snap_restore *r)
 
 	if (!r)
 		return;
+	stream_stop(r); /* before the cache fill: its threads keep chunks for it */
 	if (r->nr_fetched)
 		fill_cache(r);
 	for (i = 0; i < r->nr_fetched; i++)
@@ -774,5 +969,7 @@ void store_snap_restore_close(struct store_snap_restore *r)
 		store_snap_remove(r->dir);
 	store_manifest_free(r->m);
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->st.lock);
+	pthread_cond_destroy(&r->st.cond);
 	free(r);
 }

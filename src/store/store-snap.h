@@ -45,10 +45,11 @@ void store_snap_remove(const char *dir);
  * of snapshot name but the pages in a new private directory under parent
  * (NULL: /dev/shm, else $TMPDIR, else /tmp), where the engine reads the
  * snapshot; each pages.img there is a sparse placeholder holding only its
- * header page.  The caller passes store_snap_restore_fill, with the handle,
- * as the engine's page source: it decodes and verifies the chunks on one
- * thread per CPU (at least 4 behind a URL) and writes them straight into the
- * restored processes.  store_snap_restore_close() removes the directory
+ * header page.  The caller passes store_snap_restore_start and _fill, with
+ * the handle, as the engine's page source: start begins decoding and
+ * verifying the chunks on one thread per CPU (at least 4 behind a URL)
+ * while the engine builds the processes; fill writes them straight into
+ * the restored processes once their memory is mapped.  store_snap_restore_close() removes the directory
  * and, behind a URL, first writes the chunks it fetched to the local cache
  * (call it once the program runs: the engine's on_restored).  Any error
  * names the chunk and the snapshot, and leaves nothing behind.
@@ -58,6 +59,7 @@ struct store_snap_restore;
 int store_snap_restore_open(const struct store_config *cfg, const char *name, const char *parent,
 			    struct store_snap_restore **ret) __attribute__((warn_unused_result));
 const char *store_snap_restore_dir(const struct store_snap_restore *r);
+int store_snap_restore_start(void *r);
 int store_snap_restore_fill(void *r, const struct engine_fill_proc *procs, uint32_t nr);
 void store_snap_restore_close(struct store_snap_restore *r);
 

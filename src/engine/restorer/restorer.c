@@ -12,7 +12,8 @@
  *   1. unmap the helper's mappings (its rseq area was unregistered before),
  *   2. park the vDSO family, then move it to the snapshot's addresses,
  *   3. map every VMA; create the threads; all of them fill the VMAs from
- *      pages.img with pread side by side, checking crcs,
+ *      pages.img with pread side by side, checking crcs (restoring from
+ *      the store, thaw writes them instead: engine_page_source),
  *   4. final protections, madvise bits, guard regions,
  *   5. PR_SET_MM_MAP (brk, arg/env, auxv, exe),
  *   6. threads with clone3(set_tid); they fill pages beside the leader,
@@ -301,18 +302,24 @@ static void fill_share(struct restorer_args *a, uint32_t idx)
 }
 
 /*
- * The data runs come from thaw (a restore from the store): tell it the
- * memory is mapped, then wait for its word that they are written (0) or
- * why not (-errno).  Silence means thaw is gone.
+ * The data runs come from thaw (a restore from the store): it is told as
+ * soon as the memory is mapped and writes the bytes (process_vm_writev,
+ * faulting the pages in itself: faulting them in here as well, side by
+ * side, made a restore slower); then its word says they are written (0)
+ * or why not (-errno).  Silence means thaw is gone.
  */
+static long tell_thaw_mapped(struct restorer_args *a)
+{
+	char mapped = 'm';
+
+	return sys3(NR_write, a->fill_fd, &mapped, 1) == 1 ? 0 : -32 /* EPIPE */;
+}
+
 static long pages_from_thaw(struct restorer_args *a)
 {
-	int64_t reply = -32; /* EPIPE */
-	char mapped = 'm';
+	int64_t reply = -32;
 	long n;
 
-	if (sys3(NR_write, a->fill_fd, &mapped, 1) != 1)
-		return -32;
 	do
 		n = sys3(NR_read, a->fill_fd, &reply, sizeof(reply));
 	while (n == -4); /* EINTR */
@@ -530,6 +537,8 @@ restorer_entry(struct restorer_args *a)
 	STEP(RESTORER_ERR_VDSO, move_vdso(a));
 	STEP(RESTORER_ERR_MMAP, map_vmas(a));
 	a->t_mapped = now_ns();
+	if (a->fill_fd >= 0)
+		STEP(RESTORER_ERR_READ, tell_thaw_mapped(a));
 	/* the threads exist early so that they fill memory side by side */
 	for (i = 1; i < a->nr_threads; i++) {
 		a->fail_detail = (uint64_t)a->threads[i].tid;
