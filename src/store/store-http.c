@@ -27,6 +27,9 @@
 
 enum { HTTP_GET, HTTP_PUT, HTTP_HEAD };
 
+/* curl's receive buffer: a chunk in a few writes, not sixteen (its default is 16 KiB) */
+#define HTTP_RECV_BUFFER (256L << 10)
+
 struct http_tier {
 	struct store_tier t;
 	char base[2048];
@@ -80,6 +83,14 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
 		r->too_big = true;
 		return 0; /* aborts the transfer */
 	}
+	if (!r->out->len) {
+		curl_off_t want = -1;
+
+		/* the whole object at once: no copies as it grows (a bound checked above per write) */
+		curl_easy_getinfo(r->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &want);
+		if (want > 0 && (uint64_t)want <= r->max && store_buf_reserve(r->out, (size_t)want))
+			return 0;
+	}
 	if (store_buf_reserve(r->out, r->out->len + n))
 		return 0;
 	memcpy(r->out->data + r->out->len, data, n);
@@ -119,6 +130,7 @@ static int start(struct http_tier *ht, struct http_req *r)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)ht->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTP_RECV_BUFFER);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	if (r->method == HTTP_HEAD) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
