@@ -1908,7 +1908,11 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	}
 	if (opts->on_restored)
 		opts->on_restored(opts->on_restored_arg);
-	if (opts->pidfile) {
+	if (opts->pidfile && program <= 0) {
+		/* "0" in a pidfile would read as "kill my group" */
+		log_warn("pid %d: the restored program ended before its PID could be read; "
+			 "no pidfile written", img->proc.pid);
+	} else if (opts->pidfile) {
 		ret = write_pidfile(opts->pidfile, program);
 		if (ret < 0)
 			goto out;

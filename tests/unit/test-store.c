@@ -1,7 +1,9 @@
 /*
  * test-store.c - unit tests of the store layer: the chunk codec and its
  * checks, the content-defined cutter, the manifest reader's bounds, the RAM
- * LRU, and a disk store round trip with a corrupted copy.
+ * LRU, a disk store round trip with a corrupted copy, and the store as the
+ * engine's page source (pages written into another process, bad runs, a
+ * missing file, a corrupted chunk).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -10,12 +12,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "store/store-internal.h"
+#include "store/store-snap.h"
 
 static uint8_t *random_bytes(size_t n, unsigned seed)
 {
@@ -230,6 +238,142 @@ static void test_disk_roundtrip(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/* A child holding len bytes of fresh anonymous memory at *addr until it is killed. */
+static pid_t memory_child(size_t len, uint64_t *addr)
+{
+	int fds[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t a = p == MAP_FAILED ? 0 : (uint64_t)(uintptr_t)p;
+
+		if (write(fds[1], &a, sizeof(a)) != sizeof(a))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], addr, sizeof(*addr)), sizeof(*addr));
+	close(fds[0]);
+	assert_true(*addr != 0);
+	return pid;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* Opens snapshot t for a restore and lets it fill proc; returns fill's result. */
+static int fill_one(const struct store_config *cfg, const char *parent,
+		    const struct engine_fill_proc *proc)
+{
+	struct store_snap_restore *r;
+	int rc;
+
+	assert_int_equal(store_snap_restore_open(cfg, "t", parent, &r), 0);
+	rc = store_snap_restore_start(r);
+	if (!rc)
+		rc = store_snap_restore_fill(r, proc, 1);
+	store_snap_restore_close(r);
+	return rc;
+}
+
+static void test_page_source(void **state)
+{
+	enum { HDR = 4096 };
+	char dir[] = "/tmp/test-store-XXXXXX", path[4200], store[4200], id[STORE_ID_MAX];
+	size_t len = 1 << 20, half = len / 2;
+	uint8_t *data = random_bytes(HDR + len, 5), *back = calloc(1, len), zero[4096] = { 0 };
+	struct store_config cfg;
+	struct store_manifest *m;
+	struct store_digest d;
+	struct store *s;
+	uint64_t addr;
+	pid_t child;
+	FILE *fp;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/snap", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/snap/pages.img", dir);
+	write_file(path, data, HDR + len);
+	snprintf(path, sizeof(path), "%s/snap/manifest.json", dir);
+	write_file(path, "{}\n", 3);
+	store_config_init(&cfg);
+	snprintf(store, sizeof(store), "%s/store", dir);
+	cfg.dir = store;
+	cfg.chunk_avg = 64 << 10;
+	assert_int_equal(store_open(&cfg, &s), 0);
+	snprintf(path, sizeof(path), "%s/snap", dir);
+	assert_int_equal(store_put_dir(s, path, "t", &d), 0);
+	child = memory_child(len, &addr);
+
+	/* two runs with a page between them that no run covers: it stays zero */
+	{
+		struct engine_fill_run runs[] = {
+			{ HDR, addr, half },
+			{ HDR + half + 4096, addr + half + 4096, len - half - 4096 },
+		};
+		struct engine_fill_proc proc = { child, "pages.img", runs, 2 };
+		struct iovec l = { back, len }, rm = { (void *)(uintptr_t)addr, len };
+
+		assert_int_equal(fill_one(&cfg, dir, &proc), 0);
+		assert_int_equal(process_vm_readv(child, &l, 1, &rm, 1, 0), (ssize_t)len);
+		assert_memory_equal(back, data + HDR, half);
+		assert_memory_equal(back + half, zero, 4096);
+		assert_memory_equal(back + half + 4096, data + HDR + half + 4096, len - half - 4096);
+	}
+	/* a run beyond the end of the file, a file the snapshot lacks: clear errors */
+	{
+		struct engine_fill_run past = { HDR + len - 4096, addr, 8192 };
+		struct engine_fill_proc proc = { child, "pages.img", &past, 1 };
+		struct engine_fill_proc other = { child, "proc-9/pages.img", &past, 0 };
+
+		assert_int_equal(fill_one(&cfg, dir, &proc), -EINVAL);
+		assert_int_equal(fill_one(&cfg, dir, &other), -ENOENT);
+	}
+	/* a corrupted chunk in the middle of the pages: the fill fails */
+	{
+		struct engine_fill_run run = { HDR, addr, len };
+		struct engine_fill_proc proc = { child, "pages.img", &run, 1 };
+		uint32_t mid;
+		int c;
+
+		assert_int_equal(store_manifest_get(s, &d, &m), 0);
+		assert_true(m->nr_files >= 1);
+		mid = strcmp(m->files[0].name, "pages.img") ? 1 : 0;
+		assert_true(m->files[mid].nr_chunks > 2);
+		store_object_id(s, &m->files[mid].chunks[m->files[mid].nr_chunks / 2], id);
+		store_manifest_free(m);
+		snprintf(path, sizeof(path), "%s/store/chunks/%.2s/%s", dir, id, id);
+		fp = fopen(path, "r+b");
+		assert_non_null(fp);
+		fseek(fp, 100, SEEK_SET);
+		c = fgetc(fp);
+		fseek(fp, 100, SEEK_SET);
+		fputc(c ^ 0x5a, fp);
+		fclose(fp);
+		assert_int_not_equal(fill_one(&cfg, dir, &proc), 0);
+	}
+	store_close(s);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	free(data);
+	free(back);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_bounds),
 		cmocka_unit_test(test_ram_lru),
 		cmocka_unit_test(test_disk_roundtrip),
+		cmocka_unit_test(test_page_source),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
