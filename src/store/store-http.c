@@ -15,6 +15,8 @@
  */
 #define LOG_TAG "store"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +290,75 @@ static void http_get_many(struct store_tier *t, int kind, size_t n, char (*ids)[
 	free(reqs);
 }
 
+/*
+ * Objects this process found bad on a server (a chunk that failed its
+ * check).  The server is not asked to delete them (other readers share it);
+ * instead HEAD reports them absent to this process, so that its next put
+ * overwrites them: thaw run's cold start after a bad chunk repairs the
+ * server for every host.  Process-wide, as the restore's threads each have
+ * a tier of their own; bounded, the oldest forgotten first.
+ */
+#define BAD_MAX 1024
+static struct {
+	pthread_mutex_t lock;
+	struct bad_obj {
+		uint64_t base; /* hash of the tier's base URL */
+		char id[STORE_ID_MAX];
+	} objs[BAD_MAX];
+	size_t nr, next;
+} bad = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t base_hash(const struct http_tier *ht)
+{
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
+	const char *p;
+
+	for (p = ht->base; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return h;
+}
+
+static struct bad_obj *bad_find(uint64_t base, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < bad.nr; i++)
+		if (bad.objs[i].base == base && !strcmp(bad.objs[i].id, id))
+			return &bad.objs[i];
+	return NULL;
+}
+
+static bool is_bad(const struct http_tier *ht, const char *id)
+{
+	bool found;
+
+	pthread_mutex_lock(&bad.lock);
+	found = bad_find(base_hash(ht), id) != NULL;
+	pthread_mutex_unlock(&bad.lock);
+	return found;
+}
+
+static void set_bad(const struct http_tier *ht, const char *id, bool is)
+{
+	uint64_t base = base_hash(ht);
+	struct bad_obj *o;
+
+	pthread_mutex_lock(&bad.lock);
+	o = bad_find(base, id);
+	if (is && !o) {
+		o = &bad.objs[bad.next];
+		bad.next = (bad.next + 1) % BAD_MAX;
+		if (bad.nr < BAD_MAX)
+			bad.nr++;
+		o->base = base;
+		snprintf(o->id, sizeof(o->id), "%s", id);
+	} else if (!is && o) {
+		o->base = 0;
+		o->id[0] = 0;
+	}
+	pthread_mutex_unlock(&bad.lock);
+}
+
 static void http_has_many(struct store_tier *t, int kind, size_t n, char (*ids)[STORE_ID_MAX],
 			  int *rcs)
 {
@@ -304,8 +375,11 @@ static void http_has_many(struct store_tier *t, int kind, size_t n, char (*ids)[
 		obj_url(H(t), kind, ids[i], reqs[i].url, sizeof(reqs[i].url));
 	}
 	run(H(t), reqs, n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		rcs[i] = reqs[i].rc == 0 ? 1 : reqs[i].rc == -ENOENT ? 0 : reqs[i].rc;
+		if (rcs[i] == 1 && kind == STORE_OBJ_CHUNK && is_bad(H(t), ids[i]))
+			rcs[i] = 0; /* there, but bad: to be put again */
+	}
 	free(reqs);
 }
 
@@ -327,8 +401,11 @@ static void http_put_many(struct store_tier *t, int kind, size_t n, char (*ids)[
 		reqs[i].body_len = datas[i].len;
 	}
 	run(H(t), reqs, n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		rcs[i] = reqs[i].rc;
+		if (!rcs[i] && kind == STORE_OBJ_CHUNK)
+			set_bad(H(t), ids[i], false);
+	}
 	free(reqs);
 }
 
@@ -364,12 +441,11 @@ static int http_has(struct store_tier *t, int kind, const char *id)
 	return rc;
 }
 
-/* A server is not asked to delete; a bad copy there is overwritten by the next push. */
+/* A server is not asked to delete: this process's next put overwrites the bad copy. */
 static void http_discard(struct store_tier *t, int kind, const char *id)
 {
-	(void)t;
-	(void)kind;
-	(void)id;
+	if (kind == STORE_OBJ_CHUNK)
+		set_bad(H(t), id, true);
 }
 
 static int http_name_get(struct store_tier *t, const char *name, struct store_buf *out)

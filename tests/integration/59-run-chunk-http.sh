@@ -42,7 +42,9 @@ expect_err env "thaw: cold start: environment variable RUN73_FLAVOUR was set"
 was_cold env
 
 # 4. a corrupted chunk on the server, empty cache: cold start, the program runs and is
-#    snapshotted again; that start's cache has every chunk, so the next one restores
+#    snapshotted again, which puts the bad chunk again (the server's copy is overwritten);
+#    that start's cache has every chunk, so the next one restores, and so does a host
+#    with an empty cache
 c=$(find "$WWW/chunks" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2)
 flip_byte "$c" 300
 counter corrupt --store "$NGINX_URL" --cache "$TMP/cache3"
@@ -52,6 +54,8 @@ was_cold corrupt
 no_copies "$TMP/cache3"
 counter healed --store "$NGINX_URL" --cache "$TMP/cache3"
 was_restored healed corrupt
+counter healed-empty --store "$NGINX_URL" --cache "$TMP/cache-healed"
+was_restored healed-empty corrupt
 
 # 5. the server is gone: a cold start, the program runs, no snapshot and why
 kill -KILL "$NGINX_PID"
