@@ -2,7 +2,10 @@
 # roundtrip.sh NAME [--leave-running] CMD... - a CUDA program: READY, thaw dump
 # (CUDA checkpoint inside), killed, thaw restore --detach (CUDA restore
 # inside), SIGUSR1, PASS.  With --leave-running the original goes on on its
-# GPU and must pass too.  Prints one "TIMES" line for run.sh and bench.
+# GPU and must pass too.  With ROUNDTRIP_STORE=1 the snapshot goes into a
+# directory store and the restore comes from there (its pages, the device
+# state among them, streamed from the chunks into the process).  Prints one
+# "TIMES" line for run.sh and bench.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 name=$1
@@ -32,8 +35,15 @@ if [ -n "$leave" ]; then
 	sleep 0.2
 	finish "$name" "$orig"
 fi
-t3=$(ms)
-restore_detached "$name-restored" "$TMP/snap"
+if [ "${ROUNDTRIP_STORE:-}" = 1 ]; then
+	"$THAW" store --store "$TMP/store" put "$TMP/snap" --name gpu >"$TMP/put.log" 2>&1 ||
+		fail "thaw store put: $(tail -n 3 "$TMP/put.log")"
+	t3=$(ms)
+	restore_detached_from "$name-restored" --store "$TMP/store" --name gpu
+else
+	t3=$(ms)
+	restore_detached "$name-restored" "$TMP/snap"
+fi
 t4=$(ms)
 cat "$TMP/$name-restored.err"
 grep -q "only the driver's restore thread running" "$TMP/$name-restored.err" ||

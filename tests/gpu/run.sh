@@ -4,7 +4,7 @@
 # Uses $BUILD/thaw (default build/gpu-carry, made here by tests/gpu/mkcarry.sh
 # and carried: the device machine lacks libjansson-dev), compiles the CUDA
 # programs with nvcc -arch=sm_90, and runs: 1 GiB and 8 GiB programs, the
-# same with --leave-running, the torch worker, a tree of three GPU processes
+# same with --leave-running and through a store, the torch worker, a tree of three GPU processes
 # (1 GiB each), then the bench (bench/gpu.sh).
 set -u
 cd "$(dirname "$0")/../.."
@@ -26,6 +26,7 @@ t() {
 }
 t mem1 "$g/gpu-mem" 1
 t mem1-leave --leave-running "$g/gpu-mem" 1
+ROUNDTRIP_STORE=1 t mem1-store "$g/gpu-mem" 1
 t torch python3 "$PWD/tests/gpu/torch_gpu_worker.py" 2
 t tree3 "$g/gpu-mem" 1 3
 t mem8 "$g/gpu-mem" 8
