@@ -292,6 +292,17 @@ static int write_job(struct work *w, const struct job *j, const uint8_t *buf, ui
 	return 0;
 }
 
+/* The bytes of its file a job covers. */
+static void job_range(const struct store_snap_restore *r, const struct job *j, uint64_t *off,
+		      uint64_t *len)
+{
+	const struct store_file *f = &r->m->files[j->file];
+	const struct store_chunk_ref *last = &f->chunks[j->first + j->nr - 1];
+
+	*off = f->chunks[j->first].off;
+	*len = last->off + last->len - *off;
+}
+
 static int run_jobs(struct work *w, struct store *s)
 {
 	uint8_t *buf = malloc(w->job_max ? w->job_max : 1);
@@ -303,10 +314,11 @@ static int run_jobs(struct work *w, struct store *s)
 	}
 	while (!atomic_load(&w->rc) && (i = atomic_fetch_add(&w->next, 1)) < w->nr_jobs) {
 		const struct job *j = &w->jobs[i];
-		const struct store_file *f = &w->r->m->files[j->file];
-		const struct store_chunk_ref *last = &f->chunks[j->first + j->nr - 1];
-		uint64_t off = f->chunks[j->first].off, len = last->off + last->len - off;
-		int rc = store_read_file(s, f, off, buf, len);
+		uint64_t off, len;
+		int rc;
+
+		job_range(w->r, j, &off, &len);
+		rc = store_read_file(s, &w->r->m->files[j->file], off, buf, len);
 
 		if (!rc)
 			rc = write_job(w, j, buf, off, len);
@@ -549,16 +561,6 @@ static int write_runs(const struct engine_fill_proc *p, const uint8_t *buf, uint
 	if (!rc && n)
 		rc = write_process(p->pid, local, remote, n);
 	return rc;
-}
-
-static void job_range(const struct store_snap_restore *r, const struct job *j, uint64_t *off,
-		      uint64_t *len)
-{
-	const struct store_file *f = &r->m->files[j->file];
-	const struct store_chunk_ref *last = &f->chunks[j->first + j->nr - 1];
-
-	*off = f->chunks[j->first].off;
-	*len = last->off + last->len - *off;
 }
 
 /* Job i, decoded into buf, into its process (if one wants its file). */
