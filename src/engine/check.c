@@ -456,7 +456,7 @@ out:
 
 static volatile uint64_t vm_read_marker;
 
-static bool probe_process_vm_readv(char *detail, size_t size)
+static bool probe_process_vm_rw(char *detail, size_t size)
 {
 	uint64_t sent = 0x7468617763686b00ull ^ (uint64_t)getpid(), got = 0;
 	struct iovec local = { &got, sizeof(got) };
@@ -473,14 +473,30 @@ static bool probe_process_vm_readv(char *detail, size_t size)
 		return false;
 	}
 	n = process_vm_readv(child, &local, 1, &remote, 1, 0);
-	if (n < 0)
-		snprintf(detail, size, "%s", strerror(errno));
-	else if (n != (ssize_t)sizeof(got) || got != sent)
-		snprintf(detail, size, "read wrong bytes from the child");
-	else {
-		snprintf(detail, size, "read the child's memory");
-		ok = true;
+	if (n < 0) {
+		snprintf(detail, size, "reading: %s", strerror(errno));
+		goto out;
 	}
+	if (n != (ssize_t)sizeof(got) || got != sent) {
+		snprintf(detail, size, "read wrong bytes from the child");
+		goto out;
+	}
+	/* a restore from the store writes the pages this way (engine_page_source) */
+	got = ~sent;
+	n = process_vm_writev(child, &local, 1, &remote, 1, 0);
+	if (n < 0) {
+		snprintf(detail, size, "writing: %s", strerror(errno));
+		goto out;
+	}
+	got = 0;
+	if (process_vm_readv(child, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(got) ||
+	    got != ~sent) {
+		snprintf(detail, size, "wrote wrong bytes into the child");
+		goto out;
+	}
+	snprintf(detail, size, "read and wrote the child's memory");
+	ok = true;
+out:
 	kill_and_reap(child);
 	return ok;
 }
@@ -547,7 +563,7 @@ static const struct probe probes[] = {
 	{ "vDSO layout", probe_vdso },
 	{ "ptrace NT_X86_XSTATE", probe_xstate },
 	{ "/proc/PID/map_files", probe_map_files },
-	{ "process_vm_readv", probe_process_vm_readv },
+	{ "process_vm_readv/writev", probe_process_vm_rw },
 	{ "memfd_create", probe_memfd },
 	{ "kcmp", probe_kcmp },
 };
