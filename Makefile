@@ -91,6 +91,12 @@ $(BUILD)/tests/fuzz/%: tests/fuzz/%.c $(LIB_OBJS)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -DFUZZ_STANDALONE -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LIBS)
 
+# bench/store-ram restores through thaw's own objects (a RAM tier lives in one process).
+$(BUILD)/bench/store-ram: bench/store-ram.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LIBS)
+
 # Test programs are what gets snapshotted: plain builds, never sanitized.
 $(BUILD)/tests/programs/%: tests/programs/%.c
 	@mkdir -p $(dir $@)
@@ -141,7 +147,7 @@ demo: deps
 	$(Q)BUILD=$(BUILD) bench/demo.sh
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all programs
+	$(Q)$(MAKE) --no-print-directory all programs $(BUILD)/bench/store-ram
 	$(Q)BUILD=$(BUILD) bench/bench.sh
 
 # On the device machine (a GPU, nvcc, a CUDA torch): cold start vs restore.

@@ -71,6 +71,8 @@ struct store_tier *store_http_open(const struct store_config *cfg);
 /* RAM tier: plaintext chunks by object id, LRU bounded by bytes. */
 struct store_ram;
 struct store_ram *store_ram_new(uint64_t limit);
+/* The process's RAM tier, which every store handle with a ram_limit shares (the largest limit). */
+struct store_ram *store_ram_shared(uint64_t limit);
 void store_ram_free(struct store_ram *r);
 bool store_ram_get(struct store_ram *r, const char *id, void *out, size_t len);
 void store_ram_put(struct store_ram *r, const char *id, const void *data, size_t len);

@@ -2,9 +2,17 @@
  * store-ram.c - the RAM tier: plaintext chunks of this process, LRU bounded
  * by bytes.  A hash table of object ids (chained) plus a doubly linked list
  * in use order; the least recently used entries go when a new one would
- * pass the limit.  Entries are verified before they get here, and the tier
- * lives only as long as the store object, so nothing is checked again.
+ * pass the limit.  Entries are verified before they get here and never leave
+ * the process, so nothing is checked again.
+ *
+ * Every store handle of a process shares one (store_ram_shared): a restore
+ * decodes on a thread per CPU, each with a handle of its own, and a second
+ * restore in the same process should find what the first one verified.  So
+ * it is safe for threads: one lock for the table and the list, and an entry
+ * being copied out holds a reference, so that the copy runs outside the
+ * lock and an eviction meanwhile only unlinks it (the last reference frees).
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,12 +23,15 @@
 struct ram_entry {
 	char id[STORE_ID_MAX];
 	size_t len;
+	unsigned refs; /* copies out in progress */
+	bool gone; /* evicted while referenced: the last reference frees it */
 	struct ram_entry *prev, *next; /* LRU list: head is the most recent */
 	struct ram_entry *hnext;
 	uint8_t data[];
 };
 
 struct store_ram {
+	pthread_mutex_t lock;
 	uint64_t limit, used;
 	struct ram_entry *head, *tail;
 	struct ram_entry *buckets[RAM_BUCKETS];
@@ -39,8 +50,30 @@ struct store_ram *store_ram_new(uint64_t limit)
 {
 	struct store_ram *r = calloc(1, sizeof(*r));
 
-	if (r)
-		r->limit = limit;
+	if (!r)
+		return NULL;
+	pthread_mutex_init(&r->lock, NULL);
+	r->limit = limit;
+	return r;
+}
+
+struct store_ram *store_ram_shared(uint64_t limit)
+{
+	static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+	static struct store_ram *shared;
+	struct store_ram *r;
+
+	pthread_mutex_lock(&once);
+	if (!shared)
+		shared = store_ram_new(limit);
+	r = shared;
+	pthread_mutex_unlock(&once);
+	if (r) {
+		pthread_mutex_lock(&r->lock);
+		if (limit > r->limit)
+			r->limit = limit; /* the largest any handle asked for */
+		pthread_mutex_unlock(&r->lock);
+	}
 	return r;
 }
 
@@ -77,6 +110,7 @@ static struct ram_entry **find(struct store_ram *r, const char *id)
 	return pp;
 }
 
+/* With the lock held: out of the table and the list; freed unless referenced. */
 static void evict(struct store_ram *r, struct ram_entry *e)
 {
 	struct ram_entry **pp = find(r, e->id);
@@ -84,46 +118,72 @@ static void evict(struct store_ram *r, struct ram_entry *e)
 	*pp = e->hnext;
 	unlink_lru(r, e);
 	r->used -= e->len;
-	free(e);
+	if (e->refs)
+		e->gone = true;
+	else
+		free(e);
 }
 
 bool store_ram_get(struct store_ram *r, const char *id, void *out, size_t len)
 {
-	struct ram_entry *e = *find(r, id);
+	struct ram_entry *e;
 
-	if (!e || e->len != len)
+	pthread_mutex_lock(&r->lock);
+	e = *find(r, id);
+	if (!e || e->len != len) {
+		pthread_mutex_unlock(&r->lock);
 		return false;
-	memcpy(out, e->data, len);
+	}
 	unlink_lru(r, e);
 	push_front(r, e);
+	e->refs++;
+	pthread_mutex_unlock(&r->lock);
+	memcpy(out, e->data, len);
+	pthread_mutex_lock(&r->lock);
+	if (!--e->refs && e->gone)
+		free(e);
+	pthread_mutex_unlock(&r->lock);
 	return true;
 }
 
 void store_ram_put(struct store_ram *r, const char *id, const void *data, size_t len)
 {
-	struct ram_entry **pp = find(r, id), *e;
+	struct ram_entry *e;
 
-	if (*pp || len > r->limit)
+	if (len > r->limit)
 		return;
-	while (r->tail && r->used + len > r->limit)
-		evict(r, r->tail);
+	/* filled outside the lock: the table sees it whole */
 	e = malloc(sizeof(*e) + len);
 	if (!e)
 		return; /* a cache that cannot grow is still correct */
 	strcpy(e->id, id);
 	e->len = len;
+	e->refs = 0;
+	e->gone = false;
 	memcpy(e->data, data, len);
 	e->hnext = NULL;
+	pthread_mutex_lock(&r->lock);
+	if (*find(r, id) || len > r->limit) { /* another thread put it first */
+		pthread_mutex_unlock(&r->lock);
+		free(e);
+		return;
+	}
+	while (r->tail && r->used + len > r->limit)
+		evict(r, r->tail);
 	*find(r, id) = e;
 	push_front(r, e);
 	r->used += len;
+	pthread_mutex_unlock(&r->lock);
 }
 
 void store_ram_free(struct store_ram *r)
 {
 	if (!r)
 		return;
+	pthread_mutex_lock(&r->lock);
 	while (r->tail)
 		evict(r, r->tail);
+	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_destroy(&r->lock);
 	free(r);
 }

@@ -144,7 +144,7 @@ int store_open(const struct store_config *cfg, struct store **ret)
 		s->has_key = true;
 	}
 	rc = -ENOMEM;
-	if (cfg->ram_limit && !(s->ram = store_ram_new(cfg->ram_limit)))
+	if (cfg->ram_limit && !(s->ram = store_ram_shared(cfg->ram_limit)))
 		goto fail;
 	rc = -EIO;
 	if (cfg->dir) {
@@ -176,7 +176,6 @@ void store_close(struct store *s)
 		return;
 	for (i = 0; i < s->nr_tiers; i++)
 		s->tiers[i]->ops->free(s->tiers[i]);
-	store_ram_free(s->ram);
 	OPENSSL_cleanse(&s->key, sizeof(s->key));
 	free(s);
 }

@@ -76,7 +76,7 @@ struct store_config {
 	uint64_t disk_limit; /* bytes of chunks kept on disk; 0: unbounded */
 	const char *url; /* remote tier: http(s)://host/base, or NULL */
 	const char *token; /* bearer token for the remote tier, or NULL */
-	uint64_t ram_limit; /* bytes; 0: no RAM tier */
+	uint64_t ram_limit; /* bytes; 0: no RAM tier (one per process, shared by its handles) */
 	int disk_codec, disk_level; /* enum store_codec and its level */
 	int remote_codec, remote_level;
 	const char *key_file; /* 32-byte key (raw or 64 hex digits), or NULL */

@@ -1,7 +1,7 @@
 /*
  * test-store.c - unit tests of the store layer: the chunk codec and its
  * checks, the content-defined cutter, the manifest reader's bounds, the RAM
- * LRU, a disk store round trip with a corrupted copy, and the store as the
+ * LRU (and threads sharing it), a disk store round trip with a corrupted copy, and the store as the
  * engine's page source (pages written into another process, bad runs, a
  * missing file, a corrupted chunk).
  */
@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -186,6 +187,58 @@ static void test_ram_lru(void **state)
 	assert_true(store_ram_get(r, "d", out, sizeof(out)));
 	assert_memory_equal(out, a, sizeof(a));
 	store_ram_free(r);
+}
+
+/* Threads sharing one RAM tier (as a restore's do): puts, gets and evictions racing. */
+struct ram_racer {
+	struct store_ram *r;
+	unsigned seed, hits, bad;
+};
+
+static void *ram_race(void *arg)
+{
+	struct ram_racer *x = arg;
+	uint8_t data[4096], out[4096];
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		char id[16];
+		unsigned k;
+
+		x->seed = x->seed * 1103515245u + 12345u;
+		k = (x->seed >> 16) % 64;
+		snprintf(id, sizeof(id), "%u", k);
+		memset(data, (int)k, sizeof(data));
+		if (store_ram_get(x->r, id, out, sizeof(out))) {
+			x->hits++;
+			x->bad += memcmp(out, data, sizeof(out)) != 0;
+		} else {
+			store_ram_put(x->r, id, data, sizeof(data));
+		}
+	}
+	return NULL;
+}
+
+static void test_ram_threads(void **state)
+{
+	struct store_ram *r = store_ram_new(16 * 4096); /* a quarter of the ids: evictions */
+	struct ram_racer x[4];
+	pthread_t t[4];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		x[i] = (struct ram_racer){ .r = r, .seed = (unsigned)i + 1 };
+		assert_int_equal(pthread_create(&t[i], NULL, ram_race, &x[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_true(x[i].hits > 0);
+		assert_int_equal(x[i].bad, 0);
+	}
+	store_ram_free(r);
+	/* every handle of a process gets the same tier, with the largest limit asked */
+	assert_ptr_equal(store_ram_shared(1 << 20), store_ram_shared(2 << 20));
 }
 
 static void test_disk_roundtrip(void **state)
@@ -381,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_cut_shift),
 		cmocka_unit_test(test_manifest_bounds),
 		cmocka_unit_test(test_ram_lru),
+		cmocka_unit_test(test_ram_threads),
 		cmocka_unit_test(test_disk_roundtrip),
 		cmocka_unit_test(test_page_source),
 	};
