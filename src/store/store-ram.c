@@ -11,10 +11,15 @@
  * it is safe for threads: one lock for the table and the list, and an entry
  * being copied out holds a reference, so that the copy runs outside the
  * lock and an eviction meanwhile only unlinks it (the last reference frees).
+ * Each entry is a mapping of its own that children do not inherit
+ * (MADV_DONTFORK): a restoring process forks the engine's init, and copying
+ * the page tables of a GiB of cache into it, and into every helper after it,
+ * cost a restore from RAM more than the RAM saved.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "store/store-internal.h"
 
@@ -36,6 +41,27 @@ struct store_ram {
 	struct ram_entry *head, *tail;
 	struct ram_entry *buckets[RAM_BUCKETS];
 };
+
+static size_t entry_size(size_t len)
+{
+	return (sizeof(struct ram_entry) + len + 4095) & ~(size_t)4095;
+}
+
+static struct ram_entry *entry_new(size_t len)
+{
+	void *p = mmap(NULL, entry_size(len), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	madvise(p, entry_size(len), MADV_DONTFORK);
+	return p;
+}
+
+static void entry_free(struct ram_entry *e)
+{
+	munmap(e, entry_size(e->len));
+}
 
 static unsigned bucket(const char *id)
 {
@@ -121,7 +147,7 @@ static void evict(struct store_ram *r, struct ram_entry *e)
 	if (e->refs)
 		e->gone = true;
 	else
-		free(e);
+		entry_free(e);
 }
 
 bool store_ram_get(struct store_ram *r, const char *id, void *out, size_t len)
@@ -141,7 +167,7 @@ bool store_ram_get(struct store_ram *r, const char *id, void *out, size_t len)
 	memcpy(out, e->data, len);
 	pthread_mutex_lock(&r->lock);
 	if (!--e->refs && e->gone)
-		free(e);
+		entry_free(e);
 	pthread_mutex_unlock(&r->lock);
 	return true;
 }
@@ -153,7 +179,7 @@ void store_ram_put(struct store_ram *r, const char *id, const void *data, size_t
 	if (len > r->limit)
 		return;
 	/* filled outside the lock: the table sees it whole */
-	e = malloc(sizeof(*e) + len);
+	e = entry_new(len);
 	if (!e)
 		return; /* a cache that cannot grow is still correct */
 	strcpy(e->id, id);
@@ -165,7 +191,7 @@ void store_ram_put(struct store_ram *r, const char *id, const void *data, size_t
 	pthread_mutex_lock(&r->lock);
 	if (*find(r, id) || len > r->limit) { /* another thread put it first */
 		pthread_mutex_unlock(&r->lock);
-		free(e);
+		entry_free(e);
 		return;
 	}
 	while (r->tail && r->used + len > r->limit)
