@@ -39,9 +39,11 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
  * Page data from somewhere other than pages.img: the store (store-snap.h)
  * streams verified chunks straight into the restored memory, with no copy
  * of the snapshot in between.  engine_restore() calls start() (if set) once
- * the snapshot is validated, so that the source can decode while the
- * engine builds the processes, and fill() in the caller's process once
- * every process of the tree has mapped its memory; fill() writes each
+ * the namespace's init exists, so that the source can decode on threads of
+ * its own while the engine builds the processes (not before: init is made
+ * by a raw clone3, which would copy a malloc lock one of them held), and
+ * fill() in the caller's process once every process of the tree has mapped
+ * its memory; fill() writes each
  * process's data runs into procs[k].pid (process_vm_writev).  Both return
  * 0 or a negative errno, which fails the restore: nothing of the tree
  * runs, the snapshot is untouched.

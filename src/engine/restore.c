@@ -32,9 +32,9 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
-#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/rseq.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -1431,6 +1431,9 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 		helper_main(tr, 0, sync[0]);
 	}
 	close(sync[0]);
+	/* the helpers have the restorers' ends: if they die, thaw sees EOF */
+	for (k = 0; tr->fill_fds && k < tr->nr; k++)
+		close(tr->fill_fds[k]);
 	close(region[1]);
 	/* the helpers' children (the tree) are traced from their first instruction */
 	if (ptrace(PTRACE_SEIZE, root, NULL,
@@ -1723,9 +1726,9 @@ static struct engine_fill_run *fill_runs(const struct image *img, size_t *nr)
 }
 
 /*
- * DESIGN.md, Restore with a page source: once every restorer has mapped its
- * memory, the source writes the data runs, and each restorer hears how that
- * went.  Any failure: the restorers trap, init kills the tree.
+ * A restore with a page source (docs/store-engine.md): once every restorer
+ * has mapped its memory, the source writes the data runs, and each restorer
+ * hears how that went.  Any failure: the restorers trap, init kills the tree.
  */
 static int fill_from_source(struct tree *tr, const struct engine_page_source *src)
 {
@@ -1826,8 +1829,6 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	gpu_restore_begin(img, &cuda);
 	if (opts->pages) {
 		ret = fill_open(&tr);
-		if (ret == 0 && opts->pages->start)
-			ret = opts->pages->start(opts->pages->arg);
 		if (ret < 0)
 			goto out;
 	}
@@ -1859,9 +1860,19 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	if (release_pipe[0] >= 0)
 		close(release_pipe[0]);
 	fill_close(&tr, false, true);
-	/* a failure here makes the restorers trap: init reports it and ends the tree */
-	if (opts->pages)
-		fill_from_source(&tr, opts->pages);
+	/*
+	 * The source's threads start only now: init came from a raw clone3,
+	 * which, unlike glibc's fork(), copies whatever malloc lock another
+	 * thread holds at that moment into a process that will never see it
+	 * released.  A failure here makes the restorers trap (an error, or EOF
+	 * on their sockets): init reports it and ends the tree.
+	 */
+	if (opts->pages) {
+		ret = opts->pages->start ? opts->pages->start(opts->pages->arg) : 0;
+		if (ret == 0)
+			fill_from_source(&tr, opts->pages);
+		fill_close(&tr, true, false);
+	}
 	if (read(status_pipe[0], &ok, 1) != 1) {
 		close(status_pipe[0]);
 		waitpid(init, &status, 0);
