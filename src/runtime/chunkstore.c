@@ -15,9 +15,10 @@
  *                    whose key has no snapshot can say what changed without
  *                    listing names (a remote store cannot)
  * A dump is staged beside the local tier and put (the name written last, so
- * a reader finds a whole snapshot or none); a restore rebuilds it on tmpfs
- * (store_snap_materialize) and the engine restores from that copy, which is
- * removed once the program runs.  Restore counts are not kept: the store is
+ * a reader finds a whole snapshot or none); a restore rebuilds its small
+ * files on tmpfs and the engine takes the pages from the store, straight
+ * into the process (store_snap_restore_open); the files go once the program
+ * runs.  Restore counts are not kept: the store is
  * shared, and a write per start would cost every start.
  */
 #define LOG_TAG "store"

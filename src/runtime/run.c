@@ -781,12 +781,12 @@ static int find_meta(struct run *r, struct snap_meta *meta, char **reason)
 }
 
 /*
- * A chunk store's snapshot is rebuilt on tmpfs (copy) once its key's
- * ingredients match, and its own run.json is then the metadata: the name
- * may have moved on since find_meta() read it.
+ * A chunk store's snapshot is opened for a restore (its small files rebuilt
+ * on tmpfs) once its key's ingredients match, and its own run.json is then
+ * the metadata: the name may have moved on since find_meta() read it.
  */
-static int materialize(struct run *r, struct snap_meta *meta, struct store_snap_restore **sr,
-		       char **reason)
+static int open_restore(struct run *r, struct snap_meta *meta, struct store_snap_restore **sr,
+			char **reason)
 {
 	struct capture cap;
 	char *why = NULL;
@@ -897,7 +897,7 @@ static int try_restore(struct run *r, char **reason)
 	if (ret < 0)
 		return ret;
 	if (r->cs) {
-		ret = materialize(r, &meta, &sr, reason);
+		ret = open_restore(r, &meta, &sr, reason);
 		if (ret < 0)
 			goto out;
 		snprintf(dir, sizeof(dir), "%s", store_snap_restore_dir(sr));
