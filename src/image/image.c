@@ -29,7 +29,7 @@
 
 #include "base/crc32c.h"
 #include "base/log.h"
-#include "base/rmtree.h"
+#include "base/dirs.h"
 #include "image/image-internal.h"
 
 #define ERRLEN 512

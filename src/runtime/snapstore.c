@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "base/rmtree.h"
+#include "base/dirs.h"
 #include "runtime-internal.h"
 
 #define META_MAX (1u << 20)
@@ -236,21 +236,11 @@ int snapstore_newest_named(const char *store, const char *name, const char *skip
 
 int snapstore_mkdir(const char *store)
 {
-	char buf[PATH_MAX], *p;
+	int ret = make_dirs(store);
 
-	if (snprintf(buf, sizeof(buf), "%s", store) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return log_errno("creating %s", buf);
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return log_errno("creating the store %s", buf);
-	return 0;
+	if (ret < 0)
+		log_error("creating the store %s: %s", store, strerror(-ret));
+	return ret;
 }
 
 /* Removes a snapshot directory: plain files, and a process tree's proc-PID/ subdirectories. */

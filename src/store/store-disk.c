@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/dirs.h"
 #include "base/log.h"
 #include "store/store-internal.h"
 
@@ -410,26 +411,6 @@ int store_disk_scan(struct store_tier *t, int kind,
 	return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 struct store_tier *store_disk_open(const char *dir, uint64_t limit)
 {
 	static const char *const subdirs[] = { "chunks", "manifests", "names", "tmp" };
@@ -452,7 +433,7 @@ struct store_tier *store_disk_open(const char *dir, uint64_t limit)
 	snprintf(d->t.label, sizeof(d->t.label), "disk %.240s", dir);
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
-		rc = mkdir_p(path);
+		rc = make_dirs(path);
 		if (rc) {
 			log_error("store directory %s: cannot create %s: %s", dir, subdirs[i],
 				  strerror(-rc));

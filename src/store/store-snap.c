@@ -19,7 +19,6 @@
  */
 #define LOG_TAG "store"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -30,14 +29,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
-#include "base/rmtree.h"
+#include "base/dirs.h"
 #include "store/store-internal.h"
 #include "store/store-snap.h"
 
@@ -83,25 +81,6 @@ int store_snap_config(const char *location, const char *cache, struct store_conf
 	return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX], *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int store_snap_stage(const struct store_config *cfg, char *buf, size_t len)
 {
 	int rc;
@@ -110,7 +89,7 @@ int store_snap_stage(const struct store_config *cfg, char *buf, size_t len)
 		log_error("staging a dump needs a local directory for the store");
 		return -EINVAL;
 	}
-	rc = mkdir_p(cfg->dir);
+	rc = make_dirs(cfg->dir);
 	if (rc) {
 		log_error("%s: %s", cfg->dir, strerror(-rc));
 		return rc;
@@ -135,8 +114,6 @@ static double now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
-
-
 
 void store_snap_remove(const char *dir)
 {
