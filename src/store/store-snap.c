@@ -158,12 +158,17 @@ struct job {
 	uint32_t file, first, nr;
 };
 
-/* Jobs shared out among threads, each with a store handle of its own. */
+/* Runs of chunks to decode, each one store_read_file(). */
+struct plan {
+	struct job *jobs;
+	size_t nr, max; /* max: bytes of the largest job (staging buffer) */
+};
+
+/* Rebuilding files: jobs shared out among threads, each with a store handle of its own. */
 struct work {
 	struct store_snap_restore *r;
 	int *fds; /* the directory's files, by manifest index */
-	struct job *jobs;
-	size_t nr_jobs, job_max; /* job_max: bytes of the largest job (staging buffer) */
+	struct plan p;
 	atomic_size_t next;
 	atomic_int rc; /* the first error; stops the others */
 };
@@ -175,7 +180,7 @@ struct work {
  * written first and the rest go straight through a buffer per thread.
  */
 struct stream {
-	struct work w; /* the jobs: every chunk of every pages file */
+	struct plan p; /* every chunk of every pages file */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint8_t **parked; /* by job: its decoded bytes while no process is known */
@@ -282,15 +287,15 @@ static void job_range(const struct store_snap_restore *r, const struct job *j, u
 
 static int run_jobs(struct work *w, struct store *s)
 {
-	uint8_t *buf = malloc(w->job_max ? w->job_max : 1);
+	uint8_t *buf = malloc(w->p.max ? w->p.max : 1);
 	size_t i;
 
 	if (!buf) {
 		set_error(w, -ENOMEM);
 		return -ENOMEM;
 	}
-	while (!atomic_load(&w->rc) && (i = atomic_fetch_add(&w->next, 1)) < w->nr_jobs) {
-		const struct job *j = &w->jobs[i];
+	while (!atomic_load(&w->rc) && (i = atomic_fetch_add(&w->next, 1)) < w->p.nr) {
+		const struct job *j = &w->p.jobs[i];
 		uint64_t off, len;
 		int rc;
 
@@ -344,7 +349,7 @@ static int run_workers(struct work *w, struct store *s)
 	pthread_t tids[MAX_THREADS];
 	unsigned started = 0, t;
 
-	for (t = 1; t < w->r->threads && t < w->nr_jobs; t++) {
+	for (t = 1; t < w->r->threads && t < w->p.nr; t++) {
 		if (pthread_create(&tids[started], NULL, worker, w))
 			break;
 		started++;
@@ -362,10 +367,10 @@ static bool is_pages_file(const char *name)
 	return !strcmp(slash ? slash + 1 : name, PAGES_FILE);
 }
 
-/* Appends jobs for the chunks [from, to) of file fi: runs of at most JOB_MAX_CHUNKS and max_bytes. */
-static void add_jobs(struct work *w, uint32_t fi, uint32_t from, uint32_t to, uint64_t max_bytes)
+/* Jobs for the chunks [from, to) of f (file fi): at most JOB_MAX_CHUNKS and max_bytes each. */
+static void add_jobs(struct plan *p, const struct store_file *f, uint32_t fi, uint32_t from,
+		     uint32_t to, uint64_t max_bytes)
 {
-	const struct store_file *f = &w->r->m->files[fi];
 	uint32_t i = from;
 
 	while (i < to) {
@@ -377,22 +382,23 @@ static void add_jobs(struct work *w, uint32_t fi, uint32_t from, uint32_t to, ui
 			bytes += f->chunks[i + k].len;
 			k++;
 		}
-		if (bytes > w->job_max)
-			w->job_max = bytes;
-		w->jobs[w->nr_jobs++] = (struct job){ .file = fi, .first = i, .nr = k };
+		if (bytes > p->max)
+			p->max = bytes;
+		p->jobs[p->nr++] = (struct job){ .file = fi, .first = i, .nr = k };
 		i += k;
 	}
 }
 
-static int alloc_jobs(struct work *w)
+/* Room for a job per chunk of m, the most there can be. */
+static int plan_alloc(struct plan *p, const struct store_manifest *m)
 {
 	size_t cap = 0;
 	uint32_t fi;
 
-	for (fi = 0; fi < w->r->m->nr_files; fi++)
-		cap += w->r->m->files[fi].nr_chunks;
-	w->jobs = calloc(cap ? cap : 1, sizeof(*w->jobs));
-	return w->jobs ? 0 : -ENOMEM;
+	for (fi = 0; fi < m->nr_files; fi++)
+		cap += m->files[fi].nr_chunks;
+	p->jobs = calloc(cap ? cap : 1, sizeof(*p->jobs));
+	return p->jobs ? 0 : -ENOMEM;
 }
 
 static uint64_t job_bytes(const struct store_snap_restore *r)
@@ -413,7 +419,7 @@ static int rebuild_files(struct store_snap_restore *r, struct store *s, int dfd)
 	int rc;
 
 	w.fds = malloc((r->m->nr_files ? r->m->nr_files : 1) * sizeof(int));
-	rc = w.fds ? alloc_jobs(&w) : -ENOMEM;
+	rc = w.fds ? plan_alloc(&w.p, r->m) : -ENOMEM;
 	for (i = 0; w.fds && i < r->m->nr_files; i++)
 		w.fds[i] = -1;
 	if (!rc)
@@ -438,7 +444,7 @@ static int rebuild_files(struct store_snap_restore *r, struct store *s, int dfd)
 		for (c = 0; c <= f->nr_chunks; c++) {
 			if (c < f->nr_chunks && !(f->chunks[c].flags & STORE_CHUNK_ZERO))
 				continue;
-			add_jobs(&w, i, first, c, job_bytes(r));
+			add_jobs(&w.p, f, i, first, c, job_bytes(r));
 			first = c + 1;
 		}
 	}
@@ -448,7 +454,7 @@ static int rebuild_files(struct store_snap_restore *r, struct store *s, int dfd)
 		if (w.fds[i] >= 0)
 			close(w.fds[i]);
 	free(w.fds);
-	free(w.jobs);
+	free(w.p.jobs);
 	return rc;
 }
 
@@ -543,7 +549,7 @@ static int write_runs(const struct engine_fill_proc *p, const uint8_t *buf, uint
 /* Job i, decoded into buf, into its process (if one wants its file). */
 static int stream_write(struct store_snap_restore *r, size_t i, const uint8_t *buf)
 {
-	const struct job *j = &r->st.w.jobs[i];
+	const struct job *j = &r->st.p.jobs[i];
 	int32_t k = r->st.proc_of_file[j->file];
 	uint64_t off, len;
 
@@ -561,7 +567,7 @@ static void stream_done(struct stream *st, int rc, uint64_t len, uint64_t parked
 	st->bytes += len;
 	if (rc && !st->rc)
 		st->rc = rc;
-	if (rc || st->done == st->w.nr_jobs || parked)
+	if (rc || st->done == st->p.nr || parked)
 		pthread_cond_broadcast(&st->cond);
 }
 
@@ -592,7 +598,7 @@ static void *stream_worker(void *arg)
 			i = st->ready[--st->nr_ready];
 			buf = st->parked[i];
 			st->parked[i] = NULL;
-			job_range(r, &st->w.jobs[i], &off, &len);
+			job_range(r, &st->p.jobs[i], &off, &len);
 			pthread_mutex_unlock(&st->lock);
 			rc = stream_write(r, i, buf);
 			free(buf);
@@ -600,23 +606,23 @@ static void *stream_worker(void *arg)
 			stream_done(st, rc, len, len);
 			continue;
 		}
-		if (st->next == st->w.nr_jobs && st->procs)
+		if (st->next == st->p.nr && st->procs)
 			break; /* the others finish what they hold */
-		if (st->next == st->w.nr_jobs ||
-		    (!st->procs && st->parked_bytes + st->w.job_max > st->park_max)) {
+		if (st->next == st->p.nr ||
+		    (!st->procs && st->parked_bytes + st->p.max > st->park_max)) {
 			pthread_cond_wait(&st->cond, &st->lock);
 			continue;
 		}
 		i = st->next++;
-		job_range(r, &st->w.jobs[i], &off, &len);
+		job_range(r, &st->p.jobs[i], &off, &len);
 		park = !st->procs;
 		if (park)
 			st->parked_bytes += len;
 		pthread_mutex_unlock(&st->lock);
 		if (!park && !own)
-			own = malloc(st->w.job_max);
+			own = malloc(st->p.max);
 		buf = park ? malloc(len) : own;
-		rc = buf ? store_read_file(s, &r->m->files[st->w.jobs[i].file], off, buf, len) :
+		rc = buf ? store_read_file(s, &r->m->files[st->p.jobs[i].file], off, buf, len) :
 			   -ENOMEM;
 		pthread_mutex_lock(&st->lock);
 		if (!rc && park && !st->procs) {
@@ -655,22 +661,22 @@ int store_snap_restore_start(void *arg)
 	unsigned t;
 	int rc;
 
-	st->w.r = r;
 	st->park_max = avail / 8 < PARK_MAX ? avail / 8 : PARK_MAX;
-	rc = alloc_jobs(&st->w);
+	rc = plan_alloc(&st->p, r->m);
 	for (fi = 0; !rc && fi < r->m->nr_files; fi++)
 		if (is_pages_file(r->m->files[fi].name))
-			add_jobs(&st->w, fi, 0, r->m->files[fi].nr_chunks, job_bytes(r));
+			add_jobs(&st->p, &r->m->files[fi], fi, 0, r->m->files[fi].nr_chunks,
+				 job_bytes(r));
 	if (rc)
 		return rc;
-	st->parked = calloc(st->w.nr_jobs ? st->w.nr_jobs : 1, sizeof(*st->parked));
-	st->ready = calloc(st->w.nr_jobs ? st->w.nr_jobs : 1, sizeof(*st->ready));
+	st->parked = calloc(st->p.nr ? st->p.nr : 1, sizeof(*st->parked));
+	st->ready = calloc(st->p.nr ? st->p.nr : 1, sizeof(*st->ready));
 	st->proc_of_file = malloc((r->m->nr_files ? r->m->nr_files : 1) * sizeof(int32_t));
 	if (!st->parked || !st->ready || !st->proc_of_file)
 		return -ENOMEM;
 	for (fi = 0; fi < r->m->nr_files; fi++)
 		st->proc_of_file[fi] = -1;
-	for (t = 1; t < r->threads && t < st->w.nr_jobs; t++) {
+	for (t = 1; t < r->threads && t < st->p.nr; t++) {
 		if (pthread_create(&st->tids[st->nr_tids], NULL, stream_worker, r))
 			break;
 		st->nr_tids++;
@@ -690,16 +696,16 @@ static void stream_stop(struct store_snap_restore *r)
 	for (i = 0; i < st->nr_tids; i++)
 		pthread_join(st->tids[i], NULL);
 	st->nr_tids = 0;
-	for (i = 0; st->parked && i < st->w.nr_jobs; i++)
+	for (i = 0; st->parked && i < st->p.nr; i++)
 		free(st->parked[i]);
 	free(st->parked);
 	free(st->ready);
 	free(st->proc_of_file);
-	free(st->w.jobs);
+	free(st->p.jobs);
 	st->parked = NULL;
 	st->ready = NULL;
 	st->proc_of_file = NULL;
-	st->w.jobs = NULL;
+	st->p.jobs = NULL;
 }
 
 static int find_file(const struct store_manifest *m, const char *name, uint32_t *fi)
@@ -749,7 +755,7 @@ int store_snap_restore_fill(void *arg, const struct engine_fill_proc *procs, uin
 	uint32_t k;
 	int rc = 0;
 
-	if (!st->w.jobs) { /* not started */
+	if (!st->p.jobs) { /* not started */
 		rc = store_snap_restore_start(r);
 		if (rc)
 			return rc;
@@ -766,7 +772,7 @@ int store_snap_restore_fill(void *arg, const struct engine_fill_proc *procs, uin
 	pthread_mutex_unlock(&st->lock);
 	stream_worker(r);
 	pthread_mutex_lock(&st->lock);
-	while (!st->rc && st->done < st->w.nr_jobs)
+	while (!st->rc && st->done < st->p.nr)
 		pthread_cond_wait(&st->cond, &st->lock);
 	rc = st->rc;
 	pthread_mutex_unlock(&st->lock);
@@ -775,7 +781,7 @@ int store_snap_restore_fill(void *arg, const struct engine_fill_proc *procs, uin
 		log_debug("%s: %" PRIu64 " bytes of pages decoded into %u process%s on %u threads, "
 			  "%zu of %zu jobs decoded before the memory was mapped; %.1f ms since",
 			  r->context, st->bytes, nr, nr == 1 ? "" : "es", threads, parked,
-			  st->w.nr_jobs, now_ms() - t0);
+			  st->p.nr, now_ms() - t0);
 	return rc;
 }
 
@@ -853,30 +859,33 @@ const char *store_snap_restore_dir(const struct store_snap_restore *r)
 
 /* ---- afterwards: the cache, the directory ---- */
 
-struct filler {
+/* Writing the kept chunks into the local cache, on several threads. */
+struct cache_fill {
 	struct store_snap_restore *r;
 	struct store_config cfg; /* the cache alone */
-	unsigned tid, n; /* this thread takes the chunks whose index is tid modulo n */
-	uint64_t chunks, bytes;
-	int rc;
+	atomic_size_t next; /* the next chunk to write */
+	atomic_uint_fast64_t chunks, bytes;
+	atomic_int rc; /* the first error */
 };
 
 static void *fill_thread(void *arg)
 {
-	struct filler *fl = arg;
+	struct cache_fill *cf = arg;
 	struct store *s = NULL;
+	int rc = store_open(&cf->cfg, &s), none = 0;
 	size_t i;
 
-	fl->rc = store_open(&fl->cfg, &s);
-	for (i = fl->tid; !fl->rc && i < fl->r->nr_fetched; i += fl->n) {
-		const struct fetched *f = &fl->r->fetched[i];
+	while (!rc && (i = atomic_fetch_add(&cf->next, 1)) < cf->r->nr_fetched) {
+		const struct fetched *f = &cf->r->fetched[i];
 
-		fl->rc = store_disk_fill_stored(s, f->id, &f->ref, &f->stored);
-		if (!fl->rc) {
-			fl->chunks++;
-			fl->bytes += f->ref.len;
+		rc = store_disk_fill_stored(s, f->id, &f->ref, &f->stored);
+		if (!rc) {
+			atomic_fetch_add(&cf->chunks, 1);
+			atomic_fetch_add(&cf->bytes, f->ref.len);
 		}
 	}
+	if (rc)
+		atomic_compare_exchange_strong(&cf->rc, &none, rc);
 	store_close(s);
 	return NULL;
 }
@@ -888,48 +897,31 @@ static void *fill_thread(void *arg)
  */
 static void fill_cache(struct store_snap_restore *r)
 {
-	struct filler fl[MAX_FILLERS];
+	struct cache_fill cf = { .r = r, .cfg = r->cfg };
 	pthread_t tids[MAX_FILLERS];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned n = cpus < 1 ? 1 : cpus > MAX_FILLERS ? MAX_FILLERS : (unsigned)cpus, started = 0;
-	uint64_t chunks = 0, bytes = 0;
 	double t0 = now_ms();
 	unsigned t;
-	int rc = 0;
+	int rc;
 
-	for (t = 0; t < n; t++) {
-		fl[t] = (struct filler){ .r = r, .cfg = r->cfg, .tid = t, .n = n };
-		fl[t].cfg.url = NULL;
-		fl[t].cfg.token = NULL;
-		fl[t].cfg.ram_limit = 0;
-	}
-	for (t = 1; t < n; t++) { /* this thread is filler 0 */
-		if (pthread_create(&tids[t], NULL, fill_thread, &fl[t]))
-			break;
-		started = t;
-	}
-	if (started + 1 < n) { /* fewer threads than planned: redo the split */
-		for (t = 1; t <= started; t++)
-			pthread_join(tids[t], NULL);
-		fl[0].n = n = 1;
-		started = 0;
-	}
-	fill_thread(&fl[0]);
-	for (t = 1; t <= started; t++)
+	cf.cfg.url = NULL;
+	cf.cfg.token = NULL;
+	cf.cfg.ram_limit = 0;
+	for (t = 1; t < n && pthread_create(&tids[started], NULL, fill_thread, &cf) == 0; t++)
+		started++;
+	fill_thread(&cf); /* this thread too: whatever the others leave, it takes */
+	for (t = 0; t < started; t++)
 		pthread_join(tids[t], NULL);
-	for (t = 0; t < n; t++) {
-		chunks += fl[t].chunks;
-		bytes += fl[t].bytes;
-		if (!rc)
-			rc = fl[t].rc;
-	}
+	rc = atomic_load(&cf.rc);
 	if (rc)
 		log_warn("%s: filling the local cache %s: %s (chunks will be fetched again next "
 			 "time)", r->context, r->cfg.dir, strerror(-rc));
 	/* bench/store.py reads this line: work done after the program runs again */
 	log_debug("%s: after the program runs, %" PRIu64 " chunks (%" PRIu64
 		  " bytes) written to the local cache in %.1f ms",
-		  r->context, chunks, bytes, now_ms() - t0);
+		  r->context, (uint64_t)atomic_load(&cf.chunks), (uint64_t)atomic_load(&cf.bytes),
+		  now_ms() - t0);
 }
 
 void store_snap_restore_close(struct store_snap_restore *r)
