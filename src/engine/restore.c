@@ -1730,7 +1730,7 @@ static struct engine_fill_run *fill_runs(const struct image *img, size_t *nr)
  * has mapped its memory, the source writes the data runs, and each restorer
  * hears how that went.  Any failure: the restorers trap, init kills the tree.
  */
-static int fill_from_source(struct tree *tr, const struct engine_page_source *src)
+static void fill_from_source(struct tree *tr, const struct engine_page_source *src)
 {
 	struct engine_fill_proc *procs = calloc(tr->nr, sizeof(*procs));
 	char (*names)[64] = calloc(tr->nr, sizeof(*names));
@@ -1776,12 +1776,10 @@ static int fill_from_source(struct tree *tr, const struct engine_page_source *sr
 	if (ret < 0)
 		for (k = 0; k < tr->nr; k++)
 			send(tr->fill_socks[k], &reply, sizeof(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
-	fill_close(tr, true, false);
 	for (k = 0; procs && k < tr->nr; k++)
 		free((void *)procs[k].runs);
 	free(procs);
 	free(names);
-	return ret;
 }
 
 static void tree_free(struct tree *tr)
@@ -1871,7 +1869,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		ret = opts->pages->start ? opts->pages->start(opts->pages->arg) : 0;
 		if (ret == 0)
 			fill_from_source(&tr, opts->pages);
-		fill_close(&tr, true, false);
+		fill_close(&tr, true, false); /* the restorers have their word, or EOF */
 	}
 	if (read(status_pipe[0], &ok, 1) != 1) {
 		close(status_pipe[0]);
