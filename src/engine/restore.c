@@ -623,6 +623,18 @@ struct tree {
 	struct fd_shared shared; /* what several processes hold, made by the root's helper */
 };
 
+/* Closes the fds of an array that may be NULL, and marks them closed. */
+static void close_each(int *fds, uint32_t n)
+{
+	uint32_t k;
+
+	for (k = 0; fds && k < n; k++) {
+		if (fds[k] >= 0)
+			close(fds[k]);
+		fds[k] = -1;
+	}
+}
+
 static bool in_tree(const struct tree *tr, pid_t pid)
 {
 	uint32_t i;
@@ -1399,8 +1411,7 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	if (die_with_parent)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* thaw's ends: a restorer waiting on its own must see EOF if thaw goes */
-	for (k = 0; tr->fill_socks && k < tr->nr; k++)
-		close(tr->fill_socks[k]);
+	close_each(tr->fill_socks, tr->nr);
 	/* a /proc of this namespace, so /proc/self is the restored process */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -1432,8 +1443,7 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	}
 	close(sync[0]);
 	/* the helpers have the restorers' ends: if they die, thaw sees EOF */
-	for (k = 0; tr->fill_fds && k < tr->nr; k++)
-		close(tr->fill_fds[k]);
+	close_each(tr->fill_fds, tr->nr);
 	close(region[1]);
 	/* the helpers' children (the tree) are traced from their first instruction */
 	if (ptrace(PTRACE_SEIZE, root, NULL,
@@ -1653,22 +1663,6 @@ static int fill_open(struct tree *tr)
 	return 0;
 }
 
-static void fill_close(struct tree *tr, bool socks, bool fds)
-{
-	uint32_t k;
-
-	for (k = 0; k < tr->nr; k++) {
-		if (socks && tr->fill_socks && tr->fill_socks[k] >= 0)
-			close(tr->fill_socks[k]);
-		if (fds && tr->fill_fds && tr->fill_fds[k] >= 0)
-			close(tr->fill_fds[k]);
-		if (socks && tr->fill_socks)
-			tr->fill_socks[k] = -1;
-		if (fds && tr->fill_fds)
-			tr->fill_fds[k] = -1;
-	}
-}
-
 /*
  * The restorer of process k has mapped its memory: its message carries its
  * PID as we see it (SCM_CREDENTIALS).  0 on EOF: it, or the restore, failed.
@@ -1786,7 +1780,8 @@ static void tree_free(struct tree *tr)
 {
 	uint32_t k;
 
-	fill_close(tr, true, true);
+	close_each(tr->fill_socks, tr->nr);
+	close_each(tr->fill_fds, tr->nr);
 	free(tr->fill_socks);
 	free(tr->fill_fds);
 	tr->fill_socks = tr->fill_fds = NULL;
@@ -1857,7 +1852,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	close(status_pipe[1]);
 	if (release_pipe[0] >= 0)
 		close(release_pipe[0]);
-	fill_close(&tr, false, true);
+	close_each(tr.fill_fds, tr.nr);
 	/*
 	 * The source's threads start only now: init came from a raw clone3,
 	 * which, unlike glibc's fork(), copies whatever malloc lock another
@@ -1869,7 +1864,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		ret = opts->pages->start ? opts->pages->start(opts->pages->arg) : 0;
 		if (ret == 0)
 			fill_from_source(&tr, opts->pages);
-		fill_close(&tr, true, false); /* the restorers have their word, or EOF */
+		close_each(tr.fill_socks, tr.nr); /* the restorers have their word, or EOF */
 	}
 	if (read(status_pipe[0], &ok, 1) != 1) {
 		close(status_pipe[0]);
