@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "image/image-internal.h"
+#include "image/image-record.h"
 
 /* ---- names shared by the encoder and the decoder ---- */
 
@@ -543,18 +544,163 @@ static json_t *enc_shmem(struct enc *e, const struct image_shmem *s)
 	return o;
 }
 
-static json_t *enc_child(struct enc *e, const struct image_child *c)
+/* ---- records described by tables (image-record.h) ---- */
+
+static uint64_t load_uint(const void *p, size_t size)
+{
+	uint32_t v32;
+	uint64_t v64;
+	bool b;
+
+	if (size == sizeof(bool)) {
+		memcpy(&b, p, sizeof(b));
+		return b;
+	}
+	if (size == 4) {
+		memcpy(&v32, p, 4);
+		return v32;
+	}
+	memcpy(&v64, p, 8);
+	return v64;
+}
+
+static void store_uint(void *p, size_t size, uint64_t v)
+{
+	uint32_t v32 = (uint32_t)v;
+	bool b = v != 0;
+
+	if (size == sizeof(bool))
+		memcpy(p, &b, sizeof(b));
+	else if (size == 4)
+		memcpy(p, &v32, 4);
+	else
+		memcpy(p, &v, 8);
+}
+
+/* A signed field's value: I32 fields are sign-extended. */
+static int64_t load_int(const void *p, uint8_t type)
+{
+	int32_t v32;
+	int64_t v64;
+
+	if (type == IMAGE_F_I32) {
+		memcpy(&v32, p, 4);
+		return v32;
+	}
+	memcpy(&v64, p, 8);
+	return v64;
+}
+
+static json_t *enc_scalar(uint8_t type, const void *p, size_t size, const struct image_field *f)
+{
+	uint64_t v = load_uint(p, size);
+
+	switch (type) {
+	case IMAGE_F_I32:
+	case IMAGE_F_I64:
+		return json_integer(load_int(p, type));
+	case IMAGE_F_HEX32:
+	case IMAGE_F_HEX64:
+		return j_hex(v);
+	case IMAGE_F_BOOL:
+		return json_boolean(v);
+	case IMAGE_F_OCTAL:
+		return j_octal((uint32_t)v);
+	case IMAGE_F_ENUM:
+		return v < f->nr_names ? json_string(f->names[v]) : NULL;
+	case IMAGE_F_FLAGS:
+		return j_flags((uint32_t)v, f->names, f->nr_names);
+	default:
+		return j_u64(v);
+	}
+}
+
+/* Optional fields are left out when zero (an empty array, a NULL string, all-zero bytes). */
+static bool field_is_zero(const struct image_field *f, const void *obj)
+{
+	static const char zero[sizeof(struct image_blob)];
+	const char *p = (const char *)obj + f->off;
+	const char *str;
+
+	if (f->type == IMAGE_F_ARRAY)
+		return !load_uint((const char *)obj + f->count_off, sizeof(uint32_t));
+	if (f->type == IMAGE_F_STR) {
+		memcpy(&str, p, sizeof(str));
+		return !str;
+	}
+	return f->size <= sizeof(zero) && !memcmp(p, zero, f->size);
+}
+
+static json_t *enc_record(struct enc *e, const struct image_record *rec, const void *obj)
 {
 	json_t *o = json_object();
+	uint32_t i, k;
 
-	put(e, o, "pid", json_integer(c->pid));
-	put(e, o, "ppid", json_integer(c->ppid));
-	put(e, o, "pgid", json_integer(c->pgid));
-	put(e, o, "sid", json_integer(c->sid));
-	put(e, o, "host_pid", json_integer(c->host_pid));
-	if (c->is_zombie)
-		put(e, o, "zombie", json_pack("{s:i}", "status", c->exit_status));
+	for (i = 0; i < rec->nr_fields; i++) {
+		const struct image_field *f = &rec->fields[i];
+		const char *p = (const char *)obj + f->off;
+		const char *str, *elems;
+		uint32_t n;
+		json_t *v;
+
+		if (f->is_optional && field_is_zero(f, obj))
+			continue;
+		switch (f->type) {
+		case IMAGE_F_BLOB:
+			put_blob(e, o, f->name, (const struct image_blob *)p);
+			continue;
+		case IMAGE_F_STR:
+			memcpy(&str, p, sizeof(str));
+			v = j_str(str ? str : "");
+			break;
+		case IMAGE_F_RECORD:
+			v = enc_record(e, f->sub, p);
+			break;
+		case IMAGE_F_ARRAY:
+			memcpy(&elems, p, sizeof(elems));
+			n = (uint32_t)load_uint((const char *)obj + f->count_off, sizeof(uint32_t));
+			v = json_array();
+			for (k = 0; elems && k < n; k++) {
+				const char *ep = elems + (size_t)k * f->elem_size;
+
+				append(e, v, f->sub ? enc_record(e, f->sub, ep) :
+						      enc_scalar(f->elem_type, ep, f->elem_size, f));
+			}
+			break;
+		default:
+			v = enc_scalar(f->type, p, f->size, f);
+			break;
+		}
+		put(e, o, f->name, v);
+	}
 	return o;
+}
+
+/* Every section of image_sections: single records always, arrays when not empty. */
+static void enc_sections(struct enc *e, json_t *root, const struct image *img)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < image_nr_sections; i++) {
+		const struct image_section *s = &image_sections[i];
+		const char *base = (const char *)img + s->off;
+		const char *elems;
+		uint32_t n;
+		json_t *arr;
+
+		if (!s->count_off) {
+			put(e, root, s->key, enc_record(e, s->rec, base));
+			continue;
+		}
+		memcpy(&elems, base, sizeof(elems));
+		memcpy(&n, (const char *)img + s->count_off, sizeof(n));
+		if (!n)
+			continue;
+		arr = json_array();
+		for (k = 0; k < n; k++)
+			append(e, arr, enc_record(e, s->rec, elems + (size_t)k * s->rec->size));
+		put(e, root, s->key, arr);
+	}
 }
 
 char *image_manifest_to_json(const struct image *img, int indent)
@@ -596,12 +742,7 @@ char *image_manifest_to_json(const struct image *img, int indent)
 	for (i = 0; i < img->nr_shmems; i++)
 		append(&e, arr, enc_shmem(&e, &img->shmems[i]));
 	put(&e, root, "shmems", arr);
-	if (img->nr_children) {
-		arr = json_array();
-		for (i = 0; i < img->nr_children; i++)
-			append(&e, arr, enc_child(&e, &img->children[i]));
-		put(&e, root, "children", arr);
-	}
+	enc_sections(&e, root, img);
 	pages = json_object();
 	put(&e, pages, "runs", j_u64(img->nr_runs));
 	put(&e, pages, "bytes", j_u64(img->pages_bytes));
@@ -1028,6 +1169,170 @@ static int get_rlim(struct dec *d, json_t *obj, const char *where, const char *k
 		return 0;
 	}
 	return get_u64(d, obj, where, key, true, out);
+}
+
+/* ---- records described by tables (image-record.h) ---- */
+
+static int dec_record(struct dec *d, const struct image_record *rec, json_t *o, const char *where,
+		      void *obj);
+
+/* One scalar of type t at p (size bytes), from v, inside [f->min, f->max]. */
+static int dec_scalar(struct dec *d, const struct image_field *f, uint8_t type, json_t *v,
+		      const char *where, void *p, size_t size)
+{
+	json_t *holder = json_object();
+	uint64_t u = 0;
+	int64_t i = 0;
+	uint32_t u32;
+	bool b;
+	int ret;
+
+	/* the get_*() helpers read a member of an object: lend them one */
+	if (!holder || json_object_set(holder, "v", v)) {
+		json_decref(holder);
+		return fail(d, "%s: out of memory", where);
+	}
+	switch (type) {
+	case IMAGE_F_I32:
+	case IMAGE_F_I64:
+		ret = get_int(d, holder, where, "v", true, f->min,
+			      f->max > INT64_MAX ? INT64_MAX : (int64_t)f->max, 0, &i);
+		u = (uint64_t)i;
+		if (!ret && type == IMAGE_F_I32 && (i < INT32_MIN || i > INT32_MAX))
+			ret = fail(d, "%s: %lld does not fit 32 bits", where, (long long)i);
+		if (!ret && type == IMAGE_F_I32)
+			u = (uint64_t)(uint32_t)(int32_t)i;
+		break;
+	case IMAGE_F_HEX32:
+	case IMAGE_F_HEX64:
+		ret = get_hex(d, holder, where, "v", &u);
+		break;
+	case IMAGE_F_BOOL:
+		ret = get_bool(d, holder, where, "v", &b);
+		u = b;
+		break;
+	case IMAGE_F_OCTAL:
+		ret = get_octal(d, holder, where, "v", (uint32_t)f->max, &u32);
+		u = u32;
+		break;
+	case IMAGE_F_ENUM:
+		ret = get_enum(d, holder, where, "v", f->names, f->nr_names, &u32);
+		u = u32;
+		break;
+	case IMAGE_F_FLAGS:
+		ret = get_flags(d, holder, where, "v", f->names, f->nr_names, &u32);
+		u = u32;
+		break;
+	default:
+		ret = get_u64(d, holder, where, "v", true, &u);
+		break;
+	}
+	json_decref(holder);
+	if (ret)
+		return -EINVAL;
+	if ((type == IMAGE_F_U32 || type == IMAGE_F_U64 || type == IMAGE_F_HEX32 ||
+	     type == IMAGE_F_HEX64) &&
+	    (u < (uint64_t)f->min || u > f->max || (size == 4 && u > UINT32_MAX)))
+		return fail(d, "%s: %" PRIu64 " out of range [%lld, %" PRIu64 "]", where, u,
+			    (long long)f->min, f->max);
+	store_uint(p, size, u);
+	return 0;
+}
+
+static int dec_array_field(struct dec *d, const struct image_field *f, json_t *v,
+			   const char *where, void *obj)
+{
+	size_t n = json_is_array(v) ? json_array_size(v) : 0, k;
+	char elem[224];
+	char *elems;
+	int ret = 0;
+
+	if (!json_is_array(v))
+		return fail(d, "%s: expected an array", where);
+	if (n > f->max_count)
+		return fail(d, "%s: %zu entries, at most %u allowed", where, n, f->max_count);
+	if (!n)
+		return 0;
+	elems = calloc(n, f->elem_size);
+	if (!elems)
+		return fail(d, "%s: out of memory for %zu entries", where, n);
+	/* owned by obj from here: image_record_release() frees what is half decoded */
+	memcpy((char *)obj + f->off, &elems, sizeof(elems));
+	store_uint((char *)obj + f->count_off, sizeof(uint32_t), n);
+	for (k = 0; !ret && k < n; k++) {
+		json_t *ev = json_array_get(v, k);
+		char *ep = elems + k * f->elem_size;
+
+		snprintf(elem, sizeof(elem), "%s[%zu]", where, k);
+		ret = f->sub ? dec_record(d, f->sub, ev, elem, ep) :
+			       dec_scalar(d, f, f->elem_type, ev, elem, ep, f->elem_size);
+	}
+	return ret;
+}
+
+static int dec_record(struct dec *d, const struct image_record *rec, json_t *o, const char *where,
+		      void *obj)
+{
+	char sub[192];
+	uint32_t i;
+	int ret;
+
+	if (!json_is_object(o))
+		return fail(d, "%s: expected an object", where);
+	for (i = 0; i < rec->nr_fields; i++) {
+		const struct image_field *f = &rec->fields[i];
+		char *p = (char *)obj + f->off;
+		json_t *v = field(d, o, where, f->name, !f->is_optional);
+
+		if (!v) {
+			if (!f->is_optional)
+				return -EINVAL;
+			continue;
+		}
+		snprintf(sub, sizeof(sub), "%s.%s", where, f->name);
+		switch (f->type) {
+		case IMAGE_F_BLOB:
+			ret = get_blob(d, o, where, f->name, (struct image_blob *)p);
+			break;
+		case IMAGE_F_STR: {
+			char *str;
+
+			ret = get_str(d, o, where, f->name, true, f->max, &str);
+			if (!ret)
+				memcpy(p, &str, sizeof(str));
+			break;
+		}
+		case IMAGE_F_RECORD:
+			ret = dec_record(d, f->sub, v, sub, p);
+			break;
+		case IMAGE_F_ARRAY:
+			ret = dec_array_field(d, f, v, sub, obj);
+			break;
+		default:
+			ret = dec_scalar(d, f, f->type, v, sub, p, f->size);
+			break;
+		}
+		if (ret)
+			return -EINVAL;
+	}
+	/* no key the table does not know: a misspelt field must not be ignored */
+	{
+		const char *key;
+		json_t *val;
+
+		json_object_foreach(o, key, val) {
+			for (i = 0; i < rec->nr_fields; i++)
+				if (!strcmp(key, rec->fields[i].name))
+					break;
+			if (i == rec->nr_fields)
+				return fail(d, "%s: unknown field \"%s\"", where, key);
+		}
+	}
+	if (rec->check && rec->check(obj, where, d->err, d->errlen)) {
+		d->failed = true;
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int dec_host(struct dec *d, json_t *o, struct image_host *h)
@@ -1496,25 +1801,45 @@ static int dec_guard(struct dec *d, json_t *o, const char *where, struct image_g
 	return 0;
 }
 
-static int dec_child(struct dec *d, json_t *o, const char *where, struct image_child *c)
+/* Every section of image_sections: arrays may be absent (none), single records may not. */
+static int dec_sections(struct dec *d, json_t *root, struct image *img)
 {
-	json_t *z;
+	uint32_t i, k;
 
-	if (!json_is_object(o))
-		return fail(d, "%s: expected an object", where);
-	if (get_i32(d, o, where, "pid", true, 1, INT32_MAX, 0, &c->pid) ||
-	    get_i32(d, o, where, "ppid", true, 1, INT32_MAX, 0, &c->ppid) ||
-	    get_i32(d, o, where, "pgid", true, 0, INT32_MAX, 0, &c->pgid) ||
-	    get_i32(d, o, where, "sid", true, 0, INT32_MAX, 0, &c->sid) ||
-	    get_i32(d, o, where, "host_pid", true, 0, INT32_MAX, 0, &c->host_pid))
-		return -EINVAL;
-	z = json_object_get(o, "zombie");
-	if (!z)
-		return 0;
-	if (!json_is_object(z))
-		return fail(d, "%s.zombie: expected an object", where);
-	c->is_zombie = true;
-	return get_i32(d, z, where, "status", true, 0, 0xffff, 0, &c->exit_status);
+	for (i = 0; i < image_nr_sections; i++) {
+		const struct image_section *s = &image_sections[i];
+		char *base = (char *)img + s->off;
+		char where[96];
+		json_t *arr;
+		size_t n;
+		char *elems;
+
+		if (!s->count_off) {
+			json_t *o = get_obj(d, root, "manifest", s->key);
+
+			if (!o || dec_record(d, s->rec, o, s->key, base))
+				return -EINVAL;
+			continue;
+		}
+		if (!json_object_get(root, s->key))
+			continue;
+		arr = get_array(d, root, "manifest", s->key, s->max, &n);
+		if (!arr)
+			return -EINVAL;
+		elems = alloc_array(d, s->key, n, s->rec->size);
+		if (n && !elems)
+			return -ENOMEM;
+		/* owned by img from here: image_free() releases what is half decoded */
+		memcpy(base, &elems, sizeof(elems));
+		memcpy((char *)img + s->count_off, &(uint32_t){ (uint32_t)n }, sizeof(uint32_t));
+		for (k = 0; k < n; k++) {
+			snprintf(where, sizeof(where), "%s[%u]", s->key, k);
+			if (dec_record(d, s->rec, json_array_get(arr, k), where,
+				       elems + (size_t)k * s->rec->size))
+				return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 static int dec_root(struct dec *d, json_t *root, struct image *img)
@@ -1558,9 +1883,7 @@ static int dec_root(struct dec *d, json_t *root, struct image *img)
 	    DEC_ARRAY(d, root, "shmems", IMAGE_MAX_SHMEMS, img->shmems, img->nr_shmems,
 		      dec_shmem))
 		return -EINVAL;
-	if (json_object_get(root, "children") &&
-	    DEC_ARRAY(d, root, "children", IMAGE_MAX_CHILDREN, img->children, img->nr_children,
-		      dec_child))
+	if (dec_sections(d, root, img))
 		return -EINVAL;
 	/* a file mapping without a name of its own is named by its file */
 	for (i = 0; i < img->nr_vmas; i++) {

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "image/image-internal.h"
+#include "image/image-record.h"
 
 #define PAGE_MASK ((uint64_t)IMAGE_PAGE_SIZE - 1)
 #define SIGINFO_SIZE 128u
@@ -428,7 +429,7 @@ int image_validate(const struct image *img, char *err, size_t errlen)
 			   IMAGE_FORMAT_VERSION);
 	if (check_proc(&c, img) || check_threads(&c, img) || check_vmas(&c, img) ||
 	    check_guards(&c, img) || check_fds(&c, img) || check_files(&c, img) ||
-	    check_gpu(&c, img) || check_children(&c, img))
+	    check_gpu(&c, img) || check_children(&c, img) || image_sections_check(img, err, errlen))
 		return -EINVAL;
 	return 0;
 }
@@ -441,6 +442,18 @@ static int check_blob(struct check *c, const char *what, const struct image_blob
 			   "of data.img (size %" PRIu64 ")",
 			   what, b->off, b->len, size);
 	return 0;
+}
+
+struct blob_bound {
+	struct check c;
+	uint64_t size;
+};
+
+static int check_section_blob(void *arg, const char *what, const struct image_blob *b)
+{
+	struct blob_bound *bb = arg;
+
+	return check_blob(&bb->c, what, b, bb->size);
 }
 
 int image_validate_blobs(const struct image *img, uint64_t size, char *err, size_t errlen)
@@ -480,7 +493,7 @@ int image_validate_blobs(const struct image *img, uint64_t size, char *err, size
 			if (check_blob(&c, what, &img->shmems[i].extents[j].data, size))
 				return -EINVAL;
 		}
-	return 0;
+	return image_sections_blobs(img, check_section_blob, &(struct blob_bound){ c, size });
 }
 
 /* The VMA holding addr, by binary search over the sorted VMAs. */

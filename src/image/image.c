@@ -31,6 +31,7 @@
 #include "base/log.h"
 #include "base/dirs.h"
 #include "image/image-internal.h"
+#include "image/image-record.h"
 
 #define ERRLEN 512
 
@@ -255,7 +256,7 @@ void image_free(struct image *img)
 	free(img->fds);
 	free(img->files);
 	free(img->shmems);
-	free(img->children);
+	image_sections_release(img);
 	free(img->runs);
 	free(img->path);
 	free(img->tmp_path);

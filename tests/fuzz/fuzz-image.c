@@ -73,9 +73,12 @@ out:
 
 #include <dirent.h>
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 /* a small but complete manifest: every section, most fd kinds */
 static const char sample[] =
-	"{\"format\":\"thaw-snapshot\",\"version\":1,\"host\":{\"kernel_release\":\"6.18.0\",\"cpuid\":[\"0x"
+	"{\"format\":\"thaw-snapshot\",\"version\":" STR(IMAGE_FORMAT_VERSION) ",\"host\":{\"kernel_release\":\"6.18.0\",\"cpuid\":[\"0x"
 	"0\",\"0x0\",\"0x0\",\"0x0\",\"0x0\",\"0x0\",\"0x0\",\"0x0\"],\"xcr0\":\"0x2e7\",\"xsave_size\":2696,\"vvar"
 	"_size\":16384,\"vvar_vclock_size\":0,\"vdso_size\":8192,\"vdso_crc\":\"0x0\"},\"process\":{\"pid"
 	"\":2,\"ppid\":1,\"pgid\":2,\"sid\":1,\"host_pid\":4000,\"comm\":\"prog\",\"umask\":\"022\",\"personali"

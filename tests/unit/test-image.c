@@ -23,6 +23,7 @@
 
 #include "base/crc32c.h"
 #include "image/image.h"
+#include "image/image-record.h"
 
 #define PAGE IMAGE_PAGE_SIZE
 #define VMA_A 0x400000ull /* 512 pages of dumped data */
@@ -92,6 +93,7 @@ static void populate(struct image *img)
 	struct image_fd *f;
 	struct image_shmem *s;
 	struct image_guard *g;
+	struct image_child *c;
 	int i, idx;
 
 	strcpy(img->host.kernel_release, "6.18.0-thaw");
@@ -234,6 +236,14 @@ static void populate(struct image *img)
 	v->file = -1;
 	v->shmem = 0;
 	v->name = NULL;
+
+	c = image_new_child(img);
+	assert_non_null(c);
+	*c = (struct image_child){ .pid = 7, .ppid = 2, .pgid = 2, .sid = 1, .host_pid = 4107 };
+	c = image_new_child(img);
+	assert_non_null(c);
+	*c = (struct image_child){ .pid = 9, .ppid = 7, .pgid = 2, .sid = 1, .host_pid = 4109,
+				   .is_zombie = true, .exit_status = 0x0300 };
 
 	g = image_new_guard(img);
 	assert_non_null(g);
@@ -438,6 +448,9 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 			assert_blob_equal(&sa->extents[j].data, &sb->extents[j].data);
 		}
 	}
+	assert_int_equal(a->nr_children, b->nr_children);
+	for (i = 0; i < a->nr_children; i++)
+		assert_memory_equal(&a->children[i], &b->children[i], sizeof(a->children[i]));
 	assert_int_equal(a->nr_runs, b->nr_runs);
 	assert_int_equal(a->pages_bytes, b->pages_bytes);
 	if (with_runs)
@@ -621,6 +634,17 @@ static void test_round_trip(void **state)
 	scratch_remove(&s);
 }
 
+/* The record tables themselves: sizes match types, bounds are set, names unique. */
+static void test_record_tables(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	if (image_records_check(err, sizeof(err)))
+		print_error("%s\n", err);
+	assert_int_equal(image_records_check(err, sizeof(err)), 0);
+}
+
 static void test_json_round_trip(void **state)
 {
 	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
@@ -733,18 +757,21 @@ static void test_not_a_snapshot(void **state)
 
 static void set_version(json_t *root)
 {
-	json_object_set_new(root, "version", json_integer(2));
+	json_object_set_new(root, "version", json_integer(IMAGE_FORMAT_VERSION + 1));
 }
 
 static void test_wrong_version(void **state)
 {
+	char want[64], have[64];
 	struct scratch s;
 
 	(void)state;
 	scratch_make(&s);
 	make_snapshot(s.snap);
 	mutate_manifest(s.snap, set_version);
-	expect_refused(s.snap, -EINVAL, "format version 2", "reads version 1");
+	snprintf(want, sizeof(want), "format version %d", IMAGE_FORMAT_VERSION + 1);
+	snprintf(have, sizeof(have), "reads version %d", IMAGE_FORMAT_VERSION);
+	expect_refused(s.snap, -EINVAL, want, have);
 	scratch_remove(&s);
 }
 
@@ -1115,7 +1142,16 @@ static void test_hostile_json(void **state)
 		{ "\"threads\": [", "\"threads\": 5, \"x\": [", "threads" },
 		{ "\"len\": 368", "\"len\": 18446744073709551615", "integer" },
 		{ "\"off\": 1000", "\"off\": \"0xffffffffffffffff\"", "overflows" },
-		{ "\"version\": 1", "\"version\": 1, \"version\": 1", "duplicate" },
+		{ "\"version\": 2", "\"version\": 2, \"version\": 2", "duplicate" },
+		/* records described by tables (image-record.c) */
+		{ "\"host_pid\": 4107", "\"host_pid\": 4107, \"hots_pid\": 1",
+		  "children[0]: unknown field \"hots_pid\"" },
+		{ "\"host_pid\": 4107", "\"host_pid\": -4107", "children[0].host_pid" },
+		{ "\"host_pid\": 4107", "\"host_pid\": \"4107\"", "children[0].host_pid" },
+		{ "\"exit_status\": 768", "\"exit_status\": 65536", "children[1].exit_status" },
+		{ "\"is_zombie\": true", "\"is_zombie\": false", "not a zombie" },
+		{ "\"is_zombie\": true", "\"is_zombie\": 1", "children[1].is_zombie" },
+		{ "\"pid\": 7,", "\"pid\": 2,", "cannot be a child's pid" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b;
 	char err[512], *json, *bad, *p;
@@ -1216,6 +1252,7 @@ int main(void)
 		cmocka_unit_test(test_blob_past_end),
 		cmocka_unit_test(test_blob_crc_mismatch),
 		cmocka_unit_test(test_hostile_json),
+		cmocka_unit_test(test_record_tables),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_growers),
 	};

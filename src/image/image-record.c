@@ -1,0 +1,375 @@
+/*
+ * image-record.c - the tables that describe the manifest's records, and what
+ * walks them besides the JSON codec: freeing, blob checks, and a check of
+ * the tables themselves.
+ *
+ * image_sections[] is the list of every record hung off struct image.  To
+ * keep a new kind of state: a struct in image.h, a field table and
+ * IMAGE_RECORD_DEF() below, and one line in image_sections[].
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image/image-record.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- the records ---- */
+
+static const struct image_field child_fields[] = {
+	IMAGE_I32(struct image_child, pid, 1, INT32_MAX),
+	IMAGE_I32(struct image_child, ppid, 1, INT32_MAX),
+	IMAGE_I32(struct image_child, pgid, 0, INT32_MAX),
+	IMAGE_I32(struct image_child, sid, 0, INT32_MAX),
+	IMAGE_I32(struct image_child, host_pid, 0, INT32_MAX),
+	IMAGE_FIELD(struct image_child, is_zombie, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_child, exit_status, IMAGE_F_I32, .max = 0xffff, IMAGE_OPTIONAL),
+};
+
+static int check_child(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_child *c = rec;
+
+	if (!c->is_zombie && c->exit_status) {
+		snprintf(err, errlen, "%s.exit_status: set on a process that is not a zombie",
+			 where);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(child_record, image_child, child_fields, check_child);
+
+/* ---- the sections of struct image ---- */
+
+#define SECTION_ARRAY(key_, rec_, m, cnt, maxn)                                                    \
+	{ .key = (key_), .rec = &(rec_), .off = offsetof(struct image, m),                          \
+	  .count_off = offsetof(struct image, cnt), .max = (maxn) }
+
+const struct image_section image_sections[] = {
+	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
+};
+const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);
+
+/* ---- walking ---- */
+
+__attribute__((format(printf, 3, 4))) static int table_bad(char *err, size_t errlen,
+							  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+
+static uint32_t load_count(const void *obj, size_t off)
+{
+	uint32_t n;
+
+	memcpy(&n, (const char *)obj + off, sizeof(n));
+	return n;
+}
+
+static void *load_ptr(const void *obj, size_t off)
+{
+	void *p;
+
+	memcpy(&p, (const char *)obj + off, sizeof(p));
+	return p;
+}
+
+void image_record_release(const struct image_record *rec, void *obj)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < rec->nr_fields; i++) {
+		const struct image_field *f = &rec->fields[i];
+		char *base = (char *)obj + f->off;
+
+		switch (f->type) {
+		case IMAGE_F_STR:
+			free(load_ptr(obj, f->off));
+			memset(base, 0, sizeof(void *));
+			break;
+		case IMAGE_F_RECORD:
+			image_record_release(f->sub, base);
+			break;
+		case IMAGE_F_ARRAY: {
+			char *elems = load_ptr(obj, f->off);
+			uint32_t n = load_count(obj, f->count_off);
+
+			for (k = 0; f->sub && elems && k < n; k++)
+				image_record_release(f->sub, elems + (size_t)k * f->elem_size);
+			free(elems);
+			memset(base, 0, sizeof(void *));
+			memset((char *)obj + f->count_off, 0, sizeof(uint32_t));
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+int image_record_blobs(const struct image_record *rec, const void *obj, const char *where,
+		       int (*fn)(void *arg, const char *what, const struct image_blob *b), void *arg)
+{
+	char what[192];
+	uint32_t i, k;
+	int ret;
+
+	for (i = 0; i < rec->nr_fields; i++) {
+		const struct image_field *f = &rec->fields[i];
+		const char *base = (const char *)obj + f->off;
+
+		snprintf(what, sizeof(what), "%s.%s", where, f->name);
+		if (f->type == IMAGE_F_BLOB) {
+			ret = fn(arg, what, (const struct image_blob *)base);
+		} else if (f->type == IMAGE_F_RECORD) {
+			ret = image_record_blobs(f->sub, base, what, fn, arg);
+		} else if (f->type == IMAGE_F_ARRAY && f->sub) {
+			const char *elems = load_ptr(obj, f->off);
+			uint32_t n = load_count(obj, f->count_off);
+
+			for (ret = 0, k = 0; !ret && elems && k < n; k++) {
+				char elem[224];
+
+				snprintf(elem, sizeof(elem), "%s[%u]", what, k);
+				ret = image_record_blobs(f->sub, elems + (size_t)k * f->elem_size, elem,
+							 fn, arg);
+			}
+		} else {
+			ret = 0;
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void image_sections_release(struct image *img)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < image_nr_sections; i++) {
+		const struct image_section *s = &image_sections[i];
+		char *base = (char *)img + s->off;
+
+		if (!s->count_off) {
+			image_record_release(s->rec, base);
+			continue;
+		}
+		char *elems = load_ptr(img, s->off);
+		uint32_t n = load_count(img, s->count_off);
+
+		for (k = 0; elems && k < n; k++)
+			image_record_release(s->rec, elems + k * s->rec->size);
+		free(elems);
+		memset(base, 0, sizeof(void *));
+		memset((char *)img + s->count_off, 0, sizeof(uint32_t));
+	}
+}
+
+int image_sections_blobs(const struct image *img,
+			 int (*fn)(void *arg, const char *what, const struct image_blob *b), void *arg)
+{
+	char where[96];
+	uint32_t i, k;
+	int ret = 0;
+
+	for (i = 0; !ret && i < image_nr_sections; i++) {
+		const struct image_section *s = &image_sections[i];
+
+		if (!s->count_off) {
+			ret = image_record_blobs(s->rec, (const char *)img + s->off, s->key, fn, arg);
+			continue;
+		}
+		const char *elems = load_ptr(img, s->off);
+		uint32_t n = load_count(img, s->count_off);
+
+		for (k = 0; !ret && elems && k < n; k++) {
+			snprintf(where, sizeof(where), "%s[%u]", s->key, k);
+			ret = image_record_blobs(s->rec, elems + k * s->rec->size, where, fn, arg);
+		}
+	}
+	return ret;
+}
+
+static int check_record(const struct image_record *rec, const void *obj, const char *where,
+			char *err, size_t errlen)
+{
+	char what[192];
+	uint32_t i, k;
+
+	for (i = 0; i < rec->nr_fields; i++) {
+		const struct image_field *f = &rec->fields[i];
+		const char *base = (const char *)obj + f->off;
+
+		snprintf(what, sizeof(what), "%s.%s", where, f->name);
+		if (f->type == IMAGE_F_RECORD && check_record(f->sub, base, what, err, errlen))
+			return -EINVAL;
+		if (f->type != IMAGE_F_ARRAY || !f->sub)
+			continue;
+		const char *elems = load_ptr(obj, f->off);
+		uint32_t n = load_count(obj, f->count_off);
+
+		for (k = 0; elems && k < n; k++) {
+			char elem[224];
+
+			snprintf(elem, sizeof(elem), "%s[%u]", what, k);
+			if (check_record(f->sub, elems + (size_t)k * f->elem_size, elem, err,
+					 errlen))
+				return -EINVAL;
+		}
+	}
+	return rec->check ? rec->check(obj, where, err, errlen) : 0;
+}
+
+int image_sections_check(const struct image *img, char *err, size_t errlen)
+{
+	char where[96];
+	uint32_t i, k;
+
+	for (i = 0; i < image_nr_sections; i++) {
+		const struct image_section *s = &image_sections[i];
+
+		if (!s->count_off) {
+			if (check_record(s->rec, (const char *)img + s->off, s->key, err, errlen))
+				return -EINVAL;
+			continue;
+		}
+		const char *elems = load_ptr(img, s->off);
+		uint32_t n = load_count(img, s->count_off);
+
+		if (n > s->max)
+			return table_bad(err, errlen, "%s: %u entries, at most %u allowed", s->key,
+					 n, s->max);
+		for (k = 0; elems && k < n; k++) {
+			snprintf(where, sizeof(where), "%s[%u]", s->key, k);
+			if (check_record(s->rec, elems + (size_t)k * s->rec->size, where, err,
+					 errlen))
+				return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* ---- checking the tables ---- */
+
+static size_t scalar_size(uint8_t type)
+{
+	switch (type) {
+	case IMAGE_F_U32:
+	case IMAGE_F_I32:
+	case IMAGE_F_HEX32:
+	case IMAGE_F_OCTAL:
+	case IMAGE_F_ENUM:
+	case IMAGE_F_FLAGS:
+		return 4;
+	case IMAGE_F_U64:
+	case IMAGE_F_I64:
+	case IMAGE_F_HEX64:
+		return 8;
+	case IMAGE_F_BOOL:
+		return sizeof(bool);
+	default:
+		return 0;
+	}
+}
+
+static int check_record_table(const struct image_record *rec, unsigned depth, char *err,
+			      size_t errlen)
+{
+	uint32_t i, j;
+
+	if (depth > 8)
+		return table_bad(err, errlen, "%s: records nest deeper than 8", rec->name);
+	for (i = 0; i < rec->nr_fields; i++) {
+		const struct image_field *f = &rec->fields[i];
+		size_t want = scalar_size(f->type);
+
+		if (!f->name || !*f->name)
+			return table_bad(err, errlen, "%s: field %u has no name", rec->name, i);
+		for (j = 0; j < i; j++)
+			if (!strcmp(rec->fields[j].name, f->name))
+				return table_bad(err, errlen, "%s.%s: named twice", rec->name,
+						 f->name);
+		if (f->off + f->size > rec->size)
+			return table_bad(err, errlen, "%s.%s: outside the struct", rec->name,
+					 f->name);
+		switch (f->type) {
+		case IMAGE_F_BLOB:
+			want = sizeof(struct image_blob);
+			break;
+		case IMAGE_F_STR:
+			want = sizeof(char *);
+			if (!f->max)
+				return table_bad(err, errlen, "%s.%s: no length bound", rec->name,
+						 f->name);
+			break;
+		case IMAGE_F_RECORD:
+			if (!f->sub)
+				return table_bad(err, errlen, "%s.%s: no record", rec->name,
+						 f->name);
+			want = f->sub->size;
+			break;
+		case IMAGE_F_ARRAY:
+			want = sizeof(void *);
+			if (!f->max_count)
+				return table_bad(err, errlen, "%s.%s: no bound on its count",
+						 rec->name, f->name);
+			if (f->count_off + sizeof(uint32_t) > rec->size)
+				return table_bad(err, errlen, "%s.%s: count outside the struct",
+						 rec->name, f->name);
+			if (f->sub ? f->elem_size != f->sub->size :
+				     f->elem_size != scalar_size(f->elem_type) || !f->elem_size)
+				return table_bad(err, errlen, "%s.%s: element size %zu is wrong",
+						 rec->name, f->name, f->elem_size);
+			break;
+		case IMAGE_F_ENUM:
+		case IMAGE_F_FLAGS:
+			if (!f->names || !f->nr_names || (f->type == IMAGE_F_FLAGS && f->nr_names > 32))
+				return table_bad(err, errlen, "%s.%s: bad list of names", rec->name,
+						 f->name);
+			break;
+		default:
+			if (f->type >= IMAGE_F_TYPE_COUNT)
+				return table_bad(err, errlen, "%s.%s: unknown type", rec->name,
+						 f->name);
+			break;
+		}
+		if (f->size != want)
+			return table_bad(err, errlen, "%s.%s: %zu bytes, its type needs %zu",
+					 rec->name, f->name, f->size, want);
+		if ((f->type == IMAGE_F_RECORD || (f->type == IMAGE_F_ARRAY && f->sub)) &&
+		    check_record_table(f->sub, depth + 1, err, errlen))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int image_records_check(char *err, size_t errlen)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < image_nr_sections; i++) {
+		const struct image_section *s = &image_sections[i];
+
+		for (j = 0; j < i; j++)
+			if (!strcmp(image_sections[j].key, s->key))
+				return table_bad(err, errlen, "section %s: listed twice", s->key);
+		if (s->count_off && !s->max)
+			return table_bad(err, errlen, "section %s: no bound on its count", s->key);
+		if (check_record_table(s->rec, 0, err, errlen))
+			return -EINVAL;
+	}
+	return 0;
+}
