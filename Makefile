@@ -43,6 +43,8 @@ UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 PROG_SRCS := $(wildcard tests/programs/*.c)
 PROG_BINS := $(PROG_SRCS:tests/programs/%.c=$(BUILD)/tests/programs/%)
+COMPAT_SRCS := $(wildcard tests/compat/*.c)
+COMPAT_BINS := $(COMPAT_SRCS:tests/compat/%.c=$(BUILD)/tests/compat/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 
@@ -103,6 +105,13 @@ $(BUILD)/tests/programs/%: tests/programs/%.c
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -mavx2 -o $@ $< -lpthread
 
+# Compatibility tests (tests/compat/compat.h): one program per kind of state,
+# plain builds like the programs above.
+$(BUILD)/tests/compat/%: tests/compat/%.c tests/compat/compat.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread -lrt
+
 # The C SDK (include/thaw.h): libthaw, static and shared, from sdk/c/.  It goes
 # into users' programs: plain builds, never sanitized, nothing of thaw's own.
 SDK_SRCS := $(wildcard sdk/c/*.c)
@@ -135,7 +144,7 @@ $(BUILD)/tests/programs/sdk-%: tests/programs/sdk-%.c $(BUILD)/libthaw.a
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -o $@ $< \
 		$(BUILD)/libthaw.a -lpthread
 
-programs: $(PROG_BINS)
+programs: $(PROG_BINS) $(COMPAT_BINS)
 units: $(UNIT_BINS) $(FUZZ_BINS)
 
 test: deps

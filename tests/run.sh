@@ -1,7 +1,7 @@
 #!/bin/bash
 # run.sh - runs the whole test suite: unit tests, fuzz self-tests, integration
-# scripts, in that order, each under a time limit with its output in
-# $BUILD/test-logs/NAME.log.
+# scripts and compatibility tests (tests/compat/), in that order, each under a
+# time limit with its output in $BUILD/test-logs/NAME.log.
 #
 #   BUILD=build tests/run.sh [FILTER]
 #
@@ -108,6 +108,12 @@ for script in tests/integration/*.sh; do
 	[ -e "$script" ] || continue
 	base=$(basename "$script" .sh)
 	run_one "integration/$base" "$INTEGRATION_LIMIT" /bin/bash "$script"
+done
+
+for src in tests/compat/*.c; do
+	[ -e "$src" ] || continue
+	base=$(basename "$src" .c)
+	run_one "compat/$base" "$INTEGRATION_LIMIT" /bin/bash tests/compat/run.sh "$base"
 done
 
 if [ $failed -gt 0 ]; then
