@@ -258,7 +258,7 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 static int get_file(struct store *s, int dfd, const char *dir, const struct store_file *f)
 {
 	uint8_t *buf = NULL, *outs[GET_BATCH];
-	size_t i = 0, n, j, bytes;
+	size_t i = 0, n, bytes;
 	int fd, rc = 0;
 
 	fd = openat(dfd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -276,8 +276,10 @@ static int get_file(struct store *s, int dfd, const char *dir, const struct stor
 		goto out;
 	rc = 0;
 	while (i < f->nr_chunks && !rc) {
-		while (i < f->nr_chunks && (f->chunks[i].flags & STORE_CHUNK_ZERO))
-			i++; /* a hole already */
+		if (f->chunks[i].flags & STORE_CHUNK_ZERO) {
+			i++; /* a hole already (and a file may end in one) */
+			continue;
+		}
 		for (n = 0, bytes = 0; i + n < f->nr_chunks && n < GET_BATCH; n++) {
 			const struct store_chunk_ref *r = &f->chunks[i + n];
 
@@ -308,7 +310,6 @@ static int get_file(struct store *s, int dfd, const char *dir, const struct stor
 		rc = -errno;
 	if (rc && rc != -ENOENT && rc != -EBADMSG && rc != -EKEYREJECTED && rc != -ENOKEY)
 		log_error("%s/%s: %s", dir, f->name, strerror(-rc));
-	(void)j;
 out:
 	free(buf);
 	close(fd);

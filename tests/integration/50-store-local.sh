@@ -1,8 +1,8 @@
 #!/bin/bash
 # 50-store-local.sh - the local disk store: a snapshot directory round trip,
 # dedup of a block two snapshots share, a flipped byte and a truncated chunk
-# (clear errors naming chunk and snapshot), gc racing a writer, encryption
-# with the right and the wrong key.
+# (clear errors naming chunk and snapshot), a file that ends in zero chunks,
+# gc racing a writer, encryption with the right and the wrong key.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../store/store-lib.sh"
 need_store_cmd
@@ -15,6 +15,17 @@ st_ok --store "$S" put "$TMP/a" --name a
 one=$(chunk_bytes "$S")
 st_ok --store "$S" get a --dir "$TMP/a.got"
 same_dir "$TMP/a" "$TMP/a.got"
+
+# a file that ends in zero chunks: get once read one chunk past the end of
+# its list (under SANITIZE=1, a heap-buffer-overflow)
+mkdir -m 700 "$TMP/z"
+head -c 100000 /dev/urandom >"$TMP/z/data.img"
+head -c 3000000 /dev/zero >>"$TMP/z/data.img"
+echo 1 >"$TMP/z/manifest.json"
+chmod 600 "$TMP/z"/*
+st_ok --store "$S" put "$TMP/z" --name z
+st_ok --store "$S" get z --dir "$TMP/z.got"
+same_dir "$TMP/z" "$TMP/z.got"
 
 # dedup: b shares the 8 MiB block at another offset; the store grows by b's
 # 6 MiB of its own (plus the chunks at the block's edges), not by 14 MiB
