@@ -506,8 +506,14 @@ static void print_files(const struct image *img)
 				 sizeof(date) - 19, ".%09" PRId64, f->mtime_ns % 1000000000);
 		printf("  %-3u %10s %-27s %-10" PRIu64 " %06o  %s", i, human(f->size, size), date,
 		       f->ino, f->mode, printable(f->path));
-		if (f->is_deleted)
-			printf("  (deleted, %s saved)", human(f->content.len, size));
+		if (f->is_deleted) {
+			uint64_t saved = 0;
+			uint32_t k;
+
+			for (k = 0; k < f->nr_extents; k++)
+				saved += f->extents[k].data.len;
+			printf("  (deleted, %s saved)", human(saved, size));
+		}
 		printf("\n");
 	}
 	if (!img->nr_shmems)

@@ -33,45 +33,116 @@ static bool is_stateless_chr(dev_t rdev)
 	return major(rdev) == 1 && (mi == 3 || mi == 5 || mi == 7 || mi == 8 || mi == 9);
 }
 
-static int read_contents(const char *path, const char *display, uint64_t size, void **ret)
+/* Bytes of a deleted file are saved in pieces of at most this: one blob each. */
+#define EXTENT_PIECE (8u << 20)
+
+static int read_piece(int fd, const char *display, char *buf, size_t len, uint64_t off)
 {
-	uint64_t done = 0;
-	char *buf;
+	size_t done = 0;
 	ssize_t n;
-	int fd, err = 0;
+
+	while (done < len) {
+		n = pread(fd, buf + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return log_errno("deleted file %s: read at %llu", display,
+					 (unsigned long long)(off + done));
+		if (n == 0) {
+			log_error("deleted file %s: shrank while being saved", display);
+			return -EIO;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int add_extent(struct image *img, struct image_file *file, const char *display,
+		      uint64_t off, const void *data, size_t len)
+{
+	struct image_extent *x;
+	int ret;
+
+	if (file->nr_extents >= IMAGE_MAX_EXTENTS) {
+		log_error("deleted file %s: more than %d data extents", display, IMAGE_MAX_EXTENTS);
+		return -EFBIG;
+	}
+	x = realloc(file->extents, (file->nr_extents + 1) * sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	file->extents = x;
+	x = &file->extents[file->nr_extents];
+	x->off = off;
+	ret = image_add_blob(img, data, len, &x->data);
+	if (ret) {
+		log_error("deleted file %s: saving contents: %s", display, strerror(-ret));
+		return ret;
+	}
+	file->nr_extents++;
+	return 0;
+}
+
+/*
+ * Saves the data of a deleted file, extent by extent (SEEK_DATA/SEEK_HOLE),
+ * into img->files[idx]: holes stay holes, and a large sparse file costs only
+ * its data.
+ */
+static int save_extents(struct image *img, uint32_t idx, const char *path, const char *display)
+{
+	uint64_t size = img->files[idx].size, pos = 0, saved = 0;
+	char *buf = NULL;
+	int fd, ret = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return log_errno("deleted file %s: open %s", display, path);
-	buf = malloc(size ? size : 1);
+	buf = malloc(EXTENT_PIECE);
 	if (!buf) {
-		err = -ENOMEM;
+		ret = -ENOMEM;
 		goto out;
 	}
-	while (done < size) {
-		n = pread(fd, buf + done, size - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = log_errno("deleted file %s: read", display);
-			goto fail;
+	while (pos < size) {
+		off_t data = lseek(fd, (off_t)pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			break; /* only a hole is left */
+		if (data < 0) {
+			ret = log_errno("deleted file %s: SEEK_DATA", display);
+			goto out;
 		}
-		if (n == 0) {
-			log_error("deleted file %s: shrank while being saved", display);
-			err = -EIO;
-			goto fail;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0) {
+			ret = log_errno("deleted file %s: SEEK_HOLE", display);
+			goto out;
 		}
-		done += (uint64_t)n;
+		if ((uint64_t)hole > size)
+			hole = (off_t)size;
+		for (pos = (uint64_t)data; pos < (uint64_t)hole;) {
+			size_t len = (uint64_t)hole - pos < EXTENT_PIECE ? (size_t)((uint64_t)hole - pos) :
+									    EXTENT_PIECE;
+
+			saved += len;
+			if (saved > FILES_MAX_DELETED) {
+				log_error("deleted file %s holds more than %llu bytes of data; thaw "
+					  "saves deleted files of at most that",
+					  display, (unsigned long long)FILES_MAX_DELETED);
+				ret = -EFBIG;
+				goto out;
+			}
+			ret = read_piece(fd, display, buf, len, pos);
+			if (!ret)
+				ret = add_extent(img, &img->files[idx], display, pos, buf, len);
+			if (ret)
+				goto out;
+			pos += len;
+		}
 	}
-	*ret = buf;
-	goto out;
-fail:
-	free(buf);
 out:
+	free(buf);
 	close(fd);
-	return err;
+	return ret;
 }
 
 int files_add(struct image *img, pid_t pid, const char *path_for_open, const char *display_path,
@@ -79,7 +150,6 @@ int files_add(struct image *img, pid_t pid, const char *path_for_open, const cha
 {
 	struct image_file file = { 0 };
 	struct stat st;
-	void *data = NULL;
 	uint32_t i;
 	int ret;
 
@@ -88,12 +158,24 @@ int files_add(struct image *img, pid_t pid, const char *path_for_open, const cha
 	for (i = 0; i < img->nr_files; i++) {
 		const struct image_file *f = &img->files[i];
 
-		if (f->dev == st.st_dev && f->ino == st.st_ino && !strcmp(f->path, display_path))
+		if (f->dev != st.st_dev || f->ino != st.st_ino)
+			continue;
+		/* one deleted inode is one file, whichever of its names it was opened by */
+		if (!strcmp(f->path, display_path) || (is_deleted && f->is_deleted))
+			return (int)i;
+		/* a name was unlinked, but the file is still linked here: use that name */
+		if (is_deleted && !f->is_deleted && st.st_nlink > 0)
 			return (int)i;
 	}
 	if (strnlen(display_path, IMAGE_MAX_PATH) >= IMAGE_MAX_PATH) {
 		log_error("pid %d: path too long: %.64s...", pid, display_path);
 		return -ENAMETOOLONG;
+	}
+	if (is_deleted && S_ISREG(st.st_mode) && st.st_nlink > 0) {
+		log_error("pid %d: %s: this name was unlinked, but the file still has %lu other "
+			  "link(s) that the process does not hold open: thaw cannot name them",
+			  pid, display_path, (unsigned long)st.st_nlink);
+		return -ENOTSUP;
 	}
 	file.path = (char *)display_path; /* image_file_index() keeps its own copy */
 	file.size = (uint64_t)st.st_size;
@@ -115,27 +197,20 @@ int files_add(struct image *img, pid_t pid, const char *path_for_open, const cha
 			log_error("pid %d: %s: deleted, and not a regular file", pid, display_path);
 			return -ENOTSUP;
 		}
-		if (file.size > FILES_MAX_DELETED) {
-			log_error("pid %d: deleted file %s is %llu bytes; thaw saves deleted files "
-				  "of at most %llu bytes",
-				  pid, display_path, (unsigned long long)file.size,
-				  (unsigned long long)FILES_MAX_DELETED);
-			return -EFBIG;
-		}
-		ret = read_contents(path_for_open, display_path, file.size, &data);
-		if (ret)
-			return ret;
-		ret = image_add_blob(img, data, file.size, &file.content);
-		free(data);
-		if (ret) {
-			log_error("pid %d: deleted file %s: saving contents: %s", pid, display_path,
-				  strerror(-ret));
-			return ret;
-		}
+		file.uid = st.st_uid;
+		file.gid = st.st_gid;
 	}
 	ret = image_file_index(img, &file);
-	if (ret < 0)
+	if (ret < 0) {
 		log_error("pid %d: %s: adding to the image: %s", pid, display_path, strerror(-ret));
+		return ret;
+	}
+	if (is_deleted) {
+		int err = save_extents(img, (uint32_t)ret, path_for_open, display_path);
+
+		if (err)
+			return err;
+	}
 	return ret;
 }
 
@@ -191,13 +266,13 @@ int file_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+static int pwrite_all(int fd, const char *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 	ssize_t n;
 
 	while (done < len) {
-		n = write(fd, buf + done, len - done);
+		n = pwrite(fd, buf + done, len - done, (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -209,57 +284,76 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* A nameless copy of a deleted file, made once per file and shared by every fd on it. */
-static int deleted_file_fd(struct fd_restore_ctx *ctx, const struct image_fd *f,
-			   const struct image_file *file)
+int file_recreate_deleted(const struct image *img, uint32_t idx)
 {
+	const struct image_file *file = &img->files[idx];
+	struct timespec times[2] = { { 0, UTIME_OMIT },
+				     { file->mtime_ns / 1000000000, file->mtime_ns % 1000000000 } };
 	char dir[PATH_MAX], *slash;
-	void *data = NULL;
 	struct stat st;
+	uint32_t i;
 	int fd, ret;
 
-	if (ctx->file_fds[f->file] >= 0)
-		return ctx->file_fds[f->file];
+	if (times[1].tv_nsec < 0) { /* before 1970: the remainder has the dividend's sign */
+		times[1].tv_sec--;
+		times[1].tv_nsec += 1000000000;
+	}
 	snprintf(dir, sizeof(dir), "%s", file->path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir)
 		*slash = '\0';
 	if (!slash || slash == dir || stat(dir, &st) || !S_ISDIR(st.st_mode))
 		snprintf(dir, sizeof(dir), "/tmp");
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, file->mode & 07777);
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return fd_restore_error(f, -errno, "deleted file %s: O_TMPFILE in %s: %s",
-					file->path, dir, strerror(errno));
-	if (file->content.len) {
-		ret = image_read_blob(ctx->img, &file->content, &data);
-		if (ret) {
-			fd_restore_error(f, ret, "deleted file %s: reading its contents: %s",
-					 file->path, strerror(-ret));
-			goto fail;
-		}
-		ret = write_all(fd, data, file->content.len);
+		return log_errno("deleted file %s: O_TMPFILE in %s", file->path, dir);
+	for (i = 0; i < file->nr_extents; i++) {
+		const struct image_extent *x = &file->extents[i];
+		void *data = NULL;
+
+		ret = image_read_blob(img, &x->data, &data);
+		if (!ret)
+			ret = pwrite_all(fd, data, x->data.len, x->off);
 		free(data);
 		if (ret) {
-			fd_restore_error(f, ret, "deleted file %s: writing its contents: %s",
-					 file->path, strerror(-ret));
+			log_error("deleted file %s: restoring its bytes at %llu: %s", file->path,
+				  (unsigned long long)x->off, strerror(-ret));
 			goto fail;
 		}
 	}
-	/* the file may have been sparse past its last byte */
-	if (ftruncate(fd, (off_t)file->size)) {
-		ret = fd_restore_error(f, -errno, "deleted file %s: ftruncate: %s", file->path,
-				       strerror(errno));
+	/*
+	 * Size, then owner (chown clears set-id bits), then mode, and the mtime
+	 * last: every write before it moves it.
+	 */
+	if (ftruncate(fd, (off_t)file->size) || fchown(fd, file->uid, file->gid) ||
+	    fchmod(fd, file->mode & 07777) || futimens(fd, times)) {
+		ret = log_errno("deleted file %s: setting its size, owner, mode and mtime",
+				file->path);
 		goto fail;
 	}
+	return fd;
+fail:
+	close(fd);
+	return ret;
+}
+
+/* The nameless copy of a deleted file: made once per file and shared by every fd on it. */
+static int deleted_file_fd(struct fd_restore_ctx *ctx, const struct image_fd *f,
+			   const struct image_file *file)
+{
+	int fd;
+
+	if (ctx->file_fds[f->file] >= 0)
+		return ctx->file_fds[f->file];
+	fd = file_recreate_deleted(ctx->img, (uint32_t)f->file);
+	if (fd < 0)
+		return fd_restore_error(f, fd, "deleted file %s: cannot recreate it", file->path);
 	fd = fd_to_scratch(ctx, fd);
 	if (fd < 0)
 		return fd_restore_error(f, fd, "deleted file %s: moving it out of the way",
 					file->path);
 	ctx->file_fds[f->file] = fd;
 	return fd;
-fail:
-	close(fd);
-	return ret;
 }
 
 /*

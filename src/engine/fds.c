@@ -600,7 +600,7 @@ static int shared_desc(const struct fd_restore_ctx *ctx, const int *tmp, uint32_
 	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, ctx->base);
 }
 
-int fds_restore(const struct image *img, const int *shmem_fds, int min_fd,
+int fds_restore(const struct image *img, const int *shmem_fds, const int *deleted_fds, int min_fd,
 		const struct fd_shared *shared)
 {
 	struct fd_restore_ctx ctx = { .img = img, .shmem_fds = shmem_fds, .min_fd = min_fd,
@@ -623,8 +623,9 @@ int fds_restore(const struct image *img, const int *shmem_fds, int min_fd,
 	}
 	for (i = 0; i < img->nr_fds; i++)
 		tmp[i] = -1;
+	/* deleted files the caller made (and keeps) for its mappings: the fds share them */
 	for (i = 0; i < img->nr_files; i++)
-		ctx.file_fds[i] = -1;
+		ctx.file_fds[i] = deleted_fds ? deleted_fds[i] : -1;
 
 	/* Scratch space: nothing of ours or the caller's lives in [base, min_fd). */
 	close_numbers(ctx.base, min_fd - 1);
@@ -664,7 +665,7 @@ int fds_restore(const struct image *img, const int *shmem_fds, int min_fd,
 		goto out;
 
 	for (i = 0; i < img->nr_files; i++)
-		if (ctx.file_fds[i] >= 0) {
+		if (ctx.file_fds[i] >= 0 && !(deleted_fds && deleted_fds[i] == ctx.file_fds[i])) {
 			close(ctx.file_fds[i]);
 			ctx.file_fds[i] = -1;
 		}
@@ -686,7 +687,8 @@ out:
 				close(tmp[i]);
 	if (ctx.file_fds)
 		for (i = 0; i < img->nr_files; i++)
-			if (ctx.file_fds[i] >= 0)
+			if (ctx.file_fds[i] >= 0 &&
+			    !(deleted_fds && deleted_fds[i] == ctx.file_fds[i]))
 				close(ctx.file_fds[i]);
 	if (ctx.pipes)
 		pipes_release(&ctx);

@@ -64,6 +64,13 @@ int files_add(struct image *img, pid_t pid, const char *path_for_open, const cha
 	      bool is_deleted) __attribute__((warn_unused_result));
 
 /*
+ * Recreates deleted file idx of img as a nameless inode (O_TMPFILE beside
+ * where it was, or in /tmp): its data extents, size, owner, mode and mtime.
+ * Returns an O_RDWR, close-on-exec fd or -errno (logged, naming the file).
+ */
+int file_recreate_deleted(const struct image *img, uint32_t idx) __attribute__((warn_unused_result));
+
+/*
  * Before restore: every file of img->files that is not deleted still has
  * the dumped size and mtime (character devices: rdev).  A difference is an
  * error saying what differs.
@@ -81,10 +88,13 @@ int files_validate(const struct image *img) __attribute__((warn_unused_result));
  * FD_CLOEXEC, in the restored process at the first numbers above every image
  * fd: the program then sees what it saw before the snapshot, a peer that is
  * alive but silent (reads block, writes fill the buffer), rather than an EOF
- * or SIGPIPE it never got in the original.  Returns 0 or -errno after logging
- * which fd failed.
+ * or SIGPIPE it never got in the original.  deleted_fds (NULL, or one per
+ * img->files: the file_recreate_deleted() fd of each deleted file, -1
+ * elsewhere) are the caller's copies of the deleted files, which its
+ * mappings use too: every fd on such a file is a description of that one
+ * inode.  Returns 0 or -errno after logging which fd failed.
  */
-int fds_restore(const struct image *img, const int *shmem_fds, int min_fd,
+int fds_restore(const struct image *img, const int *shmem_fds, const int *deleted_fds, int min_fd,
 		const struct fd_shared *shared) __attribute__((warn_unused_result));
 
 /*

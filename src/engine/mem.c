@@ -219,6 +219,11 @@ static int classify(struct mem_dump *md, const struct proc_map *m, struct image_
 			return -ENOTSUP;
 		}
 	}
+	if (m->vmflags & PROC_VMF_SL) {
+		log_error("pid %d: mapping 0x%llx-0x%llx (%s) is sealed (mseal): not supported",
+			  pid, (unsigned long long)m->start, (unsigned long long)m->end, m->name);
+		return -ENOTSUP;
+	}
 	if (m->vmflags & (PROC_VMF_HT | PROC_VMF_SS)) {
 		log_error("pid %d: mapping 0x%llx-0x%llx (%s) is %s: not supported", pid,
 			  (unsigned long long)m->start, (unsigned long long)m->end, m->name,
@@ -238,6 +243,13 @@ static int classify(struct mem_dump *md, const struct proc_map *m, struct image_
 		  (m->is_deleted && !strcmp(m->name, "/dev/zero")) ||
 		  starts_with(m->name, IMAGE_SHMEM_DEV_SHM) || starts_with(m->name, "/SYSV"))) {
 		v->kind = IMAGE_VMA_SHMEM;
+		ret = shmem_dump(md->img, pid, path, m->ino);
+		if (ret < 0)
+			return ret;
+		v->shmem = ret;
+	} else if (!m->is_shared && m->ino && starts_with(m->name, "/memfd:")) {
+		/* a private mapping of a memfd: copy-on-write over the memfd itself */
+		v->kind = IMAGE_VMA_FILE_PRIVATE;
 		ret = shmem_dump(md->img, pid, path, m->ino);
 		if (ret < 0)
 			return ret;
@@ -301,7 +313,10 @@ int mem_dump(struct frozen *fz, struct image *img)
 		v->flags = ((m->vmflags & PROC_VMF_GD) ? IMAGE_VMA_GROWSDOWN : 0) |
 			   ((m->vmflags & PROC_VMF_LO) ? IMAGE_VMA_LOCKED : 0) |
 			   ((m->vmflags & PROC_VMF_NR) ? IMAGE_VMA_NORESERVE : 0) |
-			   (m->is_shared ? IMAGE_VMA_MAYSHARE : 0);
+			   (m->is_shared ? IMAGE_VMA_MAYSHARE : 0) |
+			   ((m->is_shared && (m->vmflags & PROC_VMF_MW)) ? IMAGE_VMA_MAYWRITE : 0) |
+			   ((m->vmflags & PROC_VMF_DP) ? IMAGE_VMA_DROPPABLE : 0) |
+			   ((m->vmflags & PROC_VMF_LF) ? IMAGE_VMA_LOCKONFAULT : 0);
 		v->name = strdup(m->name);
 		if (!v->name) {
 			ret = -ENOMEM;
@@ -310,6 +325,8 @@ int mem_dump(struct frozen *fz, struct image *img)
 		ret = classify(&md, m, v);
 		if (ret < 0)
 			goto out;
+		if (v->kind != IMAGE_VMA_FILE_SHARED) /* only a file's open mode limits mprotect */
+			v->flags &= ~IMAGE_VMA_MAYWRITE;
 		if (v->kind != IMAGE_VMA_ANON && v->kind != IMAGE_VMA_FILE_PRIVATE)
 			continue;
 		/*

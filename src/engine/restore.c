@@ -165,33 +165,19 @@ static uint64_t find_gap(const struct image *img, const struct proc_map *maps, s
 	return found;
 }
 
-/* Opens file idx of the snapshot for mapping; deleted files come back from their saved bytes. */
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE 0x08 /* Linux 6.11; glibc 2.36's headers predate it */
+#endif
+
+/* Opens file idx of the snapshot for mapping (not a deleted one: see helper.deleted). */
 static int open_mapped_file(const struct image *img, int32_t idx, int flags, int min_fd)
 {
 	const struct image_file *f = &img->files[idx];
 	int fd, moved;
 
-	if (!f->is_deleted) {
-		fd = open(f->path, flags | O_CLOEXEC);
-		if (fd < 0)
-			return log_errno("opening %s to map it", f->path);
-	} else {
-		void *data = NULL;
-		int ret;
-
-		fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0700);
-		if (fd < 0)
-			return log_errno("recreating deleted file %s", f->path);
-		ret = image_read_blob(img, &f->content, &data);
-		if (ret == 0 && f->content.len &&
-		    pwrite(fd, data, f->content.len, 0) != (ssize_t)f->content.len)
-			ret = log_errno("recreating deleted file %s", f->path);
-		free(data);
-		if (ret < 0) {
-			close(fd);
-			return ret;
-		}
-	}
+	fd = open(f->path, flags | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno("opening %s to map it", f->path);
 	moved = fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
 	close(fd);
 	if (moved < 0)
@@ -204,6 +190,7 @@ struct helper {
 	int min_fd;
 	int *shmem_fds;
 	int *file_ro, *file_rw;
+	int *deleted; /* per file: the one copy of a deleted file, for fds and mappings; or -1 */
 	int region_fd;
 	int log_fd;
 	int fill_fd; /* thaw writes the data runs: engine_page_source */
@@ -215,11 +202,19 @@ static int vma_fd(struct helper *h, const struct image_vma *v)
 {
 	int *slot, flags;
 
-	if (v->kind == IMAGE_VMA_SHMEM)
+	if (v->kind == IMAGE_VMA_SHMEM || (v->kind == IMAGE_VMA_FILE_PRIVATE && v->shmem >= 0))
 		return h->shmem_fds[v->shmem];
 	if (v->kind != IMAGE_VMA_FILE_PRIVATE && v->kind != IMAGE_VMA_FILE_SHARED)
 		return -1;
-	if (v->kind == IMAGE_VMA_FILE_SHARED && (v->prot & PROT_WRITE)) {
+	if (h->deleted[v->file] >= 0)
+		return h->deleted[v->file];
+	/*
+	 * A shared mapping of a file opened for writing may be made writable
+	 * later (mprotect) even while it is read-only now: the kernel allows that
+	 * only when the file behind it is open for writing too (VM_MAYWRITE).
+	 */
+	if (v->kind == IMAGE_VMA_FILE_SHARED &&
+	    ((v->prot & PROT_WRITE) || (v->flags & IMAGE_VMA_MAYWRITE))) {
 		slot = &h->file_rw[v->file];
 		flags = O_RDWR;
 	} else {
@@ -238,7 +233,9 @@ static uint32_t map_flags(const struct image_vma *v)
 {
 	uint32_t f;
 
-	if (v->kind == IMAGE_VMA_ANON)
+	if (v->kind == IMAGE_VMA_ANON && (v->flags & IMAGE_VMA_DROPPABLE))
+		f = MAP_DROPPABLE | MAP_ANONYMOUS;
+	else if (v->kind == IMAGE_VMA_ANON)
 		f = MAP_PRIVATE | MAP_ANONYMOUS;
 	else if (v->kind == IMAGE_VMA_FILE_PRIVATE)
 		f = MAP_PRIVATE;
@@ -284,7 +281,9 @@ static int fill_vmas(struct helper *h, struct restorer_args *a, struct region *r
 		rv->prot = v->prot;
 		rv->map_flags = map_flags(v);
 		rv->madv = v->madv;
-		rv->is_locked = !!(v->flags & IMAGE_VMA_LOCKED);
+		rv->is_locked = !(v->flags & IMAGE_VMA_LOCKED)	   ? 0 :
+				(v->flags & IMAGE_VMA_LOCKONFAULT) ? RESTORER_LOCK_ONFAULT :
+								     1;
 		rv->shmid = -1;
 		while (run < img->nr_runs && img->runs[run].vaddr < v->start)
 			run++;
@@ -887,10 +886,22 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 	h.shmem_fds = calloc(img->nr_shmems + 1, sizeof(int));
 	h.file_ro = malloc((img->nr_files + 1) * sizeof(int));
 	h.file_rw = malloc((img->nr_files + 1) * sizeof(int));
-	if (!h.shmem_fds || !h.file_ro || !h.file_rw)
+	h.deleted = malloc((img->nr_files + 1) * sizeof(int));
+	if (!h.shmem_fds || !h.file_ro || !h.file_rw || !h.deleted)
 		goto fail;
 	for (i = 0; i < img->nr_files; i++)
-		h.file_ro[i] = h.file_rw[i] = -1;
+		h.file_ro[i] = h.file_rw[i] = h.deleted[i] = -1;
+	for (i = 0; i < img->nr_files; i++) {
+		if (!img->files[i].is_deleted)
+			continue;
+		ret = file_recreate_deleted(img, i);
+		if (ret >= 0)
+			ret = lift_fd(ret, h.min_fd);
+		if (ret < 0)
+			goto fail;
+		h.deleted[i] = ret;
+		h.close_fds[h.nr_close++] = ret;
+	}
 	ret = shmem_restore(img, h.min_fd, h.shmem_fds, &tr->shared);
 	for (i = 0; ret == 0 && i < img->nr_shmems; i++)
 		if (h.shmem_fds[i] >= 0)
@@ -898,7 +909,7 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 	if (ret == 0)
 		ret = gpu_helper_prepare(img);
 	if (ret == 0)
-		ret = fds_restore(img, h.shmem_fds, h.min_fd, &tr->shared);
+		ret = fds_restore(img, h.shmem_fds, h.deleted, h.min_fd, &tr->shared);
 	fd_shared_close(&tr->shared);
 	if (ret == 0)
 		ret = set_sigactions(img);

@@ -30,7 +30,8 @@
 
 /* ---- names shared by the encoder and the decoder ---- */
 
-static const char *const vma_flag_names[] = { "growsdown", "locked", "noreserve", "mayshare" };
+static const char *const vma_flag_names[] = { "growsdown", "locked",    "noreserve",  "mayshare",
+					      "maywrite",  "droppable", "lockonfault" };
 static const char *const madv_names[] = { "dontfork",	"dontdump",  "wipeonfork", "hugepage",
 					  "nohugepage", "mergeable", "sequential", "random" };
 static const char *const rlimit_names[IMAGE_NR_RLIMITS] = {
@@ -497,22 +498,6 @@ static json_t *enc_fd(struct enc *e, const struct image_fd *f)
 	return o;
 }
 
-static json_t *enc_file(struct enc *e, const struct image_file *f)
-{
-	json_t *o = json_object();
-
-	put(e, o, "path", j_str(f->path ? f->path : ""));
-	put(e, o, "size", j_u64(f->size));
-	put(e, o, "mtime_ns", json_integer(f->mtime_ns));
-	put(e, o, "ino", j_u64(f->ino));
-	put(e, o, "dev", j_hex(f->dev));
-	put(e, o, "mode", j_octal(f->mode));
-	put(e, o, "rdev", j_hex(f->rdev));
-	put(e, o, "deleted", json_boolean(f->is_deleted));
-	put_blob(e, o, "content", &f->content);
-	return o;
-}
-
 static json_t *enc_shmem(struct enc *e, const struct image_shmem *s)
 {
 	json_t *o = json_object(), *arr = json_array();
@@ -734,10 +719,6 @@ char *image_manifest_to_json(const struct image *img, int indent)
 	for (i = 0; i < img->nr_fds; i++)
 		append(&e, arr, enc_fd(&e, &img->fds[i]));
 	put(&e, root, "fds", arr);
-	arr = json_array();
-	for (i = 0; i < img->nr_files; i++)
-		append(&e, arr, enc_file(&e, &img->files[i]));
-	put(&e, root, "files", arr);
 	arr = json_array();
 	for (i = 0; i < img->nr_shmems; i++)
 		append(&e, arr, enc_shmem(&e, &img->shmems[i]));
@@ -1691,25 +1672,6 @@ static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *
 	return 0;
 }
 
-static int dec_file(struct dec *d, json_t *o, const char *where, struct image_file *f)
-{
-	int64_t mtime;
-
-	if (!json_is_object(o))
-		return fail(d, "%s: expected an object", where);
-	if (get_str(d, o, where, "path", true, IMAGE_MAX_PATH, &f->path) ||
-	    get_u64(d, o, where, "size", true, &f->size) ||
-	    get_int(d, o, where, "mtime_ns", true, INT64_MIN, INT64_MAX, 0, &mtime) ||
-	    get_u64(d, o, where, "ino", true, &f->ino) || get_hex(d, o, where, "dev", &f->dev) ||
-	    get_octal(d, o, where, "mode", 0177777, &f->mode) ||
-	    get_hex(d, o, where, "rdev", &f->rdev) ||
-	    get_bool(d, o, where, "deleted", &f->is_deleted) ||
-	    get_blob(d, o, where, "content", &f->content))
-		return -EINVAL;
-	f->mtime_ns = mtime;
-	return 0;
-}
-
 static int dec_shmem(struct dec *d, json_t *o, const char *where, struct image_shmem *s)
 {
 	json_t *arr;
@@ -1879,7 +1841,6 @@ static int dec_root(struct dec *d, json_t *root, struct image *img)
 	    DEC_ARRAY(d, root, "guards", IMAGE_MAX_VMAS, img->guards, img->nr_guards,
 		      dec_guard) ||
 	    DEC_ARRAY(d, root, "fds", IMAGE_MAX_FDS, img->fds, img->nr_fds, dec_fd) ||
-	    DEC_ARRAY(d, root, "files", IMAGE_MAX_FILES, img->files, img->nr_files, dec_file) ||
 	    DEC_ARRAY(d, root, "shmems", IMAGE_MAX_SHMEMS, img->shmems, img->nr_shmems,
 		      dec_shmem))
 		return -EINVAL;

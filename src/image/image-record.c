@@ -43,6 +43,56 @@ static int check_child(const void *rec, const char *where, char *err, size_t err
 
 static IMAGE_RECORD_DEF(child_record, image_child, child_fields, check_child);
 
+static const struct image_field extent_fields[] = {
+	IMAGE_U64(struct image_extent, off, 0, INT64_MAX),
+	IMAGE_BLOB(struct image_extent, data),
+};
+
+static IMAGE_RECORD_DEF(extent_record, image_extent, extent_fields, NULL);
+
+static const struct image_field file_fields[] = {
+	IMAGE_FIELD(struct image_file, path, IMAGE_F_STR, .max = IMAGE_MAX_PATH),
+	IMAGE_U64(struct image_file, size, 0, INT64_MAX),
+	IMAGE_I64(struct image_file, mtime_ns, INT64_MIN, INT64_MAX),
+	IMAGE_U64(struct image_file, ino, 0, UINT64_MAX),
+	IMAGE_HEX64(struct image_file, dev),
+	IMAGE_OCTAL(struct image_file, mode, 0177777),
+	IMAGE_HEX64(struct image_file, rdev),
+	IMAGE_BOOL(struct image_file, is_deleted),
+	IMAGE_FIELD(struct image_file, uid, IMAGE_F_U32, .max = UINT32_MAX, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_file, gid, IMAGE_F_U32, .max = UINT32_MAX, IMAGE_OPTIONAL),
+	IMAGE_ARRAY(struct image_file, extents, nr_extents, extent_record, IMAGE_MAX_EXTENTS),
+};
+
+/* Extents only on deleted files: sorted, non-empty, inside the file. */
+static int check_file(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_file *f = rec;
+	uint64_t prev_end = 0;
+	uint32_t i;
+
+	if (!f->is_deleted && (f->nr_extents || f->uid || f->gid)) {
+		snprintf(err, errlen, "%s: contents or owner recorded for a file that is not deleted",
+			 where);
+		return -EINVAL;
+	}
+	for (i = 0; i < f->nr_extents; i++) {
+		const struct image_extent *x = &f->extents[i];
+
+		if (!x->data.len || x->off < prev_end || x->off > f->size ||
+		    x->data.len > f->size - x->off) {
+			snprintf(err, errlen,
+				 "%s.extents[%u]: empty, out of order or past the end of the file",
+				 where, i);
+			return -EINVAL;
+		}
+		prev_end = x->off + x->data.len;
+	}
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(file_record, image_file, file_fields, check_file);
+
 /* ---- the sections of struct image ---- */
 
 #define SECTION_ARRAY(key_, rec_, m, cnt, maxn)                                                    \
@@ -50,6 +100,7 @@ static IMAGE_RECORD_DEF(child_record, image_child, child_fields, check_child);
 	  .count_off = offsetof(struct image, cnt), .max = (maxn) }
 
 const struct image_section image_sections[] = {
+	SECTION_ARRAY("files", file_record, files, nr_files, IMAGE_MAX_FILES),
 	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
 };
 const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);

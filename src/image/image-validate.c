@@ -153,6 +153,7 @@ static int check_vmas(struct check *c, const struct image *img)
 	for (i = 0; i < img->nr_vmas; i++) {
 		const struct image_vma *v = &img->vmas[i];
 		uint64_t pages;
+		bool private_shmem;
 		char what[64];
 
 		if (!is_aligned(v->start) || !is_aligned(v->end))
@@ -170,18 +171,26 @@ static int check_vmas(struct check *c, const struct image *img)
 			return bad(c, "vmas[%u].prot: unknown bits 0x%x", i, v->prot);
 		if (v->kind >= IMAGE_VMA_KIND_COUNT)
 			return bad(c, "vmas[%u].kind: unknown kind %u", i, v->kind);
-		if (v->flags > 0xf || v->madv > 0xff)
+		if (v->flags & ~IMAGE_VMA_FLAGS_ALL || v->madv > 0xff)
 			return bad(c, "vmas[%u]: unknown flag bits", i);
 		if (!is_aligned(v->pgoff))
 			return bad(c, "vmas[%u].pgoff: 0x%" PRIx64 " is not page-aligned", i,
 				   v->pgoff);
+		/* a private mapping of a memfd is backed by the shmem object, not a file */
+		private_shmem = v->kind == IMAGE_VMA_FILE_PRIVATE && v->shmem >= 0;
 		snprintf(what, sizeof(what), "vmas[%u].file", i);
 		if (check_index(c, what, v->file, img->nr_files,
-				v->kind != IMAGE_VMA_FILE_PRIVATE && v->kind != IMAGE_VMA_FILE_SHARED))
+				(v->kind != IMAGE_VMA_FILE_PRIVATE && v->kind != IMAGE_VMA_FILE_SHARED) ||
+					private_shmem))
 			return -EINVAL;
 		snprintf(what, sizeof(what), "vmas[%u].shmem", i);
-		if (check_index(c, what, v->shmem, img->nr_shmems, v->kind != IMAGE_VMA_SHMEM))
+		if (check_index(c, what, v->shmem, img->nr_shmems,
+				v->kind != IMAGE_VMA_SHMEM && !private_shmem))
 			return -EINVAL;
+		if ((v->flags & IMAGE_VMA_MAYWRITE) && v->kind != IMAGE_VMA_FILE_SHARED)
+			return bad(c, "vmas[%u]: maywrite on a mapping that is not a shared file", i);
+		if ((v->flags & IMAGE_VMA_DROPPABLE) && v->kind != IMAGE_VMA_ANON)
+			return bad(c, "vmas[%u]: droppable on a mapping that is not anonymous", i);
 		snprintf(what, sizeof(what), "vmas[%u].name", i);
 		if (v->name && v->name[0] && check_path(c, what, v->name, true))
 			return -EINVAL;
@@ -480,11 +489,6 @@ int image_validate_blobs(const struct image *img, uint64_t size, char *err, size
 			continue;
 		snprintf(what, sizeof(what), "fd %d pipe data", f->fd);
 		if (check_blob(&c, what, &f->pipe.data, size))
-			return -EINVAL;
-	}
-	for (i = 0; i < img->nr_files; i++) {
-		snprintf(what, sizeof(what), "files[%u] content", i);
-		if (check_blob(&c, what, &img->files[i].content, size))
 			return -EINVAL;
 	}
 	for (i = 0; i < img->nr_shmems; i++)

@@ -242,8 +242,6 @@ void image_free(struct image *img)
 	for (i = 0; i < img->nr_fds; i++)
 		if (img->fds[i].kind == IMAGE_FD_EPOLL)
 			free(img->fds[i].epoll.watches);
-	for (i = 0; i < img->nr_files; i++)
-		free(img->files[i].path);
 	for (i = 0; i < img->nr_shmems; i++) {
 		free(img->shmems[i].name);
 		free(img->shmems[i].path);
@@ -254,7 +252,6 @@ void image_free(struct image *img)
 	free(img->vmas);
 	free(img->guards);
 	free(img->fds);
-	free(img->files);
 	free(img->shmems);
 	image_sections_release(img);
 	free(img->runs);

@@ -52,7 +52,19 @@ struct image_blob {
 	uint32_t crc;
 };
 
-/* A file the snapshot maps or holds open: validated before restore. */
+/* A run of bytes inside a file: what lies between two extents is a hole. */
+struct image_extent {
+	uint64_t off;
+	struct image_blob data;
+};
+
+/*
+ * A file the snapshot maps or holds open: validated before restore.  A
+ * deleted one (unlinked, still open or mapped) is saved: its data extents
+ * (holes stay holes), size, mode, owner and mtime, and comes back as one
+ * nameless inode shared by every fd and mapping of the process.
+ */
+#define IMAGE_MAX_EXTENTS 65536
 struct image_file {
 	char *path;
 	uint64_t size;
@@ -61,8 +73,10 @@ struct image_file {
 	uint64_t dev;
 	uint32_t mode; /* st_mode */
 	uint64_t rdev; /* character devices */
-	bool is_deleted; /* unlinked: contents saved in content */
-	struct image_blob content;
+	bool is_deleted; /* unlinked: contents saved in extents */
+	uint32_t uid, gid; /* deleted: the owner it comes back with */
+	uint32_t nr_extents; /* deleted: data extents, sorted, inside size */
+	struct image_extent *extents;
 };
 
 /*
@@ -118,6 +132,10 @@ enum image_vma_kind {
 #define IMAGE_VMA_LOCKED (1u << 1) /* lo */
 #define IMAGE_VMA_NORESERVE (1u << 2) /* nr */
 #define IMAGE_VMA_MAYSHARE (1u << 3) /* sh: MAP_SHARED */
+#define IMAGE_VMA_MAYWRITE (1u << 4) /* mw: a shared file mapping whose file was opened to write */
+#define IMAGE_VMA_DROPPABLE (1u << 5) /* dp: MAP_DROPPABLE */
+#define IMAGE_VMA_LOCKONFAULT (1u << 6) /* lf: mlock2(MLOCK_ONFAULT) */
+#define IMAGE_VMA_FLAGS_ALL 0x7fu
 
 struct image_vma {
 	uint64_t start, end;

@@ -119,7 +119,7 @@ static const char sample[] =
 	"\"flags\":\"00\",\"cloexec\":false,\"pos\":0,\"memfd\":{\"shmem\":0}},{\"fd\":6,\"kind\":\"file\",\"fla"
 	"gs\":\"00\",\"cloexec\":false,\"pos\":100,\"file\":0}],\"files\":[{\"path\":\"/usr/bin/prog\",\"size"
 	"\":14328,\"mtime_ns\":1700000000000000000,\"ino\":1234,\"dev\":\"0x803\",\"mode\":\"0100755\",\"rd"
-	"ev\":\"0x0\",\"deleted\":false}],\"shmems\":[{\"ino\":5,\"size\":65536,\"memfd\":true,\"name\":\"buf"
+	"ev\":\"0x0\",\"is_deleted\":false}],\"shmems\":[{\"ino\":5,\"size\":65536,\"memfd\":true,\"name\":\"buf"
 	"\",\"seals\":\"0x0\",\"extents\":[{\"off\":0,\"data\":{\"off\":3048,\"len\":4096,\"crc\":\"0x55\"}}]}],"
 	"\"pages\":{\"runs\":1,\"bytes\":12288}}";
 

@@ -321,7 +321,7 @@ static void restore_main(const struct image *img)
 		_exit(121);
 	if (shmem_restore(img, MIN_FD, shmem_fds, NULL))
 		_exit(122);
-	if (fds_restore(img, shmem_fds, MIN_FD, NULL))
+	if (fds_restore(img, shmem_fds, NULL, MIN_FD, NULL))
 		_exit(123);
 	if (shmem_apply_seals(img, shmem_fds))
 		_exit(124);

@@ -178,7 +178,14 @@ static void populate(struct image *img)
 	file.ino = 77;
 	file.mode = 0100600;
 	assert_int_equal(image_file_index(img, &file), 1);
-	fill_blob(img, &img->files[1].content, 5000, 11);
+	img->files[1].uid = 1000;
+	img->files[1].gid = 100;
+	img->files[1].nr_extents = 2;
+	img->files[1].extents = calloc(2, sizeof(struct image_extent));
+	assert_non_null(img->files[1].extents);
+	fill_blob(img, &img->files[1].extents[0].data, 5000, 11);
+	img->files[1].extents[1].off = 1 << 20;
+	fill_blob(img, &img->files[1].extents[1].data, 100, 14);
 	memset(&file, 0, sizeof(file));
 	file.path = "/dev/null";
 	file.mode = 020666;
@@ -430,7 +437,13 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 		struct image_file fa = a->files[i], fb = b->files[i];
 
 		assert_str_equal(fa.path, fb.path);
+		assert_int_equal(fa.nr_extents, fb.nr_extents);
+		for (j = 0; j < fa.nr_extents; j++) {
+			assert_int_equal(fa.extents[j].off, fb.extents[j].off);
+			assert_blob_equal(&fa.extents[j].data, &fb.extents[j].data);
+		}
 		fa.path = fb.path = NULL;
+		fa.extents = fb.extents = NULL;
 		assert_memory_equal(&fa, &fb, sizeof(fa));
 	}
 	assert_int_equal(a->nr_shmems, b->nr_shmems);
@@ -622,7 +635,7 @@ static void test_round_trip(void **state)
 	free(pattern);
 
 	/* blobs come back with their bytes */
-	assert_int_equal(image_read_blob(r, &r->files[1].content, &blob), 0);
+	assert_int_equal(image_read_blob(r, &r->files[1].extents[0].data, &blob), 0);
 	assert_int_equal(((unsigned char *)blob)[4999], (unsigned char)(4999 + 11));
 	free(blob);
 	assert_int_equal(image_read_blob(r, &r->threads[2].xsave, &blob), 0);
@@ -1087,7 +1100,7 @@ static void test_blob_crc_mismatch(void **state)
 	make_snapshot(s.snap);
 	bytes = slurp(s.snap, "data.img", &len);
 	assert_int_equal(image_read(s.snap, &img), 0);
-	bytes[img->files[1].content.off + 17] ^= 4;
+	bytes[img->files[1].extents[0].data.off + 17] ^= 4;
 	spit(s.snap, "data.img", bytes, len);
 	free(bytes);
 	image_free(img);
@@ -1099,7 +1112,7 @@ static void test_blob_crc_mismatch(void **state)
 
 		fflush(stderr);
 		dup2(fileno(tmp), 2);
-		ret = image_read_blob(img, &img->files[1].content, &data);
+		ret = image_read_blob(img, &img->files[1].extents[0].data, &data);
 		dup2(saved, 2);
 		close(saved);
 		rewind(tmp);
@@ -1108,7 +1121,7 @@ static void test_blob_crc_mismatch(void **state)
 		assert_int_equal(ret, -EINVAL);
 		assert_null(data);
 		snprintf(offset, sizeof(offset), "offset %llu",
-			 (unsigned long long)img->files[1].content.off);
+			 (unsigned long long)img->files[1].extents[0].data.off);
 		assert_non_null(strstr(captured, offset));
 		assert_non_null(strstr(captured, "crc mismatch"));
 	}

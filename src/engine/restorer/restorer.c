@@ -40,6 +40,8 @@
 #define NR_setitimer 38
 #define NR_exit 60
 #define NR_mlock 149
+#define NR_mlock2 325
+#define MLOCK_ONFAULT 1
 #define NR_prctl 157
 #define NR_sigaltstack 131
 #define NR_set_tid_address 218
@@ -362,7 +364,11 @@ static long finish_vmas(struct restorer_args *a)
 		/* KSM may be compiled out: merging is a hint, not state */
 		if (v->madv & M_MERGEABLE)
 			sys3(NR_madvise, v->start, len, MADV_MERGEABLE);
-		if (v->is_locked) {
+		if (v->is_locked == RESTORER_LOCK_ONFAULT) {
+			ret = sys3(NR_mlock2, v->start, len, MLOCK_ONFAULT);
+			if (ret < 0)
+				return ret;
+		} else if (v->is_locked) {
 			ret = sys2(NR_mlock, v->start, len);
 			if (ret < 0)
 				return ret;

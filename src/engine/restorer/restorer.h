@@ -52,10 +52,11 @@ struct restorer_vma {
 	uint32_t prot; /* final protection */
 	uint32_t map_flags; /* MAP_PRIVATE/MAP_SHARED/MAP_ANONYMOUS/GROWSDOWN/NORESERVE */
 	uint32_t madv; /* IMAGE_MADV_* */
-	uint32_t is_locked;
+	uint32_t is_locked; /* 0, 1 (mlock) or RESTORER_LOCK_ONFAULT */
 	uint32_t needs_write; /* has page runs: mapped writable until filled */
 	int32_t shmid; /* SysV segment: shmat() it here instead of mmap; -1 otherwise */
 };
+#define RESTORER_LOCK_ONFAULT 2u /* mlock2(MLOCK_ONFAULT) */
 #define RESTORER_SHM_RDONLY 010000
 #define RESTORER_SHM_REMAP 040000
 #define RESTORER_SHM_EXEC 0100000
