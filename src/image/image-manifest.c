@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1442,6 +1443,10 @@ static int dec_proc(struct dec *d, json_t *o, struct image_proc *p)
 			return -EINVAL;
 		if (seen & (1ull << (sig - 1)))
 			return fail(d, "%s: signal %lld listed twice", where, (long long)sig);
+		/* the kernel refuses them, so a snapshot that has one was not made by a dump */
+		if (sig == SIGKILL || sig == SIGSTOP)
+			return fail(d, "%s: signal %lld (%s) cannot have an action", where,
+				    (long long)sig, sig == SIGKILL ? "SIGKILL" : "SIGSTOP");
 		seen |= 1ull << (sig - 1);
 		act = &p->sigactions[sig - 1];
 		if (get_hex(d, s, where, "handler", &act->handler) ||

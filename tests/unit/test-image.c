@@ -1165,6 +1165,8 @@ static void test_hostile_json(void **state)
 		{ "\"is_zombie\": true", "\"is_zombie\": false", "not a zombie" },
 		{ "\"is_zombie\": true", "\"is_zombie\": 1", "children[1].is_zombie" },
 		{ "\"pid\": 7,", "\"pid\": 2,", "cannot be a child's pid" },
+		{ "\"signal\": 2,", "\"signal\": 9,", "sigactions[0]: signal 9 (SIGKILL) cannot" },
+		{ "\"signal\": 2,", "\"signal\": 19,", "sigactions[0]: signal 19 (SIGSTOP) cannot" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b;
 	char err[512], *json, *bad, *p;
