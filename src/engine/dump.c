@@ -15,6 +15,7 @@
  */
 #define LOG_TAG "dump"
 #include <errno.h>
+#include <linux/kcmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,67 @@ static int scan_fds(struct tree_dump *t)
 	for (i = 0; i < t->fz.nr; i++)
 		pids[i] = t->fz.procs[i].pid;
 	ret = fd_tree_scan(pids, t->fz.nr, &t->view);
+	free(pids);
+	return ret;
+}
+
+/*
+ * Processes that share what clone() can share without CLONE_THREAD (an fd
+ * table, cwd/root/umask, signal handlers, the address space) cannot be made
+ * again so: clone3 shares only with the creator, and each restore helper
+ * builds its own.  Refused, naming both processes, rather than restored
+ * unshared.  (kcmp cannot tell a shared SysV undo list or I/O context from
+ * two processes that have none: both compare equal.)
+ */
+static int kcmp_type;
+
+/* Orders processes by the kernel object kcmp_type names (kcmp: 1 less, 2 greater). */
+static int cmp_kcmp(const void *a, const void *b)
+{
+	long r = syscall(SYS_kcmp, *(const pid_t *)a, *(const pid_t *)b, kcmp_type, 0, 0);
+
+	return r == 1 ? -1 : r == 2 ? 1 : 0;
+}
+
+static int refuse_shared_tasks(const struct frozen_tree *fz)
+{
+	static const struct {
+		int type;
+		const char *what;
+	} kinds[] = {
+		{ KCMP_FILES, "its fd table (clone CLONE_FILES)" },
+		{ KCMP_FS, "its cwd, root and umask (clone CLONE_FS)" },
+		{ KCMP_SIGHAND, "its signal handlers (clone CLONE_SIGHAND)" },
+		{ KCMP_VM, "its address space (clone CLONE_VM)" },
+	};
+	pid_t *pids;
+	size_t i, k;
+	int ret = 0;
+
+	if (fz->nr < 2)
+		return 0;
+	pids = malloc(fz->nr * sizeof(*pids));
+	if (!pids)
+		return -ENOMEM;
+	/* sorted by each object, processes sharing it are neighbours: n log n kcmp calls */
+	for (k = 0; !ret && k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		for (i = 0; i < fz->nr; i++)
+			pids[i] = fz->procs[i].pid;
+		kcmp_type = kinds[k].type;
+		qsort(pids, fz->nr, sizeof(*pids), cmp_kcmp);
+		for (i = 1; !ret && i < fz->nr; i++) {
+			long same = syscall(SYS_kcmp, pids[i - 1], pids[i], kinds[k].type, 0, 0);
+
+			if (same < 0)
+				ret = log_errno("pid %d: comparing with pid %d (kcmp)", pids[i],
+						pids[i - 1]);
+			else if (same == 0) {
+				log_error("pid %d shares %s with pid %d: not supported", pids[i],
+					  kinds[k].what, pids[i - 1]);
+				ret = -ENOTSUP;
+			}
+		}
+	}
 	free(pids);
 	return ret;
 }
@@ -451,7 +513,9 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	}
 	t1 = now_ms();
 	st.freeze_ms = t1 - t0;
-	ret = create_images(&t, img);
+	ret = refuse_shared_tasks(&t.fz);
+	if (ret == 0)
+		ret = create_images(&t, img);
 	if (ret == 0)
 		ret = place_gpu_state(&t, &gpus);
 	if (ret == 0)

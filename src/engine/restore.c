@@ -739,12 +739,20 @@ static int lift_image_fds(struct image *img, int min_fd)
 }
 
 /* A zombie of the snapshot: it only has to exit the way it did. */
+/*
+ * A zombie to be: it waits until every sibling exists (go is closed), so
+ * that it can join a process group a later sibling leads, then exits the
+ * way the dumped one had.
+ */
 static __attribute__((noreturn)) void zombie_main(const struct tree *tr,
-						 const struct image_child *c)
+						 const struct image_child *c, int go)
 {
 	struct rlimit no_core = { 0, 0 };
 	sigset_t set;
+	char byte;
 
+	while (read(go, &byte, 1) < 0 && errno == EINTR)
+		;
 	set_session(tr, c->pid, c->pgid, c->sid);
 	if (WIFSIGNALED(c->exit_status)) {
 		int sig = WTERMSIG(c->exit_status);
@@ -789,16 +797,27 @@ static int wait_zombies(const struct image *root, pid_t pid)
 
 /*
  * Forks the children of process pid, each with its PID: live ones run
- * helper_main() for their own image, zombies exit at once.  Once they are
- * zombies, the SIGCHLD they sent is taken back: the program had seen it.
+ * helper_main() for their own image, zombies exit once all their siblings
+ * exist.  Once they are zombies, the SIGCHLD they sent is taken back: the
+ * program had seen it.
+ *
+ * Process groups: zombies are made first (a live process may join a group
+ * a zombie led), and the parent puts each live child that leads a group into
+ * it at once (setpgid from both sides, as shells do), so that a zombie may
+ * join a group a live sibling leads when it is let go.
  */
 static int fork_children(struct tree *tr, pid_t pid)
 {
 	const struct image *root = tr->imgs[0];
 	bool has_zombies = false;
 	uint32_t i, k, live, pass;
+	int go[2] = { -1, -1 };
 
-	/* zombies first: a live process may be in a group that a zombie leads */
+	for (i = 0; i < root->nr_children; i++)
+		if (root->children[i].ppid == pid && root->children[i].is_zombie)
+			has_zombies = true;
+	if (has_zombies && pipe2(go, O_CLOEXEC))
+		return log_errno("pid %d: a pipe for its zombies", pid);
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0, live = 1; i < root->nr_children; i++) {
 			const struct image_child *c = &root->children[i];
@@ -809,20 +828,27 @@ static int fork_children(struct tree *tr, pid_t pid)
 			if (c->ppid != pid || c->is_zombie != (pass == 0))
 				continue;
 			got = clone3_pid(0, c->pid);
-			if (got < 0)
+			if (got < 0) {
+				close_each(go, 2);
 				return log_errno("pid %d: creating child %d with its PID", pid,
 						 c->pid);
+			}
 			if (got == 0) {
-				if (c->is_zombie)
-					zombie_main(tr, c);
+				if (c->is_zombie) {
+					close(go[1]);
+					zombie_main(tr, c, go[0]);
+				}
+				close_each(go, 2);
 				helper_main(tr, k, -1);
 			}
-			has_zombies |= c->is_zombie;
+			if (c->sid != c->pid && c->pgid == c->pid)
+				setpgid(got, got); /* the child does the same: whoever is first */
 		}
-		if (pass == 0 && has_zombies && wait_zombies(root, pid) < 0)
-			return -ECHILD;
 	}
-	return 0;
+	if (!has_zombies)
+		return 0;
+	close_each(go, 2); /* let the zombies go */
+	return wait_zombies(root, pid) < 0 ? -ECHILD : 0;
 }
 
 static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, int sync_fd)
