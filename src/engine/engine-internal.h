@@ -82,6 +82,12 @@ int mem_dump(struct frozen *fz, struct image *img)
 /* process.c: per-process state */
 int process_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
 
+/* creds.c: credentials and limits */
+/* Whether thaw itself has cap (CAP_*) in its effective set. */
+bool creds_have_cap(int cap);
+/* The snapshot's hard limits are ones the restored process can set itself: 0 or -EPERM, logged. */
+int creds_check_rlimits(const struct image *img) __attribute__((warn_unused_result));
+
 /* restore.c helpers shared with the tracer */
 int restore_validate(const struct image *img) __attribute__((warn_unused_result));
 

@@ -1,5 +1,5 @@
 /*
- * proc.c - parsers of /proc/PID/{maps,smaps,stat,status} and thin readers.
+ * proc.c - parsers of /proc/PID/{maps,smaps,stat,status,limits} and thin readers.
  *
  * The parsers work on (text, len) and treat it as untrusted: every read is
  * bounded by len, every number is checked for overflow, names with NULs are
@@ -740,6 +740,71 @@ int proc_parse_status(const char *text, size_t len, struct proc_status *ret)
 	return 0;
 }
 
+/*
+ * /proc/PID/limits (fs/proc/base.c proc_pid_limits): a header, then one line
+ * per RLIMIT_* in the kernel's order, "%-25s %-20s %-20s %-10s": the name
+ * (with spaces in it), the soft and the hard limit ("unlimited" or a
+ * decimal), the unit (none for nice and rtprio).  Anyone may read it, unlike
+ * prlimit(2) on a process of another uid, which needs CAP_SYS_RESOURCE.
+ */
+static const char *const limit_names[PROC_NR_RLIMITS] = {
+	"Max cpu time",	     "Max file size",	    "Max data size",	 "Max stack size",
+	"Max core file size", "Max resident set",    "Max processes",	 "Max open files",
+	"Max locked memory",  "Max address space",   "Max file locks",	 "Max pending signals",
+	"Max msgqueue size",  "Max nice priority",   "Max realtime priority",
+	"Max realtime timeout",
+};
+
+static bool parse_limit(struct cursor *c, uint64_t *ret)
+{
+	static const char unlimited[] = "unlimited";
+	size_t n = sizeof(unlimited) - 1;
+
+	skip_blanks(c);
+	if ((size_t)(c->end - c->p) >= n && !memcmp(c->p, unlimited, n)) {
+		c->p += n;
+		*ret = UINT64_MAX; /* RLIM_INFINITY */
+	} else if (!parse_dec(c, ret)) {
+		return false;
+	}
+	return at_end(c) || *c->p == ' ';
+}
+
+int proc_parse_limits(const char *text, size_t len, struct proc_rlimit ret[PROC_NR_RLIMITS])
+{
+	size_t pos = 0, lineno = 0, i = 0;
+	struct cursor c = { .text = text, .p = text, .end = text + len, .line = 1 };
+
+	parse_begin();
+	memset(ret, 0, PROC_NR_RLIMITS * sizeof(*ret));
+	if (!next_line(text, len, &pos, &lineno, &c) || (size_t)(c.end - c.p) < 6 ||
+	    memcmp(c.p, "Limit ", 6))
+		return parse_fail(&c, "expected the header line");
+	while (next_line(text, len, &pos, &lineno, &c)) {
+		size_t n;
+
+		if (i == PROC_NR_RLIMITS) {
+			/* a newer kernel's limit: none of ours, and nothing to restore */
+			continue;
+		}
+		n = strlen(limit_names[i]);
+		if ((size_t)(c.end - c.p) <= n || memcmp(c.p, limit_names[i], n) || c.p[n] != ' ')
+			return parse_fail(&c, "expected the next limit's name");
+		c.p += n;
+		if (!parse_limit(&c, &ret[i].cur) || !parse_limit(&c, &ret[i].max))
+			return parse_fail(&c, "bad limit");
+		if (ret[i].cur > ret[i].max)
+			return parse_fail(&c, "soft limit above the hard limit");
+		i++;
+	}
+	if (i < PROC_NR_RLIMITS) {
+		c.p = text + len;
+		c.line = lineno;
+		return parse_fail(&c, "a limit is missing");
+	}
+	return 0;
+}
+
 /* ---- readers ---- */
 
 int proc_read_file(const char *path, char **ret, size_t *ret_len)
@@ -899,6 +964,23 @@ int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret)
 	if (r < 0)
 		return r;
 	r = proc_parse_status(buf, len, ret);
+	if (r < 0)
+		log_parse_error(path);
+	free(buf);
+	return r;
+}
+
+int proc_read_limits(pid_t pid, struct proc_rlimit ret[PROC_NR_RLIMITS])
+{
+	char path[64], *buf;
+	size_t len;
+	int r;
+
+	task_path(path, sizeof(path), pid, 0, "limits");
+	r = read_logged(path, &buf, &len);
+	if (r < 0)
+		return r;
+	r = proc_parse_limits(buf, len, ret);
 	if (r < 0)
 		log_parse_error(path);
 	free(buf);

@@ -164,6 +164,17 @@ int proc_parse_status(const char *text, size_t len, struct proc_status *ret)
 int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret)
 	__attribute__((warn_unused_result));
 
+/* /proc/PID/limits: every RLIMIT_* in the kernel's order; "unlimited" is UINT64_MAX. */
+#define PROC_NR_RLIMITS 16
+struct proc_rlimit {
+	uint64_t cur, max;
+};
+
+int proc_parse_limits(const char *text, size_t len, struct proc_rlimit ret[PROC_NR_RLIMITS])
+	__attribute__((warn_unused_result));
+int proc_read_limits(pid_t pid, struct proc_rlimit ret[PROC_NR_RLIMITS])
+	__attribute__((warn_unused_result));
+
 /*
  * Raw /proc/PID/auxv into buf; -ENOBUFS if it does not fit in cap, -EINVAL
  * unless it is whole (u64 type, u64 value) pairs ending with AT_NULL.

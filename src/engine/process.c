@@ -2,7 +2,8 @@
  * process.c - per-process state: ids, mm fields, cwd, exe, rlimits,
  * sigactions, itimers, personality, umask.
  *
- * Most of it is read from /proc from outside.  Sigactions, itimers and the
+ * Most of it is read from /proc from outside (rlimits too: /proc/PID/limits
+ * is readable where prlimit(2) on another uid's process is not).  Sigactions, itimers and the
  * exact brk are visible only from inside: they are read with injected
  * system calls (inject.c).  Every signal is asked about: a default action
  * can still carry flags (SA_NOCLDSTOP on SIGCHLD) that /proc does not show.
@@ -23,6 +24,8 @@
 #include "engine-internal.h"
 #include "fds.h"
 #include "proc.h"
+
+_Static_assert(IMAGE_NR_RLIMITS == PROC_NR_RLIMITS, "one rlimit list");
 
 /* the kernel's struct sigaction for rt_sigaction */
 struct ksigaction {
@@ -130,6 +133,7 @@ int process_dump(struct frozen *fz, struct image *img)
 	struct image_proc *p = &img->proc;
 	struct proc_status st;
 	struct proc_stat sp;
+	struct proc_rlimit limits[PROC_NR_RLIMITS];
 	unsigned char auxv[IMAGE_MAX_AUXV];
 	size_t auxv_len;
 	pid_t self;
@@ -172,13 +176,17 @@ int process_dump(struct frozen *fz, struct image *img)
 	ret = image_add_blob(img, auxv, auxv_len, &p->auxv);
 	if (ret < 0)
 		return ret;
+	/*
+	 * From /proc, not prlimit(2): reading the limits of a process of
+	 * another uid with prlimit needs CAP_SYS_RESOURCE, which root lacks
+	 * in containers (Docker's default set).
+	 */
+	ret = proc_read_limits(fz->pid, limits);
+	if (ret < 0)
+		return ret;
 	for (r = 0; r < IMAGE_NR_RLIMITS; r++) {
-		struct rlimit rl;
-
-		if (prlimit(fz->pid, (__rlimit_resource_t)r, NULL, &rl) < 0)
-			return log_errno("pid %d: reading rlimit %d", fz->pid, r);
-		p->rlimits[r].cur = rl.rlim_cur;
-		p->rlimits[r].max = rl.rlim_max;
+		p->rlimits[r].cur = limits[r].cur;
+		p->rlimits[r].max = limits[r].max;
 	}
 	ret = dump_links(fz, img);
 	if (ret < 0)

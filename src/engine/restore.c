@@ -107,6 +107,9 @@ int restore_validate(const struct image *img)
 		log_error("snapshot %s cannot run here: %s", img->path, why);
 		return ret;
 	}
+	ret = creds_check_rlimits(img);
+	if (ret < 0)
+		return ret;
 	return files_validate(img);
 }
 

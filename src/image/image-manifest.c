@@ -88,6 +88,11 @@ const char *image_thread_state_name(uint32_t state)
 	return state < ARRAY_SIZE(thread_state_names) ? thread_state_names[state] : "unknown";
 }
 
+const char *image_rlimit_name(uint32_t resource)
+{
+	return resource < ARRAY_SIZE(rlimit_names) ? rlimit_names[resource] : "unknown";
+}
+
 /* ---- encoding ---- */
 
 /*

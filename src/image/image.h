@@ -495,5 +495,6 @@ void image_free(struct image *img);
 const char *image_vma_kind_name(uint32_t kind);
 const char *image_fd_kind_name(uint32_t kind);
 const char *image_thread_state_name(uint32_t state);
+const char *image_rlimit_name(uint32_t resource); /* RLIMIT_*: "nofile" */
 
 #endif

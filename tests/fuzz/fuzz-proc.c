@@ -1,5 +1,5 @@
 /*
- * fuzz-proc.c - fuzz target for the /proc parsers (maps, smaps, stat, status).
+ * fuzz-proc.c - fuzz target for the /proc parsers (maps, smaps, stat, status, limits).
  *
  * With libFuzzer: clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE
  * -Isrc tests/fuzz/fuzz-proc.c src/engine/proc.c src/base/log.c, seeds in
@@ -36,6 +36,7 @@ static void check_maps(const struct proc_map *m, size_t n, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size ? size : 1);
+	struct proc_rlimit limits[PROC_NR_RLIMITS];
 	struct proc_status status;
 	struct proc_stat stat;
 	struct proc_map *maps;
@@ -59,6 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (proc_parse_status(text, size, &status) == 0 &&
 	    (status.nspid_n < 1 || status.nspid_n > PROC_NS_LEVELS_MAX))
 		abort();
+	if (proc_parse_limits(text, size, limits) == 0)
+		for (n = 0; n < PROC_NR_RLIMITS; n++)
+			if (limits[n].cur > limits[n].max)
+				abort();
 	free(text);
 	return 0;
 }

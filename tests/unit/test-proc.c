@@ -21,6 +21,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "engine/proc.h"
@@ -560,6 +561,92 @@ static void test_status_bad(void **state)
 	}
 }
 
+/* /proc/PID/limits of a process with lowered limits, as 6.18 prints it. */
+static const char real_limits[] =
+	"Limit                     Soft Limit           Hard Limit           Units     \n"
+	"Max cpu time              unlimited            unlimited            seconds   \n"
+	"Max file size             unlimited            unlimited            bytes     \n"
+	"Max data size             unlimited            unlimited            bytes     \n"
+	"Max stack size            8388608              unlimited            bytes     \n"
+	"Max core file size        0                    1048576              bytes     \n"
+	"Max resident set          unlimited            unlimited            bytes     \n"
+	"Max processes             15446                15446                processes \n"
+	"Max open files            777                  888                  files     \n"
+	"Max locked memory         8388608              8388608              bytes     \n"
+	"Max address space         unlimited            unlimited            bytes     \n"
+	"Max file locks            unlimited            unlimited            locks     \n"
+	"Max pending signals       15446                15446                signals   \n"
+	"Max msgqueue size         4096                 8192                 bytes     \n"
+	"Max nice priority         0                    0                    \n"
+	"Max realtime priority     0                    0                    \n"
+	"Max realtime timeout      unlimited            unlimited            us        \n";
+
+static void test_limits_real(void **state)
+{
+	struct proc_rlimit lim[PROC_NR_RLIMITS];
+
+	(void)state;
+	assert_int_equal(proc_parse_limits(S(real_limits), lim), 0);
+	assert_true(lim[RLIMIT_CPU].cur == RLIM_INFINITY && lim[RLIMIT_CPU].max == RLIM_INFINITY);
+	assert_int_equal(lim[RLIMIT_STACK].cur, 8388608);
+	assert_true(lim[RLIMIT_STACK].max == RLIM_INFINITY);
+	assert_int_equal(lim[RLIMIT_CORE].cur, 0);
+	assert_int_equal(lim[RLIMIT_CORE].max, 1048576);
+	assert_int_equal(lim[RLIMIT_NOFILE].cur, 777);
+	assert_int_equal(lim[RLIMIT_NOFILE].max, 888);
+	assert_int_equal(lim[RLIMIT_MSGQUEUE].max, 8192);
+	assert_int_equal(lim[RLIMIT_RTPRIO].max, 0);
+	assert_true(lim[RLIMIT_RTTIME].cur == RLIM_INFINITY);
+}
+
+static void test_limits_bad(void **state)
+{
+	struct proc_rlimit lim[PROC_NR_RLIMITS];
+	static const struct {
+		const char *from, *to;
+	} edits[] = {
+		{ "Limit ", "Limitz" }, /* no header */
+		{ "Max open files ", "Max open filez " }, /* a name out of place */
+		{ "777 ", "77x " },
+		{ "777 ", "999 " }, /* soft above hard */
+		{ "888 ", "-88 " },
+		{ "15446                15446                signals",
+		  "99999999999999999999 15446                signals" }, /* overflows */
+		{ "Max realtime timeout", "Max realtime timeouz" },
+	};
+	char *copy, *p;
+	size_t i, cut, last;
+
+	(void)state;
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		copy = strdup(real_limits);
+		p = strstr(copy, edits[i].from);
+		assert_non_null(p);
+		assert_int_equal(strlen(edits[i].from), strlen(edits[i].to));
+		memcpy(p, edits[i].to, strlen(edits[i].to));
+		if (proc_parse_limits(copy, strlen(copy), lim) != -EINVAL)
+			print_error("edit %zu was accepted\n", i);
+		assert_int_equal(proc_parse_limits(copy, strlen(copy), lim), -EINVAL);
+		assert_non_null(proc_parse_last_error()->reason);
+		free(copy);
+	}
+	/* a truncation is an error (a limit is missing) until only the last padding is cut */
+	last = (size_t)(strstr(real_limits, "unlimited            us") - real_limits) + 9;
+	for (cut = 0; cut < sizeof(real_limits) - 1; cut++) {
+		copy = malloc(cut + 1);
+		memcpy(copy, real_limits, cut);
+		assert_int_equal(proc_parse_limits(copy, cut, lim), cut >= last ? 0 : -EINVAL);
+		free(copy);
+	}
+	/* a newer kernel's seventeenth limit is skipped */
+	copy = malloc(sizeof(real_limits) + 128);
+	strcpy(copy, real_limits);
+	strcat(copy, "Max future thing          1                    2                    \n");
+	assert_int_equal(proc_parse_limits(copy, strlen(copy), lim), 0);
+	assert_int_equal(lim[RLIMIT_NOFILE].max, 888);
+	free(copy);
+}
+
 /* ---- live: this process's own /proc ---- */
 
 static void test_live_smaps(void **state)
@@ -691,6 +778,21 @@ static void test_live_auxv_personality(void **state)
 	assert_int_equal(pers, (uint32_t)personality(0xffffffff));
 }
 
+static void test_live_limits(void **state)
+{
+	struct proc_rlimit lim[PROC_NR_RLIMITS];
+	struct rlimit rl;
+	int r;
+
+	(void)state;
+	assert_int_equal(proc_read_limits(getpid(), lim), 0);
+	for (r = 0; r < PROC_NR_RLIMITS; r++) {
+		assert_int_equal(getrlimit((__rlimit_resource_t)r, &rl), 0);
+		assert_true(lim[r].cur == rl.rlim_cur);
+		assert_true(lim[r].max == rl.rlim_max);
+	}
+}
+
 static void test_read_file(void **state)
 {
 	char *buf;
@@ -725,10 +827,13 @@ int main(void)
 		cmocka_unit_test(test_status_real),
 		cmocka_unit_test(test_status_nested),
 		cmocka_unit_test(test_status_bad),
+		cmocka_unit_test(test_limits_real),
+		cmocka_unit_test(test_limits_bad),
 		cmocka_unit_test(test_live_smaps),
 		cmocka_unit_test(test_live_stat_status),
 		cmocka_unit_test(test_live_tasks_fds),
 		cmocka_unit_test(test_live_auxv_personality),
+		cmocka_unit_test(test_live_limits),
 		cmocka_unit_test(test_read_file),
 	};
 

@@ -506,10 +506,12 @@ static long set_timers_and_limits(struct restorer_args *a)
 	int i;
 
 	for (i = 0; i < 16; i++) {
+		/* creds_check_rlimits() made sure we may: a refusal is an error, not a skip */
 		ret = sys4(NR_prlimit64, 0, i, &a->rlimits[i], 0);
-		/* a hard limit above ours cannot be raised without CAP_SYS_RESOURCE */
-		if (ret < 0 && ret != -1)
+		if (ret < 0) {
+			a->fail_detail = (uint64_t)i;
 			return ret;
+		}
 	}
 	if (!a->has_itimers)
 		return 0;
