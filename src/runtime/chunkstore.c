@@ -276,26 +276,6 @@ int chunkstore_restore_open(struct chunkstore *cs, const char *key, struct store
 	return store_snap_restore_open(&cs->cfg, name, getenv("THAW_RESTORE_TMPDIR"), ret);
 }
 
-static int snap_meta_load_file(const char *path, const char *key, struct snap_meta *m)
-{
-	json_error_t jerr;
-	json_t *root;
-	struct stat st;
-	int rc;
-
-	memset(m, 0, sizeof(*m));
-	if (stat(path, &st))
-		return -errno;
-	if (st.st_size > META_MAX)
-		return -EFBIG;
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return -EBADMSG;
-	rc = snap_meta_from_json(root, key, m);
-	json_decref(root);
-	return rc;
-}
-
 int chunkstore_copy_meta(const char *dir, const char *key, struct snap_meta *m)
 {
 	char path[PATH_MAX];

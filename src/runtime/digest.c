@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "base/log.h"
+#include "base/trust.h"
 #include "digest.h"
 #include "runtime-internal.h"
 
@@ -187,13 +188,15 @@ static int load_digests(const char *dir, const struct image *img, const char ***
 	json_t *root, *files, *e;
 	struct stat st;
 	size_t k;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, DIGEST_FILE);
-	if (stat(path, &st))
-		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size > DIGEST_META_MAX)
-		return -EFBIG;
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	fd = trust_open_file("thaw run's store", path, &st);
+	if (fd < 0)
+		return fd;
+	root = st.st_size > DIGEST_META_MAX ? NULL :
+					      json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
+	close(fd);
 	if (!root)
 		return -EBADMSG;
 	files = json_object_get(root, "files");

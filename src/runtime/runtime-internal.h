@@ -57,6 +57,8 @@ int snap_meta_from_json(json_t *root, const char *key, struct snap_meta *m);
 int runtime_write_file_atomic(const char *path, const char *text);
 /* Loads STORE/KEY.json; -ENOENT when there is none. */
 int snapstore_load(const char *store, const char *key, struct snap_meta *m);
+/* Loads metadata from a file of a store, refusing one root could not trust (base/trust.h). */
+int snap_meta_load_file(const char *path, const char *key, struct snap_meta *m);
 int snapstore_save(const char *store, const struct snap_meta *m);
 /* The newest snapshot named name, other than skip_key; -ENOENT when none. */
 int snapstore_newest_named(const char *store, const char *name, const char *skip_key,

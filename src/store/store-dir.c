@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/trust.h"
 #include "store/store-internal.h"
 
 #define GET_BATCH 64
@@ -35,19 +36,31 @@ static int by_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Adds the regular files of dir/sub (sub "" for dir itself), subdirectories once. */
-static int list_level(const char *dir, const char *sub, char **names, size_t *n)
+/*
+ * Adds the regular files of dir (sub "" for itself, or one subdirectory),
+ * subdirectories once.  dfd is dir, checked (base/trust.h): what goes into the
+ * store is restored by root later, so it must be what only root (or we) wrote.
+ */
+static int list_level(const char *dir, int dfd, const char *sub, char **names, size_t *n)
 {
-	char path[PATH_MAX], name[PATH_MAX];
+	char path[PATH_MAX], name[PATH_MAX], what[PATH_MAX + 32];
 	struct dirent *e;
 	struct stat st;
 	DIR *dp;
-	int rc = 0;
+	int fd, rc = 0;
 
-	snprintf(path, sizeof(path), "%s%s%s", dir, *sub ? "/" : "", sub);
-	dp = opendir(path);
-	if (!dp)
-		return log_errno("snapshot directory %s", path);
+	snprintf(what, sizeof(what), "snapshot directory %s", dir);
+	if (*sub)
+		rc = trust_openat_dir(what, dfd, sub, &fd);
+	else if ((fd = dup(dfd)) < 0)
+		rc = log_errno("%s", dir);
+	if (rc)
+		return rc == -ENOENT || rc == -ENOTDIR ? -EINVAL : rc;
+	dp = fdopendir(fd);
+	if (!dp) {
+		close(fd);
+		return log_errno("%s", what);
+	}
 	while ((e = readdir(dp))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
@@ -56,13 +69,13 @@ static int list_level(const char *dir, const char *sub, char **names, size_t *n)
 			rc = -ENAMETOOLONG;
 			break;
 		}
-		if (lstat(path, &st) < 0) {
+		if (fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			rc = log_errno("%s", path);
 			break;
 		}
 		if (S_ISDIR(st.st_mode) && !*sub) {
 			/* a tree's snapshot: one directory per process besides the root */
-			rc = list_level(dir, e->d_name, names, n);
+			rc = list_level(dir, dfd, e->d_name, names, n);
 			if (rc)
 				break;
 			continue;
@@ -89,7 +102,7 @@ static int list_level(const char *dir, const char *sub, char **names, size_t *n)
 	return rc;
 }
 
-static int list_files(const char *dir, char ***ret, size_t *nr)
+static int list_files(const char *dir, int dfd, char ***ret, size_t *nr)
 {
 	char **names;
 	size_t n = 0;
@@ -98,7 +111,7 @@ static int list_files(const char *dir, char ***ret, size_t *nr)
 	names = calloc(STORE_MAX_FILES, sizeof(*names));
 	if (!names)
 		return -ENOMEM;
-	rc = list_level(dir, "", names, &n);
+	rc = list_level(dir, dfd, "", names, &n);
 	if (rc) {
 		while (n)
 			free(names[--n]);
@@ -146,20 +159,21 @@ void store_remove_files(int dfd, const struct store_manifest *m)
 	}
 }
 
-static int put_file(struct store *s, const char *dir, const char *name, struct store_file *f)
+static int put_file(struct store *s, const char *dir, int dfd, const char *name,
+		    struct store_file *f)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], what[PATH_MAX + 32];
 	struct stat st;
 	void *map = NULL;
 	int fd, rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return log_errno("%s", path);
-	if (fstat(fd, &st) < 0) {
-		rc = log_errno("%s", path);
-		goto out;
+	snprintf(what, sizeof(what), "snapshot directory %s", dir);
+	fd = trust_openat_file(what, dfd, name, &st);
+	if (fd < 0) {
+		if (fd == -ENOENT)
+			log_error("%s: gone while it was put", path);
+		return fd;
 	}
 	f->name = strdup(name);
 	f->mode = st.st_mode & 0777;
@@ -190,9 +204,9 @@ int store_put_dir(struct store *s, const char *dir, const char *name, struct sto
 {
 	struct store_tier *disk = store_disk_tier(s);
 	struct store_manifest m = { 0 };
-	char **names = NULL, ctxbuf[STORE_NAME_MAX + 16];
+	char **names = NULL, ctxbuf[STORE_NAME_MAX + 16], what[PATH_MAX + 32];
 	size_t n = 0, i;
-	int rc;
+	int dfd = -1, rc;
 
 	if (!store_name_valid(name)) {
 		log_error("snapshot name '%.*s': use letters, digits and . _ - + @ : (not first .)",
@@ -201,7 +215,13 @@ int store_put_dir(struct store *s, const char *dir, const char *name, struct sto
 	}
 	snprintf(ctxbuf, sizeof(ctxbuf), "snapshot %s", name);
 	s->context = ctxbuf;
-	rc = list_files(dir, &names, &n);
+	snprintf(what, sizeof(what), "snapshot directory %s", dir);
+	rc = trust_open_dir(what, dir, &dfd);
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		log_error("%s: %s", what, strerror(-rc));
+	if (rc)
+		goto out;
+	rc = list_files(dir, dfd, &names, &n);
 	if (rc)
 		goto out;
 	if (disk) {
@@ -215,7 +235,7 @@ int store_put_dir(struct store *s, const char *dir, const char *name, struct sto
 		goto unlock;
 	m.created = (int64_t)time(NULL);
 	for (i = 0, rc = 0; i < n && !rc; i++) {
-		rc = put_file(s, dir, names[i], &m.files[i]);
+		rc = put_file(s, dir, dfd, names[i], &m.files[i]);
 		m.nr_files++;
 	}
 	if (!rc)
@@ -234,6 +254,8 @@ out:
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	if (dfd >= 0)
+		close(dfd);
 	s->context = NULL;
 	return rc;
 }

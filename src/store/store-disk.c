@@ -30,6 +30,7 @@
 
 #include "base/dirs.h"
 #include "base/log.h"
+#include "base/trust.h"
 #include "store/store-internal.h"
 
 struct disk_tier {
@@ -38,6 +39,7 @@ struct disk_tier {
 	uint64_t limit, used;
 	bool used_known;
 	int lock_fd;
+	int root_fd; /* the directory, checked once: every read goes through it */
 };
 
 static struct disk_tier *D(struct store_tier *t)
@@ -53,20 +55,32 @@ static void obj_path(struct disk_tier *d, int kind, const char *id, char *out, s
 		snprintf(out, cap, "%s/manifests/%s", d->root, id);
 }
 
-/* Reads a whole file of at most max bytes; -EFBIG when it is larger. */
-static int read_file(const char *path, size_t max, struct store_buf *out, bool touch_atime)
+/* The same path relative to the tier's directory, which reads go through. */
+static void obj_rel(int kind, const char *id, char *out, size_t cap)
+{
+	if (kind == STORE_OBJ_CHUNK)
+		snprintf(out, cap, "chunks/%.2s/%s", id, id);
+	else
+		snprintf(out, cap, "manifests/%s", id);
+}
+
+/*
+ * Reads a whole file of at most max bytes; -EFBIG when it is larger.  It is
+ * opened relative to the checked directory of the tier (base/trust.h): a
+ * link, a FIFO, or a file someone else could have written is -EBADMSG, a
+ * bad copy like a corrupt one (logged here, with why).
+ */
+static int read_file(struct disk_tier *d, const char *rel, size_t max, struct store_buf *out,
+		     bool touch_atime)
 {
 	struct stat st;
 	size_t got = 0;
 	int fd, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = trust_openat_file(d->t.label, d->root_fd, rel, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		rc = -EBADMSG;
-		goto out;
-	}
+		return fd == -ENOENT || fd == -ENOMEM || fd == -EMFILE || fd == -ENFILE ? fd :
+										     -EBADMSG;
 	rc = -EFBIG;
 	if ((uint64_t)st.st_size > max)
 		goto out;
@@ -150,15 +164,15 @@ fail:
 static int disk_get(struct store_tier *t, int kind, const char *id, size_t max,
 		    struct store_buf *out)
 {
-	char path[PATH_MAX];
+	char rel[128];
 	int rc;
 
-	obj_path(D(t), kind, id, path, sizeof(path));
-	rc = read_file(path, max, out, D(t)->limit != 0);
+	obj_rel(kind, id, rel, sizeof(rel));
+	rc = read_file(D(t), rel, max, out, D(t)->limit != 0);
 	if (rc == -EFBIG)
 		rc = -EBADMSG; /* too big to be what it claims: corrupt, not fatal */
 	else if (rc && rc != -ENOENT && rc != -EBADMSG)
-		log_error("%s: read %s: %s", t->label, path, strerror(-rc));
+		log_error("%s: read %s: %s", t->label, rel, strerror(-rc));
 	return rc;
 }
 
@@ -293,11 +307,11 @@ static void disk_discard(struct store_tier *t, int kind, const char *id)
 
 static int disk_name_get(struct store_tier *t, const char *name, struct store_buf *out)
 {
-	char path[PATH_MAX];
+	char rel[STORE_NAME_MAX + 16];
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/names/%s", D(t)->root, name);
-	rc = read_file(path, STORE_NAME_FILE_MAX, out, false);
+	snprintf(rel, sizeof(rel), "names/%s", name);
+	rc = read_file(D(t), rel, STORE_NAME_FILE_MAX, out, false);
 	if (rc == -EFBIG)
 		rc = -EBADMSG;
 	return rc;
@@ -315,6 +329,8 @@ static void disk_free(struct store_tier *t)
 {
 	if (D(t)->lock_fd >= 0)
 		close(D(t)->lock_fd);
+	if (D(t)->root_fd >= 0)
+		close(D(t)->root_fd);
 	free(t);
 }
 
@@ -427,7 +443,7 @@ struct store_tier *store_disk_open(const char *dir, uint64_t limit)
 	if (!d)
 		return NULL;
 	d->t.ops = &disk_ops;
-	d->lock_fd = -1;
+	d->lock_fd = d->root_fd = -1;
 	d->limit = limit;
 	snprintf(d->root, sizeof(d->root), "%s", dir);
 	snprintf(d->t.label, sizeof(d->t.label), "disk %.240s", dir);
@@ -440,6 +456,20 @@ struct store_tier *store_disk_open(const char *dir, uint64_t limit)
 			free(d);
 			return NULL;
 		}
+	}
+	/* its chunks become a restored process's memory: only root (or we) may have written them */
+	if (trust_open_dir(d->t.label, dir, &d->root_fd)) {
+		free(d);
+		return NULL;
+	}
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		int fd;
+
+		if (trust_openat_dir(d->t.label, d->root_fd, subdirs[i], &fd)) {
+			disk_free(&d->t);
+			return NULL;
+		}
+		close(fd);
 	}
 	return &d->t;
 }

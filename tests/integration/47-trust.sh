@@ -1,0 +1,164 @@
+#!/bin/bash
+# 47-trust.sh - what thaw, as root, refuses to read (docs/security.md): a
+# snapshot or a store that someone besides root (or the caller) owns or can
+# write, at any level above it too; a FIFO or a link where a file should be
+# (bounded: a hang is a failure, not a stuck suite).  Every refusal names the
+# path and what is wrong with it, starts nothing and changes nothing.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../store/store-lib.sh"
+need_prog basic
+need_thaw
+[ "$(id -u)" = 0 ] || skip "needs root (chown)"
+id nobody >/dev/null 2>&1 || skip "no user nobody"
+command -v setpriv >/dev/null || skip "no setpriv"
+
+start orig "$PROGS/basic" --threads 2
+wait_ready orig
+dump_ok "$PID" "$TMP/snap"
+
+# copy NAME: a fresh copy of the good snapshot at $TMP/NAME, printed
+copy() {
+	cp -a "$TMP/snap" "$TMP/$1" || fail "copy snapshot"
+	echo "$TMP/$1"
+}
+
+# inspect_fails NAME DIR REGEX: thaw inspect (bounded) exits 1 with a message matching REGEX
+inspect_fails() {
+	local name=$1 dir=$2 re=$3 rc
+	timeout -k 5 30 "$THAW" inspect "$dir" >"$TMP/$name.inspect" 2>&1
+	rc=$?
+	[ $rc = 124 ] || [ $rc = 137 ] && fail "$name: thaw inspect hung"
+	[ $rc = 1 ] || fail "$name: thaw inspect exited $rc, want 1: $(tail -n 3 "$TMP/$name.inspect")"
+	grep -qE "$re" "$TMP/$name.inspect" ||
+		fail "$name: inspect says no '$re': $(head -n 3 "$TMP/$name.inspect")"
+}
+
+# refused NAME DIR REGEX: both restore and inspect refuse DIR, naming the problem
+refused() {
+	local name=$1 dir=$2 re=$3
+	inspect_fails "$name" "$dir" "$re"
+	restore_fails "$name" "$dir"
+	grep -qE "$re" "$TMP/$name.err" ||
+		fail "$name: restore says no '$re': $(head -n 3 "$TMP/$name.err")"
+}
+
+# ---- owners and modes ----
+
+d=$(copy owner-dir)
+chown nobody "$d"
+refused owner-dir "$d" "$d is owned by uid $(id -u nobody), not by root"
+
+d=$(copy owner-file)
+chown nobody "$d/data.img"
+refused owner-file "$d" "data.img is owned by uid $(id -u nobody)"
+
+d=$(copy mode-dir)
+chmod 0777 "$d"
+refused mode-dir "$d" "$d is writable by others \(mode 0777\)"
+
+d=$(copy mode-file)
+chmod 0660 "$d/manifest.json"
+refused mode-file "$d" "manifest.json is writable by its group \(mode 0660\)"
+
+# a directory above: someone else's, or open to all without the sticky bit
+mkdir "$TMP/theirs"
+d=$TMP/theirs/snap
+cp -a "$TMP/snap" "$d"
+chown nobody "$TMP/theirs"
+refused owner-above "$d" "$TMP/theirs is owned by uid $(id -u nobody)"
+chown root "$TMP/theirs"
+chmod 0777 "$TMP/theirs"
+refused mode-above "$d" "$TMP/theirs is writable by others \(mode 0777, not sticky\)"
+# with the sticky bit (as /tmp), others may add names but not replace ours: trusted
+chmod 1777 "$TMP/theirs"
+"$THAW" inspect "$d" >"$TMP/sticky.inspect" 2>&1 ||
+	fail "a snapshot below a sticky directory is refused: $(tail -n 3 "$TMP/sticky.inspect")"
+
+# the caller's own snapshot is trusted by the caller (nobody inspects nobody's)
+chmod 0755 "$TMP"
+mkdir "$TMP/nobody"
+cp -a "$TMP/snap" "$TMP/nobody/snap"
+chown -R nobody "$TMP/nobody"
+setpriv --reuid nobody --regid nogroup --clear-groups "$THAW" inspect "$TMP/nobody/snap" \
+	>"$TMP/nobody.inspect" 2>&1 ||
+	fail "nobody cannot inspect its own snapshot: $(tail -n 3 "$TMP/nobody.inspect")"
+inspect_fails nobody-as-root "$TMP/nobody/snap" "is owned by uid $(id -u nobody)"
+chmod 0700 "$TMP"
+
+# ---- FIFOs and links where files should be ----
+
+for f in manifest.json pages.img data.img pages.idx manifest.crc; do
+	d=$(copy "fifo-$f")
+	rm "$d/$f"
+	mkfifo -m 0600 "$d/$f"
+	refused "fifo-$f" "$d" "$f is not a regular file"
+done
+
+d=$(copy link)
+mv "$d/data.img" "$TMP/data.img.elsewhere"
+ln -s "$TMP/data.img.elsewhere" "$d/data.img"
+refused link "$d" "data.img is a symbolic link"
+
+# ---- stores ----
+
+S=$TMP/store
+st_ok --store "$S" put "$TMP/snap" --name good
+# what goes into a store is restored by root later: an untrusted directory is not put
+d=$(copy put-mode)
+chmod 0666 "$d/pages.img"
+st_fails "pages.img is writable by others" --store "$S" put "$d" --name bad
+# a FIFO in place of a chunk file: a bad copy (discarded), never a hang
+S2=$TMP/store2
+st_ok --store "$S2" put "$TMP/snap" --name good
+c=$(some_chunk "$S2")
+rm "$c"
+mkfifo -m 0600 "$c"
+timeout -k 5 30 "$THAW" store --store "$S2" get good --dir "$TMP/got-fifo" >"$TMP/st.log" 2>&1
+rc=$?
+[ $rc = 124 ] || [ $rc = 137 ] && fail "thaw store get hung on a FIFO chunk"
+[ $rc = 1 ] || fail "thaw store get with a FIFO chunk exited $rc"
+grep -q "${c#"$S2"/} is not a regular file" "$TMP/st.log" ||
+	fail "store get does not name the FIFO chunk: $(head -n 3 "$TMP/st.log")"
+[ -p "$c" ] && fail "the FIFO chunk was not discarded"
+# a FIFO as a name: no hang
+rm "$S2/names/good"
+mkfifo -m 0600 "$S2/names/good"
+timeout -k 5 30 "$THAW" store --store "$S2" get good --dir "$TMP/got-name" >"$TMP/st.log" 2>&1
+rc=$?
+[ $rc = 124 ] || [ $rc = 137 ] && fail "thaw store get hung on a FIFO name"
+[ $rc = 1 ] || fail "thaw store get with a FIFO name exited $rc"
+# someone else's store, or one with a chunk file anybody can write
+chown nobody "$S2"
+st_fails "$S2 is owned by uid $(id -u nobody)" --store "$S2" ls
+chown root "$S2"
+st_ok --store "$S" put "$TMP/snap" --name good
+c=$(some_chunk "$S")
+chmod 0666 "$c"
+st_fails "is writable by others" --store "$S" get good --dir "$TMP/got-mode"
+# restore from a store rebuilds its small files in THAW_RESTORE_TMPDIR: that must be trusted too
+st_ok --store "$S" put "$TMP/snap" --name good
+mkdir -m 0777 "$TMP/open"
+chmod 0777 "$TMP/open"
+THAW_RESTORE_TMPDIR=$TMP/open timeout -k 5 60 "$THAW" restore --store "$S" --name good \
+	--detach --pidfile "$TMP/open.pid" </dev/null >"$TMP/open.out" 2>"$TMP/open.err"
+rc=$?
+[ -s "$TMP/open.pid" ] && track_restored "$(cat "$TMP/open.pid")"
+[ $rc = 1 ] || fail "restore --store through an open THAW_RESTORE_TMPDIR exited $rc"
+grep -q "$TMP/open is writable by others" "$TMP/open.err" ||
+	fail "restore --store does not name the open directory: $(head -n 3 "$TMP/open.err")"
+
+# ---- thaw run's store: a FIFO as a snapshot's metadata is skipped, never a hang ----
+R=$TMP/runstore
+mkdir -m 0700 "$R"
+mkfifo -m 0600 "$R/0123456789abcdef01234567.json"
+timeout -k 5 30 "$THAW" snapshots --store "$R" >"$TMP/snaps.log" 2>&1
+rc=$?
+[ $rc = 124 ] || [ $rc = 137 ] && fail "thaw snapshots hung on a FIFO"
+grep -q "is not a regular file" "$TMP/snaps.log" ||
+	fail "thaw snapshots does not name the FIFO: $(head -n 3 "$TMP/snaps.log")"
+
+# the good snapshot still restores: the refusals above were the damage
+restore_detached good "$TMP/snap"
+sleep 0.2
+finish good "$PID"
+pass
