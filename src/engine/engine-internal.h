@@ -79,6 +79,26 @@ int regs_set(pid_t tid, const struct image_thread *t, const void *xsave, size_t 
 int mem_dump(struct frozen *fz, struct image *img)
 	__attribute__((warn_unused_result));
 
+/*
+ * timers.c: itimers (and timerfds, fd-timerfd.c) are dumped with the rest
+ * and armed by timers_arm() as the last step of a restore, from the tracer,
+ * with every thread's signals still blocked.
+ */
+int itimers_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
+int timers_arm(struct frozen *fz, const struct image *img) __attribute__((warn_unused_result));
+int timerfd_arm(struct frozen *fz, const struct image_fd *f) __attribute__((warn_unused_result));
+/* A clock whose absolute timers keep their deadline across a restore (CLOCK_REALTIME ...). */
+bool timer_clock_is_wall(int clockid);
+/* The absolute expiry on clockid of a timer with left_ns to go: 0 or -errno. */
+int timer_deadline_ns(int clockid, uint64_t left_ns, uint64_t *ret_ns)
+	__attribute__((warn_unused_result));
+
+/* signals.c: the end of a restore, from the tracer (the file says why) */
+int signals_block_all(pid_t tid) __attribute__((warn_unused_result));
+/* SIGTRAP's action and the pending signals the blob left; *ret_stop: a SIGSTOP was pending */
+int signals_restore_late(struct frozen *fz, const struct image *img, bool *ret_stop)
+	__attribute__((warn_unused_result));
+
 /* process.c: per-process state */
 int process_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
 

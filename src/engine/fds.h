@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "engine/shmem.h" /* shmem_restore(), shmem_apply_seals() */
 #include "image/image.h"
@@ -96,6 +97,16 @@ int files_validate(const struct image *img) __attribute__((warn_unused_result));
  */
 int fds_restore(const struct image *img, const int *shmem_fds, const int *deleted_fds, int min_fd,
 		const struct fd_shared *shared) __attribute__((warn_unused_result));
+
+/*
+ * fds_restore() leaves timerfds disarmed, without their unread ticks: they
+ * are armed last, from the tracer (timers.c).  How: timerfd_settime(fd,
+ * *ret_flags, ret_its) when this returns 1 (0: the timer stays disarmed;
+ * -errno: the clock cannot be read), then TFD_IOC_SET_TICKS, since arming
+ * clears the ticks.
+ */
+int timerfd_arm_spec(const struct image_fd *f, int *ret_flags, struct itimerspec *ret_its)
+	__attribute__((warn_unused_result));
 
 /*
  * Trees: the objects more than one process of the tree holds are made once,

@@ -1,12 +1,13 @@
 /*
  * process.c - per-process state: ids, mm fields, cwd, exe, rlimits,
- * sigactions, itimers, personality, umask.
+ * sigactions, personality, umask (and, through timers.c, the timers).
  *
  * Most of it is read from /proc from outside (rlimits too: /proc/PID/limits
- * is readable where prlimit(2) on another uid's process is not).  Sigactions, itimers and the
- * exact brk are visible only from inside: they are read with injected
- * system calls (inject.c).  Every signal is asked about: a default action
- * can still carry flags (SA_NOCLDSTOP on SIGCHLD) that /proc does not show.
+ * is readable where prlimit(2) on another uid's process is not).  Sigactions,
+ * timers and the exact brk are visible only from inside: they are read with
+ * injected system calls (inject.c).  Every signal is asked about: a default
+ * action can still carry flags (SA_NOCLDSTOP on SIGCHLD) that /proc does not
+ * show.
  */
 #define LOG_TAG "process"
 #include <errno.h>
@@ -16,7 +17,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,26 +67,12 @@ static int dump_sigactions(struct frozen *fz, struct image *img)
 	return 0;
 }
 
-static int dump_timers_and_brk(struct frozen *fz, struct image *img)
+static int dump_brk(struct frozen *fz, struct image *img)
 {
 	uint64_t args[6] = { 0 };
 	long res;
-	int which, ret;
+	int ret;
 
-	for (which = 0; which < 3; which++) {
-		struct itimerval it = { 0 };
-
-		args[0] = (uint64_t)which;
-		args[1] = INJECT_SCRATCH;
-		ret = inject_syscall(fz, fz->pid, SYS_getitimer, args, &it, sizeof(it), &res);
-		if (ret < 0)
-			return ret;
-		img->proc.itimers[which].interval_us =
-			(uint64_t)it.it_interval.tv_sec * 1000000 + (uint64_t)it.it_interval.tv_usec;
-		img->proc.itimers[which].value_us =
-			(uint64_t)it.it_value.tv_sec * 1000000 + (uint64_t)it.it_value.tv_usec;
-	}
-	memset(args, 0, sizeof(args));
 	ret = inject_syscall(fz, fz->pid, SYS_brk, args, NULL, 0, &res);
 	if (ret < 0)
 		return ret;
@@ -194,7 +180,9 @@ int process_dump(struct frozen *fz, struct image *img)
 	ret = dump_sigactions(fz, img);
 	if (ret < 0)
 		return ret;
-	ret = dump_timers_and_brk(fz, img);
+	ret = itimers_dump(fz, img);
+	if (ret == 0)
+		ret = dump_brk(fz, img);
 	if (ret < 0)
 		return ret;
 	{

@@ -77,7 +77,7 @@ static const char *const step_names[] = {
 	[RESTORER_ERR_CLONE] = "creating a thread with its TID",
 	[RESTORER_ERR_THREAD] = "setting per-thread state",
 	[RESTORER_ERR_SIGNALS] = "queueing pending signals",
-	[RESTORER_ERR_TIMERS] = "setting itimers and rlimits",
+	[RESTORER_ERR_RLIMITS] = "setting rlimits",
 };
 
 int restore_validate(const struct image *img)
@@ -412,14 +412,6 @@ static int fill_process(struct restorer_args *a, struct region *r, struct helper
 	for (i = 0; i < 16; i++) {
 		a->rlimits[i].cur = p->rlimits[i].cur;
 		a->rlimits[i].max = p->rlimits[i].max;
-	}
-	for (i = 0; i < 3; i++) {
-		a->itimers[i][0] = p->itimers[i].interval_us / 1000000;
-		a->itimers[i][1] = p->itimers[i].interval_us % 1000000;
-		a->itimers[i][2] = p->itimers[i].value_us / 1000000;
-		a->itimers[i][3] = p->itimers[i].value_us % 1000000;
-		if (p->itimers[i].value_us)
-			a->has_itimers = 1;
 	}
 	return 0;
 }
@@ -858,13 +850,18 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 {
 	struct image *img = tr->imgs[k];
 	struct helper h = { .img = img, .min_fd = tr->min_fd };
-	sigset_t all;
+	uint64_t all = ~0ull;
 	char c;
 	int ret = -EIO;
 	uint32_t i;
 
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	/*
+	 * Every signal blocked, raw: glibc's sigprocmask leaves out its own 32
+	 * and 33, and a timer's SIGEV_THREAD signal (32) queued by the restorer
+	 * would stop it.  The blob's threads inherit this mask; the program's
+	 * own comes back with the registers, last.
+	 */
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
 	if (k == 0) {
 		struct rlimit rl;
 
@@ -962,6 +959,7 @@ struct tproc {
 	pid_t pid;
 	uint64_t region_start, region_len, args;
 	bool reported;
+	bool stop_after_release; /* a SIGSTOP was pending: sent once it runs */
 };
 
 struct tracer {
@@ -1234,12 +1232,27 @@ static int apply_memfd_seals(const struct tproc *p)
 	return 0;
 }
 
-static int finish_process(const struct tproc *p)
+/*
+ * The end of one process's restore, every thread stopped on the blob's trap:
+ * signals blocked again, then what may fire or must not meet the blob
+ * (signals.c, timers.c: their injected calls still use the blob's stack),
+ * the blob unmapped, and the registers and masks last.
+ */
+static int finish_process(struct tproc *p)
 {
 	const struct image *img = p->img;
+	struct frozen fz = { .pid = p->pid };
 	uint32_t i;
-	int ret;
+	int ret = 0;
 
+	for (i = 0; ret == 0 && i < img->nr_threads; i++)
+		ret = signals_block_all(img->threads[i].tid);
+	if (ret == 0)
+		ret = signals_restore_late(&fz, img, &p->stop_after_release);
+	if (ret == 0)
+		ret = timers_arm(&fz, img);
+	if (ret < 0)
+		return ret;
 	ret = unmap_region(p);
 	if (ret < 0) {
 		log_error("pid %d: unmapping the restorer: %s", p->pid, strerror(-ret));
@@ -1268,6 +1281,13 @@ static int detach_process(struct tracer *t, uint32_t k, pid_t only, pid_t keep)
 	const struct image *img = t->procs[k].img;
 	uint32_t i;
 
+	/*
+	 * A process to come back stopped: the stop is pending while its threads
+	 * are still traced, so the first one let go starts the group stop and
+	 * the others join it as they are let go, before running any code.
+	 */
+	if (!only && t->procs[k].stop_after_release && kill(t->procs[k].pid, SIGSTOP) < 0)
+		return log_errno("pid %d: stopping it again", t->procs[k].pid);
 	for (i = 0; i < img->nr_threads; i++) {
 		pid_t tid = img->threads[i].tid;
 

@@ -472,6 +472,8 @@ static json_t *enc_fd(struct enc *e, const struct image_fd *f)
 		put(e, k, "ticks", j_u64(f->timerfd.ticks));
 		put(e, k, "value_ns", j_u64(f->timerfd.value_ns));
 		put(e, k, "interval_ns", j_u64(f->timerfd.interval_ns));
+		if (f->timerfd.deadline_ns)
+			put(e, k, "deadline_ns", j_u64(f->timerfd.deadline_ns));
 		put(e, o, "timerfd", k);
 		break;
 	case IMAGE_FD_MEMFD:
@@ -1647,7 +1649,8 @@ static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *
 			    &f->timerfd.settime_flags) ||
 		    get_u64(d, k, sub, "ticks", true, &f->timerfd.ticks) ||
 		    get_u64(d, k, sub, "value_ns", true, &f->timerfd.value_ns) ||
-		    get_u64(d, k, sub, "interval_ns", true, &f->timerfd.interval_ns))
+		    get_u64(d, k, sub, "interval_ns", true, &f->timerfd.interval_ns) ||
+		    get_u64(d, k, sub, "deadline_ns", false, &f->timerfd.deadline_ns))
 			return -EINVAL;
 		break;
 	case IMAGE_FD_MEMFD:

@@ -305,6 +305,10 @@ static int check_fds(struct check *c, const struct image *img)
 			if (f->timerfd.clockid < 0 || f->timerfd.clockid > 15)
 				return bad(c, "fd %d: timerfd clock %d unknown", f->fd,
 					   f->timerfd.clockid);
+			if (f->timerfd.deadline_ns && (!f->timerfd.value_ns ||
+						       !(f->timerfd.settime_flags & 1)))
+				return bad(c, "fd %d: a deadline on a timerfd that is not armed "
+					   "absolutely", f->fd);
 			break;
 		case IMAGE_FD_MEMFD:
 			snprintf(what, sizeof(what), "fd %d memfd shmem", f->fd);

@@ -295,6 +295,8 @@ struct image_fd {
 			uint64_t ticks;
 			uint64_t value_ns; /* time to next expiry, 0 = disarmed */
 			uint64_t interval_ns;
+			/* absolute on the wall clock: the expiry on its clock at dump, else 0 */
+			uint64_t deadline_ns;
 		} timerfd;
 		struct { /* MEMFD */
 			int32_t shmem; /* index into image.shmems */

@@ -323,6 +323,18 @@ static void restore_main(const struct image *img)
 		_exit(122);
 	if (fds_restore(img, shmem_fds, NULL, MIN_FD, NULL))
 		_exit(123);
+	/* the tracer arms timerfds last; here, the restored process does it itself */
+	for (fd = 0; fd < (int)img->nr_fds; fd++) {
+		const struct image_fd *f = &img->fds[fd];
+		struct itimerspec its;
+		int flags;
+
+		if (f->kind != IMAGE_FD_TIMERFD)
+			continue;
+		if (timerfd_arm_spec(f, &flags, &its) != 1 ||
+		    timerfd_settime(f->fd, flags, &its, NULL))
+			_exit(125);
+	}
 	if (shmem_apply_seals(img, shmem_fds))
 		_exit(124);
 	check_restored();

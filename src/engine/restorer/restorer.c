@@ -19,7 +19,8 @@
  *   6. threads with clone3(set_tid); they fill pages beside the leader,
  *      then each sets its own tid address, robust list, rseq, altstack and
  *      queued signals once the leader has finished the address space,
- *   7. itimers and rlimits, close the helper's fds, trap.
+ *   7. rlimits, close the helper's fds, trap (the tracer arms the timers:
+ *      nothing may fire into the blob).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -37,7 +38,6 @@
 #define NR_pread64 17
 #define NR_mremap 25
 #define NR_madvise 28
-#define NR_setitimer 38
 #define NR_exit 60
 #define NR_mlock 149
 #define NR_mlock2 325
@@ -431,6 +431,8 @@ static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
 	for (i = 0; i < t->nr_pending; i++) {
 		const int32_t *si = (const int32_t *)t->pending[i].bytes;
 
+		if (restorer_queues_late(si[0]))
+			continue;
 		ret = sys4(NR_rt_tgsigqueueinfo, a->pid, t->tid, si[0], t->pending[i].bytes);
 		if (ret < 0)
 			return ret;
@@ -500,7 +502,7 @@ static long spawn(struct restorer_args *a, uint32_t idx, int32_t want_tid, uint6
 	return ret < 0 ? ret : 0;
 }
 
-static long set_timers_and_limits(struct restorer_args *a)
+static long set_rlimits(struct restorer_args *a)
 {
 	long ret;
 	int i;
@@ -512,15 +514,6 @@ static long set_timers_and_limits(struct restorer_args *a)
 			a->fail_detail = (uint64_t)i;
 			return ret;
 		}
-	}
-	if (!a->has_itimers)
-		return 0;
-	for (i = 0; i < 3; i++) {
-		if (!a->itimers[i][2] && !a->itimers[i][3])
-			continue;
-		ret = sys3(NR_setitimer, i, a->itimers[i], 0);
-		if (ret < 0)
-			return ret;
 	}
 	return 0;
 }
@@ -583,10 +576,12 @@ restorer_entry(struct restorer_args *a)
 	for (i = 0; i < a->nr_shared_pending; i++) {
 		const int32_t *si = (const int32_t *)a->shared_pending[i].bytes;
 
+		if (restorer_queues_late(si[0]))
+			continue;
 		STEP(RESTORER_ERR_SIGNALS,
 		     sys3(NR_rt_sigqueueinfo, a->pid, si[0], a->shared_pending[i].bytes));
 	}
-	STEP(RESTORER_ERR_TIMERS, set_timers_and_limits(a));
+	STEP(RESTORER_ERR_RLIMITS, set_rlimits(a));
 	STEP(RESTORER_ERR_THREAD, setup_thread(a, &a->threads[0]));
 	a->t_finished = now_ns();
 	trap(RESTORER_OK, 0);

@@ -9,7 +9,8 @@
  * every VMA, applies PR_SET_MM_MAP, creates the threads with their TIDs and
  * sets the per-thread state only a thread can set for itself.  Every thread
  * then stops on int3 with RESTORER_TRAP_MAGIC in rdi and its result in rax; the
- * tracer (thaw's init) sets the final registers and lets them go.
+ * tracer (thaw's init) arms the timers, sets the final registers and lets
+ * them go.
  *
  * Everything here is plain data with absolute pointers into the region: the
  * blob has no relocations and no libc.
@@ -38,8 +39,18 @@ enum restorer_step {
 	RESTORER_ERR_CLONE,
 	RESTORER_ERR_THREAD,
 	RESTORER_ERR_SIGNALS,
-	RESTORER_ERR_TIMERS,
+	RESTORER_ERR_RLIMITS,
 };
+
+/*
+ * Pending signals the blob does not queue: its final int3 would swallow a
+ * SIGTRAP, and a SIGSTOP, which no mask holds back, would stop it.  The
+ * tracer sends them once the blob is done (restore.c, queue_late_signals).
+ */
+static inline int restorer_queues_late(int sig)
+{
+	return sig == 5 /* SIGTRAP */ || sig == 19 /* SIGSTOP */;
+}
 
 struct restorer_range {
 	uint64_t start, len;
@@ -138,8 +149,6 @@ struct restorer_args {
 	uint32_t nr_close;
 	int32_t *close_fds; /* fds the helper opened for mapping; closed at the end */
 
-	uint32_t has_itimers;
-	uint64_t itimers[3][4]; /* struct itimerval per timer: interval sec/usec, value sec/usec */
 	struct restorer_rlimit rlimits[16];
 
 	/* where the blob reports progress, for the tracer's error messages */
