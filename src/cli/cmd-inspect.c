@@ -461,6 +461,9 @@ static void print_fd_details(const struct image *img, const struct image_fd *f)
 	case IMAGE_FD_SOCKET:
 		print_socket(f);
 		break;
+	case IMAGE_FD_PIDFD:
+		printf("pid %d", f->pidfd.pid);
+		break;
 	default:
 		break;
 	}

@@ -197,6 +197,23 @@ static int parse_line(const char *key, size_t klen, const char *p, const char *e
 		return parse_pair(p, end, &info->it_interval_sec, &info->it_interval_nsec);
 	} else if (KEY("tfd")) {
 		return parse_tfd(p, end, info);
+	} else if (KEY("Pid")) {
+		if (parse_s64(&p, end, -1, INT32_MAX, &s) || s == 0)
+			return -EINVAL;
+		info->pid = (int32_t)s;
+		info->has_pid = true;
+	} else if (KEY("NSpid")) {
+		/* one pid per namespace level, outermost first; at most 32 levels */
+		for (info->nspid_depth = 0; info->nspid_depth < 33; info->nspid_depth++) {
+			skip_blanks(&p, end);
+			if (p == end)
+				break;
+			if (parse_s64(&p, end, 1, INT32_MAX, &s) || s < 1)
+				return -EINVAL;
+			info->nspid_inner = (int32_t)s;
+		}
+		if (!info->nspid_depth || info->nspid_depth > 32)
+			return -EINVAL;
 	} else {
 		return 0; /* eventfd-id, lock:, inotify ...: not needed */
 	}

@@ -50,6 +50,11 @@ struct fdinfo {
 
 	uint32_t nr_tfds;
 	struct fdinfo_tfd *tfds; /* malloc'd; fdinfo_release() frees */
+
+	bool has_pid; /* a pidfd */
+	int32_t pid; /* "Pid:" in the reader's namespace; -1 once the process is gone */
+	int32_t nspid_inner; /* the last "NSpid:" value: its pid in its own namespace */
+	uint32_t nspid_depth; /* how many values "NSpid:" lists */
 };
 
 /*

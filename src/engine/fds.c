@@ -187,8 +187,6 @@ static const struct {
 	{ "anon_inode:[userfaultfd]", "userfaultfd is not supported" },
 	{ "anon_inode:[perf_event]", "perf events are not supported" },
 	{ "anon_inode:bpf", "bpf objects are not supported" },
-	{ "anon_inode:[pidfd]", "pidfds are not supported" },
-	{ "pidfd:", "pidfds are not supported" },
 	{ "/dev/nvidia", "GPU device fds must be closed by the GPU checkpoint first" },
 };
 
@@ -224,6 +222,8 @@ static int dump_one(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd
 		return signalfd_dump(ctx, p, out);
 	} else if (!strcmp(link, "anon_inode:[timerfd]")) {
 		return timerfd_dump(ctx, p, out);
+	} else if (!strcmp(link, "anon_inode:[pidfd]") || has_prefix(link, "pidfd:")) {
+		return pidfd_dump(ctx, p, out);
 	}
 	return fd_dump_error(ctx, p, -ENOTSUP, "this kind of file is not supported");
 }
@@ -299,6 +299,7 @@ int fd_tree_scan(const pid_t *pids, size_t nr, struct fd_tree *ret)
 	int err;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->root = nr ? pids[0] : 0;
 	for (i = 0; i < nr; i++) {
 		err = scan_one(pids[i], ret);
 		if (err < 0) {
@@ -504,6 +505,8 @@ static int open_one(struct fd_restore_ctx *ctx, const struct image_fd *f, int *r
 		return memfd_open(ctx, f, ret_fd);
 	case IMAGE_FD_SOCKET:
 		return socket_open(ctx, f, ret_fd);
+	case IMAGE_FD_PIDFD:
+		return pidfd_restore_open(ctx, f, ret_fd);
 	default:
 		return fd_restore_error(f, -EINVAL, "cannot be opened here");
 	}

@@ -40,6 +40,7 @@ int fds_dump_with(pid_t pid, struct image *img, const int *external, size_t nr_e
  * process of the tree (restored with it) rather than outside.
  */
 struct fd_tree {
+	pid_t root; /* the process the tree was dumped from */
 	size_t nr;
 	struct fd_tree_end {
 		uint64_t ino;

@@ -62,7 +62,7 @@ static const char *const vma_kind_names[IMAGE_VMA_KIND_COUNT] = {
 };
 static const char *const fd_kind_names[IMAGE_FD_KIND_COUNT] = {
 	"file", "dir", "chr", "inherit", "pipe", "fifo", "eventfd", "epoll", "signalfd", "timerfd",
-	"memfd", "socket",
+	"memfd", "socket", "pidfd",
 };
 static const char *const sock_state_names[IMAGE_SOCK_STATE_COUNT] = {
 	"unbound", "bound", "listen", "pair", "reset",
@@ -408,6 +408,8 @@ static json_t *enc_vma(struct enc *e, const struct image *img, const struct imag
 	return o;
 }
 
+static json_t *enc_record(struct enc *e, const struct image_record *rec, const void *obj);
+
 static json_t *enc_fd(struct enc *e, const struct image_fd *f)
 {
 	json_t *o = json_object(), *k = NULL;
@@ -501,6 +503,10 @@ static json_t *enc_fd(struct enc *e, const struct image_fd *f)
 		put(e, o, "socket", k);
 		break;
 	default:
+		if (f->kind < IMAGE_FD_KIND_COUNT && image_fd_kind_records[f->kind].rec)
+			put(e, o, image_fd_kind_name(f->kind),
+			    enc_record(e, image_fd_kind_records[f->kind].rec,
+				       (const char *)f + image_fd_kind_records[f->kind].off));
 		break;
 	}
 	return o;
@@ -1680,6 +1686,12 @@ static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *
 			return -EINVAL;
 		break;
 	default:
+		if (image_fd_kind_records[f->kind].rec) {
+			k = kind_obj(d, o, where, image_fd_kind_name(f->kind), sub, sizeof(sub));
+			if (!k || dec_record(d, image_fd_kind_records[f->kind].rec, k, sub,
+					     (char *)f + image_fd_kind_records[f->kind].off))
+				return -EINVAL;
+		}
 		break;
 	}
 	return 0;

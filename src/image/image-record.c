@@ -93,6 +93,18 @@ static int check_file(const void *rec, const char *where, char *err, size_t errl
 
 static IMAGE_RECORD_DEF(file_record, image_file, file_fields, check_file);
 
+static const struct image_field pidfd_fields[] = {
+	IMAGE_I32(struct image_pidfd, pid, 1, INT32_MAX),
+};
+
+static IMAGE_RECORD_DEF(pidfd_record, image_pidfd, pidfd_fields, NULL);
+
+#define FD_KIND(k, rec_, m) [k] = { .rec = &(rec_), .off = offsetof(struct image_fd, m) }
+
+const struct image_fd_kind_record image_fd_kind_records[IMAGE_FD_KIND_COUNT] = {
+	FD_KIND(IMAGE_FD_PIDFD, pidfd_record, pidfd),
+};
+
 /* ---- the sections of struct image ---- */
 
 #define SECTION_ARRAY(key_, rec_, m, cnt, maxn)                                                    \
@@ -106,6 +118,13 @@ const struct image_section image_sections[] = {
 const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);
 
 /* ---- walking ---- */
+
+static const struct image_fd_kind_record *fd_kind_record(uint32_t kind)
+{
+	return kind < IMAGE_FD_KIND_COUNT && image_fd_kind_records[kind].rec ?
+		       &image_fd_kind_records[kind] :
+		       NULL;
+}
 
 __attribute__((format(printf, 3, 4))) static int table_bad(char *err, size_t errlen,
 							  const char *fmt, ...)
@@ -210,6 +229,13 @@ void image_sections_release(struct image *img)
 {
 	uint32_t i, k;
 
+	for (i = 0; img->fds && i < img->nr_fds; i++) {
+		const struct image_fd_kind_record *r = fd_kind_record(img->fds[i].kind);
+
+		if (r)
+			image_record_release(r->rec, (char *)&img->fds[i] + r->off);
+	}
+
 	for (i = 0; i < image_nr_sections; i++) {
 		const struct image_section *s = &image_sections[i];
 		char *base = (char *)img + s->off;
@@ -235,6 +261,15 @@ int image_sections_blobs(const struct image *img,
 	char where[96];
 	uint32_t i, k;
 	int ret = 0;
+
+	for (i = 0; !ret && i < img->nr_fds; i++) {
+		const struct image_fd_kind_record *r = fd_kind_record(img->fds[i].kind);
+
+		snprintf(where, sizeof(where), "fd %d", img->fds[i].fd);
+		if (r)
+			ret = image_record_blobs(r->rec, (const char *)&img->fds[i] + r->off, where,
+						 fn, arg);
+	}
 
 	for (i = 0; !ret && i < image_nr_sections; i++) {
 		const struct image_section *s = &image_sections[i];
@@ -288,6 +323,15 @@ int image_sections_check(const struct image *img, char *err, size_t errlen)
 {
 	char where[96];
 	uint32_t i, k;
+
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd_kind_record *r = fd_kind_record(img->fds[i].kind);
+
+		snprintf(where, sizeof(where), "fd %d", img->fds[i].fd);
+		if (r && check_record(r->rec, (const char *)&img->fds[i] + r->off, where, err,
+				      errlen))
+			return -EINVAL;
+	}
 
 	for (i = 0; i < image_nr_sections; i++) {
 		const struct image_section *s = &image_sections[i];
@@ -410,6 +454,18 @@ static int check_record_table(const struct image_record *rec, unsigned depth, ch
 int image_records_check(char *err, size_t errlen)
 {
 	uint32_t i, j;
+
+	for (i = 0; i < IMAGE_FD_KIND_COUNT; i++) {
+		const struct image_fd_kind_record *r = &image_fd_kind_records[i];
+
+		if (!r->rec)
+			continue;
+		if (r->off + r->rec->size > sizeof(struct image_fd))
+			return table_bad(err, errlen, "fd kind %u: record outside struct image_fd",
+					 i);
+		if (check_record_table(r->rec, 0, err, errlen))
+			return -EINVAL;
+	}
 
 	for (i = 0; i < image_nr_sections; i++) {
 		const struct image_section *s = &image_sections[i];

@@ -120,6 +120,17 @@ struct image_section {
 	uint32_t max; /* arrays: at most this many */
 };
 
+/*
+ * Kinds of fd whose state (the union member of struct image_fd at off) is a
+ * record: written as {"kind": NAME, ..., NAME: {record}}.  NULL rec: the
+ * kind is written by hand in image-manifest.c.
+ */
+struct image_fd_kind_record {
+	const struct image_record *rec;
+	size_t off;
+};
+extern const struct image_fd_kind_record image_fd_kind_records[IMAGE_FD_KIND_COUNT];
+
 extern const struct image_section image_sections[];
 extern const uint32_t image_nr_sections;
 

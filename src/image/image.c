@@ -238,6 +238,7 @@ void image_free(struct image *img)
 	close_fd(&img->dir_fd);
 	close_fd(&img->pages_fd);
 	close_fd(&img->data_fd);
+	image_sections_release(img); /* before fds: table-described fd kinds live in them */
 	for (i = 0; i < img->nr_vmas; i++)
 		free(img->vmas[i].name);
 	for (i = 0; i < img->nr_fds; i++)
@@ -254,7 +255,6 @@ void image_free(struct image *img)
 	free(img->guards);
 	free(img->fds);
 	free(img->shmems);
-	image_sections_release(img);
 	free(img->runs);
 	free(img->path);
 	free(img->tmp_path);

@@ -223,6 +223,7 @@ enum image_fd_kind {
 	IMAGE_FD_TIMERFD,
 	IMAGE_FD_MEMFD,
 	IMAGE_FD_SOCKET, /* AF_UNIX, AF_INET, AF_INET6: see struct image_fd.sock */
+	IMAGE_FD_PIDFD, /* pidfd_open() of this process, its parent or a child */
 	IMAGE_FD_KIND_COUNT
 };
 
@@ -301,6 +302,9 @@ struct image_fd {
 		struct { /* MEMFD */
 			int32_t shmem; /* index into image.shmems */
 		} memfd;
+		struct image_pidfd { /* PIDFD */
+			int32_t pid; /* in the snapshot's PID namespace */
+		} pidfd;
 		struct { /* SOCKET */
 			int32_t family; /* AF_UNIX, AF_INET, AF_INET6 */
 			int32_t type; /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */

@@ -178,6 +178,35 @@ static void test_memfd(void **state)
 	assert_int_equal(info.mnt_id, 0);
 }
 
+static void test_pidfd(void **state)
+{
+	struct fdinfo info;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t0\nflags:\t02004002\nmnt_id:\t4\nino:\t130051\n"
+			       "Pid:\t32713\nNSpid:\t32713\t12\t2\n",
+			       &info),
+			 0);
+	assert_true(info.has_pid);
+	assert_int_equal(info.pid, 32713);
+	assert_int_equal(info.nspid_inner, 2);
+	assert_int_equal(info.nspid_depth, 3);
+	fdinfo_release(&info);
+	/* a process that is gone: Pid -1 and no NSpid */
+	assert_int_equal(parse("pos:\t0\nflags:\t02\nPid:\t-1\n", &info), 0);
+	assert_int_equal(info.pid, -1);
+	assert_int_equal(info.nspid_depth, 0);
+	fdinfo_release(&info);
+	assert_int_equal(parse("Pid:\t0\n", &info), -EINVAL);
+	assert_int_equal(parse("Pid:\t-2\n", &info), -EINVAL);
+	assert_int_equal(parse("Pid:\t5\nNSpid:\t5 0\n", &info), -EINVAL);
+	assert_int_equal(parse("Pid:\t5\nNSpid:\t\n", &info), -EINVAL);
+	assert_int_equal(parse("Pid:\t5\nNSpid:\t1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 "
+			       "20 21 22 23 24 25 26 27 28 29 30 31 32 33\n",
+			       &info),
+			 -EINVAL);
+}
+
 static void test_refused(void **state)
 {
 	static const char *const bad[] = {
@@ -269,7 +298,7 @@ int main(void)
 		cmocka_unit_test(test_epoll_many), cmocka_unit_test(test_signalfd),
 		cmocka_unit_test(test_timerfd),	  cmocka_unit_test(test_memfd),
 		cmocka_unit_test(test_refused),	  cmocka_unit_test(test_garbage),
-		cmocka_unit_test(test_read_self),
+		cmocka_unit_test(test_read_self), cmocka_unit_test(test_pidfd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
