@@ -107,7 +107,7 @@ $(BUILD)/tests/programs/%: tests/programs/%.c
 
 # Compatibility tests (tests/compat/compat.h): one program per kind of state,
 # plain builds like the programs above.
-$(BUILD)/tests/compat/%: tests/compat/%.c tests/compat/compat.h tests/compat/vmflags.h
+$(BUILD)/tests/compat/%: tests/compat/%.c $(wildcard tests/compat/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread -lrt

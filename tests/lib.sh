@@ -326,6 +326,8 @@ finish() {
 	local name=$1 pid=$2
 	kill -USR1 "$pid" 2>/dev/null || fail "$name: pid $pid is gone before SIGUSR1"
 	wait_gone "$pid" "$TIMEOUT" || fail "$name: pid $pid still runs ${TIMEOUT} s after SIGUSR1"
+	# its last line passes through a cat that may write it after the program is gone
+	wait_line "$name" '^(PASS|FAIL)'
 	check_output "$name"
 	log "$name: PASS"
 }

@@ -102,6 +102,8 @@ static int dump_process(const struct engine_dump_opts *opts, struct tree_dump *t
 	if (ret == 0)
 		ret = threads_dump(fz, img);
 	if (ret == 0)
+		ret = attrs_dump(fz, img, t->fz.procs[0].pid);
+	if (ret == 0)
 		ret = mem_dump(fz, img);
 	if (ret < 0)
 		return ret;

@@ -107,6 +107,18 @@ int process_dump(struct frozen *fz, struct image *img) __attribute__((warn_unuse
 bool creds_have_cap(int cap);
 /* The snapshot's hard limits are ones the restored process can set itself: 0 or -EPERM, logged. */
 int creds_check_rlimits(const struct image *img) __attribute__((warn_unused_result));
+/*
+ * attrs.c: scheduling, affinity, I/O priority, OOM score, core dump filter.
+ * attrs_dump() fills img->attrs and each thread's attrs (after threads_dump);
+ * root is the tree's root: the affinity of its parent counts as unrestricted.
+ * attrs_restore_process() runs in the helper, on itself; attrs_restore_thread()
+ * in the tracer, for a stopped thread.
+ */
+int attrs_dump(struct frozen *fz, struct image *img, pid_t root)
+	__attribute__((warn_unused_result));
+int attrs_restore_process(const struct image *img) __attribute__((warn_unused_result));
+int attrs_restore_thread(pid_t pid, pid_t tid, const struct image_thread_attrs *a)
+	__attribute__((warn_unused_result));
 
 /* restore.c helpers shared with the tracer */
 int restore_validate(const struct image *img) __attribute__((warn_unused_result));

@@ -666,7 +666,7 @@ static int set_process(const struct tree *tr, const struct image *img)
 		return log_errno("changing to the working directory %s", p->cwd);
 	if (personality(p->personality) < 0)
 		return log_errno("setting personality 0x%x", p->personality);
-	return 0;
+	return attrs_restore_process(img);
 }
 
 static int max_image_fd(const struct image *img)
@@ -1265,7 +1265,9 @@ static int finish_process(struct tproc *p)
 		const struct image_thread *th = &img->threads[i];
 		void *xsave = NULL;
 
-		ret = image_read_blob(img, &th->xsave, &xsave);
+		ret = attrs_restore_thread(p->pid, th->tid, &th->attrs);
+		if (ret == 0)
+			ret = image_read_blob(img, &th->xsave, &xsave);
 		if (ret == 0)
 			ret = regs_set(th->tid, th, xsave, th->xsave.len);
 		free(xsave);

@@ -335,6 +335,8 @@ static json_t *enc_proc(struct enc *e, const struct image_proc *p)
 	return o;
 }
 
+static json_t *enc_record(struct enc *e, const struct image_record *rec, const void *obj);
+
 static json_t *enc_thread(struct enc *e, const struct image_thread *t)
 {
 	json_t *o = json_object(), *regs = json_object(), *rseq = json_object();
@@ -367,6 +369,7 @@ static json_t *enc_thread(struct enc *e, const struct image_thread *t)
 	put(e, alt, "flags", j_hex(t->altstack_flags));
 	put(e, o, "altstack", alt);
 	put_blob(e, o, "pending", &t->pending);
+	put(e, o, "attrs", enc_record(e, &image_thread_attrs_record, &t->attrs));
 	return o;
 }
 
@@ -1488,7 +1491,7 @@ static int dec_proc(struct dec *d, json_t *o, struct image_proc *p)
 
 static int dec_thread(struct dec *d, json_t *o, const char *where, struct image_thread *t)
 {
-	json_t *regs, *rseq, *alt;
+	json_t *regs, *rseq, *alt, *attrs;
 	char sub[96];
 	int64_t nr;
 	size_t i;
@@ -1531,7 +1534,13 @@ static int dec_thread(struct dec *d, json_t *o, const char *where, struct image_
 	    get_u64(d, alt, sub, "size", true, &t->altstack_size) ||
 	    get_hex32(d, alt, sub, "flags", &t->altstack_flags))
 		return -EINVAL;
-	return get_blob(d, o, where, "pending", &t->pending);
+	if (get_blob(d, o, where, "pending", &t->pending))
+		return -EINVAL;
+	attrs = get_obj(d, o, where, "attrs");
+	if (!attrs)
+		return -EINVAL;
+	snprintf(sub, sizeof(sub), "%s.attrs", where);
+	return dec_record(d, &image_thread_attrs_record, attrs, sub, &t->attrs);
 }
 
 static int dec_vma(struct dec *d, json_t *o, const char *where, struct image_vma *v)

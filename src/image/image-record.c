@@ -19,6 +19,20 @@
 
 /* ---- the records ---- */
 
+__attribute__((format(printf, 3, 4))) static int table_bad(char *err, size_t errlen,
+							  const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+
 static const struct image_field child_fields[] = {
 	IMAGE_I32(struct image_child, pid, 1, INT32_MAX),
 	IMAGE_I32(struct image_child, ppid, 1, INT32_MAX),
@@ -93,6 +107,80 @@ static int check_file(const void *rec, const char *where, char *err, size_t errl
 
 static IMAGE_RECORD_DEF(file_record, image_file, file_fields, check_file);
 
+/* Process and thread attributes (src/engine/attrs.c) */
+
+/* sched(7) numbers its policies; 4 was SCHED_ISO and never existed */
+static const char *const sched_policy_names[] = { "other", "fifo", "rr",	"batch",
+						  "iso",   "idle", "deadline", "ext" };
+static const char *const sched_flag_names[] = { "reset-on-fork", "reclaim", "dl-overrun" };
+
+#define SCHED_OTHER_ 0
+#define SCHED_FIFO_ 1
+#define SCHED_RR_ 2
+#define SCHED_BATCH_ 3
+#define SCHED_ISO_ 4
+#define SCHED_DEADLINE_ 6
+
+static const struct image_field thread_attrs_fields[] = {
+	IMAGE_ENUM(struct image_thread_attrs, policy, sched_policy_names),
+	IMAGE_FIELD(struct image_thread_attrs, sched_flags, IMAGE_F_FLAGS, IMAGE_OPTIONAL,
+		    .names = sched_flag_names, .nr_names = 3),
+	IMAGE_I32(struct image_thread_attrs, nice, -20, 19),
+	IMAGE_FIELD(struct image_thread_attrs, rt_priority, IMAGE_F_U32, IMAGE_OPTIONAL, .max = 99),
+	IMAGE_FIELD(struct image_thread_attrs, dl_runtime, IMAGE_F_U64, IMAGE_OPTIONAL,
+		    .max = INT64_MAX),
+	IMAGE_FIELD(struct image_thread_attrs, dl_deadline, IMAGE_F_U64, IMAGE_OPTIONAL,
+		    .max = INT64_MAX),
+	IMAGE_FIELD(struct image_thread_attrs, dl_period, IMAGE_F_U64, IMAGE_OPTIONAL,
+		    .max = INT64_MAX),
+	IMAGE_FIELD(struct image_thread_attrs, slice_ns, IMAGE_F_U64, IMAGE_OPTIONAL,
+		    .max = INT64_MAX),
+	IMAGE_FIELD(struct image_thread_attrs, ioprio, IMAGE_F_HEX32, .max = 0xffff),
+	IMAGE_SCALARS(struct image_thread_attrs, cpus, nr_cpus, IMAGE_F_U32, 0, IMAGE_MAX_CPUS - 1,
+		      IMAGE_MAX_CPUS),
+};
+
+static int check_thread_attrs(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_thread_attrs *a = rec;
+	bool is_rt = a->policy == SCHED_FIFO_ || a->policy == SCHED_RR_;
+	bool is_dl = a->policy == SCHED_DEADLINE_;
+	uint32_t i;
+
+	if (a->policy == SCHED_ISO_)
+		return table_bad(err, errlen, "%s.policy: iso is no policy of Linux", where);
+	if (is_rt != (a->rt_priority != 0))
+		return table_bad(err, errlen, "%s.rt_priority: %u under policy %s", where,
+				 a->rt_priority, sched_policy_names[a->policy]);
+	if (!is_dl && (a->dl_runtime || a->dl_deadline || a->dl_period ||
+		       (a->sched_flags & ~IMAGE_SCHED_FLAG_RESET_ON_FORK)))
+		return table_bad(err, errlen, "%s: deadline parameters under policy %s", where,
+				 sched_policy_names[a->policy]);
+	/* sched_setattr(2): runtime <= deadline <= period (0 = deadline), runtime >= 1 us */
+	if (is_dl && (a->dl_runtime < 1024 || a->dl_runtime > a->dl_deadline ||
+		      (a->dl_period && a->dl_deadline > a->dl_period)))
+		return table_bad(err, errlen, "%s: deadline parameters out of order", where);
+	if (a->slice_ns && a->policy != SCHED_OTHER_ && a->policy != SCHED_BATCH_)
+		return table_bad(err, errlen, "%s.slice_ns: a slice under policy %s", where,
+				 sched_policy_names[a->policy]);
+	if ((a->ioprio >> 13) > 3)
+		return table_bad(err, errlen, "%s.ioprio: class %u unknown", where, a->ioprio >> 13);
+	for (i = 1; i < a->nr_cpus; i++)
+		if (a->cpus[i] <= a->cpus[i - 1])
+			return table_bad(err, errlen, "%s.cpus: not ascending at [%u]", where, i);
+	return 0;
+}
+
+IMAGE_RECORD_DEF(image_thread_attrs_record, image_thread_attrs, thread_attrs_fields,
+		 check_thread_attrs);
+
+static const struct image_field proc_attrs_fields[] = {
+	IMAGE_I32(struct image_proc_attrs, oom_score_adj, -1000, 1000),
+	IMAGE_FIELD(struct image_proc_attrs, coredump_filter, IMAGE_F_HEX32, .max = 0x1ff),
+};
+
+static IMAGE_RECORD_DEF(proc_attrs_record, image_proc_attrs, proc_attrs_fields, NULL);
+
 static const struct image_field pidfd_fields[] = {
 	IMAGE_I32(struct image_pidfd, pid, 1, INT32_MAX),
 };
@@ -111,8 +199,11 @@ const struct image_fd_kind_record image_fd_kind_records[IMAGE_FD_KIND_COUNT] = {
 	{ .key = (key_), .rec = &(rec_), .off = offsetof(struct image, m),                          \
 	  .count_off = offsetof(struct image, cnt), .max = (maxn) }
 
+#define SECTION_ONE(key_, rec_, m) { .key = (key_), .rec = &(rec_), .off = offsetof(struct image, m) }
+
 const struct image_section image_sections[] = {
 	SECTION_ARRAY("files", file_record, files, nr_files, IMAGE_MAX_FILES),
+	SECTION_ONE("attrs", proc_attrs_record, attrs),
 	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
 };
 const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);
@@ -126,18 +217,6 @@ static const struct image_fd_kind_record *fd_kind_record(uint32_t kind)
 		       NULL;
 }
 
-__attribute__((format(printf, 3, 4))) static int table_bad(char *err, size_t errlen,
-							  const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
 
 
 static uint32_t load_count(const void *obj, size_t off)
@@ -289,8 +368,8 @@ int image_sections_blobs(const struct image *img,
 	return ret;
 }
 
-static int check_record(const struct image_record *rec, const void *obj, const char *where,
-			char *err, size_t errlen)
+int image_record_check(const struct image_record *rec, const void *obj, const char *where,
+		       char *err, size_t errlen)
 {
 	char what[192];
 	uint32_t i, k;
@@ -300,7 +379,7 @@ static int check_record(const struct image_record *rec, const void *obj, const c
 		const char *base = (const char *)obj + f->off;
 
 		snprintf(what, sizeof(what), "%s.%s", where, f->name);
-		if (f->type == IMAGE_F_RECORD && check_record(f->sub, base, what, err, errlen))
+		if (f->type == IMAGE_F_RECORD && image_record_check(f->sub, base, what, err, errlen))
 			return -EINVAL;
 		if (f->type != IMAGE_F_ARRAY || !f->sub)
 			continue;
@@ -311,7 +390,7 @@ static int check_record(const struct image_record *rec, const void *obj, const c
 			char elem[224];
 
 			snprintf(elem, sizeof(elem), "%s[%u]", what, k);
-			if (check_record(f->sub, elems + (size_t)k * f->elem_size, elem, err,
+			if (image_record_check(f->sub, elems + (size_t)k * f->elem_size, elem, err,
 					 errlen))
 				return -EINVAL;
 		}
@@ -328,7 +407,7 @@ int image_sections_check(const struct image *img, char *err, size_t errlen)
 		const struct image_fd_kind_record *r = fd_kind_record(img->fds[i].kind);
 
 		snprintf(where, sizeof(where), "fd %d", img->fds[i].fd);
-		if (r && check_record(r->rec, (const char *)&img->fds[i] + r->off, where, err,
+		if (r && image_record_check(r->rec, (const char *)&img->fds[i] + r->off, where, err,
 				      errlen))
 			return -EINVAL;
 	}
@@ -337,7 +416,7 @@ int image_sections_check(const struct image *img, char *err, size_t errlen)
 		const struct image_section *s = &image_sections[i];
 
 		if (!s->count_off) {
-			if (check_record(s->rec, (const char *)img + s->off, s->key, err, errlen))
+			if (image_record_check(s->rec, (const char *)img + s->off, s->key, err, errlen))
 				return -EINVAL;
 			continue;
 		}
@@ -349,7 +428,7 @@ int image_sections_check(const struct image *img, char *err, size_t errlen)
 					 n, s->max);
 		for (k = 0; elems && k < n; k++) {
 			snprintf(where, sizeof(where), "%s[%u]", s->key, k);
-			if (check_record(s->rec, elems + (size_t)k * s->rec->size, where, err,
+			if (image_record_check(s->rec, elems + (size_t)k * s->rec->size, where, err,
 					 errlen))
 				return -EINVAL;
 		}
@@ -478,5 +557,5 @@ int image_records_check(char *err, size_t errlen)
 		if (check_record_table(s->rec, 0, err, errlen))
 			return -EINVAL;
 	}
-	return 0;
+	return check_record_table(&image_thread_attrs_record, 0, err, errlen);
 }

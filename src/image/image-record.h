@@ -134,6 +134,13 @@ extern const struct image_fd_kind_record image_fd_kind_records[IMAGE_FD_KIND_COU
 extern const struct image_section image_sections[];
 extern const uint32_t image_nr_sections;
 
+/* Records that hang off struct image_thread rather than struct image. */
+extern const struct image_record image_thread_attrs_record;
+
+/* Runs rec's check() and those of the records inside it; 0 or -EINVAL with err filled. */
+int image_record_check(const struct image_record *rec, const void *obj, const char *where,
+		       char *err, size_t errlen);
+
 /*
  * Checks every record reachable from image_sections: sizes agree with types,
  * bounds are sane, names are given.  0 or -EINVAL with the first mistake in

@@ -250,6 +250,8 @@ void image_free(struct image *img)
 		free(img->shmems[i].extents);
 	}
 	free(img->proc.cwd);
+	for (i = 0; i < img->nr_threads; i++)
+		image_record_release(&image_thread_attrs_record, &img->threads[i].attrs);
 	free(img->threads);
 	free(img->vmas);
 	free(img->guards);

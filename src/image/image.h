@@ -193,6 +193,33 @@ enum image_thread_state {
 	IMAGE_THREAD_SYSCALL_DONE, /* a syscall had completed, result in rax */
 };
 
+/*
+ * Scheduling and other attributes of one thread (src/engine/attrs.c): what
+ * sched_getattr, getpriority, ioprio_get and sched_getaffinity show of it from
+ * outside.  Restored by the tracer before the thread runs.
+ */
+#define IMAGE_MAX_CPUS 8192 /* the kernel's NR_CPUS at most */
+#define IMAGE_SCHED_FLAG_RESET_ON_FORK (1u << 0) /* SCHED_FLAG_* of sched_setattr(2) */
+#define IMAGE_SCHED_FLAG_RECLAIM (1u << 1)
+#define IMAGE_SCHED_FLAG_DL_OVERRUN (1u << 2)
+#define IMAGE_SCHED_FLAGS_ALL 0x7u
+struct image_thread_attrs {
+	uint32_t policy; /* SCHED_OTHER ... SCHED_EXT, as the kernel numbers them */
+	uint32_t sched_flags; /* IMAGE_SCHED_FLAG_* */
+	int32_t nice; /* kept under every policy: it comes back when the policy goes */
+	uint32_t rt_priority; /* SCHED_FIFO, SCHED_RR: 1..99; 0 otherwise */
+	uint64_t dl_runtime, dl_deadline, dl_period; /* SCHED_DEADLINE, ns */
+	uint64_t slice_ns; /* a fair policy's slice asked for with sched_setattr; 0 = default */
+	uint32_t ioprio; /* ioprio_get(IOPRIO_WHO_PROCESS, tid) */
+	/*
+	 * CPUs it is bound to, ascending; none when it runs wherever its parent
+	 * outside the tree may (affinity inherited from where it was started,
+	 * which a restore inherits from where it runs).
+	 */
+	uint32_t nr_cpus;
+	uint32_t *cpus;
+};
+
 struct image_thread {
 	pid_t tid; /* in the snapshot's PID namespace */
 	char comm[16];
@@ -208,6 +235,7 @@ struct image_thread {
 	uint64_t altstack_sp, altstack_size;
 	uint32_t altstack_flags;
 	struct image_blob pending; /* siginfo_t[] queued to this thread */
+	struct image_thread_attrs attrs;
 };
 
 enum image_fd_kind {
@@ -406,6 +434,15 @@ struct image_proc {
 };
 
 /*
+ * Attributes of the process as a whole (src/engine/attrs.c): read from /proc
+ * (or from inside) at dump, written back by the tracer before it runs.
+ */
+struct image_proc_attrs {
+	int32_t oom_score_adj; /* /proc/PID/oom_score_adj */
+	uint32_t coredump_filter; /* /proc/PID/coredump_filter */
+};
+
+/*
  * Process trees: the root process's image lists every other process of the
  * tree, parents before their children.  A live one has an image of its own
  * in the subdirectory proc-PID; a zombie has none.
@@ -421,6 +458,7 @@ struct image {
 	uint32_t version;
 	struct image_host host;
 	struct image_proc proc;
+	struct image_proc_attrs attrs;
 	bool has_gpu; /* the process used CUDA: gpu is filled in */
 	struct image_gpu gpu;
 

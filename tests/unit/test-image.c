@@ -162,6 +162,24 @@ static void populate(struct image *img)
 		if (i == 2)
 			fill_blob(img, &t->pending, 256, 9);
 	}
+	/* attributes: a fair thread, a realtime one bound to CPUs, a deadline one */
+	img->threads[0].attrs = (struct image_thread_attrs){ .policy = 0, .nice = 5,
+							     .slice_ns = 7000000,
+							     .ioprio = 0x4002 };
+	img->threads[1].attrs = (struct image_thread_attrs){
+		.policy = 1, .sched_flags = IMAGE_SCHED_FLAG_RESET_ON_FORK, .nice = -2,
+		.rt_priority = 10, .nr_cpus = 3
+	};
+	img->threads[1].attrs.cpus = calloc(3, sizeof(uint32_t));
+	assert_non_null(img->threads[1].attrs.cpus);
+	img->threads[1].attrs.cpus[0] = 1;
+	img->threads[1].attrs.cpus[1] = 3;
+	img->threads[1].attrs.cpus[2] = 4;
+	img->threads[2].attrs = (struct image_thread_attrs){ .policy = 6, .dl_runtime = 2000000,
+							     .dl_deadline = 30000000,
+							     .dl_period = 100000000,
+							     .ioprio = 0x6000 };
+	img->attrs = (struct image_proc_attrs){ .oom_score_adj = 345, .coredump_filter = 0x5d };
 
 	memset(&file, 0, sizeof(file));
 	file.path = "/usr/lib/x86_64-linux-gnu/libc.so.6";
@@ -370,9 +388,18 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 	pa.cwd = pb.cwd = NULL;
 	assert_memory_equal(&pa, &pb, sizeof(pa));
 
+	assert_memory_equal(&a->attrs, &b->attrs, sizeof(a->attrs));
 	assert_int_equal(a->nr_threads, b->nr_threads);
-	for (i = 0; i < a->nr_threads; i++)
-		assert_memory_equal(&a->threads[i], &b->threads[i], sizeof(a->threads[i]));
+	for (i = 0; i < a->nr_threads; i++) {
+		struct image_thread ta = a->threads[i], tb = b->threads[i];
+
+		assert_int_equal(ta.attrs.nr_cpus, tb.attrs.nr_cpus);
+		if (ta.attrs.nr_cpus)
+			assert_memory_equal(ta.attrs.cpus, tb.attrs.cpus,
+					    ta.attrs.nr_cpus * sizeof(uint32_t));
+		ta.attrs.cpus = tb.attrs.cpus = NULL;
+		assert_memory_equal(&ta, &tb, sizeof(ta));
+	}
 
 	assert_int_equal(a->nr_vmas, b->nr_vmas);
 	for (i = 0; i < a->nr_vmas; i++) {
@@ -1167,6 +1194,23 @@ static void test_hostile_json(void **state)
 		{ "\"pid\": 7,", "\"pid\": 2,", "cannot be a child's pid" },
 		{ "\"signal\": 2,", "\"signal\": 9,", "sigactions[0]: signal 9 (SIGKILL) cannot" },
 		{ "\"signal\": 2,", "\"signal\": 19,", "sigactions[0]: signal 19 (SIGSTOP) cannot" },
+		/* process and thread attributes */
+		{ "\"policy\": \"fifo\"", "\"policy\": \"iso\"", "no policy of Linux" },
+		{ "\"policy\": \"fifo\"", "\"policy\": \"other\"", "rt_priority: 10 under" },
+		{ "\"policy\": \"fifo\"", "\"policy\": \"posix\"", "threads[1].attrs.policy" },
+		{ "\"rt_priority\": 10", "\"rt_priority\": 100", "threads[1].attrs.rt_priority" },
+		{ "\"nice\": -2", "\"nice\": -21", "threads[1].attrs.nice" },
+		{ "\"reset-on-fork\"", "\"reclaim\"", "deadline parameters under policy fifo" },
+		{ "\"dl_runtime\": 2000000", "\"dl_runtime\": 40000000", "out of order" },
+		{ "\"slice_ns\": 7000000", "\"slice_ns\": 7000000, \"dl_period\": 5",
+		  "threads[0].attrs: deadline parameters" },
+		{ "1,\n          3,", "3,\n          1,", "threads[1].attrs.cpus: not ascending" },
+		{ "1,\n          3,", "8192,\n          3,", "threads[1].attrs.cpus[0]" },
+		{ "\"ioprio\": \"0x4002\"", "\"ioprio\": \"0x10000\"", "threads[0].attrs.ioprio" },
+		{ "\"ioprio\": \"0x4002\"", "\"ioprio\": \"0x8002\"", "class 4 unknown" },
+		{ "\"oom_score_adj\": 345", "\"oom_score_adj\": 1001", "attrs.oom_score_adj" },
+		{ "\"coredump_filter\": \"0x5d\"", "\"coredump_filter\": \"0x200\"",
+		  "attrs.coredump_filter" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b;
 	char err[512], *json, *bad, *p;

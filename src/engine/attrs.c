@@ -1,0 +1,461 @@
+/*
+ * attrs.c - process and thread attributes: scheduling, CPU affinity, I/O
+ * priority, OOM score adjustment, core dump filter.  Dump and restore halves
+ * side by side; docs/compatibility.md lists what is kept, refused, or left
+ * to the host on purpose.
+ *
+ * Dump: everything here is visible from outside, per thread where the kernel
+ * keeps it per thread (sched_getattr, getpriority, ioprio_get and
+ * sched_getaffinity all take a TID) and from /proc/PID for the rest.
+ *
+ * Restore happens in two places:
+ *  - the helper, before it becomes the program, writes the per-process
+ *    files of /proc/self (it inherited thaw restore's values, which are not
+ *    the program's);
+ *  - the tracer sets every thread's scheduling, affinity and I/O priority
+ *    once the restorer has created the threads and before they run: they
+ *    were cloned from the helper and carry its values until then.
+ * Every value is read back after it is set: a host that silently gives
+ * something else (a CPU that is not there, a clamped priority) fails the
+ * restore with a message naming the thread and the value.
+ *
+ * CPU affinity is host-specific.  A thread whose affinity is what the
+ * process tree's parent outside the snapshot had (nothing restricted it
+ * beyond where it was started) gets no affinity in the snapshot and
+ * inherits, at restore, what thaw restore runs with, as a cold start would.
+ * A thread bound to CPUs of its own gets exactly those back, or the restore
+ * fails when this host does not let it run on all of them.
+ *
+ * The slice a fair thread asked for with sched_setattr (kernel 6.12+:
+ * sched_runtime under SCHED_OTHER/BATCH) is kept when it differs from the
+ * kernel's default slice, which is what thaw itself runs with; a default
+ * slice stays the restoring kernel's default.
+ */
+#define LOG_TAG "attrs"
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "engine-internal.h"
+#include "proc.h"
+
+/* struct sched_attr of sched_setattr(2), up to the utilization clamps (SCHED_ATTR_SIZE_VER1) */
+struct sched_attr_k {
+	uint32_t size;
+	uint32_t policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+	uint32_t util_min, util_max;
+};
+
+#define SCHED_ATTR_VER0 48
+#define SCHED_OTHER_ 0
+#define SCHED_FIFO_ 1
+#define SCHED_RR_ 2
+#define SCHED_BATCH_ 3
+#define SCHED_DEADLINE_ 6
+/* SCHED_FLAG_* the kernel reports back; image.h keeps the same bits */
+#define SCHED_FLAGS_KEPT 0x7u
+#define IOPRIO_WHO_PROCESS 1
+#define CPU_SET_BYTES (IMAGE_MAX_CPUS / 8)
+/* utilization clamps as a kernel without CONFIG_UCLAMP_TASK, and one with, report them unset */
+#define UCLAMP_MAX_DEFAULT 1024
+
+static const char *const policy_names[] = { "other", "fifo",	 "rr",	"batch",
+					    "iso",   "idle", "deadline", "ext" };
+
+static const char *policy_name(uint32_t policy)
+{
+	return policy < sizeof(policy_names) / sizeof(policy_names[0]) ? policy_names[policy] : "?";
+}
+
+static int sched_getattr_k(pid_t tid, struct sched_attr_k *attr)
+{
+	memset(attr, 0, sizeof(*attr));
+	return syscall(SYS_sched_getattr, tid, attr, sizeof(*attr), 0) < 0 ? -errno : 0;
+}
+
+/* The nice value of one thread; getpriority(2) raw returns 20 - nice. */
+static int get_nice(pid_t tid, int32_t *ret)
+{
+	long r = syscall(SYS_getpriority, PRIO_PROCESS, tid);
+
+	if (r < 0)
+		return -errno;
+	*ret = (int32_t)(20 - r);
+	return 0;
+}
+
+/* "0-3,8,10-11" for people, from ascending CPU numbers. */
+static void format_cpus(const uint32_t *cpus, uint32_t n, char *buf, size_t len)
+{
+	size_t used = 0;
+	uint32_t i, j;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && used < len; i = j) {
+		for (j = i + 1; j < n && cpus[j] == cpus[j - 1] + 1; j++)
+			;
+		if (j - i > 1)
+			used += (size_t)snprintf(buf + used, len - used, "%s%u-%u", i ? "," : "",
+						 cpus[i], cpus[j - 1]);
+		else
+			used += (size_t)snprintf(buf + used, len - used, "%s%u", i ? "," : "",
+						 cpus[i]);
+	}
+	if (!n)
+		snprintf(buf, len, "none");
+}
+
+/* The CPUs of a mask as an ascending list in cpus[] (IMAGE_MAX_CPUS long); returns the count. */
+static uint32_t mask_to_cpus(const cpu_set_t *set, uint32_t *cpus)
+{
+	uint32_t n = 0, c;
+
+	for (c = 0; c < IMAGE_MAX_CPUS; c++)
+		if (CPU_ISSET_S(c, CPU_SET_BYTES, set))
+			cpus[n++] = c;
+	return n;
+}
+
+static int get_affinity(pid_t tid, cpu_set_t *set)
+{
+	CPU_ZERO_S(CPU_SET_BYTES, set);
+	return sched_getaffinity(tid, CPU_SET_BYTES, set) < 0 ? -errno : 0;
+}
+
+/* ---------------------------------------------------------------- dump */
+
+/*
+ * What a thread that nothing restricted runs with: the affinity of the
+ * tree's parent outside the snapshot, and the kernel's default slice.
+ */
+struct attrs_ref {
+	cpu_set_t *outside;
+	uint64_t base_slice;
+};
+
+static int dump_thread_attrs(pid_t pid, pid_t tid, const struct attrs_ref *ref,
+			     struct image_thread_attrs *a)
+{
+	struct sched_attr_k attr;
+	cpu_set_t *set = CPU_ALLOC(IMAGE_MAX_CPUS);
+	uint32_t *cpus = NULL;
+	long prio;
+	int ret;
+
+	if (!set)
+		return -ENOMEM;
+	ret = sched_getattr_k(tid, &attr);
+	if (ret < 0) {
+		log_error("pid %d tid %d: sched_getattr: %s", pid, tid, strerror(-ret));
+		goto out;
+	}
+	if (attr.util_min || (attr.util_max && attr.util_max != UCLAMP_MAX_DEFAULT)) {
+		log_error("pid %d tid %d: utilization clamping (sched_setattr "
+			  "SCHED_FLAG_UTIL_CLAMP, min %u max %u) is not supported",
+			  pid, tid, attr.util_min, attr.util_max);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	a->policy = attr.policy;
+	a->sched_flags = (uint32_t)attr.flags & SCHED_FLAGS_KEPT;
+	if (attr.policy == SCHED_FIFO_ || attr.policy == SCHED_RR_)
+		a->rt_priority = attr.priority;
+	if (attr.policy == SCHED_DEADLINE_) {
+		a->dl_runtime = attr.runtime;
+		a->dl_deadline = attr.deadline;
+		a->dl_period = attr.period;
+	}
+	if ((attr.policy == SCHED_OTHER_ || attr.policy == SCHED_BATCH_) &&
+	    attr.runtime != ref->base_slice)
+		a->slice_ns = attr.runtime;
+	ret = get_nice(tid, &a->nice);
+	if (ret < 0) {
+		log_error("pid %d tid %d: getpriority: %s", pid, tid, strerror(-ret));
+		goto out;
+	}
+	prio = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, tid);
+	if (prio < 0) {
+		ret = log_errno("pid %d tid %d: ioprio_get", pid, tid);
+		goto out;
+	}
+	a->ioprio = (uint32_t)prio;
+	ret = get_affinity(tid, set);
+	if (ret < 0) {
+		log_error("pid %d tid %d: sched_getaffinity: %s", pid, tid, strerror(-ret));
+		goto out;
+	}
+	if (ref->outside && CPU_EQUAL_S(CPU_SET_BYTES, set, ref->outside))
+		goto out;
+	cpus = malloc(IMAGE_MAX_CPUS * sizeof(*cpus));
+	if (!cpus) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	a->nr_cpus = mask_to_cpus(set, cpus);
+	if (!a->nr_cpus) {
+		free(cpus);
+		goto out;
+	}
+	/* a smaller copy when the allocator has one; the big one does as well */
+	a->cpus = realloc(cpus, a->nr_cpus * sizeof(*cpus)) ?: cpus;
+out:
+	CPU_FREE(set);
+	return ret;
+}
+
+/* A decimal or hex number from a small /proc file. */
+static int read_proc_number(pid_t pid, const char *file, int base, long long *ret)
+{
+	char path[64], buf[32], *end;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno("pid %d: reading %s", pid, path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return log_errno("pid %d: reading %s", pid, path);
+	buf[n] = '\0';
+	errno = 0;
+	*ret = strtoll(buf, &end, base);
+	if (errno || end == buf || (*end && *end != '\n')) {
+		log_error("pid %d: %s: unexpected contents \"%.*s\"", pid, path, (int)n, buf);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int attrs_dump(struct frozen *fz, struct image *img, pid_t root)
+{
+	struct attrs_ref ref = { NULL, 0 };
+	struct sched_attr_k self;
+	struct proc_stat st;
+	long long v;
+	size_t i;
+	int ret;
+
+	ret = read_proc_number(fz->pid, "oom_score_adj", 10, &v);
+	if (ret < 0)
+		return ret;
+	img->attrs.oom_score_adj = (int32_t)v;
+	ret = read_proc_number(fz->pid, "coredump_filter", 16, &v);
+	if (ret < 0)
+		return ret;
+	img->attrs.coredump_filter = (uint32_t)v;
+
+	/* thaw runs with the kernel's default slice (a fork resets it); 0 when thaw is realtime */
+	if (sched_getattr_k(0, &self) == 0 &&
+	    (self.policy == SCHED_OTHER_ || self.policy == SCHED_BATCH_))
+		ref.base_slice = self.runtime;
+	ref.outside = CPU_ALLOC(IMAGE_MAX_CPUS);
+	if (!ref.outside)
+		return -ENOMEM;
+	/* without a parent to compare with, every affinity is recorded */
+	if (proc_read_stat(root, 0, &st) < 0 || st.ppid <= 0 || get_affinity(st.ppid, ref.outside) < 0) {
+		CPU_FREE(ref.outside);
+		ref.outside = NULL;
+	}
+	for (i = 0; i < fz->nr_tids && i < img->nr_threads; i++) {
+		ret = dump_thread_attrs(fz->pid, fz->tids[i], &ref, &img->threads[i].attrs);
+		if (ret < 0)
+			break;
+	}
+	CPU_FREE(ref.outside);
+	return ret;
+}
+
+/* -------------------------------------------------------------- restore */
+
+/* In the helper, about itself: a /proc/self file gets a value it can read back. */
+static int write_self(const char *file, const char *what, long long want, int base,
+		      const char *hint)
+{
+	char path[64], buf[32];
+	long long got;
+	int fd, n, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/%s", file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno("setting %s: opening %s", what, path);
+	n = snprintf(buf, sizeof(buf), base == 16 ? "0x%llx" : "%lld", want);
+	if (write(fd, buf, (size_t)n) != n)
+		ret = -errno;
+	close(fd);
+	if (ret < 0) {
+		log_error("setting %s to %s: %s%s", what, buf, strerror(-ret),
+			  ret == -EACCES || ret == -EPERM ? hint : "");
+		return ret;
+	}
+	ret = read_proc_number(getpid(), file, base, &got);
+	if (ret == 0 && got != want) {
+		log_error("setting %s to %s: it reads back as %lld", what, buf, got);
+		ret = -EIO;
+	}
+	return ret;
+}
+
+int attrs_restore_process(const struct image *img)
+{
+	const struct image_proc_attrs *a = &img->attrs;
+	int ret;
+
+	ret = write_self("oom_score_adj", "oom_score_adj", a->oom_score_adj, 10,
+			 " (lowering it below what thaw restore runs with needs "
+			 "CAP_SYS_RESOURCE)");
+	if (ret == 0)
+		ret = write_self("coredump_filter", "the core dump filter", a->coredump_filter, 16,
+				 "");
+	return ret;
+}
+
+static int set_affinity(pid_t pid, pid_t tid, const struct image_thread_attrs *a)
+{
+	cpu_set_t *set = CPU_ALLOC(IMAGE_MAX_CPUS);
+	uint32_t *got = NULL, nr_got, i;
+	char want_s[256], got_s[256];
+	int ret = 0;
+
+	if (!set)
+		return -ENOMEM;
+	CPU_ZERO_S(CPU_SET_BYTES, set);
+	for (i = 0; i < a->nr_cpus; i++)
+		CPU_SET_S(a->cpus[i], CPU_SET_BYTES, set);
+	format_cpus(a->cpus, a->nr_cpus, want_s, sizeof(want_s));
+	/* EINVAL: none of them is here; otherwise the kernel keeps those that are */
+	if (sched_setaffinity(tid, CPU_SET_BYTES, set) < 0 && errno != EINVAL) {
+		ret = log_errno("pid %d tid %d: binding it to CPUs %s", pid, tid, want_s);
+		goto out;
+	}
+	got = malloc(IMAGE_MAX_CPUS * sizeof(*got));
+	ret = got ? get_affinity(tid, set) : -ENOMEM;
+	if (ret < 0)
+		goto out;
+	nr_got = mask_to_cpus(set, got);
+	if (nr_got != a->nr_cpus || memcmp(got, a->cpus, nr_got * sizeof(*got))) {
+		format_cpus(got, nr_got, got_s, sizeof(got_s));
+		log_error("pid %d tid %d was bound to CPUs %s (sched_setaffinity), which this host (or "
+			  "its cpuset) does not all offer: it would run on CPUs %s",
+			  pid, tid, want_s, got_s);
+		ret = -EINVAL;
+	}
+out:
+	free(got);
+	CPU_FREE(set);
+	return ret;
+}
+
+static int sched_setattr_k(pid_t tid, const struct sched_attr_k *attr)
+{
+	return syscall(SYS_sched_setattr, tid, attr, 0) < 0 ? -errno : 0;
+}
+
+/* What sched_getattr shows of the thread equals what the snapshot has. */
+static bool sched_matches(const struct image_thread_attrs *a, const struct sched_attr_k *got,
+			  int32_t nice)
+{
+	if (got->policy != a->policy || ((uint32_t)got->flags & SCHED_FLAGS_KEPT) != a->sched_flags ||
+	    nice != a->nice)
+		return false;
+	if (a->policy == SCHED_FIFO_ || a->policy == SCHED_RR_)
+		return got->priority == a->rt_priority;
+	if (a->policy == SCHED_DEADLINE_)
+		return got->runtime == a->dl_runtime && got->deadline == a->dl_deadline &&
+		       got->period == a->dl_period;
+	return !a->slice_ns || got->runtime == a->slice_ns;
+}
+
+static int set_sched(pid_t pid, pid_t tid, const struct image_thread_attrs *a)
+{
+	struct sched_attr_k attr = { .size = SCHED_ATTR_VER0, .policy = SCHED_OTHER_,
+				     .nice = a->nice };
+	bool is_fair = a->policy == SCHED_OTHER_ || a->policy == SCHED_BATCH_;
+	int32_t nice = 0;
+	int ret = 0;
+
+	/* the nice value of a thread under another policy is set under SCHED_OTHER first */
+	if (!is_fair)
+		ret = sched_setattr_k(tid, &attr);
+	if (ret == 0) {
+		attr.policy = a->policy;
+		attr.flags = a->sched_flags;
+		attr.priority = a->rt_priority;
+		attr.runtime = a->policy == SCHED_DEADLINE_ ? a->dl_runtime : a->slice_ns;
+		attr.deadline = a->dl_deadline;
+		attr.period = a->dl_period;
+		ret = sched_setattr_k(tid, &attr);
+	}
+	if (ret < 0) {
+		log_error("pid %d tid %d: setting policy %s (nice %d, priority %u%s): %s%s", pid, tid,
+			  policy_name(a->policy), a->nice, a->rt_priority,
+			  a->sched_flags & IMAGE_SCHED_FLAG_RESET_ON_FORK ? ", reset-on-fork" : "",
+			  strerror(-ret),
+			  ret == -EPERM ? " (a realtime policy or a lower nice value needs "
+					  "CAP_SYS_NICE or RLIMIT_RTPRIO/RLIMIT_NICE)"
+			  : ret == -EBUSY ? " (this host's deadline bandwidth is taken)"
+					  : "");
+		return ret;
+	}
+	ret = sched_getattr_k(tid, &attr);
+	if (ret == 0)
+		ret = get_nice(tid, &nice);
+	if (ret < 0) {
+		log_error("pid %d tid %d: reading its scheduling back: %s", pid, tid, strerror(-ret));
+		return ret;
+	}
+	if (!sched_matches(a, &attr, nice)) {
+		log_error("pid %d tid %d: scheduling reads back as policy %s nice %d priority %u, the "
+			  "snapshot has policy %s nice %d priority %u",
+			  pid, tid, policy_name(attr.policy), nice, attr.priority,
+			  policy_name(a->policy), a->nice, a->rt_priority);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int set_ioprio(pid_t pid, pid_t tid, const struct image_thread_attrs *a)
+{
+	long got = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, tid);
+
+	if (got == (long)a->ioprio)
+		return 0;
+	if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, a->ioprio) < 0)
+		return log_errno("pid %d tid %d: setting I/O priority class %u level %u", pid, tid,
+				 a->ioprio >> 13, a->ioprio & 7);
+	got = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, tid);
+	if (got != (long)a->ioprio) {
+		log_error("pid %d tid %d: I/O priority reads back as 0x%lx, the snapshot has 0x%x",
+			  pid, tid,
+			  got, a->ioprio);
+		return -EIO;
+	}
+	return 0;
+}
+
+int attrs_restore_thread(pid_t pid, pid_t tid, const struct image_thread_attrs *a)
+{
+	int ret = 0;
+
+	/* affinity first: a deadline thread must keep the whole root domain */
+	if (a->nr_cpus)
+		ret = set_affinity(pid, tid, a);
+	if (ret == 0)
+		ret = set_sched(pid, tid, a);
+	if (ret == 0)
+		ret = set_ioprio(pid, tid, a);
+	return ret;
+}
