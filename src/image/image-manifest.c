@@ -459,6 +459,8 @@ static json_t *enc_fd(struct enc *e, const struct image_fd *f)
 			put(e, wo, "fd", json_integer(w->tfd));
 			put(e, wo, "events", j_hex(w->events));
 			put(e, wo, "data", j_hex(w->data));
+			if (w->via >= 0)
+				put(e, wo, "via", json_integer(w->via));
 			append(e, arr, wo);
 		}
 		put(e, k, "watches", arr);
@@ -1647,7 +1649,8 @@ static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *
 				return fail(d, "%s: expected an object", wwhere);
 			if (get_i32(d, wo, wwhere, "fd", true, 0, INT32_MAX, 0, &w->tfd) ||
 			    get_hex32(d, wo, wwhere, "events", &w->events) ||
-			    get_hex(d, wo, wwhere, "data", &w->data))
+			    get_hex(d, wo, wwhere, "data", &w->data) ||
+			    get_i32(d, wo, wwhere, "via", false, 0, INT32_MAX, -1, &w->via))
 				return -EINVAL;
 		}
 		break;

@@ -304,9 +304,11 @@ static int check_fds(struct check *c, const struct image *img)
 				return bad(c, "fd %d: %u epoll watches, at most %d allowed", f->fd,
 					   f->epoll.nr_watches, IMAGE_MAX_WATCHES);
 			for (j = 0; j < f->epoll.nr_watches; j++)
-				if (f->epoll.watches[j].tfd < 0)
-					return bad(c, "fd %d: epoll watch %u on fd %d", f->fd, j,
-						   f->epoll.watches[j].tfd);
+				if (f->epoll.watches[j].tfd < 0 || f->epoll.watches[j].via < -1 ||
+				    f->epoll.watches[j].via == f->epoll.watches[j].tfd)
+					return bad(c, "fd %d: epoll watch %u on fd %d (via %d)", f->fd,
+						   j, f->epoll.watches[j].tfd,
+						   f->epoll.watches[j].via);
 			break;
 		case IMAGE_FD_TIMERFD:
 			if (f->timerfd.clockid < 0 || f->timerfd.clockid > 15)

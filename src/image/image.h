@@ -256,9 +256,15 @@ enum image_fd_kind {
 };
 
 struct image_epoll_watch {
-	int32_t tfd;
+	int32_t tfd; /* the number the file was added under: part of the watch's key */
 	uint32_t events;
 	uint64_t data;
+	/*
+	 * An fd of the process that holds the watched file when tfd no longer
+	 * does (the program dup'd it and closed tfd): restore adds the watch
+	 * through tfd made to point at this file for the moment.  -1: tfd.
+	 */
+	int32_t via;
 };
 
 /* Sockets (src/engine/fd-socket.c, docs/sockets.md). */
