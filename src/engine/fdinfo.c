@@ -5,8 +5,9 @@
  * (pos, flags in octal, mnt_id, ino), fs/eventfd.c (count in hex), fs/
  * eventpoll.c (one "tfd:" line per watch, hex fields), fs/signalfd.c (the
  * mask as 16 hex digits), fs/timerfd.c (clockid, ticks, octal flags and two
- * "(sec, nsec)" pairs).  Numbers are parsed by hand: strtoull() would accept
- * signs, "0x" prefixes and overflow silently.
+ * "(sec, nsec)" pairs), fs/locks.c (one "lock:" line per lock taken through
+ * the file, in the format of /proc/locks).  Numbers are parsed by hand:
+ * strtoull() would accept signs, "0x" prefixes and overflow silently.
  */
 #include "engine/fdinfo.h"
 
@@ -107,6 +108,19 @@ static int parse_pair(const char *p, const char *end, uint64_t *sec, uint64_t *n
 	return expect_eol(p, end);
 }
 
+/*
+ * Room for element nr of array (nr used, capacity the next power of two, at
+ * most max): the array, perhaps moved, or NULL (full or out of memory).
+ */
+static void *grow(void *array, uint32_t nr, uint32_t max, size_t elem_size)
+{
+	if (nr >= max)
+		return NULL;
+	if (nr & (nr - 1))
+		return array; /* not a power of two: room left */
+	return realloc(array, (nr ? (size_t)nr * 2 : 4) * elem_size);
+}
+
 static int parse_tfd(const char *p, const char *end, struct fdinfo *info)
 {
 	struct fdinfo_tfd t = { 0 }, *tfds;
@@ -131,17 +145,121 @@ static int parse_tfd(const char *p, const char *end, struct fdinfo *info)
 	t.sdev = (uint32_t)v;
 	/* later kernels may append fields: ignore the rest of the line */
 
-	if (info->nr_tfds >= FDINFO_MAX_TFDS)
-		return -E2BIG;
-	if ((info->nr_tfds & (info->nr_tfds - 1)) == 0) {
-		size_t cap = info->nr_tfds ? (size_t)info->nr_tfds * 2 : 8;
-
-		tfds = realloc(info->tfds, cap * sizeof(*tfds));
-		if (!tfds)
-			return -ENOMEM;
-		info->tfds = tfds;
-	}
+	tfds = grow(info->tfds, info->nr_tfds, FDINFO_MAX_TFDS, sizeof(*tfds));
+	if (!tfds)
+		return info->nr_tfds >= FDINFO_MAX_TFDS ? -E2BIG : -ENOMEM;
+	info->tfds = tfds;
 	info->tfds[info->nr_tfds++] = t;
+	return 0;
+}
+
+/* The next blank-separated word: *ret and *ret_len (0 at the end of the line). */
+static void next_word(const char **p, const char *end, const char **ret, size_t *ret_len)
+{
+	skip_blanks(p, end);
+	*ret = *p;
+	while (*p < end && **p != ' ' && **p != '\t')
+		(*p)++;
+	*ret_len = (size_t)(*p - *ret);
+}
+
+/* Index of word in names[], or nr when it is none of them. */
+static uint32_t word_index(const char *w, size_t len, const char *const *names, uint32_t nr)
+{
+	uint32_t i;
+
+	for (i = 0; i < nr; i++)
+		if (strlen(names[i]) == len && !memcmp(w, names[i], len))
+			return i;
+	return nr;
+}
+
+int fdinfo_parse_lock(const char *p, const char *end, struct fdinfo_lock *ret)
+{
+	/* in enum fdinfo_lock_kind order */
+	static const char *const kinds[] = { "POSIX", "OFDLCK", "FLOCK", "LEASE", "DELEG",
+					     "ACCESS", "UNKNOWN" };
+	/* in enum fdinfo_lock_mode order */
+	static const char *const modes[] = { "ADVISORY", "MANDATORY", "*NOINODE*", "ACTIVE",
+					     "BREAKING", "BREAKER", "UNKNOWN" };
+	static const char *const types[] = { "READ", "WRITE", "UNLCK" };
+	static const int32_t type_values[] = { F_RDLCK, F_WRLCK, F_UNLCK };
+	struct fdinfo_lock l = { 0 };
+	const char *w;
+	size_t wlen;
+	uint64_t v;
+	int64_t s;
+	uint32_t i;
+
+	/* "N:" */
+	if (parse_u64(&p, end, 10, INT64_MAX, &v) || p == end || *p++ != ':')
+		return -EINVAL;
+	next_word(&p, end, &w, &wlen);
+	if (wlen == 2 && !memcmp(w, "->", 2)) {
+		l.is_waiter = true;
+		next_word(&p, end, &w, &wlen);
+	}
+	l.kind = word_index(w, wlen, kinds, FDINFO_LOCK_UNKNOWN + 1);
+	if (l.kind > FDINFO_LOCK_UNKNOWN)
+		return -EINVAL;
+	next_word(&p, end, &w, &wlen);
+	l.mode = word_index(w, wlen, modes, FDINFO_LOCK_MODE_UNKNOWN + 1);
+	if (l.mode > FDINFO_LOCK_MODE_UNKNOWN)
+		return -EINVAL;
+	next_word(&p, end, &w, &wlen);
+	i = word_index(w, wlen, types, 3);
+	if (i == 3)
+		return -EINVAL;
+	l.type = type_values[i];
+	if (parse_s64(&p, end, -1, INT32_MAX, &s))
+		return -EINVAL;
+	l.pid = (int32_t)s;
+	skip_blanks(&p, end);
+	if (end - p >= 6 && !memcmp(p, "<none>", 6)) {
+		p += 6;
+		if (expect_word(&p, end, ":") || parse_u64(&p, end, 10, 0, &v))
+			return -EINVAL;
+	} else {
+		if (parse_u64(&p, end, 16, UINT32_MAX, &v) || p == end || *p++ != ':')
+			return -EINVAL;
+		l.dev_major = (uint32_t)v;
+		/* the blanks the parsers skip may not sit inside "maj:min:ino" */
+		if (p == end || *p == ' ' || *p == '\t' || parse_u64(&p, end, 16, UINT32_MAX, &v) ||
+		    p == end || *p++ != ':' || p == end || *p == ' ' || *p == '\t')
+			return -EINVAL;
+		l.dev_minor = (uint32_t)v;
+		if (parse_u64(&p, end, 10, UINT64_MAX, &l.ino))
+			return -EINVAL;
+	}
+	if (parse_u64(&p, end, 10, INT64_MAX, &l.start))
+		return -EINVAL;
+	next_word(&p, end, &w, &wlen);
+	if (wlen == 3 && !memcmp(w, "EOF", 3)) {
+		l.end = FDINFO_LOCK_EOF;
+	} else {
+		const char *q = w;
+
+		if (parse_u64(&q, w + wlen, 10, INT64_MAX, &l.end) || q != w + wlen ||
+		    l.end < l.start)
+			return -EINVAL;
+	}
+	if (expect_eol(p, end))
+		return -EINVAL;
+	*ret = l;
+	return 0;
+}
+
+static int add_lock(const char *p, const char *end, struct fdinfo *info)
+{
+	struct fdinfo_lock l, *locks;
+
+	if (fdinfo_parse_lock(p, end, &l))
+		return -EINVAL;
+	locks = grow(info->locks, info->nr_locks, FDINFO_MAX_LOCKS, sizeof(*locks));
+	if (!locks)
+		return info->nr_locks >= FDINFO_MAX_LOCKS ? -E2BIG : -ENOMEM;
+	info->locks = locks;
+	info->locks[info->nr_locks++] = l;
 	return 0;
 }
 
@@ -214,8 +332,10 @@ static int parse_line(const char *key, size_t klen, const char *p, const char *e
 		}
 		if (!info->nspid_depth || info->nspid_depth > 32)
 			return -EINVAL;
+	} else if (KEY("lock")) {
+		return add_lock(p, end, info);
 	} else {
-		return 0; /* eventfd-id, lock:, inotify ...: not needed */
+		return 0; /* eventfd-id, inotify ...: not needed */
 	}
 #undef KEY
 	return expect_eol(p, end);
@@ -262,6 +382,9 @@ void fdinfo_release(struct fdinfo *info)
 	free(info->tfds);
 	info->tfds = NULL;
 	info->nr_tfds = 0;
+	free(info->locks);
+	info->locks = NULL;
+	info->nr_locks = 0;
 }
 
 int fdinfo_read(int pid, int fd, char **ret_buf, size_t *ret_len)

@@ -17,6 +17,7 @@
 
 #define FDINFO_MAX_BYTES (16u << 20) /* epoll with IMAGE_MAX_WATCHES fits */
 #define FDINFO_MAX_TFDS 65536
+#define FDINFO_MAX_LOCKS 65536
 
 /* One "tfd:" line of an epoll fd. */
 struct fdinfo_tfd {
@@ -27,6 +28,57 @@ struct fdinfo_tfd {
 	uint64_t ino;
 	uint32_t sdev; /* kernel dev_t encoding: major << 20 | minor */
 };
+
+/*
+ * One file lock as the kernel prints it (fs/locks.c, lock_get_status()): a
+ * "lock:" line of fdinfo, which lists the locks taken through this open file
+ * description (POSIX ones only where the process owns them), or a line of
+ * /proc/locks, which lists every lock of the system, waiters included:
+ *   1: POSIX  ADVISORY  WRITE 28893 fe:00:10953704 10 29
+ *   2: OFDLCK ADVISORY  READ -1 fe:00:10953706 0 EOF
+ *   3: FLOCK  ADVISORY  WRITE 28893 fe:00:10953705 0 EOF
+ *   4: LEASE  ACTIVE    READ 28893 fe:00:10953707 0 EOF
+ *   4: -> POSIX  ADVISORY  WRITE 22212 fe:00:10953704 10 29   (blocked waiter)
+ */
+enum fdinfo_lock_kind {
+	FDINFO_LOCK_POSIX, /* fcntl F_SETLK: owned by the process */
+	FDINFO_LOCK_OFD, /* fcntl F_OFD_SETLK: owned by the open file description */
+	FDINFO_LOCK_FLOCK, /* flock(2): owned by the open file description */
+	FDINFO_LOCK_LEASE, /* fcntl F_SETLEASE */
+	FDINFO_LOCK_DELEG, /* an NFS server's delegation */
+	FDINFO_LOCK_ACCESS, /* a transient check of a lock being taken */
+	FDINFO_LOCK_UNKNOWN,
+};
+
+enum fdinfo_lock_mode {
+	FDINFO_LOCK_ADVISORY,
+	FDINFO_LOCK_MANDATORY, /* kernels before 5.15 */
+	FDINFO_LOCK_NOINODE,
+	FDINFO_LEASE_ACTIVE,
+	FDINFO_LEASE_BREAKING, /* being broken: the type shown is the one it breaks to */
+	FDINFO_LEASE_BREAKER, /* the entry of whoever breaks one */
+	FDINFO_LOCK_MODE_UNKNOWN,
+};
+
+#define FDINFO_LOCK_EOF UINT64_MAX /* end of a lock that runs to the end of the file */
+
+struct fdinfo_lock {
+	uint32_t kind; /* enum fdinfo_lock_kind */
+	uint32_t mode; /* enum fdinfo_lock_mode */
+	int32_t type; /* F_RDLCK, F_WRLCK or F_UNLCK */
+	bool is_waiter; /* "->": a blocked request, not a lock held */
+	int32_t pid; /* -1 for OFD locks; as the reader's PID namespace sees it */
+	uint32_t dev_major, dev_minor; /* of the filesystem, hex in the text */
+	uint64_t ino;
+	uint64_t start, end; /* absolute, end inclusive or FDINFO_LOCK_EOF */
+};
+
+/*
+ * Parses one lock as lock_get_status() prints it, from the "N:" id to the end
+ * of the line (exclusive end); fills *ret.  0 or -EINVAL.
+ */
+int fdinfo_parse_lock(const char *p, const char *end, struct fdinfo_lock *ret)
+	__attribute__((warn_unused_result));
 
 struct fdinfo {
 	uint64_t pos;
@@ -55,6 +107,9 @@ struct fdinfo {
 	int32_t pid; /* "Pid:" in the reader's namespace; -1 once the process is gone */
 	int32_t nspid_inner; /* the last "NSpid:" value: its pid in its own namespace */
 	uint32_t nspid_depth; /* how many values "NSpid:" lists */
+
+	uint32_t nr_locks;
+	struct fdinfo_lock *locks; /* "lock:" lines; malloc'd; fdinfo_release() frees */
 };
 
 /*

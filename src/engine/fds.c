@@ -30,6 +30,7 @@
 
 #include "base/log.h"
 #include "engine/fd-kinds.h"
+#include "engine/file-locks.h"
 #include "engine/proc.h"
 
 #ifndef __NR_pidfd_open
@@ -385,7 +386,7 @@ int fds_dump_tree(pid_t pid, struct image *img, const int *external, size_t nr_e
 		*slot = f;
 		log_debug("pid %d fd %d (%s): %s", pid, f.fd, p->link, image_fd_kind_name(f.kind));
 	}
-	ret = 0;
+	ret = locks_dump(&ctx);
 out:
 	for (i = 0; i < ctx.nr_probes; i++) {
 		if (ctx.probes[i].local >= 0)

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "engine/fdinfo.h"
 
 static _Thread_local struct proc_parse_error last_error;
 
@@ -1190,6 +1191,58 @@ int proc_list_fds(pid_t pid, int **ret, size_t *ret_n)
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	return list_numeric_dir(path, ret, ret_n);
+}
+
+int proc_parse_locks(const char *text, size_t len, struct fdinfo_lock **ret, size_t *ret_n)
+{
+	struct fdinfo_lock *locks = NULL, *grown;
+	size_t pos = 0, lineno = 0, n = 0, cap = 0;
+	struct cursor c;
+
+	parse_begin();
+	*ret = NULL;
+	*ret_n = 0;
+	while (next_line(text, len, &pos, &lineno, &c)) {
+		if (at_end(&c))
+			continue;
+		if (n == PROC_MAX_LOCKS) {
+			free(locks);
+			return parse_fail(&c, "too many locks");
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = reallocarray(locks, cap, sizeof(*locks));
+			if (!grown) {
+				free(locks);
+				return -ENOMEM;
+			}
+			locks = grown;
+		}
+		if (fdinfo_parse_lock(c.p, c.end, &locks[n])) {
+			free(locks);
+			return parse_fail(&c, "not a lock");
+		}
+		n++;
+	}
+	*ret = locks;
+	*ret_n = n;
+	return 0;
+}
+
+int proc_read_locks(struct fdinfo_lock **ret, size_t *ret_n)
+{
+	char *buf;
+	size_t len;
+	int r;
+
+	r = read_logged("/proc/locks", &buf, &len);
+	if (r < 0)
+		return r;
+	r = proc_parse_locks(buf, len, ret, ret_n);
+	if (r == -EINVAL)
+		log_parse_error("/proc/locks");
+	free(buf);
+	return r;
 }
 
 int proc_read_personality(pid_t pid, uint32_t *ret)

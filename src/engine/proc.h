@@ -193,6 +193,17 @@ int proc_list_tasks(pid_t pid, pid_t **ret_tids, size_t *ret_n)
 /* Open fd numbers of /proc/PID/fd, ascending. malloc'd. */
 int proc_list_fds(pid_t pid, int **ret, size_t *ret_n) __attribute__((warn_unused_result));
 
+/*
+ * /proc/locks: every file lock of the system, as fdinfo.h's fdinfo_parse_lock()
+ * reads each line (waiters included, is_waiter set).  *ret is malloc'd (NULL
+ * when there are none).  Pids are as this process's PID namespace sees them.
+ */
+#define PROC_MAX_LOCKS (1u << 20)
+struct fdinfo_lock;
+int proc_parse_locks(const char *text, size_t len, struct fdinfo_lock **ret, size_t *ret_n)
+	__attribute__((warn_unused_result));
+int proc_read_locks(struct fdinfo_lock **ret, size_t *ret_n) __attribute__((warn_unused_result));
+
 /* /proc/PID/personality (hex; needs ptrace access). */
 int proc_read_personality(pid_t pid, uint32_t *ret) __attribute__((warn_unused_result));
 

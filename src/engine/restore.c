@@ -45,6 +45,7 @@
 #include "engine-internal.h"
 #include "engine.h"
 #include "fds.h"
+#include "file-locks.h"
 #include "gpu/gpu.h"
 #include "proc.h"
 #include "restorer/restorer.h"
@@ -1234,9 +1235,11 @@ static int apply_memfd_seals(const struct tproc *p)
 
 /*
  * The end of one process's restore, every thread stopped on the blob's trap:
- * signals blocked again, then what may fire or must not meet the blob
- * (signals.c, timers.c: their injected calls still use the blob's stack),
- * the blob unmapped, and the registers and masks last.
+ * signals blocked again, then what the process must do itself once nothing
+ * of thaw's is opened or closed in it any more (its file locks: file-locks.h
+ * says why), what may fire or must not meet the blob (signals.c, timers.c:
+ * their injected calls still use the blob's stack), the blob unmapped, and
+ * the registers and masks last.
  */
 static int finish_process(struct tproc *p)
 {
@@ -1247,6 +1250,8 @@ static int finish_process(struct tproc *p)
 
 	for (i = 0; ret == 0 && i < img->nr_threads; i++)
 		ret = signals_block_all(img->threads[i].tid);
+	if (ret == 0)
+		ret = locks_restore(&fz, img);
 	if (ret == 0)
 		ret = signals_restore_late(&fz, img, &p->stop_after_release);
 	if (ret == 0)

@@ -193,6 +193,34 @@ const struct image_fd_kind_record image_fd_kind_records[IMAGE_FD_KIND_COUNT] = {
 	FD_KIND(IMAGE_FD_PIDFD, pidfd_record, pidfd),
 };
 
+/* File locks and leases (src/engine/file-locks.c) */
+
+static const char *const lock_kinds[] = { "posix", "ofd", "flock", "lease" };
+static const char *const lock_types[] = { "read", "write" };
+
+static const struct image_field lock_fields[] = {
+	IMAGE_I32(struct image_lock, fd, 0, (1 << 20) - 1),
+	IMAGE_ENUM(struct image_lock, kind, lock_kinds),
+	IMAGE_ENUM(struct image_lock, type, lock_types),
+	IMAGE_FIELD(struct image_lock, start, IMAGE_F_U64, .max = IMAGE_LOCK_MAX_OFF, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_lock, len, IMAGE_F_U64, .max = IMAGE_LOCK_MAX_OFF, IMAGE_OPTIONAL),
+};
+
+static int check_lock(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_lock *l = rec;
+
+	if ((l->kind == IMAGE_LOCK_FLOCK || l->kind == IMAGE_LOCK_LEASE) && (l->start || l->len))
+		return table_bad(err, errlen, "%s: a %s covers the whole file, not a range", where,
+				 lock_kinds[l->kind]);
+	if (l->len && l->len - 1 > IMAGE_LOCK_MAX_OFF - l->start)
+		return table_bad(err, errlen, "%s: range %llu+%llu ends past the largest file offset",
+				 where, (unsigned long long)l->start, (unsigned long long)l->len);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(lock_record, image_lock, lock_fields, check_lock);
+
 /* ---- the sections of struct image ---- */
 
 #define SECTION_ARRAY(key_, rec_, m, cnt, maxn)                                                    \
@@ -205,6 +233,7 @@ const struct image_section image_sections[] = {
 	SECTION_ARRAY("files", file_record, files, nr_files, IMAGE_MAX_FILES),
 	SECTION_ONE("attrs", proc_attrs_record, attrs),
 	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
+	SECTION_ARRAY("locks", lock_record, locks, nr_locks, IMAGE_MAX_LOCKS),
 };
 const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);
 

@@ -442,6 +442,38 @@ static int check_children(struct check *c, const struct image *img)
 	return 0;
 }
 
+/* Every lock is on an fd of the image of a kind that can hold it. */
+static int check_locks(struct check *c, const struct image *img)
+{
+	uint32_t i, lo, hi;
+
+	for (i = 0; i < img->nr_locks; i++) {
+		const struct image_lock *l = &img->locks[i];
+		const struct image_fd *f = NULL;
+		bool ok;
+
+		/* fds are sorted (check_fds) */
+		for (lo = 0, hi = img->nr_fds; lo < hi && !f;) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (img->fds[mid].fd == l->fd)
+				f = &img->fds[mid];
+			else if (img->fds[mid].fd < l->fd)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!f)
+			return bad(c, "locks[%u]: fd %d is not an fd of the process", i, l->fd);
+		ok = f->kind == IMAGE_FD_FILE || f->kind == IMAGE_FD_MEMFD ||
+		     (f->kind == IMAGE_FD_DIR && l->kind != IMAGE_LOCK_LEASE);
+		if (!ok)
+			return bad(c, "locks[%u]: fd %d (%s) cannot hold a lock thaw restores", i,
+				   l->fd, image_fd_kind_name(f->kind));
+	}
+	return 0;
+}
+
 int image_validate(const struct image *img, char *err, size_t errlen)
 {
 	struct check c = { err, errlen };
@@ -451,7 +483,8 @@ int image_validate(const struct image *img, char *err, size_t errlen)
 			   IMAGE_FORMAT_VERSION);
 	if (check_proc(&c, img) || check_threads(&c, img) || check_vmas(&c, img) ||
 	    check_guards(&c, img) || check_fds(&c, img) || check_files(&c, img) ||
-	    check_gpu(&c, img) || check_children(&c, img) || image_sections_check(img, err, errlen))
+	    check_gpu(&c, img) || check_children(&c, img) || image_sections_check(img, err, errlen) ||
+	    check_locks(&c, img))
 		return -EINVAL;
 	return 0;
 }

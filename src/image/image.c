@@ -202,6 +202,11 @@ struct image_child *image_new_child(struct image *img)
 	return GROW(img->children, img->nr_children, IMAGE_MAX_CHILDREN, "child processes");
 }
 
+struct image_lock *image_new_lock(struct image *img)
+{
+	return GROW(img->locks, img->nr_locks, IMAGE_MAX_LOCKS, "file locks");
+}
+
 int image_file_index(struct image *img, const struct image_file *file)
 {
 	struct image_file *f;

@@ -460,6 +460,36 @@ struct image_child {
 	int32_t exit_status; /* zombie: the wait status its parent will get */
 };
 
+/*
+ * File locks and leases (src/engine/file-locks.c), each recorded once, on the
+ * lowest fd of the open file description it was taken through.  POSIX locks
+ * belong to the process, OFD and flock locks and leases to the description.
+ */
+#define IMAGE_MAX_LOCKS 65536
+#define IMAGE_LOCK_MAX_OFF 0x7fffffffffffffffull /* offsets are loff_t */
+
+enum image_lock_kind {
+	IMAGE_LOCK_POSIX, /* fcntl F_SETLK */
+	IMAGE_LOCK_OFD, /* fcntl F_OFD_SETLK */
+	IMAGE_LOCK_FLOCK, /* flock(2) */
+	IMAGE_LOCK_LEASE, /* fcntl F_SETLEASE */
+	IMAGE_LOCK_KIND_COUNT
+};
+
+enum image_lock_type {
+	IMAGE_LOCK_READ, /* F_RDLCK, LOCK_SH */
+	IMAGE_LOCK_WRITE, /* F_WRLCK, LOCK_EX */
+	IMAGE_LOCK_TYPE_COUNT
+};
+
+struct image_lock {
+	int32_t fd;
+	uint32_t kind; /* enum image_lock_kind */
+	uint32_t type; /* enum image_lock_type */
+	uint64_t start; /* absolute offset of the first byte; flock and leases: 0 */
+	uint64_t len; /* bytes; 0 = to the end of the file, however far it grows */
+};
+
 struct image {
 	uint32_t version;
 	struct image_host host;
@@ -482,6 +512,8 @@ struct image {
 	struct image_shmem *shmems;
 	uint32_t nr_children; /* the root image of a tree only */
 	struct image_child *children;
+	uint32_t nr_locks;
+	struct image_lock *locks;
 
 	/* pages.idx, loaded on read; appended to by image_add_pages() on write */
 	uint64_t nr_runs;
@@ -528,6 +560,7 @@ struct image_guard *image_new_guard(struct image *img);
 struct image_fd *image_new_fd(struct image *img);
 struct image_shmem *image_new_shmem(struct image *img);
 struct image_child *image_new_child(struct image *img);
+struct image_lock *image_new_lock(struct image *img);
 /* An image with nothing in it and no files (the GPU state of a process before its dump). */
 struct image *image_alloc_empty(void);
 /* The subdirectory of a tree's snapshot that holds the child pid's image. */

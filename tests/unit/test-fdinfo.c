@@ -3,6 +3,7 @@
  * per fd kind thaw supports), on lines it must refuse, and on garbage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,7 +47,7 @@ static void test_file(void **state)
 	assert_int_equal(info.pos, 4);
 	assert_int_equal(info.flags, 0102002);
 	assert_int_equal(info.ino, 10952970);
-	/* a lock line and an unknown future line are skipped */
+	/* an unknown future line is skipped */
 	assert_int_equal(parse("pos:\t9223372036854775807\nflags:\t02100002\nmnt_id:\t27\n"
 			       "ino:\t1\nlock:\t1: POSIX  ADVISORY  WRITE 42 08:01:1 0 EOF\n"
 			       "new-thing:\t7\n",
@@ -54,7 +55,78 @@ static void test_file(void **state)
 			 0);
 	assert_true(info.pos == INT64_MAX);
 	assert_int_equal(info.flags, 02100002);
+	assert_int_equal(info.nr_locks, 1);
 	fdinfo_release(&info);
+}
+
+/* "lock:" lines as Linux 6.18 prints them (fs/locks.c lock_get_status). */
+static void test_locks(void **state)
+{
+	struct fdinfo info;
+	const struct fdinfo_lock *l;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t0\nflags:\t0100002\nmnt_id:\t27\nino:\t10953704\n"
+			       "lock:\t1: POSIX  ADVISORY  WRITE 28893 fe:00:10953704 10 29\n"
+			       "lock:\t2: POSIX  ADVISORY  READ 28893 fe:00:10953704 100 EOF\n"
+			       "lock:\t3: OFDLCK ADVISORY  READ -1 fe:00:10953704 0 4\n"
+			       "lock:\t4: FLOCK  ADVISORY  WRITE 28893 fe:00:10953704 0 EOF\n"
+			       "lock:\t5: LEASE  ACTIVE    READ 28893 fe:00:10953704 0 EOF\n"
+			       "lock:\t6: LEASE  BREAKING  UNLCK 7 103:1f:18446744073709551615 0 EOF\n",
+			       &info),
+			 0);
+	assert_int_equal(info.nr_locks, 6);
+	l = &info.locks[0];
+	assert_int_equal(l->kind, FDINFO_LOCK_POSIX);
+	assert_int_equal(l->mode, FDINFO_LOCK_ADVISORY);
+	assert_int_equal(l->type, F_WRLCK);
+	assert_int_equal(l->pid, 28893);
+	assert_int_equal(l->dev_major, 0xfe);
+	assert_int_equal(l->dev_minor, 0);
+	assert_int_equal(l->ino, 10953704);
+	assert_int_equal(l->start, 10);
+	assert_int_equal(l->end, 29);
+	assert_false(l->is_waiter);
+	assert_true(info.locks[1].end == FDINFO_LOCK_EOF);
+	assert_int_equal(info.locks[1].type, F_RDLCK);
+	assert_int_equal(info.locks[2].kind, FDINFO_LOCK_OFD);
+	assert_int_equal(info.locks[2].pid, -1);
+	assert_int_equal(info.locks[3].kind, FDINFO_LOCK_FLOCK);
+	assert_int_equal(info.locks[4].kind, FDINFO_LOCK_LEASE);
+	assert_int_equal(info.locks[4].mode, FDINFO_LEASE_ACTIVE);
+	l = &info.locks[5];
+	assert_int_equal(l->mode, FDINFO_LEASE_BREAKING);
+	assert_int_equal(l->type, F_UNLCK);
+	assert_int_equal(l->dev_major, 0x103);
+	assert_int_equal(l->dev_minor, 0x1f);
+	assert_true(l->ino == UINT64_MAX);
+	fdinfo_release(&info);
+	assert_null(info.locks);
+
+	/* what only /proc/locks shows: waiters, inode-less locks, old kernels' mandatory locks */
+	{
+		static const char *const lines[] = {
+			"1: -> POSIX  ADVISORY  WRITE 22212 fe:00:10953704 10 29",
+			"2: POSIX *NOINODE* WRITE 5 <none>:0 0 EOF",
+			"3: POSIX  MANDATORY WRITE 5 08:01:7 0 0",
+			"4: DELEG  ACTIVE    READ 9 00:2d:44 0 EOF",
+			"5: UNKNOWN UNKNOWN  UNLCK 0 00:00:1 0 EOF",
+		};
+		struct fdinfo_lock got[5];
+		size_t i;
+
+		for (i = 0; i < 5; i++)
+			assert_int_equal(fdinfo_parse_lock(lines[i], lines[i] + strlen(lines[i]),
+							   &got[i]),
+					 0);
+		assert_true(got[0].is_waiter);
+		assert_int_equal(got[1].mode, FDINFO_LOCK_NOINODE);
+		assert_int_equal(got[1].ino, 0);
+		assert_int_equal(got[2].mode, FDINFO_LOCK_MANDATORY);
+		assert_int_equal(got[2].end, 0);
+		assert_int_equal(got[3].kind, FDINFO_LOCK_DELEG);
+		assert_int_equal(got[4].kind, FDINFO_LOCK_UNKNOWN);
+	}
 }
 
 static void test_eventfd(void **state)
@@ -231,6 +303,19 @@ static void test_refused(void **state)
 		"tfd: 3 events: 100000000 data: 2 pos:0 ino:1 sdev:1\n",
 		"tfd: 3 data: 2 events: 1 pos:0 ino:1 sdev:1\n",
 		"pos:\t0\nno colon here\n",
+		"lock:\t1: POSIX  ADVISORY  WRITE 1 fe:00:1 10 9\n", /* ends before it starts */
+		"lock:\t1: POSIX  ADVISORY  WRITE 1 fe:00:1 10\n",
+		"lock:\t1: POSIX  ADVISORY  WRITE 1 fe:00:1 -1 EOF\n",
+		"lock:\t1: POSIX  ADVISORY  WRITE 1 fe:00:1 0 9223372036854775808\n",
+		"lock:\t1: POSIX  ADVISORY  WRITE 1 fe: 00:1 0 EOF\n",
+		"lock:\t1: POSIX  ADVISORY  WRITE 1 fe:00:1 0 EOF junk\n",
+		"lock:\t1: POSIX  ADVISORY  WRITE -2 fe:00:1 0 EOF\n",
+		"lock:\t1: POSIX  ADVISORY  WRITEX 1 fe:00:1 0 EOF\n",
+		"lock:\t1: FLOCK  MSNFS  READ 1 fe:00:1 0 EOF\n",
+		"lock:\t1: SPLOCK ADVISORY  READ 1 fe:00:1 0 EOF\n",
+		"lock:\t1 POSIX  ADVISORY  READ 1 fe:00:1 0 EOF\n",
+		"lock:\t1: POSIX  ADVISORY  READ 1 fe:100000000:1 0 EOF\n",
+		"lock:\t1: POSIX  ADVISORY  READ 1 <none>:1 0 EOF\n",
 	};
 	struct fdinfo info;
 	size_t i, off;
@@ -242,6 +327,7 @@ static void test_refused(void **state)
 		if (ret != -EINVAL)
 			fail_msg("accepted or wrong error for \"%s\": %d", bad[i], ret);
 		assert_null(info.tfds);
+		assert_null(info.locks);
 	}
 	/* the offset names the bad line */
 	assert_int_equal(fdinfo_parse("pos:\t0\nflags:\tx\n", 16, &info, &off), -EINVAL);
@@ -263,7 +349,8 @@ static void test_garbage(void **state)
 	assert_int_equal(info.pos, 5);
 	for (i = 0; i < 20000; i++) {
 		size_t len = (size_t)(rand_r(&seed) % (int)sizeof(buf));
-		static const char alphabet[] = "tfd:events data pos ino sdev 0123456789abcdef\n\t(),-x";
+		static const char alphabet[] = "tfd:events data pos ino sdev lock: POSIX READ EOF "
+					       "0123456789abcdef\n\t(),-x";
 
 		for (j = 0; j < (int)len; j++)
 			buf[j] = (i & 1) ? (unsigned char)rand_r(&seed) :
@@ -299,6 +386,7 @@ int main(void)
 		cmocka_unit_test(test_timerfd),	  cmocka_unit_test(test_memfd),
 		cmocka_unit_test(test_refused),	  cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_read_self), cmocka_unit_test(test_pidfd),
+		cmocka_unit_test(test_locks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

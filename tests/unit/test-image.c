@@ -347,6 +347,13 @@ static void populate(struct image *img)
 	f->fd = 12;
 	f->kind = IMAGE_FD_DIR;
 	f->file = 0; /* odd but legal: any file index */
+
+	*image_new_lock(img) = (struct image_lock){ .fd = 3, .kind = IMAGE_LOCK_POSIX,
+						    .type = IMAGE_LOCK_WRITE, .start = 10, .len = 20 };
+	*image_new_lock(img) = (struct image_lock){ .fd = 10, .kind = IMAGE_LOCK_OFD,
+						    .type = IMAGE_LOCK_READ, .start = 1ull << 62 };
+	*image_new_lock(img) = (struct image_lock){ .fd = 12, .kind = IMAGE_LOCK_FLOCK,
+						    .type = IMAGE_LOCK_READ };
 }
 
 /* pages: 300 dumped pages in VMA A (split at 256), 1 more merged, one zero run in B */
@@ -491,6 +498,9 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 	assert_int_equal(a->nr_children, b->nr_children);
 	for (i = 0; i < a->nr_children; i++)
 		assert_memory_equal(&a->children[i], &b->children[i], sizeof(a->children[i]));
+	assert_int_equal(a->nr_locks, b->nr_locks);
+	for (i = 0; i < a->nr_locks; i++)
+		assert_memory_equal(&a->locks[i], &b->locks[i], sizeof(a->locks[i]));
 	assert_int_equal(a->nr_runs, b->nr_runs);
 	assert_int_equal(a->pages_bytes, b->pages_bytes);
 	if (with_runs)
@@ -1211,6 +1221,13 @@ static void test_hostile_json(void **state)
 		{ "\"oom_score_adj\": 345", "\"oom_score_adj\": 1001", "attrs.oom_score_adj" },
 		{ "\"coredump_filter\": \"0x5d\"", "\"coredump_filter\": \"0x200\"",
 		  "attrs.coredump_filter" },
+		{ "\"type\": \"write\"", "\"type\": \"exclusive\"", "locks[0].type" },
+		{ "\"len\": 20", "\"len\": 9223372036854775807", "past the largest file offset" },
+		{ "\"kind\": \"flock\"", "\"kind\": \"flock\", \"start\": 7", "whole file" },
+		{ "\"kind\": \"flock\"", "\"kind\": \"lease\"", "fd 12 (dir) cannot hold a lock" },
+		{ "\"kind\": \"ofd\"", "\"kind\": \"ofd\", \"fd\": 13", "duplicate" },
+		{ "\"fd\": 10,\n      \"kind\": \"ofd\"", "\"fd\": 13,\n      \"kind\": \"ofd\"",
+		  "fd 13 is not an fd" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b;
 	char err[512], *json, *bad, *p;

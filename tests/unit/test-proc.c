@@ -15,6 +15,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "engine/fdinfo.h"
 #include "engine/proc.h"
 
 #define S(x) x, sizeof(x) - 1
@@ -812,6 +814,42 @@ static void test_read_file(void **state)
 	assert_null(buf);
 }
 
+/* /proc/locks of Linux 6.18: one line per lock, waiters after the lock they wait for. */
+static void test_locks(void **state)
+{
+	static const char text[] = "1: LEASE  ACTIVE    READ 28893 fe:00:10953707 0 EOF\n"
+				   "2: OFDLCK ADVISORY  READ -1 fe:00:10953706 0 4\n"
+				   "3: POSIX  ADVISORY  WRITE 15846 fe:00:10953704 10 29\n"
+				   "3: -> POSIX  ADVISORY  WRITE 22212 fe:00:10953704 10 29\n"
+				   "4: FLOCK  ADVISORY  WRITE 28893 fe:00:10953705 0 EOF";
+	struct fdinfo_lock *locks;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(proc_parse_locks(S(text), &locks, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(locks[0].kind, FDINFO_LOCK_LEASE);
+	assert_int_equal(locks[1].pid, -1);
+	assert_int_equal(locks[2].start, 10);
+	assert_false(locks[2].is_waiter);
+	assert_true(locks[3].is_waiter);
+	assert_int_equal(locks[3].pid, 22212);
+	assert_int_equal(locks[4].type, F_WRLCK);
+	free(locks);
+	/* nothing locked: no array */
+	assert_int_equal(proc_parse_locks("", 0, &locks, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(locks);
+	/* a bad line names itself */
+	assert_int_equal(proc_parse_locks(S("1: POSIX  ADVISORY  WRITE 1 fe:00:1 0 EOF\n2: junk\n"),
+					  &locks, &n),
+			 -EINVAL);
+	assert_int_equal(proc_parse_last_error()->line, 2);
+	/* and the live file parses */
+	assert_int_equal(proc_read_locks(&locks, &n), 0);
+	free(locks);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -835,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_live_auxv_personality),
 		cmocka_unit_test(test_live_limits),
 		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_locks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
