@@ -44,19 +44,6 @@ static const char *const itimer_names[3] = { "real", "virtual", "prof" };
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define RLIM_UNLIMITED UINT64_MAX
 
-static const struct {
-	const char *name;
-	size_t off;
-} reg_fields[] = {
-#define REG(r) { #r, offsetof(struct image_regs, r) }
-	REG(r15), REG(r14), REG(r13), REG(r12),	    REG(rbp), REG(rbx),	    REG(r11),
-	REG(r10), REG(r9),  REG(r8),  REG(rax),	    REG(rcx), REG(rdx),	    REG(rsi),
-	REG(rdi), REG(orig_rax),      REG(rip),	    REG(cs),  REG(eflags),  REG(rsp),
-	REG(ss),  REG(fs_base),	      REG(gs_base), REG(ds),  REG(es),	    REG(fs),
-	REG(gs),
-#undef REG
-};
-
 static const char *const vma_kind_names[IMAGE_VMA_KIND_COUNT] = {
 	"anon", "file-private", "file-shared", "shmem", "vdso", "vvar", "vvar-vclock", "vsyscall",
 };
@@ -72,6 +59,11 @@ static const char *const sock_opt_names[] = {
 };
 static const char *const thread_state_names[] = { "running", "syscall-restart", "syscall-eintr",
 						  "syscall-done" };
+
+const char *image_itimer_name(uint32_t which)
+{
+	return which < ARRAY_SIZE(itimer_names) ? itimer_names[which] : "?";
+}
 
 const char *image_vma_kind_name(uint32_t kind)
 {
@@ -264,9 +256,11 @@ static json_t *enc_gpu(struct enc *e, const struct image_gpu *g)
 	return o;
 }
 
+static json_t *enc_record(struct enc *e, const struct image_record *rec, const void *obj);
+
 static json_t *enc_proc(struct enc *e, const struct image_proc *p)
 {
-	json_t *o = json_object(), *mm = json_object(), *rl = json_object();
+	json_t *o = json_object(), *rl = json_object();
 	json_t *sa = json_array(), *it = json_object();
 	char comm[sizeof(p->comm) + 1];
 	int i;
@@ -284,18 +278,7 @@ static json_t *enc_proc(struct enc *e, const struct image_proc *p)
 	if (p->cwd)
 		put(e, o, "cwd", j_str(p->cwd));
 	put(e, o, "exe", json_integer(p->exe));
-	put(e, mm, "start_code", j_hex(p->mm.start_code));
-	put(e, mm, "end_code", j_hex(p->mm.end_code));
-	put(e, mm, "start_data", j_hex(p->mm.start_data));
-	put(e, mm, "end_data", j_hex(p->mm.end_data));
-	put(e, mm, "start_brk", j_hex(p->mm.start_brk));
-	put(e, mm, "brk", j_hex(p->mm.brk));
-	put(e, mm, "start_stack", j_hex(p->mm.start_stack));
-	put(e, mm, "arg_start", j_hex(p->mm.arg_start));
-	put(e, mm, "arg_end", j_hex(p->mm.arg_end));
-	put(e, mm, "env_start", j_hex(p->mm.env_start));
-	put(e, mm, "env_end", j_hex(p->mm.env_end));
-	put(e, o, "mm", mm);
+	put(e, o, "mm", enc_record(e, &image_mm_record, &p->mm));
 	put_blob(e, o, "auxv", &p->auxv);
 	for (i = 0; i < IMAGE_NR_RLIMITS; i++) {
 		json_t *lim = json_object();
@@ -335,11 +318,9 @@ static json_t *enc_proc(struct enc *e, const struct image_proc *p)
 	return o;
 }
 
-static json_t *enc_record(struct enc *e, const struct image_record *rec, const void *obj);
-
 static json_t *enc_thread(struct enc *e, const struct image_thread *t)
 {
-	json_t *o = json_object(), *regs = json_object(), *rseq = json_object();
+	json_t *o = json_object(), *rseq = json_object();
 	json_t *alt = json_object();
 	char comm[sizeof(t->comm) + 1];
 	size_t i;
@@ -350,10 +331,7 @@ static json_t *enc_thread(struct enc *e, const struct image_thread *t)
 	put(e, o, "comm", j_str(comm));
 	put(e, o, "state", json_string(image_thread_state_name(t->state)));
 	put(e, o, "syscall_nr", json_integer(t->syscall_nr));
-	for (i = 0; i < ARRAY_SIZE(reg_fields); i++)
-		put(e, regs, reg_fields[i].name,
-		    j_hex(*(const uint64_t *)((const char *)&t->regs + reg_fields[i].off)));
-	put(e, o, "regs", regs);
+	put(e, o, "regs", enc_record(e, &image_regs_record, &t->regs));
 	put_blob(e, o, "xsave", &t->xsave);
 	put(e, o, "sigmask", j_hex(t->sigmask));
 	put(e, o, "clear_child_tid", j_hex(t->clear_child_tid));
@@ -369,7 +347,10 @@ static json_t *enc_thread(struct enc *e, const struct image_thread *t)
 	put(e, alt, "flags", j_hex(t->altstack_flags));
 	put(e, o, "altstack", alt);
 	put_blob(e, o, "pending", &t->pending);
-	put(e, o, "attrs", enc_record(e, &image_thread_attrs_record, &t->attrs));
+	for (i = 0; i < image_nr_thread_sections; i++)
+		put(e, o, image_thread_sections[i].key,
+		    enc_record(e, image_thread_sections[i].rec,
+			       (const char *)t + image_thread_sections[i].off));
 	return o;
 }
 
@@ -550,24 +531,6 @@ static json_t *enc_shmem(struct enc *e, const struct image_shmem *s)
 
 /* ---- records described by tables (image-record.h) ---- */
 
-static uint64_t load_uint(const void *p, size_t size)
-{
-	uint32_t v32;
-	uint64_t v64;
-	bool b;
-
-	if (size == sizeof(bool)) {
-		memcpy(&b, p, sizeof(b));
-		return b;
-	}
-	if (size == 4) {
-		memcpy(&v32, p, 4);
-		return v32;
-	}
-	memcpy(&v64, p, 8);
-	return v64;
-}
-
 static void store_uint(void *p, size_t size, uint64_t v)
 {
 	uint32_t v32 = (uint32_t)v;
@@ -581,28 +544,14 @@ static void store_uint(void *p, size_t size, uint64_t v)
 		memcpy(p, &v, 8);
 }
 
-/* A signed field's value: I32 fields are sign-extended. */
-static int64_t load_int(const void *p, uint8_t type)
-{
-	int32_t v32;
-	int64_t v64;
-
-	if (type == IMAGE_F_I32) {
-		memcpy(&v32, p, 4);
-		return v32;
-	}
-	memcpy(&v64, p, 8);
-	return v64;
-}
-
 static json_t *enc_scalar(uint8_t type, const void *p, size_t size, const struct image_field *f)
 {
-	uint64_t v = load_uint(p, size);
+	uint64_t v = image_load_uint(p, size);
 
 	switch (type) {
 	case IMAGE_F_I32:
 	case IMAGE_F_I64:
-		return json_integer(load_int(p, type));
+		return json_integer(image_load_int(p, type));
 	case IMAGE_F_HEX32:
 	case IMAGE_F_HEX64:
 		return j_hex(v);
@@ -627,7 +576,7 @@ static bool field_is_zero(const struct image_field *f, const void *obj)
 	const char *str;
 
 	if (f->type == IMAGE_F_ARRAY)
-		return !load_uint((const char *)obj + f->count_off, sizeof(uint32_t));
+		return !image_load_uint((const char *)obj + f->count_off, sizeof(uint32_t));
 	if (f->type == IMAGE_F_STR) {
 		memcpy(&str, p, sizeof(str));
 		return !str;
@@ -662,7 +611,7 @@ static json_t *enc_record(struct enc *e, const struct image_record *rec, const v
 			break;
 		case IMAGE_F_ARRAY:
 			memcpy(&elems, p, sizeof(elems));
-			n = (uint32_t)load_uint((const char *)obj + f->count_off, sizeof(uint32_t));
+			n = (uint32_t)image_load_uint((const char *)obj + f->count_off, sizeof(uint32_t));
 			v = json_array();
 			for (k = 0; elems && k < n; k++) {
 				const char *ep = elems + (size_t)k * f->elem_size;
@@ -1399,14 +1348,6 @@ static int dec_gpu(struct dec *d, json_t *o, struct image_gpu *g)
 
 static int dec_proc(struct dec *d, json_t *o, struct image_proc *p)
 {
-	static const char *const mm_names[] = { "start_code", "end_code",  "start_data",
-						"end_data",   "start_brk", "brk",
-						"start_stack", "arg_start", "arg_end",
-						"env_start",  "env_end" };
-	uint64_t *mm_fields[] = { &p->mm.start_code, &p->mm.end_code,	 &p->mm.start_data,
-				  &p->mm.end_data,   &p->mm.start_brk,	 &p->mm.brk,
-				  &p->mm.start_stack, &p->mm.arg_start, &p->mm.arg_end,
-				  &p->mm.env_start,  &p->mm.env_end };
 	json_t *mm, *rl, *sa, *it;
 	uint64_t seen = 0;
 	size_t i, n;
@@ -1425,11 +1366,8 @@ static int dec_proc(struct dec *d, json_t *o, struct image_proc *p)
 		return -EINVAL;
 	p->exe = v;
 	mm = get_obj(d, o, "process", "mm");
-	if (!mm)
+	if (!mm || dec_record(d, &image_mm_record, mm, "process.mm", &p->mm))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(mm_names); i++)
-		if (get_hex(d, mm, "process.mm", mm_names[i], mm_fields[i]))
-			return -EINVAL;
 	if (get_blob(d, o, "process", "auxv", &p->auxv))
 		return -EINVAL;
 	rl = get_obj(d, o, "process", "rlimits");
@@ -1493,7 +1431,7 @@ static int dec_proc(struct dec *d, json_t *o, struct image_proc *p)
 
 static int dec_thread(struct dec *d, json_t *o, const char *where, struct image_thread *t)
 {
-	json_t *regs, *rseq, *alt, *attrs;
+	json_t *regs, *rseq, *alt;
 	char sub[96];
 	int64_t nr;
 	size_t i;
@@ -1511,10 +1449,8 @@ static int dec_thread(struct dec *d, json_t *o, const char *where, struct image_
 	if (!regs)
 		return -EINVAL;
 	snprintf(sub, sizeof(sub), "%s.regs", where);
-	for (i = 0; i < ARRAY_SIZE(reg_fields); i++)
-		if (get_hex(d, regs, sub, reg_fields[i].name,
-			    (uint64_t *)((char *)&t->regs + reg_fields[i].off)))
-			return -EINVAL;
+	if (dec_record(d, &image_regs_record, regs, sub, &t->regs))
+		return -EINVAL;
 	if (get_blob(d, o, where, "xsave", &t->xsave) ||
 	    get_hex(d, o, where, "sigmask", &t->sigmask) ||
 	    get_hex(d, o, where, "clear_child_tid", &t->clear_child_tid) ||
@@ -1538,11 +1474,15 @@ static int dec_thread(struct dec *d, json_t *o, const char *where, struct image_
 		return -EINVAL;
 	if (get_blob(d, o, where, "pending", &t->pending))
 		return -EINVAL;
-	attrs = get_obj(d, o, where, "attrs");
-	if (!attrs)
-		return -EINVAL;
-	snprintf(sub, sizeof(sub), "%s.attrs", where);
-	return dec_record(d, &image_thread_attrs_record, attrs, sub, &t->attrs);
+	for (i = 0; i < image_nr_thread_sections; i++) {
+		const struct image_section *s = &image_thread_sections[i];
+		json_t *r = get_obj(d, o, where, s->key);
+
+		snprintf(sub, sizeof(sub), "%s.%s", where, s->key);
+		if (!r || dec_record(d, s->rec, r, sub, (char *)t + s->off))
+			return -EINVAL;
+	}
+	return 0;
 }
 
 static int dec_vma(struct dec *d, json_t *o, const char *where, struct image_vma *v)

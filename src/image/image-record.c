@@ -105,7 +105,7 @@ static int check_file(const void *rec, const char *where, char *err, size_t errl
 	return 0;
 }
 
-static IMAGE_RECORD_DEF(file_record, image_file, file_fields, check_file);
+IMAGE_RECORD_DEF(image_file_record, image_file, file_fields, check_file);
 
 /* Process and thread attributes (src/engine/attrs.c) */
 
@@ -230,12 +230,45 @@ static IMAGE_RECORD_DEF(lock_record, image_lock, lock_fields, check_lock);
 #define SECTION_ONE(key_, rec_, m) { .key = (key_), .rec = &(rec_), .off = offsetof(struct image, m) }
 
 const struct image_section image_sections[] = {
-	SECTION_ARRAY("files", file_record, files, nr_files, IMAGE_MAX_FILES),
+	SECTION_ARRAY("files", image_file_record, files, nr_files, IMAGE_MAX_FILES),
 	SECTION_ONE("attrs", proc_attrs_record, attrs),
 	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
 	SECTION_ARRAY("locks", lock_record, locks, nr_locks, IMAGE_MAX_LOCKS),
 };
 const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);
+
+/* ---- the sections of struct image_thread: single records only ---- */
+
+#define SECTION_THREAD(key_, rec_, m)                                                              \
+	{ .key = (key_), .rec = &(rec_), .off = offsetof(struct image_thread, m) }
+
+const struct image_section image_thread_sections[] = {
+	SECTION_THREAD("attrs", image_thread_attrs_record, attrs),
+};
+const uint32_t image_nr_thread_sections = ARRAY_SIZE(image_thread_sections);
+
+/* ---- parts of the hand-written records ---- */
+
+#define REG(r) IMAGE_HEX64(struct image_regs, r)
+static const struct image_field regs_fields[] = {
+	REG(r15), REG(r14), REG(r13),	  REG(r12), REG(rbp),	 REG(rbx), REG(r11),
+	REG(r10), REG(r9),  REG(r8),	  REG(rax), REG(rcx),	 REG(rdx), REG(rsi),
+	REG(rdi), REG(orig_rax),	  REG(rip), REG(cs),	 REG(eflags), REG(rsp),
+	REG(ss),  REG(fs_base),		  REG(gs_base), REG(ds), REG(es),  REG(fs),
+	REG(gs),
+};
+#undef REG
+IMAGE_RECORD_DEF(image_regs_record, image_regs, regs_fields, NULL);
+
+static const struct image_field mm_fields[] = {
+	IMAGE_HEX64(struct image_mm, start_code),  IMAGE_HEX64(struct image_mm, end_code),
+	IMAGE_HEX64(struct image_mm, start_data),  IMAGE_HEX64(struct image_mm, end_data),
+	IMAGE_HEX64(struct image_mm, start_brk),   IMAGE_HEX64(struct image_mm, brk),
+	IMAGE_HEX64(struct image_mm, start_stack), IMAGE_HEX64(struct image_mm, arg_start),
+	IMAGE_HEX64(struct image_mm, arg_end),	   IMAGE_HEX64(struct image_mm, env_start),
+	IMAGE_HEX64(struct image_mm, env_end),
+};
+IMAGE_RECORD_DEF(image_mm_record, image_mm, mm_fields, NULL);
 
 /* ---- walking ---- */
 
@@ -247,6 +280,37 @@ static const struct image_fd_kind_record *fd_kind_record(uint32_t kind)
 }
 
 
+
+uint64_t image_load_uint(const void *p, size_t size)
+{
+	uint32_t v32;
+	uint64_t v64;
+	bool b;
+
+	if (size == sizeof(bool)) {
+		memcpy(&b, p, sizeof(b));
+		return b;
+	}
+	if (size == 4) {
+		memcpy(&v32, p, 4);
+		return v32;
+	}
+	memcpy(&v64, p, 8);
+	return v64;
+}
+
+int64_t image_load_int(const void *p, uint8_t type)
+{
+	int32_t v32;
+	int64_t v64;
+
+	if (type == IMAGE_F_I32) {
+		memcpy(&v32, p, 4);
+		return v32;
+	}
+	memcpy(&v64, p, 8);
+	return v64;
+}
 
 static uint32_t load_count(const void *obj, size_t off)
 {
@@ -337,6 +401,11 @@ void image_sections_release(struct image *img)
 {
 	uint32_t i, k;
 
+	for (k = 0; img->threads && k < img->nr_threads; k++)
+		for (i = 0; i < image_nr_thread_sections; i++)
+			image_record_release(image_thread_sections[i].rec,
+					     (char *)&img->threads[k] + image_thread_sections[i].off);
+
 	for (i = 0; img->fds && i < img->nr_fds; i++) {
 		const struct image_fd_kind_record *r = fd_kind_record(img->fds[i].kind);
 
@@ -378,6 +447,16 @@ int image_sections_blobs(const struct image *img,
 			ret = image_record_blobs(r->rec, (const char *)&img->fds[i] + r->off, where,
 						 fn, arg);
 	}
+
+	for (k = 0; !ret && img->threads && k < img->nr_threads; k++)
+		for (i = 0; !ret && i < image_nr_thread_sections; i++) {
+			snprintf(where, sizeof(where), "threads[%u].%s", k,
+				 image_thread_sections[i].key);
+			ret = image_record_blobs(image_thread_sections[i].rec,
+						 (const char *)&img->threads[k] +
+							 image_thread_sections[i].off,
+						 where, fn, arg);
+		}
 
 	for (i = 0; !ret && i < image_nr_sections; i++) {
 		const struct image_section *s = &image_sections[i];
@@ -431,6 +510,17 @@ int image_sections_check(const struct image *img, char *err, size_t errlen)
 {
 	char where[96];
 	uint32_t i, k;
+
+	for (k = 0; img->threads && k < img->nr_threads; k++)
+		for (i = 0; i < image_nr_thread_sections; i++) {
+			snprintf(where, sizeof(where), "threads[%u].%s", k,
+				 image_thread_sections[i].key);
+			if (image_record_check(image_thread_sections[i].rec,
+					       (const char *)&img->threads[k] +
+						       image_thread_sections[i].off,
+					       where, err, errlen))
+				return -EINVAL;
+		}
 
 	for (i = 0; i < img->nr_fds; i++) {
 		const struct image_fd_kind_record *r = fd_kind_record(img->fds[i].kind);
@@ -586,5 +676,20 @@ int image_records_check(char *err, size_t errlen)
 		if (check_record_table(s->rec, 0, err, errlen))
 			return -EINVAL;
 	}
-	return check_record_table(&image_thread_attrs_record, 0, err, errlen);
+	for (i = 0; i < image_nr_thread_sections; i++) {
+		const struct image_section *s = &image_thread_sections[i];
+
+		if (s->count_off || s->off + s->rec->size > sizeof(struct image_thread))
+			return table_bad(err, errlen, "thread section %s: not a single record "
+					 "inside struct image_thread", s->key);
+		for (j = 0; j < i; j++)
+			if (!strcmp(image_thread_sections[j].key, s->key))
+				return table_bad(err, errlen, "thread section %s: listed twice",
+						 s->key);
+		if (check_record_table(s->rec, 0, err, errlen))
+			return -EINVAL;
+	}
+	if (check_record_table(&image_regs_record, 0, err, errlen))
+		return -EINVAL;
+	return check_record_table(&image_mm_record, 0, err, errlen);
 }

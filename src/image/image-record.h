@@ -142,6 +142,32 @@ int image_record_check(const struct image_record *rec, const void *obj, const ch
 		       char *err, size_t errlen);
 
 /*
+ * Records hung off each struct image_thread (off and count_off count from
+ * the thread, not the image): the per-thread counterpart of image_sections,
+ * walked by the thread's encoder and decoder, image_free() and the checks.
+ */
+extern const struct image_section image_thread_sections[];
+extern const uint32_t image_nr_thread_sections;
+
+/* Parts of the older, hand-written records that are described by tables too. */
+extern const struct image_record image_regs_record; /* struct image_regs: threads[].regs */
+extern const struct image_record image_mm_record; /* struct image_mm: process.mm */
+extern const struct image_record image_file_record; /* struct image_file: files[] */
+
+/* A scalar field's value as stored at p: unsigned (size 1, 4 or 8), or signed (I32, I64). */
+uint64_t image_load_uint(const void *p, size_t size);
+int64_t image_load_int(const void *p, uint8_t type);
+
+/*
+ * Compares two records of one table field by field (image-compare.c), with
+ * the exceptions that image_compare() applies.  false when alike; true with
+ * the first difference in diff, named by its path under where:
+ * "children[2].pgid: 7 restored, 5 dumped".
+ */
+bool image_record_differs(const struct image_record *rec, const void *dumped,
+			  const void *restored, const char *where, char *diff, size_t difflen);
+
+/*
  * Checks every record reachable from image_sections: sizes agree with types,
  * bounds are sane, names are given.  0 or -EINVAL with the first mistake in
  * err; the unit tests run it, so a wrong table never ships.

@@ -138,10 +138,6 @@ static int check_threads(struct check *c, const struct image *img)
 		if (t->attrs.nr_cpus > IMAGE_MAX_CPUS)
 			return bad(c, "threads[%u].attrs.cpus: %u, at most %d allowed", i,
 				   t->attrs.nr_cpus, IMAGE_MAX_CPUS);
-		snprintf(what, sizeof(what), "threads[%u].attrs", i);
-		if (image_record_check(&image_thread_attrs_record, &t->attrs, what, c->err,
-				       c->errlen))
-			return -EINVAL;
 		/* tids are few; a quadratic check stays far below a millisecond */
 		for (j = 0; j < i; j++)
 			if (img->threads[j].tid == t->tid)

@@ -197,6 +197,20 @@ struct image *image_alloc_empty(void)
 	return image_alloc();
 }
 
+struct image *image_alloc_fingerprint(void)
+{
+	struct image *img = image_alloc();
+
+	if (img)
+		img->keeps_no_bytes = true;
+	return img;
+}
+
+bool image_takes_pages(const struct image *img)
+{
+	return !img->keeps_no_bytes;
+}
+
 struct image_child *image_new_child(struct image *img)
 {
 	return GROW(img->children, img->nr_children, IMAGE_MAX_CHILDREN, "child processes");
@@ -243,7 +257,8 @@ void image_free(struct image *img)
 	close_fd(&img->dir_fd);
 	close_fd(&img->pages_fd);
 	close_fd(&img->data_fd);
-	image_sections_release(img); /* before fds: table-described fd kinds live in them */
+	/* first: records live in fds and threads too */
+	image_sections_release(img);
 	for (i = 0; i < img->nr_vmas; i++)
 		free(img->vmas[i].name);
 	for (i = 0; i < img->nr_fds; i++)
@@ -255,8 +270,6 @@ void image_free(struct image *img)
 		free(img->shmems[i].extents);
 	}
 	free(img->proc.cwd);
-	for (i = 0; i < img->nr_threads; i++)
-		image_record_release(&image_thread_attrs_record, &img->threads[i].attrs);
 	free(img->threads);
 	free(img->vmas);
 	free(img->guards);
@@ -343,6 +356,11 @@ int image_add_blob(struct image *img, const void *data, size_t len, struct image
 	memset(ret, 0, sizeof(*ret));
 	if (!len)
 		return 0;
+	if (img->keeps_no_bytes) {
+		*ret = (struct image_blob){ img->data_bytes, len, crc32c(data, len) };
+		img->data_bytes += len;
+		return 0;
+	}
 	err = write_all(img->data_fd, data, len, img->data_bytes);
 	if (err) {
 		log_error("snapshot %s: data.img: writing %zu bytes at %" PRIu64 ": %s",
@@ -428,6 +446,10 @@ int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_
 
 	if (!npages)
 		return 0;
+	if (img->keeps_no_bytes) {
+		log_error("page data added to an image that keeps no bytes");
+		return -EINVAL;
+	}
 	if ((vaddr & (IMAGE_PAGE_SIZE - 1)) || vaddr >= IMAGE_ADDR_LIMIT ||
 	    bytes > IMAGE_ADDR_LIMIT - vaddr || (flags & ~IMAGE_RUN_ZERO) || (!is_zero && !data)) {
 		log_error("snapshot %s: bad page run: vaddr 0x%" PRIx64 ", %u pages, flags 0x%x",

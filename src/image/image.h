@@ -527,6 +527,7 @@ struct image {
 	uint64_t data_bytes;
 	char *path; /* the directory the caller named */
 	char *tmp_path; /* while writing: the unpublished directory */
+	bool keeps_no_bytes; /* image_alloc_fingerprint(): blobs are fingerprints, no pages */
 };
 
 /*
@@ -563,6 +564,14 @@ struct image_child *image_new_child(struct image *img);
 struct image_lock *image_new_lock(struct image *img);
 /* An image with nothing in it and no files (the GPU state of a process before its dump). */
 struct image *image_alloc_empty(void);
+/*
+ * An image that keeps no bytes, for comparing (thaw restore --verify collects
+ * a restored process into one): image_add_blob() records a blob's length and
+ * crc and stores nothing, and the image takes no pages.
+ */
+struct image *image_alloc_fingerprint(void);
+/* Whether the dump should read pages into img (not into a fingerprint image). */
+bool image_takes_pages(const struct image *img);
 /* The subdirectory of a tree's snapshot that holds the child pid's image. */
 #define IMAGE_CHILD_DIR_FMT "proc-%d"
 /* Finds or adds a file by (dev, ino, path); returns its index or -errno. */
@@ -579,5 +588,29 @@ const char *image_vma_kind_name(uint32_t kind);
 const char *image_fd_kind_name(uint32_t kind);
 const char *image_thread_state_name(uint32_t state);
 const char *image_rlimit_name(uint32_t resource); /* RLIMIT_*: "nofile" */
+const char *image_itimer_name(uint32_t which); /* "real", "virtual", "prof" */
+
+/*
+ * Comparing a snapshot with what was restored from it (image-compare.c):
+ * the engine collects each restored process, before it runs again, into a
+ * fingerprint image with the dump's own collectors, and compares it with
+ * the snapshot's image.  One struct image_compare serves a whole tree: the
+ * kernel objects several processes share (pipes, sockets, open file
+ * descriptions, shmem) must pair one to one across all of them.
+ */
+struct image_compare;
+struct image_compare *image_compare_new(void); /* NULL when out of memory (logged) */
+void image_compare_free(struct image_compare *c);
+/*
+ * 0 when restored is what dumped describes; 1 when they differ, with the
+ * first difference in diff, named by its path and both values:
+ * "threads[tid 44].sigmask: 0x0 restored, 0x4000 dumped"; -ENOMEM.
+ * What may differ, and why, is the list image_compare_exceptions().
+ */
+int image_compare(struct image_compare *c, const struct image *dumped,
+		  const struct image *restored, char *diff, size_t difflen)
+	__attribute__((warn_unused_result));
+/* The exceptions, for documentation and tests: *ret_path and *ret_why of entry i, or -ENOENT. */
+int image_compare_exception(uint32_t i, const char **ret_path, const char **ret_why);
 
 #endif

@@ -1308,6 +1308,259 @@ static void test_growers(void **state)
 	image_free(img);
 }
 
+
+/* ---- comparing a snapshot with what was restored (thaw restore --verify) ---- */
+
+/* A populated image and a copy of it through the manifest: alike in everything. */
+static void compare_pair(struct image **ret_a, struct image **ret_b)
+{
+	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char err[256], *json;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	a->version = IMAGE_FORMAT_VERSION;
+	a->dir_fd = a->pages_fd = a->data_fd = -1;
+	b->dir_fd = b->pages_fd = b->data_fd = -1;
+	populate(a);
+	json = image_manifest_to_json(a, 0);
+	assert_non_null(json);
+	assert_int_equal(image_manifest_from_json(b, json, strlen(json), err, sizeof(err)), 0);
+	free(json);
+	*ret_a = a;
+	*ret_b = b;
+}
+
+static struct image_fd *fd_of(struct image *img, int fd)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_fds; i++)
+		if (img->fds[i].fd == fd)
+			return &img->fds[i];
+	fail_msg("no fd %d", fd);
+	return NULL;
+}
+
+/* Compares a (dumped) with b (restored) on a fresh context; want is the diff or NULL. */
+static void assert_compare(const struct image *a, const struct image *b, const char *want)
+{
+	struct image_compare *c = image_compare_new();
+	char diff[512];
+	int ret;
+
+	assert_non_null(c);
+	ret = image_compare(c, a, b, diff, sizeof(diff));
+	image_compare_free(c);
+	if (!want) {
+		if (ret)
+			print_error("unexpected difference: %s\n", diff);
+		assert_int_equal(ret, 0);
+		return;
+	}
+	assert_int_equal(ret, 1);
+	if (strcmp(diff, want))
+		print_error("got:  %s\nwant: %s\n", diff, want);
+	assert_string_equal(diff, want);
+}
+
+static const struct image_record *section_record(const char *key)
+{
+	uint32_t i;
+
+	for (i = 0; i < image_nr_sections; i++)
+		if (!strcmp(image_sections[i].key, key))
+			return image_sections[i].rec;
+	fail_msg("no section %s", key);
+	return NULL;
+}
+
+/* The table walk names the first differing field by its path, and skips the exceptions. */
+static void test_compare_records(void **state)
+{
+	const struct image_record *children = section_record("children");
+	struct image_child d = { .pid = 7, .ppid = 2, .pgid = 5, .sid = 1, .host_pid = 4107 };
+	struct image_child r = d;
+	struct image_regs rd = { .rip = 0x401000, .rsp = 0x7ffc0000 }, rr = rd;
+	char diff[256];
+
+	(void)state;
+	assert_false(image_record_differs(children, &d, &r, "children[2]", diff,
+					  sizeof(diff)));
+	r.host_pid = 99; /* for people: may differ */
+	assert_false(image_record_differs(children, &d, &r, "children[2]", diff,
+					  sizeof(diff)));
+	r.pgid = 7;
+	r.sid = 9; /* the first one is named */
+	assert_true(image_record_differs(children, &d, &r, "children[2]", diff,
+					 sizeof(diff)));
+	assert_string_equal(diff, "children[2].pgid: 7 restored, 5 dumped");
+	r = d;
+	r.is_zombie = true;
+	assert_true(image_record_differs(children, &d, &r, "children[0]", diff,
+					 sizeof(diff)));
+	assert_string_equal(diff, "children[0].is_zombie: true restored, false dumped");
+	rr.rsp = 0x7ffc1000;
+	assert_true(image_record_differs(&image_regs_record, &rd, &rr, "threads[tid 44].regs",
+					 diff, sizeof(diff)));
+	assert_string_equal(diff, "threads[tid 44].regs.rsp: 0x7ffc1000 restored, 0x7ffc0000 dumped");
+}
+
+static void test_compare_images(void **state)
+{
+	struct image *a, *b;
+
+	(void)state;
+	compare_pair(&a, &b);
+	assert_compare(a, b, NULL);
+	/* what may differ: host, host pid, dump time, a deleted file's name, statistics */
+	b->host.xcr0 = 7;
+	b->proc.host_pid = 1;
+	b->proc.dumped_at_ns = 1;
+	b->threads[1].state = IMAGE_THREAD_RUNNING;
+	b->threads[1].syscall_nr = -1;
+	b->vmas[0].pages_dumped = 0;
+	free(b->files[1].path);
+	b->files[1].path = strdup("/tmp/#1234");
+	b->files[0].ino = 1;
+	b->proc.itimers[0].value_us = 3; /* counted down */
+	fd_of(b, 9)->timerfd.ticks = 5; /* fired since */
+	fd_of(b, 0)->flags = 02; /* inherited: the caller's */
+	fd_of(b, 0)->pos = 77;
+	assert_compare(a, b, NULL);
+	image_free(b);
+	image_free(a);
+
+	/* what may not: each named by its path */
+	compare_pair(&a, &b);
+	b->threads[2].sigmask = 0;
+	assert_compare(a, b, "threads[tid 102].sigmask: 0x0 restored, 0x2000 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->proc.sigactions[1].flags = 0;
+	assert_compare(a, b, "process.sigactions[2].flags: 0x0 restored, 0x14000000 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->proc.mm.brk++;
+	assert_compare(a, b, "process.mm.brk: 0x521001 restored, 0x521000 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->proc.rlimits[7].cur = 4096;
+	assert_compare(a, b, "process.rlimits[nofile].cur: 4096 restored, 1024 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->proc.itimers[1].value_us = 10; /* armed where it was not */
+	assert_compare(a, b, "process.itimers[virtual].value_us: 10 restored, 0 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->files[0].mtime_ns = 0;
+	assert_compare(a, b, "process.exe.mtime_ns: 0 restored, -5 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->files[1].mode = 0100644;
+	assert_compare(a, b, "fds[3].file.mode: 0100644 restored, 0100600 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->vmas[1].prot = 7;
+	assert_compare(a, b, "vmas[0x7f0000000000].prot: 0x7 restored, 0x5 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->shmems[0].seals = 0;
+	assert_compare(a, b, "vmas[0x7f0000100000].shmem.seals: 0x0 restored, 0x1f dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	fd_of(b, 7)->epoll.watches[1].events = 1;
+	assert_compare(a, b, "fds[7].epoll.watches[1].events: 0x1 restored, 0x80000001 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	fd_of(b, 4)->pipe.data.crc ^= 1;
+	assert_compare(a, b, "fds[4].pipe.data: 100 bytes (crc 0x8d8faf1b) restored, 100 bytes "
+			     "(crc 0x8d8faf1a) dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	fd_of(b, 9)->timerfd.ticks = 2; /* a count going back */
+	assert_compare(a, b, "fds[9].timerfd.ticks: 2 restored, 3 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->children[1].exit_status = 0x0100;
+	assert_compare(a, b, "children[1].exit_status: 256 restored, 768 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->nr_threads--; /* the last thread is gone */
+	assert_compare(a, b, "threads[tid 102]: not restored");
+	image_free(b);
+	image_free(a);
+}
+
+/* Kernel objects are new after a restore: identities pair one to one, across images. */
+static void test_compare_identities(void **state)
+{
+	struct image_compare *c;
+	struct image *a, *b;
+	struct image_fd *f;
+	char diff[512];
+
+	(void)state;
+	compare_pair(&a, &b);
+	fd_of(b, 4)->pipe.ino = fd_of(b, 5)->pipe.ino = 5; /* a new pipe, held the same way */
+	b->shmems[0].ino = 6;
+	assert_compare(a, b, NULL);
+	fd_of(b, 5)->pipe.ino = 8; /* the two ends are two pipes now */
+	assert_compare(a, b, "fds[5].pipe.ino: not the same object as fds[4].pipe.ino any more (8 and "
+			     "5 restored, 99999 for both dumped)");
+	/* the other end, kept open above the program's fds for a peer that was outside */
+	fd_of(b, 5)->pipe.ino = 5;
+	f = image_new_fd(b);
+	assert_non_null(f);
+	*f = (struct image_fd){ .fd = 13, .kind = IMAGE_FD_PIPE, .file = -1, .cloexec = true,
+				.pipe = { .ino = 5, .is_write_end = true } };
+	assert_compare(a, b, NULL);
+	f->pipe.ino = 77; /* another pipe: not a kept end */
+	assert_compare(a, b, "fds[13]: restored (pipe), not in the snapshot");
+	image_free(b);
+	image_free(a);
+	/* across the images of a tree: the same context pairs them */
+	compare_pair(&a, &b);
+	c = image_compare_new();
+	assert_non_null(c);
+	fd_of(b, 4)->pipe.ino = fd_of(b, 5)->pipe.ino = 5;
+	assert_int_equal(image_compare(c, a, b, diff, sizeof(diff)), 0);
+	fd_of(b, 4)->pipe.ino = fd_of(b, 5)->pipe.ino = 6; /* the next process holds another pipe */
+	assert_int_equal(image_compare(c, a, b, diff, sizeof(diff)), 1);
+	assert_string_equal(diff, "fds[4].pipe.ino: not the same object as fds[4].pipe.ino any more "
+				  "(6 and 5 restored, 99999 for both dumped)");
+	image_compare_free(c);
+	image_free(b);
+	image_free(a);
+}
+
+/* Every exception says why; the table walk sees every section. */
+static void test_compare_exceptions(void **state)
+{
+	const char *path, *why;
+	uint32_t i;
+
+	(void)state;
+	for (i = 0; image_compare_exception(i, &path, &why) == 0; i++) {
+		assert_true(path && *path);
+		assert_true(why && strlen(why) > 10);
+	}
+	assert_true(i > 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1331,6 +1584,10 @@ int main(void)
 		cmocka_unit_test(test_record_tables),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_growers),
+		cmocka_unit_test(test_compare_records),
+		cmocka_unit_test(test_compare_images),
+		cmocka_unit_test(test_compare_identities),
+		cmocka_unit_test(test_compare_exceptions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
