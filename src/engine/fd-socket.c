@@ -84,40 +84,6 @@ static int get_int_opt(int fd, int level, int name, int *val)
 	return getsockopt(fd, level, name, val, &len) ? -errno : 0;
 }
 
-/* The options kept: each one the kernel cannot report is left out, not an error. */
-static uint32_t dump_opts(int fd, int family, int type)
-{
-	static const struct {
-		int level, name;
-		uint32_t bit;
-		int family; /* 0 = any */
-		int type; /* 0 = any */
-	} opts[] = {
-		{ SOL_SOCKET, SO_REUSEADDR, IMAGE_SOCK_OPT_REUSEADDR, 0, 0 },
-		{ SOL_SOCKET, SO_REUSEPORT, IMAGE_SOCK_OPT_REUSEPORT, 0, 0 },
-		{ SOL_SOCKET, SO_KEEPALIVE, IMAGE_SOCK_OPT_KEEPALIVE, 0, 0 },
-		{ SOL_SOCKET, SO_PASSCRED, IMAGE_SOCK_OPT_PASSCRED, AF_UNIX, 0 },
-		{ SOL_SOCKET, SO_BROADCAST, IMAGE_SOCK_OPT_BROADCAST, 0, SOCK_DGRAM },
-		{ IPPROTO_TCP, TCP_NODELAY, IMAGE_SOCK_OPT_NODELAY, 0, SOCK_STREAM },
-		{ IPPROTO_IPV6, IPV6_V6ONLY, IMAGE_SOCK_OPT_V6ONLY, AF_INET6, 0 },
-	};
-	uint32_t bits = 0;
-	size_t i;
-	int v;
-
-	for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		if (opts[i].family && opts[i].family != family)
-			continue;
-		if (opts[i].type && opts[i].type != type)
-			continue;
-		if (opts[i].level == IPPROTO_TCP && family == AF_UNIX)
-			continue;
-		if (!get_int_opt(fd, opts[i].level, opts[i].name, &v) && v)
-			bits |= opts[i].bit;
-	}
-	return bits;
-}
-
 /*
  * The bytes (stream) or messages (datagram, seqpacket: u32 length + bytes)
  * queued for reading on fd, peeked under SO_PEEK_OFF so that every message
@@ -344,7 +310,7 @@ int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *ou
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int family, type, protocol, acc = 0, v;
+	int family, type, protocol, acc = 0, ret;
 
 	if (get_int_opt(p->local, SOL_SOCKET, SO_DOMAIN, &family) ||
 	    get_int_opt(p->local, SOL_SOCKET, SO_TYPE, &type) ||
@@ -361,11 +327,6 @@ int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *ou
 	out->sock.type = type;
 	out->sock.protocol = protocol;
 	out->sock.ino = p->st.st_ino;
-	out->sock.opts = dump_opts(p->local, family, type);
-	if (!get_int_opt(p->local, SOL_SOCKET, SO_SNDBUF, &v))
-		out->sock.sndbuf = v;
-	if (!get_int_opt(p->local, SOL_SOCKET, SO_RCVBUF, &v))
-		out->sock.rcvbuf = v;
 	len = sizeof(ss);
 	if (getsockname(p->local, (struct sockaddr *)&ss, &len))
 		return fd_dump_error(ctx, p, -errno, "getsockname: %s", strerror(errno));
@@ -377,71 +338,27 @@ int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *ou
 		memcpy(out->sock.peer, &ss, out->sock.peer_len);
 	}
 	get_int_opt(p->local, SOL_SOCKET, SO_ACCEPTCONN, &acc);
-	if (family == AF_UNIX)
-		return dump_unix(ctx, p, out, acc);
-	return dump_inet(ctx, p, out, acc);
+	ret = family == AF_UNIX ? dump_unix(ctx, p, out, acc) : dump_inet(ctx, p, out, acc);
+	return ret ? ret : sockopts_dump(ctx, p, out);
 }
 
 /* ------------------------------------------------------------- restore */
 
-/* SO_SNDBUF/SO_RCVBUF as dumped: the kernel doubles what it is given. */
-static void set_bufs(int fd, const struct image_fd *f)
+/* The options kept (sockopts_apply), then the status flags. */
+static int set_opts(int fd, const struct image_fd *f, enum sockopt_phase phase)
 {
-	int v;
+	int ret = sockopts_apply(fd, f, phase);
 
-	if (f->sock.sndbuf > 0) {
-		v = f->sock.sndbuf / 2;
-		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)))
-			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
-	}
-	if (f->sock.rcvbuf > 0) {
-		v = f->sock.rcvbuf / 2;
-		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)))
-			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
-	}
+	return ret ? ret : fd_set_flags_pos(fd, f, false);
 }
 
-static int set_opt(const struct image_fd *f, int fd, int level, int name, bool on)
+static int set_reuseaddr(const struct image_fd *f, int fd, int64_t on)
 {
-	int v = on;
+	int v = on != 0;
 
-	if (setsockopt(fd, level, name, &v, sizeof(v)))
-		return fd_restore_error(f, -errno, "setsockopt %d/%d: %s", level, name,
-					strerror(errno));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, sizeof(v)))
+		return fd_restore_error(f, -errno, "SO_REUSEADDR: %s", strerror(errno));
 	return 0;
-}
-
-/* The options kept, except the ones bind() must see first (set_bind_opts). */
-static int set_opts(int fd, const struct image_fd *f)
-{
-	uint32_t o = f->sock.opts;
-	int ret = 0;
-
-	ret = set_opt(f, fd, SOL_SOCKET, SO_REUSEADDR, o & IMAGE_SOCK_OPT_REUSEADDR);
-	if (!ret && (o & IMAGE_SOCK_OPT_KEEPALIVE))
-		ret = set_opt(f, fd, SOL_SOCKET, SO_KEEPALIVE, true);
-	if (!ret && (o & IMAGE_SOCK_OPT_PASSCRED))
-		ret = set_opt(f, fd, SOL_SOCKET, SO_PASSCRED, true);
-	if (!ret && (o & IMAGE_SOCK_OPT_BROADCAST))
-		ret = set_opt(f, fd, SOL_SOCKET, SO_BROADCAST, true);
-	if (!ret && (o & IMAGE_SOCK_OPT_NODELAY))
-		ret = set_opt(f, fd, IPPROTO_TCP, TCP_NODELAY, true);
-	set_bufs(fd, f);
-	if (!ret)
-		ret = fd_set_flags_pos(fd, f, false);
-	return ret;
-}
-
-static int set_bind_opts(int fd, const struct image_fd *f)
-{
-	int ret = 0;
-
-	if (f->sock.opts & IMAGE_SOCK_OPT_REUSEPORT)
-		ret = set_opt(f, fd, SOL_SOCKET, SO_REUSEPORT, true);
-	if (!ret && f->sock.family == AF_INET6)
-		ret = set_opt(f, fd, IPPROTO_IPV6, IPV6_V6ONLY,
-			      f->sock.opts & IMAGE_SOCK_OPT_V6ONLY);
-	return ret;
 }
 
 static int new_socket(const struct image_fd *f)
@@ -503,17 +420,19 @@ static int restore_named(const struct image_fd *f, int *ret_fd)
 	char a[160];
 	int fd, ret;
 
+	int64_t reuse = 0;
+
 	fd = new_socket(f);
 	if (fd < 0)
 		return fd;
-	ret = set_bind_opts(fd, f);
+	ret = sockopts_apply(fd, f, SOCKOPT_BEFORE_BIND);
 	/*
 	 * A TCP port whose old connections sit in TIME-WAIT cannot be bound
 	 * without SO_REUSEADDR; the program's own setting is put back after
-	 * listen() (set_opts), where it no longer decides anything for us.
+	 * listen(), where it no longer decides anything for us.
 	 */
 	if (!ret && is_tcp)
-		ret = set_opt(f, fd, SOL_SOCKET, SO_REUSEADDR, true);
+		ret = set_reuseaddr(f, fd, 1);
 	if (!ret && f->sock.state != IMAGE_SOCK_UNBOUND)
 		ret = bind_addr(fd, f);
 	if (!ret && f->sock.state == IMAGE_SOCK_LISTEN && listen(fd, (int)f->sock.backlog))
@@ -529,7 +448,11 @@ static int restore_named(const struct image_fd *f, int *ret_fd)
 					       strerror(errno));
 	}
 	if (!ret)
-		ret = set_opts(fd, f);
+		ret = set_opts(fd, f, SOCKOPT_AFTER_BIND);
+	if (!ret && is_tcp) {
+		sockopts_value(f, SOL_SOCKET, SO_REUSEADDR, &reuse);
+		ret = set_reuseaddr(f, fd, reuse);
+	}
 	if (ret) {
 		close(fd);
 		return ret;
@@ -586,7 +509,7 @@ static int restore_reset(const struct image_fd *f, int *ret_fd)
 		ret = fd_restore_error(f, -ETIMEDOUT, "the reset did not arrive");
 		goto out;
 	}
-	ret = set_opts(cfd, f);
+	ret = set_opts(cfd, f, SOCKOPT_ALL);
 out:
 	if (afd >= 0)
 		close(afd);
@@ -606,14 +529,22 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 	const struct image_blob *q = &f->sock.queue;
 	uint8_t *data = NULL;
 	uint64_t off = 0;
-	int ret, room;
+	int ret, room, old_size, old_lock;
 
 	if (!q->len)
 		return 0;
 	ret = image_read_blob(ctx->img, q, (void **)&data);
 	if (ret)
 		return fd_restore_error(f, ret, "reading queued data: %s", strerror(-ret));
-	/* room for it all, whatever the dumped buffer sizes: set_bufs puts those back */
+	/*
+	 * Room for it all whatever the dumped buffer sizes; fd's own size and
+	 * lock (SO_BUF_LOCK) are put back after, for its options to decide.
+	 */
+	if (get_int_opt(fd, SOL_SOCKET, SO_SNDBUF, &old_size) ||
+	    get_int_opt(fd, SOL_SOCKET, SO_BUF_LOCK, &old_lock)) {
+		ret = fd_restore_error(f, -errno, "SO_SNDBUF: %s", strerror(errno));
+		goto out;
+	}
 	room = q->len > INT32_MAX / 4 ? INT32_MAX / 4 : (int)q->len * 2 + 65536;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &room, sizeof(room));
 	while (off < q->len) {
@@ -647,7 +578,10 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 		}
 		off += (uint64_t)sent;
 	}
-	ret = 0;
+	old_size /= 2; /* what SO_SNDBUF gives is twice what it was given */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &old_size, sizeof(old_size)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_BUF_LOCK, &old_lock, sizeof(old_lock)))
+		ret = fd_restore_error(f, -errno, "putting SO_SNDBUF back: %s", strerror(errno));
 out:
 	free(data);
 	return ret;
@@ -674,6 +608,11 @@ int socket_pair_shared(struct fd_restore_ctx *ctx, const struct image_fd *f,
 {
 	int sv[2], ret;
 
+	ret = sockopts_check(f);
+	if (!ret)
+		ret = sockopts_check(peer);
+	if (ret)
+		return ret;
 	if (peer->sock.state != IMAGE_SOCK_PAIR || peer->sock.peer_ino != f->sock.ino ||
 	    peer->sock.type != f->sock.type)
 		return fd_restore_error(f, -EINVAL, "its peer socket:[%llu] is not its pair end",
@@ -684,9 +623,9 @@ int socket_pair_shared(struct fd_restore_ctx *ctx, const struct image_fd *f,
 	if (!ret)
 		ret = fill_queue(peer_ctx, peer, sv[0]);
 	if (!ret)
-		ret = set_opts(sv[0], f);
+		ret = set_opts(sv[0], f, SOCKOPT_ALL);
 	if (!ret)
-		ret = set_opts(sv[1], peer);
+		ret = set_opts(sv[1], peer, SOCKOPT_ALL);
 	if (ret) {
 		close(sv[0]);
 		close(sv[1]);
@@ -717,7 +656,7 @@ static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, in
 		if (ctx->sock_ends[i].ino == f->sock.ino && ctx->sock_ends[i].fd >= 0) {
 			*ret_fd = ctx->sock_ends[i].fd;
 			ctx->sock_ends[i].fd = -1;
-			ret = set_opts(*ret_fd, f);
+			ret = set_opts(*ret_fd, f, SOCKOPT_ALL);
 			if (ret) {
 				close(*ret_fd);
 				*ret_fd = -1;
@@ -738,7 +677,7 @@ static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, in
 	if (!ret && peer)
 		ret = fill_queue(ctx, peer, sv[0]);
 	if (!ret)
-		ret = set_opts(sv[0], f);
+		ret = set_opts(sv[0], f, SOCKOPT_ALL);
 	if (ret)
 		goto fail;
 	if (!peer) {
@@ -772,9 +711,14 @@ fail:
 
 int socket_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
+	int ret;
+
 	if (f->sock.addr_len > sizeof(struct sockaddr_storage) ||
 	    f->sock.peer_len > sizeof(struct sockaddr_storage))
 		return fd_restore_error(f, -EINVAL, "address too long");
+	ret = sockopts_check(f);
+	if (ret)
+		return ret;
 	switch (f->sock.state) {
 	case IMAGE_SOCK_PAIR:
 		return restore_pair(ctx, f, ret_fd);

@@ -1,6 +1,7 @@
 /*
- * fd-socket.h - what fd-socket.c asks the kernel's sock_diag netlink
- * interface (fd-socket-diag.c): the facts about a socket that no
+ * fd-socket.h - what fd-socket.c shares with its two helpers: the socket
+ * options (fd-socket-opts.c) and the kernel's sock_diag netlink interface
+ * (fd-socket-diag.c), which shows the facts about a socket that no
  * getsockopt() shows, read without touching the socket.
  */
 #ifndef THAW_ENGINE_FD_SOCKET_H
@@ -8,6 +9,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "image/image.h"
 
 struct sock_diag_info {
 	bool has_peer; /* Unix: the kernel knows a peer (it may be closed: peer_ino 0) */
@@ -20,5 +23,26 @@ struct sock_diag_info {
 int sock_diag_unix(uint64_t ino, struct sock_diag_info *ret);
 /* Listening TCP socket of family (AF_INET, AF_INET6) by inode. 0, -ENOENT or -errno. */
 int sock_diag_tcp_listen(int family, uint64_t ino, struct sock_diag_info *ret);
+
+/*
+ * Socket options (fd-socket-opts.c).  sockopts_dump() fills out->sock.attrs
+ * with the options that differ from a fresh socket's, or refuses (logged,
+ * -ENOTSUP) one thaw cannot restore; out->sock's family, type, protocol and
+ * state are already known.
+ */
+struct fd_dump_ctx;
+struct fd_probe;
+int sockopts_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+/* Before anything is made: every stored option is one thaw restores, in its bounds. */
+int sockopts_check(const struct image_fd *f);
+enum sockopt_phase {
+	SOCKOPT_BEFORE_BIND, /* what bind() must see: SO_REUSEADDR, IP_FREEBIND ... */
+	SOCKOPT_AFTER_BIND, /* the rest, once bound, listening or connected and refilled */
+	SOCKOPT_ALL, /* a socket made connected (socketpair): all at once */
+};
+/* Sets the stored options of the phase that differ on fd and reads each back. */
+int sockopts_apply(int fd, const struct image_fd *f, enum sockopt_phase phase);
+/* The stored value of option (level, name), if the snapshot has one. */
+bool sockopts_value(const struct image_fd *f, int level, int name, int64_t *ret);
 
 #endif

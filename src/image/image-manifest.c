@@ -54,9 +54,6 @@ static const char *const fd_kind_names[IMAGE_FD_KIND_COUNT] = {
 static const char *const sock_state_names[IMAGE_SOCK_STATE_COUNT] = {
 	"unbound", "bound", "listen", "pair", "reset",
 };
-static const char *const sock_opt_names[] = {
-	"reuseaddr", "reuseport", "nodelay", "v6only", "passcred", "keepalive", "broadcast",
-};
 static const char *const thread_state_names[] = { "running", "syscall-restart", "syscall-eintr",
 						  "syscall-done" };
 
@@ -479,13 +476,11 @@ static json_t *enc_fd(struct enc *e, const struct image_fd *f)
 						       "unknown"));
 		put(e, k, "ino", j_u64(f->sock.ino));
 		put(e, k, "peer_ino", j_u64(f->sock.peer_ino));
-		put(e, k, "opts", j_flags(f->sock.opts, sock_opt_names, ARRAY_SIZE(sock_opt_names)));
 		put(e, k, "backlog", j_u64(f->sock.backlog));
-		put(e, k, "sndbuf", json_integer(f->sock.sndbuf));
-		put(e, k, "rcvbuf", json_integer(f->sock.rcvbuf));
 		put(e, k, "addr", j_bytes(f->sock.addr, f->sock.addr_len));
 		put(e, k, "peer", j_bytes(f->sock.peer, f->sock.peer_len));
 		put_blob(e, k, "queue", &f->sock.queue);
+		put(e, k, "attrs", enc_record(e, &image_sock_attrs_record, &f->sock.attrs));
 		put(e, o, "socket", k);
 		break;
 	default:
@@ -1528,7 +1523,7 @@ static json_t *kind_obj(struct dec *d, json_t *o, const char *where, const char 
 static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *f)
 {
 	char sub[96];
-	json_t *k;
+	json_t *k, *attrs;
 	uint32_t end;
 	size_t n, i;
 
@@ -1625,17 +1620,21 @@ static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *
 			     &f->sock.state) ||
 		    get_u64(d, k, sub, "ino", true, &f->sock.ino) ||
 		    get_u64(d, k, sub, "peer_ino", true, &f->sock.peer_ino) ||
-		    get_flags(d, k, sub, "opts", sock_opt_names, ARRAY_SIZE(sock_opt_names),
-			      &f->sock.opts) ||
 		    get_u32(d, k, sub, "backlog", true, &f->sock.backlog) ||
-		    get_i32(d, k, sub, "sndbuf", true, 0, INT32_MAX, 0, &f->sock.sndbuf) ||
-		    get_i32(d, k, sub, "rcvbuf", true, 0, INT32_MAX, 0, &f->sock.rcvbuf) ||
 		    get_bytes(d, k, sub, "addr", f->sock.addr, IMAGE_SOCK_ADDR_MAX,
 			      &f->sock.addr_len) ||
 		    get_bytes(d, k, sub, "peer", f->sock.peer, IMAGE_SOCK_ADDR_MAX,
 			      &f->sock.peer_len) ||
 		    get_blob(d, k, sub, "queue", &f->sock.queue))
 			return -EINVAL;
+		attrs = field(d, k, sub, "attrs", false);
+		if (attrs) {
+			char asub[160];
+
+			snprintf(asub, sizeof(asub), "%s.attrs", sub);
+			if (dec_record(d, &image_sock_attrs_record, attrs, asub, &f->sock.attrs))
+				return -EINVAL;
+		}
 		break;
 	default:
 		if (image_fd_kind_records[f->kind].rec) {

@@ -107,6 +107,40 @@ static int check_file(const void *rec, const char *where, char *err, size_t errl
 
 IMAGE_RECORD_DEF(image_file_record, image_file, file_fields, check_file);
 
+/* Sockets: options as (level, name, value), and what else a socket carries. */
+static const struct image_field sock_opt_fields[] = {
+	IMAGE_I32(struct image_sock_opt, level, 0, 255),
+	IMAGE_I32(struct image_sock_opt, name, 0, 1023),
+	IMAGE_I64(struct image_sock_opt, value, INT64_MIN, INT64_MAX),
+};
+
+static IMAGE_RECORD_DEF(sock_opt_record, image_sock_opt, sock_opt_fields, NULL);
+
+static const struct image_field sock_attrs_fields[] = {
+	IMAGE_ARRAY(struct image_sock_attrs, opts, nr_opts, sock_opt_record, IMAGE_MAX_SOCK_OPTS),
+	IMAGE_STR(struct image_sock_attrs, bind_dev, 16), /* IFNAMSIZ */
+	IMAGE_STR(struct image_sock_attrs, congestion, 16), /* TCP_CA_NAME_MAX */
+};
+
+/* An option is set once: two values for one would make restore's result depend on order. */
+static int check_sock_attrs(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_sock_attrs *a = rec;
+	uint32_t i, j;
+
+	for (i = 0; i < a->nr_opts; i++)
+		for (j = 0; j < i; j++)
+			if (a->opts[i].level == a->opts[j].level &&
+			    a->opts[i].name == a->opts[j].name) {
+				snprintf(err, errlen, "%s.opts[%u]: option %d/%d given twice", where,
+					 i, a->opts[i].level, a->opts[i].name);
+				return -EINVAL;
+			}
+	return 0;
+}
+
+IMAGE_RECORD_DEF(image_sock_attrs_record, image_sock_attrs, sock_attrs_fields, check_sock_attrs);
+
 /* Process and thread attributes (src/engine/attrs.c) */
 
 /* sched(7) numbers its policies; 4 was SCHED_ISO and never existed */
@@ -649,6 +683,9 @@ static int check_record_table(const struct image_record *rec, unsigned depth, ch
 	return 0;
 }
 
+/* Records embedded in hand-written parts of the manifest rather than hung off struct image. */
+static const struct image_record *const embedded_records[] = { &image_sock_attrs_record };
+
 int image_records_check(char *err, size_t errlen)
 {
 	uint32_t i, j;
@@ -664,6 +701,9 @@ int image_records_check(char *err, size_t errlen)
 		if (check_record_table(r->rec, 0, err, errlen))
 			return -EINVAL;
 	}
+	for (i = 0; i < ARRAY_SIZE(embedded_records); i++)
+		if (check_record_table(embedded_records[i], 0, err, errlen))
+			return -EINVAL;
 
 	for (i = 0; i < image_nr_sections; i++) {
 		const struct image_section *s = &image_sections[i];

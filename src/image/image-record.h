@@ -132,6 +132,8 @@ struct image_fd_kind_record {
 extern const struct image_fd_kind_record image_fd_kind_records[IMAGE_FD_KIND_COUNT];
 
 extern const struct image_section image_sections[];
+/* struct image_fd.sock.attrs: written and read by the socket case of the fd codec */
+extern const struct image_record image_sock_attrs_record;
 extern const uint32_t image_nr_sections;
 
 /* Records that hang off struct image_thread rather than struct image. */

@@ -236,8 +236,6 @@ static int check_socket(struct check *c, const struct image_fd *f)
 		return bad(c, "fd %d: socket type %d unknown", f->fd, type);
 	if (f->sock.state >= IMAGE_SOCK_STATE_COUNT)
 		return bad(c, "fd %d: socket state %u unknown", f->fd, f->sock.state);
-	if (f->sock.opts & ~IMAGE_SOCK_OPTS_ALL)
-		return bad(c, "fd %d: socket options %#x unknown", f->fd, f->sock.opts);
 	if (f->sock.addr_len > IMAGE_SOCK_ADDR_MAX || f->sock.peer_len > IMAGE_SOCK_ADDR_MAX)
 		return bad(c, "fd %d: socket address longer than %d bytes", f->fd,
 			   IMAGE_SOCK_ADDR_MAX);
@@ -527,6 +525,12 @@ int image_validate_blobs(const struct image *img, uint64_t size, char *err, size
 	for (i = 0; i < img->nr_fds; i++) {
 		const struct image_fd *f = &img->fds[i];
 
+		if (f->kind == IMAGE_FD_SOCKET) {
+			snprintf(what, sizeof(what), "fd %d socket queue", f->fd);
+			if (check_blob(&c, what, &f->sock.queue, size))
+				return -EINVAL;
+			continue;
+		}
 		if (f->kind != IMAGE_FD_PIPE && f->kind != IMAGE_FD_FIFO)
 			continue;
 		snprintf(what, sizeof(what), "fd %d pipe data", f->fd);

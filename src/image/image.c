@@ -264,6 +264,8 @@ void image_free(struct image *img)
 	for (i = 0; i < img->nr_fds; i++)
 		if (img->fds[i].kind == IMAGE_FD_EPOLL)
 			free(img->fds[i].epoll.watches);
+		else if (img->fds[i].kind == IMAGE_FD_SOCKET)
+			image_record_release(&image_sock_attrs_record, &img->fds[i].sock.attrs);
 	for (i = 0; i < img->nr_shmems; i++) {
 		free(img->shmems[i].name);
 		free(img->shmems[i].path);

@@ -280,15 +280,25 @@ enum image_sock_state {
 	IMAGE_SOCK_STATE_COUNT
 };
 
-/* socket options kept, IMAGE_SOCK_OPT_* bits of image_fd.sock.opts */
-#define IMAGE_SOCK_OPT_REUSEADDR (1u << 0)
-#define IMAGE_SOCK_OPT_REUSEPORT (1u << 1)
-#define IMAGE_SOCK_OPT_NODELAY (1u << 2) /* TCP_NODELAY */
-#define IMAGE_SOCK_OPT_V6ONLY (1u << 3) /* IPV6_V6ONLY */
-#define IMAGE_SOCK_OPT_PASSCRED (1u << 4) /* SO_PASSCRED */
-#define IMAGE_SOCK_OPT_KEEPALIVE (1u << 5) /* SO_KEEPALIVE */
-#define IMAGE_SOCK_OPT_BROADCAST (1u << 6) /* SO_BROADCAST */
-#define IMAGE_SOCK_OPTS_ALL 0x7fu
+/*
+ * One socket option as getsockopt() gave it.  Which (level, name) pairs a
+ * snapshot may hold, and the bounds of each value, are the engine's table
+ * (src/engine/fd-socket-opts.c); restore refuses any other.
+ */
+#define IMAGE_MAX_SOCK_OPTS 256
+struct image_sock_opt {
+	int32_t level; /* SOL_SOCKET, IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, IPPROTO_UDP */
+	int32_t name;
+	int64_t value; /* an int as is; SO_LINGER: seconds, -1 when off; SO_*TIMEO: µs */
+};
+
+/* What a socket carries besides its addresses, state and queue. */
+struct image_sock_attrs {
+	uint32_t nr_opts;
+	struct image_sock_opt *opts;
+	char *bind_dev; /* SO_BINDTODEVICE: an interface name, NULL = none */
+	char *congestion; /* TCP_CONGESTION: "cubic", "reno"; NULL for other sockets */
+};
 
 struct image_fd {
 	int32_t fd;
@@ -346,9 +356,7 @@ struct image_fd {
 			uint32_t state; /* enum image_sock_state */
 			uint64_t ino; /* socket inode: pair ends name each other by it */
 			uint64_t peer_ino; /* PAIR: the other end's inode */
-			uint32_t opts; /* IMAGE_SOCK_OPT_* */
 			uint32_t backlog; /* LISTEN: the listen() backlog */
-			int32_t sndbuf, rcvbuf; /* SO_SNDBUF, SO_RCVBUF as getsockopt gives them */
 			uint32_t addr_len; /* bytes of addr: 0 = unbound */
 			uint32_t peer_len; /* bytes of peer: connected datagram, RESET (for people) */
 			uint8_t addr[IMAGE_SOCK_ADDR_MAX]; /* getsockname() */
@@ -359,6 +367,7 @@ struct image_fd {
 			 * length then its bytes.
 			 */
 			struct image_blob queue;
+			struct image_sock_attrs attrs;
 		} sock;
 	};
 };

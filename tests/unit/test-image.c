@@ -354,6 +354,25 @@ static void populate(struct image *img)
 						    .type = IMAGE_LOCK_READ, .start = 1ull << 62 };
 	*image_new_lock(img) = (struct image_lock){ .fd = 12, .kind = IMAGE_LOCK_FLOCK,
 						    .type = IMAGE_LOCK_READ };
+	f = image_new_fd(img);
+	f->fd = 13;
+	f->kind = IMAGE_FD_SOCKET;
+	f->file = -1;
+	f->sock.family = 2;
+	f->sock.type = 1;
+	f->sock.protocol = 6;
+	f->sock.state = IMAGE_SOCK_LISTEN;
+	f->sock.ino = 4242;
+	f->sock.backlog = 128;
+	f->sock.addr_len = 16;
+	f->sock.addr[0] = 2;
+	f->sock.attrs.nr_opts = 2;
+	f->sock.attrs.opts = calloc(2, sizeof(*f->sock.attrs.opts));
+	assert_non_null(f->sock.attrs.opts);
+	f->sock.attrs.opts[0] = (struct image_sock_opt){ 1, 12, 5 }; /* SO_PRIORITY */
+	f->sock.attrs.opts[1] = (struct image_sock_opt){ 1, 13, -8 }; /* SO_LINGER off, 7 s */
+	f->sock.attrs.bind_dev = strdup("lo");
+	f->sock.attrs.congestion = strdup("reno");
 }
 
 /* pages: 300 dumped pages in VMA A (split at 256), 1 more merged, one zero run in B */
@@ -462,6 +481,18 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 			break;
 		case IMAGE_FD_MEMFD:
 			assert_int_equal(fa->memfd.shmem, fb->memfd.shmem);
+			break;
+		case IMAGE_FD_SOCKET:
+			assert_int_equal(fa->sock.state, fb->sock.state);
+			assert_int_equal(fa->sock.ino, fb->sock.ino);
+			assert_int_equal(fa->sock.addr_len, fb->sock.addr_len);
+			assert_memory_equal(fa->sock.addr, fb->sock.addr, fa->sock.addr_len);
+			assert_int_equal(fa->sock.attrs.nr_opts, fb->sock.attrs.nr_opts);
+			for (j = 0; j < fa->sock.attrs.nr_opts; j++)
+				assert_memory_equal(&fa->sock.attrs.opts[j], &fb->sock.attrs.opts[j],
+						    sizeof(fa->sock.attrs.opts[j]));
+			assert_str_equal(fa->sock.attrs.bind_dev, fb->sock.attrs.bind_dev);
+			assert_str_equal(fa->sock.attrs.congestion, fb->sock.attrs.congestion);
 			break;
 		}
 	}
@@ -1228,6 +1259,12 @@ static void test_hostile_json(void **state)
 		{ "\"kind\": \"ofd\"", "\"kind\": \"ofd\", \"fd\": 13", "duplicate" },
 		{ "\"fd\": 10,\n      \"kind\": \"ofd\"", "\"fd\": 13,\n      \"kind\": \"ofd\"",
 		  "fd 13 is not an fd" },
+		/* a socket's attrs (image_sock_attrs_record) */
+		{ "\"level\": 1,", "\"level\": 256,", "attrs.opts[0].level" },
+		{ "\"name\": 13,", "\"name\": 12,", "option 1/12 given twice" },
+		{ "\"bind_dev\": \"lo\"", "\"bind_dev\": \"0123456789abcdef\"", "attrs.bind_dev" },
+		{ "\"congestion\": \"reno\"", "\"congestion\": \"reno\", \"cork\": 1",
+		  "unknown field \"cork\"" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b;
 	char err[512], *json, *bad, *p;
