@@ -374,13 +374,10 @@ int fds_dump_tree(pid_t pid, struct image *img, const int *external, size_t nr_e
 		} else {
 			ret = dump_one(&ctx, p, &f);
 		}
-		if (ret)
-			goto out;
-		slot = image_new_fd(img);
+		slot = ret ? NULL : image_new_fd(img);
 		if (!slot) {
-			if (f.kind == IMAGE_FD_EPOLL)
-				free(f.epoll.watches);
-			ret = -ENOMEM;
+			image_fd_release(&f);
+			ret = ret ? ret : -ENOMEM;
 			goto out;
 		}
 		*slot = f;

@@ -248,6 +248,17 @@ int image_file_index(struct image *img, const struct image_file *file)
 	return (int)(img->nr_files - 1);
 }
 
+void image_fd_release(struct image_fd *f)
+{
+	if (f->kind == IMAGE_FD_EPOLL) {
+		free(f->epoll.watches);
+		f->epoll.watches = NULL;
+		f->epoll.nr_watches = 0;
+	} else if (f->kind == IMAGE_FD_SOCKET) {
+		image_record_release(&image_sock_attrs_record, &f->sock.attrs);
+	}
+}
+
 void image_free(struct image *img)
 {
 	uint32_t i;
@@ -262,10 +273,7 @@ void image_free(struct image *img)
 	for (i = 0; i < img->nr_vmas; i++)
 		free(img->vmas[i].name);
 	for (i = 0; i < img->nr_fds; i++)
-		if (img->fds[i].kind == IMAGE_FD_EPOLL)
-			free(img->fds[i].epoll.watches);
-		else if (img->fds[i].kind == IMAGE_FD_SOCKET)
-			image_record_release(&image_sock_attrs_record, &img->fds[i].sock.attrs);
+		image_fd_release(&img->fds[i]);
 	for (i = 0; i < img->nr_shmems; i++) {
 		free(img->shmems[i].name);
 		free(img->shmems[i].path);

@@ -591,6 +591,8 @@ char *image_manifest_to_json(const struct image *img, int indent);
 int image_manifest_from_json(struct image *img, const char *json, size_t len, char *err,
 			     size_t errlen) __attribute__((warn_unused_result));
 
+/* Frees what one fd owns (epoll watches, a socket's attrs); image_free() does it for img->fds. */
+void image_fd_release(struct image_fd *f);
 void image_free(struct image *img);
 
 const char *image_vma_kind_name(uint32_t kind);
