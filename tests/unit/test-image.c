@@ -355,7 +355,7 @@ static void populate(struct image *img)
 	*image_new_lock(img) = (struct image_lock){ .fd = 12, .kind = IMAGE_LOCK_FLOCK,
 						    .type = IMAGE_LOCK_READ };
 	f = image_new_fd(img);
-	f->fd = 13;
+	f->fd = 20;
 	f->kind = IMAGE_FD_SOCKET;
 	f->file = -1;
 	f->sock.family = 2;
