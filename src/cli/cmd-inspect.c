@@ -464,6 +464,9 @@ static void print_fd_details(const struct image *img, const struct image_fd *f)
 	case IMAGE_FD_PIDFD:
 		printf("pid %d", f->pidfd.pid);
 		break;
+	case IMAGE_FD_INOTIFY:
+		printf("%u watches", f->inotify.nr_watches);
+		break;
 	default:
 		break;
 	}

@@ -54,6 +54,7 @@ int timerfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *o
 int memfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int pidfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int inotify_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 
 /* One pipe or FIFO being rebuilt: rd/wr are temporary ends (a FIFO holds one O_RDWR fd). */
 struct restore_pipe {
@@ -108,6 +109,7 @@ int timerfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_
 int memfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int socket_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int pidfd_restore_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+int inotify_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 /* epoll comes last: every target must already sit at its number. */
 int epoll_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 /* After placement: keep single-ended pipes' peers at base.., close the rest. */

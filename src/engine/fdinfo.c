@@ -263,6 +263,54 @@ static int add_lock(const char *p, const char *end, struct fdinfo *info)
 	return 0;
 }
 
+/* "wd:1 ino:3c51a sdev:fe00000 mask:fff ignored_mask:0 [fhandle-bytes:8 fhandle-type:1 f_handle:1ac5...]" */
+static int parse_inotify(const char *p, const char *end, struct fdinfo *info)
+{
+	struct fdinfo_inotify w = { 0 }, *arr;
+	uint64_t v;
+	int64_t s;
+	uint32_t i;
+
+	if (parse_s64(&p, end, 1, INT32_MAX, &s) || s < 1)
+		return -EINVAL;
+	w.wd = (int32_t)s;
+	if (expect_word(&p, end, "ino:") || parse_u64(&p, end, 16, UINT64_MAX, &w.ino) ||
+	    expect_word(&p, end, "sdev:") || parse_u64(&p, end, 16, UINT32_MAX, &v))
+		return -EINVAL;
+	w.sdev = (uint32_t)v;
+	if (expect_word(&p, end, "mask:") || parse_u64(&p, end, 16, UINT32_MAX, &v))
+		return -EINVAL;
+	w.mask = (uint32_t)v;
+	if (expect_word(&p, end, "ignored_mask:") || parse_u64(&p, end, 16, UINT32_MAX, &v))
+		return -EINVAL;
+	w.ignored_mask = (uint32_t)v;
+	skip_blanks(&p, end);
+	if (p < end) {
+		if (expect_word(&p, end, "fhandle-bytes:") ||
+		    parse_u64(&p, end, 16, FDINFO_MAX_HANDLE, &v) || !v)
+			return -EINVAL;
+		w.handle_bytes = (uint32_t)v;
+		if (expect_word(&p, end, "fhandle-type:") ||
+		    parse_s64(&p, end, INT32_MIN, INT32_MAX, &s) || expect_word(&p, end, "f_handle:"))
+			return -EINVAL;
+		w.handle_type = (int32_t)s;
+		for (i = 0; i < w.handle_bytes; i++) {
+			int hi, lo;
+
+			if (end - p < 2 || (hi = digit_value(p[0])) > 15 || (lo = digit_value(p[1])) > 15)
+				return -EINVAL;
+			w.handle[i] = (uint8_t)(hi << 4 | lo);
+			p += 2;
+		}
+	}
+	arr = grow(info->inotify, info->nr_inotify, FDINFO_MAX_TFDS, sizeof(*arr));
+	if (!arr)
+		return info->nr_inotify >= FDINFO_MAX_TFDS ? -E2BIG : -ENOMEM;
+	info->inotify = arr;
+	info->inotify[info->nr_inotify++] = w;
+	return expect_eol(p, end);
+}
+
 static int parse_line(const char *key, size_t klen, const char *p, const char *end,
 		      struct fdinfo *info)
 {
@@ -332,6 +380,8 @@ static int parse_line(const char *key, size_t klen, const char *p, const char *e
 		}
 		if (!info->nspid_depth || info->nspid_depth > 32)
 			return -EINVAL;
+	} else if (KEY("inotify wd")) {
+		return parse_inotify(p, end, info);
 	} else if (KEY("lock")) {
 		return add_lock(p, end, info);
 	} else {
@@ -382,6 +432,9 @@ void fdinfo_release(struct fdinfo *info)
 	free(info->tfds);
 	info->tfds = NULL;
 	info->nr_tfds = 0;
+	free(info->inotify);
+	info->inotify = NULL;
+	info->nr_inotify = 0;
 	free(info->locks);
 	info->locks = NULL;
 	info->nr_locks = 0;

@@ -80,6 +80,18 @@ struct fdinfo_lock {
 int fdinfo_parse_lock(const char *p, const char *end, struct fdinfo_lock *ret)
 	__attribute__((warn_unused_result));
 
+/* One "inotify wd:" line: a watch, and the file handle of its inode. */
+#define FDINFO_MAX_HANDLE 128 /* MAX_HANDLE_SZ */
+struct fdinfo_inotify {
+	int32_t wd;
+	uint64_t ino;
+	uint32_t sdev; /* kernel dev_t encoding: major << 20 | minor */
+	uint32_t mask, ignored_mask;
+	uint32_t handle_bytes; /* 0: the kernel gave no handle */
+	int32_t handle_type;
+	uint8_t handle[FDINFO_MAX_HANDLE];
+};
+
 struct fdinfo {
 	uint64_t pos;
 	uint32_t flags; /* f_flags, as printed (octal), O_CLOEXEC included */
@@ -102,6 +114,9 @@ struct fdinfo {
 
 	uint32_t nr_tfds;
 	struct fdinfo_tfd *tfds; /* malloc'd; fdinfo_release() frees */
+
+	uint32_t nr_inotify;
+	struct fdinfo_inotify *inotify; /* malloc'd; fdinfo_release() frees */
 
 	bool has_pid; /* a pidfd */
 	int32_t pid; /* "Pid:" in the reader's namespace; -1 once the process is gone */

@@ -183,7 +183,6 @@ static const struct {
 	const char *why;
 } unsupported[] = {
 	{ "anon_inode:[io_uring]", "io_uring is not supported (disable it in the program)" },
-	{ "anon_inode:inotify", "inotify is not supported yet" },
 	{ "anon_inode:[fanotify]", "fanotify is not supported" },
 	{ "anon_inode:[userfaultfd]", "userfaultfd is not supported" },
 	{ "anon_inode:[perf_event]", "perf events are not supported" },
@@ -223,6 +222,8 @@ static int dump_one(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd
 		return signalfd_dump(ctx, p, out);
 	} else if (!strcmp(link, "anon_inode:[timerfd]")) {
 		return timerfd_dump(ctx, p, out);
+	} else if (!strcmp(link, "anon_inode:inotify")) {
+		return inotify_dump(ctx, p, out);
 	} else if (!strcmp(link, "anon_inode:[pidfd]") || has_prefix(link, "pidfd:")) {
 		return pidfd_dump(ctx, p, out);
 	}
@@ -505,6 +506,8 @@ static int open_one(struct fd_restore_ctx *ctx, const struct image_fd *f, int *r
 		return socket_open(ctx, f, ret_fd);
 	case IMAGE_FD_PIDFD:
 		return pidfd_restore_open(ctx, f, ret_fd);
+	case IMAGE_FD_INOTIFY:
+		return inotify_open(ctx, f, ret_fd);
 	default:
 		return fd_restore_error(f, -EINVAL, "cannot be opened here");
 	}

@@ -221,10 +221,46 @@ static const struct image_field pidfd_fields[] = {
 
 static IMAGE_RECORD_DEF(pidfd_record, image_pidfd, pidfd_fields, NULL);
 
+static const struct image_field inotify_watch_fields[] = {
+	IMAGE_I32(struct image_inotify_watch, wd, 1, INT32_MAX),
+	IMAGE_FIELD(struct image_inotify_watch, path, IMAGE_F_STR, .max = IMAGE_MAX_PATH),
+	IMAGE_U64(struct image_inotify_watch, ino, 0, UINT64_MAX),
+	IMAGE_HEX64(struct image_inotify_watch, dev),
+	IMAGE_HEX32(struct image_inotify_watch, mask),
+};
+
+static IMAGE_RECORD_DEF(inotify_watch_record, image_inotify_watch, inotify_watch_fields, NULL);
+
+static const struct image_field inotify_fields[] = {
+	IMAGE_ARRAY(struct image_inotify, watches, nr_watches, inotify_watch_record,
+		    IMAGE_MAX_WATCHES),
+};
+
+/* Watches sorted by wd (restore makes them in that order), at absolute paths. */
+static int check_inotify(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_inotify *in = rec;
+	uint32_t i;
+
+	for (i = 0; i < in->nr_watches; i++) {
+		const struct image_inotify_watch *w = &in->watches[i];
+
+		if ((i && w->wd <= in->watches[i - 1].wd) || !w->path || w->path[0] != '/') {
+			snprintf(err, errlen, "%s.watches[%u]: unsorted, repeated or not at an "
+					      "absolute path", where, i);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(inotify_record, image_inotify, inotify_fields, check_inotify);
+
 #define FD_KIND(k, rec_, m) [k] = { .rec = &(rec_), .off = offsetof(struct image_fd, m) }
 
 const struct image_fd_kind_record image_fd_kind_records[IMAGE_FD_KIND_COUNT] = {
 	FD_KIND(IMAGE_FD_PIDFD, pidfd_record, pidfd),
+	FD_KIND(IMAGE_FD_INOTIFY, inotify_record, inotify),
 };
 
 /* File locks and leases (src/engine/file-locks.c) */

@@ -252,6 +252,7 @@ enum image_fd_kind {
 	IMAGE_FD_MEMFD,
 	IMAGE_FD_SOCKET, /* AF_UNIX, AF_INET, AF_INET6: see struct image_fd.sock */
 	IMAGE_FD_PIDFD, /* pidfd_open() of this process, its parent or a child */
+	IMAGE_FD_INOTIFY, /* an inotify instance and its watches */
 	IMAGE_FD_KIND_COUNT
 };
 
@@ -349,6 +350,15 @@ struct image_fd {
 		struct image_pidfd { /* PIDFD */
 			int32_t pid; /* in the snapshot's PID namespace */
 		} pidfd;
+		struct image_inotify { /* INOTIFY */
+			uint32_t nr_watches;
+			struct image_inotify_watch {
+				int32_t wd; /* the watch descriptor the program knows */
+				char *path; /* where the watched inode was found */
+				uint64_t ino, dev; /* which inode: restore checks path leads to it */
+				uint32_t mask; /* events and IN_ONESHOT/IN_EXCL_UNLINK */
+			} *watches; /* sorted by wd */
+		} inotify;
 		struct { /* SOCKET */
 			int32_t family; /* AF_UNIX, AF_INET, AF_INET6 */
 			int32_t type; /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */

@@ -279,6 +279,50 @@ static void test_pidfd(void **state)
 			 -EINVAL);
 }
 
+static void test_inotify(void **state)
+{
+	struct fdinfo info;
+
+	(void)state;
+	assert_int_equal(parse("pos:\t0\nflags:\t00\nmnt_id:\t17\nino:\t1039\n"
+			       "inotify wd:2 ino:35d sdev:fe00000 mask:2 ignored_mask:0 "
+			       "fhandle-bytes:8 fhandle-type:1 f_handle:5d03000000000000\n"
+			       "inotify wd:1 ino:3c51a sdev:fe00000 mask:fff ignored_mask:0\n",
+			       &info),
+			 0);
+	assert_int_equal(info.nr_inotify, 2);
+	assert_int_equal(info.inotify[0].wd, 2);
+	assert_int_equal(info.inotify[0].ino, 0x35d);
+	assert_int_equal(info.inotify[0].sdev, 0xfe00000);
+	assert_int_equal(info.inotify[0].mask, 2);
+	assert_int_equal(info.inotify[0].handle_bytes, 8);
+	assert_int_equal(info.inotify[0].handle_type, 1);
+	assert_int_equal(info.inotify[0].handle[0], 0x5d);
+	assert_int_equal(info.inotify[0].handle[1], 0x03);
+	assert_int_equal(info.inotify[1].wd, 1);
+	assert_int_equal(info.inotify[1].handle_bytes, 0);
+	fdinfo_release(&info);
+	/* a handle longer than it says, shorter, too long, a bad digit, a wd of 0 */
+	assert_int_equal(parse("inotify wd:2 ino:1 sdev:0 mask:2 ignored_mask:0 fhandle-bytes:1 "
+			       "fhandle-type:1 f_handle:5d03\n",
+			       &info),
+			 -EINVAL);
+	assert_int_equal(parse("inotify wd:2 ino:1 sdev:0 mask:2 ignored_mask:0 fhandle-bytes:4 "
+			       "fhandle-type:1 f_handle:5d03\n",
+			       &info),
+			 -EINVAL);
+	assert_int_equal(parse("inotify wd:2 ino:1 sdev:0 mask:2 ignored_mask:0 fhandle-bytes:81 "
+			       "fhandle-type:1 f_handle:00\n",
+			       &info),
+			 -EINVAL);
+	assert_int_equal(parse("inotify wd:2 ino:1 sdev:0 mask:2 ignored_mask:0 fhandle-bytes:1 "
+			       "fhandle-type:1 f_handle:zz\n",
+			       &info),
+			 -EINVAL);
+	assert_int_equal(parse("inotify wd:0 ino:1 sdev:0 mask:2 ignored_mask:0\n", &info),
+			 -EINVAL);
+}
+
 static void test_refused(void **state)
 {
 	static const char *const bad[] = {
@@ -386,6 +430,7 @@ int main(void)
 		cmocka_unit_test(test_timerfd),	  cmocka_unit_test(test_memfd),
 		cmocka_unit_test(test_refused),	  cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_read_self), cmocka_unit_test(test_pidfd),
+		cmocka_unit_test(test_inotify),
 		cmocka_unit_test(test_locks),
 	};
 
