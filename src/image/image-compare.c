@@ -954,10 +954,8 @@ static bool differ_fd_kind(struct image_compare *c, const struct image *di,
 			 DIFFER(c, "state", IMAGE_F_U64, d->sock.state, r->sock.state) ||
 			 DIFFER(c, "ino", IMAGE_F_U64, d->sock.ino, r->sock.ino) ||
 			 DIFFER(c, "peer_ino", IMAGE_F_U64, d->sock.peer_ino, r->sock.peer_ino) ||
-			 DIFFER(c, "opts", IMAGE_F_HEX32, d->sock.opts, r->sock.opts) ||
 			 DIFFER(c, "backlog", IMAGE_F_U64, d->sock.backlog, r->sock.backlog) ||
-			 DIFFER_INT(c, "sndbuf", d->sock.sndbuf, r->sock.sndbuf) ||
-			 DIFFER_INT(c, "rcvbuf", d->sock.rcvbuf, r->sock.rcvbuf) ||
+			 differ_record(c, &image_sock_attrs_record, &d->sock.attrs, &r->sock.attrs) ||
 			 differ_bytes(c, "addr", d->sock.addr, d->sock.addr_len, r->sock.addr,
 				      r->sock.addr_len) ||
 			 differ_bytes(c, "peer", d->sock.peer, d->sock.peer_len, r->sock.peer,
