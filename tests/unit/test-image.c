@@ -354,25 +354,6 @@ static void populate(struct image *img)
 						    .type = IMAGE_LOCK_READ, .start = 1ull << 62 };
 	*image_new_lock(img) = (struct image_lock){ .fd = 12, .kind = IMAGE_LOCK_FLOCK,
 						    .type = IMAGE_LOCK_READ };
-	f = image_new_fd(img);
-	f->fd = 20;
-	f->kind = IMAGE_FD_SOCKET;
-	f->file = -1;
-	f->sock.family = 2;
-	f->sock.type = 1;
-	f->sock.protocol = 6;
-	f->sock.state = IMAGE_SOCK_LISTEN;
-	f->sock.ino = 4242;
-	f->sock.backlog = 128;
-	f->sock.addr_len = 16;
-	f->sock.addr[0] = 2;
-	f->sock.attrs.nr_opts = 2;
-	f->sock.attrs.opts = calloc(2, sizeof(*f->sock.attrs.opts));
-	assert_non_null(f->sock.attrs.opts);
-	f->sock.attrs.opts[0] = (struct image_sock_opt){ 1, 12, 5 }; /* SO_PRIORITY */
-	f->sock.attrs.opts[1] = (struct image_sock_opt){ 1, 13, -8 }; /* SO_LINGER off, 7 s */
-	f->sock.attrs.bind_dev = strdup("lo");
-	f->sock.attrs.congestion = strdup("reno");
 }
 
 /* pages: 300 dumped pages in VMA A (split at 256), 1 more merged, one zero run in B */
@@ -1259,12 +1240,6 @@ static void test_hostile_json(void **state)
 		{ "\"kind\": \"ofd\"", "\"kind\": \"ofd\", \"fd\": 13", "duplicate" },
 		{ "\"fd\": 10,\n      \"kind\": \"ofd\"", "\"fd\": 13,\n      \"kind\": \"ofd\"",
 		  "fd 13 is not an fd" },
-		/* a socket's attrs (image_sock_attrs_record) */
-		{ "\"level\": 1,", "\"level\": 256,", "attrs.opts[0].level" },
-		{ "\"name\": 13,", "\"name\": 12,", "option 1/12 given twice" },
-		{ "\"bind_dev\": \"lo\"", "\"bind_dev\": \"0123456789abcdef\"", "attrs.bind_dev" },
-		{ "\"congestion\": \"reno\"", "\"congestion\": \"reno\", \"cork\": 1",
-		  "unknown field \"cork\"" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b;
 	char err[512], *json, *bad, *p;
@@ -1301,6 +1276,78 @@ static void test_hostile_json(void **state)
 		assert_int_equal(image_manifest_from_json(b, json, i, err, sizeof(err)), -EINVAL);
 		assert_true(err[0] != '\0');
 		image_free(b);
+	}
+	free(json);
+	image_free(a);
+}
+
+/* A socket's attrs (image_sock_attrs_record): round trip, and bad values named. */
+static void add_socket(struct image *img)
+{
+	struct image_fd *f = image_new_fd(img);
+
+	assert_non_null(f);
+	f->fd = 100;
+	f->kind = IMAGE_FD_SOCKET;
+	f->file = -1;
+	f->sock.family = 2;
+	f->sock.type = 1;
+	f->sock.protocol = 6;
+	f->sock.state = IMAGE_SOCK_LISTEN;
+	f->sock.ino = 4242;
+	f->sock.backlog = 128;
+	f->sock.addr_len = 16;
+	f->sock.addr[0] = 2;
+	f->sock.attrs.nr_opts = 2;
+	f->sock.attrs.opts = calloc(2, sizeof(*f->sock.attrs.opts));
+	assert_non_null(f->sock.attrs.opts);
+	f->sock.attrs.opts[0] = (struct image_sock_opt){ 1, 12, 5 }; /* SO_PRIORITY */
+	f->sock.attrs.opts[1] = (struct image_sock_opt){ 1, 13, -8 }; /* SO_LINGER off, 7 s */
+	f->sock.attrs.bind_dev = strdup("lo");
+	f->sock.attrs.congestion = strdup("reno");
+}
+
+static void test_socket_attrs(void **state)
+{
+	static const struct {
+		const char *from, *to, *needle;
+	} cases[] = {
+		{ "\"level\": 1,", "\"level\": 256,", "attrs.opts[0].level" },
+		{ "\"name\": 13,", "\"name\": 12,", "option 1/12 given twice" },
+		{ "\"bind_dev\": \"lo\"", "\"bind_dev\": \"0123456789abcdef\"", "attrs.bind_dev" },
+		{ "\"congestion\": \"reno\"", "\"congestion\": \"reno\", \"cork\": 1",
+		  "unknown field \"cork\"" },
+	};
+	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	char err[512], *json, *bad, *p;
+	size_t i;
+
+	(void)state;
+	a->version = IMAGE_FORMAT_VERSION;
+	a->dir_fd = a->pages_fd = a->data_fd = -1;
+	populate(a);
+	add_socket(a);
+	json = image_manifest_to_json(a, 2);
+	assert_non_null(json);
+	assert_int_equal(image_manifest_from_json(b, json, strlen(json), err, sizeof(err)), 0);
+	assert_images_equal(a, b, false);
+	image_free(b);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		p = strstr(json, cases[i].from);
+		assert_non_null(p);
+		bad = malloc(strlen(json) + strlen(cases[i].to) + 1);
+		assert_non_null(bad);
+		memcpy(bad, json, (size_t)(p - json));
+		strcpy(bad + (p - json), cases[i].to);
+		strcat(bad, p + strlen(cases[i].from));
+		b = calloc(1, sizeof(*b));
+		err[0] = '\0';
+		if (image_manifest_from_json(b, bad, strlen(bad), err, sizeof(err)) != -EINVAL ||
+		    !strstr(err, cases[i].needle))
+			print_error("case %zu: err '%s', want '%s'\n", i, err, cases[i].needle);
+		assert_non_null(strstr(err, cases[i].needle));
+		image_free(b);
+		free(bad);
 	}
 	free(json);
 	image_free(a);
@@ -1621,6 +1668,7 @@ int main(void)
 		cmocka_unit_test(test_blob_past_end),
 		cmocka_unit_test(test_blob_crc_mismatch),
 		cmocka_unit_test(test_hostile_json),
+		cmocka_unit_test(test_socket_attrs),
 		cmocka_unit_test(test_record_tables),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_growers),
