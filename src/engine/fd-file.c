@@ -387,8 +387,12 @@ static bool file_is_output(const struct image *img, int32_t idx)
 int file_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	const struct image_file *file;
-	/* f_flags never holds creation flags; O_TMPFILE's bit would be refused here */
-	int flags = (int)(f->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY |
+	/*
+	 * f_flags never holds creation flags; O_TMPFILE's bit would be refused
+	 * here; O_ASYNC is switched on at the end, once the fd has its owner and
+	 * number (fd-owner.c): open() would take the flag without registering.
+	 */
+	int flags = (int)(f->flags & ~(uint32_t)(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | O_ASYNC |
 						  (O_TMPFILE & ~O_DIRECTORY)));
 	struct stat st;
 	int fd, src, err;

@@ -30,6 +30,7 @@
 
 #include "base/log.h"
 #include "engine/fd-kinds.h"
+#include "engine/fd-owner.h"
 #include "engine/file-locks.h"
 #include "engine/proc.h"
 
@@ -302,6 +303,11 @@ int fd_tree_scan(const pid_t *pids, size_t nr, struct fd_tree *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	ret->root = nr ? pids[0] : 0;
+	ret->pids = malloc((nr ? nr : 1) * sizeof(*pids));
+	if (!ret->pids)
+		return -ENOMEM;
+	memcpy(ret->pids, pids, nr * sizeof(*pids));
+	ret->nr_pids = nr;
 	for (i = 0; i < nr; i++) {
 		err = scan_one(pids[i], ret);
 		if (err < 0) {
@@ -314,6 +320,7 @@ int fd_tree_scan(const pid_t *pids, size_t nr, struct fd_tree *ret)
 
 void fd_tree_free(struct fd_tree *t)
 {
+	free(t->pids);
 	free(t->ends);
 	memset(t, 0, sizeof(*t));
 }
@@ -385,6 +392,8 @@ int fds_dump_tree(pid_t pid, struct image *img, const int *external, size_t nr_e
 		log_debug("pid %d fd %d (%s): %s", pid, f.fd, p->link, image_fd_kind_name(f.kind));
 	}
 	ret = locks_dump(&ctx);
+	if (ret == 0)
+		ret = owners_dump(&ctx);
 out:
 	for (i = 0; i < ctx.nr_probes; i++) {
 		if (ctx.probes[i].local >= 0)
@@ -431,7 +440,10 @@ int fd_reopen(int fd, int flags)
 	return open(path, flags | O_CLOEXEC);
 }
 
-/* The status flags F_SETFL can change; O_ASYNC would also need an owner, which we do not keep. */
+/*
+ * The status flags F_SETFL can change here; O_ASYNC waits for the restored
+ * process to switch it on at the fd's own number (fd-owner.c).
+ */
 #define SETFL_MASK (O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME)
 
 int fd_set_flags_pos(int fd, const struct image_fd *f, bool seek)

@@ -41,6 +41,8 @@ int fds_dump_with(pid_t pid, struct image *img, const int *external, size_t nr_e
  */
 struct fd_tree {
 	pid_t root; /* the process the tree was dumped from */
+	size_t nr_pids;
+	pid_t *pids; /* every live process of the tree, as we see them */
 	size_t nr;
 	struct fd_tree_end {
 		uint64_t ino;

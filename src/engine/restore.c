@@ -45,6 +45,7 @@
 #include "engine-internal.h"
 #include "engine.h"
 #include "fds.h"
+#include "fd-owner.h"
 #include "file-locks.h"
 #include "gpu/gpu.h"
 #include "proc.h"
@@ -1236,8 +1237,8 @@ static int apply_memfd_seals(const struct tproc *p)
 /*
  * The end of one process's restore, every thread stopped on the blob's trap:
  * signals blocked again, then what the process must do itself once nothing
- * of thaw's is opened or closed in it any more (its file locks: file-locks.h
- * says why), what may fire or must not meet the blob (signals.c, timers.c:
+ * of thaw's is opened or closed in it any more (its file locks, then its fds'
+ * owners: file-locks.h and fd-owner.c say why), what may fire or must not meet the blob (signals.c, timers.c:
  * their injected calls still use the blob's stack), the blob unmapped, and
  * the registers and masks last.
  */
@@ -1252,6 +1253,8 @@ static int finish_process(struct tproc *p)
 		ret = signals_block_all(img->threads[i].tid);
 	if (ret == 0)
 		ret = locks_restore(&fz, img);
+	if (ret == 0)
+		ret = owners_restore(&fz, img);
 	if (ret == 0)
 		ret = signals_restore_late(&fz, img, &p->stop_after_release);
 	if (ret == 0)

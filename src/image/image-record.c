@@ -291,6 +291,32 @@ static int check_lock(const void *rec, const char *where, char *err, size_t errl
 
 static IMAGE_RECORD_DEF(lock_record, image_lock, lock_fields, check_lock);
 
+/* fd owners (src/engine/fd-owner.c) */
+
+static const char *const owner_types[] = { "tid", "pid", "pgrp" };
+
+static const struct image_field fd_owner_fields[] = {
+	IMAGE_I32(struct image_fd_owner, fd, 0, (1 << 20) - 1),
+	IMAGE_ENUM(struct image_fd_owner, type, owner_types),
+	IMAGE_FIELD(struct image_fd_owner, pid, IMAGE_F_I32, .max = INT32_MAX, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_fd_owner, sig, IMAGE_F_I32, .max = IMAGE_NR_SIGNALS,
+		    IMAGE_OPTIONAL),
+};
+
+static int check_fd_owner(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_fd_owner *o = rec;
+
+	if (!o->pid && !o->sig)
+		return table_bad(err, errlen, "%s: neither an owner nor a signal", where);
+	if (!o->pid && o->type != IMAGE_OWNER_TID)
+		return table_bad(err, errlen, "%s: a %s owner without a pid", where,
+				 owner_types[o->type]);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(fd_owner_record, image_fd_owner, fd_owner_fields, check_fd_owner);
+
 /* ---- the sections of struct image ---- */
 
 #define SECTION_ARRAY(key_, rec_, m, cnt, maxn)                                                    \
@@ -304,6 +330,7 @@ const struct image_section image_sections[] = {
 	SECTION_ONE("attrs", proc_attrs_record, attrs),
 	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
 	SECTION_ARRAY("locks", lock_record, locks, nr_locks, IMAGE_MAX_LOCKS),
+	SECTION_ARRAY("fd_owners", fd_owner_record, fd_owners, nr_fd_owners, IMAGE_MAX_FDS),
 };
 const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);
 

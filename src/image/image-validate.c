@@ -436,27 +436,34 @@ static int check_children(struct check *c, const struct image *img)
 	return 0;
 }
 
+/* The fd of img numbered fd, or NULL; fds are sorted (check_fds). */
+static const struct image_fd *find_fd(const struct image *img, int32_t fd)
+{
+	uint32_t lo = 0, hi = img->nr_fds;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (img->fds[mid].fd == fd)
+			return &img->fds[mid];
+		if (img->fds[mid].fd < fd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 /* Every lock is on an fd of the image of a kind that can hold it. */
 static int check_locks(struct check *c, const struct image *img)
 {
-	uint32_t i, lo, hi;
+	uint32_t i;
 
 	for (i = 0; i < img->nr_locks; i++) {
 		const struct image_lock *l = &img->locks[i];
-		const struct image_fd *f = NULL;
+		const struct image_fd *f = find_fd(img, l->fd);
 		bool ok;
 
-		/* fds are sorted (check_fds) */
-		for (lo = 0, hi = img->nr_fds; lo < hi && !f;) {
-			uint32_t mid = lo + (hi - lo) / 2;
-
-			if (img->fds[mid].fd == l->fd)
-				f = &img->fds[mid];
-			else if (img->fds[mid].fd < l->fd)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
 		if (!f)
 			return bad(c, "locks[%u]: fd %d is not an fd of the process", i, l->fd);
 		ok = f->kind == IMAGE_FD_FILE || f->kind == IMAGE_FD_MEMFD ||
@@ -464,6 +471,24 @@ static int check_locks(struct check *c, const struct image *img)
 		if (!ok)
 			return bad(c, "locks[%u]: fd %d (%s) cannot hold a lock thaw restores", i,
 				   l->fd, image_fd_kind_name(f->kind));
+	}
+	return 0;
+}
+
+/* Every owner is of an fd of the process that thaw restores (not one it inherits), once. */
+static int check_fd_owners(struct check *c, const struct image *img)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_fd_owners; i++) {
+		const struct image_fd_owner *o = &img->fd_owners[i];
+		const struct image_fd *f = find_fd(img, o->fd);
+
+		if (!f || f->kind == IMAGE_FD_INHERIT)
+			return bad(c, "fd_owners[%u]: fd %d is not an fd the process's restore makes",
+				   i, o->fd);
+		if (i && o->fd <= img->fd_owners[i - 1].fd)
+			return bad(c, "fd_owners[%u]: fd %d unsorted or repeated", i, o->fd);
 	}
 	return 0;
 }
@@ -478,7 +503,7 @@ int image_validate(const struct image *img, char *err, size_t errlen)
 	if (check_proc(&c, img) || check_threads(&c, img) || check_vmas(&c, img) ||
 	    check_guards(&c, img) || check_fds(&c, img) || check_files(&c, img) ||
 	    check_gpu(&c, img) || check_children(&c, img) || image_sections_check(img, err, errlen) ||
-	    check_locks(&c, img))
+	    check_locks(&c, img) || check_fd_owners(&c, img))
 		return -EINVAL;
 	return 0;
 }

@@ -221,6 +221,11 @@ struct image_lock *image_new_lock(struct image *img)
 	return GROW(img->locks, img->nr_locks, IMAGE_MAX_LOCKS, "file locks");
 }
 
+struct image_fd_owner *image_new_fd_owner(struct image *img)
+{
+	return GROW(img->fd_owners, img->nr_fd_owners, IMAGE_MAX_FDS, "fd owners");
+}
+
 int image_file_index(struct image *img, const struct image_file *file)
 {
 	struct image_file *f;

@@ -509,6 +509,25 @@ struct image_lock {
 	uint64_t len; /* bytes; 0 = to the end of the file, however far it grows */
 };
 
+/*
+ * An fd's owner and signal (src/engine/fd-owner.c): who gets SIGIO (or sig)
+ * for it, and SIGURG for a socket.  One record per fd that has an owner or a
+ * signal set; O_ASYNC itself is in image_fd.flags.
+ */
+enum image_owner_type {
+	IMAGE_OWNER_TID, /* F_OWNER_TID: one thread */
+	IMAGE_OWNER_PID, /* F_OWNER_PID, F_SETOWN(pid): a process */
+	IMAGE_OWNER_PGRP, /* F_OWNER_PGRP, F_SETOWN(-pgid): a process group */
+	IMAGE_OWNER_TYPE_COUNT
+};
+
+struct image_fd_owner {
+	int32_t fd;
+	uint32_t type; /* enum image_owner_type */
+	int32_t pid; /* in the snapshot's PID namespace; 0 = no owner */
+	int32_t sig; /* F_SETSIG; 0 = SIGIO without siginfo */
+};
+
 struct image {
 	uint32_t version;
 	struct image_host host;
@@ -533,6 +552,8 @@ struct image {
 	struct image_child *children;
 	uint32_t nr_locks;
 	struct image_lock *locks;
+	uint32_t nr_fd_owners;
+	struct image_fd_owner *fd_owners;
 
 	/* pages.idx, loaded on read; appended to by image_add_pages() on write */
 	uint64_t nr_runs;
@@ -581,6 +602,7 @@ struct image_fd *image_new_fd(struct image *img);
 struct image_shmem *image_new_shmem(struct image *img);
 struct image_child *image_new_child(struct image *img);
 struct image_lock *image_new_lock(struct image *img);
+struct image_fd_owner *image_new_fd_owner(struct image *img);
 /* An image with nothing in it and no files (the GPU state of a process before its dump). */
 struct image *image_alloc_empty(void);
 /*

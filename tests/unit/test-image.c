@@ -354,6 +354,10 @@ static void populate(struct image *img)
 						    .type = IMAGE_LOCK_READ, .start = 1ull << 62 };
 	*image_new_lock(img) = (struct image_lock){ .fd = 12, .kind = IMAGE_LOCK_FLOCK,
 						    .type = IMAGE_LOCK_READ };
+	*image_new_fd_owner(img) = (struct image_fd_owner){ .fd = 4, .type = IMAGE_OWNER_TID,
+							    .pid = 101, .sig = 35 };
+	*image_new_fd_owner(img) = (struct image_fd_owner){ .fd = 5, .type = IMAGE_OWNER_PGRP,
+							    .pid = 2 };
 }
 
 /* pages: 300 dumped pages in VMA A (split at 256), 1 more merged, one zero run in B */
@@ -513,6 +517,9 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 	assert_int_equal(a->nr_locks, b->nr_locks);
 	for (i = 0; i < a->nr_locks; i++)
 		assert_memory_equal(&a->locks[i], &b->locks[i], sizeof(a->locks[i]));
+	assert_int_equal(a->nr_fd_owners, b->nr_fd_owners);
+	for (i = 0; i < a->nr_fd_owners; i++)
+		assert_memory_equal(&a->fd_owners[i], &b->fd_owners[i], sizeof(a->fd_owners[i]));
 	assert_int_equal(a->nr_runs, b->nr_runs);
 	assert_int_equal(a->pages_bytes, b->pages_bytes);
 	if (with_runs)
@@ -1237,6 +1244,14 @@ static void test_hostile_json(void **state)
 		{ "\"len\": 20", "\"len\": 9223372036854775807", "past the largest file offset" },
 		{ "\"kind\": \"flock\"", "\"kind\": \"flock\", \"start\": 7", "whole file" },
 		{ "\"kind\": \"flock\"", "\"kind\": \"lease\"", "fd 12 (dir) cannot hold a lock" },
+		{ "\"type\": \"pgrp\"", "\"type\": \"session\"", "fd_owners[1].type" },
+		{ "\"sig\": 35", "\"sig\": 65", "fd_owners[0].sig" },
+		{ "\"fd\": 4,\n      \"type\": \"tid\"", "\"fd\": 5,\n      \"type\": \"tid\"",
+		  "fd_owners[1]: fd 5 unsorted or repeated" },
+		{ "\"fd\": 4,\n      \"type\": \"tid\"", "\"fd\": 0,\n      \"type\": \"tid\"",
+		  "fd_owners[0]: fd 0 is not an fd the process's restore makes" },
+		{ "\"type\": \"pgrp\",\n      \"pid\": 2", "\"type\": \"pgrp\"",
+		  "fd_owners[1]: neither an owner nor a signal" },
 		{ "\"kind\": \"ofd\"", "\"kind\": \"ofd\", \"fd\": 13", "duplicate" },
 		{ "\"fd\": 10,\n      \"kind\": \"ofd\"", "\"fd\": 13,\n      \"kind\": \"ofd\"",
 		  "fd 13 is not an fd" },
