@@ -806,6 +806,129 @@ int proc_parse_limits(const char *text, size_t len, struct proc_rlimit ret[PROC_
 	return 0;
 }
 
+/* ---- timers ---- */
+
+/* "ID: 3" style: the key and the blank after it; false if the line is another key's. */
+static bool eat_key(struct cursor *c, const char *key)
+{
+	size_t n = strlen(key);
+
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, key, n))
+		return false;
+	c->p += n;
+	skip_blanks(c);
+	return true;
+}
+
+static int parse_notify(struct cursor *c, struct proc_timer *t)
+{
+	static const char *const words[] = { "signal/", "none/", "thread/" };
+	int i;
+
+	for (i = 0; i < 3 && !eat_key(c, words[i]); i++)
+		;
+	if (i == 3)
+		return parse_fail(c, "unknown notify mode");
+	t->notify = i;
+	if (eat_key(c, "tid."))
+		t->notify |= PROC_TIMER_NOTIFY_TID;
+	else if (!eat_key(c, "pid."))
+		return parse_fail(c, "expected pid. or tid.");
+	if (!parse_pid(c, &t->target) || t->target < 0 || !line_done(c))
+		return parse_fail(c, "bad notify target");
+	return 0;
+}
+
+enum { TIMER_SEEN_ALL = 7 };
+
+/* One line of a timer's record; *seen gets a bit per known key. */
+static int parse_timer_line(struct cursor *c, struct proc_timer *t, uint32_t *seen)
+{
+	if (eat_key(c, "signal:")) {
+		if (!parse_int(c, &t->signo) || !eat_char(c, '/') || !parse_hex(c, &t->sigval) ||
+		    !line_done(c))
+			return parse_fail(c, "bad signal line");
+		*seen |= 1;
+		return 0;
+	}
+	if (eat_key(c, "notify:")) {
+		*seen |= 2;
+		return parse_notify(c, t);
+	}
+	if (eat_key(c, "ClockID:")) {
+		if (!parse_int(c, &t->clockid) || !line_done(c))
+			return parse_fail(c, "bad clock id");
+		*seen |= 4;
+		return 0;
+	}
+	return 0; /* a newer kernel's line */
+}
+
+int proc_parse_timers(const char *text, size_t len, struct proc_timer **ret, size_t *ret_n)
+{
+	struct cursor c = { .text = text, .p = text, .end = text, .line = 0 };
+	struct proc_timer *all = NULL, *grown;
+	size_t pos = 0, lineno = 0, n = 0, cap = 0, i;
+	uint32_t seen = TIMER_SEEN_ALL;
+	int r = 0;
+
+	parse_begin();
+	*ret = NULL;
+	*ret_n = 0;
+	while (next_line(text, len, &pos, &lineno, &c)) {
+		if (!eat_key(&c, "ID:")) {
+			if (!n) {
+				r = parse_fail(&c, "expected ID: first");
+				goto fail;
+			}
+			r = parse_timer_line(&c, &all[n - 1], &seen);
+			if (r)
+				goto fail;
+			continue;
+		}
+		if (seen != TIMER_SEEN_ALL) {
+			r = parse_fail(&c, "the timer before lacks a line");
+			goto fail;
+		}
+		if (n == PROC_TIMERS_MAX) {
+			r = parse_fail(&c, "too many timers");
+			goto fail;
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			grown = realloc(all, cap * sizeof(*all));
+			if (!grown) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			all = grown;
+		}
+		memset(&all[n], 0, sizeof(all[n]));
+		if (!parse_int(&c, &all[n].id) || all[n].id < 0 || !line_done(&c)) {
+			r = parse_fail(&c, "bad timer id");
+			goto fail;
+		}
+		for (i = 0; i < n; i++)
+			if (all[i].id == all[n].id) {
+				r = parse_fail(&c, "a timer id twice");
+				goto fail;
+			}
+		n++;
+		seen = 0;
+	}
+	if (seen != TIMER_SEEN_ALL) {
+		c.p = text + len;
+		r = parse_fail(&c, "the last timer lacks a line");
+		goto fail;
+	}
+	*ret = all;
+	*ret_n = n;
+	return 0;
+fail:
+	free(all);
+	return r;
+}
+
 /* ---- readers ---- */
 
 int proc_read_file(const char *path, char **ret, size_t *ret_len)
@@ -982,6 +1105,23 @@ int proc_read_limits(pid_t pid, struct proc_rlimit ret[PROC_NR_RLIMITS])
 	if (r < 0)
 		return r;
 	r = proc_parse_limits(buf, len, ret);
+	if (r < 0)
+		log_parse_error(path);
+	free(buf);
+	return r;
+}
+
+int proc_read_timers(pid_t pid, struct proc_timer **ret, size_t *ret_n)
+{
+	char path[64], *buf;
+	size_t len;
+	int r;
+
+	task_path(path, sizeof(path), pid, 0, "timers");
+	r = read_logged(path, &buf, &len);
+	if (r < 0)
+		return r;
+	r = proc_parse_timers(buf, len, ret, ret_n);
 	if (r < 0)
 		log_parse_error(path);
 	free(buf);

@@ -176,6 +176,30 @@ int proc_read_limits(pid_t pid, struct proc_rlimit ret[PROC_NR_RLIMITS])
 	__attribute__((warn_unused_result));
 
 /*
+ * /proc/PID/timers: the POSIX timers (timer_create) of a process, as
+ * fs/proc/base.c show_timer() prints them, in the order given.  The values
+ * (time left, interval, overrun) are not there: only the timer itself sees
+ * them (timer_gettime).
+ */
+#define PROC_TIMERS_MAX 65536
+#define PROC_TIMER_NOTIFY_TID 4 /* SIGEV_THREAD_ID, or'd into notify */
+
+struct proc_timer {
+	int id;
+	int signo;
+	uint64_t sigval; /* sigev_value, all 64 bits */
+	int notify; /* SIGEV_SIGNAL 0, SIGEV_NONE 1, SIGEV_THREAD 2, | PROC_TIMER_NOTIFY_TID */
+	pid_t target; /* the process (or with NOTIFY_TID the thread) it signals, as /proc names it */
+	int clockid; /* negative: a CPU clock (CPUCLOCK_PID in the upper bits) */
+};
+
+/* *ret is malloc'd (NULL when there is none), *ret_n entries; ids are unique. */
+int proc_parse_timers(const char *text, size_t len, struct proc_timer **ret, size_t *ret_n)
+	__attribute__((warn_unused_result));
+int proc_read_timers(pid_t pid, struct proc_timer **ret, size_t *ret_n)
+	__attribute__((warn_unused_result));
+
+/*
  * Raw /proc/PID/auxv into buf; -ENOBUFS if it does not fit in cap, -EINVAL
  * unless it is whole (u64 type, u64 value) pairs ending with AT_NULL.
  */

@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct proc_status status;
 	struct proc_stat stat;
 	struct proc_map *maps;
-	size_t n;
+	struct proc_timer *timers;
+	size_t n, i;
 
 	if (!text)
 		return 0;
@@ -60,6 +61,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (proc_parse_status(text, size, &status) == 0 &&
 	    (status.nspid_n < 1 || status.nspid_n > PROC_NS_LEVELS_MAX))
 		abort();
+	if (proc_parse_timers(text, size, &timers, &n) == 0) {
+		for (i = 0; i < n; i++)
+			if (timers[i].id < 0 || timers[i].target < 0 || (timers[i].notify & ~PROC_TIMER_NOTIFY_TID) > 2)
+				abort();
+		free(timers);
+	} else if (timers) {
+		abort();
+	}
 	if (proc_parse_limits(text, size, limits) == 0)
 		for (n = 0; n < PROC_NR_RLIMITS; n++)
 			if (limits[n].cur > limits[n].max)

@@ -649,6 +649,101 @@ static void test_limits_bad(void **state)
 	free(copy);
 }
 
+/* /proc/PID/timers as 6.18 prints it: newest first, with each notify mode. */
+static const char real_timers[] = "ID: 4\n"
+				  "signal: 14/0000000000000000\n"
+				  "notify: signal/pid.8447\n"
+				  "ClockID: -67582\n"
+				  "ID: 2\n"
+				  "signal: 0/deadbeeffffffffb\n"
+				  "notify: none/pid.8447\n"
+				  "ClockID: 7\n"
+				  "ID: 1\n"
+				  "signal: 35/deadbeeffffffffb\n"
+				  "notify: signal/tid.8450\n"
+				  "ClockID: 0\n"
+				  "ID: 0\n"
+				  "signal: 34/deadbeef12345678\n"
+				  "notify: thread/pid.8447\n"
+				  "ClockID: 1\n";
+
+static void test_timers_real(void **state)
+{
+	struct proc_timer *t;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(proc_parse_timers(S(real_timers), &t, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(t[0].id, 4);
+	assert_int_equal(t[0].signo, 14);
+	assert_int_equal(t[0].clockid, -67582);
+	assert_int_equal(t[0].notify, 0);
+	assert_int_equal(t[0].target, 8447);
+	assert_int_equal(t[1].notify, 1);
+	assert_int_equal(t[1].clockid, 7);
+	assert_true(t[1].sigval == 0xdeadbeeffffffffbull);
+	assert_int_equal(t[2].notify, PROC_TIMER_NOTIFY_TID);
+	assert_int_equal(t[2].target, 8450);
+	assert_int_equal(t[2].signo, 35);
+	assert_int_equal(t[3].notify, 2);
+	assert_true(t[3].sigval == 0xdeadbeef12345678ull);
+	free(t);
+	/* none at all */
+	assert_int_equal(proc_parse_timers("", 0, &t, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(t);
+}
+
+static void test_timers_bad(void **state)
+{
+	static const struct {
+		const char *from, *to;
+	} edits[] = {
+		{ "ID: 4", "ID: x" },
+		{ "ID: 1", "ID: 4" }, /* twice */
+		{ "ID: 2", "ID:-2" },
+		{ "notify: none", "notify: nome" },
+		{ "pid.8447\nClockID: 7", "pix.8447\nClockID: 7" },
+		{ "tid.8450", "tid.-450" },
+		{ "signal: 35/", "signal: 35-" },
+		{ "deadbeef12345678", "deadbeef1234567g" },
+		{ "ClockID: 1", "ClockIX: 1" }, /* the last timer lacks its clock */
+		{ "ClockID: 7", "ClockIX: 7" }, /* a timer in the middle lacks it */
+	};
+	struct proc_timer *t;
+	char *copy, *p;
+	size_t i, n, cut;
+
+	(void)state;
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		copy = strdup(real_timers);
+		p = strstr(copy, edits[i].from);
+		assert_non_null(p);
+		assert_int_equal(strlen(edits[i].from), strlen(edits[i].to));
+		memcpy(p, edits[i].to, strlen(edits[i].to));
+		if (proc_parse_timers(copy, strlen(copy), &t, &n) != -EINVAL)
+			print_error("edit %zu was accepted\n", i);
+		assert_int_equal(proc_parse_timers(copy, strlen(copy), &t, &n), -EINVAL);
+		assert_null(t);
+		assert_non_null(proc_parse_last_error()->reason);
+		free(copy);
+	}
+	/* cut anywhere: whole timers, or an error */
+	for (cut = 0; cut < sizeof(real_timers) - 1; cut++) {
+		int r;
+
+		copy = malloc(cut + 1);
+		memcpy(copy, real_timers, cut);
+		r = proc_parse_timers(copy, cut, &t, &n);
+		assert_true(r == 0 || r == -EINVAL);
+		if (r == 0)
+			assert_true(n <= 4);
+		free(t);
+		free(copy);
+	}
+}
+
 /* ---- live: this process's own /proc ---- */
 
 static void test_live_smaps(void **state)
@@ -867,6 +962,8 @@ int main(void)
 		cmocka_unit_test(test_status_bad),
 		cmocka_unit_test(test_limits_real),
 		cmocka_unit_test(test_limits_bad),
+		cmocka_unit_test(test_timers_real),
+		cmocka_unit_test(test_timers_bad),
 		cmocka_unit_test(test_live_smaps),
 		cmocka_unit_test(test_live_stat_status),
 		cmocka_unit_test(test_live_tasks_fds),
