@@ -199,6 +199,29 @@ static void print_gpu(const struct image *img)
 		printf("  uvm socket   fd %d (recreated at restore)\n", g->uvm_socket_fd);
 }
 
+static void print_posix_timers(const struct image *img)
+{
+	static const char *const notify[IMAGE_TIMER_NOTIFY_COUNT] = { "signal", "none", "thread",
+								      "thread" };
+	uint32_t i;
+
+	for (i = 0; i < img->nr_posix_timers; i++) {
+		const struct image_posix_timer *t = &img->posix_timers[i];
+		char to[32] = "";
+
+		if (t->notify == IMAGE_TIMER_THREAD_ID)
+			snprintf(to, sizeof(to), " to tid %d", t->tid);
+		printf("  %-12s id %d clock %d, %s %d%s value 0x%" PRIx64 ", ", i ? "" : "posix timers",
+		       t->id, t->clockid, notify[t->notify], t->signo, to, t->sigval);
+		if (!t->value_ns)
+			printf("disarmed\n");
+		else
+			printf("next in %" PRIu64 " ns%s, %s%" PRIu64 " ns\n", t->value_ns,
+			       t->deadline_ns ? " (keeps its wall-clock deadline)" : "",
+			       t->interval_ns ? "every " : "once, interval ", t->interval_ns);
+	}
+}
+
 static void print_process(const struct image *img)
 {
 	static const char *const rlimit_names[IMAGE_NR_RLIMITS] = {
@@ -257,6 +280,7 @@ static void print_process(const struct image *img)
 	if (p->pending_shared.len)
 		printf("  pending      signals queued to the process: %" PRIu64 "\n",
 		       p->pending_shared.len / 128);
+	print_posix_timers(img);
 }
 
 static void print_threads(const struct image *img)

@@ -80,11 +80,12 @@ int mem_dump(struct frozen *fz, struct image *img)
 	__attribute__((warn_unused_result));
 
 /*
- * timers.c: itimers (and timerfds, fd-timerfd.c) are dumped with the rest
- * and armed by timers_arm() as the last step of a restore, from the tracer,
- * with every thread's signals still blocked.
+ * timers.c: itimers, POSIX timers (and timerfds, fd-timerfd.c) are dumped
+ * with the rest and armed by timers_arm() as the last step of a restore,
+ * from the tracer, with every thread's signals still blocked.
  */
 int itimers_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
+int posix_timers_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
 int timers_arm(struct frozen *fz, const struct image *img) __attribute__((warn_unused_result));
 int timerfd_arm(struct frozen *fz, const struct image_fd *f) __attribute__((warn_unused_result));
 /* A clock whose absolute timers keep their deadline across a restore (CLOCK_REALTIME ...). */

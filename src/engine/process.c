@@ -182,6 +182,8 @@ int process_dump(struct frozen *fz, struct image *img)
 		return ret;
 	ret = itimers_dump(fz, img);
 	if (ret == 0)
+		ret = posix_timers_dump(fz, img);
+	if (ret == 0)
 		ret = dump_brk(fz, img);
 	if (ret < 0)
 		return ret;

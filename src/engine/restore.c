@@ -80,6 +80,7 @@ static const char *const step_names[] = {
 	[RESTORER_ERR_THREAD] = "setting per-thread state",
 	[RESTORER_ERR_SIGNALS] = "queueing pending signals",
 	[RESTORER_ERR_RLIMITS] = "setting rlimits",
+	[RESTORER_ERR_TIMERS] = "creating a POSIX timer with its id",
 };
 
 int restore_validate(const struct image *img)
@@ -415,6 +416,21 @@ static int fill_process(struct restorer_args *a, struct region *r, struct helper
 		a->rlimits[i].cur = p->rlimits[i].cur;
 		a->rlimits[i].max = p->rlimits[i].max;
 	}
+	a->nr_timers = img->nr_posix_timers;
+	a->timers = region_alloc(r, (uint64_t)img->nr_posix_timers * sizeof(*a->timers));
+	for (i = 0; i < (int)img->nr_posix_timers; i++) {
+		static const int32_t notify[IMAGE_TIMER_NOTIFY_COUNT] = {
+			[IMAGE_TIMER_SIGNAL] = SIGEV_SIGNAL, [IMAGE_TIMER_NONE] = SIGEV_NONE,
+			[IMAGE_TIMER_THREAD] = SIGEV_THREAD,
+			[IMAGE_TIMER_THREAD_ID] = SIGEV_SIGNAL | SIGEV_THREAD_ID,
+		};
+		const struct image_posix_timer *t = &img->posix_timers[i];
+
+		a->timers[i] = (struct restorer_timer){ .id = t->id, .clockid = t->clockid,
+							.notify = notify[t->notify],
+							.signo = t->signo, .tid = t->tid,
+							.sigval = t->sigval };
+	}
 	return 0;
 }
 
@@ -429,6 +445,7 @@ static uint64_t region_size(const struct image *img)
 	size += (uint64_t)img->nr_guards * sizeof(struct restorer_range) + 64;
 	size += 512 * sizeof(struct restorer_range); /* our own mappings, to unmap */
 	size += img->proc.auxv.len + img->proc.pending_shared.len + 256;
+	size += (uint64_t)img->nr_posix_timers * sizeof(struct restorer_timer) + 64;
 	size += (uint64_t)img->nr_threads * (sizeof(struct restorer_thread) + 64);
 	for (i = 0; i < img->nr_threads; i++)
 		size += img->threads[i].pending.len + 64;

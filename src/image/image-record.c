@@ -256,6 +256,52 @@ static int check_inotify(const void *rec, const char *where, char *err, size_t e
 
 static IMAGE_RECORD_DEF(inotify_record, image_inotify, inotify_fields, check_inotify);
 
+static const char *const timer_notify_names[] = { "signal", "none", "thread", "thread_id" };
+
+static const struct image_field posix_timer_fields[] = {
+	IMAGE_I32(struct image_posix_timer, id, 0, INT32_MAX),
+	IMAGE_I32(struct image_posix_timer, clockid, INT32_MIN, 11),
+	IMAGE_ENUM(struct image_posix_timer, notify, timer_notify_names),
+	IMAGE_I32(struct image_posix_timer, signo, INT32_MIN, INT32_MAX),
+	IMAGE_HEX64(struct image_posix_timer, sigval),
+	IMAGE_FIELD(struct image_posix_timer, tid, IMAGE_F_I32, .max = INT32_MAX, IMAGE_OPTIONAL),
+	IMAGE_U64(struct image_posix_timer, value_ns, 0, UINT64_MAX),
+	IMAGE_U64(struct image_posix_timer, interval_ns, 0, UINT64_MAX),
+	IMAGE_FIELD(struct image_posix_timer, deadline_ns, IMAGE_F_U64, .max = UINT64_MAX,
+		    IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_posix_timer, overrun, IMAGE_F_I32, .max = INT32_MAX,
+		    IMAGE_OPTIONAL),
+};
+
+/* What timer_create would refuse, and fields that belong to another mode or clock. */
+static int check_posix_timer(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_posix_timer *t = rec;
+	bool is_wall = t->clockid == 0 || t->clockid == 8 || t->clockid == 11;
+
+	if (t->notify != IMAGE_TIMER_NONE && (t->signo < 1 || t->signo > 64)) {
+		snprintf(err, errlen, "%s.signo: %d is not a signal", where, t->signo);
+		return -EINVAL;
+	}
+	if ((t->notify == IMAGE_TIMER_THREAD_ID) != (t->tid > 0)) {
+		snprintf(err, errlen, "%s.tid: a thread to signal goes with thread_id only", where);
+		return -EINVAL;
+	}
+	if (t->deadline_ns && (!is_wall || !t->value_ns)) {
+		snprintf(err, errlen, "%s.deadline_ns: only for an armed timer of the wall clock",
+			 where);
+		return -EINVAL;
+	}
+	if (t->overrun < 0) {
+		snprintf(err, errlen, "%s.overrun: negative", where);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(posix_timer_record, image_posix_timer, posix_timer_fields,
+			check_posix_timer);
+
 #define FD_KIND(k, rec_, m) [k] = { .rec = &(rec_), .off = offsetof(struct image_fd, m) }
 
 const struct image_fd_kind_record image_fd_kind_records[IMAGE_FD_KIND_COUNT] = {
@@ -331,6 +377,8 @@ const struct image_section image_sections[] = {
 	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
 	SECTION_ARRAY("locks", lock_record, locks, nr_locks, IMAGE_MAX_LOCKS),
 	SECTION_ARRAY("fd_owners", fd_owner_record, fd_owners, nr_fd_owners, IMAGE_MAX_FDS),
+	SECTION_ARRAY("posix_timers", posix_timer_record, posix_timers, nr_posix_timers,
+		      IMAGE_MAX_POSIX_TIMERS),
 };
 const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);
 

@@ -493,6 +493,45 @@ static int check_fd_owners(struct check *c, const struct image *img)
 	return 0;
 }
 
+static bool has_thread(const struct image *img, int32_t tid)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_threads; i++)
+		if (img->threads[i].tid == tid)
+			return true;
+	return false;
+}
+
+/*
+ * POSIX timers: ascending ids (restore creates them in order), a thread to
+ * signal that is one of the process's, and a CPU clock of the process itself
+ * or of one of its threads (CPUCLOCK_PID: 0 names the caller).
+ */
+static int check_posix_timers(struct check *c, const struct image *img)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_posix_timers; i++) {
+		const struct image_posix_timer *t = &img->posix_timers[i];
+
+		if (i && t->id <= img->posix_timers[i - 1].id)
+			return bad(c, "posix_timers[%u].id: %d not above the one before", i, t->id);
+		if (t->tid && !has_thread(img, t->tid))
+			return bad(c, "posix_timers[%u].tid: %d is not a thread of the process", i,
+				   t->tid);
+		if (t->clockid < 0) {
+			int32_t pid = ~(t->clockid >> 3);
+
+			if ((t->clockid & 3) == 3 || (pid && pid != img->proc.pid &&
+						      !((t->clockid & 4) && has_thread(img, pid))))
+				return bad(c, "posix_timers[%u].clockid: %d is not a CPU clock of "
+					   "the process", i, t->clockid);
+		}
+	}
+	return 0;
+}
+
 int image_validate(const struct image *img, char *err, size_t errlen)
 {
 	struct check c = { err, errlen };
@@ -503,7 +542,8 @@ int image_validate(const struct image *img, char *err, size_t errlen)
 	if (check_proc(&c, img) || check_threads(&c, img) || check_vmas(&c, img) ||
 	    check_guards(&c, img) || check_fds(&c, img) || check_files(&c, img) ||
 	    check_gpu(&c, img) || check_children(&c, img) || image_sections_check(img, err, errlen) ||
-	    check_locks(&c, img) || check_fd_owners(&c, img))
+	    check_locks(&c, img) || check_fd_owners(&c, img) ||
+	    check_posix_timers(&c, img))
 		return -EINVAL;
 	return 0;
 }

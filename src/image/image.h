@@ -468,6 +468,34 @@ struct image_proc_attrs {
 };
 
 /*
+ * A POSIX timer (timer_create): restored with its id, clock and sigevent,
+ * and armed last.  The time left is from the dump; a timer of the wall clock
+ * (CLOCK_REALTIME, _ALARM, TAI) keeps its deadline instead.
+ */
+#define IMAGE_MAX_POSIX_TIMERS 65536
+
+enum image_timer_notify {
+	IMAGE_TIMER_SIGNAL, /* SIGEV_SIGNAL: signo to the process */
+	IMAGE_TIMER_NONE, /* SIGEV_NONE: nothing; only timer_gettime sees it */
+	IMAGE_TIMER_THREAD, /* SIGEV_THREAD as the kernel takes it: like SIGEV_SIGNAL */
+	IMAGE_TIMER_THREAD_ID, /* SIGEV_THREAD_ID: signo to thread tid (glibc's SIGEV_THREAD) */
+	IMAGE_TIMER_NOTIFY_COUNT
+};
+
+struct image_posix_timer {
+	int32_t id;
+	int32_t clockid; /* negative: a CPU clock of the process or one of its threads */
+	uint32_t notify; /* enum image_timer_notify */
+	int32_t signo;
+	uint64_t sigval; /* sigev_value, all 64 bits */
+	int32_t tid; /* THREAD_ID: the thread it signals, in the snapshot's namespace */
+	uint64_t value_ns; /* time left at dump; 0 = disarmed */
+	uint64_t interval_ns;
+	uint64_t deadline_ns; /* wall clock, armed: the expiry on that clock; else 0 */
+	int32_t overrun; /* timer_getoverrun() at dump, for people (see compatibility.md) */
+};
+
+/*
  * Process trees: the root process's image lists every other process of the
  * tree, parents before their children.  A live one has an image of its own
  * in the subdirectory proc-PID; a zombie has none.
@@ -550,6 +578,8 @@ struct image {
 	struct image_shmem *shmems;
 	uint32_t nr_children; /* the root image of a tree only */
 	struct image_child *children;
+	uint32_t nr_posix_timers;
+	struct image_posix_timer *posix_timers; /* ascending ids */
 	uint32_t nr_locks;
 	struct image_lock *locks;
 	uint32_t nr_fd_owners;

@@ -270,6 +270,19 @@ static void populate(struct image *img)
 	*c = (struct image_child){ .pid = 9, .ppid = 7, .pgid = 2, .sid = 1, .host_pid = 4109,
 				   .is_zombie = true, .exit_status = 0x0300 };
 
+	img->posix_timers = calloc(3, sizeof(*img->posix_timers));
+	assert_non_null(img->posix_timers);
+	img->nr_posix_timers = 3;
+	img->posix_timers[0] = (struct image_posix_timer){
+		.id = 0, .clockid = -6, .notify = IMAGE_TIMER_SIGNAL, .signo = 14,
+		.sigval = 0xdeadbeef12345678ull, .value_ns = 5, .interval_ns = 7, .overrun = 3 };
+	img->posix_timers[1] = (struct image_posix_timer){
+		.id = 4, .clockid = 0, .notify = IMAGE_TIMER_THREAD_ID, .signo = 32, .tid = 101,
+		.value_ns = 1000, .deadline_ns = 1763900001000000000ull };
+	img->posix_timers[2] = (struct image_posix_timer){ .id = 9, .clockid = 7,
+							   .notify = IMAGE_TIMER_NONE,
+							   .signo = -3 };
+
 	g = image_new_guard(img);
 	assert_non_null(g);
 	g->start = VMA_A + 400 * PAGE;
@@ -520,6 +533,10 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 	assert_int_equal(a->nr_fd_owners, b->nr_fd_owners);
 	for (i = 0; i < a->nr_fd_owners; i++)
 		assert_memory_equal(&a->fd_owners[i], &b->fd_owners[i], sizeof(a->fd_owners[i]));
+	assert_int_equal(a->nr_posix_timers, b->nr_posix_timers);
+	for (i = 0; i < a->nr_posix_timers; i++)
+		assert_memory_equal(&a->posix_timers[i], &b->posix_timers[i],
+				    sizeof(a->posix_timers[i]));
 	assert_int_equal(a->nr_runs, b->nr_runs);
 	assert_int_equal(a->pages_bytes, b->pages_bytes);
 	if (with_runs)
@@ -1221,6 +1238,15 @@ static void test_hostile_json(void **state)
 		{ "\"is_zombie\": true", "\"is_zombie\": false", "not a zombie" },
 		{ "\"is_zombie\": true", "\"is_zombie\": 1", "children[1].is_zombie" },
 		{ "\"pid\": 7,", "\"pid\": 2,", "cannot be a child's pid" },
+		{ "\"notify\": \"none\"", "\"notify\": \"mail\"", "posix_timers[2].notify" },
+		{ "\"signo\": 14", "\"signo\": 65", "posix_timers[0].signo: 65 is not a signal" },
+		/* the first "tid": 101 is the thread's: the timer's target is gone */
+		{ "\"tid\": 101", "\"tid\": 77", "posix_timers[1].tid: 101 is not a thread" },
+		{ "\"id\": 4", "\"id\": 0", "posix_timers[1].id: 0 not above" },
+		{ "\"clockid\": -6", "\"clockid\": -8198", "posix_timers[0].clockid: -8198 is not" },
+		{ "\"clockid\": -6", "\"clockid\": 12", "posix_timers[0].clockid" },
+		{ "\"clockid\": 7", "\"clockid\": 7, \"deadline_ns\": 5",
+		  "only for an armed timer of the wall clock" },
 		{ "\"signal\": 2,", "\"signal\": 9,", "sigactions[0]: signal 9 (SIGKILL) cannot" },
 		{ "\"signal\": 2,", "\"signal\": 19,", "sigactions[0]: signal 19 (SIGSTOP) cannot" },
 		/* process and thread attributes */

@@ -19,8 +19,8 @@
  *   6. threads with clone3(set_tid); they fill pages beside the leader,
  *      then each sets its own tid address, robust list, rseq, altstack and
  *      queued signals once the leader has finished the address space,
- *   7. rlimits, close the helper's fds, trap (the tracer arms the timers:
- *      nothing may fire into the blob).
+ *   7. POSIX timers (disarmed), rlimits, close the helper's fds, trap (the
+ *      tracer arms the timers: nothing may fire into the blob).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +53,8 @@
 #define NR_rseq 334
 #define NR_clone3 435
 #define NR_clock_gettime 228
+#define NR_timer_create 222
+#define NR_timer_delete 226
 #define NR_futex 202
 #define FUTEX_WAIT_PRIVATE 128
 #define FUTEX_WAKE_PRIVATE 129
@@ -68,6 +70,7 @@
 #define PR_SET_MM 35
 #define PR_SET_MM_MAP 14
 #define PR_SET_NAME 15
+#define PR_TIMER_CREATE_RESTORE_IDS 77
 #define SS_DISABLE 2
 
 #define CLONE_VM 0x00000100
@@ -518,6 +521,53 @@ static long set_rlimits(struct restorer_args *a)
 	return 0;
 }
 
+/* The kernel's struct sigevent: 64 bytes, the thread id first in its union. */
+struct ksigevent {
+	uint64_t value;
+	int32_t signo;
+	int32_t notify;
+	int32_t tid;
+	int32_t pad[11];
+};
+
+/*
+ * The program's POSIX timers, disarmed, each with its id.  With
+ * PR_TIMER_CREATE_RESTORE_IDS on (Linux 6.15) timer_create takes the id it
+ * is given; before that ids come in sequence from 0 in a new process, so the
+ * timers below each id are created and deleted again (ids are ascending).
+ */
+static long create_timers(struct restorer_args *a)
+{
+	int has_ids = a->nr_timers && sys2(NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, 1) == 0;
+	uint32_t i;
+	long ret = 0;
+
+	for (i = 0; i < a->nr_timers && ret == 0; i++) {
+		const struct restorer_timer *t = &a->timers[i];
+		struct ksigevent ev = { t->sigval, t->signo, t->notify, t->tid, { 0 } };
+		int32_t id = t->id;
+
+		a->fail_detail = (uint64_t)t->id;
+		if (has_ids) {
+			ret = sys3(NR_timer_create, t->clockid, &ev, &id);
+			continue;
+		}
+		for (;;) {
+			ret = sys3(NR_timer_create, t->clockid, &ev, &id);
+			if (ret < 0 || id == t->id)
+				break;
+			sys1(NR_timer_delete, id);
+			if (id > t->id || t->id - id > (1 << 20)) {
+				ret = -17; /* EEXIST: that id cannot be had */
+				break;
+			}
+		}
+	}
+	if (has_ids)
+		sys2(NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, 0);
+	return ret;
+}
+
 #define STEP(step, call)                                                                           \
 	do {                                                                                       \
 		long __r = (call);                                                                 \
@@ -581,6 +631,8 @@ restorer_entry(struct restorer_args *a)
 		STEP(RESTORER_ERR_SIGNALS,
 		     sys3(NR_rt_sigqueueinfo, a->pid, si[0], a->shared_pending[i].bytes));
 	}
+	/* the threads a SIGEV_THREAD_ID timer signals exist by now */
+	STEP(RESTORER_ERR_TIMERS, create_timers(a));
 	STEP(RESTORER_ERR_RLIMITS, set_rlimits(a));
 	STEP(RESTORER_ERR_THREAD, setup_thread(a, &a->threads[0]));
 	a->t_finished = now_ns();

@@ -40,6 +40,7 @@ enum restorer_step {
 	RESTORER_ERR_THREAD,
 	RESTORER_ERR_SIGNALS,
 	RESTORER_ERR_RLIMITS,
+	RESTORER_ERR_TIMERS,
 };
 
 /*
@@ -105,6 +106,17 @@ struct restorer_thread {
 	char comm[16];
 };
 
+/* A POSIX timer to create, disarmed, with its id (the tracer arms it last). */
+struct restorer_timer {
+	int32_t id;
+	int32_t clockid;
+	int32_t notify; /* the kernel's sigev_notify */
+	int32_t signo;
+	int32_t tid; /* SIGEV_THREAD_ID */
+	int32_t pad;
+	uint64_t sigval;
+};
+
 /* struct prctl_mm_map, spelled out so the blob needs no kernel headers */
 struct restorer_mm_map {
 	uint64_t start_code, end_code, start_data, end_data;
@@ -150,6 +162,8 @@ struct restorer_args {
 	int32_t *close_fds; /* fds the helper opened for mapping; closed at the end */
 
 	struct restorer_rlimit rlimits[16];
+	uint32_t nr_timers;
+	struct restorer_timer *timers; /* ascending ids */
 
 	/* where the blob reports progress, for the tracer's error messages */
 	volatile uint64_t fail_detail; /* e.g. the vaddr of the run that failed */
