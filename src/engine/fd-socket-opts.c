@@ -570,6 +570,8 @@ int sockopts_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *
 			continue;
 		err = dump_one(ctx, p, ref, o, buf_lock, a);
 	}
+	if (!err)
+		err = sockmcast_dump(ctx, p, out);
 out:
 	close(ref);
 	return err;
@@ -628,7 +630,7 @@ int sockopts_check(const struct image_fd *f)
 		bad = "TCP_CONGESTION";
 	if (bad)
 		return fd_restore_error(f, -EINVAL, "socket option %s: bad value", bad);
-	return 0;
+	return sockmcast_check(f);
 }
 
 /* Sets o to val unless it already is, and reads it back. */
@@ -693,6 +695,8 @@ int sockopts_apply(int fd, const struct image_fd *f, enum sockopt_phase phase)
 		if (s)
 			err = apply_one(fd, f, o, s->value);
 	}
+	if (!err && phase != SOCKOPT_BEFORE_BIND)
+		err = sockmcast_apply(fd, f);
 	return err;
 }
 

@@ -45,4 +45,12 @@ int sockopts_apply(int fd, const struct image_fd *f, enum sockopt_phase phase);
 /* The stored value of option (level, name), if the snapshot has one. */
 bool sockopts_value(const struct image_fd *f, int level, int name, int64_t *ret);
 
+/*
+ * Multicast groups (fd-socket-mcast.c), called by the option functions
+ * above: dump fills out->sock.attrs.mcast, check bounds it, apply joins.
+ */
+int sockmcast_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int sockmcast_check(const struct image_fd *f);
+int sockmcast_apply(int fd, const struct image_fd *f);
+
 #endif

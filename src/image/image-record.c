@@ -7,6 +7,7 @@
  * keep a new kind of state: a struct in image.h, a field table and
  * IMAGE_RECORD_DEF() below, and one line in image_sections[].
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -116,10 +117,52 @@ static const struct image_field sock_opt_fields[] = {
 
 static IMAGE_RECORD_DEF(sock_opt_record, image_sock_opt, sock_opt_fields, NULL);
 
+static const struct image_field sock_addr_fields[] = {
+	IMAGE_FIELD(struct image_sock_addr, addr, IMAGE_F_STR, .max = INET6_ADDRSTRLEN),
+};
+
+static IMAGE_RECORD_DEF(sock_addr_record, image_sock_addr, sock_addr_fields, NULL);
+
+static const struct image_field sock_mcast_fields[] = {
+	IMAGE_FIELD(struct image_sock_mcast, dev, IMAGE_F_STR, .max = 16), /* IFNAMSIZ */
+	IMAGE_FIELD(struct image_sock_mcast, group, IMAGE_F_STR, .max = INET6_ADDRSTRLEN),
+	IMAGE_FIELD(struct image_sock_mcast, is_include, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
+	IMAGE_ARRAY(struct image_sock_mcast, sources, nr_sources, sock_addr_record,
+		    IMAGE_MAX_SOCK_MCAST_SRC),
+};
+
+/* A group is a multicast address; its sources are unicast addresses of its family. */
+static int check_sock_mcast(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_sock_mcast *m = rec;
+	struct in6_addr a6;
+	struct in_addr a4;
+	int family = inet_pton(AF_INET, m->group, &a4) == 1	 ? AF_INET :
+		     inet_pton(AF_INET6, m->group, &a6) == 1 ? AF_INET6 :
+							       0;
+	uint32_t i;
+
+	if (!m->dev[0] || strchr(m->dev, '/'))
+		return table_bad(err, errlen, "%s.dev: \"%s\" is no interface name", where, m->dev);
+	if (!family || (family == AF_INET ? !IN_MULTICAST(ntohl(a4.s_addr)) :
+					    !IN6_IS_ADDR_MULTICAST(&a6)))
+		return table_bad(err, errlen, "%s.group: \"%s\" is no multicast address", where,
+				 m->group);
+	for (i = 0; i < m->nr_sources; i++)
+		if (inet_pton(family, m->sources[i].addr, family == AF_INET ? (void *)&a4 : &a6) != 1)
+			return table_bad(err, errlen, "%s.sources[%u]: \"%s\" is no address of "
+					 "the group's family", where, i, m->sources[i].addr);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(sock_mcast_record, image_sock_mcast, sock_mcast_fields, check_sock_mcast);
+
 static const struct image_field sock_attrs_fields[] = {
 	IMAGE_ARRAY(struct image_sock_attrs, opts, nr_opts, sock_opt_record, IMAGE_MAX_SOCK_OPTS),
 	IMAGE_STR(struct image_sock_attrs, bind_dev, 16), /* IFNAMSIZ */
 	IMAGE_STR(struct image_sock_attrs, congestion, 16), /* TCP_CA_NAME_MAX */
+	IMAGE_ARRAY(struct image_sock_attrs, mcast, nr_mcast, sock_mcast_record,
+		    IMAGE_MAX_SOCK_MCAST),
 };
 
 /* An option is set once: two values for one would make restore's result depend on order. */
@@ -134,6 +177,14 @@ static int check_sock_attrs(const void *rec, const char *where, char *err, size_
 			    a->opts[i].name == a->opts[j].name) {
 				snprintf(err, errlen, "%s.opts[%u]: option %d/%d given twice", where,
 					 i, a->opts[i].level, a->opts[i].name);
+				return -EINVAL;
+			}
+	for (i = 0; i < a->nr_mcast; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(a->mcast[i].dev, a->mcast[j].dev) &&
+			    !strcmp(a->mcast[i].group, a->mcast[j].group)) {
+				snprintf(err, errlen, "%s.mcast[%u]: group %s on %s given twice",
+					 where, i, a->mcast[i].group, a->mcast[i].dev);
 				return -EINVAL;
 			}
 	return 0;

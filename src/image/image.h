@@ -293,12 +293,28 @@ struct image_sock_opt {
 	int64_t value; /* an int as is; SO_LINGER: seconds, -1 when off; SO_*TIMEO: µs */
 };
 
+/* A multicast group a datagram socket joined, with its source filter. */
+#define IMAGE_MAX_SOCK_MCAST 256
+#define IMAGE_MAX_SOCK_MCAST_SRC 256
+struct image_sock_addr {
+	char *addr; /* "192.0.2.1", "2001:db8::1" */
+};
+struct image_sock_mcast {
+	char *dev; /* the interface's name */
+	char *group; /* "239.1.2.3", "ff15::1" */
+	bool is_include; /* MCAST_INCLUDE: only from the sources; else from all but them */
+	uint32_t nr_sources;
+	struct image_sock_addr *sources;
+};
+
 /* What a socket carries besides its addresses, state and queue. */
 struct image_sock_attrs {
 	uint32_t nr_opts;
 	struct image_sock_opt *opts;
 	char *bind_dev; /* SO_BINDTODEVICE: an interface name, NULL = none */
 	char *congestion; /* TCP_CONGESTION: "cubic", "reno"; NULL for other sockets */
+	uint32_t nr_mcast;
+	struct image_sock_mcast *mcast;
 };
 
 struct image_fd {

@@ -491,6 +491,16 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 						    sizeof(fa->sock.attrs.opts[j]));
 			assert_str_equal(fa->sock.attrs.bind_dev, fb->sock.attrs.bind_dev);
 			assert_str_equal(fa->sock.attrs.congestion, fb->sock.attrs.congestion);
+			assert_int_equal(fa->sock.attrs.nr_mcast, fb->sock.attrs.nr_mcast);
+			for (j = 0; j < fa->sock.attrs.nr_mcast; j++) {
+				const struct image_sock_mcast *ma = &fa->sock.attrs.mcast[j];
+				const struct image_sock_mcast *mb = &fb->sock.attrs.mcast[j];
+
+				assert_str_equal(ma->dev, mb->dev);
+				assert_str_equal(ma->group, mb->group);
+				assert_int_equal(ma->is_include, mb->is_include);
+				assert_int_equal(ma->nr_sources, mb->nr_sources);
+			}
 			break;
 		}
 	}
@@ -1346,6 +1356,16 @@ static void add_socket(struct image *img)
 	f->sock.attrs.opts[1] = (struct image_sock_opt){ 1, 13, -8 }; /* SO_LINGER off, 7 s */
 	f->sock.attrs.bind_dev = strdup("lo");
 	f->sock.attrs.congestion = strdup("reno");
+	f->sock.attrs.nr_mcast = 1;
+	f->sock.attrs.mcast = calloc(1, sizeof(*f->sock.attrs.mcast));
+	assert_non_null(f->sock.attrs.mcast);
+	f->sock.attrs.mcast[0].dev = strdup("lo");
+	f->sock.attrs.mcast[0].group = strdup("239.1.2.3");
+	f->sock.attrs.mcast[0].is_include = true;
+	f->sock.attrs.mcast[0].nr_sources = 1;
+	f->sock.attrs.mcast[0].sources = calloc(1, sizeof(*f->sock.attrs.mcast[0].sources));
+	assert_non_null(f->sock.attrs.mcast[0].sources);
+	f->sock.attrs.mcast[0].sources[0].addr = strdup("10.0.0.1");
 }
 
 static void test_socket_attrs(void **state)
@@ -1358,6 +1378,9 @@ static void test_socket_attrs(void **state)
 		{ "\"bind_dev\": \"lo\"", "\"bind_dev\": \"0123456789abcdef\"", "attrs.bind_dev" },
 		{ "\"congestion\": \"reno\"", "\"congestion\": \"reno\", \"cork\": 1",
 		  "unknown field \"cork\"" },
+		{ "\"239.1.2.3\"", "\"10.1.2.3\"", "mcast[0].group: \"10.1.2.3\" is no multicast" },
+		{ "\"10.0.0.1\"", "\"2001:db8::1\"", "mcast[0].sources[0]" },
+		{ "\"dev\": \"lo\"", "\"dev\": \"../x\"", "mcast[0].dev" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	char err[512], *json, *bad, *p;
