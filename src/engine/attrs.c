@@ -1,17 +1,27 @@
 /*
  * attrs.c - process and thread attributes: scheduling, CPU affinity, I/O
- * priority, OOM score adjustment, core dump filter.  Dump and restore halves
- * side by side; docs/compatibility.md lists what is kept, refused, or left
- * to the host on purpose.
+ * priority, OOM score adjustment, core dump filter, audit login uid, timer
+ * slack, parent-death signal, machine-check kill policy, TSC access, THP
+ * disabling, child subreaper, membarrier registrations, MDWE.  Dump and
+ * restore halves side by side; docs/compatibility.md lists what is kept,
+ * refused, or left to the host on purpose.
  *
- * Dump: everything here is visible from outside, per thread where the kernel
+ * Dump: most of it is visible from outside, per thread where the kernel
  * keeps it per thread (sched_getattr, getpriority, ioprio_get and
- * sched_getaffinity all take a TID) and from /proc/PID for the rest.
+ * sched_getaffinity all take a TID; the machine-check policy is a task
+ * flag in /proc/PID/task/TID/stat, the timer slack /proc/TID/timerslack_ns)
+ * and from /proc/PID for the rest.  What a task shows only to itself
+ * (parent-death signal, TSC mode, THP disabling, subreaper, membarrier
+ * registrations, MDWE) is read with injected syscalls (inject.c): two per
+ * thread, four per process.
  *
- * Restore happens in two places:
- *  - the helper, before it becomes the program, writes the per-process
- *    files of /proc/self (it inherited thaw restore's values, which are not
- *    the program's);
+ * Restore happens in three places:
+ *  - the helper, before it becomes the program, sets the per-process state
+ *    on itself (/proc/self files, prctl, membarrier): it inherited thaw
+ *    restore's values, which are not the program's;
+ *  - the restorer blob: each thread sets what only it can set on itself
+ *    (restorer.c, setup_thread), and the process turns on MDWE once every
+ *    mapping is in place;
  *  - the tracer sets every thread's scheduling, affinity and I/O priority
  *    once the restorer has created the threads and before they run: they
  *    were cloned from the helper and carry its values until then.
@@ -42,9 +52,21 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include "base/log.h"
 #include "engine-internal.h"
 #include "proc.h"
+#include "restorer/restorer.h"
+
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_GET_MDWE 66
+#endif
+#define MEMBARRIER_GET_REGISTRATIONS (1 << 9) /* Linux 6.3 */
+/* task flags of /proc/PID/stat (include/linux/sched.h; unchanged since Linux 2.6.32) */
+#define PF_MCE_PROCESS 0x00000080u
+#define PF_MCE_EARLY 0x08000000u
 
 /* struct sched_attr of sched_setattr(2), up to the utilization clamps (SCHED_ATTR_SIZE_VER1) */
 struct sched_attr_k {
@@ -133,6 +155,42 @@ static int get_affinity(pid_t tid, cpu_set_t *set)
 	return sched_getaffinity(tid, CPU_SET_BYTES, set) < 0 ? -errno : 0;
 }
 
+/* A decimal or hex number from a small /proc file; logged on failure. */
+static int read_number(const char *path, int base, long long *ret)
+{
+	char buf[32], *end;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno("reading %s", path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return log_errno("reading %s", path);
+	buf[n] = '\0';
+	errno = 0;
+	*ret = strtoll(buf, &end, base);
+	if (errno || end == buf || (*end && *end != '\n')) {
+		log_error("%s: unexpected contents \"%.*s\"", path, (int)n, buf);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* /proc/PID/file (or /proc/self/file when pid is 0). */
+static int read_proc_number(pid_t pid, const char *file, int base, long long *ret)
+{
+	char path[64];
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	else
+		snprintf(path, sizeof(path), "/proc/self/%s", file);
+	return read_number(path, base, ret);
+}
+
 /* ---------------------------------------------------------------- dump */
 
 /*
@@ -143,6 +201,67 @@ struct attrs_ref {
 	cpu_set_t *outside;
 	uint64_t base_slice;
 };
+
+/* prctl(option, &out) (or prctl(option) when out is NULL) in thread tid. */
+static int inject_prctl(struct frozen *fz, pid_t tid, int option, const char *what, long *ret,
+			int32_t *out)
+{
+	uint64_t args[6] = { (uint64_t)option, out ? INJECT_SCRATCH : 0, 0, 0, 0, 0 };
+	int32_t scratch = 0;
+	int r;
+
+	r = inject_syscall(fz, tid, SYS_prctl, args, out ? &scratch : NULL, out ? sizeof(scratch) : 0,
+			   ret);
+	if (r < 0)
+		return r;
+	if (*ret < 0) {
+		log_error("pid %d tid %d: reading %s: %s", fz->pid, tid, what, strerror((int)-*ret));
+		return (int)*ret;
+	}
+	if (out)
+		*out = scratch;
+	return 0;
+}
+
+/*
+ * Timer slack and the machine-check policy from /proc (a thread's own
+ * /proc/TID/timerslack_ns: the file is not under task/, but every TID has
+ * one), the parent-death signal and the TSC mode from inside.
+ */
+static int dump_thread_inside(struct frozen *fz, pid_t tid, struct image_thread_attrs *a)
+{
+	struct proc_stat st;
+	long long slack;
+	int32_t v = 0;
+	long res;
+	int ret;
+
+	ret = read_proc_number(tid, "timerslack_ns", 10, &slack);
+	if (ret < 0)
+		return ret;
+	a->timerslack_ns = (uint64_t)slack;
+	if (!slack && a->policy != SCHED_FIFO_ && a->policy != SCHED_RR_ &&
+	    a->policy != SCHED_DEADLINE_) {
+		log_error("pid %d tid %d: a timer slack of 0 under policy %s cannot be set again "
+			  "(PR_SET_TIMERSLACK 0 means the default)",
+			  fz->pid, tid, policy_name(a->policy));
+		return -ENOTSUP;
+	}
+	ret = inject_prctl(fz, tid, PR_GET_PDEATHSIG, "the parent-death signal", &res, &v);
+	if (ret < 0)
+		return ret;
+	a->pdeathsig = v;
+	ret = inject_prctl(fz, tid, PR_GET_TSC, "the TSC mode", &res, &v);
+	if (ret < 0)
+		return ret;
+	a->tsc_sigsegv = v == PR_TSC_SIGSEGV;
+	ret = proc_read_stat(fz->pid, tid, &st);
+	if (ret < 0)
+		return ret;
+	if (st.flags & PF_MCE_PROCESS)
+		a->mce_kill = st.flags & PF_MCE_EARLY ? IMAGE_MCE_KILL_EARLY : IMAGE_MCE_KILL_LATE;
+	return 0;
+}
 
 static int dump_thread_attrs(pid_t pid, pid_t tid, const struct attrs_ref *ref,
 			     struct image_thread_attrs *a)
@@ -214,28 +333,49 @@ out:
 	return ret;
 }
 
-/* A decimal or hex number from a small /proc file. */
-static int read_proc_number(pid_t pid, const char *file, int base, long long *ret)
-{
-	char path[64], buf[32], *end;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return log_errno("pid %d: reading %s", pid, path);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return log_errno("pid %d: reading %s", pid, path);
-	buf[n] = '\0';
-	errno = 0;
-	*ret = strtoll(buf, &end, base);
-	if (errno || end == buf || (*end && *end != '\n')) {
-		log_error("pid %d: %s: unexpected contents \"%.*s\"", pid, path, (int)n, buf);
-		return -EINVAL;
+/* What only the process itself sees. */
+static int dump_process_inside(struct frozen *fz, struct image *img)
+{
+	struct image_proc_attrs *a = &img->attrs;
+	uint64_t args[6] = { 0 };
+	int32_t v = 0;
+	long res;
+	int ret;
+
+	ret = inject_prctl(fz, fz->pid, PR_GET_THP_DISABLE, "PR_GET_THP_DISABLE", &res, NULL);
+	if (ret < 0)
+		return ret;
+	a->thp_disable = (uint32_t)res & (IMAGE_THP_DISABLE | IMAGE_THP_EXCEPT_ADVISED);
+	ret = inject_prctl(fz, fz->pid, PR_GET_CHILD_SUBREAPER, "PR_GET_CHILD_SUBREAPER", &res, &v);
+	if (ret < 0)
+		return ret;
+	a->is_child_subreaper = v != 0;
+	/* a kernel before 6.3 has no MDWE (EINVAL): nothing can be on */
+	args[0] = PR_GET_MDWE;
+	ret = inject_syscall(fz, fz->pid, SYS_prctl, args, NULL, 0, &res);
+	if (ret < 0)
+		return ret;
+	if (res < 0 && res != -EINVAL) {
+		log_error("pid %d: reading PR_GET_MDWE: %s", fz->pid, strerror((int)-res));
+		return (int)res;
 	}
+	a->mdwe = res > 0 ? (uint32_t)res & (IMAGE_MDWE_REFUSE_EXEC_GAIN | IMAGE_MDWE_NO_INHERIT) : 0;
+	args[0] = MEMBARRIER_GET_REGISTRATIONS;
+	ret = inject_syscall(fz, fz->pid, SYS_membarrier, args, NULL, 0, &res);
+	if (ret < 0)
+		return ret;
+	if (res == -EINVAL) {
+		log_warn("pid %d: this kernel (before 6.3) does not show membarrier registrations: "
+			 "a registered process gets EPERM from expedited membarrier after restore",
+			 fz->pid);
+		return 0;
+	}
+	if (res < 0) {
+		log_error("pid %d: membarrier GET_REGISTRATIONS: %s", fz->pid, strerror((int)-res));
+		return (int)res;
+	}
+	a->membarrier = (uint32_t)res & IMAGE_MEMBARRIER_REGISTERED;
 	return 0;
 }
 
@@ -256,6 +396,10 @@ int attrs_dump(struct frozen *fz, struct image *img, pid_t root)
 	if (ret < 0)
 		return ret;
 	img->attrs.coredump_filter = (uint32_t)v;
+	ret = read_proc_number(fz->pid, "loginuid", 10, &v);
+	if (ret < 0)
+		return ret;
+	img->attrs.loginuid = (uint32_t)v;
 
 	/* thaw runs with the kernel's default slice (a fork resets it); 0 when thaw is realtime */
 	if (sched_getattr_k(0, &self) == 0 &&
@@ -271,11 +415,13 @@ int attrs_dump(struct frozen *fz, struct image *img, pid_t root)
 	}
 	for (i = 0; i < fz->nr_tids && i < img->nr_threads; i++) {
 		ret = dump_thread_attrs(fz->pid, fz->tids[i], &ref, &img->threads[i].attrs);
+		if (ret == 0)
+			ret = dump_thread_inside(fz, fz->tids[i], &img->threads[i].attrs);
 		if (ret < 0)
 			break;
 	}
 	CPU_FREE(ref.outside);
-	return ret;
+	return ret < 0 ? ret : dump_process_inside(fz, img);
 }
 
 /* -------------------------------------------------------------- restore */
@@ -301,12 +447,73 @@ static int write_self(const char *file, const char *what, long long want, int ba
 			  ret == -EACCES || ret == -EPERM ? hint : "");
 		return ret;
 	}
-	ret = read_proc_number(getpid(), file, base, &got);
+	ret = read_proc_number(0, file, base, &got);
 	if (ret == 0 && got != want) {
 		log_error("setting %s to %s: it reads back as %lld", what, buf, got);
 		ret = -EIO;
 	}
 	return ret;
+}
+
+/* The audit login uid, if it differs from the one inherited from thaw restore. */
+static int set_loginuid(uint32_t want)
+{
+	long long got;
+	int ret = read_proc_number(0, "loginuid", 10, &got);
+
+	if (ret < 0 || (uint32_t)got == want)
+		return ret;
+	return write_self("loginuid", "the audit login uid", want, 10,
+			  " (setting it needs CAP_AUDIT_CONTROL, or an unset one and a kernel "
+			  "that allows it)");
+}
+
+/* membarrier(2) registrations: made again one by one, then read back. */
+static int set_membarrier(uint32_t want)
+{
+	long got;
+	int bit;
+
+	for (bit = 0; bit < 32; bit++)
+		if ((want & (1u << bit)) && syscall(SYS_membarrier, 1u << bit, 0, 0) < 0)
+			return log_errno("registering for membarrier command 0x%x", 1u << bit);
+	got = syscall(SYS_membarrier, MEMBARRIER_GET_REGISTRATIONS, 0, 0);
+	if (got < 0 && !want)
+		return 0; /* before Linux 6.3: nothing registered, nothing to compare */
+	if (got < 0 || ((uint32_t)got & IMAGE_MEMBARRIER_REGISTERED) != want) {
+		log_error("membarrier registrations read back as 0x%lx, the snapshot has 0x%x", got,
+			  want);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* THP disabling, the subreaper flag, and MDWE (which only the restorer may turn on). */
+static int set_prctls(const struct image_proc_attrs *a)
+{
+	long mdwe;
+
+	if (prctl(PR_SET_THP_DISABLE, a->thp_disable & IMAGE_THP_DISABLE,
+		  a->thp_disable & IMAGE_THP_EXCEPT_ADVISED, 0, 0) < 0)
+		return log_errno("PR_SET_THP_DISABLE %s",
+				 a->thp_disable & IMAGE_THP_EXCEPT_ADVISED ? "except advised"
+				 : a->thp_disable			   ? "on"
+									   : "off");
+	if ((uint32_t)prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) != a->thp_disable) {
+		log_error("PR_SET_THP_DISABLE: this kernel does not keep 0x%x", a->thp_disable);
+		return -ENOTSUP;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, a->is_child_subreaper, 0, 0, 0) < 0)
+		return log_errno("PR_SET_CHILD_SUBREAPER");
+	/* it cannot be turned off: one inherited from thaw restore the snapshot lacks is fatal */
+	mdwe = prctl(PR_GET_MDWE, 0, 0, 0, 0);
+	if (mdwe > 0 && (mdwe & ~(long)a->mdwe)) {
+		log_error("thaw restore runs with memory-deny-write-execute (0x%lx), which the "
+			  "snapshot's process did not have",
+			  mdwe);
+		return -EPERM;
+	}
+	return 0;
 }
 
 int attrs_restore_process(const struct image *img)
@@ -320,7 +527,25 @@ int attrs_restore_process(const struct image *img)
 	if (ret == 0)
 		ret = write_self("coredump_filter", "the core dump filter", a->coredump_filter, 16,
 				 "");
+	if (ret == 0)
+		ret = set_loginuid(a->loginuid);
+	if (ret == 0)
+		ret = set_prctls(a);
+	if (ret == 0)
+		ret = set_membarrier(a->membarrier);
 	return ret;
+}
+
+void attrs_fill_thread(struct restorer_thread *rt, const struct image_thread_attrs *a)
+{
+	static const uint32_t mce[] = { [IMAGE_MCE_KILL_DEFAULT] = RESTORER_MCE_KILL_CLEAR,
+					[IMAGE_MCE_KILL_EARLY] = PR_MCE_KILL_EARLY,
+					[IMAGE_MCE_KILL_LATE] = PR_MCE_KILL_LATE };
+
+	rt->timerslack_ns = a->timerslack_ns;
+	rt->pdeathsig = a->pdeathsig;
+	rt->mce_kill = a->mce_kill <= IMAGE_MCE_KILL_LATE ? mce[a->mce_kill] : RESTORER_MCE_KILL_CLEAR;
+	rt->tsc = a->tsc_sigsegv ? PR_TSC_SIGSEGV : PR_TSC_ENABLE;
 }
 
 static int set_affinity(pid_t pid, pid_t tid, const struct image_thread_attrs *a)

@@ -120,6 +120,9 @@ int attrs_dump(struct frozen *fz, struct image *img, pid_t root)
 int attrs_restore_process(const struct image *img) __attribute__((warn_unused_result));
 int attrs_restore_thread(pid_t pid, pid_t tid, const struct image_thread_attrs *a)
 	__attribute__((warn_unused_result));
+/* What the restorer blob sets in each thread (restorer/restorer.h). */
+struct restorer_thread;
+void attrs_fill_thread(struct restorer_thread *rt, const struct image_thread_attrs *a);
 
 /* restore.c helpers shared with the tracer */
 int restore_validate(const struct image *img) __attribute__((warn_unused_result));

@@ -81,6 +81,9 @@ static const char *const step_names[] = {
 	[RESTORER_ERR_SIGNALS] = "queueing pending signals",
 	[RESTORER_ERR_RLIMITS] = "setting rlimits",
 	[RESTORER_ERR_TIMERS] = "creating a POSIX timer with its id",
+	[RESTORER_ERR_ATTRS] = "setting its timer slack, machine-check policy, TSC mode or "
+			       "parent-death signal (the prctl option is the address)",
+	[RESTORER_ERR_MDWE] = "turning on memory-deny-write-execute (PR_SET_MDWE)",
 };
 
 int restore_validate(const struct image *img)
@@ -355,6 +358,7 @@ static int fill_threads(struct restorer_args *a, struct region *r, const struct 
 		rt->altstack_flags = t->altstack_flags;
 		memcpy(rt->comm, t->comm, sizeof(rt->comm));
 		rt->comm[15] = 0;
+		attrs_fill_thread(rt, &t->attrs);
 		if (t->pending.len) {
 			ret = image_read_blob(img, &t->pending, &pending);
 			if (ret < 0)
@@ -375,6 +379,7 @@ static int fill_process(struct restorer_args *a, struct region *r, struct helper
 	void *data = NULL;
 	int i, ret;
 
+	a->mdwe = img->attrs.mdwe;
 	if (p->pending_shared.len) {
 		ret = image_read_blob(img, &p->pending_shared, &data);
 		if (ret < 0)
@@ -685,7 +690,7 @@ static int set_process(const struct tree *tr, const struct image *img)
 		return log_errno("changing to the working directory %s", p->cwd);
 	if (personality(p->personality) < 0)
 		return log_errno("setting personality 0x%x", p->personality);
-	return attrs_restore_process(img);
+	return 0;
 }
 
 static int max_image_fd(const struct image *img)
@@ -917,6 +922,9 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 		ret = fds_tree_prepare(tr->imgs, tr->nr, tr->min_fd, &tr->shared);
 	if (ret == 0 && tr->imgs[0]->nr_children)
 		ret = fork_children(tr, img->proc.pid);
+	/* after the fork: a child would inherit what cannot be undone (membarrier) */
+	if (ret == 0)
+		ret = attrs_restore_process(img);
 	if (ret < 0)
 		goto fail;
 	close_strays(tr, k, false);

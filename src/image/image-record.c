@@ -198,6 +198,16 @@ IMAGE_RECORD_DEF(image_sock_attrs_record, image_sock_attrs, sock_attrs_fields, c
 static const char *const sched_policy_names[] = { "other", "fifo", "rr",	"batch",
 						  "iso",   "idle", "deadline", "ext" };
 static const char *const sched_flag_names[] = { "reset-on-fork", "reclaim", "dl-overrun" };
+static const char *const mce_kill_names[] = { "default", "early", "late" };
+static const char *const thp_disable_names[] = { "disable", "except-advised" };
+static const char *const mdwe_names[] = { "refuse-exec-gain", "no-inherit" };
+/* membarrier(2) commands by bit; only the REGISTER_* ones are a process's state */
+static const char *const membarrier_names[] = {
+	"global",	"global-expedited",	 "register-global-expedited",
+	"private-expedited", "register-private-expedited", "private-expedited-sync-core",
+	"register-private-expedited-sync-core", "private-expedited-rseq",
+	"register-private-expedited-rseq",
+};
 
 #define SCHED_OTHER_ 0
 #define SCHED_FIFO_ 1
@@ -223,6 +233,11 @@ static const struct image_field thread_attrs_fields[] = {
 	IMAGE_FIELD(struct image_thread_attrs, ioprio, IMAGE_F_HEX32, .max = 0xffff),
 	IMAGE_SCALARS(struct image_thread_attrs, cpus, nr_cpus, IMAGE_F_U32, 0, IMAGE_MAX_CPUS - 1,
 		      IMAGE_MAX_CPUS),
+	IMAGE_U64(struct image_thread_attrs, timerslack_ns, 0, INT64_MAX),
+	IMAGE_FIELD(struct image_thread_attrs, pdeathsig, IMAGE_F_I32, IMAGE_OPTIONAL, .max = 64),
+	IMAGE_FIELD(struct image_thread_attrs, mce_kill, IMAGE_F_ENUM, IMAGE_OPTIONAL,
+		    .names = mce_kill_names, .nr_names = 3),
+	IMAGE_FIELD(struct image_thread_attrs, tsc_sigsegv, IMAGE_F_BOOL, IMAGE_OPTIONAL, .max = 1),
 };
 
 static int check_thread_attrs(const void *rec, const char *where, char *err, size_t errlen)
@@ -253,6 +268,10 @@ static int check_thread_attrs(const void *rec, const char *where, char *err, siz
 	for (i = 1; i < a->nr_cpus; i++)
 		if (a->cpus[i] <= a->cpus[i - 1])
 			return table_bad(err, errlen, "%s.cpus: not ascending at [%u]", where, i);
+	/* PR_SET_TIMERSLACK 0 means "the default": only a realtime thread has none */
+	if (!a->timerslack_ns && !is_rt && !is_dl)
+		return table_bad(err, errlen, "%s.timerslack_ns: 0 under policy %s", where,
+				 sched_policy_names[a->policy]);
 	return 0;
 }
 
@@ -262,9 +281,34 @@ IMAGE_RECORD_DEF(image_thread_attrs_record, image_thread_attrs, thread_attrs_fie
 static const struct image_field proc_attrs_fields[] = {
 	IMAGE_I32(struct image_proc_attrs, oom_score_adj, -1000, 1000),
 	IMAGE_FIELD(struct image_proc_attrs, coredump_filter, IMAGE_F_HEX32, .max = 0x1ff),
+	IMAGE_U32(struct image_proc_attrs, loginuid, 0, UINT32_MAX),
+	IMAGE_FIELD(struct image_proc_attrs, thp_disable, IMAGE_F_FLAGS, IMAGE_OPTIONAL,
+		    .names = thp_disable_names, .nr_names = 2),
+	IMAGE_FIELD(struct image_proc_attrs, is_child_subreaper, IMAGE_F_BOOL, IMAGE_OPTIONAL,
+		    .max = 1),
+	IMAGE_FIELD(struct image_proc_attrs, membarrier, IMAGE_F_FLAGS, IMAGE_OPTIONAL,
+		    .names = membarrier_names, .nr_names = 9),
+	IMAGE_FIELD(struct image_proc_attrs, mdwe, IMAGE_F_FLAGS, IMAGE_OPTIONAL,
+		    .names = mdwe_names, .nr_names = 2),
 };
 
-static IMAGE_RECORD_DEF(proc_attrs_record, image_proc_attrs, proc_attrs_fields, NULL);
+static int check_proc_attrs(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_proc_attrs *a = rec;
+
+	if (a->thp_disable == IMAGE_THP_EXCEPT_ADVISED)
+		return table_bad(err, errlen, "%s.thp_disable: except-advised without disable",
+				 where);
+	if (a->membarrier & ~IMAGE_MEMBARRIER_REGISTERED)
+		return table_bad(err, errlen, "%s.membarrier: only register-* commands are kept",
+				 where);
+	if (a->mdwe == IMAGE_MDWE_NO_INHERIT)
+		return table_bad(err, errlen, "%s.mdwe: no-inherit without refuse-exec-gain", where);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(proc_attrs_record, image_proc_attrs, proc_attrs_fields,
+			check_proc_attrs);
 
 static const struct image_field pidfd_fields[] = {
 	IMAGE_I32(struct image_pidfd, pid, 1, INT32_MAX),

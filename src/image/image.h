@@ -218,6 +218,17 @@ struct image_thread_attrs {
 	 */
 	uint32_t nr_cpus;
 	uint32_t *cpus;
+	/* visible only from inside (injected prctl), set by the thread itself at restore */
+	uint64_t timerslack_ns; /* PR_GET_TIMERSLACK; 0 only under a realtime policy */
+	int32_t pdeathsig; /* PR_GET_PDEATHSIG: sent when the parent thread exits */
+	uint32_t mce_kill; /* enum image_mce_kill: PR_MCE_KILL */
+	bool tsc_sigsegv; /* PR_SET_TSC PR_TSC_SIGSEGV: rdtsc faults */
+};
+
+enum image_mce_kill {
+	IMAGE_MCE_KILL_DEFAULT, /* the system's vm.memory_failure_early_kill */
+	IMAGE_MCE_KILL_EARLY,
+	IMAGE_MCE_KILL_LATE,
 };
 
 struct image_thread {
@@ -478,9 +489,22 @@ struct image_proc {
  * Attributes of the process as a whole (src/engine/attrs.c): read from /proc
  * (or from inside) at dump, written back by the tracer before it runs.
  */
+#define IMAGE_THP_DISABLE (1u << 0) /* PR_SET_THP_DISABLE */
+#define IMAGE_THP_EXCEPT_ADVISED (1u << 1) /* PR_THP_DISABLE_EXCEPT_ADVISED (Linux 6.18) */
+#define IMAGE_MDWE_REFUSE_EXEC_GAIN (1u << 0) /* PR_SET_MDWE flags */
+#define IMAGE_MDWE_NO_INHERIT (1u << 1)
+/* membarrier(2) MEMBARRIER_CMD_REGISTER_* bits, as MEMBARRIER_CMD_GET_REGISTRATIONS gives them */
+#define IMAGE_MEMBARRIER_REGISTERED 0x154u
+#define IMAGE_LOGINUID_UNSET 0xffffffffu
 struct image_proc_attrs {
 	int32_t oom_score_adj; /* /proc/PID/oom_score_adj */
 	uint32_t coredump_filter; /* /proc/PID/coredump_filter */
+	uint32_t loginuid; /* /proc/PID/loginuid; IMAGE_LOGINUID_UNSET when never set */
+	/* visible only from inside (injected syscalls) */
+	uint32_t thp_disable; /* IMAGE_THP_* (PR_GET_THP_DISABLE) */
+	bool is_child_subreaper; /* PR_SET_CHILD_SUBREAPER: orphans below come to it */
+	uint32_t membarrier; /* registered commands (MEMBARRIER_CMD_GET_REGISTRATIONS) */
+	uint32_t mdwe; /* IMAGE_MDWE_* (PR_GET_MDWE): memory-deny-write-execute */
 };
 
 /*

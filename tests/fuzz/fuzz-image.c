@@ -104,8 +104,8 @@ static const char sample[] =
 	"\":\"0x0\",\"fs_base\":\"0x0\",\"gs_base\":\"0x0\",\"ds\":\"0x0\",\"es\":\"0x0\",\"fs\":\"0x0\",\"gs\":\"0x0\"}"
 	",\"xsave\":{\"off\":352,\"len\":2696,\"crc\":\"0xabcdef\"},\"sigmask\":\"0x0\",\"clear_child_tid\":\""
 	"0x0\",\"robust_list\":\"0x0\",\"robust_list_len\":0,\"rseq\":{\"abi\":\"0x0\",\"len\":0,\"sig\":\"0x0\""
-	",\"flags\":\"0x0\"},\"altstack\":{\"sp\":\"0x0\",\"size\":0,\"flags\":\"0x0\"},"
-	"\"attrs\":{\"policy\":\"other\",\"nice\":0,\"ioprio\":\"0x0\"}}],\"vmas\":[{\"start\":\"0"
+	",\"flags\":\"0x0\"},\"altstack\":{\"sp\":\"0x0\",\"size\":0,\"flags\":\"0x0\"},\"attrs\":{\"poli"
+	"cy\":\"other\",\"nice\":0,\"ioprio\":\"0x0\",\"timerslack_ns\":50000}}],\"vmas\":[{\"start\":\"0"
 	"x400000\",\"end\":\"0x401000\",\"prot\":\"r-x\",\"kind\":\"file-private\",\"flags\":[],\"madvise\":[]"
 	",\"pgoff\":\"0x0\",\"file\":0,\"name\":\"/usr/bin/prog\",\"pages\":{\"dumped\":0,\"zero\":0,\"file\":1"
 	"}},{\"start\":\"0x7f0000000000\",\"end\":\"0x7f0000010000\",\"prot\":\"rw-\",\"kind\":\"shmem\",\"fla"
@@ -122,7 +122,7 @@ static const char sample[] =
 	"\":14328,\"mtime_ns\":1700000000000000000,\"ino\":1234,\"dev\":\"0x803\",\"mode\":\"0100755\",\"rd"
 	"ev\":\"0x0\",\"is_deleted\":false}],\"shmems\":[{\"ino\":5,\"size\":65536,\"memfd\":true,\"name\":\"buf"
 	"\",\"seals\":\"0x0\",\"extents\":[{\"off\":0,\"data\":{\"off\":3048,\"len\":4096,\"crc\":\"0x55\"}}]}],"
-	"\"attrs\":{\"oom_score_adj\":0,\"coredump_filter\":\"0x33\"},"
+	"\"attrs\":{\"oom_score_adj\":0,\"coredump_filter\":\"0x33\",\"loginuid\":4294967295},"
 	"\"pages\":{\"runs\":1,\"bytes\":12288}}";
 
 /* Bytes that steer a JSON reader: structure, quotes, escapes, digits, hex. */

@@ -412,6 +412,7 @@ static void test_roundtrip(void **state)
 	img->proc.cwd = strdup("/");
 	assert_non_null(image_new_thread(img));
 	img->threads[0].tid = child;
+	img->threads[0].attrs.timerslack_ns = 50000; /* what any thread not realtime has */
 	/* one zero page, so the image has a page run like every real one */
 	vma = image_new_vma(img);
 	assert_non_null(vma);

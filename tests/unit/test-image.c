@@ -165,7 +165,11 @@ static void populate(struct image *img)
 	/* attributes: a fair thread, a realtime one bound to CPUs, a deadline one */
 	img->threads[0].attrs = (struct image_thread_attrs){ .policy = 0, .nice = 5,
 							     .slice_ns = 7000000,
-							     .ioprio = 0x4002 };
+							     .ioprio = 0x4002,
+							     .timerslack_ns = 123456,
+							     .pdeathsig = 28,
+							     .mce_kill = IMAGE_MCE_KILL_EARLY,
+							     .tsc_sigsegv = true };
 	img->threads[1].attrs = (struct image_thread_attrs){
 		.policy = 1, .sched_flags = IMAGE_SCHED_FLAG_RESET_ON_FORK, .nice = -2,
 		.rt_priority = 10, .nr_cpus = 3
@@ -179,7 +183,13 @@ static void populate(struct image *img)
 							     .dl_deadline = 30000000,
 							     .dl_period = 100000000,
 							     .ioprio = 0x6000 };
-	img->attrs = (struct image_proc_attrs){ .oom_score_adj = 345, .coredump_filter = 0x5d };
+	img->attrs = (struct image_proc_attrs){ .oom_score_adj = 345,
+						.coredump_filter = 0x5d,
+						.loginuid = 4242,
+						.thp_disable = IMAGE_THP_DISABLE,
+						.is_child_subreaper = true,
+						.membarrier = 0x54,
+						.mdwe = IMAGE_MDWE_REFUSE_EXEC_GAIN };
 
 	memset(&file, 0, sizeof(file));
 	file.path = "/usr/lib/x86_64-linux-gnu/libc.so.6";
@@ -1291,6 +1301,14 @@ static void test_hostile_json(void **state)
 		{ "\"kind\": \"ofd\"", "\"kind\": \"ofd\", \"fd\": 13", "duplicate" },
 		{ "\"fd\": 10,\n      \"kind\": \"ofd\"", "\"fd\": 13,\n      \"kind\": \"ofd\"",
 		  "fd 13 is not an fd" },
+		{ "\"timerslack_ns\": 123456", "\"timerslack_ns\": 0", "timerslack_ns: 0 under" },
+		{ "\"pdeathsig\": 28", "\"pdeathsig\": 65", "threads[0].attrs.pdeathsig" },
+		{ "\"mce_kill\": \"early\"", "\"mce_kill\": \"never\"", "threads[0].attrs.mce_kill" },
+		{ "\"tsc_sigsegv\": true", "\"tsc_sigsegv\": 2", "threads[0].attrs.tsc_sigsegv" },
+		{ "\"loginuid\": 4242", "\"loginuid\": 4294967296", "attrs.loginuid" },
+		{ "\"disable\"", "\"except-advised\"", "except-advised without disable" },
+		{ "\"register-global-expedited\"", "\"global\"", "only register-* commands" },
+		{ "\"refuse-exec-gain\"", "\"no-inherit\"", "no-inherit without refuse" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b;
 	char err[512], *json, *bad, *p;

@@ -71,6 +71,14 @@
 #define PR_SET_MM_MAP 14
 #define PR_SET_NAME 15
 #define PR_TIMER_CREATE_RESTORE_IDS 77
+#define PR_SET_PDEATHSIG 1
+#define PR_SET_TSC 26
+#define PR_SET_TIMERSLACK 29
+#define PR_GET_TIMERSLACK 30
+#define PR_MCE_KILL 33
+#define PR_MCE_KILL_CLEAR 0
+#define PR_MCE_KILL_SET 1
+#define PR_SET_MDWE 65
 #define SS_DISABLE 2
 
 #define CLONE_VM 0x00000100
@@ -444,6 +452,39 @@ static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
 }
 
 /*
+ * Attributes each thread sets on itself (src/engine/attrs.c); on failure
+ * *option says which prctl.  The parent-death signal goes last: a change of
+ * credentials clears it, so nothing that changes them may come after.
+ */
+static long setup_thread_attrs(struct restorer_thread *t, uint64_t *option)
+{
+	long ret;
+
+	*option = PR_SET_TIMERSLACK;
+	if (t->timerslack_ns) {
+		ret = sys2(NR_prctl, PR_SET_TIMERSLACK, (long)t->timerslack_ns);
+		if (ret < 0)
+			return ret;
+		/* a value the kernel would change (clamp, or ignore under a realtime policy) */
+		if ((uint64_t)sys1(NR_prctl, PR_GET_TIMERSLACK) != t->timerslack_ns)
+			return -5; /* EIO */
+	}
+	*option = PR_MCE_KILL;
+	if (t->mce_kill == RESTORER_MCE_KILL_CLEAR)
+		ret = sys3(NR_prctl, PR_MCE_KILL, PR_MCE_KILL_CLEAR, 0);
+	else
+		ret = sys3(NR_prctl, PR_MCE_KILL, PR_MCE_KILL_SET, t->mce_kill);
+	if (ret < 0)
+		return ret;
+	*option = PR_SET_TSC;
+	ret = sys2(NR_prctl, PR_SET_TSC, t->tsc);
+	if (ret < 0)
+		return ret;
+	*option = PR_SET_PDEATHSIG;
+	return sys2(NR_prctl, PR_SET_PDEATHSIG, t->pdeathsig);
+}
+
+/*
  * Where every thread the blob creates starts.  idx < nr_threads: a thread of
  * the program.  Above: a filler, which only fills its share and exits; its
  * TID was handed out after every TID of the snapshot was taken, so it can
@@ -451,6 +492,7 @@ static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
  */
 __attribute__((noreturn, used, noinline)) void thread_main(struct restorer_args *a, uint32_t idx)
 {
+	uint64_t option = 0;
 	long ret;
 
 	fill_share(a, idx);
@@ -460,7 +502,10 @@ __attribute__((noreturn, used, noinline)) void thread_main(struct restorer_args 
 	while (!a->released)
 		futex_wait(&a->released, 0);
 	ret = setup_thread(a, &a->threads[idx]);
-	trap(ret < 0 ? RESTORER_ERR_THREAD : RESTORER_OK, ret);
+	if (ret < 0)
+		trap(RESTORER_ERR_THREAD, ret);
+	ret = setup_thread_attrs(&a->threads[idx], &option);
+	trap_at(ret < 0 ? RESTORER_ERR_ATTRS : RESTORER_OK, ret, ret < 0 ? option : 0);
 }
 
 struct clone_args_k {
@@ -619,6 +664,9 @@ restorer_entry(struct restorer_args *a)
 	STEP(RESTORER_ERR_MPROTECT, finish_vmas(a));
 	STEP(RESTORER_ERR_GUARD, install_guards(a));
 	STEP(RESTORER_ERR_MM_MAP, sys5(NR_prctl, PR_SET_MM, PR_SET_MM_MAP, &a->mm, sizeof(a->mm), 0));
+	/* MDWE refuses what mapping did (writable, then executable): only now */
+	if (a->mdwe)
+		STEP(RESTORER_ERR_MDWE, sys2(NR_prctl, PR_SET_MDWE, a->mdwe));
 	for (i = 0; i < a->nr_close; i++)
 		sys1(NR_close, a->close_fds[i]);
 	a->released = 1;
@@ -635,6 +683,13 @@ restorer_entry(struct restorer_args *a)
 	STEP(RESTORER_ERR_TIMERS, create_timers(a));
 	STEP(RESTORER_ERR_RLIMITS, set_rlimits(a));
 	STEP(RESTORER_ERR_THREAD, setup_thread(a, &a->threads[0]));
+	{
+		uint64_t option = 0;
+		long r = setup_thread_attrs(&a->threads[0], &option);
+
+		if (r < 0)
+			trap_at(RESTORER_ERR_ATTRS, r, option);
+	}
 	a->t_finished = now_ns();
 	trap(RESTORER_OK, 0);
 }

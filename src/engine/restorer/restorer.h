@@ -41,6 +41,8 @@ enum restorer_step {
 	RESTORER_ERR_SIGNALS,
 	RESTORER_ERR_RLIMITS,
 	RESTORER_ERR_TIMERS,
+	RESTORER_ERR_ATTRS, /* detail: the prctl option */
+	RESTORER_ERR_MDWE,
 };
 
 /*
@@ -104,7 +106,13 @@ struct restorer_thread {
 	uint32_t nr_pending;
 	struct restorer_siginfo *pending;
 	char comm[16];
+	/* attributes only the thread can set on itself (src/engine/attrs.c) */
+	uint64_t timerslack_ns; /* 0: leave it (a realtime thread, set by the tracer) */
+	int32_t pdeathsig;
+	uint32_t mce_kill; /* PR_MCE_KILL_SET argument, or RESTORER_MCE_KILL_CLEAR */
+	uint32_t tsc; /* PR_SET_TSC argument: PR_TSC_ENABLE or PR_TSC_SIGSEGV */
 };
+#define RESTORER_MCE_KILL_CLEAR 0xffffffffu
 
 /* A POSIX timer to create, disarmed, with its id (the tracer arms it last). */
 struct restorer_timer {
@@ -160,6 +168,8 @@ struct restorer_args {
 
 	uint32_t nr_close;
 	int32_t *close_fds; /* fds the helper opened for mapping; closed at the end */
+
+	uint32_t mdwe; /* PR_SET_MDWE flags once every mapping is in place; 0: none */
 
 	struct restorer_rlimit rlimits[16];
 	uint32_t nr_timers;
