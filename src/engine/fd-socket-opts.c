@@ -20,12 +20,18 @@
  * see (SO_REUSEADDR, SO_BINDTODEVICE, IP_FREEBIND ...) are set before bind,
  * the rest once the socket is bound, listening or connected and its queue
  * refilled (SO_PEEK_OFF, SO_PASSCRED and a filter must not see the refill).
+ *
+ * The same goes for what is not an option of the table: multicast groups
+ * (fd-socket-mcast.c) and a classic BPF filter, read back with
+ * SO_GET_FILTER, attached again and locked again (SO_LOCK_FILTER) after
+ * everything else.  An eBPF filter cannot be read back: it refuses the dump.
  */
 #define LOG_TAG "fds"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <linux/filter.h>
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -543,6 +549,53 @@ static int dump_one(struct fd_dump_ctx *ctx, struct fd_probe *p, int ref, const 
 	return 0;
 }
 
+/*
+ * A classic BPF filter (SO_ATTACH_FILTER) reads back with SO_GET_FILTER,
+ * whose length is counted in instructions; an eBPF program attached with
+ * SO_ATTACH_BPF has no classic form and answers EACCES.
+ */
+static int dump_filter(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_sock_attrs *a)
+{
+	struct sock_filter *insns;
+	socklen_t n = 0, got;
+	int64_t locked = 0;
+	uint32_t i;
+	int err;
+
+	if (getsockopt(p->local, SOL_SOCKET, SO_GET_FILTER, NULL, &n)) {
+		if (errno == EACCES)
+			return fd_dump_error(ctx, p, -ENOTSUP, "an eBPF socket filter "
+					     "(SO_ATTACH_BPF) is attached: thaw cannot read it back");
+		return fd_dump_error(ctx, p, -errno, "SO_GET_FILTER: %s", strerror(errno));
+	}
+	if (!opt_get(p->local, &(struct sockopt){ .level = SOL_SOCKET, .name = SO_LOCK_FILTER },
+		     &locked))
+		a->is_filter_locked = locked != 0;
+	if (!n)
+		return 0;
+	if (n > IMAGE_MAX_SOCK_FILTER)
+		return fd_dump_error(ctx, p, -E2BIG, "a socket filter of %u instructions", n);
+	insns = calloc(n, sizeof(*insns));
+	a->filter = calloc(n, sizeof(*a->filter));
+	if (!insns || !a->filter) {
+		free(insns);
+		return -ENOMEM;
+	}
+	got = n;
+	err = getsockopt(p->local, SOL_SOCKET, SO_GET_FILTER, insns, &got) ? -errno : 0;
+	if (err || got != n) {
+		free(insns);
+		return fd_dump_error(ctx, p, err ? err : -EAGAIN, "SO_GET_FILTER: %s",
+				     err ? strerror(-err) : "the filter changed");
+	}
+	for (i = 0; i < n; i++)
+		a->filter[i] = (uint64_t)insns[i].code << 48 | (uint64_t)insns[i].jt << 40 |
+			       (uint64_t)insns[i].jf << 32 | insns[i].k;
+	a->nr_filter = n;
+	free(insns);
+	return 0;
+}
+
 int sockopts_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
 {
 	struct image_sock_attrs *a = &out->sock.attrs;
@@ -572,6 +625,8 @@ int sockopts_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *
 	}
 	if (!err)
 		err = sockmcast_dump(ctx, p, out);
+	if (!err)
+		err = dump_filter(ctx, p, a);
 out:
 	close(ref);
 	return err;
@@ -630,6 +685,9 @@ int sockopts_check(const struct image_fd *f)
 		bad = "TCP_CONGESTION";
 	if (bad)
 		return fd_restore_error(f, -EINVAL, "socket option %s: bad value", bad);
+	if (a->nr_filter > IMAGE_MAX_SOCK_FILTER)
+		return fd_restore_error(f, -EINVAL, "a socket filter of %u instructions",
+					a->nr_filter);
 	return sockmcast_check(f);
 }
 
@@ -673,6 +731,61 @@ static int apply_str(int fd, const struct image_fd *f, const struct sockopt *o, 
 	return 0;
 }
 
+/* The filter as the image has it, as the kernel takes it. */
+static void filter_insns(const struct image_sock_attrs *a, struct sock_filter *insns)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->nr_filter; i++) {
+		insns[i].code = (uint16_t)(a->filter[i] >> 48);
+		insns[i].jt = (uint8_t)(a->filter[i] >> 40);
+		insns[i].jf = (uint8_t)(a->filter[i] >> 32);
+		insns[i].k = (uint32_t)a->filter[i];
+	}
+}
+
+/*
+ * Attaches the filter (the kernel checks the program as it did for the
+ * program), reads it back, then locks it if it was: once locked, nothing
+ * can attach.
+ */
+static int apply_filter(int fd, const struct image_fd *f)
+{
+	const struct image_sock_attrs *a = &f->sock.attrs;
+	struct sock_filter *insns = NULL, *back = NULL;
+	struct sock_fprog prog;
+	socklen_t n;
+	int on = 1, ret = 0;
+
+	if (a->nr_filter) {
+		insns = calloc(a->nr_filter, sizeof(*insns));
+		back = calloc(a->nr_filter, sizeof(*back));
+		if (!insns || !back) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		filter_insns(a, insns);
+		prog = (struct sock_fprog){ .len = (unsigned short)a->nr_filter, .filter = insns };
+		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog))) {
+			ret = fd_restore_error(f, -errno, "attaching its socket filter (%u "
+					       "instructions): %s", a->nr_filter, strerror(errno));
+			goto out;
+		}
+		n = a->nr_filter;
+		if (getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, back, &n) || n != a->nr_filter ||
+		    memcmp(back, insns, n * sizeof(*back))) {
+			ret = fd_restore_error(f, -EIO, "its socket filter reads back otherwise");
+			goto out;
+		}
+	}
+	if (a->is_filter_locked && setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &on, sizeof(on)))
+		ret = fd_restore_error(f, -errno, "SO_LOCK_FILTER: %s", strerror(errno));
+out:
+	free(insns);
+	free(back);
+	return ret;
+}
+
 int sockopts_apply(int fd, const struct image_fd *f, enum sockopt_phase phase)
 {
 	size_t i;
@@ -697,6 +810,8 @@ int sockopts_apply(int fd, const struct image_fd *f, enum sockopt_phase phase)
 	}
 	if (!err && phase != SOCKOPT_BEFORE_BIND)
 		err = sockmcast_apply(fd, f);
+	if (!err && phase != SOCKOPT_BEFORE_BIND)
+		err = apply_filter(fd, f);
 	return err;
 }
 

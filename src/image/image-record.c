@@ -163,6 +163,10 @@ static const struct image_field sock_attrs_fields[] = {
 	IMAGE_STR(struct image_sock_attrs, congestion, 16), /* TCP_CA_NAME_MAX */
 	IMAGE_ARRAY(struct image_sock_attrs, mcast, nr_mcast, sock_mcast_record,
 		    IMAGE_MAX_SOCK_MCAST),
+	IMAGE_SCALARS(struct image_sock_attrs, filter, nr_filter, IMAGE_F_HEX64, 0, UINT64_MAX,
+		      IMAGE_MAX_SOCK_FILTER),
+	IMAGE_FIELD(struct image_sock_attrs, is_filter_locked, IMAGE_F_BOOL, .max = 1,
+		    IMAGE_OPTIONAL),
 };
 
 /* An option is set once: two values for one would make restore's result depend on order. */

@@ -307,6 +307,7 @@ struct image_sock_opt {
 /* A multicast group a datagram socket joined, with its source filter. */
 #define IMAGE_MAX_SOCK_MCAST 256
 #define IMAGE_MAX_SOCK_MCAST_SRC 256
+#define IMAGE_MAX_SOCK_FILTER 4096 /* BPF_MAXINSNS */
 struct image_sock_addr {
 	char *addr; /* "192.0.2.1", "2001:db8::1" */
 };
@@ -326,6 +327,10 @@ struct image_sock_attrs {
 	char *congestion; /* TCP_CONGESTION: "cubic", "reno"; NULL for other sockets */
 	uint32_t nr_mcast;
 	struct image_sock_mcast *mcast;
+	/* SO_ATTACH_FILTER: a classic BPF program, each insn code << 48 | jt << 40 | jf << 32 | k */
+	uint32_t nr_filter;
+	uint64_t *filter;
+	bool is_filter_locked; /* SO_LOCK_FILTER */
 };
 
 struct image_fd {

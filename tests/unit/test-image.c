@@ -511,6 +511,11 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 				assert_int_equal(ma->is_include, mb->is_include);
 				assert_int_equal(ma->nr_sources, mb->nr_sources);
 			}
+			assert_int_equal(fa->sock.attrs.nr_filter, fb->sock.attrs.nr_filter);
+			for (j = 0; j < fa->sock.attrs.nr_filter; j++)
+				assert_int_equal(fa->sock.attrs.filter[j], fb->sock.attrs.filter[j]);
+			assert_int_equal(fa->sock.attrs.is_filter_locked,
+					 fb->sock.attrs.is_filter_locked);
 			break;
 		}
 	}
@@ -1384,6 +1389,11 @@ static void add_socket(struct image *img)
 	f->sock.attrs.mcast[0].sources = calloc(1, sizeof(*f->sock.attrs.mcast[0].sources));
 	assert_non_null(f->sock.attrs.mcast[0].sources);
 	f->sock.attrs.mcast[0].sources[0].addr = strdup("10.0.0.1");
+	f->sock.attrs.nr_filter = 1;
+	f->sock.attrs.filter = calloc(1, sizeof(*f->sock.attrs.filter));
+	assert_non_null(f->sock.attrs.filter);
+	f->sock.attrs.filter[0] = 0x0006000000000000ull; /* ret #0 */
+	f->sock.attrs.is_filter_locked = true;
 }
 
 static void test_socket_attrs(void **state)
@@ -1399,6 +1409,7 @@ static void test_socket_attrs(void **state)
 		{ "\"239.1.2.3\"", "\"10.1.2.3\"", "mcast[0].group: \"10.1.2.3\" is no multicast" },
 		{ "\"10.0.0.1\"", "\"2001:db8::1\"", "mcast[0].sources[0]" },
 		{ "\"dev\": \"lo\"", "\"dev\": \"../x\"", "mcast[0].dev" },
+		{ "\"0x6000000000000\"", "6", "attrs.filter[0]" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	char err[512], *json, *bad, *p;
