@@ -99,6 +99,9 @@ int owners_dump(const struct fd_dump_ctx *ctx)
 			;
 		if (k == ctx->img->nr_fds || ctx->img->fds[k].kind == IMAGE_FD_INHERIT)
 			continue;
+		/* an O_PATH fd takes no fcntl but F_GETFD/F_SETFD/F_GETFL/F_DUPFD: no owner */
+		if (p->info.flags & O_PATH)
+			continue;
 		if (fcntl(p->local, F_GETOWN_EX, &ex) < 0)
 			return fd_dump_error(ctx, p, -errno, "F_GETOWN_EX: %s", strerror(errno));
 		o.sig = fcntl(p->local, F_GETSIG);
