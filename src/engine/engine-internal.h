@@ -33,6 +33,7 @@ struct frozen {
 	size_t nr_tids;
 	pid_t *tids; /* as we see them; [0] is the leader */
 	uint64_t syscall_insn; /* address of a `syscall` instruction in the target, 0 = unknown */
+	int stop_signal; /* in group stop (job control) by this signal when frozen, or 0 */
 };
 
 /* freeze.c */
@@ -94,10 +95,15 @@ bool timer_clock_is_wall(int clockid);
 int timer_deadline_ns(int clockid, uint64_t left_ns, uint64_t *ret_ns)
 	__attribute__((warn_unused_result));
 
-/* signals.c: the end of a restore, from the tracer (the file says why) */
+/* signals.c: job control at dump; the end of a restore, from the tracer (the file says why) */
+void signals_dump_stop(struct frozen *fz, struct image *img);
 int signals_block_all(pid_t tid) __attribute__((warn_unused_result));
-/* SIGTRAP's action and the pending signals the blob left; *ret_stop: a SIGSTOP was pending */
-int signals_restore_late(struct frozen *fz, const struct image *img, bool *ret_stop)
+/*
+ * SIGTRAP's action and the pending signals the blob left; *ret_stop_sig: the
+ * signal to stop the process with at its release (a group stop or a pending
+ * SIGSTOP), or 0.
+ */
+int signals_restore_late(struct frozen *fz, const struct image *img, int *ret_stop_sig)
 	__attribute__((warn_unused_result));
 
 /* process.c: per-process state */

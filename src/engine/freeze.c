@@ -32,10 +32,17 @@ static bool has_tid(const struct frozen *fz, pid_t tid)
 	return false;
 }
 
-/* Waits for the event stop of a freshly interrupted thread; 1 if it exited. */
-static int wait_interrupted(pid_t pid, pid_t tid)
+/*
+ * Waits for the event stop of a freshly interrupted thread; 1 if it exited.
+ * A seized thread of a process in group stop (SIGSTOP, SIGTSTP ...) reports
+ * the stop signal there instead of SIGTRAP, and goes on reporting it while
+ * the group stop lasts: *ret_stop_sig gets it, or 0.
+ */
+static int wait_interrupted(pid_t pid, pid_t tid, int *ret_stop_sig)
 {
 	int status;
+
+	*ret_stop_sig = 0;
 
 	for (;;) {
 		if (waitpid(tid, &status, __WALL) < 0)
@@ -44,8 +51,11 @@ static int wait_interrupted(pid_t pid, pid_t tid)
 			return 1;
 		if (!WIFSTOPPED(status))
 			continue;
-		if ((status >> 16) == PTRACE_EVENT_STOP)
+		if ((status >> 16) == PTRACE_EVENT_STOP) {
+			if (WSTOPSIG(status) != SIGTRAP)
+				*ret_stop_sig = WSTOPSIG(status);
 			return 0;
+		}
 		/*
 		 * A signal was about to be delivered: give it back and stop at
 		 * the interrupt that is still pending.
@@ -59,7 +69,7 @@ static int wait_interrupted(pid_t pid, pid_t tid)
 static int seize_thread(struct frozen *fz, pid_t tid)
 {
 	pid_t *tids;
-	int ret;
+	int ret, stop_sig;
 
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0) {
 		if (errno == ESRCH)
@@ -85,11 +95,13 @@ static int seize_thread(struct frozen *fz, pid_t tid)
 	fz->tids[fz->nr_tids++] = tid;
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
 		return log_errno("pid %d tid %d: PTRACE_INTERRUPT", fz->pid, tid);
-	ret = wait_interrupted(fz->pid, tid);
+	ret = wait_interrupted(fz->pid, tid, &stop_sig);
 	if (ret == 1) {
 		fz->nr_tids--; /* the thread ended while we stopped it */
 		return 0;
 	}
+	if (stop_sig)
+		fz->stop_signal = stop_sig;
 	return ret;
 }
 

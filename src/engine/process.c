@@ -180,6 +180,7 @@ int process_dump(struct frozen *fz, struct image *img)
 	ret = dump_sigactions(fz, img);
 	if (ret < 0)
 		return ret;
+	signals_dump_stop(fz, img);
 	ret = itimers_dump(fz, img);
 	if (ret == 0)
 		ret = posix_timers_dump(fz, img);

@@ -986,7 +986,7 @@ struct tproc {
 	pid_t pid;
 	uint64_t region_start, region_len, args;
 	bool reported;
-	bool stop_after_release; /* a SIGSTOP was pending: sent once it runs */
+	int stop_signal; /* to come back stopped: sent just before the release, or 0 */
 };
 
 struct tracer {
@@ -1281,7 +1281,7 @@ static int finish_process(struct tproc *p)
 	if (ret == 0)
 		ret = owners_restore(&fz, img);
 	if (ret == 0)
-		ret = signals_restore_late(&fz, img, &p->stop_after_release);
+		ret = signals_restore_late(&fz, img, &p->stop_signal);
 	if (ret == 0)
 		ret = timers_arm(&fz, img);
 	if (ret < 0)
@@ -1321,7 +1321,7 @@ static int detach_process(struct tracer *t, uint32_t k, pid_t only, pid_t keep)
 	 * are still traced, so the first one let go starts the group stop and
 	 * the others join it as they are let go, before running any code.
 	 */
-	if (!only && t->procs[k].stop_after_release && kill(t->procs[k].pid, SIGSTOP) < 0)
+	if (!only && t->procs[k].stop_signal && kill(t->procs[k].pid, t->procs[k].stop_signal) < 0)
 		return log_errno("pid %d: stopping it again", t->procs[k].pid);
 	for (i = 0; i < img->nr_threads; i++) {
 		pid_t tid = img->threads[i].tid;
@@ -1406,6 +1406,37 @@ static int release_held(struct tracer *t)
 			return ret;
 	}
 	return 0;
+}
+
+/*
+ * SIGTSTP, SIGTTIN and SIGTTOU do not stop a process whose group is
+ * orphaned: one restored without the parent that kept its group attached
+ * would run on.  A stop that does not happen within a second is made with
+ * SIGSTOP, and said.
+ */
+static void confirm_stops(const struct tracer *t)
+{
+	uint32_t k;
+	int i;
+
+	for (k = 0; k < t->tree->nr; k++) {
+		const struct tproc *p = &t->procs[k];
+		struct proc_stat st;
+
+		if (!p->stop_signal || p->stop_signal == SIGSTOP)
+			continue;
+		for (i = 0; i < 100; i++) {
+			if (proc_read_stat(p->pid, 0, &st) < 0 || st.state == 'T')
+				break;
+			usleep(10000);
+		}
+		if (i < 100)
+			continue;
+		log_warn("pid %d: SIG%s did not stop it again (its process group is orphaned here); "
+			 "stopped with SIGSTOP",
+			 p->pid, sigabbrev_np(p->stop_signal));
+		kill(p->pid, SIGSTOP);
+	}
 }
 
 static pid_t clone3_pid(uint64_t flags, pid_t want)
@@ -1591,6 +1622,7 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	}
 	if (release_fd >= 0)
 		close(release_fd);
+	confirm_stops(&t);
 	for (k = 0; k < tr->nr; k++)
 		image_free(tr->imgs[k]);
 	reap(root);

@@ -1,7 +1,15 @@
 /*
- * signals.c - the signal state a restore can only put back at its very end,
- * from the tracer, once every thread of the process has trapped out of the
- * restorer blob.
+ * signals.c - job control at dump, and the signal state a restore can only
+ * put back at its very end, from the tracer, once every thread of the
+ * process has trapped out of the restorer blob.
+ *
+ * Job control: a process in group stop (SIGSTOP, or SIGTSTP, SIGTTIN,
+ * SIGTTOU with their default action) reports that stop signal to the
+ * freezer instead of SIGTRAP (freeze.c); it is recorded, and the restored
+ * process is sent the same signal while its threads are still traced, so
+ * that the first thread let go starts the group stop and the others join
+ * it before running any code.  Its parent sees the stop again (waitpid
+ * WUNTRACED, SIGCHLD), as after any stop; a later SIGCONT resumes it.
  *
  * The blob ends each thread on int3 with every signal blocked, and the
  * kernel treats the SIGTRAP of an int3 as a forced signal: since it is
@@ -9,7 +17,8 @@
  * helper's restored SIGTRAP action is lost there and is set again here; and
  * a SIGTRAP the program had pending would be taken for the blob's own
  * trap, so the blob leaves those (and SIGSTOP, which no mask holds back)
- * for this file to queue (restorer.h, restorer_queues_late()).
+ * for this file to queue (restorer.h, restorer_queues_late()).  A pending
+ * SIGSTOP becomes a stop after the release, like a recorded group stop.
  *
  * The order in restore.c's finish_process(): every thread's mask full again
  * (undoing the int3's unblocking), then this, then the timers, then the
@@ -28,6 +37,20 @@
 #include "restorer/restorer.h"
 
 #define SIGINFO_SIZE 128
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+void signals_dump_stop(struct frozen *fz, struct image *img)
+{
+	if (!is_stop_signal(fz->stop_signal))
+		return;
+	img->job_control.stop_signal = (uint32_t)fz->stop_signal;
+	log_info("pid %d is stopped (SIG%s): it is dumped as stopped, and comes back so", fz->pid,
+		 sigabbrev_np(fz->stop_signal));
+}
 
 int signals_block_all(pid_t tid)
 {
@@ -64,7 +87,7 @@ static int restore_sigtrap_action(struct frozen *fz, const struct image *img)
  * every field of the siginfo as it was.
  */
 static int queue_late(struct frozen *fz, const struct image *img, const struct image_blob *queue,
-		      pid_t tid, bool *ret_stop)
+		      pid_t tid, int *ret_stop_sig)
 {
 	unsigned char *infos = NULL;
 	size_t n, i;
@@ -86,8 +109,9 @@ static int queue_late(struct frozen *fz, const struct image *img, const struct i
 		if (!restorer_queues_late(sig))
 			continue;
 		if (sig == SIGSTOP) {
-			/* sent once the process runs: a stop here would stop the tracer's calls */
-			*ret_stop = true;
+			/* sent at the release: a stop here would stop the tracer's calls */
+			if (!*ret_stop_sig)
+				*ret_stop_sig = SIGSTOP;
 			continue;
 		}
 		if (tid) {
@@ -113,16 +137,17 @@ static int queue_late(struct frozen *fz, const struct image *img, const struct i
 	return ret;
 }
 
-int signals_restore_late(struct frozen *fz, const struct image *img, bool *ret_stop)
+int signals_restore_late(struct frozen *fz, const struct image *img, int *ret_stop_sig)
 {
 	uint32_t i;
 	int ret;
 
-	*ret_stop = false;
+	*ret_stop_sig = (int)img->job_control.stop_signal;
 	ret = restore_sigtrap_action(fz, img);
 	for (i = 0; ret == 0 && i < img->nr_threads; i++)
-		ret = queue_late(fz, img, &img->threads[i].pending, img->threads[i].tid, ret_stop);
+		ret = queue_late(fz, img, &img->threads[i].pending, img->threads[i].tid,
+				 ret_stop_sig);
 	if (ret == 0)
-		ret = queue_late(fz, img, &img->proc.pending_shared, 0, ret_stop);
+		ret = queue_late(fz, img, &img->proc.pending_shared, 0, ret_stop_sig);
 	return ret;
 }

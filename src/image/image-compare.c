@@ -104,6 +104,15 @@ static const struct exception exceptions[] = {
 	  "an armed timer counts down from the restore on, and may have fired" },
 	{ "fds[].timerfd.ticks", RULE_COUNTS_UP, WHEN_ALWAYS, NULL,
 	  "expirations since the restore add to the dumped count" },
+	{ "fds[].timerfd.deadline_ns", RULE_TIME_LEFT, WHEN_ALWAYS, NULL,
+	  "as fds[].timerfd.value_ns: kept while armed, gone once a one-shot timer fired" },
+	{ "posix_timers[].value_ns", RULE_TIME_LEFT, WHEN_ALWAYS, NULL,
+	  "an armed timer counts down from the restore on, and may have fired" },
+	{ "posix_timers[].deadline_ns", RULE_TIME_LEFT, WHEN_ALWAYS, NULL,
+	  "as posix_timers[].value_ns; a periodic timer's deadline moves on as it fires" },
+	{ "posix_timers[].overrun", RULE_SKIP, WHEN_ALWAYS, NULL,
+	  "the kernel cannot set it: the next expiry delivered after the restore sets it anew "
+	  "(docs/compatibility.md)" },
 	{ "fds[]", RULE_KEPT_PIPE_END, WHEN_ALWAYS, NULL,
 	  "a pipe whose other end was held outside keeps that end open, close-on-exec, above "
 	  "the program's fds (fds.h)" },

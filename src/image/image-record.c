@@ -355,6 +355,26 @@ static int check_inotify(const void *rec, const char *where, char *err, size_t e
 
 static IMAGE_RECORD_DEF(inotify_record, image_inotify, inotify_fields, check_inotify);
 
+static const struct image_field job_control_fields[] = {
+	IMAGE_FIELD(struct image_job_control, stop_signal, IMAGE_F_U32, .max = 64, IMAGE_OPTIONAL),
+};
+
+static int check_job_control(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_job_control *j = rec;
+
+	/* SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU */
+	if (j->stop_signal && j->stop_signal != 19 && (j->stop_signal < 20 || j->stop_signal > 22)) {
+		snprintf(err, errlen, "%s.stop_signal: %u is not a stop signal", where,
+			 j->stop_signal);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(job_control_record, image_job_control, job_control_fields,
+			check_job_control);
+
 static const char *const timer_notify_names[] = { "signal", "none", "thread", "thread_id" };
 
 static const struct image_field posix_timer_fields[] = {
@@ -473,6 +493,7 @@ static IMAGE_RECORD_DEF(fd_owner_record, image_fd_owner, fd_owner_fields, check_
 const struct image_section image_sections[] = {
 	SECTION_ARRAY("files", image_file_record, files, nr_files, IMAGE_MAX_FILES),
 	SECTION_ONE("attrs", proc_attrs_record, attrs),
+	SECTION_ONE("job_control", job_control_record, job_control),
 	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
 	SECTION_ARRAY("locks", lock_record, locks, nr_locks, IMAGE_MAX_LOCKS),
 	SECTION_ARRAY("fd_owners", fd_owner_record, fd_owners, nr_fd_owners, IMAGE_MAX_FDS),

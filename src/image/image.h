@@ -513,6 +513,14 @@ struct image_proc_attrs {
 };
 
 /*
+ * Job control (src/engine/signals.c): a process in group stop when it was
+ * dumped comes back stopped by the same signal.
+ */
+struct image_job_control {
+	uint32_t stop_signal; /* SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU; 0: not stopped */
+};
+
+/*
  * A POSIX timer (timer_create): restored with its id, clock and sigevent,
  * and armed last.  The time left is from the dump; a timer of the wall clock
  * (CLOCK_REALTIME, _ALARM, TAI) keeps its deadline instead.
@@ -606,6 +614,7 @@ struct image {
 	struct image_host host;
 	struct image_proc proc;
 	struct image_proc_attrs attrs;
+	struct image_job_control job_control;
 	bool has_gpu; /* the process used CUDA: gpu is filled in */
 	struct image_gpu gpu;
 

@@ -280,6 +280,7 @@ static void populate(struct image *img)
 	*c = (struct image_child){ .pid = 9, .ppid = 7, .pgid = 2, .sid = 1, .host_pid = 4109,
 				   .is_zombie = true, .exit_status = 0x0300 };
 
+	img->job_control.stop_signal = 20; /* SIGTSTP */
 	img->posix_timers = calloc(3, sizeof(*img->posix_timers));
 	assert_non_null(img->posix_timers);
 	img->nr_posix_timers = 3;
@@ -423,6 +424,7 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 	assert_memory_equal(&pa, &pb, sizeof(pa));
 
 	assert_memory_equal(&a->attrs, &b->attrs, sizeof(a->attrs));
+	assert_memory_equal(&a->job_control, &b->job_control, sizeof(a->job_control));
 	assert_int_equal(a->nr_threads, b->nr_threads);
 	for (i = 0; i < a->nr_threads; i++) {
 		struct image_thread ta = a->threads[i], tb = b->threads[i];
@@ -1263,6 +1265,7 @@ static void test_hostile_json(void **state)
 		{ "\"is_zombie\": true", "\"is_zombie\": false", "not a zombie" },
 		{ "\"is_zombie\": true", "\"is_zombie\": 1", "children[1].is_zombie" },
 		{ "\"pid\": 7,", "\"pid\": 2,", "cannot be a child's pid" },
+		{ "\"stop_signal\": 20", "\"stop_signal\": 5", "stop_signal: 5 is not a stop signal" },
 		{ "\"notify\": \"none\"", "\"notify\": \"mail\"", "posix_timers[2].notify" },
 		{ "\"signo\": 14", "\"signo\": 65", "posix_timers[0].signo: 65 is not a signal" },
 		/* the first "tid": 101 is the thread's: the timer's target is gone */
