@@ -1,33 +1,270 @@
 /*
- * creds.c - what a process may do: its resource limits as the restore
- * checks them against thaw's own privileges.
+ * creds.c - what a process may do: its credentials and resource limits, at
+ * dump and at restore.
  *
- * A restored process sets its limits itself, in the restorer, while it still
- * has thaw's privileges.  Lowering a limit is always allowed; raising a hard
- * limit above thaw's own needs CAP_SYS_RESOURCE, which root lacks in many
- * containers.  Such a snapshot is refused before anything is created, with
- * the limit named, rather than coming back with a limit that differs.
+ * Credentials are per thread in Linux (each task has its own struct cred):
+ * uids and gids (real, effective, saved, filesystem), supplementary groups,
+ * the five capability sets, securebits and no_new_privs.  The dump reads
+ * them per thread from /proc/PID/task/TID/status, and securebits (which
+ * /proc does not show) with an injected prctl; per process it keeps the
+ * dumpable flag, which an id change resets.  The restore gives each thread
+ * exactly these, last, from inside (restorer.c, apply_creds()): up to then
+ * the restored process has thaw's privileges, which it needs to build
+ * itself.  Before anything is created, creds_check_restore() makes sure
+ * thaw holds what the snapshot needs (a capability set can only shrink),
+ * so that a restore never comes back with less, or more, than was dumped.
+ *
+ * Ids and capabilities are relative to a user namespace; thaw restores into
+ * its own, so a process in another one is refused at dump.
+ *
+ * A restored process also sets its resource limits itself, in the
+ * restorer, while it still has thaw's privileges.  Lowering a limit is
+ * always allowed; raising a hard limit above thaw's own needs
+ * CAP_SYS_RESOURCE, which root lacks in many containers.  Such a snapshot is
+ * refused before anything is created, with the limit named, rather than
+ * coming back with a limit that differs.
  */
 #define LOG_TAG "creds"
 #include <errno.h>
 #include <linux/capability.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "engine-internal.h"
+#include "proc.h"
+#include "restorer/restorer.h"
 
-bool creds_have_cap(int cap)
+static const char *const cap_names[] = {
+	"chown",	"dac_override",	  "dac_read_search", "fowner",	       "fsetid",
+	"kill",		"setgid",	  "setuid",	     "setpcap",	       "linux_immutable",
+	"net_bind_service", "net_broadcast", "net_admin",    "net_raw",	       "ipc_lock",
+	"ipc_owner",	"sys_module",	  "sys_rawio",	     "sys_chroot",     "sys_ptrace",
+	"sys_pacct",	"sys_admin",	  "sys_boot",	     "sys_nice",       "sys_resource",
+	"sys_time",	"sys_tty_config", "mknod",	     "lease",	       "audit_write",
+	"audit_control", "setfcap",	  "mac_override",    "mac_admin",      "syslog",
+	"wake_alarm",	"block_suspend",  "audit_read",	     "perfmon",	       "bpf",
+	"checkpoint_restore",
+};
+
+/* The capabilities of mask, as "cap_setuid, cap_sys_admin" (or "capability 45"). */
+static const char *cap_list(uint64_t mask, char *buf, size_t len)
+{
+	size_t at = 0;
+	int i;
+
+	buf[0] = '\0';
+	for (i = 0; i < 64 && at < len; i++) {
+		if (!(mask >> i & 1))
+			continue;
+		if (i < (int)(sizeof(cap_names) / sizeof(cap_names[0])))
+			at += (size_t)snprintf(buf + at, len - at, "%scap_%s", at ? ", " : "",
+					       cap_names[i]);
+		else
+			at += (size_t)snprintf(buf + at, len - at, "%scapability %d", at ? ", " : "",
+					       i);
+	}
+	return buf;
+}
+
+struct own_caps {
+	uint64_t eff, prm, inh;
+};
+
+static int read_own_caps(struct own_caps *c)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2] = { 0 };
 
-	if (cap < 0 || cap > 63 || syscall(SYS_capget, &hdr, data) < 0)
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	c->eff = (uint64_t)data[1].effective << 32 | data[0].effective;
+	c->prm = (uint64_t)data[1].permitted << 32 | data[0].permitted;
+	c->inh = (uint64_t)data[1].inheritable << 32 | data[0].inheritable;
+	return 0;
+}
+
+bool creds_have_cap(int cap)
+{
+	struct own_caps c;
+
+	if (cap < 0 || cap > 63 || read_own_caps(&c) < 0)
 		return false;
-	return data[cap / 32].effective & (1u << (cap % 32));
+	return c.eff >> cap & 1;
+}
+
+int creds_last_cap(uint32_t *ret)
+{
+	char *text = NULL;
+	size_t len;
+	long v;
+	int r;
+
+	r = proc_read_file("/proc/sys/kernel/cap_last_cap", &text, &len);
+	if (r < 0) {
+		log_error("reading /proc/sys/kernel/cap_last_cap: %s", strerror(-r));
+		return r;
+	}
+	v = strtol(text, NULL, 10);
+	free(text);
+	if (v < 0 || v > 63) {
+		log_error("/proc/sys/kernel/cap_last_cap: %ld is not a capability", v);
+		return -EINVAL;
+	}
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* ---- dump ---- */
+
+int creds_dump_check(const struct frozen *fz)
+{
+	if (!proc_same_ns(getpid(), fz->pid, "user")) {
+		log_error("pid %d runs in a user namespace of its own: its ids and capabilities "
+			  "mean something only there, and thaw restores into its own: not supported",
+			  fz->pid);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* A prctl(option) with no other argument, run by thread tid. */
+static int injected_prctl(struct frozen *fz, pid_t tid, int option, const char *what,
+			  uint32_t *ret)
+{
+	uint64_t args[6] = { (uint64_t)option, 0, 0, 0, 0, 0 };
+	long res;
+	int r;
+
+	r = inject_syscall(fz, tid, SYS_prctl, args, NULL, 0, &res);
+	if (r < 0)
+		return r;
+	if (res < 0) {
+		log_error("pid %d tid %d: reading its %s: %s", fz->pid, tid, what,
+			  strerror((int)-res));
+		return (int)res;
+	}
+	*ret = (uint32_t)res;
+	return 0;
+}
+
+static int dump_thread_creds(struct frozen *fz, pid_t tid, struct image_creds *c)
+{
+	struct proc_creds pc;
+	int r;
+
+	r = proc_read_creds(fz->pid, tid, &pc);
+	if (r < 0)
+		return r;
+	*c = (struct image_creds){
+		.uid = pc.uid[0], .euid = pc.uid[1], .suid = pc.uid[2], .fsuid = pc.uid[3],
+		.gid = pc.gid[0], .egid = pc.gid[1], .sgid = pc.gid[2], .fsgid = pc.gid[3],
+		.nr_groups = (uint32_t)pc.nr_groups, .groups = pc.groups,
+		.cap_inh = pc.cap_inh, .cap_prm = pc.cap_prm, .cap_eff = pc.cap_eff,
+		.cap_bnd = pc.cap_bnd, .cap_amb = pc.cap_amb, .no_new_privs = pc.no_new_privs,
+	};
+	return injected_prctl(fz, tid, PR_GET_SECUREBITS, "securebits", &c->securebits);
+}
+
+int creds_dump(struct frozen *fz, struct image *img)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < fz->nr_tids && i < img->nr_threads; i++) {
+		r = dump_thread_creds(fz, fz->tids[i], &img->threads[i].creds);
+		if (r < 0)
+			return r;
+	}
+	return injected_prctl(fz, fz->pid, PR_GET_DUMPABLE, "dumpable flag", &img->creds.dumpable);
+}
+
+/* ---- restore ---- */
+
+/* One thread's sets against what thaw holds: a set can only shrink on the way. */
+static int check_thread_caps(const struct image *img, const struct image_thread *t,
+			     const struct own_caps *own, uint64_t own_bnd, uint64_t exists)
+{
+	const struct image_creds *c = &t->creds;
+	uint64_t all = c->cap_inh | c->cap_prm | c->cap_eff | c->cap_bnd | c->cap_amb;
+	char names[512];
+
+	if (all & ~exists) {
+		log_error("snapshot %s: tid %d holds %s, which this kernel does not have", img->path,
+			  t->tid, cap_list(all & ~exists, names, sizeof(names)));
+		return -ENOTSUP;
+	}
+	if (c->cap_prm & ~own->prm) {
+		log_error("snapshot %s: tid %d has %s, which thaw restore does not have to give",
+			  img->path, t->tid, cap_list(c->cap_prm & ~own->prm, names, sizeof(names)));
+		return -EPERM;
+	}
+	if (c->cap_bnd & ~own_bnd) {
+		log_error("snapshot %s: tid %d has %s in its bounding set, which thaw restore's "
+			  "bounding set lacks",
+			  img->path, t->tid, cap_list(c->cap_bnd & ~own_bnd, names, sizeof(names)));
+		return -EPERM;
+	}
+	if (c->cap_inh & ~(own->inh | own_bnd)) {
+		log_error("snapshot %s: tid %d has %s in its inheritable set, beyond thaw "
+			  "restore's bounding set",
+			  img->path, t->tid,
+			  cap_list(c->cap_inh & ~(own->inh | own_bnd), names, sizeof(names)));
+		return -EPERM;
+	}
+	return 0;
+}
+
+int creds_check_restore(const struct image *img)
+{
+	static const int needed[] = { CAP_SETUID, CAP_SETGID, CAP_SETPCAP };
+	uint64_t own_bnd = 0, exists;
+	struct own_caps own;
+	uint32_t last, i;
+	char names[128];
+	int r;
+
+	r = read_own_caps(&own);
+	if (r == 0)
+		r = creds_last_cap(&last);
+	if (r < 0)
+		return r;
+	exists = last >= 63 ? UINT64_MAX : (1ull << (last + 1)) - 1;
+	for (i = 0; i <= last; i++)
+		if (prctl(PR_CAPBSET_READ, i, 0, 0, 0) == 1)
+			own_bnd |= 1ull << i;
+	for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		if (own.eff >> needed[i] & 1)
+			continue;
+		log_error("snapshot %s: restoring credentials needs %s, which thaw restore does "
+			  "not have",
+			  img->path, cap_list(1ull << needed[i], names, sizeof(names)));
+		return -EPERM;
+	}
+	for (i = 0; i < img->nr_threads; i++) {
+		r = check_thread_caps(img, &img->threads[i], &own, own_bnd, exists);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void creds_fill(struct restorer_creds *rc, const struct image_creds *c, uint32_t *groups)
+{
+	*rc = (struct restorer_creds){
+		.uid = c->uid, .euid = c->euid, .suid = c->suid, .fsuid = c->fsuid,
+		.gid = c->gid, .egid = c->egid, .sgid = c->sgid, .fsgid = c->fsgid,
+		.cap_inh = c->cap_inh, .cap_prm = c->cap_prm, .cap_eff = c->cap_eff,
+		.cap_bnd = c->cap_bnd, .cap_amb = c->cap_amb, .securebits = c->securebits,
+		.no_new_privs = c->no_new_privs, .nr_groups = c->nr_groups, .groups = groups,
+	};
+	if (c->nr_groups)
+		memcpy(groups, c->groups, c->nr_groups * sizeof(*groups));
 }
 
 static const char *limit_str(uint64_t v, char *buf, size_t len)

@@ -98,11 +98,15 @@ static int dump_process(const struct engine_dump_opts *opts, struct tree_dump *t
 	int ret;
 
 	host_fingerprint(&img->host);
-	ret = process_dump(fz, img);
+	ret = creds_dump_check(fz);
+	if (ret == 0)
+		ret = process_dump(fz, img);
 	if (ret == 0)
 		ret = threads_dump(fz, img);
 	if (ret == 0)
 		ret = attrs_dump(fz, img, t->fz.procs[0].pid);
+	if (ret == 0)
+		ret = creds_dump(fz, img);
 	if (ret == 0)
 		ret = mem_dump(fz, img);
 	if (ret < 0)

@@ -110,8 +110,19 @@ int signals_restore_late(struct frozen *fz, const struct image *img, int *ret_st
 int process_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
 
 /* creds.c: credentials and limits */
+struct restorer_creds;
 /* Whether thaw itself has cap (CAP_*) in its effective set. */
 bool creds_have_cap(int cap);
+/* The highest capability number of this kernel (/proc/sys/kernel/cap_last_cap). */
+int creds_last_cap(uint32_t *ret) __attribute__((warn_unused_result));
+/* Before anything is injected: refuses a process whose credentials cannot come back. */
+int creds_dump_check(const struct frozen *fz) __attribute__((warn_unused_result));
+/* Every thread's credentials (after threads_dump()) and the dumpable flag. */
+int creds_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
+/* thaw holds every capability the snapshot's threads need to be given: 0 or -errno, logged. */
+int creds_check_restore(const struct image *img) __attribute__((warn_unused_result));
+/* The restorer's copy of c, its groups copied to groups (room for c->nr_groups). */
+void creds_fill(struct restorer_creds *rc, const struct image_creds *c, uint32_t *groups);
 /* The snapshot's hard limits are ones the restored process can set itself: 0 or -EPERM, logged. */
 int creds_check_rlimits(const struct image *img) __attribute__((warn_unused_result));
 /*

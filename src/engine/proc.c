@@ -1,5 +1,6 @@
 /*
- * proc.c - parsers of /proc/PID/{maps,smaps,stat,status,limits} and thin readers.
+ * proc.c - parsers of /proc/PID/{maps,smaps,stat,status,limits} and thin readers
+ * (status twice: the lines the engine needs everywhere, and the credentials).
  *
  * The parsers work on (text, len) and treat it as untrusted: every read is
  * bounded by len, every number is checked for overflow, names with NULs are
@@ -39,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -742,6 +744,144 @@ int proc_parse_status(const char *text, size_t len, struct proc_status *ret)
 }
 
 /*
+ * The credential lines of status (fs/proc/array.c task_state, task_cap,
+ * task_seccomp): "Groups:" lists every supplementary group, each followed
+ * by a space, and is empty ("Groups:\t\n") for none; the Cap* lines are 16
+ * hex digits.
+ */
+enum {
+	CREDS_UID = 1u << 0,
+	CREDS_GID = 1u << 1,
+	CREDS_GROUPS = 1u << 2,
+	CREDS_CAPINH = 1u << 3,
+	CREDS_CAPPRM = 1u << 4,
+	CREDS_CAPEFF = 1u << 5,
+	CREDS_CAPBND = 1u << 6,
+	CREDS_CAPAMB = 1u << 7,
+	CREDS_NNP = 1u << 8,
+	CREDS_REQUIRED = (1u << 9) - 1,
+};
+
+static int parse_groups(struct cursor *c, struct proc_creds *cr)
+{
+	size_t cap = 0;
+
+	for (;;) {
+		uint32_t g, *grown;
+
+		skip_blanks(c);
+		if (at_end(c))
+			return 0;
+		if (cr->nr_groups == PROC_MAX_GROUPS)
+			return parse_fail(c, "more groups than NGROUPS_MAX");
+		if (!parse_u32(c, &g) || (!at_end(c) && *c->p != ' ' && *c->p != '\t'))
+			return parse_fail(c, "bad group");
+		if (cr->nr_groups == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(cr->groups, cap * sizeof(*grown));
+			if (!grown) {
+				parse_fail(c, "out of memory");
+				return -ENOMEM;
+			}
+			cr->groups = grown;
+		}
+		cr->groups[cr->nr_groups++] = g;
+	}
+}
+
+static int parse_creds_line(struct cursor *c, struct proc_creds *cr, uint32_t *seen)
+{
+	static const struct {
+		const char *key;
+		uint32_t bit;
+		size_t off;
+	} caps[] = {
+		{ "CapInh", CREDS_CAPINH, offsetof(struct proc_creds, cap_inh) },
+		{ "CapPrm", CREDS_CAPPRM, offsetof(struct proc_creds, cap_prm) },
+		{ "CapEff", CREDS_CAPEFF, offsetof(struct proc_creds, cap_eff) },
+		{ "CapBnd", CREDS_CAPBND, offsetof(struct proc_creds, cap_bnd) },
+		{ "CapAmb", CREDS_CAPAMB, offsetof(struct proc_creds, cap_amb) },
+	};
+	const char *key = c->p, *colon;
+	size_t key_len, i;
+	uint64_t v;
+
+	colon = memchr(c->p, ':', (size_t)(c->end - c->p));
+	if (!colon || colon == key)
+		return parse_fail(c, "expected a 'Key:' line");
+	key_len = (size_t)(colon - key);
+	c->p = colon + 1;
+	skip_blanks(c);
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		if (!key_is(key, key_len, caps[i].key))
+			continue;
+		if (!parse_hex(c, &v) || !line_done(c))
+			return parse_fail(c, "bad capability set");
+		memcpy((char *)cr + caps[i].off, &v, sizeof(v));
+		*seen |= caps[i].bit;
+		return 0;
+	}
+	if (key_is(key, key_len, "Uid")) {
+		*seen |= CREDS_UID;
+		return parse_ugids(c, cr->uid);
+	} else if (key_is(key, key_len, "Gid")) {
+		*seen |= CREDS_GID;
+		return parse_ugids(c, cr->gid);
+	} else if (key_is(key, key_len, "Groups")) {
+		if (*seen & CREDS_GROUPS)
+			return parse_fail(c, "Groups twice");
+		*seen |= CREDS_GROUPS;
+		return parse_groups(c, cr);
+	} else if (key_is(key, key_len, "NoNewPrivs")) {
+		if (!parse_dec(c, &v) || v > 1 || !line_done(c))
+			return parse_fail(c, "bad NoNewPrivs");
+		cr->no_new_privs = v;
+		*seen |= CREDS_NNP;
+	} else if (key_is(key, key_len, "Seccomp")) {
+		if (!parse_int(c, &cr->seccomp) || cr->seccomp < 0 || cr->seccomp > 2 ||
+		    !line_done(c))
+			return parse_fail(c, "bad Seccomp");
+	} else if (key_is(key, key_len, "Seccomp_filters")) {
+		if (!parse_u32(c, &cr->seccomp_filters) || !line_done(c))
+			return parse_fail(c, "bad Seccomp_filters");
+	}
+	return 0;
+}
+
+int proc_parse_creds(const char *text, size_t len, struct proc_creds *ret)
+{
+	size_t pos = 0, lineno = 0;
+	uint32_t seen = 0;
+	struct cursor c = { .text = text, .p = text, .end = text + len, .line = 1 };
+	int r;
+
+	parse_begin();
+	memset(ret, 0, sizeof(*ret));
+	while (next_line(text, len, &pos, &lineno, &c)) {
+		r = parse_creds_line(&c, ret, &seen);
+		if (r < 0)
+			goto fail;
+	}
+	if ((seen & CREDS_REQUIRED) != CREDS_REQUIRED) {
+		c.p = text + len;
+		c.line = lineno;
+		r = parse_fail(&c, "a credential line is missing");
+		goto fail;
+	}
+	return 0;
+fail:
+	proc_creds_release(ret);
+	return r;
+}
+
+void proc_creds_release(struct proc_creds *c)
+{
+	free(c->groups);
+	c->groups = NULL;
+	c->nr_groups = 0;
+}
+
+/*
  * /proc/PID/limits (fs/proc/base.c proc_pid_limits): a header, then one line
  * per RLIMIT_* in the kernel's order, "%-25s %-20s %-20s %-10s": the name
  * (with spaces in it), the soft and the hard limit ("unlimited" or a
@@ -1088,6 +1228,24 @@ int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret)
 	if (r < 0)
 		return r;
 	r = proc_parse_status(buf, len, ret);
+	if (r < 0)
+		log_parse_error(path);
+	free(buf);
+	return r;
+}
+
+int proc_read_creds(pid_t pid, pid_t tid, struct proc_creds *ret)
+{
+	char path[64], *buf;
+	size_t len;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	task_path(path, sizeof(path), pid, tid, "status");
+	r = read_logged(path, &buf, &len);
+	if (r < 0)
+		return r;
+	r = proc_parse_creds(buf, len, ret);
 	if (r < 0)
 		log_parse_error(path);
 	free(buf);

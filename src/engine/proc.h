@@ -164,6 +164,29 @@ int proc_parse_status(const char *text, size_t len, struct proc_status *ret)
 int proc_read_status(pid_t pid, pid_t tid, struct proc_status *ret)
 	__attribute__((warn_unused_result));
 
+/*
+ * The credential lines of /proc/PID/task/TID/status: they are per thread.
+ * Ids as thaw's user namespace sees them.  seccomp and seccomp_filters are 0
+ * on a kernel without seccomp (the lines are missing).
+ */
+#define PROC_MAX_GROUPS 65536 /* NGROUPS_MAX */
+struct proc_creds {
+	uint32_t uid[4], gid[4]; /* real, effective, saved, filesystem */
+	size_t nr_groups;
+	uint32_t *groups; /* malloc'd; proc_creds_release() frees it */
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	bool no_new_privs;
+	int seccomp; /* 0 off, 1 strict, 2 filter */
+	uint32_t seccomp_filters; /* how many filters the thread runs under */
+};
+
+int proc_parse_creds(const char *text, size_t len, struct proc_creds *ret)
+	__attribute__((warn_unused_result));
+/* pid's thread tid (0: the leader). */
+int proc_read_creds(pid_t pid, pid_t tid, struct proc_creds *ret)
+	__attribute__((warn_unused_result));
+void proc_creds_release(struct proc_creds *c);
+
 /* /proc/PID/limits: every RLIMIT_* in the kernel's order; "unlimited" is UINT64_MAX. */
 #define PROC_NR_RLIMITS 16
 struct proc_rlimit {

@@ -6,11 +6,12 @@
  *   init           PID 1 of a fresh PID (and mount) namespace; it clone3s
  *   helper         with set_tid = the snapshot's PID, and traces it.
  * The helper runs ordinary C first: session and group, fds at their
- * numbers, cwd, umask, personality, sigactions, and the files the memory
- * map needs.  Then it copies the restorer blob (restorer/restorer.c) into a
- * region no snapshot mapping uses, and jumps into it; the blob replaces
- * the address space, creates the threads with their TIDs and stops each on
- * int3.  init then unmaps the blob region through the leader, sets every
+ * numbers, cwd, umask, sigactions, and the files the memory map needs.
+ * Then it copies the restorer blob (restorer/restorer.c) into a region no
+ * snapshot mapping uses, and jumps into it; the blob replaces the address
+ * space, creates the threads with their TIDs, gives each its personality
+ * and credentials (up to then everything runs with thaw's privileges) and
+ * stops each on int3.  init then unmaps the blob region through the leader, sets every
  * thread's registers, xsave state and signal mask, and detaches: the program
  * runs on from the instruction where it was frozen.  init stays as the
  * namespace's reaper, forwards SIGINT/SIGTERM/SIGHUP and exits with the
@@ -29,7 +30,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
-#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -84,6 +84,17 @@ static const char *const step_names[] = {
 	[RESTORER_ERR_ATTRS] = "setting its timer slack, machine-check policy, TSC mode or "
 			       "parent-death signal (the prctl option is the address)",
 	[RESTORER_ERR_MDWE] = "turning on memory-deny-write-execute (PR_SET_MDWE)",
+	[RESTORER_ERR_PERSONALITY] = "setting the personality",
+	[RESTORER_ERR_SECUREBITS] = "setting securebits",
+	[RESTORER_ERR_CAPS] = "setting the capability sets",
+	[RESTORER_ERR_BOUNDING] = "dropping capabilities from the bounding set",
+	[RESTORER_ERR_GROUPS] = "setting the supplementary groups",
+	[RESTORER_ERR_GIDS] = "setting the real, effective and saved gids",
+	[RESTORER_ERR_UIDS] = "setting the real, effective and saved uids",
+	[RESTORER_ERR_FSIDS] = "setting the filesystem uid and gid",
+	[RESTORER_ERR_AMBIENT] = "raising the ambient capabilities",
+	[RESTORER_ERR_DUMPABLE] = "setting the dumpable flag",
+	[RESTORER_ERR_NNP] = "setting no_new_privs",
 };
 
 int restore_validate(const struct image *img)
@@ -114,6 +125,8 @@ int restore_validate(const struct image *img)
 		return ret;
 	}
 	ret = creds_check_rlimits(img);
+	if (ret == 0)
+		ret = creds_check_restore(img);
 	if (ret < 0)
 		return ret;
 	return files_validate(img);
@@ -359,6 +372,7 @@ static int fill_threads(struct restorer_args *a, struct region *r, const struct 
 		memcpy(rt->comm, t->comm, sizeof(rt->comm));
 		rt->comm[15] = 0;
 		attrs_fill_thread(rt, &t->attrs);
+		creds_fill(&rt->creds, &t->creds, region_alloc(r, t->creds.nr_groups * 4ull));
 		if (t->pending.len) {
 			ret = image_read_blob(img, &t->pending, &pending);
 			if (ret < 0)
@@ -436,6 +450,11 @@ static int fill_process(struct restorer_args *a, struct region *r, struct helper
 							.signo = t->signo, .tid = t->tid,
 							.sigval = t->sigval };
 	}
+	a->personality = p->personality;
+	a->dumpable = img->creds.dumpable;
+	ret = creds_last_cap(&a->cap_last_cap);
+	if (ret < 0)
+		return ret;
 	return 0;
 }
 
@@ -453,7 +472,7 @@ static uint64_t region_size(const struct image *img)
 	size += (uint64_t)img->nr_posix_timers * sizeof(struct restorer_timer) + 64;
 	size += (uint64_t)img->nr_threads * (sizeof(struct restorer_thread) + 64);
 	for (i = 0; i < img->nr_threads; i++)
-		size += img->threads[i].pending.len + 64;
+		size += img->threads[i].pending.len + 64 + img->threads[i].creds.nr_groups * 4ull + 64;
 	size += (IMAGE_MAX_FILES * 2 + IMAGE_MAX_SHMEMS + 8) * sizeof(int32_t);
 	size += 4 * 1024 * 1024; /* park area for the vDSO family, with room */
 	size += (uint64_t)(img->nr_threads + 1 + RESTORER_MAX_FILLERS) * THREAD_STACK;
@@ -688,8 +707,11 @@ static int set_process(const struct tree *tr, const struct image *img)
 	umask(p->umask);
 	if (chdir(p->cwd) < 0)
 		return log_errno("changing to the working directory %s", p->cwd);
-	if (personality(p->personality) < 0)
-		return log_errno("setting personality 0x%x", p->personality);
+	/*
+	 * Not the personality: READ_IMPLIES_EXEC would add PROT_EXEC to the
+	 * snapshot's mappings as the restorer makes them.  Each thread sets it
+	 * at the end (restorer.c).
+	 */
 	return 0;
 }
 

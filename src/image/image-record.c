@@ -481,6 +481,55 @@ static int check_fd_owner(const void *rec, const char *where, char *err, size_t 
 }
 
 static IMAGE_RECORD_DEF(fd_owner_record, image_fd_owner, fd_owner_fields, check_fd_owner);
+/*
+ * Credentials of a thread (image_thread.creds).  An id of -1 would mean
+ * "leave it" to setresuid() and friends, and the kernel has no such gid for
+ * setgroups(): neither is an id a process can hold.
+ */
+#define ID_MAX (UINT32_MAX - 1)
+
+static const struct image_field creds_fields[] = {
+	IMAGE_U32(struct image_creds, uid, 0, ID_MAX),
+	IMAGE_U32(struct image_creds, euid, 0, ID_MAX),
+	IMAGE_U32(struct image_creds, suid, 0, ID_MAX),
+	IMAGE_U32(struct image_creds, fsuid, 0, ID_MAX),
+	IMAGE_U32(struct image_creds, gid, 0, ID_MAX),
+	IMAGE_U32(struct image_creds, egid, 0, ID_MAX),
+	IMAGE_U32(struct image_creds, sgid, 0, ID_MAX),
+	IMAGE_U32(struct image_creds, fsgid, 0, ID_MAX),
+	IMAGE_SCALARS(struct image_creds, groups, nr_groups, IMAGE_F_U32, 0, ID_MAX,
+		      IMAGE_MAX_GROUPS),
+	IMAGE_HEX64(struct image_creds, cap_inh),
+	IMAGE_HEX64(struct image_creds, cap_prm),
+	IMAGE_HEX64(struct image_creds, cap_eff),
+	IMAGE_HEX64(struct image_creds, cap_bnd),
+	IMAGE_HEX64(struct image_creds, cap_amb),
+	IMAGE_FIELD(struct image_creds, securebits, IMAGE_F_HEX32, .max = IMAGE_SECUREBITS_ALL),
+	IMAGE_BOOL(struct image_creds, no_new_privs),
+};
+
+/* What the kernel keeps true of every task's capability sets (security/commoncap.c). */
+static int check_creds(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_creds *c = rec;
+
+	if (c->cap_eff & ~c->cap_prm)
+		return table_bad(err, errlen, "%s.cap_eff: 0x%llx is not within cap_prm 0x%llx",
+				 where, (unsigned long long)c->cap_eff,
+				 (unsigned long long)c->cap_prm);
+	if (c->cap_amb & ~(c->cap_prm & c->cap_inh))
+		return table_bad(err, errlen, "%s.cap_amb: 0x%llx is not within cap_prm and cap_inh",
+				 where, (unsigned long long)c->cap_amb);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(creds_record, image_creds, creds_fields, check_creds);
+
+static const struct image_field proc_creds_fields[] = {
+	IMAGE_U32(struct image_proc_creds, dumpable, 0, 2),
+};
+
+static IMAGE_RECORD_DEF(proc_creds_record, image_proc_creds, proc_creds_fields, NULL);
 
 /* ---- the sections of struct image ---- */
 
@@ -491,6 +540,7 @@ static IMAGE_RECORD_DEF(fd_owner_record, image_fd_owner, fd_owner_fields, check_
 #define SECTION_ONE(key_, rec_, m) { .key = (key_), .rec = &(rec_), .off = offsetof(struct image, m) }
 
 const struct image_section image_sections[] = {
+	SECTION_ONE("creds", proc_creds_record, creds),
 	SECTION_ARRAY("files", image_file_record, files, nr_files, IMAGE_MAX_FILES),
 	SECTION_ONE("attrs", proc_attrs_record, attrs),
 	SECTION_ONE("job_control", job_control_record, job_control),
@@ -509,6 +559,7 @@ const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);
 
 const struct image_section image_thread_sections[] = {
 	SECTION_THREAD("attrs", image_thread_attrs_record, attrs),
+	SECTION_THREAD("creds", creds_record, creds),
 };
 const uint32_t image_nr_thread_sections = ARRAY_SIZE(image_thread_sections);
 

@@ -138,6 +138,9 @@ static int check_threads(struct check *c, const struct image *img)
 		if (t->attrs.nr_cpus > IMAGE_MAX_CPUS)
 			return bad(c, "threads[%u].attrs.cpus: %u, at most %d allowed", i,
 				   t->attrs.nr_cpus, IMAGE_MAX_CPUS);
+		if (t->creds.nr_groups > IMAGE_MAX_GROUPS)
+			return bad(c, "threads[%u].creds.groups: %u, at most %d allowed", i,
+				   t->creds.nr_groups, IMAGE_MAX_GROUPS);
 		/* tids are few; a quadratic check stays far below a millisecond */
 		for (j = 0; j < i; j++)
 			if (img->threads[j].tid == t->tid)

@@ -231,6 +231,29 @@ enum image_mce_kill {
 	IMAGE_MCE_KILL_LATE,
 };
 
+/*
+ * Credentials (src/engine/creds.c, docs/security.md): per thread in Linux, so
+ * per thread here.  Ids are as the snapshot's user namespace (thaw's own)
+ * sees them; capability sets are bit masks of CAP_* numbers.  A restored
+ * thread gets exactly these, applied by itself last (restorer.c).
+ */
+#define IMAGE_MAX_GROUPS 65536 /* NGROUPS_MAX */
+#define IMAGE_SECUREBITS_ALL 0xfffu /* every SECBIT_* and its lock, up to EXEC_DENY_INTERACTIVE */
+struct image_creds {
+	uint32_t uid, euid, suid, fsuid;
+	uint32_t gid, egid, sgid, fsgid;
+	uint32_t nr_groups;
+	uint32_t *groups; /* supplementary groups, as getgroups() lists them */
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint32_t securebits; /* PR_GET_SECUREBITS */
+	bool no_new_privs;
+};
+
+/* Per process: what the threads' credentials do not hold. */
+struct image_proc_creds {
+	uint32_t dumpable; /* PR_GET_DUMPABLE: 0, 1, or 2 (set by fs.suid_dumpable) */
+};
+
 struct image_thread {
 	pid_t tid; /* in the snapshot's PID namespace */
 	char comm[16];
@@ -247,6 +270,7 @@ struct image_thread {
 	uint32_t altstack_flags;
 	struct image_blob pending; /* siginfo_t[] queued to this thread */
 	struct image_thread_attrs attrs;
+	struct image_creds creds;
 };
 
 enum image_fd_kind {
@@ -638,6 +662,7 @@ struct image {
 	struct image_lock *locks;
 	uint32_t nr_fd_owners;
 	struct image_fd_owner *fd_owners;
+	struct image_proc_creds creds;
 
 	/* pages.idx, loaded on read; appended to by image_add_pages() on write */
 	uint64_t nr_runs;

@@ -1,5 +1,6 @@
 /*
- * fuzz-proc.c - fuzz target for the /proc parsers (maps, smaps, stat, status, limits).
+ * fuzz-proc.c - fuzz target for the /proc parsers (maps, smaps, stat, status and its
+ * credential lines, limits).
  *
  * With libFuzzer: clang -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE
  * -Isrc tests/fuzz/fuzz-proc.c src/engine/proc.c src/base/log.c, seeds in
@@ -37,6 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size ? size : 1);
 	struct proc_rlimit limits[PROC_NR_RLIMITS];
+	struct proc_creds creds;
 	struct proc_status status;
 	struct proc_stat stat;
 	struct proc_map *maps;
@@ -67,6 +69,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		free(timers);
 	} else if (timers) {
+		abort();
+	}
+	if (proc_parse_creds(text, size, &creds) == 0) {
+		if (creds.nr_groups > PROC_MAX_GROUPS || (creds.nr_groups && !creds.groups))
+			abort();
+		proc_creds_release(&creds);
+	} else if (creds.groups || creds.nr_groups) {
 		abort();
 	}
 	if (proc_parse_limits(text, size, limits) == 0)

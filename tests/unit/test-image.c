@@ -161,6 +161,22 @@ static void populate(struct image *img)
 		t->altstack_flags = i == 1 ? 0 : 2;
 		if (i == 2)
 			fill_blob(img, &t->pending, 256, 9);
+		/* a thread that dropped to another uid with some capabilities kept */
+		t->creds = (struct image_creds){ .uid = 1000, .euid = 1000, .suid = 1000,
+						 .fsuid = 1000, .gid = 100, .egid = 100,
+						 .sgid = 100, .fsgid = 4294967294u,
+						 .cap_inh = 0x400, .cap_prm = 0x1400,
+						 .cap_eff = 0x1000, .cap_bnd = 0x1fffeffffffull,
+						 .cap_amb = 0x400, .securebits = 0x2f,
+						 .no_new_privs = i == 1 };
+		if (i) {
+			t->creds.nr_groups = 3;
+			t->creds.groups = calloc(3, sizeof(uint32_t));
+			assert_non_null(t->creds.groups);
+			t->creds.groups[0] = 27;
+			t->creds.groups[1] = 100;
+			t->creds.groups[2] = 4294967294u;
+		}
 	}
 	/* attributes: a fair thread, a realtime one bound to CPUs, a deadline one */
 	img->threads[0].attrs = (struct image_thread_attrs){ .policy = 0, .nice = 5,
@@ -190,6 +206,7 @@ static void populate(struct image *img)
 						.is_child_subreaper = true,
 						.membarrier = 0x54,
 						.mdwe = IMAGE_MDWE_REFUSE_EXEC_GAIN };
+	img->creds.dumpable = 2;
 
 	memset(&file, 0, sizeof(file));
 	file.path = "/usr/lib/x86_64-linux-gnu/libc.so.6";
@@ -434,8 +451,14 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 			assert_memory_equal(ta.attrs.cpus, tb.attrs.cpus,
 					    ta.attrs.nr_cpus * sizeof(uint32_t));
 		ta.attrs.cpus = tb.attrs.cpus = NULL;
+		assert_int_equal(ta.creds.nr_groups, tb.creds.nr_groups);
+		if (ta.creds.nr_groups)
+			assert_memory_equal(ta.creds.groups, tb.creds.groups,
+					    ta.creds.nr_groups * sizeof(uint32_t));
+		ta.creds.groups = tb.creds.groups = NULL;
 		assert_memory_equal(&ta, &tb, sizeof(ta));
 	}
+	assert_int_equal(a->creds.dumpable, b->creds.dumpable);
 
 	assert_int_equal(a->nr_vmas, b->nr_vmas);
 	for (i = 0; i < a->nr_vmas; i++) {
@@ -1276,6 +1299,16 @@ static void test_hostile_json(void **state)
 		{ "\"clockid\": 7", "\"clockid\": 7, \"deadline_ns\": 5",
 		  "only for an armed timer of the wall clock" },
 		{ "\"signal\": 2,", "\"signal\": 9,", "sigactions[0]: signal 9 (SIGKILL) cannot" },
+		/* credentials */
+		{ "\"euid\": 1000", "\"euid\": 4294967295", "threads[0].creds.euid" },
+		{ "\"euid\": 1000", "\"euid\": -1", "threads[0].creds.euid" },
+		{ "\"cap_eff\": \"0x1000\"", "\"cap_eff\": \"0x3000\"", "threads[0].creds.cap_eff" },
+		{ "\"cap_amb\": \"0x400\"", "\"cap_amb\": \"0x1400\"", "threads[0].creds.cap_amb" },
+		{ "\"securebits\": \"0x2f\"", "\"securebits\": \"0x1000\"", "creds.securebits" },
+		{ "4294967294\n", "4294967295\n", "threads[1].creds.groups[2]" },
+		{ "\"dumpable\": 2", "\"dumpable\": 3", "creds.dumpable" },
+		{ "\"dumpable\": 2", "\"dumpable\": 2, \"dumpabel\": 1", "unknown field" },
+		{ "\"no_new_privs\": false", "\"no_new_privs\": 0", "threads[0].creds.no_new_privs" },
 		{ "\"signal\": 2,", "\"signal\": 19,", "sigactions[0]: signal 19 (SIGSTOP) cannot" },
 		/* process and thread attributes */
 		{ "\"policy\": \"fifo\"", "\"policy\": \"iso\"", "no policy of Linux" },

@@ -17,11 +17,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -563,6 +565,117 @@ static void test_status_bad(void **state)
 	}
 }
 
+/* The credential lines of a thread's status (setpriv --reuid=1000 ... on 6.18), and more. */
+static const char creds_status[] = "Name:\tgrep\n"
+				   "Umask:\t0022\n"
+				   "State:\tR (running)\n"
+				   "Uid:\t1000\t1000\t1000\t1001\n"
+				   "Gid:\t100\t100\t101\t100\n"
+				   "FDSize:\t64\n"
+				   "Groups:\t27 100 65534 \n"
+				   "NStgid:\t3301\n"
+				   "CapInh:\t0000000000000400\n"
+				   "CapPrm:\t0000000000001400\n"
+				   "CapEff:\t0000000000001000\n"
+				   "CapBnd:\t000001fffeffffff\n"
+				   "CapAmb:\t0000000000000400\n"
+				   "NoNewPrivs:\t1\n"
+				   "Seccomp:\t2\n"
+				   "Seccomp_filters:\t3\n"
+				   "Speculation_Store_Bypass:\tvulnerable\n";
+
+static void test_creds_real(void **state)
+{
+	struct proc_creds cr;
+
+	(void)state;
+	assert_int_equal(proc_parse_creds(S(creds_status), &cr), 0);
+	assert_int_equal(cr.uid[0], 1000);
+	assert_int_equal(cr.uid[3], 1001);
+	assert_int_equal(cr.gid[2], 101);
+	assert_int_equal(cr.nr_groups, 3);
+	assert_int_equal(cr.groups[0], 27);
+	assert_int_equal(cr.groups[2], 65534);
+	assert_int_equal(cr.cap_inh, 0x400);
+	assert_int_equal(cr.cap_prm, 0x1400);
+	assert_int_equal(cr.cap_eff, 0x1000);
+	assert_int_equal(cr.cap_bnd, 0x1fffeffffffull);
+	assert_int_equal(cr.cap_amb, 0x400);
+	assert_true(cr.no_new_privs);
+	assert_int_equal(cr.seccomp, 2);
+	assert_int_equal(cr.seccomp_filters, 3);
+	proc_creds_release(&cr);
+	assert_null(cr.groups);
+}
+
+static void test_creds_bad(void **state)
+{
+	static const struct {
+		const char *from, *to;
+	} edits[] = {
+		{ "Groups:\t27 100", "Groups:\t27x100" },
+		{ "Groups:\t27 100", "Groups:\t-7 100" },
+		{ "Groups:", "Groupz:" }, /* missing */
+		{ "CapEff:\t0000000000001000", "CapEff:\t00000000000010000" }, /* 17 digits */
+		{ "CapAmb:", "CapAmx:" },
+		{ "CapBnd:\t000001fffeffffff", "CapBnd:\t000001fffeffffzz" },
+		{ "NoNewPrivs:\t1", "NoNewPrivs:\t2" },
+		{ "Seccomp:\t2", "Seccomp:\t3" },
+		{ "Seccomp_filters:\t3", "Seccomp_filters:\tx" },
+		{ "Uid:\t1000\t1000\t1000\t1001", "Uid:\t1000\t1000\t1000\t99999999999" },
+	};
+	struct proc_creds cr;
+	char *copy, *p, *grown;
+	size_t i, cut;
+
+	(void)state;
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		copy = malloc(sizeof(creds_status) + 16);
+		strcpy(copy, creds_status);
+		p = strstr(copy, edits[i].from);
+		assert_non_null(p);
+		memmove(p + strlen(edits[i].to), p + strlen(edits[i].from),
+			strlen(p + strlen(edits[i].from)) + 1);
+		memcpy(p, edits[i].to, strlen(edits[i].to));
+		if (proc_parse_creds(copy, strlen(copy), &cr) != -EINVAL)
+			print_error("edit %zu was accepted\n", i);
+		assert_int_equal(proc_parse_creds(copy, strlen(copy), &cr), -EINVAL);
+		assert_null(cr.groups); /* released on failure */
+		free(copy);
+	}
+	/* no groups at all is "Groups:\t\n" */
+	copy = strdup(creds_status);
+	p = strstr(copy, "27 100 65534 ");
+	memset(p, ' ', strlen("27 100 65534 "));
+	assert_int_equal(proc_parse_creds(copy, strlen(copy), &cr), 0);
+	assert_int_equal(cr.nr_groups, 0);
+	free(copy);
+	/* NGROUPS_MAX groups fit, one more does not */
+	grown = malloc(PROC_MAX_GROUPS * 12 + 256);
+	assert_non_null(grown);
+	strcpy(grown, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nCapInh:\t0\nCapPrm:\t0\nCapEff:\t0\n"
+		      "CapBnd:\t0\nCapAmb:\t0\nNoNewPrivs:\t0\nGroups:\t");
+	p = grown + strlen(grown);
+	for (i = 0; i < PROC_MAX_GROUPS; i++)
+		p += sprintf(p, "%zu ", i);
+	strcpy(p, "\n");
+	assert_int_equal(proc_parse_creds(grown, strlen(grown), &cr), 0);
+	assert_int_equal(cr.nr_groups, PROC_MAX_GROUPS);
+	assert_int_equal(cr.groups[PROC_MAX_GROUPS - 1], PROC_MAX_GROUPS - 1);
+	proc_creds_release(&cr);
+	strcpy(p, "65536 \n");
+	assert_int_equal(proc_parse_creds(grown, strlen(grown), &cr), -EINVAL);
+	free(grown);
+	/* truncations: an error or a shorter list, never a read past the end */
+	for (cut = 0; cut < sizeof(creds_status) - 1; cut++) {
+		copy = malloc(cut + 1);
+		memcpy(copy, creds_status, cut);
+		if (proc_parse_creds(copy, cut, &cr) == 0)
+			proc_creds_release(&cr);
+		free(copy);
+	}
+}
+
 /* /proc/PID/limits of a process with lowered limits, as 6.18 prints it. */
 static const char real_limits[] =
 	"Limit                     Soft Limit           Hard Limit           Units     \n"
@@ -875,6 +988,24 @@ static void test_live_auxv_personality(void **state)
 	assert_int_equal(pers, (uint32_t)personality(0xffffffff));
 }
 
+static void test_live_creds(void **state)
+{
+	struct proc_creds cr;
+	gid_t groups[64];
+	int n = getgroups(64, groups), i;
+
+	(void)state;
+	assert_true(n >= 0);
+	assert_int_equal(proc_read_creds(getpid(), gettid(), &cr), 0);
+	assert_int_equal(cr.uid[1], geteuid());
+	assert_int_equal(cr.gid[0], getgid());
+	assert_int_equal(cr.nr_groups, n);
+	for (i = 0; i < n; i++)
+		assert_int_equal(cr.groups[i], groups[i]);
+	assert_int_equal(cr.no_new_privs, prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	proc_creds_release(&cr);
+}
+
 static void test_live_limits(void **state)
 {
 	struct proc_rlimit lim[PROC_NR_RLIMITS];
@@ -960,6 +1091,8 @@ int main(void)
 		cmocka_unit_test(test_status_real),
 		cmocka_unit_test(test_status_nested),
 		cmocka_unit_test(test_status_bad),
+		cmocka_unit_test(test_creds_real),
+		cmocka_unit_test(test_creds_bad),
 		cmocka_unit_test(test_limits_real),
 		cmocka_unit_test(test_limits_bad),
 		cmocka_unit_test(test_timers_real),
@@ -968,6 +1101,7 @@ int main(void)
 		cmocka_unit_test(test_live_stat_status),
 		cmocka_unit_test(test_live_tasks_fds),
 		cmocka_unit_test(test_live_auxv_personality),
+		cmocka_unit_test(test_live_creds),
 		cmocka_unit_test(test_live_limits),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_locks),

@@ -19,8 +19,11 @@
  *   6. threads with clone3(set_tid); they fill pages beside the leader,
  *      then each sets its own tid address, robust list, rseq, altstack and
  *      queued signals once the leader has finished the address space,
- *   7. POSIX timers (disarmed), rlimits, close the helper's fds, trap (the
- *      tracer arms the timers: nothing may fire into the blob).
+ *   7. POSIX timers (disarmed), rlimits (while the process still has
+ *      thaw's privileges), close the helper's fds,
+ *   8. per thread, its personality and credentials (apply_creds()), then
+ *      the attributes a change of credentials would reset, trap (the tracer
+ *      arms the timers: nothing may fire into the blob).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +41,14 @@
 #define NR_pread64 17
 #define NR_mremap 25
 #define NR_madvise 28
+#define NR_setgroups 116
+#define NR_setresuid 117
+#define NR_setresgid 119
+#define NR_setfsuid 122
+#define NR_setfsgid 123
+#define NR_capget 125
+#define NR_capset 126
+#define NR_personality 135
 #define NR_exit 60
 #define NR_mlock 149
 #define NR_mlock2 325
@@ -79,6 +90,16 @@
 #define PR_MCE_KILL_CLEAR 0
 #define PR_MCE_KILL_SET 1
 #define PR_SET_MDWE 65
+#define PR_GET_DUMPABLE 3
+#define PR_SET_DUMPABLE 4
+#define PR_CAPBSET_DROP 24
+#define PR_SET_SECUREBITS 28
+#define PR_SET_NO_NEW_PRIVS 38
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#define SECBIT_NO_SETUID_FIXUP (1u << 2)
+#define CAP_VERSION_3 0x20080522
 #define SS_DISABLE 2
 
 #define CLONE_VM 0x00000100
@@ -451,6 +472,113 @@ static long setup_thread(struct restorer_args *a, struct restorer_thread *t)
 	return 0;
 }
 
+struct cap_header {
+	uint32_t version;
+	int32_t pid;
+};
+
+struct cap_data {
+	uint32_t effective, permitted, inheritable;
+};
+
+static long set_caps(uint64_t eff, uint64_t prm, uint64_t inh)
+{
+	struct cap_header hdr = { CAP_VERSION_3, 0 };
+	struct cap_data d[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		d[i].effective = (uint32_t)(eff >> (32 * i));
+		d[i].permitted = (uint32_t)(prm >> (32 * i));
+		d[i].inheritable = (uint32_t)(inh >> (32 * i));
+	}
+	return sys2(NR_capset, &hdr, d);
+}
+
+/* setfsuid/setfsgid say only what the id was: asking again tells whether it took. */
+static long set_fsid(long nr, uint32_t id)
+{
+	sys1(nr, id);
+	return (uint32_t)sys1(nr, id) == id ? 0 : -1 /* EPERM */;
+}
+
+#define CREDS_STEP(step, call)                                                                     \
+	do {                                                                                       \
+		long __r = (call);                                                                 \
+		if (__r < 0)                                                                       \
+			trap_at(step, __r, (uint64_t)t->tid);                                      \
+	} while (0)
+
+/*
+ * The thread's credentials, last: after this only the trap.  Credentials
+ * are per thread and the raw calls change only the caller's.  The order is
+ * the one the kernel lets through (security/commoncap.c):
+ *  - SECBIT_NO_SETUID_FIXUP first, so that changing the uids leaves the
+ *    capability sets alone (no clearing of permitted, effective, ambient);
+ *  - the inheritable set while the bounding set is still full (a new
+ *    inheritable set must lie within the old one and the bounding set);
+ *  - the bounding set, with CAP_SETPCAP still effective;
+ *  - groups, gids, uids, then the fs ids (which setres*id reset);
+ *  - the ambient set (each cap must be permitted and inheritable, and
+ *    SECBIT_NO_CAP_AMBIENT_RAISE not yet set);
+ *  - the process's dumpable flag, once every thread's ids are set (an
+ *    euid or fsuid change resets it), by the leader;
+ *  - the real securebits, with CAP_SETPCAP still effective;
+ *  - no_new_privs, then the final effective/permitted/inheritable sets,
+ *    which give up whatever thaw had and the program did not.
+ */
+static void apply_creds(struct restorer_args *a, const struct restorer_thread *t, int is_leader)
+{
+	const struct restorer_creds *c = &t->creds;
+	struct cap_header hdr = { CAP_VERSION_3, 0 };
+	struct cap_data now[2];
+	uint64_t eff, prm;
+	uint32_t i;
+
+	CREDS_STEP(RESTORER_ERR_PERSONALITY, sys1(NR_personality, a->personality));
+	CREDS_STEP(RESTORER_ERR_SECUREBITS,
+		   sys2(NR_prctl, PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP));
+	CREDS_STEP(RESTORER_ERR_CAPS, sys2(NR_capget, &hdr, now));
+	eff = (uint64_t)now[1].effective << 32 | now[0].effective;
+	prm = (uint64_t)now[1].permitted << 32 | now[0].permitted;
+	CREDS_STEP(RESTORER_ERR_CAPS, set_caps(eff, prm, c->cap_inh));
+	for (i = 0; i <= a->cap_last_cap && i < 64; i++)
+		if (!(c->cap_bnd >> i & 1))
+			CREDS_STEP(RESTORER_ERR_BOUNDING, sys2(NR_prctl, PR_CAPBSET_DROP, i));
+	CREDS_STEP(RESTORER_ERR_GROUPS, sys2(NR_setgroups, c->nr_groups, c->groups));
+	CREDS_STEP(RESTORER_ERR_GIDS, sys3(NR_setresgid, c->gid, c->egid, c->sgid));
+	CREDS_STEP(RESTORER_ERR_UIDS, sys3(NR_setresuid, c->uid, c->euid, c->suid));
+	CREDS_STEP(RESTORER_ERR_FSIDS, set_fsid(NR_setfsgid, c->fsgid));
+	CREDS_STEP(RESTORER_ERR_FSIDS, set_fsid(NR_setfsuid, c->fsuid));
+	CREDS_STEP(RESTORER_ERR_AMBIENT,
+		   sys5(NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+	for (i = 0; i < 64; i++)
+		if (c->cap_amb >> i & 1)
+			CREDS_STEP(RESTORER_ERR_AMBIENT,
+				   sys5(NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0));
+	if (!is_leader) {
+		__sync_fetch_and_add(&a->ids_set, 1);
+		futex_wake(&a->ids_set);
+	} else {
+		for (;;) {
+			int32_t seen = a->ids_set;
+
+			if (seen == (int32_t)a->nr_threads - 1)
+				break;
+			futex_wait(&a->ids_set, seen);
+		}
+		/* 2 (fs.suid_dumpable) is what the kernel set on an id change, or not possible */
+		if (a->dumpable <= 1)
+			CREDS_STEP(RESTORER_ERR_DUMPABLE, sys2(NR_prctl, PR_SET_DUMPABLE, a->dumpable));
+		else if (sys1(NR_prctl, PR_GET_DUMPABLE) != 2)
+			CREDS_STEP(RESTORER_ERR_DUMPABLE, -1);
+	}
+	CREDS_STEP(RESTORER_ERR_SECUREBITS, sys2(NR_prctl, PR_SET_SECUREBITS, c->securebits));
+	if (c->no_new_privs)
+		CREDS_STEP(RESTORER_ERR_NNP, sys5(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	CREDS_STEP(RESTORER_ERR_CAPS, set_caps(c->cap_eff, c->cap_prm, c->cap_inh));
+}
+
 /*
  * Attributes each thread sets on itself (src/engine/attrs.c); on failure
  * *option says which prctl.  The parent-death signal goes last: a change of
@@ -504,6 +632,7 @@ __attribute__((noreturn, used, noinline)) void thread_main(struct restorer_args 
 	ret = setup_thread(a, &a->threads[idx]);
 	if (ret < 0)
 		trap(RESTORER_ERR_THREAD, ret);
+	apply_creds(a, &a->threads[idx], 0);
 	ret = setup_thread_attrs(&a->threads[idx], &option);
 	trap_at(ret < 0 ? RESTORER_ERR_ATTRS : RESTORER_OK, ret, ret < 0 ? option : 0);
 }
@@ -683,6 +812,7 @@ restorer_entry(struct restorer_args *a)
 	STEP(RESTORER_ERR_TIMERS, create_timers(a));
 	STEP(RESTORER_ERR_RLIMITS, set_rlimits(a));
 	STEP(RESTORER_ERR_THREAD, setup_thread(a, &a->threads[0]));
+	apply_creds(a, &a->threads[0], 1);
 	{
 		uint64_t option = 0;
 		long r = setup_thread_attrs(&a->threads[0], &option);

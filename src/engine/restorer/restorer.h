@@ -7,10 +7,10 @@
  * region and jumps to restorer_entry().  The blob owns the process from then
  * on: it unmaps the helper's address space, moves the vDSO, maps and fills
  * every VMA, applies PR_SET_MM_MAP, creates the threads with their TIDs and
- * sets the per-thread state only a thread can set for itself.  Every thread
- * then stops on int3 with RESTORER_TRAP_MAGIC in rdi and its result in rax; the
- * tracer (thaw's init) arms the timers, sets the final registers and lets
- * them go.
+ * sets the per-thread state only a thread can set for itself, its
+ * credentials last.  Every thread then stops on int3 with RESTORER_TRAP_MAGIC
+ * in rdi and its result in rax; the tracer (thaw's init) arms the timers,
+ * sets the final registers and lets them go.
  *
  * Everything here is plain data with absolute pointers into the region: the
  * blob has no relocations and no libc.
@@ -43,6 +43,17 @@ enum restorer_step {
 	RESTORER_ERR_TIMERS,
 	RESTORER_ERR_ATTRS, /* detail: the prctl option */
 	RESTORER_ERR_MDWE,
+	RESTORER_ERR_PERSONALITY,
+	RESTORER_ERR_SECUREBITS,
+	RESTORER_ERR_CAPS,
+	RESTORER_ERR_BOUNDING,
+	RESTORER_ERR_GROUPS,
+	RESTORER_ERR_GIDS,
+	RESTORER_ERR_UIDS,
+	RESTORER_ERR_FSIDS,
+	RESTORER_ERR_AMBIENT,
+	RESTORER_ERR_DUMPABLE,
+	RESTORER_ERR_NNP,
 };
 
 /*
@@ -93,6 +104,18 @@ struct restorer_siginfo {
 	uint8_t bytes[128];
 };
 
+/* A thread's credentials (image.h, struct image_creds), applied by the thread itself last. */
+struct restorer_creds {
+	uint32_t uid, euid, suid, fsuid;
+	uint32_t gid, egid, sgid, fsgid;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint32_t securebits;
+	uint32_t no_new_privs;
+	uint32_t nr_groups;
+	uint32_t pad;
+	uint32_t *groups;
+};
+
 struct restorer_thread {
 	int32_t tid;
 	int32_t pad;
@@ -111,6 +134,7 @@ struct restorer_thread {
 	int32_t pdeathsig;
 	uint32_t mce_kill; /* PR_MCE_KILL_SET argument, or RESTORER_MCE_KILL_CLEAR */
 	uint32_t tsc; /* PR_SET_TSC argument: PR_TSC_ENABLE or PR_TSC_SIGSEGV */
+	struct restorer_creds creds;
 };
 #define RESTORER_MCE_KILL_CLEAR 0xffffffffu
 
@@ -174,6 +198,11 @@ struct restorer_args {
 	struct restorer_rlimit rlimits[16];
 	uint32_t nr_timers;
 	struct restorer_timer *timers; /* ascending ids */
+
+	uint32_t personality; /* every thread's, set after the memory is mapped */
+	uint32_t dumpable; /* PR_GET_DUMPABLE of the process, set once every thread's ids are */
+	uint32_t cap_last_cap; /* /proc/sys/kernel/cap_last_cap: the bounding set's top bit */
+	volatile int32_t ids_set; /* threads other than the leader whose ids are set */
 
 	/* where the blob reports progress, for the tracer's error messages */
 	volatile uint64_t fail_detail; /* e.g. the vaddr of the run that failed */
