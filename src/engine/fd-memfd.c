@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "engine/fd-kinds.h"
+#include "engine/fds.h"
 #include "engine/shmem.h"
 
 int memfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
@@ -29,6 +30,35 @@ int memfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out
 	return 0;
 }
 
+/*
+ * Is f the one writable description of its memfd?  memfd_create() hands out
+ * a description that, unlike any later open() of the memfd, is not counted
+ * as a writer of the inode, so the program may execute the memfd (execveat)
+ * while holding it; a reopen would make that fail with ETXTBSY.  Which
+ * description memfd_create() made is not visible, but when the process holds
+ * one writable description only, and the memfd is its alone (not made for
+ * several processes of a tree), it is that one, or one as good for the
+ * program: it gets the description the restore made with memfd_create().
+ */
+static bool is_creators(const struct fd_restore_ctx *ctx, const struct image_fd *f)
+{
+	const struct image *img = ctx->img;
+	uint32_t i;
+
+	/* memfd_create() makes O_RDWR descriptions */
+	if ((f->flags & O_ACCMODE) != O_RDWR ||
+	    fd_shared_find(ctx->shared, FD_SHARED_SHMEM, img->shmems[f->memfd.shmem].ino) >= 0)
+		return false;
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *o = &img->fds[i];
+
+		if (o != f && o->kind == IMAGE_FD_MEMFD && o->memfd.shmem == f->memfd.shmem &&
+		    (o->flags & O_ACCMODE) != O_RDONLY && (!f->share || o->share != f->share))
+			return false;
+	}
+	return true;
+}
+
 int memfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	int flags = (int)(f->flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_LARGEFILE));
@@ -37,7 +67,10 @@ int memfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd
 	if (f->memfd.shmem < 0 || (uint32_t)f->memfd.shmem >= ctx->img->nr_shmems ||
 	    !ctx->shmem_fds || ctx->shmem_fds[f->memfd.shmem] < 0)
 		return fd_restore_error(f, -EINVAL, "shmem %d was not restored", f->memfd.shmem);
-	fd = fd_reopen(ctx->shmem_fds[f->memfd.shmem], flags);
+	if (ctx->img->shmems[f->memfd.shmem].is_memfd && is_creators(ctx, f))
+		fd = fcntl(ctx->shmem_fds[f->memfd.shmem], F_DUPFD_CLOEXEC, 0);
+	else
+		fd = fd_reopen(ctx->shmem_fds[f->memfd.shmem], flags);
 	if (fd < 0)
 		return fd_restore_error(f, -errno, "reopening memfd: %s", strerror(errno));
 	ret = fd_set_flags_pos(fd, f, true);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,38 @@ static int dump_brk(struct frozen *fz, struct image *img)
 	return 0;
 }
 
+/*
+ * The root directory (chroot).  Restore chroots to it by path, so the path
+ * /proc shows must lead thaw's own root to the very same directory: a root
+ * removed since, or out of thaw's reach (another mount namespace's), is
+ * refused.
+ */
+static int dump_root(struct frozen *fz, struct image *img)
+{
+	char path[64], target[IMAGE_MAX_PATH];
+	struct stat want, got;
+	const char *reached;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/root", fz->pid);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0 || stat(path, &want) < 0)
+		return log_errno("pid %d: reading its root directory", fz->pid);
+	target[n] = 0;
+	reached = target[0] == '/' ? target : NULL;
+	if (!reached || stat(reached, &got) < 0 || got.st_dev != want.st_dev ||
+	    got.st_ino != want.st_ino || !S_ISDIR(got.st_mode)) {
+		log_error("pid %d: its root directory (chroot) %s cannot be reached from thaw's "
+			  "root: it cannot be restored",
+			  fz->pid, target);
+		return -ENOTSUP;
+	}
+	if (!strcmp(target, "/"))
+		return 0;
+	img->root.path = strdup(target);
+	return img->root.path ? 0 : -ENOMEM;
+}
+
 static int dump_links(struct frozen *fz, struct image *img)
 {
 	char path[64], target[IMAGE_MAX_PATH];
@@ -94,6 +127,9 @@ static int dump_links(struct frozen *fz, struct image *img)
 	img->proc.cwd = strdup(target);
 	if (!img->proc.cwd)
 		return -ENOMEM;
+	ret = dump_root(fz, img);
+	if (ret < 0)
+		return ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", fz->pid);
 	n = readlink(path, target, sizeof(target) - 1);

@@ -612,6 +612,15 @@ static int build_and_jump(struct helper *h)
 		ret = -EOVERFLOW;
 		goto out;
 	}
+	/*
+	 * The root directory last: every path of the snapshot (fds, mapped
+	 * files) is one of thaw's root, and the blob opens nothing.  The
+	 * working directory, entered before, stays what it was.
+	 */
+	if (img->root.path && chroot(img->root.path) < 0) {
+		ret = log_errno("changing the root directory to %s", img->root.path);
+		goto out;
+	}
 	/* tell init where the region is, for the final unmap */
 	{
 		uint64_t where[5] = { (uint64_t)getpid(), r.start, r.len, a->nr_fillers,

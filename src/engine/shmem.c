@@ -266,6 +266,7 @@ int shmem_dump(struct image *img, pid_t pid, const char *path, uint64_t ino)
 	s->ino = ino;
 	s->size = (uint64_t)st.st_size;
 	s->is_memfd = is_memfd;
+	s->mode = is_memfd ? st.st_mode & 07777 : 0;
 	s->name = name;
 	s->seals = (uint32_t)seals;
 	s->nr_extents = x.nr;
@@ -387,8 +388,10 @@ int shmem_create(const struct image *img, uint32_t i, int min_fd)
 		fd = memfd_create(s->name ? s->name : "", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (fd < 0)
 			return log_errno("shmem %u: memfd_create \"%s\"", i, s->name ? s->name : "");
-		if (ftruncate(fd, (off_t)s->size)) {
-			ret = log_errno("shmem %u: memfd size %llu", i, (unsigned long long)s->size);
+		/* memfd_create() makes it 0777; the program may have changed that (fchmod) */
+		if (ftruncate(fd, (off_t)s->size) || fchmod(fd, s->mode & 07777)) {
+			ret = log_errno("shmem %u: memfd size %llu, mode %04o", i,
+					(unsigned long long)s->size, s->mode & 07777);
 			close(fd);
 			return ret;
 		}

@@ -508,7 +508,7 @@ static json_t *enc_shmem(struct enc *e, const struct image_shmem *s)
 		put(e, o, "path", j_str(s->path));
 		put(e, o, "deleted", json_boolean(s->is_deleted));
 	}
-	if (s->path || s->is_sysv)
+	if (s->path || s->is_sysv || s->is_memfd)
 		put(e, o, "mode", j_octal(s->mode));
 	if (s->is_sysv)
 		put(e, o, "sysv", json_pack("{s:I,s:I}", "key", (json_int_t)s->sysv_key, "id",

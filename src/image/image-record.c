@@ -531,6 +531,24 @@ static const struct image_field proc_creds_fields[] = {
 
 static IMAGE_RECORD_DEF(proc_creds_record, image_proc_creds, proc_creds_fields, NULL);
 
+/* The root directory (src/engine/process.c) */
+
+static const struct image_field root_fields[] = {
+	IMAGE_STR(struct image_root, path, IMAGE_MAX_PATH),
+};
+
+static int check_root(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_root *r = rec;
+
+	if (r->path && (r->path[0] != '/' || !strcmp(r->path, "/")))
+		return table_bad(err, errlen, "%s.path: \"%s\" is not an absolute path below /",
+				 where, r->path);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(root_record, image_root, root_fields, check_root);
+
 /* ---- the sections of struct image ---- */
 
 #define SECTION_ARRAY(key_, rec_, m, cnt, maxn)                                                    \
@@ -544,6 +562,7 @@ const struct image_section image_sections[] = {
 	SECTION_ARRAY("files", image_file_record, files, nr_files, IMAGE_MAX_FILES),
 	SECTION_ONE("attrs", proc_attrs_record, attrs),
 	SECTION_ONE("job_control", job_control_record, job_control),
+	SECTION_ONE("root", root_record, root),
 	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
 	SECTION_ARRAY("locks", lock_record, locks, nr_locks, IMAGE_MAX_LOCKS),
 	SECTION_ARRAY("fd_owners", fd_owner_record, fd_owners, nr_fd_owners, IMAGE_MAX_FDS),

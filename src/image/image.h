@@ -94,7 +94,7 @@ struct image_shmem {
 	uint32_t seals; /* F_GET_SEALS */
 	char *path; /* POSIX: the file under /dev/shm, or NULL */
 	bool is_deleted; /* POSIX: unlinked (shm_unlink) but still mapped or open */
-	uint32_t mode; /* POSIX, SysV: permission bits */
+	uint32_t mode; /* POSIX, SysV, memfd: permission bits (fchmod of a memfd included) */
 	bool is_sysv;
 	int32_t sysv_key, sysv_id; /* SysV: the key (0 = IPC_PRIVATE) and the shmid */
 	/* contents: runs of non-hole data inside the object */
@@ -573,6 +573,14 @@ struct image_posix_timer {
 };
 
 /*
+ * The process's root directory (chroot(2)), src/engine/process.c: the path
+ * by which thaw's own root reaches it, or NULL when it is thaw's root.
+ */
+struct image_root {
+	char *path;
+};
+
+/*
  * Process trees: the root process's image lists every other process of the
  * tree, parents before their children.  A live one has an image of its own
  * in the subdirectory proc-PID; a zombie has none.
@@ -639,6 +647,7 @@ struct image {
 	struct image_proc proc;
 	struct image_proc_attrs attrs;
 	struct image_job_control job_control;
+	struct image_root root;
 	bool has_gpu; /* the process used CUDA: gpu is filled in */
 	struct image_gpu gpu;
 

@@ -245,6 +245,7 @@ static void populate(struct image *img)
 	s->is_memfd = true;
 	s->name = strdup("cuda-ipc");
 	s->seals = 0x1f;
+	s->mode = 0750; /* fchmod of a memfd */
 	s->nr_extents = 2;
 	s->extents = calloc(2, sizeof(*s->extents));
 	assert_non_null(s->extents);
@@ -395,6 +396,7 @@ static void populate(struct image *img)
 						    .type = IMAGE_LOCK_READ, .start = 1ull << 62 };
 	*image_new_lock(img) = (struct image_lock){ .fd = 12, .kind = IMAGE_LOCK_FLOCK,
 						    .type = IMAGE_LOCK_READ };
+	img->root.path = strdup("/srv/jail");
 	*image_new_fd_owner(img) = (struct image_fd_owner){ .fd = 4, .type = IMAGE_OWNER_TID,
 							    .pid = 101, .sig = 35 };
 	*image_new_fd_owner(img) = (struct image_fd_owner){ .fd = 5, .type = IMAGE_OWNER_PGRP,
@@ -568,6 +570,7 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 		assert_int_equal(sa->is_memfd, sb->is_memfd);
 		assert_str_equal(sa->name, sb->name);
 		assert_int_equal(sa->seals, sb->seals);
+		assert_int_equal(sa->mode, sb->mode);
 		assert_int_equal(sa->nr_extents, sb->nr_extents);
 		for (j = 0; j < sa->nr_extents; j++) {
 			assert_int_equal(sa->extents[j].off, sb->extents[j].off);
@@ -580,6 +583,7 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 	assert_int_equal(a->nr_locks, b->nr_locks);
 	for (i = 0; i < a->nr_locks; i++)
 		assert_memory_equal(&a->locks[i], &b->locks[i], sizeof(a->locks[i]));
+	assert_str_equal(a->root.path, b->root.path);
 	assert_int_equal(a->nr_fd_owners, b->nr_fd_owners);
 	for (i = 0; i < a->nr_fd_owners; i++)
 		assert_memory_equal(&a->fd_owners[i], &b->fd_owners[i], sizeof(a->fd_owners[i]));
@@ -1331,6 +1335,8 @@ static void test_hostile_json(void **state)
 		{ "\"len\": 20", "\"len\": 9223372036854775807", "past the largest file offset" },
 		{ "\"kind\": \"flock\"", "\"kind\": \"flock\", \"start\": 7", "whole file" },
 		{ "\"kind\": \"flock\"", "\"kind\": \"lease\"", "fd 12 (dir) cannot hold a lock" },
+		{ "\"path\": \"/srv/jail\"", "\"path\": \"srv/jail\"", "root.path: \"srv/jail\"" },
+		{ "\"path\": \"/srv/jail\"", "\"path\": \"/\"", "not an absolute path below /" },
 		{ "\"type\": \"pgrp\"", "\"type\": \"session\"", "fd_owners[1].type" },
 		{ "\"sig\": 35", "\"sig\": 65", "fd_owners[0].sig" },
 		{ "\"fd\": 4,\n      \"type\": \"tid\"", "\"fd\": 5,\n      \"type\": \"tid\"",
