@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,11 @@
 #define PR_GET_MDWE 66
 #endif
 #define MEMBARRIER_GET_REGISTRATIONS (1 << 9) /* Linux 6.3 */
+#define ARCH_GET_CPUID 0x1011
+/* get_mempolicy(2): MPOL_F_NUMA_BALANCING, RELATIVE_NODES, STATIC_NODES are bits 13-15 */
+#define MPOL_FLAGS_SHIFT 13
+#define MPOL_MODE_FLAGS (7u << MPOL_FLAGS_SHIFT)
+#define MPOL_MAX_MODE 6 /* MPOL_WEIGHTED_INTERLEAVE */
 /* task flags of /proc/PID/stat (include/linux/sched.h; unchanged since Linux 2.6.32) */
 #define PF_MCE_PROCESS 0x00000080u
 #define PF_MCE_EARLY 0x08000000u
@@ -223,6 +229,47 @@ static int inject_prctl(struct frozen *fz, pid_t tid, int option, const char *wh
 	return 0;
 }
 
+/* The thread's NUMA memory policy: get_mempolicy(2) from inside. */
+static int dump_mempolicy(struct frozen *fz, pid_t tid, struct image_thread_attrs *a)
+{
+	struct {
+		int32_t mode;
+		int32_t pad;
+		uint64_t nodes[IMAGE_MAX_NODES / 64];
+	} out = { 0 };
+	uint64_t args[6] = { INJECT_SCRATCH, INJECT_SCRATCH + offsetof(typeof(out), nodes),
+			     IMAGE_MAX_NODES, 0, 0, 0 };
+	uint32_t n, i;
+	long res;
+	int ret;
+
+	ret = inject_syscall(fz, tid, SYS_get_mempolicy, args, &out, sizeof(out), &res);
+	if (ret < 0)
+		return ret;
+	if (res < 0) {
+		log_error("pid %d tid %d: get_mempolicy: %s", fz->pid, tid, strerror((int)-res));
+		return (int)res;
+	}
+	a->mpol_mode = (uint32_t)out.mode & ~MPOL_MODE_FLAGS;
+	a->mpol_flags = ((uint32_t)out.mode & MPOL_MODE_FLAGS) >> MPOL_FLAGS_SHIFT;
+	if (a->mpol_mode > MPOL_MAX_MODE) {
+		log_error("pid %d tid %d: memory policy mode %u is unknown", fz->pid, tid,
+			  a->mpol_mode);
+		return -ENOTSUP;
+	}
+	for (i = 0, n = 0; i < IMAGE_MAX_NODES; i++)
+		n += !!(out.nodes[i / 64] & (1ull << (i % 64)));
+	if (!n || a->mpol_mode == 0 || a->mpol_mode == 4)
+		return 0;
+	a->mpol_nodes = calloc(n, sizeof(*a->mpol_nodes));
+	if (!a->mpol_nodes)
+		return -ENOMEM;
+	for (i = 0; i < IMAGE_MAX_NODES; i++)
+		if (out.nodes[i / 64] & (1ull << (i % 64)))
+			a->mpol_nodes[a->nr_mpol_nodes++] = i;
+	return 0;
+}
+
 /*
  * Timer slack and the machine-check policy from /proc (a thread's own
  * /proc/TID/timerslack_ns: the file is not under task/, but every TID has
@@ -255,6 +302,18 @@ static int dump_thread_inside(struct frozen *fz, pid_t tid, struct image_thread_
 	if (ret < 0)
 		return ret;
 	a->tsc_sigsegv = v == PR_TSC_SIGSEGV;
+	/* without CPUID faulting in the CPU, no thread can have it on */
+	if (host_cpu_has("cpuid_fault")) {
+		uint64_t args[6] = { ARCH_GET_CPUID, 0, 0, 0, 0, 0 };
+
+		ret = inject_syscall(fz, tid, SYS_arch_prctl, args, NULL, 0, &res);
+		if (ret < 0)
+			return ret;
+		a->cpuid_faulting = res == 0;
+	}
+	ret = dump_mempolicy(fz, tid, a);
+	if (ret < 0)
+		return ret;
 	ret = proc_read_stat(fz->pid, tid, &st);
 	if (ret < 0)
 		return ret;
@@ -379,6 +438,34 @@ static int dump_process_inside(struct frozen *fz, struct image *img)
 	return 0;
 }
 
+/*
+ * "/autogroup-42 nice 5": a session's scheduling group.  Only a session
+ * leader's is its own: the others share one that a restore does not make
+ * (their session is thaw restore's or is led by another process).
+ */
+static int dump_autogroup(pid_t pid, struct image_proc_attrs *a)
+{
+	char path[64], *text, *nice;
+	struct proc_stat st;
+	size_t len;
+	int ret;
+
+	ret = proc_read_stat(pid, 0, &st);
+	if (ret < 0 || st.session != pid)
+		return ret;
+	snprintf(path, sizeof(path), "/proc/%d/autogroup", pid);
+	if (proc_read_file(path, &text, &len) < 0)
+		return 0; /* a kernel without autogroups */
+	nice = strstr(text, " nice ");
+	a->autogroup_nice = nice ? atoi(nice + 6) : 0;
+	free(text);
+	if (!nice || a->autogroup_nice < -20 || a->autogroup_nice > 19) {
+		log_error("pid %d: %s: unexpected contents", pid, path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int attrs_dump(struct frozen *fz, struct image *img, pid_t root)
 {
 	struct attrs_ref ref = { NULL, 0 };
@@ -413,14 +500,17 @@ int attrs_dump(struct frozen *fz, struct image *img, pid_t root)
 		CPU_FREE(ref.outside);
 		ref.outside = NULL;
 	}
-	for (i = 0; i < fz->nr_tids && i < img->nr_threads; i++) {
-		ret = dump_thread_attrs(fz->pid, fz->tids[i], &ref, &img->threads[i].attrs);
+	ret = attrs_refuse_process(fz, fz->pid == root);
+	for (i = 0; ret == 0 && i < fz->nr_tids && i < img->nr_threads; i++) {
+		ret = attrs_refuse_thread(fz, fz->tids[i]);
+		if (ret == 0)
+			ret = dump_thread_attrs(fz->pid, fz->tids[i], &ref, &img->threads[i].attrs);
 		if (ret == 0)
 			ret = dump_thread_inside(fz, fz->tids[i], &img->threads[i].attrs);
-		if (ret < 0)
-			break;
 	}
 	CPU_FREE(ref.outside);
+	if (ret == 0)
+		ret = dump_autogroup(fz->pid, &img->attrs);
 	return ret < 0 ? ret : dump_process_inside(fz, img);
 }
 
@@ -516,6 +606,26 @@ static int set_prctls(const struct image_proc_attrs *a)
 	return 0;
 }
 
+/* A session leader's autogroup nice value; the helper has made its session by now. */
+static int set_autogroup(const struct image *img)
+{
+	char buf[16];
+	int fd, n, ret = 0;
+
+	if (img->proc.sid != img->proc.pid || !img->attrs.autogroup_nice)
+		return 0;
+	fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno("setting the autogroup's nice value %d", img->attrs.autogroup_nice);
+	n = snprintf(buf, sizeof(buf), "%d", img->attrs.autogroup_nice);
+	if (write(fd, buf, (size_t)n) != n)
+		ret = log_errno("setting the autogroup's nice value %d%s", img->attrs.autogroup_nice,
+				img->attrs.autogroup_nice < 0 ? " (a negative one needs CAP_SYS_NICE)"
+							      : "");
+	close(fd);
+	return ret;
+}
+
 int attrs_restore_process(const struct image *img)
 {
 	const struct image_proc_attrs *a = &img->attrs;
@@ -533,11 +643,14 @@ int attrs_restore_process(const struct image *img)
 		ret = set_prctls(a);
 	if (ret == 0)
 		ret = set_membarrier(a->membarrier);
+	if (ret == 0)
+		ret = set_autogroup(img);
 	return ret;
 }
 
 void attrs_fill_thread(struct restorer_thread *rt, const struct image_thread_attrs *a)
 {
+	uint32_t i;
 	static const uint32_t mce[] = { [IMAGE_MCE_KILL_DEFAULT] = RESTORER_MCE_KILL_CLEAR,
 					[IMAGE_MCE_KILL_EARLY] = PR_MCE_KILL_EARLY,
 					[IMAGE_MCE_KILL_LATE] = PR_MCE_KILL_LATE };
@@ -546,6 +659,12 @@ void attrs_fill_thread(struct restorer_thread *rt, const struct image_thread_att
 	rt->pdeathsig = a->pdeathsig;
 	rt->mce_kill = a->mce_kill <= IMAGE_MCE_KILL_LATE ? mce[a->mce_kill] : RESTORER_MCE_KILL_CLEAR;
 	rt->tsc = a->tsc_sigsegv ? PR_TSC_SIGSEGV : PR_TSC_ENABLE;
+	rt->cpuid = !a->cpuid_faulting;
+	rt->mpol_mode = (int32_t)(a->mpol_mode | a->mpol_flags << MPOL_FLAGS_SHIFT);
+	memset(rt->mpol_nodes, 0, sizeof(rt->mpol_nodes));
+	for (i = 0; i < a->nr_mpol_nodes; i++)
+		if (a->mpol_nodes[i] < RESTORER_NODE_WORDS * 64)
+			rt->mpol_nodes[a->mpol_nodes[i] / 64] |= 1ull << (a->mpol_nodes[i] % 64);
 }
 
 static int set_affinity(pid_t pid, pid_t tid, const struct image_thread_attrs *a)

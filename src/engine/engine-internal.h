@@ -61,7 +61,8 @@ void frozen_tree_release(struct frozen_tree *t, bool kill_it);
  * inject.c: run one system call in a stopped thread and put everything back.
  * scratch (if not NULL) is copied to the thread's stack below the red zone
  * first and copied back afterwards; its address is passed wherever an
- * argument equals INJECT_SCRATCH.
+ * argument equals INJECT_SCRATCH, and INJECT_SCRATCH + k passes the address
+ * of its byte k (k < scratch_len: two pointers into one scratch area).
  */
 #define INJECT_SCRATCH ((uint64_t)-4242)
 int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6], void *scratch,
@@ -137,6 +138,13 @@ int attrs_dump(struct frozen *fz, struct image *img, pid_t root)
 int attrs_restore_process(const struct image *img) __attribute__((warn_unused_result));
 int attrs_restore_thread(pid_t pid, pid_t tid, const struct image_thread_attrs *a)
 	__attribute__((warn_unused_result));
+/*
+ * attrs-refuse.c: attributes thaw does not restore, refused at dump with a
+ * message naming them; host_cpu_has() looks up a flag of /proc/cpuinfo.
+ */
+int attrs_refuse_thread(struct frozen *fz, pid_t tid) __attribute__((warn_unused_result));
+int attrs_refuse_process(struct frozen *fz, bool is_root) __attribute__((warn_unused_result));
+bool host_cpu_has(const char *flag);
 /* What the restorer blob sets in each thread (restorer/restorer.h). */
 struct restorer_thread;
 void attrs_fill_thread(struct restorer_thread *rt, const struct image_thread_attrs *a);

@@ -163,7 +163,9 @@ int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6]
 		}
 	}
 	for (i = 0; i < 6; i++)
-		a[i] = args[i] == INJECT_SCRATCH ? scratch_addr : args[i];
+		a[i] = scratch && args[i] - INJECT_SCRATCH < scratch_len
+			       ? scratch_addr + (args[i] - INJECT_SCRATCH)
+			       : args[i];
 	regs = saved;
 	regs.rip = fz->syscall_insn;
 	regs.rax = (uint64_t)nr;

@@ -585,6 +585,18 @@ static bool line_done(struct cursor *c)
 	return at_end(c);
 }
 
+/* The rest of the line is exactly want, give or take trailing blanks. */
+static bool line_is(const struct cursor *c, const char *want)
+{
+	struct cursor rest = *c;
+	size_t n = strlen(want);
+
+	if ((size_t)(rest.end - rest.p) < n || memcmp(rest.p, want, n))
+		return false;
+	rest.p += n;
+	return line_done(&rest);
+}
+
 static int parse_id_list(struct cursor *c, pid_t *ids, size_t *ret_n)
 {
 	size_t n = 0;
@@ -710,6 +722,18 @@ static int parse_status_line(struct cursor *c, struct proc_status *st, uint32_t 
 			return parse_fail(c, "bad Threads");
 		st->threads = (int64_t)v;
 		*seen |= SEEN_THREADS;
+	} else if (key_is(key, key_len, "Speculation_Store_Bypass")) {
+		st->is_ssb_thread_mitigated = line_is(c, "thread mitigated") ||
+					      line_is(c, "thread force mitigated");
+	} else if (key_is(key, key_len, "SpeculationIndirectBranch")) {
+		st->is_ib_thread_disabled = line_is(c, "conditional disabled") ||
+					    line_is(c, "conditional force disabled");
+	} else if (key_is(key, key_len, "untag_mask")) {
+		if (!eat_char(c, '0') || !eat_char(c, 'x') || !parse_hex(c, &st->untag_mask) ||
+		    !line_done(c))
+			return parse_fail(c, "bad untag_mask");
+	} else if (key_is(key, key_len, "x86_Thread_features")) {
+		st->has_x86_thread_features = !line_done(c);
 	} else if (key_is(key, key_len, "Uid")) {
 		*seen |= SEEN_UID;
 		return parse_ugids(c, st->uid);
@@ -729,6 +753,7 @@ int proc_parse_status(const char *text, size_t len, struct proc_status *ret)
 
 	parse_begin();
 	memset(ret, 0, sizeof(*ret));
+	ret->untag_mask = UINT64_MAX;
 	while (next_line(text, len, &pos, &lineno, &c)) {
 		r = parse_status_line(&c, ret, &seen);
 		if (r < 0)

@@ -157,6 +157,11 @@ struct proc_status {
 	bool no_new_privs;
 	int64_t threads;
 	uint32_t uid[4], gid[4]; /* real, effective, saved, filesystem */
+	/* what a thread chose for itself with PR_SET_SPECULATION_CTRL, not the system */
+	bool is_ssb_thread_mitigated; /* "thread (force) mitigated" */
+	bool is_ib_thread_disabled; /* "conditional (force) disabled" */
+	uint64_t untag_mask; /* x86 LAM: all ones (the default) when the line is absent */
+	bool has_x86_thread_features; /* "x86_Thread_features:" lists one (shadow stack) */
 };
 
 int proc_parse_status(const char *text, size_t len, struct proc_status *ret)

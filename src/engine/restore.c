@@ -81,8 +81,9 @@ static const char *const step_names[] = {
 	[RESTORER_ERR_SIGNALS] = "queueing pending signals",
 	[RESTORER_ERR_RLIMITS] = "setting rlimits",
 	[RESTORER_ERR_TIMERS] = "creating a POSIX timer with its id",
-	[RESTORER_ERR_ATTRS] = "setting its timer slack, machine-check policy, TSC mode or "
-			       "parent-death signal (the prctl option is the address)",
+	[RESTORER_ERR_ATTRS] = "setting its timer slack, machine-check policy, TSC or CPUID mode, "
+			       "memory policy or parent-death signal (the address is the prctl "
+			       "option, the arch_prctl code, or 238 for set_mempolicy)",
 	[RESTORER_ERR_MDWE] = "turning on memory-deny-write-execute (PR_SET_MDWE)",
 	[RESTORER_ERR_PERSONALITY] = "setting the personality",
 	[RESTORER_ERR_SECUREBITS] = "setting securebits",

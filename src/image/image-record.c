@@ -203,6 +203,11 @@ static const char *const sched_policy_names[] = { "other", "fifo", "rr",	"batch"
 						  "iso",   "idle", "deadline", "ext" };
 static const char *const sched_flag_names[] = { "reset-on-fork", "reclaim", "dl-overrun" };
 static const char *const mce_kill_names[] = { "default", "early", "late" };
+static const char *const mpol_mode_names[] = { "default",	   "preferred", "bind",
+					       "interleave",	   "local",	"preferred-many",
+					       "weighted-interleave" };
+static const char *const mpol_flag_names[] = { "numa-balancing", "relative-nodes",
+					       "static-nodes" };
 static const char *const thp_disable_names[] = { "disable", "except-advised" };
 static const char *const mdwe_names[] = { "refuse-exec-gain", "no-inherit" };
 /* membarrier(2) commands by bit; only the REGISTER_* ones are a process's state */
@@ -242,6 +247,14 @@ static const struct image_field thread_attrs_fields[] = {
 	IMAGE_FIELD(struct image_thread_attrs, mce_kill, IMAGE_F_ENUM, IMAGE_OPTIONAL,
 		    .names = mce_kill_names, .nr_names = 3),
 	IMAGE_FIELD(struct image_thread_attrs, tsc_sigsegv, IMAGE_F_BOOL, IMAGE_OPTIONAL, .max = 1),
+	IMAGE_FIELD(struct image_thread_attrs, cpuid_faulting, IMAGE_F_BOOL, IMAGE_OPTIONAL,
+		    .max = 1),
+	IMAGE_FIELD(struct image_thread_attrs, mpol_mode, IMAGE_F_ENUM, IMAGE_OPTIONAL,
+		    .names = mpol_mode_names, .nr_names = 7),
+	IMAGE_FIELD(struct image_thread_attrs, mpol_flags, IMAGE_F_FLAGS, IMAGE_OPTIONAL,
+		    .names = mpol_flag_names, .nr_names = 3),
+	IMAGE_SCALARS(struct image_thread_attrs, mpol_nodes, nr_mpol_nodes, IMAGE_F_U32, 0,
+		      IMAGE_MAX_NODES - 1, IMAGE_MAX_NODES),
 };
 
 static int check_thread_attrs(const void *rec, const char *where, char *err, size_t errlen)
@@ -272,6 +285,15 @@ static int check_thread_attrs(const void *rec, const char *where, char *err, siz
 	for (i = 1; i < a->nr_cpus; i++)
 		if (a->cpus[i] <= a->cpus[i - 1])
 			return table_bad(err, errlen, "%s.cpus: not ascending at [%u]", where, i);
+	for (i = 1; i < a->nr_mpol_nodes; i++)
+		if (a->mpol_nodes[i] <= a->mpol_nodes[i - 1])
+			return table_bad(err, errlen, "%s.mpol_nodes: not ascending at [%u]", where,
+					 i);
+	/* set_mempolicy(2): bind and interleave need nodes; default and local take none */
+	if ((a->mpol_mode == 0 || a->mpol_mode == 4) ? a->nr_mpol_nodes || a->mpol_flags
+						      : a->mpol_mode != 1 && !a->nr_mpol_nodes)
+		return table_bad(err, errlen, "%s: memory policy %s with %u nodes", where,
+				 mpol_mode_names[a->mpol_mode], a->nr_mpol_nodes);
 	/* PR_SET_TIMERSLACK 0 means "the default": only a realtime thread has none */
 	if (!a->timerslack_ns && !is_rt && !is_dl)
 		return table_bad(err, errlen, "%s.timerslack_ns: 0 under policy %s", where,
@@ -294,6 +316,8 @@ static const struct image_field proc_attrs_fields[] = {
 		    .names = membarrier_names, .nr_names = 9),
 	IMAGE_FIELD(struct image_proc_attrs, mdwe, IMAGE_F_FLAGS, IMAGE_OPTIONAL,
 		    .names = mdwe_names, .nr_names = 2),
+	IMAGE_FIELD(struct image_proc_attrs, autogroup_nice, IMAGE_F_I32, IMAGE_OPTIONAL,
+		    .min = -20, .max = 19),
 };
 
 static int check_proc_attrs(const void *rec, const char *where, char *err, size_t errlen)

@@ -223,7 +223,18 @@ struct image_thread_attrs {
 	int32_t pdeathsig; /* PR_GET_PDEATHSIG: sent when the parent thread exits */
 	uint32_t mce_kill; /* enum image_mce_kill: PR_MCE_KILL */
 	bool tsc_sigsegv; /* PR_SET_TSC PR_TSC_SIGSEGV: rdtsc faults */
+	bool cpuid_faulting; /* arch_prctl ARCH_SET_CPUID 0: cpuid faults */
+	/* NUMA memory policy of the thread (get_mempolicy), not of its mappings */
+	uint32_t mpol_mode; /* MPOL_DEFAULT ... MPOL_WEIGHTED_INTERLEAVE */
+	uint32_t mpol_flags; /* IMAGE_MPOL_F_* */
+	uint32_t nr_mpol_nodes;
+	uint32_t *mpol_nodes; /* ascending node numbers below IMAGE_MAX_NODES */
 };
+
+#define IMAGE_MAX_NODES 1024 /* MAX_NUMNODES of x86-64 kernels */
+#define IMAGE_MPOL_F_NUMA_BALANCING (1u << 0) /* MPOL_F_NUMA_BALANCING */
+#define IMAGE_MPOL_F_RELATIVE_NODES (1u << 1) /* MPOL_F_RELATIVE_NODES */
+#define IMAGE_MPOL_F_STATIC_NODES (1u << 2) /* MPOL_F_STATIC_NODES */
 
 enum image_mce_kill {
 	IMAGE_MCE_KILL_DEFAULT, /* the system's vm.memory_failure_early_kill */
@@ -534,6 +545,7 @@ struct image_proc_attrs {
 	bool is_child_subreaper; /* PR_SET_CHILD_SUBREAPER: orphans below come to it */
 	uint32_t membarrier; /* registered commands (MEMBARRIER_CMD_GET_REGISTRATIONS) */
 	uint32_t mdwe; /* IMAGE_MDWE_* (PR_GET_MDWE): memory-deny-write-execute */
+	int32_t autogroup_nice; /* a session leader's autogroup (/proc/PID/autogroup) */
 };
 
 /*

@@ -195,6 +195,14 @@ static void populate(struct image *img)
 	img->threads[1].attrs.cpus[0] = 1;
 	img->threads[1].attrs.cpus[1] = 3;
 	img->threads[1].attrs.cpus[2] = 4;
+	img->threads[1].attrs.cpuid_faulting = true;
+	img->threads[1].attrs.mpol_mode = 2; /* bind */
+	img->threads[1].attrs.mpol_flags = IMAGE_MPOL_F_STATIC_NODES;
+	img->threads[1].attrs.nr_mpol_nodes = 2;
+	img->threads[1].attrs.mpol_nodes = calloc(2, sizeof(uint32_t));
+	assert_non_null(img->threads[1].attrs.mpol_nodes);
+	img->threads[1].attrs.mpol_nodes[0] = 0;
+	img->threads[1].attrs.mpol_nodes[1] = 5;
 	img->threads[2].attrs = (struct image_thread_attrs){ .policy = 6, .dl_runtime = 2000000,
 							     .dl_deadline = 30000000,
 							     .dl_period = 100000000,
@@ -205,7 +213,8 @@ static void populate(struct image *img)
 						.thp_disable = IMAGE_THP_DISABLE,
 						.is_child_subreaper = true,
 						.membarrier = 0x54,
-						.mdwe = IMAGE_MDWE_REFUSE_EXEC_GAIN };
+						.mdwe = IMAGE_MDWE_REFUSE_EXEC_GAIN,
+						.autogroup_nice = 6 };
 	img->creds.dumpable = 2;
 
 	memset(&file, 0, sizeof(file));
@@ -458,6 +467,11 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 			assert_memory_equal(ta.creds.groups, tb.creds.groups,
 					    ta.creds.nr_groups * sizeof(uint32_t));
 		ta.creds.groups = tb.creds.groups = NULL;
+		assert_int_equal(ta.attrs.nr_mpol_nodes, tb.attrs.nr_mpol_nodes);
+		if (ta.attrs.nr_mpol_nodes)
+			assert_memory_equal(ta.attrs.mpol_nodes, tb.attrs.mpol_nodes,
+					    ta.attrs.nr_mpol_nodes * sizeof(uint32_t));
+		ta.attrs.mpol_nodes = tb.attrs.mpol_nodes = NULL;
 		assert_memory_equal(&ta, &tb, sizeof(ta));
 	}
 	assert_int_equal(a->creds.dumpable, b->creds.dumpable);
@@ -1356,6 +1370,13 @@ static void test_hostile_json(void **state)
 		{ "\"disable\"", "\"except-advised\"", "except-advised without disable" },
 		{ "\"register-global-expedited\"", "\"global\"", "only register-* commands" },
 		{ "\"refuse-exec-gain\"", "\"no-inherit\"", "no-inherit without refuse" },
+		{ "\"mpol_mode\": \"bind\"", "\"mpol_mode\": \"default\"",
+		  "memory policy default with 2 nodes" },
+		{ "\"mpol_mode\": \"bind\"", "\"mpol_mode\": \"nearest\"",
+		  "threads[1].attrs.mpol_mode" },
+		{ "0,\n          5", "5,\n          0", "mpol_nodes: not ascending" },
+		{ "0,\n          5", "0,\n          1024", "threads[1].attrs.mpol_nodes[1]" },
+		{ "\"autogroup_nice\": 6", "\"autogroup_nice\": 20", "attrs.autogroup_nice" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b;
 	char err[512], *json, *bad, *p;

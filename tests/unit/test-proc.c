@@ -528,6 +528,42 @@ static void test_status_nested(void **state)
 	assert_int_equal(st.threads, 8);
 }
 
+/* The lines of process attributes (src/engine/attrs.c): speculation, LAM, shadow stack. */
+static void test_status_attrs(void **state)
+{
+	static const char *const lines[] = {
+		/* defaults: nothing chosen by the thread, no LAM, no shadow stack */
+		"Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\t"
+		"conditional enabled\nuntag_mask:\t0xffffffffffffffff\nx86_Thread_features:\t\n"
+		"x86_Thread_features_locked:\t\n",
+		/* a thread that asked for mitigations, LAM on, a shadow stack */
+		"Speculation_Store_Bypass:\tthread force mitigated\nSpeculationIndirectBranch:\t"
+		"conditional disabled\nuntag_mask:\t0x7e00000000000000\nx86_Thread_features:\t"
+		"shstk wrss \n",
+		"Speculation_Store_Bypass:\tthread mitigated\nSpeculationIndirectBranch:\t"
+		"conditional force disabled\n",
+		/* system-wide settings are not the thread's */
+		"Speculation_Store_Bypass:\tglobally mitigated\nSpeculationIndirectBranch:\t"
+		"always disabled\n",
+	};
+	struct proc_status st;
+	char text[4096];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", real_status, lines[i]);
+		assert_int_equal(proc_parse_status(text, strlen(text), &st), 0);
+		assert_int_equal(st.is_ssb_thread_mitigated, i == 1 || i == 2);
+		assert_int_equal(st.is_ib_thread_disabled, i == 1 || i == 2);
+		assert_int_equal(st.untag_mask, i == 1 ? 0x7e00000000000000ull : UINT64_MAX);
+		assert_int_equal(st.has_x86_thread_features, i == 1);
+	}
+	snprintf(text, sizeof(text), "%suntag_mask:\tffff\n", real_status);
+	assert_int_equal(proc_parse_status(text, strlen(text), &st), -EINVAL);
+	assert_string_equal(proc_parse_last_error()->reason, "bad untag_mask");
+}
+
 static void test_status_bad(void **state)
 {
 	static const char *const bad[] = {
@@ -1090,6 +1126,7 @@ int main(void)
 		cmocka_unit_test(test_stat_edge),
 		cmocka_unit_test(test_status_real),
 		cmocka_unit_test(test_status_nested),
+		cmocka_unit_test(test_status_attrs),
 		cmocka_unit_test(test_status_bad),
 		cmocka_unit_test(test_creds_real),
 		cmocka_unit_test(test_creds_bad),

@@ -100,6 +100,9 @@
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #define SECBIT_NO_SETUID_FIXUP (1u << 2)
 #define CAP_VERSION_3 0x20080522
+#define NR_arch_prctl 158
+#define NR_set_mempolicy 238
+#define ARCH_SET_CPUID 0x1012
 #define SS_DISABLE 2
 
 #define CLONE_VM 0x00000100
@@ -606,6 +609,15 @@ static long setup_thread_attrs(struct restorer_thread *t, uint64_t *option)
 		return ret;
 	*option = PR_SET_TSC;
 	ret = sys2(NR_prctl, PR_SET_TSC, t->tsc);
+	if (ret < 0)
+		return ret;
+	*option = ARCH_SET_CPUID;
+	ret = sys2(NR_arch_prctl, ARCH_SET_CPUID, t->cpuid);
+	/* a CPU without CPUID faulting cannot turn it on; leaving it on needs no support */
+	if (ret < 0 && t->cpuid == 0)
+		return ret;
+	*option = NR_set_mempolicy;
+	ret = sys3(NR_set_mempolicy, t->mpol_mode, t->mpol_nodes, RESTORER_NODE_WORDS * 64 + 1);
 	if (ret < 0)
 		return ret;
 	*option = PR_SET_PDEATHSIG;

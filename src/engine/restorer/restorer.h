@@ -115,6 +115,7 @@ struct restorer_creds {
 	uint32_t pad;
 	uint32_t *groups;
 };
+#define RESTORER_NODE_WORDS 16 /* a nodemask of 1024 nodes */
 
 struct restorer_thread {
 	int32_t tid;
@@ -135,6 +136,9 @@ struct restorer_thread {
 	uint32_t mce_kill; /* PR_MCE_KILL_SET argument, or RESTORER_MCE_KILL_CLEAR */
 	uint32_t tsc; /* PR_SET_TSC argument: PR_TSC_ENABLE or PR_TSC_SIGSEGV */
 	struct restorer_creds creds;
+	uint32_t cpuid; /* ARCH_SET_CPUID argument: 1 enabled, 0 faulting */
+	int32_t mpol_mode; /* set_mempolicy mode with its flags */
+	uint64_t mpol_nodes[RESTORER_NODE_WORDS];
 };
 #define RESTORER_MCE_KILL_CLEAR 0xffffffffu
 
