@@ -41,6 +41,9 @@ int freeze_process(pid_t pid, struct frozen *fz) __attribute__((warn_unused_resu
 /* Lets every thread run on (leave_running) or kills the process. */
 void frozen_release(struct frozen *fz, bool kill_it);
 
+/* Waits (at most timeout_ms) for a traced thread's next wait status: 0, -ETIMEDOUT, -errno. */
+int wait_tracee(pid_t tid, int *ret_status, int timeout_ms) __attribute__((warn_unused_result));
+
 /* A process and all its descendants, frozen; zombies are only recorded. */
 #define FREEZE_MAX_PROCS 4096
 struct frozen_zombie {

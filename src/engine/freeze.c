@@ -6,21 +6,165 @@
  * syscall-restart decision still ahead of it: so letting it go later (or
  * killing it) is invisible to the program.  Threads created while we freeze
  * are caught by scanning /proc/PID/task again until nothing new shows up.
+ *
+ * No wait for a stop is unbounded (wait_tracee): a thread that cannot stop
+ * is a clear error after FREEZE_STOP_TIMEOUT_MS, not a dump that never
+ * returns.  The one such thread a program makes on purpose is a vfork
+ * parent, asleep until its child execs or exits where neither signals nor
+ * PTRACE_INTERRUPT reach it: it is refused before anything is seized.  (A
+ * thread seized but never stopped stays seized until the tracing process
+ * exits: nothing else can detach it.)
  */
 #define LOG_TAG "freeze"
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "engine-internal.h"
 #include "proc.h"
 
 #define FREEZE_ATTEMPTS 10
+#define FREEZE_STOP_TIMEOUT_MS 10000
+
+#ifndef KCMP_VM
+#define KCMP_VM 1
+#endif
+
+/*
+ * The watchdog that bounds a blocking waitpid(): a timer of this thread's
+ * that sends it WATCHDOG_SIGNAL every WATCHDOG_TICK_MS while a wait lasts,
+ * so that waitpid() returns EINTR (the handler does nothing, without
+ * SA_RESTART) and the deadline is looked at.  A ticking timer, not a single
+ * shot, so that a tick that lands just before waitpid() sleeps is not lost.
+ */
+#define WATCHDOG_SIGNAL (SIGRTMIN + 7)
+#define WATCHDOG_TICK_MS 50
+
+static void watchdog_tick(int sig)
+{
+	(void)sig;
+}
+
+static __thread timer_t watchdog;
+static __thread bool has_watchdog;
+
+static int watchdog_arm(bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (!has_watchdog) {
+		struct sigaction sa = { .sa_handler = watchdog_tick };
+		struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID,
+					.sigev_signo = WATCHDOG_SIGNAL };
+		sigset_t set;
+
+		sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+		sigemptyset(&sa.sa_mask);
+		sigemptyset(&set);
+		sigaddset(&set, WATCHDOG_SIGNAL);
+		if (sigaction(WATCHDOG_SIGNAL, &sa, NULL) ||
+		    pthread_sigmask(SIG_UNBLOCK, &set, NULL) ||
+		    timer_create(CLOCK_MONOTONIC, &sev, &watchdog))
+			return -errno;
+		has_watchdog = true;
+	}
+	if (on)
+		its.it_value.tv_nsec = its.it_interval.tv_nsec = WATCHDOG_TICK_MS * 1000000L;
+	return timer_settime(watchdog, 0, &its, NULL) ? -errno : 0;
+}
+
+int wait_tracee(pid_t tid, int *ret_status, int timeout_ms)
+{
+	double deadline;
+	pid_t got;
+	int ret;
+
+	got = waitpid(tid, ret_status, WNOHANG | __WALL);
+	if (got == tid)
+		return 0;
+	if (got < 0 && errno != EINTR)
+		return -errno;
+	deadline = now_ms() + timeout_ms;
+	ret = watchdog_arm(true);
+	if (ret < 0)
+		return ret;
+	for (;;) {
+		got = waitpid(tid, ret_status, __WALL);
+		if (got == tid)
+			break;
+		if (got < 0 && errno != EINTR) {
+			ret = -errno;
+			break;
+		}
+		if (now_ms() > deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+	}
+	watchdog_arm(false);
+	return ret;
+}
+
+/* What a thread that will not stop is doing, for the error: its state and wait channel. */
+static void describe_stuck(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[64], *wchan = NULL;
+	struct proc_stat st;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/wchan", pid, tid);
+	if (proc_read_file(path, &wchan, &n) < 0 || !n || !strcmp(wchan, "0")) {
+		free(wchan);
+		wchan = NULL;
+	}
+	if (proc_read_stat(pid, tid, &st) < 0)
+		st.state = '?';
+	snprintf(buf, len, "state %c%s%s%s", st.state, wchan ? ", waiting in " : "",
+		 wchan ? wchan : "", st.state == 'D' ? ": uninterruptible sleep" : "");
+	free(wchan);
+}
+
+/*
+ * A thread of pid inside vfork(): a child sharing its memory (kcmp), and a
+ * thread of it asleep uninterruptibly, as vfork waits.  (A child that shares
+ * the memory through clone(CLONE_VM) alone is refused later, once frozen.)
+ */
+static int refuse_vfork(pid_t pid)
+{
+	pid_t *kids = NULL, *tids = NULL, child = 0;
+	size_t nr_kids = 0, nr_tids = 0, i;
+	struct proc_stat st;
+	int ret = 0;
+
+	if (proc_list_children(pid, &kids, &nr_kids) < 0)
+		return 0; /* the freeze finds what is wrong */
+	for (i = 0; i < nr_kids && !child; i++)
+		if (syscall(SYS_kcmp, pid, kids[i], KCMP_VM, 0, 0) == 0)
+			child = kids[i];
+	free(kids);
+	if (!child || proc_list_tasks(pid, &tids, &nr_tids) < 0)
+		return 0;
+	for (i = 0; i < nr_tids && !ret; i++) {
+		if (proc_read_stat(pid, tids[i], &st) < 0 || st.state != 'D')
+			continue;
+		log_error("pid %d is inside vfork(): thread %d waits, where no signal reaches it, "
+			  "until its child %d (which shares its memory) execs or exits; dump it "
+			  "again after that",
+			  pid, tids[i], child);
+		ret = -EBUSY;
+	}
+	free(tids);
+	return ret;
+}
 
 static bool has_tid(const struct frozen *fz, pid_t tid)
 {
@@ -40,13 +184,22 @@ static bool has_tid(const struct frozen *fz, pid_t tid)
  */
 static int wait_interrupted(pid_t pid, pid_t tid, int *ret_stop_sig)
 {
-	int status;
+	char why[160];
+	int status, ret;
 
 	*ret_stop_sig = 0;
-
 	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0)
+		ret = wait_tracee(tid, &status, FREEZE_STOP_TIMEOUT_MS);
+		if (ret == -ETIMEDOUT) {
+			describe_stuck(pid, tid, why, sizeof(why));
+			log_error("pid %d tid %d: did not stop within %d s (%s)", pid, tid,
+				  FREEZE_STOP_TIMEOUT_MS / 1000, why);
+			return ret;
+		}
+		if (ret < 0) {
+			errno = -ret;
 			return log_errno("pid %d tid %d: waiting for the thread to stop", pid, tid);
+		}
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return 1;
 		if (!WIFSTOPPED(status))
@@ -125,6 +278,9 @@ int freeze_process(pid_t pid, struct frozen *fz)
 		log_error("pid %d is a zombie: nothing to dump", pid);
 		return -EINVAL;
 	}
+	ret = refuse_vfork(pid);
+	if (ret < 0)
+		return ret;
 	for (attempt = 0; attempt < FREEZE_ATTEMPTS; attempt++) {
 		pid_t *tids = NULL;
 		size_t n = 0, i;

@@ -29,6 +29,7 @@
 #include "proc.h"
 
 #define SYSCALL_STOP (SIGTRAP | 0x80)
+#define INJECT_TIMEOUT_MS 10000
 
 static int find_in_mapping(pid_t pid, const struct proc_map *m, uint64_t *ret)
 {
@@ -91,13 +92,15 @@ static int find_syscall_insn(struct frozen *fz)
  */
 static int step(pid_t tid, int request, int want, int *held)
 {
-	int status;
+	int status, ret;
 
 	if (ptrace(request, tid, NULL, NULL) < 0)
 		return -errno;
 	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0)
-			return -errno;
+		/* the borrowed call never blocks: a thread that does not come back is stuck */
+		ret = wait_tracee(tid, &status, INJECT_TIMEOUT_MS);
+		if (ret < 0)
+			return ret;
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			return -ESRCH;
 		if (!WIFSTOPPED(status))
