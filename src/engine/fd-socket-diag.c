@@ -1,10 +1,11 @@
 /*
  * fd-socket-diag.c - sock_diag netlink queries for the socket dump.
  *
- * Which socket a Unix socket is connected to, and the backlog a listening
- * socket was given, are not visible through getsockopt(); the kernel's
- * sock_diag interface (what `ss` uses) reports both by inode without
- * touching the socket, so the stopped program observes nothing.  These
+ * Which socket a Unix socket is connected to, the backlog a listening
+ * socket was given, which directions were shut down (shutdown(2)) and the
+ * inode of a Unix socket's file are not visible through getsockopt(); the
+ * kernel's sock_diag interface (what `ss` uses) reports them by inode
+ * without touching the socket, so the stopped program observes nothing.  These
  * functions stay silent; fd-socket.c logs with the fd in context.
  */
 #define LOG_TAG "fds"
@@ -55,6 +56,16 @@ static void unix_attrs(const struct nlmsghdr *h, struct sock_diag_info *ret)
 			memcpy(&ino, RTA_DATA(a), sizeof(ino));
 			ret->has_peer = true;
 			ret->peer_ino = ino;
+		} else if (a->rta_type == UNIX_DIAG_SHUTDOWN && RTA_PAYLOAD(a) >= 1) {
+			ret->shutdown = *(const uint8_t *)RTA_DATA(a);
+		} else if (a->rta_type == UNIX_DIAG_VFS &&
+			   RTA_PAYLOAD(a) >= sizeof(struct unix_diag_vfs)) {
+			struct unix_diag_vfs vfs;
+
+			memcpy(&vfs, RTA_DATA(a), sizeof(vfs));
+			ret->has_vfs = true;
+			ret->vfs_ino = vfs.udiag_vfs_ino;
+			ret->vfs_dev = vfs.udiag_vfs_dev;
 		} else if (a->rta_type == UNIX_DIAG_RQLEN &&
 			   RTA_PAYLOAD(a) >= sizeof(struct unix_diag_rqlen)) {
 			struct unix_diag_rqlen rq;
@@ -67,6 +78,18 @@ static void unix_attrs(const struct nlmsghdr *h, struct sock_diag_info *ret)
 	}
 }
 
+/* Walks the attributes after an inet_diag_msg. */
+static void inet_attrs(const struct nlmsghdr *h, struct sock_diag_info *ret)
+{
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
+	const struct rtattr *a = (const struct rtattr *)(m + 1);
+	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*m));
+
+	for (; len > 0 && RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == INET_DIAG_SHUTDOWN && RTA_PAYLOAD(a) >= 1)
+			ret->shutdown = *(const uint8_t *)RTA_DATA(a);
+}
+
 int sock_diag_unix(uint64_t ino, struct sock_diag_info *ret)
 {
 	struct {
@@ -76,7 +99,7 @@ int sock_diag_unix(uint64_t ino, struct sock_diag_info *ret)
 		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			 .nlmsg_flags = NLM_F_REQUEST },
 		.r = { .sdiag_family = AF_UNIX, .udiag_states = ~0u, .udiag_ino = (uint32_t)ino,
-		       .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN,
+		       .udiag_show = UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS,
 		       .udiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
 	};
 	static char buf[DIAG_BUF] __attribute__((aligned(8)));
@@ -120,7 +143,8 @@ out:
 	return err;
 }
 
-int sock_diag_tcp_listen(int family, uint64_t ino, struct sock_diag_info *ret)
+int sock_diag_inet(int family, int protocol, uint32_t states, uint64_t ino,
+		   struct sock_diag_info *ret)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -128,8 +152,8 @@ int sock_diag_tcp_listen(int family, uint64_t ino, struct sock_diag_info *ret)
 	} req = {
 		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			 .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
-		.r = { .sdiag_family = (uint8_t)family, .sdiag_protocol = IPPROTO_TCP,
-		       .idiag_states = 1u << TCP_LISTEN },
+		.r = { .sdiag_family = (uint8_t)family, .sdiag_protocol = (uint8_t)protocol,
+		       .idiag_states = states },
 	};
 	static char buf[DIAG_BUF] __attribute__((aligned(8)));
 	int fd, err, found = -ENOENT;
@@ -166,6 +190,7 @@ int sock_diag_tcp_listen(int family, uint64_t ino, struct sock_diag_info *ret)
 				continue;
 			ret->backlog = m->idiag_wqueue;
 			ret->pending = m->idiag_rqueue;
+			inet_attrs(h, ret);
 			found = 0;
 		}
 	}

@@ -17,7 +17,10 @@
  *     the dump was asked to close them (--tcp-close): it then comes back as
  *     a connection its peer reset.
  * Connections waiting in a listener's accept queue are dropped with a
- * warning: their clients talk to a process that no longer exists.
+ * warning: their clients talk to a process that no longer exists.  The
+ * directions shut down come back (sock_diag shows them), applied last; a
+ * pending error is kept where it is a Unix peer's ECONNRESET, refused
+ * elsewhere.  Options, multicast groups and filters: fd-socket-opts.c.
  *
  * Restore runs in the helper, in the caller's network namespace, before the
  * program's memory is rebuilt: a listener is listening again before the
@@ -28,6 +31,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -90,14 +94,23 @@ static int get_int_opt(int fd, int level, int name, int *val)
  * is seen; the peek offset is put back as it was.
  */
 static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, int type,
-		      struct image_blob *ret)
+		      bool has_error, struct image_blob *ret)
 {
-	size_t cap = PEEK_CHUNK + 4, used = 0;
-	int old_off, zero = 0, err = 0;
+	size_t cap = PEEK_CHUNK + 4, used = 0, bytes = 0;
+	int old_off, zero = 0, err = 0, inq = -1;
 	uint32_t nr_msgs = 0;
 	char *buf, *nbuf;
 
 	memset(ret, 0, sizeof(*ret));
+	/*
+	 * A peek past the last byte returns a pending error and clears it: with
+	 * one pending, stop at the bytes SIOCINQ counts.  A seqpacket queue may
+	 * end in empty messages SIOCINQ does not count: refused then.
+	 */
+	if (has_error && (type != SOCK_STREAM || ioctl(p->local, SIOCINQ, &inq) || inq < 0))
+		return fd_dump_error(ctx, p, -ENOTSUP, "a socket error is pending on a %s: thaw "
+				     "cannot restore it", type == SOCK_STREAM ? "stream whose "
+				     "queue it cannot count" : "seqpacket socket");
 	if (get_int_opt(p->local, SOL_SOCKET, SO_PEEK_OFF, &old_off))
 		return fd_dump_error(ctx, p, -ENOTSUP, "socket has no peek offset: %s",
 				     strerror(errno));
@@ -129,6 +142,8 @@ static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, i
 			buf = nbuf;
 			cap *= 2;
 		}
+		if (inq >= 0 && bytes >= (size_t)inq)
+			break;
 		iov.iov_base = buf + used + hdr;
 		iov.iov_len = PEEK_CHUNK;
 		n = recvmsg(p->local, &msg, MSG_PEEK | MSG_DONTWAIT);
@@ -162,6 +177,7 @@ static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, i
 			}
 		}
 		used += hdr + (size_t)n;
+		bytes += (size_t)n;
 	}
 	if (used)
 		err = image_add_blob(ctx->img, buf, used, ret);
@@ -192,17 +208,37 @@ static void drop_pending_warning(const struct fd_dump_ctx *ctx, const struct fd_
 			 ctx->pid, p->fd, p->link, pending, pending == 1 ? "" : "s");
 }
 
+/* poll() bits of the duplicate, now: POLLERR (an error or error-queue message), POLLRDHUP. */
+static short poll_now(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN | POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 ? pfd.revents : 0;
+}
+
 static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
 		     bool is_listening)
 {
 	struct sock_diag_info di;
 	char peer[160];
 	int ret, inq = 0;
+	bool has_error = poll_now(p->local) & POLLERR;
 
 	ret = sock_diag_unix(out->sock.ino, &di);
 	if (ret)
 		return fd_dump_error(ctx, p, ret, "sock_diag for Unix socket: %s (is unix_diag "
 					     "available?)", strerror(-ret));
+	out->sock.attrs.shutdown = di.shutdown;
+	/*
+	 * A Unix socket's only error is ECONNRESET, left by a peer that closed
+	 * with data unread: kept for a pair end whose peer is gone (restore
+	 * makes its peer close the same way), refused elsewhere.
+	 */
+	if (has_error && (is_listening || !di.has_peer || di.peer_ino ||
+			  out->sock.type == SOCK_DGRAM))
+		return fd_dump_error(ctx, p, -ENOTSUP, "a socket error is pending: thaw cannot "
+				     "restore it");
+	out->sock.attrs.is_reset_by_peer = has_error;
 	if (is_listening) {
 		out->sock.state = IMAGE_SOCK_LISTEN;
 		out->sock.backlog = di.backlog;
@@ -214,7 +250,7 @@ static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 		out->sock.state = IMAGE_SOCK_PAIR;
 		out->sock.peer_ino = di.peer_ino;
 		out->sock.peer_len = 0;
-		return peek_queue(ctx, p, out->sock.type, &out->sock.queue);
+		return peek_queue(ctx, p, out->sock.type, has_error, &out->sock.queue);
 	}
 	if (di.has_peer && out->sock.type != SOCK_DGRAM)
 		return fd_dump_error(ctx, p, -ENOTSUP,
@@ -249,6 +285,24 @@ static const char *tcp_state_name(int state)
 	return state > 0 && state < nr ? names[state] : "?";
 }
 
+/*
+ * A TCP socket in state CLOSE was never connected, or its connection ended
+ * (reset, refused, or closed both ways): the kernel then shut it down in
+ * both directions and may hold its error.  An ended one is a connection
+ * like the others (refused, or reset with --tcp-close), not a fresh socket.
+ * sock_diag shows a bound one's shutdown; poll shows the receive side of any.
+ */
+static bool ended_connection(int fd, const struct image_fd *out)
+{
+	struct sock_diag_info di;
+
+	if (poll_now(fd) & (POLLERR | POLLRDHUP))
+		return true;
+	return !sock_diag_inet(out->sock.family, IPPROTO_TCP, 1u << TCP_CLOSE | 1u << 13,
+			       out->sock.ino, &di) &&
+	       di.shutdown; /* 13: TCP_BOUND_INACTIVE, a bound socket that is not listening */
+}
+
 static int dump_inet(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
 		     bool is_listening)
 {
@@ -267,6 +321,21 @@ static int dump_inet(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 	}
 	if (out->sock.type == SOCK_DGRAM) {
 		out->sock.state = has_port ? IMAGE_SOCK_BOUND : IMAGE_SOCK_UNBOUND;
+		if (poll_now(p->local) & POLLERR)
+			return fd_dump_error(ctx, p, -ENOTSUP, "a socket error or a message of its "
+					     "error queue is pending: thaw cannot restore it");
+		if (out->sock.protocol != IPPROTO_UDP && out->sock.protocol != IPPROTO_UDPLITE)
+			return 0; /* ICMP: no sock_diag to show a shutdown; docs/sockets.md */
+		ret = sock_diag_inet(out->sock.family, out->sock.protocol, ~0u, out->sock.ino, &di);
+		if (ret == -ENOENT && !has_port) {
+			/* sock_diag lists bound UDP sockets only; poll shows the read side */
+			di.shutdown = poll_now(p->local) & POLLRDHUP ? IMAGE_SOCK_SHUT_RD : 0;
+			ret = 0;
+		}
+		if (ret)
+			return fd_dump_error(ctx, p, ret, "sock_diag for a UDP socket: %s (is "
+					     "udp_diag available?)", strerror(-ret));
+		out->sock.attrs.shutdown = di.shutdown;
 		return 0; /* queued datagrams are dropped, as a network may drop them */
 	}
 	if (out->sock.type != SOCK_STREAM || out->sock.protocol != IPPROTO_TCP)
@@ -274,7 +343,8 @@ static int dump_inet(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 				     out->sock.type, out->sock.protocol);
 	if (is_listening) {
 		out->sock.state = IMAGE_SOCK_LISTEN;
-		ret = sock_diag_tcp_listen(out->sock.family, out->sock.ino, &di);
+		ret = sock_diag_inet(out->sock.family, IPPROTO_TCP, 1u << TCP_LISTEN,
+				     out->sock.ino, &di);
 		if (ret) {
 			log_warn("pid %d fd %d (%s): backlog unknown (sock_diag: %s): using %d",
 				 ctx->pid, p->fd, p->link, strerror(-ret), SOMAXCONN);
@@ -288,7 +358,7 @@ static int dump_inet(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(p->local, IPPROTO_TCP, TCP_INFO, &ti, &len))
 		return fd_dump_error(ctx, p, -errno, "TCP_INFO: %s", strerror(errno));
-	if (ti.tcpi_state == TCP_CLOSE) {
+	if (ti.tcpi_state == TCP_CLOSE && !ended_connection(p->local, out)) {
 		out->sock.state = has_port ? IMAGE_SOCK_BOUND : IMAGE_SOCK_UNBOUND;
 		out->sock.peer_len = 0;
 		return 0;
@@ -344,11 +414,36 @@ int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *ou
 
 /* ------------------------------------------------------------- restore */
 
-/* The options kept (sockopts_apply), then the status flags. */
+/*
+ * The directions shut down, last: nothing can be sent through a socket
+ * after SHUT_WR, and the queues are in by now.  A Unix socket's bits are
+ * read back from sock_diag; shutting down one end of a pair marks the other.
+ */
+static int set_shutdown(int fd, const struct image_fd *f)
+{
+	uint32_t bits = f->sock.attrs.shutdown;
+	struct sock_diag_info di;
+	struct stat st;
+
+	if (!bits)
+		return 0;
+	/* SHUT_RD 0 is RCV_SHUTDOWN 1, SHUT_WR 1 is SEND_SHUTDOWN 2, SHUT_RDWR 2 both */
+	if (shutdown(fd, (int)bits - 1) && errno != ENOTCONN)
+		return fd_restore_error(f, -errno, "shutdown: %s", strerror(errno));
+	if (f->sock.family != AF_UNIX)
+		return 0;
+	if (fstat(fd, &st) || sock_diag_unix(st.st_ino, &di) || (di.shutdown & bits) != bits)
+		return fd_restore_error(f, -EIO, "shutdown %u does not read back", bits);
+	return 0;
+}
+
+/* The options kept (sockopts_apply), the shutdown, then the status flags. */
 static int set_opts(int fd, const struct image_fd *f, enum sockopt_phase phase)
 {
 	int ret = sockopts_apply(fd, f, phase);
 
+	if (!ret && phase != SOCKOPT_BEFORE_BIND)
+		ret = set_shutdown(fd, f);
 	return ret ? ret : fd_set_flags_pos(fd, f, false);
 }
 
@@ -636,6 +731,25 @@ int socket_pair_shared(struct fd_restore_ctx *ctx, const struct image_fd *f,
 	return 0;
 }
 
+/*
+ * An end whose peer was closed: its peer is closed now, after the queue is
+ * in.  A peer that closed with data unread left ECONNRESET behind (the
+ * next read after the data fails with it): closing a peer with a byte
+ * queued to it does the same.
+ */
+static int close_peer(const struct image_fd *f, int sv[2])
+{
+	if (f->sock.attrs.is_reset_by_peer &&
+	    send(sv[0], "", 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+		return fd_restore_error(f, -errno, "a byte for its peer to leave unread: %s",
+					strerror(errno));
+	close(sv[1]);
+	sv[1] = -1;
+	if (f->sock.attrs.is_reset_by_peer && !(poll_now(sv[0]) & POLLERR))
+		return fd_restore_error(f, -EIO, "its peer's close left no ECONNRESET");
+	return 0;
+}
+
 static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	const struct image_fd *peer = NULL;
@@ -676,12 +790,13 @@ static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, in
 	ret = fill_queue(ctx, f, sv[1]);
 	if (!ret && peer)
 		ret = fill_queue(ctx, peer, sv[0]);
+	if (!ret && !peer)
+		ret = close_peer(f, sv);
 	if (!ret)
 		ret = set_opts(sv[0], f, SOCKOPT_ALL);
 	if (ret)
 		goto fail;
 	if (!peer) {
-		close(sv[1]);
 		*ret_fd = sv[0];
 		return 0;
 	}

@@ -17,12 +17,20 @@ struct sock_diag_info {
 	uint64_t peer_ino;
 	uint32_t backlog; /* listening: the listen() backlog (sk_max_ack_backlog) */
 	uint32_t pending; /* listening: connections waiting to be accepted */
+	uint8_t shutdown; /* RCV_SHUTDOWN 1, SEND_SHUTDOWN 2 (shutdown(2), or a closed peer) */
+	bool has_vfs; /* Unix, bound to a path: the inode of its socket file */
+	uint32_t vfs_ino, vfs_dev;
 };
 
-/* Unix socket by inode: peer and, when listening, backlog and pending. 0 or -errno. */
+/* Unix socket by inode: peer, shutdown, file and, when listening, backlog and pending. */
 int sock_diag_unix(uint64_t ino, struct sock_diag_info *ret);
-/* Listening TCP socket of family (AF_INET, AF_INET6) by inode. 0, -ENOENT or -errno. */
-int sock_diag_tcp_listen(int family, uint64_t ino, struct sock_diag_info *ret);
+/*
+ * Socket of family (AF_INET, AF_INET6) and protocol (IPPROTO_TCP, _UDP) in
+ * one of states (bits 1 << TCP_*) by inode: shutdown and, listening,
+ * backlog and pending.  0, -ENOENT or -errno.
+ */
+int sock_diag_inet(int family, int protocol, uint32_t states, uint64_t ino,
+		   struct sock_diag_info *ret);
 
 /*
  * Socket options (fd-socket-opts.c).  sockopts_dump() fills out->sock.attrs

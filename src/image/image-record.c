@@ -157,6 +157,8 @@ static int check_sock_mcast(const void *rec, const char *where, char *err, size_
 
 static IMAGE_RECORD_DEF(sock_mcast_record, image_sock_mcast, sock_mcast_fields, check_sock_mcast);
 
+static const char *const sock_shut_names[] = { "read", "write" }; /* IMAGE_SOCK_SHUT_* */
+
 static const struct image_field sock_attrs_fields[] = {
 	IMAGE_ARRAY(struct image_sock_attrs, opts, nr_opts, sock_opt_record, IMAGE_MAX_SOCK_OPTS),
 	IMAGE_STR(struct image_sock_attrs, bind_dev, 16), /* IFNAMSIZ */
@@ -166,6 +168,10 @@ static const struct image_field sock_attrs_fields[] = {
 	IMAGE_SCALARS(struct image_sock_attrs, filter, nr_filter, IMAGE_F_HEX64, 0, UINT64_MAX,
 		      IMAGE_MAX_SOCK_FILTER),
 	IMAGE_FIELD(struct image_sock_attrs, is_filter_locked, IMAGE_F_BOOL, .max = 1,
+		    IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_attrs, shutdown, IMAGE_F_FLAGS, .names = sock_shut_names,
+		    .nr_names = 2, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_attrs, is_reset_by_peer, IMAGE_F_BOOL, .max = 1,
 		    IMAGE_OPTIONAL),
 };
 

@@ -339,6 +339,9 @@ struct image_sock_opt {
 	int64_t value; /* an int as is; SO_LINGER: seconds, -1 when off; SO_*TIMEO: µs */
 };
 
+#define IMAGE_SOCK_SHUT_RD 1u /* the kernel's RCV_SHUTDOWN */
+#define IMAGE_SOCK_SHUT_WR 2u /* SEND_SHUTDOWN */
+
 /* A multicast group a datagram socket joined, with its source filter. */
 #define IMAGE_MAX_SOCK_MCAST 256
 #define IMAGE_MAX_SOCK_MCAST_SRC 256
@@ -366,6 +369,8 @@ struct image_sock_attrs {
 	uint32_t nr_filter;
 	uint64_t *filter;
 	bool is_filter_locked; /* SO_LOCK_FILTER */
+	uint32_t shutdown; /* IMAGE_SOCK_SHUT_*: shutdown(2), or what a closed peer left */
+	bool is_reset_by_peer; /* PAIR, peer closed with data unread: ECONNRESET is pending */
 };
 
 struct image_fd {

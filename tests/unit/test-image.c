@@ -557,6 +557,7 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 				assert_int_equal(fa->sock.attrs.filter[j], fb->sock.attrs.filter[j]);
 			assert_int_equal(fa->sock.attrs.is_filter_locked,
 					 fb->sock.attrs.is_filter_locked);
+			assert_int_equal(fa->sock.attrs.shutdown, fb->sock.attrs.shutdown);
 			break;
 		}
 	}
@@ -1457,6 +1458,7 @@ static void add_socket(struct image *img)
 	assert_non_null(f->sock.attrs.filter);
 	f->sock.attrs.filter[0] = 0x0006000000000000ull; /* ret #0 */
 	f->sock.attrs.is_filter_locked = true;
+	f->sock.attrs.shutdown = IMAGE_SOCK_SHUT_WR;
 }
 
 static void test_socket_attrs(void **state)
@@ -1473,6 +1475,7 @@ static void test_socket_attrs(void **state)
 		{ "\"10.0.0.1\"", "\"2001:db8::1\"", "mcast[0].sources[0]" },
 		{ "\"dev\": \"lo\"", "\"dev\": \"../x\"", "mcast[0].dev" },
 		{ "\"0x6000000000000\"", "6", "attrs.filter[0]" },
+		{ "\"shutdown\": [\n", "\"shutdown\": [\"sideways\",\n", "attrs.shutdown" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	char err[512], *json, *bad, *p;
