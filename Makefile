@@ -4,6 +4,8 @@
 #   make demo       install what is missing, build, run the torch demo
 #   make test       install what is missing, build, run the whole suite
 #   make bench      benchmarks: table + build/bench.json
+#   make fuzz       every fuzz target under libFuzzer, FUZZ_SECONDS each
+#   make soak       1000 restores in a row: nothing may grow
 #   make SANITIZE=1 ASan+UBSan build (in build/san/)
 #   make V=1        show the commands
 
@@ -48,7 +50,8 @@ COMPAT_BINS := $(COMPAT_SRCS:tests/compat/%.c=$(BUILD)/tests/compat/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 
-.PHONY: all deps demo test test-unit test-integration bench bench-gpu format lint clean programs units
+.PHONY: all deps demo test test-unit test-integration bench bench-gpu format lint clean programs units \
+	fuzz soak
 
 all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so
 
@@ -151,6 +154,39 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all units programs
 	$(Q)BUILD=$(BUILD) tests/run.sh $(T)
 
+# make fuzz [FUZZ_SECONDS=N]: every tests/fuzz/fuzz-*.c target under libFuzzer
+# (clang, with ASan+UBSan), N seconds each (default 30), from its seeds in
+# tests/fuzz/corpus/NAME; fails on a crash (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 30
+FUZZ_BUILD := build/libfuzzer
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wno-unused-command-line-argument -D_GNU_SOURCE -Isrc \
+	-Iinclude -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out src/cli/%,$(SRCS)))
+FUZZ_TARGETS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+.SECONDARY: $(FUZZ_LIB_OBJS)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CLANG   $<"
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_LIB_OBJS) $(BUILD)/restorer-blob.o
+	@echo "  CLANG   $@"
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) \
+		$(BUILD)/restorer-blob.o $(LIBS)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/restorer-blob.o $(FUZZ_TARGETS)
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+
+# make soak [SOAK_RESTORES=N]: N restores in a row (default 1000), with what
+# the system holds (fds, mounts, memory, processes) and the time per restore
+# reported first-100 against last-100; fails if anything grows.
+SOAK_RESTORES ?= 1000
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all programs
+	$(Q)BUILD=$(BUILD) SOAK_RESTORES=$(SOAK_RESTORES) tests/soak.sh
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all programs
 	$(Q)BUILD=$(BUILD) bench/demo.sh
@@ -172,4 +208,5 @@ lint:
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(BLOB_OBJS:.o=.d) $(SDK_OBJS:.o=.d) $(SDK_PIC_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(BLOB_OBJS:.o=.d) $(SDK_OBJS:.o=.d) $(SDK_PIC_OBJS:.o=.d) \
+	$(FUZZ_LIB_OBJS:.o=.d)

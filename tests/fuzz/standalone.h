@@ -1,0 +1,147 @@
+/*
+ * standalone.h - the fuzz targets' own driver, for builds without libFuzzer
+ * (-DFUZZ_STANDALONE, as `make test` runs them): every truncation and every
+ * single-byte change of a short sample, then seeded random edits (bit
+ * flips, deletions, insertions of bytes that steer the parser, truncation),
+ * and the seeds of a corpus directory with random edits of each.  The
+ * target defines FUZZ_INTERESTING (a list of char constants) before
+ * including this, and LLVMFuzzerTestOneInput().  Deterministic: the same
+ * inputs every run.
+ */
+#ifndef THAW_TESTS_FUZZ_STANDALONE_H
+#define THAW_TESTS_FUZZ_STANDALONE_H
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char interesting[] = { FUZZ_INTERESTING };
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Exhaustive truncations and single-byte changes for short samples, then random edits. */
+static size_t mutate_sample(const char *sample, size_t len, size_t random_runs)
+{
+	uint8_t *buf = malloc(len * 2 + 16);
+	size_t runs = 0, i, k;
+	bool exhaustive = len <= 4096;
+
+	if (!buf)
+		abort();
+	for (i = 0; exhaustive && i <= len; i++) {
+		LLVMFuzzerTestOneInput((const uint8_t *)sample, i);
+		runs++;
+	}
+	for (i = 0; exhaustive && i < len; i++) {
+		for (k = 0; k < sizeof(interesting); k++) {
+			memcpy(buf, sample, len);
+			buf[i] = (uint8_t)interesting[k];
+			LLVMFuzzerTestOneInput(buf, len);
+			runs++;
+		}
+	}
+	for (i = 0; i < random_runs; i++) {
+		size_t cur = len, m, mutations = 1 + rng() % 8;
+
+		memcpy(buf, sample, len);
+		for (m = 0; m < mutations && cur; m++) {
+			size_t at = rng() % cur;
+
+			switch (rng() % 4) {
+			case 0: /* flip a bit */
+				buf[at] ^= (uint8_t)(1u << (rng() % 8));
+				break;
+			case 1: /* delete a byte */
+				memmove(buf + at, buf + at + 1, cur - at - 1);
+				cur--;
+				break;
+			case 2: /* insert an interesting byte */
+				if (cur < len * 2 + 8) {
+					memmove(buf + at + 1, buf + at, cur - at);
+					buf[at] = (uint8_t)interesting[rng() % sizeof(interesting)];
+					cur++;
+				}
+				break;
+			default: /* truncate */
+				cur = at;
+				break;
+			}
+		}
+		LLVMFuzzerTestOneInput(buf, cur);
+		runs++;
+	}
+	free(buf);
+	return runs;
+}
+
+/* Runs path once and, with mutations > 0, that many random edits of it. */
+static int run_file(const char *path, size_t mutations, size_t *runs)
+{
+	size_t cap = 1 << 20, len = 0, n;
+	uint8_t *buf = malloc(cap);
+	FILE *f;
+
+	if (!buf)
+		return -1;
+	f = fopen(path, "rb");
+	if (!f) {
+		perror(path);
+		free(buf);
+		return -1;
+	}
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			uint8_t *bigger = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
+
+			if (!bigger)
+				break;
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	LLVMFuzzerTestOneInput(buf, len);
+	++*runs;
+	if (mutations)
+		*runs += mutate_sample((const char *)buf, len, mutations);
+	free(buf);
+	return 0;
+}
+
+/* The seeds, when run from the top of the tree (as tests/run.sh does). */
+static size_t run_corpus(const char *dir_path)
+{
+	char path[512];
+	struct dirent *de;
+	size_t runs = 0;
+	DIR *dir;
+
+	dir = opendir(dir_path);
+	if (!dir)
+		return 0;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir_path, de->d_name);
+		if (run_file(path, 300, &runs) < 0)
+			abort();
+	}
+	closedir(dir);
+	return runs;
+}
+
+#endif
