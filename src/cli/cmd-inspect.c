@@ -243,6 +243,12 @@ static void print_process(const struct image *img)
 	printf("  umask        %04o\n", p->umask);
 	if (p->personality)
 		printf("  personality  0x%x\n", p->personality);
+	printf("  attributes   oom_score_adj %d  coredump_filter 0x%x%s%s%s%s\n",
+	       img->attrs.oom_score_adj, img->attrs.coredump_filter,
+	       img->attrs.thp_disable ? "  THP disabled" : "",
+	       img->attrs.is_child_subreaper ? "  child subreaper" : "",
+	       img->attrs.membarrier ? "  membarrier registered" : "",
+	       img->attrs.mdwe ? "  MDWE" : "");
 	printf("  brk          0x%" PRIx64 "-0x%" PRIx64 "\n", p->mm.start_brk, p->mm.brk);
 	for (i = 0; i < IMAGE_NR_RLIMITS; i++) {
 		const struct image_rlimit *r = &p->rlimits[i];
@@ -283,6 +289,47 @@ static void print_process(const struct image *img)
 	print_posix_timers(img);
 }
 
+/* What differs from a thread nobody tuned: scheduling, CPUs, I/O priority, prctls. */
+static void print_thread_attrs(const struct image_thread_attrs *a)
+{
+	static const char *const policies[] = { "other", "fifo", "rr",	   "batch",
+						"iso",	 "idle", "deadline", "ext" };
+	uint32_t i;
+
+	if (a->policy || a->nice || a->sched_flags)
+		printf("  %-7s sched %s", "", a->policy < 8 ? policies[a->policy] : "?");
+	else if (!a->ioprio && !a->nr_cpus && !a->pdeathsig && !a->mce_kill && !a->tsc_sigsegv &&
+		 !a->cpuid_faulting && !a->mpol_mode && !a->slice_ns)
+		return;
+	else
+		printf("  %-7s sched other", "");
+	if (a->rt_priority)
+		printf("/%u", a->rt_priority);
+	if (a->dl_runtime)
+		printf(" %" PRIu64 "/%" PRIu64 "/%" PRIu64 " ns", a->dl_runtime, a->dl_deadline,
+		       a->dl_period);
+	printf(" nice %d", a->nice);
+	if (a->sched_flags & IMAGE_SCHED_FLAG_RESET_ON_FORK)
+		printf(" reset-on-fork");
+	if (a->slice_ns)
+		printf(" slice %" PRIu64 " ns", a->slice_ns);
+	if (a->ioprio)
+		printf("  ioprio %u/%u", a->ioprio >> 13, a->ioprio & 7);
+	for (i = 0; i < a->nr_cpus; i++)
+		printf("%s%u", i ? "," : "  cpus ", a->cpus[i]);
+	if (a->mpol_mode)
+		printf("  mempolicy %u", a->mpol_mode);
+	for (i = 0; i < a->nr_mpol_nodes; i++)
+		printf("%s%u", i ? "," : " nodes ", a->mpol_nodes[i]);
+	if (a->pdeathsig)
+		printf("  pdeathsig %d", a->pdeathsig);
+	if (a->tsc_sigsegv)
+		printf("  rdtsc faults");
+	if (a->cpuid_faulting)
+		printf("  cpuid faults");
+	printf("\n");
+}
+
 static void print_threads(const struct image *img)
 {
 	uint32_t i;
@@ -318,6 +365,7 @@ static void print_threads(const struct image *img)
 		if (t->pending.len)
 			printf("  pending signals: %" PRIu64, t->pending.len / 128);
 		printf("  xsave %" PRIu64 " bytes\n", t->xsave.len);
+		print_thread_attrs(&t->attrs);
 	}
 }
 
