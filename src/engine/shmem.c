@@ -276,6 +276,10 @@ int shmem_dump(struct image *img, pid_t pid, const char *path, uint64_t ino)
 	ret = describe_kind(s, pid, link, &st);
 	if (ret < 0)
 		goto out;
+	if (s->is_memfd || s->path) {
+		s->uid = st.st_uid;
+		s->gid = st.st_gid;
+	}
 	ret = (int)(s - img->shmems);
 	log_debug("%s: %llu bytes in %u extents, seals %#x", what, (unsigned long long)st.st_size,
 		  s->nr_extents, s->seals);
@@ -365,8 +369,10 @@ static int create_posix(const struct image_shmem *s)
 			return log_errno("recreating %s (deleted)", s->path);
 		unlink(path);
 	}
-	if (fchmod(fd, s->mode & 07777) || ftruncate(fd, (off_t)s->size)) {
-		n = log_errno("recreating %s: size %llu", s->path, (unsigned long long)s->size);
+	if (fchown(fd, s->uid, s->gid) || fchmod(fd, s->mode & 07777) ||
+	    ftruncate(fd, (off_t)s->size)) {
+		n = log_errno("recreating %s: owner %u:%u, size %llu", s->path, s->uid, s->gid,
+			      (unsigned long long)s->size);
 		close(fd);
 		return n;
 	}
@@ -388,10 +394,14 @@ int shmem_create(const struct image *img, uint32_t i, int min_fd)
 		fd = memfd_create(s->name ? s->name : "", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 		if (fd < 0)
 			return log_errno("shmem %u: memfd_create \"%s\"", i, s->name ? s->name : "");
-		/* memfd_create() makes it 0777; the program may have changed that (fchmod) */
-		if (ftruncate(fd, (off_t)s->size) || fchmod(fd, s->mode & 07777)) {
-			ret = log_errno("shmem %u: memfd size %llu, mode %04o", i,
-					(unsigned long long)s->size, s->mode & 07777);
+		/*
+		 * memfd_create() makes it 0777 and thaw's; the program may have
+		 * changed that (fchmod, fchown), and it may run as someone else
+		 */
+		if (ftruncate(fd, (off_t)s->size) || fchown(fd, s->uid, s->gid) ||
+		    fchmod(fd, s->mode & 07777)) {
+			ret = log_errno("shmem %u: memfd size %llu, owner %u:%u, mode %04o", i,
+					(unsigned long long)s->size, s->uid, s->gid, s->mode & 07777);
 			close(fd);
 			return ret;
 		}

@@ -510,6 +510,10 @@ static json_t *enc_shmem(struct enc *e, const struct image_shmem *s)
 	}
 	if (s->path || s->is_sysv || s->is_memfd)
 		put(e, o, "mode", j_octal(s->mode));
+	if (s->uid)
+		put(e, o, "uid", j_u64(s->uid));
+	if (s->gid)
+		put(e, o, "gid", j_u64(s->gid));
 	if (s->is_sysv)
 		put(e, o, "sysv", json_pack("{s:I,s:I}", "key", (json_int_t)s->sysv_key, "id",
 					    (json_int_t)s->sysv_id));
@@ -1666,6 +1670,9 @@ static int dec_shmem(struct dec *d, json_t *o, const char *where, struct image_s
 	if (s->path && get_bool(d, o, where, "deleted", &s->is_deleted))
 		return -EINVAL;
 	if (json_object_get(o, "mode") && get_octal(d, o, where, "mode", 07777, &s->mode))
+		return -EINVAL;
+	if (get_u32(d, o, where, "uid", false, &s->uid) ||
+	    get_u32(d, o, where, "gid", false, &s->gid))
 		return -EINVAL;
 	if (json_object_get(o, "sysv")) {
 		json_t *sv = get_obj(d, o, where, "sysv");

@@ -367,6 +367,10 @@ static int check_files(struct check *c, const struct image *img)
 				   s->path);
 		if ((s->path || s->is_sysv) + s->is_memfd > 1)
 			return bad(c, "shmems[%u]: more than one kind", i);
+		if ((s->uid || s->gid) && !s->path && !s->is_memfd)
+			return bad(c, "shmems[%u]: an owner on shared memory that has none of its own", i);
+		if (s->uid == UINT32_MAX || s->gid == UINT32_MAX)
+			return bad(c, "shmems[%u]: owner %u:%u is no id", i, s->uid, s->gid);
 		if (s->path && s->is_sysv)
 			return bad(c, "shmems[%u]: both a /dev/shm file and SysV", i);
 		if (s->nr_extents > IMAGE_MAX_VMAS)

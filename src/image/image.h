@@ -95,6 +95,7 @@ struct image_shmem {
 	char *path; /* POSIX: the file under /dev/shm, or NULL */
 	bool is_deleted; /* POSIX: unlinked (shm_unlink) but still mapped or open */
 	uint32_t mode; /* POSIX, SysV, memfd: permission bits (fchmod of a memfd included) */
+	uint32_t uid, gid; /* POSIX, memfd: the owner (its creator's, or fchown's) */
 	bool is_sysv;
 	int32_t sysv_key, sysv_id; /* SysV: the key (0 = IPC_PRIVATE) and the shmid */
 	/* contents: runs of non-hole data inside the object */

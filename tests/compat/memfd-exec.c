@@ -1,9 +1,9 @@
 /* compat: restore */
 /*
  * memfd-exec.c - an executable memfd comes back executable: a copy of
- * /bin/true in a memfd, its mode changed to 0750, held through the fd
+ * /bin/true in a memfd, given to another owner and mode 0750, held through the fd
  * memfd_create() gave (read-write) and a read-only reopen of it, and mapped
- * shared and private, as a loader does.  Its mode must still be 0750 and
+ * shared and private, as a loader does.  Its owner and mode must stay and
  * execveat() through either fd must run it: the description memfd_create()
  * makes does not count as a writer of the memfd, a writable reopen does, and
  * a writer makes execveat() fail with ETXTBSY.
@@ -36,8 +36,8 @@ static int setup(void)
 			return -1;
 		}
 	close(src);
-	if (fchmod(mfd, 0750)) {
-		perror("fchmod");
+	if (fchown(mfd, 4242, 4343) || fchmod(mfd, 0750)) {
+		perror("fchown, fchmod");
 		return -1;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
@@ -80,8 +80,9 @@ static int check(char *why, size_t whylen)
 
 	if (fstat(exe, &st))
 		return FAILED("fstat: %s", strerror(errno));
-	if ((st.st_mode & 07777) != 0750)
-		return FAILED("the memfd's mode is %04o, want 0750", st.st_mode & 07777);
+	if ((st.st_mode & 07777) != 0750 || st.st_uid != 4242 || st.st_gid != 4343)
+		return FAILED("the memfd's mode is %04o, owner %u:%u, want 0750, 4242:4343",
+			      st.st_mode & 07777, st.st_uid, st.st_gid);
 	if (memcmp(shared, "\177ELF", 4) || memcmp(private, "\177ELF", 4))
 		return FAILED("the mappings do not show the ELF header");
 	if ((err = run(mfd)) || (err = run(exe)))

@@ -255,6 +255,8 @@ static void populate(struct image *img)
 	s->name = strdup("cuda-ipc");
 	s->seals = 0x1f;
 	s->mode = 0750; /* fchmod of a memfd */
+	s->uid = 1234;
+	s->gid = 123;
 	s->nr_extents = 2;
 	s->extents = calloc(2, sizeof(*s->extents));
 	assert_non_null(s->extents);
@@ -586,6 +588,8 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 		assert_str_equal(sa->name, sb->name);
 		assert_int_equal(sa->seals, sb->seals);
 		assert_int_equal(sa->mode, sb->mode);
+		assert_int_equal(sa->uid, sb->uid);
+		assert_int_equal(sa->gid, sb->gid);
 		assert_int_equal(sa->nr_extents, sb->nr_extents);
 		for (j = 0; j < sa->nr_extents; j++) {
 			assert_int_equal(sa->extents[j].off, sb->extents[j].off);
@@ -1350,6 +1354,8 @@ static void test_hostile_json(void **state)
 		{ "\"len\": 20", "\"len\": 9223372036854775807", "past the largest file offset" },
 		{ "\"kind\": \"flock\"", "\"kind\": \"flock\", \"start\": 7", "whole file" },
 		{ "\"kind\": \"flock\"", "\"kind\": \"lease\"", "fd 12 (dir) cannot hold a lock" },
+		{ "\"uid\": 1234", "\"uid\": 4294967295", "shmems[0]: owner 4294967295:123 is no id" },
+		{ "\"gid\": 123", "\"gid\": -1", "gid" },
 		{ "\"path\": \"/srv/jail\"", "\"path\": \"srv/jail\"", "root.path: \"srv/jail\"" },
 		{ "\"path\": \"/srv/jail\"", "\"path\": \"/\"", "not an absolute path below /" },
 		{ "\"type\": \"pgrp\"", "\"type\": \"session\"", "fd_owners[1].type" },
