@@ -4,10 +4,12 @@
  *
  * Credentials are per thread in Linux (each task has its own struct cred):
  * uids and gids (real, effective, saved, filesystem), supplementary groups,
- * the five capability sets, securebits and no_new_privs.  The dump reads
- * them per thread from /proc/PID/task/TID/status, and securebits (which
- * /proc does not show) with an injected prctl; per process it keeps the
- * dumpable flag, which an id change resets.  The restore gives each thread
+ * the five capability sets, securebits, no_new_privs, and the seccomp
+ * filters the thread runs under.  The dump reads them per thread from
+ * /proc/PID/task/TID/status, securebits (which /proc does not show) with an
+ * injected prctl, the filters with PTRACE_SECCOMP_GET_FILTER (each kept once
+ * however many threads share it); per process it keeps the dumpable flag,
+ * which an id change resets.  The restore gives each thread
  * exactly these, last, from inside (restorer.c, apply_creds()): up to then
  * the restored process has thaw's privileges, which it needs to build
  * itself.  Before anything is created, creds_check_restore() makes sure
@@ -27,10 +29,13 @@
 #define LOG_TAG "creds"
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -122,13 +127,57 @@ int creds_last_cap(uint32_t *ret)
 
 /* ---- dump ---- */
 
-int creds_dump_check(const struct frozen *fz)
+/*
+ * Seccomp: a thread in strict mode may make no system call but read, write,
+ * exit and sigreturn; the first injected one would kill it, so the process
+ * is refused before anything is injected.  Under filters, an injected call
+ * could be refused, or kill the process, by the program's own filter:
+ * PTRACE_O_SUSPEND_SECCOMP lets thaw's calls through until the threads are
+ * let go (or thaw dies: detaching clears it).
+ */
+static int check_thread_seccomp(struct frozen *fz, pid_t tid)
 {
+	struct proc_status st;
+	int r;
+
+	r = proc_read_status(fz->pid, tid, &st);
+	if (r < 0)
+		return r;
+	if (st.seccomp == 1) {
+		log_error("pid %d tid %d runs in seccomp strict mode (SECCOMP_MODE_STRICT): the "
+			  "system calls a dump injects would kill it: not supported",
+			  fz->pid, tid);
+		return -ENOTSUP;
+	}
+	if (st.seccomp != 2)
+		return 0;
+	if (ptrace(PTRACE_SETOPTIONS, tid, NULL,
+		   (void *)(long)(FREEZE_PTRACE_OPTIONS | PTRACE_O_SUSPEND_SECCOMP)) < 0) {
+		r = -errno;
+		log_error("pid %d tid %d runs under seccomp filters, and thaw cannot suspend them "
+			  "for the dump (PTRACE_O_SUSPEND_SECCOMP: %s; it needs CAP_SYS_ADMIN and a "
+			  "thaw that is not under seccomp itself)",
+			  fz->pid, tid, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+int creds_dump_check(struct frozen *fz)
+{
+	size_t i;
+	int r;
+
 	if (!proc_same_ns(getpid(), fz->pid, "user")) {
 		log_error("pid %d runs in a user namespace of its own: its ids and capabilities "
 			  "mean something only there, and thaw restores into its own: not supported",
 			  fz->pid);
 		return -ENOTSUP;
+	}
+	for (i = 0; i < fz->nr_tids; i++) {
+		r = check_thread_seccomp(fz, fz->tids[i]);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -153,7 +202,142 @@ static int injected_prctl(struct frozen *fz, pid_t tid, int option, const char *
 	return 0;
 }
 
-static int dump_thread_creds(struct frozen *fz, pid_t tid, struct image_creds *c)
+/* The process's filters so far, with their instructions, to keep each once. */
+struct filter_set {
+	size_t nr;
+	struct known_filter {
+		bool log;
+		size_t len;
+		void *insns;
+	} *filters;
+};
+
+static void filter_set_free(struct filter_set *fs)
+{
+	size_t i;
+
+	for (i = 0; i < fs->nr; i++)
+		free(fs->filters[i].insns);
+	free(fs->filters);
+}
+
+/* The image index of a filter: one seen before, or a new one (takes insns). */
+static int filter_index(struct image *img, struct filter_set *fs, bool log, void *insns,
+			size_t len, uint32_t *ret)
+{
+	struct known_filter *grown;
+	struct image_seccomp_filter *f;
+	size_t i;
+	int r;
+
+	for (i = 0; i < fs->nr; i++)
+		if (fs->filters[i].log == log && fs->filters[i].len == len &&
+		    !memcmp(fs->filters[i].insns, insns, len)) {
+			free(insns);
+			*ret = (uint32_t)i;
+			return 0;
+		}
+	f = image_new_seccomp_filter(img);
+	grown = realloc(fs->filters, (fs->nr + 1) * sizeof(*grown));
+	if (!f || !grown) {
+		if (grown)
+			fs->filters = grown;
+		free(insns);
+		return -ENOMEM;
+	}
+	fs->filters = grown;
+	f->log = log;
+	r = image_add_blob(img, insns, len, &f->prog);
+	fs->filters[fs->nr++] = (struct known_filter){ log, len, insns };
+	*ret = (uint32_t)i;
+	return r;
+}
+
+/* A return of SECCOMP_RET_USER_NOTIF hands calls to a supervisor thaw cannot bring back. */
+static bool notifies_user(const struct sock_filter *insns, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (insns[i].code == (BPF_RET | BPF_K) &&
+		    (insns[i].k & SECCOMP_RET_ACTION_FULL) == SECCOMP_RET_USER_NOTIF)
+			return true;
+	return false;
+}
+
+/* struct seccomp_metadata of <linux/ptrace.h>, which clashes with glibc's header */
+struct filter_metadata {
+	uint64_t filter_off;
+	uint64_t flags;
+};
+
+/* Filter k (0 is the oldest: PTRACE_SECCOMP_GET_FILTER counts from the root) of tid. */
+static int dump_filter(struct frozen *fz, pid_t tid, uint32_t k, uint32_t count,
+		       struct image *img, struct filter_set *fs, uint32_t *ret)
+{
+	struct filter_metadata md = { k, 0 };
+	struct sock_filter *insns;
+	long n, got;
+
+	n = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)(long)k, NULL);
+	if (n <= 0 || n > IMAGE_MAX_BPF_INSNS) {
+		int err = n < 0 ? errno : EINVAL;
+
+		log_error("pid %d tid %d: reading seccomp filter %u of %u (PTRACE_SECCOMP_GET_FILTER): "
+			  "%s", fz->pid, tid, k + 1, count,
+			  err == EMEDIUMTYPE ? "not a classic BPF filter" : strerror(err));
+		return -err;
+	}
+	insns = calloc((size_t)n, sizeof(*insns));
+	if (!insns)
+		return -ENOMEM;
+	got = ptrace(PTRACE_SECCOMP_GET_FILTER, tid, (void *)(long)k, insns);
+	if (got != n || ptrace(PTRACE_SECCOMP_GET_METADATA, tid, (void *)sizeof(md), &md) < 0) {
+		int err = got < 0 || got == n ? errno : EIO;
+
+		free(insns);
+		log_error("pid %d tid %d: reading seccomp filter %u of %u: %s", fz->pid, tid,
+			  k + 1, count, strerror(err));
+		return -err;
+	}
+	if (notifies_user(insns, (size_t)n)) {
+		free(insns);
+		log_error("pid %d tid %d: seccomp filter %u of %u hands system calls to a "
+			  "supervisor (SECCOMP_RET_USER_NOTIF), whose listener cannot be restored: "
+			  "not supported",
+			  fz->pid, tid, k + 1, count);
+		return -ENOTSUP;
+	}
+	return filter_index(img, fs, md.flags & SECCOMP_FILTER_FLAG_LOG, insns,
+			    (size_t)n * sizeof(*insns), ret);
+}
+
+/* The filters thread tid runs under, oldest first. */
+static int dump_filters(struct frozen *fz, pid_t tid, uint32_t count, struct image *img,
+			struct filter_set *fs, struct image_creds *c)
+{
+	uint32_t k;
+	int r;
+
+	if (count > IMAGE_MAX_SECCOMP_FILTERS) {
+		log_error("pid %d tid %d: %u seccomp filters, at most %d supported", fz->pid, tid,
+			  count, IMAGE_MAX_SECCOMP_FILTERS);
+		return -ENOTSUP;
+	}
+	c->seccomp = calloc(count, sizeof(*c->seccomp));
+	if (!c->seccomp)
+		return -ENOMEM;
+	for (k = 0; k < count; k++) {
+		r = dump_filter(fz, tid, k, count, img, fs, &c->seccomp[k]);
+		if (r < 0)
+			return r;
+		c->nr_seccomp = k + 1;
+	}
+	return 0;
+}
+
+static int dump_thread_creds(struct frozen *fz, pid_t tid, struct image *img,
+			     struct filter_set *fs, struct image_creds *c)
 {
 	struct proc_creds pc;
 	int r;
@@ -168,19 +352,25 @@ static int dump_thread_creds(struct frozen *fz, pid_t tid, struct image_creds *c
 		.cap_inh = pc.cap_inh, .cap_prm = pc.cap_prm, .cap_eff = pc.cap_eff,
 		.cap_bnd = pc.cap_bnd, .cap_amb = pc.cap_amb, .no_new_privs = pc.no_new_privs,
 	};
+	if (pc.seccomp == 2) {
+		r = dump_filters(fz, tid, pc.seccomp_filters, img, fs, c);
+		if (r < 0)
+			return r;
+	}
 	return injected_prctl(fz, tid, PR_GET_SECUREBITS, "securebits", &c->securebits);
 }
 
 int creds_dump(struct frozen *fz, struct image *img)
 {
+	struct filter_set fs = { 0 };
 	size_t i;
-	int r;
+	int r = 0;
 
-	for (i = 0; i < fz->nr_tids && i < img->nr_threads; i++) {
-		r = dump_thread_creds(fz, fz->tids[i], &img->threads[i].creds);
-		if (r < 0)
-			return r;
-	}
+	for (i = 0; r == 0 && i < fz->nr_tids && i < img->nr_threads; i++)
+		r = dump_thread_creds(fz, fz->tids[i], img, &fs, &img->threads[i].creds);
+	filter_set_free(&fs);
+	if (r < 0)
+		return r;
 	return injected_prctl(fz, fz->pid, PR_GET_DUMPABLE, "dumpable flag", &img->creds.dumpable);
 }
 
@@ -220,6 +410,44 @@ static int check_thread_caps(const struct image *img, const struct image_thread 
 	return 0;
 }
 
+/*
+ * What thaw restore's own task state would hand down: no_new_privs and
+ * seccomp filters cannot be taken off, so a thaw under either would give
+ * them to every process it restores.  And the snapshot's own filters are
+ * installed (and the tracer's calls let through them) only with
+ * CAP_SYS_ADMIN.
+ */
+static int check_own_state(const struct image *img, const struct own_caps *own)
+{
+	struct proc_status st;
+	uint32_t i;
+	int r;
+
+	r = proc_read_status(getpid(), 0, &st);
+	if (r < 0)
+		return r;
+	for (i = 0; st.no_new_privs && i < img->nr_threads; i++)
+		if (!img->threads[i].creds.no_new_privs) {
+			log_error("snapshot %s: tid %d had no no_new_privs, and thaw restore runs with "
+				  "it: the restored process would inherit it",
+				  img->path, img->threads[i].tid);
+			return -EPERM;
+		}
+	if (st.seccomp) {
+		log_error("snapshot %s: thaw restore runs under seccomp (Seccomp: %d in its "
+			  "/proc/PID/status), which the restored process would inherit",
+			  img->path, st.seccomp);
+		return -EPERM;
+	}
+	if (creds_has_filters(img) && !(own->eff >> CAP_SYS_ADMIN & 1)) {
+		log_error("snapshot %s: restoring its seccomp filters needs CAP_SYS_ADMIN, which "
+			  "thaw restore does not have",
+			  img->path);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int creds_check_restore(const struct image *img)
 {
 	static const int needed[] = { CAP_SETUID, CAP_SETGID, CAP_SETPCAP };
@@ -232,6 +460,8 @@ int creds_check_restore(const struct image *img)
 	r = read_own_caps(&own);
 	if (r == 0)
 		r = creds_last_cap(&last);
+	if (r == 0)
+		r = check_own_state(img, &own);
 	if (r < 0)
 		return r;
 	exists = last >= 63 ? UINT64_MAX : (1ull << (last + 1)) - 1;
@@ -254,17 +484,47 @@ int creds_check_restore(const struct image *img)
 	return 0;
 }
 
-void creds_fill(struct restorer_creds *rc, const struct image_creds *c, uint32_t *groups)
+void creds_fill(struct restorer_creds *rc, const struct image_creds *c, uint32_t *ids)
 {
 	*rc = (struct restorer_creds){
 		.uid = c->uid, .euid = c->euid, .suid = c->suid, .fsuid = c->fsuid,
 		.gid = c->gid, .egid = c->egid, .sgid = c->sgid, .fsgid = c->fsgid,
 		.cap_inh = c->cap_inh, .cap_prm = c->cap_prm, .cap_eff = c->cap_eff,
 		.cap_bnd = c->cap_bnd, .cap_amb = c->cap_amb, .securebits = c->securebits,
-		.no_new_privs = c->no_new_privs, .nr_groups = c->nr_groups, .groups = groups,
+		.no_new_privs = c->no_new_privs, .nr_groups = c->nr_groups,
+		.nr_seccomp = c->nr_seccomp, .groups = ids, .seccomp = ids + c->nr_groups,
 	};
 	if (c->nr_groups)
-		memcpy(groups, c->groups, c->nr_groups * sizeof(*groups));
+		memcpy(rc->groups, c->groups, c->nr_groups * sizeof(*ids));
+	if (c->nr_seccomp)
+		memcpy(rc->seccomp, c->seccomp, c->nr_seccomp * sizeof(*ids));
+}
+
+bool creds_filters_shared(const struct image *img)
+{
+	const struct image_creds *first = &img->threads[0].creds;
+	uint32_t i;
+
+	if (img->nr_threads < 2 || !first->nr_seccomp)
+		return false;
+	for (i = 1; i < img->nr_threads; i++) {
+		const struct image_creds *c = &img->threads[i].creds;
+
+		if (c->nr_seccomp != first->nr_seccomp ||
+		    memcmp(c->seccomp, first->seccomp, c->nr_seccomp * sizeof(*c->seccomp)))
+			return false;
+	}
+	return true;
+}
+
+bool creds_has_filters(const struct image *img)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_threads; i++)
+		if (img->threads[i].creds.nr_seccomp)
+			return true;
+	return false;
 }
 
 static const char *limit_str(uint64_t v, char *buf, size_t len)

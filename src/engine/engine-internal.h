@@ -36,6 +36,9 @@ struct frozen {
 	int stop_signal; /* in group stop (job control) by this signal when frozen, or 0 */
 };
 
+/* The ptrace options every frozen thread is seized with (creds.c adds PTRACE_O_SUSPEND_SECCOMP). */
+#define FREEZE_PTRACE_OPTIONS PTRACE_O_TRACESYSGOOD
+
 /* freeze.c */
 int freeze_process(pid_t pid, struct frozen *fz) __attribute__((warn_unused_result));
 /* Lets every thread run on (leave_running) or kills the process. */
@@ -119,14 +122,22 @@ struct restorer_creds;
 bool creds_have_cap(int cap);
 /* The highest capability number of this kernel (/proc/sys/kernel/cap_last_cap). */
 int creds_last_cap(uint32_t *ret) __attribute__((warn_unused_result));
-/* Before anything is injected: refuses a process whose credentials cannot come back. */
-int creds_dump_check(const struct frozen *fz) __attribute__((warn_unused_result));
-/* Every thread's credentials (after threads_dump()) and the dumpable flag. */
+/*
+ * Before anything is injected: refuses a process whose credentials cannot
+ * come back, or that an injected system call would harm (seccomp strict
+ * mode), and suspends the seccomp filters of the others for the dump.
+ */
+int creds_dump_check(struct frozen *fz) __attribute__((warn_unused_result));
+/* Every thread's credentials and seccomp filters (after threads_dump()), the dumpable flag. */
 int creds_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
 /* thaw holds every capability the snapshot's threads need to be given: 0 or -errno, logged. */
 int creds_check_restore(const struct image *img) __attribute__((warn_unused_result));
-/* The restorer's copy of c, its groups copied to groups (room for c->nr_groups). */
-void creds_fill(struct restorer_creds *rc, const struct image_creds *c, uint32_t *groups);
+/* The restorer's copy of c, its groups and filter indexes copied to ids (room for both). */
+void creds_fill(struct restorer_creds *rc, const struct image_creds *c, uint32_t *ids);
+/* More than one thread, and every thread under the same seccomp filters. */
+bool creds_filters_shared(const struct image *img);
+/* Some thread runs under seccomp filters. */
+bool creds_has_filters(const struct image *img);
 /* The snapshot's hard limits are ones the restored process can set itself: 0 or -EPERM, logged. */
 int creds_check_rlimits(const struct image *img) __attribute__((warn_unused_result));
 /*

@@ -224,7 +224,7 @@ static int seize_thread(struct frozen *fz, pid_t tid)
 	pid_t *tids;
 	int ret, stop_sig;
 
-	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0) {
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)FREEZE_PTRACE_OPTIONS) < 0) {
 		if (errno == ESRCH)
 			return 0; /* exited meanwhile */
 		if (errno == EPERM) {

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -96,6 +97,7 @@ static const char *const step_names[] = {
 	[RESTORER_ERR_AMBIENT] = "raising the ambient capabilities",
 	[RESTORER_ERR_DUMPABLE] = "setting the dumpable flag",
 	[RESTORER_ERR_NNP] = "setting no_new_privs",
+	[RESTORER_ERR_SECCOMP] = "installing its seccomp filters",
 };
 
 int restore_validate(const struct image *img)
@@ -373,7 +375,8 @@ static int fill_threads(struct restorer_args *a, struct region *r, const struct 
 		memcpy(rt->comm, t->comm, sizeof(rt->comm));
 		rt->comm[15] = 0;
 		attrs_fill_thread(rt, &t->attrs);
-		creds_fill(&rt->creds, &t->creds, region_alloc(r, t->creds.nr_groups * 4ull));
+		creds_fill(&rt->creds, &t->creds,
+			   region_alloc(r, (t->creds.nr_groups + t->creds.nr_seccomp) * 4ull));
 		if (t->pending.len) {
 			ret = image_read_blob(img, &t->pending, &pending);
 			if (ret < 0)
@@ -384,6 +387,33 @@ static int fill_threads(struct restorer_args *a, struct region *r, const struct 
 			free(pending);
 		}
 	}
+	return 0;
+}
+
+/* The process's seccomp filters, each once, for the threads' lists of them. */
+static int fill_filters(struct restorer_args *a, struct region *r, const struct image *img)
+{
+	uint32_t i;
+	int ret;
+
+	a->nr_filters = img->nr_seccomp_filters;
+	a->filters = region_alloc(r, (uint64_t)img->nr_seccomp_filters * sizeof(*a->filters));
+	for (i = 0; i < img->nr_seccomp_filters; i++) {
+		const struct image_seccomp_filter *f = &img->seccomp_filters[i];
+		void *data = NULL;
+
+		ret = image_read_blob(img, &f->prog, &data);
+		if (ret < 0)
+			return ret;
+		a->filters[i] = (struct restorer_filter){
+			.len = (uint16_t)(f->prog.len / 8),
+			.insns = region_alloc(r, f->prog.len),
+			.flags = f->log ? SECCOMP_FILTER_FLAG_LOG : 0,
+		};
+		memcpy(a->filters[i].insns, data, f->prog.len);
+		free(data);
+	}
+	a->seccomp_shared = creds_filters_shared(img);
 	return 0;
 }
 
@@ -456,7 +486,7 @@ static int fill_process(struct restorer_args *a, struct region *r, struct helper
 	ret = creds_last_cap(&a->cap_last_cap);
 	if (ret < 0)
 		return ret;
-	return 0;
+	return fill_filters(a, r, img);
 }
 
 static uint64_t region_size(const struct image *img)
@@ -473,7 +503,12 @@ static uint64_t region_size(const struct image *img)
 	size += (uint64_t)img->nr_posix_timers * sizeof(struct restorer_timer) + 64;
 	size += (uint64_t)img->nr_threads * (sizeof(struct restorer_thread) + 64);
 	for (i = 0; i < img->nr_threads; i++)
-		size += img->threads[i].pending.len + 64 + img->threads[i].creds.nr_groups * 4ull + 64;
+		size += img->threads[i].pending.len + 64 +
+			(img->threads[i].creds.nr_groups + img->threads[i].creds.nr_seccomp) * 4ull +
+			64;
+	size += (uint64_t)img->nr_seccomp_filters * (sizeof(struct restorer_filter) + 64) + 64;
+	for (i = 0; i < img->nr_seccomp_filters; i++)
+		size += img->seccomp_filters[i].prog.len;
 	size += (IMAGE_MAX_FILES * 2 + IMAGE_MAX_SHMEMS + 8) * sizeof(int32_t);
 	size += 4 * 1024 * 1024; /* park area for the vDSO family, with room */
 	size += (uint64_t)(img->nr_threads + 1 + RESTORER_MAX_FILLERS) * THREAD_STACK;
@@ -1557,6 +1592,8 @@ static int prepare_ipc(struct tree *tr)
 static __attribute__((noreturn)) void init_main(struct tree *tr, const char *path,
 					       int status_fd, int release_fd, bool die_with_parent)
 {
+	long options = PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACESYSGOOD |
+		       PTRACE_O_EXITKILL;
 	struct tracer t = { .tree = tr, .path = path };
 	double started = now_ms();
 	int sync[2], region[2], ret;
@@ -1603,10 +1640,17 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	/* the helpers have the restorers' ends: if they die, thaw sees EOF */
 	close_each(tr->fill_fds, tr->nr);
 	close(region[1]);
-	/* the helpers' children (the tree) are traced from their first instruction */
-	if (ptrace(PTRACE_SEIZE, root, NULL,
-		   (void *)(long)(PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACESYSGOOD |
-				  PTRACE_O_EXITKILL)) < 0) {
+	/*
+	 * The helpers' children (the tree) are traced from their first
+	 * instruction, with these options.  Threads that install seccomp
+	 * filters in the restorer still run thaw's injected calls afterwards
+	 * (locks, late signals, timers, the unmap): SUSPEND_SECCOMP lets those
+	 * through until the threads are let go.
+	 */
+	for (k = 0; k < tr->nr; k++)
+		if (creds_has_filters(tr->imgs[k]))
+			options |= PTRACE_O_SUSPEND_SECCOMP;
+	if (ptrace(PTRACE_SEIZE, root, NULL, (void *)options) < 0) {
 		log_error("pid %d: cannot trace the restore helper: %s", root, strerror(errno));
 		kill(root, SIGKILL);
 		_exit(1);

@@ -536,6 +536,8 @@ static const struct image_field creds_fields[] = {
 	IMAGE_HEX64(struct image_creds, cap_amb),
 	IMAGE_FIELD(struct image_creds, securebits, IMAGE_F_HEX32, .max = IMAGE_SECUREBITS_ALL),
 	IMAGE_BOOL(struct image_creds, no_new_privs),
+	IMAGE_SCALARS(struct image_creds, seccomp, nr_seccomp, IMAGE_F_U32, 0,
+		      IMAGE_MAX_SECCOMP_FILTERS - 1, IMAGE_MAX_SECCOMP_FILTERS),
 };
 
 /* What the kernel keeps true of every task's capability sets (security/commoncap.c). */
@@ -560,6 +562,25 @@ static const struct image_field proc_creds_fields[] = {
 };
 
 static IMAGE_RECORD_DEF(proc_creds_record, image_proc_creds, proc_creds_fields, NULL);
+
+static const struct image_field seccomp_filter_fields[] = {
+	IMAGE_FIELD(struct image_seccomp_filter, log, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_seccomp_filter, prog, IMAGE_F_BLOB),
+};
+
+/* Whole instructions, at least one, at most BPF_MAXINSNS. */
+static int check_seccomp_filter(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_seccomp_filter *f = rec;
+
+	if (!f->prog.len || f->prog.len % 8 || f->prog.len / 8 > IMAGE_MAX_BPF_INSNS)
+		return table_bad(err, errlen, "%s.prog: %llu bytes is not 1 to %d BPF instructions",
+				 where, (unsigned long long)f->prog.len, IMAGE_MAX_BPF_INSNS);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(seccomp_filter_record, image_seccomp_filter, seccomp_filter_fields,
+			check_seccomp_filter);
 
 /* The root directory (src/engine/process.c) */
 
@@ -589,6 +610,8 @@ static IMAGE_RECORD_DEF(root_record, image_root, root_fields, check_root);
 
 const struct image_section image_sections[] = {
 	SECTION_ONE("creds", proc_creds_record, creds),
+	SECTION_ARRAY("seccomp_filters", seccomp_filter_record, seccomp_filters, nr_seccomp_filters,
+		      IMAGE_MAX_SECCOMP_FILTERS),
 	SECTION_ARRAY("files", image_file_record, files, nr_files, IMAGE_MAX_FILES),
 	SECTION_ONE("attrs", proc_attrs_record, attrs),
 	SECTION_ONE("job_control", job_control_record, job_control),

@@ -107,6 +107,27 @@ static int check_proc(struct check *c, const struct image *img)
 	return check_siginfo_blob(c, "process.pending_shared", &p->pending_shared);
 }
 
+/* A thread's filters exist and fit on one filter path of the kernel. */
+static int check_seccomp_path(struct check *c, const struct image *img, uint32_t i)
+{
+	const struct image_creds *cr = &img->threads[i].creds;
+	uint64_t insns = 0;
+	uint32_t k;
+
+	for (k = 0; k < cr->nr_seccomp; k++) {
+		uint32_t f = cr->seccomp[k];
+
+		if (f >= img->nr_seccomp_filters)
+			return bad(c, "threads[%u].creds.seccomp[%u]: filter %u of %u", i, k, f,
+				   img->nr_seccomp_filters);
+		insns += img->seccomp_filters[f].prog.len / 8 + 4;
+	}
+	if (insns > IMAGE_MAX_SECCOMP_PATH)
+		return bad(c, "threads[%u].creds.seccomp: %" PRIu64 " instructions, the kernel "
+			   "allows %d on one thread", i, insns, IMAGE_MAX_SECCOMP_PATH);
+	return 0;
+}
+
 static int check_threads(struct check *c, const struct image *img)
 {
 	uint32_t i, j;
@@ -141,6 +162,8 @@ static int check_threads(struct check *c, const struct image *img)
 		if (t->creds.nr_groups > IMAGE_MAX_GROUPS)
 			return bad(c, "threads[%u].creds.groups: %u, at most %d allowed", i,
 				   t->creds.nr_groups, IMAGE_MAX_GROUPS);
+		if (check_seccomp_path(c, img, i))
+			return -EINVAL;
 		/* tids are few; a quadratic check stays far below a millisecond */
 		for (j = 0; j < i; j++)
 			if (img->threads[j].tid == t->tid)

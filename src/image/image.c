@@ -226,6 +226,12 @@ struct image_fd_owner *image_new_fd_owner(struct image *img)
 	return GROW(img->fd_owners, img->nr_fd_owners, IMAGE_MAX_FDS, "fd owners");
 }
 
+struct image_seccomp_filter *image_new_seccomp_filter(struct image *img)
+{
+	return GROW(img->seccomp_filters, img->nr_seccomp_filters, IMAGE_MAX_SECCOMP_FILTERS,
+		    "seccomp filters");
+}
+
 int image_file_index(struct image *img, const struct image_file *file)
 {
 	struct image_file *f;

@@ -259,6 +259,23 @@ struct image_creds {
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
 	uint32_t securebits; /* PR_GET_SECUREBITS */
 	bool no_new_privs;
+	/* seccomp: the filters it runs under, oldest first, as indexes into image.seccomp_filters */
+	uint32_t nr_seccomp;
+	uint32_t *seccomp;
+};
+
+/*
+ * A seccomp filter (classic BPF, PTRACE_SECCOMP_GET_FILTER) that threads of
+ * the process run under; one that several threads share is kept once.  A
+ * thread's filters together stay within the kernel's bound on a filter
+ * path: every filter counts 4 instructions more than it has.
+ */
+#define IMAGE_MAX_SECCOMP_FILTERS 8192
+#define IMAGE_MAX_BPF_INSNS 4096 /* BPF_MAXINSNS: one filter */
+#define IMAGE_MAX_SECCOMP_PATH 32768 /* MAX_INSNS_PER_PATH: a thread's filters, 4 more each */
+struct image_seccomp_filter {
+	bool log; /* SECCOMP_FILTER_FLAG_LOG */
+	struct image_blob prog; /* struct sock_filter[], 8 bytes each */
 };
 
 /* Per process: what the threads' credentials do not hold. */
@@ -690,6 +707,8 @@ struct image {
 	uint32_t nr_fd_owners;
 	struct image_fd_owner *fd_owners;
 	struct image_proc_creds creds;
+	uint32_t nr_seccomp_filters;
+	struct image_seccomp_filter *seccomp_filters;
 
 	/* pages.idx, loaded on read; appended to by image_add_pages() on write */
 	uint64_t nr_runs;
@@ -739,6 +758,7 @@ struct image_shmem *image_new_shmem(struct image *img);
 struct image_child *image_new_child(struct image *img);
 struct image_lock *image_new_lock(struct image *img);
 struct image_fd_owner *image_new_fd_owner(struct image *img);
+struct image_seccomp_filter *image_new_seccomp_filter(struct image *img);
 /* An image with nothing in it and no files (the GPU state of a process before its dump). */
 struct image *image_alloc_empty(void);
 /*

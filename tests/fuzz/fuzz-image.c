@@ -109,7 +109,7 @@ static const char sample[] =
 	"\"creds\":{\"uid\":1000,\"euid\":1000,\"suid\":1000,\"fsuid\":1000,\"gid\":100,\"egid\":100,"
 	"\"sgid\":100,\"fsgid\":100,\"groups\":[27,100],\"cap_inh\":\"0x0\",\"cap_prm\":\"0x400\",\"cap_e"
 	"ff\":\"0x400\",\"cap_bnd\":\"0x1ffffffffff\",\"cap_amb\":\"0x0\",\"securebits\":\"0x10\",\"no_new_p"
-	"rivs\":true}}],\"vmas\":[{\"start\":\"0"
+	"rivs\":true,\"seccomp\":[0]}}],\"vmas\":[{\"start\":\"0"
 	"x400000\",\"end\":\"0x401000\",\"prot\":\"r-x\",\"kind\":\"file-private\",\"flags\":[],\"madvise\":[]"
 	",\"pgoff\":\"0x0\",\"file\":0,\"name\":\"/usr/bin/prog\",\"pages\":{\"dumped\":0,\"zero\":0,\"file\":1"
 	"}},{\"start\":\"0x7f0000000000\",\"end\":\"0x7f0000010000\",\"prot\":\"rw-\",\"kind\":\"shmem\",\"fla"
@@ -126,7 +126,8 @@ static const char sample[] =
 	"\":14328,\"mtime_ns\":1700000000000000000,\"ino\":1234,\"dev\":\"0x803\",\"mode\":\"0100755\",\"rd"
 	"ev\":\"0x0\",\"is_deleted\":false}],\"shmems\":[{\"ino\":5,\"size\":65536,\"memfd\":true,\"name\":\"buf"
 	"\",\"seals\":\"0x0\",\"extents\":[{\"off\":0,\"data\":{\"off\":3048,\"len\":4096,\"crc\":\"0x55\"}}]}],"
-	"\"creds\":{\"dumpable\":1},\"job_control\":{},\"root\":{},"
+	"\"creds\":{\"dumpable\":1},\"job_control\":{},\"root\":{},\"seccomp_filters\":[{\"log\":tr"
+	"ue,\"prog\":{\"off\":0,\"len\":8,\"crc\":\"0x1\"}}],"
 	"\"attrs\":{\"oom_score_adj\":0,\"coredump_filter\":\"0x33\",\"loginuid\":4294967295},"
 	"\"pages\":{\"runs\":1,\"bytes\":12288}}";
 

@@ -216,6 +216,26 @@ static void populate(struct image *img)
 						.mdwe = IMAGE_MDWE_REFUSE_EXEC_GAIN,
 						.autogroup_nice = 6 };
 	img->creds.dumpable = 2;
+	/* seccomp: threads 0 and 1 share two filters, thread 2 runs under the second alone */
+	{
+		struct image_seccomp_filter *f0 = image_new_seccomp_filter(img);
+		struct image_seccomp_filter *f1 = image_new_seccomp_filter(img);
+
+		assert_non_null(f0);
+		assert_non_null(f1);
+		fill_blob(img, &f0->prog, 24, 21);
+		fill_blob(img, &f1->prog, 4096 * 8, 22);
+		f1->log = true;
+		for (i = 0; i < 3; i++) {
+			struct image_creds *c = &img->threads[i].creds;
+
+			c->nr_seccomp = i < 2 ? 2 : 1;
+			c->seccomp = calloc(2, sizeof(uint32_t));
+			assert_non_null(c->seccomp);
+			c->seccomp[0] = i < 2 ? 0 : 1;
+			c->seccomp[1] = 1;
+		}
+	}
 
 	memset(&file, 0, sizeof(file));
 	file.path = "/usr/lib/x86_64-linux-gnu/libc.so.6";
@@ -474,9 +494,19 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 			assert_memory_equal(ta.attrs.mpol_nodes, tb.attrs.mpol_nodes,
 					    ta.attrs.nr_mpol_nodes * sizeof(uint32_t));
 		ta.attrs.mpol_nodes = tb.attrs.mpol_nodes = NULL;
+		assert_int_equal(ta.creds.nr_seccomp, tb.creds.nr_seccomp);
+		if (ta.creds.nr_seccomp)
+			assert_memory_equal(ta.creds.seccomp, tb.creds.seccomp,
+					    ta.creds.nr_seccomp * sizeof(uint32_t));
+		ta.creds.seccomp = tb.creds.seccomp = NULL;
 		assert_memory_equal(&ta, &tb, sizeof(ta));
 	}
 	assert_int_equal(a->creds.dumpable, b->creds.dumpable);
+	assert_int_equal(a->nr_seccomp_filters, b->nr_seccomp_filters);
+	for (i = 0; i < a->nr_seccomp_filters; i++) {
+		assert_int_equal(a->seccomp_filters[i].log, b->seccomp_filters[i].log);
+		assert_blob_equal(&a->seccomp_filters[i].prog, &b->seccomp_filters[i].prog);
+	}
 
 	assert_int_equal(a->nr_vmas, b->nr_vmas);
 	for (i = 0; i < a->nr_vmas; i++) {
@@ -1332,6 +1362,11 @@ static void test_hostile_json(void **state)
 		{ "\"dumpable\": 2", "\"dumpable\": 3", "creds.dumpable" },
 		{ "\"dumpable\": 2", "\"dumpable\": 2, \"dumpabel\": 1", "unknown field" },
 		{ "\"no_new_privs\": false", "\"no_new_privs\": 0", "threads[0].creds.no_new_privs" },
+		{ "\"seccomp\": [\n          0,", "\"seccomp\": [\n          5,",
+		  "threads[0].creds.seccomp[0]: filter 5 of 2" },
+		{ "\"len\": 24,", "\"len\": 20,", "seccomp_filters[0].prog: 20 bytes" },
+		{ "\"len\": 32768,", "\"len\": 32776,", "seccomp_filters[1].prog: 32776 bytes" },
+		{ "\"log\": true", "\"log\": 1", "seccomp_filters[1].log" },
 		{ "\"signal\": 2,", "\"signal\": 19,", "sigactions[0]: signal 19 (SIGSTOP) cannot" },
 		/* process and thread attributes */
 		{ "\"policy\": \"fifo\"", "\"policy\": \"iso\"", "no policy of Linux" },

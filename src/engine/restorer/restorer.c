@@ -49,6 +49,7 @@
 #define NR_capget 125
 #define NR_capset 126
 #define NR_personality 135
+#define NR_seccomp 317
 #define NR_exit 60
 #define NR_mlock 149
 #define NR_mlock2 325
@@ -103,6 +104,8 @@
 #define NR_arch_prctl 158
 #define NR_set_mempolicy 238
 #define ARCH_SET_CPUID 0x1012
+#define SECCOMP_SET_MODE_FILTER 1
+#define SECCOMP_FILTER_FLAG_TSYNC 1
 #define SS_DISABLE 2
 
 #define CLONE_VM 0x00000100
@@ -505,6 +508,25 @@ static long set_fsid(long nr, uint32_t id)
 	return (uint32_t)sys1(nr, id) == id ? 0 : -1 /* EPERM */;
 }
 
+/* c's filters, oldest first: they stack, the newest runs first. */
+static long install_filters(const struct restorer_args *a, const struct restorer_creds *c,
+			    uint32_t flags)
+{
+	uint32_t i;
+	long ret;
+
+	for (i = 0; i < c->nr_seccomp; i++) {
+		const struct restorer_filter *f = &a->filters[c->seccomp[i]];
+
+		ret = sys3(NR_seccomp, SECCOMP_SET_MODE_FILTER, f->flags | flags, f);
+		if (ret > 0)
+			return -16; /* EBUSY: TSYNC names a thread that could not follow */
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 #define CREDS_STEP(step, call)                                                                     \
 	do {                                                                                       \
 		long __r = (call);                                                                 \
@@ -527,6 +549,14 @@ static long set_fsid(long nr, uint32_t id)
  *  - the process's dumpable flag, once every thread's ids are set (an
  *    euid or fsuid change resets it), by the leader;
  *  - the real securebits, with CAP_SETPCAP still effective;
+ *  - the seccomp filters, oldest first, while CAP_SYS_ADMIN is still
+ *    effective (a program that installed them as root and then gave up
+ *    CAP_SYS_ADMIN without no_new_privs could not install them again), and
+ *    before no_new_privs (a TSYNC install by a caller with no_new_privs
+ *    would give it to every thread).  From here on the filters would judge
+ *    every system call, the tracer's injected ones too, but for
+ *    PTRACE_O_SUSPEND_SECCOMP, which the tracer holds until it lets the
+ *    threads go (restore.c);
  *  - no_new_privs, then the final effective/permitted/inheritable sets,
  *    which give up whatever thaw had and the program did not.
  */
@@ -577,6 +607,9 @@ static void apply_creds(struct restorer_args *a, const struct restorer_thread *t
 			CREDS_STEP(RESTORER_ERR_DUMPABLE, -1);
 	}
 	CREDS_STEP(RESTORER_ERR_SECUREBITS, sys2(NR_prctl, PR_SET_SECUREBITS, c->securebits));
+	if (!a->seccomp_shared || is_leader)
+		CREDS_STEP(RESTORER_ERR_SECCOMP,
+			   install_filters(a, c, a->seccomp_shared ? SECCOMP_FILTER_FLAG_TSYNC : 0));
 	if (c->no_new_privs)
 		CREDS_STEP(RESTORER_ERR_NNP, sys5(NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 	CREDS_STEP(RESTORER_ERR_CAPS, set_caps(c->cap_eff, c->cap_prm, c->cap_inh));

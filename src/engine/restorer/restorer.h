@@ -54,6 +54,7 @@ enum restorer_step {
 	RESTORER_ERR_AMBIENT,
 	RESTORER_ERR_DUMPABLE,
 	RESTORER_ERR_NNP,
+	RESTORER_ERR_SECCOMP,
 };
 
 /*
@@ -112,8 +113,18 @@ struct restorer_creds {
 	uint32_t securebits;
 	uint32_t no_new_privs;
 	uint32_t nr_groups;
-	uint32_t pad;
+	uint32_t nr_seccomp;
 	uint32_t *groups;
+	uint32_t *seccomp; /* indexes into restorer_args.filters, oldest first */
+};
+
+/* A seccomp filter; starts as the kernel's struct sock_fprog, so it is passed as one. */
+struct restorer_filter {
+	uint16_t len; /* instructions */
+	uint16_t pad[3];
+	void *insns; /* struct sock_filter[] */
+	uint32_t flags; /* SECCOMP_FILTER_FLAG_LOG */
+	uint32_t pad2;
 };
 #define RESTORER_NODE_WORDS 16 /* a nodemask of 1024 nodes */
 
@@ -207,6 +218,14 @@ struct restorer_args {
 	uint32_t dumpable; /* PR_GET_DUMPABLE of the process, set once every thread's ids are */
 	uint32_t cap_last_cap; /* /proc/sys/kernel/cap_last_cap: the bounding set's top bit */
 	volatile int32_t ids_set; /* threads other than the leader whose ids are set */
+	uint32_t nr_filters;
+	struct restorer_filter *filters;
+	/*
+	 * Every thread runs under the same filters: the leader installs them
+	 * once for all with SECCOMP_FILTER_FLAG_TSYNC, so that they are shared
+	 * again (a later TSYNC of the program's own needs that).
+	 */
+	uint32_t seccomp_shared;
 
 	/* where the blob reports progress, for the tracer's error messages */
 	volatile uint64_t fail_detail; /* e.g. the vaddr of the run that failed */
