@@ -173,6 +173,14 @@ static const struct image_field sock_attrs_fields[] = {
 		    .nr_names = 2, IMAGE_OPTIONAL),
 	IMAGE_FIELD(struct image_sock_attrs, is_reset_by_peer, IMAGE_F_BOOL, .max = 1,
 		    IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_attrs, has_file, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_attrs, file_mode, IMAGE_F_OCTAL, .max = 07777, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_attrs, file_uid, IMAGE_F_U32, .max = UINT32_MAX - 1,
+		    IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_attrs, file_gid, IMAGE_F_U32, .max = UINT32_MAX - 1,
+		    IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_attrs, is_file_unlinked, IMAGE_F_BOOL, .max = 1,
+		    IMAGE_OPTIONAL),
 };
 
 /* An option is set once: two values for one would make restore's result depend on order. */
@@ -189,6 +197,11 @@ static int check_sock_attrs(const void *rec, const char *where, char *err, size_
 					 i, a->opts[i].level, a->opts[i].name);
 				return -EINVAL;
 			}
+	if (a->has_file && a->is_file_unlinked)
+		return table_bad(err, errlen, "%s: a socket file both there and removed", where);
+	if (!a->has_file && (a->file_mode || a->file_uid || a->file_gid))
+		return table_bad(err, errlen, "%s: a socket file's mode or owner without a file",
+				 where);
 	for (i = 0; i < a->nr_mcast; i++)
 		for (j = 0; j < i; j++)
 			if (!strcmp(a->mcast[i].dev, a->mcast[j].dev) &&

@@ -278,6 +278,10 @@ static int check_socket(struct check *c, const struct image_fd *f)
 			   f->fd);
 	if (f->sock.state == IMAGE_SOCK_RESET && (fam == AF_UNIX || type != SOCK_STREAM))
 		return bad(c, "fd %d: only TCP connections come back reset", f->fd);
+	if ((f->sock.attrs.has_file || f->sock.attrs.is_file_unlinked) &&
+	    (fam != AF_UNIX || f->sock.addr_len <= 2 || !f->sock.addr[2] ||
+	     (f->sock.state != IMAGE_SOCK_BOUND && f->sock.state != IMAGE_SOCK_LISTEN)))
+		return bad(c, "fd %d: a socket file for a socket not bound to a path", f->fd);
 	if (f->sock.attrs.is_reset_by_peer &&
 	    (f->sock.state != IMAGE_SOCK_PAIR || f->sock.peer_ino || type == SOCK_DGRAM))
 		return bad(c, "fd %d: only a stream pair end whose peer closed is reset by it",

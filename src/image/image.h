@@ -389,6 +389,11 @@ struct image_sock_attrs {
 	bool is_filter_locked; /* SO_LOCK_FILTER */
 	uint32_t shutdown; /* IMAGE_SOCK_SHUT_*: shutdown(2), or what a closed peer left */
 	bool is_reset_by_peer; /* PAIR, peer closed with data unread: ECONNRESET is pending */
+	/* Unix, bound to a path: its socket file (has_file), or that the file was removed */
+	bool has_file;
+	uint32_t file_mode; /* permission bits, 07777 */
+	uint32_t file_uid, file_gid;
+	bool is_file_unlinked;
 };
 
 struct image_fd {

@@ -1517,6 +1517,13 @@ static void test_socket_attrs(void **state)
 		{ "\"dev\": \"lo\"", "\"dev\": \"../x\"", "mcast[0].dev" },
 		{ "\"0x6000000000000\"", "6", "attrs.filter[0]" },
 		{ "\"shutdown\": [\n", "\"shutdown\": [\"sideways\",\n", "attrs.shutdown" },
+		{ "\"congestion\": \"reno\"",
+		  "\"congestion\": \"reno\", \"has_file\": true, \"is_file_unlinked\": true",
+		  "both there and removed" },
+		{ "\"congestion\": \"reno\"", "\"congestion\": \"reno\", \"file_mode\": \"0640\"",
+		  "without a file" },
+		{ "\"congestion\": \"reno\"", "\"congestion\": \"reno\", \"has_file\": true, "
+		  "\"file_mode\": \"010000\"", "attrs.file_mode" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	char err[512], *json, *bad, *p;
