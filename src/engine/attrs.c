@@ -161,25 +161,29 @@ static int get_affinity(pid_t tid, cpu_set_t *set)
 	return sched_getaffinity(tid, CPU_SET_BYTES, set) < 0 ? -errno : 0;
 }
 
-/* A decimal or hex number from a small /proc file; logged on failure. */
-static int read_number(const char *path, int base, long long *ret)
+/* A decimal or hex number from a small /proc file; logged on failure unless quiet. */
+static int read_number(const char *path, int base, long long *ret, bool quiet)
 {
 	char buf[32], *end;
 	ssize_t n;
-	int fd;
+	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return log_errno("reading %s", path);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return log_errno("reading %s", path);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		if (!quiet)
+			log_error("reading %s: %s", path, strerror(err));
+		return -err;
+	}
 	buf[n] = '\0';
 	errno = 0;
 	*ret = strtoll(buf, &end, base);
 	if (errno || end == buf || (*end && *end != '\n')) {
-		log_error("%s: unexpected contents \"%.*s\"", path, (int)n, buf);
+		if (!quiet)
+			log_error("%s: unexpected contents \"%.*s\"", path, (int)n, buf);
 		return -EINVAL;
 	}
 	return 0;
@@ -194,7 +198,7 @@ static int read_proc_number(pid_t pid, const char *file, int base, long long *re
 		snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
 	else
 		snprintf(path, sizeof(path), "/proc/self/%s", file);
-	return read_number(path, base, ret);
+	return read_number(path, base, ret, false);
 }
 
 /* ---------------------------------------------------------------- dump */
@@ -271,6 +275,25 @@ static int dump_mempolicy(struct frozen *fz, pid_t tid, struct image_thread_attr
 }
 
 /*
+ * /proc/TID/timerslack_ns (a TID not under task/ still has its directory)
+ * shows another task's slack only to a reader with CAP_SYS_NICE, which a
+ * container may not give: then the thread is asked from inside.
+ */
+static int read_timerslack(struct frozen *fz, pid_t tid, long long *ret)
+{
+	char path[64];
+	long res;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/timerslack_ns", tid);
+	if (read_number(path, 10, ret, true) == 0 && *ret >= 0)
+		return 0;
+	r = inject_prctl(fz, tid, PR_GET_TIMERSLACK, "the timer slack", &res, NULL);
+	*ret = res;
+	return r;
+}
+
+/*
  * Timer slack and the machine-check policy from /proc (a thread's own
  * /proc/TID/timerslack_ns: the file is not under task/, but every TID has
  * one), the parent-death signal and the TSC mode from inside.
@@ -283,7 +306,7 @@ static int dump_thread_inside(struct frozen *fz, pid_t tid, struct image_thread_
 	long res;
 	int ret;
 
-	ret = read_proc_number(tid, "timerslack_ns", 10, &slack);
+	ret = read_timerslack(fz, tid, &slack);
 	if (ret < 0)
 		return ret;
 	a->timerslack_ns = (uint64_t)slack;
@@ -728,12 +751,22 @@ static int set_sched(pid_t pid, pid_t tid, const struct image_thread_attrs *a)
 	struct sched_attr_k attr = { .size = SCHED_ATTR_VER0, .policy = SCHED_OTHER_,
 				     .nice = a->nice };
 	bool is_fair = a->policy == SCHED_OTHER_ || a->policy == SCHED_BATCH_;
+	struct sched_attr_k now;
 	int32_t nice = 0;
-	int ret = 0;
+	int ret;
 
+	/*
+	 * Most threads already have what they had (what the helper inherited):
+	 * leave them alone, as setting another uid's thread, even to the same
+	 * values, needs CAP_SYS_NICE.
+	 */
+	ret = sched_getattr_k(tid, &now);
+	if (ret == 0)
+		ret = get_nice(tid, &nice);
+	if (ret == 0 && sched_matches(a, &now, nice))
+		return 0;
 	/* the nice value of a thread under another policy is set under SCHED_OTHER first */
-	if (!is_fair)
-		ret = sched_setattr_k(tid, &attr);
+	ret = is_fair ? 0 : sched_setattr_k(tid, &attr);
 	if (ret == 0) {
 		attr.policy = a->policy;
 		attr.flags = a->sched_flags;
