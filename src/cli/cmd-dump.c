@@ -3,13 +3,15 @@
  *
  * Into a store, the snapshot is staged in a private directory beside the
  * store's local tier, put, and the staging directory removed; the name is
- * written last, so it appears only once the whole snapshot is stored.
+ * written last, so it appears only once the whole snapshot is stored, and
+ * a program that is to die dies only after that.
  */
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/dirs.h"
 #include "cli.h"
 #include "engine/engine.h"
 #include "store/store-snap.h"
@@ -30,15 +32,33 @@ static void dump_usage(FILE *out)
 		     "(--cache, default ~/.cache/thaw/chunks).\n");
 }
 
-/* Dumps into a staging directory beside the store's local tier, then puts it under name. */
+struct put {
+	struct store *s;
+	const char *staged, *name;
+	struct store_digest d;
+};
+
+static int put_staged(void *arg)
+{
+	struct put *p = arg;
+
+	return store_put_dir(p->s, p->staged, p->name, &p->d);
+}
+
+/*
+ * Dumps into a staging directory beside the store's local tier, then puts
+ * it under name.  A program that is to die is put while still frozen (the
+ * engine's on_published), so that it dies only once its snapshot is named:
+ * whatever fails first, it runs on, and the staging directory goes.
+ */
 static int dump_to_store(struct engine_dump_opts *opts, const char *location, const char *cache,
 			 const char *key_file, const char *name)
 {
 	struct store_config cfg;
-	struct store_digest d;
 	struct store *s = NULL;
+	struct put put = { .name = name };
 	char staged[PATH_MAX], hex[STORE_DIGEST_HEX], *alloc = NULL;
-	int rc;
+	int rc, lock = -1;
 
 	if (!store_name_valid(name)) {
 		fprintf(stderr, "thaw dump: bad snapshot name '%s'\n", name);
@@ -51,24 +71,23 @@ static int dump_to_store(struct engine_dump_opts *opts, const char *location, co
 	rc = store_open(&cfg, &s);
 	if (rc)
 		goto out;
-	rc = store_snap_stage(&cfg, staged, sizeof(staged));
+	rc = store_snap_stage(&cfg, staged, sizeof(staged), &lock);
 	if (rc)
 		goto out;
+	put.s = s;
+	put.staged = staged;
 	opts->dir = staged;
+	if (!opts->leave_running) {
+		opts->on_published = put_staged;
+		opts->on_published_arg = &put;
+	}
 	rc = engine_dump(opts, NULL);
-	if (rc < 0) {
-		store_snap_remove(staged);
+	if (rc == 0 && opts->leave_running)
+		rc = put_staged(&put);
+	remove_staging_dir(staged, lock);
+	if (rc < 0)
 		goto out;
-	}
-	rc = store_put_dir(s, staged, name, &d);
-	if (rc) {
-		/* the process may be gone: its snapshot is all that is left of it */
-		fprintf(stderr, "thaw dump: the snapshot could not be stored; it is kept in %s\n",
-			staged);
-		goto out;
-	}
-	store_snap_remove(staged);
-	store_digest_hex(&d, hex);
+	store_digest_hex(&put.d, hex);
 	printf("%s %s\n", name, hex);
 out:
 	store_close(s);

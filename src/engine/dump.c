@@ -539,6 +539,8 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 		ret = image_publish(t.imgs[i]);
 	if (ret == 0)
 		ret = image_publish(img);
+	if (ret == 0 && opts->on_published)
+		ret = opts->on_published(opts->on_published_arg);
 	if (ret < 0) {
 		log_error("pid %d: dump failed; the process%s run%s on", opts->pid,
 			  t.fz.nr > 1 ? "es" : "", t.fz.nr > 1 ? "" : "s");

@@ -25,6 +25,15 @@ struct engine_dump_opts {
 	size_t nr_external_fds;
 	unsigned gpu_lock_timeout_ms; /* CUDA processes; 0 = GPU_LOCK_TIMEOUT_MS (10 s) */
 	bool tcp_close; /* established TCP connections come back reset, not a dump error */
+	/*
+	 * If set: called once the snapshot is published in dir, while the tree
+	 * is still frozen, before it is killed or let go.  An error fails the
+	 * dump (the tree runs on; dir stays, for the caller to remove).  dump
+	 * --store names the snapshot in the store here, so that the program
+	 * dies only once its snapshot has a name.
+	 */
+	int (*on_published)(void *arg);
+	void *on_published_arg;
 };
 
 struct engine_dump_stats {

@@ -1,7 +1,8 @@
 /*
  * image.c - writing a snapshot directory and reading one back.
  *
- * Writing: image_create() makes DIR.tmp-XXXXXX next to DIR; the dump
+ * Writing: image_create() makes DIR.tmp-XXXXXX next to DIR, locked while
+ * it is written (and removes the ones killed dumps left there); the dump
  * appends bulk bytes to data.img and page data to pages.img as it goes, and
  * image_publish() writes the page index and the manifest, fsyncs everything
  * and renames the directory into place, so a snapshot either exists whole or
@@ -313,6 +314,28 @@ static int open_new(struct image *img, const char *name)
 	return fd;
 }
 
+/* DIR.tmp-XXXXXX left by dumps into DIR that were killed: never one still being written. */
+static void sweep_stale(const char *dir)
+{
+	char parent[PATH_MAX], prefix[NAME_MAX + 1];
+	const char *base = strrchr(dir, '/');
+	int n;
+
+	if (!base) {
+		strcpy(parent, ".");
+		base = dir;
+	} else {
+		snprintf(parent, sizeof(parent), "%.*s", base == dir ? 1 : (int)(base - dir), dir);
+		base++;
+	}
+	if (!*base || snprintf(prefix, sizeof(prefix), "%s.tmp-", base) >= (int)sizeof(prefix))
+		return;
+	n = sweep_locked_dirs(parent, prefix, 1);
+	if (n)
+		log_info("snapshot %s: removed %d unfinished cop%s left by killed dumps", dir, n,
+			 n == 1 ? "y" : "ies");
+}
+
 int image_create(const char *dir, struct image **ret_img)
 {
 	unsigned char header[IMAGE_PAGE_SIZE] = { 0 };
@@ -339,15 +362,13 @@ int image_create(const char *dir, struct image **ret_img)
 		ret = -ENOMEM;
 		goto fail;
 	}
-	if (!mkdtemp(img->tmp_path)) {
-		ret = log_errno("snapshot %s: cannot create %s", dir, img->tmp_path);
+	sweep_stale(dir);
+	/* locked while we write it: a later dump removes it only once we are gone */
+	ret = make_locked_dir(img->tmp_path, &img->dir_fd);
+	if (ret < 0) {
+		log_error("snapshot %s: cannot create %s: %s", dir, img->tmp_path, strerror(-ret));
 		free(img->tmp_path);
 		img->tmp_path = NULL; /* nothing to remove */
-		goto fail;
-	}
-	img->dir_fd = open(img->tmp_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (img->dir_fd < 0) {
-		ret = log_errno("snapshot %s: cannot open %s", dir, img->tmp_path);
 		goto fail;
 	}
 	img->pages_fd = ret = open_new(img, "pages.img");

@@ -237,9 +237,9 @@ int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char 
 	return 0;
 }
 
-int chunkstore_stage(struct chunkstore *cs, char *buf, size_t len)
+int chunkstore_stage(struct chunkstore *cs, char *buf, size_t len, int *ret_lock)
 {
-	return store_snap_stage(&cs->cfg, buf, len);
+	return store_snap_stage(&cs->cfg, buf, len, ret_lock);
 }
 
 int chunkstore_publish(struct chunkstore *cs, const char *staged, const struct snap_meta *m)

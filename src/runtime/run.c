@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/dirs.h"
 #include "base/log.h"
 #include "engine/proc.h"
 #include "engine/engine.h"
@@ -476,14 +477,22 @@ static bool is_our_relay(pid_t pid, int n, int out_r)
 	       theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
 }
 
-/* Where the dump goes: beside the plain store's snapshots, or beside the chunk store's local tier. */
-static int stage_dir(struct run *r, char *buf, size_t len)
+/*
+ * Where the dump goes: beside the plain store's snapshots, or beside the
+ * chunk store's local tier; locked until it is published or removed, so
+ * that what a killed thaw run staged goes with the next snapshot.
+ */
+static int stage_dir(struct run *r, char *buf, size_t len, int *lock)
 {
+	int ret;
+
 	if (r->cs)
-		return chunkstore_stage(r->cs, buf, len);
-	if (snprintf(buf, len, "%s/%s.next-%d", r->store, r->key, getpid()) >= (int)len)
-		return -ENAMETOOLONG;
-	return 0;
+		return chunkstore_stage(r->cs, buf, len, lock);
+	snapstore_sweep(r->store);
+	ret = make_staging_dir(r->store, buf, len, lock);
+	if (ret < 0)
+		log_error("cannot create a staging directory in %s: %s", r->store, strerror(-ret));
+	return ret;
 }
 
 static void snapshot_failed(struct run *r, const char *why)
@@ -497,18 +506,26 @@ static void snapshot_failed(struct run *r, const char *why)
 static int publish_plain(struct run *r, const char *staged, struct snap_meta *meta)
 {
 	char final[PATH_MAX];
-	int ret;
+	int ret, lock;
 
+	/* locked until KEY.json makes it visible: a sweep takes it only if we are killed */
+	lock = snapstore_lock_dir(staged);
+	if (lock < 0)
+		return lock;
 	ret = snapstore_publish(r->store, staged, r->key);
-	if (ret < 0)
+	if (ret < 0) {
+		close(lock);
 		return ret;
+	}
 	snprintf(final, sizeof(final), "%s/%s", r->store, r->key);
 	/* before KEY.json exists no start restores it: a start never sees half the digests */
 	if (digest_wanted(r->opts) && digest_record(final) < 0)
 		log_warn("no content digests for %s: a start with --verify-digest will be cold",
 			 r->key);
 	meta->size = snapstore_dir_size(final);
-	return snapstore_save(r->store, meta);
+	ret = snapstore_save(r->store, meta);
+	close(lock);
+	return ret;
 }
 
 /*
@@ -530,7 +547,6 @@ static int publish_chunks(struct run *r, const char *staged, struct snap_meta *m
 	ret = chunkstore_publish(r->cs, staged, meta);
 	capture_stop(&cap, &why);
 	snapstore_remove_tree(staged);
-	store_snap_remove(staged);
 	if (ret < 0) {
 		char *text;
 
@@ -560,8 +576,7 @@ static void take_snapshot(struct run *r, bool asked)
 	char staged[PATH_MAX] = "", answer[600], *why = NULL;
 	struct capture cap;
 	struct timespec now;
-	int ext[4], n = 0, i, ret;
-	bool is_staged = false;
+	int ext[4], n = 0, i, ret, lock = -1;
 	double t0 = runtime_now_ms();
 
 	if (r->opts->no_snapshot || r->snapshot_done || r->restored) {
@@ -582,18 +597,16 @@ static void take_snapshot(struct run *r, bool asked)
 	o.external_fds = ext;
 	o.nr_external_fds = (size_t)n;
 	capture_start(&cap);
-	ret = stage_dir(r, staged, sizeof(staged));
-	if (ret >= 0) {
-		is_staged = true;
+	ret = stage_dir(r, staged, sizeof(staged), &lock);
+	if (ret >= 0)
 		ret = engine_dump(&o, &stats);
-	}
 	capture_stop(&cap, &why);
 	if (ret < 0) {
 		snprintf(answer, sizeof(answer), "failed: %s", why ? why : strerror(-ret));
 		if (asked)
 			reply(r, answer);
-		if (r->cs && is_staged)
-			store_snap_remove(staged);
+		if (lock >= 0)
+			remove_staging_dir(staged, lock);
 		snapshot_failed(r, answer + 8);
 		free(why);
 		return;
@@ -611,6 +624,7 @@ static void take_snapshot(struct run *r, bool asked)
 	meta.control_fd = r->control_fd;
 	meta.ingredients = r->ingredients;
 	ret = r->cs ? publish_chunks(r, staged, &meta) : publish_plain(r, staged, &meta);
+	remove_staging_dir(staged, lock); /* what is left of it: published, or failed */
 	free(meta.command);
 	if (ret < 0)
 		return;

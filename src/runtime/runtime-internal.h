@@ -66,6 +66,10 @@ int snapstore_newest_named(const char *store, const char *name, const char *skip
 int snapstore_mkdir(const char *store);
 /* Publishes the dumped directory staged as key: replaces an older one atomically. */
 int snapstore_publish(const char *store, const char *staged, const char *key);
+/* An exclusive flock on dir, held through the returned fd; -errno (said) on failure. */
+int snapstore_lock_dir(const char *dir);
+/* Removes what killed thaw runs left half done in store (never what a live one holds). */
+void snapstore_sweep(const char *store);
 uint64_t snapstore_dir_size(const char *dir);
 int snapstore_remove_key(const char *store, const char *key);
 int snapstore_remove_tree(const char *dir);
@@ -91,8 +95,8 @@ const char *chunkstore_label(const struct chunkstore *cs);
 int chunkstore_load(struct chunkstore *cs, const char *key, struct snap_meta *m);
 int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char *skip_key,
 			    struct snap_meta *m);
-/* A private directory beside the local tier for engine_dump; its path in buf. */
-int chunkstore_stage(struct chunkstore *cs, char *buf, size_t len);
+/* A private directory beside the local tier for engine_dump (store_snap_stage); its path in buf. */
+int chunkstore_stage(struct chunkstore *cs, char *buf, size_t len, int *ret_lock);
 /* Adds m as run.json to the staged snapshot and puts it under the key's name. */
 int chunkstore_publish(struct chunkstore *cs, const char *staged, const struct snap_meta *m);
 struct store_snap_restore;

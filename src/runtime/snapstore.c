@@ -6,8 +6,12 @@
  * name, key, command, created, size, times restored, the control fd number,
  * whether stdout is thaw run's pipe (--snap-on-stdout) and the key's ingredients.  Metadata is replaced with write-to-temporary +
  * rename, and a snapshot directory with one RENAME_EXCHANGE, so a reader
- * sees the old or the new one, never half of either.  Metadata is untrusted
- * input: every field is type-checked and bounded.
+ * sees the old or the new one, never half of either.  A snapshot is
+ * published as KEY/ and then made visible by KEY.json; until then it is
+ * locked (flock), and so is a temporary metadata file: what a killed thaw
+ * run left half done (KEY/ without KEY.json, KEY.json.tmp-PID, a dump-XXXXXX
+ * staging directory) has a free lock, and the next snapshot sweeps it.
+ * Metadata is untrusted input: every field is type-checked and bounded.
  */
 #define LOG_TAG "store"
 #include <dirent.h>
@@ -17,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -112,6 +117,27 @@ int snapstore_load(const char *store, const char *key, struct snap_meta *m)
 	return snap_meta_load_file(path, key, m);
 }
 
+/*
+ * The temporary file is locked while it is written: one a killed thaw run
+ * left has a free lock, and snapstore_sweep() removes it.  A sweep that came
+ * between our open and our flock has unlinked it: then it is made again.
+ */
+static int open_locked_tmp(const char *tmp)
+{
+	struct stat st;
+	int fd, tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0)
+			return fd;
+		close(fd);
+	}
+	return -EAGAIN;
+}
+
 int runtime_write_file_atomic(const char *path, const char *text)
 {
 	char tmp[PATH_MAX + 32];
@@ -119,9 +145,11 @@ int runtime_write_file_atomic(const char *path, const char *text)
 	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	fd = open_locked_tmp(tmp);
+	if (fd < 0) {
+		errno = -fd;
 		return log_errno("writing %s", tmp);
+	}
 	if (write(fd, text, len) != (ssize_t)len || fsync(fd) || close(fd)) {
 		int err = log_errno("writing %s", tmp);
 
@@ -262,6 +290,73 @@ int snapstore_remove_tree(const char *dir)
 	int ret = rm_tree(AT_FDCWD, dir, 1);
 
 	return ret == -ENOENT ? 0 : ret;
+}
+
+/* KEY (not KEY.json, nor anything else) */
+static bool is_key_dir_name(const char *name)
+{
+	return strlen(name) == RUNTIME_KEY_LEN && runtime_key_valid(name);
+}
+
+/* KEY.json.tmp-PID */
+static bool is_meta_tmp_name(const char *name)
+{
+	const char *tmp = strstr(name, ".json.tmp-");
+
+	return tmp && tmp - name == RUNTIME_KEY_LEN;
+}
+
+void snapstore_sweep(const char *store)
+{
+	char meta[RUNTIME_KEY_LEN + sizeof(".json")];
+	struct dirent *de;
+	DIR *d = opendir(store);
+	int fd, removed = 0;
+
+	while (d && (de = readdir(d))) {
+		bool is_dir = is_key_dir_name(de->d_name);
+
+		if (!is_dir && !is_meta_tmp_name(de->d_name))
+			continue;
+		snprintf(meta, sizeof(meta), "%.*s.json", RUNTIME_KEY_LEN, de->d_name);
+		if (is_dir && faccessat(dirfd(d), meta, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* locked: its writer runs; once we hold the lock, look again */
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			if (!is_dir)
+				removed += unlinkat(dirfd(d), de->d_name, 0) == 0;
+			else if (faccessat(dirfd(d), meta, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+				 errno == ENOENT)
+				removed += rm_tree(dirfd(d), de->d_name, 1) == 0;
+		}
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	removed += sweep_locked_dirs(store, STAGING_PREFIX, 2);
+	if (removed)
+		log_info("%s: removed %d unfinished snapshot%s left by killed runs", store, removed,
+			 removed == 1 ? "" : "s");
+}
+
+int snapstore_lock_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return log_errno("%s", dir);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			int err = log_errno("locking %s", dir);
+
+			close(fd);
+			return err;
+		}
+	}
+	return fd;
 }
 
 int snapstore_publish(const char *store, const char *staged, const char *key)

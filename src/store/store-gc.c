@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/dirs.h"
 #include "base/log.h"
 #include "store/store-internal.h"
 
@@ -351,6 +352,8 @@ int store_gc(struct store *s, int64_t grace, uint64_t *removed, uint64_t *freed)
 	if (!rc)
 		rc = store_disk_scan(t, STORE_OBJ_MANIFEST, sweep_one, &sw);
 	sweep_tmp(store_disk_root(t), sw.cutoff);
+	/* the staging directories of dumps that were killed: whatever their age */
+	sweep_locked_dirs(store_disk_root(t), STAGING_PREFIX, 2);
 	*removed = sw.removed;
 	*freed = sw.freed;
 out:

@@ -81,7 +81,7 @@ int store_snap_config(const char *location, const char *cache, struct store_conf
 	return 0;
 }
 
-int store_snap_stage(const struct store_config *cfg, char *buf, size_t len)
+int store_snap_stage(const struct store_config *cfg, char *buf, size_t len, int *ret_lock)
 {
 	int rc;
 
@@ -94,17 +94,11 @@ int store_snap_stage(const struct store_config *cfg, char *buf, size_t len)
 		log_error("%s: %s", cfg->dir, strerror(-rc));
 		return rc;
 	}
-	/* not under tmp/: gc sweeps stale files there, and a dump is a tree */
-	if (snprintf(buf, len, "%s/dump-XXXXXX", cfg->dir) >= (int)len)
-		return -ENAMETOOLONG;
-	if (!mkdtemp(buf))
-		return log_errno("cannot create a staging directory in %s", cfg->dir);
-	if (strlen(buf) + sizeof("/snapshot") > len) {
-		rmdir(buf);
-		return -ENAMETOOLONG;
-	}
-	strcat(buf, "/snapshot");
-	return 0;
+	/* not under tmp/: gc sweeps stale files there by age, and a dump is a tree */
+	rc = make_staging_dir(cfg->dir, buf, len, ret_lock);
+	if (rc)
+		log_error("cannot create a staging directory in %s: %s", cfg->dir, strerror(-rc));
+	return rc;
 }
 
 static double now_ms(void)

@@ -30,11 +30,11 @@ int store_snap_config(const char *location, const char *cache, struct store_conf
 		      char **ret_alloc) __attribute__((warn_unused_result));
 
 /*
- * Makes a private (0700) directory beside the store's local tier for a dump
- * to be staged in, and puts "<it>/snapshot" (which must not exist yet, as
- * engine_dump wants) into buf.
+ * Makes a private (0700) staging directory beside the store's local tier
+ * (make_staging_dir, base/dirs.h: locked through *ret_lock, the ones of
+ * killed dumps swept) and puts "<it>/snapshot" into buf.
  */
-int store_snap_stage(const struct store_config *cfg, char *buf, size_t len)
+int store_snap_stage(const struct store_config *cfg, char *buf, size_t len, int *ret_lock)
 	__attribute__((warn_unused_result));
 
 /* Removes a staged snapshot: the files of dir, dir, and its staging parent. */
