@@ -110,6 +110,13 @@ for script in tests/integration/*.sh; do
 	run_one "integration/$base" "$INTEGRATION_LIMIT" /bin/bash "$script"
 done
 
+for script in tests/fault/*.sh; do
+	[ -e "$script" ] || continue
+	base=$(basename "$script" .sh)
+	[ "$base" = lib ] && continue
+	run_one "fault/$base" "$INTEGRATION_LIMIT" /bin/bash "$script"
+done
+
 for src in tests/compat/*.c; do
 	[ -e "$src" ] || continue
 	base=$(basename "$src" .c)

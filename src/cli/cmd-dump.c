@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "base/dirs.h"
+#include "base/lifeline.h"
 #include "cli.h"
 #include "engine/engine.h"
 #include "store/store-snap.h"
@@ -169,6 +170,9 @@ int cmd_dump(int argc, char **argv)
 		dump_usage(stderr);
 		return 2;
 	}
+	/* from here on the work is done by a process that a kill of this one leaves to finish */
+	if (lifeline_split() < 0)
+		return 1;
 	if (store)
 		return dump_to_store(&opts, store, cache, key_file, name);
 	return engine_dump(&opts, NULL) < 0 ? 1 : 0;

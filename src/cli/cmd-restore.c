@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "base/lifeline.h"
 #include "cli.h"
 #include "engine/engine.h"
 #include "store/store-snap.h"
@@ -126,6 +127,9 @@ int cmd_restore(int argc, char **argv)
 		restore_usage(stderr);
 		return 2;
 	}
+	/* from here on the work is done by a process that a kill of this one leaves to undo */
+	if (lifeline_split() < 0)
+		return 1;
 	if (store)
 		rc = restore_from_store(&opts, store, cache, key_file, name, &status);
 	else

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/lifeline.h"
 #include "base/log.h"
 
 static const struct cli_command commands[] = {
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].run(argc - 1, argv + 1);
+			return lifeline_exit_status(commands[i].run(argc - 1, argv + 1));
 	fprintf(stderr, "thaw: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

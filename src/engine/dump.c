@@ -22,6 +22,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/fault.h"
+#include "base/lifeline.h"
 #include "base/log.h"
 #include "engine-internal.h"
 #include "engine.h"
@@ -428,6 +430,8 @@ static int gpu_checkpoint_tree(const struct engine_dump_opts *opts, struct image
 			break;
 		}
 		ret = gpu_checkpoint(pids[i], opts->gpu_lock_timeout_ms, state, &gst);
+		if (ret == 0 && state->has_gpu)
+			fault_point("gpu-checkpointed");
 		if (ret < 0 || !state->has_gpu) {
 			if (i)
 				image_free(state);
@@ -443,6 +447,8 @@ static int gpu_checkpoint_tree(const struct engine_dump_opts *opts, struct image
 		}
 		g->procs = grown;
 		g->procs[g->nr++] = (struct gpu_proc){ pids[i], i ? state : NULL };
+		/* a checkpoint takes seconds: a command gone meanwhile puts them all back */
+		ret = lifeline_check();
 	}
 	free(pids);
 	if (ret < 0)
@@ -511,7 +517,9 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 		image_abort(img);
 		return ret;
 	}
-	ret = freeze_tree(opts->pid, &t.fz);
+	ret = lifeline_check();
+	if (ret == 0)
+		ret = freeze_tree(opts->pid, &t.fz);
 	if (ret < 0) {
 		gpu_set_resume(&gpus, true);
 		image_abort(img);
@@ -526,8 +534,11 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 		ret = place_gpu_state(&t, &gpus);
 	if (ret == 0)
 		ret = scan_fds(&t);
-	for (i = 0; ret == 0 && i < t.fz.nr; i++)
-		ret = dump_process(opts, &t, i);
+	for (i = 0; ret == 0 && i < t.fz.nr; i++) {
+		ret = lifeline_check();
+		if (ret == 0)
+			ret = dump_process(opts, &t, i);
+	}
 	if (ret == 0)
 		ret = assign_shares(&t);
 	if (ret == 0)
@@ -538,7 +549,11 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	for (i = 1; ret == 0 && i < t.fz.nr; i++)
 		ret = image_publish(t.imgs[i]);
 	if (ret == 0)
+		ret = lifeline_check();
+	if (ret == 0)
 		ret = image_publish(img);
+	if (ret == 0)
+		fault_point("dump-published");
 	if (ret == 0 && opts->on_published)
 		ret = opts->on_published(opts->on_published_arg);
 	if (ret < 0) {

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fault.h"
 #include "base/log.h"
 #include "engine-internal.h"
 #include "proc.h"
@@ -179,8 +180,12 @@ int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6]
 	regs.r10 = a[3];
 	regs.r8 = a[4];
 	regs.r9 = a[5];
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0)
-		return log_errno("pid %d tid %d: PTRACE_SETREGS", fz->pid, tid);
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0) {
+		ret = log_errno("pid %d tid %d: PTRACE_SETREGS", fz->pid, tid);
+		goto put_back;
+	}
+	/* the narrowest moment of a dump: the thread runs our call, not its own code */
+	fault_point("inject");
 	ret = step(tid, PTRACE_SYSCALL, SYSCALL_STOP, &held);
 	if (ret == 0)
 		ret = step(tid, PTRACE_SYSCALL, SYSCALL_STOP, &held);
@@ -189,15 +194,19 @@ int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6]
 	if (ret < 0) {
 		log_error("pid %d tid %d: injected syscall %ld failed to run: %s", fz->pid, tid,
 			  nr, strerror(-ret));
-		return ret;
+		goto put_back;
 	}
 	*ret_result = (long)regs.rax;
-	if (scratch) {
+	if (scratch)
 		ret = copy_scratch(tid, scratch_addr, scratch, scratch_len, false);
-		if (copy_scratch(tid, scratch_addr, kept, scratch_len, true) < 0)
-			log_warn("pid %d tid %d: could not put back %zu bytes at 0x%llx", fz->pid,
-				 tid, scratch_len, (unsigned long long)scratch_addr);
-	}
+put_back:
+	/*
+	 * On every path: the thread must get back exactly what it had, or it
+	 * would run on with our registers (and die) once it is let go.
+	 */
+	if (scratch && copy_scratch(tid, scratch_addr, kept, scratch_len, true) < 0)
+		log_warn("pid %d tid %d: could not put back %zu bytes at 0x%llx", fz->pid, tid,
+			 scratch_len, (unsigned long long)scratch_addr);
 	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0)
 		return log_errno("pid %d tid %d: putting registers back", fz->pid, tid);
 	/* park it in an interrupt stop again (see the top of this file) */

@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/lifeline.h"
 #include "base/log.h"
 #include "engine-internal.h"
 #include "fds.h"
@@ -336,7 +337,9 @@ int mem_dump(struct frozen *fz, struct image *img)
 		 */
 		if (m->has_smaps && !m->rss_kb && !m->swap_kb && m->end - m->start > (64u << 20))
 			continue;
-		ret = dump_private_pages(&md, v);
+		ret = lifeline_check(); /* a big dump gives up soon once its command is gone */
+		if (ret == 0)
+			ret = dump_private_pages(&md, v);
 		if (ret < 0)
 			goto out;
 	}

@@ -11,11 +11,14 @@
  * snapshot mapping uses, and jumps into it; the blob replaces the address
  * space, creates the threads with their TIDs, gives each its personality
  * and credentials (up to then everything runs with thaw's privileges) and
- * stops each on int3.  init then unmaps the blob region through the leader, sets every
- * thread's registers, xsave state and signal mask, and detaches: the program
- * runs on from the instruction where it was frozen.  init stays as the
- * namespace's reaper, forwards SIGINT/SIGTERM/SIGHUP and exits with the
- * program's status.
+ * stops each on int3.  init then unmaps the blob region through the
+ * leader, sets every thread's registers, xsave state and signal mask, and
+ * reports; thaw restore does the CUDA restore, writes the pidfile and sends
+ * the go (the commit: until then init dies with thaw restore,
+ * docs/faults.md), and only then does init detach: the program runs on
+ * from the instruction where it was frozen.  init stays as the namespace's
+ * reaper, forwards SIGINT/SIGTERM/SIGHUP and exits with the program's
+ * status.
  *
  * Nothing here writes to the snapshot: a failed restore leaves it intact.
  */
@@ -24,6 +27,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +46,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/fault.h"
+#include "base/lifeline.h"
 #include "base/log.h"
 #include "engine-internal.h"
 #include "engine.h"
@@ -1435,12 +1441,8 @@ static bool gpu_hold(const struct tree *tr)
 	return any;
 }
 
-/*
- * Sets every thread's registers and lets the threads go, leaves first and
- * the root last.  With hold, only the GPU processes' restore threads go:
- * release_held() lets the rest go once the device state is back.
- */
-static int finish_threads(struct tracer *t, bool hold)
+/* Sets every thread's registers; nothing runs yet. */
+static int finish_threads(struct tracer *t)
 {
 	uint32_t k;
 	int ret;
@@ -1450,25 +1452,28 @@ static int finish_threads(struct tracer *t, bool hold)
 		if (ret < 0)
 			return ret;
 	}
-	for (k = t->tree->nr; k-- > 0;) {
-		pid_t gpu_tid = gpu_restore_thread(t->procs[k].img);
-
-		if (hold && !gpu_tid)
-			continue;
-		ret = detach_process(t, k, hold ? gpu_tid : 0, 0);
-		if (ret < 0)
-			return ret;
-	}
 	return 0;
 }
 
-static int release_held(struct tracer *t)
+/*
+ * Lets threads go, leaves first and the root last: only the GPU processes'
+ * CUDA restore threads, or all but those (the rest, once the restore is
+ * reported), or all.
+ */
+enum release { RELEASE_GPU_ONLY, RELEASE_REST, RELEASE_ALL };
+
+static int release_threads(struct tracer *t, enum release which)
 {
 	uint32_t k;
 	int ret;
 
 	for (k = t->tree->nr; k-- > 0;) {
-		ret = detach_process(t, k, 0, gpu_restore_thread(t->procs[k].img));
+		pid_t gpu_tid = gpu_restore_thread(t->procs[k].img);
+
+		if (which == RELEASE_GPU_ONLY && !gpu_tid)
+			continue;
+		ret = detach_process(t, k, which == RELEASE_GPU_ONLY ? gpu_tid : 0,
+				     which == RELEASE_REST ? gpu_tid : 0);
 		if (ret < 0)
 			return ret;
 	}
@@ -1589,8 +1594,34 @@ static int prepare_ipc(struct tree *tr)
 	return shmem_sysv_create(tr->imgs, tr->nr);
 }
 
+static bool tree_has_gpu(const struct tree *tr)
+{
+	uint32_t k;
+
+	for (k = 0; k < tr->nr; k++)
+		if (tr->imgs[k]->has_gpu)
+			return true;
+	return false;
+}
+
+/* thaw restore holds the other end of fd: hung up means it is gone. */
+static bool caller_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLHUP);
+}
+
+/*
+ * The restore is committed only by thaw restore's go ('r' on release_fd),
+ * once it has the CUDA state back and has written the pidfile; until then
+ * init dies with thaw restore (PR_SET_PDEATHSIG) and its namespace with it,
+ * and nothing of the program runs but what the CUDA restore needs.  Then
+ * init lets the threads go, says so ('g' on status_fd) and, unless
+ * stay_tied, outlives thaw restore.
+ */
 static __attribute__((noreturn)) void init_main(struct tree *tr, const char *path,
-					       int status_fd, int release_fd, bool die_with_parent)
+					       int status_fd, int release_fd, bool stay_tied)
 {
 	long options = PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACESYSGOOD |
 		       PTRACE_O_EXITKILL;
@@ -1598,13 +1629,15 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	double started = now_ms();
 	int sync[2], region[2], ret;
 	uint64_t fillers = 0;
+	bool gpu_only, all_now;
 	pid_t root;
 	uint32_t k;
-	bool hold;
-	char ok = 'o';
+	char ok = 'o', go = 0;
 
-	if (die_with_parent)
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (caller_gone(release_fd)) /* before that: the signal never came */
+		_exit(1);
+	lifeline_drop(); /* the worker's: init may outlive it */
 	/* thaw's ends: a restorer waiting on its own must see EOF if thaw goes */
 	close_each(tr->fill_socks, tr->nr);
 	/* a /proc of this namespace, so /proc/self is the restored process */
@@ -1665,39 +1698,49 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 			  tr->nr == 1 ? "" : "es", now_ms() - started);
 	if (ret == 0)
 		ret = read_regions(&t, region[0], &fillers);
+	close(region[0]); /* init outlives the restore: it keeps nothing of it */
 	if (ret == 0)
 		ret = reap_fillers(&t, fillers);
 	for (k = 0; ret == 0 && log_max_level >= LOG_DEBUG && k < tr->nr; k++)
 		log_phases(t.procs[k].pid, t.procs[k].args);
 	if (ret == 0)
 		shmem_sysv_finish(tr->imgs, tr->nr);
-	hold = release_fd >= 0; /* thaw restore made the pipe because gpu_hold() */
-	if (ret == 0) {
-		ret = finish_threads(&t, hold);
-		log_debug("registers set, threads released at %.1f ms%s", now_ms() - started,
-			  hold ? " (the CUDA restore threads only)" : "");
-	}
+	if (ret == 0)
+		ret = finish_threads(&t);
+	/*
+	 * DESIGN.md, Restore step 6: the CUDA restore runs in the driver's
+	 * thread of each GPU process.  Where the snapshot does not name it,
+	 * every thread must run (the program's CUDA calls block in the driver
+	 * until the unlock), and so the program runs before it is reported.
+	 */
+	gpu_only = gpu_hold(tr);
+	all_now = !gpu_only && tree_has_gpu(tr);
+	if (ret == 0 && (gpu_only || all_now))
+		ret = release_threads(&t, gpu_only ? RELEASE_GPU_ONLY : RELEASE_ALL);
+	log_debug("registers set at %.1f ms%s", now_ms() - started,
+		  gpu_only ? "; the CUDA restore threads run" :
+		  all_now  ? "; every thread runs, for the CUDA restore" : "");
+	if (ret == 0 && write(status_fd, &ok, 1) != 1)
+		ret = -EPIPE;
+	/* thaw restore's go; silence means it failed, or is gone */
+	while (ret == 0 && read(release_fd, &go, 1) < 0 && errno == EINTR)
+		;
+	if (ret == 0 && go != 'r')
+		ret = -ECANCELED;
+	if (ret == 0 && !stay_tied)
+		prctl(PR_SET_PDEATHSIG, 0);
+	if (ret == 0 && !all_now)
+		ret = release_threads(&t, gpu_only ? RELEASE_REST : RELEASE_ALL);
 	if (ret < 0) {
 		/* the whole tree: everything here is in this namespace */
 		kill(-1, SIGKILL);
 		_exit(1);
 	}
+	ok = 'g';
 	if (write(status_fd, &ok, 1) != 1)
-		log_warn("could not report the restore to thaw restore");
+		log_warn("could not tell thaw restore that the program runs");
 	close(status_fd);
-	if (hold) {
-		/* thaw restore says when the device state is back; silence means it failed */
-		char go = 0;
-
-		while (read(release_fd, &go, 1) < 0 && errno == EINTR)
-			;
-		if (go != 'r' || release_held(&t) < 0) {
-			kill(-1, SIGKILL);
-			_exit(1);
-		}
-	}
-	if (release_fd >= 0)
-		close(release_fd);
+	close(release_fd);
 	confirm_stops(&t);
 	for (k = 0; k < tr->nr; k++)
 		image_free(tr->imgs[k]);
@@ -1733,16 +1776,6 @@ static int write_pidfile(const char *path, pid_t pid)
 		return log_errno("writing pidfile %s", path);
 	}
 	return 0;
-}
-
-static bool tree_has_gpu(const struct tree *tr)
-{
-	uint32_t k;
-
-	for (k = 0; k < tr->nr; k++)
-		if (tr->imgs[k]->has_gpu)
-			return true;
-	return false;
 }
 
 /* The PID, as thaw restore sees it, of the tree's process inner (a pid in init's namespace). */
@@ -1995,15 +2028,69 @@ static void tree_free(struct tree *tr)
 	tr->nr = 0;
 }
 
+/*
+ * The next word of init on fd: 0 when it is want, -EIO when init failed
+ * (it said why); with watch, -ECANCELED once the thaw command is gone
+ * (lifeline.h).
+ */
+static int wait_init(int fd, char want, bool watch)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+			       { .fd = lifeline_fd(), .events = POLLIN } };
+	char word = 0;
+	int ret;
+
+	for (;;) {
+		ret = watch ? lifeline_check() : 0;
+		if (ret < 0)
+			return ret;
+		if (poll(p, watch && p[1].fd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			return log_errno("waiting for the restore");
+		if (p[0].revents)
+			break;
+	}
+	while ((ret = (int)read(fd, &word, 1)) < 0 && errno == EINTR)
+		;
+	return ret == 1 && word == want ? 0 : -EIO;
+}
+
+/*
+ * A foreground restore: the program lives as long as the thaw command.
+ * Returns the exit status of init (the program's).
+ */
+static int wait_program(pid_t init, int *status)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, init, 0);
+	struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN },
+			       { .fd = lifeline_fd(), .events = POLLIN } };
+	bool killed = false;
+
+	while (pidfd >= 0 && waitpid(init, status, WNOHANG) == 0) {
+		if (poll(p, p[1].fd >= 0 && !killed ? 2 : 1, -1) < 0 && errno != EINTR)
+			break;
+		if (!killed && p[1].revents) {
+			log_error("the thaw command is gone: the restored program ends with it");
+			kill(init, SIGKILL);
+			killed = true;
+		}
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	while (waitpid(init, status, 0) < 0)
+		if (errno != EINTR)
+			return errno == ECHILD ? 0 : log_errno("waiting for the restored program");
+	return 0;
+}
+
 int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 {
 	struct image *img = NULL;
 	struct tree tr = { 0 };
 	struct cuda_child cuda = { .pid = -1 };
 	double t0 = now_ms();
-	int status_pipe[2], release_pipe[2] = { -1, -1 }, ret, status;
-	pid_t init, program;
-	char ok;
+	int status_pipe[2] = { -1, -1 }, release_pipe[2] = { -1, -1 }, ret, status;
+	pid_t init = -1, program;
+	bool pidfile_written = false;
 
 	*ret_status = 1;
 	if (opts->image) {
@@ -2028,17 +2115,13 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		if (ret < 0)
 			goto out;
 	}
-	if (pipe2(status_pipe, O_CLOEXEC) < 0) {
+	if (pipe2(status_pipe, O_CLOEXEC) < 0 || pipe2(release_pipe, O_CLOEXEC) < 0) {
 		ret = log_errno("pipe");
 		goto out;
 	}
-	/* DESIGN.md, Restore step 6: only the driver's restore thread runs until CUDA is back */
-	if (gpu_hold(&tr) && pipe2(release_pipe, O_CLOEXEC) < 0) {
-		ret = log_errno("pipe");
-		close(status_pipe[0]);
-		close(status_pipe[1]);
+	ret = lifeline_check();
+	if (ret < 0)
 		goto out;
-	}
 	fflush(NULL);
 	init = clone3_pid(CLONE_NEWPID | CLONE_NEWNS, 0);
 	if (init < 0) {
@@ -2047,14 +2130,13 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	}
 	if (init == 0) {
 		close(status_pipe[0]);
-		if (release_pipe[1] >= 0)
-			close(release_pipe[1]);
+		close(release_pipe[1]);
 		init_main(&tr, opts->dir ? opts->dir : img->path, status_pipe[1], release_pipe[0],
 			  !opts->detach || opts->die_with_caller);
 	}
 	close(status_pipe[1]);
-	if (release_pipe[0] >= 0)
-		close(release_pipe[0]);
+	close(release_pipe[0]);
+	status_pipe[1] = release_pipe[0] = -1;
 	close_each(tr.fill_fds, tr.nr);
 	/*
 	 * The source's threads start only now: init came from a raw clone3,
@@ -2069,14 +2151,10 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 			fill_from_source(&tr, opts->pages);
 		close_each(tr.fill_socks, tr.nr); /* the restorers have their word, or EOF */
 	}
-	if (read(status_pipe[0], &ok, 1) != 1) {
-		close(status_pipe[0]);
-		waitpid(init, &status, 0);
-		log_error("snapshot %s: restore failed; the snapshot is unchanged", opts->dir);
-		ret = -EIO;
-		goto out;
-	}
-	close(status_pipe[0]);
+	ret = wait_init(status_pipe[0], 'o', true);
+	if (ret < 0)
+		goto abort;
+	fault_point("restore-built");
 	program = program_pid(init);
 	log_debug("pid %d restored as %d in %.1f ms", img->proc.pid, program, now_ms() - t0);
 	if (opts->ret_init_pid)
@@ -2092,29 +2170,21 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		 * until this unlocks every GPU process.
 		 */
 		ret = restore_gpus(&tr, init, program, &cuda);
-		if (ret == 0 && release_pipe[1] >= 0 && write(release_pipe[1], "r", 1) != 1)
-			ret = log_errno("pid %d: releasing the restored threads", program);
 		if (ret < 0) {
-			log_error("snapshot %s: the CUDA restore failed; the restored process%s "
-				  "killed", opts->dir, tr.nr > 1 ? "es are" : " is");
-			kill(program, SIGKILL);
-			if (release_pipe[1] >= 0) { /* init, held on it, kills the rest */
-				close(release_pipe[1]);
-				release_pipe[1] = -1;
-			}
-			waitpid(init, &status, 0);
-			goto out;
+			log_error("snapshot %s: the CUDA restore failed", opts->dir);
+			goto abort;
 		}
 		log_info("pid %d: restored in %.1f ms (engine %.1f ms, CUDA %.1f ms%s)",
 			 img->proc.pid, now_ms() - t0, t1 - t0, now_ms() - t1,
-			 release_pipe[1] >= 0 ? ", only the driver's restore thread running" : "");
+			 gpu_hold(&tr) ? ", only the driver's restore thread running" : "");
 	}
-	if (release_pipe[1] >= 0) {
-		close(release_pipe[1]);
-		release_pipe[1] = -1;
-	}
-	if (opts->on_restored)
-		opts->on_restored(opts->on_restored_arg);
+	/*
+	 * The commit: only while the command is there to report it, and with
+	 * the pidfile in place before anything of the program runs.
+	 */
+	ret = lifeline_check();
+	if (ret < 0)
+		goto abort;
 	if (opts->pidfile && program <= 0) {
 		/* "0" in a pidfile would read as "kill my group" */
 		log_warn("pid %d: the restored program ended before its PID could be read; "
@@ -2122,11 +2192,22 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	} else if (opts->pidfile) {
 		ret = write_pidfile(opts->pidfile, program);
 		if (ret < 0)
-			goto out;
+			goto abort;
+		pidfile_written = true;
 	}
+	if (write(release_pipe[1], "r", 1) != 1) {
+		ret = log_errno("pid %d: releasing the restored threads", program);
+		goto abort;
+	}
+	fault_point("restore-committed");
+	/* the command may be gone by now, but the program runs: too late to go back */
+	ret = wait_init(status_pipe[0], 'g', false);
+	if (ret < 0)
+		goto abort;
+	if (opts->on_restored)
+		opts->on_restored(opts->on_restored_arg);
 	if (opts->detach) {
 		*ret_status = 0;
-		ret = 0;
 		goto out;
 	}
 	if (img != opts->image)
@@ -2134,14 +2215,22 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	img = NULL;
 	tree_free(&tr);
 	install_forwarding(init);
-	while (waitpid(init, &status, 0) < 0)
-		if (errno != EINTR)
-			return log_errno("waiting for the restored program");
-	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	ret = 0;
+	ret = wait_program(init, &status);
+	if (ret == 0)
+		*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	goto out;
+abort:
+	/* init, and with it everything in its namespace */
+	kill(init, SIGKILL);
+	while (waitpid(init, &status, 0) < 0 && errno == EINTR)
+		;
+	if (pidfile_written)
+		unlink(opts->pidfile);
+	log_error("snapshot %s: restore failed; nothing of it runs, the snapshot is unchanged",
+		  opts->dir);
 out:
-	if (release_pipe[1] >= 0)
-		close(release_pipe[1]);
+	close_each(status_pipe, 2);
+	close_each(release_pipe, 2);
 	gpu_restore_cancel(&cuda);
 	tree_free(&tr);
 	if (img != opts->image)

@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fault.h"
+#include "base/lifeline.h"
 #include "base/log.h"
 #include "base/trust.h"
 #include "store/store-internal.h"
@@ -240,6 +242,11 @@ int store_put_dir(struct store *s, const char *dir, const char *name, struct sto
 	}
 	if (!rc)
 		rc = store_manifest_put(s, &m, ret);
+	/* the name is the commit: never made for a thaw command that is gone */
+	if (!rc)
+		fault_point("store-name");
+	if (!rc)
+		rc = lifeline_check();
 	if (!rc)
 		rc = store_name_set(s, name, ret);
 unlock:

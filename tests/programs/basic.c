@@ -12,6 +12,10 @@
  * PID and TIDs are unchanged, every thread still counts, memory and mapping
  * are intact and the socket (if any) still works, prints PASS or FAIL lines
  * and exits 0 (or STATUS after PASS) or 1.  SIGTERM keeps its default action.
+ * SIGUSR2 (handled on an alternate signal stack) asks for the same checks
+ * without ending: it answers "alive N" (N counting answers) once every
+ * thread has counted since the last answer, or FAIL lines; tests/fault/
+ * keeps one program alive through many failed dumps this way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +61,9 @@ struct worker {
 };
 
 static struct worker workers[MAX_THREADS];
+static long seen[MAX_THREADS]; /* each thread's count at the last SIGUSR2 answer */
+static volatile sig_atomic_t pings;
+static char altstack[64 << 10];
 static int nr_threads = 4;
 static atomic_int stop;
 static uint32_t *mem;
@@ -103,10 +110,12 @@ static uint32_t checksum(const unsigned char *p, size_t len)
 	return h;
 }
 
-static void on_usr1(int sig)
+static void on_signal(int sig)
 {
-	(void)sig;
-	got_usr1 = 1;
+	if (sig == SIGUSR1)
+		got_usr1 = 1;
+	else
+		pings++;
 }
 
 static void setup_map(const char *path)
@@ -126,12 +135,46 @@ static void setup_map(const char *path)
 	map_sum = checksum(map, map_len);
 }
 
+static void check_memory(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < MEM_SIZE / 4; i++)
+		if (mem[i] != i * 2654435761u) {
+			FAILF("memory pattern wrong at offset %u", i * 4);
+			break;
+		}
+}
+
+/* SIGUSR2: every thread counted since the last answer (given 10 s on a busy machine). */
+static void answer(pid_t pid, unsigned long n)
+{
+	int before = atomic_load(&failures), t, waited;
+
+	CHECK(getpid() == pid, "getpid() is %d, was %d", getpid(), pid);
+	for (t = 0; t < nr_threads; t++) {
+		atomic_store(&workers[t].check_req, 1);
+		for (waited = 0; waited < 10000 && (atomic_load(&workers[t].count) <= seen[t] ||
+						     !atomic_load(&workers[t].tid_ok));
+		     waited++)
+			usleep(1000);
+		CHECK(atomic_load(&workers[t].count) > seen[t], "thread %d stopped counting", t);
+		CHECK(atomic_load(&workers[t].tid_ok) == 1, "thread %d: tid changed or no answer",
+		      t);
+		seen[t] = atomic_load(&workers[t].count);
+		atomic_store(&workers[t].tid_ok, 0);
+	}
+	check_memory();
+	if (atomic_load(&failures) == before)
+		printf("alive %lu\n", n);
+	fflush(stdout);
+}
+
 static void check(pid_t pid)
 {
 	long before[MAX_THREADS];
 	struct timespec ts = { 0, 300000000 };
 	char buf[16];
-	uint32_t i;
 	int t;
 
 	CHECK(getpid() == pid, "getpid() is %d, was %d", getpid(), pid);
@@ -145,11 +188,7 @@ static void check(pid_t pid)
 		CHECK(atomic_load(&workers[t].count) > before[t], "thread %d stopped counting", t);
 		CHECK(atomic_load(&workers[t].tid_ok) == 1, "thread %d: tid changed or no answer", t);
 	}
-	for (i = 0; i < MEM_SIZE / 4; i++)
-		if (mem[i] != i * 2654435761u) {
-			FAILF("memory pattern wrong at offset %u", i * 4);
-			break;
-		}
+	check_memory();
 	if (map)
 		CHECK(checksum(map, map_len) == map_sum, "mapped file contents changed");
 	if (sock[0] >= 0) {
@@ -165,7 +204,9 @@ static void check(pid_t pid)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART | SA_ONSTACK };
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	unsigned long answered = 0;
 	int exit_status = 0, i, t;
 	pid_t pid = getpid();
 	uint32_t k;
@@ -192,8 +233,11 @@ int main(int argc, char **argv)
 	if (nr_threads < 0 || nr_threads > MAX_THREADS)
 		nr_threads = MAX_THREADS;
 
+	if (sigaltstack(&ss, NULL))
+		die("sigaltstack");
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED)
 		die("mmap");
@@ -212,6 +256,8 @@ int main(int argc, char **argv)
 		struct timespec ts = { 0, 10000000 };
 
 		nanosleep(&ts, NULL);
+		while (answered < (unsigned long)pings)
+			answer(pid, ++answered);
 	}
 	check(pid);
 	if (atomic_load(&failures)) {
