@@ -117,6 +117,30 @@ static int step(pid_t tid, int request, int want, int *held)
 	}
 }
 
+/*
+ * A thread that did not come back from our call in time still runs it: it
+ * is stopped again, so that its registers can be put back before it runs
+ * on with ours.  0, or -errno with errno set.
+ */
+static int stop_again(pid_t tid)
+{
+	int status, ret;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
+		return -errno;
+	for (;;) {
+		ret = wait_tracee(tid, &status, INJECT_TIMEOUT_MS);
+		if (ret == 0 && (WIFEXITED(status) || WIFSIGNALED(status)))
+			ret = -ESRCH;
+		if (ret < 0) {
+			errno = -ret;
+			return ret;
+		}
+		if (WIFSTOPPED(status))
+			return 0;
+	}
+}
+
 static int copy_scratch(pid_t tid, uint64_t addr, void *buf, size_t len, bool to_target)
 {
 	struct iovec local = { buf, len }, remote = { (void *)addr, len };
@@ -207,7 +231,9 @@ put_back:
 	if (scratch && copy_scratch(tid, scratch_addr, kept, scratch_len, true) < 0)
 		log_warn("pid %d tid %d: could not put back %zu bytes at 0x%llx", fz->pid, tid,
 			 scratch_len, (unsigned long long)scratch_addr);
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0)
+	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0 &&
+	    (errno != ESRCH || stop_again(tid) < 0 ||
+	     ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0))
 		return log_errno("pid %d tid %d: putting registers back", fz->pid, tid);
 	/* park it in an interrupt stop again (see the top of this file) */
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) < 0)
