@@ -92,12 +92,12 @@ int owners_dump(const struct fd_dump_ctx *ctx)
 		const struct fd_probe *p = &ctx->probes[i];
 		struct image_fd_owner o = { .fd = p->fd, .type = IMAGE_OWNER_TID }, *slot;
 		struct f_owner_ex ex = { 0 };
-		uint32_t k;
 
+		/* fds_dump_tree() made img->fds from the probes, one for one, in order */
+		if (i >= ctx->img->nr_fds || ctx->img->fds[i].fd != p->fd)
+			return fd_dump_error(ctx, p, -EINVAL, "no image fd for it");
 		/* thaw restore's own fds stand in for these: their owner is not ours to set */
-		for (k = 0; k < ctx->img->nr_fds && ctx->img->fds[k].fd != p->fd; k++)
-			;
-		if (k == ctx->img->nr_fds || ctx->img->fds[k].kind == IMAGE_FD_INHERIT)
+		if (ctx->img->fds[i].kind == IMAGE_FD_INHERIT)
 			continue;
 		/* an O_PATH fd takes no fcntl but F_GETFD/F_SETFD/F_GETFL/F_DUPFD: no owner */
 		if (p->info.flags & O_PATH)
