@@ -112,6 +112,11 @@ static int sched_getattr_k(pid_t tid, struct sched_attr_k *attr)
 	return syscall(SYS_sched_getattr, tid, attr, sizeof(*attr), 0) < 0 ? -errno : 0;
 }
 
+static int sched_setattr_k(pid_t tid, const struct sched_attr_k *attr)
+{
+	return syscall(SYS_sched_setattr, tid, attr, 0) < 0 ? -errno : 0;
+}
+
 /* The nice value of one thread; getpriority(2) raw returns 20 - nice. */
 static int get_nice(pid_t tid, int32_t *ret)
 {
@@ -649,12 +654,37 @@ static int set_autogroup(const struct image *img)
 	return ret;
 }
 
+/*
+ * A thaw restore run under a realtime policy (chrt) would hand it to every
+ * thread the restorer clones, and a realtime thread cannot set its timer
+ * slack: the helper goes back to SCHED_OTHER.  The tracer gives each thread
+ * its own policy at the end.
+ */
+static int leave_realtime(void)
+{
+	struct sched_attr_k attr;
+	int ret = sched_getattr_k(0, &attr);
+
+	if (ret < 0 || (attr.policy != SCHED_FIFO_ && attr.policy != SCHED_RR_ &&
+			attr.policy != SCHED_DEADLINE_))
+		return 0;
+	attr = (struct sched_attr_k){ .size = SCHED_ATTR_VER0, .policy = SCHED_OTHER_ };
+	ret = get_nice(0, &attr.nice);
+	if (ret == 0)
+		ret = sched_setattr_k(0, &attr);
+	if (ret < 0)
+		log_error("leaving thaw restore's realtime policy: %s", strerror(-ret));
+	return ret;
+}
+
 int attrs_restore_process(const struct image *img)
 {
 	const struct image_proc_attrs *a = &img->attrs;
 	int ret;
 
-	ret = write_self("oom_score_adj", "oom_score_adj", a->oom_score_adj, 10,
+	ret = leave_realtime();
+	if (ret == 0)
+		ret = write_self("oom_score_adj", "oom_score_adj", a->oom_score_adj, 10,
 			 " (lowering it below what thaw restore runs with needs "
 			 "CAP_SYS_RESOURCE)");
 	if (ret == 0)
@@ -724,11 +754,6 @@ out:
 	free(got);
 	CPU_FREE(set);
 	return ret;
-}
-
-static int sched_setattr_k(pid_t tid, const struct sched_attr_k *attr)
-{
-	return syscall(SYS_sched_setattr, tid, attr, 0) < 0 ? -errno : 0;
 }
 
 /* What sched_getattr shows of the thread equals what the snapshot has. */
