@@ -39,6 +39,40 @@ static int check(char *why, size_t whylen);
 /* for check(): format the reason and return 1 */
 #define FAILED(...) (snprintf(why, whylen, __VA_ARGS__), 1)
 
+/*
+ * The value of the line "Key:" of /proc/self/task/TID/status (a thread's own
+ * credentials and seccomp state show there), without the tab after the colon
+ * or the newline: 0, or -1 when the thread or the line is missing.
+ */
+static inline int status_line(int tid, const char *key, char *out, size_t len)
+{
+	char path[64], line[512];
+	size_t klen = strlen(key);
+	int found = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			snprintf(out, len, "%s", line + klen + 1 + (line[klen + 1] == '\t'));
+			out[strcspn(out, "\n")] = '\0';
+			found = 0;
+		}
+	fclose(f);
+	return found;
+}
+
+/* The same line read as a number, or -1. */
+static inline long status_number(int tid, const char *key)
+{
+	char value[64];
+
+	return status_line(tid, key, value, sizeof(value)) ? -1 : strtol(value, NULL, 10);
+}
+
 int main(void)
 {
 	char why[512] = "";

@@ -63,28 +63,6 @@ static int setup(void)
 	return 0;
 }
 
-/* The line "Key:\t..." of /proc/self/task/TID/status, without the key. */
-static int status_line(pid_t tid, const char *key, char *out, size_t len)
-{
-	char path[64], line[512];
-	size_t klen = strlen(key);
-	FILE *f;
-	int found = -1;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (found && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':') {
-			snprintf(out, len, "%s", line + klen + 2);
-			out[strcspn(out, "\n")] = '\0';
-			found = 0;
-		}
-	fclose(f);
-	return found;
-}
-
 static int check_thread(pid_t tid, const char *uids, const char *gids, const char *groups,
 			char *why, size_t whylen)
 {

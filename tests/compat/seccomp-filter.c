@@ -84,25 +84,6 @@ static int setup(void)
 	return 0;
 }
 
-/* The value of "Key:" in /proc/self/task/TID/status, or -1. */
-static long status_value(pid_t tid, const char *key)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':')
-			v = strtol(line + klen + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 static int check(char *why, size_t whylen)
 {
 	pid_t self = (pid_t)syscall(SYS_gettid);
@@ -119,9 +100,9 @@ static int check(char *why, size_t whylen)
 	errno = 0;
 	if (page == MAP_FAILED || munmap(page, 4096) != -1 || errno != EPERM)
 		return FAILED("munmap was not refused (errno %d)", errno);
-	mine = status_value(self, "Seccomp_filters");
-	theirs = status_value(other_tid, "Seccomp_filters");
-	if (status_value(other_tid, "Seccomp") != 2 || mine < 2 || theirs != mine)
+	mine = status_number(self, "Seccomp_filters");
+	theirs = status_number(other_tid, "Seccomp_filters");
+	if (status_number(other_tid, "Seccomp") != 2 || mine < 2 || theirs != mine)
 		return FAILED("filters: %ld here, %ld in the second thread", mine, theirs);
 	/* every thread must be on this thread's filters: the kernel names one that is not */
 	r = install(allow, 1, SECCOMP_FILTER_FLAG_TSYNC);

@@ -32,23 +32,6 @@ static void *strict(void *arg)
 	return NULL;
 }
 
-static long seccomp_of(pid_t tid)
-{
-	char path[64], line[256];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "Seccomp:", 8))
-			v = strtol(line + 8, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 static int setup(void)
 {
 	pthread_t t;
@@ -59,14 +42,14 @@ static int setup(void)
 		perror("starting the strict thread");
 		return -1;
 	}
-	for (i = 0; i < 1000 && seccomp_of(strict_tid) != 1; i++)
+	for (i = 0; i < 1000 && status_number(strict_tid, "Seccomp") != 1; i++)
 		usleep(1000);
 	return 0;
 }
 
 static int check(char *why, size_t whylen)
 {
-	long mode = seccomp_of(strict_tid);
+	long mode = status_number(strict_tid, "Seccomp");
 
 	if (mode != 1)
 		return FAILED("the strict thread %d shows Seccomp %ld, want 1", strict_tid, mode);
