@@ -9,6 +9,7 @@
  * (entry stop, exit stop).  Then the saved registers go back and the thread
  * is parked in an interrupt stop again, so that the kernel's syscall-restart
  * decision for the call it was really in still happens when it is let go.
+ * Meanwhile every signal is blocked (inject_syscall()).
  */
 #define LOG_TAG "inject"
 #include <errno.h>
@@ -153,8 +154,8 @@ static int copy_scratch(pid_t tid, uint64_t addr, void *buf, size_t len, bool to
 	return n == (ssize_t)len ? 0 : -EFAULT;
 }
 
-int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6], void *scratch,
-		   size_t scratch_len, long *ret_result)
+static int borrow(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6], void *scratch,
+		  size_t scratch_len, long *ret_result)
 {
 	struct user_regs_struct saved, regs;
 	uint64_t scratch_addr = 0, a[6];
@@ -246,5 +247,27 @@ put_back:
 			  tid, held);
 		syscall(SYS_tgkill, fz->pid, tid, held);
 	}
+	return ret;
+}
+
+/*
+ * Every signal is blocked while the thread runs the borrowed call: one the
+ * thread has pending (queued at a restore, or arriving meanwhile) must not
+ * be delivered, or taken out of its queue and sent again with another
+ * siginfo, by the steps of an inspection.
+ */
+int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6], void *scratch,
+		   size_t scratch_len, long *ret_result)
+{
+	uint64_t mask, all = ~0ull;
+	int ret;
+
+	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0 ||
+	    ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
+		return log_errno("pid %d tid %d: blocking signals for an injected call", fz->pid,
+				 tid);
+	ret = borrow(fz, tid, nr, args, scratch, scratch_len, ret_result);
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0 && ret == 0)
+		ret = log_errno("pid %d tid %d: putting the signal mask back", fz->pid, tid);
 	return ret;
 }
