@@ -295,8 +295,17 @@ static int arm_itimers(struct frozen *fz, const struct image *img)
 		uint64_t args[6] = { (uint64_t)which, INJECT_SCRATCH, 0, 0, 0, 0 };
 		long res;
 
-		if (!t->value_us)
+		if (!t->value_us && !t->interval_us)
 			continue; /* disarmed, as a new process's are */
+		/*
+		 * A periodic ITIMER_REAL reads as no time left while its SIGALRM
+		 * is pending: the kernel starts it again as that signal is taken.
+		 * setitimer() drops the interval of a zero value: it fires at once
+		 * instead, into the SIGALRM already pending, and waits the same way.
+		 * (The CPU itimers keep an interval with a zero value as it is.)
+		 */
+		if (which == ITIMER_REAL && !t->value_us)
+			it.it_value.tv_usec = 1;
 		ret = inject_syscall(fz, fz->pid, SYS_setitimer, args, &it, sizeof(it), &res);
 		if (ret == 0 && res < 0) {
 			log_error("pid %d: arming %s: %s", fz->pid, names[which],
