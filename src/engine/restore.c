@@ -1303,29 +1303,51 @@ static int unmap_region(const struct tproc *p)
 	return ret < 0 ? ret : 0;
 }
 
+/* Where the tracer can open shmem object i of p: an fd that holds it, or a mapping of it. */
+static int shmem_path(const struct tproc *p, uint32_t i, char *path, size_t len)
+{
+	const struct image *img = p->img;
+	uint32_t k;
+
+	for (k = 0; k < img->nr_fds; k++)
+		if (img->fds[k].kind == IMAGE_FD_MEMFD && img->fds[k].memfd.shmem == (int32_t)i) {
+			snprintf(path, len, "/proc/%d/fd/%d", p->pid, img->fds[k].fd);
+			return 0;
+		}
+	for (k = 0; k < img->nr_vmas; k++)
+		if (img->vmas[k].kind == IMAGE_VMA_SHMEM && img->vmas[k].shmem == (int32_t)i) {
+			snprintf(path, len, "/proc/%d/map_files/%llx-%llx", p->pid,
+				 (unsigned long long)img->vmas[k].start,
+				 (unsigned long long)img->vmas[k].end);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* Seals last: the restorer wrote the contents first, held or only mapped. */
 static int apply_memfd_seals(const struct tproc *p)
 {
 	const struct image *img = p->img;
 	uint32_t i;
 
-	for (i = 0; i < img->nr_fds; i++) {
-		const struct image_fd *f = &img->fds[i];
-		char path[64];
+	for (i = 0; i < img->nr_shmems; i++) {
+		uint32_t seals = img->shmems[i].seals;
+		char path[96];
 		int fd, cur;
 
-		if (f->kind != IMAGE_FD_MEMFD || !img->shmems[f->memfd.shmem].seals)
+		if (!img->shmems[i].is_memfd || !seals || shmem_path(p, i, path, sizeof(path)))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", p->pid, f->fd);
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
-			return log_errno("pid %d fd %d: reopening the memfd to seal it", p->pid, f->fd);
-		/* a memfd several fds or processes hold is sealed once */
+			return log_errno("pid %d: reopening memfd \"%s\" (%s) to seal it", p->pid,
+					 img->shmems[i].name ? img->shmems[i].name : "", path);
+		/* a memfd several processes hold is sealed once */
 		cur = fcntl(fd, F_GET_SEALS);
-		if ((cur < 0 || ((uint32_t)cur & img->shmems[f->memfd.shmem].seals) !=
-				       img->shmems[f->memfd.shmem].seals) &&
-		    fcntl(fd, F_ADD_SEALS, img->shmems[f->memfd.shmem].seals) < 0) {
+		if ((cur < 0 || ((uint32_t)cur & seals) != seals) &&
+		    fcntl(fd, F_ADD_SEALS, seals) < 0) {
 			close(fd);
-			return log_errno("pid %d fd %d: adding seals", p->pid, f->fd);
+			return log_errno("pid %d: adding seals %#x to memfd \"%s\"", p->pid, seals,
+					 img->shmems[i].name ? img->shmems[i].name : "");
 		}
 		close(fd);
 	}
