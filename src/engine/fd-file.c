@@ -362,28 +362,6 @@ static int deleted_file_fd(struct fd_restore_ctx *ctx, const struct image_fd *f,
  * program's state, and it grows while the program runs on, so restore does
  * not hold it to its dumped size and mtime, and recreates it if it is gone.
  */
-static bool file_is_output(const struct image *img, int32_t idx)
-{
-	bool written = false;
-	uint32_t i;
-
-	if (img->proc.exe == idx)
-		return false;
-	for (i = 0; i < img->nr_vmas; i++)
-		if (img->vmas[i].file == idx)
-			return false;
-	for (i = 0; i < img->nr_fds; i++) {
-		const struct image_fd *f = &img->fds[i];
-
-		if (f->kind != IMAGE_FD_FILE || f->file != idx)
-			continue;
-		if ((f->flags & O_ACCMODE) != O_WRONLY)
-			return false;
-		written = true;
-	}
-	return written;
-}
-
 int file_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	const struct image_file *file;
@@ -411,7 +389,7 @@ int file_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 						strerror(errno));
 	} else {
 		fd = open(file->path, (flags & ~O_NOATIME) | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0 && errno == ENOENT && file_is_output(ctx->img, f->file)) {
+		if (fd < 0 && errno == ENOENT && image_file_is_output(ctx->img, f->file)) {
 			log_warn("%s (fd %d) is gone; created it anew", file->path, f->fd);
 			fd = open(file->path, (flags & ~O_NOATIME) | O_CLOEXEC | O_NOCTTY | O_CREAT,
 				  file->mode & 0777);
@@ -443,17 +421,6 @@ fail:
 }
 
 /* Made again in the restore's private /dev/shm: nothing of the host's to compare. */
-static bool is_dev_shm_object(const struct image *img, const struct image_file *f)
-{
-	uint32_t i;
-
-	for (i = 0; i < img->nr_shmems; i++)
-		if (img->shmems[i].path && img->shmems[i].ino == f->ino &&
-		    !strcmp(img->shmems[i].path, f->path))
-			return true;
-	return false;
-}
-
 int files_validate(const struct image *img)
 {
 	struct stat st;
@@ -464,9 +431,9 @@ int files_validate(const struct image *img)
 		const struct image_file *f = &img->files[i];
 		int64_t mtime;
 
-		if (f->is_deleted || is_dev_shm_object(img, f))
+		if (f->is_deleted || image_file_is_shm_object(img, f))
 			continue;
-		if (file_is_output(img, (int32_t)i)) {
+		if (image_file_is_output(img, (int32_t)i)) {
 			if (stat(f->path, &st) == 0 && !S_ISREG(st.st_mode)) {
 				log_error("%s changed since the snapshot: no longer a regular file",
 					  f->path);

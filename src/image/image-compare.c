@@ -22,7 +22,8 @@
  * sockets and shmem, the dump's share ids) are not equal but must pair one
  * to one: the fds that shared a pipe before share one after, and no other.
  * Paths are matched against the list with every [...] read as [], so one
- * line covers every thread, fd or entry.
+ * line covers every thread, fd or entry; the first entry that holds there
+ * applies.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/log.h"
 #include "image/image-record.h"
@@ -42,12 +44,19 @@ enum rule {
 	RULE_COUNTS_UP, /* a count that may only have grown */
 	RULE_IDENTITY, /* a kernel object's identity: pairs one to one within its namespace */
 	RULE_KEPT_PIPE_END, /* fds[]: an fd of the restored process the snapshot does not list */
+	RULE_INIT_PARENT, /* a parent outside the snapshot: thaw's init (1) after a restore */
+	RULE_LED_OUTSIDE, /* a group or session led outside the snapshot: 0 after a restore */
+	RULE_IGNORE_BITS, /* these bits (ignore) of a flag word may differ */
+	RULE_NORMALISED, /* compared as usual, once the caller normalised it as why says */
 };
 
 /* When an entry holds: always, or only inside some objects. */
 #define WHEN_ALWAYS 0u
 #define WHEN_DELETED (1u << 0) /* inside a deleted file (files[], or what maps or holds one) */
 #define WHEN_INHERITED (1u << 1) /* inside an fd inherited from whoever restores */
+#define WHEN_RESET (1u << 2) /* inside a TCP socket dumped as reset (--tcp-close) */
+#define WHEN_POSIX_SHM (1u << 3) /* inside a mapping of a POSIX shm object or semaphore */
+#define WHEN_TYPE_ONLY (1u << 4) /* inside a file validation takes by its type alone */
 
 struct exception {
 	const char *path; /* every [...] written [] */
@@ -55,6 +64,7 @@ struct exception {
 	uint8_t when;
 	const char *ns; /* RULE_IDENTITY: identities pair within one namespace */
 	const char *why;
+	uint64_t ignore; /* RULE_IGNORE_BITS */
 };
 
 static const struct exception exceptions[] = {
@@ -62,6 +72,15 @@ static const struct exception exceptions[] = {
 	  "restore checks that this host can run the snapshot, not that it is the same host" },
 	{ "gpu", RULE_SKIP, WHEN_ALWAYS, NULL,
 	  "the device state comes back after the comparison, through the driver" },
+	{ "process.ppid", RULE_INIT_PARENT, WHEN_ALWAYS, NULL,
+	  "the root's parent is outside the snapshot; after a restore it is thaw's init, pid 1 "
+	  "(the parents inside a tree are compared in children[])" },
+	{ "process.pgid", RULE_LED_OUTSIDE, WHEN_ALWAYS, NULL,
+	  "a process group led outside the snapshot is not in the restore's PID namespace: "
+	  "the restored process reads 0 for it" },
+	{ "process.sid", RULE_LED_OUTSIDE, WHEN_ALWAYS, NULL, "as process.pgid, for a session" },
+	{ "children[].pgid", RULE_LED_OUTSIDE, WHEN_ALWAYS, NULL, "as process.pgid" },
+	{ "children[].sid", RULE_LED_OUTSIDE, WHEN_ALWAYS, NULL, "as process.pgid" },
 	{ "process.host_pid", RULE_SKIP, WHEN_ALWAYS, NULL,
 	  "the pid the dump was taken from, for people" },
 	{ "process.dumped_at_ns", RULE_SKIP, WHEN_ALWAYS, NULL, "when the dump was taken" },
@@ -81,6 +100,11 @@ static const struct exception exceptions[] = {
 	  "validation takes a file of the dumped size and mtime at its path; it may be "
 	  "another inode (a copy, another host)" },
 	{ "files[].dev", RULE_SKIP, WHEN_ALWAYS, NULL, "as files[].ino" },
+	{ "files[].size", RULE_SKIP, WHEN_TYPE_ONLY, NULL,
+	  "a file restore takes by its type alone (files_validate()): a directory, FIFO or "
+	  "device, a file the process only writes (a log others append to), a POSIX shm "
+	  "object made anew; its size and mtime may change after the dump" },
+	{ "files[].mtime_ns", RULE_SKIP, WHEN_TYPE_ONLY, NULL, "as files[].size" },
 	{ "files[].path", RULE_SKIP, WHEN_DELETED, NULL,
 	  "a deleted file comes back as a new unlinked file: its old name is gone" },
 	{ "vmas[].name", RULE_SKIP, WHEN_DELETED, NULL,
@@ -100,6 +124,23 @@ static const struct exception exceptions[] = {
 	  "an fd inherited from thaw restore (or thaw run) is the caller's: its status flags "
 	  "and offset are the caller's" },
 	{ "fds[].pos", RULE_SKIP, WHEN_INHERITED, NULL, "as fds[].flags" },
+	{ "fds[].flags", RULE_IGNORE_BITS, WHEN_ALWAYS, NULL,
+	  "O_LARGEFILE: a restored fd is opened with open(), which sets it on 64-bit "
+	  "(a pipe end made by pipe() has not); it changes nothing there", 0100000 },
+	{ "fds[].socket.state", RULE_SKIP, WHEN_RESET, NULL,
+	  "a connection dumped with --tcp-close comes back reset: a new, closed socket, with "
+	  "another address" },
+	{ "fds[].socket.addr", RULE_SKIP, WHEN_RESET, NULL, "as fds[].socket.state" },
+	{ "fds[].socket.peer", RULE_SKIP, WHEN_RESET, NULL, "as fds[].socket.state" },
+	{ "vmas[].name", RULE_SKIP, WHEN_POSIX_SHM, NULL,
+	  "a POSIX shm object or semaphore is mapped again by its name under /dev/shm "
+	  "(shmems[].path); the name it was first mapped by (sem_open's temporary one) is gone" },
+	{ "process.pending_shared", RULE_NORMALISED, WHEN_ALWAYS, NULL,
+	  "checked signal by signal by verify.c first: the snapshot's queue less a SIGSTOP, "
+	  "which the restore sends as it lets the process go, give or take the signals of "
+	  "timers the restore armed (they run meanwhile)" },
+	{ "threads[].pending", RULE_NORMALISED, WHEN_ALWAYS, NULL,
+	  "as process.pending_shared" },
 	{ "fds[].timerfd.value_ns", RULE_TIME_LEFT, WHEN_ALWAYS, NULL,
 	  "an armed timer counts down from the restore on, and may have fired" },
 	{ "fds[].timerfd.ticks", RULE_COUNTS_UP, WHEN_ALWAYS, NULL,
@@ -370,6 +411,12 @@ static bool differ_here(struct image_compare *c, const struct vfmt *f, uint64_t 
 		differ = !d && r;
 	else if (e && e->rule == RULE_COUNTS_UP)
 		differ = r < d;
+	else if (e && e->rule == RULE_INIT_PARENT)
+		differ = d != r && r != 1;
+	else if (e && e->rule == RULE_LED_OUTSIDE)
+		differ = d != r && r != 0;
+	else if (e && e->rule == RULE_IGNORE_BITS)
+		differ = (d & ~e->ignore) != (r & ~e->ignore);
 	else if (e && e->rule == RULE_IDENTITY)
 		return differ_identity(c, e->ns, d, r);
 	if (!differ)
@@ -655,6 +702,9 @@ static bool differ_file(struct image_compare *c, const char *name, const struct 
 	m = reroot(c, name, "files[]");
 	if (di->files[d].is_deleted)
 		c->when |= WHEN_DELETED;
+	if (!S_ISREG(di->files[d].mode) || image_file_is_output(di, d) ||
+	    image_file_is_shm_object(di, &di->files[d]))
+		c->when |= WHEN_TYPE_ONLY;
 	differ = differ_record(c, &image_file_record, &di->files[d], &ri->files[r]);
 	pop(c, m);
 	return differ;
@@ -832,6 +882,8 @@ static bool differ_vma(struct image_compare *c, const struct image *di,
 {
 	if (d->file >= 0 && (uint32_t)d->file < di->nr_files && di->files[d->file].is_deleted)
 		c->when |= WHEN_DELETED;
+	if (d->shmem >= 0 && (uint32_t)d->shmem < di->nr_shmems && di->shmems[d->shmem].path)
+		c->when |= WHEN_POSIX_SHM;
 	return DIFFER(c, "end", IMAGE_F_HEX64, d->end, r->end) ||
 	       DIFFER(c, "prot", IMAGE_F_HEX32, d->prot, r->prot) ||
 	       differ_enum(c, "kind", image_vma_kind_name, d->kind, r->kind) ||
@@ -894,13 +946,59 @@ static bool differ_guards(struct image_compare *c, const struct image *di, const
 	return differ;
 }
 
+static int cmp_watch(const void *a, const void *b)
+{
+	const struct image_epoll_watch *x = a, *y = b;
+
+	if (x->tfd != y->tfd)
+		return x->tfd < y->tfd ? -1 : 1;
+	if (x->events != y->events)
+		return x->events < y->events ? -1 : 1;
+	return x->data < y->data ? -1 : x->data > y->data;
+}
+
+/* An epoll set's watches, in order of fd: the kernel lists them in an order of its own. */
+static bool differ_watches(struct image_compare *c, const struct image_fd *d,
+			   const struct image_fd *r)
+{
+	uint32_t n = d->epoll.nr_watches, k;
+	struct image_epoll_watch *dw = NULL, *rw = NULL;
+	size_t size = (size_t)n * sizeof(*dw);
+	bool differ = differ_count(c, n, r->epoll.nr_watches);
+
+	if (differ || !n)
+		return differ;
+	dw = malloc(size);
+	rw = malloc(size);
+	if (!dw || !rw) {
+		c->err = -ENOMEM;
+		differ = report(c, "out of memory");
+		goto out;
+	}
+	memcpy(dw, d->epoll.watches, size);
+	memcpy(rw, r->epoll.watches, size);
+	qsort(dw, n, sizeof(*dw), cmp_watch);
+	qsort(rw, n, sizeof(*rw), cmp_watch);
+	for (k = 0; !differ && k < n; k++) {
+		struct mark w = push(c, "[fd %d]", dw[k].tfd);
+
+		differ = DIFFER_INT(c, "fd", dw[k].tfd, rw[k].tfd) ||
+			 DIFFER(c, "events", IMAGE_F_HEX32, dw[k].events, rw[k].events) ||
+			 DIFFER(c, "data", IMAGE_F_HEX64, dw[k].data, rw[k].data);
+		pop(c, w);
+	}
+out:
+	free(dw);
+	free(rw);
+	return differ;
+}
+
 static bool differ_fd_kind(struct image_compare *c, const struct image *di,
 			   const struct image_fd *d, const struct image *ri,
 			   const struct image_fd *r)
 {
 	struct mark m;
 	bool differ = false;
-	uint32_t k;
 
 	switch (d->kind) {
 	case IMAGE_FD_PIPE:
@@ -924,17 +1022,7 @@ static bool differ_fd_kind(struct image_compare *c, const struct image *di,
 		break;
 	case IMAGE_FD_EPOLL:
 		m = push(c, "epoll.watches");
-		differ = differ_count(c, d->epoll.nr_watches, r->epoll.nr_watches);
-		for (k = 0; !differ && k < d->epoll.nr_watches; k++) {
-			const struct image_epoll_watch *dw = &d->epoll.watches[k];
-			const struct image_epoll_watch *rw = &r->epoll.watches[k];
-			struct mark w = push(c, "[%u]", k);
-
-			differ = DIFFER_INT(c, "fd", dw->tfd, rw->tfd) ||
-				 DIFFER(c, "events", IMAGE_F_HEX32, dw->events, rw->events) ||
-				 DIFFER(c, "data", IMAGE_F_HEX64, dw->data, rw->data);
-			pop(c, w);
-		}
+		differ = differ_watches(c, d, r);
 		break;
 	case IMAGE_FD_SIGNALFD:
 		m = push(c, "signalfd");
@@ -991,6 +1079,8 @@ static bool differ_fd(struct image_compare *c, const struct image *di, const str
 		return true;
 	if (d->kind == IMAGE_FD_INHERIT)
 		c->when |= WHEN_INHERITED;
+	if (d->kind == IMAGE_FD_SOCKET && d->sock.state == IMAGE_SOCK_RESET)
+		c->when |= WHEN_RESET;
 	if (d->file >= 0 && (uint32_t)d->file < di->nr_files && di->files[d->file].is_deleted)
 		c->when |= WHEN_DELETED;
 	return DIFFER(c, "flags", IMAGE_F_OCTAL, d->flags, r->flags) ||

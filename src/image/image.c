@@ -198,6 +198,39 @@ struct image *image_alloc_empty(void)
 	return image_alloc();
 }
 
+bool image_file_is_output(const struct image *img, int32_t idx)
+{
+	bool written = false;
+	uint32_t i;
+
+	if (img->proc.exe == idx)
+		return false;
+	for (i = 0; i < img->nr_vmas; i++)
+		if (img->vmas[i].file == idx)
+			return false;
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i];
+
+		if (f->kind != IMAGE_FD_FILE || f->file != idx)
+			continue;
+		if ((f->flags & O_ACCMODE) != O_WRONLY)
+			return false;
+		written = true;
+	}
+	return written;
+}
+
+bool image_file_is_shm_object(const struct image *img, const struct image_file *f)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_shmems; i++)
+		if (img->shmems[i].path && img->shmems[i].ino == f->ino &&
+		    !strcmp(img->shmems[i].path, f->path))
+			return true;
+	return false;
+}
+
 struct image *image_alloc_fingerprint(void)
 {
 	struct image *img = image_alloc();

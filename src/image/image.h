@@ -776,6 +776,14 @@ struct image *image_alloc_fingerprint(void);
 bool image_takes_pages(const struct image *img);
 /* The subdirectory of a tree's snapshot that holds the child pid's image. */
 #define IMAGE_CHILD_DIR_FMT "proc-%d"
+/*
+ * Files a restore takes by type alone (files_validate), whose size and mtime
+ * may change after the dump: one the process only writes (a log: held
+ * O_WRONLY only, neither mapped nor its executable), and a POSIX shm object
+ * or semaphore under /dev/shm (made anew from its saved contents).
+ */
+bool image_file_is_output(const struct image *img, int32_t idx);
+bool image_file_is_shm_object(const struct image *img, const struct image_file *f);
 /* Finds or adds a file by (dev, ino, path); returns its index or -errno. */
 int image_file_index(struct image *img, const struct image_file *file);
 

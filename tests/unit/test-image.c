@@ -1718,6 +1718,15 @@ static void test_compare_images(void **state)
 	fd_of(b, 9)->timerfd.ticks = 5; /* fired since */
 	fd_of(b, 0)->flags = 02; /* inherited: the caller's */
 	fd_of(b, 0)->pos = 77;
+	fd_of(b, 3)->flags |= 0100000; /* O_LARGEFILE of a reopened fd */
+	b->proc.sid = 0; /* a session led outside the restore's namespace */
+	{ /* the kernel lists an epoll set's watches in an order of its own */
+		struct image_fd *ep = fd_of(b, 7);
+		struct image_epoll_watch w = ep->epoll.watches[0];
+
+		ep->epoll.watches[0] = ep->epoll.watches[1];
+		ep->epoll.watches[1] = w;
+	}
 	assert_compare(a, b, NULL);
 	image_free(b);
 	image_free(a);
@@ -1731,6 +1740,16 @@ static void test_compare_images(void **state)
 	compare_pair(&a, &b);
 	b->proc.sigactions[1].flags = 0;
 	assert_compare(a, b, "process.sigactions[2].flags: 0x0 restored, 0x14000000 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	b->proc.ppid = 5; /* only thaw's init may stand in for the parent */
+	assert_compare(a, b, "process.ppid: 5 restored, 1 dumped");
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	fd_of(b, 3)->flags |= 04000; /* O_NONBLOCK is no O_LARGEFILE */
+	assert_compare(a, b, "fds[3].flags: 06002 restored, 02002 dumped");
 	image_free(b);
 	image_free(a);
 	compare_pair(&a, &b);
@@ -1770,7 +1789,7 @@ static void test_compare_images(void **state)
 	image_free(a);
 	compare_pair(&a, &b);
 	fd_of(b, 7)->epoll.watches[1].events = 1;
-	assert_compare(a, b, "fds[7].epoll.watches[1].events: 0x1 restored, 0x80000001 dumped");
+	assert_compare(a, b, "fds[7].epoll.watches[fd 6].events: 0x1 restored, 0x80000001 dumped");
 	image_free(b);
 	image_free(a);
 	compare_pair(&a, &b);
