@@ -1,5 +1,6 @@
 /*
  * cmd-restore.c - thaw restore (--dir DIR | --store DIR|URL --name NAME) [--detach] [--pidfile F]
+ *                 [--verify]
  *
  * From a store, the snapshot's small files are rebuilt on tmpfs and its
  * pages go from the chunks straight into the restored processes
@@ -18,9 +19,9 @@
 
 static void restore_usage(FILE *out)
 {
-	fprintf(out, "usage: thaw restore --dir DIR [--detach] [--pidfile FILE]\n"
+	fprintf(out, "usage: thaw restore --dir DIR [--detach] [--pidfile FILE] [--verify]\n"
 		     "       thaw restore --store DIR|URL --name NAME [--cache DIR] [--key-file FILE]\n"
-		     "                    [--detach] [--pidfile FILE]\n"
+		     "                    [--detach] [--pidfile FILE] [--verify]\n"
 		     "\n"
 		     "Recreates the snapshot's process in a fresh PID namespace with its original\n"
 		     "PID and TIDs, and lets it run on.  In the foreground thaw restore forwards\n"
@@ -28,7 +29,9 @@ static void restore_usage(FILE *out)
 		     "killed); --detach returns once the program runs again.  --pidfile receives\n"
 		     "the program's PID as the caller sees it.  --store: the snapshot NAME of a\n"
 		     "store (docs/store.md); in front of a URL sits a local cache (--cache,\n"
-		     "default ~/.cache/thaw/chunks).\n");
+		     "default ~/.cache/thaw/chunks).  --verify (or THAW_VERIFY=1): before the\n"
+		     "program runs, its state is read back and compared with the snapshot; a\n"
+		     "difference kills it and fails the restore, naming the process and field.\n");
 }
 
 /* Once the program runs again: behind a URL the local cache is filled, the directory goes. */
@@ -84,11 +87,13 @@ int cmd_restore(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "cache", required_argument, NULL, 'c' },
 		{ "key-file", required_argument, NULL, 'k' },
+		{ "verify", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct engine_restore_opts opts = { 0 };
 	const char *store = NULL, *name = NULL, *cache = NULL, *key_file = NULL;
+	bool verify = false;
 	int c, status, rc;
 
 	while ((c = getopt_long(argc, argv, "d:Dp:s:n:c:k:h", longopts, NULL)) != -1) {
@@ -114,6 +119,9 @@ int cmd_restore(int argc, char **argv)
 		case 'k':
 			key_file = optarg;
 			break;
+		case 'v':
+			verify = true;
+			break;
 		case 'h':
 			restore_usage(stdout);
 			return 0;
@@ -127,6 +135,7 @@ int cmd_restore(int argc, char **argv)
 		restore_usage(stderr);
 		return 2;
 	}
+	opts.verify = cli_verify_wanted(verify);
 	/* from here on the work is done by a process that a kill of this one leaves to undo */
 	if (lifeline_split() < 0)
 		return 1;

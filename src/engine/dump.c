@@ -7,6 +7,10 @@
  * shared between fds, in one process or across the tree, are found with
  * kcmp(2) and given one share id, so that restore makes them one again.
  *
+ * The collection itself (collect_tree) also runs on a restored tree before
+ * it is let go, into fingerprint images, for thaw restore --verify
+ * (dump_collect_fingerprints, verify.c).
+ *
  * Nothing before the publish may change what the program can observe:
  * injected system calls put every register back, fds are inspected through
  * duplicates, memory is only read.  So on any failure the snapshot
@@ -40,6 +44,10 @@ struct tree_dump {
 	struct image **imgs; /* per fz.procs; [0] is the root's */
 	pid_t *ns_pids; /* per fz.procs: the pid in the snapshot's namespace */
 	struct fd_tree view; /* every pipe and socket end of the tree */
+	bool tcp_close;
+	/* the fds of process i recorded as inherited, not dumped: malloc'd, or NULL on ENOMEM */
+	int *(*external_fds)(const struct tree_dump *t, size_t i, size_t *ret_nr);
+	const void *arg; /* for external_fds */
 };
 
 static pid_t ns_pid_of(pid_t pid, size_t *ret_depth)
@@ -91,11 +99,40 @@ static int *inherited_external(const struct engine_dump_opts *opts, pid_t root, 
 	return fds;
 }
 
-static int dump_process(const struct engine_dump_opts *opts, struct tree_dump *t, size_t i)
+/*
+ * engine_dump's external fds (thaw run's control socket): the root's, and
+ * in the other processes the same fds where they inherited them; and the
+ * driver's socket of a GPU process.
+ */
+static int *dump_external_fds(const struct tree_dump *t, size_t i, size_t *ret_nr)
+{
+	const struct engine_dump_opts *opts = t->arg;
+	const struct image *img = t->imgs[i];
+	int *inh, *ext;
+	size_t nr;
+
+	if (i == 0) {
+		inh = malloc((opts->nr_external_fds + 1) * sizeof(*inh));
+		if (inh && opts->nr_external_fds)
+			memcpy(inh, opts->external_fds, opts->nr_external_fds * sizeof(*inh));
+		nr = opts->nr_external_fds;
+	} else {
+		inh = inherited_external(opts, t->fz.procs[0].pid, t->fz.procs[i].pid, &nr);
+	}
+	if (!inh)
+		return NULL;
+	ext = gpu_external_fds(img, inh, nr, ret_nr);
+	if (!ext)
+		return inh; /* *ret_nr is nr */
+	free(inh);
+	return ext;
+}
+
+static int dump_process(struct tree_dump *t, size_t i)
 {
 	struct frozen *fz = &t->fz.procs[i];
 	struct image *img = t->imgs[i];
-	int *ext = NULL;
+	int *ext;
 	size_t nr_ext = 0;
 	int ret;
 
@@ -113,25 +150,10 @@ static int dump_process(const struct engine_dump_opts *opts, struct tree_dump *t
 		ret = mem_dump(fz, img);
 	if (ret < 0)
 		return ret;
-	/*
-	 * External fds (thaw run's control socket): the root's, and in the
-	 * other processes the same fds where they inherited them.
-	 */
-	if (i == 0) {
-		ext = gpu_external_fds(img, opts->external_fds, opts->nr_external_fds, &nr_ext);
-	} else {
-		int *inh = inherited_external(opts, t->fz.procs[0].pid, fz->pid, &nr_ext);
-		size_t nr_inh = nr_ext;
-
-		/* and the driver's socket of a GPU process */
-		ext = gpu_external_fds(img, inh, nr_inh, &nr_ext);
-		if (ext)
-			free(inh);
-		else
-			ext = inh;
-	}
-	ret = fds_dump_tree(fz->pid, img, ext ? ext : opts->external_fds, nr_ext,
-			    opts->tcp_close, &t->view);
+	ext = t->external_fds(t, i, &nr_ext);
+	if (!ext)
+		return -ENOMEM;
+	ret = fds_dump_tree(fz->pid, img, ext, nr_ext, t->tcp_close, &t->view);
 	free(ext);
 	if (ret < 0)
 		return ret;
@@ -300,7 +322,8 @@ static int assign_shares(struct tree_dump *t)
 
 /* ---- the tree ---- */
 
-static int create_images(struct tree_dump *t, struct image *root)
+/* Every process's pid in the snapshot's namespace; the tree must share one PID and IPC namespace. */
+static int find_ns_pids(struct tree_dump *t)
 {
 	size_t i, root_depth = 0;
 	int ret;
@@ -309,7 +332,6 @@ static int create_images(struct tree_dump *t, struct image *root)
 	t->ns_pids = calloc(t->fz.nr, sizeof(*t->ns_pids));
 	if (!t->imgs || !t->ns_pids)
 		return -ENOMEM;
-	t->imgs[0] = root;
 	for (i = 0; i < t->fz.nr; i++) {
 		size_t depth;
 
@@ -322,6 +344,17 @@ static int create_images(struct tree_dump *t, struct image *root)
 		if (ret < 0)
 			return ret;
 	}
+	return 0;
+}
+
+static int create_images(struct tree_dump *t, struct image *root)
+{
+	size_t i;
+	int ret = find_ns_pids(t);
+
+	if (ret < 0)
+		return ret;
+	t->imgs[0] = root;
 	for (i = 1; i < t->fz.nr; i++) {
 		char path[4096];
 
@@ -361,6 +394,68 @@ static int list_children(struct tree_dump *t, struct image *root)
 					   to_ns(t, sp.session), z->pid, true, z->exit_status };
 	}
 	return 0;
+}
+
+/* What a dump and a verification (dump_collect_fingerprints) both collect. */
+static int collect_tree(struct tree_dump *t)
+{
+	size_t i;
+	int ret = scan_fds(t);
+
+	for (i = 0; ret == 0 && i < t->fz.nr; i++) {
+		ret = lifeline_check();
+		if (ret == 0)
+			ret = dump_process(t, i);
+	}
+	if (ret == 0)
+		ret = assign_shares(t);
+	if (ret == 0)
+		ret = list_children(t, t->imgs[0]);
+	return ret;
+}
+
+/* ---- the same collection on a tree restore.c holds stopped (verify.c) ---- */
+
+struct fingerprint_source {
+	int *(*external)(pid_t pid, const void *arg, size_t *ret_nr);
+	const void *arg;
+};
+
+static int *fingerprint_external_fds(const struct tree_dump *t, size_t i, size_t *ret_nr)
+{
+	const struct fingerprint_source *src = t->arg;
+
+	return src->external(t->ns_pids[i], src->arg, ret_nr);
+}
+
+int dump_collect_fingerprints(const struct frozen_tree *fz,
+			      int *(*external)(pid_t pid, const void *arg, size_t *ret_nr),
+			      const void *arg, struct image ***ret_imgs)
+{
+	struct fingerprint_source src = { external, arg };
+	/* a restored connection is whatever it came back as: never a refusal here */
+	struct tree_dump t = { .fz = *fz, .tcp_close = true,
+			       .external_fds = fingerprint_external_fds, .arg = &src };
+	size_t i;
+	int ret = find_ns_pids(&t);
+
+	for (i = 0; ret == 0 && i < t.fz.nr; i++) {
+		t.imgs[i] = image_alloc_fingerprint();
+		if (!t.imgs[i])
+			ret = -ENOMEM;
+	}
+	if (ret == 0)
+		ret = collect_tree(&t);
+	for (i = 0; ret < 0 && t.imgs && i < t.fz.nr; i++)
+		image_free(t.imgs[i]);
+	if (ret == 0) {
+		*ret_imgs = t.imgs;
+		t.imgs = NULL;
+	}
+	free(t.imgs);
+	free(t.ns_pids);
+	fd_tree_free(&t.view);
+	return ret;
 }
 
 /* ---- GPU processes of the tree ---- */
@@ -527,22 +622,16 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	}
 	t1 = now_ms();
 	st.freeze_ms = t1 - t0;
+	t.tcp_close = opts->tcp_close;
+	t.external_fds = dump_external_fds;
+	t.arg = opts;
 	ret = refuse_shared_tasks(&t.fz);
 	if (ret == 0)
 		ret = create_images(&t, img);
 	if (ret == 0)
 		ret = place_gpu_state(&t, &gpus);
 	if (ret == 0)
-		ret = scan_fds(&t);
-	for (i = 0; ret == 0 && i < t.fz.nr; i++) {
-		ret = lifeline_check();
-		if (ret == 0)
-			ret = dump_process(opts, &t, i);
-	}
-	if (ret == 0)
-		ret = assign_shares(&t);
-	if (ret == 0)
-		ret = list_children(&t, img);
+		ret = collect_tree(&t);
 	t2 = now_ms();
 	st.collect_ms = t2 - t1;
 	/* the other processes first: the root's rename publishes the whole tree */

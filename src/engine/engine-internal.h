@@ -34,6 +34,7 @@ struct frozen {
 	pid_t *tids; /* as we see them; [0] is the leader */
 	uint64_t syscall_insn; /* address of a `syscall` instruction in the target, 0 = unknown */
 	int stop_signal; /* in group stop (job control) by this signal when frozen, or 0 */
+	bool is_adopted; /* stopped by tracing someone else set up: never let go here */
 };
 
 /* The ptrace options every frozen thread is seized with (creds.c adds PTRACE_O_SUSPEND_SECCOMP). */
@@ -61,6 +62,8 @@ struct frozen_tree {
 	struct frozen_zombie *zombies;
 };
 int freeze_tree(pid_t pid, struct frozen_tree *t) __attribute__((warn_unused_result));
+/* The tree under pid, every thread of which we trace and hold stopped already (verify.c). */
+int frozen_tree_adopt(pid_t pid, struct frozen_tree *t) __attribute__((warn_unused_result));
 void frozen_tree_release(struct frozen_tree *t, bool kill_it);
 
 /*
@@ -80,6 +83,9 @@ void host_fingerprint(struct image_host *host);
 int host_compare(const struct image_host *snap, const struct image_host *here, char *why,
 		 size_t whylen);
 int threads_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
+/* The siginfo_t queue (128 bytes each) of a stopped thread, or of its process; caller frees. */
+int signals_peek(pid_t tid, bool shared, unsigned char **ret, size_t *ret_len)
+	__attribute__((warn_unused_result));
 int regs_set(pid_t tid, const struct image_thread *t, const void *xsave, size_t xsave_len)
 	__attribute__((warn_unused_result));
 
@@ -162,6 +168,27 @@ bool host_cpu_has(const char *flag);
 /* What the restorer blob sets in each thread (restorer/restorer.h). */
 struct restorer_thread;
 void attrs_fill_thread(struct restorer_thread *rt, const struct image_thread_attrs *a);
+
+/*
+ * dump.c: the tree fz (adopted: stopped under our tracing) collected as
+ * engine_dump() collects a tree, into fingerprint images that take no
+ * pages; external() gives the fds of the process with snapshot pid pid that
+ * are recorded as inherited, not dumped (malloc'd; NULL on ENOMEM).  On
+ * success (*ret_imgs)[i] is fz->procs[i]'s; the caller frees each and the array.
+ */
+int dump_collect_fingerprints(const struct frozen_tree *fz,
+			      int *(*external)(pid_t pid, const void *arg, size_t *ret_nr),
+			      const void *arg, struct image ***ret_imgs)
+	__attribute__((warn_unused_result));
+
+/*
+ * verify.c: thaw restore --verify.  The restored tree under root, every
+ * thread stopped under our tracing with its registers set, compared with
+ * the snapshot's images (the root's first); 0 when alike, else -EIO after
+ * logging the first difference.  path names the snapshot in messages.
+ */
+int verify_restored(struct image *const *imgs, uint32_t nr, pid_t root, const char *path)
+	__attribute__((warn_unused_result));
 
 /* restore.c helpers shared with the tracer */
 int restore_validate(const struct image *img) __attribute__((warn_unused_result));

@@ -92,6 +92,13 @@ struct engine_restore_opts {
 	void *on_restored_arg;
 	/* if set: the data runs come from here; pages.img is read for nothing else */
 	const struct engine_page_source *pages;
+	/*
+	 * Before the restored tree runs, read its state back with the dump's own
+	 * collectors and compare it with the snapshot; a difference fails the
+	 * restore (the tree is killed) with a message naming the process and the
+	 * field.  Costs time (README.md, "Restore"): off unless asked for.
+	 */
+	bool verify;
 };
 
 /*

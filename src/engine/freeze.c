@@ -14,6 +14,10 @@
  * PTRACE_INTERRUPT reach it: it is refused before anything is seized.  (A
  * thread seized but never stopped stays seized until the tracing process
  * exits: nothing else can detach it.)
+ *
+ * A tree whose threads we hold stopped already (the restore's tracer, before
+ * it lets a restored tree go) is adopted instead: listed the same way, never
+ * seized, never let go or killed by frozen_tree_release().
  */
 #define LOG_TAG "freeze"
 #include <errno.h>
@@ -258,7 +262,22 @@ static int seize_thread(struct frozen *fz, pid_t tid)
 	return ret;
 }
 
-int freeze_process(pid_t pid, struct frozen *fz)
+/* The threads of pid, which the caller already traces and has stopped: listed, not seized. */
+static int adopt_threads(struct frozen *fz)
+{
+	pid_t *tids = NULL;
+	size_t n = 0;
+	int ret = proc_list_tasks(fz->pid, &tids, &n);
+
+	if (ret < 0)
+		return ret;
+	fz->tids = tids;
+	fz->nr_tids = n;
+	fz->is_adopted = true;
+	return 0;
+}
+
+static int take_process(pid_t pid, struct frozen *fz, bool adopt)
 {
 	struct proc_status st;
 	int attempt, ret;
@@ -281,7 +300,12 @@ int freeze_process(pid_t pid, struct frozen *fz)
 	ret = refuse_vfork(pid);
 	if (ret < 0)
 		return ret;
-	for (attempt = 0; attempt < FREEZE_ATTEMPTS; attempt++) {
+	if (adopt) {
+		ret = adopt_threads(fz);
+		if (ret < 0)
+			goto fail;
+	}
+	for (attempt = 0; !adopt && attempt < FREEZE_ATTEMPTS; attempt++) {
 		pid_t *tids = NULL;
 		size_t n = 0, i;
 		bool found_new = false;
@@ -317,10 +341,21 @@ fail:
 	return ret;
 }
 
+int freeze_process(pid_t pid, struct frozen *fz)
+{
+	return take_process(pid, fz, false);
+}
+
 void frozen_release(struct frozen *fz, bool kill_it)
 {
 	size_t i;
 
+	if (fz->is_adopted) {
+		free(fz->tids);
+		fz->tids = NULL;
+		fz->nr_tids = 0;
+		return;
+	}
 	if (kill_it && fz->nr_tids)
 		kill(fz->pid, SIGKILL);
 	for (i = 0; i < fz->nr_tids; i++)
@@ -354,8 +389,9 @@ static int add_zombie(struct frozen_tree *t, pid_t pid, pid_t ppid)
 /*
  * Freezes pid, then its children, breadth first: a process's children are
  * read once all its threads are stopped, so none can be added behind us.
+ * With adopt, every thread is stopped under our tracing already.
  */
-int freeze_tree(pid_t pid, struct frozen_tree *t)
+static int take_tree(pid_t pid, struct frozen_tree *t, bool adopt)
 {
 	size_t next;
 	int ret;
@@ -367,7 +403,7 @@ int freeze_tree(pid_t pid, struct frozen_tree *t)
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = freeze_process(pid, &t->procs[0]);
+	ret = take_process(pid, &t->procs[0], adopt);
 	if (ret < 0)
 		goto fail;
 	t->nr = 1;
@@ -403,7 +439,7 @@ int freeze_tree(pid_t pid, struct frozen_tree *t)
 				break;
 			}
 			t->ppids = ppids;
-			ret = freeze_process(kids[i], &t->procs[t->nr]);
+			ret = take_process(kids[i], &t->procs[t->nr], adopt);
 			if (ret < 0) {
 				log_error("pid %d: cannot freeze its child %d", parent, kids[i]);
 				break;
@@ -418,6 +454,16 @@ int freeze_tree(pid_t pid, struct frozen_tree *t)
 fail:
 	frozen_tree_release(t, false);
 	return ret;
+}
+
+int freeze_tree(pid_t pid, struct frozen_tree *t)
+{
+	return take_tree(pid, t, false);
+}
+
+int frozen_tree_adopt(pid_t pid, struct frozen_tree *t)
+{
+	return take_tree(pid, t, true);
 }
 
 void frozen_tree_release(struct frozen_tree *t, bool kill_it)

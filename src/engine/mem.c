@@ -169,6 +169,11 @@ static int dump_private_pages(struct mem_dump *md, struct image_vma *v)
 				if (!(f & (PM_PRESENT | PM_SWAPPED)) || (f & (PM_FILE | PM_GUARD)))
 					break;
 			}
+			/* a fingerprint image (verify.c) takes the layout and guards, no pages */
+			if (!image_takes_pages(md->img)) {
+				i = j;
+				continue;
+			}
 			ret = read_pages(md, addr + i * IMAGE_PAGE_SIZE, j - i);
 			if (ret == 0)
 				ret = save_pages(md, v, addr + i * IMAGE_PAGE_SIZE, j - i);

@@ -192,7 +192,7 @@ static void normalise_syscall(struct image_thread *t)
 	r->orig_rax = (uint64_t)-1;
 }
 
-static int dump_pending(pid_t tid, bool shared, struct image *img, struct image_blob *ret)
+int signals_peek(pid_t tid, bool shared, unsigned char **ret, size_t *ret_len)
 {
 	struct {
 		uint64_t off;
@@ -201,35 +201,45 @@ static int dump_pending(pid_t tid, bool shared, struct image *img, struct image_
 	} arg = { 0, shared ? PTRACE_PEEKSIGINFO_SHARED : 0, 32 };
 	unsigned char *all = NULL, *grown;
 	size_t count = 0;
-	int ret_code = 0;
 
 	for (;;) {
 		unsigned char batch[32 * 128];
 		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &arg, batch);
 
 		if (n < 0) {
-			ret_code = log_errno("tid %d: PTRACE_PEEKSIGINFO", tid);
-			goto out;
+			free(all);
+			return log_errno("tid %d: PTRACE_PEEKSIGINFO", tid);
 		}
 		if (n == 0)
 			break;
 		if (count + (size_t)n > IMAGE_MAX_SIGINFO) {
 			log_error("tid %d: more than %d queued signals", tid, IMAGE_MAX_SIGINFO);
-			ret_code = -E2BIG;
-			goto out;
+			free(all);
+			return -E2BIG;
 		}
 		grown = realloc(all, (count + (size_t)n) * 128);
 		if (!grown) {
-			ret_code = -ENOMEM;
-			goto out;
+			free(all);
+			return -ENOMEM;
 		}
 		all = grown;
 		memcpy(all + count * 128, batch, (size_t)n * 128);
 		count += (size_t)n;
 		arg.off += (uint64_t)n;
 	}
-	ret_code = image_add_blob(img, all, count * 128, ret);
-out:
+	*ret = all;
+	*ret_len = count * 128;
+	return 0;
+}
+
+static int dump_pending(pid_t tid, bool shared, struct image *img, struct image_blob *ret)
+{
+	unsigned char *all = NULL;
+	size_t len = 0;
+	int ret_code = signals_peek(tid, shared, &all, &len);
+
+	if (ret_code == 0)
+		ret_code = image_add_blob(img, all, len, ret);
 	free(all);
 	return ret_code;
 }

@@ -709,6 +709,7 @@ struct tree {
 	/* with an engine_page_source: a socket pair per process, thaw's end and the restorer's */
 	int *fill_socks, *fill_fds;
 	struct fd_shared shared; /* what several processes hold, made by the root's helper */
+	bool verify; /* compare the tree with the snapshot before it runs (verify.c) */
 };
 
 /* Closes the fds of an array that may be NULL, and marks them closed. */
@@ -1474,6 +1475,12 @@ static int finish_threads(struct tracer *t)
 		if (ret < 0)
 			return ret;
 	}
+	/* --verify: every thread set and still held, none has run; a difference kills the tree */
+	if (t->tree->verify) {
+		ret = verify_restored(t->tree->imgs, t->tree->nr, t->procs[0].pid, t->path);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }
 
@@ -2130,6 +2137,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		goto out;
 	log_debug("snapshot validated at %.1f ms (%u process%s)", now_ms() - t0, tr.nr,
 		  tr.nr == 1 ? "" : "es");
+	tr.verify = opts->verify;
 	/* the driver loads while the engine works; forked before init, so init inherits none of it */
 	gpu_restore_begin(img, &cuda);
 	if (opts->pages) {

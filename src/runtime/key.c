@@ -31,7 +31,7 @@ extern char **environ;
 
 /* Names thaw itself sets or that only choose where thaw keeps things. */
 static const char *const always_ignored[] = { "THAW_CONTROL_FD", "THAW_STORE",
-					      "THAW_VERIFY_DIGEST" };
+					      "THAW_VERIFY_DIGEST", "THAW_VERIFY" };
 
 static bool env_ignored(const struct runtime_run_opts *opts, const char *name, size_t len)
 {
