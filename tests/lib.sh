@@ -247,7 +247,7 @@ restore_detached_from() {
 	log "$name: restored ($*) as pid $PID"
 }
 
-# restore_fails NAME DIR: a restore that must be refused; thaw's stderr in $TMP/NAME.err.
+# restore_fails NAME DIR [ARGS...]: a restore that must be refused; thaw's stderr in $TMP/NAME.err.
 # PIDs of running processes whose executable is our thaw binary.
 thaw_procs() {
 	local d exe
@@ -259,10 +259,11 @@ thaw_procs() {
 
 restore_fails() {
 	local name=$1 dir=$2 rc pid before p
+	shift 2
 	before=" $(thaw_procs | tr '\n' ' ') "
 	: >"$TMP/$name.err"
 	rm -f "$TMP/$name.pidfile"
-	timeout -k 5 60 "$THAW" restore --dir "$dir" --detach --pidfile "$TMP/$name.pidfile" \
+	timeout -k 5 60 "$THAW" restore --dir "$dir" --detach --pidfile "$TMP/$name.pidfile" "$@" \
 		</dev/null >"$TMP/$name.out" 2>>"$TMP/$name.err"
 	rc=$?
 	if pid=$(TIMEOUT=1 read_pidfile "$TMP/$name.pidfile"); then
