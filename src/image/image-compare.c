@@ -135,6 +135,9 @@ static const struct exception exceptions[] = {
 	{ "vmas[].name", RULE_SKIP, WHEN_POSIX_SHM, NULL,
 	  "a POSIX shm object or semaphore is mapped again by its name under /dev/shm "
 	  "(shmems[].path); the name it was first mapped by (sem_open's temporary one) is gone" },
+	{ "job_control.stop_signal", RULE_SKIP, WHEN_ALWAYS, NULL,
+	  "a process dumped stopped is sent its stop signal as it is let go, after the "
+	  "comparison (restore.c)" },
 	{ "process.pending_shared", RULE_NORMALISED, WHEN_ALWAYS, NULL,
 	  "checked signal by signal by verify.c first: the snapshot's queue less a SIGSTOP, "
 	  "which the restore sends as it lets the process go, give or take the signals of "
