@@ -5,6 +5,7 @@
  * would wait for a signal that never comes.
  */
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +16,10 @@ static char stack[64 * 1024];
 
 static int child_main(void *arg)
 {
-	(void)arg;
+	/* the runner kills the program it started: the child goes with it */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != *(pid_t *)arg)
+		_exit(1);
 	for (;;)
 		pause();
 	return 0;
@@ -23,7 +27,10 @@ static int child_main(void *arg)
 
 static int setup(void)
 {
-	child = clone(child_main, stack + sizeof(stack), SIGUSR1, NULL);
+	static pid_t parent;
+
+	parent = getpid();
+	child = clone(child_main, stack + sizeof(stack), SIGUSR1, &parent);
 	if (child < 0) {
 		perror("clone");
 		return -1;
