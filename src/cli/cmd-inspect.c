@@ -450,7 +450,7 @@ static void print_sockaddr(int family, const uint8_t *addr, uint32_t len)
 static void print_socket(const struct image_fd *f)
 {
 	static const char *const states[] = { "unbound", "bound", "listening", "pair end",
-					      "reset" };
+					      "reset", "waiting to be accepted" };
 	const char *fam = f->sock.family == AF_UNIX  ? "unix" :
 			  f->sock.family == AF_INET  ? "inet" :
 			  f->sock.family == AF_INET6 ? "inet6" :
@@ -470,6 +470,10 @@ static void print_socket(const struct image_fd *f)
 		printf(", backlog %u", f->sock.backlog);
 	if (f->sock.state == IMAGE_SOCK_PAIR)
 		printf(", peer socket:[%" PRIu64 "]", f->sock.peer_ino);
+	if (f->sock.state == IMAGE_SOCK_PENDING)
+		printf(" on socket:[%" PRIu64 "]", f->sock.peer_ino);
+	if (f->sock.attrs.nr_pending)
+		printf(", %u waiting to be accepted", f->sock.attrs.nr_pending);
 	if (f->sock.queue.len)
 		printf(", %" PRIu64 " bytes queued", f->sock.queue.len);
 }

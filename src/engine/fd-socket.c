@@ -16,8 +16,10 @@
  *   - an established TCP connection is an error naming both ends, unless
  *     the dump was asked to close them (--tcp-close): it then comes back as
  *     a connection its peer reset.
- * Connections waiting in a listener's accept queue are dropped with a
- * warning: their clients talk to a process that no longer exists.  The
+ * Connections waiting in a Unix listener's accept queue come back when
+ * their clients are in the process (connected again, in order), and are
+ * refused otherwise; a TCP listener's are dropped with a warning: their
+ * clients talk to a process that no longer exists.  The
  * directions shut down come back (sock_diag shows them), applied last; a
  * pending error is kept where it is a Unix peer's ECONNRESET, refused
  * elsewhere.  Options, multicast groups and filters: fd-socket-opts.c.
@@ -200,6 +202,104 @@ static bool has_probe_ino(const struct fd_dump_ctx *ctx, uint64_t ino)
 	return fd_tree_has(ctx, ino, true, NULL);
 }
 
+static bool in_process(const struct fd_dump_ctx *ctx, uint64_t ino)
+{
+	uint32_t i;
+
+	for (i = 0; i < ctx->nr_probes; i++)
+		if (S_ISSOCK(ctx->probes[i].st.st_mode) && ctx->probes[i].st.st_ino == ino)
+			return true;
+	return false;
+}
+
+/* Another process of the tree holds socket ino too (fork shares descriptions). */
+static bool held_elsewhere(const struct fd_dump_ctx *ctx, uint64_t ino)
+{
+	size_t i;
+
+	for (i = 0; ctx->tree && i < ctx->tree->nr; i++)
+		if (ctx->tree->ends[i].is_socket && ctx->tree->ends[i].ino == ino &&
+		    ctx->tree->ends[i].pid != ctx->pid)
+			return true;
+	return false;
+}
+
+/*
+ * Where a waiting connection's other side is, as the end of a refusal:
+ * restore connects clients to their listener again, which needs both in the
+ * process.
+ */
+static int refuse_waiting(struct fd_dump_ctx *ctx, struct fd_probe *p, const char *what,
+			  uint64_t ino)
+{
+	if (!ino)
+		return fd_dump_error(ctx, p, -ENOTSUP, "%s: its client has closed, and what it "
+				     "sent cannot be read: thaw cannot restore it", what);
+	return fd_dump_error(ctx, p, -ENOTSUP, "%s: socket:[%llu] is %s: thaw restores waiting "
+			     "connections whose listener and client are in one process", what,
+			     (unsigned long long)ino,
+			     fd_tree_has(ctx, ino, true, NULL) ? "in another process of the tree" :
+								 "outside the process");
+}
+
+/*
+ * A Unix listener's connections waiting to be accepted come back when
+ * their clients are in the process: restore connects them again, in order.
+ * Any other is refused: dropping it would leave its client hanging.
+ */
+static int dump_waiting(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
+			uint32_t pending)
+{
+	struct image_sock_attrs *a = &out->sock.attrs;
+	uint32_t nr = 0, i;
+	int ret;
+
+	if (!pending)
+		return 0;
+	a->pending = calloc(IMAGE_MAX_SOCK_PENDING, sizeof(*a->pending));
+	if (!a->pending)
+		return -ENOMEM;
+	ret = sock_diag_unix_icons(out->sock.ino, a->pending, IMAGE_MAX_SOCK_PENDING, &nr);
+	if (ret)
+		return fd_dump_error(ctx, p, ret, "listing its %u waiting connections: %s", pending,
+				     ret == -E2BIG ? "too many" : strerror(-ret));
+	a->nr_pending = nr;
+	for (i = 0; i < nr; i++) {
+		if (held_elsewhere(ctx, a->pending[i]))
+			return fd_dump_error(ctx, p, -ENOTSUP, "a connection waiting to be accepted "
+					     "from socket:[%llu], which another process of the "
+					     "tree shares: not supported",
+					     (unsigned long long)a->pending[i]);
+		if (!a->pending[i] || !in_process(ctx, a->pending[i]))
+			return refuse_waiting(ctx, p, "a connection waiting to be accepted",
+					      a->pending[i]);
+	}
+	if (nr && held_elsewhere(ctx, out->sock.ino))
+		return fd_dump_error(ctx, p, -ENOTSUP, "a listener with connections waiting is "
+				     "shared with another process of the tree: not supported");
+	return 0;
+}
+
+/* A client whose connection waits in the accept queue of a listener of the process. */
+static int dump_waiting_client(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
+			       uint64_t listener)
+{
+	int outq = 0;
+
+	if (!in_process(ctx, listener) || held_elsewhere(ctx, listener))
+		return refuse_waiting(ctx, p, "connected, waiting to be accepted", listener);
+	if (held_elsewhere(ctx, out->sock.ino))
+		return fd_dump_error(ctx, p, -ENOTSUP, "a connection waiting to be accepted is "
+				     "shared with another process of the tree: not supported");
+	/* what it sent sits in a socket with no fd yet: nothing can peek at it */
+	if (ioctl(p->local, SIOCOUTQ, &outq) || outq)
+		return fd_dump_error(ctx, p, -ENOTSUP, "connected, waiting to be accepted, with "
+				     "data sent that thaw cannot read");
+	out->sock.state = IMAGE_SOCK_PENDING;
+	out->sock.peer_ino = listener;
+	return 0;
+}
+
 static void drop_pending_warning(const struct fd_dump_ctx *ctx, const struct fd_probe *p,
 				 uint32_t pending)
 {
@@ -274,6 +374,7 @@ static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 		     bool is_listening)
 {
 	struct sock_diag_info di;
+	uint64_t listener;
 	char peer[160];
 	int ret, inq = 0;
 	bool has_error = poll_now(p->local) & POLLERR;
@@ -296,9 +397,13 @@ static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 	if (is_listening) {
 		out->sock.state = IMAGE_SOCK_LISTEN;
 		out->sock.backlog = di.backlog;
-		drop_pending_warning(ctx, p, di.pending);
-		return dump_unix_file(ctx, p, out, &di);
+		ret = dump_waiting(ctx, p, out, di.pending);
+		return ret ? ret : dump_unix_file(ctx, p, out, &di);
 	}
+	/* a client waiting to be accepted is connected to a socket that has no inode yet */
+	if (di.has_peer && !di.peer_ino && out->sock.type != SOCK_DGRAM &&
+	    !sock_diag_unix_listener_of(out->sock.ino, &listener))
+		return dump_waiting_client(ctx, p, out, listener);
 	if (di.has_peer && (!di.peer_ino || has_probe_ino(ctx, di.peer_ino))) {
 		/* a pair within the process, or an end whose peer has been closed */
 		out->sock.state = IMAGE_SOCK_PAIR;
@@ -657,14 +762,24 @@ static int bind_addr(int fd, const struct image_fd *f)
 	return 0;
 }
 
-static int restore_named(const struct image_fd *f, int *ret_fd)
+static int connect_waiting(struct fd_restore_ctx *ctx, const struct image_fd *l);
+
+/*
+ * A socket with a name or none: made, bound, listening (with its waiting
+ * clients connected) or connected (a datagram socket to its peer, a
+ * waiting client to its listener), as it was.
+ */
+static int restore_named(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	bool is_tcp = f->sock.family != AF_UNIX && f->sock.type == SOCK_STREAM;
+	bool is_named = f->sock.addr_len > sizeof(sa_family_t);
+	int64_t reuse = 0;
 	char a[160];
 	int fd, ret;
 
-	int64_t reuse = 0;
-
+	ret = sockopts_check(f);
+	if (ret)
+		return ret;
 	fd = new_socket(f);
 	if (fd < 0)
 		return fd;
@@ -676,13 +791,17 @@ static int restore_named(const struct image_fd *f, int *ret_fd)
 	 */
 	if (!ret && is_tcp)
 		ret = set_reuseaddr(f, fd, 1);
-	if (!ret && f->sock.state != IMAGE_SOCK_UNBOUND)
+	if (!ret && f->sock.state != IMAGE_SOCK_UNBOUND &&
+	    (f->sock.state != IMAGE_SOCK_PENDING || is_named))
 		ret = bind_addr(fd, f);
 	if (!ret && f->sock.state == IMAGE_SOCK_LISTEN && listen(fd, (int)f->sock.backlog))
 		ret = fd_restore_error(f, -errno, "listen: %s", strerror(errno));
+	if (!ret && f->sock.attrs.nr_pending)
+		ret = connect_waiting(ctx, f);
 	if (!ret)
 		ret = unlink_own_file(fd, f);
-	if (!ret && f->sock.peer_len && f->sock.type == SOCK_DGRAM) {
+	if (!ret && f->sock.peer_len &&
+	    (f->sock.type == SOCK_DGRAM || f->sock.state == IMAGE_SOCK_PENDING)) {
 		struct sockaddr_storage ss = { 0 };
 
 		memcpy(&ss, f->sock.peer, f->sock.peer_len);
@@ -900,11 +1019,48 @@ static int close_peer(const struct image_fd *f, int sv[2])
 	return 0;
 }
 
+/*
+ * Sockets made before their fd's turn (a pair's other end, a listener with
+ * its waiting clients) wait here, complete, in the scratch range.
+ */
+static int keep_end(struct fd_restore_ctx *ctx, const struct image_fd *f, int fd)
+{
+	if (!ctx->sock_ends) {
+		ctx->sock_ends = calloc(ctx->img->nr_fds, sizeof(*ctx->sock_ends));
+		if (!ctx->sock_ends) {
+			close(fd);
+			return -ENOMEM;
+		}
+	}
+	fd = fd_to_scratch(ctx, fd);
+	if (fd < 0 || ctx->nr_sock_ends >= ctx->img->nr_fds) {
+		if (fd >= 0)
+			close(fd);
+		return fd_restore_error(f, fd < 0 ? fd : -EINVAL, "keeping it until its fd's turn");
+	}
+	ctx->sock_ends[ctx->nr_sock_ends].ino = f->sock.ino;
+	ctx->sock_ends[ctx->nr_sock_ends].fd = fd;
+	ctx->nr_sock_ends++;
+	return 0;
+}
+
+static bool take_end(struct fd_restore_ctx *ctx, uint64_t ino, int *ret_fd)
+{
+	uint32_t i;
+
+	for (i = 0; i < ctx->nr_sock_ends; i++)
+		if (ctx->sock_ends[i].ino == ino && ctx->sock_ends[i].fd >= 0) {
+			*ret_fd = ctx->sock_ends[i].fd;
+			ctx->sock_ends[i].fd = -1;
+			return true;
+		}
+	return false;
+}
+
 static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	const struct image_fd *peer = NULL;
 	int sv[2], ret, shared;
-	uint32_t i;
 
 	/* a pair with an end in another process of the tree: made once for all */
 	shared = fd_shared_find(ctx->shared, FD_SHARED_SOCK, f->sock.ino);
@@ -915,18 +1071,6 @@ static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, in
 						strerror(errno));
 		return 0;
 	}
-
-	for (i = 0; i < ctx->nr_sock_ends; i++)
-		if (ctx->sock_ends[i].ino == f->sock.ino && ctx->sock_ends[i].fd >= 0) {
-			*ret_fd = ctx->sock_ends[i].fd;
-			ctx->sock_ends[i].fd = -1;
-			ret = set_opts(*ret_fd, f, SOCKOPT_ALL);
-			if (ret) {
-				close(*ret_fd);
-				*ret_fd = -1;
-			}
-			return ret;
-		}
 	if (f->sock.peer_ino) {
 		peer = find_ino(ctx->img, f->sock.peer_ino);
 		if (!peer || peer == f || peer->sock.state != IMAGE_SOCK_PAIR ||
@@ -934,6 +1078,9 @@ static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, in
 			return fd_restore_error(f, -EINVAL, "its peer socket:[%llu] is not in the "
 						"image as its pair end",
 						(unsigned long long)f->sock.peer_ino);
+		ret = sockopts_check(peer);
+		if (ret)
+			return ret;
 	}
 	if (socketpair(AF_UNIX, f->sock.type | SOCK_CLOEXEC, 0, sv))
 		return fd_restore_error(f, -errno, "socketpair: %s", strerror(errno));
@@ -944,34 +1091,66 @@ static int restore_pair(struct fd_restore_ctx *ctx, const struct image_fd *f, in
 		ret = close_peer(f, sv);
 	if (!ret)
 		ret = set_opts(sv[0], f, SOCKOPT_ALL);
-	if (ret)
-		goto fail;
-	if (!peer) {
-		*ret_fd = sv[0];
-		return 0;
+	if (!ret && peer)
+		ret = set_opts(sv[1], peer, SOCKOPT_ALL);
+	if (!ret && peer) {
+		ret = keep_end(ctx, peer, sv[1]);
+		sv[1] = -1;
 	}
-	if (!ctx->sock_ends) {
-		ctx->sock_ends = calloc(ctx->img->nr_fds, sizeof(*ctx->sock_ends));
-		if (!ctx->sock_ends) {
-			ret = -ENOMEM;
-			goto fail;
-		}
+	if (ret) {
+		close(sv[0]);
+		if (sv[1] >= 0)
+			close(sv[1]);
+		return ret;
 	}
-	sv[1] = fd_to_scratch(ctx, sv[1]);
-	if (sv[1] < 0 || ctx->nr_sock_ends >= ctx->img->nr_fds) {
-		ret = fd_restore_error(f, sv[1] < 0 ? sv[1] : -EINVAL, "keeping the pair's other end");
-		goto fail;
-	}
-	ctx->sock_ends[ctx->nr_sock_ends].ino = peer->sock.ino;
-	ctx->sock_ends[ctx->nr_sock_ends].fd = sv[1];
-	ctx->nr_sock_ends++;
 	*ret_fd = sv[0];
 	return 0;
-fail:
-	close(sv[0]);
-	if (sv[1] >= 0)
-		close(sv[1]);
-	return ret;
+}
+
+/*
+ * A listener's clients waiting to be accepted connect again, in the order
+ * accept() will take them, before anything else can connect (the listener
+ * is not in use yet) and before a removed socket file goes again; each is
+ * kept until its fd's turn.
+ */
+static int connect_waiting(struct fd_restore_ctx *ctx, const struct image_fd *l)
+{
+	const struct image_fd *c;
+	uint32_t i;
+	int fd, ret;
+
+	for (i = 0; i < l->sock.attrs.nr_pending; i++) {
+		c = find_ino(ctx->img, l->sock.attrs.pending[i]);
+		if (!c || c->sock.state != IMAGE_SOCK_PENDING || c->sock.peer_ino != l->sock.ino)
+			return fd_restore_error(l, -EINVAL, "waiting client socket:[%llu] is not in "
+						"the image", (unsigned long long)l->sock.attrs.pending[i]);
+		ret = restore_named(ctx, c, &fd);
+		if (!ret)
+			ret = keep_end(ctx, c, fd);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* A waiting client is made with its listener, which is kept until its own turn. */
+static int restore_waiting(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
+{
+	const struct image_fd *l = find_ino(ctx->img, f->sock.peer_ino);
+	int fd, ret;
+
+	if (!l || l->sock.state != IMAGE_SOCK_LISTEN || l->sock.family != AF_UNIX)
+		return fd_restore_error(f, -EINVAL, "its listener socket:[%llu] is not in the image",
+					(unsigned long long)f->sock.peer_ino);
+	ret = restore_named(ctx, l, &fd);
+	if (!ret)
+		ret = keep_end(ctx, l, fd);
+	if (ret)
+		return ret;
+	if (!take_end(ctx, f->sock.ino, ret_fd))
+		return fd_restore_error(f, -EINVAL, "its listener socket:[%llu] does not list it",
+					(unsigned long long)f->sock.peer_ino);
+	return 0;
 }
 
 int socket_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
@@ -984,15 +1163,19 @@ int socket_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_f
 	ret = sockopts_check(f);
 	if (ret)
 		return ret;
+	if (take_end(ctx, f->sock.ino, ret_fd))
+		return 0; /* made already, with its pair or its listener */
 	switch (f->sock.state) {
 	case IMAGE_SOCK_PAIR:
 		return restore_pair(ctx, f, ret_fd);
 	case IMAGE_SOCK_RESET:
 		return restore_reset(f, ret_fd);
+	case IMAGE_SOCK_PENDING:
+		return restore_waiting(ctx, f, ret_fd);
 	case IMAGE_SOCK_UNBOUND:
 	case IMAGE_SOCK_BOUND:
 	case IMAGE_SOCK_LISTEN:
-		return restore_named(f, ret_fd);
+		return restore_named(ctx, f, ret_fd);
 	default:
 		return fd_restore_error(f, -EINVAL, "socket state %u unknown", f->sock.state);
 	}

@@ -25,6 +25,14 @@ struct sock_diag_info {
 /* Unix socket by inode: peer, shutdown, file and, when listening, backlog and pending. */
 int sock_diag_unix(uint64_t ino, struct sock_diag_info *ret);
 /*
+ * The inodes of the clients waiting in Unix listener ino's accept queue, in
+ * the order accept() takes them (0: a client that has closed): at most max
+ * into list, their number in *ret_nr.  0, -E2BIG (more than max) or -errno.
+ */
+int sock_diag_unix_icons(uint64_t ino, uint64_t *list, uint32_t max, uint32_t *ret_nr);
+/* The Unix listener whose accept queue holds client: 0, -ENOENT or -errno. */
+int sock_diag_unix_listener_of(uint64_t client, uint64_t *ret_listener);
+/*
  * Socket of family (AF_INET, AF_INET6) and protocol (IPPROTO_TCP, _UDP) in
  * one of states (bits 1 << TCP_*) by inode: shutdown and, listening,
  * backlog and pending.  0, -ENOENT or -errno.

@@ -120,6 +120,8 @@ static const struct exception exceptions[] = {
 	  "a socket is made anew: another inode, held where the old one was" },
 	{ "fds[].socket.peer_ino", RULE_IDENTITY, WHEN_ALWAYS, "socket",
 	  "the other end of a pair is made anew with it" },
+	{ "fds[].socket.attrs.pending[]", RULE_IDENTITY, WHEN_ALWAYS, "socket",
+	  "the clients waiting on a listener are made anew with it" },
 	{ "fds[].flags", RULE_SKIP, WHEN_INHERITED, NULL,
 	  "an fd inherited from thaw restore (or thaw run) is the caller's: its status flags "
 	  "and offset are the caller's" },

@@ -52,7 +52,7 @@ static const char *const fd_kind_names[IMAGE_FD_KIND_COUNT] = {
 	"memfd", "socket", "pidfd", "inotify",
 };
 static const char *const sock_state_names[IMAGE_SOCK_STATE_COUNT] = {
-	"unbound", "bound", "listen", "pair", "reset",
+	"unbound", "bound", "listen", "pair", "reset", "pending",
 };
 static const char *const thread_state_names[] = { "running", "syscall-restart", "syscall-eintr",
 						  "syscall-done" };

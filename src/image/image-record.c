@@ -181,6 +181,8 @@ static const struct image_field sock_attrs_fields[] = {
 		    IMAGE_OPTIONAL),
 	IMAGE_FIELD(struct image_sock_attrs, is_file_unlinked, IMAGE_F_BOOL, .max = 1,
 		    IMAGE_OPTIONAL),
+	IMAGE_SCALARS(struct image_sock_attrs, pending, nr_pending, IMAGE_F_U64, 1, UINT64_MAX,
+		      IMAGE_MAX_SOCK_PENDING),
 };
 
 /* An option is set once: two values for one would make restore's result depend on order. */

@@ -278,6 +278,13 @@ static int check_socket(struct check *c, const struct image_fd *f)
 			   f->fd);
 	if (f->sock.state == IMAGE_SOCK_RESET && (fam == AF_UNIX || type != SOCK_STREAM))
 		return bad(c, "fd %d: only TCP connections come back reset", f->fd);
+	if (f->sock.attrs.nr_pending && (fam != AF_UNIX || f->sock.state != IMAGE_SOCK_LISTEN))
+		return bad(c, "fd %d: connections waiting on a socket that is no Unix listener",
+			   f->fd);
+	if (f->sock.state == IMAGE_SOCK_PENDING &&
+	    (fam != AF_UNIX || type == SOCK_DGRAM || !f->sock.peer_ino || f->sock.queue.len))
+		return bad(c, "fd %d: a waiting connection that is no Unix stream to a listener",
+			   f->fd);
 	if ((f->sock.attrs.has_file || f->sock.attrs.is_file_unlinked) &&
 	    (fam != AF_UNIX || f->sock.addr_len <= 2 || !f->sock.addr[2] ||
 	     (f->sock.state != IMAGE_SOCK_BOUND && f->sock.state != IMAGE_SOCK_LISTEN)))
@@ -286,6 +293,49 @@ static int check_socket(struct check *c, const struct image_fd *f)
 	    (f->sock.state != IMAGE_SOCK_PAIR || f->sock.peer_ino || type == SOCK_DGRAM))
 		return bad(c, "fd %d: only a stream pair end whose peer closed is reset by it",
 			   f->fd);
+	return 0;
+}
+
+static const struct image_fd *find_socket(const struct image *img, uint64_t ino)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_fds; i++)
+		if (img->fds[i].kind == IMAGE_FD_SOCKET && img->fds[i].sock.ino == ino)
+			return &img->fds[i];
+	return NULL;
+}
+
+/* A listener's waiting clients and the clients' listeners name each other, once. */
+static int check_pending(struct check *c, const struct image *img)
+{
+	uint32_t i, k, j;
+
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i], *o;
+		bool found = false;
+
+		if (f->kind != IMAGE_FD_SOCKET)
+			continue;
+		for (k = 0; k < f->sock.attrs.nr_pending; k++) {
+			o = find_socket(img, f->sock.attrs.pending[k]);
+			if (!o || o->sock.state != IMAGE_SOCK_PENDING || o->sock.peer_ino != f->sock.ino)
+				return bad(c, "fd %d: waiting client socket:[%" PRIu64 "] is not a "
+					   "connection waiting on it", f->fd, f->sock.attrs.pending[k]);
+			for (j = 0; j < k; j++)
+				if (f->sock.attrs.pending[j] == f->sock.attrs.pending[k])
+					return bad(c, "fd %d: client socket:[%" PRIu64 "] waits twice",
+						   f->fd, f->sock.attrs.pending[k]);
+		}
+		if (f->sock.state != IMAGE_SOCK_PENDING)
+			continue;
+		o = find_socket(img, f->sock.peer_ino);
+		for (k = 0; o && k < o->sock.attrs.nr_pending; k++)
+			found |= o->sock.attrs.pending[k] == f->sock.ino;
+		if (!found)
+			return bad(c, "fd %d: waiting on socket:[%" PRIu64 "], which does not list it",
+				   f->fd, f->sock.peer_ino);
+	}
 	return 0;
 }
 
@@ -360,7 +410,7 @@ static int check_fds(struct check *c, const struct image *img)
 			break;
 		}
 	}
-	return 0;
+	return check_pending(c, img);
 }
 
 static int check_files(struct check *c, const struct image *img)

@@ -342,6 +342,7 @@ enum image_sock_state {
 	IMAGE_SOCK_LISTEN,
 	IMAGE_SOCK_PAIR, /* one end of a Unix pair whose other end is in the image */
 	IMAGE_SOCK_RESET, /* a TCP connection dumped with --tcp-close: comes back reset */
+	IMAGE_SOCK_PENDING, /* Unix: connected, waiting in the accept queue of listener peer_ino */
 	IMAGE_SOCK_STATE_COUNT
 };
 
@@ -364,6 +365,7 @@ struct image_sock_opt {
 #define IMAGE_MAX_SOCK_MCAST 256
 #define IMAGE_MAX_SOCK_MCAST_SRC 256
 #define IMAGE_MAX_SOCK_FILTER 4096 /* BPF_MAXINSNS */
+#define IMAGE_MAX_SOCK_PENDING 4096 /* connections waiting on one listener */
 struct image_sock_addr {
 	char *addr; /* "192.0.2.1", "2001:db8::1" */
 };
@@ -394,6 +396,9 @@ struct image_sock_attrs {
 	uint32_t file_mode; /* permission bits, 07777 */
 	uint32_t file_uid, file_gid;
 	bool is_file_unlinked;
+	/* LISTEN (Unix): the inodes of the clients waiting to be accepted, in accept order */
+	uint32_t nr_pending;
+	uint64_t *pending;
 };
 
 struct image_fd {
