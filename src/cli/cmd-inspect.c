@@ -249,6 +249,10 @@ static void print_process(const struct image *img)
 	       img->attrs.is_child_subreaper ? "  child subreaper" : "",
 	       img->attrs.membarrier ? "  membarrier registered" : "",
 	       img->attrs.mdwe ? "  MDWE" : "");
+	printf("  dumpable     %u", img->creds.dumpable);
+	if (img->nr_seccomp_filters)
+		printf("  seccomp filters %u", img->nr_seccomp_filters);
+	printf("\n");
 	printf("  brk          0x%" PRIx64 "-0x%" PRIx64 "\n", p->mm.start_brk, p->mm.brk);
 	for (i = 0; i < IMAGE_NR_RLIMITS; i++) {
 		const struct image_rlimit *r = &p->rlimits[i];
@@ -287,6 +291,28 @@ static void print_process(const struct image *img)
 		printf("  pending      signals queued to the process: %" PRIu64 "\n",
 		       p->pending_shared.len / 128);
 	print_posix_timers(img);
+}
+
+/* What the restored thread may do: ids, groups, capability sets and the rest. */
+static void print_thread_creds(const struct image_creds *c)
+{
+	uint32_t i;
+
+	printf("  %-7s uid %u/%u/%u fs %u  gid %u/%u/%u fs %u  groups", "", c->uid, c->euid,
+	       c->suid, c->fsuid, c->gid, c->egid, c->sgid, c->fsgid);
+	for (i = 0; i < c->nr_groups && i < 16; i++)
+		printf("%c%u", i ? ',' : ' ', c->groups[i]);
+	if (c->nr_groups > 16)
+		printf(",... (%u)", c->nr_groups);
+	if (!c->nr_groups)
+		printf(" none");
+	printf("\n  %-7s caps eff 0x%" PRIx64 " prm 0x%" PRIx64 " inh 0x%" PRIx64 " bnd 0x%" PRIx64
+	       " amb 0x%" PRIx64 "  securebits 0x%x%s",
+	       "", c->cap_eff, c->cap_prm, c->cap_inh, c->cap_bnd, c->cap_amb, c->securebits,
+	       c->no_new_privs ? "  no_new_privs" : "");
+	if (c->nr_seccomp)
+		printf("  seccomp filters %u", c->nr_seccomp);
+	printf("\n");
 }
 
 /* What differs from a thread nobody tuned: scheduling, CPUs, I/O priority, prctls. */
@@ -366,6 +392,7 @@ static void print_threads(const struct image *img)
 			printf("  pending signals: %" PRIu64, t->pending.len / 128);
 		printf("  xsave %" PRIu64 " bytes\n", t->xsave.len);
 		print_thread_attrs(&t->attrs);
+		print_thread_creds(&t->creds);
 	}
 }
 
