@@ -18,8 +18,10 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/kcmp.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
 #include <stdint.h>
@@ -554,6 +556,63 @@ out:
 	return ok;
 }
 
+/*
+ * Dumping and restoring a process under seccomp filters: reading a filter
+ * back, and letting thaw's own injected calls past it.  Both need
+ * CAP_SYS_ADMIN and a thaw that is not under seccomp itself.
+ */
+static bool probe_seccomp(char *detail, size_t size)
+{
+	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), got = { 0 };
+	bool ok = false;
+	pid_t child;
+	int p[2], err;
+	long n;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(detail, size, "pipe: %s", strerror(errno));
+		return false;
+	}
+	child = fork();
+	if (child == 0) {
+		struct sock_fprog prog = { 1, &allow };
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) || write(p[1], "s", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (child < 0 || read(p[0], &c, 1) != 1) {
+		snprintf(detail, size, "a child could not install a filter");
+		goto out;
+	}
+	err = seize_and_stop(child);
+	if (err < 0) {
+		snprintf(detail, size, "PTRACE_SEIZE/INTERRUPT: %s", strerror(-err));
+		goto out;
+	}
+	if (ptrace(PTRACE_SETOPTIONS, child, NULL, (void *)(long)PTRACE_O_SUSPEND_SECCOMP) < 0) {
+		snprintf(detail, size, "PTRACE_O_SUSPEND_SECCOMP: %s", strerror(errno));
+		goto out;
+	}
+	n = ptrace(PTRACE_SECCOMP_GET_FILTER, child, NULL, &got);
+	if (n != 1 || got.code != allow.code || got.k != allow.k) {
+		snprintf(detail, size, "PTRACE_SECCOMP_GET_FILTER: %s",
+			 n < 0 ? strerror(errno) : "gave another filter");
+		goto out;
+	}
+	snprintf(detail, size, "a filter read back, and suspended for injected calls");
+	ok = true;
+out:
+	close(p[0]);
+	kill_and_reap(child);
+	return ok;
+}
+
 static const struct probe probes[] = {
 	{ "clone3 set_tid in a PID ns", probe_clone3_set_tid },
 	{ "pidfd_open + pidfd_getfd", probe_pidfd_getfd },
@@ -566,6 +625,7 @@ static const struct probe probes[] = {
 	{ "process_vm_readv/writev", probe_process_vm_rw },
 	{ "memfd_create", probe_memfd },
 	{ "kcmp", probe_kcmp },
+	{ "seccomp filter dump/restore", probe_seccomp },
 };
 
 int engine_check(FILE *out)
