@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include "compat.h"
 
 static pid_t child;
@@ -18,6 +20,7 @@ static char stack[64 * 1024] __attribute__((aligned(16)));
 static int child_main(void *arg)
 {
 	(void)arg;
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with the program, whatever ends it */
 	for (;;)
 		pause();
 	return 0;

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include "compat.h"
 
 static int self_fd = -1, child_fd = -1, zombie_fd = -1;
@@ -44,6 +46,7 @@ static int setup(void)
 
 	child = fork();
 	if (child == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with the program, whatever ends it */
 		for (;;)
 			pause();
 	}

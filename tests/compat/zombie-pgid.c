@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include "compat.h"
 
 static pid_t leader, zombie;
@@ -47,6 +49,7 @@ static int setup(void)
 		return -1;
 	leader = fork();
 	if (leader == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with the program, whatever ends it */
 		setpgid(0, 0);
 		for (;;)
 			pause();
