@@ -570,6 +570,10 @@ static void print_fd_details(const struct image *img, const struct image_fd *f)
 	case IMAGE_FD_INOTIFY:
 		printf("%u watches", f->inotify.nr_watches);
 		break;
+	case IMAGE_FD_PTY:
+		printf("%s of /dev/pts/%u, %ux%u", f->pty.is_master ? "master" : "slave",
+		       f->pty.index, f->pty.cols, f->pty.rows);
+		break;
 	default:
 		break;
 	}

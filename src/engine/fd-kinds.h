@@ -55,6 +55,18 @@ int memfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out
 int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int pidfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int inotify_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+int pty_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+bool pty_is_master(const struct stat *st);
+bool pty_is_slave(const struct stat *st);
+/* The pty index of a master or slave probe, or -1. */
+int pty_probe_index(const struct fd_probe *p);
+/*
+ * A slave on fds 0-2 whose master no process of the snapshot holds: thaw
+ * restore's own terminal takes its place (IMAGE_FD_INHERIT).
+ */
+bool pty_slave_is_inherited(const struct fd_dump_ctx *ctx, const struct fd_probe *p);
+/* Some process of the tree holds the master of pty index. */
+bool fd_tree_has_pty_master(const struct fd_dump_ctx *ctx, uint32_t index);
 
 /* One pipe or FIFO being rebuilt: rd/wr are temporary ends (a FIFO holds one O_RDWR fd). */
 struct restore_pipe {
@@ -79,6 +91,12 @@ struct fd_restore_ctx {
 		uint64_t ino;
 		int fd;
 	} *sock_ends;
+	uint32_t nr_ptys;
+	struct restore_pty { /* a pty made for this process: its master, at scratch */
+		uint32_t index;
+		int master;
+		bool is_master_taken; /* an image fd holds the master's description */
+	} *ptys;
 };
 
 /* Logs "fd N (kind): <message>" and returns err. */
@@ -110,11 +128,13 @@ int memfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd
 int socket_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int pidfd_restore_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int inotify_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+int pty_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 /* epoll comes last: every target must already sit at its number. */
 int epoll_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 /* After placement: keep single-ended pipes' peers at base.., close the rest. */
 int pipes_finish(struct fd_restore_ctx *ctx, int *next_fd);
 void pipes_release(struct fd_restore_ctx *ctx);
 void sockets_release(struct fd_restore_ctx *ctx);
+void ptys_release(struct fd_restore_ctx *ctx);
 
 #endif

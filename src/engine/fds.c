@@ -203,6 +203,9 @@ static int dump_one(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd
 	if (link[0] == '/') {
 		if (S_ISREG(p->st.st_mode) && has_prefix(link, "/memfd:") && p->st.st_nlink == 0)
 			return memfd_dump(ctx, p, out);
+		if (pty_is_master(&p->st) ||
+		    (pty_is_slave(&p->st) && !pty_slave_is_inherited(ctx, p)))
+			return pty_dump(ctx, p, out);
 		if (S_ISREG(p->st.st_mode) || S_ISDIR(p->st.st_mode) || S_ISCHR(p->st.st_mode))
 			return file_dump(ctx, p, out);
 		if (S_ISFIFO(p->st.st_mode))
@@ -266,7 +269,7 @@ static int scan_one(pid_t pid, struct fd_tree *t)
 		struct fd_tree_end *e;
 		size_t len;
 		ssize_t n;
-		bool is_socket;
+		bool is_socket, is_pty_master = false;
 
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, numbers[i]);
 		n = readlink(path, link, sizeof(link) - 1);
@@ -277,6 +280,8 @@ static int scan_one(pid_t pid, struct fd_tree *t)
 			is_socket = false;
 		else if (sscanf(link, "socket:[%llu]", &ino) == 1)
 			is_socket = true;
+		else if (!strcmp(link, "/dev/ptmx") || !strcmp(link, "/dev/pts/ptmx"))
+			is_socket = false, is_pty_master = true, ino = UINT64_MAX;
 		else
 			continue;
 		e = realloc(t->ends, (t->nr + 1) * sizeof(*e));
@@ -286,10 +291,13 @@ static int scan_one(pid_t pid, struct fd_tree *t)
 		}
 		t->ends = e;
 		e = &t->ends[t->nr++];
-		*e = (struct fd_tree_end){ ino, pid, 0, is_socket };
+		*e = (struct fd_tree_end){ ino, pid, 0, is_socket, is_pty_master };
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, numbers[i]);
 		if (proc_read_file(path, &text, &len) == 0 && (flags = strstr(text, "flags:")))
 			e->flags = (uint32_t)strtoul(flags + 6, NULL, 8);
+		/* a master's index: fdinfo says it (Linux 5.x and later); UINT64_MAX = unknown */
+		if (is_pty_master && text && (flags = strstr(text, "tty-index:")))
+			e->ino = strtoull(flags + 10, NULL, 10);
 		free(text);
 	}
 	free(numbers);
@@ -335,9 +343,24 @@ bool fd_tree_has(const struct fd_dump_ctx *ctx, uint64_t ino, bool is_socket,
 	for (i = 0; i < ctx->tree->nr; i++) {
 		const struct fd_tree_end *e = &ctx->tree->ends[i];
 
-		if (e->ino == ino && e->is_socket == is_socket && (!want || want(e->flags)))
+		if (e->ino == ino && e->is_socket == is_socket && !e->is_pty_master &&
+		    (!want || want(e->flags)))
 			return true;
 	}
+	return false;
+}
+
+bool fd_tree_has_pty_master(const struct fd_dump_ctx *ctx, uint32_t index)
+{
+	size_t i;
+
+	if (!ctx->tree)
+		return false;
+	/* a master whose index fdinfo did not give might be this one: counted as held */
+	for (i = 0; i < ctx->tree->nr; i++)
+		if (ctx->tree->ends[i].is_pty_master &&
+		    (ctx->tree->ends[i].ino == index || ctx->tree->ends[i].ino == UINT64_MAX))
+			return true;
 	return false;
 }
 
@@ -520,6 +543,8 @@ static int open_one(struct fd_restore_ctx *ctx, const struct image_fd *f, int *r
 		return pidfd_restore_open(ctx, f, ret_fd);
 	case IMAGE_FD_INOTIFY:
 		return inotify_open(ctx, f, ret_fd);
+	case IMAGE_FD_PTY:
+		return pty_open(ctx, f, ret_fd);
 	default:
 		return fd_restore_error(f, -EINVAL, "cannot be opened here");
 	}
@@ -679,6 +704,7 @@ int fds_restore(const struct image *img, const int *shmem_fds, const int *delete
 	ret = restore_epolls(&ctx, placed);
 	if (ret)
 		goto out;
+	ptys_release(&ctx); /* before pipes_finish reuses the scratch numbers */
 
 	for (i = 0; i < img->nr_files; i++)
 		if (ctx.file_fds[i] >= 0 && !(deleted_fds && deleted_fds[i] == ctx.file_fds[i])) {
@@ -709,6 +735,7 @@ out:
 	if (ctx.pipes)
 		pipes_release(&ctx);
 	sockets_release(&ctx);
+	ptys_release(&ctx);
 	free(ctx.pipes);
 	free(ctx.file_fds);
 	free(placed);

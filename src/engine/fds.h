@@ -49,6 +49,7 @@ struct fd_tree {
 		pid_t pid;
 		uint32_t flags; /* f_flags: which way a pipe end goes */
 		bool is_socket;
+		bool is_pty_master; /* /dev/ptmx: ino is the pty's index */
 	} *ends;
 };
 int fd_tree_scan(const pid_t *pids, size_t nr, struct fd_tree *ret)

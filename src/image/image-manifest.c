@@ -49,7 +49,7 @@ static const char *const vma_kind_names[IMAGE_VMA_KIND_COUNT] = {
 };
 static const char *const fd_kind_names[IMAGE_FD_KIND_COUNT] = {
 	"file", "dir", "chr", "inherit", "pipe", "fifo", "eventfd", "epoll", "signalfd", "timerfd",
-	"memfd", "socket", "pidfd", "inotify",
+	"memfd", "socket", "pidfd", "inotify", "pty",
 };
 static const char *const sock_state_names[IMAGE_SOCK_STATE_COUNT] = {
 	"unbound", "bound", "listen", "pair", "reset", "pending",

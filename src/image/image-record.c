@@ -466,11 +466,44 @@ static int check_posix_timer(const void *rec, const char *where, char *err, size
 static IMAGE_RECORD_DEF(posix_timer_record, image_posix_timer, posix_timer_fields,
 			check_posix_timer);
 
+static const struct image_field pty_fields[] = {
+	IMAGE_BOOL(struct image_pty, is_master),
+	IMAGE_U32(struct image_pty, index, 0, IMAGE_PTY_MAX_INDEX),
+	IMAGE_HEX32(struct image_pty, iflag),
+	IMAGE_HEX32(struct image_pty, oflag),
+	IMAGE_HEX32(struct image_pty, cflag),
+	IMAGE_HEX32(struct image_pty, lflag),
+	IMAGE_U32(struct image_pty, line, 0, 255),
+	IMAGE_SCALARS(struct image_pty, cc, nr_cc, IMAGE_F_U32, 0, 255, IMAGE_PTY_NCCS),
+	IMAGE_U32(struct image_pty, ispeed, 0, UINT32_MAX),
+	IMAGE_U32(struct image_pty, ospeed, 0, UINT32_MAX),
+	IMAGE_U32(struct image_pty, rows, 0, UINT16_MAX),
+	IMAGE_U32(struct image_pty, cols, 0, UINT16_MAX),
+	IMAGE_U32(struct image_pty, xpixel, 0, UINT16_MAX),
+	IMAGE_U32(struct image_pty, ypixel, 0, UINT16_MAX),
+	IMAGE_FIELD(struct image_pty, is_locked, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_pty, is_packet, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_pty, is_exclusive, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
+};
+
+/* Lock and packet mode are the master's; a slave that is locked could not have been opened. */
+static int check_pty(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_pty *t = rec;
+
+	if (!t->is_master && (t->is_locked || t->is_packet))
+		return table_bad(err, errlen, "%s: lock and packet mode belong to a master", where);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(pty_record, image_pty, pty_fields, check_pty);
+
 #define FD_KIND(k, rec_, m) [k] = { .rec = &(rec_), .off = offsetof(struct image_fd, m) }
 
 const struct image_fd_kind_record image_fd_kind_records[IMAGE_FD_KIND_COUNT] = {
 	FD_KIND(IMAGE_FD_PIDFD, pidfd_record, pidfd),
 	FD_KIND(IMAGE_FD_INOTIFY, inotify_record, inotify),
+	FD_KIND(IMAGE_FD_PTY, pty_record, pty),
 };
 
 /* File locks and leases (src/engine/file-locks.c) */

@@ -317,6 +317,7 @@ enum image_fd_kind {
 	IMAGE_FD_SOCKET, /* AF_UNIX, AF_INET, AF_INET6: see struct image_fd.sock */
 	IMAGE_FD_PIDFD, /* pidfd_open() of this process, its parent or a child */
 	IMAGE_FD_INOTIFY, /* an inotify instance and its watches */
+	IMAGE_FD_PTY, /* a pseudo-terminal: its master (/dev/ptmx) or slave (/dev/pts/N) */
 	IMAGE_FD_KIND_COUNT
 };
 
@@ -331,6 +332,9 @@ struct image_epoll_watch {
 	 */
 	int32_t via;
 };
+
+#define IMAGE_PTY_NCCS 32 /* c_cc[] of glibc's struct termios */
+#define IMAGE_PTY_MAX_INDEX ((1u << 20) - 1) /* the kernel's NR_UNIX98_PTY_MAX */
 
 /* Sockets (src/engine/fd-socket.c, docs/sockets.md). */
 #define IMAGE_SOCK_ADDR_MAX 112 /* bytes of a sockaddr: sockaddr_un is 110 */
@@ -459,6 +463,19 @@ struct image_fd {
 				uint32_t mask; /* events and IN_ONESHOT/IN_EXCL_UNLINK */
 			} *watches; /* sorted by wd */
 		} inotify;
+		struct image_pty { /* PTY (src/engine/fd-pty.c) */
+			bool is_master;
+			uint32_t index; /* N of /dev/pts/N: the program may have kept ptsname() */
+			/* termios of this fd's end (tcgetattr): speeds as B* constants */
+			uint32_t iflag, oflag, cflag, lflag, line;
+			uint32_t nr_cc;
+			uint32_t *cc; /* c_cc[], at most IMAGE_PTY_NCCS */
+			uint32_t ispeed, ospeed;
+			uint32_t rows, cols, xpixel, ypixel; /* TIOCGWINSZ */
+			bool is_locked; /* master: TIOCGPTLCK */
+			bool is_packet; /* master: TIOCGPKT */
+			bool is_exclusive; /* TIOCGEXCL */
+		} pty;
 		struct { /* SOCKET */
 			int32_t family; /* AF_UNIX, AF_INET, AF_INET6 */
 			int32_t type; /* SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET */

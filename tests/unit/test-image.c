@@ -420,6 +420,25 @@ static void populate(struct image *img)
 	f->fd = 12;
 	f->kind = IMAGE_FD_DIR;
 	f->file = 0; /* odd but legal: any file index */
+	f = image_new_fd(img);
+	f->fd = 20;
+	f->kind = IMAGE_FD_PTY;
+	f->file = -1;
+	f->flags = 02;
+	f->pty.index = 77;
+	f->pty.lflag = 0x8a3b;
+	f->pty.cflag = 0xbf;
+	f->pty.ispeed = 15;
+	f->pty.ospeed = 13;
+	f->pty.rows = 24;
+	f->pty.cols = 80;
+	f->pty.is_exclusive = true;
+	f->pty.nr_cc = 3;
+	f->pty.cc = malloc(3 * sizeof(*f->pty.cc));
+	assert_non_null(f->pty.cc);
+	f->pty.cc[0] = 3;
+	f->pty.cc[1] = 28;
+	f->pty.cc[2] = 255;
 
 	*image_new_lock(img) = (struct image_lock){ .fd = 3, .kind = IMAGE_LOCK_POSIX,
 						    .type = IMAGE_LOCK_WRITE, .start = 10, .len = 20 };
@@ -562,6 +581,17 @@ static void assert_images_equal(const struct image *a, const struct image *b, bo
 			break;
 		case IMAGE_FD_MEMFD:
 			assert_int_equal(fa->memfd.shmem, fb->memfd.shmem);
+			break;
+		case IMAGE_FD_PTY:
+			assert_int_equal(fa->pty.is_master, fb->pty.is_master);
+			assert_int_equal(fa->pty.index, fb->pty.index);
+			assert_int_equal(fa->pty.lflag, fb->pty.lflag);
+			assert_int_equal(fa->pty.cflag, fb->pty.cflag);
+			assert_int_equal(fa->pty.ospeed, fb->pty.ospeed);
+			assert_int_equal(fa->pty.cols, fb->pty.cols);
+			assert_int_equal(fa->pty.is_exclusive, fb->pty.is_exclusive);
+			assert_int_equal(fa->pty.nr_cc, fb->pty.nr_cc);
+			assert_memory_equal(fa->pty.cc, fb->pty.cc, fa->pty.nr_cc * sizeof(*fa->pty.cc));
 			break;
 		case IMAGE_FD_SOCKET:
 			assert_int_equal(fa->sock.state, fb->sock.state);
@@ -1341,6 +1371,11 @@ static void test_hostile_json(void **state)
 		{ "\"is_zombie\": true", "\"is_zombie\": false", "not a zombie" },
 		{ "\"is_zombie\": true", "\"is_zombie\": 1", "children[1].is_zombie" },
 		{ "\"pid\": 7,", "\"pid\": 2,", "cannot be a child's pid" },
+		{ "\"index\": 77", "\"index\": 1048576", "pty.index" },
+		{ "\"index\": 77", "\"index\": 77, \"is_packet\": true",
+		  "lock and packet mode belong to a master" },
+		{ "\"is_exclusive\": true", "\"is_exclusive\": 2", "pty.is_exclusive" },
+		{ "255\n", "256\n", "pty.cc[2]" },
 		{ "\"stop_signal\": 20", "\"stop_signal\": 5", "stop_signal: 5 is not a stop signal" },
 		{ "\"notify\": \"none\"", "\"notify\": \"mail\"", "posix_timers[2].notify" },
 		{ "\"signo\": 14", "\"signo\": 65", "posix_timers[0].signo: 65 is not a signal" },
