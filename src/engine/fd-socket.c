@@ -54,6 +54,9 @@
 #include "engine/fds.h"
 
 #define PEEK_CHUNK (256u << 10)
+#ifndef SO_PASSPIDFD
+#define SO_PASSPIDFD 76 /* newer than the Debian 12 headers */
+#endif
 #define MAX_QUEUED_MSGS (1u << 20)
 
 /* 127.0.0.1:80, [::1]:80, /path, @abstract, or "unbound". */
@@ -96,11 +99,69 @@ static int get_int_opt(int fd, int level, int name, int *val)
  * queued for reading on fd, peeked under SO_PEEK_OFF so that every message
  * is seen; the peek offset is put back as it was.
  */
+/*
+ * What a peeked message carries besides its bytes.  Restore can send again
+ * a message with nothing, or with credentials that are none (sent while
+ * nobody asked for them: pid 0).  The control buffer has room for
+ * credentials only when the socket asks for them (SO_PASSCRED), and for
+ * nothing else, so no fd of an SCM_RIGHTS message is installed here: its
+ * presence shows as MSG_CTRUNC.  Any fd that came all the same is closed.
+ */
+static int check_ancillary(const struct fd_dump_ctx *ctx, const struct fd_probe *p,
+			   struct msghdr *msg, const char *asked)
+{
+	struct cmsghdr *c;
+	struct ucred cred;
+	int err = 0, fd;
+	size_t i;
+
+	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			for (i = 0; CMSG_LEN((i + 1) * sizeof(int)) <= c->cmsg_len; i++) {
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				close(fd);
+			}
+		if (err)
+			continue;
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS ||
+		    c->cmsg_len < CMSG_LEN(sizeof(cred))) {
+			err = fd_dump_error(ctx, p, -ENOTSUP, "a queued message carries control "
+					    "data %d/%d: not supported", c->cmsg_level,
+					    c->cmsg_type);
+			continue;
+		}
+		memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+		if (cred.pid)
+			err = fd_dump_error(ctx, p, -ENOTSUP, "a queued message carries the "
+					    "credentials (SO_PASSCRED) of pid %d uid %u: thaw cannot "
+					    "send them again", cred.pid, cred.uid);
+	}
+	if (!err && (msg->msg_flags & MSG_CTRUNC))
+		err = fd_dump_error(ctx, p, -ENOTSUP, "a queued message carries file descriptors "
+				    "(SCM_RIGHTS)%s: thaw cannot restore what is in flight", asked);
+	return err;
+}
+
+/* What the socket asks to receive with each message that the peek cannot take. */
+static const char *asks_for(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (!getsockopt(fd, SOL_SOCKET, SO_PASSPIDFD, &v, &len) && v)
+		return " or a pidfd (SO_PASSPIDFD)";
+	len = sizeof(v);
+	if (!getsockopt(fd, SOL_SOCKET, SO_PASSSEC, &v, &len) && v)
+		return " or a security label (SO_PASSSEC)";
+	return "";
+}
+
 static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, int type,
-		      bool has_error, struct image_blob *ret)
+		      bool has_error, bool is_shut_rd, struct image_blob *ret)
 {
 	size_t cap = PEEK_CHUNK + 4, used = 0, bytes = 0;
-	int old_off, zero = 0, err = 0, inq = -1;
+	int old_off, zero = 0, err = 0, inq = -1, passcred = 0;
+	const char *asked = asks_for(p->local);
 	uint32_t nr_msgs = 0;
 	char *buf, *nbuf;
 
@@ -114,6 +175,7 @@ static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, i
 		return fd_dump_error(ctx, p, -ENOTSUP, "a socket error is pending on a %s: thaw "
 				     "cannot restore it", type == SOCK_STREAM ? "stream whose "
 				     "queue it cannot count" : "seqpacket socket");
+	get_int_opt(p->local, SOL_SOCKET, SO_PASSCRED, &passcred);
 	if (get_int_opt(p->local, SOL_SOCKET, SO_PEEK_OFF, &old_off))
 		return fd_dump_error(ctx, p, -ENOTSUP, "socket has no peek offset: %s",
 				     strerror(errno));
@@ -125,10 +187,19 @@ static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, i
 		goto out;
 	}
 	for (;;) {
+		union {
+			char buf[CMSG_SPACE(sizeof(struct ucred))];
+			struct cmsghdr align;
+		} control;
 		struct iovec iov;
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 		size_t hdr = type == SOCK_STREAM ? 0 : 4;
 		ssize_t n;
+
+		if (passcred) {
+			msg.msg_control = &control;
+			msg.msg_controllen = sizeof(control.buf);
+		}
 
 		if (cap - used < PEEK_CHUNK + hdr) {
 			if (cap > IMAGE_MAX_SOCK_QUEUE) {
@@ -157,17 +228,24 @@ static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, i
 					    strerror(errno));
 			goto out;
 		}
-		if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
-			err = fd_dump_error(ctx, p, -ENOTSUP,
-					    "a queued message is too large or carries fds or "
-					    "credentials, which are not supported");
+		if (msg.msg_flags & MSG_TRUNC) {
+			err = fd_dump_error(ctx, p, -ENOTSUP, "a queued message is larger than %u "
+					    "bytes: not supported", PEEK_CHUNK);
 			goto out;
 		}
+		err = check_ancillary(ctx, p, &msg, asked);
+		if (err)
+			goto out;
 		if (n == 0 && type == SOCK_STREAM)
 			break; /* the peer is gone and the queue is empty */
-		if (n == 0) {
-			err = fd_dump_error(ctx, p, -ENOTSUP,
-					    "an empty message is queued: not supported");
+		/*
+		 * An empty message peeks as 0 bytes and the peek offset moves past
+		 * it; on a seqpacket socket shut for reading, 0 is also the end.
+		 */
+		if (n == 0 && is_shut_rd && type == SOCK_SEQPACKET) {
+			err = fd_dump_error(ctx, p, -ENOTSUP, "an empty message is queued on a "
+					    "socket shut for reading: thaw cannot tell it from the "
+					    "end of the queue");
 			goto out;
 		}
 		if (hdr) {
@@ -409,7 +487,8 @@ static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 		out->sock.state = IMAGE_SOCK_PAIR;
 		out->sock.peer_ino = di.peer_ino;
 		out->sock.peer_len = 0;
-		return peek_queue(ctx, p, out->sock.type, has_error, &out->sock.queue);
+		return peek_queue(ctx, p, out->sock.type, has_error,
+				  di.shutdown & IMAGE_SOCK_SHUT_RD, &out->sock.queue);
 	}
 	if (di.has_peer && out->sock.type != SOCK_DGRAM)
 		return fd_dump_error(ctx, p, -ENOTSUP,
@@ -427,9 +506,15 @@ static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 	out->sock.state = out->sock.addr_len > offsetof(struct sockaddr_un, sun_path) ?
 				  IMAGE_SOCK_BOUND :
 				  IMAGE_SOCK_UNBOUND;
-	if (!ioctl(p->local, FIONREAD, &inq) && inq > 0)
-		return fd_dump_error(ctx, p, -ENOTSUP,
-				     "%d bytes queued from senders outside the process", inq);
+	/*
+	 * Not FIONREAD: an empty datagram (which may carry fds) counts 0 bytes.
+	 * POLLIN, unless the socket is shut for reading (then always POLLIN): a
+	 * peek of nothing answers EAGAIN for an empty datagram queue only.
+	 */
+	if (di.shutdown & IMAGE_SOCK_SHUT_RD ? recv(p->local, &inq, 0, MSG_PEEK | MSG_DONTWAIT) >= 0 :
+					       (poll_now(p->local) & POLLIN) != 0)
+		return fd_dump_error(ctx, p, -ENOTSUP, "messages are queued on it: thaw restores "
+				     "the queues of socket pairs only");
 	return dump_unix_file(ctx, p, out, &di);
 }
 
@@ -924,7 +1009,7 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 				goto out;
 			}
 			memcpy(&mlen, p, 4);
-			if (mlen == 0 || mlen > n - 4) {
+			if (mlen > n - 4) {
 				ret = fd_restore_error(f, -EINVAL, "queue: message of %u bytes at %llu",
 						       mlen, (unsigned long long)off);
 				goto out;
@@ -934,7 +1019,7 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 			off += 4;
 		}
 		sent = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (sent <= 0 || (f->sock.type != SOCK_STREAM && (uint64_t)sent != n)) {
+		if (sent < 0 || (f->sock.type == SOCK_STREAM ? sent == 0 : (uint64_t)sent != n)) {
 			ret = fd_restore_error(f, sent < 0 ? -errno : -EIO,
 					       "queueing %llu bytes: %s", (unsigned long long)n,
 					       sent < 0 ? strerror(errno) : "short send");

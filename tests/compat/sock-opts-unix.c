@@ -3,8 +3,9 @@
  * sock-opts-unix.c - options of Unix sockets come back: on a stream pair
  * with bytes queued, SO_PEEK_OFF (a peek after the restore starts where the
  * program's offset says), SO_RCVTIMEO, SO_PRIORITY, a locked send buffer;
- * on a datagram pair, SO_PASSCRED, SO_SNDTIMEO and SO_RCVLOWAT; on a
- * listener, SO_RCVBUF and SO_PASSSEC.
+ * on a datagram pair, SO_PASSCRED (set after a datagram was queued: that
+ * one carries no credentials, before and after), SO_SNDTIMEO and
+ * SO_RCVLOWAT; on a listener, SO_RCVBUF and SO_PASSSEC.
  */
 #include <stddef.h>
 #include <sys/time.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "scm.h"
 #include "sockopts.h"
 
 static int sv[2] = { -1, -1 }, dg[2] = { -1, -1 }, lfd = -1;
@@ -46,6 +48,11 @@ static int setup(void)
 	r |= WATCH(sv[1], SOL_SOCKET, SO_BUF_LOCK);
 	r |= SET_BYTES(dg[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	r |= SET(dg[1], SOL_SOCKET, SO_RCVLOWAT, 7);
+	/* queued before SO_PASSCRED: it carries no credentials (pid 0) */
+	if (send(dg[0], "q", 1, 0) != 1) {
+		perror("send");
+		return -1;
+	}
 	r |= SET(dg[1], SOL_SOCKET, SO_PASSCRED, 1);
 	r |= SET(lfd, SOL_SOCKET, SO_RCVBUF, 40000);
 	r |= SET(lfd, SOL_SOCKET, SO_PASSSEC, 1);
@@ -54,6 +61,7 @@ static int setup(void)
 
 static int check(char *why, size_t whylen)
 {
+	struct ucred cred;
 	char buf[8] = "";
 	ssize_t n;
 
@@ -65,5 +73,8 @@ static int check(char *why, size_t whylen)
 		return FAILED("a peek read %zd bytes \"%.3s\", want \"345\"", n, buf);
 	if (setsockopt(sv[0], SOL_SOCKET, SO_PEEK_OFF, &(int){ 3 }, sizeof(int)))
 		return FAILED("SO_PEEK_OFF: %s", strerror(errno));
-	return 0;
+	if (peek_creds(dg[1], &cred))
+		return FAILED("the datagram queued before SO_PASSCRED, or its SCM_CREDENTIALS, "
+			      "is gone");
+	return cred.pid ? FAILED("the datagram carries the credentials of pid %d", cred.pid) : 0;
 }
