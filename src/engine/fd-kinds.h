@@ -65,8 +65,10 @@ int pty_probe_index(const struct fd_probe *p);
  * restore's own terminal takes its place (IMAGE_FD_INHERIT).
  */
 bool pty_slave_is_inherited(const struct fd_dump_ctx *ctx, const struct fd_probe *p);
-/* Some process of the tree holds the master of pty index. */
-bool fd_tree_has_pty_master(const struct fd_dump_ctx *ctx, uint32_t index);
+/* Refuses a process whose controlling terminal is a pty the snapshot holds. */
+int pty_check_ctty(const struct fd_dump_ctx *ctx);
+/* Some process of the tree (this one included) holds the master, or a slave, of pty index. */
+bool fd_tree_has_pty(const struct fd_dump_ctx *ctx, uint32_t index, bool want_master);
 
 /* One pipe or FIFO being rebuilt: rd/wr are temporary ends (a FIFO holds one O_RDWR fd). */
 struct restore_pipe {
@@ -129,6 +131,8 @@ int socket_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_f
 int pidfd_restore_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int inotify_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 int pty_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+/* Trees: the master of f's pty, at its index, unlocked unless f says locked; or -errno. */
+int pty_make_master(const struct image_fd *f);
 /* epoll comes last: every target must already sit at its number. */
 int epoll_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
 /* After placement: keep single-ended pipes' peers at base.., close the rest. */

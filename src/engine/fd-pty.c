@@ -14,9 +14,13 @@
  * program may have kept ptsname().  An index in use on this host fails the
  * restore.  Slaves are opened from the master with TIOCGPTPEER.
  *
- * What is supported: a master and slaves in one process; a slave on fds
- * 0-2 whose master no process of the snapshot holds is thaw restore's own
- * terminal (IMAGE_FD_INHERIT, as any terminal there), decided by fds.c.
+ * The master and slaves may be in several processes of a tree: the root's
+ * helper makes the master once before it forks (fds.c prepare_ptys), and
+ * each process opens its slaves from it.  A slave on fds 0-2 whose master
+ * no process of the snapshot holds is thaw restore's own terminal
+ * (IMAGE_FD_INHERIT, as any terminal there); one whose master is in the
+ * snapshot is not, its terminal is part of the snapshot.  A pty of the
+ * snapshot that is a process's controlling terminal is refused.
  */
 #define LOG_TAG "fds"
 
@@ -68,7 +72,7 @@ int pty_probe_index(const struct fd_probe *p)
 }
 
 /* Another fd of this process holds the other end (master: a slave) of pty index. */
-static bool process_has_peer(const struct fd_dump_ctx *ctx, int index, bool want_master)
+static bool process_has(const struct fd_dump_ctx *ctx, int index, bool want_master)
 {
 	uint32_t i;
 
@@ -82,34 +86,48 @@ static bool process_has_peer(const struct fd_dump_ctx *ctx, int index, bool want
 	return false;
 }
 
+/* ... or another process of the tree does. */
+static bool process_has_peer(const struct fd_dump_ctx *ctx, int index, bool want_master)
+{
+	return process_has(ctx, index, want_master) ||
+	       fd_tree_has_pty(ctx, (uint32_t)index, want_master);
+}
+
 bool pty_slave_is_inherited(const struct fd_dump_ctx *ctx, const struct fd_probe *p)
 {
 	int index = pty_probe_index(p);
 
 	return p->fd <= 2 && !process_has_peer(ctx, index, true) &&
-	       !fd_tree_has_pty_master(ctx, (uint32_t)index);
+	       !fd_tree_has_pty(ctx, (uint32_t)index, true);
 }
 
-/* The process's controlling terminal is slave index (tty_nr of /proc/PID/stat). */
-static int is_controlling(pid_t pid, int index)
+int pty_check_ctty(const struct fd_dump_ctx *ctx)
 {
 	struct proc_stat st;
-	unsigned int ma, mi;
-	int ret = proc_read_stat(pid, pid, &st);
+	unsigned int ma, mi, index;
+	int ret = proc_read_stat(ctx->pid, ctx->pid, &st);
 
-	if (ret)
+	if (ret) {
+		log_error("pid %d: reading its controlling terminal: %s", ctx->pid, strerror(-ret));
 		return ret;
+	}
 	ma = ((unsigned int)st.tty_nr >> 8) & 0xfff;
 	mi = ((unsigned int)st.tty_nr & 0xff) | (((unsigned int)st.tty_nr >> 12) & 0xfff00);
-	return ma >= PTS_MAJOR_FIRST && ma <= PTS_MAJOR_LAST &&
-	       (int)((ma - PTS_MAJOR_FIRST) * 256 + mi) == index;
+	if (ma < PTS_MAJOR_FIRST || ma > PTS_MAJOR_LAST)
+		return 0;
+	index = (ma - PTS_MAJOR_FIRST) * 256 + mi;
+	if (!process_has(ctx, (int)index, true) && !fd_tree_has_pty(ctx, index, true))
+		return 0; /* thaw's own terminal, or one outside the snapshot: not kept */
+	log_error("pid %d: its controlling terminal /dev/pts/%u is a pty of the snapshot: "
+		  "restoring a controlling terminal is not supported", ctx->pid, index);
+	return -ENOTSUP;
 }
 
 int pty_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
 {
 	struct image_pty *t = &out->pty;
 	bool is_master = pty_is_master(&p->st);
-	int index = pty_probe_index(p), queued = 0, outq = 0, val, ctl;
+	int index = pty_probe_index(p), queued = 0, outq = 0, val;
 	struct termios tio;
 	struct winsize ws;
 	uint32_t i;
@@ -137,22 +155,13 @@ int pty_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
 					     "slave was opened: not supported", index);
 		if (!t->is_locked && !process_has_peer(ctx, index, false))
 			return fd_dump_error(ctx, p, -ENOTSUP,
-					     "pty master of /dev/pts/%d whose slave no fd of this "
-					     "process holds: not supported", index);
+					     "pty master of /dev/pts/%d whose slave no process of the "
+					     "snapshot holds: not supported", index);
 	} else if (!process_has_peer(ctx, index, true)) {
 		return fd_dump_error(ctx, p, -ENOTSUP,
-				     "pty slave /dev/pts/%d whose master no fd of this process "
-				     "holds: not supported on fds above 2 or when a process of the "
-				     "snapshot holds the master", index);
-	} else {
-		ctl = is_controlling(ctx->pid, index);
-		if (ctl < 0)
-			return fd_dump_error(ctx, p, ctl, "reading its controlling terminal: %s",
-					     strerror(-ctl));
-		if (ctl)
-			return fd_dump_error(ctx, p, -ENOTSUP,
-					     "/dev/pts/%d is the controlling terminal of the process "
-					     "and its master is in the snapshot: not supported", index);
+				     "pty slave /dev/pts/%d whose master no process of the "
+				     "snapshot holds: only fds 0-2 can be thaw restore's own "
+				     "terminal", index);
 	}
 	if (ioctl(p->local, FIONREAD, &queued) || ioctl(p->local, TIOCOUTQ, &outq))
 		return fd_dump_error(ctx, p, -errno, "FIONREAD/TIOCOUTQ: %s", strerror(errno));
@@ -243,11 +252,26 @@ static int make_master(const struct image_fd *f, uint32_t index)
 	return ret;
 }
 
-/* The master of pty index, made (and unlocked unless f says locked) on first use. */
+int pty_make_master(const struct image_fd *f)
+{
+	int fd = make_master(f, f->pty.index), zero = 0, ret;
+
+	if (fd >= 0 && !(f->pty.is_master && f->pty.is_locked) && ioctl(fd, TIOCSPTLCK, &zero)) {
+		ret = fd_restore_error(f, -errno, "unlockpt: %s", strerror(errno));
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/*
+ * The master of pty index: the tree's (made before the fork by the root's
+ * helper), else made on first use.
+ */
 static int master_of(struct fd_restore_ctx *ctx, const struct image_fd *f)
 {
+	int fd = fd_shared_find(ctx->shared, FD_SHARED_PTY, f->pty.index);
 	struct restore_pty *r;
-	int fd, zero = 0, ret;
 	uint32_t i;
 
 	for (i = 0; i < ctx->nr_ptys; i++)
@@ -257,17 +281,18 @@ static int master_of(struct fd_restore_ctx *ctx, const struct image_fd *f)
 	if (!r)
 		return fd_restore_error(f, -ENOMEM, "out of memory");
 	ctx->ptys = r;
-	fd = make_master(f, f->pty.index);
-	if (fd < 0)
-		return fd;
+	if (fd >= 0) {
+		fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return fd_restore_error(f, -errno, "the tree's master: %s", strerror(errno));
+	} else {
+		fd = pty_make_master(f);
+		if (fd < 0)
+			return fd;
+	}
 	fd = fd_to_scratch(ctx, fd);
 	if (fd < 0)
 		return fd_restore_error(f, fd, "moving the master: %s", strerror(-fd));
-	if (!(f->pty.is_master && f->pty.is_locked) && ioctl(fd, TIOCSPTLCK, &zero)) {
-		ret = fd_restore_error(f, -errno, "unlockpt: %s", strerror(errno));
-		close(fd);
-		return ret;
-	}
 	ctx->ptys[ctx->nr_ptys++] = (struct restore_pty){ f->pty.index, fd, false };
 	return fd;
 }

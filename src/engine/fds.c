@@ -269,7 +269,8 @@ static int scan_one(pid_t pid, struct fd_tree *t)
 		struct fd_tree_end *e;
 		size_t len;
 		ssize_t n;
-		bool is_socket, is_pty_master = false;
+		bool is_socket, is_pty_master = false, is_pty_slave = false;
+		unsigned int pts;
 
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, numbers[i]);
 		n = readlink(path, link, sizeof(link) - 1);
@@ -282,6 +283,8 @@ static int scan_one(pid_t pid, struct fd_tree *t)
 			is_socket = true;
 		else if (!strcmp(link, "/dev/ptmx") || !strcmp(link, "/dev/pts/ptmx"))
 			is_socket = false, is_pty_master = true, ino = UINT64_MAX;
+		else if (sscanf(link, "/dev/pts/%u", &pts) == 1)
+			is_socket = false, is_pty_slave = true, ino = pts;
 		else
 			continue;
 		e = realloc(t->ends, (t->nr + 1) * sizeof(*e));
@@ -291,7 +294,7 @@ static int scan_one(pid_t pid, struct fd_tree *t)
 		}
 		t->ends = e;
 		e = &t->ends[t->nr++];
-		*e = (struct fd_tree_end){ ino, pid, 0, is_socket, is_pty_master };
+		*e = (struct fd_tree_end){ ino, pid, 0, is_socket, is_pty_master, is_pty_slave };
 		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, numbers[i]);
 		if (proc_read_file(path, &text, &len) == 0 && (flags = strstr(text, "flags:")))
 			e->flags = (uint32_t)strtoul(flags + 6, NULL, 8);
@@ -343,24 +346,27 @@ bool fd_tree_has(const struct fd_dump_ctx *ctx, uint64_t ino, bool is_socket,
 	for (i = 0; i < ctx->tree->nr; i++) {
 		const struct fd_tree_end *e = &ctx->tree->ends[i];
 
-		if (e->ino == ino && e->is_socket == is_socket && !e->is_pty_master &&
+		if (e->ino == ino && e->is_socket == is_socket && !e->is_pty_master && !e->is_pty_slave &&
 		    (!want || want(e->flags)))
 			return true;
 	}
 	return false;
 }
 
-bool fd_tree_has_pty_master(const struct fd_dump_ctx *ctx, uint32_t index)
+bool fd_tree_has_pty(const struct fd_dump_ctx *ctx, uint32_t index, bool want_master)
 {
 	size_t i;
 
 	if (!ctx->tree)
 		return false;
 	/* a master whose index fdinfo did not give might be this one: counted as held */
-	for (i = 0; i < ctx->tree->nr; i++)
-		if (ctx->tree->ends[i].is_pty_master &&
-		    (ctx->tree->ends[i].ino == index || ctx->tree->ends[i].ino == UINT64_MAX))
+	for (i = 0; i < ctx->tree->nr; i++) {
+		const struct fd_tree_end *e = &ctx->tree->ends[i];
+
+		if (want_master ? e->is_pty_master && (e->ino == index || e->ino == UINT64_MAX)
+				: e->is_pty_slave && e->ino == index)
 			return true;
+	}
 	return false;
 }
 
@@ -414,7 +420,9 @@ int fds_dump_tree(pid_t pid, struct image *img, const int *external, size_t nr_e
 		*slot = f;
 		log_debug("pid %d fd %d (%s): %s", pid, f.fd, p->link, image_fd_kind_name(f.kind));
 	}
-	ret = locks_dump(&ctx);
+	ret = pty_check_ctty(&ctx);
+	if (ret == 0)
+		ret = locks_dump(&ctx);
 	if (ret == 0)
 		ret = owners_dump(&ctx);
 out:
@@ -788,7 +796,7 @@ static int shared_add(struct fd_shared *sh, uint32_t type, uint64_t key, int fd,
 }
 
 /* What the tree's processes hold, to count who holds what. */
-enum held { HELD_SHMEM, HELD_PIPE, HELD_SOCK, HELD_SHARE };
+enum held { HELD_SHMEM, HELD_PIPE, HELD_SOCK, HELD_SHARE, HELD_PTY };
 
 static bool holds(const struct image *img, enum held what, uint32_t kind, uint64_t key)
 {
@@ -805,7 +813,8 @@ static bool holds(const struct image *img, enum held what, uint32_t kind, uint64
 
 		if ((what == HELD_PIPE && f->kind == kind && f->pipe.ino == key) ||
 		    (what == HELD_SOCK && f->kind == IMAGE_FD_SOCKET && f->sock.ino == key) ||
-		    (what == HELD_SHARE && f->share == key))
+		    (what == HELD_SHARE && f->share == key) ||
+		    (what == HELD_PTY && f->kind == IMAGE_FD_PTY && f->pty.index == key))
 			return true;
 	}
 	return false;
@@ -858,6 +867,7 @@ static void tree_ctx_fini(struct tree_ctx *t)
 	if (t->c.pipes)
 		pipes_release(&t->c);
 	sockets_release(&t->c);
+	ptys_release(&t->c);
 	free(t->c.pipes);
 	free(t->c.file_fds);
 	free(t->shmem_fds);
@@ -953,6 +963,29 @@ static int prepare_channels(struct image *const *imgs, uint32_t nr, int min_fd,
 	return 0;
 }
 
+/* Ptys with ends in more than one process: the master, made once. */
+static int prepare_ptys(struct image *const *imgs, uint32_t nr, int min_fd, struct fd_shared *sh)
+{
+	uint32_t i, k;
+	int ret;
+
+	for (i = 0; i < nr; i++)
+		for (k = 0; k < imgs[i]->nr_fds; k++) {
+			const struct image_fd *f = &imgs[i]->fds[k];
+
+			if (f->kind != IMAGE_FD_PTY ||
+			    fd_shared_find(sh, FD_SHARED_PTY, f->pty.index) >= 0 ||
+			    !held_elsewhere(imgs, nr, i, HELD_PTY, 0, f->pty.index))
+				continue;
+			ret = pty_make_master(f);
+			if (ret >= 0)
+				ret = shared_add(sh, FD_SHARED_PTY, f->pty.index, ret, min_fd);
+			if (ret < 0)
+				return ret;
+		}
+	return 0;
+}
+
 /* Open file descriptions held by fds of more than one process. */
 static int prepare_descs(struct image *const *imgs, uint32_t nr, int min_fd,
 			 struct fd_shared *sh, struct tree_ctx *ctxs)
@@ -1001,6 +1034,8 @@ int fds_tree_prepare(struct image *const *imgs, uint32_t nr, int min_fd, struct 
 		err = tree_ctx_init(&ctxs[i], imgs[i], min_fd, ret);
 	if (err == 0)
 		err = prepare_channels(imgs, nr, min_fd, ret, ctxs);
+	if (err == 0)
+		err = prepare_ptys(imgs, nr, min_fd, ret);
 	if (err == 0)
 		err = prepare_descs(imgs, nr, min_fd, ret, ctxs);
 	for (i = 0; i < nr; i++)

@@ -50,6 +50,7 @@ struct fd_tree {
 		uint32_t flags; /* f_flags: which way a pipe end goes */
 		bool is_socket;
 		bool is_pty_master; /* /dev/ptmx: ino is the pty's index */
+		bool is_pty_slave; /* /dev/pts/N: ino is N */
 	} *ends;
 };
 int fd_tree_scan(const pid_t *pids, size_t nr, struct fd_tree *ret)
@@ -127,6 +128,7 @@ enum fd_shared_type {
 	FD_SHARED_FIFO, /* key: FIFO inode; one O_RDWR fd */
 	FD_SHARED_SOCK, /* key: socket inode (one end of a pair) */
 	FD_SHARED_DESC, /* key: share id */
+	FD_SHARED_PTY, /* key: pty index; the master, unlocked unless it was locked */
 };
 struct fd_shared {
 	uint32_t nr;
