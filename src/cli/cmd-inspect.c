@@ -477,7 +477,7 @@ static void print_sockaddr(int family, const uint8_t *addr, uint32_t len)
 static void print_socket(const struct image_fd *f)
 {
 	static const char *const states[] = { "unbound", "bound", "listening", "pair end",
-					      "reset", "waiting to be accepted" };
+					      "reset", "waiting to be accepted", "connected" };
 	const char *fam = f->sock.family == AF_UNIX  ? "unix" :
 			  f->sock.family == AF_INET  ? "inet" :
 			  f->sock.family == AF_INET6 ? "inet6" :
@@ -503,6 +503,10 @@ static void print_socket(const struct image_fd *f)
 		printf(", %u waiting to be accepted", f->sock.attrs.nr_pending);
 	if (f->sock.queue.len)
 		printf(", %" PRIu64 " bytes queued", f->sock.queue.len);
+	if (f->sock.state == IMAGE_SOCK_TCP)
+		printf(", %" PRIu64 " bytes to send (%u unsent), %" PRIu64 " to read",
+		       f->sock.attrs.tcp.send_queue.len, f->sock.attrs.tcp.unsent,
+		       f->sock.attrs.tcp.recv_queue.len);
 }
 
 static void print_fd_details(const struct image *img, const struct image_fd *f)

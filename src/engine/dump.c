@@ -649,6 +649,7 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 		log_error("pid %d: dump failed; the process%s run%s on", opts->pid,
 			  t.fz.nr > 1 ? "es" : "", t.fz.nr > 1 ? "" : "s");
 		tree_dump_free(&t, true);
+		fds_dump_tcp_finish(true);
 		frozen_tree_release(&t.fz, false);
 		gpu_set_resume(&gpus, true);
 		image_abort(img);
@@ -665,6 +666,7 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 		st.bytes_written += pi->pages_bytes + pi->data_bytes;
 	}
 	tree_dump_free(&t, false);
+	fds_dump_tcp_finish(opts->leave_running);
 	frozen_tree_release(&t.fz, !opts->leave_running);
 	gpu_set_resume(&gpus, opts->leave_running);
 	image_free(img);

@@ -13,9 +13,10 @@
  *   - listening sockets (Unix with filesystem or abstract names, TCP v4/v6)
  *     with their backlog; bound and unbound sockets; datagram sockets
  *     connected by address (UDP, a Unix name such as /dev/log) reconnect.
- *   - an established TCP connection is an error naming both ends, unless
- *     the dump was asked to close them (--tcp-close): it then comes back as
- *     a connection its peer reset.
+ *   - an established TCP connection comes back whole (fd-socket-tcp.c,
+ *     TCP_REPAIR), or, when the dump was asked to close them (--tcp-close),
+ *     as a connection its peer reset; one in another state (closing) is
+ *     an error naming both ends unless --tcp-close.
  * Connections waiting in a Unix listener's accept queue come back when
  * their clients are in the process (connected again, in order), and are
  * refused otherwise; a TCP listener's are dropped with a warning: their
@@ -609,10 +610,22 @@ static int dump_inet(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 	}
 	addr_str(out->sock.family, out->sock.addr, out->sock.addr_len, a, sizeof(a));
 	addr_str(out->sock.family, out->sock.peer, out->sock.peer_len, b, sizeof(b));
+	if (!ctx->tcp_close && ti.tcpi_state == TCP_ESTABLISHED) {
+		/* kept whole: fd-socket-tcp.c, once the options are read */
+		out->sock.state = IMAGE_SOCK_TCP;
+		ret = sock_diag_inet(out->sock.family, IPPROTO_TCP, 1u << TCP_ESTABLISHED,
+				     out->sock.ino, &di);
+		if (ret)
+			return fd_dump_error(ctx, p, ret, "sock_diag for a TCP connection: %s",
+					     strerror(-ret));
+		out->sock.attrs.shutdown = di.shutdown;
+		return 0;
+	}
 	if (!ctx->tcp_close)
 		return fd_dump_error(ctx, p, -ENOTSUP,
-				     "TCP connection %s -> %s %s (dump with --tcp-close to have "
-				     "it come back reset)",
+				     "TCP connection %s -> %s %s: thaw keeps established "
+				     "connections only (dump with --tcp-close to have it come "
+				     "back reset)",
 				     a, b, tcp_state_name(ti.tcpi_state));
 	log_info("pid %d fd %d: TCP connection %s -> %s %s: dumped as closed (--tcp-close)",
 		 ctx->pid, p->fd, a, b, tcp_state_name(ti.tcpi_state));
@@ -653,7 +666,10 @@ int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *ou
 	}
 	get_int_opt(p->local, SOL_SOCKET, SO_ACCEPTCONN, &acc);
 	ret = family == AF_UNIX ? dump_unix(ctx, p, out, acc) : dump_inet(ctx, p, out, acc);
-	return ret ? ret : sockopts_dump(ctx, p, out);
+	if (!ret)
+		ret = sockopts_dump(ctx, p, out);
+	/* last: repair mode shows in the options (TCP_REPAIR), and stays on */
+	return ret || out->sock.state != IMAGE_SOCK_TCP ? ret : tcp_conn_dump(ctx, p, out);
 }
 
 /* ------------------------------------------------------------- restore */
@@ -972,6 +988,26 @@ out:
 	return 0;
 }
 
+/*
+ * An established connection (fd-socket-tcp.c), then its options, in repair
+ * mode: tcp_conns_resume() ends it, and puts the program's SO_REUSEADDR back.
+ */
+static int restore_tcp(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
+{
+	int fd, ret;
+
+	ret = tcp_conn_restore(ctx, f, &fd);
+	if (ret)
+		return ret;
+	ret = set_opts(fd, f, SOCKOPT_AFTER_BIND);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
 /* Sends a dumped queue through fd so that its peer has it to read. */
 static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int fd)
 {
@@ -1257,6 +1293,8 @@ int socket_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_f
 		return restore_reset(f, ret_fd);
 	case IMAGE_SOCK_PENDING:
 		return restore_waiting(ctx, f, ret_fd);
+	case IMAGE_SOCK_TCP:
+		return restore_tcp(ctx, f, ret_fd);
 	case IMAGE_SOCK_UNBOUND:
 	case IMAGE_SOCK_BOUND:
 	case IMAGE_SOCK_LISTEN:

@@ -62,6 +62,16 @@ int sockopts_apply(int fd, const struct image_fd *f, enum sockopt_phase phase);
 bool sockopts_value(const struct image_fd *f, int level, int name, int64_t *ret);
 
 /*
+ * Established TCP connections (fd-socket-tcp.c).  tcp_conn_dump() puts the
+ * socket in repair mode (left on: fds_dump_tcp_finish()) and fills
+ * out->sock.attrs.tcp; tcp_conn_restore() makes the connection again, out
+ * of repair mode, with the options of SOCKOPT_BEFORE_BIND set.
+ */
+int tcp_conn_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+struct fd_restore_ctx;
+int tcp_conn_restore(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd);
+
+/*
  * Multicast groups (fd-socket-mcast.c), called by the option functions
  * above: dump fills out->sock.attrs.mcast, check bounds it, apply joins.
  */

@@ -35,6 +35,20 @@ int fds_dump_with(pid_t pid, struct image *img, const int *external, size_t nr_e
 		  bool tcp_close) __attribute__((warn_unused_result));
 
 /*
+ * Established TCP connections that fds_dump*() kept are left in repair
+ * mode (fd-socket-tcp.c) until this: with resume (the program runs on, or
+ * the dump failed) repair is turned off; without, they are only let go, so
+ * that the program's death closes them without a FIN or RST to the peer.
+ */
+void fds_dump_tcp_finish(bool resume);
+/*
+ * Restore: the established TCP connections of the restored process pid
+ * were made in repair mode; this, once every process of the tree has its
+ * fds and before any runs, turns repair off and sends what was unsent.
+ */
+int tcp_conns_resume(pid_t pid, const struct image *img) __attribute__((warn_unused_result));
+
+/*
  * Trees: every pipe and socket end held by any process of the tree, so that
  * a process's dump knows which of its pipes and socket pairs lead to another
  * process of the tree (restored with it) rather than outside.

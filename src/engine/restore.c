@@ -1380,6 +1380,8 @@ static int finish_process(struct tproc *p)
 		ret = signals_restore_late(&fz, img, &p->stop_signal);
 	if (ret == 0)
 		ret = timers_arm(&fz, img);
+	if (ret == 0)
+		ret = tcp_conns_resume(p->pid, img);
 	if (ret < 0)
 		return ret;
 	ret = unmap_region(p);

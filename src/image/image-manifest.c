@@ -52,7 +52,7 @@ static const char *const fd_kind_names[IMAGE_FD_KIND_COUNT] = {
 	"memfd", "socket", "pidfd", "inotify", "pty",
 };
 static const char *const sock_state_names[IMAGE_SOCK_STATE_COUNT] = {
-	"unbound", "bound", "listen", "pair", "reset", "pending",
+	"unbound", "bound", "listen", "pair", "reset", "pending", "tcp",
 };
 static const char *const thread_state_names[] = { "running", "syscall-restart", "syscall-eintr",
 						  "syscall-done" };
@@ -579,6 +579,14 @@ static bool field_is_zero(const struct image_field *f, const void *obj)
 	if (f->type == IMAGE_F_STR) {
 		memcpy(&str, p, sizeof(str));
 		return !str;
+	}
+	if (f->type == IMAGE_F_RECORD) { /* an optional record: absent when all zero */
+		size_t i;
+
+		for (i = 0; i < f->size; i++)
+			if (p[i])
+				return false;
+		return true;
 	}
 	return f->size <= sizeof(zero) && !memcmp(p, zero, f->size);
 }

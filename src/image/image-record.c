@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +158,44 @@ static int check_sock_mcast(const void *rec, const char *where, char *err, size_
 
 static IMAGE_RECORD_DEF(sock_mcast_record, image_sock_mcast, sock_mcast_fields, check_sock_mcast);
 
+/* An established TCP connection (TCP_REPAIR): bounds the kernel itself sets. */
+static const struct image_field sock_tcp_fields[] = {
+	IMAGE_U32(struct image_sock_tcp, snd_seq, 0, UINT32_MAX),
+	IMAGE_U32(struct image_sock_tcp, rcv_seq, 0, UINT32_MAX),
+	IMAGE_FIELD(struct image_sock_tcp, unsent, IMAGE_F_U32, .max = IMAGE_MAX_SOCK_QUEUE,
+		    IMAGE_OPTIONAL),
+	IMAGE_U32(struct image_sock_tcp, mss, 0, 65535),
+	IMAGE_FIELD(struct image_sock_tcp, options, IMAGE_F_HEX32, .max = 7, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_tcp, snd_wscale, IMAGE_F_U32, .max = 14, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_tcp, rcv_wscale, IMAGE_F_U32, .max = 14, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_sock_tcp, timestamp, IMAGE_F_U32, .max = UINT32_MAX,
+		    IMAGE_OPTIONAL),
+	IMAGE_U32(struct image_sock_tcp, snd_wl1, 0, UINT32_MAX),
+	IMAGE_U32(struct image_sock_tcp, snd_wnd, 0, UINT32_MAX),
+	IMAGE_U32(struct image_sock_tcp, max_window, 0, UINT32_MAX),
+	IMAGE_U32(struct image_sock_tcp, rcv_wnd, 0, UINT32_MAX),
+	IMAGE_U32(struct image_sock_tcp, rcv_wup, 0, UINT32_MAX),
+	IMAGE_BLOB(struct image_sock_tcp, send_queue),
+	IMAGE_BLOB(struct image_sock_tcp, recv_queue),
+};
+
+static int check_sock_tcp(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_sock_tcp *t = rec;
+
+	if (t->send_queue.len > IMAGE_MAX_SOCK_QUEUE || t->recv_queue.len > IMAGE_MAX_SOCK_QUEUE)
+		return table_bad(err, errlen, "%s: more than %u bytes queued", where,
+				 IMAGE_MAX_SOCK_QUEUE);
+	if (t->unsent > t->send_queue.len)
+		return table_bad(err, errlen, "%s.unsent: %u bytes, more than the send queue's",
+				 where, t->unsent);
+	if (!(t->options & TCPI_OPT_WSCALE) && (t->snd_wscale || t->rcv_wscale))
+		return table_bad(err, errlen, "%s: window scales without the option", where);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(sock_tcp_record, image_sock_tcp, sock_tcp_fields, check_sock_tcp);
+
 static const char *const sock_shut_names[] = { "read", "write" }; /* IMAGE_SOCK_SHUT_* */
 
 static const struct image_field sock_attrs_fields[] = {
@@ -183,6 +222,8 @@ static const struct image_field sock_attrs_fields[] = {
 		    IMAGE_OPTIONAL),
 	IMAGE_SCALARS(struct image_sock_attrs, pending, nr_pending, IMAGE_F_U64, 1, UINT64_MAX,
 		      IMAGE_MAX_SOCK_PENDING),
+	IMAGE_FIELD(struct image_sock_attrs, tcp, IMAGE_F_RECORD, .sub = &sock_tcp_record,
+		    IMAGE_OPTIONAL),
 };
 
 /* An option is set once: two values for one would make restore's result depend on order. */

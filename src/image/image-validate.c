@@ -276,6 +276,13 @@ static int check_socket(struct check *c, const struct image_fd *f)
 	if (f->sock.state == IMAGE_SOCK_LISTEN && (type == SOCK_DGRAM || !f->sock.addr_len))
 		return bad(c, "fd %d: a listening socket without an address or of datagrams",
 			   f->fd);
+	if (f->sock.state == IMAGE_SOCK_TCP &&
+	    (fam == AF_UNIX || type != SOCK_STREAM || !f->sock.addr_len || !f->sock.peer_len))
+		return bad(c, "fd %d: a TCP connection that is not TCP or lacks an address", f->fd);
+	if (f->sock.state != IMAGE_SOCK_TCP &&
+	    (f->sock.attrs.tcp.send_queue.len || f->sock.attrs.tcp.recv_queue.len ||
+	     f->sock.attrs.tcp.mss))
+		return bad(c, "fd %d: TCP connection state on a socket that is no connection", f->fd);
 	if (f->sock.state == IMAGE_SOCK_RESET && (fam == AF_UNIX || type != SOCK_STREAM))
 		return bad(c, "fd %d: only TCP connections come back reset", f->fd);
 	if (f->sock.attrs.nr_pending && (fam != AF_UNIX || f->sock.state != IMAGE_SOCK_LISTEN))

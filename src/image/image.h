@@ -347,6 +347,7 @@ enum image_sock_state {
 	IMAGE_SOCK_PAIR, /* one end of a Unix pair whose other end is in the image */
 	IMAGE_SOCK_RESET, /* a TCP connection dumped with --tcp-close: comes back reset */
 	IMAGE_SOCK_PENDING, /* Unix: connected, waiting in the accept queue of listener peer_ino */
+	IMAGE_SOCK_TCP, /* an established TCP connection, with attrs.tcp: made again (TCP_REPAIR) */
 	IMAGE_SOCK_STATE_COUNT
 };
 
@@ -381,6 +382,24 @@ struct image_sock_mcast {
 	struct image_sock_addr *sources;
 };
 
+/*
+ * An established TCP connection as TCP_REPAIR shows it (src/engine/fd-socket-tcp.c):
+ * the sequence number where each queue starts, the bytes in it, the window and
+ * the options agreed at the handshake.  No holes: all zero reads as absent.
+ */
+struct image_sock_tcp {
+	uint32_t snd_seq; /* the first byte of the send queue (sent, not acknowledged) */
+	uint32_t rcv_seq; /* the first byte of the receive queue (not read by the program) */
+	uint32_t unsent; /* bytes at the end of the send queue never sent */
+	uint32_t mss; /* mss_clamp (TCP_MAXSEG in repair mode) */
+	uint32_t options; /* TCPI_OPT_*: timestamps 1, sack 2, wscale 4 */
+	uint32_t snd_wscale, rcv_wscale; /* 0..14 */
+	uint32_t timestamp; /* TCP_TIMESTAMP: the clock the peer sees in our timestamps */
+	uint32_t snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup; /* TCP_REPAIR_WINDOW */
+	uint32_t pad; /* zero: no hole before the blobs */
+	struct image_blob send_queue, recv_queue;
+};
+
 /* What a socket carries besides its addresses, state and queue. */
 struct image_sock_attrs {
 	uint32_t nr_opts;
@@ -403,6 +422,7 @@ struct image_sock_attrs {
 	/* LISTEN (Unix): the inodes of the clients waiting to be accepted, in accept order */
 	uint32_t nr_pending;
 	uint64_t *pending;
+	struct image_sock_tcp tcp; /* state TCP: the connection */
 };
 
 struct image_fd {

@@ -1,4 +1,4 @@
-/* compat: refuse TCP connection .* close \(dump with --tcp-close */
+/* compat: refuse TCP connection .* close: thaw keeps established connections only */
 /*
  * sock-tcp-ended.c - a TCP connection that has ended (both sides closed: the
  * socket is in state CLOSE, shut down both ways, and reads the end of the

@@ -6,11 +6,13 @@ need_prog basic
 need_prog sock-server
 need_thaw
 
-# a TCP connection to a peer outside the process (that listens, never accepts)
+# a TCP connection its peer outside the process has closed (CLOSE-WAIT: thaw
+# keeps established connections only)
 python3 -c 'import os, socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
 open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
 os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+c, _ = s.accept(); c.close()
 time.sleep(600)' "$TMP/peer.port" </dev/null >/dev/null 2>&1 &
 track $!
 for ((i = 0; i < 100; i++)); do [ -s "$TMP/peer.port" ] && break; sleep 0.05; done
@@ -18,10 +20,12 @@ for ((i = 0; i < 100; i++)); do [ -s "$TMP/peer.port" ] && break; sleep 0.05; do
 start sock "$PROGS/sock-server" --port4 0 --port6 0 --unix "$TMP/srv.sock" \
 	--abstract "thaw-refused-$$" --connect4 "$(cat "$TMP/peer.port")"
 wait_ready sock
+wait_line sock '^conn: eof$'
 if dump "$PID" "$TMP/snap"; then
 	fail "dump of a program holding a TCP connection succeeded"
 fi
-grep -qE 'fd [0-9]+ \(socket:\[[0-9]+\]\): TCP connection' "$TMP/dump.log" ||
+grep -qE 'fd [0-9]+ \(socket:\[[0-9]+\]\): TCP connection .* close-wait: thaw keeps established' \
+	"$TMP/dump.log" ||
 	fail "the error does not name the socket fd: $(tail -n 3 "$TMP/dump.log")"
 [ -e "$TMP/snap" ] && fail "a failed dump left $TMP/snap"
 compgen -G "$TMP/snap.*" >/dev/null && fail "a failed dump left a temporary directory"

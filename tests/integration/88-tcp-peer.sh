@@ -1,0 +1,59 @@
+#!/bin/bash
+# 88-tcp-peer.sh - an established TCP connection to a peer outside the
+# snapshot, with bytes in flight both ways (the program's send queue, some
+# of it never sent for want of window; the bytes the peer sent, unread),
+# survives dump and restore on the same host while the peer waits: the peer
+# then reads every byte the program sent once and in order, the program
+# reads every byte of the peer's, and both talk on.  Before, the dump
+# refused the connection.
+. "$(dirname "$0")/../lib.sh"
+need_prog tcp-client
+need_thaw
+
+# the peer: accepts, sends its bytes, waits for "go" (the count the program
+# sent), reads them all and checks them, answers ping with pong
+python3 -c 'import os, socket, sys, time
+d = sys.argv[1]
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+open(d + "/peer.port.tmp", "w").write(str(s.getsockname()[1]))
+os.rename(d + "/peer.port.tmp", d + "/peer.port")
+c, _ = s.accept()
+c.sendall(bytes((i * 7 + 1) % 251 for i in range(20000)))
+while not os.path.exists(d + "/go"):
+    time.sleep(0.05)
+n = int(open(d + "/go").read())
+c.settimeout(20)
+got = bytearray()
+while len(got) < n + 4:
+    b = c.recv(65536)
+    if not b:
+        break
+    got += b
+want = bytes((i * 7 + 2) % 251 for i in range(n)) + b"ping"
+if bytes(got) != want:
+    bad = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]), None)
+    r = "bad: %d bytes, want %d; first wrong byte %s" % (len(got), len(want), bad)
+else:
+    c.sendall(b"pong")
+    r = "ok"
+open(d + "/peer.result.tmp", "w").write(r)
+os.rename(d + "/peer.result.tmp", d + "/peer.result")
+time.sleep(5)' "$TMP" </dev/null >"$TMP/peer.log" 2>&1 &
+track $!
+for ((i = 0; i < 100; i++)); do [ -s "$TMP/peer.port" ] && break; sleep 0.05; done
+[ -s "$TMP/peer.port" ] || fail "the outside peer did not start"
+
+start cli "$PROGS/tcp-client" "$(cat "$TMP/peer.port")"
+wait_line cli '^(READY|FAIL)'
+grep -q '^FAIL' "$TMP/cli.out" && fail "tcp-client: $(grep '^FAIL' "$TMP/cli.out")"
+sent=$(sed -n 's/^sent //p' "$TMP/cli.out")
+log "the program sent $sent bytes before the dump"
+
+dump_ok "$PID" "$TMP/snap"
+restore_detached r1 "$TMP/snap"
+echo "$sent" >"$TMP/go"
+finish r1 "$PID"
+for ((i = 0; i < 200; i++)); do [ -s "$TMP/peer.result" ] && break; sleep 0.05; done
+[ "$(cat "$TMP/peer.result" 2>/dev/null)" = ok ] ||
+	fail "the peer: $(cat "$TMP/peer.result" "$TMP/peer.log" 2>/dev/null)"
+pass
