@@ -1,7 +1,7 @@
 #!/bin/bash
 # 71-tcp-close.sh - with --tcp-close an established TCP connection to a peer
 # outside the process is dumped as closed (without it, it is kept:
-# 88-tcp-peer.sh) and the restored program sees it reset (read fails with
+# 92-tcp-peer.sh) and the restored program sees it reset (read fails with
 # ECONNRESET), while its listeners work as before.
 . "$(dirname "$0")/../lib.sh"
 need_prog sock-server

@@ -1,11 +1,13 @@
 #!/bin/bash
-# 88-tcp-peer.sh - an established TCP connection to a peer outside the
-# snapshot, with bytes in flight both ways (the program's send queue, some
-# of it never sent for want of window; the bytes the peer sent, unread),
+# 92-tcp-peer.sh - an established TCP connection to a peer outside the
+# snapshot, with bytes in flight both ways (the program's bytes the peer has
+# not read; the bytes the peer sent, unread by the program),
 # survives dump and restore on the same host while the peer waits: the peer
 # then reads every byte the program sent once and in order, the program
 # reads every byte of the peer's, and both talk on.  Before, the dump
-# refused the connection.
+# refused the connection.  (Bytes waiting for the peer's window are
+# compat/tcp-established's: here the program would probe its peer, and the
+# peer's answer in the gap would be reset: docs/sockets.md.)
 . "$(dirname "$0")/../lib.sh"
 need_prog tcp-client
 need_thaw
