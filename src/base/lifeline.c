@@ -1,7 +1,7 @@
 /*
  * lifeline.c - the command waits, its worker works (lifeline.h).
  */
-#define LOG_TAG "thaw"
+#define LOG_TAG "worker"
 #include "base/lifeline.h"
 
 #include <errno.h>
