@@ -21,6 +21,7 @@ import sys
 
 PAGE = 4096
 RUN = struct.Struct("<QQIII4x")
+IDX_HEADER = 48  # docs/image-format.md: magic, version, reserved, nr_runs, id, crcs
 
 
 def load(d):
@@ -34,7 +35,7 @@ def load(d):
     pages = {}
     with open(os.path.join(d, "pages.img"), "rb") as f:
         for i in range(nr):
-            vaddr, off, npages, flags, _ = RUN.unpack_from(idx, 32 + 32 * i)
+            vaddr, off, npages, flags, _ = RUN.unpack_from(idx, IDX_HEADER + 32 * i)
             if flags & 1:
                 for p in range(npages):
                     pages[vaddr + p * PAGE] = None

@@ -40,10 +40,14 @@ static void usage(FILE *out)
 		     "\n"
 		     "Show what the snapshot in DIR holds: host, process, threads, memory map,\n"
 		     "file descriptors, files and the sizes of the snapshot's files.  The\n"
-		     "snapshot is fully validated first; a damaged one is an error.\n"
+		     "snapshot is fully validated first, and every byte of it is read and\n"
+		     "checked (SHA-256 of its files, crc of every page run and blob): a\n"
+		     "damaged one is an error (exit 1).\n"
 		     "\n"
-		     "  --json   print the manifest plus a \"summary\" object with totals\n"
-		     "  --help   show this help\n");
+		     "  --json       print the manifest plus a \"summary\" object with totals\n"
+		     "  --no-verify  skip reading every byte (the manifest and index are still\n"
+		     "               checked)\n"
+		     "  --help       show this help\n");
 }
 
 /* "1.5 MiB": buf must hold 32 bytes */
@@ -666,7 +670,38 @@ static void print_snapshot_files(const struct image *img)
 	printf("  %-14s %10s\n", "total", human(total, size));
 }
 
-static int print_json(const struct image *img)
+/*
+ * Every byte of the snapshot and of each process of its tree: what a restore
+ * would check as it reads, plus the SHA-256 of the files.  Problems are logged.
+ */
+static bool verify_tree(const struct image *img)
+{
+	bool ok = image_verify(img) == 0;
+	struct image *ci;
+	uint32_t i;
+
+	for (i = 0; i < img->nr_children; i++) {
+		if (img->children[i].is_zombie)
+			continue;
+		if (image_read_child(img, &img->children[i], &ci)) {
+			ok = false;
+			continue;
+		}
+		ok &= image_verify(ci) == 0;
+		image_free(ci);
+	}
+	return ok;
+}
+
+static const char *verdict(int verified)
+{
+	return verified > 0 ? "every byte checked (SHA-256 of the files, crc of every page run "
+			      "and blob)" :
+	       verified < 0 ? "DAMAGED: see the errors above" :
+			      "not checked (--no-verify)";
+}
+
+static int print_json(const struct image *img, int verified)
 {
 	uint64_t mapped = 0, dumped = 0, zero = 0, file = 0, run_pages = 0, zero_run_pages = 0;
 	uint64_t snap_bytes = 0, i;
@@ -707,7 +742,8 @@ static int print_json(const struct image *img)
 			json_object_set_new(files, snapshot_files[i], json_integer(st.st_size));
 			snap_bytes += (uint64_t)st.st_size;
 		}
-	summary = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I}", "threads",
+	summary = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:I,s:o}",
+			    "threads",
 			    (json_int_t)img->nr_threads, "vmas", (json_int_t)img->nr_vmas, "fds",
 			    (json_int_t)img->nr_fds, "files", (json_int_t)img->nr_files,
 			    "mapped_bytes", (json_int_t)mapped, "dumped_pages",
@@ -715,7 +751,8 @@ static int print_json(const struct image *img)
 			    "zero_run_pages", (json_int_t)zero_run_pages, "vma_dumped_pages",
 			    (json_int_t)dumped, "zero_pages", (json_int_t)zero, "file_pages",
 			    (json_int_t)file, "runs", (json_int_t)img->nr_runs, "snapshot_files",
-			    files, "snapshot_bytes", (json_int_t)snap_bytes);
+			    files, "snapshot_bytes", (json_int_t)snap_bytes, "verified",
+			    verified ? json_boolean(verified > 0) : json_null());
 	if (!summary || json_object_set_new(root, "summary", summary)) {
 		json_decref(root);
 		log_error("cannot encode the summary (out of memory)");
@@ -749,7 +786,6 @@ static void print_tree(const struct image *img, const char *dir)
 	       img->proc.pgid, img->proc.sid, img->nr_threads);
 	for (i = 0; i < img->nr_children; i++) {
 		const struct image_child *c = &img->children[i];
-		char path[4096];
 		struct image *ci;
 		uint64_t bytes = 0, mapped = 0;
 
@@ -761,8 +797,7 @@ static void print_tree(const struct image *img, const char *dir)
 				printf("zombie, exit status %d\n", WEXITSTATUS(c->exit_status));
 			continue;
 		}
-		snprintf(path, sizeof(path), "%s/" IMAGE_CHILD_DIR_FMT, dir, c->pid);
-		if (image_read(path, &ci)) {
+		if (image_read_child(img, c, &ci)) {
 			printf("(its image cannot be read)\n");
 			continue;
 		}
@@ -780,8 +815,8 @@ int cmd_inspect(int argc, char **argv)
 {
 	const char *dir = NULL;
 	struct image *img;
-	bool as_json = false;
-	int i, ret;
+	bool as_json = false, verify = true;
+	int i, ret, verified = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -789,6 +824,8 @@ int cmd_inspect(int argc, char **argv)
 			return 0;
 		} else if (!strcmp(argv[i], "--json")) {
 			as_json = true;
+		} else if (!strcmp(argv[i], "--no-verify")) {
+			verify = false;
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			fprintf(stderr, "thaw inspect: unknown option %s\n", argv[i]);
 			usage(stderr);
@@ -807,8 +844,10 @@ int cmd_inspect(int argc, char **argv)
 	}
 	if (image_read(dir, &img))
 		return 1; /* image_read said why */
+	if (verify)
+		verified = verify_tree(img) ? 1 : -1;
 	if (as_json) {
-		ret = print_json(img);
+		ret = print_json(img, verified);
 	} else {
 		print_header(img, dir);
 		print_gpu(img);
@@ -819,8 +858,11 @@ int cmd_inspect(int argc, char **argv)
 		print_fds(img);
 		print_files(img);
 		print_snapshot_files(img);
+		printf("  %-14s %s\n", "integrity", verdict(verified));
 		ret = 0;
 	}
+	if (verified < 0)
+		ret = 1; /* the snapshot is damaged: what it shows cannot be trusted */
 	image_free(img);
 	if (fflush(stdout)) {
 		log_error("writing the output: %m");

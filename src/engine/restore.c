@@ -1876,7 +1876,7 @@ static int read_tree(const char *dir, struct image *root, struct tree *tr)
 			return -EINVAL;
 		}
 		snprintf(path, sizeof(path), "%s/" IMAGE_CHILD_DIR_FMT, dir, c->pid);
-		ret = image_read(path, &img);
+		ret = image_read_child(root, c, &img); /* the manifest the root recorded */
 		if (ret < 0)
 			return ret;
 		tr->imgs[tr->nr++] = img;

@@ -68,6 +68,9 @@ struct exception {
 };
 
 static const struct exception exceptions[] = {
+	{ "parts", RULE_SKIP, WHEN_ALWAYS, NULL,
+	  "the snapshot's own files, their sizes and digests: what binds the snapshot together, "
+	  "no state of the process" },
 	{ "host", RULE_SKIP, WHEN_ALWAYS, NULL,
 	  "restore checks that this host can run the snapshot, not that it is the same host" },
 	{ "gpu", RULE_SKIP, WHEN_ALWAYS, NULL,
@@ -584,6 +587,9 @@ static bool differ_field(struct image_compare *c, const struct image_field *f, c
 		return blob_here(c, (const struct image_blob *)dp, (const struct image_blob *)rp);
 	case IMAGE_F_STR:
 		return str_here(c, load_ptr(d, f->off), load_ptr(r, f->off));
+	case IMAGE_F_BYTES:
+		return !skipped_here(c) && memcmp(dp, rp, f->size) &&
+		       report(c, "%zu bytes that differ", f->size);
 	case IMAGE_F_RECORD:
 		return !skipped_here(c) && differ_record(c, f->sub, dp, rp);
 	case IMAGE_F_ARRAY:

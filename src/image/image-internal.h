@@ -30,11 +30,54 @@ int image_validate_blobs(const struct image *img, uint64_t data_size, char *err,
  */
 int image_validate_runs(const struct image *img, uint64_t pages_size, char *err, size_t errlen);
 
-/* pages.img starts with one header page; run offsets count from the file's start. */
+/* The pid of a part named "proc-PID/manifest.json" (one spelling only), or -1. */
+int image_part_pid(const char *name);
+
+/*
+ * Calls fn for every blob of img (the hand-written fields and the tables'),
+ * with a name for people; stops at the first non-zero return.
+ */
+int image_for_each_blob(const struct image *img,
+			int (*fn)(void *arg, const char *what, const struct image_blob *b),
+			void *arg);
+
+/*
+ * Headers (docs/image-format.md).  pages.img starts with one header page and
+ * data.img with a 32-byte header: magic, u32 version, 4 reserved bytes, the
+ * snapshot's id, then zeros; run and blob offsets count from the file's
+ * start.  pages.idx has a header of its own (image.c).
+ */
 #define IMAGE_PAGES_MAGIC "THAWPAGE"
+#define IMAGE_DATA_MAGIC "THAWDATA"
 #define IMAGE_IDX_MAGIC "THAWIDX1"
-#define IMAGE_IDX_HEADER_SIZE 32u
+#define IMAGE_HEADER_ID_OFF 16u
+#define IMAGE_DATA_HEADER_SIZE 32u
+#define IMAGE_IDX_HEADER_SIZE 48u
+#define IMAGE_IDX_ID_OFF 24u
 #define IMAGE_IDX_ENTRY_SIZE 32u
 #define IMAGE_MAX_MANIFEST (256u << 20)
+
+/* ---- image-bind.c: what binds the files of a snapshot together ---- */
+
+int image_sha256(const void *p, size_t len, uint8_t out[IMAGE_SHA256_SIZE]);
+/* Writing: a fresh random id, and SHA-256 contexts for pages.img and data.img. */
+int image_hash_begin(struct image *img);
+int image_hash_append(struct evp_md_ctx_st *ctx, const void *p, size_t len);
+void image_hash_end(struct image *img);
+/* A pages.img or data.img header: magic, version, reserved zero, id (the rest left alone). */
+void image_put_header(unsigned char *h, const char *magic, const uint8_t id[IMAGE_ID_SIZE]);
+/* Checks such a header of len bytes: magic, version, id, and zero everywhere else. */
+int image_check_header(const struct image *img, const char *file, const unsigned char *h,
+		       size_t len, const char *magic);
+/* Publishing: fills img->parts from the index built, the hashes and the children's manifests. */
+int image_bind(struct image *img, const void *idx, size_t idx_len);
+const struct image_part *image_find_part(const struct image *img, const char *name);
+/* Reading: the manifest binds its own three files and exactly its live children's manifests. */
+int image_check_bound(const struct image *img);
+/* A file's size (and SHA-256, unless NULL) against its part; logs a mismatch. */
+int image_check_part(const struct image *img, const char *name, uint64_t size,
+		     const uint8_t *sha256);
+/* image_read() of a directory already opened and checked (dir_fd is taken over). */
+int image_read_at(int dir_fd, const char *dir, struct image **ret_img);
 
 #endif

@@ -613,6 +613,9 @@ static json_t *enc_record(struct enc *e, const struct image_record *rec, const v
 			memcpy(&str, p, sizeof(str));
 			v = j_str(str ? str : "");
 			break;
+		case IMAGE_F_BYTES:
+			v = j_bytes((const uint8_t *)p, (uint32_t)f->size);
+			break;
 		case IMAGE_F_RECORD:
 			v = enc_record(e, f->sub, p);
 			break;
@@ -1256,6 +1259,15 @@ static int dec_record(struct dec *d, const struct image_record *rec, json_t *o, 
 			ret = get_str(d, o, where, f->name, true, f->max, &str);
 			if (!ret)
 				memcpy(p, &str, sizeof(str));
+			break;
+		}
+		case IMAGE_F_BYTES: {
+			uint32_t n;
+
+			ret = get_bytes(d, o, where, f->name, (uint8_t *)p, (uint32_t)f->size, &n);
+			if (!ret && n != f->size)
+				ret = fail(d, "%s: %u bytes, want %zu (%zu hex digits)", sub, n,
+					   f->size, 2 * f->size);
 			break;
 		}
 		case IMAGE_F_RECORD:

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "image/image-internal.h"
 #include "image/image-record.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -689,6 +690,69 @@ static int check_root(const void *rec, const char *where, char *err, size_t errl
 
 static IMAGE_RECORD_DEF(root_record, image_root, root_fields, check_root);
 
+/* The files bound to a manifest (docs/security.md): its own, and a tree's children's manifests. */
+static const char *const own_parts[] = { "pages.idx", "pages.img", "data.img" };
+
+int image_part_pid(const char *name)
+{
+	const char *digits = name + strlen("proc-");
+	char *end;
+	long pid;
+
+	/* first digit 1-9: no sign, no space, no leading zero, so one name per pid */
+	if (strncmp(name, "proc-", strlen("proc-")) || *digits < '1' || *digits > '9')
+		return -1;
+	errno = 0;
+	pid = strtol(digits, &end, 10);
+	if (errno || pid > INT32_MAX || strcmp(end, "/manifest.json"))
+		return -1;
+	return (int)pid;
+}
+
+static const struct image_field part_fields[] = {
+	IMAGE_FIELD(struct image_part, name, IMAGE_F_STR, .max = IMAGE_PART_NAME_MAX),
+	IMAGE_U64(struct image_part, size, 0, INT64_MAX),
+	IMAGE_BYTES(struct image_part, sha256),
+};
+
+static int check_part(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_part *p = rec;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(own_parts); i++)
+		if (!strcmp(p->name, own_parts[i]))
+			return 0;
+	if (image_part_pid(p->name) > 0)
+		return 0;
+	snprintf(err, errlen, "%s.name: \"%s\" is no file of a snapshot", where, p->name);
+	return -EINVAL;
+}
+
+static IMAGE_RECORD_DEF(part_record, image_part, part_fields, check_part);
+
+static const struct image_field parts_fields[] = {
+	IMAGE_BYTES(struct image_parts, id),
+	IMAGE_ARRAY(struct image_parts, files, nr_files, part_record, IMAGE_MAX_PARTS),
+};
+
+static int check_parts(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_parts *p = rec;
+	uint32_t i, j;
+
+	for (i = 0; i < p->nr_files; i++)
+		for (j = 0; j < i; j++)
+			if (!strcmp(p->files[i].name, p->files[j].name)) {
+				snprintf(err, errlen, "%s.files[%u]: %s listed twice", where, i,
+					 p->files[i].name);
+				return -EINVAL;
+			}
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(parts_record, image_parts, parts_fields, check_parts);
+
 /* ---- the sections of struct image ---- */
 
 #define SECTION_ARRAY(key_, rec_, m, cnt, maxn)                                                    \
@@ -710,6 +774,7 @@ const struct image_section image_sections[] = {
 	SECTION_ARRAY("fd_owners", fd_owner_record, fd_owners, nr_fd_owners, IMAGE_MAX_FDS),
 	SECTION_ARRAY("posix_timers", posix_timer_record, posix_timers, nr_posix_timers,
 		      IMAGE_MAX_POSIX_TIMERS),
+	{ .key = "parts", .rec = &parts_record, .off = offsetof(struct image, parts) },
 };
 const uint32_t image_nr_sections = ARRAY_SIZE(image_sections);
 
@@ -1078,6 +1143,12 @@ static int check_record_table(const struct image_record *rec, unsigned depth, ch
 		switch (f->type) {
 		case IMAGE_F_BLOB:
 			want = sizeof(struct image_blob);
+			break;
+		case IMAGE_F_BYTES:
+			want = f->size;
+			if (!f->size || f->size > 64)
+				return table_bad(err, errlen, "%s.%s: %zu bytes, want 1..64",
+						 rec->name, f->name, f->size);
 			break;
 		case IMAGE_F_STR:
 			want = sizeof(char *);

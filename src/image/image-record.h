@@ -40,6 +40,7 @@ enum image_ftype {
 	IMAGE_F_FLAGS, /* uint32_t: bit i named names[i], written as a list of names */
 	IMAGE_F_BLOB, /* struct image_blob: a range of data.img */
 	IMAGE_F_STR, /* char *: malloc'd, NUL-free, shorter than max bytes; NULL = absent */
+	IMAGE_F_BYTES, /* uint8_t[N], N <= 64: exactly 2N hex digits (ids, digests) */
 	IMAGE_F_RECORD, /* a struct described by sub, embedded at off */
 	IMAGE_F_ARRAY, /* T *at off, uint32_t count at count_off, at most max elements */
 	IMAGE_F_TYPE_COUNT
@@ -93,6 +94,7 @@ struct image_record {
 	IMAGE_FIELD(st, m, IMAGE_F_FLAGS, .names = (nm), .nr_names = sizeof(nm) / sizeof((nm)[0]))
 #define IMAGE_BLOB(st, m) IMAGE_FIELD(st, m, IMAGE_F_BLOB, .is_optional = true)
 #define IMAGE_STR(st, m, maxlen) IMAGE_FIELD(st, m, IMAGE_F_STR, .is_optional = true, .max = (maxlen))
+#define IMAGE_BYTES(st, m) IMAGE_FIELD(st, m, IMAGE_F_BYTES)
 #define IMAGE_RECORD(st, m, rec) IMAGE_FIELD(st, m, IMAGE_F_RECORD, .sub = &(rec))
 /* An array of records: T *m with its uint32_t count in member cnt. */
 #define IMAGE_ARRAY(st, m, cnt, rec, maxn)                                                         \

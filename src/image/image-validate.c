@@ -643,14 +643,53 @@ int image_validate(const struct image *img, char *err, size_t errlen)
 	return 0;
 }
 
-static int check_blob(struct check *c, const char *what, const struct image_blob *b, uint64_t size)
+int image_for_each_blob(const struct image *img,
+			int (*fn)(void *arg, const char *what, const struct image_blob *b),
+			void *arg)
 {
-	if (b->off > size || b->len > size - b->off)
-		return bad(c,
-			   "%s: blob at offset %" PRIu64 " (%" PRIu64 " bytes) extends past the end "
-			   "of data.img (size %" PRIu64 ")",
-			   what, b->off, b->len, size);
-	return 0;
+	char what[96];
+	uint32_t i, j;
+	int ret;
+
+	if ((ret = fn(arg, "process.auxv", &img->proc.auxv)) ||
+	    (ret = fn(arg, "process.pending_shared", &img->proc.pending_shared)))
+		return ret;
+	for (i = 0; i < img->nr_threads; i++) {
+		snprintf(what, sizeof(what), "threads[%u] (tid %d) xsave", i, img->threads[i].tid);
+		if ((ret = fn(arg, what, &img->threads[i].xsave)))
+			return ret;
+		snprintf(what, sizeof(what), "threads[%u] (tid %d) pending", i, img->threads[i].tid);
+		if ((ret = fn(arg, what, &img->threads[i].pending)))
+			return ret;
+	}
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i];
+
+		if (f->kind == IMAGE_FD_SOCKET) {
+			snprintf(what, sizeof(what), "fd %d socket queue", f->fd);
+			if ((ret = fn(arg, what, &f->sock.queue)))
+				return ret;
+			continue;
+		}
+		if (f->kind != IMAGE_FD_PIPE && f->kind != IMAGE_FD_FIFO)
+			continue;
+		snprintf(what, sizeof(what), "fd %d pipe data", f->fd);
+		if ((ret = fn(arg, what, &f->pipe.data)))
+			return ret;
+	}
+	for (i = 0; i < img->nr_files; i++)
+		for (j = 0; j < img->files[i].nr_extents; j++) {
+			snprintf(what, sizeof(what), "files[%u].extents[%u]", i, j);
+			if ((ret = fn(arg, what, &img->files[i].extents[j].data)))
+				return ret;
+		}
+	for (i = 0; i < img->nr_shmems; i++)
+		for (j = 0; j < img->shmems[i].nr_extents; j++) {
+			snprintf(what, sizeof(what), "shmems[%u].extents[%u]", i, j);
+			if ((ret = fn(arg, what, &img->shmems[i].extents[j].data)))
+				return ret;
+		}
+	return image_sections_blobs(img, fn, arg);
 }
 
 struct blob_bound {
@@ -658,52 +697,26 @@ struct blob_bound {
 	uint64_t size;
 };
 
-static int check_section_blob(void *arg, const char *what, const struct image_blob *b)
+static int check_blob(void *arg, const char *what, const struct image_blob *b)
 {
 	struct blob_bound *bb = arg;
 
-	return check_blob(&bb->c, what, b, bb->size);
+	if (b->len && b->off < IMAGE_DATA_HEADER_SIZE)
+		return bad(&bb->c, "%s: blob at offset %" PRIu64 " lies in data.img's header", what,
+			   b->off);
+	if (b->off > bb->size || b->len > bb->size - b->off)
+		return bad(&bb->c,
+			   "%s: blob at offset %" PRIu64 " (%" PRIu64 " bytes) extends past the end "
+			   "of data.img (size %" PRIu64 ")",
+			   what, b->off, b->len, bb->size);
+	return 0;
 }
 
 int image_validate_blobs(const struct image *img, uint64_t size, char *err, size_t errlen)
 {
-	struct check c = { err, errlen };
-	char what[96];
-	uint32_t i, j;
+	struct blob_bound bb = { { err, errlen }, size };
 
-	if (check_blob(&c, "process.auxv", &img->proc.auxv, size) ||
-	    check_blob(&c, "process.pending_shared", &img->proc.pending_shared, size))
-		return -EINVAL;
-	for (i = 0; i < img->nr_threads; i++) {
-		snprintf(what, sizeof(what), "threads[%u] (tid %d) xsave", i, img->threads[i].tid);
-		if (check_blob(&c, what, &img->threads[i].xsave, size))
-			return -EINVAL;
-		snprintf(what, sizeof(what), "threads[%u] (tid %d) pending", i, img->threads[i].tid);
-		if (check_blob(&c, what, &img->threads[i].pending, size))
-			return -EINVAL;
-	}
-	for (i = 0; i < img->nr_fds; i++) {
-		const struct image_fd *f = &img->fds[i];
-
-		if (f->kind == IMAGE_FD_SOCKET) {
-			snprintf(what, sizeof(what), "fd %d socket queue", f->fd);
-			if (check_blob(&c, what, &f->sock.queue, size))
-				return -EINVAL;
-			continue;
-		}
-		if (f->kind != IMAGE_FD_PIPE && f->kind != IMAGE_FD_FIFO)
-			continue;
-		snprintf(what, sizeof(what), "fd %d pipe data", f->fd);
-		if (check_blob(&c, what, &f->pipe.data, size))
-			return -EINVAL;
-	}
-	for (i = 0; i < img->nr_shmems; i++)
-		for (j = 0; j < img->shmems[i].nr_extents; j++) {
-			snprintf(what, sizeof(what), "shmems[%u].extents[%u]", i, j);
-			if (check_blob(&c, what, &img->shmems[i].extents[j].data, size))
-				return -EINVAL;
-		}
-	return image_sections_blobs(img, check_section_blob, &(struct blob_bound){ c, size });
+	return image_for_each_blob(img, check_blob, &bb);
 }
 
 /* The VMA holding addr, by binary search over the sorted VMAs. */

@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "base/crc32c.h"
 #include "base/log.h"
 #include "base/dirs.h"
@@ -333,6 +335,7 @@ void image_free(struct image *img)
 	free(img->runs);
 	free(img->path);
 	free(img->tmp_path);
+	image_hash_end(img);
 	free(img);
 }
 
@@ -367,6 +370,14 @@ static void sweep_stale(const char *dir)
 	if (n)
 		log_info("snapshot %s: removed %d unfinished cop%s left by killed dumps", dir, n,
 			 n == 1 ? "y" : "ies");
+}
+
+/* Appends to pages.img or data.img, hashing it: both only ever grow at their end. */
+static int append(int fd, struct evp_md_ctx_st *sha, const void *buf, size_t len, uint64_t off)
+{
+	int err = write_all(fd, buf, len, off);
+
+	return err ? err : image_hash_append(sha, buf, len);
 }
 
 int image_create(const char *dir, struct image **ret_img)
@@ -410,13 +421,23 @@ int image_create(const char *dir, struct image **ret_img)
 	img->data_fd = ret = open_new(img, "data.img");
 	if (ret < 0)
 		goto fail;
-	memcpy(header, IMAGE_PAGES_MAGIC, 8);
-	put_le32(header + 8, IMAGE_FORMAT_VERSION);
-	ret = write_all(img->pages_fd, header, sizeof(header), 0);
+	ret = image_hash_begin(img);
+	if (ret)
+		goto fail;
+	image_put_header(header, IMAGE_PAGES_MAGIC, img->parts.id);
+	ret = append(img->pages_fd, img->pages_sha, header, sizeof(header), 0);
 	if (ret) {
 		log_error("snapshot %s: pages.img: %s", img->tmp_path, strerror(-ret));
 		goto fail;
 	}
+	memset(header, 0, IMAGE_DATA_HEADER_SIZE);
+	image_put_header(header, IMAGE_DATA_MAGIC, img->parts.id);
+	ret = append(img->data_fd, img->data_sha, header, IMAGE_DATA_HEADER_SIZE, 0);
+	if (ret) {
+		log_error("snapshot %s: data.img: %s", img->tmp_path, strerror(-ret));
+		goto fail;
+	}
+	img->data_bytes = IMAGE_DATA_HEADER_SIZE;
 	*ret_img = img;
 	return 0;
 fail:
@@ -436,7 +457,7 @@ int image_add_blob(struct image *img, const void *data, size_t len, struct image
 		img->data_bytes += len;
 		return 0;
 	}
-	err = write_all(img->data_fd, data, len, img->data_bytes);
+	err = append(img->data_fd, img->data_sha, data, len, img->data_bytes);
 	if (err) {
 		log_error("snapshot %s: data.img: writing %zu bytes at %" PRIu64 ": %s",
 			  img->tmp_path, len, img->data_bytes, strerror(-err));
@@ -532,7 +553,7 @@ int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_
 		return -EINVAL;
 	}
 	if (!is_zero) {
-		err = write_all(img->pages_fd, data, bytes, off);
+		err = append(img->pages_fd, img->pages_sha, data, bytes, off);
 		if (err) {
 			log_error("snapshot %s: pages.img: writing %" PRIu64 " bytes for 0x%" PRIx64
 				  ": %s",
@@ -594,16 +615,16 @@ static int write_file(struct image *img, const char *name, const void *data, siz
 	return ret;
 }
 
-static int write_index(struct image *img)
+/* pages.idx in memory (docs/image-format.md); the caller frees it. */
+static unsigned char *build_index(const struct image *img, size_t *ret_size)
 {
 	size_t size = IMAGE_IDX_HEADER_SIZE + (size_t)img->nr_runs * IMAGE_IDX_ENTRY_SIZE;
 	unsigned char *buf = calloc(1, size), *e;
 	uint64_t i;
-	int ret;
 
 	if (!buf) {
 		log_error("out of memory for a %zu-byte page index", size);
-		return -ENOMEM;
+		return NULL;
 	}
 	for (i = 0; i < img->nr_runs; i++) {
 		const struct image_page_run *r = &img->runs[i];
@@ -618,11 +639,11 @@ static int write_index(struct image *img)
 	memcpy(buf, IMAGE_IDX_MAGIC, 8);
 	put_le32(buf + 8, IMAGE_FORMAT_VERSION);
 	put_le64(buf + 16, img->nr_runs);
-	put_le32(buf + 24, crc32c(buf + IMAGE_IDX_HEADER_SIZE, size - IMAGE_IDX_HEADER_SIZE));
-	put_le32(buf + 28, crc32c(buf, 28));
-	ret = write_file(img, "pages.idx", buf, size);
-	free(buf);
-	return ret;
+	memcpy(buf + IMAGE_IDX_ID_OFF, img->parts.id, IMAGE_ID_SIZE);
+	put_le32(buf + 40, crc32c(buf + IMAGE_IDX_HEADER_SIZE, size - IMAGE_IDX_HEADER_SIZE));
+	put_le32(buf + 44, crc32c(buf, 44));
+	*ret_size = size;
+	return buf;
 }
 
 static int fsync_path(const char *path)
@@ -640,6 +661,8 @@ static int fsync_path(const char *path)
 int image_publish(struct image *img)
 {
 	char err[ERRLEN], crc_text[16], *json, *parent, *slash;
+	unsigned char *idx;
+	size_t idx_size;
 	int ret;
 
 	if (!img->tmp_path) {
@@ -654,7 +677,14 @@ int image_publish(struct image *img)
 		log_error("snapshot %s: refusing to publish an invalid image: %s", img->path, err);
 		return -EINVAL;
 	}
-	ret = write_index(img);
+	idx = build_index(img, &idx_size);
+	if (!idx)
+		return -ENOMEM;
+	/* the manifest records the size and SHA-256 of every other file */
+	ret = image_bind(img, idx, idx_size);
+	if (!ret)
+		ret = write_file(img, "pages.idx", idx, idx_size);
+	free(idx);
 	if (ret)
 		return ret;
 	json = image_manifest_to_json(img, 0);
@@ -802,6 +832,39 @@ out:
 	return ret;
 }
 
+/* Entries of pages.idx: their crc, zero padding, and the whole file's SHA-256 against the manifest. */
+static int check_index_bytes(struct image *img, const unsigned char *header,
+			     const unsigned char *entries, size_t size)
+{
+	uint8_t sha[IMAGE_SHA256_SIZE];
+	EVP_MD_CTX *ctx;
+	uint64_t i;
+	bool ok;
+
+	if (crc32c(entries, size) != get_le32(header + 40)) {
+		log_error("snapshot %s: pages.idx: entries crc mismatch: the index is damaged",
+			  img->path);
+		return -EINVAL;
+	}
+	for (i = 0; i < size / IMAGE_IDX_ENTRY_SIZE; i++)
+		if (get_le32(entries + i * IMAGE_IDX_ENTRY_SIZE + 28)) {
+			log_error("snapshot %s: pages.idx: run %" PRIu64 ": padding is not zero",
+				  img->path, i);
+			return -EINVAL;
+		}
+	ctx = EVP_MD_CTX_new();
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(ctx, header, IMAGE_IDX_HEADER_SIZE) &&
+	     EVP_DigestUpdate(ctx, entries, size) && EVP_DigestFinal_ex(ctx, sha, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		log_error("out of memory for a SHA-256 context");
+		return -ENOMEM;
+	}
+	/* an edited index with its crcs recomputed still fails here */
+	return image_check_part(img, "pages.idx", IMAGE_IDX_HEADER_SIZE + size, sha);
+}
+
 static int read_index(struct image *img, uint64_t pages_size)
 {
 	unsigned char header[IMAGE_IDX_HEADER_SIZE], *buf = NULL;
@@ -825,13 +888,23 @@ static int read_index(struct image *img, uint64_t pages_size)
 		log_error("snapshot %s: pages.idx: bad magic", img->path);
 		goto out;
 	}
-	if (crc32c(header, 28) != get_le32(header + 28)) {
+	if (crc32c(header, 44) != get_le32(header + 44)) {
 		log_error("snapshot %s: pages.idx: header crc mismatch", img->path);
 		goto out;
 	}
 	if (get_le32(header + 8) != IMAGE_FORMAT_VERSION) {
 		log_error("snapshot %s: pages.idx: format version %u, but this thaw reads version %d",
 			  img->path, get_le32(header + 8), IMAGE_FORMAT_VERSION);
+		goto out;
+	}
+	if (get_le32(header + 12)) {
+		log_error("snapshot %s: pages.idx: reserved header bytes are not zero", img->path);
+		goto out;
+	}
+	if (memcmp(header + IMAGE_IDX_ID_OFF, img->parts.id, IMAGE_ID_SIZE)) {
+		log_error("snapshot %s: pages.idx belongs to another snapshot (its id is not the "
+			  "manifest's)",
+			  img->path);
 		goto out;
 	}
 	nr = get_le64(header + 16);
@@ -860,11 +933,10 @@ static int read_index(struct image *img, uint64_t pages_size)
 		log_error("snapshot %s: pages.idx: short read", img->path);
 		goto out;
 	}
-	if (crc32c(buf, size) != get_le32(header + 24)) {
-		log_error("snapshot %s: pages.idx: entries crc mismatch: the index is damaged",
-			  img->path);
+	ret = check_index_bytes(img, header, buf, size);
+	if (ret)
 		goto out;
-	}
+	ret = -EINVAL;
 	for (i = 0; i < nr; i++) {
 		const unsigned char *e = buf + i * IMAGE_IDX_ENTRY_SIZE;
 
@@ -888,56 +960,67 @@ out:
 	return ret;
 }
 
-static int check_pages_img(struct image *img, uint64_t *ret_size)
+/*
+ * pages.img or data.img: exactly the size the manifest records, and a header
+ * of this snapshot (header_len bytes: the rest of pages.img's header page
+ * must be zero too).  The fd goes to *ret_fd either way, for image_free().
+ */
+static int open_bulk(struct image *img, const char *name, const char *magic, size_t header_len,
+		     int *ret_fd, uint64_t *ret_size)
 {
-	unsigned char header[16];
+	unsigned char *header;
 	struct stat st;
+	int ret;
 
-	img->pages_fd = open_in(img, "pages.img", &st);
-	if (img->pages_fd < 0) {
-		int ret = img->pages_fd;
-
-		img->pages_fd = -1;
+	*ret_fd = open_in(img, name, &st);
+	if (*ret_fd < 0) {
+		ret = *ret_fd;
+		*ret_fd = -1;
 		return ret;
 	}
-	if ((uint64_t)st.st_size < IMAGE_PAGE_SIZE ||
-	    read_all(img->pages_fd, header, sizeof(header), 0) ||
-	    memcmp(header, IMAGE_PAGES_MAGIC, 8) || get_le32(header + 8) != IMAGE_FORMAT_VERSION) {
-		log_error("snapshot %s: pages.img: missing or bad header page", img->path);
-		return -EINVAL;
-	}
-	if (img->pages_bytes > (uint64_t)st.st_size - IMAGE_PAGE_SIZE) {
-		log_error("snapshot %s: pages.img: manifest says %" PRIu64 " bytes of pages, the file "
-			  "holds %lld",
-			  img->path, img->pages_bytes, (long long)st.st_size - IMAGE_PAGE_SIZE);
-		return -EINVAL;
-	}
 	*ret_size = (uint64_t)st.st_size;
+	if (image_check_part(img, name, *ret_size, NULL))
+		return -EINVAL;
+	header = malloc(header_len);
+	if (!header) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	if (*ret_size < header_len || read_all(*ret_fd, header, header_len, 0)) {
+		log_error("snapshot %s: %s: missing or short header", img->path, name);
+		ret = -EINVAL;
+	} else {
+		ret = image_check_header(img, name, header, header_len, magic);
+	}
+	free(header);
+	return ret;
+}
+
+static int check_pages_img(struct image *img, uint64_t *ret_size)
+{
+	int ret = open_bulk(img, "pages.img", IMAGE_PAGES_MAGIC, IMAGE_PAGE_SIZE, &img->pages_fd,
+			    ret_size);
+
+	if (ret)
+		return ret;
+	if (img->pages_bytes != *ret_size - IMAGE_PAGE_SIZE) {
+		log_error("snapshot %s: pages.img: the manifest says %" PRIu64 " bytes of pages, the "
+			  "file holds %" PRIu64,
+			  img->path, img->pages_bytes, *ret_size - IMAGE_PAGE_SIZE);
+		return -EINVAL;
+	}
 	return 0;
 }
 
-int image_read(const char *dir, struct image **ret_img)
+int image_read_at(int dir_fd, const char *dir, struct image **ret_img)
 {
 	struct image *img = NULL;
-	char err[ERRLEN], what[PATH_MAX + 16], *text = NULL, *path = NULL;
+	char err[ERRLEN], *text = NULL, *path = NULL;
 	uint64_t pages_size = 0;
-	struct stat st;
 	size_t len = 0;
-	int dir_fd, ret;
+	int ret;
 
 	*ret_img = NULL;
-	if (snprintf(what, sizeof(what), "snapshot %s", dir) >= (int)sizeof(what)) {
-		log_error("snapshot path too long");
-		return -ENAMETOOLONG;
-	}
-	/* root will run what the snapshot says: only root (or the caller) may have written it */
-	ret = trust_open_dir(what, dir, &dir_fd);
-	if (ret == -ENOENT)
-		log_error("snapshot %s: no such directory", dir);
-	else if (ret == -ENOTDIR)
-		log_error("%s is not a snapshot (not a directory)", dir);
-	if (ret)
-		return ret;
 	path = strdup(dir);
 	img = image_alloc();
 	if (!path || !img) {
@@ -962,12 +1045,16 @@ int image_read(const char *dir, struct image **ret_img)
 		log_error("snapshot %s: manifest.json: %s", dir, err);
 		goto fail;
 	}
-	img->data_fd = ret = open_in(img, "data.img", &st);
-	if (ret < 0) {
-		img->data_fd = -1;
+	/* a tree's root binds this manifest by its digest (image_read_child) */
+	ret = image_sha256(text, len, img->manifest_sha256);
+	img->manifest_size = len;
+	if (!ret)
+		ret = image_check_bound(img);
+	if (!ret)
+		ret = open_bulk(img, "data.img", IMAGE_DATA_MAGIC, IMAGE_DATA_HEADER_SIZE,
+			       &img->data_fd, &img->data_bytes);
+	if (ret)
 		goto fail;
-	}
-	img->data_bytes = (uint64_t)st.st_size;
 	ret = image_validate_blobs(img, img->data_bytes, err, sizeof(err));
 	if (ret) {
 		log_error("snapshot %s: manifest.json: %s", dir, err);
@@ -986,6 +1073,27 @@ fail:
 	free(text);
 	image_free(img);
 	return ret;
+}
+
+int image_read(const char *dir, struct image **ret_img)
+{
+	char what[PATH_MAX + 16];
+	int dir_fd, ret;
+
+	*ret_img = NULL;
+	if (snprintf(what, sizeof(what), "snapshot %s", dir) >= (int)sizeof(what)) {
+		log_error("snapshot path too long");
+		return -ENAMETOOLONG;
+	}
+	/* root will run what the snapshot says: only root (or the caller) may have written it */
+	ret = trust_open_dir(what, dir, &dir_fd);
+	if (ret == -ENOENT)
+		log_error("snapshot %s: no such directory", dir);
+	else if (ret == -ENOTDIR)
+		log_error("%s is not a snapshot (not a directory)", dir);
+	if (ret)
+		return ret;
+	return image_read_at(dir_fd, dir, ret_img);
 }
 
 int image_read_blob(const struct image *img, const struct image_blob *blob, void **ret_data)

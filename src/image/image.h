@@ -723,6 +723,32 @@ struct image_fd_owner {
 	int32_t sig; /* F_SETSIG; 0 = SIGIO without siginfo */
 };
 
+/*
+ * What binds the files of a snapshot together (docs/security.md): a random
+ * id that the header of every binary file repeats, and the size and SHA-256
+ * of every other file the snapshot is made of, kept in the manifest.  A
+ * tree's root lists its children's manifests (proc-PID/manifest.json); each
+ * child's manifest lists its own files.
+ */
+#define IMAGE_ID_SIZE 16
+#define IMAGE_SHA256_SIZE 32
+#define IMAGE_MAX_PARTS (3 + IMAGE_MAX_CHILDREN)
+#define IMAGE_PART_NAME_MAX 64
+
+struct image_part {
+	char *name; /* "pages.idx", "pages.img", "data.img" or "proc-PID/manifest.json" */
+	uint64_t size;
+	uint8_t sha256[IMAGE_SHA256_SIZE];
+};
+
+struct image_parts {
+	uint8_t id[IMAGE_ID_SIZE];
+	uint32_t nr_files;
+	struct image_part *files;
+};
+
+struct evp_md_ctx_st; /* OpenSSL's EVP_MD_CTX, while writing */
+
 struct image {
 	uint32_t version;
 	struct image_host host;
@@ -756,6 +782,7 @@ struct image {
 	struct image_proc_creds creds;
 	uint32_t nr_seccomp_filters;
 	struct image_seccomp_filter *seccomp_filters;
+	struct image_parts parts; /* the files bound to this manifest */
 
 	/* pages.idx, loaded on read; appended to by image_add_pages() on write */
 	uint64_t nr_runs;
@@ -770,6 +797,11 @@ struct image {
 	char *path; /* the directory the caller named */
 	char *tmp_path; /* while writing: the unpublished directory */
 	bool keeps_no_bytes; /* image_alloc_fingerprint(): blobs are fingerprints, no pages */
+	/* while writing: SHA-256 of pages.img and data.img so far (both only ever appended to) */
+	struct evp_md_ctx_st *pages_sha, *data_sha;
+	/* while reading: SHA-256 and size of the manifest.json read (a tree's root binds them) */
+	uint8_t manifest_sha256[IMAGE_SHA256_SIZE];
+	uint64_t manifest_size;
 };
 
 /*
@@ -792,6 +824,19 @@ void image_abort(struct image *img);
  * what is wrong in it.
  */
 int image_read(const char *dir, struct image **ret_img) __attribute__((warn_unused_result));
+/*
+ * Reads the image of the tree's process c (live, listed by root) from
+ * root's proc-PID/, and checks that its manifest is the one root recorded.
+ */
+int image_read_child(const struct image *root, const struct image_child *c,
+		     struct image **ret_img) __attribute__((warn_unused_result));
+/*
+ * Reads every byte a restore relies on and checks it: the SHA-256 of
+ * pages.img and data.img, every page run's crc, every blob's crc.  Logs
+ * each problem it finds (a few at most) and returns -EINVAL if any.  What
+ * thaw inspect runs; a restore checks the same bytes as it reads them.
+ */
+int image_verify(const struct image *img) __attribute__((warn_unused_result));
 /* Reads a blob into a fresh buffer (caller frees), verifying its crc. */
 int image_read_blob(const struct image *img, const struct image_blob *blob, void **ret_data)
 	__attribute__((warn_unused_result));

@@ -129,6 +129,11 @@ static const char sample[] =
 	"\"creds\":{\"dumpable\":1},\"job_control\":{},\"root\":{},\"seccomp_filters\":[{\"log\":tr"
 	"ue,\"prog\":{\"off\":0,\"len\":8,\"crc\":\"0x1\"}}],"
 	"\"attrs\":{\"oom_score_adj\":0,\"coredump_filter\":\"0x33\",\"loginuid\":4294967295},"
+	"\"parts\":{\"id\":\"00112233445566778899aabbccddeeff\",\"files\":[{\"name\":\"pages.idx\",\"s"
+	"ize\":80,\"sha256\":\"00000000000000000000000000000000000000000000000000000000000000ff\"},{\"n"
+	"ame\":\"pages.img\",\"size\":16384,\"sha256\":\"0101010101010101010101010101010101010101010101"
+	"010101010101010101\"},{\"name\":\"data.img\",\"size\":7149,\"sha256\":\"0202020202020202020202"
+	"020202020202020202020202020202020202020202\"}]},"
 	"\"pages\":{\"runs\":1,\"bytes\":12288}}";
 
 /* Bytes that steer a JSON reader: structure, quotes, escapes, digits, hex. */

@@ -2,10 +2,13 @@
 # 47-trust.sh - what thaw, as root, refuses to read (docs/security.md): a
 # snapshot or a store that someone besides root (or the caller) owns or can
 # write, at any level above it too; a FIFO or a link where a file should be
-# (bounded: a hang is a failure, not a stuck suite).  Every refusal names the
-# path and what is wrong with it, starts nothing and changes nothing.
+# (bounded: a hang is a failure, not a stuck suite); files of two dumps mixed
+# in one directory, an index edited with its crcs recomputed.  Every refusal
+# names the path and what is wrong with it and starts nothing.  thaw inspect
+# reads every byte and fails on damaged pages or blobs.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../store/store-lib.sh"
+. "$(dirname "$0")/../treelib.sh"
 need_prog basic
 need_thaw
 [ "$(id -u)" = 0 ] || skip "needs root (chown)"
@@ -156,6 +159,94 @@ rc=$?
 [ $rc = 124 ] || [ $rc = 137 ] && fail "thaw snapshots hung on a FIFO"
 grep -q "is not a regular file" "$TMP/snaps.log" ||
 	fail "thaw snapshots does not name the FIFO: $(head -n 3 "$TMP/snaps.log")"
+
+# ---- the files of a snapshot are bound together (docs/security.md) ----
+
+# two dumps of one process: any file of the second in the first's directory is refused
+start again "$PROGS/basic" --threads 2
+wait_ready again
+dump_ok "$PID" "$TMP/snap1" --leave-running
+dump_ok "$PID" "$TMP/snap2"
+for f in pages.img data.img pages.idx; do
+	d=$TMP/mixed-$f
+	cp -a "$TMP/snap1" "$d"
+	cp -a "$TMP/snap2/$f" "$d/$f"
+	restore_fails "mixed-$f" "$d"
+	grep -q "$f belongs to another snapshot" "$TMP/mixed-$f.err" ||
+		fail "mixed-$f: restore does not name $f: $(head -n 3 "$TMP/mixed-$f.err")"
+done
+d=$TMP/mixed-manifest
+cp -a "$TMP/snap1" "$d"
+cp -a "$TMP/snap2/manifest.json" "$TMP/snap2/manifest.crc" "$d/"
+refused mixed-manifest "$d" "belongs to another snapshot"
+
+# pages.idx edited, its crcs recomputed: two runs of one size swap their page data
+# (offset and crc), so each run's crc still matches what it reads: wrong memory
+d=$(copy edited-idx)
+python3 - "$d/pages.idx" <<'PY' || fail "editing pages.idx"
+import struct, sys, zlib
+path = sys.argv[1]
+b = bytearray(open(path, "rb").read())
+def crc32c(data):
+    crc = 0xffffffff
+    for x in data:
+        crc ^= x
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+H = 48
+runs = {}
+for i in range((len(b) - H) // 32):
+    vaddr, off, npages, flags, crc = struct.unpack_from("<QQIII", b, H + 32 * i)
+    if not flags & 1:
+        runs.setdefault(npages, []).append(i)
+pair = next(v for v in runs.values() if len(v) >= 2)
+x, y = (H + 32 * i for i in pair[:2])
+bx, by = bytes(b[x + 8:x + 16]), bytes(b[y + 8:y + 16])
+b[x + 8:x + 16], b[y + 8:y + 16] = by, bx
+cx, cy = bytes(b[x + 24:x + 28]), bytes(b[y + 24:y + 28])
+b[x + 24:x + 28], b[y + 24:y + 28] = cy, cx
+struct.pack_into("<I", b, 40, crc32c(bytes(b[H:])))
+struct.pack_into("<I", b, 44, crc32c(bytes(b[:44])))
+open(path, "wb").write(b)
+PY
+refused edited-idx "$d" "pages.idx: SHA-256 [0-9a-f]+ does not match the manifest's"
+
+# a tree: a process's directory from another dump of the same tree
+need_prog tree
+mkdir "$TMP/work"
+start tree "$PROGS/tree" "$TMP/work"
+wait_ready tree
+track_tree "$PID"
+sleep 0.3
+dump_ok "$PID" "$TMP/tree1" --leave-running
+dump_ok "$PID" "$TMP/tree2"
+kids=$(cd "$TMP/tree1" && echo proc-*)
+[ "$kids" != "proc-*" ] || fail "the tree's snapshot has no proc-PID directories"
+k=${kids%% *}
+rm -rf "${TMP:?}/tree1/$k"
+cp -a "$TMP/tree2/$k" "$TMP/tree1/$k"
+refused mixed-tree "$TMP/tree1" "$k/manifest.json: [0-9]+ bytes, but the manifest says|$k/manifest.json: SHA-256"
+
+# ---- thaw inspect reads every byte: damaged pages or blobs are an error ----
+flip_at() {
+	local f=$1 off=$2 b
+	b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+	printf "\\$(printf %03o $((b ^ 0xff)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+}
+d=$(copy damaged-pages)
+flip_at "$d/pages.img" $(($(stat -c %s "$d/pages.img") - 100))
+inspect_fails damaged-pages "$d" "pages.img: run [0-9]+ .*crc mismatch: the page data is damaged"
+grep -q "integrity .*DAMAGED" "$TMP/damaged-pages.inspect" ||
+	fail "damaged-pages: inspect does not say DAMAGED"
+d=$(copy damaged-blob)
+off=$("$THAW" inspect --no-verify --json "$d" | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["threads"][0]["xsave"]["off"])')
+flip_at "$d/data.img" $((off + 10))
+inspect_fails damaged-blob "$d" "data.img: blob at offset $off .*crc mismatch"
+"$THAW" inspect "$TMP/snap" >"$TMP/good.inspect" 2>&1 || fail "inspect of the good snapshot failed"
+grep -q "integrity .*every byte checked" "$TMP/good.inspect" || fail "inspect does not say it checked"
 
 # the good snapshot still restores: the refusals above were the damage
 restore_detached good "$TMP/snap"

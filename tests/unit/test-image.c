@@ -21,9 +21,12 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include <openssl/sha.h>
 #include "base/crc32c.h"
 #include "image/image.h"
 #include "image/image-record.h"
+
+#define IDX_HEADER 48 /* bytes of pages.idx's header */
 
 #define PAGE IMAGE_PAGE_SIZE
 #define VMA_A 0x400000ull /* 512 pages of dumped data */
@@ -719,6 +722,30 @@ static void expect_refused(const char *dir, int want, const char *needle, const 
 	assert_ptr_equal(strchr(captured, '\n'), captured + strlen(captured) - 1);
 }
 
+/*
+ * The tree's other live process (pid 7 of populate()): published inside the
+ * root's unpublished directory first, as a dump does, so that the root's
+ * manifest can bind it.
+ */
+static void add_child_image(struct image *root)
+{
+	struct image *c;
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/" IMAGE_CHILD_DIR_FMT, root->tmp_path, 7);
+	assert_int_equal(image_create(path, &c), 0);
+	populate(c);
+	c->proc.pid = 7;
+	c->proc.ppid = 2;
+	c->threads[0].tid = 7;
+	free(c->children);
+	c->children = NULL;
+	c->nr_children = 0;
+	add_pages(c);
+	assert_int_equal(image_publish(c), 0);
+	image_free(c);
+}
+
 static void make_snapshot(const char *dir)
 {
 	struct image *img;
@@ -726,6 +753,7 @@ static void make_snapshot(const char *dir)
 	assert_int_equal(image_create(dir, &img), 0);
 	populate(img);
 	add_pages(img);
+	add_child_image(img);
 	assert_int_equal(image_publish(img), 0);
 	image_free(img);
 }
@@ -820,10 +848,29 @@ static void test_round_trip(void **state)
 	assert_int_equal(w->runs[0].npages, 256);
 	assert_int_equal(w->runs[1].npages, 45);
 	assert_int_equal(w->runs[2].flags, IMAGE_RUN_ZERO);
+	add_child_image(w);
 	assert_int_equal(image_publish(w), 0);
 
 	assert_int_equal(image_read(s.snap, &r), 0);
 	assert_images_equal(w, r, true);
+	/* the files are bound to the manifest: the id, and every other file's size and digest */
+	assert_memory_equal(w->parts.id, r->parts.id, IMAGE_ID_SIZE);
+	assert_int_equal(r->parts.nr_files, 4); /* pages.idx, pages.img, data.img, proc-7 */
+	for (i = 0; i < r->parts.nr_files; i++) {
+		assert_string_equal(w->parts.files[i].name, r->parts.files[i].name);
+		assert_int_equal(w->parts.files[i].size, r->parts.files[i].size);
+		assert_memory_equal(w->parts.files[i].sha256, r->parts.files[i].sha256, 32);
+	}
+	assert_string_equal(r->parts.files[3].name, "proc-7/manifest.json");
+	assert_int_equal(image_verify(r), 0);
+	{
+		struct image *c;
+
+		assert_int_equal(image_read_child(r, &r->children[0], &c), 0);
+		assert_int_equal(c->proc.pid, 7);
+		assert_int_equal(image_verify(c), 0);
+		image_free(c);
+	}
 
 	/* page bytes come back through the index, crcs match */
 	pattern = page_pattern(301, 5);
@@ -918,6 +965,7 @@ static void test_atomic_publish(void **state)
 	assert_int_equal(st.st_mode & 07777, 0700);
 	populate(img);
 	add_pages(img);
+	add_child_image(img);
 	assert_int_equal(stat(s.snap, &st), -1); /* not there until published */
 	assert_int_equal(image_publish(img), 0);
 	image_free(img);
@@ -1160,20 +1208,65 @@ static void test_overlapping_vmas(void **state)
 	scratch_remove(&s);
 }
 
-/* Rewrites entry i of pages.idx with fn, keeping every crc right. */
-static void mutate_run(const char *dir, uint64_t i, void (*fn)(unsigned char *entry))
+static const char *rebind_name;
+static unsigned char rebind_sha[32];
+static uint64_t rebind_size;
+
+static void set_part(json_t *root)
+{
+	static const char digits[] = "0123456789abcdef";
+	json_t *files = json_object_get(json_object_get(root, "parts"), "files"), *f;
+	char hex[65];
+	size_t i;
+
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = digits[rebind_sha[i] >> 4];
+		hex[2 * i + 1] = digits[rebind_sha[i] & 15];
+	}
+	hex[64] = '\0';
+	json_array_foreach (files, i, f)
+		if (!strcmp(json_string_value(json_object_get(f, "name")), rebind_name)) {
+			json_object_set_new(f, "sha256", json_string(hex));
+			json_object_set_new(f, "size", json_integer((json_int_t)rebind_size));
+			return;
+		}
+	fail_msg("no part %s in the manifest", rebind_name);
+}
+
+/* Records the file's present size and SHA-256 in the manifest: an editor who rewrites both. */
+static void rebind(const char *dir, const char *name)
+{
+	size_t len;
+	char *bytes = slurp(dir, name, &len);
+
+	SHA256((const unsigned char *)bytes, len, rebind_sha);
+	rebind_size = len;
+	rebind_name = name;
+	mutate_manifest(dir, set_part);
+	free(bytes);
+}
+
+/* Rewrites entry i of pages.idx with fn, keeping every crc right (and, with is_bound, its digest). */
+static void edit_run(const char *dir, uint64_t i, void (*fn)(unsigned char *entry), bool is_bound)
 {
 	size_t len;
 	unsigned char *idx = (unsigned char *)slurp(dir, "pages.idx", &len);
 	uint32_t crc;
 
-	fn(idx + 32 + i * 32);
-	crc = crc32c(idx + 32, len - 32);
-	memcpy(idx + 24, &crc, 4);
-	crc = crc32c(idx, 28);
-	memcpy(idx + 28, &crc, 4);
+	fn(idx + IDX_HEADER + i * 32);
+	crc = crc32c(idx + IDX_HEADER, len - IDX_HEADER);
+	memcpy(idx + 40, &crc, 4);
+	crc = crc32c(idx, 44);
+	memcpy(idx + 44, &crc, 4);
 	spit(dir, "pages.idx", idx, len);
 	free(idx);
+	if (is_bound)
+		rebind(dir, "pages.idx");
+}
+
+static void mutate_run(const char *dir, uint64_t i, void (*fn)(unsigned char *entry))
+{
+	edit_run(dir, i, fn, true);
 }
 
 static void run_off_far(unsigned char *e)
@@ -1269,7 +1362,7 @@ static void test_flipped_byte_pages_idx(void **state)
 		idx[i] ^= 0x10;
 	}
 	spit(s.snap, "pages.idx", idx, len);
-	idx[40] ^= 1;
+	idx[IDX_HEADER + 8] ^= 1;
 	spit(s.snap, "pages.idx", idx, len);
 	expect_refused(s.snap, -EINVAL, "pages.idx", "entries crc mismatch");
 	free(idx);
@@ -1289,6 +1382,9 @@ static void test_blob_past_end(void **state)
 	snprintf(path, sizeof(path), "%s/data.img", s.snap);
 	assert_int_equal(truncate(path, (off_t)img->data_bytes - 1), 0);
 	image_free(img);
+	expect_refused(s.snap, -EINVAL, "data.img", "but the manifest says");
+	/* with the manifest rewritten to match, the blob bounds still hold */
+	rebind(s.snap, "data.img");
 	expect_refused(s.snap, -EINVAL, "extends past the end of data.img", "fd 4 pipe data");
 	scratch_remove(&s);
 }
@@ -1334,6 +1430,186 @@ static void test_blob_crc_mismatch(void **state)
 	/* the other blobs are intact */
 	assert_int_equal(image_read_blob(img, &img->proc.auxv, &data), 0);
 	free(data);
+	image_free(img);
+	scratch_remove(&s);
+}
+
+/* Copies file name of snapshot from into snapshot to (both in one scratch root). */
+static void copy_file(const char *from, const char *to, const char *name)
+{
+	size_t len;
+	char *bytes = slurp(from, name, &len);
+
+	spit(to, name, bytes, len);
+	free(bytes);
+}
+
+/* Files of two dumps mixed in one directory: each is refused, naming the file. */
+static void test_mixed_dumps(void **state)
+{
+	static const struct {
+		const char *file, *needle;
+	} cases[] = {
+		{ "pages.img", "pages.img belongs to another snapshot" },
+		{ "data.img", "data.img belongs to another snapshot" },
+		{ "pages.idx", "pages.idx belongs to another snapshot" },
+		{ "manifest.json", "data.img belongs to another snapshot" },
+	};
+	struct scratch s;
+	struct image *img, *c;
+	char other[400], cmd[1400];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		scratch_make(&s);
+		snprintf(other, sizeof(other), "%s/other", s.root);
+		make_snapshot(s.snap);
+		make_snapshot(other);
+		copy_file(other, s.snap, cases[i].file);
+		if (!strcmp(cases[i].file, "manifest.json"))
+			copy_file(other, s.snap, "manifest.crc");
+		expect_refused(s.snap, -EINVAL, cases[i].needle, NULL);
+		scratch_remove(&s);
+	}
+	/* a process of another dump's tree: the root's record of its manifest does not match */
+	scratch_make(&s);
+	snprintf(other, sizeof(other), "%s/other", s.root);
+	make_snapshot(s.snap);
+	make_snapshot(other);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/proc-7 && cp -a %s/proc-7 %s/", s.snap, other, s.snap);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(image_read(s.snap, &img), 0);
+	assert_int_equal(image_read_child(img, &img->children[0], &c), -EINVAL);
+	assert_null(c);
+	image_free(img);
+	scratch_remove(&s);
+}
+
+static void run_crc_changed(unsigned char *e)
+{
+	e[24] ^= 0x5a; /* a run's crc: valid, and would let other page bytes in */
+}
+
+static void run_padding(unsigned char *e)
+{
+	e[28] = 1;
+}
+
+static void drop_data_part(json_t *root)
+{
+	json_t *files = json_object_get(json_object_get(root, "parts"), "files"), *f;
+	size_t i;
+
+	json_array_foreach (files, i, f)
+		if (!strcmp(json_string_value(json_object_get(f, "name")), "data.img")) {
+			json_array_remove(files, i);
+			return;
+		}
+}
+
+/* Set one byte of a file at off (no crc fixed). */
+static void poke(const char *dir, const char *name, size_t off, unsigned char v)
+{
+	size_t len;
+	char *bytes = slurp(dir, name, &len);
+
+	assert_true(off < len);
+	bytes[off] = (char)v;
+	spit(dir, name, bytes, len);
+	free(bytes);
+}
+
+static void unbound_crc_edit(const char *dir)
+{
+	edit_run(dir, 0, run_crc_changed, false);
+}
+
+static void padding_set(const char *dir)
+{
+	mutate_run(dir, 1, run_padding);
+}
+
+static void idx_reserved_set(const char *dir)
+{
+	size_t len;
+	unsigned char *idx = (unsigned char *)slurp(dir, "pages.idx", &len);
+	uint32_t crc;
+
+	idx[13] = 1;
+	crc = crc32c(idx, 44);
+	memcpy(idx + 44, &crc, 4);
+	spit(dir, "pages.idx", idx, len);
+	free(idx);
+	rebind(dir, "pages.idx");
+}
+
+static void pages_reserved_set(const char *dir)
+{
+	poke(dir, "pages.img", 100, 1);
+}
+
+static void data_reserved_set(const char *dir)
+{
+	poke(dir, "data.img", 13, 1);
+}
+
+static void data_part_dropped(const char *dir)
+{
+	mutate_manifest(dir, drop_data_part);
+}
+
+/* An index edited with its crcs recomputed, reserved bytes set, a part unrecorded. */
+static void test_bound_files(void **state)
+{
+	static const struct {
+		void (*damage)(const char *dir);
+		const char *needle, *needle2;
+	} cases[] = {
+		{ unbound_crc_edit, "pages.idx: SHA-256", "does not match the manifest's" },
+		{ padding_set, "pages.idx: run 1", "padding is not zero" },
+		{ idx_reserved_set, "pages.idx", "reserved header bytes are not zero" },
+		{ pages_reserved_set, "pages.img", "reserved header byte 100 is not zero" },
+		{ data_reserved_set, "data.img", "reserved header byte 13 is not zero" },
+		{ data_part_dropped, "parts", "no record of data.img" },
+	};
+	struct scratch s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		scratch_make(&s);
+		make_snapshot(s.snap);
+		cases[i].damage(s.snap);
+		expect_refused(s.snap, -EINVAL, cases[i].needle, cases[i].needle2);
+		scratch_remove(&s);
+	}
+}
+
+/* What a restore checks only as it reads, image_verify() (thaw inspect) checks at once. */
+static void test_verify(void **state)
+{
+	struct scratch s;
+	struct image *img;
+
+	(void)state;
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	assert_int_equal(image_read(s.snap, &img), 0);
+	assert_int_equal(image_verify(img), 0);
+	image_free(img);
+	/* a page byte: its run's crc and the file's SHA-256 */
+	poke(s.snap, "pages.img", PAGE + 5 * PAGE + 7, 0xee);
+	assert_int_equal(image_read(s.snap, &img), 0); /* the restorer would catch it */
+	assert_int_equal(image_verify(img), -EINVAL);
+	image_free(img);
+	scratch_remove(&s);
+
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	assert_int_equal(image_read(s.snap, &img), 0);
+	poke(s.snap, "data.img", (size_t)img->threads[2].xsave.off + 1, 0xee);
+	assert_int_equal(image_verify(img), -EINVAL);
 	image_free(img);
 	scratch_remove(&s);
 }
@@ -1454,6 +1730,18 @@ static void test_hostile_json(void **state)
 		{ "0,\n          5", "5,\n          0", "mpol_nodes: not ascending" },
 		{ "0,\n          5", "0,\n          1024", "threads[1].attrs.mpol_nodes[1]" },
 		{ "\"autogroup_nice\": 6", "\"autogroup_nice\": 20", "attrs.autogroup_nice" },
+		/* what binds the files (image-record.c, parts) */
+		{ "\"name\": \"pages.idx\"", "\"name\": \"../pages.idx\"",
+		  "parts.files[0].name: \"../pages.idx\" is no file of a snapshot" },
+		{ "\"name\": \"pages.idx\"", "\"name\": \"proc-07/manifest.json\"",
+		  "is no file of a snapshot" },
+		{ "\"name\": \"pages.idx\"", "\"name\": \"proc-7/pages.img\"",
+		  "is no file of a snapshot" },
+		{ "\"name\": \"pages.idx\"", "\"name\": \"pages.img\"", "pages.img listed twice" },
+		{ "\"id\": \"0102", "\"id\": \"02", "parts.id: 15 bytes, want 16" },
+		{ "\"id\": \"0102", "\"id\": \"zz", "parts.id: bad hex digit" },
+		{ "\"sha256\": \"aaaa", "\"sha256\": \"aa", "parts.files[0].sha256: 31 bytes" },
+		{ "\"size\": 48", "\"size\": -48", "parts.files[0].size" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b;
 	char err[512], *json, *bad, *p;
@@ -1463,6 +1751,14 @@ static void test_hostile_json(void **state)
 	a->version = IMAGE_FORMAT_VERSION;
 	a->dir_fd = a->pages_fd = a->data_fd = -1;
 	populate(a);
+	for (i = 0; i < IMAGE_ID_SIZE; i++)
+		a->parts.id[i] = (uint8_t)(i + 1);
+	a->parts.files = calloc(2, sizeof(*a->parts.files));
+	assert_non_null(a->parts.files);
+	a->parts.nr_files = 2;
+	a->parts.files[0] = (struct image_part){ strdup("pages.idx"), 48, { 0 } };
+	memset(a->parts.files[0].sha256, 0xaa, 32);
+	a->parts.files[1] = (struct image_part){ strdup("pages.img"), 4096, { 0 } };
 	json = image_manifest_to_json(a, 2);
 	assert_non_null(json);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1929,6 +2225,9 @@ int main(void)
 		cmocka_unit_test(test_flipped_byte_pages_idx),
 		cmocka_unit_test(test_blob_past_end),
 		cmocka_unit_test(test_blob_crc_mismatch),
+		cmocka_unit_test(test_mixed_dumps),
+		cmocka_unit_test(test_bound_files),
+		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_hostile_json),
 		cmocka_unit_test(test_socket_attrs),
 		cmocka_unit_test(test_record_tables),

@@ -1,0 +1,459 @@
+/*
+ * image-bind.c - what makes the files of a snapshot one snapshot.
+ *
+ * A snapshot is several files (docs/image-format.md), and a directory can
+ * end up holding files of different dumps: copied by hand, half replaced,
+ * mixed by a tool.  Each would pass its own checks.  So at dump time every
+ * snapshot gets a random id that the header of every binary file repeats,
+ * and the manifest records the size and SHA-256 of every other file
+ * ("parts"); a tree's root records its children's manifests, and each child
+ * its own files.  The hashes of pages.img and data.img are taken as they
+ * are written (both are only ever appended to).
+ *
+ * A restore checks what it can without reading more than it reads anyway
+ * (docs/security.md): the manifest's crc, pages.idx's SHA-256 (the index is
+ * small and read whole), the id and exact size of pages.img and data.img,
+ * and then every page run's crc (from the SHA-256-bound index) and every
+ * blob's crc as the restore reads them.  image_verify() reads everything and
+ * checks the SHA-256 of pages.img and data.img too: what thaw inspect runs.
+ */
+#define LOG_TAG "image"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "base/crc32c.h"
+#include "base/log.h"
+#include "base/trust.h"
+#include "image/image-internal.h"
+#include "image/image-record.h"
+
+#define HASH_CHUNK (1u << 20)
+#define MAX_REPORTS 8 /* image_verify: problems named before it only counts them */
+
+static const char *hex(const uint8_t *p, size_t len, char *buf)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		buf[2 * i] = digits[p[i] >> 4];
+		buf[2 * i + 1] = digits[p[i] & 15];
+	}
+	buf[2 * len] = '\0';
+	return buf;
+}
+
+/* ---- hashing ---- */
+
+int image_sha256(const void *p, size_t len, uint8_t out[IMAGE_SHA256_SIZE])
+{
+	return EVP_Digest(p, len, out, NULL, EVP_sha256(), NULL) ? 0 : -ENOMEM;
+}
+
+/* SHA-256 of a whole file through fd (pread: the offset stays), and its length. */
+static int sha256_fd(int fd, uint8_t out[IMAGE_SHA256_SIZE], uint64_t *ret_size)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char *buf = malloc(HASH_CHUNK);
+	uint64_t off = 0;
+	int ret = -ENOMEM;
+	ssize_t n;
+
+	if (!ctx || !buf || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto out;
+	while ((n = pread(fd, buf, HASH_CHUNK, (off_t)off)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+			goto out;
+		off += (uint64_t)n;
+	}
+	if (!EVP_DigestFinal_ex(ctx, out, NULL))
+		goto out;
+	*ret_size = off;
+	ret = 0;
+out:
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	return ret;
+}
+
+int image_hash_begin(struct image *img)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < IMAGE_ID_SIZE) {
+		n = getrandom(img->parts.id + got, IMAGE_ID_SIZE - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return log_errno("snapshot %s: getrandom", img->path);
+		got += (size_t)n;
+	}
+	img->pages_sha = EVP_MD_CTX_new();
+	img->data_sha = EVP_MD_CTX_new();
+	if (!img->pages_sha || !img->data_sha ||
+	    !EVP_DigestInit_ex(img->pages_sha, EVP_sha256(), NULL) ||
+	    !EVP_DigestInit_ex(img->data_sha, EVP_sha256(), NULL)) {
+		log_error("out of memory for a SHA-256 context");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int image_hash_append(struct evp_md_ctx_st *ctx, const void *p, size_t len)
+{
+	if (!ctx || !EVP_DigestUpdate(ctx, p, len)) {
+		log_error("SHA-256 of a snapshot file: update failed");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void image_hash_end(struct image *img)
+{
+	EVP_MD_CTX_free(img->pages_sha);
+	EVP_MD_CTX_free(img->data_sha);
+	img->pages_sha = img->data_sha = NULL;
+}
+
+/* ---- headers ---- */
+
+void image_put_header(unsigned char *h, const char *magic, const uint8_t id[IMAGE_ID_SIZE])
+{
+	memcpy(h, magic, 8);
+	h[8] = IMAGE_FORMAT_VERSION; /* u32 little-endian */
+	h[9] = h[10] = h[11] = 0;
+	memset(h + 12, 0, 4); /* reserved */
+	memcpy(h + IMAGE_HEADER_ID_OFF, id, IMAGE_ID_SIZE);
+}
+
+int image_check_header(const struct image *img, const char *file, const unsigned char *h,
+		       size_t len, const char *magic)
+{
+	char a[2 * IMAGE_ID_SIZE + 1], b[2 * IMAGE_ID_SIZE + 1];
+	uint32_t version = (uint32_t)h[8] | (uint32_t)h[9] << 8 | (uint32_t)h[10] << 16 |
+			   (uint32_t)h[11] << 24;
+	size_t i;
+
+	if (memcmp(h, magic, 8)) {
+		log_error("snapshot %s: %s: bad magic", img->path, file);
+		return -EINVAL;
+	}
+	if (version != IMAGE_FORMAT_VERSION) {
+		log_error("snapshot %s: %s: format version %u, but this thaw reads version %d",
+			  img->path, file, version, IMAGE_FORMAT_VERSION);
+		return -EINVAL;
+	}
+	if (memcmp(h + IMAGE_HEADER_ID_OFF, img->parts.id, IMAGE_ID_SIZE)) {
+		log_error("snapshot %s: %s belongs to another snapshot (id %s; the manifest's is "
+			  "%s)",
+			  img->path, file, hex(h + IMAGE_HEADER_ID_OFF, IMAGE_ID_SIZE, a),
+			  hex(img->parts.id, IMAGE_ID_SIZE, b));
+		return -EINVAL;
+	}
+	for (i = 12; i < len; i++)
+		if (h[i] && (i < IMAGE_HEADER_ID_OFF || i >= IMAGE_HEADER_ID_OFF + IMAGE_ID_SIZE)) {
+			log_error("snapshot %s: %s: reserved header byte %zu is not zero", img->path,
+				  file, i);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* ---- parts: writing ---- */
+
+const struct image_part *image_find_part(const struct image *img, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->parts.nr_files; i++)
+		if (!strcmp(img->parts.files[i].name, name))
+			return &img->parts.files[i];
+	return NULL;
+}
+
+static struct image_part *add_part(struct image *img, const char *name, uint64_t size)
+{
+	struct image_part *p = &img->parts.files[img->parts.nr_files];
+
+	p->name = strdup(name);
+	if (!p->name) {
+		log_error("out of memory");
+		return NULL;
+	}
+	p->size = size;
+	img->parts.nr_files++;
+	return p;
+}
+
+/* The SHA-256 of a child's published manifest, inside the unpublished root. */
+static int hash_child_manifest(struct image *img, const char *name, struct image_part *p)
+{
+	uint64_t size;
+	int fd, ret;
+
+	fd = openat(img->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return log_errno("snapshot %s: %s", img->tmp_path, name);
+	ret = sha256_fd(fd, p->sha256, &size);
+	close(fd);
+	if (ret) {
+		log_error("snapshot %s: %s: %s", img->tmp_path, name, strerror(-ret));
+		return ret;
+	}
+	p->size = size;
+	return 0;
+}
+
+int image_bind(struct image *img, const void *idx, size_t idx_len)
+{
+	struct image_part *p;
+	char name[IMAGE_PART_NAME_MAX];
+	uint32_t i, nr = 3;
+	int ret;
+
+	for (i = 0; i < img->nr_children; i++)
+		nr += !img->children[i].is_zombie;
+	for (i = 0; i < img->parts.nr_files; i++)
+		free(img->parts.files[i].name);
+	free(img->parts.files);
+	img->parts.nr_files = 0;
+	img->parts.files = calloc(nr, sizeof(*img->parts.files));
+	if (!img->parts.files) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	p = add_part(img, "pages.idx", idx_len);
+	if (!p || image_sha256(idx, idx_len, p->sha256))
+		return -ENOMEM;
+	p = add_part(img, "pages.img", IMAGE_PAGE_SIZE + img->pages_bytes);
+	if (!p || !EVP_DigestFinal_ex(img->pages_sha, p->sha256, NULL))
+		return -ENOMEM;
+	p = add_part(img, "data.img", img->data_bytes);
+	if (!p || !EVP_DigestFinal_ex(img->data_sha, p->sha256, NULL))
+		return -ENOMEM;
+	image_hash_end(img);
+	/* a tree: the children were published into this directory first */
+	for (i = 0; i < img->nr_children; i++) {
+		if (img->children[i].is_zombie)
+			continue;
+		snprintf(name, sizeof(name), IMAGE_CHILD_DIR_FMT "/manifest.json",
+			 img->children[i].pid);
+		p = add_part(img, name, 0);
+		if (!p)
+			return -ENOMEM;
+		ret = hash_child_manifest(img, name, p);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- parts: reading ---- */
+
+int image_check_bound(const struct image *img)
+{
+	static const char *const own[] = { "pages.idx", "pages.img", "data.img" };
+	char name[IMAGE_PART_NAME_MAX];
+	uint32_t i, k;
+	int pid;
+
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (!image_find_part(img, own[i])) {
+			log_error("snapshot %s: manifest.json: parts: no record of %s, so nothing "
+				  "binds it to this manifest",
+				  img->path, own[i]);
+			return -EINVAL;
+		}
+	for (i = 0; i < img->parts.nr_files; i++) {
+		pid = image_part_pid(img->parts.files[i].name);
+		if (pid < 0)
+			continue;
+		for (k = 0; k < img->nr_children; k++)
+			if (img->children[k].pid == pid && !img->children[k].is_zombie)
+				break;
+		if (k == img->nr_children) {
+			log_error("snapshot %s: manifest.json: parts: %s, but pid %d is no live "
+				  "process of the tree",
+				  img->path, img->parts.files[i].name, pid);
+			return -EINVAL;
+		}
+	}
+	for (k = 0; k < img->nr_children; k++) {
+		if (img->children[k].is_zombie)
+			continue;
+		snprintf(name, sizeof(name), IMAGE_CHILD_DIR_FMT "/manifest.json",
+			 img->children[k].pid);
+		if (!image_find_part(img, name)) {
+			log_error("snapshot %s: manifest.json: parts: no record of %s", img->path,
+				  name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int image_check_part(const struct image *img, const char *name, uint64_t size,
+		     const uint8_t *sha256)
+{
+	const struct image_part *p = image_find_part(img, name);
+	char a[2 * IMAGE_SHA256_SIZE + 1], b[2 * IMAGE_SHA256_SIZE + 1];
+
+	if (!p)
+		return -EINVAL; /* image_check_bound() said so */
+	if (size != p->size) {
+		log_error("snapshot %s: %s: %" PRIu64 " bytes, but the manifest says %" PRIu64
+			  ": damaged, or not this snapshot's",
+			  img->path, name, size, p->size);
+		return -EINVAL;
+	}
+	if (sha256 && memcmp(sha256, p->sha256, IMAGE_SHA256_SIZE)) {
+		log_error("snapshot %s: %s: SHA-256 %s does not match the manifest's %s: damaged, "
+			  "edited, or not this snapshot's",
+			  img->path, name, hex(sha256, IMAGE_SHA256_SIZE, a),
+			  hex(p->sha256, IMAGE_SHA256_SIZE, b));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int image_read_child(const struct image *root, const struct image_child *c,
+		     struct image **ret_img)
+{
+	char sub[32], name[IMAGE_PART_NAME_MAX], path[PATH_MAX], what[PATH_MAX + 16];
+	struct image *img;
+	int fd, ret;
+
+	*ret_img = NULL;
+	snprintf(sub, sizeof(sub), IMAGE_CHILD_DIR_FMT, c->pid);
+	snprintf(name, sizeof(name), "%s/manifest.json", sub);
+	snprintf(what, sizeof(what), "snapshot %s", root->path);
+	if (snprintf(path, sizeof(path), "%s/%s", root->path, sub) >= (int)sizeof(path)) {
+		log_error("snapshot %s: path too long", root->path);
+		return -ENAMETOOLONG;
+	}
+	ret = trust_openat_dir(what, root->dir_fd, sub, &fd);
+	if (ret == -ENOENT || ret == -ENOTDIR) {
+		log_error("snapshot %s: %s: missing (the image of pid %d of the tree)", root->path,
+			  sub, c->pid);
+		return -EINVAL;
+	}
+	if (ret)
+		return ret;
+	ret = image_read_at(fd, path, &img);
+	if (ret)
+		return ret;
+	if (image_check_part(root, name, img->manifest_size, img->manifest_sha256)) {
+		image_free(img);
+		return -EINVAL;
+	}
+	*ret_img = img;
+	return 0;
+}
+
+/* ---- reading everything ---- */
+
+struct verify {
+	const struct image *img;
+	unsigned problems;
+};
+
+static void problem(struct verify *v)
+{
+	if (++v->problems == MAX_REPORTS)
+		log_error("snapshot %s: more problems are counted, not named", v->img->path);
+}
+
+static void verify_file(struct verify *v, const char *name, int fd)
+{
+	uint8_t sha[IMAGE_SHA256_SIZE];
+	uint64_t size;
+	int ret = sha256_fd(fd, sha, &size);
+
+	if (ret) {
+		log_error("snapshot %s: reading %s: %s", v->img->path, name, strerror(-ret));
+		problem(v);
+	} else if (image_check_part(v->img, name, size, sha)) {
+		problem(v);
+	}
+}
+
+static void verify_runs(struct verify *v)
+{
+	const struct image *img = v->img;
+	unsigned char *buf = malloc(IMAGE_MAX_RUN_PAGES * IMAGE_PAGE_SIZE);
+	uint64_t i;
+
+	if (!buf) {
+		log_error("out of memory");
+		problem(v);
+		return;
+	}
+	for (i = 0; i < img->nr_runs; i++) {
+		const struct image_page_run *r = &img->runs[i];
+		size_t len = (size_t)r->npages * IMAGE_PAGE_SIZE, got = 0;
+		ssize_t n;
+
+		if (r->flags & IMAGE_RUN_ZERO)
+			continue;
+		while (got < len) {
+			n = pread(img->pages_fd, buf + got, len - got, (off_t)(r->off + got));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		if (got == len && crc32c_pages(0, buf, len) == r->crc)
+			continue;
+		if (v->problems < MAX_REPORTS)
+			log_error("snapshot %s: pages.img: run %" PRIu64 " (vaddr 0x%" PRIx64
+				  ", %u pages at offset %" PRIu64 "): %s: the page data is damaged",
+				  img->path, i, r->vaddr, r->npages, r->off,
+				  got == len ? "crc mismatch" : "short read");
+		problem(v);
+	}
+	free(buf);
+}
+
+static int verify_blob(void *arg, const char *what, const struct image_blob *b)
+{
+	struct verify *v = arg;
+	void *data;
+
+	(void)what;
+	if (!b->len)
+		return 0;
+	if (image_read_blob(v->img, b, &data)) /* names the blob */
+		problem(v);
+	else
+		free(data);
+	return 0;
+}
+
+int image_verify(const struct image *img)
+{
+	struct verify v = { img, 0 };
+
+	verify_file(&v, "pages.img", img->pages_fd);
+	verify_file(&v, "data.img", img->data_fd);
+	verify_runs(&v);
+	image_for_each_blob(img, verify_blob, &v);
+	return v.problems ? -EINVAL : 0;
+}
