@@ -65,8 +65,12 @@ int pty_probe_index(const struct fd_probe *p);
  * restore's own terminal takes its place (IMAGE_FD_INHERIT).
  */
 bool pty_slave_is_inherited(const struct fd_dump_ctx *ctx, const struct fd_probe *p);
-/* Refuses a process whose controlling terminal is a pty the snapshot holds. */
-int pty_check_ctty(const struct fd_dump_ctx *ctx);
+/*
+ * A process whose controlling terminal is a pty of the snapshot: a session
+ * leader records it (ctx->img->ctty); a member whose leader is outside the
+ * tree, or a foreground group other than the leader's, is refused.
+ */
+int pty_dump_ctty(const struct fd_dump_ctx *ctx);
 /* Some process of the tree (this one included) holds the master, or a slave, of pty index. */
 bool fd_tree_has_pty(const struct fd_dump_ctx *ctx, uint32_t index, bool want_master);
 

@@ -19,8 +19,10 @@
  * each process opens its slaves from it.  A slave on fds 0-2 whose master
  * no process of the snapshot holds is thaw restore's own terminal
  * (IMAGE_FD_INHERIT, as any terminal there); one whose master is in the
- * snapshot is not, its terminal is part of the snapshot.  A pty of the
- * snapshot that is a process's controlling terminal is refused.
+ * snapshot is not, its terminal is part of the snapshot.  A session
+ * leader whose controlling terminal is a pty of the snapshot records it,
+ * and its helper acquires it before it forks (members inherit it); its
+ * foreground group must be the leader's own, which TIOCSCTTY makes it.
  */
 #define LOG_TAG "fds"
 
@@ -101,7 +103,17 @@ bool pty_slave_is_inherited(const struct fd_dump_ctx *ctx, const struct fd_probe
 	       !fd_tree_has_pty(ctx, (uint32_t)index, true);
 }
 
-int pty_check_ctty(const struct fd_dump_ctx *ctx)
+static bool in_tree(const struct fd_dump_ctx *ctx, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; ctx->tree && i < ctx->tree->nr_pids; i++)
+		if (ctx->tree->pids[i] == pid)
+			return true;
+	return false;
+}
+
+int pty_dump_ctty(const struct fd_dump_ctx *ctx)
 {
 	struct proc_stat st;
 	unsigned int ma, mi, index;
@@ -118,9 +130,47 @@ int pty_check_ctty(const struct fd_dump_ctx *ctx)
 	index = (ma - PTS_MAJOR_FIRST) * 256 + mi;
 	if (!process_has(ctx, (int)index, true) && !fd_tree_has_pty(ctx, index, true))
 		return 0; /* thaw's own terminal, or one outside the snapshot: not kept */
-	log_error("pid %d: its controlling terminal /dev/pts/%u is a pty of the snapshot: "
-		  "restoring a controlling terminal is not supported", ctx->pid, index);
-	return -ENOTSUP;
+	if (st.session != ctx->pid) {
+		/* a member gets it from its leader, which acquires it before it forks */
+		if (in_tree(ctx, st.session))
+			return 0;
+		log_error("pid %d: its controlling terminal /dev/pts/%u is a pty of the snapshot, "
+			  "but its session leader %d is not in the snapshot: not supported",
+			  ctx->pid, index, st.session);
+		return -ENOTSUP;
+	}
+	if (st.tpgid != ctx->pid) {
+		log_error("pid %d: the foreground process group of its controlling terminal "
+			  "/dev/pts/%u is %d, not the session leader's own: not supported",
+			  ctx->pid, index, st.tpgid);
+		return -ENOTSUP;
+	}
+	ctx->img->ctty.is_set = true;
+	ctx->img->ctty.index = index;
+	return 0;
+}
+
+int pty_acquire_ctty(const struct fd_shared *shared, const struct image_ctty *c, pid_t pid)
+{
+	int master, slave, ret = 0;
+
+	if (!c->is_set)
+		return 0;
+	master = fd_shared_find(shared, FD_SHARED_PTY, c->index);
+	if (master < 0) {
+		log_error("pid %d: its controlling terminal /dev/pts/%u: no process of the "
+			  "snapshot holds its master", pid, c->index);
+		return -EINVAL;
+	}
+	/* without O_NOCTTY: a session leader's first terminal; TIOCSCTTY says it outright */
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_CLOEXEC);
+	if (slave < 0)
+		return log_errno("pid %d: opening /dev/pts/%u", pid, c->index);
+	if (ioctl(slave, TIOCSCTTY, 0))
+		ret = log_errno("pid %d: making /dev/pts/%u its controlling terminal", pid,
+				c->index);
+	close(slave);
+	return ret;
 }
 
 int pty_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)

@@ -420,7 +420,7 @@ int fds_dump_tree(pid_t pid, struct image *img, const int *external, size_t nr_e
 		*slot = f;
 		log_debug("pid %d fd %d (%s): %s", pid, f.fd, p->link, image_fd_kind_name(f.kind));
 	}
-	ret = pty_check_ctty(&ctx);
+	ret = pty_dump_ctty(&ctx);
 	if (ret == 0)
 		ret = locks_dump(&ctx);
 	if (ret == 0)
@@ -963,7 +963,21 @@ static int prepare_channels(struct image *const *imgs, uint32_t nr, int min_fd,
 	return 0;
 }
 
-/* Ptys with ends in more than one process: the master, made once. */
+static bool is_ctty(struct image *const *imgs, uint32_t nr, uint32_t index)
+{
+	uint32_t i;
+
+	for (i = 0; i < nr; i++)
+		if (imgs[i]->ctty.is_set && imgs[i]->ctty.index == index)
+			return true;
+	return false;
+}
+
+/*
+ * Ptys with ends in more than one process, or that a session leader takes
+ * as its controlling terminal before anything else is made: the master,
+ * made once.
+ */
 static int prepare_ptys(struct image *const *imgs, uint32_t nr, int min_fd, struct fd_shared *sh)
 {
 	uint32_t i, k;
@@ -975,7 +989,8 @@ static int prepare_ptys(struct image *const *imgs, uint32_t nr, int min_fd, stru
 
 			if (f->kind != IMAGE_FD_PTY ||
 			    fd_shared_find(sh, FD_SHARED_PTY, f->pty.index) >= 0 ||
-			    !held_elsewhere(imgs, nr, i, HELD_PTY, 0, f->pty.index))
+			    (!held_elsewhere(imgs, nr, i, HELD_PTY, 0, f->pty.index) &&
+			     !is_ctty(imgs, nr, f->pty.index)))
 				continue;
 			ret = pty_make_master(f);
 			if (ret >= 0)

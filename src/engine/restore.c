@@ -992,8 +992,11 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 	h.region_fd = tr->region_fd;
 	h.log_fd = tr->log_fd;
 	ret = set_process(tr, img);
-	if (ret == 0 && k == 0 && tr->nr > 1)
+	if (ret == 0 && k == 0 && (tr->nr > 1 || img->ctty.is_set))
 		ret = fds_tree_prepare(tr->imgs, tr->nr, tr->min_fd, &tr->shared);
+	/* before the fork: the session's members inherit it */
+	if (ret == 0)
+		ret = pty_acquire_ctty(&tr->shared, &img->ctty, img->proc.pid);
 	if (ret == 0 && tr->imgs[0]->nr_children)
 		ret = fork_children(tr, img->proc.pid);
 	/* after the fork: a child would inherit what cannot be undone (membarrier) */

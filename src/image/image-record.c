@@ -462,6 +462,23 @@ static int check_job_control(const void *rec, const char *where, char *err, size
 static IMAGE_RECORD_DEF(job_control_record, image_job_control, job_control_fields,
 			check_job_control);
 
+static const struct image_field ctty_fields[] = {
+	IMAGE_FIELD(struct image_ctty, is_set, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_ctty, index, IMAGE_F_U32, .max = IMAGE_PTY_MAX_INDEX,
+		    IMAGE_OPTIONAL),
+};
+
+static int check_ctty(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_ctty *c = rec;
+
+	if (!c->is_set && c->index)
+		return table_bad(err, errlen, "%s.index: without is_set", where);
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(ctty_record, image_ctty, ctty_fields, check_ctty);
+
 static const char *const timer_notify_names[] = { "signal", "none", "thread", "thread_id" };
 
 static const struct image_field posix_timer_fields[] = {
@@ -768,6 +785,7 @@ const struct image_section image_sections[] = {
 	SECTION_ARRAY("files", image_file_record, files, nr_files, IMAGE_MAX_FILES),
 	SECTION_ONE("attrs", proc_attrs_record, attrs),
 	SECTION_ONE("job_control", job_control_record, job_control),
+	SECTION_ONE("ctty", ctty_record, ctty),
 	SECTION_ONE("root", root_record, root),
 	SECTION_ARRAY("children", child_record, children, nr_children, IMAGE_MAX_CHILDREN),
 	SECTION_ARRAY("locks", lock_record, locks, nr_locks, IMAGE_MAX_LOCKS),

@@ -627,6 +627,17 @@ struct image_job_control {
 };
 
 /*
+ * The controlling terminal of a session leader when it is a pty of the
+ * snapshot (src/engine/fd-pty.c): the leader's helper acquires it after
+ * setsid, before it forks, so that the session's processes inherit it.  Its
+ * foreground group is the leader's own (anything else is refused at dump).
+ */
+struct image_ctty {
+	bool is_set;
+	uint32_t index; /* N of /dev/pts/N */
+};
+
+/*
  * A POSIX timer (timer_create): restored with its id, clock and sigevent,
  * and armed last.  The time left is from the dump; a timer of the wall clock
  * (CLOCK_REALTIME, _ALARM, TAI) keeps its deadline instead.
@@ -755,6 +766,7 @@ struct image {
 	struct image_proc proc;
 	struct image_proc_attrs attrs;
 	struct image_job_control job_control;
+	struct image_ctty ctty;
 	struct image_root root;
 	bool has_gpu; /* the process used CUDA: gpu is filled in */
 	struct image_gpu gpu;

@@ -1,13 +1,14 @@
 /* compat: restore */
 /*
  * pty-tree.c - the parent holds a pseudo-terminal's master (on a high fd),
- * a forked child in its own session has the slave as fds 0-2, opened
- * without making it its controlling terminal (as a supervisor that logs a
- * worker's output through a pty does).  After the restore the pty is the
- * same one in both (ptsname, the child's fd 0 is the parent's pty), the
- * child's termios and window size are kept, and a line goes through the
- * child and back.  The child's fds 0-2 must not become thaw restore's own
- * terminal: the pty is part of the snapshot.
+ * a forked child in its own session has the slave as fds 0-2 and as its
+ * controlling terminal, its group in the foreground (script(1), a terminal
+ * multiplexer).  After the restore the pty is the same one in both
+ * (ptsname, the child's fd 0 is the parent's pty), the child's termios and
+ * window size are kept, a line goes through the child and back, and the
+ * child (asked through the pty) still has the pty as /dev/tty with its
+ * group in the foreground.  The child's fds 0-2 must not become thaw
+ * restore's own terminal: the pty is part of the snapshot.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -23,17 +24,28 @@ static int master = -1;
 static char name[64];
 static pid_t child;
 
-/* The child echoes every line it reads back, upper-cased first letter. */
+/*
+ * The child echoes every line it reads back, upper-cased first letter; to
+ * "?" it says whether the pty is its controlling terminal with its group in
+ * the foreground.
+ */
 static void child_main(void)
 {
 	char buf[64];
 	ssize_t n;
+	int tty;
 
 	for (;;) {
 		n = read(0, buf, sizeof(buf));
 		if (n <= 0)
 			_exit(0);
-		if (buf[0] >= 'a' && buf[0] <= 'z')
+		if (buf[0] == '?') {
+			tty = open("/dev/tty", O_RDWR);
+			n = 3;
+			memcpy(buf, tty >= 0 && tcgetpgrp(tty) == getpgrp() ? "ok\n" : "no\n", 3);
+			if (tty >= 0)
+				close(tty);
+		} else if (buf[0] >= 'a' && buf[0] <= 'z')
 			buf[0] -= 32;
 		if (write(1, buf, (size_t)n) != n)
 			_exit(1);
@@ -63,7 +75,7 @@ static int setup(void)
 	if (child == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		setsid();
-		slave = open(name, O_RDWR | O_NOCTTY);
+		slave = open(name, O_RDWR); /* the session leader's first tty: its ctty */
 		if (slave < 0 || tcgetattr(slave, &t))
 			_exit(1);
 		t.c_lflag &= ~(tcflag_t)(ECHO | ECHOCTL);
@@ -91,6 +103,7 @@ static int check(char *why, size_t whylen)
 	struct stat ss, cs;
 	struct winsize ws;
 	ssize_t n;
+	pid_t fg;
 
 	if (ptsname_r(master, now, sizeof(now)) || strcmp(now, name))
 		return FAILED("ptsname is %s, was %s", now, name);
@@ -107,5 +120,10 @@ static int check(char *why, size_t whylen)
 	if (n != 6 || memcmp(buf, "Hello\n", 6))
 		return FAILED("the child answered %zd bytes \"%s\" (echo or onlcr back?)", n,
 			      n > 0 ? buf : "");
+	if (ioctl(master, TIOCGPGRP, &fg) || fg != child)
+		return FAILED("the foreground group is %d, not the child's %d", fg, child);
+	if (write(master, "?\n", 2) != 2 || read(master, buf, sizeof(buf)) != 3 ||
+	    memcmp(buf, "ok\n", 3))
+		return FAILED("the child has lost its controlling terminal or the foreground");
 	return 0;
 }
