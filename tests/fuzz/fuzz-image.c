@@ -126,7 +126,7 @@ static const char sample[] =
 	"\":14328,\"mtime_ns\":1700000000000000000,\"ino\":1234,\"dev\":\"0x803\",\"mode\":\"0100755\",\"rd"
 	"ev\":\"0x0\",\"is_deleted\":false}],\"shmems\":[{\"ino\":5,\"size\":65536,\"memfd\":true,\"name\":\"buf"
 	"\",\"seals\":\"0x0\",\"extents\":[{\"off\":0,\"data\":{\"off\":3048,\"len\":4096,\"crc\":\"0x55\"}}]}],"
-	"\"creds\":{\"dumpable\":1},\"job_control\":{},\"root\":{},\"seccomp_filters\":[{\"log\":tr"
+	"\"creds\":{\"dumpable\":1},\"job_control\":{},\"ctty\":{},\"root\":{},\"seccomp_filters\":[{\"log\":tr"
 	"ue,\"prog\":{\"off\":0,\"len\":8,\"crc\":\"0x1\"}}],"
 	"\"attrs\":{\"oom_score_adj\":0,\"coredump_filter\":\"0x33\",\"loginuid\":4294967295},"
 	"\"parts\":{\"id\":\"00112233445566778899aabbccddeeff\",\"files\":[{\"name\":\"pages.idx\",\"s"
