@@ -6,9 +6,8 @@
  * Each is rare and either needs what a restoring host may not have (CPU
  * features, CAP_SYS_RESOURCE) or cannot be tested on the machines thaw is
  * tested on; refusing costs one read of /proc or one syscall from outside
- * per thread.  Where only the task can see a setting (L1D flush, AMX
- * permission), the injected call is made only when this host has the
- * feature at all.
+ * per thread.  Where only the task can see a setting (L1D flush), the
+ * injected call is made only when this host has the feature at all.
  */
 #define LOG_TAG "attrs"
 #include <errno.h>
@@ -35,8 +34,6 @@
 #define PR_SCHED_CORE_GET_ 0
 #define PIDTYPE_PID_ 0
 #define PR_SPEC_L1D_FLUSH_ 2
-#define ARCH_GET_XCOMP_PERM_ 0x1022
-#define XFEATURE_XTILE_DATA (1ull << 18) /* AMX: the one feature a process must ask for */
 
 struct sud_config {
 	uint64_t mode, selector, offset, len;
@@ -151,15 +148,5 @@ int attrs_refuse_process(struct frozen *fz, bool is_root)
 	}
 	if (ksm_merges_any(fz->pid))
 		return refuse(fz->pid, 0, "KSM merging of all its memory (PR_SET_MEMORY_MERGE)");
-	if (host_cpu_has("amx_tile")) {
-		uint64_t perm = 0, args[6] = { ARCH_GET_XCOMP_PERM_, INJECT_SCRATCH, 0, 0, 0, 0 };
-		long res;
-
-		ret = inject_syscall(fz, fz->pid, SYS_arch_prctl, args, &perm, sizeof(perm), &res);
-		if (ret < 0)
-			return ret;
-		if (res == 0 && (perm & XFEATURE_XTILE_DATA))
-			return refuse(fz->pid, 0, "permission to use AMX (ARCH_REQ_XCOMP_PERM)");
-	}
 	return 0;
 }

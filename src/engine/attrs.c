@@ -422,6 +422,43 @@ out:
 
 
 /* What only the process itself sees. */
+#define ARCH_GET_XCOMP_PERM_ 0x1022
+#define ARCH_REQ_XCOMP_PERM_ 0x1023
+#define XFEATURE_XTILE_DATA 18 /* AMX: the one xsave feature a process must ask for */
+
+/*
+ * AMX permission (ARCH_REQ_XCOMP_PERM): what a process was granted, which
+ * only it can see.  torch's oneDNN asks for it at import on CPUs with AMX,
+ * so every torch worker on such a host has it.  Asked only where the host
+ * has AMX at all.
+ */
+static int dump_amx_perm(struct frozen *fz, struct image_proc_attrs *a)
+{
+	uint64_t perm = 0, args[6] = { ARCH_GET_XCOMP_PERM_, INJECT_SCRATCH, 0, 0, 0, 0 };
+	long res;
+	int ret;
+
+	if (!host_cpu_has("amx_tile"))
+		return 0;
+	ret = inject_syscall(fz, fz->pid, SYS_arch_prctl, args, &perm, sizeof(perm), &res);
+	if (ret < 0)
+		return ret;
+	if (res < 0) {
+		log_error("pid %d: ARCH_GET_XCOMP_PERM: %s", fz->pid, strerror((int)-res));
+		return (int)res;
+	}
+	a->has_amx_perm = !!(perm & (1ull << XFEATURE_XTILE_DATA));
+	return 0;
+}
+
+/* In the helper, before any thread's xstate (which may hold AMX tiles) goes back. */
+static int set_amx_perm(bool has_perm)
+{
+	if (has_perm && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM_, XFEATURE_XTILE_DATA))
+		return log_errno("asking for AMX (ARCH_REQ_XCOMP_PERM), which the process had");
+	return 0;
+}
+
 static int dump_process_inside(struct frozen *fz, struct image *img)
 {
 	struct image_proc_attrs *a = &img->attrs;
@@ -429,6 +466,10 @@ static int dump_process_inside(struct frozen *fz, struct image *img)
 	int32_t v = 0;
 	long res;
 	int ret;
+
+	ret = dump_amx_perm(fz, a);
+	if (ret < 0)
+		return ret;
 
 	ret = inject_prctl(fz, fz->pid, PR_GET_THP_DISABLE, "PR_GET_THP_DISABLE", &res, NULL);
 	if (ret < 0)
@@ -698,6 +739,8 @@ int attrs_restore_process(const struct image *img)
 		ret = set_membarrier(a->membarrier);
 	if (ret == 0)
 		ret = set_autogroup(img);
+	if (ret == 0)
+		ret = set_amx_perm(a->has_amx_perm);
 	return ret;
 }
 

@@ -381,6 +381,7 @@ static const struct image_field proc_attrs_fields[] = {
 		    .names = mdwe_names, .nr_names = 2),
 	IMAGE_FIELD(struct image_proc_attrs, autogroup_nice, IMAGE_F_I32, IMAGE_OPTIONAL,
 		    .min = -20, .max = 19),
+	IMAGE_FIELD(struct image_proc_attrs, has_amx_perm, IMAGE_F_BOOL, IMAGE_OPTIONAL, .max = 1),
 };
 
 static int check_proc_attrs(const void *rec, const char *where, char *err, size_t errlen)

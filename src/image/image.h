@@ -616,6 +616,7 @@ struct image_proc_attrs {
 	uint32_t membarrier; /* registered commands (MEMBARRIER_CMD_GET_REGISTRATIONS) */
 	uint32_t mdwe; /* IMAGE_MDWE_* (PR_GET_MDWE): memory-deny-write-execute */
 	int32_t autogroup_nice; /* a session leader's autogroup (/proc/PID/autogroup) */
+	bool has_amx_perm; /* ARCH_REQ_XCOMP_PERM granted AMX tile data (torch asks for it) */
 };
 
 /*
