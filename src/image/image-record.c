@@ -922,6 +922,22 @@ void image_record_release(const struct image_record *rec, void *obj)
 	}
 }
 
+/* Whether a record holds a blob anywhere below it (the tables are small: walked each time). */
+static bool record_has_blobs(const struct image_record *rec)
+{
+	uint32_t i;
+
+	for (i = 0; i < rec->nr_fields; i++) {
+		const struct image_field *f = &rec->fields[i];
+
+		if (f->type == IMAGE_F_BLOB ||
+		    ((f->type == IMAGE_F_RECORD || f->type == IMAGE_F_ARRAY) && f->sub &&
+		     record_has_blobs(f->sub)))
+			return true;
+	}
+	return false;
+}
+
 int image_record_blobs(const struct image_record *rec, const void *obj, const char *where,
 		       int (*fn)(void *arg, const char *what, const struct image_blob *b), void *arg)
 {
@@ -929,23 +945,25 @@ int image_record_blobs(const struct image_record *rec, const void *obj, const ch
 	uint32_t i, k;
 	int ret;
 
+	/* the paths are formatted only where there is a blob below: most records have none */
 	for (i = 0; i < rec->nr_fields; i++) {
 		const struct image_field *f = &rec->fields[i];
 		const char *base = (const char *)obj + f->off;
 
-		snprintf(what, sizeof(what), "%s.%s", where, f->name);
 		if (f->type == IMAGE_F_BLOB) {
+			snprintf(what, sizeof(what), "%s.%s", where, f->name);
 			ret = fn(arg, what, (const struct image_blob *)base);
-		} else if (f->type == IMAGE_F_RECORD) {
+		} else if (f->type == IMAGE_F_RECORD && record_has_blobs(f->sub)) {
+			snprintf(what, sizeof(what), "%s.%s", where, f->name);
 			ret = image_record_blobs(f->sub, base, what, fn, arg);
-		} else if (f->type == IMAGE_F_ARRAY && f->sub) {
+		} else if (f->type == IMAGE_F_ARRAY && f->sub && record_has_blobs(f->sub)) {
 			const char *elems = load_ptr(obj, f->off);
 			uint32_t n = load_count(obj, f->count_off);
 
 			for (ret = 0, k = 0; !ret && elems && k < n; k++) {
 				char elem[224];
 
-				snprintf(elem, sizeof(elem), "%s[%u]", what, k);
+				snprintf(elem, sizeof(elem), "%s.%s[%u]", where, f->name, k);
 				ret = image_record_blobs(f->sub, elems + (size_t)k * f->elem_size, elem,
 							 fn, arg);
 			}
@@ -1003,14 +1021,17 @@ int image_sections_blobs(const struct image *img,
 	for (i = 0; !ret && i < img->nr_fds; i++) {
 		const struct image_fd_kind_record *r = fd_kind_record(img->fds[i].kind);
 
+		if (!r || !record_has_blobs(r->rec))
+			continue;
 		snprintf(where, sizeof(where), "fd %d", img->fds[i].fd);
-		if (r)
-			ret = image_record_blobs(r->rec, (const char *)&img->fds[i] + r->off, where,
-						 fn, arg);
+		ret = image_record_blobs(r->rec, (const char *)&img->fds[i] + r->off, where, fn,
+					 arg);
 	}
 
 	for (k = 0; !ret && img->threads && k < img->nr_threads; k++)
 		for (i = 0; !ret && i < image_nr_thread_sections; i++) {
+			if (!record_has_blobs(image_thread_sections[i].rec))
+				continue;
 			snprintf(where, sizeof(where), "threads[%u].%s", k,
 				 image_thread_sections[i].key);
 			ret = image_record_blobs(image_thread_sections[i].rec,
@@ -1029,7 +1050,7 @@ int image_sections_blobs(const struct image *img,
 		const char *elems = load_ptr(img, s->off);
 		uint32_t n = load_count(img, s->count_off);
 
-		for (k = 0; !ret && elems && k < n; k++) {
+		for (k = 0; !ret && elems && k < n && record_has_blobs(s->rec); k++) {
 			snprintf(where, sizeof(where), "%s[%u]", s->key, k);
 			ret = image_record_blobs(s->rec, elems + k * s->rec->size, where, fn, arg);
 		}
@@ -1037,34 +1058,52 @@ int image_sections_blobs(const struct image *img,
 	return ret;
 }
 
-int image_record_check(const struct image_record *rec, const void *obj, const char *where,
-		       char *err, size_t errlen)
+/*
+ * The walk of image_record_check().  Without paths (where is "" throughout)
+ * it formats nothing, which is what a valid image costs; a caller that sees
+ * it fail walks again with paths for the message.
+ */
+static int check_walk(const struct image_record *rec, const void *obj, const char *where,
+		      bool with_paths, char *err, size_t errlen)
 {
-	char what[192];
+	char what[192] = "";
 	uint32_t i, k;
 
 	for (i = 0; i < rec->nr_fields; i++) {
 		const struct image_field *f = &rec->fields[i];
 		const char *base = (const char *)obj + f->off;
 
-		snprintf(what, sizeof(what), "%s.%s", where, f->name);
-		if (f->type == IMAGE_F_RECORD && image_record_check(f->sub, base, what, err, errlen))
-			return -EINVAL;
-		if (f->type != IMAGE_F_ARRAY || !f->sub)
+		if (f->type != IMAGE_F_RECORD && (f->type != IMAGE_F_ARRAY || !f->sub))
 			continue;
+		if (with_paths)
+			snprintf(what, sizeof(what), "%s.%s", where, f->name);
+		if (f->type == IMAGE_F_RECORD) {
+			if (check_walk(f->sub, base, what, with_paths, err, errlen))
+				return -EINVAL;
+			continue;
+		}
 		const char *elems = load_ptr(obj, f->off);
 		uint32_t n = load_count(obj, f->count_off);
 
 		for (k = 0; elems && k < n; k++) {
-			char elem[224];
+			char elem[224] = "";
 
-			snprintf(elem, sizeof(elem), "%s[%u]", what, k);
-			if (image_record_check(f->sub, elems + (size_t)k * f->elem_size, elem, err,
-					 errlen))
+			if (with_paths)
+				snprintf(elem, sizeof(elem), "%s[%u]", what, k);
+			if (check_walk(f->sub, elems + (size_t)k * f->elem_size, elem, with_paths,
+				       err, errlen))
 				return -EINVAL;
 		}
 	}
-	return rec->check ? rec->check(obj, where, err, errlen) : 0;
+	return rec->check ? rec->check(obj, with_paths ? where : "", err, errlen) : 0;
+}
+
+int image_record_check(const struct image_record *rec, const void *obj, const char *where,
+		       char *err, size_t errlen)
+{
+	if (!check_walk(rec, obj, "", false, err, errlen))
+		return 0;
+	return check_walk(rec, obj, where, true, err, errlen) ? -EINVAL : 0;
 }
 
 int image_sections_check(const struct image *img, char *err, size_t errlen)
@@ -1074,22 +1113,25 @@ int image_sections_check(const struct image *img, char *err, size_t errlen)
 
 	for (k = 0; img->threads && k < img->nr_threads; k++)
 		for (i = 0; i < image_nr_thread_sections; i++) {
+			const void *obj = (const char *)&img->threads[k] + image_thread_sections[i].off;
+
+			if (!check_walk(image_thread_sections[i].rec, obj, "", false, err, errlen))
+				continue;
 			snprintf(where, sizeof(where), "threads[%u].%s", k,
 				 image_thread_sections[i].key);
-			if (image_record_check(image_thread_sections[i].rec,
-					       (const char *)&img->threads[k] +
-						       image_thread_sections[i].off,
-					       where, err, errlen))
-				return -EINVAL;
+			image_record_check(image_thread_sections[i].rec, obj, where, err, errlen);
+			return -EINVAL;
 		}
 
 	for (i = 0; i < img->nr_fds; i++) {
 		const struct image_fd_kind_record *r = fd_kind_record(img->fds[i].kind);
 
-		snprintf(where, sizeof(where), "fd %d", img->fds[i].fd);
-		if (r && image_record_check(r->rec, (const char *)&img->fds[i] + r->off, where, err,
+		if (!r || !check_walk(r->rec, (const char *)&img->fds[i] + r->off, "", false, err,
 				      errlen))
-			return -EINVAL;
+			continue;
+		snprintf(where, sizeof(where), "fd %d", img->fds[i].fd);
+		image_record_check(r->rec, (const char *)&img->fds[i] + r->off, where, err, errlen);
+		return -EINVAL;
 	}
 
 	for (i = 0; i < image_nr_sections; i++) {
@@ -1107,10 +1149,13 @@ int image_sections_check(const struct image *img, char *err, size_t errlen)
 			return table_bad(err, errlen, "%s: %u entries, at most %u allowed", s->key,
 					 n, s->max);
 		for (k = 0; elems && k < n; k++) {
+			const char *obj = elems + (size_t)k * s->rec->size;
+
+			if (!check_walk(s->rec, obj, "", false, err, errlen))
+				continue;
 			snprintf(where, sizeof(where), "%s[%u]", s->key, k);
-			if (image_record_check(s->rec, elems + (size_t)k * s->rec->size, where, err,
-					 errlen))
-				return -EINVAL;
+			image_record_check(s->rec, obj, where, err, errlen);
+			return -EINVAL;
 		}
 	}
 	return 0;
