@@ -8,7 +8,9 @@
 #define THAW_ENGINE_FD_SOCKET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "image/image.h"
 
@@ -78,5 +80,23 @@ int tcp_conn_restore(struct fd_restore_ctx *ctx, const struct image_fd *f, int *
 int sockmcast_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int sockmcast_check(const struct image_fd *f);
 int sockmcast_apply(int fd, const struct image_fd *f);
+
+/*
+ * Unix sockets (fd-socket-unix.c).  Dump: the socket file of out (bound to
+ * a path), a listener's waiting clients, a client waiting on listener.
+ * Restore: bind to the path with the file's mode and owner; remove the file
+ * again if it had been removed.  Each logs and returns 0 or -errno.
+ */
+struct sockaddr_un;
+int sockunix_dump_file(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
+		       const struct sock_diag_info *di);
+int sockunix_dump_waiting(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
+			  uint32_t pending);
+int sockunix_dump_waiting_client(struct fd_dump_ctx *ctx, struct fd_probe *p,
+				 struct image_fd *out, uint64_t listener);
+int sockunix_bind_path(int fd, const struct image_fd *f, struct sockaddr_un *un, socklen_t len);
+int sockunix_unlink_file(int fd, const struct image_fd *f);
+/* The path f is bound to, NUL-terminated; "" for an abstract name or none. */
+void sockunix_path(const struct image_fd *f, char *buf, size_t size);
 
 #endif
