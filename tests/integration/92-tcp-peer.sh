@@ -4,7 +4,9 @@
 # not read; the bytes the peer sent, unread by the program),
 # survives dump and restore on the same host while the peer waits: the peer
 # then reads every byte the program sent once and in order, the program
-# reads every byte of the peer's, and both talk on.  Before, the dump
+# reads every byte of the peer's, and both talk on.  A dump with
+# --leave-running takes the connection out of repair mode again: the
+# program talks on as if nothing happened.  Before, the dump
 # refused the connection.  (Bytes waiting for the peer's window are
 # compat/tcp-established's: here the program would probe its peer, and the
 # peer's answer in the gap would be reset: docs/sockets.md.)
@@ -12,9 +14,14 @@
 need_prog tcp-client
 need_thaw
 
-# the peer: accepts, sends its bytes, waits for "go" (the count the program
-# sent), reads them all and checks them, answers ping with pong
-python3 -c 'import os, socket, sys, time
+# one_case DIR MODE: MODE kill (dump, restore, the restored program talks)
+# or leave (dump --leave-running, and the program, out of repair mode, talks)
+one_case() {
+	local d=$1 mode=$2 i sent
+	mkdir -p "$d"
+	# the peer: accepts, sends its bytes, waits for "go" (the count the
+	# program sent), reads them all and checks them, answers ping with pong
+	python3 -c 'import os, socket, sys, time
 d = sys.argv[1]
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
 open(d + "/peer.port.tmp", "w").write(str(s.getsockname()[1]))
@@ -40,22 +47,31 @@ else:
     r = "ok"
 open(d + "/peer.result.tmp", "w").write(r)
 os.rename(d + "/peer.result.tmp", d + "/peer.result")
-time.sleep(5)' "$TMP" </dev/null >"$TMP/peer.log" 2>&1 &
-track $!
-for ((i = 0; i < 100; i++)); do [ -s "$TMP/peer.port" ] && break; sleep 0.05; done
-[ -s "$TMP/peer.port" ] || fail "the outside peer did not start"
+time.sleep(5)' "$d" </dev/null >"$d/peer.log" 2>&1 &
+	track $!
+	for ((i = 0; i < 100; i++)); do [ -s "$d/peer.port" ] && break; sleep 0.05; done
+	[ -s "$d/peer.port" ] || fail "the outside peer did not start"
 
-start cli "$PROGS/tcp-client" "$(cat "$TMP/peer.port")"
-wait_line cli '^(READY|FAIL)'
-grep -q '^FAIL' "$TMP/cli.out" && fail "tcp-client: $(grep '^FAIL' "$TMP/cli.out")"
-sent=$(sed -n 's/^sent //p' "$TMP/cli.out")
-log "the program sent $sent bytes before the dump"
+	start "cli-$mode" "$PROGS/tcp-client" "$(cat "$d/peer.port")"
+	wait_line "cli-$mode" '^(READY|FAIL)'
+	grep -q '^FAIL' "$TMP/cli-$mode.out" && fail "tcp-client: $(grep '^FAIL' "$TMP/cli-$mode.out")"
+	sent=$(sed -n 's/^sent //p' "$TMP/cli-$mode.out")
+	log "$mode: the program sent $sent bytes before the dump"
+	if [ "$mode" = kill ]; then
+		dump_ok "$PID" "$d/snap"
+		restore_detached "r1-$mode" "$d/snap"
+		echo "$sent" >"$d/go"
+		finish "r1-$mode" "$PID"
+	else
+		dump_ok "$PID" "$d/snap" --leave-running
+		echo "$sent" >"$d/go"
+		finish "cli-$mode" "$PID"
+	fi
+	for ((i = 0; i < 200; i++)); do [ -s "$d/peer.result" ] && break; sleep 0.05; done
+	[ "$(cat "$d/peer.result" 2>/dev/null)" = ok ] ||
+		fail "$mode: the peer: $(cat "$d/peer.result" "$d/peer.log" 2>/dev/null)"
+}
 
-dump_ok "$PID" "$TMP/snap"
-restore_detached r1 "$TMP/snap"
-echo "$sent" >"$TMP/go"
-finish r1 "$PID"
-for ((i = 0; i < 200; i++)); do [ -s "$TMP/peer.result" ] && break; sleep 0.05; done
-[ "$(cat "$TMP/peer.result" 2>/dev/null)" = ok ] ||
-	fail "the peer: $(cat "$TMP/peer.result" "$TMP/peer.log" 2>/dev/null)"
+one_case "$TMP/leave" leave
+one_case "$TMP/kill" kill
 pass

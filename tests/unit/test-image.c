@@ -1833,6 +1833,25 @@ static void add_socket(struct image *img)
 	f->sock.attrs.filter[0] = 0x0006000000000000ull; /* ret #0 */
 	f->sock.attrs.is_filter_locked = true;
 	f->sock.attrs.shutdown = IMAGE_SOCK_SHUT_WR;
+	/* an established connection and its state (attrs.tcp) */
+	f = image_new_fd(img);
+	assert_non_null(f);
+	f->fd = 101;
+	f->kind = IMAGE_FD_SOCKET;
+	f->file = -1;
+	f->sock.family = 2;
+	f->sock.type = 1;
+	f->sock.protocol = 6;
+	f->sock.state = IMAGE_SOCK_TCP;
+	f->sock.ino = 4243;
+	f->sock.addr_len = f->sock.peer_len = 16;
+	f->sock.addr[0] = f->sock.peer[0] = 2;
+	f->sock.attrs.tcp = (struct image_sock_tcp){ .snd_seq = 4000000000u, .rcv_seq = 17,
+						     .mss = 65483, .options = 7, .snd_wscale = 7,
+						     .rcv_wscale = 9, .timestamp = 123456,
+						     .snd_wl1 = 16, .snd_wnd = 65536,
+						     .max_window = 65536, .rcv_wnd = 65483,
+						     .rcv_wup = 17 };
 }
 
 static void test_socket_attrs(void **state)
@@ -1857,6 +1876,11 @@ static void test_socket_attrs(void **state)
 		  "without a file" },
 		{ "\"congestion\": \"reno\"", "\"congestion\": \"reno\", \"has_file\": true, "
 		  "\"file_mode\": \"010000\"", "attrs.file_mode" },
+		{ "\"rcv_wscale\": 9", "\"rcv_wscale\": 15", "attrs.tcp.rcv_wscale" },
+		{ "\"options\": \"0x7\"", "\"options\": \"0x3\"",
+		  "window scales without the option" },
+		{ "\"mss\": 65483", "\"mss\": 65536", "attrs.tcp.mss" },
+		{ "\"rcv_wup\": 17", "\"rcv_wup\": 17, \"unsent\": 5", "more than the send queue" },
 	};
 	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	char err[512], *json, *bad, *p;
