@@ -259,8 +259,9 @@ static int make_master(const struct image_fd *f, uint32_t index)
 	uint32_t nr = 0, i;
 
 	for (;;) {
-		fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (fd < 0) {
+		/* O_CLOEXEC would stay in f_flags, which fdinfo shows: set on the fd instead */
+		fd = open("/dev/ptmx", O_RDWR | O_NOCTTY);
+		if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC)) {
 			ret = fd_restore_error(f, -errno, "opening /dev/ptmx: %s", strerror(errno));
 			break;
 		}
@@ -402,7 +403,8 @@ int pty_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 			goto fail;
 		}
 	} else {
-		fd = ioctl(master, TIOCGPTPEER, (f->flags & O_ACCMODE) | O_NOCTTY | O_CLOEXEC);
+		/* no O_CLOEXEC, as for /dev/ptmx: place() sets the dumped bit */
+		fd = ioctl(master, TIOCGPTPEER, (f->flags & O_ACCMODE) | O_NOCTTY);
 		if (fd < 0)
 			return fd_restore_error(f, -errno, "opening /dev/pts/%u (TIOCGPTPEER): %s",
 						f->pty.index, strerror(errno));
