@@ -1793,20 +1793,28 @@ static void test_hostile_json(void **state)
 	image_free(a);
 }
 
-/* A socket's attrs (image_sock_attrs_record): round trip, and bad values named. */
-static void add_socket(struct image *img)
+/* A TCP socket at fd in state, inode fd + 4142, bound (IPv4). */
+static struct image_fd *add_tcp_fd(struct image *img, int fd, uint32_t state)
 {
 	struct image_fd *f = image_new_fd(img);
 
 	assert_non_null(f);
-	f->fd = 100;
+	f->fd = fd;
 	f->kind = IMAGE_FD_SOCKET;
 	f->file = -1;
 	f->sock.family = 2;
 	f->sock.type = 1;
 	f->sock.protocol = 6;
-	f->sock.state = IMAGE_SOCK_LISTEN;
-	f->sock.ino = 4242;
+	f->sock.state = state;
+	f->sock.ino = (uint64_t)fd + 4142;
+	return f;
+}
+
+/* A socket's attrs (image_sock_attrs_record): round trip, and bad values named. */
+static void add_socket(struct image *img)
+{
+	struct image_fd *f = add_tcp_fd(img, 100, IMAGE_SOCK_LISTEN);
+
 	f->sock.backlog = 128;
 	f->sock.addr_len = 16;
 	f->sock.addr[0] = 2;
@@ -1834,16 +1842,7 @@ static void add_socket(struct image *img)
 	f->sock.attrs.is_filter_locked = true;
 	f->sock.attrs.shutdown = IMAGE_SOCK_SHUT_WR;
 	/* an established connection and its state (attrs.tcp) */
-	f = image_new_fd(img);
-	assert_non_null(f);
-	f->fd = 101;
-	f->kind = IMAGE_FD_SOCKET;
-	f->file = -1;
-	f->sock.family = 2;
-	f->sock.type = 1;
-	f->sock.protocol = 6;
-	f->sock.state = IMAGE_SOCK_TCP;
-	f->sock.ino = 4243;
+	f = add_tcp_fd(img, 101, IMAGE_SOCK_TCP);
 	f->sock.addr_len = f->sock.peer_len = 16;
 	f->sock.addr[0] = f->sock.peer[0] = 2;
 	f->sock.attrs.tcp = (struct image_sock_tcp){ .snd_seq = 4000000000u, .rcv_seq = 17,
