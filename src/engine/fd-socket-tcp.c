@@ -202,8 +202,10 @@ int tcp_conn_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *
 		t->snd_wscale = ti.tcpi_snd_wscale;
 		t->rcv_wscale = ti.tcpi_rcv_wscale;
 	}
-	if (get_int(p->local, TCP_MAXSEG, &val) || val <= 0 || val > 65535)
-		return fd_dump_error(ctx, p, errno ? -errno : -EIO, "TCP_MAXSEG: %d", val);
+	ret = get_int(p->local, TCP_MAXSEG, &val);
+	if (ret || val <= 0 || val > 65535)
+		return fd_dump_error(ctx, p, ret ? ret : -EIO, "TCP_MAXSEG: %s (%d)",
+				     strerror(ret ? -ret : EIO), val);
 	t->mss = (uint32_t)val;
 	if (get_int(p->local, TCP_TIMESTAMP, &val))
 		return fd_dump_error(ctx, p, -errno, "TCP_TIMESTAMP: %s", strerror(errno));
