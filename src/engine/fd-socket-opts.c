@@ -623,11 +623,12 @@ int sockopts_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *
 			continue;
 		/*
 		 * A connection's MSS comes back with it (fd-socket-tcp.c), not as
-		 * user_mss; an accepted one's multicast TTL (hops) and interface are
+		 * user_mss; its repair mode is the dump's own (fd-socket-tcp.c
+		 * refuses the program's); an accepted one's multicast TTL (hops) and interface are
 		 * the SYN's, which no stream socket can be given (EINVAL) nor use.
 		 */
 		if (out->sock.state == IMAGE_SOCK_TCP &&
-		    ((o->level == IPPROTO_TCP && o->name == TCP_MAXSEG) ||
+		    ((o->level == IPPROTO_TCP && (o->name == TCP_MAXSEG || o->name == TCP_REPAIR)) ||
 		     (o->level == IPPROTO_IP &&
 		      (o->name == IP_MULTICAST_TTL || o->name == IP_MULTICAST_IF)) ||
 		     (o->level == IPPROTO_IPV6 &&

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -69,6 +70,18 @@ void fds_dump_tcp_finish(bool resume)
 	free(held);
 	held = NULL;
 	nr_held = cap_held = 0;
+}
+
+/* One of ours: this dump put the socket of inode ino in repair mode (another fd of it). */
+static bool is_held(uint64_t ino)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < nr_held; i++)
+		if (!fstat(held[i], &st) && st.st_ino == ino)
+			return true;
+	return false;
 }
 
 /* Keeps a duplicate of fd so that its repair mode can be turned off at the end. */
@@ -183,9 +196,16 @@ int tcp_conn_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *
 	socklen_t len;
 	int ret, val;
 
-	ret = hold(p->local);
-	if (ret)
-		return fd_dump_error(ctx, p, ret, "keeping the connection: %s", strerror(-ret));
+	/* a socket at several fds is in repair mode from the first; else the program's own */
+	if (!is_held(out->sock.ino)) {
+		if (!get_int(p->local, TCP_REPAIR, &val) && val)
+			return fd_dump_error(ctx, p, -ENOTSUP, "the program has the connection in "
+					     "repair mode (TCP_REPAIR): thaw cannot keep it");
+		ret = hold(p->local);
+		if (ret)
+			return fd_dump_error(ctx, p, ret, "keeping the connection: %s",
+					     strerror(-ret));
+	}
 	if (set_int(p->local, TCP_REPAIR, TCP_REPAIR_ON))
 		return fd_dump_error(ctx, p, -errno, "TCP_REPAIR: %s (keeping a TCP connection "
 				     "needs CAP_NET_ADMIN; dump with --tcp-close to have it come "
@@ -402,7 +422,7 @@ int tcp_conn_restore(struct fd_restore_ctx *ctx, const struct image_fd *f, int *
 static int resume_one(int pidfd, const struct image *img, const struct image_fd *f)
 {
 	const struct image_sock_tcp *t = &f->sock.attrs.tcp;
-	int fd, ret = 0, size = 0, lock = 0, room, reuse;
+	int fd, ret = 0, size = 0, lock = 0, room, reuse, repair = 1;
 	socklen_t len = sizeof(int);
 	int64_t v = 0;
 	uint8_t *sq = NULL;
@@ -411,6 +431,11 @@ static int resume_one(int pidfd, const struct image *img, const struct image_fd 
 	if (fd < 0)
 		return fd_restore_error(f, -errno, "taking the connection back: %s",
 					strerror(errno));
+	/* one socket at several fds (dup, fork): resumed at the first, once */
+	if (!get_int(fd, TCP_REPAIR, &repair) && !repair) {
+		close(fd);
+		return 0;
+	}
 	sockopts_value(f, SOL_SOCKET, SO_REUSEADDR, &v);
 	reuse = v != 0;
 	if (set_int(fd, TCP_REPAIR, TCP_REPAIR_OFF) ||

@@ -87,6 +87,11 @@ static int open_conn(struct conn *c, int family)
 		c->c2s += (size_t)n;
 	}
 	fcntl(c->cli, F_SETFL, fl);
+	/* the client at a second fd too: one socket, its unsent bytes sent once */
+	if (dup(c->cli) < 0) {
+		perror("dup");
+		return -1;
+	}
 	usleep(100000); /* let loopback settle: acks, window updates */
 	return 0;
 }
