@@ -11,16 +11,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <openssl/crypto.h>
+
 #include "base/dirs.h"
+#include "base/keyfile.h"
 #include "base/lifeline.h"
 #include "cli.h"
 #include "engine/engine.h"
+#include "image/image.h"
 #include "store/store-snap.h"
 
 static void dump_usage(FILE *out)
 {
-	fprintf(out, "usage: thaw dump --pid PID --dir DIR [--leave-running] [--external-fd N]...\n"
-		     "                 [--tcp-close]\n"
+	fprintf(out, "usage: thaw dump --pid PID --dir DIR [--key-file FILE] [--leave-running]\n"
+		     "                 [--external-fd N]... [--tcp-close]\n"
 		     "       thaw dump --pid PID --store DIR|URL --name NAME [--cache DIR]\n"
 		     "                 [--key-file FILE] [--leave-running] [--external-fd N]...\n"
 		     "\n"
@@ -30,20 +34,41 @@ static void dump_usage(FILE *out)
 		     "--external-fd N: fd N is not dumped; whoever restores provides it at N.\n"
 		     "--store: the snapshot goes into a store (docs/store.md) under NAME, which\n"
 		     "appears only once all of it is stored; in front of a URL sits a local cache\n"
-		     "(--cache, default ~/.cache/thaw/chunks).\n");
+		     "(--cache, default ~/.cache/thaw/chunks).\n"
+		     "--key-file: the snapshot is signed (manifest.sig, HMAC-SHA-256 with the\n"
+		     "key: 32 bytes or 64 hex digits), and restore or inspect with the key refuse\n"
+		     "it unsigned or signed otherwise; into a store, the key also encrypts it.\n");
+}
+
+/* --key-file: the snapshot is signed once published, while the program is still frozen. */
+struct signing {
+	const char *dir;
+	bool has_key;
+	uint8_t key[KEY_FILE_BYTES];
+};
+
+static int sign_published(void *arg)
+{
+	struct signing *g = arg;
+
+	return g->has_key ? image_sign(g->dir, g->key) : 0;
 }
 
 struct put {
 	struct store *s;
 	const char *staged, *name;
 	struct store_digest d;
+	struct signing *sign;
 };
 
 static int put_staged(void *arg)
 {
 	struct put *p = arg;
+	int rc;
 
-	return store_put_dir(p->s, p->staged, p->name, &p->d);
+	p->sign->dir = p->staged;
+	rc = sign_published(p->sign);
+	return rc ? rc : store_put_dir(p->s, p->staged, p->name, &p->d);
 }
 
 /*
@@ -53,11 +78,11 @@ static int put_staged(void *arg)
  * whatever fails first, it runs on, and the staging directory goes.
  */
 static int dump_to_store(struct engine_dump_opts *opts, const char *location, const char *cache,
-			 const char *key_file, const char *name)
+			 const char *key_file, struct signing *sign, const char *name)
 {
 	struct store_config cfg;
 	struct store *s = NULL;
-	struct put put = { .name = name };
+	struct put put = { .name = name, .sign = sign };
 	char staged[PATH_MAX], hex[STORE_DIGEST_HEX], *alloc = NULL;
 	int rc, lock = -1;
 
@@ -113,6 +138,8 @@ int cmd_dump(int argc, char **argv)
 	};
 	struct engine_dump_opts opts = { 0 };
 	const char *store = NULL, *name = NULL, *cache = NULL, *key_file = NULL;
+	struct signing sign = { 0 };
+	int rc;
 	int external[64];
 	char *end;
 	long n;
@@ -166,14 +193,28 @@ int cmd_dump(int argc, char **argv)
 		}
 	}
 	if (!opts.pid || optind != argc || !opts.dir == !store || !store != !name ||
-	    (!store && (cache || key_file))) {
+	    (!store && cache)) {
 		dump_usage(stderr);
 		return 2;
+	}
+	if (key_file) {
+		if (key_file_load(key_file, sign.key) < 0)
+			return 1;
+		sign.has_key = true;
 	}
 	/* from here on the work is done by a process that a kill of this one leaves to finish */
 	if (lifeline_split() < 0)
 		return 1;
-	if (store)
-		return dump_to_store(&opts, store, cache, key_file, name);
-	return engine_dump(&opts, NULL) < 0 ? 1 : 0;
+	if (store) {
+		rc = dump_to_store(&opts, store, cache, key_file, &sign, name);
+	} else {
+		sign.dir = opts.dir;
+		if (sign.has_key) {
+			opts.on_published = sign_published;
+			opts.on_published_arg = &sign;
+		}
+		rc = engine_dump(&opts, NULL) < 0 ? 1 : 0;
+	}
+	OPENSSL_cleanse(sign.key, sizeof(sign.key));
+	return rc;
 }

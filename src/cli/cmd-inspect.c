@@ -25,18 +25,21 @@
 
 #include <jansson.h>
 
+#include <openssl/crypto.h>
+
+#include "base/keyfile.h"
 #include "base/log.h"
 #include "cli/cli.h"
 #include "image/image.h"
 
 #define PAGE IMAGE_PAGE_SIZE
 
-static const char *const snapshot_files[] = { "manifest.json", "manifest.crc", "pages.idx",
-					      "pages.img", "data.img" };
+static const char *const snapshot_files[] = { "manifest.json", "manifest.crc", "manifest.sig",
+					      "pages.idx",     "pages.img",    "data.img" };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: thaw inspect DIR [--json]\n"
+	fprintf(out, "usage: thaw inspect DIR [--json] [--no-verify] [--key-file FILE]\n"
 		     "\n"
 		     "Show what the snapshot in DIR holds: host, process, threads, memory map,\n"
 		     "file descriptors, files and the sizes of the snapshot's files.  The\n"
@@ -47,6 +50,8 @@ static void usage(FILE *out)
 		     "  --json       print the manifest plus a \"summary\" object with totals\n"
 		     "  --no-verify  skip reading every byte (the manifest and index are still\n"
 		     "               checked)\n"
+		     "  --key-file F the snapshot must be signed with this key (thaw dump\n"
+		     "               --key-file): exit 1 if it is unsigned or signed otherwise\n"
 		     "  --help       show this help\n");
 }
 
@@ -813,7 +818,8 @@ static void print_tree(const struct image *img, const char *dir)
 
 int cmd_inspect(int argc, char **argv)
 {
-	const char *dir = NULL;
+	const char *dir = NULL, *key_file = NULL;
+	uint8_t key[KEY_FILE_BYTES];
 	struct image *img;
 	bool as_json = false, verify = true;
 	int i, ret, verified = 0;
@@ -826,6 +832,8 @@ int cmd_inspect(int argc, char **argv)
 			as_json = true;
 		} else if (!strcmp(argv[i], "--no-verify")) {
 			verify = false;
+		} else if (!strcmp(argv[i], "--key-file") && i + 1 < argc) {
+			key_file = argv[++i];
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			fprintf(stderr, "thaw inspect: unknown option %s\n", argv[i]);
 			usage(stderr);
@@ -842,7 +850,15 @@ int cmd_inspect(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (image_read(dir, &img))
+	if (key_file) {
+		/* signed, and (unless --no-verify) its files hashed in full: verify_tree reads on */
+		ret = key_file_load(key_file, key) < 0 ? -EINVAL :
+							   image_read_signed(dir, key, false, &img);
+		OPENSSL_cleanse(key, sizeof(key));
+	} else {
+		ret = image_read(dir, &img);
+	}
+	if (ret)
 		return 1; /* image_read said why */
 	if (verify)
 		verified = verify_tree(img) ? 1 : -1;

@@ -12,14 +12,19 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "base/keyfile.h"
 #include "base/lifeline.h"
 #include "cli.h"
 #include "engine/engine.h"
+#include "image/image.h"
 #include "store/store-snap.h"
 
 static void restore_usage(FILE *out)
 {
-	fprintf(out, "usage: thaw restore --dir DIR [--detach] [--pidfile FILE] [--verify]\n"
+	fprintf(out, "usage: thaw restore --dir DIR [--key-file FILE] [--detach] [--pidfile FILE]\n"
+		     "                    [--verify]\n"
 		     "       thaw restore --store DIR|URL --name NAME [--cache DIR] [--key-file FILE]\n"
 		     "                    [--detach] [--pidfile FILE] [--verify]\n"
 		     "\n"
@@ -31,7 +36,10 @@ static void restore_usage(FILE *out)
 		     "store (docs/store.md); in front of a URL sits a local cache (--cache,\n"
 		     "default ~/.cache/thaw/chunks).  --verify (or THAW_VERIFY=1): before the\n"
 		     "program runs, its state is read back and compared with the snapshot; a\n"
-		     "difference kills it and fails the restore, naming the process and field.\n");
+		     "difference kills it and fails the restore, naming the process and field.\n"
+		     "--key-file: the snapshot must be signed with this key (thaw dump\n"
+		     "--key-file); pages.img and data.img are then hashed in full first\n"
+		     "(docs/security.md).  From a store, the key also decrypts.\n");
 }
 
 /* Once the program runs again: behind a URL the local cache is filled, the directory goes. */
@@ -43,9 +51,20 @@ static void close_restore(void *arg)
 	*r = NULL;
 }
 
+/*
+ * With a key, the snapshot is read here, its signature checked (and, in a
+ * plain directory, pages.img and data.img hashed: from a store its bytes
+ * are the store's, sealed under the same key), and the engine is given
+ * what was checked.
+ */
+static int read_signed(struct engine_restore_opts *opts, const uint8_t *key, bool with_bytes)
+{
+	return key ? image_read_signed(opts->dir, key, with_bytes, &opts->image) : 0;
+}
+
 static int restore_from_store(const struct engine_restore_opts *base, const char *location,
-			      const char *cache, const char *key_file, const char *name,
-			      int *status)
+			      const char *cache, const char *key_file, const uint8_t *key,
+			      const char *name, int *status)
 {
 	struct engine_restore_opts opts = *base; /* a copy: set to point into this frame */
 	struct store_snap_restore *r = NULL;
@@ -70,7 +89,10 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 	opts.pages = &pages;
 	opts.on_restored = close_restore;
 	opts.on_restored_arg = &r;
-	rc = engine_restore(&opts, status);
+	rc = read_signed(&opts, key, false);
+	if (!rc)
+		rc = engine_restore(&opts, status);
+	image_free(opts.image);
 	close_restore(&r);
 out:
 	free(alloc);
@@ -93,6 +115,7 @@ int cmd_restore(int argc, char **argv)
 	};
 	struct engine_restore_opts opts = { 0 };
 	const char *store = NULL, *name = NULL, *cache = NULL, *key_file = NULL;
+	uint8_t key[KEY_FILE_BYTES];
 	bool verify = false;
 	int c, status, rc;
 
@@ -130,19 +153,26 @@ int cmd_restore(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || !opts.dir == !store || !store != !name ||
-	    (!store && (cache || key_file))) {
+	if (optind != argc || !opts.dir == !store || !store != !name || (!store && cache)) {
 		restore_usage(stderr);
 		return 2;
 	}
+	if (key_file && key_file_load(key_file, key) < 0)
+		return 1;
 	opts.verify = cli_verify_wanted(verify);
 	/* from here on the work is done by a process that a kill of this one leaves to undo */
 	if (lifeline_split() < 0)
 		return 1;
-	if (store)
-		rc = restore_from_store(&opts, store, cache, key_file, name, &status);
-	else
-		rc = engine_restore(&opts, &status);
+	if (store) {
+		rc = restore_from_store(&opts, store, cache, key_file, key_file ? key : NULL, name,
+					&status);
+	} else {
+		rc = read_signed(&opts, key_file ? key : NULL, true);
+		if (!rc)
+			rc = engine_restore(&opts, &status);
+		image_free(opts.image);
+	}
+	OPENSSL_cleanse(key, sizeof(key));
 	if (rc < 0)
 		return 1;
 	return status;

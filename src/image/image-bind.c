@@ -29,9 +29,12 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "base/crc32c.h"
+#include "base/hex.h"
 #include "base/log.h"
 #include "base/trust.h"
 #include "image/image-internal.h"
@@ -39,19 +42,6 @@
 
 #define HASH_CHUNK (1u << 20)
 #define MAX_REPORTS 8 /* image_verify: problems named before it only counts them */
-
-static const char *hex(const uint8_t *p, size_t len, char *buf)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		buf[2 * i] = digits[p[i] >> 4];
-		buf[2 * i + 1] = digits[p[i] & 15];
-	}
-	buf[2 * len] = '\0';
-	return buf;
-}
 
 /* ---- hashing ---- */
 
@@ -163,8 +153,8 @@ int image_check_header(const struct image *img, const char *file, const unsigned
 	if (memcmp(h + IMAGE_HEADER_ID_OFF, img->parts.id, IMAGE_ID_SIZE)) {
 		log_error("snapshot %s: %s belongs to another snapshot (id %s; the manifest's is "
 			  "%s)",
-			  img->path, file, hex(h + IMAGE_HEADER_ID_OFF, IMAGE_ID_SIZE, a),
-			  hex(img->parts.id, IMAGE_ID_SIZE, b));
+			  img->path, file, hex_encode(h + IMAGE_HEADER_ID_OFF, IMAGE_ID_SIZE, a),
+			  hex_encode(img->parts.id, IMAGE_ID_SIZE, b));
 		return -EINVAL;
 	}
 	for (i = 12; i < len; i++)
@@ -326,12 +316,14 @@ int image_check_part(const struct image *img, const char *name, uint64_t size,
 	if (sha256 && memcmp(sha256, p->sha256, IMAGE_SHA256_SIZE)) {
 		log_error("snapshot %s: %s: SHA-256 %s does not match the manifest's %s: damaged, "
 			  "edited, or not this snapshot's",
-			  img->path, name, hex(sha256, IMAGE_SHA256_SIZE, a),
-			  hex(p->sha256, IMAGE_SHA256_SIZE, b));
+			  img->path, name, hex_encode(sha256, IMAGE_SHA256_SIZE, a),
+			  hex_encode(p->sha256, IMAGE_SHA256_SIZE, b));
 		return -EINVAL;
 	}
 	return 0;
 }
+
+static int check_bytes(const struct image *img);
 
 int image_read_child(const struct image *root, const struct image_child *c,
 		     struct image **ret_img)
@@ -359,10 +351,12 @@ int image_read_child(const struct image *root, const struct image_child *c,
 	ret = image_read_at(fd, path, &img);
 	if (ret)
 		return ret;
-	if (image_check_part(root, name, img->manifest_size, img->manifest_sha256)) {
+	if (image_check_part(root, name, img->manifest_size, img->manifest_sha256) ||
+	    (root->is_signed == IMAGE_SIGNED_WITH_BYTES && check_bytes(img))) {
 		image_free(img);
 		return -EINVAL;
 	}
+	img->is_signed = root->is_signed; /* through the root's signature */
 	*ret_img = img;
 	return 0;
 }
@@ -456,4 +450,125 @@ int image_verify(const struct image *img)
 	verify_runs(&v);
 	image_for_each_blob(img, verify_blob, &v);
 	return v.problems ? -EINVAL : 0;
+}
+
+/* ---- signatures (thaw dump --key-file) ---- */
+
+/*
+ * manifest.sig: 64 hex digits and a newline, HMAC-SHA-256 under a subkey
+ * of the key file's key, of the SHA-256 of manifest.json.  The manifest
+ * binds every other file, so this signs the snapshot (a tree's root signs
+ * its children's manifests through its parts).
+ */
+#define SIG_FILE "manifest.sig"
+#define SIG_LEN (2 * IMAGE_SHA256_SIZE + 1)
+
+static int signature(const uint8_t key[IMAGE_KEY_SIZE], const uint8_t manifest[IMAGE_SHA256_SIZE],
+		     char out[SIG_LEN + 1])
+{
+	static const char label[] = "thaw manifest signature";
+	uint8_t subkey[IMAGE_SHA256_SIZE], mac[IMAGE_SHA256_SIZE];
+	unsigned int len = sizeof(subkey);
+
+	if (!HMAC(EVP_sha256(), key, IMAGE_KEY_SIZE, (const uint8_t *)label, sizeof(label) - 1,
+		  subkey, &len) ||
+	    !HMAC(EVP_sha256(), subkey, sizeof(subkey), manifest, IMAGE_SHA256_SIZE, mac, &len)) {
+		OPENSSL_cleanse(subkey, sizeof(subkey));
+		log_error("HMAC-SHA-256 failed");
+		return -ENOMEM;
+	}
+	OPENSSL_cleanse(subkey, sizeof(subkey));
+	hex_encode(mac, sizeof(mac), out);
+	out[SIG_LEN - 1] = '\n';
+	out[SIG_LEN] = '\0';
+	return 0;
+}
+
+int image_sign(const char *dir, const uint8_t key[IMAGE_KEY_SIZE])
+{
+	char sig[SIG_LEN + 1], tmp[32];
+	struct image *img;
+	int fd, ret;
+
+	ret = image_read(dir, &img); /* what is signed is what a reader would accept */
+	if (ret)
+		return ret;
+	ret = signature(key, img->manifest_sha256, sig);
+	if (ret)
+		goto out;
+	snprintf(tmp, sizeof(tmp), SIG_FILE ".tmp-%d", (int)getpid());
+	fd = openat(img->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = log_errno("snapshot %s: cannot create %s", dir, tmp);
+		goto out;
+	}
+	if (write(fd, sig, SIG_LEN) != SIG_LEN || fsync(fd)) {
+		ret = log_errno("snapshot %s: writing %s", dir, SIG_FILE);
+		close(fd);
+		unlinkat(img->dir_fd, tmp, 0);
+		goto out;
+	}
+	close(fd);
+	if (renameat(img->dir_fd, tmp, img->dir_fd, SIG_FILE) || fsync(img->dir_fd)) {
+		ret = log_errno("snapshot %s: publishing %s", dir, SIG_FILE);
+		unlinkat(img->dir_fd, tmp, 0);
+	}
+out:
+	image_free(img);
+	return ret;
+}
+
+/* The pages and data of img and, for a tree, of every child are hashed in full. */
+static int check_bytes(const struct image *img)
+{
+	struct verify v = { img, 0 };
+
+	verify_file(&v, "pages.img", img->pages_fd);
+	verify_file(&v, "data.img", img->data_fd);
+	return v.problems ? -EINVAL : 0;
+}
+
+int image_read_signed(const char *dir, const uint8_t key[IMAGE_KEY_SIZE], bool with_bytes,
+		      struct image **ret_img)
+{
+	char want[SIG_LEN + 1], have[SIG_LEN + 1] = { 0 }, what[PATH_MAX + 16];
+	struct image *img;
+	struct stat st;
+	int fd, ret;
+
+	*ret_img = NULL;
+	ret = image_read(dir, &img);
+	if (ret)
+		return ret;
+	snprintf(what, sizeof(what), "snapshot %s", dir);
+	fd = trust_openat_file(what, img->dir_fd, SIG_FILE, &st);
+	if (fd == -ENOENT)
+		log_error("snapshot %s: no %s: it is not signed, and a key was given", dir,
+			  SIG_FILE);
+	if (fd < 0) {
+		ret = fd == -ENOENT ? -EPERM : fd;
+		goto fail;
+	}
+	ret = st.st_size == SIG_LEN && pread(fd, have, SIG_LEN, 0) == SIG_LEN ? 0 : -EINVAL;
+	close(fd);
+	if (!ret)
+		ret = signature(key, img->manifest_sha256, want);
+	if (!ret && CRYPTO_memcmp(want, have, SIG_LEN))
+		ret = -EPERM;
+	if (ret) {
+		log_error("snapshot %s: %s does not sign this manifest with this key: refusing it",
+			  dir, SIG_FILE);
+		goto fail;
+	}
+	/* a key means the files may lie where others can write: crcs are no proof */
+	img->is_signed = with_bytes ? IMAGE_SIGNED_WITH_BYTES : IMAGE_SIGNED;
+	if (with_bytes && check_bytes(img)) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	*ret_img = img;
+	return 0;
+fail:
+	image_free(img);
+	return ret;
 }

@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "base/hex.h"
 #include "image/image-internal.h"
 #include "image/image-record.h"
 
@@ -898,17 +899,6 @@ static int get_octal(struct dec *d, json_t *obj, const char *where, const char *
 	}
 	*out = (uint32_t)n;
 	return 0;
-}
-
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*

@@ -761,6 +761,14 @@ struct image_parts {
 
 struct evp_md_ctx_st; /* OpenSSL's EVP_MD_CTX, while writing */
 
+#define IMAGE_KEY_SIZE 32 /* a key file's key (base/keyfile.h) */
+
+enum image_signed {
+	IMAGE_UNSIGNED, /* read without a key */
+	IMAGE_SIGNED, /* its manifest's signature checked */
+	IMAGE_SIGNED_WITH_BYTES, /* and pages.img and data.img hashed in full */
+};
+
 struct image {
 	uint32_t version;
 	struct image_host host;
@@ -815,6 +823,7 @@ struct image {
 	/* while reading: SHA-256 and size of the manifest.json read (a tree's root binds them) */
 	uint8_t manifest_sha256[IMAGE_SHA256_SIZE];
 	uint64_t manifest_size;
+	uint8_t is_signed; /* enum image_signed: read by image_read_signed() (or its root was) */
 };
 
 /*
@@ -850,6 +859,19 @@ int image_read_child(const struct image *root, const struct image_child *c,
  * thaw inspect runs; a restore checks the same bytes as it reads them.
  */
 int image_verify(const struct image *img) __attribute__((warn_unused_result));
+/*
+ * Signatures (thaw dump --key-file, docs/security.md).  image_sign() writes
+ * manifest.sig into a published snapshot: an HMAC-SHA-256, under key, of its
+ * manifest, which binds every other file.  image_read_signed() is
+ * image_read() that also refuses a snapshot whose manifest is unsigned or
+ * signed otherwise and, with with_bytes, hashes pages.img and data.img (a
+ * tree's children's too, as image_read_child() reads them) in full: with a
+ * key, the files may lie where others can write, and a crc is no proof.
+ */
+int image_sign(const char *dir, const uint8_t key[IMAGE_KEY_SIZE])
+	__attribute__((warn_unused_result));
+int image_read_signed(const char *dir, const uint8_t key[IMAGE_KEY_SIZE], bool with_bytes,
+		      struct image **ret_img) __attribute__((warn_unused_result));
 /* Reads a blob into a fresh buffer (caller frees), verifying its crc. */
 int image_read_blob(const struct image *img, const struct image_blob *blob, void **ret_data)
 	__attribute__((warn_unused_result));

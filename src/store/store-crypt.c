@@ -17,54 +17,14 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "base/keyfile.h"
 #include "base/log.h"
 #include "store/store-internal.h"
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* A key file holds 32 raw bytes or 64 hex digits (a trailing newline allowed). */
+/* A key file holds 32 raw bytes or 64 hex digits (base/keyfile.h). */
 int store_key_load(const char *path, struct store_key *key)
 {
-	uint8_t buf[130];
-	ssize_t n;
-	int fd, i;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return log_errno("key file %s", path);
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0)
-		return log_errno("key file %s", path);
-	if (n == 32) {
-		memcpy(key->k, buf, 32);
-		return 0;
-	}
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n != 64) {
-		log_error("key file %s: want 32 raw bytes or 64 hex digits", path);
-		return -EINVAL;
-	}
-	for (i = 0; i < 32; i++) {
-		int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			log_error("key file %s: want 32 raw bytes or 64 hex digits", path);
-			return -EINVAL;
-		}
-		key->k[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return key_file_load(path, key->k);
 }
 
 void store_key_derive(const struct store_key *key, const char *label, const void *data,

@@ -3,9 +3,10 @@
 # snapshot or a store that someone besides root (or the caller) owns or can
 # write, at any level above it too; a FIFO or a link where a file should be
 # (bounded: a hang is a failure, not a stuck suite); files of two dumps mixed
-# in one directory, an index edited with its crcs recomputed.  Every refusal
-# names the path and what is wrong with it and starts nothing.  thaw inspect
-# reads every byte and fails on damaged pages or blobs.
+# in one directory, an index edited with its crcs recomputed; with
+# --key-file, a snapshot unsigned, signed with another key, or edited.  Every
+# refusal names the path and what is wrong with it and starts nothing.  thaw
+# inspect reads every byte and fails on damaged pages or blobs.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../store/store-lib.sh"
 . "$(dirname "$0")/../treelib.sh"
@@ -25,10 +26,11 @@ copy() {
 	echo "$TMP/$1"
 }
 
-# inspect_fails NAME DIR REGEX: thaw inspect (bounded) exits 1 with a message matching REGEX
+# inspect_fails NAME DIR REGEX [ARGS...]: thaw inspect (bounded) exits 1 with a message matching REGEX
 inspect_fails() {
 	local name=$1 dir=$2 re=$3 rc
-	timeout -k 5 30 "$THAW" inspect "$dir" >"$TMP/$name.inspect" 2>&1
+	shift 3
+	timeout -k 5 30 "$THAW" inspect "$dir" "$@" >"$TMP/$name.inspect" 2>&1
 	rc=$?
 	[ $rc = 124 ] || [ $rc = 137 ] && fail "$name: thaw inspect hung"
 	[ $rc = 1 ] || fail "$name: thaw inspect exited $rc, want 1: $(tail -n 3 "$TMP/$name.inspect")"
@@ -162,6 +164,17 @@ grep -q "is not a regular file" "$TMP/snaps.log" ||
 
 # ---- the files of a snapshot are bound together (docs/security.md) ----
 
+# CRC-32C for the edits below, which recompute every crc as an editor would
+cat >"$TMP/crc32c.py" <<'PY'
+def crc32c(data):
+    crc = 0xffffffff
+    for x in data:
+        crc ^= x
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
+    return crc ^ 0xffffffff
+PY
+
 # two dumps of one process: any file of the second in the first's directory is refused
 start again "$PROGS/basic" --threads 2
 wait_ready again
@@ -183,17 +196,12 @@ refused mixed-manifest "$d" "belongs to another snapshot"
 # pages.idx edited, its crcs recomputed: two runs of one size swap their page data
 # (offset and crc), so each run's crc still matches what it reads: wrong memory
 d=$(copy edited-idx)
-python3 - "$d/pages.idx" <<'PY' || fail "editing pages.idx"
-import struct, sys, zlib
+python3 - "$d/pages.idx" "$TMP" <<'PY' || fail "editing pages.idx"
+import struct, sys
+sys.path.insert(0, sys.argv[2])
+from crc32c import crc32c
 path = sys.argv[1]
 b = bytearray(open(path, "rb").read())
-def crc32c(data):
-    crc = 0xffffffff
-    for x in data:
-        crc ^= x
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82f63b78 if crc & 1 else 0)
-    return crc ^ 0xffffffff
 H = 48
 runs = {}
 for i in range((len(b) - H) // 32):
@@ -247,6 +255,55 @@ flip_at "$d/data.img" $((off + 10))
 inspect_fails damaged-blob "$d" "data.img: blob at offset $off .*crc mismatch"
 "$THAW" inspect "$TMP/snap" >"$TMP/good.inspect" 2>&1 || fail "inspect of the good snapshot failed"
 grep -q "integrity .*every byte checked" "$TMP/good.inspect" || fail "inspect does not say it checked"
+
+# ---- --key-file: a signed snapshot, refused unsigned, signed otherwise, or edited ----
+head -c 32 /dev/urandom >"$TMP/key"
+head -c 32 /dev/urandom >"$TMP/key2"
+chmod 600 "$TMP/key" "$TMP/key2"
+start signed "$PROGS/basic" --threads 2
+wait_ready signed
+dump_ok "$PID" "$TMP/signed" --leave-running --key-file "$TMP/key"
+[ -f "$TMP/signed/manifest.sig" ] || fail "dump --key-file wrote no manifest.sig"
+"$THAW" inspect --key-file "$TMP/key" "$TMP/signed" >"$TMP/signed.inspect" 2>&1 ||
+	fail "inspect with the right key failed: $(tail -n 3 "$TMP/signed.inspect")"
+inspect_fails signed-wrong-key "$TMP/signed" "manifest.sig does not sign this manifest" \
+	--key-file "$TMP/key2"
+inspect_fails signed-unsigned "$TMP/snap" "no manifest.sig: it is not signed" --key-file "$TMP/key"
+key_refused() {
+	local name=$1 dir=$2 key=$3 re=$4 rc
+	timeout -k 5 60 "$THAW" restore --dir "$dir" --key-file "$key" --detach \
+		--pidfile "$TMP/$name.pid" </dev/null >/dev/null 2>"$TMP/$name.err"
+	rc=$?
+	[ -s "$TMP/$name.pid" ] && track_restored "$(cat "$TMP/$name.pid")" &&
+		fail "$name: a refused restore started a process"
+	[ $rc = 1 ] || fail "$name: restore --key-file exited $rc, want 1"
+	grep -qE "$re" "$TMP/$name.err" || fail "$name: no '$re': $(head -n 3 "$TMP/$name.err")"
+}
+key_refused key-wrong "$TMP/signed" "$TMP/key2" "does not sign this manifest with this key"
+key_refused key-unsigned "$TMP/snap" "$TMP/key" "not signed, and a key was given"
+# an edit with every crc right, which a restore without the key would take
+cp -a "$TMP/signed" "$TMP/signed-edited"
+python3 - "$TMP/signed-edited" "$TMP" <<'PY' || fail "editing the manifest"
+import json, sys
+sys.path.insert(0, sys.argv[2])
+from crc32c import crc32c
+d = sys.argv[1]
+m = json.load(open(d + "/manifest.json"))
+m["process"]["umask"] = "077"
+text = json.dumps(m).encode()
+open(d + "/manifest.json", "wb").write(text)
+open(d + "/manifest.crc", "w").write("%08x\n" % crc32c(text))
+PY
+"$THAW" inspect --no-verify "$TMP/signed-edited" >/dev/null 2>&1 ||
+	fail "the edited manifest does not read without a key: the test edits the wrong thing"
+key_refused key-edited "$TMP/signed-edited" "$TMP/key" "does not sign this manifest"
+restore_detached signed-ok "$TMP/signed" --key-file "$TMP/key"
+kill -KILL "$PID"
+# through a store: signed before it is put, checked after it is rebuilt
+"$THAW" dump --pid "$(cat "$TMP/signed.pid")" --store "$TMP/kstore" --name k \
+	--key-file "$TMP/key" >"$TMP/kdump.log" 2>&1 || fail "dump --store --key-file: $(tail -n 3 "$TMP/kdump.log")"
+restore_detached_from signed-store --store "$TMP/kstore" --name k --key-file "$TMP/key"
+finish signed-store "$PID"
 
 # the good snapshot still restores: the refusals above were the damage
 restore_detached good "$TMP/snap"

@@ -1615,6 +1615,84 @@ static void test_verify(void **state)
 	scratch_remove(&s);
 }
 
+static int read_signed_captured(const char *dir, const uint8_t *key, bool with_bytes,
+				struct image **ret)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(2), ret_code;
+
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	ret_code = image_read_signed(dir, key, with_bytes, ret);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	captured[fread(captured, 1, sizeof(captured) - 1, tmp)] = '\0';
+	fclose(tmp);
+	return ret_code;
+}
+
+static void tweak_umask(json_t *root)
+{
+	json_object_set_new(json_object_get(root, "process"), "umask", json_string("077"));
+}
+
+/* thaw dump --key-file: a signed manifest, refused unsigned, signed otherwise, or edited. */
+static void test_signed(void **state)
+{
+	uint8_t key[IMAGE_KEY_SIZE], other[IMAGE_KEY_SIZE];
+	struct scratch s;
+	struct image *img, *c;
+
+	(void)state;
+	memset(key, 0x11, sizeof(key));
+	memset(other, 0x22, sizeof(other));
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	assert_int_equal(read_signed_captured(s.snap, key, true, &img), -EPERM);
+	assert_non_null(strstr(captured, "no manifest.sig: it is not signed"));
+	assert_int_equal(image_sign(s.snap, key), 0);
+	assert_int_equal(read_signed_captured(s.snap, key, true, &img), 0);
+	assert_int_equal(img->is_signed, IMAGE_SIGNED_WITH_BYTES);
+	assert_int_equal(image_read_child(img, &img->children[0], &c), 0);
+	image_free(c);
+	image_free(img);
+	assert_int_equal(read_signed_captured(s.snap, other, true, &img), -EPERM);
+	assert_non_null(strstr(captured, "does not sign this manifest with this key"));
+	/* an edit that keeps every crc right, which image_read() alone accepts */
+	mutate_manifest(s.snap, tweak_umask);
+	assert_int_equal(image_read(s.snap, &img), 0);
+	image_free(img);
+	assert_int_equal(read_signed_captured(s.snap, key, true, &img), -EPERM);
+	scratch_remove(&s);
+
+	/* page bytes changed in place: restore's run crc is no proof, the signed digest is */
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	assert_int_equal(image_sign(s.snap, key), 0);
+	poke(s.snap, "pages.img", PAGE + 3, 0x77);
+	assert_int_equal(read_signed_captured(s.snap, key, false, &img), 0); /* signature only */
+	image_free(img);
+	assert_int_equal(read_signed_captured(s.snap, key, true, &img), -EINVAL);
+	assert_non_null(strstr(captured, "pages.img: SHA-256"));
+	scratch_remove(&s);
+
+	/* and a tree's process, bound through the signed root */
+	scratch_make(&s);
+	make_snapshot(s.snap);
+	assert_int_equal(image_sign(s.snap, key), 0);
+	{
+		char child[400];
+
+		snprintf(child, sizeof(child), "%s/proc-7", s.snap);
+		poke(child, "data.img", 32 + 1, 0x77); /* past its header */
+	}
+	assert_int_equal(read_signed_captured(s.snap, key, true, &img), 0);
+	assert_int_equal(image_read_child(img, &img->children[0], &c), -EINVAL);
+	image_free(img);
+	scratch_remove(&s);
+}
+
 /* Hostile manifests straight into the parser: each refused with a message, none crashes. */
 static void test_hostile_json(void **state)
 {
@@ -2253,6 +2331,7 @@ int main(void)
 		cmocka_unit_test(test_mixed_dumps),
 		cmocka_unit_test(test_bound_files),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_signed),
 		cmocka_unit_test(test_hostile_json),
 		cmocka_unit_test(test_socket_attrs),
 		cmocka_unit_test(test_record_tables),
