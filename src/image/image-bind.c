@@ -158,7 +158,7 @@ int image_check_header(const struct image *img, const char *file, const unsigned
 		return -EINVAL;
 	}
 	for (i = 12; i < len; i++)
-		if (h[i] && (i < IMAGE_HEADER_ID_OFF || i >= IMAGE_HEADER_ID_OFF + IMAGE_ID_SIZE)) {
+		if ((i < IMAGE_HEADER_ID_OFF || i >= IMAGE_HEADER_ID_OFF + IMAGE_ID_SIZE) && h[i]) {
 			log_error("snapshot %s: %s: reserved header byte %zu is not zero", img->path,
 				  file, i);
 			return -EINVAL;
