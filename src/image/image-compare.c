@@ -702,8 +702,9 @@ static bool both_refer(struct image_compare *c, const char *name, int32_t d, uin
 	return false;
 }
 
+/* is_held: reached through an fd (a mapped file or an executable is no output file). */
 static bool differ_file(struct image_compare *c, const char *name, const struct image *di,
-			int32_t d, const struct image *ri, int32_t r)
+			int32_t d, const struct image *ri, int32_t r, bool is_held)
 {
 	struct mark m;
 	bool differ;
@@ -713,8 +714,8 @@ static bool differ_file(struct image_compare *c, const char *name, const struct 
 	m = reroot(c, name, "files[]");
 	if (di->files[d].is_deleted)
 		c->when |= WHEN_DELETED;
-	if (!S_ISREG(di->files[d].mode) || image_file_is_output(di, d) ||
-	    image_file_is_shm_object(di, &di->files[d]))
+	if (!S_ISREG(di->files[d].mode) || image_file_is_shm_object(di, &di->files[d]) ||
+	    (is_held && image_file_is_output(di, d)))
 		c->when |= WHEN_TYPE_ONLY;
 	differ = differ_record(c, &image_file_record, &di->files[d], &ri->files[r]);
 	pop(c, m);
@@ -777,7 +778,7 @@ static bool differ_proc(struct image_compare *c, const struct image *di, const s
 		 DIFFER(c, "umask", IMAGE_F_OCTAL, d->umask, r->umask) ||
 		 DIFFER(c, "personality", IMAGE_F_HEX32, d->personality, r->personality) ||
 		 differ_str(c, "cwd", d->cwd, r->cwd) ||
-		 differ_file(c, "exe", di, d->exe, ri, r->exe);
+		 differ_file(c, "exe", di, d->exe, ri, r->exe, false);
 	if (!differ) {
 		e = push(c, "mm");
 		differ = differ_record(c, &image_mm_record, &d->mm, &r->mm);
@@ -901,7 +902,7 @@ static bool differ_vma(struct image_compare *c, const struct image *di,
 	       DIFFER(c, "flags", IMAGE_F_HEX32, d->flags, r->flags) ||
 	       DIFFER(c, "madvise", IMAGE_F_HEX32, d->madv, r->madv) ||
 	       DIFFER(c, "pgoff", IMAGE_F_HEX64, d->pgoff, r->pgoff) ||
-	       differ_file(c, "file", di, d->file, ri, r->file) ||
+	       differ_file(c, "file", di, d->file, ri, r->file, false) ||
 	       differ_shmem(c, "shmem", di, d->shmem, ri, r->shmem) ||
 	       differ_str(c, "name", d->name, r->name);
 }
@@ -1098,7 +1099,7 @@ static bool differ_fd(struct image_compare *c, const struct image *di, const str
 	       DIFFER(c, "cloexec", IMAGE_F_BOOL, d->cloexec, r->cloexec) ||
 	       DIFFER(c, "pos", IMAGE_F_U64, d->pos, r->pos) ||
 	       DIFFER(c, "share", IMAGE_F_U64, d->share, r->share) ||
-	       differ_file(c, "file", di, d->file, ri, r->file) ||
+	       differ_file(c, "file", di, d->file, ri, r->file, true) ||
 	       differ_fd_kind(c, di, d, ri, r);
 }
 
