@@ -45,6 +45,8 @@ struct mem_dump {
 	struct image *img;
 	int pagemap_fd;
 	int mem_fd;
+	const struct proc_map *last_file; /* the last VMA mapped from a file, and its index */
+	int32_t last_file_idx;
 	uint64_t *pm; /* pagemap entries of one batch */
 	unsigned char *buf; /* page data of one batch */
 };
@@ -264,10 +266,20 @@ static int classify(struct mem_dump *md, const struct proc_map *m, struct image_
 		v->kind = IMAGE_VMA_ANON;
 	} else {
 		v->kind = m->is_shared ? IMAGE_VMA_FILE_SHARED : IMAGE_VMA_FILE_PRIVATE;
+		/* a library is mapped 4 or 5 times in a row: one stat of it will do */
+		if (md->last_file && md->last_file->ino == m->ino &&
+		    md->last_file->dev_major == m->dev_major &&
+		    md->last_file->dev_minor == m->dev_minor &&
+		    md->last_file->is_deleted == m->is_deleted && !strcmp(md->last_file->name, m->name)) {
+			v->file = md->last_file_idx;
+			return 0;
+		}
 		ret = files_add(md->img, pid, path, m->name, m->is_deleted);
 		if (ret < 0)
 			return ret;
 		v->file = ret;
+		md->last_file = m;
+		md->last_file_idx = ret;
 	}
 	return 0;
 }
