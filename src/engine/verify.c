@@ -234,7 +234,7 @@ int verify_restored(struct image *const *imgs, uint32_t nr, pid_t root, const ch
 	const struct snapshot snap = { imgs, nr };
 	struct frozen_tree fz;
 	struct image **got = NULL;
-	double t0 = now_ms();
+	double t0 = now_ms(), t1;
 	size_t i;
 	int ret;
 
@@ -248,10 +248,13 @@ int verify_restored(struct image *const *imgs, uint32_t nr, pid_t root, const ch
 		frozen_tree_release(&fz, false);
 		return ret;
 	}
+	t1 = now_ms();
 	ret = compare_tree(&snap, &fz, got, path);
 	if (ret == 0)
-		log_debug("snapshot %s: %zu restored process%s verified in %.1f ms", path, fz.nr,
-			  fz.nr == 1 ? "" : "es", now_ms() - t0);
+		log_debug("snapshot %s: %zu restored process%s verified in %.1f ms (read back "
+			  "%.1f ms, compared %.1f ms)",
+			  path, fz.nr, fz.nr == 1 ? "" : "es", now_ms() - t0, t1 - t0,
+			  now_ms() - t1);
 	for (i = 0; i < fz.nr; i++)
 		image_free(got[i]);
 	free(got);
