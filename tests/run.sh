@@ -11,6 +11,12 @@
 # binary was not built is a failure, not a skip.  The last line is always
 # "N passed, N failed" (", N skipped" when any) and the exit status is 1 when
 # anything failed.
+#
+# Every restore the suite makes is verified (THAW_VERIFY=1: thaw restore and
+# thaw run read the restored program back before it runs and compare it with
+# its snapshot; README.md, "Restore"), so that any test that restores also
+# checks that nothing came back different.  THAW_VERIFY=0 in the caller's
+# environment runs the suite without it.
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
@@ -24,6 +30,7 @@ for fd in /proc/$$/fd/*; do
 		[ -e "/proc/$$/fd/$fd" ] && eval "exec $fd>&-"
 done
 export BUILD=${BUILD:-build}
+export THAW_VERIFY=${THAW_VERIFY:-1}
 FILTER=${1:-}
 LOGS=$BUILD/test-logs
 mkdir -p "$LOGS" || exit 1

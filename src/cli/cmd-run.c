@@ -16,6 +16,7 @@ static void run_usage(FILE *out)
 		"usage: thaw run [--store DIR|URL [--chunk-store] [--cache DIR] [--key-file F]\n"
 		"                [--chunk-size BYTES]]\n"
 		"                [--name NAME] [--env-ignore VAR]... [--no-snapshot] [--verify-digest]\n"
+		"                [--verify]\n"
 		"                [--fixed-layout]\n"
 		"                [--json-events FILE] [--snap-on-stdout RE | --snap-on-port PORT |\n"
 		"                --snap-on-http URL [--snap-delay S] [--warmup URL]] -- CMD [ARGS...]\n"
@@ -45,6 +46,9 @@ static void run_usage(FILE *out)
 		"  --no-snapshot       neither restore nor snapshot: a plain start under thaw\n"
 		"  --verify-digest     also check mapped and open files by SHA-256 content\n"
 		"                      (slow for big programs; also THAW_VERIFY_DIGEST=1)\n"
+		"  --verify            read a restored program back before it runs and compare it\n"
+		"                      with its snapshot; a difference is a cold start that says\n"
+		"                      what differs (also THAW_VERIFY=1)\n"
 		"  --json-events FILE  append events as JSON lines to FILE\n"
 		"\n"
 		"Snapshot points for a program that cannot be changed (it is not told):\n"
@@ -80,6 +84,7 @@ int cmd_run(int argc, char **argv)
 		{ "env-ignore", required_argument, NULL, 'e' },
 		{ "no-snapshot", no_argument, NULL, 'N' },
 		{ "verify-digest", no_argument, NULL, 'V' },
+		{ "verify", no_argument, NULL, 'v' },
 		{ "json-events", required_argument, NULL, 'j' },
 		{ "snap-on-stdout", required_argument, NULL, 'S' },
 		{ "snap-on-port", required_argument, NULL, 'P' },
@@ -150,6 +155,9 @@ int cmd_run(int argc, char **argv)
 		case 'V':
 			opts.verify_digest = true;
 			break;
+		case 'v':
+			opts.verify = true;
+			break;
 		case 'j':
 			opts.json_events = optarg;
 			break;
@@ -216,6 +224,7 @@ int cmd_run(int argc, char **argv)
 	if (opts.warmup_url && !count_given)
 		opts.warmup_count = 1;
 	opts.argv = argv + optind;
+	opts.verify = cli_verify_wanted(opts.verify);
 	if (runtime_run(&opts, &status) < 0 && status == 0)
 		status = 1;
 	free(ignore);

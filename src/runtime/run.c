@@ -866,6 +866,7 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 	}
 	o.dir = dir;
 	o.image = img;
+	o.verify = r->opts->verify;
 	o.ret_init_pid = &r->init;
 	o.ret_program_pid = &r->program;
 	if (sr)

@@ -36,6 +36,7 @@ struct runtime_run_opts {
 	const char *name; /* NULL: derived from the command */
 	bool no_snapshot; /* neither restore nor snapshot: a plain start under thaw */
 	bool verify_digest; /* also compare file contents by SHA-256 (or THAW_VERIFY_DIGEST=1) */
+	bool verify; /* restores read back and compared before they run (engine_restore_opts) */
 	bool fixed_layout; /* start CMD without address-space randomisation; part of the key */
 	const char *json_events; /* append JSON lines here, or NULL */
 	const char *const *env_ignore; /* names (NAME or PREFIX*) left out of the key */
