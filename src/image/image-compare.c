@@ -95,6 +95,10 @@ static const struct exception exceptions[] = {
 	  "how the thread stood in a system call when frozen: restore resumes it from "
 	  "registers normalised for that (regs.c), so it reads as running" },
 	{ "threads[].syscall_nr", RULE_SKIP, WHEN_ALWAYS, NULL, "as threads[].state" },
+	{ "vmas[]", RULE_NORMALISED, WHEN_ALWAYS, NULL,
+	  "adjacent mappings alike in all that is compared (anonymous, or of one file or shmem "
+	  "object at contiguous offsets) are compared as one: the kernel merges what the "
+	  "restorer maps side by side, where the process had made them apart" },
 	{ "vmas[].pages", RULE_SKIP, WHEN_ALWAYS, NULL,
 	  "statistics of the dump; verification reads no pages" },
 	{ "files", RULE_SKIP, WHEN_ALWAYS, NULL,
@@ -616,6 +620,17 @@ static bool differ_record(struct image_compare *c, const struct image_record *re
 	return false;
 }
 
+/* A record embedded by hand in a hand-written part, under its manifest key. */
+static bool differ_sub(struct image_compare *c, const char *name, const struct image_record *rec,
+		       const void *d, const void *r)
+{
+	struct mark m = push(c, "%s", name);
+	bool differ = !skipped_here(c) && differ_record(c, rec, d, r);
+
+	pop(c, m);
+	return differ;
+}
+
 static bool differ_sections(struct image_compare *c, const struct image_section *secs,
 			    uint32_t nr, const void *d, const void *r)
 {
@@ -779,12 +794,8 @@ static bool differ_proc(struct image_compare *c, const struct image *di, const s
 		 DIFFER(c, "personality", IMAGE_F_HEX32, d->personality, r->personality) ||
 		 differ_str(c, "cwd", d->cwd, r->cwd) ||
 		 differ_file(c, "exe", di, d->exe, ri, r->exe, false);
-	if (!differ) {
-		e = push(c, "mm");
-		differ = differ_record(c, &image_mm_record, &d->mm, &r->mm);
-		pop(c, e);
-	}
-	differ = differ || differ_blob(c, "auxv", &d->auxv, &r->auxv);
+	differ = differ || differ_sub(c, "mm", &image_mm_record, &d->mm, &r->mm) ||
+		 differ_blob(c, "auxv", &d->auxv, &r->auxv);
 	for (i = 0; !differ && i < IMAGE_NR_RLIMITS; i++) {
 		e = push(c, "rlimits[%s]", image_rlimit_name(i));
 		differ = DIFFER(c, "cur", IMAGE_F_U64, d->rlimits[i].cur, r->rlimits[i].cur) ||
@@ -824,12 +835,8 @@ static bool differ_thread(struct image_compare *c, const struct image_thread *d,
 	differ = differ_chars(c, "comm", d->comm, r->comm, sizeof(d->comm)) ||
 		 differ_enum(c, "state", image_thread_state_name, d->state, r->state) ||
 		 DIFFER_INT(c, "syscall_nr", d->syscall_nr, r->syscall_nr);
-	if (!differ) {
-		m = push(c, "regs");
-		differ = differ_record(c, &image_regs_record, &d->regs, &r->regs);
-		pop(c, m);
-	}
-	differ = differ || differ_blob(c, "xsave", &d->xsave, &r->xsave) ||
+	differ = differ || differ_sub(c, "regs", &image_regs_record, &d->regs, &r->regs) ||
+		 differ_blob(c, "xsave", &d->xsave, &r->xsave) ||
 		 DIFFER(c, "sigmask", IMAGE_F_HEX64, d->sigmask, r->sigmask) ||
 		 DIFFER(c, "clear_child_tid", IMAGE_F_HEX64, d->clear_child_tid, r->clear_child_tid) ||
 		 DIFFER(c, "robust_list", IMAGE_F_HEX64, d->robust_list, r->robust_list) ||
@@ -907,15 +914,70 @@ static bool differ_vma(struct image_compare *c, const struct image *di,
 	       differ_str(c, "name", d->name, r->name);
 }
 
-/* VMAs pair by start address, in order. */
+static bool is_placed_name(const char *name)
+{
+	return name && (!strcmp(name, "[heap]") || !strcmp(name, "[stack]"));
+}
+
+/* b goes on a: anonymous, or of one file or shmem object at contiguous offsets, alike otherwise. */
+static bool vmas_join(const struct image_vma *a, const struct image_vma *b)
+{
+	bool a_named = a->name && *a->name && !is_placed_name(a->name);
+	bool b_named = b->name && *b->name && !is_placed_name(b->name);
+
+	if (a->end != b->start || a->prot != b->prot || a->kind != b->kind ||
+	    a->flags != b->flags || a->madv != b->madv || a->file != b->file ||
+	    a->shmem != b->shmem)
+		return false;
+	if (a->kind != IMAGE_VMA_ANON && b->pgoff != a->pgoff + (a->end - a->start))
+		return false;
+	if (a->kind > IMAGE_VMA_SHMEM) /* the vDSO family: fixed by the kernel */
+		return false;
+	/* [heap] and [stack] are named by where they lie, and a merge keeps the name */
+	return (!a_named && !b_named) || (a->name && b->name && !strcmp(a->name, b->name));
+}
+
+/*
+ * The VMAs of img as runs of mappings vmas_join() puts together (exceptions[],
+ * "vmas[]"): one VMA each, its end the run's, named [heap] or [stack] if any
+ * part is.  NULL when out of memory.
+ */
+static struct image_vma *vma_runs(const struct image *img, uint32_t *ret_nr)
+{
+	struct image_vma *runs = malloc(((size_t)img->nr_vmas + 1) * sizeof(*runs));
+	uint32_t i, n = 0;
+
+	if (!runs)
+		return NULL;
+	for (i = 0; i < img->nr_vmas; i++) {
+		const struct image_vma *v = &img->vmas[i];
+
+		if (n && vmas_join(&img->vmas[i - 1], v)) {
+			runs[n - 1].end = v->end;
+			if (is_placed_name(v->name))
+				runs[n - 1].name = v->name;
+			continue;
+		}
+		runs[n++] = *v;
+	}
+	*ret_nr = n;
+	return runs;
+}
+
+/* VMAs pair by start address, in order, as runs of what the kernel may merge. */
 static bool differ_vmas(struct image_compare *c, const struct image *di, const struct image *ri)
 {
-	uint32_t i = 0, j = 0;
+	uint32_t i = 0, j = 0, nd = 0, nr = 0;
+	struct image_vma *dv = vma_runs(di, &nd), *rv = vma_runs(ri, &nr);
 	bool differ = false;
 
-	while (!differ && (i < di->nr_vmas || j < ri->nr_vmas)) {
-		const struct image_vma *d = i < di->nr_vmas ? &di->vmas[i] : NULL;
-		const struct image_vma *r = j < ri->nr_vmas ? &ri->vmas[j] : NULL;
+	if (!dv || !rv) {
+		c->err = -ENOMEM;
+		differ = report(c, "out of memory");
+	}
+	while (!differ && (i < nd || j < nr)) {
+		const struct image_vma *d = i < nd ? &dv[i] : NULL;
+		const struct image_vma *r = j < nr ? &rv[j] : NULL;
 		struct mark m;
 
 		if (d && (!r || d->start < r->start)) {
@@ -937,6 +999,8 @@ static bool differ_vmas(struct image_compare *c, const struct image *di, const s
 		}
 		pop(c, m);
 	}
+	free(dv);
+	free(rv);
 	return differ;
 }
 
@@ -1064,7 +1128,8 @@ static bool differ_fd_kind(struct image_compare *c, const struct image *di,
 			 DIFFER(c, "ino", IMAGE_F_U64, d->sock.ino, r->sock.ino) ||
 			 DIFFER(c, "peer_ino", IMAGE_F_U64, d->sock.peer_ino, r->sock.peer_ino) ||
 			 DIFFER(c, "backlog", IMAGE_F_U64, d->sock.backlog, r->sock.backlog) ||
-			 differ_record(c, &image_sock_attrs_record, &d->sock.attrs, &r->sock.attrs) ||
+			 differ_sub(c, "attrs", &image_sock_attrs_record, &d->sock.attrs,
+				    &r->sock.attrs) ||
 			 differ_bytes(c, "addr", d->sock.addr, d->sock.addr_len, r->sock.addr,
 				      r->sock.addr_len) ||
 			 differ_bytes(c, "peer", d->sock.peer, d->sock.peer_len, r->sock.peer,

@@ -2295,6 +2295,40 @@ static void test_compare_identities(void **state)
 	image_free(a);
 }
 
+/* Splits b's VMA i in two at mid: the upper part anonymous and nameless, with prot. */
+static void split_vma(struct image *b, uint32_t i, uint64_t mid, uint32_t prot)
+{
+	struct image_vma *v = image_new_vma(b), upper;
+
+	assert_non_null(v);
+	upper = b->vmas[i];
+	upper.start = mid;
+	upper.prot = prot;
+	upper.name = NULL;
+	memmove(&b->vmas[i + 2], &b->vmas[i + 1], (b->nr_vmas - 2 - i) * sizeof(*v));
+	b->vmas[i].end = mid;
+	b->vmas[i + 1] = upper;
+}
+
+/* Adjacent mappings alike are compared as one: the kernel merges some and not others. */
+static void test_compare_vma_runs(void **state)
+{
+	struct image *a, *b;
+
+	(void)state;
+	compare_pair(&a, &b);
+	split_vma(b, 0, VMA_A + 100 * PAGE, 3); /* [heap] on the dumped side, two on the restored */
+	assert_compare(a, b, NULL);
+	assert_compare(b, a, NULL);
+	image_free(b);
+	image_free(a);
+	compare_pair(&a, &b);
+	split_vma(b, 0, VMA_A + 100 * PAGE, 1); /* not alike: a difference */
+	assert_compare(a, b, "vmas[0x400000].end: 0x464000 restored, 0x600000 dumped");
+	image_free(b);
+	image_free(a);
+}
+
 /* Every exception says why; the table walk sees every section. */
 static void test_compare_exceptions(void **state)
 {
@@ -2340,6 +2374,7 @@ int main(void)
 		cmocka_unit_test(test_compare_records),
 		cmocka_unit_test(test_compare_images),
 		cmocka_unit_test(test_compare_identities),
+		cmocka_unit_test(test_compare_vma_runs),
 		cmocka_unit_test(test_compare_exceptions),
 	};
 
