@@ -428,13 +428,12 @@ static int *fingerprint_external_fds(const struct tree_dump *t, size_t i, size_t
 	return src->external(t->ns_pids[i], src->arg, ret_nr);
 }
 
-int dump_collect_fingerprints(const struct frozen_tree *fz,
+int dump_collect_fingerprints(const struct frozen_tree *fz, bool tcp_close,
 			      int *(*external)(pid_t pid, const void *arg, size_t *ret_nr),
 			      const void *arg, struct image ***ret_imgs)
 {
 	struct fingerprint_source src = { external, arg };
-	/* a restored connection is whatever it came back as: never a refusal here */
-	struct tree_dump t = { .fz = *fz, .tcp_close = true,
+	struct tree_dump t = { .fz = *fz, .tcp_close = tcp_close,
 			       .external_fds = fingerprint_external_fds, .arg = &src };
 	size_t i;
 	int ret = find_ns_pids(&t);
@@ -446,6 +445,8 @@ int dump_collect_fingerprints(const struct frozen_tree *fz,
 	}
 	if (ret == 0)
 		ret = collect_tree(&t);
+	/* the program runs on: the connections read in repair mode leave it */
+	fds_dump_tcp_finish(true);
 	for (i = 0; ret < 0 && t.imgs && i < t.fz.nr; i++)
 		image_free(t.imgs[i]);
 	if (ret == 0) {

@@ -171,12 +171,13 @@ void attrs_fill_thread(struct restorer_thread *rt, const struct image_thread_att
 
 /*
  * dump.c: the tree fz (adopted: stopped under our tracing) collected as
- * engine_dump() collects a tree, into fingerprint images that take no
- * pages; external() gives the fds of the process with snapshot pid pid that
- * are recorded as inherited, not dumped (malloc'd; NULL on ENOMEM).  On
- * success (*ret_imgs)[i] is fz->procs[i]'s; the caller frees each and the array.
+ * engine_dump() collects a tree, with --tcp-close if tcp_close, into
+ * fingerprint images that take no pages; external() gives the fds of the
+ * process with snapshot pid pid that are recorded as inherited, not dumped
+ * (malloc'd; NULL on ENOMEM).  On success (*ret_imgs)[i] is fz->procs[i]'s;
+ * the caller frees each and the array.
  */
-int dump_collect_fingerprints(const struct frozen_tree *fz,
+int dump_collect_fingerprints(const struct frozen_tree *fz, bool tcp_close,
 			      int *(*external)(pid_t pid, const void *arg, size_t *ret_nr),
 			      const void *arg, struct image ***ret_imgs)
 	__attribute__((warn_unused_result));

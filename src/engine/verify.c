@@ -58,6 +58,22 @@ static int *inherited_fds(pid_t pid, const void *arg, size_t *ret_nr)
 	return fds;
 }
 
+/*
+ * Was the snapshot dumped with --tcp-close?  Then a connection came back
+ * reset, and reads back closed; else an established one came back whole.
+ */
+static bool dumped_tcp_close(const struct snapshot *s)
+{
+	uint32_t k, i;
+
+	for (k = 0; k < s->nr; k++)
+		for (i = 0; i < s->imgs[k]->nr_fds; i++)
+			if (s->imgs[k]->fds[i].kind == IMAGE_FD_SOCKET &&
+			    s->imgs[k]->fds[i].sock.state == IMAGE_SOCK_RESET)
+				return true;
+	return false;
+}
+
 /* The order the processes of a tree are listed in is no state: the restored list in the snapshot's. */
 static void order_children_like(struct image *got, const struct image *snap)
 {
@@ -240,7 +256,8 @@ int verify_restored(struct image *const *imgs, uint32_t nr, pid_t root, const ch
 
 	ret = frozen_tree_adopt(root, &fz);
 	if (ret == 0)
-		ret = dump_collect_fingerprints(&fz, inherited_fds, &snap, &got);
+		ret = dump_collect_fingerprints(&fz, dumped_tcp_close(&snap), inherited_fds, &snap,
+						&got);
 	if (ret < 0) {
 		log_error("snapshot %s: the restored processes could not be read back to verify "
 			  "them: %s",
