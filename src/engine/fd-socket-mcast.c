@@ -165,6 +165,14 @@ static int probe(int fd, const struct candidate *cand, struct group_filter *gf, 
 	return 0;
 }
 
+static int cmp_mcast(const void *x, const void *y)
+{
+	const struct image_sock_mcast *a = x, *b = y;
+	int c = strcmp(a->dev, b->dev);
+
+	return c ? c : strcmp(a->group, b->group);
+}
+
 int sockmcast_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
 {
 	struct image_sock_attrs *a = &out->sock.attrs;
@@ -209,6 +217,12 @@ int sockmcast_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd 
 			goto out;
 		}
 	}
+	/*
+	 * A set, in an order of its own: the kernel lists the groups newest
+	 * first, so joined in the order read, a restored socket's would read
+	 * back reversed (restore --verify compares them in order).
+	 */
+	qsort(a->mcast, a->nr_mcast, sizeof(*a->mcast), cmp_mcast);
 out:
 	free(gf);
 	free(c.list);

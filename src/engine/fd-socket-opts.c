@@ -626,9 +626,12 @@ int sockopts_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *
 		 * user_mss; its repair mode is the dump's own (fd-socket-tcp.c
 		 * refuses the program's); an accepted one's multicast TTL (hops) and interface are
 		 * the SYN's, which no stream socket can be given (EINVAL) nor use.
+		 * Its IPV6_V6ONLY changes nothing once it has its peer, and cannot
+		 * be kept: binding its address, as restore must, sets it.
 		 */
 		if (out->sock.state == IMAGE_SOCK_TCP &&
 		    ((o->level == IPPROTO_TCP && (o->name == TCP_MAXSEG || o->name == TCP_REPAIR)) ||
+		     (o->level == IPPROTO_IPV6 && o->name == IPV6_V6ONLY) ||
 		     (o->level == IPPROTO_IP &&
 		      (o->name == IP_MULTICAST_TTL || o->name == IP_MULTICAST_IF)) ||
 		     (o->level == IPPROTO_IPV6 &&
