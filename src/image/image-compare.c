@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "base/log.h"
@@ -65,7 +66,17 @@ struct exception {
 	const char *ns; /* RULE_IDENTITY: identities pair within one namespace */
 	const char *why;
 	uint64_t ignore; /* RULE_IGNORE_BITS */
+	/* if set: holds only for the dumped entry of an array of records it accepts */
+	bool (*applies)(const void *entry);
 };
+
+/* SO_INCOMING_CPU: the CPU the socket's last packet came in on */
+static bool is_incoming_cpu(const void *entry)
+{
+	const struct image_sock_opt *o = entry;
+
+	return o->level == SOL_SOCKET && o->name == SO_INCOMING_CPU;
+}
 
 static const struct exception exceptions[] = {
 	{ "parts", RULE_SKIP, WHEN_ALWAYS, NULL,
@@ -153,6 +164,22 @@ static const struct exception exceptions[] = {
 	  "timers the restore armed (they run meanwhile)" },
 	{ "threads[].pending", RULE_NORMALISED, WHEN_ALWAYS, NULL,
 	  "as process.pending_shared" },
+	{ "fds[].socket.attrs.opts[].value", RULE_SKIP, WHEN_ALWAYS, NULL,
+	  "SO_INCOMING_CPU is the CPU the last packet came in on: the packets a restored "
+	  "connection's queues are refilled with set it again", 0, is_incoming_cpu },
+	{ "fds[].socket.attrs.tcp.timestamp", RULE_COUNTS_UP, WHEN_ALWAYS, NULL,
+	  "a connection's TCP timestamp clock (TCP_TIMESTAMP) runs on from the restore" },
+	{ "fds[].socket.attrs.tcp.snd_wl1", RULE_SKIP, WHEN_ALWAYS, NULL,
+	  "a connection's windows follow the segments its ends exchange: leaving repair mode "
+	  "sends a window probe, and the peer's answer updates them" },
+	{ "fds[].socket.attrs.tcp.snd_wnd", RULE_SKIP, WHEN_ALWAYS, NULL,
+	  "as fds[].socket.attrs.tcp.snd_wl1" },
+	{ "fds[].socket.attrs.tcp.max_window", RULE_SKIP, WHEN_ALWAYS, NULL,
+	  "as fds[].socket.attrs.tcp.snd_wl1" },
+	{ "fds[].socket.attrs.tcp.rcv_wnd", RULE_SKIP, WHEN_ALWAYS, NULL,
+	  "as fds[].socket.attrs.tcp.snd_wl1" },
+	{ "fds[].socket.attrs.tcp.rcv_wup", RULE_SKIP, WHEN_ALWAYS, NULL,
+	  "as fds[].socket.attrs.tcp.snd_wl1" },
 	{ "fds[].timerfd.value_ns", RULE_TIME_LEFT, WHEN_ALWAYS, NULL,
 	  "an armed timer counts down from the restore on, and may have fired" },
 	{ "fds[].timerfd.ticks", RULE_COUNTS_UP, WHEN_ALWAYS, NULL,
@@ -201,6 +228,7 @@ struct image_compare {
 	size_t len, norm_len;
 	size_t rule_from; /* exceptions[] match norm from here: "files[].size" */
 	unsigned when; /* WHEN_* bits that hold where we are */
+	const void *entry; /* the dumped entry of the innermost array of records we are in */
 	char *diff;
 	size_t difflen;
 	int err; /* -ENOMEM once pairs cannot grow */
@@ -276,7 +304,8 @@ static const struct exception *rule_here(const struct image_compare *c)
 	for (i = 0; i < ARRAY_SIZE(exceptions); i++) {
 		const struct exception *e = &exceptions[i];
 
-		if ((e->when & c->when) == e->when && !strcmp(e->path, c->norm + c->rule_from))
+		if ((e->when & c->when) == e->when && !strcmp(e->path, c->norm + c->rule_from) &&
+		    (!e->applies || (c->entry && e->applies(c->entry))))
 			return e;
 	}
 	return NULL;
@@ -567,16 +596,20 @@ static bool differ_array(struct image_compare *c, const struct image_field *f, c
 	bool differ = differ_count(c, nd, nr);
 	uint32_t k;
 
+	const void *outer = c->entry;
+
 	for (k = 0; !differ && de && re && k < nd; k++) {
 		const char *dp = de + (size_t)k * f->elem_size, *rp = re + (size_t)k * f->elem_size;
 		struct mark m = push(c, "[%u]", k);
 
+		c->entry = f->sub ? dp : outer;
 		differ = f->sub ? differ_record(c, f->sub, dp, rp) :
 				  differ_here(c, &fmt,
 					      load_scalar(f->elem_type, dp, f->elem_size),
 					      load_scalar(f->elem_type, rp, f->elem_size));
 		pop(c, m);
 	}
+	c->entry = outer;
 	return differ;
 }
 
@@ -672,6 +705,7 @@ static void begin(struct image_compare *c, char *diff, size_t difflen)
 	c->len = c->norm_len = c->rule_from = 0;
 	c->path[0] = c->norm[0] = '\0';
 	c->when = WHEN_ALWAYS;
+	c->entry = NULL;
 	c->diff = diff;
 	c->difflen = difflen;
 	if (difflen)
