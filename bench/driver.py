@@ -7,7 +7,9 @@ threads) and each of --runs runs:
   2. `thaw dump` of it (which kills it): time, snapshot bytes on disk, bytes
      of page data dumped (from `thaw inspect --json`, else pages.img's size);
   3. `thaw restore --detach --pidfile`: time from launch to thaw's exit, when
-     the program runs again; the restored copy is then asked once;
+     the program runs again; the restored copy is then asked once; the same
+     again with --verify (the restored copy read back and compared with the
+     snapshot before it runs), so that the two times come from one run;
   4. `thaw restore` in the foreground with pipes as stdin/stdout: time from
      launch to the first answer line to a request written at launch.
 Every answer of every restored copy must equal the cold run's answer byte for
@@ -250,8 +252,10 @@ def read_pidfile(path, timeout):
 # ---------------------------------------------------------------- steps
 
 def start_piped(argv, cwd=None):
+    # verification is asked for by --verify only, whatever the caller's THAW_VERIFY says
+    env = dict(os.environ, THAW_VERIFY="0")
     return PROCS.popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, start_new_session=True)
+                       stderr=subprocess.PIPE, start_new_session=True, env=env)
 
 
 def cold_start(wl, opts):
@@ -353,12 +357,13 @@ def snapshot_sizes(snap, opts):
     return figures
 
 
-def restore_detached(wl, snap, opts, tag):
-    """Time to `thaw restore --detach` exiting, then ask the restored copy once."""
+def restore_detached(wl, snap, opts, tag, verify=False):
+    """Time to `thaw restore --detach [--verify]` exiting, then ask the restored copy once."""
     pidfile = os.path.join(opts.workdir, f"{tag}.pid")
     rm_f(pidfile)
     t0 = now()
-    p = start_piped([opts.thaw, "restore", "--dir", snap, "--detach", "--pidfile", pidfile])
+    p = start_piped([opts.thaw, "restore", "--dir", snap, "--detach", "--pidfile", pidfile] +
+                    (["--verify"] if verify else []))
     err = Drain(p.stderr)
     out = LineReader(p.stdout)
     pid = None
@@ -388,6 +393,8 @@ def restore_detached(wl, snap, opts, tag):
             PROCS.kill_adopted(pid)
         PROCS.kill(p)
         rm_f(pidfile)
+    if verify:
+        return {"restore_verified_ms": ms(t0, t1), "answer_verified": answer}
     return {"restore_running_again_ms": ms(t0, t1), "detached_answer_ms": ms(t2, t3),
             "restored_pid": pid, "answer_detached": answer}
 
@@ -534,6 +541,7 @@ def one_run(wl, opts, index, run):
         run.update(dump(p, err, snap, opts))
         run.update(snapshot_sizes(snap, opts))
         run.update(restore_detached(wl, snap, opts, tag))
+        run.update(restore_detached(wl, snap, opts, tag, verify=True))
         run.update(restore_foreground(wl, snap, opts, tag))
     finally:
         if not opts.keep:
@@ -541,7 +549,7 @@ def one_run(wl, opts, index, run):
     run["restore_gbps"] = round(run["dumped_bytes"] / 1e9 /
                                 (run["restore_running_again_ms"] / 1000.0), 3)
     run["bit_identical"] = False
-    for key in ("answer_detached", "answer_foreground"):
+    for key in ("answer_detached", "answer_verified", "answer_foreground"):
         if run[key] != run["answer"]:
             raise BenchError(f"{wl['key']} run {index}: restored copy answered "
                              f"{run[key]!r}, the cold run {run['answer']!r}")
@@ -565,7 +573,8 @@ def bench_workload(wl, opts):
         result["runs"].append(run)
     keys = ("cold_ready_ms", "cold_first_answer_ms", "dump_ms", "snapshot_bytes",
             "snapshot_disk_bytes", "dumped_bytes", "restore_running_again_ms",
-            "restore_first_answer_ms", "detached_answer_ms", "restore_gbps", "rss_bytes")
+            "restore_verified_ms", "restore_first_answer_ms", "detached_answer_ms",
+            "restore_gbps", "rss_bytes")
     med = {k: median([r.get(k) for r in result["runs"]]) for k in keys}
     # cold figures do not depend on thaw: a run that failed later still has them
     everyone = result["runs"] + ([result["failed_run"]] if "failed_run" in result else [])
@@ -584,6 +593,11 @@ def bench_workload(wl, opts):
         except (BenchError, ValueError) as e:
             result["ceiling_error"] = str(e)
             print(f"thaw bench: ceiling: {e}", file=sys.stderr)
+    # the cost of --verify, within each run (the two restores of one snapshot, back to back)
+    ratios = [r["restore_verified_ms"] / r["restore_running_again_ms"] for r in result["runs"]
+              if r.get("restore_verified_ms") and r.get("restore_running_again_ms")]
+    if ratios:
+        med["verify_ratio"] = round(median(ratios), 2)
     if med.get("restore_gbps") and med.get("ceiling_gbps"):
         med["pct_of_ceiling"] = round(100.0 * med["restore_gbps"] / med["ceiling_gbps"], 1)
     result["median"] = med
@@ -593,9 +607,8 @@ def bench_workload(wl, opts):
 def print_table(results, out=sys.stdout):
     cols = [("workload", 22, None), ("cold ms", 9, ".0f"), ("dump ms", 9, ".0f"),
             ("snap MB", 9, ".1f"), ("run-again ms", 12, ".1f"), ("cold/again", 10, ".1f"),
-            ("1st-answer ms", 13, ".1f"), ("speed-up", 9, ".1f"), ("GB/s", 7, ".2f"),
-            ("ceil GB/s", 9, ".2f"),
-            ("% ceil", 7, ".0f")]
+            ("verified ms", 11, ".1f"), ("1st-answer ms", 13, ".1f"), ("speed-up", 9, ".1f"),
+            ("GB/s", 7, ".2f"), ("ceil GB/s", 9, ".2f"), ("% ceil", 7, ".0f")]
     print("  ".join(f"{name:>{w}}" if i else f"{name:<{w}}" for i, (name, w, _) in
                     enumerate(cols)), file=out)
     for key, res in results.items():
@@ -603,7 +616,7 @@ def print_table(results, out=sys.stdout):
         snap_mb = m["snapshot_disk_bytes"] / 1e6 if m.get("snapshot_disk_bytes") else None
         vals = [res["name"], m.get("cold_ready_ms"), m.get("dump_ms"), snap_mb,
                 m.get("restore_running_again_ms"), m.get("ready_speedup"),
-                m.get("restore_first_answer_ms"), m.get("speedup"), m.get("restore_gbps"), m.get("ceiling_gbps"),
+                m.get("restore_verified_ms"), m.get("restore_first_answer_ms"), m.get("speedup"), m.get("restore_gbps"), m.get("ceiling_gbps"),
                 m.get("pct_of_ceiling")]
         cells = []
         for (name, w, spec), v in zip(cols, vals):
@@ -613,11 +626,14 @@ def print_table(results, out=sys.stdout):
                 unit = "x" if name in ("speed-up", "cold/again") and v else ""
                 cells.append(f"{fmt(v, spec) + unit:>{w}}")
         print("  ".join(cells), file=out)
+        if m.get("verify_ratio"):
+            print(f"  {key}: restore --verify takes {m['verify_ratio']:.2f}x the time of a"
+                  " restore without it (median of the ratios within each run)", file=out)
         if res.get("error"):
             why = " ".join(line.strip() for line in res["error"].splitlines()[:2])
             print(f"  {key}: stopped after {len(res['runs'])} good run(s): {why}", file=out)
     print("\nmedians; cold ms = launch to READY; run-again ms = `thaw restore --detach` launch to"
-          " exit;\n1st-answer ms = `thaw restore` launch to the answer of a request sent at"
+          " exit;\nverified ms = the same with --verify;\n1st-answer ms = `thaw restore` launch to the answer of a request sent at"
           " launch;\ncold/again = cold ms / run-again ms (launch to ready against launch to"
           " running again);\nspeed-up = cold launch-to-first-answer / restore 1st-answer; GB/s = dumped"
           " bytes / run-again time;\nceil = one-thread memcpy into fresh memory of the same"
