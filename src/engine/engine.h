@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "base/page-fill.h"
+
 struct image;
 
 struct engine_dump_opts {
@@ -52,27 +54,14 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
  * its own while the engine builds the processes (not before: init is made
  * by a raw clone3, which would copy a malloc lock one of them held), and
  * fill() in the caller's process once every process of the tree has mapped
- * its memory; fill() writes each
- * process's data runs into procs[k].pid (process_vm_writev).  Both return
+ * its memory; fill() writes each process's data runs (base/page-fill.h)
+ * into procs[k].pid (process_vm_writev).  Both return
  * 0 or a negative errno, which fails the restore: nothing of the tree
  * runs, the snapshot is untouched.
  */
-struct engine_fill_run {
-	uint64_t off; /* in the process's pages file */
-	uint64_t vaddr;
-	uint64_t len;
-};
-
-struct engine_fill_proc {
-	pid_t pid; /* as the caller sees it */
-	const char *pages; /* its pages file in the snapshot: "pages.img", "proc-PID/pages.img" */
-	const struct engine_fill_run *runs; /* sorted by off, none overlapping */
-	size_t nr_runs;
-};
-
 struct engine_page_source {
 	int (*start)(void *arg);
-	int (*fill)(void *arg, const struct engine_fill_proc *procs, uint32_t nr);
+	int (*fill)(void *arg, const struct page_fill_proc *procs, uint32_t nr);
 	void *arg;
 };
 

@@ -1966,15 +1966,15 @@ static pid_t fill_wait_mapped(int sock)
 
 static int cmp_fill_run(const void *a, const void *b)
 {
-	const struct engine_fill_run *x = a, *y = b;
+	const struct page_fill_run *x = a, *y = b;
 
 	return x->off < y->off ? -1 : x->off > y->off;
 }
 
 /* The data runs of img (zero runs the restorer clears itself), by offset. */
-static struct engine_fill_run *fill_runs(const struct image *img, size_t *nr)
+static struct page_fill_run *fill_runs(const struct image *img, size_t *nr)
 {
-	struct engine_fill_run *runs = malloc((img->nr_runs ? img->nr_runs : 1) * sizeof(*runs));
+	struct page_fill_run *runs = malloc((img->nr_runs ? img->nr_runs : 1) * sizeof(*runs));
 	uint64_t i;
 
 	*nr = 0;
@@ -1982,7 +1982,7 @@ static struct engine_fill_run *fill_runs(const struct image *img, size_t *nr)
 		return NULL;
 	for (i = 0; i < img->nr_runs; i++)
 		if (!(img->runs[i].flags & IMAGE_RUN_ZERO))
-			runs[(*nr)++] = (struct engine_fill_run){
+			runs[(*nr)++] = (struct page_fill_run){
 				img->runs[i].off, img->runs[i].vaddr,
 				(uint64_t)img->runs[i].npages * IMAGE_PAGE_SIZE };
 	qsort(runs, *nr, sizeof(*runs), cmp_fill_run);
@@ -1996,7 +1996,7 @@ static struct engine_fill_run *fill_runs(const struct image *img, size_t *nr)
  */
 static void fill_from_source(struct tree *tr, const struct engine_page_source *src)
 {
-	struct engine_fill_proc *procs = calloc(tr->nr, sizeof(*procs));
+	struct page_fill_proc *procs = calloc(tr->nr, sizeof(*procs));
 	char (*names)[64] = calloc(tr->nr, sizeof(*names));
 	double t0 = now_ms();
 	int64_t reply;
@@ -2007,7 +2007,7 @@ static void fill_from_source(struct tree *tr, const struct engine_page_source *s
 		ret = -ENOMEM;
 	for (k = 0; ret == 0 && k < tr->nr; k++) {
 		const struct image *img = tr->imgs[k];
-		struct engine_fill_run *runs;
+		struct page_fill_run *runs;
 
 		procs[k].pid = fill_wait_mapped(tr->fill_socks[k]);
 		if (procs[k].pid <= 0) {

@@ -181,7 +181,7 @@ struct stream {
 	size_t *ready, nr_ready; /* the parked jobs */
 	size_t next, done; /* the next job to decode; jobs written */
 	uint64_t parked_bytes, park_max, bytes;
-	const struct engine_fill_proc *procs; /* NULL until fill */
+	const struct page_fill_proc *procs; /* NULL until fill */
 	int32_t *proc_of_file; /* by manifest index: its process, -1 none */
 	bool stop;
 	int rc;
@@ -506,7 +506,7 @@ static int write_process(pid_t pid, struct iovec *local, struct iovec *remote, s
 #define IOV_BATCH 256
 
 /* The bytes [off, off + len) of a process's pages file, in buf, go where its runs say. */
-static int write_runs(const struct engine_fill_proc *p, const uint8_t *buf, uint64_t off,
+static int write_runs(const struct page_fill_proc *p, const uint8_t *buf, uint64_t off,
 		      uint64_t len)
 {
 	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
@@ -523,7 +523,7 @@ static int write_runs(const struct engine_fill_proc *p, const uint8_t *buf, uint
 			hi = mid;
 	}
 	for (i = lo; i < p->nr_runs && p->runs[i].off < end && !rc; i++) {
-		const struct engine_fill_run *run = &p->runs[i];
+		const struct page_fill_run *run = &p->runs[i];
 		uint64_t from = run->off > off ? run->off : off;
 		uint64_t to = run->off + run->len < end ? run->off + run->len : end;
 
@@ -711,7 +711,7 @@ static int find_file(const struct store_manifest *m, const char *name, uint32_t 
 }
 
 /* Process k's pages file, and its runs checked against it. */
-static int check_process(struct store_snap_restore *r, const struct engine_fill_proc *p,
+static int check_process(struct store_snap_restore *r, const struct page_fill_proc *p,
 			 uint32_t k)
 {
 	const struct store_file *f;
@@ -739,7 +739,7 @@ static int check_process(struct store_snap_restore *r, const struct engine_fill_
 	return 0;
 }
 
-int store_snap_restore_fill(void *arg, const struct engine_fill_proc *procs, uint32_t nr)
+int store_snap_restore_fill(void *arg, const struct page_fill_proc *procs, uint32_t nr)
 {
 	struct store_snap_restore *r = arg;
 	struct stream *st = &r->st;

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/engine.h"
+#include "base/page-fill.h"
 #include "store/store.h"
 
 /* True for http:// and https:// locations. */
@@ -60,7 +60,7 @@ int store_snap_restore_open(const struct store_config *cfg, const char *name, co
 			    struct store_snap_restore **ret) __attribute__((warn_unused_result));
 const char *store_snap_restore_dir(const struct store_snap_restore *r);
 int store_snap_restore_start(void *r);
-int store_snap_restore_fill(void *r, const struct engine_fill_proc *procs, uint32_t nr);
+int store_snap_restore_fill(void *r, const struct page_fill_proc *procs, uint32_t nr);
 void store_snap_restore_close(struct store_snap_restore *r);
 
 /*

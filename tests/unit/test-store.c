@@ -327,7 +327,7 @@ static void write_file(const char *path, const void *data, size_t len)
 
 /* Opens snapshot t for a restore and lets it fill proc; returns fill's result. */
 static int fill_one(const struct store_config *cfg, const char *parent,
-		    const struct engine_fill_proc *proc)
+		    const struct page_fill_proc *proc)
 {
 	struct store_snap_restore *r;
 	int rc;
@@ -373,11 +373,11 @@ static void test_page_source(void **state)
 
 	/* two runs with a page between them that no run covers: it stays zero */
 	{
-		struct engine_fill_run runs[] = {
+		struct page_fill_run runs[] = {
 			{ HDR, addr, half },
 			{ HDR + half + 4096, addr + half + 4096, len - half - 4096 },
 		};
-		struct engine_fill_proc proc = { child, "pages.img", runs, 2 };
+		struct page_fill_proc proc = { child, "pages.img", runs, 2 };
 		struct iovec l = { back, len }, rm = { (void *)(uintptr_t)addr, len };
 
 		assert_int_equal(fill_one(&cfg, dir, &proc), 0);
@@ -388,17 +388,17 @@ static void test_page_source(void **state)
 	}
 	/* a run beyond the end of the file, a file the snapshot lacks: clear errors */
 	{
-		struct engine_fill_run past = { HDR + len - 4096, addr, 8192 };
-		struct engine_fill_proc proc = { child, "pages.img", &past, 1 };
-		struct engine_fill_proc other = { child, "proc-9/pages.img", &past, 0 };
+		struct page_fill_run past = { HDR + len - 4096, addr, 8192 };
+		struct page_fill_proc proc = { child, "pages.img", &past, 1 };
+		struct page_fill_proc other = { child, "proc-9/pages.img", &past, 0 };
 
 		assert_int_equal(fill_one(&cfg, dir, &proc), -EINVAL);
 		assert_int_equal(fill_one(&cfg, dir, &other), -ENOENT);
 	}
 	/* a corrupted chunk in the middle of the pages: the fill fails */
 	{
-		struct engine_fill_run run = { HDR, addr, len };
-		struct engine_fill_proc proc = { child, "pages.img", &run, 1 };
+		struct page_fill_run run = { HDR, addr, len };
+		struct page_fill_proc proc = { child, "pages.img", &run, 1 };
 		uint32_t mid;
 		int c;
 
