@@ -20,6 +20,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/log.h"
 #include "engine/fd-kinds.h"
 #include "engine/fds.h"
@@ -35,27 +36,6 @@ static bool is_stateless_chr(dev_t rdev)
 
 /* Bytes of a deleted file are saved in pieces of at most this: one blob each. */
 #define EXTENT_PIECE (8u << 20)
-
-static int read_piece(int fd, const char *display, char *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = pread(fd, buf + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return log_errno("deleted file %s: read at %llu", display,
-					 (unsigned long long)(off + done));
-		if (n == 0) {
-			log_error("deleted file %s: shrank while being saved", display);
-			return -EIO;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
 
 static int add_extent(struct image *img, struct image_file *file, const char *display,
 		      uint64_t off, const void *data, size_t len)
@@ -131,7 +111,11 @@ static int save_extents(struct image *img, uint32_t idx, const char *path, const
 				ret = -EFBIG;
 				goto out;
 			}
-			ret = read_piece(fd, display, buf, len, pos);
+			ret = io_pread_all(fd, buf, len, pos);
+			if (ret)
+				log_error("deleted file %s: reading %zu bytes at %llu: %s%s", display,
+					  len, (unsigned long long)pos, strerror(-ret),
+					  ret == -EIO ? " (it shrank while being saved)" : "");
 			if (!ret)
 				ret = add_extent(img, &img->files[idx], display, pos, buf, len);
 			if (ret)
@@ -266,24 +250,6 @@ int file_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
 	return 0;
 }
 
-static int pwrite_all(int fd, const char *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = pwrite(fd, buf + done, len - done, (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
 int file_recreate_deleted(const struct image *img, uint32_t idx)
 {
 	const struct image_file *file = &img->files[idx];
@@ -313,7 +279,7 @@ int file_recreate_deleted(const struct image *img, uint32_t idx)
 
 		ret = image_read_blob(img, &x->data, &data);
 		if (!ret)
-			ret = pwrite_all(fd, data, x->data.len, x->off);
+			ret = io_pwrite_all(fd, data, x->data.len, x->off);
 		free(data);
 		if (ret) {
 			log_error("deleted file %s: restoring its bytes at %llu: %s", file->path,

@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "base/crc32c.h"
+#include "base/io.h"
 #include "base/log.h"
 #include "base/dirs.h"
 #include "base/trust.h"
@@ -63,46 +64,6 @@ static uint64_t get_le64(const unsigned char *p)
 	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
-/* pwrite all of buf, in as few system calls as the kernel allows */
-static int write_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len, uint64_t off)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO; /* the file shrank under us */
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
 
 static void close_fd(int *fd)
 {
@@ -375,7 +336,7 @@ static void sweep_stale(const char *dir)
 /* Appends to pages.img or data.img, hashing it: both only ever grow at their end. */
 static int append(int fd, struct evp_md_ctx_st *sha, const void *buf, size_t len, uint64_t off)
 {
-	int err = write_all(fd, buf, len, off);
+	int err = io_pwrite_all(fd, buf, len, off);
 
 	return err ? err : image_hash_append(sha, buf, len);
 }
@@ -606,7 +567,7 @@ static int write_file(struct image *img, const char *name, const void *data, siz
 	fd = open_new(img, name);
 	if (fd < 0)
 		return fd;
-	ret = write_all(fd, data, len, 0);
+	ret = io_pwrite_all(fd, data, len, 0);
 	if (ret)
 		log_error("snapshot %s: writing %s: %s", img->tmp_path, name, strerror(-ret));
 	else if (fsync(fd))
@@ -796,7 +757,7 @@ static int read_manifest(struct image *img, char **ret_text, size_t *ret_len)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = read_all(fd, text, len, 0);
+	ret = io_pread_all(fd, text, len, 0);
 	if (ret) {
 		log_error("snapshot %s: reading manifest.json: %s", img->path, strerror(-ret));
 		goto out;
@@ -808,7 +769,7 @@ static int read_manifest(struct image *img, char **ret_text, size_t *ret_len)
 		ret = fd;
 		goto out;
 	}
-	if (st.st_size != 9 || read_all(fd, crc_text, 9, 0) || crc_text[8] != '\n' ||
+	if (st.st_size != 9 || io_pread_all(fd, crc_text, 9, 0) || crc_text[8] != '\n' ||
 	    strspn(crc_text, "0123456789abcdefABCDEF") != 8) {
 		log_error("snapshot %s: manifest.crc: not 8 hex digits and a newline", img->path);
 		ret = -EINVAL;
@@ -879,7 +840,7 @@ static int read_index(struct image *img, uint64_t pages_size)
 		return fd;
 	ret = -EINVAL;
 	if ((uint64_t)st.st_size < IMAGE_IDX_HEADER_SIZE ||
-	    read_all(fd, header, sizeof(header), 0)) {
+	    io_pread_all(fd, header, sizeof(header), 0)) {
 		log_error("snapshot %s: pages.idx: truncated header (%lld bytes)", img->path,
 			  (long long)st.st_size);
 		goto out;
@@ -929,7 +890,7 @@ static int read_index(struct image *img, uint64_t pages_size)
 		ret = -ENOMEM;
 		goto out;
 	}
-	if (read_all(fd, buf, size, IMAGE_IDX_HEADER_SIZE)) {
+	if (io_pread_all(fd, buf, size, IMAGE_IDX_HEADER_SIZE)) {
 		log_error("snapshot %s: pages.idx: short read", img->path);
 		goto out;
 	}
@@ -986,7 +947,7 @@ static int open_bulk(struct image *img, const char *name, const char *magic, siz
 		log_error("out of memory");
 		return -ENOMEM;
 	}
-	if (*ret_size < header_len || read_all(*ret_fd, header, header_len, 0)) {
+	if (*ret_size < header_len || io_pread_all(*ret_fd, header, header_len, 0)) {
 		log_error("snapshot %s: %s: missing or short header", img->path, name);
 		ret = -EINVAL;
 	} else {
@@ -1114,7 +1075,7 @@ int image_read_blob(const struct image *img, const struct image_blob *blob, void
 		log_error("out of memory for a %" PRIu64 "-byte blob", blob->len);
 		return -ENOMEM;
 	}
-	ret = read_all(img->data_fd, buf, (size_t)blob->len, blob->off);
+	ret = io_pread_all(img->data_fd, buf, (size_t)blob->len, blob->off);
 	if (ret) {
 		log_error("snapshot %s: data.img: reading blob at offset %" PRIu64 ": %s", img->path,
 			  blob->off, strerror(-ret));

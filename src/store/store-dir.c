@@ -27,6 +27,7 @@
 
 #include "base/fault.h"
 #include "base/lifeline.h"
+#include "base/io.h"
 #include "base/log.h"
 #include "base/trust.h"
 #include "store/store-internal.h"
@@ -267,22 +268,6 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* Rebuilds one file from its chunks, a batch of contiguous chunks at a time. */
 static int get_file(struct store *s, int dfd, const char *dir, const struct store_file *f)
 {
@@ -325,14 +310,14 @@ static int get_file(struct store *s, int dfd, const char *dir, const struct stor
 			if (!rc)
 				rc = store_read_chunks(s, f->name, &f->chunks[i], 1, &big);
 			if (!rc)
-				rc = write_all(fd, big, f->chunks[i].len, f->chunks[i].off);
+				rc = io_pwrite_all(fd, big, f->chunks[i].len, f->chunks[i].off);
 			free(big);
 			i++;
 			continue;
 		}
 		rc = store_read_chunks(s, f->name, &f->chunks[i], n, outs);
 		if (!rc)
-			rc = write_all(fd, buf, bytes, f->chunks[i].off);
+			rc = io_pwrite_all(fd, buf, bytes, f->chunks[i].off);
 		i += n;
 	}
 	if (!rc && fsync(fd) < 0)

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/io.h"
 #include "base/log.h"
 #include "base/dirs.h"
 #include "store/store-internal.h"
@@ -253,19 +254,11 @@ static bool keep_fetched(void *arg, const char *id, const struct store_chunk_ref
 static int write_job(struct work *w, const struct job *j, const uint8_t *buf, uint64_t off,
 		     uint64_t len)
 {
-	uint64_t done = 0;
+	int ret = io_pwrite_all(w->fds[j->file], buf, len, off);
 
-	while (done < len) {
-		ssize_t n = pwrite(w->fds[j->file], buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? log_errno("%s/%s", w->r->dir, w->r->m->files[j->file].name) :
-				       -EIO;
-		done += (uint64_t)n;
-	}
-	return 0;
+	if (ret)
+		log_error("%s/%s: %s", w->r->dir, w->r->m->files[j->file].name, strerror(-ret));
+	return ret;
 }
 
 /* The bytes of its file a job covers. */
