@@ -5,11 +5,11 @@
  * it is where hostile bytes have the most room.  With libFuzzer:
  *   clang -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *     tests/fuzz/fuzz-image.c src/image/image*.c src/base/log.c -ljansson
- * seeds in tests/fuzz/corpus/image/.  With -DFUZZ_STANDALONE it has its own
- * main(): the files named on the command line are run once each; with none,
- * every truncation and a deterministic set of byte mutations of a built-in
- * valid manifest are run, then the seeds in tests/fuzz/corpus/image/ when run
- * from the repository root.  It exits 0 when nothing crashed.
+ * seeds in tests/fuzz/corpus/image/ (`make fuzz`).  With -DFUZZ_STANDALONE,
+ * tests/fuzz/standalone.h drives it: the files named on the command line
+ * once each; with none, edits of a built-in valid manifest, then the seeds
+ * of tests/fuzz/corpus/image/ when run from the repository root.  It exits
+ * 0 when nothing crashed.
  *
  * Beyond "no crash", an accepted manifest must hold what the reader promises:
  * it validates, and encoding it and reading it back gives the same text.
@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "image/image.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -70,8 +71,6 @@ out:
 }
 
 #ifdef FUZZ_STANDALONE
-
-#include <dirent.h>
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -137,140 +136,35 @@ static const char sample[] =
 	"\"pages\":{\"runs\":1,\"bytes\":12288}}";
 
 /* Bytes that steer a JSON reader: structure, quotes, escapes, digits, hex. */
-static const char interesting[] = { '{', '}', '[', ']', '"', ':', ',', '\\', '0', '9',
-				    'x', 'f', '-', 'e', '\0', '\xff' };
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rng(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static int run_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 1 << 16, len = 0, n;
-	char *buf = malloc(cap);
-
-	if (!f || !buf) {
-		fprintf(stderr, "fuzz-image: cannot read %s\n", path);
-		if (f)
-			fclose(f);
-		free(buf);
-		return 1;
-	}
-	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap) {
-			char *p = realloc(buf, cap * 2);
-
-			if (!p)
-				break;
-			buf = p;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-	free(buf);
-	return 0;
-}
-
-static size_t run_builtin(void)
-{
-	size_t len = sizeof(sample) - 1, runs = 0, i, k;
-	char *buf = malloc(len + 64);
-
-	if (!buf)
-		return 0;
-	/* the sample itself must be accepted, or the mutations test nothing */
-	{
-		struct image *img = calloc(1, sizeof(*img));
-		char err[256];
-
-		if (!img || image_manifest_from_json(img, sample, len, err, sizeof(err))) {
-			fprintf(stderr, "fuzz-image: built-in sample refused: %s\n", err);
-			abort();
-		}
-		image_free(img);
-	}
-	for (i = 0; i <= len; i++, runs++) /* every truncation */
-		LLVMFuzzerTestOneInput((const uint8_t *)sample, i);
-	for (i = 0; i < len; i++) { /* one interesting byte at every position */
-		memcpy(buf, sample, len);
-		buf[i] = interesting[rng() % sizeof(interesting)];
-		LLVMFuzzerTestOneInput((const uint8_t *)buf, len);
-		runs++;
-	}
-	for (i = 0; i < 8000; i++, runs++) { /* a few random edits at once */
-		size_t n = len, edits = 1 + rng() % 4;
-
-		memcpy(buf, sample, len);
-		for (k = 0; k < edits; k++) {
-			size_t pos = rng() % n;
-
-			switch (rng() % 4) {
-			case 0:
-				buf[pos] = (char)rng();
-				break;
-			case 1:
-				buf[pos] = interesting[rng() % sizeof(interesting)];
-				break;
-			case 2: /* delete a span */
-				memmove(buf + pos, buf + pos + 1, n - pos - 1);
-				n--;
-				break;
-			default: /* a digit grows a number: counts, indexes, addresses */
-				if (buf[pos] >= '0' && buf[pos] <= '9' && n < len + 60) {
-					memmove(buf + pos + 1, buf + pos, n - pos);
-					buf[pos] = (char)('1' + rng() % 9);
-					n++;
-				}
-				break;
-			}
-		}
-		LLVMFuzzerTestOneInput((const uint8_t *)buf, n);
-	}
-	free(buf);
-	return runs;
-}
-
-#define CORPUS "tests/fuzz/corpus/image"
+#define FUZZ_INTERESTING '{', '}', '[', ']', '"', ':', ',', '\\', '0', '9', 'x', 'f', '-', 'e', \
+			 '\0', '\xff'
+#include "standalone.h"
 
 int main(int argc, char **argv)
 {
+	size_t len = sizeof(sample) - 1, runs = 0;
+	struct image *img;
+	char err[256];
 	int i, failed = 0;
-	DIR *dir;
 
+	log_set_level(-1); /* refusals are the point: no line each */
 	if (argc > 1) {
 		for (i = 1; i < argc; i++)
-			failed |= run_file(argv[i]);
-		printf("fuzz-image: %d inputs, no crash\n", argc - 1);
+			failed |= run_file(argv[i], 0, &runs) < 0;
+		printf("fuzz-image: %zu inputs, no crash\n", runs);
 		return failed;
 	}
-	printf("fuzz-image: %zu built-in inputs, no crash\n", run_builtin());
-	/* from the repository root (as tests/run.sh runs it) the seeds are replayed too */
-	dir = opendir(CORPUS);
-	if (dir) {
-		struct dirent *de;
-		char path[512];
-		int n = 0;
-
-		while ((de = readdir(dir))) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", CORPUS, de->d_name);
-			failed |= run_file(path);
-			n++;
-		}
-		closedir(dir);
-		printf("fuzz-image: %d corpus inputs from %s, no crash\n", n, CORPUS);
+	/* the sample itself must be accepted, or the edits test only refusals */
+	img = calloc(1, sizeof(*img));
+	if (!img || image_manifest_from_json(img, sample, len, err, sizeof(err))) {
+		fprintf(stderr, "fuzz-image: built-in sample refused: %s\n", img ? err : "no memory");
+		abort();
 	}
-	return failed;
+	image_free(img);
+	runs += mutate_sample(sample, len, 8000);
+	runs += run_corpus("tests/fuzz/corpus/image");
+	printf("fuzz-image: %zu inputs, no crash\n", runs);
+	return 0;
 }
 
 #endif

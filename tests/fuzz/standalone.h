@@ -1,9 +1,11 @@
 /*
  * standalone.h - the fuzz targets' own driver, for builds without libFuzzer
  * (-DFUZZ_STANDALONE, as `make test` runs them): every truncation and every
- * single-byte change of a short sample, then seeded random edits (bit
- * flips, deletions, insertions of bytes that steer the parser, truncation),
- * and the seeds of a corpus directory with random edits of each.  The
+ * single-byte change of a short sample (of a long one, a few thousand of
+ * them), then seeded random edits (bit
+ * flips, deletions, insertions of bytes that steer the parser, a digit that
+ * grows a number, truncation), and the seeds of a corpus directory with
+ * random edits of each.  The
  * target defines FUZZ_INTERESTING (a list of char constants) before
  * including this, and LLVMFuzzerTestOneInput().  Deterministic: the same
  * inputs every run.
@@ -32,23 +34,28 @@ static uint64_t rng(void)
 	return rng_state;
 }
 
-/* Exhaustive truncations and single-byte changes for short samples, then random edits. */
+/*
+ * Every truncation and every single-byte change to a steering byte of a
+ * short sample; of a long one about 1024 of each, at a stride from a random
+ * start; then random edits.
+ */
 static size_t mutate_sample(const char *sample, size_t len, size_t random_runs)
 {
-	uint8_t *buf = malloc(len * 2 + 16);
-	size_t runs = 0, i, k;
+	size_t cap = len * 2 + 16, runs = 0, i, k;
 	bool exhaustive = len <= 4096;
+	size_t step = exhaustive ? 1 : len / 1024 + 1;
+	uint8_t *buf = malloc(cap);
 
 	if (!buf)
 		abort();
-	for (i = 0; exhaustive && i <= len; i++) {
+	for (i = exhaustive ? 0 : rng() % step; i <= len; i += step) {
 		LLVMFuzzerTestOneInput((const uint8_t *)sample, i);
 		runs++;
 	}
-	for (i = 0; exhaustive && i < len; i++) {
-		for (k = 0; k < sizeof(interesting); k++) {
+	for (i = exhaustive ? 0 : rng() % step; i < len; i += step) {
+		for (k = 0; k < (exhaustive ? sizeof(interesting) : 1); k++) {
 			memcpy(buf, sample, len);
-			buf[i] = (uint8_t)interesting[k];
+			buf[i] = (uint8_t)interesting[exhaustive ? k : rng() % sizeof(interesting)];
 			LLVMFuzzerTestOneInput(buf, len);
 			runs++;
 		}
@@ -60,7 +67,7 @@ static size_t mutate_sample(const char *sample, size_t len, size_t random_runs)
 		for (m = 0; m < mutations && cur; m++) {
 			size_t at = rng() % cur;
 
-			switch (rng() % 4) {
+			switch (rng() % 5) {
 			case 0: /* flip a bit */
 				buf[at] ^= (uint8_t)(1u << (rng() % 8));
 				break;
@@ -69,9 +76,16 @@ static size_t mutate_sample(const char *sample, size_t len, size_t random_runs)
 				cur--;
 				break;
 			case 2: /* insert an interesting byte */
-				if (cur < len * 2 + 8) {
+				if (cur < cap) {
 					memmove(buf + at + 1, buf + at, cur - at);
 					buf[at] = (uint8_t)interesting[rng() % sizeof(interesting)];
+					cur++;
+				}
+				break;
+			case 3: /* a digit grows a number: counts, indexes, addresses, sizes */
+				if (buf[at] >= '0' && buf[at] <= '9' && cur < cap) {
+					memmove(buf + at + 1, buf + at, cur - at);
+					buf[at] = (uint8_t)('1' + rng() % 9);
 					cur++;
 				}
 				break;
