@@ -4,7 +4,7 @@
 #   make demo       install what is missing, build, run the torch demo
 #   make test       install what is missing, build, run the whole suite
 #   make bench      benchmarks: table + build/bench.json
-#   make fuzz       every fuzz target under libFuzzer, FUZZ_SECONDS each
+#   make fuzz       every fuzz target under libFuzzer, FUZZ_SECONDS each (FUZZ=a,b: those only)
 #   make soak       1000 restores in a row: nothing may grow
 #   make SANITIZE=1 ASan+UBSan build (in build/san/)
 #   make V=1        show the commands
@@ -154,10 +154,12 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all units programs
 	$(Q)BUILD=$(BUILD) tests/run.sh $(T)
 
-# make fuzz [FUZZ_SECONDS=N]: every tests/fuzz/fuzz-*.c target under libFuzzer
-# (clang, with ASan+UBSan), N seconds each (default 30), from its seeds in
-# tests/fuzz/corpus/NAME; fails on a crash (tests/fuzz/run.sh).
+# make fuzz [FUZZ_SECONDS=N] [FUZZ=NAME,...]: every tests/fuzz/fuzz-*.c target
+# (or fuzz-NAME only) under libFuzzer (clang, with ASan+UBSan), N seconds each
+# (default 30), from its seeds in tests/fuzz/corpus/NAME; fails on a crash
+# (tests/fuzz/run.sh).
 FUZZ_SECONDS ?= 30
+FUZZ ?=
 FUZZ_BUILD := build/libfuzzer
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wno-unused-command-line-argument -D_GNU_SOURCE -Isrc \
 	-Iinclude -fsanitize=address,undefined -fno-sanitize-recover=undefined
@@ -177,7 +179,7 @@ $(FUZZ_BUILD)/fuzz-%: tests/fuzz/fuzz-%.c $(FUZZ_LIB_OBJS) $(BUILD)/restorer-blo
 
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory $(BUILD)/restorer-blob.o $(FUZZ_TARGETS)
-	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
+	$(Q)FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=$(FUZZ) tests/fuzz/run.sh
 
 # make soak [SOAK_RESTORES=N]: N restores in a row (default 1000), with what
 # the system holds (fds, mounts, memory, processes) and the time per restore

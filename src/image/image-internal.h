@@ -57,6 +57,19 @@ int image_for_each_blob(const struct image *img,
 #define IMAGE_IDX_ENTRY_SIZE 32u
 #define IMAGE_MAX_MANIFEST (256u << 20)
 
+/* pages.idx of img->runs (docs/image-format.md), calloc'd: the caller frees it. */
+unsigned char *image_index_encode(const struct image *img, size_t *ret_size);
+/*
+ * pages.idx's len bytes into img->runs: a header of this snapshot (magic,
+ * version, zero reserved bytes, its id, crc) holding as many runs as the
+ * manifest says (img->nr_runs) and as the bytes hold; the entries' crc, zero
+ * padding and SHA-256 against the manifest's record of pages.idx; each run
+ * in one VMA, sorted, within pages_size (pages.img's size).  -EINVAL said,
+ * naming the snapshot, with img->nr_runs 0.
+ */
+int image_index_decode(struct image *img, const unsigned char *idx, size_t len,
+		       uint64_t pages_size);
+
 /* ---- image-bind.c: what binds the files of a snapshot together ---- */
 
 int image_sha256(const void *p, size_t len, uint8_t out[IMAGE_SHA256_SIZE]);

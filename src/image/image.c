@@ -576,8 +576,7 @@ static int write_file(struct image *img, const char *name, const void *data, siz
 	return ret;
 }
 
-/* pages.idx in memory (docs/image-format.md); the caller frees it. */
-static unsigned char *build_index(const struct image *img, size_t *ret_size)
+unsigned char *image_index_encode(const struct image *img, size_t *ret_size)
 {
 	size_t size = IMAGE_IDX_HEADER_SIZE + (size_t)img->nr_runs * IMAGE_IDX_ENTRY_SIZE;
 	unsigned char *buf = calloc(1, size), *e;
@@ -638,7 +637,7 @@ int image_publish(struct image *img)
 		log_error("snapshot %s: refusing to publish an invalid image: %s", img->path, err);
 		return -EINVAL;
 	}
-	idx = build_index(img, &idx_size);
+	idx = image_index_encode(img, &idx_size);
 	if (!idx)
 		return -ENOMEM;
 	/* the manifest records the size and SHA-256 of every other file */
@@ -826,78 +825,66 @@ static int check_index_bytes(struct image *img, const unsigned char *header,
 	return image_check_part(img, "pages.idx", IMAGE_IDX_HEADER_SIZE + size, sha);
 }
 
-static int read_index(struct image *img, uint64_t pages_size)
+int image_index_decode(struct image *img, const unsigned char *idx, size_t len,
+		       uint64_t pages_size)
 {
-	unsigned char header[IMAGE_IDX_HEADER_SIZE], *buf = NULL;
+	const unsigned char *header = idx, *buf = idx + IMAGE_IDX_HEADER_SIZE;
 	uint64_t nr, manifest_runs = img->nr_runs, i;
 	char err[ERRLEN];
-	struct stat st;
 	size_t size;
-	int fd, ret;
+	int ret;
 
-	fd = open_in(img, "pages.idx", &st);
-	if (fd < 0)
-		return fd;
-	ret = -EINVAL;
-	if ((uint64_t)st.st_size < IMAGE_IDX_HEADER_SIZE ||
-	    io_pread_all(fd, header, sizeof(header), 0)) {
-		log_error("snapshot %s: pages.idx: truncated header (%lld bytes)", img->path,
-			  (long long)st.st_size);
-		goto out;
+	img->nr_runs = 0;
+	if (len < IMAGE_IDX_HEADER_SIZE) {
+		log_error("snapshot %s: pages.idx: truncated header (%zu bytes)", img->path, len);
+		return -EINVAL;
 	}
 	if (memcmp(header, IMAGE_IDX_MAGIC, 8)) {
 		log_error("snapshot %s: pages.idx: bad magic", img->path);
-		goto out;
+		return -EINVAL;
 	}
 	if (crc32c(header, 44) != get_le32(header + 44)) {
 		log_error("snapshot %s: pages.idx: header crc mismatch", img->path);
-		goto out;
+		return -EINVAL;
 	}
 	if (get_le32(header + 8) != IMAGE_FORMAT_VERSION) {
 		log_error("snapshot %s: pages.idx: format version %u, but this thaw reads version %d",
 			  img->path, get_le32(header + 8), IMAGE_FORMAT_VERSION);
-		goto out;
+		return -EINVAL;
 	}
 	if (get_le32(header + 12)) {
 		log_error("snapshot %s: pages.idx: reserved header bytes are not zero", img->path);
-		goto out;
+		return -EINVAL;
 	}
 	if (memcmp(header + IMAGE_IDX_ID_OFF, img->parts.id, IMAGE_ID_SIZE)) {
 		log_error("snapshot %s: pages.idx belongs to another snapshot (its id is not the "
 			  "manifest's)",
 			  img->path);
-		goto out;
+		return -EINVAL;
 	}
 	nr = get_le64(header + 16);
-	if (nr > ((uint64_t)st.st_size - IMAGE_IDX_HEADER_SIZE) / IMAGE_IDX_ENTRY_SIZE ||
-	    (uint64_t)st.st_size != IMAGE_IDX_HEADER_SIZE + nr * IMAGE_IDX_ENTRY_SIZE) {
-		log_error("snapshot %s: pages.idx: %" PRIu64 " runs do not match the file size %lld "
+	size = len - IMAGE_IDX_HEADER_SIZE;
+	if (nr > size / IMAGE_IDX_ENTRY_SIZE || size != nr * IMAGE_IDX_ENTRY_SIZE) {
+		log_error("snapshot %s: pages.idx: %" PRIu64 " runs do not match the file size %zu "
 			  "(truncated?)",
-			  img->path, nr, (long long)st.st_size);
-		goto out;
+			  img->path, nr, len);
+		return -EINVAL;
 	}
 	if (nr != manifest_runs) {
 		log_error("snapshot %s: pages.idx holds %" PRIu64 " runs, manifest.json says %" PRIu64,
 			  img->path, nr, manifest_runs);
-		goto out;
-	}
-	size = (size_t)(nr * IMAGE_IDX_ENTRY_SIZE);
-	buf = malloc(size ? size : 1);
-	img->runs = calloc(image_array_capacity(nr) ? image_array_capacity(nr) : 1,
-			   sizeof(*img->runs));
-	if (!buf || !img->runs) {
-		log_error("out of memory for %" PRIu64 " page runs", nr);
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (io_pread_all(fd, buf, size, IMAGE_IDX_HEADER_SIZE)) {
-		log_error("snapshot %s: pages.idx: short read", img->path);
-		goto out;
+		return -EINVAL;
 	}
 	ret = check_index_bytes(img, header, buf, size);
 	if (ret)
-		goto out;
-	ret = -EINVAL;
+		return ret;
+	free(img->runs);
+	img->runs = calloc(image_array_capacity(nr) ? image_array_capacity(nr) : 1,
+			   sizeof(*img->runs));
+	if (!img->runs) {
+		log_error("out of memory for %" PRIu64 " page runs", nr);
+		return -ENOMEM;
+	}
 	for (i = 0; i < nr; i++) {
 		const unsigned char *e = buf + i * IMAGE_IDX_ENTRY_SIZE;
 
@@ -910,9 +897,44 @@ static int read_index(struct image *img, uint64_t pages_size)
 	img->nr_runs = nr;
 	if (image_validate_runs(img, pages_size, err, sizeof(err))) {
 		log_error("snapshot %s: pages.idx: %s", img->path, err);
+		img->nr_runs = 0;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* pages.idx, no bigger than the manifest's runs take, read whole and decoded. */
+static int read_index(struct image *img, uint64_t pages_size)
+{
+	/* the manifest bounds its runs by the address space: no overflow */
+	uint64_t most = IMAGE_IDX_HEADER_SIZE + img->nr_runs * IMAGE_IDX_ENTRY_SIZE;
+	unsigned char *buf = NULL;
+	struct stat st;
+	size_t len;
+	int fd, ret;
+
+	fd = open_in(img, "pages.idx", &st);
+	if (fd < 0)
+		return fd;
+	ret = -EINVAL;
+	if ((uint64_t)st.st_size > most) {
+		log_error("snapshot %s: pages.idx: %lld bytes, more than the %" PRIu64 " runs of "
+			  "manifest.json take (%" PRIu64 ")",
+			  img->path, (long long)st.st_size, img->nr_runs, most);
 		goto out;
 	}
-	ret = 0;
+	len = (size_t)st.st_size;
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		log_error("out of memory for a %zu-byte page index", len);
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (io_pread_all(fd, buf, len, 0)) {
+		log_error("snapshot %s: pages.idx: short read", img->path);
+		goto out;
+	}
+	ret = image_index_decode(img, buf, len, pages_size);
 out:
 	if (ret)
 		img->nr_runs = 0;

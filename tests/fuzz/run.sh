@@ -3,15 +3,18 @@
 # $FUZZ_SECONDS seconds from its seeds (tests/fuzz/corpus/NAME, read only: new
 # inputs go to $FUZZ_BUILD/corpus-NAME), and fails on the first crash, leak
 # or broken invariant (its input is kept as $FUZZ_BUILD/crash-NAME-*).
+# FUZZ_ONLY=NAME[,NAME...] runs only those targets (fuzz-NAME), one after another.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 FUZZ_BUILD=${FUZZ_BUILD:-build/libfuzzer}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_ONLY=${FUZZ_ONLY:-}
 passed=0
 failed=0
 for bin in "$FUZZ_BUILD"/fuzz-*; do
 	[ -x "$bin" ] || continue
 	name=${bin##*/fuzz-}
+	[ -z "$FUZZ_ONLY" ] || [[ ",$FUZZ_ONLY," == *",$name,"* ]] || continue
 	work=$FUZZ_BUILD/corpus-$name
 	mkdir -p "$work"
 	seeds=()
