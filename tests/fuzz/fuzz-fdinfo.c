@@ -78,15 +78,10 @@ static const char *const samples[] = {
 int main(int argc, char **argv)
 {
 	size_t runs = 0, i;
-	int failed = 0;
 
 	log_set_level(LOG_ERROR);
-	if (argc > 1) {
-		for (i = 1; i < (size_t)argc; i++)
-			failed |= run_file(argv[i], 0, &runs) < 0;
-		printf("fuzz-fdinfo: %zu inputs, no crash\n", runs);
-		return failed;
-	}
+	if (argc > 1)
+		return run_named_files("fuzz-fdinfo", argc, argv);
 	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
 		runs += mutate_sample(samples[i], strlen(samples[i]), 5000);
 	runs += run_corpus("tests/fuzz/corpus/fdinfo");

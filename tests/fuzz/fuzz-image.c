@@ -145,15 +145,10 @@ int main(int argc, char **argv)
 	size_t len = sizeof(sample) - 1, runs = 0;
 	struct image *img;
 	char err[256];
-	int i, failed = 0;
 
 	log_set_level(-1); /* refusals are the point: no line each */
-	if (argc > 1) {
-		for (i = 1; i < argc; i++)
-			failed |= run_file(argv[i], 0, &runs) < 0;
-		printf("fuzz-image: %zu inputs, no crash\n", runs);
-		return failed;
-	}
+	if (argc > 1)
+		return run_named_files("fuzz-image", argc, argv);
 	/* the sample itself must be accepted, or the edits test only refusals */
 	img = calloc(1, sizeof(*img));
 	if (!img || image_manifest_from_json(img, sample, len, err, sizeof(err))) {

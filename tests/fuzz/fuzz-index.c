@@ -273,17 +273,12 @@ int main(int argc, char **argv)
 {
 	size_t runs = 0, i, len;
 	uint8_t *in;
-	int failed = 0;
 
 	check_samples();
 	if (argc == 3 && !strcmp(argv[1], "--seeds"))
 		return write_seeds(argv[2]);
-	if (argc > 1) {
-		for (i = 1; i < (size_t)argc; i++)
-			failed |= run_file(argv[i], 0, &runs) < 0;
-		printf("fuzz-index: %zu inputs, no crash\n", runs);
-		return failed;
-	}
+	if (argc > 1)
+		return run_named_files("fuzz-index", argc, argv);
 	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
 		len = sample(samples[i].runs, samples[i].nr, &in);
 		runs += mutate_sample((const char *)in, len, 5000);

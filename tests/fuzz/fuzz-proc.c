@@ -133,15 +133,10 @@ static const char sample_status[] = "Name:\tcat\nUmask:\t0022\nState:\tR (runnin
 int main(int argc, char **argv)
 {
 	size_t runs = 0;
-	int i, failed = 0;
 
 	log_set_level(LOG_ERROR);
-	if (argc > 1) {
-		for (i = 1; i < argc; i++)
-			failed |= run_file(argv[i], 0, &runs) < 0;
-		printf("fuzz-proc: %zu inputs, no crash\n", runs);
-		return failed;
-	}
+	if (argc > 1)
+		return run_named_files("fuzz-proc", argc, argv);
 	runs += mutate_sample(sample_smaps, sizeof(sample_smaps) - 1, 20000);
 	runs += mutate_sample(sample_stat, sizeof(sample_stat) - 1, 20000);
 	runs += mutate_sample(sample_status, sizeof(sample_status) - 1, 20000);

@@ -181,14 +181,9 @@ int main(int argc, char **argv)
 	static const int codecs[] = { STORE_CODEC_NONE, STORE_CODEC_LZ4, STORE_CODEC_ZSTD };
 	size_t runs = 0, i, len;
 	uint8_t *in;
-	int failed = 0;
 
-	if (argc > 1) {
-		for (i = 1; i < (size_t)argc; i++)
-			failed |= run_file(argv[i], 0, &runs) < 0;
-		printf("fuzz-store: %zu inputs, no crash\n", runs);
-		return failed;
-	}
+	if (argc > 1)
+		return run_named_files("fuzz-store", argc, argv);
 	len = sample_manifest(&in);
 	runs += mutate_sample((const char *)in, len, 20000);
 	free(in);

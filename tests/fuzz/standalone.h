@@ -158,4 +158,18 @@ static size_t run_corpus(const char *dir_path)
 	return runs;
 }
 
+/* The files named on the command line, once each: the exit status, or -1 when none are named. */
+static int run_named_files(const char *target, int argc, char **argv)
+{
+	size_t runs = 0;
+	int i, failed = 0;
+
+	if (argc < 2)
+		return -1;
+	for (i = 1; i < argc; i++)
+		failed |= run_file(argv[i], 0, &runs) < 0;
+	printf("%s: %zu inputs, no crash\n", target, runs);
+	return failed;
+}
+
 #endif
