@@ -962,21 +962,20 @@ static void forward_signal(struct run *r, const struct signalfd_siginfo *si)
 
 static void handle_control(struct run *r)
 {
-	char buf[256];
-	ssize_t n = recv(r->sock, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	switch (control_read(r->sock)) {
+	case CONTROL_NONE:
 		return;
-	if (n <= 0) {
+	case CONTROL_CLOSED:
 		close(r->sock);
 		r->sock = -1;
 		return;
-	}
-	buf[n] = '\0';
-	if (!strcmp(buf, "snapshot"))
+	case CONTROL_SNAPSHOT:
 		take_snapshot(r, true);
-	else
+		return;
+	case CONTROL_UNKNOWN:
 		reply(r, "failed: unknown request");
+		return;
+	}
 }
 
 static void no_snapshot_point(struct run *r, const char *why)

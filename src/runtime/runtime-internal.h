@@ -7,6 +7,7 @@
  *   events.c    `snapshot created …` / `cold start: …` lines and JSON events
  *   run.c       starting, snapshotting, restoring and waiting
  *   trigger.c   snapshot points outside the program: a port, a URL, warm-up
+ *   control.c   what the program asks over the control socket
  */
 #ifndef THAW_RUNTIME_INTERNAL_H
 #define THAW_RUNTIME_INTERNAL_H
@@ -135,5 +136,17 @@ int trigger_result(struct trigger *t, const char **reason);
 /* Stops the thread (it gives up at once) and frees; NULL is fine. */
 void trigger_stop(struct trigger *t);
 bool trigger_port_listening(pid_t pid, int port);
+
+/* The control protocol (control.c): one datagram from the program, hostile bytes. */
+#define CONTROL_MAX_REQUEST 256 /* longer datagrams are unknown requests, not read */
+enum control_request {
+	CONTROL_NONE, /* nothing was waiting */
+	CONTROL_CLOSED, /* the program closed its end (or the socket failed) */
+	CONTROL_SNAPSHOT, /* exactly "snapshot" */
+	CONTROL_UNKNOWN, /* anything else: answered "failed: unknown request" */
+};
+enum control_request control_parse(const void *msg, size_t len);
+/* Reads one datagram from our end of the control socket (non-blocking) and says what it asks. */
+enum control_request control_read(int sock);
 
 #endif

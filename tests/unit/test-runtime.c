@@ -1,7 +1,8 @@
 /*
  * test-runtime.c - unit tests of the runtime layer's pure parts: SHA-256,
- * launch-key digests and the reasons given for a cold start, and the store's
- * metadata round trip (including damaged metadata).
+ * launch-key digests and the reasons given for a cold start, the store's
+ * metadata round trip (including damaged metadata), and what thaw run reads
+ * from a program over the control socket.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -148,12 +150,50 @@ static void test_store(void **state)
 	json_decref(m.ingredients);
 }
 
+/* Sends len bytes as one datagram from the program's end, and reads it at thaw run's. */
+static enum control_request ask(int sv[2], const void *msg, size_t len)
+{
+	assert_int_equal(send(sv[1], msg, len, 0), (ssize_t)len);
+	return control_read(sv[0]);
+}
+
+static void test_control(void **state)
+{
+	char big[CONTROL_MAX_REQUEST + 100];
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(control_read(sv[0]), CONTROL_NONE);
+	assert_int_equal(ask(sv, "snapshot", 8), CONTROL_SNAPSHOT);
+	/* the exact bytes only: not a prefix, not with a NUL and more after it */
+	assert_int_equal(ask(sv, "snapshot\0junk", 13), CONTROL_UNKNOWN);
+	assert_int_equal(ask(sv, "snapshot\n", 9), CONTROL_UNKNOWN);
+	assert_int_equal(ask(sv, "snap", 4), CONTROL_UNKNOWN);
+	/* a datagram longer than the buffer is not read as its start */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "snapshot", 8);
+	assert_int_equal(ask(sv, big, sizeof(big)), CONTROL_UNKNOWN);
+	assert_int_equal(ask(sv, big, CONTROL_MAX_REQUEST), CONTROL_UNKNOWN);
+	/* an empty datagram is a request too, not the end of the conversation */
+	assert_int_equal(ask(sv, "", 0), CONTROL_UNKNOWN);
+	assert_int_equal(ask(sv, "snapshot", 8), CONTROL_SNAPSHOT);
+	assert_int_equal(control_read(sv[0]), CONTROL_NONE);
+	/* what was sent before the program closed its end is read, then the end */
+	assert_int_equal(send(sv[1], "snapshot", 8, 0), 8);
+	close(sv[1]);
+	assert_int_equal(control_read(sv[0]), CONTROL_SNAPSHOT);
+	assert_int_equal(control_read(sv[0]), CONTROL_CLOSED);
+	close(sv[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_control),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
