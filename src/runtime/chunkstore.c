@@ -174,13 +174,7 @@ static int meta_from_manifest(struct chunkstore *cs, const struct store_digest *
 		log_error("snapshot %s: %s: %s", sname, META_FILE, jerr.text);
 		goto out;
 	}
-	/* run-name-NAME points at some key: take the one the metadata says */
-	if (!key) {
-		json_t *k = json_object_get(root, "key");
-
-		key = json_is_string(k) && runtime_key_valid(json_string_value(k)) ?
-			      json_string_value(k) : "";
-	}
+	/* run-name-NAME points at some key (key NULL): take the one the metadata says */
 	rc = snap_meta_from_json(root, key, m);
 	if (rc == -EBADMSG)
 		log_error("snapshot %s: %s is damaged", sname, META_FILE);

@@ -175,20 +175,44 @@ out:
 	return ret;
 }
 
-/*
- * The recorded digests, one per file table index (NULL: none), pointing into
- * *ret_root, which the caller releases; -errno on a missing or damaged file.
- */
+int digest_parse(json_t *root, uint32_t nr_files, const char ***ret)
+{
+	json_t *files = json_object_get(root, "files"), *e;
+	const char **by_index;
+	size_t k;
+
+	*ret = NULL;
+	if (json_integer_value(json_object_get(root, "version")) != DIGEST_VERSION ||
+	    !json_is_array(files))
+		return -EBADMSG;
+	by_index = calloc(nr_files ? nr_files : 1, sizeof(*by_index));
+	if (!by_index)
+		return -ENOMEM;
+	json_array_foreach(files, k, e) {
+		json_int_t idx = json_integer_value(json_object_get(e, "file"));
+		const char *hex = json_string_value(json_object_get(e, "sha256"));
+
+		if (!json_is_integer(json_object_get(e, "file")) || idx < 0 ||
+		    idx >= (json_int_t)nr_files || !hex || strlen(hex) != 64 ||
+		    strspn(hex, "0123456789abcdef") != 64) {
+			free(by_index);
+			return -EBADMSG;
+		}
+		by_index[idx] = hex;
+	}
+	*ret = by_index;
+	return 0;
+}
+
+/* DIR/digests.json, parsed for img (digest_parse); *ret_root holds the strings. */
 static int load_digests(const char *dir, const struct image *img, const char ***ret,
 			json_t **ret_root)
 {
 	char path[PATH_MAX];
-	const char **by_index;
 	json_error_t jerr;
-	json_t *root, *files, *e;
 	struct stat st;
-	size_t k;
-	int fd;
+	json_t *root;
+	int fd, rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, DIGEST_FILE);
 	fd = trust_open_file("thaw run's store", path, &st);
@@ -199,31 +223,11 @@ static int load_digests(const char *dir, const struct image *img, const char ***
 	close(fd);
 	if (!root)
 		return -EBADMSG;
-	files = json_object_get(root, "files");
-	if (json_integer_value(json_object_get(root, "version")) != DIGEST_VERSION ||
-	    !json_is_array(files)) {
+	rc = digest_parse(root, img->nr_files, ret);
+	if (rc) {
 		json_decref(root);
-		return -EBADMSG;
+		return rc;
 	}
-	by_index = calloc(img->nr_files ? img->nr_files : 1, sizeof(*by_index));
-	if (!by_index) {
-		json_decref(root);
-		return -ENOMEM;
-	}
-	json_array_foreach(files, k, e) {
-		json_int_t idx = json_integer_value(json_object_get(e, "file"));
-		const char *hex = json_string_value(json_object_get(e, "sha256"));
-
-		if (!json_is_integer(json_object_get(e, "file")) || idx < 0 ||
-		    idx >= (json_int_t)img->nr_files || !hex || strlen(hex) != 64 ||
-		    strspn(hex, "0123456789abcdef") != 64) {
-			free(by_index);
-			json_decref(root);
-			return -EBADMSG;
-		}
-		by_index[idx] = hex;
-	}
-	*ret = by_index;
 	*ret_root = root;
 	return 0;
 }

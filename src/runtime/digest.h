@@ -11,6 +11,9 @@
 #define THAW_RUNTIME_DIGEST_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
 
 #include "image/image.h"
 #include "runtime.h"
@@ -33,5 +36,13 @@ int digest_record(const char *dir);
  * or that the snapshot has no digests.
  */
 char *digest_check(const char *dir, const struct image *img);
+
+/*
+ * digests.json's contents (untrusted): *ret gets, per file table index below
+ * nr_files, its recorded SHA-256 in hex or NULL, pointing into root (caller
+ * frees the array, not the strings).  -EBADMSG on a wrong version, a bad
+ * index or a digest that is not 64 lowercase hex digits.
+ */
+int digest_parse(json_t *root, uint32_t nr_files, const char ***ret);
 
 #endif

@@ -52,7 +52,11 @@ struct snap_meta {
 
 void snap_meta_release(struct snap_meta *m);
 bool runtime_key_valid(const char *key);
-/* KEY.json's contents and back; the parser bounds and type-checks every field. */
+/*
+ * KEY.json's contents and back; the parser bounds and type-checks every field.
+ * key: the key the metadata must say, or NULL to take the one it says; either
+ * way a valid key (runtime_key_valid), or -EBADMSG.
+ */
 char *snap_meta_to_json(const struct snap_meta *m);
 int snap_meta_from_json(json_t *root, const char *key, struct snap_meta *m);
 int runtime_write_file_atomic(const char *path, const char *text);

@@ -33,6 +33,7 @@
 #include "runtime-internal.h"
 
 #define META_MAX (1u << 20)
+#define META_NAME_MAX 255 /* thaw run's own names are shorter (struct run) */
 
 void snap_meta_release(struct snap_meta *m)
 {
@@ -54,26 +55,30 @@ bool runtime_key_valid(const char *key)
 
 int snap_meta_from_json(json_t *root, const char *key, struct snap_meta *m)
 {
-	json_t *v;
+	json_t *k = json_object_get(root, "key"), *name = json_object_get(root, "name"), *v;
+	json_int_t fd;
 
 	memset(m, 0, sizeof(*m));
-	v = json_object_get(root, "key");
-	if (!json_is_string(v) || strcmp(json_string_value(v), key) ||
-	    !json_is_string(json_object_get(root, "name")))
+	/* a key is a path component and 24 hex digits exactly: nothing else is copied as one */
+	if (!json_is_string(k) || !runtime_key_valid(json_string_value(k)) ||
+	    (key && strcmp(json_string_value(k), key)) || !json_is_string(name) ||
+	    json_string_length(name) > META_NAME_MAX ||
+	    strlen(json_string_value(name)) != json_string_length(name))
 		return -EBADMSG;
-	memcpy(m->key, key, sizeof(m->key));
-	m->name = strdup(json_string_value(json_object_get(root, "name")));
+	memcpy(m->key, json_string_value(k), sizeof(m->key));
+	m->name = strdup(json_string_value(name));
 	v = json_object_get(root, "command");
 	m->command = strdup(json_is_string(v) ? json_string_value(v) : "");
 	m->created = json_integer_value(json_object_get(root, "created"));
 	m->created_ns = json_integer_value(json_object_get(root, "created_ns"));
 	m->size = (uint64_t)json_integer_value(json_object_get(root, "size"));
 	m->restored = (uint64_t)json_integer_value(json_object_get(root, "restored"));
-	m->control_fd = (int)json_integer_value(json_object_get(root, "control_fd"));
-	if (m->control_fd < 3 || m->control_fd > (1 << 20))
-		m->control_fd = -1;
+	/* bounded before it is made an int: 2^32 + 5 is not fd 5 */
+	fd = json_integer_value(json_object_get(root, "control_fd"));
+	m->control_fd = fd >= 3 && fd <= (1 << 20) ? (int)fd : -1;
 	m->stdout_pipe = json_is_true(json_object_get(root, "stdout_pipe"));
-	m->ingredients = json_incref(json_object_get(root, "ingredients"));
+	v = json_object_get(root, "ingredients");
+	m->ingredients = json_is_object(v) ? json_incref(v) : NULL;
 	if (!m->name || !m->command) {
 		snap_meta_release(m);
 		return -ENOMEM;

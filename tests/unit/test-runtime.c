@@ -150,6 +150,40 @@ static void test_store(void **state)
 	json_decref(m.ingredients);
 }
 
+/* Metadata from a store is untrusted: its key, name, fd number and ingredients are checked. */
+static void test_meta_hostile(void **state)
+{
+	static const char key[] = "0123456789abcdef01234567";
+	struct snap_meta m;
+	json_t *root;
+	char name[300];
+
+	(void)state;
+	/* an empty key matched an empty key asked for, and 25 bytes were copied from it */
+	root = json_pack("{s:s, s:s}", "key", "", "name", "x");
+	assert_int_equal(snap_meta_from_json(root, "", &m), -EBADMSG);
+	assert_int_equal(snap_meta_from_json(root, NULL, &m), -EBADMSG);
+	json_decref(root);
+	root = json_pack("{s:s, s:s}", "key", "../../etc/passwd", "name", "x");
+	assert_int_equal(snap_meta_from_json(root, NULL, &m), -EBADMSG);
+	json_decref(root);
+	/* NULL: the key the metadata says, when it is one */
+	root = json_pack("{s:s, s:s, s:I, s:s}", "key", key, "name", "w", "control_fd",
+			 (json_int_t)((1ll << 32) + 5), "ingredients", "not an object");
+	assert_int_equal(snap_meta_from_json(root, NULL, &m), 0);
+	assert_string_equal(m.key, key);
+	assert_int_equal(m.control_fd, -1); /* not fd 5 */
+	assert_null(m.ingredients);
+	snap_meta_release(&m);
+	assert_int_equal(snap_meta_from_json(root, "ffffffffffffffffffffffff", &m), -EBADMSG);
+	json_decref(root);
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	root = json_pack("{s:s, s:s}", "key", key, "name", name);
+	assert_int_equal(snap_meta_from_json(root, key, &m), -EBADMSG);
+	json_decref(root);
+}
+
 /* Sends len bytes as one datagram from the program's end, and reads it at thaw run's. */
 static enum control_request ask(int sv[2], const void *msg, size_t len)
 {
@@ -193,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_sha256),
 		cmocka_unit_test(test_key),
 		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_meta_hostile),
 		cmocka_unit_test(test_control),
 	};
 
