@@ -13,25 +13,12 @@
 #include "base/log.h"
 #include "base/trust.h"
 
-int key_file_load(const char *path, uint8_t key[KEY_FILE_BYTES])
+int key_file_parse(const uint8_t *buf, size_t n, uint8_t key[KEY_FILE_BYTES])
 {
-	uint8_t buf[130];
-	struct stat st;
-	ssize_t n;
-	int fd, i;
+	size_t i;
 
-	fd = trust_open_file("key file", path, &st);
-	if (fd == -ENOENT)
-		log_error("key file %s: no such file", path);
-	if (fd < 0)
-		return fd;
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (n < 0)
-		return log_errno("key file %s", path);
 	if (n == KEY_FILE_BYTES) {
 		memcpy(key, buf, KEY_FILE_BYTES);
-		memset(buf, 0, sizeof(buf));
 		return 0;
 	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -43,11 +30,32 @@ int key_file_load(const char *path, uint8_t key[KEY_FILE_BYTES])
 			break;
 		key[i] = (uint8_t)(hi << 4 | lo);
 	}
-	memset(buf, 0, sizeof(buf));
 	if (n != 2 * KEY_FILE_BYTES || i != KEY_FILE_BYTES) {
 		memset(key, 0, KEY_FILE_BYTES);
-		log_error("key file %s: want 32 raw bytes or 64 hex digits", path);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+int key_file_load(const char *path, uint8_t key[KEY_FILE_BYTES])
+{
+	uint8_t buf[130];
+	struct stat st;
+	ssize_t n;
+	int fd, ret;
+
+	fd = trust_open_file("key file", path, &st);
+	if (fd == -ENOENT)
+		log_error("key file %s: no such file", path);
+	if (fd < 0)
+		return fd;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return log_errno("key file %s", path);
+	ret = key_file_parse(buf, (size_t)n, key);
+	memset(buf, 0, sizeof(buf));
+	if (ret)
+		log_error("key file %s: want 32 raw bytes or 64 hex digits", path);
+	return ret;
 }

@@ -7,6 +7,7 @@
 #ifndef THAW_BASE_KEYFILE_H
 #define THAW_BASE_KEYFILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define KEY_FILE_BYTES 32
@@ -18,6 +19,10 @@
  * what is wrong and returns -errno.
  */
 int key_file_load(const char *path, uint8_t key[KEY_FILE_BYTES])
+	__attribute__((warn_unused_result));
+
+/* A key file's n bytes: 0, or -EINVAL with key zeroed (not logged). */
+int key_file_parse(const uint8_t *buf, size_t n, uint8_t key[KEY_FILE_BYTES])
 	__attribute__((warn_unused_result));
 
 #endif
