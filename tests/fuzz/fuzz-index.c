@@ -251,22 +251,16 @@ static void check_samples(void)
 
 static int write_seeds(const char *dir)
 {
-	char path[512];
 	size_t i, len;
 	uint8_t *in;
-	FILE *f;
+	int failed = 0;
 
 	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
 		len = sample(samples[i].runs, samples[i].nr, &in);
-		snprintf(path, sizeof(path), "%s/%s", dir, samples[i].name);
-		f = fopen(path, "wb");
-		if (!f || fwrite(in, 1, len, f) != len || fclose(f)) {
-			perror(path);
-			return 1;
-		}
+		failed |= write_seed(dir, samples[i].name, in, len);
 		free(in);
 	}
-	return 0;
+	return failed;
 }
 
 int main(int argc, char **argv)

@@ -167,19 +167,12 @@ static const struct {
 
 static int write_seeds(const char *dir)
 {
-	char path[512];
 	size_t i;
-	FILE *f;
+	int failed = 0;
 
-	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, samples[i].name);
-		f = fopen(path, "w");
-		if (!f || fputs(samples[i].text, f) < 0 || fclose(f)) {
-			perror(path);
-			return 1;
-		}
-	}
-	return 0;
+	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+		failed |= write_seed(dir, samples[i].name, samples[i].text, strlen(samples[i].text));
+	return failed;
 }
 
 int main(int argc, char **argv)

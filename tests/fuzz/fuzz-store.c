@@ -7,14 +7,18 @@
  *   even: a manifest's bytes;
  *   odd:  the chunk's plaintext length (4 bytes, little-endian, at most
  *         1 MiB), the SHA-256 its plaintext must have (32 bytes), then the
- *         stored chunk as a tier would hand it over.
- * With libFuzzer (`make fuzz`), seeds in tests/fuzz/corpus/store/.  With
+ *         stored chunk as a tier would hand it over; with bit 1 set as well,
+ *         the manifest says it is encrypted and the store has a key (a
+ *         fixed one, which the encrypted seeds were sealed with).
+ * With libFuzzer (`make fuzz`), seeds in tests/fuzz/corpus/store/ (written by
+ * the standalone build: fuzz-store --seeds DIR).  With
  * -DFUZZ_STANDALONE, tests/fuzz/standalone.h drives it over built-in samples
- * (a manifest, and one chunk per codec).  Beyond "no crash": an accepted
+ * (a manifest, and one chunk per codec, plain and encrypted).  Beyond "no crash": an accepted
  * manifest encodes and decodes back to the same bytes; a chunk that decodes
  * has the digest it was asked for.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +50,10 @@ static void fuzz_manifest(const uint8_t *data, size_t size)
 	store_manifest_free(again);
 }
 
-static void fuzz_chunk(const uint8_t *data, size_t size)
+static const struct store_key fixed_key = { { 't', 'h', 'a', 'w', ' ', 'f', 'u', 'z', 'z', ' ',
+						'k', 'e', 'y' } };
+
+static void fuzz_chunk(const uint8_t *data, size_t size, bool encrypted)
 {
 	struct store_chunk_ref ref = { 0 };
 	struct store_digest got;
@@ -61,13 +68,14 @@ static void fuzz_chunk(const uint8_t *data, size_t size)
 	if (len > MAX_PLAIN)
 		return;
 	ref.len = len;
+	ref.flags = encrypted ? STORE_CHUNK_ENCRYPTED : 0;
 	memcpy(&ref.digest, data + 4, sizeof(ref.digest));
 	data += 4 + sizeof(ref.digest);
 	size -= 4 + sizeof(ref.digest);
 	out = malloc(len ? len : 1);
 	if (!out)
 		return;
-	ret = store_chunk_decode(NULL, &ref, data, size, out, &why);
+	ret = store_chunk_decode(encrypted ? &fixed_key : NULL, &ref, data, size, out, &why);
 	if (ret == 0) {
 		store_sha256(out, len, &got);
 		if (memcmp(&got, &ref.digest, sizeof(got)))
@@ -91,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy, data, size);
 	if (copy[0] & 1)
-		fuzz_chunk(copy + 1, size - 1);
+		fuzz_chunk(copy + 1, size - 1, copy[0] & 2);
 	else
 		fuzz_manifest(copy + 1, size - 1);
 	free(copy);
@@ -104,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #include "standalone.h"
 
 /* A sample input: selector byte, then the bytes of what it chooses. */
-static size_t sample_chunk(int codec, uint8_t **ret)
+static size_t sample_chunk(int codec, bool encrypted, uint8_t **ret)
 {
 	static char plain[9000];
 	struct store_chunk_ref ref = { 0 };
@@ -116,22 +124,24 @@ static size_t sample_chunk(int codec, uint8_t **ret)
 	for (i = 0; i < sizeof(plain); i++)
 		plain[i] = (char)("thaw chunk "[i % 11] + (i / 1000));
 	ref.len = len;
+	ref.flags = encrypted ? STORE_CHUNK_ENCRYPTED : 0;
 	store_sha256(plain, len, &ref.digest);
-	if (store_chunk_encode(NULL, codec, 1, &ref, plain, &stored))
+	if (store_chunk_encode(encrypted ? &fixed_key : NULL, codec, 1, &ref, plain, &stored))
 		abort();
 	{
 		static char back[sizeof(plain)];
 		const char *why = NULL;
 
 		/* the sample itself must decode, or the mutations test only refusals */
-		if (store_chunk_decode(NULL, &ref, stored.data, stored.len, back, &why) ||
+		if (store_chunk_decode(encrypted ? &fixed_key : NULL, &ref, stored.data, stored.len,
+				       back, &why) ||
 		    memcmp(back, plain, sizeof(plain)))
 			abort();
 	}
 	in = malloc(1 + 4 + sizeof(ref.digest) + stored.len);
 	if (!in)
 		abort();
-	in[0] = 1;
+	in[0] = encrypted ? 3 : 1;
 	memcpy(in + 1, &len, 4);
 	memcpy(in + 5, &ref.digest, sizeof(ref.digest));
 	memcpy(in + 5 + sizeof(ref.digest), stored.data, stored.len);
@@ -179,20 +189,32 @@ static size_t sample_manifest(uint8_t **ret)
 int main(int argc, char **argv)
 {
 	static const int codecs[] = { STORE_CODEC_NONE, STORE_CODEC_LZ4, STORE_CODEC_ZSTD };
+	static const char *const names[] = { "chunk-none",	   "chunk-none-encrypted",
+					     "chunk-lz4",	   "chunk-lz4-encrypted",
+					     "chunk-zstd",	   "chunk-zstd-encrypted" };
+	const char *seeds = argc == 3 && !strcmp(argv[1], "--seeds") ? argv[2] : NULL;
 	size_t runs = 0, i, len;
 	uint8_t *in;
+	int failed = 0;
 
-	if (argc > 1)
+	if (argc > 1 && !seeds)
 		return run_named_files("fuzz-store", argc, argv);
 	len = sample_manifest(&in);
-	runs += mutate_sample((const char *)in, len, 20000);
+	if (seeds)
+		failed |= write_seed(seeds, "manifest", in, len);
+	else
+		runs += mutate_sample((const char *)in, len, 20000);
 	free(in);
-	for (i = 0; i < sizeof(codecs) / sizeof(codecs[0]); i++) {
-		len = sample_chunk(codecs[i], &in);
-		LLVMFuzzerTestOneInput(in, len);
-		runs += 1 + mutate_sample((const char *)in, len, 3000);
+	for (i = 0; i < 2 * sizeof(codecs) / sizeof(codecs[0]); i++) {
+		len = sample_chunk(codecs[i / 2], i % 2, &in);
+		if (seeds)
+			failed |= write_seed(seeds, names[i], in, len);
+		else
+			runs += mutate_sample((const char *)in, len, 3000);
 		free(in);
 	}
+	if (seeds)
+		return failed;
 	runs += run_corpus("tests/fuzz/corpus/store");
 	printf("fuzz-store: %zu inputs, no crash\n", runs);
 	return 0;

@@ -158,6 +158,22 @@ static size_t run_corpus(const char *dir_path)
 	return runs;
 }
 
+/* Writes one seed, DIR/NAME (for `fuzz-NAME --seeds DIR`): 0, or 1 said. */
+static __attribute__((unused)) int write_seed(const char *dir, const char *name, const void *data,
+					     size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f)) {
+		perror(path);
+		return 1;
+	}
+	return 0;
+}
+
 /* The files named on the command line, once each: the exit status, or -1 when none are named. */
 static int run_named_files(const char *target, int argc, char **argv)
 {
