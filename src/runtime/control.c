@@ -38,8 +38,11 @@ enum control_request control_read(int sock)
 		return CONTROL_UNKNOWN;
 	/* 0 is an empty datagram as well as the end: only a hung-up peer is the end */
 	if (n == 0) {
-		int ready = poll(&p, 1, 0);
+		int ready;
 
+		do /* a signal pending now is no hang-up: poll fails EINTR even with timeout 0 */
+			ready = poll(&p, 1, 0);
+		while (ready < 0 && errno == EINTR);
 		if (ready < 0 || (ready > 0 && p.revents & (POLLHUP | POLLRDHUP | POLLERR)))
 			return CONTROL_CLOSED;
 	}

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -221,6 +223,31 @@ static void test_control(void **state)
 	close(sv[0]);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A signal that comes while an empty datagram is told from the end does not end anything. */
+static void test_control_signals(void **state)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART: calls fail EINTR */
+	struct itimerval fast = { { 0, 20 }, { 0, 20 } }, off = { { 0, 0 }, { 0, 0 } };
+	int sv[2], i, wrong = 0;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &fast, NULL), 0);
+	for (i = 0; i < 50000; i++)
+		wrong += ask(sv, "", 0) != CONTROL_UNKNOWN;
+	assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+	signal(SIGALRM, SIG_DFL);
+	assert_int_equal(wrong, 0);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -229,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_meta_hostile),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_control_signals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
