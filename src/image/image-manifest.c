@@ -774,6 +774,28 @@ static json_t *field(struct dec *d, json_t *obj, const char *where, const char *
 	return v;
 }
 
+/*
+ * The val_*() readers parse one value v found under key in where (key NULL:
+ * v is where itself, an element of an array); the name is put together only
+ * for an error.  The get_*() readers look the key up first.
+ */
+#define AT "%s%s%s"
+#define AT_ARGS(where, key) (where), (key) ? "." : "", (key) ? (key) : ""
+
+static int val_u64(struct dec *d, json_t *v, const char *where, const char *key, uint64_t *out)
+{
+	*out = 0;
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			return fail(d, AT ": negative", AT_ARGS(where, key));
+		*out = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	if (json_is_string(v) && parse_hex(json_string_value(v), out))
+		return 0;
+	return fail(d, AT ": expected a number or a \"0x...\" string", AT_ARGS(where, key));
+}
+
 static int get_u64(struct dec *d, json_t *obj, const char *where, const char *key, bool required,
 		   uint64_t *out)
 {
@@ -782,15 +804,7 @@ static int get_u64(struct dec *d, json_t *obj, const char *where, const char *ke
 	*out = 0;
 	if (!v)
 		return required ? -EINVAL : 0;
-	if (json_is_integer(v)) {
-		if (json_integer_value(v) < 0)
-			return fail(d, "%s.%s: negative", where, key);
-		*out = (uint64_t)json_integer_value(v);
-		return 0;
-	}
-	if (json_is_string(v) && parse_hex(json_string_value(v), out))
-		return 0;
-	return fail(d, "%s.%s: expected a number or a \"0x...\" string", where, key);
+	return val_u64(d, v, where, key, out);
 }
 
 static int get_u32(struct dec *d, json_t *obj, const char *where, const char *key, bool required,
@@ -808,16 +822,20 @@ static int get_u32(struct dec *d, json_t *obj, const char *where, const char *ke
 	return 0;
 }
 
+static int val_hex(struct dec *d, json_t *v, const char *where, const char *key, uint64_t *out)
+{
+	*out = 0;
+	if (!json_is_string(v) || !parse_hex(json_string_value(v), out))
+		return fail(d, AT ": expected a \"0x...\" string", AT_ARGS(where, key));
+	return 0;
+}
+
 static int get_hex(struct dec *d, json_t *obj, const char *where, const char *key, uint64_t *out)
 {
 	json_t *v = field(d, obj, where, key, true);
 
 	*out = 0;
-	if (!v)
-		return -EINVAL;
-	if (!json_is_string(v) || !parse_hex(json_string_value(v), out))
-		return fail(d, "%s.%s: expected a \"0x...\" string", where, key);
-	return 0;
+	return v ? val_hex(d, v, where, key, out) : -EINVAL;
 }
 
 static int get_hex32(struct dec *d, json_t *obj, const char *where, const char *key, uint32_t *out)
@@ -835,6 +853,18 @@ static int get_hex32(struct dec *d, json_t *obj, const char *where, const char *
 }
 
 /* signed integers: pids, indexes, syscall numbers */
+static int val_int(struct dec *d, json_t *v, const char *where, const char *key, int64_t min,
+		   int64_t max, int64_t *out)
+{
+	if (!json_is_integer(v))
+		return fail(d, AT ": expected an integer", AT_ARGS(where, key));
+	if (json_integer_value(v) < min || json_integer_value(v) > max)
+		return fail(d, AT ": %lld out of range [%lld, %lld]", AT_ARGS(where, key),
+			    (long long)json_integer_value(v), (long long)min, (long long)max);
+	*out = json_integer_value(v);
+	return 0;
+}
+
 static int get_int(struct dec *d, json_t *obj, const char *where, const char *key, bool required,
 		   int64_t min, int64_t max, int64_t dflt, int64_t *out)
 {
@@ -843,13 +873,7 @@ static int get_int(struct dec *d, json_t *obj, const char *where, const char *ke
 	*out = dflt;
 	if (!v)
 		return required ? -EINVAL : 0;
-	if (!json_is_integer(v))
-		return fail(d, "%s.%s: expected an integer", where, key);
-	if (json_integer_value(v) < min || json_integer_value(v) > max)
-		return fail(d, "%s.%s: %lld out of range [%lld, %lld]", where, key,
-			    (long long)json_integer_value(v), (long long)min, (long long)max);
-	*out = json_integer_value(v);
-	return 0;
+	return val_int(d, v, where, key, min, max, out);
 }
 
 static int get_i32(struct dec *d, json_t *obj, const char *where, const char *key, bool required,
@@ -862,16 +886,43 @@ static int get_i32(struct dec *d, json_t *obj, const char *where, const char *ke
 	return ret;
 }
 
+static int val_bool(struct dec *d, json_t *v, const char *where, const char *key, bool *out)
+{
+	*out = false;
+	if (!json_is_boolean(v))
+		return fail(d, AT ": expected true or false", AT_ARGS(where, key));
+	*out = json_is_true(v);
+	return 0;
+}
+
 static int get_bool(struct dec *d, json_t *obj, const char *where, const char *key, bool *out)
 {
 	json_t *v = field(d, obj, where, key, true);
 
 	*out = false;
-	if (!v)
-		return -EINVAL;
-	if (!json_is_boolean(v))
-		return fail(d, "%s.%s: expected true or false", where, key);
-	*out = json_is_true(v);
+	return v ? val_bool(d, v, where, key, out) : -EINVAL;
+}
+
+static int val_octal(struct dec *d, json_t *v, const char *where, const char *key, uint32_t max,
+		     uint32_t *out)
+{
+	const char *s;
+	uint64_t n = 0;
+
+	*out = 0;
+	if (!json_is_string(v))
+		return fail(d, AT ": expected an octal string", AT_ARGS(where, key));
+	s = json_string_value(v);
+	if (!*s)
+		return fail(d, AT ": empty", AT_ARGS(where, key));
+	for (; *s; s++) {
+		if (*s < '0' || *s > '7')
+			return fail(d, AT ": not an octal number", AT_ARGS(where, key));
+		n = n * 8 + (uint64_t)(*s - '0');
+		if (n > max)
+			return fail(d, AT ": above 0%o", AT_ARGS(where, key), max);
+	}
+	*out = (uint32_t)n;
 	return 0;
 }
 
@@ -879,26 +930,9 @@ static int get_octal(struct dec *d, json_t *obj, const char *where, const char *
 		     uint32_t max, uint32_t *out)
 {
 	json_t *v = field(d, obj, where, key, true);
-	const char *s;
-	uint64_t n = 0;
 
 	*out = 0;
-	if (!v)
-		return -EINVAL;
-	if (!json_is_string(v))
-		return fail(d, "%s.%s: expected an octal string", where, key);
-	s = json_string_value(v);
-	if (!*s)
-		return fail(d, "%s.%s: empty", where, key);
-	for (; *s; s++) {
-		if (*s < '0' || *s > '7')
-			return fail(d, "%s.%s: not an octal number", where, key);
-		n = n * 8 + (uint64_t)(*s - '0');
-		if (n > max)
-			return fail(d, "%s.%s: above 0%o", where, key, max);
-	}
-	*out = (uint32_t)n;
-	return 0;
+	return v ? val_octal(d, v, where, key, max, out) : -EINVAL;
 }
 
 /*
@@ -1050,34 +1084,42 @@ static json_t *get_array(struct dec *d, json_t *obj, const char *where, const ch
 	return v;
 }
 
-static int get_enum(struct dec *d, json_t *obj, const char *where, const char *key,
+static int val_enum(struct dec *d, json_t *v, const char *where, const char *key,
 		    const char *const *names, size_t nr, uint32_t *out)
 {
-	json_t *v = field(d, obj, where, key, true);
 	size_t i;
 
 	*out = 0;
-	if (!v)
-		return -EINVAL;
 	if (json_is_string(v))
 		for (i = 0; i < nr; i++)
 			if (!strcmp(json_string_value(v), names[i])) {
 				*out = (uint32_t)i;
 				return 0;
 			}
-	return fail(d, "%s.%s: unknown value", where, key);
+	return fail(d, AT ": unknown value", AT_ARGS(where, key));
 }
 
-static int get_flags(struct dec *d, json_t *obj, const char *where, const char *key,
+static int get_enum(struct dec *d, json_t *obj, const char *where, const char *key,
+		    const char *const *names, size_t nr, uint32_t *out)
+{
+	json_t *v = field(d, obj, where, key, true);
+
+	*out = 0;
+	return v ? val_enum(d, v, where, key, names, nr, out) : -EINVAL;
+}
+
+/* An array of at most 32 flag names, each a bit of *out. */
+static int val_flags(struct dec *d, json_t *arr, const char *where, const char *key,
 		     const char *const *names, size_t nr, uint32_t *out)
 {
-	size_t n, i;
-	json_t *arr = get_array(d, obj, where, key, 32, &n);
+	size_t n = json_is_array(arr) ? json_array_size(arr) : 0, i;
 	uint32_t v = 0;
 
 	*out = 0;
-	if (!arr)
-		return -EINVAL;
+	if (!json_is_array(arr))
+		return fail(d, AT ": expected an array", AT_ARGS(where, key));
+	if (n > 32)
+		return fail(d, AT ": %zu entries, at most 32 allowed", AT_ARGS(where, key), n);
 	for (i = 0; i < n; i++) {
 		json_t *s = json_array_get(arr, i);
 		size_t k;
@@ -1086,11 +1128,20 @@ static int get_flags(struct dec *d, json_t *obj, const char *where, const char *
 			if (!strcmp(json_string_value(s), names[k]))
 				break;
 		if (!json_is_string(s) || k == nr)
-			return fail(d, "%s.%s[%zu]: unknown flag", where, key, i);
+			return fail(d, AT "[%zu]: unknown flag", AT_ARGS(where, key), i);
 		v |= 1u << k;
 	}
 	*out = v;
 	return 0;
+}
+
+static int get_flags(struct dec *d, json_t *obj, const char *where, const char *key,
+		     const char *const *names, size_t nr, uint32_t *out)
+{
+	json_t *v = field(d, obj, where, key, true);
+
+	*out = 0;
+	return v ? val_flags(d, v, where, key, names, nr, out) : -EINVAL;
 }
 
 static int get_prot(struct dec *d, json_t *obj, const char *where, const char *key, uint32_t *out)
@@ -1125,65 +1176,62 @@ static int get_rlim(struct dec *d, json_t *obj, const char *where, const char *k
 static int dec_record(struct dec *d, const struct image_record *rec, json_t *o, const char *where,
 		      void *obj);
 
-/* One scalar of type t at p (size bytes), from v, inside [f->min, f->max]. */
+/*
+ * One scalar of type t at p (size bytes), from v, inside [f->min, f->max]:
+ * v is key of where (a field), or where itself (key NULL: an element).
+ */
 static int dec_scalar(struct dec *d, const struct image_field *f, uint8_t type, json_t *v,
-		      const char *where, void *p, size_t size)
+		      const char *where, const char *key, void *p, size_t size)
 {
-	json_t *holder = json_object();
 	uint64_t u = 0;
 	int64_t i = 0;
 	uint32_t u32;
 	bool b;
 	int ret;
 
-	/* the get_*() helpers read a member of an object: lend them one */
-	if (!holder || json_object_set(holder, "v", v)) {
-		json_decref(holder);
-		return fail(d, "%s: out of memory", where);
-	}
 	switch (type) {
 	case IMAGE_F_I32:
 	case IMAGE_F_I64:
-		ret = get_int(d, holder, where, "v", true, f->min,
-			      f->max > INT64_MAX ? INT64_MAX : (int64_t)f->max, 0, &i);
+		ret = val_int(d, v, where, key, f->min,
+			      f->max > INT64_MAX ? INT64_MAX : (int64_t)f->max, &i);
 		u = (uint64_t)i;
 		if (!ret && type == IMAGE_F_I32 && (i < INT32_MIN || i > INT32_MAX))
-			ret = fail(d, "%s: %lld does not fit 32 bits", where, (long long)i);
+			ret = fail(d, AT ": %lld does not fit 32 bits", AT_ARGS(where, key),
+				   (long long)i);
 		if (!ret && type == IMAGE_F_I32)
 			u = (uint64_t)(uint32_t)(int32_t)i;
 		break;
 	case IMAGE_F_HEX32:
 	case IMAGE_F_HEX64:
-		ret = get_hex(d, holder, where, "v", &u);
+		ret = val_hex(d, v, where, key, &u);
 		break;
 	case IMAGE_F_BOOL:
-		ret = get_bool(d, holder, where, "v", &b);
+		ret = val_bool(d, v, where, key, &b);
 		u = b;
 		break;
 	case IMAGE_F_OCTAL:
-		ret = get_octal(d, holder, where, "v", (uint32_t)f->max, &u32);
+		ret = val_octal(d, v, where, key, (uint32_t)f->max, &u32);
 		u = u32;
 		break;
 	case IMAGE_F_ENUM:
-		ret = get_enum(d, holder, where, "v", f->names, f->nr_names, &u32);
+		ret = val_enum(d, v, where, key, f->names, f->nr_names, &u32);
 		u = u32;
 		break;
 	case IMAGE_F_FLAGS:
-		ret = get_flags(d, holder, where, "v", f->names, f->nr_names, &u32);
+		ret = val_flags(d, v, where, key, f->names, f->nr_names, &u32);
 		u = u32;
 		break;
 	default:
-		ret = get_u64(d, holder, where, "v", true, &u);
+		ret = val_u64(d, v, where, key, &u);
 		break;
 	}
-	json_decref(holder);
 	if (ret)
 		return -EINVAL;
 	if ((type == IMAGE_F_U32 || type == IMAGE_F_U64 || type == IMAGE_F_HEX32 ||
 	     type == IMAGE_F_HEX64) &&
 	    (u < (uint64_t)f->min || u > f->max || (size == 4 && u > UINT32_MAX)))
-		return fail(d, "%s: %" PRIu64 " out of range [%lld, %" PRIu64 "]", where, u,
-			    (long long)f->min, f->max);
+		return fail(d, AT ": %" PRIu64 " out of range [%lld, %" PRIu64 "]",
+			    AT_ARGS(where, key), u, (long long)f->min, f->max);
 	store_uint(p, size, u);
 	return 0;
 }
@@ -1214,7 +1262,7 @@ static int dec_array_field(struct dec *d, const struct image_field *f, json_t *v
 
 		snprintf(elem, sizeof(elem), "%s[%zu]", where, k);
 		ret = f->sub ? dec_record(d, f->sub, ev, elem, ep) :
-			       dec_scalar(d, f, f->elem_type, ev, elem, ep, f->elem_size);
+			       dec_scalar(d, f, f->elem_type, ev, elem, NULL, ep, f->elem_size);
 	}
 	return ret;
 }
@@ -1238,7 +1286,10 @@ static int dec_record(struct dec *d, const struct image_record *rec, json_t *o, 
 				return -EINVAL;
 			continue;
 		}
-		snprintf(sub, sizeof(sub), "%s.%s", where, f->name);
+		/* the name of a nested record or array; a scalar's is made only for an error */
+		if (f->type == IMAGE_F_RECORD || f->type == IMAGE_F_ARRAY ||
+		    f->type == IMAGE_F_BYTES)
+			snprintf(sub, sizeof(sub), "%s.%s", where, f->name);
 		switch (f->type) {
 		case IMAGE_F_BLOB:
 			ret = get_blob(d, o, where, f->name, (struct image_blob *)p);
@@ -1267,7 +1318,7 @@ static int dec_record(struct dec *d, const struct image_record *rec, json_t *o, 
 			ret = dec_array_field(d, f, v, sub, obj);
 			break;
 		default:
-			ret = dec_scalar(d, f, f->type, v, sub, p, f->size);
+			ret = dec_scalar(d, f, f->type, v, where, f->name, p, f->size);
 			break;
 		}
 		if (ret)
