@@ -18,6 +18,8 @@
  * checks the SHA-256 of pages.img and data.img too: what thaw inspect runs.
  */
 #define LOG_TAG "image"
+/* SHA-256 through the low-level functions: see image_sha256() */
+#define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +34,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "base/crc32c.h"
 #include "base/hex.h"
@@ -45,9 +48,29 @@
 
 /* ---- hashing ---- */
 
+/*
+ * A restore hashes its manifest and its page index with OpenSSL's low-level
+ * SHA-256 functions, not EVP: a process's first EVP digest loads OpenSSL's
+ * configuration and default provider first, which took longer than both
+ * hashes together (1.1 ms against 0.2 ms for 300 KB, measured), on the path
+ * of every restore.  The low-level functions run the same code (SHA-NI where
+ * the CPU has it) with nothing to set up; OpenSSL 3 deprecates them but
+ * keeps them, and Debian 12's libcrypto3 has them.
+ */
+int image_sha256_parts(const void *a, size_t alen, const void *b, size_t blen,
+		       uint8_t out[IMAGE_SHA256_SIZE])
+{
+	SHA256_CTX c;
+
+	if (!SHA256_Init(&c) || !SHA256_Update(&c, a, alen) || (blen && !SHA256_Update(&c, b, blen)) ||
+	    !SHA256_Final(out, &c))
+		return -EINVAL;
+	return 0;
+}
+
 int image_sha256(const void *p, size_t len, uint8_t out[IMAGE_SHA256_SIZE])
 {
-	return EVP_Digest(p, len, out, NULL, EVP_sha256(), NULL) ? 0 : -ENOMEM;
+	return image_sha256_parts(p, len, NULL, 0, out);
 }
 
 /* SHA-256 of a whole file through fd (pread: the offset stays), and its length. */

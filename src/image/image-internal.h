@@ -73,6 +73,9 @@ int image_index_decode(struct image *img, const unsigned char *idx, size_t len,
 /* ---- image-bind.c: what binds the files of a snapshot together ---- */
 
 int image_sha256(const void *p, size_t len, uint8_t out[IMAGE_SHA256_SIZE]);
+/* The SHA-256 of a followed by b (blen may be 0). */
+int image_sha256_parts(const void *a, size_t alen, const void *b, size_t blen,
+		       uint8_t out[IMAGE_SHA256_SIZE]);
 /* Writing: a fresh random id, and SHA-256 contexts for pages.img and data.img. */
 int image_hash_begin(struct image *img);
 int image_hash_append(struct evp_md_ctx_st *ctx, const void *p, size_t len);

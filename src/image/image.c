@@ -28,7 +28,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "base/crc32c.h"
 #include "base/io.h"
@@ -797,9 +796,7 @@ static int check_index_bytes(struct image *img, const unsigned char *header,
 			     const unsigned char *entries, size_t size)
 {
 	uint8_t sha[IMAGE_SHA256_SIZE];
-	EVP_MD_CTX *ctx;
 	uint64_t i;
-	bool ok;
 
 	if (crc32c(entries, size) != get_le32(header + 40)) {
 		log_error("snapshot %s: pages.idx: entries crc mismatch: the index is damaged",
@@ -812,14 +809,9 @@ static int check_index_bytes(struct image *img, const unsigned char *header,
 				  img->path, i);
 			return -EINVAL;
 		}
-	ctx = EVP_MD_CTX_new();
-	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(ctx, header, IMAGE_IDX_HEADER_SIZE) &&
-	     EVP_DigestUpdate(ctx, entries, size) && EVP_DigestFinal_ex(ctx, sha, NULL);
-	EVP_MD_CTX_free(ctx);
-	if (!ok) {
-		log_error("out of memory for a SHA-256 context");
-		return -ENOMEM;
+	if (image_sha256_parts(header, IMAGE_IDX_HEADER_SIZE, entries, size, sha)) {
+		log_error("snapshot %s: pages.idx: SHA-256 failed", img->path);
+		return -EINVAL;
 	}
 	/* an edited index with its crcs recomputed still fails here */
 	return image_check_part(img, "pages.idx", IMAGE_IDX_HEADER_SIZE + size, sha);
