@@ -34,6 +34,14 @@ BLOB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Isrc -ffreestanding -fno-bu
 	-fno-exceptions -fno-jump-tables -fcf-protection=none -mno-red-zone \
 	-fvisibility=hidden -msse4.2
 
+# thaw --version: the release, what git says of the tree it was built from
+# (GIT_DESCRIBE=... when there is no git, as in a source package), and the
+# build's features.  Made into $(BUILD)/version.h, rewritten only when it changes.
+VERSION := 0.1.0
+GIT_DESCRIBE ?= $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
+FEATURES := store-http(libcurl, loaded when used) cuda(libcuda, loaded when used) lz4 zstd \
+	aes-256-gcm hmac-sha256$(if $(filter 1,$(SANITIZE)), asan ubsan)
+
 LAYERS  := base image gpu engine store runtime cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
@@ -50,7 +58,7 @@ COMPAT_BINS := $(COMPAT_SRCS:tests/compat/%.c=$(BUILD)/tests/compat/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 
-.PHONY: all deps demo test test-unit test-integration bench bench-gpu format lint clean programs units \
+.PHONY: FORCE all deps demo test test-unit test-integration bench bench-gpu format lint clean programs units \
 	fuzz soak
 
 all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so
@@ -61,6 +69,15 @@ deps:
 $(BUILD)/thaw: $(OBJS) $(BUILD)/restorer-blob.o
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)printf '#define THAW_VERSION "%s"\n#define THAW_GIT_DESCRIBE "%s"\n#define THAW_FEATURES "%s"\n' \
+		'$(VERSION)' '$(GIT_DESCRIBE)' '$(FEATURES)' > $@.tmp
+	$(Q)cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+
+$(BUILD)/src/cli/main.o: $(BUILD)/version.h
+$(BUILD)/src/cli/main.o: CFLAGS += -I$(BUILD)
 
 $(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)

@@ -4,6 +4,7 @@
  */
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,8 +12,21 @@
 
 int log_max_level = LOG_INFO;
 static int log_fd = STDERR_FILENO;
+static const char *log_command;
+static int log_colour;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug", "trace" };
+static const char *const level_colours[] = { "\033[1;31m", "\033[1;33m", "", "", "" };
+
+void log_set_command(const char *command)
+{
+	log_command = command;
+}
+
+void log_set_colour(int on)
+{
+	log_colour = on;
+}
 
 void log_set_level(int level)
 {
@@ -33,11 +47,16 @@ void log_msg(int level, const char *tag, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
-	int n;
+	int n, saved = errno, colour;
 
 	if (level > log_max_level)
 		return;
-	n = snprintf(line, sizeof(line), "thaw %s: %s: ", tag, level_names[level]);
+	/* the fd, not the CLI's stderr: the restore helper may log elsewhere */
+	colour = log_colour && *level_colours[level] && isatty(log_fd);
+	n = snprintf(line, sizeof(line), "thaw %s: %s%s%s: ", log_command ? log_command : tag,
+		     colour ? level_colours[level] : "", level_names[level], colour ? "\033[0m" : "");
+	if (log_command && level >= LOG_DEBUG)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "[%s] ", tag);
 	va_start(ap, fmt);
 	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
@@ -45,5 +64,6 @@ void log_msg(int level, const char *tag, const char *fmt, ...)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	if (write(log_fd, line, (size_t)n) < 0)
-		return;
+		n = 0;
+	errno = saved;
 }

@@ -20,6 +20,15 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG, LOG_TRACE };
 extern int log_max_level;
 
 void log_set_level(int level);
+/*
+ * The command a person typed ("dump"): once set, errors, warnings and
+ * notes read "thaw dump: error: ..." whichever part of thaw speaks, and
+ * only debug and trace lines name the part ("thaw dump: debug: [mem] ...").
+ * NULL (the default, and the tests of the layers) keeps "thaw TAG: ...".
+ */
+void log_set_command(const char *command);
+/* Colour the level word (red error, yellow warning); the CLI decides when. */
+void log_set_colour(int on);
 /* Where messages go (default stderr); the restore helper keeps its own copy. */
 void log_set_fd(int fd);
 int log_get_fd(void);

@@ -1,10 +1,27 @@
-/* cli.h - the subcommands of thaw; each returns the process exit code. */
+/*
+ * cli.h - the subcommands of thaw; each returns the process exit code.
+ * The conventions every command follows are described at the top of cli.c.
+ */
 #ifndef THAW_CLI_CLI_H
 #define THAW_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Exit statuses of every command (each --help says which it uses, under "Exit status"). */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* main.c, once it knows the command: names it in every error line, decides colour. */
+void cli_begin(const char *name);
+const char *cli_command(void);
+bool cli_colour(int fd);
+/* "thaw COMMAND: error: ..." on stderr; returns CLI_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "thaw COMMAND: error: ..." (fmt may be NULL), then usage(stderr); returns CLI_USAGE. */
+int cli_usage_error(void (*usage)(FILE *out), const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 struct cli_command {
 	const char *name;

@@ -14,7 +14,9 @@ static void usage(FILE *out)
 	fprintf(out, "usage: thaw check\n\n"
 		     "Probes, with real child processes, every kernel feature that dump and\n"
 		     "restore use, and prints one line each: ok or MISSING, and what it saw.\n"
-		     "Exits 0 when all are present, 1 when any is missing.\n");
+		     "\n"
+		     "Exit status:\n"
+		     "  0 all are present; 1 any is missing; 2 usage error.\n");
 }
 
 int cmd_check(int argc, char **argv)
@@ -23,10 +25,7 @@ int cmd_check(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (argc != 1) {
-		fprintf(stderr, "thaw check: unexpected argument '%s'\n", argv[1]);
-		usage(stderr);
-		return 2;
-	}
+	if (argc != 1)
+		return cli_usage_error(usage, "unexpected argument '%s'", argv[1]);
 	return engine_check(stdout) == 0 ? 0 : 1;
 }

@@ -37,7 +37,11 @@ static void dump_usage(FILE *out)
 		     "(--cache, default ~/.cache/thaw/chunks).\n"
 		     "--key-file: the snapshot is signed (manifest.sig, HMAC-SHA-256 with the\n"
 		     "key: 32 bytes or 64 hex digits), and restore or inspect with the key refuse\n"
-		     "it unsigned or signed otherwise; into a store, the key also encrypts it.\n");
+		     "it unsigned or signed otherwise; into a store, the key also encrypts it.\n"
+		     "\n"
+		     "Exit status:\n"
+		     "  0 the snapshot is written (and the process killed, or running on); 1 it\n"
+		     "  is not, and the process runs on unharmed; 2 usage error.\n");
 }
 
 /* --key-file: the snapshot is signed once published, while the program is still frozen. */
@@ -86,10 +90,8 @@ static int dump_to_store(struct engine_dump_opts *opts, const char *location, co
 	char staged[PATH_MAX], hex[STORE_DIGEST_HEX], *alloc = NULL;
 	int rc, lock = -1;
 
-	if (!store_name_valid(name)) {
-		fprintf(stderr, "thaw dump: bad snapshot name '%s'\n", name);
-		return 2;
-	}
+	if (!store_name_valid(name))
+		return cli_usage_error(dump_usage, "--name: bad snapshot name '%s'", name);
 	rc = store_snap_config(location, cache, &cfg, &alloc);
 	if (rc)
 		goto out;
@@ -149,10 +151,9 @@ int cmd_dump(int argc, char **argv)
 		switch (c) {
 		case 'p':
 			opts.pid = (pid_t)strtol(optarg, &end, 10);
-			if (*end || opts.pid <= 0) {
-				fprintf(stderr, "thaw dump: bad pid '%s'\n", optarg);
-				return 2;
-			}
+			if (*end || opts.pid <= 0)
+				return cli_usage_error(dump_usage, "--pid: not a process id: %s",
+						       optarg);
 			break;
 		case 'd':
 			opts.dir = optarg;
@@ -162,10 +163,9 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 'x':
 			n = strtol(optarg, &end, 10);
-			if (*end || n < 0 || n > 1 << 20 || opts.nr_external_fds == 64) {
-				fprintf(stderr, "thaw dump: bad --external-fd '%s'\n", optarg);
-				return 2;
-			}
+			if (*end || n < 0 || n > 1 << 20 || opts.nr_external_fds == 64)
+				return cli_usage_error(dump_usage, "--external-fd: bad fd %s (or more "
+						       "than 64)", optarg);
 			external[opts.nr_external_fds++] = (int)n;
 			opts.external_fds = external;
 			break;
@@ -188,15 +188,17 @@ int cmd_dump(int argc, char **argv)
 			dump_usage(stdout);
 			return 0;
 		default:
-			dump_usage(stderr);
-			return 2;
+			return cli_usage_error(dump_usage, NULL);
 		}
 	}
-	if (!opts.pid || optind != argc || !opts.dir == !store || !store != !name ||
-	    (!store && cache)) {
-		dump_usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return cli_usage_error(dump_usage, "unexpected argument '%s'", argv[optind]);
+	if (!opts.pid)
+		return cli_usage_error(dump_usage, "which process? --pid PID");
+	if (!opts.dir == !store)
+		return cli_usage_error(dump_usage, "where to? --dir DIR or --store DIR|URL");
+	if (!store != !name || (!store && cache))
+		return cli_usage_error(dump_usage, "--name and --cache go with --store");
 	if (key_file) {
 		if (key_file_load(key_file, sign.key) < 0)
 			return 1;

@@ -52,7 +52,11 @@ static void usage(FILE *out)
 		     "               checked)\n"
 		     "  --key-file F the snapshot must be signed with this key (thaw dump\n"
 		     "               --key-file): exit 1 if it is unsigned or signed otherwise\n"
-		     "  --help       show this help\n");
+		     "  --help       show this help\n"
+		     "\n"
+		     "Exit status:\n"
+		     "  0 shown, and every byte checked; 1 the snapshot cannot be read, or is\n"
+		     "  damaged, or not signed with the key; 2 usage error.\n");
 }
 
 /* "1.5 MiB": buf must hold 32 bytes */
@@ -835,21 +839,15 @@ int cmd_inspect(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--key-file") && i + 1 < argc) {
 			key_file = argv[++i];
 		} else if (argv[i][0] == '-' && argv[i][1]) {
-			fprintf(stderr, "thaw inspect: unknown option %s\n", argv[i]);
-			usage(stderr);
-			return 2;
+			return cli_usage_error(usage, "unknown option %s", argv[i]);
 		} else if (dir) {
-			fprintf(stderr, "thaw inspect: one snapshot at a time\n");
-			usage(stderr);
-			return 2;
+			return cli_usage_error(usage, "one snapshot at a time");
 		} else {
 			dir = argv[i];
 		}
 	}
-	if (!dir) {
-		usage(stderr);
-		return 2;
-	}
+	if (!dir)
+		return cli_usage_error(usage, "which snapshot? DIR");
 	if (key_file) {
 		/* signed, and (unless --no-verify) its files hashed in full: verify_tree reads on */
 		ret = key_file_load(key_file, key) < 0 ? -EINVAL :

@@ -39,7 +39,11 @@ static void restore_usage(FILE *out)
 		     "difference kills it and fails the restore, naming the process and field.\n"
 		     "--key-file: the snapshot must be signed with this key (thaw dump\n"
 		     "--key-file); pages.img and data.img are then hashed in full first\n"
-		     "(docs/security.md).  From a store, the key also decrypts.\n");
+		     "(docs/security.md).  From a store, the key also decrypts.\n"
+		     "\n"
+		     "Exit status:\n"
+		     "  the program's own status in the foreground (128+N when killed by signal\n"
+		     "  N); 0 with --detach once it runs; 1 the restore failed; 2 usage error.\n");
 }
 
 /* Once the program runs again: behind a URL the local cache is filled, the directory goes. */
@@ -149,14 +153,15 @@ int cmd_restore(int argc, char **argv)
 			restore_usage(stdout);
 			return 0;
 		default:
-			restore_usage(stderr);
-			return 2;
+			return cli_usage_error(restore_usage, NULL);
 		}
 	}
-	if (optind != argc || !opts.dir == !store || !store != !name || (!store && cache)) {
-		restore_usage(stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return cli_usage_error(restore_usage, "unexpected argument '%s'", argv[optind]);
+	if (!opts.dir == !store)
+		return cli_usage_error(restore_usage, "from where? --dir DIR or --store DIR|URL");
+	if (!store != !name || (!store && cache))
+		return cli_usage_error(restore_usage, "--name and --cache go with --store");
 	if (key_file && key_file_load(key_file, key) < 0)
 		return 1;
 	opts.verify = cli_verify_wanted(verify);

@@ -59,7 +59,11 @@ static void run_usage(FILE *out)
 		"  --snap-timeout SECS   give up waiting for the condition (default 120)\n"
 		"  --warmup URL          GET URL before the snapshot ...\n"
 		"  --warmup-count N      ... N times (default 1)\n"
-		"  --snap-delay SECS     wait after the condition and warm-up, then snapshot\n");
+		"  --snap-delay SECS     wait after the condition and warm-up, then snapshot\n"
+		"\n"
+		"Exit status:\n"
+		"  CMD's own status (128+N when killed by signal N); 1 thaw itself failed\n"
+		"  before CMD could run; 2 usage error.\n");
 }
 
 /* A number of seconds, >= 0; -1 when it is not one. */
@@ -126,10 +130,8 @@ int cmd_run(int argc, char **argv)
 			unsigned long long v = strtoull(optarg, &end, 10);
 
 			if (*end || v < (16u << 10) || v > (4u << 20) || (v & (v - 1))) {
-				fprintf(stderr, "thaw run: --chunk-size: want a power of two from 16384 "
-						"to 4194304 bytes, not %s\n",
-					optarg);
-				return 2;
+				return cli_usage_error(run_usage, "--chunk-size: want a power of two "
+						       "from 16384 to 4194304 bytes, not %s", optarg);
 			}
 			opts.store.chunk_size = (size_t)v;
 			break;
@@ -167,9 +169,8 @@ int cmd_run(int argc, char **argv)
 		case 'P':
 			port = strtol(optarg, &end, 10);
 			if (end == optarg || *end || port < 1 || port > 65535) {
-				fprintf(stderr, "thaw run: --snap-on-port: not a port: %s\n", optarg);
 				free(ignore);
-				return 2;
+				return cli_usage_error(run_usage, "--snap-on-port: not a port: %s", optarg);
 			}
 			opts.snap_on_port = (int)port;
 			break;
@@ -179,9 +180,8 @@ int cmd_run(int argc, char **argv)
 		case 'T':
 		case 'D':
 			if (seconds(optarg) < 0) {
-				fprintf(stderr, "thaw run: not a number of seconds: %s\n", optarg);
 				free(ignore);
-				return 2;
+				return cli_usage_error(run_usage, "not a number of seconds: %s", optarg);
 			}
 			if (c == 'T')
 				opts.snap_timeout_s = seconds(optarg);
@@ -194,9 +194,8 @@ int cmd_run(int argc, char **argv)
 		case 'C':
 			count = strtol(optarg, &end, 10);
 			if (end == optarg || *end || count < 0 || count > 1000000) {
-				fprintf(stderr, "thaw run: --warmup-count: not a count: %s\n", optarg);
 				free(ignore);
-				return 2;
+				return cli_usage_error(run_usage, "--warmup-count: not a count: %s", optarg);
 			}
 			opts.warmup_count = (unsigned)count;
 			count_given = true;
@@ -206,20 +205,17 @@ int cmd_run(int argc, char **argv)
 			free(ignore);
 			return 0;
 		default:
-			run_usage(stderr);
 			free(ignore);
-			return 2;
+			return cli_usage_error(run_usage, NULL);
 		}
 	}
 	if (optind >= argc) {
-		run_usage(stderr);
 		free(ignore);
-		return 2;
+		return cli_usage_error(run_usage, "what to run? -- CMD [ARGS...]");
 	}
 	if (opts.warmup_url && !opts.snap_on_stdout && !opts.snap_on_port && !opts.snap_on_http) {
-		fprintf(stderr, "thaw run: --warmup needs a --snap-on-* condition\n");
 		free(ignore);
-		return 2;
+		return cli_usage_error(run_usage, "--warmup needs a --snap-on-* condition");
 	}
 	if (opts.warmup_url && !count_given)
 		opts.warmup_count = 1;

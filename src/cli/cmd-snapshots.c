@@ -17,7 +17,11 @@ static void snapshots_usage(FILE *out)
 		     "restored), or removes every snapshot with that name, or the one with that\n"
 		     "key (a prefix of 4 or more digits will do).  In a chunk store, removing\n"
 		     "drops the names; thaw store gc frees the chunks no other snapshot uses.\n"
-		     "A URL's names cannot be listed or removed.\n");
+		     "A URL's names cannot be listed or removed.\n"
+		     "\n"
+		     "Exit status:\n"
+		     "  0 listed or removed; 1 the store cannot be read, or nothing has that\n"
+		     "  name or key; 2 usage error.\n");
 }
 
 int cmd_snapshots(int argc, char **argv)
@@ -48,14 +52,12 @@ int cmd_snapshots(int argc, char **argv)
 			snapshots_usage(stdout);
 			return 0;
 		default:
-			snapshots_usage(stderr);
-			return 2;
+			return cli_usage_error(snapshots_usage, NULL);
 		}
 	}
 	if (optind == argc)
 		return runtime_list(&store, stdout, json) < 0 ? 1 : 0;
 	if (!strcmp(argv[optind], "rm") && optind + 2 == argc)
 		return runtime_remove(&store, argv[optind + 1], stdout) < 0 ? 1 : 0;
-	snapshots_usage(stderr);
-	return 2;
+	return cli_usage_error(snapshots_usage, "unexpected argument '%s'", argv[optind]);
 }

@@ -45,7 +45,10 @@ static void usage(FILE *out)
 		"  --chunk-size BYTES  average chunk size for put (default 262144)\n"
 		"  --compress CODEC    none, lz4 or zstd[:LEVEL] for the disk tier (lz4)\n"
 		"  --retries N         HTTP retries after a 5xx or timeout (4)\n"
-		"  --timeout-ms MS     HTTP request timeout (30000)\n");
+		"  --timeout-ms MS     HTTP request timeout (30000)\n"
+		"\n"
+		"Exit status:\n"
+		"  0 done; 1 failed (verify: a chunk or manifest is bad); 2 usage error.\n");
 }
 
 struct opts {
@@ -258,12 +261,12 @@ static int parse(int argc, char **argv, struct opts *o)
 				goto bad;
 			break;
 		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return -1;
+		default: cli_usage_error(usage, NULL); return -1;
 		}
 	}
 	return 0;
 bad:
-	fprintf(stderr, "thaw store: bad value '%s'\n", optarg);
+	cli_usage_error(usage, "bad value '%s'", optarg);
 	return -1;
 }
 
@@ -293,8 +296,7 @@ int cmd_store(int argc, char **argv)
 		} else if (nargs < 3) {
 			args[nargs++] = argv[i];
 		} else {
-			fprintf(stderr, "thaw store: too many arguments\n");
-			rc = 2;
+			rc = cli_usage_error(usage, "too many arguments");
 			goto out;
 		}
 	}
@@ -305,7 +307,7 @@ int cmd_store(int argc, char **argv)
 	}
 	rc = 2;
 	if (!args[0]) {
-		usage(stderr);
+		cli_usage_error(usage, "which command?");
 		goto out;
 	}
 	if (!o.token)
@@ -342,7 +344,7 @@ int cmd_store(int argc, char **argv)
 		if (open_store(&o, o.store, true, &s))
 			goto out;
 		if (store_verify(s, args[1], &a)) {
-			fprintf(stderr, "thaw store verify: %" PRIu64 " bad chunks or manifests\n", a);
+			cli_error("verify: %" PRIu64 " bad chunks or manifests", a);
 			goto out;
 		}
 		printf("verified %s\n", args[1] ? args[1] : "every snapshot");
@@ -364,14 +366,14 @@ int cmd_store(int argc, char **argv)
 			goto out;
 		printf("%s %s %s\n", push ? "pushed" : "pulled", args[1], url);
 	} else {
-		fprintf(stderr, "thaw store: unknown command '%s'\n", args[0]);
-		goto usage;
+		cli_usage_error(usage, "unknown command '%s'", args[0]);
+		rc = 2;
+		goto out;
 	}
 	rc = 0;
 	goto out;
 usage:
-	usage(stderr);
-	rc = 2;
+	rc = cli_usage_error(usage, "%s: wrong arguments", args[0]);
 out:
 	store_close(s);
 	store_close(other);

@@ -1,7 +1,8 @@
 /*
  * main.c - the thaw command: global options and the subcommand table.
  * Each subcommand lives in cmd-<name>.c, parses its own arguments and calls
- * the layers; nothing below src/cli/ calls exit().
+ * the layers; nothing below src/cli/ calls exit().  The conventions a
+ * command follows (exit statuses, errors, help text) are in cli.c.
  */
 #include "cli.h"
 
@@ -10,6 +11,8 @@
 
 #include "base/lifeline.h"
 #include "base/log.h"
+#include "image/image.h"
+#include "version.h" /* made by the Makefile: THAW_VERSION, THAW_GIT_DESCRIBE, THAW_FEATURES */
 
 static const struct cli_command commands[] = {
 	{ "dump", cmd_dump, "freeze a process and write a snapshot" },
@@ -21,14 +24,48 @@ static const struct cli_command commands[] = {
 	{ "snapshots", cmd_snapshots, "list or remove the snapshots thaw run keeps" },
 };
 
+/* The text of thaw(1) too (scripts/man.sh): sections as "Name:" lines. */
 static void usage(FILE *out)
 {
 	size_t i;
 
-	fprintf(out, "usage: thaw [-v|-vv|-q] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(out, "usage: thaw [-v|-vv|-q] COMMAND [ARGS]\n"
+		     "       thaw --version | --help\n"
+		     "\n"
+		     "thaw checkpoints a running Linux process tree into a snapshot and restores\n"
+		     "it, in the same state, later or elsewhere.\n"
+		     "\n"
+		     "  -v          say more (debug); -vv: trace\n"
+		     "  -q          say nothing but errors (no notes, no progress)\n"
+		     "  --version   print the version, the snapshot format and the build's features\n"
+		     "  --help      show this help\n"
+		     "\n"
+		     "Commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
-	fprintf(out, "\n'thaw COMMAND --help' describes a command.\n");
+		fprintf(out, "  %-10s  %s\n", commands[i].name, commands[i].help);
+	fprintf(out, "\n'thaw COMMAND --help' describes a command.\n"
+		     "\n"
+		     "Environment:\n"
+		     "  THAW_STORE           the store of thaw run, thaw store and thaw snapshots when\n"
+		     "                       --store is not given (a directory or http(s) URL)\n"
+		     "  THAW_STORE_TOKEN     bearer token for an HTTP store (--token)\n"
+		     "  THAW_VERIFY          set (not 0): every restore is verified (--verify)\n"
+		     "  THAW_VERIFY_DIGEST   set (not 0): thaw run checks files by content\n"
+		     "  THAW_RESTORE_TMPDIR  where a restore from a store rebuilds its small files\n"
+		     "  THAW_PYTHON_SDK      the Python SDK directory thaw run gives a Python program\n"
+		     "  NO_COLOR             set: no colour, even on a terminal\n"
+		     "\n"
+		     "Exit status:\n"
+		     "  0 success, 1 failure, 2 usage error; thaw run and thaw restore exit with\n"
+		     "  the program's own status.\n");
+}
+
+static void version(void)
+{
+	printf("thaw %s (%s)\n"
+	       "snapshot format %d\n"
+	       "features: %s\n",
+	       THAW_VERSION, THAW_GIT_DESCRIBE, IMAGE_FORMAT_VERSION, THAW_FEATURES);
 }
 
 int main(int argc, char **argv)
@@ -40,27 +77,36 @@ int main(int argc, char **argv)
 			log_set_level(LOG_DEBUG);
 		else if (!strcmp(argv[1], "-vv"))
 			log_set_level(LOG_TRACE);
-		else if (!strcmp(argv[1], "-q"))
+		else if (!strcmp(argv[1], "-q") || !strcmp(argv[1], "--quiet"))
 			log_set_level(LOG_ERROR);
 		else if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 			usage(stdout);
-			return 0;
+			return CLI_OK;
+		} else if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+			version();
+			return CLI_OK;
 		} else {
-			fprintf(stderr, "thaw: unknown option %s\n", argv[1]);
-			usage(stderr);
-			return 2;
+			return cli_usage_error(usage, "unknown option %s", argv[1]);
 		}
 		argc--;
 		argv++;
 	}
 	if (argc < 2) {
 		usage(stderr);
-		return 2;
+		return CLI_USAGE;
 	}
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
+		if (!strcmp(argv[1], commands[i].name)) {
+			/*
+			 * getopt's own complaints start with argv[0]: so that they
+			 * read "thaw dump: error: unrecognized option '--x'"
+			 */
+			char prog[64];
+
+			snprintf(prog, sizeof(prog), "thaw %s: error", commands[i].name);
+			argv[1] = prog;
+			cli_begin(commands[i].name);
 			return lifeline_exit_status(commands[i].run(argc - 1, argv + 1));
-	fprintf(stderr, "thaw: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return 2;
+		}
+	return cli_usage_error(usage, "unknown command '%s'", argv[1]);
 }

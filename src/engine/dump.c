@@ -20,6 +20,7 @@
 #define LOG_TAG "dump"
 #include <errno.h>
 #include <linux/kcmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -604,6 +605,11 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	uint32_t v;
 	int ret;
 
+	/* said in the user's terms before anything else looks and fails */
+	if (kill(opts->pid, 0) < 0 && errno == ESRCH) {
+		log_error("no such process %d", opts->pid);
+		return -ESRCH;
+	}
 	ret = image_create(opts->dir, &img);
 	if (ret < 0)
 		return ret;
