@@ -10,6 +10,8 @@
 #include "cli.h"
 #include "runtime/runtime.h"
 
+#define MAX_WARMUP_URLS 64
+
 static void run_usage(FILE *out)
 {
 	fprintf(out,
@@ -57,8 +59,8 @@ static void run_usage(FILE *out)
 		"  --snap-on-port PORT   CMD listens on TCP PORT\n"
 		"  --snap-on-http URL    URL answers 2xx (polled every 50 ms)\n"
 		"  --snap-timeout SECS   give up waiting for the condition (default 120)\n"
-		"  --warmup URL          GET URL before the snapshot ...\n"
-		"  --warmup-count N      ... N times (default 1)\n"
+		"  --warmup URL          GET URL before the snapshot (repeatable: in order) ...\n"
+		"  --warmup-count N      ... each N times (default 1)\n"
 		"  --snap-delay SECS     wait after the condition and warm-up, then snapshot\n"
 		"\n"
 		"Exit status:\n"
@@ -101,7 +103,7 @@ int cmd_run(int argc, char **argv)
 		{ 0 },
 	};
 	struct runtime_run_opts opts = { 0 };
-	const char **ignore = NULL;
+	const char **ignore = NULL, *warmups[MAX_WARMUP_URLS];
 	long port, count;
 	bool count_given = false;
 	char *end;
@@ -189,7 +191,13 @@ int cmd_run(int argc, char **argv)
 				opts.snap_delay_s = seconds(optarg);
 			break;
 		case 'W':
-			opts.warmup_url = optarg;
+			if (opts.nr_warmup_urls == MAX_WARMUP_URLS) {
+				free(ignore);
+				return cli_usage_error(run_usage, "at most %d --warmup URLs",
+						       MAX_WARMUP_URLS);
+			}
+			warmups[opts.nr_warmup_urls++] = optarg;
+			opts.warmup_urls = warmups;
 			break;
 		case 'C':
 			count = strtol(optarg, &end, 10);
@@ -213,11 +221,11 @@ int cmd_run(int argc, char **argv)
 		free(ignore);
 		return cli_usage_error(run_usage, "what to run? -- CMD [ARGS...]");
 	}
-	if (opts.warmup_url && !opts.snap_on_stdout && !opts.snap_on_port && !opts.snap_on_http) {
+	if (opts.nr_warmup_urls && !opts.snap_on_stdout && !opts.snap_on_port && !opts.snap_on_http) {
 		free(ignore);
 		return cli_usage_error(run_usage, "--warmup needs a --snap-on-* condition");
 	}
-	if (opts.warmup_url && !count_given)
+	if (opts.nr_warmup_urls && !count_given)
 		opts.warmup_count = 1;
 	opts.argv = argv + optind;
 	opts.verify = cli_verify_wanted(opts.verify);

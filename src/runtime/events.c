@@ -50,7 +50,6 @@ void events_emit(struct events *ev, const char *type, json_t *fields, const char
 {
 	char line[2048];
 	va_list ap;
-	size_t len;
 
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -59,21 +58,30 @@ void events_emit(struct events *ev, const char *type, json_t *fields, const char
 		dprintf(STDERR_FILENO, "thaw: %s\n", line);
 	if (ev->json_fd >= 0) {
 		json_t *obj = fields ? fields : json_object();
-		char *text;
 
 		json_object_set_new(obj, "event", json_string(type));
 		json_object_set_new(obj, "time_ms", json_real(runtime_now_ms() - ev->t0_ms));
 		json_object_set_new(obj, "message", json_string(line));
-		text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
-		if (text) {
-			len = strlen(text);
-			text[len] = '\n';
-			if (write(ev->json_fd, text, len + 1) < 0)
-				log_warn("writing an event: %s", strerror(errno));
-			free(text);
-		}
+		events_write_json(ev, obj);
 		json_decref(obj);
 		return;
 	}
 	json_decref(fields);
+}
+
+void events_write_json(struct events *ev, json_t *obj)
+{
+	char *text;
+	size_t len;
+
+	if (ev->json_fd < 0 || !obj)
+		return;
+	text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return;
+	len = strlen(text);
+	text[len] = '\n';
+	if (write(ev->json_fd, text, len + 1) < 0)
+		log_warn("writing an event: %s", strerror(errno));
+	free(text);
 }

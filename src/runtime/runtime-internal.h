@@ -113,17 +113,6 @@ int chunkstore_for_each(struct chunkstore *cs, int (*fn)(struct snap_meta *m, vo
 			void *arg);
 int chunkstore_remove_key(struct chunkstore *cs, const char *key);
 
-struct events {
-	int json_fd; /* -1: none */
-	double t0_ms;
-};
-
-int events_open(struct events *ev, const char *path);
-void events_close(struct events *ev);
-/* Prints "thaw: TEXT" for people and a JSON line {"event": type, ...fields}. */
-void events_emit(struct events *ev, const char *type, json_t *fields, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-double runtime_now_ms(void);
 
 /*
  * A snapshot point the program does not know about (--snap-on-port,

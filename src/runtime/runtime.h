@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 /*
  * Where snapshots live (docs/runtime.md, "Store"): a plain directory of
  * snapshot directories, or the content-addressed chunk store (src/store) -
@@ -48,7 +50,8 @@ struct runtime_run_opts {
 	const char *snap_on_http; /* this URL answers 2xx */
 	double snap_delay_s; /* wait after the condition (and warm-up) */
 	double snap_timeout_s; /* give up on the condition after this; 0: 120 */
-	const char *warmup_url; /* GET this ... */
+	const char *const *warmup_urls; /* GET each of these, in order, ... */
+	size_t nr_warmup_urls;
 	unsigned warmup_count; /* ... this many times before the snapshot */
 };
 
@@ -71,5 +74,26 @@ int runtime_list(const struct runtime_store_opts *store, FILE *out, bool json)
 /* thaw snapshots rm: every snapshot with that name, or the one with that key (or key prefix). */
 int runtime_remove(const struct runtime_store_opts *store, const char *name_or_key, FILE *out)
 	__attribute__((warn_unused_result));
+
+/*
+ * Events (events.c): one line for people on stderr ("thaw: cold start: ..."),
+ * and the same as a JSON line {"event": TYPE, "time_ms", "message", ...} in
+ * the --json-events file, each in one write() so that several processes can
+ * share a file.  thaw serve emits its own through these, and relays its
+ * workers' (each a thaw run) with events_write_json.
+ */
+struct events {
+	int json_fd; /* -1: none */
+	double t0_ms;
+};
+
+int events_open(struct events *ev, const char *path);
+void events_close(struct events *ev);
+/* Prints "thaw: TEXT" for people and a JSON line {"event": type, ...fields}; takes fields. */
+void events_emit(struct events *ev, const char *type, json_t *fields, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Only the JSON line, obj as it is (its "event" set by the caller); does not take obj. */
+void events_write_json(struct events *ev, json_t *obj);
+double runtime_now_ms(void);
 
 #endif

@@ -248,7 +248,8 @@ static void *trigger_main(void *arg)
 	struct trigger *t = arg;
 	const struct runtime_run_opts *o = t->opts;
 	char last[400] = "";
-	unsigned i, failed = 0;
+	unsigned i, failed;
+	size_t u;
 
 	t->result = -ECANCELED;
 	while (!t->condition_met) {
@@ -265,19 +266,22 @@ static void *trigger_main(void *arg)
 		if (!nap(t, POLL_MS))
 			goto out;
 	}
-	for (i = 0; o->warmup_url && i < o->warmup_count; i++) {
-		char err[CURL_ERROR_SIZE + 32];
-		long code;
+	for (u = 0; u < o->nr_warmup_urls; u++) {
+		for (i = 0, failed = 0; i < o->warmup_count; i++) {
+			char err[CURL_ERROR_SIZE + 32];
+			long code;
 
-		if (atomic_load(&t->stop))
-			goto out;
-		if (http_get(t, o->warmup_url, WARMUP_TIMEOUT_MS, &code, err, sizeof(err)) < 0 ||
-		    code < 200 || code > 299)
-			failed++;
+			if (atomic_load(&t->stop))
+				goto out;
+			if (http_get(t, o->warmup_urls[u], WARMUP_TIMEOUT_MS, &code, err,
+				     sizeof(err)) < 0 ||
+			    code < 200 || code > 299)
+				failed++;
+		}
+		if (failed)
+			log_warn("%u of %u warm-up requests to %s failed", failed, o->warmup_count,
+				 o->warmup_urls[u]);
 	}
-	if (failed)
-		log_warn("%u of %u warm-up requests to %s failed", failed, o->warmup_count,
-			 o->warmup_url);
 	if (o->snap_delay_s > 0 && !nap(t, o->snap_delay_s * 1000))
 		goto out;
 	t->result = 0;
@@ -294,7 +298,7 @@ int trigger_start(struct trigger **ret, const struct runtime_run_opts *opts, pid
 	int err;
 
 	*ret = NULL;
-	if (opts->snap_on_http || opts->warmup_url) {
+	if (opts->snap_on_http || opts->nr_warmup_urls) {
 		if (curl_dl_load() < 0)
 			return -ENOENT;
 		/* before the thread: curl_easy_init() would do it, but not thread-safely */
