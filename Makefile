@@ -40,9 +40,9 @@ BLOB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Isrc -ffreestanding -fno-bu
 VERSION := 0.1.0
 GIT_DESCRIBE ?= $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 FEATURES := store-http(libcurl, loaded when used) cuda(libcuda, loaded when used) lz4 zstd \
-	aes-256-gcm hmac-sha256$(if $(filter 1,$(SANITIZE)), asan ubsan)
+	aes-256-gcm hmac-sha256 serve(libmicrohttpd, loaded when used)$(if $(filter 1,$(SANITIZE)), asan ubsan)
 
-LAYERS  := base image gpu engine store runtime cli
+LAYERS  := base image gpu engine store runtime serve cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 BLOB_SRCS := $(wildcard src/engine/restorer/*.c)

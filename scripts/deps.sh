@@ -11,9 +11,11 @@
 #   libcurl4-openssl-dev         the store's HTTP tier (libcurl multi)
 #   nginx curl                   a real WebDAV server for the store tests, and waiting for it
 #   clang libclang-rt-14-dev     make fuzz: the fuzz targets under libFuzzer
+#   libmicrohttpd-dev            thaw serve's client side: streams request bodies to the handler
+#                                (docs/serve.md says why this library); dlopen'd by serve only
 set -e
 PKGS="gcc make binutils libc6-dev libjansson-dev libcmocka-dev python3 python3-torch python3-numpy procps
-	libssl-dev libzstd-dev liblz4-dev libcurl4-openssl-dev nginx curl clang libclang-rt-14-dev"
+	libssl-dev libzstd-dev liblz4-dev libcurl4-openssl-dev nginx curl clang libclang-rt-14-dev libmicrohttpd-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

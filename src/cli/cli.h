@@ -47,5 +47,6 @@ int cmd_check(int argc, char **argv);
 int cmd_store(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_snapshots(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
 	{ "store", cmd_store, "content-addressed snapshot store: put, get, ls, du, verify, gc, push, pull" },
 	{ "run", cmd_run, "run a program, snapshot it, restore it on later starts" },
 	{ "snapshots", cmd_snapshots, "list or remove the snapshots thaw run keeps" },
+	{ "serve", cmd_serve, "an HTTP gateway whose workers scale out by restore" },
 };
 
 /* The text of thaw(1) too (scripts/man.sh): sections as "Name:" lines. */

@@ -14,7 +14,8 @@ allowed() {
 	engine) echo "base image gpu restorer" ;;
 	store) echo "base" ;;
 	runtime) echo "base image gpu engine store" ;;
-	cli) echo "base image gpu engine store runtime" ;;
+	serve) echo "base image gpu engine store runtime" ;;
+	cli) echo "base image gpu engine store runtime serve" ;;
 	*) echo "?" ;;
 	esac
 }

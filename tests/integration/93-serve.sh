@@ -1,0 +1,92 @@
+#!/bin/bash
+# 93-serve.sh - thaw serve end to end: the first worker starts cold and is
+# snapshotted when its ready path answers; a burst that finds every worker busy
+# starts more, restored from that snapshot (thaw run's "restored" events), each
+# in its own network namespace on the same port; request and response bodies
+# stream both ways (a 300 KB echo, plain and chunked; a token stream arrives
+# line by line, not at the end); a worker that dies before answering is a 502
+# saying so and is replaced; one that dies mid-response cuts that response; the
+# metrics count all of it; SIGTERM drains and leaves no worker process and no
+# namespace of theirs.
+. "$(dirname "$0")/../lib.sh"
+need_thaw
+. "$(dirname "$0")/../serve/lib.sh"
+
+serve A --store "$TMP/store" --warmup /id --min-warm 1 --max-workers 3 --concurrency 1 \
+	--scaledown-window 600
+wait_workers A 1
+grep -q '"event":"cold_start".*"reason":"no snapshot yet"' "$TMP/A.json" ||
+	fail "the first worker did not start cold"
+grep -q '"event":"snapshot_created"' "$TMP/A.json" || fail "the first worker was not snapshotted"
+first=$(get A /id) || fail "no answer through serve"
+log "first worker: $first"
+
+# three requests that each hold a worker for a second: two more workers, restored
+jobs=()
+for i in 1 2 3; do
+	get A "/slow?ms=1500" >"$TMP/slow.$i" &
+	jobs+=($!)
+	track $!
+done
+wait_workers A 3
+wait "${jobs[@]}"
+for i in 1 2 3; do
+	grep -q "^slow " "$TMP/slow.$i" || fail "slow request $i: $(cat "$TMP/slow.$i")"
+done
+[ "$(count_events A restored)" -ge 2 ] || fail "later workers were not restored"
+[ "$(metric A 'thaw_serve_worker_starts_total{kind="restored"}')" -ge 2 ] ||
+	fail "restored starts not counted"
+[ "$(metric A 'thaw_serve_worker_starts_total{kind="cold"}')" = 1 ] ||
+	fail "more than one cold start"
+nets=$(netns_of $(status A | python3 -c 'import json, sys
+[print(w["pid"]) for w in json.load(sys.stdin)["workers"]]'))
+[ "$(echo "$nets" | wc -l)" = 3 ] || fail "workers do not have a network namespace each: $nets"
+[[ $nets == *"$(readlink /proc/self/ns/net)"* ]] && fail "a worker is in our network namespace"
+
+# bodies stream both ways
+head -c 300000 /dev/urandom >"$TMP/big"
+get A /echo --data-binary @"$TMP/big" -H 'Content-Type: application/octet-stream' |
+	cmp - "$TMP/big" || fail "echo of 300 KB differs"
+get A /echo -X POST -T "$TMP/big" -H 'Transfer-Encoding: chunked' | cmp - "$TMP/big" ||
+	fail "chunked echo of 300 KB differs"
+# a token stream: the first line arrives while the worker is still writing the rest
+get A "/stream?n=4&ms=400" -N | while read -r line; do
+	[ -n "$line" ] && echo "$(date +%s%N) $line"
+done >"$TMP/stream"
+[ "$(wc -l <"$TMP/stream")" = 4 ] || fail "stream: $(cat "$TMP/stream")"
+python3 - "$TMP/stream" <<'PY' || fail "the stream was buffered: $(cat "$TMP/stream")"
+import sys
+t = [int(l.split()[0]) for l in open(sys.argv[1])]
+# lines 400 ms apart at the worker must arrive spread out, not all at the end
+sys.exit(0 if (t[-1] - t[0]) / 1e6 > 800 else 1)
+PY
+
+# a worker that dies before answering: 502 saying so; it is replaced
+code=$(get A /crash -o "$TMP/crash.body" -w '%{http_code}')
+[ "$code" = 502 ] || fail "crash: HTTP $code"
+grep -q "worker .* failed before it answered" "$TMP/crash.body" ||
+	fail "the 502 does not say why: $(cat "$TMP/crash.body")"
+# mid-response: the response is cut (curl: transfer closed), never completed
+get A /crashmid >"$TMP/crashmid.body" 2>"$TMP/crashmid.err" && fail "a cut response ended well"
+grep -q partial "$TMP/crashmid.body" || fail "the part sent before the crash did not arrive"
+for ((i = 0; i < TIMEOUT * 10; i++)); do
+	[ "$(count_events A worker_died)" -ge 2 ] && [ "$(ready_count A)" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$(count_events A worker_died)" -ge 2 ] || fail "the dead workers were not noticed"
+get A /id >/dev/null || fail "no answer after the crashes"
+[ "$(metric A thaw_serve_bad_gateway_total)" -ge 2 ] || fail "502s not counted"
+get A /id >/dev/null
+[ "$(metric A 'thaw_serve_bytes_total{direction="in"}')" -ge 600000 ] || fail "bytes in"
+
+# SIGTERM: every worker stops, nothing of theirs is left
+track_workers "$PID_A"
+pids=$(descendants "$PID_A")
+nets=$(netns_of $pids)
+stop_serve A
+for p in $pids; do
+	alive "$p" && fail "worker process $p outlived thaw serve"
+done
+held_by_any $nets && fail "a worker's network namespace is still held"
+grep -q '"event":"stopped"' "$TMP/A.json" || fail "no stopped event"
+pass
