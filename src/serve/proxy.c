@@ -46,6 +46,12 @@
 #include "serve-internal.h"
 
 #define BUF_SIZE 65536
+/*
+ * While the client still sends its body, libmicrohttpd does not send the
+ * response: what a worker answers meanwhile (a streaming echo) is held
+ * here, up to this much, so that the worker keeps reading the body.
+ */
+#define EARLY_RESPONSE_MAX (16u << 20)
 #define WAIT_STEP_MS 200
 #define MAX_RESP_HEADERS 128
 #define MAX_RESP_HEADER_BYTES 65536
@@ -82,7 +88,11 @@ struct preq {
 	bool has_length;
 	uint64_t length;
 	char err[256];
-	struct bytes up, down;
+	struct bytes up;
+	struct { /* grows past BUF_SIZE only while the body is still coming */
+		char *data;
+		size_t off, len, cap;
+	} down;
 };
 
 /* An atomic flag once SIGTERM's drain is over: every wait gives up. */
@@ -109,6 +119,7 @@ static void preq_put(struct preq *r)
 		curl_slist_free_all(r->req_headers);
 	for (i = 0; i < r->nr_resp_headers; i++)
 		free(r->resp_headers[i]);
+	free(r->down.data);
 	pthread_mutex_destroy(&r->lk);
 	pthread_cond_destroy(&r->cond);
 	free(r);
@@ -435,19 +446,39 @@ static size_t on_body(char *buf, size_t size, size_t nmemb, void *arg)
 
 	pthread_mutex_lock(&r->lk);
 	while (done < total) {
-		size_t room, n;
+		size_t room, n, limit;
 
-		while (r->down.len == BUF_SIZE)
+		while (r->down.len >= (r->up_eof ? BUF_SIZE : EARLY_RESPONSE_MAX))
 			if (!wait_step(r)) {
 				pthread_mutex_unlock(&r->lk);
 				return 0; /* curl aborts: the worker's connection is closed */
 			}
-		if (r->down.off && r->down.off + r->down.len == BUF_SIZE) {
+		limit = r->up_eof ? BUF_SIZE : EARLY_RESPONSE_MAX;
+		n = total - done;
+		if (n > limit - r->down.len)
+			n = limit - r->down.len;
+		if (r->down.off && r->down.off + r->down.len + n > r->down.cap) {
 			memmove(r->down.data, r->down.data + r->down.off, r->down.len);
 			r->down.off = 0;
 		}
-		room = BUF_SIZE - r->down.off - r->down.len;
-		n = total - done < room ? total - done : room;
+		if (r->down.len + n > r->down.cap) {
+			size_t cap = r->down.cap ? r->down.cap : BUF_SIZE;
+			char *grown;
+
+			while (cap < r->down.len + n)
+				cap *= 2;
+			grown = realloc(r->down.data, cap);
+			if (!grown) {
+				snprintf(r->err, sizeof(r->err), "out of memory");
+				pthread_mutex_unlock(&r->lk);
+				return 0;
+			}
+			r->down.data = grown;
+			r->down.cap = cap;
+		}
+		room = r->down.cap - r->down.off - r->down.len;
+		if (n > room)
+			n = room;
 		memcpy(r->down.data + r->down.off + r->down.len, buf + done, n);
 		r->down.len += n;
 		done += n;
