@@ -49,7 +49,12 @@ static void serve_usage(FILE *out)
 		"  --port PORT             the port CMD listens on, given as $PORT (default $PORT\n"
 		"                          or 8000)\n"
 		"  --no-snapshot           every worker starts cold\n"
-		"  --json-events FILE      append serve's and its workers' events as JSON lines\n");
+		"  --json-events FILE      append serve's and its workers' events as JSON lines\n"
+		"\n"
+		"Exit status:\n"
+		"  0 stopped by SIGTERM/SIGINT after draining; 1 it could not start (the address\n"
+		"  is in use, a library is missing); 2 usage error.  status: 0, or 1 when the\n"
+		"  admin endpoint does not answer.\n");
 }
 
 static double seconds(const char *s)
@@ -92,8 +97,7 @@ static int cmd_serve_status(int argc, char **argv)
 			serve_usage(stdout);
 			return 0;
 		default:
-			serve_usage(stderr);
-			return 2;
+			return cli_usage_error(serve_usage, NULL);
 		}
 	}
 	return serve_status(admin, json, stdout);
@@ -187,14 +191,12 @@ int cmd_serve(int argc, char **argv)
 		case 'r':
 		case 'W':
 			if (optarg[0] != '/') {
-				fprintf(stderr, "thaw serve: a path starts with /: %s\n", optarg);
-				return 2;
+				return cli_usage_error(serve_usage, "a path starts with /: %s", optarg);
 			}
 			if (c == 'r') {
 				o.ready_path = optarg;
 			} else if (o.nr_warmup == 16) {
-				fprintf(stderr, "thaw serve: at most 16 --warmup paths\n");
-				return 2;
+				return cli_usage_error(serve_usage, "at most 16 --warmup paths");
 			} else {
 				warmups[o.nr_warmup++] = optarg;
 			}
@@ -209,8 +211,7 @@ int cmd_serve(int argc, char **argv)
 			n = count(optarg, c == 'm' ? 0 : 1,
 				  c == 'p' ? 65535 : c == 'H' ? (1L << 24) : 100000);
 			if (n < 0) {
-				fprintf(stderr, "thaw serve: not a count in range: %s\n", optarg);
-				return 2;
+				return cli_usage_error(serve_usage, "not a count in range: %s", optarg);
 			}
 			if (c == 'm')
 				o.min_warm = (unsigned)n;
@@ -225,8 +226,7 @@ int cmd_serve(int argc, char **argv)
 			else if (c == 'p')
 				o.port = (int)n;
 			else if (n < 4096) {
-				fprintf(stderr, "thaw serve: --max-header-bytes: at least 4096\n");
-				return 2;
+				return cli_usage_error(serve_usage, "--max-header-bytes: at least 4096");
 			} else
 				o.max_header_bytes = (size_t)n;
 			break;
@@ -237,8 +237,7 @@ int cmd_serve(int argc, char **argv)
 		case 'd':
 			v = seconds(optarg);
 			if (v < 0) {
-				fprintf(stderr, "thaw serve: not a number of seconds: %s\n", optarg);
-				return 2;
+				return cli_usage_error(serve_usage, "not a number of seconds: %s", optarg);
 			}
 			if (c == 'Q')
 				o.queue_timeout_s = v;
@@ -255,18 +254,14 @@ int cmd_serve(int argc, char **argv)
 			serve_usage(stdout);
 			return 0;
 		default:
-			serve_usage(stderr);
-			return 2;
+			return cli_usage_error(serve_usage, NULL);
 		}
 	}
-	if (optind >= argc) {
-		serve_usage(stderr);
-		return 2;
-	}
+	if (optind >= argc)
+		return cli_usage_error(serve_usage, "what to serve? -- CMD [ARGS...]");
 	if (o.min_warm > o.max_workers) {
-		fprintf(stderr, "thaw serve: --min-warm %u is over --max-workers %u\n", o.min_warm,
+		return cli_usage_error(serve_usage, "--min-warm %u is over --max-workers %u", o.min_warm,
 			o.max_workers);
-		return 2;
 	}
 	o.argv = argv + optind;
 	status = serve_run(&o);

@@ -290,7 +290,7 @@ int serve_status(const char *admin, bool json, FILE *out)
 	curl_easy_cleanup(c);
 	fclose(f);
 	if (rc != CURLE_OK || code != 200) {
-		fprintf(stderr, "thaw serve status: %s: %s\n", url,
+		log_error("%s: %s", url,
 			rc != CURLE_OK ? (err[0] ? err : curl_easy_strerror(rc)) : "not 200");
 		free(body);
 		return 1;
@@ -304,7 +304,7 @@ int serve_status(const char *admin, bool json, FILE *out)
 	free(body);
 	workers = json_object_get(j, "workers");
 	if (!json_is_array(workers)) {
-		fprintf(stderr, "thaw serve status: %s: not a status answer\n", url);
+		log_error("%s: not a status answer", url);
 		json_decref(j);
 		return 1;
 	}
