@@ -21,16 +21,135 @@
  *    the path, the snapshot name.
  *  - Quiet (-q) is log_max_level < LOG_INFO: notes, events and progress are
  *    silent, errors are not.  Colour is decided once here (cli_colour()).
+ *  - Progress: the layers report what they do through base/progress.h; a
+ *    command prints none itself.  cli_begin() shows it as one updating line
+ *    on stderr when that is a terminal (and not -q); --json-events FILE
+ *    (before the command, or thaw run's own) gets the same figures as JSON
+ *    lines: cli_progress_json().
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "base/log.h"
+#include "base/progress.h"
 
 static const char *command; /* NULL before a command is known: "thaw: error: ..." */
+static double t0_ms;
+static int json_fd = -1;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+const char *cli_human(uint64_t bytes, char buf[32])
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (!u)
+		snprintf(buf, 32, "%" PRIu64 " B", bytes);
+	else
+		snprintf(buf, 32, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+/* "1.2 GiB of 8.0 GiB (15%), 512.0 MiB/s, 0:12 left": the figures, for people */
+static void progress_text(const struct progress *p, char *line, size_t size)
+{
+	char a[32], b[32], r[32];
+	size_t n;
+
+	n = (size_t)snprintf(line, size, "%s", cli_human(p->bytes, a));
+	if (p->total && p->bytes <= p->total && n < size)
+		n += (size_t)snprintf(line + n, size - n, " of %s (%d%%)", cli_human(p->total, b),
+				      (int)((double)p->bytes * 100 / (double)p->total));
+	if (n < size)
+		n += (size_t)snprintf(line + n, size - n, ", %s/s",
+				      cli_human((uint64_t)p->rate, r));
+	if (p->total && p->bytes <= p->total && p->left_s >= 0 && !p->done && n < size) {
+		unsigned s = p->left_s > 359999 ? 359999 : (unsigned)(p->left_s + 0.5);
+
+		if (s >= 3600)
+			snprintf(line + n, size - n, ", %u:%02u:%02u left", s / 3600, s / 60 % 60,
+				 s % 60);
+		else
+			snprintf(line + n, size - n, ", %u:%02u left", s / 60, s % 60);
+	}
+}
+
+/* One line on the terminal, rewritten in place; wiped at the end. */
+static void tty_sink(void *arg, const struct progress *p)
+{
+	char line[256], text[200];
+	int n;
+
+	(void)arg;
+	if (p->done) {
+		n = snprintf(line, sizeof(line), "\r\033[K");
+	} else {
+		progress_text(p, text, sizeof(text));
+		bool same = !strcmp(p->what, cli_command()); /* not "thaw dump: dump" */
+
+		n = snprintf(line, sizeof(line), "\r\033[Kthaw %s: %s%s%s", cli_command(),
+			     same ? "" : p->what, same ? "" : " ", text);
+	}
+	if (write(STDERR_FILENO, line, (size_t)n) < 0)
+		return;
+}
+
+/* One JSON line per update, as thaw run's events (src/runtime/events.c): one write each. */
+static void json_sink(void *arg, const struct progress *p)
+{
+	json_t *o;
+	char text[200], *s;
+	size_t len;
+
+	(void)arg;
+	progress_text(p, text, sizeof(text));
+	o = json_pack("{s:s, s:f, s:s, s:s, s:I, s:I, s:f, s:f, s:f}", "event",
+		      p->done ? "progress_done" : "progress", "time_ms", now_ms() - t0_ms,
+		      "message", text, "operation", p->what, "bytes_done", (json_int_t)p->bytes,
+		      "bytes_total", (json_int_t)p->total, "bytes_per_s", p->rate, "elapsed_s",
+		      p->elapsed_s, "seconds_left", p->left_s);
+	s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!s)
+		return;
+	len = strlen(s);
+	s[len] = '\n';
+	if (write(json_fd, s, len + 1) < 0)
+		log_warn("writing a progress event: %s", strerror(errno));
+	free(s);
+}
+
+int cli_progress_json(const char *path)
+{
+	if (json_fd >= 0)
+		return 0;
+	json_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (json_fd < 0)
+		return cli_error("--json-events %s: %s", path, strerror(errno));
+	progress_add_sink(json_sink, NULL);
+	return 0;
+}
 
 const char *cli_command(void)
 {
@@ -47,9 +166,15 @@ bool cli_colour(int fd)
 
 void cli_begin(const char *name)
 {
+	const char *term = getenv("TERM");
+
 	command = name;
 	log_set_command(name);
 	log_set_colour(cli_colour(STDERR_FILENO));
+	t0_ms = now_ms();
+	/* a line rewritten in place needs a terminal that can ("dumb" cannot) */
+	if (log_max_level >= LOG_INFO && isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb")))
+		progress_add_sink(tty_sink, NULL);
 }
 
 static void verror(const char *fmt, va_list ap)

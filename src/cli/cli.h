@@ -6,6 +6,7 @@
 #define THAW_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,11 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "thaw COMMAND: error: ..." (fmt may be NULL), then usage(stderr); returns CLI_USAGE. */
 int cli_usage_error(void (*usage)(FILE *out), const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* --json-events FILE: progress as JSON lines appended to FILE; CLI_FAIL if it cannot be opened. */
+int cli_progress_json(const char *path);
+/* "1.5 MiB" */
+const char *cli_human(uint64_t bytes, char buf[32]);
 
 struct cli_command {
 	const char *name;

@@ -62,19 +62,7 @@ static void usage(FILE *out)
 /* "1.5 MiB": buf must hold 32 bytes */
 static const char *human(uint64_t bytes, char *buf)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)bytes;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	if (!u)
-		snprintf(buf, 32, "%" PRIu64 " B", bytes);
-	else
-		snprintf(buf, 32, "%.1f %s", v, units[u]);
-	return buf;
+	return cli_human(bytes, buf);
 }
 
 /*

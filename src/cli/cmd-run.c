@@ -51,7 +51,8 @@ static void run_usage(FILE *out)
 		"  --verify            read a restored program back before it runs and compare it\n"
 		"                      with its snapshot; a difference is a cold start that says\n"
 		"                      what differs (also THAW_VERIFY=1)\n"
-		"  --json-events FILE  append events as JSON lines to FILE\n"
+		"  --json-events FILE  append events as JSON lines to FILE (with the progress\n"
+		"                      of its snapshots and restores)\n"
 		"\n"
 		"Snapshot points for a program that cannot be changed (it is not told):\n"
 		"  --snap-on-stdout RE   the first line of CMD's stdout matching the ERE RE\n"
@@ -228,6 +229,11 @@ int cmd_run(int argc, char **argv)
 	if (opts.nr_warmup_urls && !count_given)
 		opts.warmup_count = 1;
 	opts.argv = argv + optind;
+	/* the progress of its dumps and restores among its events */
+	if (opts.json_events && cli_progress_json(opts.json_events)) {
+		free(ignore);
+		return CLI_FAIL;
+	}
 	opts.verify = cli_verify_wanted(opts.verify);
 	if (runtime_run(&opts, &status) < 0 && status == 0)
 		status = 1;

@@ -110,23 +110,6 @@ static int open_store(const struct opts *o, const char *location, bool with_cach
 	return rc;
 }
 
-static const char *human(uint64_t bytes, char *buf)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)bytes;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	if (!u)
-		snprintf(buf, 32, "%" PRIu64 " B", bytes);
-	else
-		snprintf(buf, 32, "%.1f %s", v, units[u]);
-	return buf;
-}
-
 static double ratio(uint64_t a, uint64_t b)
 {
 	return b ? (double)a / (double)b : 0.0;
@@ -150,14 +133,14 @@ static int do_ls(struct store *s)
 			continue;
 		}
 		store_digest_hex(&d, hex);
-		printf("%-32s %-12.12s %12s %12s %12s\n", names[i], hex, human(u.logical, h[0]),
-		       human(u.nonzero, h[1]), human(u.stored, h[2]));
+		printf("%-32s %-12.12s %12s %12s %12s\n", names[i], hex, cli_human(u.logical, h[0]),
+		       cli_human(u.nonzero, h[1]), cli_human(u.stored, h[2]));
 	}
 	if (!rc && !store_usage(s, NULL, &u))
 		printf("total: %zu snapshots, %s, %s non-zero, %s unique, %s stored; "
 		       "dedup %.2fx, compression %.2fx\n",
-		       n, human(u.logical, h[0]), human(u.nonzero, h[1]), human(u.unique, h[2]),
-		       human(u.stored, h[3]), ratio(u.nonzero, u.unique), ratio(u.unique, u.stored));
+		       n, cli_human(u.logical, h[0]), cli_human(u.nonzero, h[1]), cli_human(u.unique, h[2]),
+		       cli_human(u.stored, h[3]), ratio(u.nonzero, u.unique), ratio(u.unique, u.stored));
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -173,8 +156,8 @@ static int do_du(struct store *s)
 		return 1;
 	printf("logical %s\nnon-zero %s\nunique %s\nstored %s\nchunks %" PRIu64 "\n"
 	       "dedup %.2fx\ncompression %.2fx\n",
-	       human(u.logical, h[0]), human(u.nonzero, h[1]), human(u.unique, h[2]),
-	       human(u.stored, h[3]), u.chunks, ratio(u.nonzero, u.unique),
+	       cli_human(u.logical, h[0]), cli_human(u.nonzero, h[1]), cli_human(u.unique, h[2]),
+	       cli_human(u.stored, h[3]), u.chunks, ratio(u.nonzero, u.unique),
 	       ratio(u.unique, u.stored));
 	return 0;
 }

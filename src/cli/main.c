@@ -30,7 +30,7 @@ static void usage(FILE *out)
 {
 	size_t i;
 
-	fprintf(out, "usage: thaw [-v|-vv|-q] COMMAND [ARGS]\n"
+	fprintf(out, "usage: thaw [-v|-vv|-q] [--json-events FILE] COMMAND [ARGS]\n"
 		     "       thaw --version | --help\n"
 		     "\n"
 		     "thaw checkpoints a running Linux process tree into a snapshot and restores\n"
@@ -38,6 +38,10 @@ static void usage(FILE *out)
 		     "\n"
 		     "  -v          say more (debug); -vv: trace\n"
 		     "  -q          say nothing but errors (no notes, no progress)\n"
+		     "  --json-events FILE\n"
+		     "              append the progress of long operations (dump, restore, store)\n"
+		     "              to FILE as JSON lines; on a terminal it is also one line on\n"
+		     "              stderr, updated in place\n"
 		     "  --version   print the version, the snapshot format and the build's features\n"
 		     "  --help      show this help\n"
 		     "\n"
@@ -71,6 +75,7 @@ static void version(void)
 
 int main(int argc, char **argv)
 {
+	const char *json_events = NULL;
 	size_t i;
 
 	while (argc > 1 && argv[1][0] == '-') {
@@ -80,6 +85,12 @@ int main(int argc, char **argv)
 			log_set_level(LOG_TRACE);
 		else if (!strcmp(argv[1], "-q") || !strcmp(argv[1], "--quiet"))
 			log_set_level(LOG_ERROR);
+		else if (!strcmp(argv[1], "--json-events") && argc > 2) {
+			json_events = argv[2];
+			argc--;
+			argv++;
+		} else if (!strncmp(argv[1], "--json-events=", 14))
+			json_events = argv[1] + 14;
 		else if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 			usage(stdout);
 			return CLI_OK;
@@ -107,6 +118,8 @@ int main(int argc, char **argv)
 			snprintf(prog, sizeof(prog), "thaw %s: error", commands[i].name);
 			argv[1] = prog;
 			cli_begin(commands[i].name);
+			if (json_events && cli_progress_json(json_events))
+				return CLI_FAIL;
 			return lifeline_exit_status(commands[i].run(argc - 1, argv + 1));
 		}
 	return cli_usage_error(usage, "unknown command '%s'", argv[1]);

@@ -30,6 +30,7 @@
 #include "base/fault.h"
 #include "base/lifeline.h"
 #include "base/log.h"
+#include "base/progress.h"
 #include "engine-internal.h"
 #include "engine.h"
 #include "fds.h"
@@ -637,8 +638,10 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 		ret = create_images(&t, img);
 	if (ret == 0)
 		ret = place_gpu_state(&t, &gpus);
+	progress_begin("dump", 0); /* mem_dump adds each process's pages */
 	if (ret == 0)
 		ret = collect_tree(&t);
+	progress_end();
 	t2 = now_ms();
 	st.collect_ms = t2 - t1;
 	/* the other processes first: the root's rename publishes the whole tree */

@@ -28,6 +28,7 @@
 
 #include "base/lifeline.h"
 #include "base/log.h"
+#include "base/progress.h"
 #include "engine-internal.h"
 #include "fds.h"
 #include "proc.h"
@@ -179,6 +180,7 @@ static int dump_private_pages(struct mem_dump *md, struct image_vma *v)
 			ret = read_pages(md, addr + i * IMAGE_PAGE_SIZE, j - i);
 			if (ret == 0)
 				ret = save_pages(md, v, addr + i * IMAGE_PAGE_SIZE, j - i);
+			progress_add((j - i) * IMAGE_PAGE_SIZE);
 			if (ret < 0)
 				return ret;
 			i = j;
@@ -311,6 +313,10 @@ int mem_dump(struct frozen *fz, struct image *img)
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* what will be read, about: the anonymous and swapped pages of private mappings */
+	for (i = 0; i < n && image_takes_pages(img); i++)
+		if (!maps[i].is_shared)
+			progress_more((maps[i].anon_kb + maps[i].swap_kb) << 10);
 	for (i = 0; i < n; i++) {
 		const struct proc_map *m = &maps[i];
 		struct image_vma *v;

@@ -29,6 +29,7 @@
 #include "base/lifeline.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "base/progress.h"
 #include "base/trust.h"
 #include "store/store-internal.h"
 
@@ -203,6 +204,19 @@ out:
 	return rc;
 }
 
+/* The bytes of the files of a snapshot directory, for progress: 0 if unknown. */
+static uint64_t dir_bytes(int dfd, char **names, size_t n)
+{
+	uint64_t sum = 0;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			sum += (uint64_t)st.st_size;
+	return sum;
+}
+
 int store_put_dir(struct store *s, const char *dir, const char *name, struct store_digest *ret)
 {
 	struct store_tier *disk = store_disk_tier(s);
@@ -237,6 +251,7 @@ int store_put_dir(struct store *s, const char *dir, const char *name, struct sto
 	if (!m.files)
 		goto unlock;
 	m.created = (int64_t)time(NULL);
+	progress_begin("put", dir_bytes(dfd, names, n));
 	for (i = 0, rc = 0; i < n && !rc; i++) {
 		rc = put_file(s, dir, dfd, names[i], &m.files[i]);
 		m.nr_files++;
@@ -250,6 +265,7 @@ int store_put_dir(struct store *s, const char *dir, const char *name, struct sto
 		rc = lifeline_check();
 	if (!rc)
 		rc = store_name_set(s, name, ret);
+	progress_end();
 unlock:
 	if (disk)
 		store_disk_unlock(disk);
@@ -291,6 +307,7 @@ static int get_file(struct store *s, int dfd, const char *dir, const struct stor
 	rc = 0;
 	while (i < f->nr_chunks && !rc) {
 		if (f->chunks[i].flags & STORE_CHUNK_ZERO) {
+			progress_add(f->chunks[i].len);
 			i++; /* a hole already (and a file may end in one) */
 			continue;
 		}
@@ -311,6 +328,7 @@ static int get_file(struct store *s, int dfd, const char *dir, const struct stor
 				rc = store_read_chunks(s, f->name, &f->chunks[i], 1, &big);
 			if (!rc)
 				rc = io_pwrite_all(fd, big, f->chunks[i].len, f->chunks[i].off);
+			progress_add(f->chunks[i].len);
 			free(big);
 			i++;
 			continue;
@@ -318,6 +336,7 @@ static int get_file(struct store *s, int dfd, const char *dir, const struct stor
 		rc = store_read_chunks(s, f->name, &f->chunks[i], n, outs);
 		if (!rc)
 			rc = io_pwrite_all(fd, buf, bytes, f->chunks[i].off);
+		progress_add(bytes);
 		i += n;
 	}
 	if (!rc && fsync(fd) < 0)
@@ -372,8 +391,12 @@ int store_get_dir(struct store *s, const char *name, const char *dir)
 		goto fail;
 	}
 	rc = store_make_subdirs(dfd, m, tmp);
+	progress_begin("get", 0);
+	for (i = 0; i < m->nr_files; i++)
+		progress_more(m->files[i].size);
 	for (i = 0; i < m->nr_files && !rc; i++)
 		rc = get_file(s, dfd, tmp, &m->files[i]);
+	progress_end();
 	for (i = 0; i < m->nr_files && !rc; i++)
 		if (fchmodat(dfd, m->files[i].name, 0600, 0) < 0)
 			rc = log_errno("%s/%s", tmp, m->files[i].name);

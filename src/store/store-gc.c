@@ -24,6 +24,7 @@
 
 #include "base/dirs.h"
 #include "base/log.h"
+#include "base/progress.h"
 #include "store/store-internal.h"
 
 /* A set of object ids (open addressing, grows at half full). */
@@ -205,6 +206,19 @@ int store_usage(struct store *s, const char *name, struct store_usage *u)
 	return rc;
 }
 
+/* The bytes of m's chunks that are stored (not zero), for progress. */
+static uint64_t chunk_bytes(const struct store_manifest *m)
+{
+	uint64_t sum = 0;
+	uint32_t f, c;
+
+	for (f = 0; f < m->nr_files; f++)
+		for (c = 0; c < m->files[f].nr_chunks; c++)
+			if (!(m->files[f].chunks[c].flags & STORE_CHUNK_ZERO))
+				sum += m->files[f].chunks[c].len;
+	return sum;
+}
+
 int store_verify(struct store *s, const char *name, uint64_t *bad)
 {
 	char **names = NULL, ctxbuf[STORE_NAME_MAX + 16];
@@ -222,6 +236,7 @@ int store_verify(struct store *s, const char *name, uint64_t *bad)
 		free_names(names, nr);
 		return -ENOMEM;
 	}
+	progress_begin("verify", 0); /* each snapshot adds its chunks' bytes */
 	for (i = 0; i < nr; i++) {
 		struct store_manifest *m = NULL;
 		struct store_digest d;
@@ -232,6 +247,7 @@ int store_verify(struct store *s, const char *name, uint64_t *bad)
 			continue;
 		}
 		s->context = ctxbuf;
+		progress_more(chunk_bytes(m));
 		for (f = 0; f < m->nr_files; f++) {
 			for (c = 0; c < m->files[f].nr_chunks; c++) {
 				const struct store_chunk_ref *r = &m->files[f].chunks[c];
@@ -240,6 +256,7 @@ int store_verify(struct store *s, const char *name, uint64_t *bad)
 				if (r->flags & STORE_CHUNK_ZERO)
 					continue;
 				vrc = store_read_chunks(s, m->files[f].name, r, 1, &buf);
+				progress_add(r->len);
 				if (vrc) {
 					(*bad)++;
 					if (!first)
@@ -250,6 +267,7 @@ int store_verify(struct store *s, const char *name, uint64_t *bad)
 		s->context = NULL;
 		store_manifest_free(m);
 	}
+	progress_end();
 	free(buf);
 	free_names(names, nr);
 	return *bad ? (first ? first : -EBADMSG) : 0;
@@ -410,6 +428,7 @@ int store_copy(struct store *src, struct store *dst, const char *name)
 	plain = malloc(STORE_CHUNK_MAX_LIMIT);
 	if (!rc && !plain)
 		rc = -ENOMEM;
+	progress_begin("copy", rc ? 0 : chunk_bytes(m));
 	for (f = 0; !rc && f < m->nr_files; f++) {
 		for (c = 0; !rc && c < m->files[f].nr_chunks; c++) {
 			const struct store_chunk_ref *r = &m->files[f].chunks[c];
@@ -417,6 +436,7 @@ int store_copy(struct store *src, struct store *dst, const char *name)
 
 			if (r->flags & STORE_CHUNK_ZERO)
 				continue;
+			progress_add(r->len); /* copied, or found there already */
 			store_object_id(src, r, id);
 			rc = idset_add(&done, id);
 			if (rc <= 0)
@@ -444,6 +464,7 @@ int store_copy(struct store *src, struct store *dst, const char *name)
 					     mbytes.len);
 	if (!rc)
 		rc = store_name_set(dst, name, &d);
+	progress_end();
 	free(plain);
 	free(done.v);
 	store_buf_release(&mbytes);

@@ -36,6 +36,7 @@
 
 #include "base/io.h"
 #include "base/log.h"
+#include "base/progress.h"
 #include "base/dirs.h"
 #include "store/store-internal.h"
 #include "store/store-snap.h"
@@ -552,6 +553,7 @@ static void stream_done(struct stream *st, int rc, uint64_t len, uint64_t parked
 	st->parked_bytes -= parked;
 	st->done++;
 	st->bytes += len;
+	progress_add(len);
 	if (rc && !st->rc)
 		st->rc = rc;
 	if (rc || st->done == st->p.nr || parked)
@@ -656,6 +658,13 @@ int store_snap_restore_start(void *arg)
 				 job_bytes(r));
 	if (rc)
 		return rc;
+	progress_begin("restore", 0);
+	for (fi = 0; fi < st->p.nr; fi++) {
+		uint64_t off, len;
+
+		job_range(r, &st->p.jobs[fi], &off, &len);
+		progress_more(len);
+	}
 	st->parked = calloc(st->p.nr ? st->p.nr : 1, sizeof(*st->parked));
 	st->ready = calloc(st->p.nr ? st->p.nr : 1, sizeof(*st->ready));
 	st->proc_of_file = malloc((r->m->nr_files ? r->m->nr_files : 1) * sizeof(int32_t));
@@ -764,6 +773,7 @@ int store_snap_restore_fill(void *arg, const struct page_fill_proc *procs, uint3
 	rc = st->rc;
 	pthread_mutex_unlock(&st->lock);
 	stream_stop(r);
+	progress_end();
 	if (!rc)
 		log_debug("%s: %" PRIu64 " bytes of pages decoded into %u process%s on %u threads, "
 			  "%zu of %zu jobs decoded before the memory was mapped; %.1f ms since",
@@ -918,6 +928,7 @@ void store_snap_restore_close(struct store_snap_restore *r)
 	if (!r)
 		return;
 	stream_stop(r); /* before the cache fill: its threads keep chunks for it */
+	progress_end(); /* a restore that failed before its pages were filled */
 	if (r->nr_fetched)
 		fill_cache(r);
 	for (i = 0; i < r->nr_fetched; i++)

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "base/log.h"
+#include "base/progress.h"
 #include "store/store-internal.h"
 
 #define BATCH 64 /* chunks per batch: bounds memory (BATCH * 4 * avg) */
@@ -498,6 +499,7 @@ int store_put_buf(struct store *s, struct store_file *file, const void *data, si
 				rc = add_ref(file, &refs[i]);
 				if (rc)
 					return rc;
+				progress_add(refs[i].len);
 			}
 			n = 0;
 		}
