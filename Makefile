@@ -61,7 +61,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 .PHONY: FORCE all deps demo test test-unit test-integration bench bench-gpu format lint clean programs units \
 	fuzz soak
 
-all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so
+all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so $(BUILD)/man/thaw.1
 
 deps:
 	$(Q)scripts/deps.sh
@@ -163,6 +163,12 @@ $(BUILD)/tests/programs/sdk-%: tests/programs/sdk-%.c $(BUILD)/libthaw.a
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -o $@ $< \
 		$(BUILD)/libthaw.a -lpthread
+
+# Manual pages: made from the help texts of the binary just built (scripts/man.sh),
+# so that pages and --help cannot drift; bash completion reads the same texts.
+$(BUILD)/man/thaw.1: $(BUILD)/thaw scripts/man.sh
+	@echo "  MAN     $(BUILD)/man/"
+	$(Q)rm -rf $(BUILD)/man && scripts/man.sh $(BUILD)/thaw $(BUILD)/man
 
 programs: $(PROG_BINS) $(COMPAT_BINS)
 units: $(UNIT_BINS) $(FUZZ_BINS)
