@@ -85,7 +85,9 @@ metric() {
 
 # count_events NAME EVENT: how many EVENT lines serve NAME wrote.
 count_events() {
-	grep -c "\"event\":\"$2\"" "$TMP/$1.json" 2>/dev/null || true
+	local n
+	n=$(grep -c "\"event\":\"$2\"" "$TMP/$1.json" 2>/dev/null)
+	echo "${n:-0}"
 }
 
 # netns_of PID...: their network namespaces (for checking they are gone later).
