@@ -8,6 +8,8 @@
 #   make soak       1000 restores in a row: nothing may grow
 #   make SANITIZE=1 ASan+UBSan build (in build/san/)
 #   make V=1        show the commands
+#   make install    [PREFIX=/usr/local] [DESTDIR=] binary, libthaw, thaw.h, thaw.pc,
+#                   Python SDK, manual pages, bash completion; make uninstall
 
 CC      ?= gcc
 V       ?= 0
@@ -58,7 +60,7 @@ COMPAT_BINS := $(COMPAT_SRCS:tests/compat/%.c=$(BUILD)/tests/compat/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 
-.PHONY: FORCE all deps demo test test-unit test-integration bench bench-gpu format lint clean programs units \
+.PHONY: FORCE install uninstall all deps demo test test-unit test-integration bench bench-gpu format lint clean programs units \
 	fuzz soak
 
 all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so $(BUILD)/man/thaw.1
@@ -153,9 +155,10 @@ $(BUILD)/libthaw.a: $(SDK_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libthaw.so: $(SDK_PIC_OBJS)
+# (Makefile: a build from before the soname was libthaw.so.0 is relinked)
+$(BUILD)/libthaw.so: $(SDK_PIC_OBJS) Makefile
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-soname,libthaw.so -o $@ $^
+	$(Q)$(CC) -shared -Wl,-soname,libthaw.so.0 -o $@ $(SDK_PIC_OBJS)
 
 # Test programs that use the C SDK link libthaw (static).
 $(BUILD)/tests/programs/sdk-%: tests/programs/sdk-%.c $(BUILD)/libthaw.a
@@ -232,6 +235,54 @@ lint:
 
 clean:
 	rm -rf build
+
+# make install [PREFIX=/usr/local] [DESTDIR=...]: where each part goes can be
+# moved on its own (LIBDIR=/usr/lib/x86_64-linux-gnu, as debian/rules does).
+# The Python SDK goes where Debian's python3 looks: /usr/lib/python3/dist-packages
+# for /usr, PREFIX/lib/python3.N/dist-packages otherwise; thaw run finds it
+# beside the binary through DATADIR/thaw/python (a link), for any python.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+PYTHON     ?= $(firstword $(wildcard /usr/bin/python3) python3)
+PYTHONDIR  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/lib/python3/dist-packages,$(PREFIX)/lib/$(shell \
+	$(PYTHON) -c 'import sys; print("python%d.%d" % sys.version_info[:2])')/dist-packages)
+PY_SDK     := $(notdir $(wildcard sdk/python/thaw/*.py))
+
+install: all
+	@echo "  INSTALL $(DESTDIR)$(PREFIX)"
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(PYTHONDIR)/thaw $(DESTDIR)$(DATADIR)/thaw/python $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(BASHCOMPDIR)
+	$(Q)install -m 0755 $(BUILD)/thaw $(DESTDIR)$(BINDIR)/thaw
+	$(Q)install -m 0644 $(BUILD)/libthaw.a $(DESTDIR)$(LIBDIR)/libthaw.a
+	$(Q)install -m 0644 $(BUILD)/libthaw.so $(DESTDIR)$(LIBDIR)/libthaw.so.0
+	$(Q)ln -sfn libthaw.so.0 $(DESTDIR)$(LIBDIR)/libthaw.so
+	$(Q)install -m 0644 include/thaw.h $(DESTDIR)$(INCLUDEDIR)/thaw.h
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		sdk/c/thaw.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/thaw.pc
+	$(Q)install -m 0644 $(addprefix sdk/python/thaw/,$(PY_SDK)) $(DESTDIR)$(PYTHONDIR)/thaw/
+	$(Q)ln -sfn $$(realpath -m --relative-to=$(DATADIR)/thaw/python $(PYTHONDIR)/thaw) \
+		$(DESTDIR)$(DATADIR)/thaw/python/thaw
+	$(Q)install -m 0644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	$(Q)install -m 0644 src/cli/thaw.bash-completion $(DESTDIR)$(BASHCOMPDIR)/thaw
+
+uninstall:
+	@echo "  UNINSTALL $(DESTDIR)$(PREFIX)"
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/thaw $(DESTDIR)$(LIBDIR)/libthaw.a \
+		$(DESTDIR)$(LIBDIR)/libthaw.so.0 $(DESTDIR)$(LIBDIR)/libthaw.so \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/thaw.pc $(DESTDIR)$(INCLUDEDIR)/thaw.h \
+		$(addprefix $(DESTDIR)$(PYTHONDIR)/thaw/,$(PY_SDK)) \
+		$(DESTDIR)$(DATADIR)/thaw/python/thaw $(DESTDIR)$(MANDIR)/man1/thaw.1 \
+		$(DESTDIR)$(MANDIR)/man1/thaw-*.1 $(DESTDIR)$(BASHCOMPDIR)/thaw
+	$(Q)rm -rf $(DESTDIR)$(PYTHONDIR)/thaw/__pycache__
+	$(Q)rmdir $(DESTDIR)$(PYTHONDIR)/thaw $(DESTDIR)$(DATADIR)/thaw/python \
+		$(DESTDIR)$(DATADIR)/thaw 2>/dev/null || true
 
 -include $(OBJS:.o=.d) $(BLOB_OBJS:.o=.d) $(SDK_OBJS:.o=.d) $(SDK_PIC_OBJS:.o=.d) \
 	$(FUZZ_LIB_OBJS:.o=.d)
