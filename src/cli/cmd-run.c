@@ -19,7 +19,7 @@ static void run_usage(FILE *out)
 		"                [--chunk-size BYTES]]\n"
 		"                [--name NAME] [--env-ignore VAR]... [--no-snapshot] [--verify-digest]\n"
 		"                [--verify]\n"
-		"                [--fixed-layout]\n"
+		"                [--fixed-layout] [--root DIR[:PATH]]\n"
 		"                [--json-events FILE] [--snap-on-stdout RE | --snap-on-port PORT |\n"
 		"                --snap-on-http URL [--snap-delay S] [--warmup URL]] -- CMD [ARGS...]\n"
 		"\n"
@@ -43,6 +43,10 @@ static void run_usage(FILE *out)
 		"                      PYTHONHASHSEED is set, with a hash seed of its launch key),\n"
 		"                      so that its snapshots share their pages in a chunk store\n"
 		"                      (part of the key)\n"
+		"  --root DIR[:PATH]   run CMD with DIR as its root filesystem (a container's\n"
+		"                      /proc, /dev, /sys, /tmp; pivot_root), or with DIR mounted\n"
+		"                      at PATH beside the host's root, under an overlay whose\n"
+		"                      writes are thrown away when CMD ends (part of the key)\n"
 		"  --name NAME         the snapshot's name (default: from the command)\n"
 		"  --env-ignore VAR    leave VAR (a glob: 'CI_*') out of the launch key\n"
 		"  --no-snapshot       neither restore nor snapshot: a plain start under thaw\n"
@@ -86,6 +90,7 @@ int cmd_run(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'c' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "fixed-layout", no_argument, NULL, 'F' },
+		{ "root", required_argument, NULL, 'R' },
 		{ "chunk-size", required_argument, NULL, 'Z' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "env-ignore", required_argument, NULL, 'e' },
@@ -111,7 +116,7 @@ int cmd_run(int argc, char **argv)
 	int c, status;
 
 	/* '+': stop at CMD, whose own options are its business */
-	while ((c = getopt_long(argc, argv, "+s:Kc:k:FZ:n:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:Kc:k:FR:Z:n:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opts.store.location = optarg;
@@ -127,6 +132,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'F':
 			opts.fixed_layout = true;
+			break;
+		case 'R':
+			opts.root = optarg;
 			break;
 		case 'Z': {
 			char *end;

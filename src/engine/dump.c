@@ -47,6 +47,7 @@ struct tree_dump {
 	pid_t *ns_pids; /* per fz.procs: the pid in the snapshot's namespace */
 	struct fd_tree view; /* every pipe and socket end of the tree */
 	bool tcp_close;
+	bool container_root; /* engine_dump_opts.container_root */
 	/* the fds of process i recorded as inherited, not dumped: malloc'd, or NULL on ENOMEM */
 	int *(*external_fds)(const struct tree_dump *t, size_t i, size_t *ret_nr);
 	const void *arg; /* for external_fds */
@@ -141,7 +142,7 @@ static int dump_process(struct tree_dump *t, size_t i)
 	host_fingerprint(&img->host);
 	ret = creds_dump_check(fz);
 	if (ret == 0)
-		ret = process_dump(fz, img);
+		ret = process_dump(fz, img, t->container_root);
 	if (ret == 0)
 		ret = threads_dump(fz, img);
 	if (ret == 0)
@@ -430,12 +431,12 @@ static int *fingerprint_external_fds(const struct tree_dump *t, size_t i, size_t
 	return src->external(t->ns_pids[i], src->arg, ret_nr);
 }
 
-int dump_collect_fingerprints(const struct frozen_tree *fz, bool tcp_close,
+int dump_collect_fingerprints(const struct frozen_tree *fz, bool tcp_close, bool container_root,
 			      int *(*external)(pid_t pid, const void *arg, size_t *ret_nr),
 			      const void *arg, struct image ***ret_imgs)
 {
 	struct fingerprint_source src = { external, arg };
-	struct tree_dump t = { .fz = *fz, .tcp_close = tcp_close,
+	struct tree_dump t = { .fz = *fz, .tcp_close = tcp_close, .container_root = container_root,
 			       .external_fds = fingerprint_external_fds, .arg = &src };
 	size_t i;
 	int ret = find_ns_pids(&t);
@@ -631,6 +632,7 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	t1 = now_ms();
 	st.freeze_ms = t1 - t0;
 	t.tcp_close = opts->tcp_close;
+	t.container_root = opts->container_root;
 	t.external_fds = dump_external_fds;
 	t.arg = opts;
 	ret = refuse_shared_tasks(&t.fz);

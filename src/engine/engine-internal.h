@@ -120,7 +120,9 @@ int signals_restore_late(struct frozen *fz, const struct image *img, int *ret_st
 	__attribute__((warn_unused_result));
 
 /* process.c: per-process state */
-int process_dump(struct frozen *fz, struct image *img) __attribute__((warn_unused_result));
+/* container_root: engine_dump_opts.container_root (image_root.container) */
+int process_dump(struct frozen *fz, struct image *img, bool container_root)
+	__attribute__((warn_unused_result));
 
 /* creds.c: credentials and limits */
 struct restorer_creds;
@@ -171,13 +173,14 @@ void attrs_fill_thread(struct restorer_thread *rt, const struct image_thread_att
 
 /*
  * dump.c: the tree fz (adopted: stopped under our tracing) collected as
- * engine_dump() collects a tree, with --tcp-close if tcp_close, into
+ * engine_dump() collects a tree, with --tcp-close if tcp_close (and
+ * engine_dump_opts.container_root as container_root), into
  * fingerprint images that take no pages; external() gives the fds of the
  * process with snapshot pid pid that are recorded as inherited, not dumped
  * (malloc'd; NULL on ENOMEM).  On success (*ret_imgs)[i] is fz->procs[i]'s;
  * the caller frees each and the array.
  */
-int dump_collect_fingerprints(const struct frozen_tree *fz, bool tcp_close,
+int dump_collect_fingerprints(const struct frozen_tree *fz, bool tcp_close, bool container_root,
 			      int *(*external)(pid_t pid, const void *arg, size_t *ret_nr),
 			      const void *arg, struct image ***ret_imgs)
 	__attribute__((warn_unused_result));
@@ -192,7 +195,11 @@ int verify_restored(struct image *const *imgs, uint32_t nr, pid_t root, const ch
 	__attribute__((warn_unused_result));
 
 /* restore.c helpers shared with the tracer */
-int restore_validate(const struct image *img) __attribute__((warn_unused_result));
+/*
+ * in_root: the restore sets up the program's root (engine_restore_opts.enter_root):
+ * its files are validated there, by files_validate(), not here.
+ */
+int restore_validate(const struct image *img, bool in_root) __attribute__((warn_unused_result));
 
 static inline double now_ms(void)
 {

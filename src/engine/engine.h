@@ -28,6 +28,14 @@ struct engine_dump_opts {
 	unsigned gpu_lock_timeout_ms; /* CUDA processes; 0 = GPU_LOCK_TIMEOUT_MS (10 s) */
 	bool tcp_close; /* established TCP connections come back reset, not a dump error */
 	/*
+	 * The process runs in a root its caller set up as the root of its mount
+	 * namespace (thaw run --root/--image): /proc shows paths of that root,
+	 * which thaw's own root does not reach.  They are kept as the process
+	 * sees them (image_root.container), and only a restore with enter_root
+	 * restores the snapshot.
+	 */
+	bool container_root;
+	/*
 	 * If set: called once the snapshot is published in dir, while the tree
 	 * is still frozen, before it is killed or let go.  An error fails the
 	 * dump (the tree runs on; dir stays, for the caller to remove).  dump
@@ -88,6 +96,17 @@ struct engine_restore_opts {
 	 * field.  Costs time (README.md, "Restore"): off unless asked for.
 	 */
 	bool verify;
+	/*
+	 * If set: called in the restore's init (PID 1 of its new PID and mount
+	 * namespaces, before any process of the tree exists) to set up the root
+	 * the program ran in (engine_dump_opts.container_root, or a directory
+	 * mounted beside the host's root) and enter it; the snapshot's files are
+	 * then validated there, not in the caller's root.  It must not use
+	 * locks another thread of the caller could hold (init is a raw clone).
+	 * Returns 0 or -errno (logged): the restore fails.
+	 */
+	int (*enter_root)(void *arg);
+	void *enter_root_arg;
 };
 
 /*

@@ -85,9 +85,12 @@ static int dump_brk(struct frozen *fz, struct image *img)
  * The root directory (chroot).  Restore chroots to it by path, so the path
  * /proc shows must lead thaw's own root to the very same directory: a root
  * removed since, or out of thaw's reach (another mount namespace's), is
- * refused.
+ * refused.  In a container root (container_root: the dumper set up the
+ * root of the process's mount namespace, and whoever restores it sets it up
+ * again) /proc shows paths of that root, which thaw cannot reach: they are
+ * recorded as the process sees them.
  */
-static int dump_root(struct frozen *fz, struct image *img)
+static int dump_root(struct frozen *fz, struct image *img, bool container_root)
 {
 	char path[64], target[IMAGE_MAX_PATH];
 	struct stat want, got;
@@ -99,6 +102,18 @@ static int dump_root(struct frozen *fz, struct image *img)
 	if (n < 0 || stat(path, &want) < 0)
 		return log_errno("pid %d: reading its root directory", fz->pid);
 	target[n] = 0;
+	img->root.container = container_root;
+	if (container_root) {
+		if (target[0] != '/') {
+			log_error("pid %d: its root directory %s is not a path of its container",
+				  fz->pid, target);
+			return -ENOTSUP;
+		}
+		if (!strcmp(target, "/"))
+			return 0;
+		img->root.path = strdup(target);
+		return img->root.path ? 0 : -ENOMEM;
+	}
 	reached = target[0] == '/' ? target : NULL;
 	if (!reached || stat(reached, &got) < 0 || got.st_dev != want.st_dev ||
 	    got.st_ino != want.st_ino || !S_ISDIR(got.st_mode)) {
@@ -113,7 +128,7 @@ static int dump_root(struct frozen *fz, struct image *img)
 	return img->root.path ? 0 : -ENOMEM;
 }
 
-static int dump_links(struct frozen *fz, struct image *img)
+static int dump_links(struct frozen *fz, struct image *img, bool container_root)
 {
 	char path[64], target[IMAGE_MAX_PATH];
 	ssize_t n;
@@ -127,7 +142,7 @@ static int dump_links(struct frozen *fz, struct image *img)
 	img->proc.cwd = strdup(target);
 	if (!img->proc.cwd)
 		return -ENOMEM;
-	ret = dump_root(fz, img);
+	ret = dump_root(fz, img, container_root);
 	if (ret < 0)
 		return ret;
 
@@ -150,7 +165,7 @@ static int dump_links(struct frozen *fz, struct image *img)
 	return 0;
 }
 
-int process_dump(struct frozen *fz, struct image *img)
+int process_dump(struct frozen *fz, struct image *img, bool container_root)
 {
 	struct image_proc *p = &img->proc;
 	struct proc_status st;
@@ -210,7 +225,7 @@ int process_dump(struct frozen *fz, struct image *img)
 		p->rlimits[r].cur = limits[r].cur;
 		p->rlimits[r].max = limits[r].max;
 	}
-	ret = dump_links(fz, img);
+	ret = dump_links(fz, img, container_root);
 	if (ret < 0)
 		return ret;
 	ret = dump_sigactions(fz, img);

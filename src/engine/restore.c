@@ -106,7 +106,7 @@ static const char *const step_names[] = {
 	[RESTORER_ERR_SECCOMP] = "installing its seccomp filters",
 };
 
-int restore_validate(const struct image *img)
+int restore_validate(const struct image *img, bool in_root)
 {
 	struct image_host here;
 	char why[512];
@@ -138,7 +138,13 @@ int restore_validate(const struct image *img)
 		ret = creds_check_restore(img);
 	if (ret < 0)
 		return ret;
-	return files_validate(img);
+	if (img->root.container && !in_root) {
+		log_error("snapshot %s: pid %d ran in a container root (thaw run --root or --image): "
+			  "only thaw run, which sets that root up again, can restore it",
+			  img->path, img->proc.pid);
+		return -ENOTSUP;
+	}
+	return in_root ? 0 : files_validate(img);
 }
 
 /* ---------------------------------------------------------------- helper */
@@ -710,6 +716,8 @@ struct tree {
 	int *fill_socks, *fill_fds;
 	struct fd_shared shared; /* what several processes hold, made by the root's helper */
 	bool verify; /* compare the tree with the snapshot before it runs (verify.c) */
+	int (*enter_root)(void *arg); /* engine_restore_opts.enter_root, run by init */
+	void *enter_root_arg;
 };
 
 /* Closes the fds of an array that may be NULL, and marks them closed. */
@@ -1678,6 +1686,14 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		log_warn("could not mount a private /proc: %s", strerror(errno));
+	/* the program's own root: its files are checked where it will open them */
+	if (tr->enter_root) {
+		if (tr->enter_root(tr->enter_root_arg) < 0)
+			_exit(1);
+		for (k = 0; k < tr->nr; k++)
+			if (files_validate(tr->imgs[k]) < 0)
+				_exit(1);
+	}
 	for (k = 0; k < tr->nr; k++)
 		t.nr_threads += tr->imgs[k]->nr_threads;
 	t.threads = calloc(t.nr_threads, sizeof(*t.threads));
@@ -1892,7 +1908,7 @@ static int read_tree(const char *dir, struct image *root, struct tree *tr)
 			log_error("snapshot %s: a child process's image lists children", path);
 			return -EINVAL;
 		}
-		ret = restore_validate(img);
+		ret = restore_validate(img, tr->enter_root != NULL);
 		if (ret < 0)
 			return ret;
 	}
@@ -2135,7 +2151,9 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 			return ret;
 		log_debug("snapshot read in %.1f ms", now_ms() - t0);
 	}
-	ret = restore_validate(img);
+	tr.enter_root = opts->enter_root;
+	tr.enter_root_arg = opts->enter_root_arg;
+	ret = restore_validate(img, opts->enter_root != NULL);
 	if (ret == 0)
 		ret = read_tree(opts->dir, img, &tr);
 	if (ret < 0)

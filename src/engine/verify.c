@@ -256,8 +256,8 @@ int verify_restored(struct image *const *imgs, uint32_t nr, pid_t root, const ch
 
 	ret = frozen_tree_adopt(root, &fz);
 	if (ret == 0)
-		ret = dump_collect_fingerprints(&fz, dumped_tcp_close(&snap), inherited_fds, &snap,
-						&got);
+		ret = dump_collect_fingerprints(&fz, dumped_tcp_close(&snap), imgs[0]->root.container,
+						inherited_fds, &snap, &got);
 	if (ret < 0) {
 		log_error("snapshot %s: the restored processes could not be read back to verify "
 			  "them: %s",

@@ -694,6 +694,7 @@ static IMAGE_RECORD_DEF(seccomp_filter_record, image_seccomp_filter, seccomp_fil
 
 static const struct image_field root_fields[] = {
 	IMAGE_STR(struct image_root, path, IMAGE_MAX_PATH),
+	IMAGE_FIELD(struct image_root, container, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
 };
 
 static int check_root(const void *rec, const char *where, char *err, size_t errlen)

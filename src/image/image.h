@@ -669,9 +669,15 @@ struct image_posix_timer {
 /*
  * The process's root directory (chroot(2)), src/engine/process.c: the path
  * by which thaw's own root reaches it, or NULL when it is thaw's root.
+ * container: the process ran in a root of its mount namespace that its
+ * dumper set up (thaw run --root/--image, engine_dump_opts.container_root):
+ * every path of the snapshot is one of that root, path (if any) too, and
+ * only a restore that sets up the same root (engine_restore_opts.enter_root)
+ * may restore it.
  */
 struct image_root {
 	char *path;
+	bool container;
 };
 
 /*

@@ -59,7 +59,7 @@ static bool trusted(const struct image *img, uint32_t idx)
 }
 
 /* SHA-256 of the regular file at path as 64 hex digits; *bytes counts what was read. */
-static int hash_file(const char *path, EVP_MD_CTX *ctx, unsigned char *buf, char hex[65],
+static int hash_file(const struct run_root *rr, const char *path, EVP_MD_CTX *ctx, unsigned char *buf, char hex[65],
 		     uint64_t *bytes)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -69,9 +69,9 @@ static int hash_file(const char *path, EVP_MD_CTX *ctx, unsigned char *buf, char
 	int fd, ret = 0;
 
 	/* O_NONBLOCK: a FIFO put where the file was must not hang the start */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = root_open(rr, path, O_RDONLY | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return -EINVAL;
@@ -102,7 +102,7 @@ static int hash_file(const char *path, EVP_MD_CTX *ctx, unsigned char *buf, char
 	return ret;
 }
 
-int digest_record(const char *dir)
+int digest_record(const char *dir, const struct run_root *rr)
 {
 	char path[PATH_MAX], hex[65], *text = NULL;
 	struct image *img = NULL;
@@ -132,7 +132,7 @@ int digest_record(const char *dir)
 
 		if (!trusted(img, i))
 			continue;
-		err = hash_file(p, ctx, buf, hex, &bytes);
+		err = hash_file(rr, p, ctx, buf, hex, &bytes);
 		if (err < 0) {
 			/* left out: a start with the option then refuses instead of trusting it */
 			log_warn("no content digest of %s: %s", p, strerror(-err));
@@ -232,7 +232,7 @@ static int load_digests(const char *dir, const struct image *img, const char ***
 	return 0;
 }
 
-char *digest_check(const char *dir, const struct image *img)
+char *digest_check(const char *dir, const struct image *img, const struct run_root *rr)
 {
 	char hex[65], *out = NULL;
 	const char **want = NULL;
@@ -265,7 +265,7 @@ char *digest_check(const char *dir, const struct image *img)
 			continue;
 		if (!want[i])
 			ret = asprintf(&out, "%s has no recorded content digest", p);
-		else if (hash_file(p, ctx, buf, hex, &bytes) < 0 || strcmp(hex, want[i]))
+		else if (hash_file(rr, p, ctx, buf, hex, &bytes) < 0 || strcmp(hex, want[i]))
 			ret = asprintf(&out, "%s changed (content digest)", p);
 		else
 			continue;

@@ -18,6 +18,8 @@
 #include "image/image.h"
 #include "runtime.h"
 
+struct run_root;
+
 #define DIGEST_FILE "digests.json"
 
 /* --verify-digest or THAW_VERIFY_DIGEST=1 (any value but "" and "0"). */
@@ -25,17 +27,18 @@ bool digest_wanted(const struct runtime_run_opts *opts);
 
 /*
  * Writes DIR/digests.json for the snapshot in DIR (not yet published).
+ * Paths are the program's: inside rr's root with --root (rr NULL: the host's).
  * Returns 0 or -errno (logged); a file that cannot be read is left out, so a
  * later check says so instead of restoring.
  */
-int digest_record(const char *dir);
+int digest_record(const char *dir, const struct run_root *rr);
 
 /*
  * Why the snapshot img in dir cannot be trusted by content, or NULL when every
  * file hashes as recorded (caller frees): "/path changed (content digest)",
  * or that the snapshot has no digests.
  */
-char *digest_check(const char *dir, const struct image *img);
+char *digest_check(const char *dir, const struct image *img, const struct run_root *rr);
 
 /*
  * digests.json's contents (untrusted): *ret gets, per file table index below

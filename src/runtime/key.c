@@ -4,7 +4,7 @@
  * The key digests everything a snapshot silently depends on: the command line,
  * the environment given to the command (minus --env-ignore), the working
  * directory, the executable's identity, the CPU feature words, the kernel
- * release, the GPU models, the snapshot format and --fixed-layout.  The ingredients are kept
+ * release, the GPU models, the snapshot format, --fixed-layout and --root.  The ingredients are kept
  * beside the snapshot (environment values only as digests: they may be
  * secrets) so that a start whose key differs can say which one changed.
  * Files the program mapped or opened are checked later, against the
@@ -93,11 +93,11 @@ static char *find_exe(const char *cmd)
 	return NULL;
 }
 
-static json_t *file_identity(const char *path)
+static json_t *file_identity(const struct run_root *rr, const char *path)
 {
 	struct stat st;
 
-	if (stat(path, &st))
+	if (root_stat(rr, path, &st))
 		return json_pack("{s:s}", "path", path);
 	return json_pack("{s:s, s:I, s:I, s:I, s:I}", "path", path, "size", (json_int_t)st.st_size,
 			 "mtime_ns",
@@ -167,17 +167,21 @@ static json_t *gpu_models(void)
 	return json_string(models);
 }
 
-int key_ingredients(const struct runtime_run_opts *opts, json_t **ret, char **ret_exe)
+int key_ingredients(const struct runtime_run_opts *opts, const struct run_root *rr, json_t **ret,
+		    char **ret_exe)
 {
 	char cwd[PATH_MAX], format[64], *exe;
+	bool in_root = rr && !rr->mountpoint[0];
 	struct utsname u;
 	json_t *obj, *argv;
 	size_t i;
 
-	exe = find_exe(opts->argv[0]);
+	exe = in_root ? root_find_exe(rr, opts->argv[0]) : find_exe(opts->argv[0]);
 	if (!exe)
 		return -ENOENT;
-	if (!getcwd(cwd, sizeof(cwd)))
+	if (in_root)
+		snprintf(cwd, sizeof(cwd), "/"); /* the program starts at its root's top */
+	else if (!getcwd(cwd, sizeof(cwd)))
 		snprintf(cwd, sizeof(cwd), "?");
 	uname(&u);
 	snprintf(format, sizeof(format), "image %d runtime %d", IMAGE_FORMAT_VERSION,
@@ -186,11 +190,16 @@ int key_ingredients(const struct runtime_run_opts *opts, json_t **ret, char **re
 	for (i = 0; opts->argv[i]; i++)
 		json_array_append_new(argv, json_string(opts->argv[i]));
 	obj = json_pack("{s:s, s:o, s:o, s:s, s:o, s:o, s:s, s:o}", "format", format, "argv", argv,
-			"env", env_digests(opts), "cwd", cwd, "exe", file_identity(exe), "cpu",
+			"env", env_digests(opts), "cwd", cwd, "exe", file_identity(rr, exe), "cpu",
 			cpu_features(), "kernel", u.release, "gpus", gpu_models());
 	/* only when asked: the keys of every start without it stay what they were */
 	if (obj && opts->fixed_layout)
 		json_object_set_new(obj, "layout", json_string("fixed"));
+	/* likewise: a start without --root keeps its key */
+	if (obj && rr)
+		json_object_set_new(obj, "root",
+				    json_pack("{s:s, s:s}", "dir", rr->lower, "at",
+					      rr->mountpoint[0] ? rr->mountpoint : "/"));
 	if (!obj) {
 		free(exe);
 		return -ENOMEM;
@@ -252,6 +261,22 @@ static char *explain_env(json_t *was, json_t *now)
 	return NULL;
 }
 
+static char *explain_root(json_t *was, json_t *now)
+{
+	const char *dir = json_string_value(json_object_get(now, "dir"));
+	char *out = NULL;
+
+	if (!was)
+		return strdup("--root was given");
+	if (!now)
+		return strdup("--root was left out");
+	if (!json_equal(json_object_get(was, "at"), json_object_get(now, "at")))
+		return strdup("--root's mount point changed");
+	if (asprintf(&out, "root directory changed (now %s)", dir ? dir : "?") < 0)
+		out = NULL;
+	return out;
+}
+
 char *key_explain(json_t *was, json_t *now)
 {
 	static const struct {
@@ -268,6 +293,9 @@ char *key_explain(json_t *was, json_t *now)
 
 	if (!json_is_object(was))
 		return strdup("the stored snapshot has no key ingredients");
+	/* the tree first: every other difference follows from another tree */
+	if (!json_equal(json_object_get(was, "root"), json_object_get(now, "root")))
+		return explain_root(json_object_get(was, "root"), json_object_get(now, "root"));
 	if (!json_equal(json_object_get(was, "exe"), json_object_get(now, "exe"))) {
 		const char *path = json_string_value(
 			json_object_get(json_object_get(now, "exe"), "path"));

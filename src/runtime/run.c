@@ -83,6 +83,10 @@ struct run {
 	size_t line_len;
 	struct trigger *trig;
 	double deadline_ms; /* the condition gives up then */
+	/* --root: the program's own files (root.c); NULL: the host's */
+	struct run_root *root;
+	struct run_root root_storage;
+	char sdk[PATH_MAX]; /* the Python SDK on the host, "" when not found */
 };
 
 /* ------------------------------------------------------ log capture */
@@ -261,8 +265,8 @@ static void reset_signals(void)
 
 static __attribute__((noreturn)) void exec_program(struct run *r, int child_end)
 {
-	char fdnum[16], sdk[PATH_MAX], *pp;
-	const char *old;
+	const char *old, *sdk = r->root ? root_python_sdk(r->root) : r->sdk;
+	char fdnum[16], *pp;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (r->out_w >= 0 && dup2(r->out_w, STDOUT_FILENO) < 0) {
@@ -280,8 +284,7 @@ static __attribute__((noreturn)) void exec_program(struct run *r, int child_end)
 	}
 	snprintf(fdnum, sizeof(fdnum), "%d", r->control_fd);
 	setenv("THAW_CONTROL_FD", fdnum, 1);
-	python_sdk_dir(sdk, sizeof(sdk));
-	if (sdk[0]) {
+	if (sdk && sdk[0]) {
 		old = getenv("PYTHONPATH");
 		if (old && *old) {
 			if (asprintf(&pp, "%s:%s", old, sdk) > 0)
@@ -346,6 +349,8 @@ static __attribute__((noreturn)) void init_main(struct run *r, int child_end)
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		log_warn("could not mount a private /proc: %s", strerror(errno));
+	if (r->root && root_enter(r->root) < 0)
+		_exit(126);
 	close(r->sock);
 	if (r->out_r >= 0)
 		close(r->out_r);
@@ -519,7 +524,7 @@ static int publish_plain(struct run *r, const char *staged, struct snap_meta *me
 	}
 	snprintf(final, sizeof(final), "%s/%s", r->store, r->key);
 	/* before KEY.json exists no start restores it: a start never sees half the digests */
-	if (digest_wanted(r->opts) && digest_record(final) < 0)
+	if (digest_wanted(r->opts) && digest_record(final, r->root) < 0)
 		log_warn("no content digests for %s: a start with --verify-digest will be cold",
 			 r->key);
 	meta->size = snapstore_dir_size(final);
@@ -539,7 +544,7 @@ static int publish_chunks(struct run *r, const char *staged, struct snap_meta *m
 	char *why = NULL;
 	int ret;
 
-	if (digest_wanted(r->opts) && digest_record(staged) < 0)
+	if (digest_wanted(r->opts) && digest_record(staged, r->root) < 0)
 		log_warn("no content digests for %s: a start with --verify-digest will be cold",
 			 r->key);
 	meta->size = snapstore_dir_size(staged);
@@ -594,6 +599,7 @@ static void take_snapshot(struct run *r, bool asked)
 	ext[n++] = r->control_fd;
 	o.pid = r->program;
 	o.dir = staged;
+	o.container_root = r->root && !r->root->mountpoint[0];
 	o.external_fds = ext;
 	o.nr_external_fds = (size_t)n;
 	capture_start(&cap);
@@ -656,7 +662,7 @@ static bool file_must_match(const struct image *img, uint32_t idx)
 }
 
 /* The first file that is not what the snapshot saw; NULL when all are (caller frees). */
-static char *changed_file(const struct image *img)
+static char *changed_file(const struct run_root *rr, const struct image *img)
 {
 	struct stat st;
 	uint32_t i;
@@ -668,7 +674,7 @@ static char *changed_file(const struct image *img)
 
 		if (f->is_deleted || !S_ISREG(f->mode) || !file_must_match(img, i))
 			continue;
-		if (stat(f->path, &st))
+		if (root_stat(rr, f->path, &st))
 			goto changed;
 		mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 		if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != f->size ||
@@ -713,10 +719,10 @@ static char *check_candidate(struct run *r, struct snap_meta *meta, const char *
 		return out ? out : strdup("snapshot unreadable");
 	}
 	free(why);
-	changed = changed_file(img);
+	changed = changed_file(r->root, img);
 	/* contents only where size, mtime and inode all match: hashing is the slow part */
 	if (!changed && digest_wanted(r->opts))
-		changed = digest_check(dir, img);
+		changed = digest_check(dir, img, r->root);
 	if (changed)
 		image_free(img);
 	else
@@ -869,6 +875,10 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 	o.verify = r->opts->verify;
 	o.ret_init_pid = &r->init;
 	o.ret_program_pid = &r->program;
+	if (r->root) {
+		o.enter_root = root_enter;
+		o.enter_root_arg = r->root;
+	}
 	if (sr)
 		o.pages = &pages; /* the chunk store's pages go straight into the process */
 	capture_start(&cap);
@@ -1217,14 +1227,24 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 		}
 		r.re_ok = true;
 	}
-	ret = key_ingredients(opts, &r.ingredients, &r.exe);
+	python_sdk_dir(r.sdk, sizeof(r.sdk));
+	if (opts->root) {
+		/* before any thread: thaw run moves into a mount namespace of its own */
+		ret = root_prepare(&r.root_storage, opts->root, r.sdk);
+		if (ret < 0) {
+			*ret_status = ret == -EINVAL || ret == -ENOTDIR ? 2 : 1;
+			return ret;
+		}
+		r.root = &r.root_storage;
+	}
+	ret = key_ingredients(opts, r.root, &r.ingredients, &r.exe);
 	if (ret == -ENOENT) {
-		log_error("%s: command not found", opts->argv[0]);
+		log_error("%s: command not found%s", opts->argv[0], r.root ? " in --root" : "");
 		*ret_status = 127;
-		return ret;
+		goto out;
 	}
 	if (ret < 0)
-		return ret;
+		goto out;
 	key_digest(r.ingredients, r.key);
 	derive_name(&r);
 	r.control_fd = pick_control_fd();
@@ -1295,6 +1315,8 @@ out:
 		regfree(&r.re);
 	events_close(&r.ev);
 	chunkstore_close(r.cs);
+	if (r.root)
+		root_release(r.root);
 	free(reason);
 	free(r.exe);
 	json_decref(r.ingredients);

@@ -8,6 +8,7 @@
  *   run.c       starting, snapshotting, restoring and waiting
  *   trigger.c   snapshot points outside the program: a port, a URL, warm-up
  *   control.c   what the program asks over the control socket
+ *   root.c      --root: the program's own root under a throw-away overlay
  */
 #ifndef THAW_RUNTIME_INTERNAL_H
 #define THAW_RUNTIME_INTERNAL_H
@@ -15,7 +16,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "runtime.h"
 
@@ -27,11 +30,47 @@
 void runtime_sha256_hex(const void *data, size_t len, char out[65]);
 
 /*
+ * thaw run --root DIR[:PATH] (root.c): the tree DIR as the program's root
+ * (or mounted at PATH beside the host's root) under an overlay whose upper
+ * layer is a tmpfs of the program's namespace.
+ */
+struct run_root {
+	char lower[PATH_MAX]; /* the tree, resolved: the overlay's lower layer */
+	char mountpoint[PATH_MAX]; /* "": the program's root; else where the tree is mounted */
+	char base[64]; /* /run/thaw/roots/root-XXXXXX, a tmpfs of thaw run's namespace */
+	char sdk[PATH_MAX]; /* the Python SDK on the host, bound into the root; "": none */
+	int lock; /* flock on base while thaw run lives */
+	int lower_fd; /* O_PATH of lower: paths of the root resolve inside it */
+};
+/*
+ * Checks spec (DIR or DIR:PATH), moves thaw run into a mount namespace of
+ * its own (before any thread exists) and makes base.  -errno, said.
+ */
+int root_prepare(struct run_root *rr, const char *spec, const char *sdk);
+void root_release(struct run_root *rr);
+/*
+ * In an init just made with CLONE_NEWNS (the cold start's, or the engine's
+ * as engine_restore_opts.enter_root): the overlay, /proc, /dev, /sys, /tmp,
+ * pivot_root.  Raw-clone safe.  0 or -errno, logged.
+ */
+int root_enter(void *arg);
+/* Where the program finds the Python SDK, or NULL. */
+const char *root_python_sdk(const struct run_root *rr);
+/* Opens / stats path as the program sees it (rr NULL: the host's); -errno. */
+int root_open(const struct run_root *rr, const char *path, int flags);
+int root_stat(const struct run_root *rr, const char *path, struct stat *st);
+/* execvp's search for cmd inside the root: the path the program will run (caller frees). */
+char *root_find_exe(const struct run_root *rr, const char *cmd);
+
+/*
  * Ingredients of the launch key, as a JSON object (stored in the metadata so
- * that a later start can say what changed).  *ret_exe gets the resolved
+ * that a later start can say what changed).  With rr (--root), the executable
+ * and working directory are the program's, inside its root, and the root is
+ * an ingredient.  *ret_exe gets the resolved
  * executable path (caller frees).  Returns -ENOENT when the command is not found.
  */
-int key_ingredients(const struct runtime_run_opts *opts, json_t **ret, char **ret_exe);
+int key_ingredients(const struct runtime_run_opts *opts, const struct run_root *rr, json_t **ret,
+		    char **ret_exe);
 void key_digest(json_t *ingredients, char key[RUNTIME_KEY_LEN + 1]);
 /* What differs between the stored ingredients and these, for people; caller frees. */
 char *key_explain(json_t *stored, json_t *now);

@@ -1,0 +1,411 @@
+/*
+ * root.c - thaw run --root DIR[:PATH]: the program's files from a tree of
+ * its own, under a writable overlay that is thrown away.
+ *
+ * thaw run first moves into a mount namespace of its own (nothing it
+ * mounts is ever seen by the host, and everything goes when its last
+ * process does, SIGKILL included) and mounts a tmpfs on a locked directory
+ * /run/thaw/roots/root-XXXXXX (what a killed thaw run leaves there is an
+ * empty directory, swept by the next one).  Every init it makes (the cold
+ * start's, and the engine's at a restore, through enter_root) is a copy of
+ * that namespace and builds the program's root in it:
+ *
+ *   - a fresh tmpfs of its own holds the overlay's upper and work
+ *     directories: whatever the program writes dies with its namespace;
+ *   - the tree is the overlay's lower layer, mounted as the root of the
+ *     namespace with /proc (of the program's PID namespace), a minimal /dev
+ *     as a container has one (null zero full random urandom tty, pts, shm,
+ *     fd and stdio links), /sys read-only and /tmp on tmpfs, the Python SDK
+ *     read-only at /run/thaw/python; then pivot_root, and the old root is
+ *     detached: the host's files are out of the program's reach;
+ *   - or, with :PATH, the overlay is mounted at PATH beside the host's root
+ *     (a venv, a model directory) and nothing else changes.
+ *
+ * The program sees the same paths on every start and at every restore, so
+ * the engine's paths (from /proc, as the program sees them) mean the same
+ * thing when it restores.  thaw run itself resolves those paths inside the
+ * tree (openat2 RESOLVE_IN_ROOT, so absolute links stay inside it) to
+ * check a snapshot before restoring; with :PATH it binds the tree at PATH
+ * in its own namespace and sees what the program sees.
+ */
+#define LOG_TAG "run"
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "base/dirs.h"
+#include "base/log.h"
+#include "runtime-internal.h"
+
+#define ROOTS_DIR "/run/thaw/roots"
+#define ROOTS_PREFIX "root-"
+#define SDK_IN_ROOT "/run/thaw/python"
+
+/* Absolute, no "." or ".." component, nothing the overlay's option string would split on. */
+static bool plain_path(const char *p)
+{
+	const char *c;
+
+	if (p[0] != '/' || strpbrk(p, ",:\\\n"))
+		return false;
+	for (c = p; c; c = strchr(c + 1, '/'))
+		if (!strncmp(c, "/./", 3) || !strcmp(c, "/.") || !strncmp(c, "/../", 4) ||
+		    !strcmp(c, "/..") || !strncmp(c, "//", 2))
+			return false;
+	return true;
+}
+
+int root_prepare(struct run_root *rr, const char *spec, const char *sdk)
+{
+	char dir[PATH_MAX], *colon, *real = NULL;
+	struct stat st;
+	int ret;
+
+	memset(rr, 0, sizeof(*rr));
+	rr->lock = -1;
+	rr->lower_fd = -1;
+	snprintf(dir, sizeof(dir), "%s", spec);
+	colon = strchr(dir, ':');
+	if (colon) {
+		*colon = '\0';
+		if (!plain_path(colon + 1) || !strcmp(colon + 1, "/") ||
+		    strlen(colon + 1) >= sizeof(rr->mountpoint)) {
+			log_error("--root %s: %s is not a plain absolute path below /", spec,
+				  colon + 1);
+			return -EINVAL;
+		}
+		snprintf(rr->mountpoint, sizeof(rr->mountpoint), "%s", colon + 1);
+		if (stat(rr->mountpoint, &st) || !S_ISDIR(st.st_mode)) {
+			log_error("--root %s: %s is not a directory on this host (make one, empty, "
+				  "to mount the tree on)", spec, rr->mountpoint);
+			return -ENOTDIR;
+		}
+	}
+	real = realpath(dir, NULL);
+	if (!real || stat(real, &st) || !S_ISDIR(st.st_mode)) {
+		log_error("--root %s: %s is not a directory", spec, dir);
+		free(real);
+		return -ENOTDIR;
+	}
+	if (!plain_path(real) || !strcmp(real, "/") || strlen(real) >= sizeof(rr->lower)) {
+		log_error("--root %s: %s cannot be an overlay's lower layer (',', ':' or '\\' in "
+			  "it, or the host's root)", spec, real);
+		free(real);
+		return -EINVAL;
+	}
+	snprintf(rr->lower, sizeof(rr->lower), "%s", real);
+	free(real);
+	if (sdk && sdk[0] && plain_path(sdk))
+		snprintf(rr->sdk, sizeof(rr->sdk), "%s", sdk);
+	rr->lower_fd = open(rr->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rr->lower_fd < 0)
+		return log_errno("--root: opening %s", rr->lower);
+
+	/* what killed thaw runs left: empty directories (their mounts died with them) */
+	sweep_locked_dirs(ROOTS_DIR, ROOTS_PREFIX, 1);
+	ret = make_dirs(ROOTS_DIR);
+	if (ret < 0) {
+		log_error("--root: cannot create %s: %s", ROOTS_DIR, strerror(-ret));
+		goto fail;
+	}
+	snprintf(rr->base, sizeof(rr->base), "%s/%sXXXXXX", ROOTS_DIR, ROOTS_PREFIX);
+	ret = make_locked_dir(rr->base, &rr->lock);
+	if (ret < 0) {
+		log_error("--root: cannot create a directory in %s: %s", ROOTS_DIR, strerror(-ret));
+		goto fail;
+	}
+	/* from here on nothing thaw run mounts is the host's */
+	if (unshare(CLONE_NEWNS) < 0) {
+		ret = log_errno("--root: a mount namespace for thaw run");
+		goto fail;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("thaw-root", rr->base, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0) {
+		ret = log_errno("--root: mounting a tmpfs on %s", rr->base);
+		goto fail;
+	}
+	{
+		char p[96];
+
+		snprintf(p, sizeof(p), "%s/scratch", rr->base);
+		if (mkdir(p, 0700) < 0) {
+			ret = log_errno("--root: %s", p);
+			goto fail;
+		}
+	}
+	/* :PATH: thaw run sees at PATH what the program sees, less what it writes */
+	if (rr->mountpoint[0] &&
+	    (mount(rr->lower, rr->mountpoint, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	     mount(NULL, rr->mountpoint, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)) {
+		ret = log_errno("--root: binding %s at %s", rr->lower, rr->mountpoint);
+		goto fail;
+	}
+	return 0;
+fail:
+	root_release(rr);
+	return ret;
+}
+
+void root_release(struct run_root *rr)
+{
+	if (rr->lower_fd >= 0)
+		close(rr->lower_fd);
+	rr->lower_fd = -1;
+	/*
+	 * The tmpfs is this namespace's: it goes with its last process.  The
+	 * directory under it is the host's; a sweep takes it if this fails.
+	 */
+	if (rr->base[0]) {
+		umount2(rr->base, MNT_DETACH);
+		if (rmdir(rr->base) < 0 && errno != ENOENT)
+			log_debug("%s stays until the next --root sweeps it: %s", rr->base,
+				  strerror(errno));
+	}
+	if (rr->lock >= 0)
+		close(rr->lock);
+	rr->lock = -1;
+	rr->base[0] = '\0';
+}
+
+/* ------------------------------------------------- inside the namespace */
+
+/*
+ * The functions below run in an init made by a raw clone (the engine's at
+ * a restore): stack buffers and system calls only.
+ */
+
+static int fail(const char *what, const char *path)
+{
+	int err = errno;
+
+	log_error("setting up the program's root: %s %s: %s", what, path, strerror(err));
+	return -err;
+}
+
+/* mkdir -p of dir/rel, rel relative. */
+static int mkdir_in(const char *dir, const char *rel, mode_t mode)
+{
+	char p[2 * PATH_MAX];
+	size_t i, len;
+
+	len = (size_t)snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	if (len >= sizeof(p)) {
+		errno = ENAMETOOLONG;
+		return fail("mkdir", rel);
+	}
+	for (i = strlen(dir) + 1; i <= len; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return fail("mkdir", p);
+		p[i] = i < len ? '/' : '\0';
+	}
+	return 0;
+}
+
+static int mount_in(const char *root, const char *rel, const char *src, const char *type,
+		    unsigned long flags, const char *data)
+{
+	char p[2 * PATH_MAX];
+
+	if (mkdir_in(root, rel, 0755) < 0)
+		return -errno;
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	if (mount(src, p, type, flags, data) < 0)
+		return fail("mounting on", p);
+	return 0;
+}
+
+/* The /dev of a container: a tmpfs with the harmless devices, pts and shm. */
+static int make_dev(const char *root)
+{
+	static const struct {
+		const char *name;
+		unsigned maj, min;
+	} nodes[] = { { "null", 1, 3 },	   { "zero", 1, 5 }, { "full", 1, 7 },
+		      { "random", 1, 8 },  { "urandom", 1, 9 }, { "tty", 5, 0 } };
+	static const struct {
+		const char *name, *target;
+	} links[] = { { "fd", "/proc/self/fd" },	   { "stdin", "/proc/self/fd/0" },
+		      { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+		      { "ptmx", "pts/ptmx" } };
+	char dev[PATH_MAX + 8], p[PATH_MAX + 64];
+	size_t i;
+	int ret;
+
+	ret = mount_in(root, "dev", "thaw-dev", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+		       "mode=755,size=65536k");
+	if (ret < 0)
+		return ret;
+	snprintf(dev, sizeof(dev), "%s/dev", root);
+	for (i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dev, nodes[i].name);
+		if (mknod(p, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0 ||
+		    chmod(p, 0666) < 0)
+			return fail("mknod", p);
+	}
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dev, links[i].name);
+		if (symlink(links[i].target, p) < 0)
+			return fail("symlink", p);
+	}
+	ret = mount_in(dev, "pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+		       "newinstance,ptmxmode=0666,mode=0620,gid=5");
+	if (ret == 0)
+		ret = mount_in(dev, "shm", "shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			       "mode=1777,size=65536k");
+	return ret;
+}
+
+int root_enter(void *arg)
+{
+	const struct run_root *rr = arg;
+	char scratch[96], root[128], opts[PATH_MAX + 256], sdk[192];
+	const char *target;
+	int ret;
+
+	/* this namespace's own: what the program writes goes with it */
+	snprintf(scratch, sizeof(scratch), "%s/scratch", rr->base);
+	if (mount("thaw-scratch", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
+		return fail("mounting a tmpfs on", scratch);
+	if (mkdir_in(scratch, "upper", 0755) < 0 || mkdir_in(scratch, "work", 0700) < 0 ||
+	    mkdir_in(scratch, "root", 0755) < 0)
+		return -errno;
+	snprintf(root, sizeof(root), "%s/root", scratch);
+	/* :PATH: the tree is bound there already (root_prepare); the overlay goes on top */
+	target = rr->mountpoint[0] ? rr->mountpoint : root;
+	if ((size_t)snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper,workdir=%s/work",
+			     rr->lower, scratch, scratch) >= sizeof(opts)) {
+		errno = ENAMETOOLONG;
+		return fail("overlay on", target);
+	}
+	if (mount("overlay", target, "overlay", 0, opts) < 0)
+		return fail("mounting the overlay on", target);
+	if (rr->mountpoint[0])
+		return 0;
+
+	ret = mount_in(root, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	if (ret == 0)
+		ret = make_dev(root);
+	if (ret == 0)
+		ret = mount_in(root, "sys", "sysfs", "sysfs",
+			       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	if (ret == 0)
+		ret = mount_in(root, "tmp", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	if (ret == 0 && rr->sdk[0]) {
+		ret = mount_in(root, SDK_IN_ROOT + 1, rr->sdk, NULL, MS_BIND | MS_REC, NULL);
+		snprintf(sdk, sizeof(sdk), "%s%s", root, SDK_IN_ROOT);
+		if (ret == 0 &&
+		    mount(NULL, sdk, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID, NULL) < 0)
+			ret = fail("making read-only", sdk);
+	}
+	if (ret < 0)
+		return ret;
+	/* the old root goes on top of the new one, and is then detached */
+	if (chdir(root) < 0)
+		return fail("chdir", root);
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return fail("pivot_root to", root);
+	if (umount2(".", MNT_DETACH) < 0)
+		return fail("detaching the host's root from", root);
+	if (chdir("/") < 0)
+		return fail("chdir", "/");
+	return 0;
+}
+
+/* ---------------------------------------------- paths as the program sees them */
+
+const char *root_python_sdk(const struct run_root *rr)
+{
+	if (!rr->sdk[0])
+		return NULL;
+	return rr->mountpoint[0] ? rr->sdk : SDK_IN_ROOT;
+}
+
+int root_open(const struct run_root *rr, const char *path, int flags)
+{
+	struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC),
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd;
+
+	if (!rr || rr->mountpoint[0]) {
+		fd = open(path, flags | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	fd = (int)syscall(SYS_openat2, rr->lower_fd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+int root_stat(const struct run_root *rr, const char *path, struct stat *st)
+{
+	int fd = root_open(rr, path, O_PATH), ret = 0;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, st) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* The path inside the tree of what fd (opened by root_open) is; caller frees. */
+static char *path_in_root(const struct run_root *rr, int fd)
+{
+	char link[64], host[PATH_MAX];
+	size_t n = strlen(rr->lower);
+	ssize_t len;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, host, sizeof(host) - 1);
+	if (len < 0)
+		return NULL;
+	host[len] = '\0';
+	if (rr->mountpoint[0])
+		return strdup(host);
+	if (strncmp(host, rr->lower, n) || (host[n] != '/' && host[n] != '\0'))
+		return NULL;
+	return strdup(host[n] ? host + n : "/");
+}
+
+char *root_find_exe(const struct run_root *rr, const char *cmd)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path || strchr(cmd, '/')) {
+		const char *end = strchrnul(path, ':');
+		int n = (int)(end - path), fd;
+		struct stat st;
+
+		if (strchr(cmd, '/'))
+			snprintf(buf, sizeof(buf), "%s%s", cmd[0] == '/' ? "" : "/", cmd);
+		else
+			snprintf(buf, sizeof(buf), "%.*s/%s", n ? n : 1, n ? path : "/", cmd);
+		fd = root_open(rr, buf, O_PATH);
+		if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+			char *out = path_in_root(rr, fd);
+
+			close(fd);
+			return out;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (strchr(cmd, '/'))
+			return NULL;
+		path = *end ? end + 1 : end;
+	}
+	return NULL;
+}
