@@ -294,7 +294,8 @@ char *key_explain(json_t *was, json_t *now)
 	if (!json_is_object(was))
 		return strdup("the stored snapshot has no key ingredients");
 	/* the tree first: every other difference follows from another tree */
-	if (!json_equal(json_object_get(was, "root"), json_object_get(now, "root")))
+	if ((json_object_get(was, "root") || json_object_get(now, "root")) &&
+	    !json_equal(json_object_get(was, "root"), json_object_get(now, "root")))
 		return explain_root(json_object_get(was, "root"), json_object_get(now, "root"));
 	if (!json_equal(json_object_get(was, "exe"), json_object_get(now, "exe"))) {
 		const char *path = json_string_value(

@@ -100,6 +100,23 @@ static void test_key(void **state)
 	expect_reason(ingredients("x", "1", "10"), a, "working directory changed");
 	expect_reason(json_null(), ingredients("x", "1", "10"),
 		      "the stored snapshot has no key ingredients");
+	/* --root: the tree is named before what follows from it (another exe, say) */
+	a = ingredients("x", "1", "10");
+	json_object_set_new(a, "root", json_pack("{s:s, s:s}", "dir", "/r1", "at", "/"));
+	expect_reason(ingredients("x", "1", "10"), a, "--root was given");
+	a = ingredients("x", "1", "10");
+	json_object_set_new(a, "root", json_pack("{s:s, s:s}", "dir", "/r1", "at", "/"));
+	expect_reason(a, ingredients("x", "1", "10"), "--root was left out");
+	a = ingredients("x", "1", "10");
+	json_object_set_new(a, "root", json_pack("{s:s, s:s}", "dir", "/r1", "at", "/"));
+	b = ingredients("x", "1", "11");
+	json_object_set_new(b, "root", json_pack("{s:s, s:s}", "dir", "/r2", "at", "/"));
+	expect_reason(a, b, "root directory changed (now /r2)");
+	a = ingredients("x", "1", "10");
+	json_object_set_new(a, "root", json_pack("{s:s, s:s}", "dir", "/r1", "at", "/"));
+	b = ingredients("x", "1", "10");
+	json_object_set_new(b, "root", json_pack("{s:s, s:s}", "dir", "/r1", "at", "/opt/v"));
+	expect_reason(a, b, "--root's mount point changed");
 }
 
 static void test_store(void **state)
