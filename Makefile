@@ -4,6 +4,7 @@
 #   make demo       install what is missing, build, run the torch demo
 #   make test       install what is missing, build, run the whole suite
 #   make bench      benchmarks: table + build/bench.json
+#   make bench-serve  thaw serve: bursts from zero, snapshots vs cold; build/bench-serve.json
 #   make fuzz       every fuzz target under libFuzzer, FUZZ_SECONDS each (FUZZ=a,b: those only)
 #   make soak       1000 restores in a row: nothing may grow
 #   make SANITIZE=1 ASan+UBSan build (in build/san/)
@@ -60,7 +61,7 @@ COMPAT_BINS := $(COMPAT_SRCS:tests/compat/%.c=$(BUILD)/tests/compat/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 
-.PHONY: FORCE install uninstall all deps demo test test-unit test-integration bench bench-gpu format lint clean programs units \
+.PHONY: FORCE install uninstall all deps demo test test-unit test-integration bench bench-serve bench-gpu format lint clean programs units \
 	fuzz soak
 
 all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so $(BUILD)/man/thaw.1
@@ -222,6 +223,12 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all programs $(BUILD)/bench/store-ram
 	$(Q)BUILD=$(BUILD) bench/bench.sh
+
+# thaw serve with the torch worker examples/app.py: bursts from zero with and
+# without snapshots, and the proxy's cost at steady state (bench/serve.py).
+bench-serve: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bench/serve.py
 
 # On the device machine (a GPU, nvcc, a CUDA torch): cold start vs restore.
 bench-gpu: all

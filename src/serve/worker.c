@@ -381,6 +381,9 @@ static void handle_event(struct serve *s, struct worker *w, json_t *ev)
 	if (!type)
 		return;
 	json_object_set_new(ev, "worker", json_integer(w->id));
+	/* thaw run's time_ms counts from its own start: kept, and serve's clock put beside */
+	json_object_set(ev, "worker_time_ms", json_object_get(ev, "time_ms"));
+	json_object_set_new(ev, "time_ms", json_real(runtime_now_ms() - s->ev.t0_ms));
 	pthread_mutex_lock(&s->mu);
 	events_write_json(&s->ev, ev);
 	open_netns(w);
