@@ -8,7 +8,8 @@
  * and the manifest records the size and SHA-256 of every other file
  * ("parts"); a tree's root records its children's manifests, and each child
  * its own files.  The hashes of pages.img and data.img are taken as they
- * are written (both are only ever appended to).
+ * are written (both are only ever appended to); pages.img's is over its
+ * segments (below).
  *
  * A restore checks what it can without reading more than it reads anyway
  * (docs/security.md): the manifest's crc, pages.idx's SHA-256 (the index is
@@ -25,10 +26,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -38,6 +43,7 @@
 
 #include "base/crc32c.h"
 #include "base/hex.h"
+#include "base/io.h"
 #include "base/log.h"
 #include "base/trust.h"
 #include "image/image-internal.h"
@@ -76,13 +82,13 @@ int image_sha256(const void *p, size_t len, uint8_t out[IMAGE_SHA256_SIZE])
 /* SHA-256 of a whole file through fd (pread: the offset stays), and its length. */
 static int sha256_fd(int fd, uint8_t out[IMAGE_SHA256_SIZE], uint64_t *ret_size)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char *buf = malloc(HASH_CHUNK);
 	uint64_t off = 0;
+	SHA256_CTX c;
 	int ret = -ENOMEM;
 	ssize_t n;
 
-	if (!ctx || !buf || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+	if (!buf || !SHA256_Init(&c))
 		goto out;
 	while ((n = pread(fd, buf, HASH_CHUNK, (off_t)off)) != 0) {
 		if (n < 0 && errno == EINTR)
@@ -91,17 +97,248 @@ static int sha256_fd(int fd, uint8_t out[IMAGE_SHA256_SIZE], uint64_t *ret_size)
 			ret = -errno;
 			goto out;
 		}
-		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
-			goto out;
+		SHA256_Update(&c, buf, (size_t)n);
 		off += (uint64_t)n;
 	}
-	if (!EVP_DigestFinal_ex(ctx, out, NULL))
-		goto out;
+	SHA256_Final(out, &c);
 	*ret_size = off;
 	ret = 0;
 out:
 	free(buf);
-	EVP_MD_CTX_free(ctx);
+	return ret;
+}
+
+/*
+ * pages.img is the one large file of a snapshot, as large as the memory it
+ * holds, and one SHA-256 runs at 1-2 GB/s: hashed as a whole it took as long
+ * as copying the pages.  So its digest is the SHA-256 of the SHA-256s of its
+ * 4 MiB segments, one after the other, and the segments are hashed by
+ * threads side by side: behind the writer while a dump writes (they read
+ * back what has been written, from the page cache), and all at once by a
+ * reader that checks the file.
+ */
+#define SEGMENT (4u << 20)
+#define MAX_HASHERS 8
+
+struct image_hash {
+	int fd;
+	bool segmented; /* pages.img: segments on threads; else one SHA-256 in line */
+	SHA256_CTX sha; /* in line */
+	uint32_t nr_threads;
+	pthread_t threads[MAX_HASHERS];
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	/* under lock */
+	uint64_t written; /* bytes appended so far */
+	bool closing; /* nothing more comes */
+	uint64_t next; /* the next segment to hash */
+	uint8_t (*segs)[IMAGE_SHA256_SIZE]; /* each segment's SHA-256 */
+	uint64_t nr_segs_alloc;
+	int err; /* the first error of a thread */
+};
+
+/* Waits for a whole segment (or the last, once closing) and takes it; false: none is left. */
+static bool take_segment(struct image_hash *h, uint64_t *seg, uint64_t *len)
+{
+	bool got = false;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		uint64_t off = h->next * SEGMENT;
+
+		if (h->written >= off + SEGMENT || (h->closing && h->written > off)) {
+			*seg = h->next++;
+			*len = h->written - off < SEGMENT ? h->written - off : SEGMENT;
+			got = true;
+			break;
+		}
+		if (h->closing)
+			break;
+		pthread_cond_wait(&h->more, &h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return got;
+}
+
+static int put_segment(struct image_hash *h, uint64_t seg, const uint8_t sha[IMAGE_SHA256_SIZE])
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (seg >= h->nr_segs_alloc) {
+		uint64_t n = h->nr_segs_alloc ? 2 * h->nr_segs_alloc : 256;
+		void *p;
+
+		while (n <= seg)
+			n *= 2;
+		p = realloc(h->segs, n * IMAGE_SHA256_SIZE);
+		if (p) {
+			h->segs = p;
+			h->nr_segs_alloc = n;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	if (!ret)
+		memcpy(h->segs[seg], sha, IMAGE_SHA256_SIZE);
+	else if (!h->err)
+		h->err = ret;
+	pthread_mutex_unlock(&h->lock);
+	return ret;
+}
+
+/* The SHA-256 of len bytes at off, read HASH_CHUNK at a time into buf. */
+static int sha256_range(int fd, unsigned char *buf, uint64_t off, uint64_t len,
+			uint8_t out[IMAGE_SHA256_SIZE])
+{
+	SHA256_CTX c;
+	uint64_t done = 0;
+	int err = 0;
+
+	SHA256_Init(&c);
+	while (!err && done < len) {
+		size_t n = len - done > HASH_CHUNK ? HASH_CHUNK : (size_t)(len - done);
+
+		err = io_pread_all(fd, buf, n, off + done);
+		if (!err)
+			SHA256_Update(&c, buf, n);
+		done += n;
+	}
+	SHA256_Final(out, &c);
+	return err;
+}
+
+static void *hash_segments(void *arg)
+{
+	struct image_hash *h = arg;
+	unsigned char *buf = malloc(HASH_CHUNK);
+	uint8_t sha[IMAGE_SHA256_SIZE];
+	uint64_t seg, len;
+	int err = buf ? 0 : -ENOMEM;
+
+	/* after an error the segments are still taken, so that the others finish */
+	while (take_segment(h, &seg, &len)) {
+		if (!err)
+			err = sha256_range(h->fd, buf, seg * SEGMENT, len, sha);
+		if (!err)
+			err = put_segment(h, seg, sha);
+		if (err) {
+			pthread_mutex_lock(&h->lock);
+			if (!h->err)
+				h->err = err;
+			pthread_mutex_unlock(&h->lock);
+		}
+	}
+	free(buf);
+	return NULL;
+}
+
+static uint32_t hasher_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	/* beside the thread that writes (or waits): at least one, at most MAX_HASHERS */
+	return cpus <= 2 ? 1 : cpus - 1 > MAX_HASHERS ? MAX_HASHERS : (uint32_t)(cpus - 1);
+}
+
+static struct image_hash *hash_new(int fd, bool segmented)
+{
+	struct image_hash *h = calloc(1, sizeof(*h));
+	sigset_t all, old;
+
+	if (!h || !SHA256_Init(&h->sha)) {
+		free(h);
+		return NULL;
+	}
+	h->fd = fd;
+	h->segmented = segmented;
+	if (!segmented)
+		return h;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->more, NULL);
+	/* signals stay with the thread that handles them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (h->nr_threads = 0; h->nr_threads < hasher_threads(); h->nr_threads++)
+		if (pthread_create(&h->threads[h->nr_threads], NULL, hash_segments, h))
+			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return h; /* with no thread started, hash_stop() does all the work */
+}
+
+/*
+ * Nothing more comes: the caller hashes segments beside the threads (alone,
+ * if none could be started) until every one is done.  Returns the first
+ * error.
+ */
+static int hash_stop(struct image_hash *h)
+{
+	uint32_t i;
+
+	if (!h->segmented)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	h->closing = true;
+	pthread_cond_broadcast(&h->more);
+	pthread_mutex_unlock(&h->lock);
+	hash_segments(h);
+	for (i = 0; i < h->nr_threads; i++)
+		pthread_join(h->threads[i], NULL);
+	h->nr_threads = 0;
+	return h->err;
+}
+
+static int hash_final(struct image_hash *h, uint8_t out[IMAGE_SHA256_SIZE])
+{
+	uint64_t nr;
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	if (!h->segmented) {
+		SHA256_Final(out, &h->sha);
+		return 0;
+	}
+	ret = hash_stop(h);
+	nr = (h->written + SEGMENT - 1) / SEGMENT;
+	if (!ret && nr > h->nr_segs_alloc)
+		ret = -EIO; /* cannot be: every segment was put */
+	return ret ? ret : image_sha256(h->segs, nr * IMAGE_SHA256_SIZE, out);
+}
+
+static void hash_free(struct image_hash *h)
+{
+	if (!h)
+		return;
+	hash_stop(h);
+	if (h->segmented) {
+		pthread_mutex_destroy(&h->lock);
+		pthread_cond_destroy(&h->more);
+	}
+	OPENSSL_cleanse(&h->sha, sizeof(h->sha));
+	free(h->segs);
+	free(h);
+}
+
+/* pages.img's digest (above) from its fd, read by threads side by side. */
+static int segments_fd(int fd, uint8_t out[IMAGE_SHA256_SIZE], uint64_t *ret_size)
+{
+	struct image_hash *h;
+	struct stat st;
+	int ret;
+
+	if (fstat(fd, &st))
+		return -errno;
+	h = hash_new(fd, true);
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_lock(&h->lock);
+	h->written = (uint64_t)st.st_size;
+	pthread_cond_broadcast(&h->more);
+	pthread_mutex_unlock(&h->lock);
+	ret = hash_final(h, out);
+	hash_free(h);
+	*ret_size = (uint64_t)st.st_size;
 	return ret;
 }
 
@@ -118,31 +355,36 @@ int image_hash_begin(struct image *img)
 			return log_errno("snapshot %s: getrandom", img->path);
 		got += (size_t)n;
 	}
-	img->pages_sha = EVP_MD_CTX_new();
-	img->data_sha = EVP_MD_CTX_new();
-	if (!img->pages_sha || !img->data_sha ||
-	    !EVP_DigestInit_ex(img->pages_sha, EVP_sha256(), NULL) ||
-	    !EVP_DigestInit_ex(img->data_sha, EVP_sha256(), NULL)) {
+	img->pages_hash = hash_new(img->pages_fd, true);
+	img->data_hash = hash_new(img->data_fd, false);
+	if (!img->pages_hash || !img->data_hash) {
 		log_error("out of memory for a SHA-256 context");
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-int image_hash_append(struct evp_md_ctx_st *ctx, const void *p, size_t len)
+int image_hash_append(struct image_hash *h, const void *p, size_t len)
 {
-	if (!ctx || !EVP_DigestUpdate(ctx, p, len)) {
-		log_error("SHA-256 of a snapshot file: update failed");
+	if (!h)
 		return -EINVAL;
+	if (!h->segmented) {
+		SHA256_Update(&h->sha, p, len);
+		return 0;
 	}
+	/* written already: the threads read it back */
+	pthread_mutex_lock(&h->lock);
+	h->written += len;
+	pthread_cond_broadcast(&h->more);
+	pthread_mutex_unlock(&h->lock);
 	return 0;
 }
 
 void image_hash_end(struct image *img)
 {
-	EVP_MD_CTX_free(img->pages_sha);
-	EVP_MD_CTX_free(img->data_sha);
-	img->pages_sha = img->data_sha = NULL;
+	hash_free(img->pages_hash);
+	hash_free(img->data_hash);
+	img->pages_hash = img->data_hash = NULL;
 }
 
 /* ---- headers ---- */
@@ -256,10 +498,16 @@ int image_bind(struct image *img, const void *idx, size_t idx_len)
 	if (!p || image_sha256(idx, idx_len, p->sha256))
 		return -ENOMEM;
 	p = add_part(img, "pages.img", IMAGE_PAGE_SIZE + img->pages_bytes);
-	if (!p || !EVP_DigestFinal_ex(img->pages_sha, p->sha256, NULL))
+	if (!p)
 		return -ENOMEM;
+	ret = hash_final(img->pages_hash, p->sha256);
+	if (ret) {
+		log_error("snapshot %s: pages.img: reading it back to hash it: %s", img->tmp_path,
+			  strerror(-ret));
+		return ret;
+	}
 	p = add_part(img, "data.img", img->data_bytes);
-	if (!p || !EVP_DigestFinal_ex(img->data_sha, p->sha256, NULL))
+	if (!p || hash_final(img->data_hash, p->sha256))
 		return -ENOMEM;
 	image_hash_end(img);
 	/* a tree: the children were published into this directory first */
@@ -401,7 +649,7 @@ static void verify_file(struct verify *v, const char *name, int fd)
 {
 	uint8_t sha[IMAGE_SHA256_SIZE];
 	uint64_t size;
-	int ret = sha256_fd(fd, sha, &size);
+	int ret = strcmp(name, "pages.img") ? sha256_fd(fd, sha, &size) : segments_fd(fd, sha, &size);
 
 	if (ret) {
 		log_error("snapshot %s: reading %s: %s", v->img->path, name, strerror(-ret));

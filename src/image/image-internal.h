@@ -78,7 +78,7 @@ int image_sha256_parts(const void *a, size_t alen, const void *b, size_t blen,
 		       uint8_t out[IMAGE_SHA256_SIZE]);
 /* Writing: a fresh random id, and SHA-256 contexts for pages.img and data.img. */
 int image_hash_begin(struct image *img);
-int image_hash_append(struct evp_md_ctx_st *ctx, const void *p, size_t len);
+int image_hash_append(struct image_hash *h, const void *p, size_t len);
 void image_hash_end(struct image *img);
 /* A pages.img or data.img header: magic, version, reserved zero, id (the rest left alone). */
 void image_put_header(unsigned char *h, const char *magic, const uint8_t id[IMAGE_ID_SIZE]);

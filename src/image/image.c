@@ -333,7 +333,7 @@ static void sweep_stale(const char *dir)
 }
 
 /* Appends to pages.img or data.img, hashing it: both only ever grow at their end. */
-static int append(int fd, struct evp_md_ctx_st *sha, const void *buf, size_t len, uint64_t off)
+static int append(int fd, struct image_hash *sha, const void *buf, size_t len, uint64_t off)
 {
 	int err = io_pwrite_all(fd, buf, len, off);
 
@@ -385,14 +385,14 @@ int image_create(const char *dir, struct image **ret_img)
 	if (ret)
 		goto fail;
 	image_put_header(header, IMAGE_PAGES_MAGIC, img->parts.id);
-	ret = append(img->pages_fd, img->pages_sha, header, sizeof(header), 0);
+	ret = append(img->pages_fd, img->pages_hash, header, sizeof(header), 0);
 	if (ret) {
 		log_error("snapshot %s: pages.img: %s", img->tmp_path, strerror(-ret));
 		goto fail;
 	}
 	memset(header, 0, IMAGE_DATA_HEADER_SIZE);
 	image_put_header(header, IMAGE_DATA_MAGIC, img->parts.id);
-	ret = append(img->data_fd, img->data_sha, header, IMAGE_DATA_HEADER_SIZE, 0);
+	ret = append(img->data_fd, img->data_hash, header, IMAGE_DATA_HEADER_SIZE, 0);
 	if (ret) {
 		log_error("snapshot %s: data.img: %s", img->tmp_path, strerror(-ret));
 		goto fail;
@@ -417,7 +417,7 @@ int image_add_blob(struct image *img, const void *data, size_t len, struct image
 		img->data_bytes += len;
 		return 0;
 	}
-	err = append(img->data_fd, img->data_sha, data, len, img->data_bytes);
+	err = append(img->data_fd, img->data_hash, data, len, img->data_bytes);
 	if (err) {
 		log_error("snapshot %s: data.img: writing %zu bytes at %" PRIu64 ": %s",
 			  img->tmp_path, len, img->data_bytes, strerror(-err));
@@ -513,7 +513,7 @@ int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_
 		return -EINVAL;
 	}
 	if (!is_zero) {
-		err = append(img->pages_fd, img->pages_sha, data, bytes, off);
+		err = append(img->pages_fd, img->pages_hash, data, bytes, off);
 		if (err) {
 			log_error("snapshot %s: pages.img: writing %" PRIu64 " bytes for 0x%" PRIx64
 				  ": %s",

@@ -765,7 +765,7 @@ struct image_parts {
 	struct image_part *files;
 };
 
-struct evp_md_ctx_st; /* OpenSSL's EVP_MD_CTX, while writing */
+struct image_hash; /* image-bind.c: the SHA-256 of a file being written */
 
 #define IMAGE_KEY_SIZE 32 /* a key file's key (base/keyfile.h) */
 
@@ -825,7 +825,7 @@ struct image {
 	char *tmp_path; /* while writing: the unpublished directory */
 	bool keeps_no_bytes; /* image_alloc_fingerprint(): blobs are fingerprints, no pages */
 	/* while writing: SHA-256 of pages.img and data.img so far (both only ever appended to) */
-	struct evp_md_ctx_st *pages_sha, *data_sha;
+	struct image_hash *pages_hash, *data_hash;
 	/* while reading: SHA-256 and size of the manifest.json read (a tree's root binds them) */
 	uint8_t manifest_sha256[IMAGE_SHA256_SIZE];
 	uint64_t manifest_size;
