@@ -280,15 +280,6 @@ static bool has_probe_ino(const struct fd_dump_ctx *ctx, uint64_t ino)
 	return fd_tree_has(ctx, ino, true, NULL);
 }
 
-static void drop_pending_warning(const struct fd_dump_ctx *ctx, const struct fd_probe *p,
-				 uint32_t pending)
-{
-	if (pending)
-		log_warn("pid %d fd %d (%s): %u connection%s waiting to be accepted: dropped "
-			 "(their clients see the connection closed)",
-			 ctx->pid, p->fd, p->link, pending, pending == 1 ? "" : "s");
-}
-
 /* poll() bits of the duplicate, now: POLLERR (an error or error-queue message), POLLRDHUP. */
 static short poll_now(int fd)
 {
@@ -438,14 +429,23 @@ static int dump_inet(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 		out->sock.state = IMAGE_SOCK_LISTEN;
 		ret = sock_diag_inet(out->sock.family, IPPROTO_TCP, 1u << TCP_LISTEN,
 				     out->sock.ino, &di);
-		if (ret) {
-			log_warn("pid %d fd %d (%s): backlog unknown (sock_diag: %s): using %d",
-				 ctx->pid, p->fd, p->link, strerror(-ret), SOMAXCONN);
-			di.backlog = SOMAXCONN;
-			di.pending = 0;
-		}
+		if (ret)
+			return fd_dump_error(ctx, p, ret, "sock_diag for a TCP listener: %s (is "
+					     "inet_diag available?): its backlog and accept queue "
+					     "cannot be read", strerror(-ret));
 		out->sock.backlog = di.backlog;
-		drop_pending_warning(ctx, p, di.pending);
+		/*
+		 * A connection waiting to be accepted has no fd: its TCP state
+		 * cannot be read without accepting it, and no interface puts
+		 * a connection back into an accept queue.  Dropping it would
+		 * leave its client talking to a process that never answers.
+		 */
+		addr_str(out->sock.family, out->sock.addr, out->sock.addr_len, a, sizeof(a));
+		if (di.pending)
+			return fd_dump_error(ctx, p, -ENOTSUP, "TCP listener on %s: %u connection%s "
+					     "waiting to be accepted: thaw cannot restore them "
+					     "(dump once the program has accepted them)", a,
+					     di.pending, di.pending == 1 ? "" : "s");
 		return 0;
 	}
 	memset(&ti, 0, sizeof(ti));
