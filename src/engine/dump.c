@@ -399,6 +399,60 @@ static int list_children(struct tree_dump *t, struct image *root)
 	return 0;
 }
 
+static bool in_snapshot(const struct image *root, pid_t pid)
+{
+	uint32_t i;
+
+	for (i = 0; i < root->nr_children; i++)
+		if (root->children[i].pid == pid)
+			return true;
+	return root->proc.pid == pid;
+}
+
+static pid_t pgid_of(const struct image *root, pid_t pid)
+{
+	uint32_t i;
+
+	for (i = 0; i < root->nr_children; i++)
+		if (root->children[i].pid == pid)
+			return root->children[i].pgid;
+	return root->proc.pgid;
+}
+
+/*
+ * Groups and sessions a restore cannot give back.  It makes a group led
+ * outside the snapshot again (restore.c, join_outside_group), except the
+ * root's: that one becomes thaw restore's own, which a process inside the
+ * restore's namespace cannot name, so a process of the snapshot in it must
+ * inherit it from a parent in it.  A session led outside is thaw restore's
+ * too, and only the root's can be.
+ */
+static int refuse_lost_groups(const struct image *root)
+{
+	const struct image_proc *r = &root->proc;
+	uint32_t i;
+
+	for (i = 0; i < root->nr_children; i++) {
+		const struct image_child *c = &root->children[i];
+
+		if (c->pgid == r->pgid && !in_snapshot(root, r->pgid) &&
+		    pgid_of(root, c->ppid) != r->pgid) {
+			log_error("pid %d (host pid %d): it is in the process group %d of the root, "
+				  "led outside the snapshot, and its parent %d is not: a restore "
+				  "puts the root in thaw restore's group, which it cannot join",
+				  c->pid, c->host_pid, c->pgid, c->ppid);
+			return -ENOTSUP;
+		}
+		if (c->sid != r->sid && !in_snapshot(root, c->sid)) {
+			log_error("pid %d (host pid %d): it is in session %d, led outside the "
+				  "snapshot and not the root's %d: a restore cannot make it again",
+				  c->pid, c->host_pid, c->sid, r->sid);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
 /* What a dump and a verification (dump_collect_fingerprints) both collect. */
 static int collect_tree(struct tree_dump *t)
 {
@@ -644,6 +698,8 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	if (ret == 0)
 		ret = collect_tree(&t);
 	progress_end();
+	if (ret == 0)
+		ret = refuse_lost_groups(img);
 	t2 = now_ms();
 	st.collect_ms = t2 - t1;
 	/* the other processes first: the root's rename publishes the whole tree */

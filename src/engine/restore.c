@@ -742,6 +742,98 @@ static bool in_tree(const struct tree *tr, pid_t pid)
 	return false;
 }
 
+static pid_t clone3_pid(uint64_t flags, pid_t want);
+
+/* A live process or a zombie of the snapshot. */
+static bool in_snapshot(const struct tree *tr, pid_t pid)
+{
+	const struct image *root = tr->imgs[0];
+	uint32_t i;
+
+	if (root->proc.pid == pid)
+		return true;
+	for (i = 0; i < root->nr_children; i++)
+		if (root->children[i].pid == pid)
+			return true;
+	return false;
+}
+
+/*
+ * A process group led by a process outside the snapshot, other than the
+ * root's own: the restore makes it again, with its id, in the restore's PID
+ * namespace (join_outside_group).  The root's group, when an outside process
+ * leads it, is thaw restore's (docs/compatibility.md says why).
+ */
+static bool is_outside_group(const struct tree *tr, pid_t pgid)
+{
+	return pgid > 0 && !in_snapshot(tr, pgid) && pgid != tr->imgs[0]->proc.pgid;
+}
+
+/* The pid of a stand-in join_outside_group forks: an outside group some process is in. */
+static bool is_standin(const struct tree *tr, pid_t pid)
+{
+	const struct image *root = tr->imgs[0];
+	bool is_pgid = root->proc.pgid == pid;
+	uint32_t i;
+
+	for (i = 0; !is_pgid && i < root->nr_children; i++)
+		is_pgid = root->children[i].pgid == pid;
+	return is_pgid && is_outside_group(tr, pid);
+}
+
+/*
+ * Makes process group pgid, led outside the snapshot, exist again and joins
+ * it.  A group id is the pid of the process that made it: a stand-in forked
+ * with that pid makes the group and exits; its zombie keeps the group until
+ * this process has joined, then is reaped, and its SIGCHLD is taken back.
+ * The group then lives on without its leader, as a group whose leader is
+ * outside the restore's namespace does.  Another process of the snapshot in
+ * the same group finds it made (setpgid succeeds) or the pid taken (EEXIST)
+ * and joins it.
+ */
+static int join_outside_group(pid_t pid, pid_t pgid)
+{
+	struct timespec zero = { 0, 0 };
+	int tries, err = -EPERM;
+	sigset_t chld;
+	siginfo_t si;
+	pid_t standin;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (setpgid(0, pgid) == 0)
+			return 0;
+		if (errno != EPERM && errno != ESRCH)
+			return log_errno("pid %d: joining process group %d", pid, pgid);
+		standin = clone3_pid(0, pgid);
+		if (standin < 0 && errno == EEXIST)
+			continue; /* another process of the snapshot made it meanwhile */
+		if (standin < 0)
+			return log_errno("pid %d: a stand-in with pid %d to make its process group",
+					 pid, pgid);
+		if (standin == 0)
+			_exit(setpgid(0, 0) ? 1 : 0);
+		memset(&si, 0, sizeof(si));
+		while (waitid(P_PID, (id_t)standin, &si, WEXITED | WNOWAIT) < 0)
+			if (errno != EINTR)
+				return log_errno("pid %d: waiting for the stand-in of group %d", pid,
+						 pgid);
+		err = si.si_code == CLD_EXITED && si.si_status == 0 && setpgid(0, pgid) == 0
+			      ? 0
+			      : -EPERM;
+		while (waitpid(standin, NULL, 0) < 0 && errno == EINTR)
+			;
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		while (sigtimedwait(&chld, NULL, &zero) > 0)
+			;
+		break;
+	}
+	if (err)
+		log_error("pid %d: cannot make process group %d again (led outside the snapshot)",
+			  pid, pgid);
+	return err;
+}
+
 static int set_session(const struct tree *tr, pid_t pid, pid_t pgid, pid_t sid)
 {
 	if (sid == pid && setsid() < 0)
@@ -754,6 +846,19 @@ static int set_session(const struct tree *tr, pid_t pid, pid_t pgid, pid_t sid)
 	if (pgid != pid && pgid > 0 && in_tree(tr, pgid) && getpgrp() != pgid &&
 	    setpgid(0, pgid) < 0)
 		return log_errno("pid %d: joining process group %d", pid, pgid);
+	if (is_outside_group(tr, pgid) && getpgrp() != pgid)
+		return join_outside_group(pid, pgid);
+	/*
+	 * The root's group led outside is thaw restore's, which no process in
+	 * the namespace can name (it reads as 0): a process of the snapshot in
+	 * it must have inherited it.
+	 */
+	if (pgid != pid && pgid > 0 && !in_snapshot(tr, pgid) && getpgrp() != 0) {
+		log_error("pid %d: it was in the root's process group %d, led outside the "
+			  "snapshot, and its parent is not: the restore cannot put it back there",
+			  pid, pgid);
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -869,8 +974,6 @@ static __attribute__((noreturn)) void zombie_main(const struct tree *tr,
 }
 
 static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, int sync_fd);
-
-static pid_t clone3_pid(uint64_t flags, pid_t want);
 
 /* Once the zombies of pid have exited, the SIGCHLD they sent is taken back. */
 static int wait_zombies(const struct image *root, pid_t pid)
@@ -1169,8 +1272,9 @@ static int wait_for_blob(struct tracer *t)
 			continue;
 		sig = WSTOPSIG(status);
 		event = status >> 16;
-		if (event == PTRACE_EVENT_STOP && is_zombie_pid(t, tid)) {
-			/* a zombie to be: it exits untraced, so its parent sees it exit */
+		if (event == PTRACE_EVENT_STOP &&
+		    (is_zombie_pid(t, tid) || is_standin(t->tree, tid))) {
+			/* a zombie or a group's stand-in: it exits untraced, so its parent sees it */
 			ptrace(PTRACE_DETACH, tid, NULL, NULL);
 			continue;
 		}

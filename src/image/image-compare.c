@@ -90,8 +90,9 @@ static const struct exception exceptions[] = {
 	  "the root's parent is outside the snapshot; after a restore it is thaw's init, pid 1 "
 	  "(the parents inside a tree are compared in children[])" },
 	{ "process.pgid", RULE_LED_OUTSIDE, WHEN_ALWAYS, NULL,
-	  "a process group led outside the snapshot is not in the restore's PID namespace: "
-	  "the restored process reads 0 for it" },
+	  "the root's process group, when a process outside the snapshot leads it, is thaw "
+	  "restore's, outside the restore's PID namespace: it reads 0 there (other groups led "
+	  "outside are made again with their ids)" },
 	{ "process.sid", RULE_LED_OUTSIDE, WHEN_ALWAYS, NULL, "as process.pgid, for a session" },
 	{ "children[].pgid", RULE_LED_OUTSIDE, WHEN_ALWAYS, NULL, "as process.pgid" },
 	{ "children[].sid", RULE_LED_OUTSIDE, WHEN_ALWAYS, NULL, "as process.pgid" },
