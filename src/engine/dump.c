@@ -170,6 +170,8 @@ static int dump_process(struct tree_dump *t, size_t i)
 		img->proc.pgid = to_ns(t, sp.pgrp);
 		img->proc.sid = to_ns(t, sp.session);
 	}
+	if (img->ctty.is_set)
+		img->ctty.fg_pgid = to_ns(t, img->ctty.fg_pgid);
 	return 0;
 }
 
@@ -427,6 +429,39 @@ static pid_t pgid_of(const struct image *root, pid_t pid)
  * inherit it from a parent in it.  A session led outside is thaw restore's
  * too, and only the root's can be.
  */
+static bool has_group_member(const struct image *root, pid_t pgid)
+{
+	uint32_t i;
+
+	for (i = 0; i < root->nr_children; i++)
+		if (root->children[i].pgid == pgid)
+			return true;
+	return root->proc.pgid == pgid;
+}
+
+/*
+ * A session's foreground group is given back by a process of the snapshot
+ * in it (restore.c): one no process of the snapshot is in (its processes are
+ * outside, or it has none left) cannot be.
+ */
+static int refuse_lost_foreground(const struct tree_dump *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->fz.nr; i++) {
+		const struct image *img = t->imgs[i];
+
+		if (img->ctty.is_set && !has_group_member(t->imgs[0], img->ctty.fg_pgid)) {
+			log_error("pid %d: the foreground process group of its controlling "
+				  "terminal /dev/pts/%u is %d, which no process of the snapshot is "
+				  "in: not supported", img->proc.pid, img->ctty.index,
+				  img->ctty.fg_pgid);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
 static int refuse_lost_groups(const struct image *root)
 {
 	const struct image_proc *r = &root->proc;
@@ -700,6 +735,8 @@ int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *s
 	progress_end();
 	if (ret == 0)
 		ret = refuse_lost_groups(img);
+	if (ret == 0)
+		ret = refuse_lost_foreground(&t);
 	t2 = now_ms();
 	st.collect_ms = t2 - t1;
 	/* the other processes first: the root's rename publishes the whole tree */

@@ -21,8 +21,9 @@
  * (IMAGE_FD_INHERIT, as any terminal there); one whose master is in the
  * snapshot is not, its terminal is part of the snapshot.  A session
  * leader whose controlling terminal is a pty of the snapshot records it,
- * and its helper acquires it before it forks (members inherit it); its
- * foreground group must be the leader's own, which TIOCSCTTY makes it.
+ * and its helper acquires it before it forks (members inherit it), which
+ * makes the leader's group the foreground; a process of the foreground group
+ * gives it back (pty_set_foreground) once it is in that group.
  */
 #define LOG_TAG "fds"
 
@@ -139,14 +140,15 @@ int pty_dump_ctty(const struct fd_dump_ctx *ctx)
 			  ctx->pid, index, st.session);
 		return -ENOTSUP;
 	}
-	if (st.tpgid != ctx->pid) {
-		log_error("pid %d: the foreground process group of its controlling terminal "
-			  "/dev/pts/%u is %d, not the session leader's own: not supported",
-			  ctx->pid, index, st.tpgid);
+	if (st.tpgid <= 0) {
+		log_error("pid %d: its controlling terminal /dev/pts/%u has no foreground process "
+			  "group: not supported", ctx->pid, index);
 		return -ENOTSUP;
 	}
+	/* in the host's numbering: dump.c names it as the snapshot does, and checks it */
 	ctx->img->ctty.is_set = true;
 	ctx->img->ctty.index = index;
+	ctx->img->ctty.fg_pgid = st.tpgid;
 	return 0;
 }
 
@@ -170,6 +172,30 @@ int pty_acquire_ctty(const struct fd_shared *shared, const struct image_ctty *c,
 		ret = log_errno("pid %d: making /dev/pts/%u its controlling terminal", pid,
 				c->index);
 	close(slave);
+	return ret;
+}
+
+/*
+ * Gives the foreground of the controlling terminal to this process's group,
+ * when the snapshot had that group there: from a process of the group, once
+ * it is in it (the group exists), in the session (its terminal is the
+ * leader's, inherited).  Every signal is blocked in a helper, so tcsetpgrp
+ * from a background group is not stopped by SIGTTOU.
+ */
+int pty_set_foreground(const struct image_ctty *c, pid_t pid)
+{
+	int tty, ret = 0;
+
+	if (!c || !c->is_set || c->fg_pgid != getpgrp())
+		return 0;
+	tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (tty < 0)
+		return log_errno("pid %d: opening its controlling terminal /dev/pts/%u", pid,
+				 c->index);
+	if (tcsetpgrp(tty, c->fg_pgid))
+		ret = log_errno("pid %d: giving /dev/pts/%u's foreground to its group %d", pid,
+				c->index, c->fg_pgid);
+	close(tty);
 	return ret;
 }
 

@@ -157,6 +157,8 @@ int fd_shared_find(const struct fd_shared *shared, uint32_t type, uint64_t key);
 /* A session leader's helper, after setsid: acquires the controlling terminal c names. */
 int pty_acquire_ctty(const struct fd_shared *shared, const struct image_ctty *c, pid_t pid)
 	__attribute__((warn_unused_result));
+/* After its group is set: gives the terminal's foreground back to it (fd-pty.c). */
+int pty_set_foreground(const struct image_ctty *c, pid_t pid);
 int fds_tree_prepare(struct image *const *imgs, uint32_t nr, int min_fd, struct fd_shared *ret)
 	__attribute__((warn_unused_result));
 void fd_shared_close(struct fd_shared *shared);

@@ -862,11 +862,24 @@ static int set_session(const struct tree *tr, pid_t pid, pid_t pgid, pid_t sid)
 	return 0;
 }
 
+/* The controlling terminal of session sid, when its leader is in the snapshot and had one. */
+static const struct image_ctty *session_ctty(const struct tree *tr, pid_t sid)
+{
+	uint32_t i;
+
+	for (i = 0; i < tr->nr; i++)
+		if (tr->imgs[i]->proc.pid == sid)
+			return &tr->imgs[i]->ctty;
+	return NULL;
+}
+
 static int set_process(const struct tree *tr, const struct image *img)
 {
 	const struct image_proc *p = &img->proc;
 	int ret = set_session(tr, p->pid, p->pgid, p->sid);
 
+	if (ret == 0 && p->sid != p->pid)
+		ret = pty_set_foreground(session_ctty(tr, p->sid), p->pid);
 	if (ret < 0)
 		return ret;
 	umask(p->umask);
@@ -959,7 +972,8 @@ static __attribute__((noreturn)) void zombie_main(const struct tree *tr,
 
 	while (read(go, &byte, 1) < 0 && errno == EINTR)
 		;
-	set_session(tr, c->pid, c->pgid, c->sid);
+	if (set_session(tr, c->pid, c->pgid, c->sid) == 0 && c->sid != c->pid)
+		pty_set_foreground(session_ctty(tr, c->sid), c->pid);
 	if (WIFSIGNALED(c->exit_status)) {
 		int sig = WTERMSIG(c->exit_status);
 

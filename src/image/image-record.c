@@ -467,14 +467,18 @@ static const struct image_field ctty_fields[] = {
 	IMAGE_FIELD(struct image_ctty, is_set, IMAGE_F_BOOL, .max = 1, IMAGE_OPTIONAL),
 	IMAGE_FIELD(struct image_ctty, index, IMAGE_F_U32, .max = IMAGE_PTY_MAX_INDEX,
 		    IMAGE_OPTIONAL),
+	IMAGE_FIELD(struct image_ctty, fg_pgid, IMAGE_F_I32, .min = 0, .max = INT32_MAX,
+		    IMAGE_OPTIONAL),
 };
 
 static int check_ctty(const void *rec, const char *where, char *err, size_t errlen)
 {
 	const struct image_ctty *c = rec;
 
-	if (!c->is_set && c->index)
-		return table_bad(err, errlen, "%s.index: without is_set", where);
+	if (!c->is_set && (c->index || c->fg_pgid))
+		return table_bad(err, errlen, "%s: index or fg_pgid without is_set", where);
+	if (c->is_set && !c->fg_pgid)
+		return table_bad(err, errlen, "%s.fg_pgid: 0 for a controlling terminal", where);
 	return 0;
 }
 

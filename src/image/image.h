@@ -631,11 +631,14 @@ struct image_job_control {
  * The controlling terminal of a session leader when it is a pty of the
  * snapshot (src/engine/fd-pty.c): the leader's helper acquires it after
  * setsid, before it forks, so that the session's processes inherit it.  Its
- * foreground group is the leader's own (anything else is refused at dump).
+ * foreground group is given back by a process of the snapshot in that group,
+ * once it is in it (restore.c); a foreground group no process of the snapshot
+ * is in is refused at dump.
  */
 struct image_ctty {
 	bool is_set;
 	uint32_t index; /* N of /dev/pts/N */
+	pid_t fg_pgid; /* the foreground process group, in the snapshot's PID namespace */
 };
 
 /*

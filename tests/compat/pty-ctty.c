@@ -1,13 +1,15 @@
-/* compat: refuse foreground process group of its controlling terminal /dev/pts/[0-9]+ is [0-9]+, not the session leader's own */
+/* compat: restore */
 /*
  * pty-ctty.c - a child in its own session whose controlling terminal is the
  * slave of a pty its parent holds the master of, with the foreground given
- * to another group (a grandchild's, as a shell does for a job): the
- * foreground group is only restored when it is the leader's own, so the
- * dump is refused rather than bring the session back with another.
+ * to another group (a grandchild's, as a shell does for a job).  Before, the
+ * dump was refused; now the grandchild gives the foreground back to its
+ * group once the restore has put it there, and the job is still in the
+ * foreground.
  */
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -15,12 +17,11 @@
 #include "compat.h"
 
 static int master = -1;
-static pid_t child;
+static pid_t child, job;
 
 static int setup(void)
 {
 	char name[64], byte;
-	pid_t job;
 	int slave;
 
 	master = posix_openpt(O_RDWR | O_NOCTTY);
@@ -46,14 +47,21 @@ static int setup(void)
 				pause();
 		}
 		if (job < 0 || setpgid(job, job) || tcsetpgrp(slave, job) ||
-		    write(slave, "R", 1) != 1)
+		    dprintf(slave, "%d\n", job) < 0)
 			_exit(1);
 		for (;;)
 			pause();
 	}
-	if (read(master, &byte, 1) != 1) {
-		perror("waiting for the child");
-		return -1;
+	/* the job's pid, as a line (the terminal writes it "\r\n") */
+	for (;;) {
+		if (read(master, &byte, 1) != 1) {
+			perror("waiting for the child");
+			return -1;
+		}
+		if (byte == '\n')
+			break;
+		if (byte >= '0' && byte <= '9')
+			job = job * 10 + (byte - '0');
 	}
 	return 0;
 }
@@ -61,11 +69,20 @@ static int setup(void)
 static int check(char *why, size_t whylen)
 {
 	char path[64];
+	pid_t fg = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d", child);
 	if (access(path, F_OK))
 		return FAILED("the child is gone");
 	if (!ptsname(master))
 		return FAILED("the master is gone: %s", strerror(errno));
+	/* read on the master: the foreground group of its slave */
+	if (ioctl(master, TIOCGPGRP, &fg))
+		return FAILED("TIOCGPGRP on the master: %s", strerror(errno));
+	if (fg != job)
+		return FAILED("the foreground group of the terminal is %d, not the job's %d", fg,
+			      job);
+	if (kill(job, 0))
+		return FAILED("the job %d is gone", job);
 	return 0;
 }

@@ -442,7 +442,7 @@ static void populate(struct image *img)
 	f->pty.cc[0] = 3;
 	f->pty.cc[1] = 28;
 	f->pty.cc[2] = 255;
-	img->ctty = (struct image_ctty){ .is_set = true, .index = 5 };
+	img->ctty = (struct image_ctty){ .is_set = true, .index = 5, .fg_pgid = 4242 };
 
 	*image_new_lock(img) = (struct image_lock){ .fd = 3, .kind = IMAGE_LOCK_POSIX,
 						    .type = IMAGE_LOCK_WRITE, .start = 10, .len = 20 };
@@ -1731,7 +1731,9 @@ static void test_hostile_json(void **state)
 		  "lock and packet mode belong to a master" },
 		{ "\"is_exclusive\": true", "\"is_exclusive\": 2", "pty.is_exclusive" },
 		{ "255\n", "256\n", "pty.cc[2]" },
-		{ "\"is_set\": true", "\"is_set\": false", "ctty.index: without is_set" },
+		{ "\"is_set\": true", "\"is_set\": false", "ctty: index or fg_pgid without is_set" },
+		{ "\"fg_pgid\": 4242", "\"fg_pgid\": 0", "ctty.fg_pgid: 0 for a controlling" },
+		{ "\"fg_pgid\": 4242", "\"fg_pgid\": -1", "ctty.fg_pgid" },
 		{ "\"stop_signal\": 20", "\"stop_signal\": 5", "stop_signal: 5 is not a stop signal" },
 		{ "\"notify\": \"none\"", "\"notify\": \"mail\"", "posix_timers[2].notify" },
 		{ "\"signo\": 14", "\"signo\": 65", "posix_timers[0].signo: 65 is not a signal" },
