@@ -13,9 +13,15 @@
 #   clang libclang-rt-14-dev     make fuzz: the fuzz targets under libFuzzer
 #   libmicrohttpd-dev            thaw serve's client side: streams request bodies to the handler
 #                                (docs/serve.md says why this library); dlopen'd by serve only
+#   pkgconf                      tests/integration/18-install.sh builds a program against thaw.pc
+# and only in CI (CI=true), for tests/integration/19-deb.sh:
+#   debhelper dpkg-dev           dpkg-buildpackage of debian/ (the package's build dependencies
+#                                are the ones above)
 set -e
 PKGS="gcc make binutils libc6-dev libjansson-dev libcmocka-dev python3 python3-torch python3-numpy procps
 	libssl-dev libzstd-dev liblz4-dev libcurl4-openssl-dev nginx curl clang libclang-rt-14-dev libmicrohttpd-dev"
+PKGS="$PKGS pkgconf"
+[ "${CI:-}" = true ] && PKGS="$PKGS debhelper dpkg-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
