@@ -3,7 +3,8 @@
  * every kind's lines (pipes, eventfd, epoll tfds, signalfd, timerfd, locks,
  * inotify watches with their file handles, pidfds).
  *
- * With libFuzzer (`make fuzz`), seeds in tests/fuzz/corpus/fdinfo/.  With
+ * With libFuzzer (`make fuzz`), seeds in tests/fuzz/corpus/fdinfo/ (the
+ * built-in samples: fuzz-fdinfo --seeds DIR).  With
  * -DFUZZ_STANDALONE, tests/fuzz/standalone.h drives it over built-in real
  * samples.  Beyond "no crash": a parse that succeeds leaves every count
  * within its bound, and a failure reports the offset of a line inside the
@@ -80,6 +81,17 @@ int main(int argc, char **argv)
 	size_t runs = 0, i;
 
 	log_set_level(LOG_ERROR);
+	if (argc == 3 && !strcmp(argv[1], "--seeds")) {
+		int failed = 0;
+
+		for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "sample-%zu", i);
+			failed |= write_seed(argv[2], name, samples[i], strlen(samples[i]));
+		}
+		return failed;
+	}
 	if (argc > 1)
 		return run_named_files("fuzz-fdinfo", argc, argv);
 	for (i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
