@@ -347,8 +347,9 @@ def restore_once(thaw, args, tmp, env=None):
     return t1 - t0, float(m.group(1)) / 1e3 if m else 0.0
 
 
-def speed(thaw, tmp, label, cmd, runs, url):
-    """Restore figures for one workload from every reachable tier."""
+def speed(thaw, tmp, label, cmd, runs, url, before=None):
+    """Restore figures for one workload from every reachable tier (and, with before,
+    the disk tier through another build's thaw, taking turns with the rest)."""
     p = start(cmd)
     snap = os.path.join(tmp, label + ".snap")
     try:
@@ -364,6 +365,8 @@ def speed(thaw, tmp, label, cmd, runs, url):
              "put", snap, "--name", label])
     out = {"snapshot_bytes": total, "runs": runs, "tiers": {}}
     cases = [("plain_dir", ["--dir", snap]), ("disk_warm", ["--store", store, "--name", label])]
+    if before:
+        cases.append(("disk_warm_before", ["--store", store, "--name", label]))
     if url:
         cases.append(("http_loopback_cold_cache", None))
     restore_once(thaw, ["--dir", snap], tmp)  # page cache warm for everyone
@@ -377,7 +380,7 @@ def speed(thaw, tmp, label, cmd, runs, url):
             if a is None:
                 cache = os.path.join(tmp, "cache-%s-%d" % (label, i))
                 a = ["--store", url, "--cache", cache, "--name", label]
-            wall, after = restore_once(thaw, a, tmp)
+            wall, after = restore_once(before if name.endswith("_before") else thaw, a, tmp)
             times[name].append(wall)
             running[name].append(wall - after)
             if args is None:
@@ -393,7 +396,7 @@ def speed(thaw, tmp, label, cmd, runs, url):
                               "gb_per_s_to_running": round(total / med_r / 1e9, 3)}
     out["tiers"]["ram"] = ram_tier(thaw, store, label, snap, runs)
     plain = out["tiers"]["plain_dir"]
-    for name in ("disk_warm", "http_loopback_cold_cache"):
+    for name in ("disk_warm", "disk_warm_before", "http_loopback_cold_cache"):
         if name in out["tiers"]:
             t = out["tiers"][name]
             t["vs_plain"] = round(t["gb_per_s"] / plain["gb_per_s"], 3)
@@ -472,9 +475,13 @@ def main():
     ap.add_argument("--size-gib", type=float, default=1.0, help="workload B's memory")
     ap.add_argument("--skip-sizes", action="store_true")
     ap.add_argument("--skip-restore", action="store_true", help="sizes and dedup only")
+    ap.add_argument("--before", metavar="BUILD",
+                    help="also restore from the disk tier with BUILD/thaw (another version), "
+                    "taking turns with the other sources")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     thaw = os.path.join(build, "thaw")
+    before = os.path.join(os.path.abspath(args.before), "thaw") if args.before else None
     out_path = args.out or os.path.join(build, "bench-store.json")
     tmp = tempfile.mkdtemp(prefix="thaw-bench-store.")
     procs = []
@@ -491,10 +498,10 @@ def main():
             result["nginx"] = "tests/store/nginx.conf.in with a master and one worker per CPU"
         result["restore"] = {} if args.skip_restore else {
             "workload_b": speed(thaw, tmp, "b", [os.path.join(build, "bench/workload-b"),
-                                                 str(args.size_gib)], args.runs, url),
+                                                 str(args.size_gib)], args.runs, url, before),
             "workload_a": speed(thaw, tmp, "a", [PYTHON,
                                                  os.path.join(ROOT, "bench/workload_a.py")],
-                                args.runs, url),
+                                args.runs, url, before),
         }
         if result["restore"]:
             result["sha256"] = sha_rate()

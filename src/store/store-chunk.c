@@ -6,9 +6,13 @@
  *   0  "THCK"     4  version (1)  5  codec  6  flags (1: encrypted)  7  0
  *   8  raw_size   12 stored_size  16 crc32c(stored bytes)  20 crc32c(bytes 0..19)
  * The crc catches a torn or flipped copy cheaply before any decompressor
- * sees it; the SHA-256 of the decompressed bytes is still checked, because
- * the id is the only thing a tier cannot forge.  An encrypted chunk holds
- * AES-256-GCM(compressed) + tag, with header bytes 0..11 as associated data.
+ * sees it.  The SHA-256 of the decompressed bytes (the id: the only thing a
+ * tier cannot forge) is checked when the bytes cross a trust boundary (a
+ * remote tier, `thaw store verify`, a copy between stores); a copy read back
+ * from a local tier was checked that way on its way in and is checked with
+ * the crc alone (docs/store.md, "Trust").  An encrypted chunk holds
+ * AES-256-GCM(compressed) + tag, with header bytes 0..11 as associated data,
+ * which authenticates it on every read.
  */
 #include <errno.h>
 #include <string.h>
@@ -50,6 +54,43 @@ int store_chunk_codec(const void *stored, size_t len)
 	if (len < CHUNK_HEADER_SIZE || memcmp(h, CHUNK_MAGIC, 4))
 		return -1;
 	return h[5];
+}
+
+bool store_chunk_encrypted(const void *header)
+{
+	return ((const uint8_t *)header)[6] & CHUNK_FLAG_ENCRYPTED;
+}
+
+/* The header's own checks, and the sizes it states against the manifest. */
+static int check_header(const uint8_t *h, const struct store_chunk_ref *ref, const char **why)
+{
+	*why = "bad header";
+	if (memcmp(h, CHUNK_MAGIC, 4) || h[4] != CHUNK_VERSION || h[5] > STORE_CODEC_ZSTD ||
+	    (h[6] & ~CHUNK_FLAG_ENCRYPTED) || h[7] || get32(h + 20) != crc32c(h, 20))
+		return -EBADMSG;
+	*why = "size does not match the manifest";
+	if (get32(h + 8) != ref->len || ref->len == 0 || ref->len > STORE_CHUNK_MAX_LIMIT)
+		return -EBADMSG;
+	return 0;
+}
+
+int store_chunk_check_plain(const struct store_chunk_ref *ref, const void *header,
+			    const void *body, const char **why)
+{
+	const uint8_t *h = header;
+	int rc = check_header(h, ref, why);
+
+	if (rc)
+		return rc;
+	*why = "not a plain chunk";
+	if (h[5] != STORE_CODEC_NONE || (h[6] & CHUNK_FLAG_ENCRYPTED) ||
+	    (ref->flags & STORE_CHUNK_ENCRYPTED) || get32(h + 12) != ref->len)
+		return -EBADMSG;
+	*why = "crc mismatch";
+	if (get32(h + 16) != crc32c(body, ref->len))
+		return -EBADMSG;
+	*why = NULL;
+	return 0;
 }
 
 static void chunk_nonce(const struct store_key *key, const struct store_digest *d,
@@ -153,7 +194,7 @@ static int decompress(int codec, const uint8_t *in, size_t n, void *out, size_t 
 }
 
 int store_chunk_decode(const struct store_key *key, const struct store_chunk_ref *ref,
-		       const void *stored, size_t len, void *out, const char **why)
+		       const void *stored, size_t len, void *out, bool rehash, const char **why)
 {
 	const uint8_t *h = stored, *body = h + CHUNK_HEADER_SIZE;
 	struct store_buf tmp = { 0 };
@@ -165,27 +206,23 @@ int store_chunk_decode(const struct store_key *key, const struct store_chunk_ref
 	*why = "short header";
 	if (len < CHUNK_HEADER_SIZE)
 		return -EBADMSG;
-	*why = "bad header";
-	if (memcmp(h, CHUNK_MAGIC, 4) || h[4] != CHUNK_VERSION || h[5] > STORE_CODEC_ZSTD ||
-	    (h[6] & ~CHUNK_FLAG_ENCRYPTED) || h[7] || get32(h + 20) != crc32c(h, 20))
-		return -EBADMSG;
+	rc = check_header(h, ref, why);
+	if (rc)
+		return rc;
 	raw = get32(h + 8);
 	n = get32(h + 12);
 	codec = h[5];
-	*why = "size does not match the manifest";
-	if (raw != ref->len || raw == 0 || raw > STORE_CHUNK_MAX_LIMIT)
-		return -EBADMSG;
 	*why = "truncated";
 	if (n != len - CHUNK_HEADER_SIZE || n > store_chunk_stored_max(raw))
 		return -EBADMSG;
 	/*
-	 * A plain (codec none, unencrypted) body is the chunk itself, and its
-	 * SHA-256 is checked below: the crc would check the same bytes again,
-	 * weaker (it was 10% of a restore from the disk tier).  Anything that a
-	 * decompressor or the cipher will parse is crc-checked first.
+	 * Anything a decompressor or the cipher will parse is crc-checked
+	 * first.  A plain (codec none, unencrypted) body that is rehashed is
+	 * the chunk itself, checked by its SHA-256 below: the crc would check
+	 * the same bytes again, weaker.  Without the rehash the crc is the check.
 	 */
 	*why = "crc mismatch";
-	if ((h[5] != STORE_CODEC_NONE || (h[6] & CHUNK_FLAG_ENCRYPTED)) &&
+	if ((!rehash || h[5] != STORE_CODEC_NONE || (h[6] & CHUNK_FLAG_ENCRYPTED)) &&
 	    get32(h + 16) != crc32c(body, n))
 		return -EBADMSG;
 	if (!!(h[6] & CHUNK_FLAG_ENCRYPTED) != !!(ref->flags & STORE_CHUNK_ENCRYPTED)) {
@@ -212,27 +249,24 @@ int store_chunk_decode(const struct store_key *key, const struct store_chunk_ref
 		body = tmp.data;
 		n -= CHUNK_TAG_SIZE;
 	}
-	if (codec == STORE_CODEC_NONE) {
+	*why = "does not decompress";
+	if (codec == STORE_CODEC_NONE && rehash) {
 		/* hash the body while it is still in the cache from the read, then copy */
-		*why = "does not decompress";
 		rc = n == raw ? 0 : -EBADMSG;
 		if (!rc)
 			store_sha256(body, raw, &d);
 		if (!rc && !memcmp(d.b, ref->digest.b, sizeof(d.b)))
 			memcpy(out, body, raw);
-		store_buf_release(&tmp);
-		if (rc)
-			return rc;
 	} else {
-		*why = "does not decompress";
 		rc = decompress(codec, body, n, out, raw);
-		store_buf_release(&tmp);
-		if (rc)
-			return rc;
-		store_sha256(out, raw, &d);
+		if (!rc && rehash)
+			store_sha256(out, raw, &d);
 	}
+	store_buf_release(&tmp);
+	if (rc)
+		return rc;
 	*why = "SHA-256 mismatch";
-	if (memcmp(d.b, ref->digest.b, sizeof(d.b)))
+	if (rehash && memcmp(d.b, ref->digest.b, sizeof(d.b)))
 		return -EBADMSG;
 	*why = NULL;
 	return 0;

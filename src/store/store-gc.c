@@ -237,6 +237,7 @@ int store_verify(struct store *s, const char *name, uint64_t *bad)
 		return -ENOMEM;
 	}
 	progress_begin("verify", 0); /* each snapshot adds its chunks' bytes */
+	s->rehash = true; /* verify trusts no tier: every chunk's SHA-256 */
 	for (i = 0; i < nr; i++) {
 		struct store_manifest *m = NULL;
 		struct store_digest d;
@@ -268,6 +269,7 @@ int store_verify(struct store *s, const char *name, uint64_t *bad)
 		store_manifest_free(m);
 	}
 	progress_end();
+	s->rehash = false;
 	free(buf);
 	free_names(names, nr);
 	return *bad ? (first ? first : -EBADMSG) : 0;
@@ -397,7 +399,7 @@ static int fetch_stored(struct store *src, const struct store_chunk_ref *r, cons
 			continue;
 		if (rc == 0)
 			rc = store_chunk_decode(src->has_key ? &src->key : NULL, r, out->data,
-						out->len, plain, &why);
+						out->len, plain, true, &why);
 		else
 			why = "unreadable";
 		if (rc == 0)

@@ -35,6 +35,9 @@ struct store_tier_ops {
 	/* -ENOENT when absent; out is filled (bounded by max) otherwise */
 	int (*get)(struct store_tier *t, int kind, const char *id, size_t max,
 		   struct store_buf *out);
+	/* optional, chunks of a local tier: 1 header in out, plain body in plain; 0 as get */
+	int (*get_plain)(struct store_tier *t, const char *id, size_t max, struct store_buf *out,
+			 void *plain, size_t plain_len);
 	int (*put)(struct store_tier *t, int kind, const char *id, const void *data, size_t len);
 	/* 1 present (and refreshed for gc), 0 absent, < 0 error */
 	int (*has)(struct store_tier *t, int kind, const char *id);
@@ -55,6 +58,12 @@ struct store_tier {
 	const struct store_tier_ops *ops;
 	char label[256]; /* "disk /path" or "http URL", for messages */
 	int codec, level;
+	/*
+	 * Local: what it holds was verified (SHA-256) on the way in and is kept
+	 * where only its owner can write (src/base/trust.c); reads check the crc
+	 * (or GCM tag), not the digest.  A remote tier's copies are rehashed.
+	 */
+	bool local;
 };
 
 struct store_tier *store_disk_open(const char *dir, uint64_t limit);
@@ -98,13 +107,21 @@ void store_key_derive(const struct store_key *key, const char *label, const void
 /* Chunk codec (store-chunk.c).  encode: plaintext -> header + stored bytes. */
 int store_chunk_encode(const struct store_key *key, int codec, int level,
 		       const struct store_chunk_ref *ref, const void *plain, struct store_buf *out);
-/* decode: checks header, crc, decrypts, decompresses into out (ref->len), checks digest;
- * returns -EBADMSG (corrupt), -EKEYREJECTED (GCM tag), -ENOKEY; why names the failure */
+/*
+ * decode: checks header, crc, decrypts, decompresses into out (ref->len) and,
+ * with rehash, the SHA-256 (without: a copy from a local tier, the crc and a
+ * GCM tag are the checks; docs/store.md "Trust");
+ * returns -EBADMSG (corrupt), -EKEYREJECTED (GCM tag), -ENOKEY; why names the failure
+ */
 int store_chunk_decode(const struct store_key *key, const struct store_chunk_ref *ref,
-		       const void *stored, size_t len, void *out, const char **why);
+		       const void *stored, size_t len, void *out, bool rehash, const char **why);
 size_t store_chunk_stored_max(size_t raw);
 /* codec of an encoded chunk, or -1 */
 int store_chunk_codec(const void *stored, size_t len);
+bool store_chunk_encrypted(const void *header);
+/* checks a plain chunk read as header + body apart (get_plain): header, sizes, body crc */
+int store_chunk_check_plain(const struct store_chunk_ref *ref, const void *header,
+			    const void *body, const char **why);
 
 struct store {
 	struct store_config cfg;
@@ -115,6 +132,7 @@ struct store {
 	bool has_key;
 	struct store_key key;
 	const char *context; /* "snapshot NAME" while a named operation runs */
+	bool rehash; /* check every chunk's SHA-256, from local tiers too (verify, copy) */
 	/*
 	 * If set, a chunk that a tier behind the first had is offered here
 	 * (verified, with its stored bytes) instead of being written to the

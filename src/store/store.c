@@ -231,7 +231,7 @@ static int fill_front(struct store *s, size_t upto, const char *id,
 			tmp = malloc(ref->len);
 			rc = !tmp ? -ENOMEM :
 				    store_chunk_decode(key_of(s), ref, stored->data, stored->len, tmp,
-						       &why);
+						       false, &why);
 			if (rc)
 				break;
 			plain = tmp;
@@ -291,6 +291,8 @@ int store_read_chunks(struct store *s, const char *file, const struct store_chun
 	}
 	for (ti = 0; ti < s->nr_tiers && npend; ti++) {
 		struct store_tier *t = s->tiers[ti];
+		/* a local tier's plain chunks go straight into outs (the first tier: none to fill) */
+		bool direct = !ti && t->local && !s->rehash && t->ops->get_plain;
 		size_t left = 0;
 
 		for (j = 0; j < npend; j++)
@@ -309,9 +311,14 @@ int store_read_chunks(struct store *s, const char *file, const struct store_chun
 			free(tb);
 		} else {
 			for (j = 0; j < npend; j++)
-				rcs[j] = t->ops->get(t, STORE_OBJ_CHUNK, pids[j],
-						     store_chunk_stored_max(refs[pend[j]].len),
-						     &bufs[pend[j]]);
+				rcs[j] = direct && !(refs[pend[j]].flags & STORE_CHUNK_ENCRYPTED) ?
+						 t->ops->get_plain(t, pids[j],
+								   store_chunk_stored_max(refs[pend[j]].len),
+								   &bufs[pend[j]], outs[pend[j]],
+								   refs[pend[j]].len) :
+						 t->ops->get(t, STORE_OBJ_CHUNK, pids[j],
+							     store_chunk_stored_max(refs[pend[j]].len),
+							     &bufs[pend[j]]);
 		}
 		for (j = 0; j < npend; j++) {
 			size_t k = pend[j];
@@ -320,9 +327,11 @@ int store_read_chunks(struct store *s, const char *file, const struct store_chun
 
 			if (drc == -EBADMSG) {
 				why = "unreadable or oversized";
+			} else if (drc == 1) {
+				drc = store_chunk_check_plain(&refs[k], bufs[k].data, outs[k], &why);
 			} else if (drc == 0) {
 				drc = store_chunk_decode(key_of(s), &refs[k], bufs[k].data, bufs[k].len,
-							 outs[k], &why);
+							 outs[k], s->rehash || !t->local, &why);
 			} else {
 				if (drc != -ENOENT)
 					why_rc[k] = drc;

@@ -64,6 +64,31 @@ with open(p, "r+b") as f:
 PY
 }
 
+# forge_chunk FILE: flips a byte of a stored chunk's body and recomputes the
+# header's crcs to match, as someone who can write the store could
+forge_chunk() {
+	python3 - "$1" <<'PY'
+import struct, sys
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+    T.append(c)
+def crc32c(b):
+    c = 0xFFFFFFFF
+    for x in b:
+        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[24 + 100] ^= 0x40
+b[16:20] = struct.pack("<I", crc32c(bytes(b[24:])))
+b[20:24] = struct.pack("<I", crc32c(bytes(b[:20])))
+open(p, "wb").write(b)
+PY
+}
+
 chunk_bytes() {
 	du -sb "$1/chunks" | cut -f1
 }

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "base/crc32c.h"
 #include "store/store-internal.h"
 #include "store/store-snap.h"
 
@@ -37,6 +38,14 @@ static uint8_t *random_bytes(size_t n, unsigned seed)
 		p[i] = (uint8_t)(seed >> 16);
 	}
 	return p;
+}
+
+static void put32le(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
 }
 
 static void test_codec(void **state)
@@ -59,35 +68,64 @@ static void test_codec(void **state)
 		for (i = 0; i < 3; i++) {
 			assert_int_equal(store_chunk_encode(kp, codecs[i], 1, &ref, plain, &enc), 0);
 			memset(out, 0xaa, len);
-			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len, out, &why), 0);
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len, out, true, &why), 0);
 			assert_memory_equal(out, plain, len);
 			/* a flipped byte anywhere, a truncation: refused */
 			enc.data[enc.len / 2] ^= 1;
-			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len, out, &why),
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len, out, true, &why),
 					 -EBADMSG);
 			enc.data[enc.len / 2] ^= 1;
 			enc.data[3] ^= 1;
-			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len, out, &why),
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len, out, true, &why),
 					 -EBADMSG);
 			enc.data[3] ^= 1;
-			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len - 1, out, &why),
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, enc.len - 1, out, true, &why),
 					 -EBADMSG);
-			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, 10, out, &why), -EBADMSG);
+			assert_int_equal(store_chunk_decode(kp, &ref, enc.data, 10, out, true, &why), -EBADMSG);
 			if (k) {
 				assert_int_equal(store_chunk_decode(&wrong, &ref, enc.data, enc.len, out,
-								    &why),
+								    true, &why),
 						 -EKEYREJECTED);
 				assert_int_equal(store_chunk_decode(NULL, &ref, enc.data, enc.len, out,
-								    &why),
+								    true, &why),
 						 -ENOKEY);
 			}
 		}
 	}
-	/* a chunk whose bytes are fine but whose digest is not the manifest's */
+	/*
+	 * A copy read back from a local tier is not rehashed: its crc catches a
+	 * flipped byte in every codec, a plain body included (which the rehash
+	 * would otherwise check).
+	 */
 	ref.flags = 0;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(store_chunk_encode(NULL, codecs[i], 1, &ref, plain, &enc), 0);
+		assert_int_equal(store_chunk_decode(NULL, &ref, enc.data, enc.len, out, false, &why),
+				 0);
+		assert_memory_equal(out, plain, len);
+		enc.data[enc.len - 7] ^= 0x10;
+		assert_int_equal(store_chunk_decode(NULL, &ref, enc.data, enc.len, out, false, &why),
+				 -EBADMSG);
+		assert_string_equal(why, "crc mismatch");
+	}
+	/*
+	 * Bytes whose crc was recomputed to match (someone who can write the
+	 * store): only the rehash catches them; a local tier is trusted by its
+	 * owner and mode checks instead (docs/store.md, "Trust").
+	 */
+	assert_int_equal(store_chunk_encode(NULL, STORE_CODEC_NONE, 1, &ref, plain, &enc), 0);
+	enc.data[enc.len - 7] ^= 0x10;
+	put32le(enc.data + 16, crc32c(enc.data + 24, enc.len - 24));
+	put32le(enc.data + 20, crc32c(enc.data, 20));
+	assert_int_equal(store_chunk_decode(NULL, &ref, enc.data, enc.len, out, false, &why), 0);
+	assert_int_equal(store_chunk_decode(NULL, &ref, enc.data, enc.len, out, true, &why),
+			 -EBADMSG);
+	assert_string_equal(why, "SHA-256 mismatch");
+	/* a chunk whose bytes are fine but whose digest is not the manifest's */
 	assert_int_equal(store_chunk_encode(NULL, STORE_CODEC_LZ4, 1, &ref, plain, &enc), 0);
 	ref.digest.b[0] ^= 1;
-	assert_int_equal(store_chunk_decode(NULL, &ref, enc.data, enc.len, out, &why), -EBADMSG);
+	assert_int_equal(store_chunk_decode(NULL, &ref, enc.data, enc.len, out, true, &why),
+			 -EBADMSG);
 	store_buf_release(&enc);
 	free(plain);
 	free(out);
