@@ -29,7 +29,7 @@ WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -Isrc -Iinclude $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LIBS    := -ljansson -lcrypto -lzstd -llz4
+LIBS    := -ljansson -lcrypto -lzstd -llz4 -lexpat
 
 # The restorer blob: freestanding, position-independent, no libc.
 BLOB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Isrc -ffreestanding -fno-builtin \

@@ -35,6 +35,8 @@ static void dump_usage(FILE *out)
 		     "--store: the snapshot goes into a store (docs/store.md) under NAME, which\n"
 		     "appears only once all of it is stored; in front of a URL sits a local cache\n"
 		     "(--cache, default ~/.cache/thaw/chunks).\n"
+		     "--s3-endpoint URL, --s3-style path|virtual: where an s3://BUCKET/PREFIX\n"
+		     "store lives (docs/store.md; default $THAW_S3_ENDPOINT, else AWS).\n"
 		     "--key-file: the snapshot is signed (manifest.sig, HMAC-SHA-256 with the\n"
 		     "key: 32 bytes or 64 hex digits), and restore or inspect with the key refuse\n"
 		     "it unsigned or signed otherwise; into a store, the key also encrypts it.\n"
@@ -81,6 +83,9 @@ static int put_staged(void *arg)
  * engine's on_published), so that it dies only once its snapshot is named:
  * whatever fails first, it runs on, and the staging directory goes.
  */
+/* --s3-endpoint, --s3-style: for an s3:// store */
+static const char *s3_endpoint, *s3_style;
+
 static int dump_to_store(struct engine_dump_opts *opts, const char *location, const char *cache,
 			 const char *key_file, struct signing *sign, const char *name)
 {
@@ -96,6 +101,8 @@ static int dump_to_store(struct engine_dump_opts *opts, const char *location, co
 	if (rc)
 		goto out;
 	cfg.key_file = key_file;
+	cfg.s3_endpoint = s3_endpoint;
+	cfg.s3_style = s3_style;
 	rc = store_open(&cfg, &s);
 	if (rc)
 		goto out;
@@ -135,6 +142,8 @@ int cmd_dump(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "cache", required_argument, NULL, 'c' },
 		{ "key-file", required_argument, NULL, 'k' },
+		{ "s3-endpoint", required_argument, NULL, 'E' },
+		{ "s3-style", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -183,6 +192,12 @@ int cmd_dump(int argc, char **argv)
 			break;
 		case 't':
 			opts.tcp_close = true;
+			break;
+		case 'E':
+			s3_endpoint = optarg;
+			break;
+		case 'Y':
+			s3_style = optarg;
 			break;
 		case 'h':
 			dump_usage(stdout);

@@ -40,6 +40,8 @@ static void restore_usage(FILE *out)
 		     "--key-file: the snapshot must be signed with this key (thaw dump\n"
 		     "--key-file); pages.img and data.img are then hashed in full first\n"
 		     "(docs/security.md).  From a store, the key also decrypts.\n"
+		     "--s3-endpoint URL, --s3-style path|virtual: where an s3://BUCKET/PREFIX\n"
+		     "store lives (docs/store.md; default $THAW_S3_ENDPOINT, else AWS).\n"
 		     "\n"
 		     "Exit status:\n"
 		     "  the program's own status in the foreground (128+N when killed by signal\n"
@@ -66,6 +68,9 @@ static int read_signed(struct engine_restore_opts *opts, const uint8_t *key, boo
 	return key ? image_read_signed(opts->dir, key, with_bytes, &opts->image) : 0;
 }
 
+/* --s3-endpoint, --s3-style: for an s3:// store */
+static const char *s3_endpoint, *s3_style;
+
 static int restore_from_store(const struct engine_restore_opts *base, const char *location,
 			      const char *cache, const char *key_file, const uint8_t *key,
 			      const char *name, int *status)
@@ -85,6 +90,8 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 	if (rc)
 		goto out;
 	cfg.key_file = key_file;
+	cfg.s3_endpoint = s3_endpoint;
+	cfg.s3_style = s3_style;
 	rc = store_snap_restore_open(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), &r);
 	if (rc)
 		goto out;
@@ -114,6 +121,8 @@ int cmd_restore(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'c' },
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "verify", no_argument, NULL, 'v' },
+		{ "s3-endpoint", required_argument, NULL, 'E' },
+		{ "s3-style", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -148,6 +157,12 @@ int cmd_restore(int argc, char **argv)
 			break;
 		case 'v':
 			verify = true;
+			break;
+		case 'E':
+			s3_endpoint = optarg;
+			break;
+		case 'Y':
+			s3_style = optarg;
 			break;
 		case 'h':
 			restore_usage(stdout);

@@ -36,6 +36,8 @@ static void run_usage(FILE *out)
 		"  --chunk-store       make a new --store DIR a chunk store\n"
 		"  --cache DIR         the local cache in front of a URL (default ~/.cache/thaw/chunks)\n"
 		"  --key-file F        encrypt a chunk store's chunks with the key in F\n"
+		"  --s3-endpoint URL   an s3://BUCKET/PREFIX store's server (default\n"
+		"                      $THAW_S3_ENDPOINT, else AWS); --s3-style path|virtual\n"
 		"  --chunk-size BYTES  average size of the chunks a snapshot is cut into (a power\n"
 		"                      of two, 16 KiB to 4 MiB; default 262144): smaller ones\n"
 		"                      dedup more between snapshots, at more chunks per restore\n"
@@ -89,6 +91,8 @@ int cmd_run(int argc, char **argv)
 		{ "chunk-store", no_argument, NULL, 'K' },
 		{ "cache", required_argument, NULL, 'c' },
 		{ "key-file", required_argument, NULL, 'k' },
+		{ "s3-endpoint", required_argument, NULL, 'E' },
+		{ "s3-style", required_argument, NULL, 'Y' },
 		{ "fixed-layout", no_argument, NULL, 'F' },
 		{ "root", required_argument, NULL, 'R' },
 		{ "chunk-size", required_argument, NULL, 'Z' },
@@ -116,7 +120,7 @@ int cmd_run(int argc, char **argv)
 	int c, status;
 
 	/* '+': stop at CMD, whose own options are its business */
-	while ((c = getopt_long(argc, argv, "+s:Kc:k:FR:Z:n:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:Kc:k:E:Y:FR:Z:n:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opts.store.location = optarg;
@@ -129,6 +133,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'k':
 			opts.store.key_file = optarg;
+			break;
+		case 'E':
+			opts.store.s3_endpoint = optarg;
+			break;
+		case 'Y':
+			opts.store.s3_style = optarg;
 			break;
 		case 'F':
 			opts.fixed_layout = true;

@@ -41,6 +41,10 @@ static void usage(FILE *out)
 		"  --cache-limit BYTES size limit of that cache (default 10 GiB)\n"
 		"  --key-file FILE     encrypt/decrypt at rest with this 32-byte key\n"
 		"  --token TOKEN       bearer token for HTTP (default $THAW_STORE_TOKEN)\n"
+		"  --s3-endpoint URL   the S3-compatible server of an s3://BUCKET/PREFIX store\n"
+		"                      (default $THAW_S3_ENDPOINT, else AWS in $AWS_REGION)\n"
+		"  --s3-style STYLE    path (ENDPOINT/BUCKET/...) or virtual (BUCKET.HOST/...);\n"
+		"                      default virtual for AWS, path for another endpoint\n"
 		"  --grace SECONDS     gc spares unreferenced objects younger than this (3600)\n"
 		"  --chunk-size BYTES  average chunk size for put (default 262144)\n"
 		"  --compress CODEC    none, lz4 or zstd[:LEVEL] for the disk tier (lz4)\n"
@@ -53,17 +57,13 @@ static void usage(FILE *out)
 
 struct opts {
 	const char *store, *cache, *key_file, *token, *name, *dir, *to, *from;
+	const char *s3_endpoint, *s3_style;
 	uint64_t cache_limit;
 	int64_t grace;
 	size_t chunk;
 	int codec, level;
 	unsigned retries, timeout_ms;
 };
-
-static bool is_url(const char *s)
-{
-	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
-}
 
 static char *home_path(const char *rel)
 {
@@ -93,7 +93,9 @@ static int open_store(const struct opts *o, const char *location, bool with_cach
 	cfg.disk_level = o->level;
 	cfg.http_retries = o->retries;
 	cfg.http_timeout_ms = o->timeout_ms;
-	if (is_url(location)) {
+	cfg.s3_endpoint = o->s3_endpoint;
+	cfg.s3_style = o->s3_style;
+	if (store_is_remote(location)) {
 		cfg.url = location;
 		if (with_cache) {
 			cache = o->cache ? strdup(o->cache) : home_path(".cache/thaw/chunks");
@@ -198,6 +200,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "compress", required_argument, NULL, 'z' }, { "retries", required_argument, NULL, 'r' },
 		{ "timeout-ms", required_argument, NULL, 'o' },
 		{ "cache-limit", required_argument, NULL, 'l' }, { "help", no_argument, NULL, 'h' },
+		{ "s3-endpoint", required_argument, NULL, 'E' }, { "s3-style", required_argument, NULL, 'Y' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -214,6 +217,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'd': o->dir = optarg; break;
 		case 'T': o->to = optarg; break;
 		case 'F': o->from = optarg; break;
+		case 'E': o->s3_endpoint = optarg; break;
+		case 'Y': o->s3_style = optarg; break;
 		case 'g':
 			if (parse_u64(optarg, &v) || v > INT32_MAX)
 				goto bad;

@@ -90,6 +90,8 @@ int chunkstore_open(const struct runtime_store_opts *o, const char *location,
 	if (rc)
 		goto fail;
 	cs->cfg.key_file = o->key_file;
+	cs->cfg.s3_endpoint = o->s3_endpoint;
+	cs->cfg.s3_style = o->s3_style;
 	cs->cfg.chunk_avg = o->chunk_size;
 	rc = handle(cs);
 	if (rc)

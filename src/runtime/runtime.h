@@ -29,6 +29,7 @@ struct runtime_store_opts {
 	const char *location; /* a directory or URL; NULL: $THAW_STORE or ~/.cache/thaw */
 	const char *cache; /* chunk store behind a URL: the local cache; NULL: ~/.cache/thaw/chunks */
 	const char *key_file; /* chunk store: encrypt chunks with this key, or NULL */
+	const char *s3_endpoint, *s3_style; /* an s3:// store: where (NULL: $THAW_S3_*, AWS) */
 	bool chunk_store; /* a new directory store becomes a chunk store */
 	size_t chunk_size; /* chunk store: average chunk size of what is put; 0: the store's default */
 };

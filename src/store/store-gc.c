@@ -95,9 +95,18 @@ int store_name_list(struct store *s, char ***ret, size_t *nr)
 	DIR *dp;
 
 	if (!store_tier_is_disk(t)) {
-		log_error("%s: a remote store cannot list its names; ask for one by name",
-			  t->label);
-		return -EOPNOTSUPP;
+		int rc;
+
+		if (!t->ops->names) {
+			log_error("%s: cannot list its names; ask for one by name", t->label);
+			return -EOPNOTSUPP;
+		}
+		rc = t->ops->names(t, &v, &n);
+		if (!rc && n)
+			qsort(v, n, sizeof(*v), by_str);
+		*ret = v;
+		*nr = n;
+		return rc;
 	}
 	snprintf(path, sizeof(path), "%s/names", store_disk_root(t));
 	dp = opendir(path);

@@ -12,6 +12,16 @@
  * exponential backoff; a 404 is "absent"; any other 4xx is an error at once,
  * logged with the URL and status.  Responses are untrusted: a body larger
  * than the caller's bound aborts the transfer.
+ *
+ * s3://BUCKET/PREFIX is the same tier speaking S3 (store-s3.c says where and
+ * who): every request is signed with SigV4 by libcurl; chunks and manifests
+ * are put with If-None-Match: * (a 412 means another writer stored the same
+ * content-addressed object first, which is success, and nothing is ever
+ * overwritten by a second writer) except to repair a copy this process found
+ * bad; a name is one PUT, which S3 makes visible whole or not at all; a 409
+ * (concurrent conditional writes) is retried like a 5xx; error documents are
+ * read (bounded, expat) for their Code, so that a wrong key or a missing
+ * bucket says so; names are listed with ListObjectsV2, page by page.
  */
 #define LOG_TAG "store"
 
@@ -24,10 +34,12 @@
 
 #define CURL_DISABLE_TYPECHECK
 #include "base/curl-dl.h"
+#include <openssl/crypto.h>
+
 #include "base/log.h"
 #include "store/store-internal.h"
 
-enum { HTTP_GET, HTTP_PUT, HTTP_HEAD };
+enum { HTTP_GET, HTTP_PUT, HTTP_HEAD, HTTP_DELETE };
 
 /* curl's receive buffer: a chunk in a few writes, not sixteen (its default is 16 KiB) */
 #define HTTP_RECV_BUFFER (256L << 10)
@@ -37,17 +49,23 @@ struct http_tier {
 	char base[2048];
 	CURLM *multi;
 	struct curl_slist *headers;
+	struct curl_slist *headers_cond; /* S3: headers + If-None-Match: * */
+	struct store_s3 *s3; /* NULL: plain HTTP */
 	unsigned parallel, retries, backoff_ms, timeout_ms;
 };
 
+#define S3_ERROR_BODY_MAX 4096 /* of an error document kept to read its Code */
+
 struct http_req {
 	int method;
-	char url[2300];
+	bool cond; /* S3: If-None-Match: * */
+	char url[6200]; /* base, or an S3 listing's bucket URL with its query */
+	struct store_buf errbody; /* S3: an error document, bounded */
 	const uint8_t *body;
 	size_t body_len, body_off;
 	struct store_buf *out;
 	size_t max;
-	bool too_big;
+	bool too_big, want_errbody;
 	int rc;
 	unsigned attempts;
 	uint64_t not_before;
@@ -75,12 +93,19 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
 
 	long status = 0;
 
+	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status && (status < 200 || status >= 300)) {
+		/* S3's error documents say why; kept, bounded, to be read in finish() */
+		if (r->want_errbody && r->errbody.len + n <= S3_ERROR_BODY_MAX &&
+		    !store_buf_reserve(&r->errbody, r->errbody.len + n)) {
+			memcpy(r->errbody.data + r->errbody.len, data, n);
+			r->errbody.len += n;
+		}
+		/* an error page (nginx's 404: 150 bytes) is no object, and no reason to fail */
+		return n;
+	}
 	if (r->method != HTTP_GET)
 		return n; /* whatever a server says to a PUT is not kept */
-	/* nor an error page: a 404's body (nginx: 150 bytes) is no object, and no reason to fail */
-	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status && (status < 200 || status >= 300))
-		return n;
 	if (!r->out || r->out->len + n > r->max) {
 		r->too_big = true;
 		return 0; /* aborts the transfer */
@@ -121,13 +146,17 @@ static int start(struct http_tier *ht, struct http_req *r)
 	r->err[0] = 0;
 	r->too_big = false;
 	r->body_off = 0;
+	r->errbody.len = 0;
+	r->want_errbody = ht->s3 != NULL;
 	if (r->out)
 		r->out->len = 0;
 	curl_easy_setopt(h, CURLOPT_URL, r->url);
 	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->err);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, ht->headers);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->cond ? ht->headers_cond : ht->headers);
+	if (ht->s3)
+		store_s3_sign(ht->s3, h);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(ht->timeout_ms < 10000 ? ht->timeout_ms : 10000));
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)ht->timeout_ms);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -136,6 +165,8 @@ static int start(struct http_tier *ht, struct http_req *r)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	if (r->method == HTTP_HEAD) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	} else if (r->method == HTTP_DELETE) {
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 	} else if (r->method == HTTP_PUT) {
 		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
@@ -145,6 +176,45 @@ static int start(struct http_tier *ht, struct http_req *r)
 	r->h = h;
 	curl_multi_add_handle(ht->multi, h);
 	return 0;
+}
+
+static const char *method_name(int m)
+{
+	return m == HTTP_GET ? "GET" : m == HTTP_PUT ? "PUT" : m == HTTP_HEAD ? "HEAD" : "DELETE";
+}
+
+/* What an S3 server's answer means, where it differs from plain HTTP; false: as HTTP. */
+static bool s3_status(struct http_tier *ht, struct http_req *r, long status)
+{
+	char code[64] = "";
+
+	if (r->errbody.len)
+		store_s3_error_code(r->errbody.data, r->errbody.len, code, sizeof(code));
+	if (status == 412 && r->cond) {
+		r->rc = 0; /* another writer put this content-addressed object first */
+		return true;
+	}
+	if (status == 404 && !strcmp(code, "NoSuchBucket")) {
+		log_error("%s: bucket %s does not exist (%s %s: HTTP 404 NoSuchBucket)", ht->t.label,
+			  ht->s3->bucket, method_name(r->method), r->url);
+		r->rc = -ENXIO;
+		return true;
+	}
+	if (status == 401 || status == 403) {
+		log_error("%s: bucket %s refused %s %s: HTTP %ld%s%s (check the credentials, "
+			  "region %s and the bucket's policy)",
+			  ht->t.label, ht->s3->bucket, method_name(r->method), r->url, status,
+			  code[0] ? " " : "", code, ht->s3->region);
+		r->rc = -EACCES;
+		return true;
+	}
+	if (status >= 400 && status < 500 && status != 404 && status != 409) {
+		log_error("%s: bucket %s: %s %s: HTTP %ld%s%s", ht->t.label, ht->s3->bucket,
+			  method_name(r->method), r->url, status, code[0] ? " " : "", code);
+		r->rc = -EPROTO;
+		return true;
+	}
+	return false;
 }
 
 /* Decides what a finished transfer means; true when it should be tried again. */
@@ -162,16 +232,18 @@ static bool finish(struct http_tier *ht, struct http_req *r, CURLcode cc)
 			r->rc = 0;
 			return false;
 		}
+		if (ht->s3 && s3_status(ht, r, status))
+			return false;
 		if (status == 404) {
 			r->rc = -ENOENT;
 			return false;
 		}
-		if (status < 500) {
+		if (status < 500 && status != 409) {
 			log_error("%s: HTTP %ld from the server", r->url, status);
 			r->rc = status == 401 || status == 403 ? -EACCES : -EPROTO;
 			return false;
 		}
-		r->rc = -EIO;
+		r->rc = -EIO; /* a 5xx (S3's 503 SlowDown: back off) or S3's 409: again */
 	} else if (r->too_big) {
 		log_error("%s: response larger than %zu bytes", r->url, r->max);
 		r->rc = -EFBIG;
@@ -258,6 +330,8 @@ static void run(struct http_tier *ht, struct http_req *reqs, size_t n)
 		else if (done < n && nretry)
 			nanosleep(&(struct timespec){ .tv_nsec = (long)wait * 1000000 }, NULL);
 	}
+	for (i = 0; i < n; i++)
+		store_buf_release(&reqs[i].errbody);
 	free(retry);
 }
 
@@ -397,6 +471,8 @@ static void http_put_many(struct store_tier *t, int kind, size_t n, char (*ids)[
 	for (i = 0; i < n; i++) {
 		reqs[i].method = HTTP_PUT;
 		obj_url(H(t), kind, ids[i], reqs[i].url, sizeof(reqs[i].url));
+		/* S3: never over another writer's copy, except to repair one found bad */
+		reqs[i].cond = H(t)->s3 && !(kind == STORE_OBJ_CHUNK && is_bad(H(t), ids[i]));
 		reqs[i].body = datas[i].data;
 		reqs[i].body_len = datas[i].len;
 	}
@@ -448,28 +524,156 @@ static void http_discard(struct store_tier *t, int kind, const char *id)
 		set_bad(H(t), id, true);
 }
 
+/* A name's URL; S3 wants '+', '@' and ':' percent-encoded (SigV4 signs the encoded path). */
+static void name_url(struct http_tier *ht, const char *name, char *out, size_t cap)
+{
+	char enc[3 * STORE_NAME_MAX + 1];
+
+	if (!ht->s3 || store_s3_encode(name, false, enc, sizeof(enc)))
+		snprintf(enc, sizeof(enc), "%s", name);
+	if ((size_t)snprintf(out, cap, "%s/names/%s", ht->base, enc) >= cap)
+		out[0] = 0; /* cannot happen: base and name are bounded; and "" fails to fetch */
+}
+
 static int http_name_get(struct store_tier *t, const char *name, struct store_buf *out)
 {
 	struct http_req r = { .method = HTTP_GET, .out = out, .max = STORE_NAME_FILE_MAX };
 
-	snprintf(r.url, sizeof(r.url), "%s/names/%s", H(t)->base, name);
+	name_url(H(t), name, r.url, sizeof(r.url));
 	run(H(t), &r, 1);
 	return r.rc == -EFBIG ? -EBADMSG : r.rc;
 }
 
+/* One PUT: a server (S3 too) makes it visible whole or not at all; the last writer wins. */
 static int http_name_set(struct store_tier *t, const char *name, const void *data, size_t len)
 {
 	struct http_req r = { .method = HTTP_PUT, .body = data, .body_len = len };
 
-	snprintf(r.url, sizeof(r.url), "%s/names/%s", H(t)->base, name);
+	name_url(H(t), name, r.url, sizeof(r.url));
 	run(H(t), &r, 1);
 	return r.rc;
+}
+
+#define S3_LIST_PAGES_MAX 100000 /* 10^8 keys: a listing that does not end is an error */
+
+/*
+ * ListObjectsV2 of PREFIX + sub, page by page; fn gets each key less that
+ * prefix.  The query is written in SigV4's canonical form (parameters sorted,
+ * values encoded), which libcurl signs as it stands.
+ */
+static int s3_list(struct http_tier *ht, const char *sub,
+		   int (*fn)(const char *rest, int64_t modified, void *arg), void *arg)
+{
+	struct s3_list_page *pg = malloc(sizeof(*pg));
+	struct store_buf body = { 0 };
+	char full[600], pfx[1800], tok[3200];
+	const char *mk = getenv("THAW_S3_MAX_KEYS"); /* smaller pages: for the tests */
+	size_t pages = 0, i, plen;
+	long max_keys = mk ? strtol(mk, NULL, 10) : S3_LIST_PAGE_MAX;
+	int rc = -ENOMEM;
+
+	if (!pg)
+		return rc;
+	if (max_keys < 1 || max_keys > S3_LIST_PAGE_MAX)
+		max_keys = S3_LIST_PAGE_MAX;
+	snprintf(full, sizeof(full), "%s%s", ht->s3->prefix, sub);
+	plen = strlen(full);
+	rc = store_s3_encode(full, false, pfx, sizeof(pfx));
+	tok[0] = 0;
+	while (!rc) {
+		struct http_req r = { .method = HTTP_GET, .out = &body, .max = S3_XML_MAX };
+
+		if (++pages > S3_LIST_PAGES_MAX) {
+			log_error("%s: listing %s: more than %d pages", ht->t.label, full,
+				  S3_LIST_PAGES_MAX);
+			rc = -EFBIG;
+			break;
+		}
+		if ((size_t)snprintf(r.url, sizeof(r.url), "%s/?%s%s%slist-type=2&max-keys=%ld&prefix=%s",
+				     ht->s3->bucket_url, tok[0] ? "continuation-token=" : "", tok,
+				     tok[0] ? "&" : "", max_keys, pfx) >= sizeof(r.url)) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		run(ht, &r, 1);
+		rc = r.rc;
+		if (rc == -ENOENT)
+			log_error("%s: listing %s: HTTP 404", ht->t.label, full);
+		if (rc)
+			break;
+		rc = store_s3_parse_list(body.data, body.len, pg);
+		if (rc) {
+			log_error("%s: listing %s: not a ListObjectsV2 answer, or beyond its bounds",
+				  ht->t.label, full);
+			break;
+		}
+		for (i = 0; i < pg->nr && !rc; i++) {
+			if (strncmp(pg->v[i].key, full, plen))
+				continue; /* not under the prefix asked for: ignored */
+			rc = fn(pg->v[i].key + plen, pg->v[i].modified, arg);
+		}
+		if (rc || !pg->truncated)
+			break;
+		rc = store_s3_encode(pg->next_token, false, tok, sizeof(tok));
+	}
+	store_buf_release(&body);
+	free(pg);
+	return rc;
+}
+
+struct name_vec {
+	char **v;
+	size_t n;
+};
+
+static int add_name(const char *rest, int64_t modified, void *arg)
+{
+	struct name_vec *nv = arg;
+	char **v;
+
+	(void)modified;
+	if (!store_name_valid(rest))
+		return 0; /* not one of ours */
+	v = realloc(nv->v, (nv->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	nv->v = v;
+	if (!(v[nv->n] = strdup(rest)))
+		return -ENOMEM;
+	nv->n++;
+	return 0;
+}
+
+static int http_names(struct store_tier *t, char ***ret, size_t *nr)
+{
+	struct name_vec nv = { 0 };
+	int rc;
+
+	if (!H(t)->s3) {
+		log_error("%s: a remote store cannot list its names; ask for one by name",
+			  t->label);
+		return -EOPNOTSUPP;
+	}
+	rc = s3_list(H(t), "names/", add_name, &nv);
+	if (rc) {
+		while (nv.n)
+			free(nv.v[--nv.n]);
+		free(nv.v);
+		return rc;
+	}
+	*ret = nv.v;
+	*nr = nv.n;
+	return 0;
 }
 
 static void http_free(struct store_tier *t)
 {
 	curl_multi_cleanup(H(t)->multi);
 	curl_slist_free_all(H(t)->headers);
+	curl_slist_free_all(H(t)->headers_cond);
+	if (H(t)->s3)
+		OPENSSL_cleanse(H(t)->s3, sizeof(*H(t)->s3));
+	free(H(t)->s3);
 	free(t);
 }
 
@@ -483,18 +687,21 @@ static const struct store_tier_ops http_ops = {
 	.get_many = http_get_many,
 	.has_many = http_has_many,
 	.put_many = http_put_many,
+	.names = http_names,
 	.free = http_free,
 };
 
 struct store_tier *store_http_open(const struct store_config *cfg)
 {
 	struct http_tier *ht;
-	char auth[1100];
+	char auth[2200];
 	size_t len = strlen(cfg->url);
+	bool s3 = !strncmp(cfg->url, "s3://", 5);
 
 	if (len >= sizeof(ht->base) ||
-	    (strncmp(cfg->url, "http://", 7) && strncmp(cfg->url, "https://", 8))) {
-		log_error("store URL %.80s: want http(s)://host/path", cfg->url);
+	    (strncmp(cfg->url, "http://", 7) && strncmp(cfg->url, "https://", 8) && !s3)) {
+		log_error("store URL %.80s: want http(s)://host/path or s3://bucket/prefix",
+			  cfg->url);
 		return NULL;
 	}
 	if (cfg->token && (strlen(cfg->token) > 1024 || strpbrk(cfg->token, "\r\n"))) {
@@ -508,21 +715,53 @@ struct store_tier *store_http_open(const struct store_config *cfg)
 	if (!ht)
 		return NULL;
 	ht->t.ops = &http_ops;
-	snprintf(ht->base, sizeof(ht->base), "%s", cfg->url);
-	while (len > 0 && ht->base[len - 1] == '/')
-		ht->base[--len] = 0;
-	snprintf(ht->t.label, sizeof(ht->t.label), "http %.240s", ht->base);
+	if (s3) {
+		ht->s3 = malloc(sizeof(*ht->s3));
+		if (!ht->s3 || store_s3_config(cfg, ht->s3, ht->base, sizeof(ht->base))) {
+			http_free(&ht->t);
+			return NULL;
+		}
+		snprintf(ht->t.label, sizeof(ht->t.label), "s3 %.240s", cfg->url);
+	} else {
+		snprintf(ht->base, sizeof(ht->base), "%s", cfg->url);
+		while (len > 0 && ht->base[len - 1] == '/')
+			ht->base[--len] = 0;
+		snprintf(ht->t.label, sizeof(ht->t.label), "http %.240s", ht->base);
+	}
 	ht->parallel = cfg->http_parallel ? cfg->http_parallel : 16;
 	ht->retries = cfg->http_retries ? cfg->http_retries : 4;
 	ht->backoff_ms = cfg->http_backoff_ms ? cfg->http_backoff_ms : 100;
 	ht->timeout_ms = cfg->http_timeout_ms ? cfg->http_timeout_ms : 30000;
 	ht->multi = curl_multi_init();
-	ht->headers = curl_slist_append(NULL, "Expect:"); /* no 100-continue round trip */
-	if (cfg->token) {
+	/*
+	 * No 100-continue round trip.  Not for S3: libcurl would sign the
+	 * empty "Expect:" that only tells it to send none (curl adds its own,
+	 * unsigned, only for bodies over 1 MiB)
+	 */
+	ht->headers = curl_slist_append(NULL, s3 ? "Accept: */*" : "Expect:");
+	if (cfg->token && !s3) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->token);
 		ht->headers = curl_slist_append(ht->headers, auth);
 	}
-	if (!ht->multi || !ht->headers) {
+	/*
+	 * libcurl 7.88 signs the hash of an empty body unless told otherwise
+	 * and sends no x-amz-content-sha256, which S3 requires; this header is
+	 * both (docs/store.md: the bodies are checked by their digests anyway)
+	 */
+	if (s3)
+		ht->headers = curl_slist_append(ht->headers, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	if (s3 && ht->s3->token[0]) {
+		snprintf(auth, sizeof(auth), "x-amz-security-token: %s", ht->s3->token);
+		ht->headers = curl_slist_append(ht->headers, auth);
+	}
+	if (s3 && ht->headers) {
+		struct curl_slist *l;
+
+		for (l = ht->headers; l; l = l->next)
+			ht->headers_cond = curl_slist_append(ht->headers_cond, l->data);
+		ht->headers_cond = curl_slist_append(ht->headers_cond, "If-None-Match: *");
+	}
+	if (!ht->multi || !ht->headers || (s3 && !ht->headers_cond)) {
 		http_free(&ht->t);
 		return NULL;
 	}

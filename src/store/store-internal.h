@@ -51,6 +51,8 @@ struct store_tier_ops {
 			 int *rcs);
 	void (*put_many)(struct store_tier *t, int kind, size_t n, char (*ids)[STORE_ID_MAX],
 			 const struct store_buf *datas, int *rcs);
+	/* optional: the names it holds (valid ones only), unsorted */
+	int (*names)(struct store_tier *t, char ***ret, size_t *nr);
 	void (*free)(struct store_tier *t);
 };
 
@@ -76,6 +78,37 @@ bool store_tier_is_disk(const struct store_tier *t);
 const char *store_disk_root(struct store_tier *t);
 
 struct store_tier *store_http_open(const struct store_config *cfg);
+
+/* S3 (store-s3.c): where s3://BUCKET/PREFIX lives and who signs for it. */
+struct store_s3 {
+	char bucket[64];
+	char prefix[520]; /* "" or "a/b/" */
+	char bucket_url[2048]; /* ENDPOINT/BUCKET (path style) or scheme://BUCKET.host */
+	char region[64];
+	char sigv4[96]; /* CURLOPT_AWS_SIGV4: "aws:amz:REGION:s3" */
+	char key_id[256], secret[256], token[2048];
+};
+/* Fills s3 from cfg and the environment; base gets the URL objects hang off. */
+int store_s3_config(const struct store_config *cfg, struct store_s3 *s3, char *base,
+		    size_t cap);
+#define S3_LIST_PAGE_MAX 1000 /* keys in one ListObjectsV2 answer (max-keys) */
+#define S3_XML_MAX (4u << 20) /* bytes of one XML answer */
+struct s3_list_entry {
+	char key[1025];
+	int64_t modified; /* seconds since the epoch; -1 unknown */
+};
+struct s3_list_page {
+	size_t nr;
+	bool truncated;
+	char next_token[1025];
+	struct s3_list_entry v[S3_LIST_PAGE_MAX];
+};
+int store_s3_parse_list(const void *xml, size_t len, struct s3_list_page *page);
+/* An S3 error document's Code ("" when it is not one). */
+void store_s3_error_code(const void *xml, size_t len, char *code, size_t cap);
+int store_s3_encode(const char *in, bool keep_slash, char *out, size_t cap);
+/* Has libcurl sign every request of the easy handle h (a CURL *) with SigV4. */
+void store_s3_sign(const struct store_s3 *s3, void *h);
 
 /* RAM tier: plaintext chunks by object id, LRU bounded by bytes. */
 struct store_ram;

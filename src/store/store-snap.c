@@ -52,7 +52,7 @@
 
 bool store_snap_is_url(const char *location)
 {
-	return !strncmp(location, "http://", 7) || !strncmp(location, "https://", 8);
+	return store_is_remote(location);
 }
 
 int store_snap_config(const char *location, const char *cache, struct store_config *cfg,

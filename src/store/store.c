@@ -110,6 +110,12 @@ bool store_name_valid(const char *name)
 	return true;
 }
 
+bool store_is_remote(const char *location)
+{
+	return !strncmp(location, "http://", 7) || !strncmp(location, "https://", 8) ||
+	       !strncmp(location, "s3://", 5);
+}
+
 void store_config_init(struct store_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));

@@ -12,8 +12,10 @@
  * a small mutable file holding a manifest digest.
  *
  * Tiers are read in order - RAM, local disk, remote HTTP - and the tiers in
- * front are filled with what a later tier returned.  Every read verifies the
- * digest; a bad copy is discarded and the next tier asked.
+ * front are filled with what a later tier returned.  A read from the remote
+ * tier (and every read of store_verify()) checks the digest; a read from a
+ * local tier, whose chunks were verified on the way in, checks their crc (or
+ * GCM tag).  A bad copy is discarded and the next tier asked.
  *
  * With a key file, chunks and manifests are encrypted at rest (AES-256-GCM,
  * convergent: the per-chunk key and nonce derive from the plaintext digest,
@@ -74,7 +76,9 @@ struct store_manifest {
 struct store_config {
 	const char *dir; /* local disk tier: a directory, or NULL */
 	uint64_t disk_limit; /* bytes of chunks kept on disk; 0: unbounded */
-	const char *url; /* remote tier: http(s)://host/base, or NULL */
+	const char *url; /* remote tier: http(s)://host/base or s3://bucket/prefix, or NULL */
+	const char *s3_endpoint; /* s3://: http(s)://host[:port]; NULL: $THAW_S3_ENDPOINT or AWS */
+	const char *s3_style; /* s3://: "path" or "virtual"; NULL: $THAW_S3_STYLE, else by endpoint */
 	const char *token; /* bearer token for the remote tier, or NULL */
 	uint64_t ram_limit; /* bytes; 0: no RAM tier (one per process, shared by its handles) */
 	int disk_codec, disk_level; /* enum store_codec and its level */
@@ -101,6 +105,8 @@ void store_digest_hex(const struct store_digest *d, char out[STORE_DIGEST_HEX]);
 int store_digest_parse(const char *hex, struct store_digest *d);
 void store_sha256(const void *data, size_t len, struct store_digest *d);
 bool store_name_valid(const char *name);
+/* A location that names a remote tier: http://, https:// or s3:// (else a directory). */
+bool store_is_remote(const char *location);
 
 /*
  * Writing a file: store_put_buf() cuts data into chunks, stores the ones the

@@ -7,6 +7,8 @@ Stores PUT bodies in memory and serves GET/HEAD like the real server, on
   --die-after N   after N successful chunk GETs, the next chunk GET sends half
                   its body and the server exits (a server that disappears)
   --status CODE   every request answers CODE (e.g. 403)
+  --slowdown N    the first N requests of each path answer S3's 503 SlowDown
+  --head-absent   HEAD says 404 for everything (as to two writers racing)
   --seed DIR      serve the files of DIR (a store tree: chunks/, manifests/, names/)
 """
 import argparse
@@ -20,6 +22,8 @@ ap.add_argument("portfile")
 ap.add_argument("--fail", type=int, default=0)
 ap.add_argument("--die-after", type=int, default=-1)
 ap.add_argument("--status", type=int, default=0)
+ap.add_argument("--slowdown", type=int, default=0)
+ap.add_argument("--head-absent", action="store_true")
 ap.add_argument("--seed")
 args = ap.parse_args()
 
@@ -59,6 +63,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if n < args.fail:
             self.reply(500, b"try again\n")
             return True
+        if n < args.slowdown:
+            print("SlowDown %s %s" % (self.command, self.path), flush=True)
+            self.reply(503, b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown'
+                       b'</Code><Message>Please reduce your request rate.</Message></Error>')
+            return True
         return False
 
     def reply(self, code, body, head=False):
@@ -73,14 +82,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(n)
         if self.fault():
             return
+        inm = self.headers.get("If-None-Match")
+        print("PUT %s inm=%s" % (self.path, inm or "-"), flush=True)
         with lock:
-            objects[self.path] = body
+            there = self.path in objects
+            if not (there and inm == "*"):
+                objects[self.path] = body
+        if there and inm == "*":  # S3's conditional put: the object is there
+            print("412 %s" % self.path, flush=True)
+            self.reply(412, b"<Error><Code>PreconditionFailed</Code></Error>")
+            return
         self.reply(201, b"")
 
     def do_HEAD(self):
         if self.fault():
             return
-        body = objects.get(self.path)
+        body = None if args.head_absent else objects.get(self.path)
         self.reply(200 if body is not None else 404, body or b"", head=True)
 
     def do_GET(self):
