@@ -29,7 +29,7 @@ WARN    := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -MMD -MP -D_GNU_SOURCE -Isrc -Iinclude $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
-LIBS    := -ljansson -lcrypto -lzstd -llz4 -lexpat
+LIBS    := -ljansson -lcrypto -lzstd -llz4 -lexpat -lfuse3
 
 # The restorer blob: freestanding, position-independent, no libc.
 BLOB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Isrc -ffreestanding -fno-builtin \
@@ -43,9 +43,9 @@ BLOB_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -Isrc -ffreestanding -fno-bu
 VERSION := 0.1.0
 GIT_DESCRIBE ?= $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 FEATURES := store-http(libcurl, loaded when used) cuda(libcuda, loaded when used) lz4 zstd \
-	aes-256-gcm hmac-sha256 serve(libmicrohttpd, loaded when used)$(if $(filter 1,$(SANITIZE)), asan ubsan)
+	aes-256-gcm hmac-sha256 serve(libmicrohttpd, loaded when used) imagefs(libfuse3)$(if $(filter 1,$(SANITIZE)), asan ubsan)
 
-LAYERS  := base image gpu engine store runtime serve cli
+LAYERS  := base image gpu engine store imagefs runtime serve cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 BLOB_SRCS := $(wildcard src/engine/restorer/*.c)

@@ -20,6 +20,8 @@
 #                                gateway on a one-node cluster with a memstore OSD, which
 #                                checks every SigV4 signature and honours If-None-Match
 #                                (tests/store/rgw.sh; docs/store.md says why not a fake)
+#   libfuse3-dev fuse3           ImageFS: images served as a FUSE filesystem (fusermount3 to
+#                                unmount)
 # and only in CI (CI=true), for tests/integration/19-deb.sh:
 #   debhelper dpkg-dev           dpkg-buildpackage of debian/ (the package's build dependencies
 #                                are the ones above)
@@ -27,7 +29,7 @@ set -e
 PKGS="gcc make binutils libc6-dev libjansson-dev libcmocka-dev python3 python3-torch python3-numpy procps
 	libssl-dev libzstd-dev liblz4-dev libcurl4-openssl-dev libexpat1-dev nginx curl clang libclang-rt-14-dev
 	libmicrohttpd-dev"
-PKGS="$PKGS pkgconf radosgw ceph-mon ceph-osd ceph-common"
+PKGS="$PKGS pkgconf radosgw ceph-mon ceph-osd ceph-common libfuse3-dev fuse3"
 [ "${CI:-}" = true ] && PKGS="$PKGS debhelper dpkg-dev"
 missing=""
 for p in $PKGS; do

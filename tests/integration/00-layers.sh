@@ -13,9 +13,10 @@ allowed() {
 	gpu) echo "base image" ;;
 	engine) echo "base image gpu restorer" ;;
 	store) echo "base" ;;
-	runtime) echo "base image gpu engine store" ;;
-	serve) echo "base image gpu engine store runtime" ;;
-	cli) echo "base image gpu engine store runtime serve" ;;
+	imagefs) echo "base store" ;;
+	runtime) echo "base image gpu engine store imagefs" ;;
+	serve) echo "base image gpu engine store imagefs runtime" ;;
+	cli) echo "base image gpu engine store imagefs runtime serve" ;;
 	*) echo "?" ;;
 	esac
 }
