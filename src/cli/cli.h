@@ -5,11 +5,14 @@
 #ifndef THAW_CLI_CLI_H
 #define THAW_CLI_CLI_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "store/store.h"
 
 /* Exit statuses of every command (each --help says which it uses, under "Exit status"). */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -46,6 +49,33 @@ static inline bool cli_verify_wanted(bool flag)
 	return flag || (env && *env && strcmp(env, "0"));
 }
 
+/* A decimal option value: 0, or -EINVAL unless the whole string is a number. */
+static inline int cli_parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno || end == s || *end ? -EINVAL : 0;
+}
+
+/* --compress none|lz4|zstd[:LEVEL] */
+static inline int cli_parse_codec(const char *s, int *codec, int *level)
+{
+	if (!strcmp(s, "none"))
+		*codec = STORE_CODEC_NONE;
+	else if (!strcmp(s, "lz4"))
+		*codec = STORE_CODEC_LZ4;
+	else if (!strncmp(s, "zstd", 4) && (!s[4] || s[4] == ':')) {
+		*codec = STORE_CODEC_ZSTD;
+		*level = s[4] == ':' ? atoi(s + 5) : 3;
+		if (*level < 1 || *level > 19)
+			return -EINVAL;
+	} else
+		return -EINVAL;
+	return 0;
+}
+
 int cmd_dump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
@@ -54,5 +84,6 @@ int cmd_store(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_snapshots(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_image(int argc, char **argv);
 
 #endif

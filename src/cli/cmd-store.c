@@ -164,31 +164,6 @@ static int do_du(struct store *s)
 	return 0;
 }
 
-static int parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return errno || end == s || *end ? -EINVAL : 0;
-}
-
-static int parse_codec(const char *s, struct opts *o)
-{
-	if (!strcmp(s, "none"))
-		o->codec = STORE_CODEC_NONE;
-	else if (!strcmp(s, "lz4"))
-		o->codec = STORE_CODEC_LZ4;
-	else if (!strncmp(s, "zstd", 4)) {
-		o->codec = STORE_CODEC_ZSTD;
-		o->level = s[4] == ':' ? atoi(s + 5) : 3;
-		if (o->level < 1 || o->level > 19)
-			return -EINVAL;
-	} else
-		return -EINVAL;
-	return 0;
-}
-
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -220,32 +195,32 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'E': o->s3_endpoint = optarg; break;
 		case 'Y': o->s3_style = optarg; break;
 		case 'g':
-			if (parse_u64(optarg, &v) || v > INT32_MAX)
+			if (cli_parse_u64(optarg, &v) || v > INT32_MAX)
 				goto bad;
 			o->grace = (int64_t)v;
 			break;
 		case 'C':
-			if (parse_u64(optarg, &v) || v > (4u << 20))
+			if (cli_parse_u64(optarg, &v) || v > (4u << 20))
 				goto bad;
 			o->chunk = (size_t)v;
 			break;
 		case 'l':
-			if (parse_u64(optarg, &v))
+			if (cli_parse_u64(optarg, &v))
 				goto bad;
 			o->cache_limit = v;
 			break;
 		case 'r':
-			if (parse_u64(optarg, &v) || v > 20)
+			if (cli_parse_u64(optarg, &v) || v > 20)
 				goto bad;
 			o->retries = (unsigned)v;
 			break;
 		case 'o':
-			if (parse_u64(optarg, &v) || v > 3600000 || !v)
+			if (cli_parse_u64(optarg, &v) || v > 3600000 || !v)
 				goto bad;
 			o->timeout_ms = (unsigned)v;
 			break;
 		case 'z':
-			if (parse_codec(optarg, o))
+			if (cli_parse_codec(optarg, &o->codec, &o->level))
 				goto bad;
 			break;
 		case 'h': usage(stdout); return 1;

@@ -23,6 +23,7 @@ static const struct cli_command commands[] = {
 	{ "run", cmd_run, "run a program, snapshot it, restore it on later starts" },
 	{ "snapshots", cmd_snapshots, "list or remove the snapshots thaw run keeps" },
 	{ "serve", cmd_serve, "an HTTP gateway whose workers scale out by restore" },
+	{ "image", cmd_image, "program images: push, ls, inspect, rm, mount, umount, record" },
 };
 
 /* The text of thaw(1) too (scripts/man.sh): sections as "Name:" lines. */

@@ -135,6 +135,45 @@ int store_name_list(struct store *s, char ***ret, size_t *nr)
 	return 0;
 }
 
+int store_name_remove(struct store *s, const char *name)
+{
+	struct store_tier *t = store_origin(s);
+	char path[PATH_MAX];
+
+	if (!store_name_valid(name)) {
+		log_error("name '%.*s' is not valid", STORE_NAME_MAX, name);
+		return -EINVAL;
+	}
+	if (!store_tier_is_disk(t)) {
+		log_error("%s: thaw removes names only in a local store", t->label);
+		return -EOPNOTSUPP;
+	}
+	snprintf(path, sizeof(path), "%s/names/%s", store_disk_root(t), name);
+	if (unlink(path) < 0) {
+		if (errno == ENOENT) {
+			log_error("name %s: not in %s", name, t->label);
+			return -ENOENT;
+		}
+		return log_errno("%s: remove %s", t->label, path);
+	}
+	return 0;
+}
+
+int store_write_lock(struct store *s)
+{
+	struct store_tier *disk = store_disk_tier(s);
+
+	return disk ? store_disk_lock(disk, false) : 0;
+}
+
+void store_write_unlock(struct store *s)
+{
+	struct store_tier *disk = store_disk_tier(s);
+
+	if (disk)
+		store_disk_unlock(disk);
+}
+
 static void free_names(char **v, size_t n)
 {
 	while (n)

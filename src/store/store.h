@@ -134,6 +134,16 @@ int store_name_get(struct store *store, const char *name, struct store_digest *r
 int store_name_list(struct store *store, char ***ret, size_t *nr)
 	__attribute__((warn_unused_result));
 
+/* Removes a name from a local store (its objects stay until gc). */
+int store_name_remove(struct store *s, const char *name) __attribute__((warn_unused_result));
+/*
+ * A writer holds this (shared) from its first chunk to the name that commits
+ * them, so that gc (which holds it exclusively) never sweeps what it writes;
+ * nothing to hold without a local disk tier.
+ */
+int store_write_lock(struct store *s) __attribute__((warn_unused_result));
+void store_write_unlock(struct store *s);
+
 /* A whole snapshot directory in and out (out: tmp dir + rename, 0700/0600). */
 int store_put_dir(struct store *store, const char *dir, const char *name,
 		  struct store_digest *ret) __attribute__((warn_unused_result));
