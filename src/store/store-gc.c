@@ -334,7 +334,10 @@ static int sweep_one(const char *id, const char *path, void *arg)
 	struct sweep *sw = arg;
 	struct stat st;
 
-	if (idset_has(sw->marked, id) || stat(path, &st) < 0 || st.st_mtime > sw->cutoff)
+	if (stat(path, &st) < 0)
+		return 0;
+	progress_add((uint64_t)st.st_size); /* looked at: kept or removed */
+	if (idset_has(sw->marked, id) || st.st_mtime > sw->cutoff)
 		return 0;
 	if (unlink(path) == 0) {
 		sw->removed++;
@@ -415,10 +418,12 @@ int store_gc(struct store *s, int64_t grace, uint64_t *removed, uint64_t *freed)
 		goto out;
 	sw.cutoff = time(NULL) - (time_t)grace;
 	sw.marked = &chunks;
+	progress_begin("gc", 0); /* the bytes of the objects looked at; how many is not known */
 	rc = store_disk_scan(t, STORE_OBJ_CHUNK, sweep_one, &sw);
 	sw.marked = &manifests;
 	if (!rc)
 		rc = store_disk_scan(t, STORE_OBJ_MANIFEST, sweep_one, &sw);
+	progress_end();
 	sweep_tmp(store_disk_root(t), sw.cutoff);
 	/* the staging directories of dumps that were killed: whatever their age */
 	sweep_locked_dirs(store_disk_root(t), STAGING_PREFIX, 2);

@@ -67,6 +67,11 @@ grep -aqE "thaw store: verify [0-9.]+ [KMG]?i?B of" "$TMP/verify.tty" || fail "v
 on_tty "$TMP/push.tty" "$THAW store --store $TMP/store push big --to $TMP/other" ||
 	fail "store push: $(cat -v "$TMP/push.tty")"
 grep -aqE "thaw store: copy [0-9.]+ [KMG]?i?B of" "$TMP/push.tty" || fail "push: $(cat -v "$TMP/push.tty")"
+# gc: the bytes it looked at (how many there are is not known beforehand)
+"$THAW" --json-events "$TMP/gc.json" store --store "$TMP/store" gc </dev/null >/dev/null 2>&1 ||
+	fail "store gc"
+grep -q '"event":"progress_done".*"operation":"gc"' "$TMP/gc.json" &&
+	! grep -q '"bytes_done":0,' "$TMP/gc.json" || fail "gc events: $(cat "$TMP/gc.json")"
 on_tty "$TMP/quiet.tty" "$THAW -q store --store $TMP/store verify big" || fail "store -q verify"
 ! grep -aq "thaw store: verify" "$TMP/quiet.tty" || fail "progress with -q: $(cat -v "$TMP/quiet.tty")"
 
