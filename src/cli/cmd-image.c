@@ -56,7 +56,10 @@ static void usage(FILE *out)
 		"  --threads N         FUSE worker threads at most (16)\n"
 		"  --no-prefetch       do not prefetch the recorded start\n"
 		"  --foreground        mount: serve in this process until unmounted\n"
-		"  --record FILE       mount: write the chunk numbers reads first wanted to FILE\n");
+		"  --record FILE       mount: write the chunk numbers reads first wanted to FILE\n"
+		"\n"
+		"Exit status:\n"
+		"  0 done; 1 failed (record: CMD did not exit 0); 2 usage error.\n");
 }
 
 struct opts {
