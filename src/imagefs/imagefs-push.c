@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/progress.h"
 #include "imagefs/imagefs-internal.h"
 #include "imagefs/imagefs.h"
 
@@ -756,6 +757,7 @@ int imagefs_push(struct store *s, const char *root, const char *name,
 	rc = store_write_lock(s);
 	if (rc)
 		return rc;
+	progress_begin("push", 0); /* the bytes stored as the walk finds them; no total */
 	rc = walk(&b, root);
 	if (!rc)
 		rc = build_index(&b, &ix);
@@ -797,6 +799,7 @@ int imagefs_push(struct store *s, const char *root, const char *name,
 	if (!rc && ret_id)
 		*ret_id = back->id;
 out:
+	progress_end();
 	store_write_unlock(s);
 	imagefs_index_free(back);
 	free(ix.extents);

@@ -2,7 +2,8 @@
 # 16-progress.sh - progress of long operations (base/progress.h): one line on
 # stderr rewritten in place when stderr is a terminal (script(1) gives thaw a
 # pseudo-terminal), none on a pipe or with -q; the same figures as JSON lines
-# with --json-events, for dump, put, get, verify, push and restore.
+# with --json-events, for dump, put, get, verify, push (copy), gc, image push and
+# restore.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 PY=/usr/bin/python3
@@ -72,6 +73,17 @@ grep -aqE "thaw store: copy [0-9.]+ [KMG]?i?B of" "$TMP/push.tty" || fail "push:
 	fail "store gc"
 grep -q '"event":"progress_done".*"operation":"gc"' "$TMP/gc.json" &&
 	! grep -q '"bytes_done":0,' "$TMP/gc.json" || fail "gc events: $(cat "$TMP/gc.json")"
+# image push: the bytes it stores as it walks the tree
+mkdir "$TMP/tree"
+head -c 3000000 /dev/urandom >"$TMP/tree/f"
+"$THAW" --json-events "$TMP/push.json" image push "$TMP/tree" --name t --store "$TMP/images" \
+	</dev/null >/dev/null 2>"$TMP/push.err" || fail "image push: $(cat "$TMP/push.err")"
+$PY - "$TMP/push.json" <<'PYEOF' || fail "image push events: $(cat "$TMP/push.json")"
+import json, sys
+last = [json.loads(l) for l in open(sys.argv[1])][-1]
+assert last["event"] == "progress_done" and last["operation"] == "push", last
+assert last["bytes_done"] >= 3000000, last
+PYEOF
 on_tty "$TMP/quiet.tty" "$THAW -q store --store $TMP/store verify big" || fail "store -q verify"
 ! grep -aq "thaw store: verify" "$TMP/quiet.tty" || fail "progress with -q: $(cat -v "$TMP/quiet.tty")"
 
