@@ -14,6 +14,7 @@ int log_max_level = LOG_INFO;
 static int log_fd = STDERR_FILENO;
 static const char *log_command;
 static int log_colour;
+static void (*log_before)(int fd);
 
 static const char *const level_names[] = { "error", "warning", "info", "debug", "trace" };
 static const char *const level_colours[] = { "\033[1;31m", "\033[1;33m", "", "", "" };
@@ -26,6 +27,11 @@ void log_set_command(const char *command)
 void log_set_colour(int on)
 {
 	log_colour = on;
+}
+
+void log_set_before(void (*fn)(int fd))
+{
+	log_before = fn;
 }
 
 void log_set_level(int level)
@@ -63,6 +69,8 @@ void log_msg(int level, const char *tag, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
+	if (log_before)
+		log_before(log_fd);
 	if (write(log_fd, line, (size_t)n) < 0)
 		n = 0;
 	errno = saved;

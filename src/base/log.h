@@ -29,6 +29,11 @@ void log_set_level(int level);
 void log_set_command(const char *command);
 /* Colour the level word (red error, yellow warning); the CLI decides when. */
 void log_set_colour(int on);
+/*
+ * Called before each message is written to fd: the CLI wipes its progress
+ * line there, so that a message never lands at the end of it.
+ */
+void log_set_before(void (*fn)(int fd));
 /* Where messages go (default stderr); the restore helper keeps its own copy. */
 void log_set_fd(int fd);
 int log_get_fd(void);

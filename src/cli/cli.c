@@ -95,6 +95,16 @@ static void progress_text(const struct progress *p, char *line, size_t size)
 	}
 }
 
+static int tty_shown; /* atomic: the progress line is on the terminal */
+
+/* Before a log message on stderr: the progress line goes, the next update draws it again. */
+static void tty_wipe(int fd)
+{
+	if (fd == STDERR_FILENO && __atomic_exchange_n(&tty_shown, 0, __ATOMIC_ACQ_REL) &&
+	    write(STDERR_FILENO, "\r\033[K", 4) < 0)
+		return;
+}
+
 /* One line on the terminal, rewritten in place; wiped at the end. */
 static void tty_sink(void *arg, const struct progress *p)
 {
@@ -102,6 +112,7 @@ static void tty_sink(void *arg, const struct progress *p)
 	int n;
 
 	(void)arg;
+	__atomic_store_n(&tty_shown, !p->done, __ATOMIC_RELEASE);
 	if (p->done) {
 		n = snprintf(line, sizeof(line), "\r\033[K");
 	} else {
@@ -173,8 +184,10 @@ void cli_begin(const char *name)
 	log_set_colour(cli_colour(STDERR_FILENO));
 	t0_ms = now_ms();
 	/* a line rewritten in place needs a terminal that can ("dumb" cannot) */
-	if (log_max_level >= LOG_INFO && isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb")))
+	if (log_max_level >= LOG_INFO && isatty(STDERR_FILENO) && !(term && !strcmp(term, "dumb"))) {
 		progress_add_sink(tty_sink, NULL);
+		log_set_before(tty_wipe);
+	}
 }
 
 static void verror(const char *fmt, va_list ap)

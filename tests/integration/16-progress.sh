@@ -27,12 +27,17 @@ on_tty() {
 }
 
 # a dump on a terminal: "thaw dump: N MiB of M MiB (P%), R/s, T left", wiped at the end
-on_tty "$TMP/dump.tty" "$THAW --json-events $TMP/dump.json dump --pid $big --dir $TMP/snap" ||
+# (-v: debug lines come while the line is up; each must start a line of its own)
+on_tty "$TMP/dump.tty" "$THAW -v --json-events $TMP/dump.json dump --pid $big --dir $TMP/snap" ||
 	fail "thaw dump on a terminal: $(tr '\r' '\n' <"$TMP/dump.tty" | tail -n 5)"
 wait_gone "$big" 5 || fail "pid $big runs on after thaw dump"
 grep -aqE "thaw dump: [0-9.]+ [KMG]?i?B of [0-9.]+ MiB \([0-9]+%\), [0-9.]+ [KMG]?i?B/s" \
 	"$TMP/dump.tty" || fail "no progress line on the terminal: $(cat -v "$TMP/dump.tty" | head -c 600)"
 grep -aqF "$wipe" "$TMP/dump.tty" || fail "the progress line was not wiped"
+grep -aq "thaw dump: debug:" "$TMP/dump.tty" || fail "no debug lines with -v"
+! tr '\r' '\n' <"$TMP/dump.tty" | grep -aq "thaw dump:.*thaw dump:" ||
+	fail "a message was written after the progress line: $(tr '\r' '\n' <"$TMP/dump.tty" |
+		grep -a "thaw dump:.*thaw dump:" | cat -v | head -n 2)"
 # JSON: a progress event at once, one at the end with every byte
 grep -q '"event":"progress"' "$TMP/dump.json" || fail "no progress event: $(head -n 3 "$TMP/dump.json")"
 $PY - "$TMP/dump.json" <<'PYEOF' || fail "progress events: $(tail -n 3 "$TMP/dump.json")"
