@@ -35,6 +35,14 @@ ls "$TMP/man" | grep -c '\.1$' | grep -qx "$(($(wc -w <<<"$cmds") + 1))" ||
 grep -q '^ENVIRONMENT' "$TMP/thaw.txt" && grep -qE 'THAW_STORE\s' "$TMP/thaw.txt" ||
 	fail "thaw(1) does not document THAW_STORE under ENVIRONMENT"
 grep -q 'thaw-dump(1)' "$TMP/thaw.txt" || fail "thaw(1) does not refer to thaw-dump(1)"
+# every variable thaw reads is in thaw(1) ENVIRONMENT, but those only thaw's own
+# tests and its SDKs' protocol set
+for v in $(grep -rhoE 'getenv\("[A-Z_0-9]+"\)' "$ROOT/src" | sed 's/getenv("\(.*\)")/\1/' | sort -u); do
+	case $v in
+	THAW_FAULT | THAW_S3_MAX_KEYS | THAW_CONTROL_FD | HOME | PATH | TERM | PYTHONPATH) continue ;;
+	esac
+	grep -qw "$v" "$TMP/thaw.txt" || fail "thaw(1) ENVIRONMENT does not name $v, which src/ reads"
+done
 
 # completion: ask it as bash would, with thaw on PATH
 complete_words() {
