@@ -9,7 +9,8 @@
  * writers refresh the mtime of every chunk they find already stored, so a
  * chunk a concurrent writer is about to reference is either fresh or marked.
  * If any name's manifest cannot be read, gc stops before sweeping anything:
- * an unreadable manifest would otherwise look like garbage.
+ * an unreadable manifest would otherwise look like garbage.  On S3 the same
+ * marks are followed by a sweep of the bucket's listing (gc_remote()).
  */
 #define LOG_TAG "store"
 
@@ -399,6 +400,104 @@ static void sweep_tmp(const char *root, time_t cutoff)
 	closedir(dp);
 }
 
+#define REMOTE_SWEEP_BATCH 256 /* DELETEs sent at once */
+
+struct remote_sweep {
+	struct store_tier *t;
+	int kind;
+	struct idset *marked;
+	int64_t cutoff;
+	char (*ids)[STORE_ID_MAX];
+	uint64_t sizes[REMOTE_SWEEP_BATCH];
+	size_t n;
+	uint64_t removed, freed;
+	int rc;
+};
+
+static void remote_flush(struct remote_sweep *rs)
+{
+	int rcs[REMOTE_SWEEP_BATCH];
+	size_t i;
+
+	if (!rs->n)
+		return;
+	rs->t->ops->remove_many(rs->t, rs->kind, rs->n, rs->ids, rcs);
+	for (i = 0; i < rs->n; i++) {
+		if (rcs[i]) {
+			if (!rs->rc)
+				rs->rc = rcs[i];
+			continue;
+		}
+		rs->removed++;
+		rs->freed += rs->sizes[i];
+	}
+	rs->n = 0;
+}
+
+static int remote_one(const char *id, int64_t modified, uint64_t size, void *arg)
+{
+	struct remote_sweep *rs = arg;
+
+	/* an object of unknown age is kept: it may be a writer's */
+	if (idset_has(rs->marked, id) || modified < 0 || modified > rs->cutoff)
+		return 0;
+	snprintf(rs->ids[rs->n], STORE_ID_MAX, "%s", id);
+	rs->sizes[rs->n++] = size;
+	if (rs->n == REMOTE_SWEEP_BATCH)
+		remote_flush(rs);
+	return 0;
+}
+
+/*
+ * gc of a remote (S3) tier: the same marks; the sweep lists chunks/ and
+ * manifests/ (ListObjectsV2) and deletes what no name reaches and was last
+ * modified before the grace period.  No lock: a writer that finds an object
+ * older than S3_REFRESH_AGE copies it onto itself first, so a grace of at
+ * least twice that leaves any writer that long to name what it reuses.
+ */
+static int gc_remote(struct store *s, struct store_tier *t, int64_t grace, uint64_t *removed,
+		     uint64_t *freed)
+{
+	struct idset chunks = { 0 }, manifests = { 0 };
+	struct remote_sweep rs = { .t = t };
+	int rc;
+
+	if (grace < 2 * store_s3_refresh_age()) {
+		log_error("gc of %s: --grace must be at least %lld s (twice the age at which "
+			  "writers refresh what they reuse)",
+			  t->label, 2 * (long long)store_s3_refresh_age());
+		return -EINVAL;
+	}
+	rs.ids = calloc(REMOTE_SWEEP_BATCH, sizeof(*rs.ids));
+	if (!rs.ids)
+		return -ENOMEM;
+	rc = mark(s, &chunks, &manifests);
+	rs.cutoff = (int64_t)time(NULL) - grace;
+	if (!rc) {
+		rs.kind = STORE_OBJ_CHUNK;
+		rs.marked = &chunks;
+		rc = t->ops->scan(t, STORE_OBJ_CHUNK, remote_one, &rs);
+		remote_flush(&rs);
+	}
+	if (!rc && !rs.rc) {
+		rs.kind = STORE_OBJ_MANIFEST;
+		rs.marked = &manifests;
+		rc = t->ops->scan(t, STORE_OBJ_MANIFEST, remote_one, &rs);
+		remote_flush(&rs);
+	}
+	if (!rc && rs.rc) {
+		log_error("gc of %s: could not delete every object: %s", t->label,
+			  strerror(-rs.rc));
+		rc = rs.rc;
+	}
+	*removed = rs.removed;
+	*freed = rs.freed;
+	free(rs.ids);
+	free(chunks.v);
+	free(manifests.v);
+	return rc;
+}
+
 int store_gc(struct store *s, int64_t grace, uint64_t *removed, uint64_t *freed)
 {
 	struct store_tier *t = store_origin(s);
@@ -406,8 +505,10 @@ int store_gc(struct store *s, int64_t grace, uint64_t *removed, uint64_t *freed)
 	struct sweep sw = { 0 };
 	int rc;
 
+	if (t->sweepable)
+		return gc_remote(s, t, grace, removed, freed);
 	if (!store_tier_is_disk(t)) {
-		log_error("gc works on a local store, not on %s", t->label);
+		log_error("gc works on a local store or S3, not on %s", t->label);
 		return -EOPNOTSUPP;
 	}
 	rc = store_disk_lock(t, true);

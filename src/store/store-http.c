@@ -66,6 +66,9 @@ struct http_req {
 	struct store_buf *out;
 	size_t max;
 	bool too_big, want_errbody;
+	bool keep_body; /* S3 CopyObject: a 200 may still carry an <Error> */
+	struct curl_slist *hdrs; /* this request's own headers (owned), or NULL */
+	int64_t mtime; /* HEAD on S3: Last-Modified, seconds; -1 unknown */
 	int rc;
 	unsigned attempts;
 	uint64_t not_before;
@@ -94,7 +97,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
 	long status = 0;
 
 	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
-	if (status && (status < 200 || status >= 300)) {
+	if (status && (status < 200 || status >= 300 || r->keep_body)) {
 		/* S3's error documents say why; kept, bounded, to be read in finish() */
 		if (r->want_errbody && r->errbody.len + n <= S3_ERROR_BODY_MAX &&
 		    !store_buf_reserve(&r->errbody, r->errbody.len + n)) {
@@ -154,7 +157,8 @@ static int start(struct http_tier *ht, struct http_req *r)
 	curl_easy_setopt(h, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->err);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->cond ? ht->headers_cond : ht->headers);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER,
+			 r->hdrs ? r->hdrs : r->cond ? ht->headers_cond : ht->headers);
 	if (ht->s3)
 		store_s3_sign(ht->s3, h);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(ht->timeout_ms < 10000 ? ht->timeout_ms : 10000));
@@ -165,6 +169,7 @@ static int start(struct http_tier *ht, struct http_req *r)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	if (r->method == HTTP_HEAD) {
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
 	} else if (r->method == HTTP_DELETE) {
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE");
 	} else if (r->method == HTTP_PUT) {
@@ -220,19 +225,29 @@ static bool s3_status(struct http_tier *ht, struct http_req *r, long status)
 /* Decides what a finished transfer means; true when it should be tried again. */
 static bool finish(struct http_tier *ht, struct http_req *r, CURLcode cc)
 {
+	curl_off_t ft = -1;
 	long status = 0;
 
 	curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &status);
+	if (r->method == HTTP_HEAD && curl_easy_getinfo(r->h, CURLINFO_FILETIME_T, &ft) == CURLE_OK)
+		r->mtime = ft;
 	curl_multi_remove_handle(ht->multi, r->h);
 	curl_easy_cleanup(r->h);
 	r->h = NULL;
 	r->attempts++;
 	if (cc == CURLE_OK) {
-		if (status >= 200 && status < 300) {
+		char code[64] = "";
+
+		if (r->keep_body && status >= 200 && status < 300 && r->errbody.len)
+			store_s3_error_code(r->errbody.data, r->errbody.len, code, sizeof(code));
+		if (status >= 200 && status < 300 && !code[0]) {
 			r->rc = 0;
 			return false;
 		}
-		if (ht->s3 && s3_status(ht, r, status))
+		if (code[0]) {
+			log_debug("%s: HTTP %ld with error %s", r->url, status, code);
+			status = 500; /* S3 says a copy may fail after its 200: as a 5xx */
+		} else if (ht->s3 && s3_status(ht, r, status))
 			return false;
 		if (status == 404) {
 			r->rc = -ENOENT;
@@ -330,8 +345,11 @@ static void run(struct http_tier *ht, struct http_req *reqs, size_t n)
 		else if (done < n && nretry)
 			nanosleep(&(struct timespec){ .tv_nsec = (long)wait * 1000000 }, NULL);
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		store_buf_release(&reqs[i].errbody);
+		curl_slist_free_all(reqs[i].hdrs);
+		reqs[i].hdrs = NULL;
+	}
 	free(retry);
 }
 
@@ -433,6 +451,67 @@ static void set_bad(const struct http_tier *ht, const char *id, bool is)
 	pthread_mutex_unlock(&bad.lock);
 }
 
+/*
+ * gc's grace period counts from an object's Last-Modified; the disk tier's
+ * has() touches a chunk a writer is about to reuse, and on S3 the same is a
+ * copy of the object onto itself (no bytes travel).  Objects found present
+ * and older than S3_REFRESH_AGE are refreshed; a chunk whose copy fails is
+ * reported absent, so that the writer puts it again (unconditionally, over
+ * its old self: the "bad" list), a manifest's failure is the has's error.
+ */
+static void s3_refresh(struct http_tier *ht, int kind, size_t n, char (*ids)[STORE_ID_MAX],
+		       struct http_req *heads, int *rcs)
+{
+	struct http_req *reqs = calloc(n ? n : 1, sizeof(*reqs));
+	size_t *which = calloc(n ? n : 1, sizeof(*which)), m = 0, i;
+	int64_t now = (int64_t)time(NULL), age = store_s3_refresh_age();
+	char src[1200], hdr[1300];
+	const struct curl_slist *l;
+
+	for (i = 0; reqs && which && i < n; i++) {
+		struct http_req *r = &reqs[m];
+
+		if (rcs[i] != 1 || heads[i].mtime < 0 || now - heads[i].mtime < age)
+			continue;
+		r->method = HTTP_PUT;
+		r->keep_body = true;
+		obj_url(ht, kind, ids[i], r->url, sizeof(r->url));
+		snprintf(src, sizeof(src), "/%s/%s%s/%s", ht->s3->bucket, ht->s3->prefix,
+			 kind == STORE_OBJ_CHUNK ? "chunks" : "manifests", ids[i]);
+		snprintf(hdr, sizeof(hdr), "x-amz-copy-source: %s", src);
+		for (l = ht->headers; l; l = l->next)
+			r->hdrs = curl_slist_append(r->hdrs, l->data);
+		r->hdrs = curl_slist_append(r->hdrs, hdr);
+		r->hdrs = curl_slist_append(r->hdrs, "x-amz-metadata-directive: REPLACE");
+		which[m++] = i;
+	}
+	if (!reqs || !which) {
+		for (i = 0; i < n; i++)
+			if (rcs[i] == 1 && heads[i].mtime >= 0 && now - heads[i].mtime >= age)
+				rcs[i] = -ENOMEM;
+		goto out;
+	}
+	if (m)
+		log_debug("%s: refreshing %zu objects older than %lld s", ht->t.label, m,
+			  (long long)age);
+	run(ht, reqs, m);
+	for (i = 0; i < m; i++) {
+		size_t k = which[i];
+
+		if (!reqs[i].rc)
+			continue;
+		if (kind == STORE_OBJ_CHUNK) {
+			set_bad(ht, ids[k], true);
+			rcs[k] = 0;
+		} else {
+			rcs[k] = reqs[i].rc;
+		}
+	}
+out:
+	free(reqs);
+	free(which);
+}
+
 static void http_has_many(struct store_tier *t, int kind, size_t n, char (*ids)[STORE_ID_MAX],
 			  int *rcs)
 {
@@ -446,6 +525,7 @@ static void http_has_many(struct store_tier *t, int kind, size_t n, char (*ids)[
 	}
 	for (i = 0; i < n; i++) {
 		reqs[i].method = HTTP_HEAD;
+		reqs[i].mtime = -1;
 		obj_url(H(t), kind, ids[i], reqs[i].url, sizeof(reqs[i].url));
 	}
 	run(H(t), reqs, n);
@@ -454,6 +534,8 @@ static void http_has_many(struct store_tier *t, int kind, size_t n, char (*ids)[
 		if (rcs[i] == 1 && kind == STORE_OBJ_CHUNK && is_bad(H(t), ids[i]))
 			rcs[i] = 0; /* there, but bad: to be put again */
 	}
+	if (H(t)->s3)
+		s3_refresh(H(t), kind, n, ids, reqs, rcs);
 	free(reqs);
 }
 
@@ -562,7 +644,7 @@ static int http_name_set(struct store_tier *t, const char *name, const void *dat
  * values encoded), which libcurl signs as it stands.
  */
 static int s3_list(struct http_tier *ht, const char *sub,
-		   int (*fn)(const char *rest, int64_t modified, void *arg), void *arg)
+		   int (*fn)(const char *rest, int64_t modified, uint64_t size, void *arg), void *arg)
 {
 	struct s3_list_page *pg = malloc(sizeof(*pg));
 	struct store_buf body = { 0 };
@@ -610,7 +692,7 @@ static int s3_list(struct http_tier *ht, const char *sub,
 		for (i = 0; i < pg->nr && !rc; i++) {
 			if (strncmp(pg->v[i].key, full, plen))
 				continue; /* not under the prefix asked for: ignored */
-			rc = fn(pg->v[i].key + plen, pg->v[i].modified, arg);
+			rc = fn(pg->v[i].key + plen, pg->v[i].modified, pg->v[i].size, arg);
 		}
 		if (rc || !pg->truncated)
 			break;
@@ -626,12 +708,13 @@ struct name_vec {
 	size_t n;
 };
 
-static int add_name(const char *rest, int64_t modified, void *arg)
+static int add_name(const char *rest, int64_t modified, uint64_t size, void *arg)
 {
 	struct name_vec *nv = arg;
 	char **v;
 
 	(void)modified;
+	(void)size;
 	if (!store_name_valid(rest))
 		return 0; /* not one of ours */
 	v = realloc(nv->v, (nv->n + 1) * sizeof(*v));
@@ -642,6 +725,53 @@ static int add_name(const char *rest, int64_t modified, void *arg)
 		return -ENOMEM;
 	nv->n++;
 	return 0;
+}
+
+struct scan_arg {
+	int (*fn)(const char *id, int64_t modified, uint64_t size, void *arg);
+	void *arg;
+};
+
+static int scan_one(const char *rest, int64_t modified, uint64_t size, void *arg)
+{
+	struct scan_arg *sa = arg;
+	struct store_digest d;
+
+	if (store_digest_parse(rest, &d))
+		return 0; /* not an object of ours: never touched */
+	return sa->fn(rest, modified, size, sa->arg);
+}
+
+static int http_scan(struct store_tier *t, int kind,
+		     int (*fn)(const char *id, int64_t modified, uint64_t size, void *arg), void *arg)
+{
+	struct scan_arg sa = { fn, arg };
+
+	if (!H(t)->s3)
+		return -EOPNOTSUPP;
+	return s3_list(H(t), kind == STORE_OBJ_CHUNK ? "chunks/" : "manifests/", scan_one, &sa);
+}
+
+static void http_remove_many(struct store_tier *t, int kind, size_t n,
+			     char (*ids)[STORE_ID_MAX], int *rcs)
+{
+	struct http_req *reqs = calloc(n ? n : 1, sizeof(*reqs));
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!reqs) {
+			rcs[i] = -ENOMEM;
+			continue;
+		}
+		reqs[i].method = HTTP_DELETE;
+		obj_url(H(t), kind, ids[i], reqs[i].url, sizeof(reqs[i].url));
+	}
+	if (!reqs)
+		return;
+	run(H(t), reqs, n);
+	for (i = 0; i < n; i++)
+		rcs[i] = reqs[i].rc == -ENOENT ? 0 : reqs[i].rc;
+	free(reqs);
 }
 
 static int http_names(struct store_tier *t, char ***ret, size_t *nr)
@@ -688,6 +818,8 @@ static const struct store_tier_ops http_ops = {
 	.has_many = http_has_many,
 	.put_many = http_put_many,
 	.names = http_names,
+	.scan = http_scan,
+	.remove_many = http_remove_many,
 	.free = http_free,
 };
 
@@ -722,6 +854,7 @@ struct store_tier *store_http_open(const struct store_config *cfg)
 			return NULL;
 		}
 		snprintf(ht->t.label, sizeof(ht->t.label), "s3 %.240s", cfg->url);
+		ht->t.sweepable = true;
 	} else {
 		snprintf(ht->base, sizeof(ht->base), "%s", cfg->url);
 		while (len > 0 && ht->base[len - 1] == '/')

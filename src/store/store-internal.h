@@ -53,6 +53,11 @@ struct store_tier_ops {
 			 const struct store_buf *datas, int *rcs);
 	/* optional: the names it holds (valid ones only), unsorted */
 	int (*names)(struct store_tier *t, char ***ret, size_t *nr);
+	/* optional, a remote tier's gc: every object of kind with its age and size; removal */
+	int (*scan)(struct store_tier *t, int kind,
+		    int (*fn)(const char *id, int64_t modified, uint64_t size, void *arg), void *arg);
+	void (*remove_many)(struct store_tier *t, int kind, size_t n, char (*ids)[STORE_ID_MAX],
+			    int *rcs);
 	void (*free)(struct store_tier *t);
 };
 
@@ -66,6 +71,7 @@ struct store_tier {
 	 * (or GCM tag), not the digest.  A remote tier's copies are rehashed.
 	 */
 	bool local;
+	bool sweepable; /* a remote tier whose scan and remove_many work (S3): gc_remote() */
 };
 
 struct store_tier *store_disk_open(const char *dir, uint64_t limit);
@@ -92,10 +98,19 @@ struct store_s3 {
 int store_s3_config(const struct store_config *cfg, struct store_s3 *s3, char *base,
 		    size_t cap);
 #define S3_LIST_PAGE_MAX 1000 /* keys in one ListObjectsV2 answer (max-keys) */
+/*
+ * A writer that finds an object older than this has S3 copy it onto itself
+ * (its age starts again), so gc's grace period, at least twice this, covers
+ * a writer for this long between finding an object and naming what uses it.
+ */
+#define S3_REFRESH_AGE 1800
+/* S3_REFRESH_AGE, or $THAW_S3_REFRESH_AGE (seconds, for the tests) */
+int64_t store_s3_refresh_age(void);
 #define S3_XML_MAX (4u << 20) /* bytes of one XML answer */
 struct s3_list_entry {
 	char key[1025];
 	int64_t modified; /* seconds since the epoch; -1 unknown */
+	uint64_t size; /* as the server says: for the figures gc prints */
 };
 struct s3_list_page {
 	size_t nr;

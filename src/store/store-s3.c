@@ -283,6 +283,7 @@ struct xml_state {
 	/* the <Contents> being read */
 	char key[XML_TEXT_MAX + 1];
 	char modified[64];
+	uint64_t size;
 };
 
 static void xml_fail(struct xml_state *x)
@@ -307,6 +308,7 @@ static void on_start(void *arg, const XML_Char *name, const XML_Char **attrs)
 	if (x->depth == 2 && !strcmp(local, "Contents")) {
 		x->key[0] = 0;
 		x->modified[0] = 0;
+		x->size = 0;
 	}
 }
 
@@ -362,6 +364,7 @@ static void on_end(void *arg, const XML_Char *name)
 
 				snprintf(e->key, sizeof(e->key), "%s", x->key);
 				e->modified = parse_time(x->modified);
+				e->size = x->size;
 			}
 		}
 	}
@@ -373,6 +376,11 @@ static void on_end(void *arg, const XML_Char *name)
 				memcpy(x->key, x->text, x->text_len + 1);
 		} else if (!strcmp(el, "LastModified") && !x->too_long) {
 			snprintf(x->modified, sizeof(x->modified), "%.60s", x->text);
+		} else if (!strcmp(el, "Size") && !x->too_long) {
+			char *end;
+			unsigned long long v = strtoull(x->text, &end, 10);
+
+			x->size = *end || x->text[0] == '-' ? 0 : v; /* only counted, never trusted */
 		}
 	}
 	x->depth--;
@@ -494,4 +502,16 @@ void store_s3_sign(const struct store_s3 *s3, void *h)
 	curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s3->sigv4);
 	curl_easy_setopt(h, CURLOPT_USERNAME, s3->key_id);
 	curl_easy_setopt(h, CURLOPT_PASSWORD, s3->secret);
+}
+
+int64_t store_s3_refresh_age(void)
+{
+	const char *e = getenv("THAW_S3_REFRESH_AGE");
+	char *end;
+	long long v;
+
+	if (!e || !*e)
+		return S3_REFRESH_AGE;
+	v = strtoll(e, &end, 10);
+	return *end || v < 0 || v > S3_REFRESH_AGE ? S3_REFRESH_AGE : (int64_t)v;
 }

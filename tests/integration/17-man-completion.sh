@@ -39,7 +39,7 @@ grep -q 'thaw-dump(1)' "$TMP/thaw.txt" || fail "thaw(1) does not refer to thaw-d
 # tests and its SDKs' protocol set
 for v in $(grep -rhoE 'getenv\("[A-Z_0-9]+"\)' "$ROOT/src" | sed 's/getenv("\(.*\)")/\1/' | sort -u); do
 	case $v in
-	THAW_FAULT | THAW_S3_MAX_KEYS | THAW_CONTROL_FD | HOME | PATH | TERM | PYTHONPATH) continue ;;
+	THAW_FAULT | THAW_S3_MAX_KEYS | THAW_S3_REFRESH_AGE | THAW_CONTROL_FD | HOME | PATH | TERM | PYTHONPATH) continue ;;
 	esac
 	grep -qw "$v" "$TMP/thaw.txt" || fail "thaw(1) ENVIRONMENT does not name $v, which src/ reads"
 done

@@ -87,6 +87,30 @@ grep -q "chunk $id .*s3 $U" "$TMP/st.log" || fail "the bad copy was not blamed o
 s3curl -o /dev/null -T "$c" "$S3_ENDPOINT/thaw/snaps/v1/chunks/$id" # repaired
 st_ok --store $U "${E[@]}" --cache "$TMP/c6" get a --dir "$TMP/a.good"
 
+# gc: what no name reaches goes once older than the grace period, the rest
+# stays whole; a grace shorter than twice the refresh age is refused.
+# THAW_S3_REFRESH_AGE=0 (writers refresh whatever they reuse) lets the test
+# use --grace 0
+mksnap "$TMP/e" e --shared 0 --unique 2
+st_ok --store $U "${E[@]}" --cache "$TMP/c10" put "$TMP/e" --name e
+s3curl -o /dev/null -X DELETE "$S3_ENDPOINT/thaw/snaps/v1/names/e"
+st_fails "grace must be at least 3600 s" --store $U "${E[@]}" --cache "$TMP/c10" gc --grace 60
+st_ok --store $U "${E[@]}" --cache "$TMP/c10" gc
+grep -q "removed 0 objects" "$TMP/st.log" || fail "gc removed young objects: $(cat "$TMP/st.log")"
+before=$(s3curl "$S3_ENDPOINT/thaw/?list-type=2&prefix=snaps%2Fv1%2Fchunks%2F" | grep -o '<Key>' | wc -l)
+THAW_S3_REFRESH_AGE=0 st_ok --store $U "${E[@]}" --cache "$TMP/c10" gc --grace 0
+grep -qE "removed [1-9][0-9]* objects" "$TMP/st.log" || fail "gc removed nothing: $(cat "$TMP/st.log")"
+after=$(s3curl "$S3_ENDPOINT/thaw/?list-type=2&prefix=snaps%2Fv1%2Fchunks%2F" | grep -o '<Key>' | wc -l)
+[ "$after" -lt "$before" ] || fail "gc left every chunk ($before before, $after after)"
+st_ok --store $U "${E[@]}" --cache "$TMP/c11" verify
+# a writer reusing old objects refreshes them (a copy onto themselves), so gc spares them
+THAW_S3_REFRESH_AGE=0 "$THAW" -v store --store $U "${E[@]}" --cache "$TMP/c12" put "$TMP/a" \
+	--name a-again >"$TMP/refresh.log" 2>&1 || fail "put a-again: $(tail -n 3 "$TMP/refresh.log")"
+grep -qE "refreshing [1-9][0-9]* objects older than 0 s" "$TMP/refresh.log" ||
+	fail "the writer refreshed nothing: $(tail -n 5 "$TMP/refresh.log")"
+st_ok --store $U "${E[@]}" --cache "$TMP/c13" get a-again --dir "$TMP/a.again"
+same_dir "$TMP/a" "$TMP/a.again"
+
 # wrong secret, unknown key, missing bucket: clear errors naming the bucket and status
 AWS_SECRET_ACCESS_KEY=wrong st_fails "bucket thaw refused GET .*HTTP 403 SignatureDoesNotMatch" \
 	--store $U "${E[@]}" --cache "$TMP/c7" get a --dir "$TMP/a.403"

@@ -75,9 +75,12 @@ CONF
 	track $!
 	# radosgw creates its pools at start: the OSD must be up first
 	for ((i = 0; i < 120; i++)); do
-		timeout 10 ceph -c "$RGW_CONF" osd stat 2>/dev/null | grep -q "1 up" && break
+		timeout 10 ceph -c "$RGW_CONF" osd stat >"$d/log/osd-stat.out" 2>&1
+		grep -q "1 up" "$d/log/osd-stat.out" && break
 		sleep 1
 	done
+	grep -q "1 up" "$d/log/osd-stat.out" ||
+		fail "the OSD did not come up in 120 s: $(tail -n 2 "$d/log/osd-stat.out") $(tail -n 5 "$d/log/osd.0.log")"
 	mkdir -p "$d/rgw"
 	radosgw -f -n client.rgw -c "$RGW_CONF" >>"$d/log/daemons.out" 2>&1 &
 	RGW_PID=$!

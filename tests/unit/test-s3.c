@@ -163,6 +163,7 @@ static void test_list_parse(void **state)
 	assert_string_equal(page.next_token, "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
 	assert_string_equal(page.v[0].key, "p/names/a");
 	assert_int_equal(page.v[0].modified, 1796418502);
+	assert_int_equal(page.v[0].size, 65);
 	assert_string_equal(page.v[1].key, "p/names/b&c");
 	assert_int_equal(page.v[1].modified, -1);
 	/* the last page */
