@@ -78,11 +78,30 @@ void progress_more(uint64_t n)
 	__atomic_add_fetch(&total, n, __ATOMIC_RELAXED);
 }
 
+bool progress_wanted(void)
+{
+	return nr_sinks > 0;
+}
+
+static void update(void);
+
 void progress_add(uint64_t n)
+{
+	__atomic_add_fetch(&bytes, n, __ATOMIC_RELAXED);
+	update();
+}
+
+void progress_set(uint64_t n)
+{
+	__atomic_store_n(&bytes, n, __ATOMIC_RELAXED);
+	update();
+}
+
+/* Calls the sinks if PROGRESS_INTERVAL_MS have gone by since they were last called. */
+static void update(void)
 {
 	double now;
 
-	__atomic_add_fetch(&bytes, n, __ATOMIC_RELAXED);
 	if (!nr_sinks || !__atomic_load_n(&active, __ATOMIC_ACQUIRE))
 		return;
 	now = now_ms();

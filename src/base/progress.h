@@ -38,6 +38,10 @@ int progress_add_sink(progress_sink_fn fn, void *arg);
 void progress_begin(const char *what, uint64_t total);
 void progress_more(uint64_t total);
 void progress_add(uint64_t bytes);
+/* Sets the bytes done, for whoever counts them as a total (a restore reading /proc/PID/io). */
+void progress_set(uint64_t bytes);
 void progress_end(void);
+/* Whether any sink listens: work done only to measure can be skipped when none does. */
+bool progress_wanted(void);
 
 #endif

@@ -194,6 +194,11 @@ int dump_collect_fingerprints(const struct frozen_tree *fz, bool tcp_close, bool
 int verify_restored(struct image *const *imgs, uint32_t nr, pid_t root, const char *path)
 	__attribute__((warn_unused_result));
 
+/* restore-progress.c: the pages read by a restore from a directory, while the tracer waits */
+void restore_progress_begin(struct image *const *imgs, uint32_t nr);
+void restore_progress_poll(void); /* on the EINTR of the wait */
+void restore_progress_end(void);
+
 /* restore.c helpers shared with the tracer */
 /*
  * in_root: the restore sets up the program's root (engine_restore_opts.enter_root):

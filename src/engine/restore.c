@@ -1266,8 +1266,10 @@ static int wait_for_blob(struct tracer *t)
 		pid_t tid = waitpid(-1, &status, __WALL);
 
 		if (tid < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR) {
+				restore_progress_poll(); /* its timer's tick */
 				continue;
+			}
 			return log_errno("waiting for the restore helper");
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
@@ -1860,7 +1862,11 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	if (write(sync[1], &ok, 1) != 1)
 		_exit(1);
 	close(sync[1]);
+	/* from a directory the processes read their own pages: see them do it */
+	if (!tr->fill_fds)
+		restore_progress_begin(tr->imgs, tr->nr);
 	ret = wait_for_blob(&t);
+	restore_progress_end();
 	if (ret == 0)
 		log_debug("memory and threads of %u process%s restored at %.1f ms", tr->nr,
 			  tr->nr == 1 ? "" : "es", now_ms() - started);

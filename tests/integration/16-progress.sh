@@ -3,7 +3,7 @@
 # stderr rewritten in place when stderr is a terminal (script(1) gives thaw a
 # pseudo-terminal), none on a pipe or with -q; the same figures as JSON lines
 # with --json-events, for dump, put, get, verify, push (copy), gc, image push and
-# restore.
+# restore (from a store, and from a directory).
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 PY=/usr/bin/python3
@@ -112,4 +112,15 @@ wait_gone "$p3" 5 || fail "restored pid $p3 did not end"
 wait
 grep -aqE "thaw restore: [0-9.]+ [KMG]?i?B of" "$TMP/restore.tty" ||
 	fail "restore: $(cat -v "$TMP/restore.tty" | head -c 600)"
+
+# a restore from the directory: the pages the restored processes read themselves
+"$THAW" --json-events "$TMP/rdir.json" restore --dir "$TMP/snap" --detach --pidfile "$TMP/r4.pid" \
+	</dev/null >/dev/null 2>"$TMP/r4.err" || fail "restore from the directory: $(cat "$TMP/r4.err")"
+p4=$(read_pidfile "$TMP/r4.pid") && track_restored "$p4"
+$PY - "$TMP/rdir.json" <<'PYEOF' || fail "directory restore events: $(cat "$TMP/rdir.json")"
+import json, sys
+last = [json.loads(l) for l in open(sys.argv[1])][-1]
+assert last["event"] == "progress_done" and last["operation"] == "restore", last
+assert last["bytes_done"] == last["bytes_total"] >= 192 << 20, last
+PYEOF
 pass
