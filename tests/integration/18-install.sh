@@ -84,6 +84,15 @@ else
 	log "no pip for $PY: pip install not tried"
 fi
 
+# the package (debian/, built by 19-deb.sh in CI) names every library the build needs:
+# each -dev package scripts/deps.sh installs, but those only the tests use
+for p in $(sed -n 's/^PKGS="\(\$PKGS \)\{0,1\}//p; s/^\t//p' "$ROOT/scripts/deps.sh" | tr -d '"' |
+	tr ' ' '\n' | grep -- '-dev$' | grep -vx 'libcmocka-dev\|libclang-rt-14-dev'); do
+	awk '/^Build-Depends:/ { on = 1; print; next } on && /^[^ ]/ { exit } on' \
+		"$ROOT/debian/control" | grep -qw -- "$p" ||
+		fail "debian/control Build-Depends lacks $p (scripts/deps.sh installs it)"
+done
+
 make -s -C "$ROOT" BUILD="$BUILD" SANITIZE=$san uninstall DESTDIR="$D" PREFIX=$P \
 	>"$TMP/uninstall.log" 2>&1 || fail "make uninstall: $(tail -n 5 "$TMP/uninstall.log")"
 left=$(find "$D" -not -type d)
