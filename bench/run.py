@@ -263,7 +263,7 @@ def bench(opts):
 def demo(opts):
     print(f"\nthaw demo, part 2: thaw run -- {PYTHON} {WORKER}")
     print(f"  (the example worker: @thaw.enter(snap=True) imports torch, builds and warms an MLP;"
-          f"\n   @thaw.enter(snap=False) opens its output; store {driver.show(opts.store)},"
+          f"\n   @thaw.enter() opens its output; store {driver.show(opts.store)},"
           f" emptied first)")
     print("  start 1: cold, snapshot at the snapshot point ...", flush=True)
     c = cold(opts, "demo-cold")

@@ -32,7 +32,7 @@ class Worker:
         # back to the driver just before the snapshot (a no-op without CUDA).
         thaw.gpu.before_snapshot(thaw.gpu.release_torch_cache)
 
-    @thaw.enter(snap=False)
+    @thaw.enter()  # snap=False, the default: on every start, after the snapshot point
     def open_output(self):
         self.out = sys.stdout
 

@@ -77,11 +77,21 @@ grep -q '^starting$' "$TMP/warm.out" && fail "warm: output from before the snaps
 [ "$(grep '^state' "$TMP/cold.out")" = "$(grep '^state' "$TMP/warm.out")" ] ||
 	fail "first line after the snapshot point differs"
 
-# 3. hooks: snap=True once, snap=False every start, on_restore before snap=False
+# 3. hooks: snap=True once, snap=False every start, on_restore before snap=False;
+# a bare @thaw.enter and @thaw.enter() are snap=False (Modal's default): they run
+# again after the restore, with a fresh timestamp, where snap=True's is the snapshot's
 [ "$(count load)" = 1 ] && [ "$(count warm)" = 1 ] || fail "snap=True hooks ran again: $(cat "$HOOKS")"
 [ "$(count open)" = 2 ] || fail "snap=False hooks: $(cat "$HOOKS")"
+[ "$(count bare)" = 2 ] || fail "bare @thaw.enter did not run on every start: $(cat "$HOOKS")"
+[ "$(count call)" = 2 ] || fail "@thaw.enter() did not run on every start: $(cat "$HOOKS")"
 [ "$(count restore)" = 1 ] || fail "on_restore hooks: $(cat "$HOOKS")"
-[ "$(tr '\n' ' ' <"$HOOKS")" = "load warm open restore open " ] || fail "hook order: $(cat "$HOOKS")"
+[ "$(tr '\n' ' ' <"$HOOKS")" = "load warm open bare call restore open bare call " ] ||
+	fail "hook order: $(cat "$HOOKS")"
+a=$(grep '^loaded ' "$TMP/cold.out") b=$(grep '^loaded ' "$TMP/warm.out")
+[ -n "$a" ] && [ "$a" = "$b" ] || fail "snap=True ran again after the restore: $a / $b"
+a=$(grep '^entered ' "$TMP/cold.out") b=$(grep '^entered ' "$TMP/warm.out")
+[ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] ||
+	fail "bare @thaw.enter kept the snapshot's side effect: $a / $b"
 
 # 4. two restored copies at once draw different random numbers and UUIDs
 worker copy1

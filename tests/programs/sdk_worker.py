@@ -2,10 +2,14 @@
 
     sdk_worker.py LOGFILE [EXIT_CODE]
 
-snap=True hooks append "load" to LOGFILE (so the test can count them across
-starts); snap=False hooks append "open"; on_restore hooks append "restore".
-After the snapshot point it prints "result <r>", "state <n>" (memory made
-before the snapshot), "random <x>", "uuid <u>", then "READY", waits for
+snap=True hooks append "load" and "warm" to LOGFILE (so the test can count
+them across starts); the snap=False hook appends "open", the bare
+@thaw.enter one "bare" and the @thaw.enter() one "call" (both snap=False by
+default, as in Modal); on_restore hooks append "restore".  After the snapshot
+point it prints "result <r>", "state <n>" (memory made before the snapshot),
+"loaded <ns>" and "entered <ns>" (the times load() and bare() ran: the first
+is baked into the snapshot, the second must be fresh on every start),
+"random <x>", "uuid <u>", then "READY", waits for
 SIGUSR1 and exits with EXIT_CODE.  A SIGTERM handler prints "term" and
 exits 143.  SDK_WORKER_MAP=FILE maps FILE before the snapshot point.
 """
@@ -14,6 +18,7 @@ import os
 import random
 import signal
 import sys
+import time
 import uuid
 
 import thaw
@@ -36,6 +41,7 @@ class Worker:
     @thaw.enter(snap=True)
     def load(self):
         log("load")
+        self.loaded = time.time_ns()
         self.table = [i * i for i in range(100000)]
         random.seed(1234)  # every copy would share this stream without the reseed
 
@@ -52,9 +58,20 @@ class Worker:
     def open(self):
         log("open")
 
+    @thaw.enter
+    def bare(self):
+        log("bare")
+        self.entered = time.time_ns()
+
+    @thaw.enter()
+    def call(self):
+        log("call")
+
     def run(self):
         print("result", thaw.result())
         print("state", self.state)
+        print("loaded", self.loaded)
+        print("entered", self.entered)
         print("random", random.random())
         print("uuid", uuid.uuid4())
         print("READY", flush=True)

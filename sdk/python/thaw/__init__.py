@@ -16,7 +16,7 @@ random generators and runs the ``on_restore`` hooks before returning
         def load(self):            # once, before the snapshot
             self.model = load_model()
 
-        @thaw.enter(snap=False)
+        @thaw.enter()              # snap=False, the default, as in Modal
         def connect(self):         # on every start, cold or restored
             self.out = open_output()
 
@@ -163,14 +163,15 @@ def on_restore(fn):
     return fn
 
 
-def enter(snap=True):
+def enter(snap=False):
     """Marks a method of a thaw.main class: snap=True runs once, before the snapshot
-    point; snap=False runs on every start, after it."""
+    point; snap=False (the default, as Modal's @modal.enter()) runs on every start,
+    after it.  A bare @thaw.enter is @thaw.enter()."""
     def mark(fn):
         fn.__thaw_enter__ = bool(snap)
         return fn
     if callable(snap) and not isinstance(snap, bool):  # bare @thaw.enter
-        fn, snap = snap, True
+        fn, snap = snap, False
         return mark(fn)
     return mark
 
