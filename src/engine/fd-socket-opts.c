@@ -631,8 +631,14 @@ int sockopts_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *
 		 */
 		if (out->sock.state == IMAGE_SOCK_TCP &&
 		    ((o->level == IPPROTO_TCP && (o->name == TCP_MAXSEG || o->name == TCP_REPAIR)) ||
-		     (o->level == IPPROTO_IPV6 && o->name == IPV6_V6ONLY) ||
-		     (o->level == IPPROTO_IP &&
+		     (o->level == IPPROTO_IPV6 && o->name == IPV6_V6ONLY)))
+			continue;
+		/*
+		 * The same holds for a connection that comes back reset (--tcp-close:
+		 * one the program accepted and still holds, say in CLOSE_WAIT).
+		 */
+		if ((out->sock.state == IMAGE_SOCK_TCP || out->sock.state == IMAGE_SOCK_RESET) &&
+		    ((o->level == IPPROTO_IP &&
 		      (o->name == IP_MULTICAST_TTL || o->name == IP_MULTICAST_IF)) ||
 		     (o->level == IPPROTO_IPV6 &&
 		      (o->name == IPV6_MULTICAST_HOPS || o->name == IPV6_MULTICAST_IF))))
