@@ -624,6 +624,7 @@ static void *slot_main(void *arg)
 			if (w->state == W_READY) {
 				/* it takes no more; stopped (and replaced when needed) like an idle one */
 				w->state = W_DRAINING;
+				w->unreachable = true;
 				serve_event(s, w, "worker_unreachable", NULL,
 					    "cannot be connected to: drained and stopped");
 			}

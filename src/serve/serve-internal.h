@@ -54,6 +54,7 @@ struct worker {
 	bool probing; /* the probe thread runs */
 	bool failed; /* did not become ready: counted once */
 	bool planned; /* we stopped it (scale-down, shutdown) */
+	bool unreachable; /* could not be connected to: stopped, but counted as died */
 	double t_spawn, t_ready, t_idle_since, kill_at;
 	unsigned inflight; /* requests assigned to it, not yet finished */
 	unsigned nr_threads; /* slot and probe threads holding it */

@@ -471,7 +471,7 @@ void worker_reaped(struct serve *s, struct worker *w, int status)
 
 	w->state = W_GONE;
 	w->exit_status = code;
-	if (w->planned) {
+	if (w->planned && !w->unreachable) {
 		serve_event(s, w, "worker_stopped", json_pack("{s:i}", "status", code),
 			    "stopped (status %d)", code);
 	} else if (was == W_STARTING) {
