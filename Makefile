@@ -7,6 +7,7 @@
 #   make bench-serve  thaw serve: bursts from zero, snapshots vs cold; build/bench-serve.json
 #   make fuzz       every fuzz target under libFuzzer, FUZZ_SECONDS each (FUZZ=a,b: those only)
 #   make soak       1000 restores in a row: nothing may grow
+#   make soak-serve 20 scale-up/scale-down cycles of thaw serve: nothing may grow
 #   make SANITIZE=1 ASan+UBSan build (in build/san/)
 #   make V=1        show the commands
 #   make install    [PREFIX=/usr/local] [DESTDIR=] binary, libthaw, thaw.h, thaw.pc,
@@ -61,7 +62,7 @@ COMPAT_BINS := $(COMPAT_SRCS:tests/compat/%.c=$(BUILD)/tests/compat/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 
-.PHONY: FORCE install uninstall all deps demo test test-unit test-integration bench bench-serve bench-gpu format lint clean programs units \
+.PHONY: FORCE install uninstall all deps demo test test-unit test-integration bench bench-serve soak-serve bench-gpu format lint clean programs units \
 	fuzz soak
 
 all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so $(BUILD)/man/thaw.1
@@ -229,6 +230,13 @@ bench: deps
 bench-serve: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bench/serve.py
+
+# make soak-serve [SERVE_SOAK_CYCLES=N]: N bursts from zero and back (default 20);
+# fails if anything grew (fds, threads, processes, namespaces, mounts).
+SERVE_SOAK_CYCLES ?= 20
+soak-serve: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bench/serve.py --soak $(SERVE_SOAK_CYCLES)
 
 # On the device machine (a GPU, nvcc, a CUDA torch): cold start vs restore.
 bench-gpu: all

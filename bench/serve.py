@@ -24,6 +24,10 @@ Every process is started with Popen and killed by PID on every way out.
 Output: a table and $BUILD/bench-serve.json.  Python standard library only.
 
   bench/serve.py [--build DIR] [--burst 64] [--clients 16] [--window 3] [--seconds 10]
+  bench/serve.py --soak 20     (make soak-serve: 20 cycles of a burst from zero and
+                                back to zero; fails if serve's fds or threads, the
+                                system's processes, network namespaces or mounts grew,
+                                or a request failed; serve's RSS is reported)
 """
 import argparse
 import http.client
@@ -274,6 +278,63 @@ def rate(port, opts):
             "p50_ms": round(pct(lat, 50), 2), "p99_ms": round(pct(lat, 99), 2)}
 
 
+def system_snapshot(serve_pid):
+    """What a leak would grow: serve's fds, threads and RSS; the system's processes,
+    network namespaces and mounts."""
+    nets = set()
+    procs = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        procs += 1
+        try:
+            nets.add(os.readlink("/proc/%s/ns/net" % d))
+        except OSError:
+            pass
+    rss = 0
+    with open("/proc/%d/status" % serve_pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+    with open("/proc/self/mountinfo") as f:
+        mounts = sum(1 for _ in f)
+    return {"serve_fds": len(os.listdir("/proc/%d/fd" % serve_pid)),
+            "serve_threads": len(os.listdir("/proc/%d/task" % serve_pid)),
+            "serve_rss_kib": rss, "processes": procs, "net_namespaces": len(nets),
+            "mounts": mounts, "serve_descendants": len(descendants(serve_pid))}
+
+
+def soak(opts):
+    """opts.soak cycles of: a burst from zero, then idle until every worker is gone."""
+    extra = ["--min-warm", "0", "--max-workers", str(opts.max_workers), "--concurrency", "1",
+             "--scaledown-window", str(opts.window)]
+    p, port, admin, ev, store = start_serve(opts, "soak", extra)
+    cycles = []
+    try:
+        for i in range(opts.soak):
+            res, wall = burst(port, opts.burst, opts.clients)
+            s = summary(res, wall)
+            wait_for(lambda: not admin_status(admin)["workers"], 120 + opts.window,
+                     "scale to zero")
+            time.sleep(0.5)
+            cycles.append({"cycle": i + 1, "ok": s["ok"], "requests": s["requests"],
+                           "p99_ms": s["ttfb_ms"]["p99"], "after": system_snapshot(p.pid)})
+            print("cycle %d: %d/%d ok, p99 %s ms, %s" % (i + 1, s["ok"], s["requests"],
+                  fmt(s["ttfb_ms"]["p99"]), cycles[-1]["after"]), flush=True)
+    finally:
+        stop_serve(p, store)
+    first, last = cycles[0]["after"], cycles[-1]["after"]
+    grown = {k: (first[k], last[k]) for k in first
+             if k != "serve_rss_kib" and last[k] > first[k]}
+    starts = {}
+    for e in events(ev):
+        if e.get("event") == "worker_ready":
+            starts[e["kind"]] = starts.get(e["kind"], 0) + 1
+    return {"cycles": cycles, "grown": grown, "starts": starts,
+            "rss_kib_first_last": (first["serve_rss_kib"], last["serve_rss_kib"]),
+            "failed_requests": sum(c["requests"] - c["ok"] for c in cycles)}
+
+
 def fmt(v):
     return "-" if v is None else ("%.0f" % v if v >= 100 else "%.1f" % v)
 
@@ -308,6 +369,8 @@ def main(argv):
     ap.add_argument("--window", type=float, default=3)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--soak", type=int, default=0,
+                    help="instead: N cycles of a burst and a scale to zero; nothing may grow")
     opts = ap.parse_args(argv)
     opts.build = os.path.abspath(opts.build)
     opts.thaw = os.path.join(opts.build, "thaw")
@@ -315,6 +378,20 @@ def main(argv):
     r = {"machine": "%s, %d CPUs, %s" % (platform.node(), os.cpu_count(), platform.release()),
          "burst": opts.burst, "clients": opts.clients, "max_workers": opts.max_workers,
          "seconds": opts.seconds, "window_s": opts.window}
+    if opts.soak:
+        try:
+            r["soak"] = soak(opts)
+        finally:
+            kill_all()
+        path = opts.json or os.path.join(opts.build, "bench-serve-soak.json")
+        with open(path, "w") as f:
+            json.dump(r, f, indent=1)
+        k = r["soak"]
+        print("soak: %d cycles, %d failed requests, worker starts %s, grown: %s, serve RSS "
+              "%d -> %d KiB; JSON: %s" % (opts.soak, k["failed_requests"], k["starts"],
+                                          k["grown"] or "nothing", k["rss_kib_first_last"][0],
+                                          k["rss_kib_first_last"][1], path))
+        return 1 if k["grown"] or k["failed_requests"] else 0
     try:
         r["snapshots"] = bursts(opts, "snapshots")
         r["no-snapshot"] = bursts(opts, "no-snapshot")

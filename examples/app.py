@@ -2,6 +2,8 @@
 
     thaw serve --ready-path /ready --warmup /predict -- /usr/bin/python3 examples/app.py
 
+APP_DEVICE=cuda puts the model on the GPU (tests/gpu/serve-gpu.sh).
+
 An unmodified HTTP server: at its start it imports torch, builds a small MLP
 and warms it up (what a restore skips), then listens on 127.0.0.1:$PORT.
 GET /ready answers once it listens; GET /predict answers with one forward
@@ -13,13 +15,15 @@ import os
 
 import torch
 
+DEVICE = os.environ.get("APP_DEVICE", "cpu")
 torch.manual_seed(0)
 torch.set_num_threads(1)
-MODEL = torch.nn.Sequential(torch.nn.Linear(512, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 10))
+MODEL = torch.nn.Sequential(torch.nn.Linear(512, 1024), torch.nn.ReLU(),
+                            torch.nn.Linear(1024, 10)).to(DEVICE)
 with torch.no_grad():
     for _ in range(20):
-        MODEL(torch.randn(64, 512))
-PROBE = torch.ones(1, 512)
+        MODEL(torch.randn(64, 512, device=DEVICE))
+PROBE = torch.ones(1, 512, device=DEVICE)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -16,4 +16,15 @@ for l in $(ldd build/gpu/thaw | awk '/=>/ { print $3 }'); do
 	*) cp -L "$l" "$dir/lib/" ;;
 	esac
 done
+# thaw serve dlopens libmicrohttpd (found through the same run path): it and its libraries too
+mhd=/usr/lib/x86_64-linux-gnu/libmicrohttpd.so.12
+if [ -e "$mhd" ]; then
+	cp -L "$mhd" "$dir/lib/"
+	for l in $(ldd "$mhd" | awk '/=>/ { print $3 }'); do
+		case $l in
+		*/libc.so.* | */libresolv.so.* | */libm.so.* | */libpthread.so.* | */libdl.so.*) ;;
+		*) cp -L "$l" "$dir/lib/" ;;
+		esac
+	done
+fi
 readelf -d "$dir/thaw" | grep -q 'ORIGIN/lib' || { echo "no run path in $dir/thaw" >&2; exit 1; }
