@@ -128,7 +128,8 @@ static int peek_bytes(struct fd_dump_ctx *ctx, struct fd_probe *p, uint32_t len,
 		return err;
 	}
 	*got = (uint32_t)n;
-	err = n ? image_add_blob(ctx->img, buf, (size_t)n, ret) : 0;
+	/* kept in a read-back too: --verify compares them by content (image_tcp_ran_on) */
+	err = n ? image_add_blob_kept(ctx->img, buf, (size_t)n, ret) : 0;
 	free(buf);
 	return err;
 }

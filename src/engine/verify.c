@@ -195,6 +195,70 @@ static int check_pending(const struct image *want, struct image *have, char *dif
 	return ret;
 }
 
+/*
+ * An established TCP connection runs on from the moment the restore takes it
+ * out of repair mode (tcp_conns_resume, before the comparison): the peer's
+ * acknowledgements shorten the send queue, bytes it sends lengthen the
+ * receive queue.  What the restore promises is checked on the bytes
+ * (image_tcp_ran_on); where it holds, the read-back is set to the
+ * snapshot's, for image_compare().
+ */
+static int check_tcp_one(const struct image *want, const struct image_fd *wf,
+			 const struct image *have, struct image_fd *hf, char *diff, size_t difflen)
+{
+	struct image_sock_tcp *r = &hf->sock.attrs.tcp;
+	const struct image_sock_tcp *d = &wf->sock.attrs.tcp;
+	uint8_t *ds = NULL, *dr = NULL, *rs = NULL, *rr = NULL;
+	char why[256];
+	int ret;
+
+	ret = image_read_blob(want, &d->send_queue, (void **)&ds);
+	if (ret == 0)
+		ret = image_read_blob(want, &d->recv_queue, (void **)&dr);
+	if (ret == 0)
+		ret = image_read_blob(have, &r->send_queue, (void **)&rs);
+	if (ret == 0)
+		ret = image_read_blob(have, &r->recv_queue, (void **)&rr);
+	if (ret == 0 && image_tcp_ran_on(d, ds, dr, r, rs, rr, why, sizeof(why))) {
+		snprintf(diff, difflen, "fds[fd %d].socket.attrs.tcp.%s", wf->fd, why);
+		ret = 1;
+	}
+	if (ret == 0) {
+		r->snd_seq = d->snd_seq;
+		r->unsent = d->unsent;
+		r->send_queue = d->send_queue;
+		r->recv_queue = d->recv_queue;
+	}
+	free(ds);
+	free(dr);
+	free(rs);
+	free(rr);
+	return ret;
+}
+
+static int check_tcp(const struct image *want, struct image *have, char *diff, size_t difflen)
+{
+	uint32_t i, j;
+	int ret = 0;
+
+	for (i = 0; ret == 0 && i < want->nr_fds; i++) {
+		const struct image_fd *wf = &want->fds[i];
+
+		if (wf->kind != IMAGE_FD_SOCKET || wf->sock.state != IMAGE_SOCK_TCP)
+			continue;
+		for (j = 0; j < have->nr_fds; j++) {
+			struct image_fd *hf = &have->fds[j];
+
+			if (hf->fd != wf->fd)
+				continue;
+			if (hf->kind == IMAGE_FD_SOCKET && hf->sock.state == IMAGE_SOCK_TCP)
+				ret = check_tcp_one(want, wf, have, hf, diff, difflen);
+			break; /* anything else: image_compare() names it */
+		}
+	}
+	return ret;
+}
+
 /* ---- the tree ---- */
 
 /* Compares every process; the first difference is logged. */
@@ -225,6 +289,8 @@ static int compare_tree(const struct snapshot *snap, const struct frozen_tree *f
 			break;
 		}
 		ret = check_pending(want, have, diff, sizeof(diff));
+		if (ret == 0)
+			ret = check_tcp(want, have, diff, sizeof(diff));
 		if (ret == 0)
 			ret = image_compare(cmp, want, have, diff, sizeof(diff));
 		if (ret == 1) {

@@ -1280,3 +1280,28 @@ int image_compare(struct image_compare *c, const struct image *dumped,
 		return c->err;
 	return differ ? 1 : 0;
 }
+
+int image_tcp_ran_on(const struct image_sock_tcp *d, const uint8_t *dsend, const uint8_t *drecv,
+		     const struct image_sock_tcp *r, const uint8_t *rsend, const uint8_t *rrecv,
+		     char *why, size_t whylen)
+{
+	uint32_t acked = r->snd_seq - d->snd_seq; /* sequence numbers wrap */
+
+	if (r->rcv_seq != d->rcv_seq)
+		return snprintf(why, whylen, "rcv_seq: %u restored, %u dumped (bytes were read "
+				"or lost)", r->rcv_seq, d->rcv_seq), 1;
+	if (r->recv_queue.len < d->recv_queue.len ||
+	    (d->recv_queue.len && memcmp(rrecv, drecv, (size_t)d->recv_queue.len)))
+		return snprintf(why, whylen, "recv_queue: %" PRIu64 " bytes restored that do not "
+				"start with the %" PRIu64 " dumped", r->recv_queue.len,
+				d->recv_queue.len), 1;
+	if (acked > d->send_queue.len || r->send_queue.len != d->send_queue.len - acked ||
+	    (r->send_queue.len && memcmp(rsend, dsend + acked, (size_t)r->send_queue.len)))
+		return snprintf(why, whylen, "send_queue: %" PRIu64 " bytes from %u restored, not "
+				"the end of the %" PRIu64 " dumped from %u", r->send_queue.len,
+				r->snd_seq, d->send_queue.len, d->snd_seq), 1;
+	if (r->unsent > d->unsent)
+		return snprintf(why, whylen, "unsent: %u restored, %u dumped", r->unsent,
+				d->unsent), 1;
+	return 0;
+}

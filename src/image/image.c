@@ -275,6 +275,9 @@ void image_free(struct image *img)
 	close_fd(&img->dir_fd);
 	close_fd(&img->pages_fd);
 	close_fd(&img->data_fd);
+	for (i = 0; i < img->nr_kept; i++)
+		free(img->kept[i].data);
+	free(img->kept);
 	/* first: records live in fds and threads too */
 	image_sections_release(img);
 	for (i = 0; i < img->nr_vmas; i++)
@@ -1071,12 +1074,55 @@ int image_read(const char *dir, struct image **ret_img)
 	return image_read_at(dir_fd, dir, ret_img);
 }
 
+int image_add_blob_kept(struct image *img, const void *data, size_t len, struct image_blob *ret)
+{
+	struct image_kept_blob *k;
+	int err = image_add_blob(img, data, len, ret);
+
+	if (err || !len || !img->keeps_no_bytes)
+		return err;
+	k = GROW(img->kept, img->nr_kept, IMAGE_MAX_FDS, "kept blobs");
+	if (!k)
+		return -ENOMEM;
+	k->off = ret->off;
+	k->data = malloc(len);
+	if (!k->data) {
+		img->nr_kept--;
+		return -ENOMEM;
+	}
+	memcpy(k->data, data, len);
+	return 0;
+}
+
+/* A blob of an image that keeps no bytes: only a kept one has its bytes. */
+static int read_kept_blob(const struct image *img, const struct image_blob *blob, void **ret)
+{
+	uint32_t i;
+
+	for (i = 0; blob->len && i < img->nr_kept; i++)
+		if (img->kept[i].off == blob->off) {
+			*ret = malloc(blob->len ? (size_t)blob->len : 1);
+			if (!*ret)
+				return -ENOMEM;
+			memcpy(*ret, img->kept[i].data, (size_t)blob->len);
+			return 0;
+		}
+	if (!blob->len) {
+		*ret = malloc(1);
+		return *ret ? 0 : -ENOMEM;
+	}
+	log_error("a fingerprint image has no bytes of its blob at %" PRIu64, blob->off);
+	return -EINVAL;
+}
+
 int image_read_blob(const struct image *img, const struct image_blob *blob, void **ret_data)
 {
 	void *buf;
 	int ret;
 
 	*ret_data = NULL;
+	if (img->keeps_no_bytes)
+		return read_kept_blob(img, blob, ret_data);
 	if (blob->off > img->data_bytes || blob->len > img->data_bytes - blob->off ||
 	    blob->len > SIZE_MAX - 1) {
 		log_error("snapshot %s: data.img: blob at offset %" PRIu64 " (%" PRIu64 " bytes) "

@@ -827,6 +827,12 @@ struct image {
 	char *path; /* the directory the caller named */
 	char *tmp_path; /* while writing: the unpublished directory */
 	bool keeps_no_bytes; /* image_alloc_fingerprint(): blobs are fingerprints, no pages */
+	/* in such an image, the blobs added with image_add_blob_kept(), bytes and all */
+	struct image_kept_blob {
+		uint64_t off;
+		void *data;
+	} *kept;
+	uint32_t nr_kept;
 	/* while writing: SHA-256 of pages.img and data.img so far (both only ever appended to) */
 	struct image_hash *pages_hash, *data_hash;
 	/* while reading: SHA-256 and size of the manifest.json read (a tree's root binds them) */
@@ -842,6 +848,13 @@ struct image {
  */
 int image_create(const char *dir, struct image **ret_img) __attribute__((warn_unused_result));
 int image_add_blob(struct image *img, const void *data, size_t len, struct image_blob *ret)
+	__attribute__((warn_unused_result));
+/*
+ * The same, and an image that keeps no bytes keeps these (in memory), so that
+ * image_read_blob() gives them: what --verify compares by content rather than
+ * by crc (a TCP queue that may have grown since the dump).
+ */
+int image_add_blob_kept(struct image *img, const void *data, size_t len, struct image_blob *ret)
 	__attribute__((warn_unused_result));
 /* Append npages of page data (or none, for a zero run) for vaddr; splits into runs. */
 int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_t npages,
@@ -903,6 +916,18 @@ struct image *image_alloc_empty(void);
  * crc and stores nothing, and the image takes no pages.
  */
 struct image *image_alloc_fingerprint(void);
+/*
+ * Whether a TCP connection read back after a restore (r, with the bytes of
+ * its queues) is the dumped one (d) having run on, as a restored connection
+ * does once out of repair mode and before the program runs: nothing read
+ * (the same rcv_seq) and the dumped receive queue the start of the restored
+ * one (bytes the peer sent since follow it); the restored send queue the end
+ * of the dumped one (the peer acknowledged the rest), with no more unsent.
+ * 0 if so, 1 with why otherwise.
+ */
+int image_tcp_ran_on(const struct image_sock_tcp *d, const uint8_t *dsend, const uint8_t *drecv,
+		     const struct image_sock_tcp *r, const uint8_t *rsend, const uint8_t *rrecv,
+		     char *why, size_t whylen);
 /* Whether the dump should read pages into img (not into a fingerprint image). */
 bool image_takes_pages(const struct image *img);
 /* The subdirectory of a tree's snapshot that holds the child pid's image. */

@@ -2332,6 +2332,72 @@ static void test_compare_vma_runs(void **state)
 }
 
 /* Every exception says why; the table walk sees every section. */
+/*
+ * What a kept connection changes by running on between the restore and the
+ * comparison: SO_INCOMING_CPU (the CPU of the last packet) is not compared,
+ * the other options are; the queues are compared for what the restore
+ * promises (image_tcp_ran_on), not byte for byte.
+ */
+static void test_compare_socket_ran_on(void **state)
+{
+	const uint8_t dsend[6] = "abcdef", drecv[3] = "xyz", rrecv[5] = "xyzuv";
+	struct image_sock_tcp d = { .snd_seq = 0xfffffffeu, .rcv_seq = 100, .unsent = 2 }, r;
+	struct image *a, *b;
+	char why[256];
+
+	(void)state;
+	compare_pair(&a, &b);
+	add_socket(a);
+	add_socket(b);
+	fd_of(a, 100)->sock.attrs.opts[1] = (struct image_sock_opt){ 1, 49, 0 };
+	fd_of(b, 100)->sock.attrs.opts[1] = (struct image_sock_opt){ 1, 49, 1 };
+	assert_compare(a, b, NULL);
+	fd_of(b, 100)->sock.attrs.opts[0].value = 6;
+	assert_compare(a, b, "fds[100].socket.attrs.opts[0].value: 6 restored, 5 dumped");
+	image_free(b);
+	image_free(a);
+
+	d.send_queue.len = 6;
+	d.recv_queue.len = 3;
+	r = d; /* nothing moved */
+	assert_int_equal(image_tcp_ran_on(&d, dsend, drecv, &r, dsend, drecv, why, sizeof(why)), 0);
+	/* 4 bytes acknowledged (the sequence wraps), 2 arrived, the unsent ones sent */
+	r.snd_seq = 2;
+	r.send_queue.len = 2;
+	r.unsent = 0;
+	r.recv_queue.len = 5;
+	assert_int_equal(image_tcp_ran_on(&d, dsend, drecv, &r, dsend + 4, rrecv, why, sizeof(why)),
+			 0);
+	/* not the end of the dumped send queue */
+	assert_int_equal(image_tcp_ran_on(&d, dsend, drecv, &r, dsend, rrecv, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "send_queue"));
+	/* more acknowledged than was queued */
+	r.snd_seq = 7;
+	r.send_queue.len = 0;
+	assert_int_equal(image_tcp_ran_on(&d, dsend, drecv, &r, dsend, rrecv, why, sizeof(why)), 1);
+	r.snd_seq = 2;
+	r.send_queue.len = 2;
+	/* the receive queue does not start with the dumped bytes, or lost some */
+	assert_int_equal(image_tcp_ran_on(&d, dsend, drecv, &r, dsend + 4, (const uint8_t *)"xyQuv",
+					  why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "recv_queue"));
+	r.recv_queue.len = 2;
+	assert_int_equal(image_tcp_ran_on(&d, dsend, drecv, &r, dsend + 4, rrecv, why, sizeof(why)),
+			 1);
+	r.recv_queue.len = 5;
+	/* read by someone */
+	r.rcv_seq = 101;
+	assert_int_equal(image_tcp_ran_on(&d, dsend, drecv, &r, dsend + 4, rrecv, why, sizeof(why)),
+			 1);
+	assert_non_null(strstr(why, "rcv_seq"));
+	r.rcv_seq = 100;
+	/* more unsent than dumped */
+	r.unsent = 3;
+	assert_int_equal(image_tcp_ran_on(&d, dsend, drecv, &r, dsend + 4, rrecv, why, sizeof(why)),
+			 1);
+	assert_non_null(strstr(why, "unsent"));
+}
+
 static void test_compare_exceptions(void **state)
 {
 	const char *path, *why;
@@ -2378,6 +2444,7 @@ int main(void)
 		cmocka_unit_test(test_compare_identities),
 		cmocka_unit_test(test_compare_vma_runs),
 		cmocka_unit_test(test_compare_exceptions),
+		cmocka_unit_test(test_compare_socket_ran_on),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
