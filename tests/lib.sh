@@ -144,6 +144,18 @@ start() {
 	log "$name: started $* as pid $PID"
 }
 
+# copy_in DIR FILE AS: FILE at DIR/AS, and every library it needs at its own path
+# (a tree to run a program in: thaw run --root, thaw image push).
+copy_in() {
+	local dir=$1 file=$2 as=$3 lib
+	mkdir -p "$dir$(dirname "$as")"
+	cp "$file" "$dir$as"
+	for lib in $(ldd "$file" | grep -o '/[^ ]*'); do
+		mkdir -p "$dir$(dirname "$lib")"
+		cp -L "$lib" "$dir$lib"
+	done
+}
+
 # wait_line NAME REGEX [SECONDS]: waits until $TMP/NAME.out has a matching line.
 wait_line() {
 	local name=$1 re=$2 limit=$((${3:-$TIMEOUT} * 20)) i

@@ -20,6 +20,7 @@ static void run_usage(FILE *out)
 		"                [--name NAME] [--env-ignore VAR]... [--no-snapshot] [--verify-digest]\n"
 		"                [--verify]\n"
 		"                [--fixed-layout] [--root DIR[:PATH]]\n"
+		"                [--image NAME[:PATH] [--image-store DIR|URL]]\n"
 		"                [--json-events FILE] [--snap-on-stdout RE | --snap-on-port PORT |\n"
 		"                --snap-on-http URL [--snap-delay S] [--warmup URL]] -- CMD [ARGS...]\n"
 		"\n"
@@ -49,6 +50,13 @@ static void run_usage(FILE *out)
 		"                      /proc, /dev, /sys, /tmp; pivot_root), or with DIR mounted\n"
 		"                      at PATH beside the host's root, under an overlay whose\n"
 		"                      writes are thrown away when CMD ends (part of the key)\n"
+		"  --image NAME[:PATH] the same with the image NAME (thaw image push) as DIR,\n"
+		"                      mounted lazily (its files are read from the store when\n"
+		"                      first used); files are known by their content digests\n"
+		"                      from its index, so a snapshot restores on any host that\n"
+		"                      has the same image (part of the key)\n"
+		"  --image-store DIR|URL  the image's store (default: --store, then\n"
+		"                      $THAW_STORE, then ~/.cache/thaw/store)\n"
 		"  --name NAME         the snapshot's name (default: from the command)\n"
 		"  --env-ignore VAR    leave VAR (a glob: 'CI_*') out of the launch key\n"
 		"  --no-snapshot       neither restore nor snapshot: a plain start under thaw\n"
@@ -95,6 +103,8 @@ int cmd_run(int argc, char **argv)
 		{ "s3-style", required_argument, NULL, 'Y' },
 		{ "fixed-layout", no_argument, NULL, 'F' },
 		{ "root", required_argument, NULL, 'R' },
+		{ "image", required_argument, NULL, 'I' },
+		{ "image-store", required_argument, NULL, 'i' },
 		{ "chunk-size", required_argument, NULL, 'Z' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "env-ignore", required_argument, NULL, 'e' },
@@ -145,6 +155,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'R':
 			opts.root = optarg;
+			break;
+		case 'I':
+			opts.image = optarg;
+			break;
+		case 'i':
+			opts.image_store = optarg;
 			break;
 		case 'Z': {
 			char *end;
@@ -246,6 +262,14 @@ int cmd_run(int argc, char **argv)
 	}
 	if (opts.nr_warmup_urls && !count_given)
 		opts.warmup_count = 1;
+	if (opts.root && opts.image) {
+		free(ignore);
+		return cli_usage_error(run_usage, "--root or --image, not both");
+	}
+	if (opts.image_store && !opts.image) {
+		free(ignore);
+		return cli_usage_error(run_usage, "--image-store without --image");
+	}
 	opts.argv = argv + optind;
 	/* the progress of its dumps and restores among its events */
 	if (opts.json_events && cli_progress_json(opts.json_events)) {

@@ -28,6 +28,8 @@ bool digest_wanted(const struct runtime_run_opts *opts);
 /*
  * Writes DIR/digests.json for the snapshot in DIR (not yet published).
  * Paths are the program's: inside rr's root with --root (rr NULL: the host's).
+ * A file of an --image is not read: its digest is the index's
+ * (root_image_digest()), so every --image snapshot has digests for free.
  * Returns 0 or -errno (logged); a file that cannot be read is left out, so a
  * later check says so instead of restoring.
  */

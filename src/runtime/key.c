@@ -95,7 +95,12 @@ static char *find_exe(const char *cmd)
 
 static json_t *file_identity(const struct run_root *rr, const char *path)
 {
+	char hex[65];
 	struct stat st;
+
+	/* a file of an image: its contents, wherever and however it is mounted */
+	if (root_image_digest(rr, path, hex) == 0)
+		return json_pack("{s:s, s:s}", "path", path, "content", hex);
 
 	if (root_stat(rr, path, &st))
 		return json_pack("{s:s}", "path", path);
@@ -196,7 +201,12 @@ int key_ingredients(const struct runtime_run_opts *opts, const struct run_root *
 	if (obj && opts->fixed_layout)
 		json_object_set_new(obj, "layout", json_string("fixed"));
 	/* likewise: a start without --root keeps its key */
-	if (obj && rr)
+	if (obj && rr && rr->image)
+		json_object_set_new(obj, "root",
+				    json_pack("{s:s, s:s, s:s}", "image", rr->image_name, "digest",
+					      rr->image_id, "at",
+					      rr->mountpoint[0] ? rr->mountpoint : "/"));
+	else if (obj && rr)
 		json_object_set_new(obj, "root",
 				    json_pack("{s:s, s:s}", "dir", rr->lower, "at",
 					      rr->mountpoint[0] ? rr->mountpoint : "/"));
@@ -264,17 +274,30 @@ static char *explain_env(json_t *was, json_t *now)
 static char *explain_root(json_t *was, json_t *now)
 {
 	const char *dir = json_string_value(json_object_get(now, "dir"));
+	const char *image = json_string_value(json_object_get(now, "image"));
+	const char *was_image = json_string_value(json_object_get(was, "image"));
 	char *out = NULL;
+	int n = -1;
 
 	if (!was)
-		return strdup("--root was given");
+		return strdup(image ? "--image was given" : "--root was given");
 	if (!now)
-		return strdup("--root was left out");
-	if (!json_equal(json_object_get(was, "at"), json_object_get(now, "at")))
-		return strdup("--root's mount point changed");
-	if (asprintf(&out, "root directory changed (now %s)", dir ? dir : "?") < 0)
-		out = NULL;
-	return out;
+		return strdup(was_image ? "--image was left out" : "--root was left out");
+	if (!was_image != !image)
+		return strdup(image ? "--image was given instead of --root"
+				    : "--root was given instead of --image");
+	if (!json_equal(json_object_get(was, "at"), json_object_get(now, "at"))) {
+		n = asprintf(&out, "%s's mount point changed", image ? "--image" : "--root");
+	} else if (image && strcmp(image, was_image)) {
+		n = asprintf(&out, "image changed (was %s, now %s)", was_image, image);
+	} else if (image) {
+		/* the same name, another image: what the issue wants named */
+		n = asprintf(&out, "image %s changed (now %.12s)", image,
+			     json_string_value(json_object_get(now, "digest")) ?: "?");
+	} else {
+		n = asprintf(&out, "root directory changed (now %s)", dir ? dir : "?");
+	}
+	return n < 0 ? NULL : out;
 }
 
 char *key_explain(json_t *was, json_t *now)

@@ -34,17 +34,21 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "base/dirs.h"
 #include "base/log.h"
+#include "imagefs/imagefs.h"
 #include "runtime-internal.h"
 
 #define ROOTS_DIR "/run/thaw/roots"
@@ -65,32 +69,115 @@ static bool plain_path(const char *p)
 	return true;
 }
 
-int root_prepare(struct run_root *rr, const char *spec, const char *sdk)
+/*
+ * thaw run's own mount namespace (before any thread exists: unshare
+ * refuses a process whose threads share its filesystem context) and the
+ * tmpfs on its locked directory.
+ */
+static int setup_ns(struct run_root *rr)
 {
-	char dir[PATH_MAX], *colon, *real = NULL;
-	struct stat st;
 	int ret;
 
+	/* what killed thaw runs left: empty directories (their mounts died with them) */
+	sweep_locked_dirs(ROOTS_DIR, ROOTS_PREFIX, 1);
+	ret = make_dirs(ROOTS_DIR);
+	if (ret < 0) {
+		log_error("--root: cannot create %s: %s", ROOTS_DIR, strerror(-ret));
+		return ret;
+	}
+	snprintf(rr->base, sizeof(rr->base), "%s/%sXXXXXX", ROOTS_DIR, ROOTS_PREFIX);
+	ret = make_locked_dir(rr->base, &rr->lock);
+	if (ret < 0) {
+		log_error("--root: cannot create a directory in %s: %s", ROOTS_DIR, strerror(-ret));
+		return ret;
+	}
+	/* from here on nothing thaw run mounts is the host's */
+	if (unshare(CLONE_NEWNS) < 0) {
+		ret = log_errno("--root: a mount namespace for thaw run");
+		return ret;
+	}
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("thaw-root", rr->base, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0) {
+		ret = log_errno("--root: mounting a tmpfs on %s", rr->base);
+		return ret;
+	}
+	{
+		char p[96];
+
+		snprintf(p, sizeof(p), "%s/scratch", rr->base);
+		if (mkdir(p, 0700) < 0) {
+			ret = log_errno("--root: %s", p);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void root_init(struct run_root *rr)
+{
 	memset(rr, 0, sizeof(*rr));
 	rr->lock = -1;
 	rr->lower_fd = -1;
-	snprintf(dir, sizeof(dir), "%s", spec);
-	colon = strchr(dir, ':');
-	if (colon) {
-		*colon = '\0';
-		if (!plain_path(colon + 1) || !strcmp(colon + 1, "/") ||
-		    strlen(colon + 1) >= sizeof(rr->mountpoint)) {
-			log_error("--root %s: %s is not a plain absolute path below /", spec,
-				  colon + 1);
-			return -EINVAL;
-		}
-		snprintf(rr->mountpoint, sizeof(rr->mountpoint), "%s", colon + 1);
-		if (stat(rr->mountpoint, &st) || !S_ISDIR(st.st_mode)) {
-			log_error("--root %s: %s is not a directory on this host (make one, empty, "
-				  "to mount the tree on)", spec, rr->mountpoint);
-			return -ENOTDIR;
-		}
+	rr->server = -1;
+}
+
+/* :PATH of --root or --image: a directory of the host to mount the tree on. */
+static int set_mountpoint(struct run_root *rr, const char *opt, const char *spec, const char *path)
+{
+	struct stat st;
+
+	if (!plain_path(path) || !strcmp(path, "/") || strlen(path) >= sizeof(rr->mountpoint)) {
+		log_error("%s %s: %s is not a plain absolute path below /", opt, spec, path);
+		return -EINVAL;
 	}
+	snprintf(rr->mountpoint, sizeof(rr->mountpoint), "%s", path);
+	if (stat(rr->mountpoint, &st) || !S_ISDIR(st.st_mode)) {
+		log_error("%s %s: %s is not a directory on this host (make one, empty, to mount "
+			  "the tree on)", opt, spec, rr->mountpoint);
+		return -ENOTDIR;
+	}
+	return 0;
+}
+
+/*
+ * A fresh rr for spec (DIR or NAME, then :PATH): its head into head, the
+ * mount point checked, the SDK noted.
+ */
+static int parse_spec(struct run_root *rr, const char *opt, const char *spec, char *head,
+		      size_t len, const char *sdk)
+{
+	char *colon;
+
+	root_init(rr);
+	if (sdk && sdk[0] && plain_path(sdk))
+		snprintf(rr->sdk, sizeof(rr->sdk), "%s", sdk);
+	snprintf(head, len, "%s", spec);
+	colon = strchr(head, ':');
+	if (!colon)
+		return 0;
+	*colon = '\0';
+	return set_mountpoint(rr, opt, spec, colon + 1);
+}
+
+/* thaw run sees at PATH what the program sees, less what it writes. */
+static int bind_mountpoint(struct run_root *rr)
+{
+	if (rr->mountpoint[0] &&
+	    (mount(rr->lower, rr->mountpoint, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	     mount(NULL, rr->mountpoint, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0))
+		return log_errno("binding %s at %s", rr->lower, rr->mountpoint);
+	return 0;
+}
+
+int root_prepare(struct run_root *rr, const char *spec, const char *sdk)
+{
+	char dir[PATH_MAX], *real = NULL;
+	struct stat st;
+	int ret;
+
+	ret = parse_spec(rr, "--root", spec, dir, sizeof(dir), sdk);
+	if (ret < 0)
+		return ret;
 	real = realpath(dir, NULL);
 	if (!real || stat(real, &st) || !S_ISDIR(st.st_mode)) {
 		log_error("--root %s: %s is not a directory", spec, dir);
@@ -105,51 +192,16 @@ int root_prepare(struct run_root *rr, const char *spec, const char *sdk)
 	}
 	snprintf(rr->lower, sizeof(rr->lower), "%s", real);
 	free(real);
-	if (sdk && sdk[0] && plain_path(sdk))
-		snprintf(rr->sdk, sizeof(rr->sdk), "%s", sdk);
 	rr->lower_fd = open(rr->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rr->lower_fd < 0)
 		return log_errno("--root: opening %s", rr->lower);
 
-	/* what killed thaw runs left: empty directories (their mounts died with them) */
-	sweep_locked_dirs(ROOTS_DIR, ROOTS_PREFIX, 1);
-	ret = make_dirs(ROOTS_DIR);
-	if (ret < 0) {
-		log_error("--root: cannot create %s: %s", ROOTS_DIR, strerror(-ret));
+	ret = setup_ns(rr);
+	if (ret < 0)
 		goto fail;
-	}
-	snprintf(rr->base, sizeof(rr->base), "%s/%sXXXXXX", ROOTS_DIR, ROOTS_PREFIX);
-	ret = make_locked_dir(rr->base, &rr->lock);
-	if (ret < 0) {
-		log_error("--root: cannot create a directory in %s: %s", ROOTS_DIR, strerror(-ret));
+	ret = bind_mountpoint(rr);
+	if (ret < 0)
 		goto fail;
-	}
-	/* from here on nothing thaw run mounts is the host's */
-	if (unshare(CLONE_NEWNS) < 0) {
-		ret = log_errno("--root: a mount namespace for thaw run");
-		goto fail;
-	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("thaw-root", rr->base, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0) {
-		ret = log_errno("--root: mounting a tmpfs on %s", rr->base);
-		goto fail;
-	}
-	{
-		char p[96];
-
-		snprintf(p, sizeof(p), "%s/scratch", rr->base);
-		if (mkdir(p, 0700) < 0) {
-			ret = log_errno("--root: %s", p);
-			goto fail;
-		}
-	}
-	/* :PATH: thaw run sees at PATH what the program sees, less what it writes */
-	if (rr->mountpoint[0] &&
-	    (mount(rr->lower, rr->mountpoint, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	     mount(NULL, rr->mountpoint, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)) {
-		ret = log_errno("--root: binding %s at %s", rr->lower, rr->mountpoint);
-		goto fail;
-	}
 	return 0;
 fail:
 	root_release(rr);
@@ -158,6 +210,22 @@ fail:
 
 void root_release(struct run_root *rr)
 {
+	int status;
+
+	/* the image's server: its mount is this namespace's, and goes with it anyway */
+	if (rr->server > 0) {
+		/* the server unmounts its filesystem as it ends; nothing else may hold it */
+		if (rr->mountpoint[0])
+			umount2(rr->mountpoint, MNT_DETACH);
+		kill(rr->server, SIGTERM);
+		while (waitpid(rr->server, &status, 0) < 0 && errno == EINTR)
+			;
+		rr->server = -1;
+	}
+	imagefs_image_free(rr->image);
+	rr->image = NULL;
+	store_close(rr->store);
+	rr->store = NULL;
 	if (rr->lower_fd >= 0)
 		close(rr->lower_fd);
 	rr->lower_fd = -1;
@@ -408,4 +476,163 @@ char *root_find_exe(const struct run_root *rr, const char *cmd)
 		path = *end ? end + 1 : end;
 	}
 	return NULL;
+}
+
+/* ------------------------------------------------------------ --image */
+
+/*
+ * The image's FUSE server: a child of thaw run that dies with it
+ * (PR_SET_PDEATHSIG), in its own process group (a terminal's ^C is the
+ * program's business, not the filesystem's), serving the image at
+ * base/image in thaw run's namespace, which every init copies.
+ */
+static int start_server(struct run_root *rr, const struct store_config *cfg, const char *name)
+{
+	struct imagefs_mount_opts o = { .store = cfg, .name = name, .mountpoint = rr->lower };
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return log_errno("pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return log_errno("fork");
+	}
+	if (pid == 0) {
+		close(p[0]);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(1);
+		setpgid(0, 0);
+		/* its "mounted" line is not the program's run's business; -v shows it */
+		if (log_max_level == LOG_INFO)
+			log_max_level = LOG_WARN;
+		o.ready_fd = p[1];
+		_exit(imagefs_serve(&o) ? 1 : 0);
+	}
+	close(p[1]);
+	do
+		n = read(p[0], &c, 1);
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	if (n == 1) {
+		rr->server = pid;
+		return 0;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	log_error("--image %s: the image could not be mounted", name);
+	return -EIO;
+}
+
+int root_prepare_image(struct run_root *rr, const char *spec, const struct store_config *cfg,
+		       const char *sdk)
+{
+	char name[256];
+	int ret;
+
+	ret = parse_spec(rr, "--image", spec, name, sizeof(name), sdk);
+	if (ret < 0)
+		return ret;
+	if (!imagefs_name_valid(name)) {
+		log_error("--image %s: not an image name", spec);
+		return -EINVAL;
+	}
+	snprintf(rr->image_name, sizeof(rr->image_name), "%s", name);
+	ret = setup_ns(rr);
+	if (ret < 0)
+		goto fail;
+	/* after unshare: the store may start threads */
+	ret = store_open(cfg, &rr->store);
+	if (ret == 0)
+		ret = imagefs_image_open(rr->store, name, &rr->image);
+	if (ret < 0) {
+		log_error("--image %s: cannot open the image: %s", name, strerror(-ret));
+		goto fail;
+	}
+	store_digest_hex(&rr->image->index->id, rr->image_id);
+	snprintf(rr->lower, sizeof(rr->lower), "%s/image", rr->base);
+	if (mkdir(rr->lower, 0755) < 0) {
+		ret = log_errno("--image: %s", rr->lower);
+		goto fail;
+	}
+	ret = start_server(rr, cfg, name);
+	if (ret < 0)
+		goto fail;
+	rr->lower_fd = open(rr->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rr->lower_fd < 0) {
+		ret = log_errno("--image: opening %s", rr->lower);
+		goto fail;
+	}
+	ret = bind_mountpoint(rr);
+	if (ret < 0)
+		goto fail;
+	return 0;
+fail:
+	root_release(rr);
+	return ret;
+}
+
+/*
+ * The content digest of a regular file of the image, from its index alone:
+ * SHA-256 of its size and its extents (each chunk's SHA-256, or none for a
+ * hole, with offset and length).  Two images whose file has the same bytes
+ * cut the same way give the same digest.  path is the program's.
+ */
+int root_image_digest(const struct run_root *rr, const char *path, char hex[65])
+{
+	const struct imagefs_index *ix;
+	const struct imagefs_inode *n;
+	unsigned char *buf;
+	char *in_root;
+	size_t len = 0;
+	int64_t ino;
+	uint32_t i;
+	int fd;
+
+	if (!rr || !rr->image)
+		return -ENOENT;
+	ix = rr->image->index;
+	fd = root_open(rr, path, O_PATH);
+	if (fd < 0)
+		return fd;
+	in_root = path_in_root(rr, fd);
+	close(fd);
+	/* a file of another mount (/tmp, /dev, the host's): not the image's */
+	if (!in_root || (rr->mountpoint[0] &&
+			 (strncmp(in_root, rr->mountpoint, strlen(rr->mountpoint)) ||
+			  in_root[strlen(rr->mountpoint)] != '/'))) {
+		free(in_root);
+		return -ENOENT;
+	}
+	ino = imagefs_resolve(ix, rr->mountpoint[0] ? in_root + strlen(rr->mountpoint) : in_root);
+	free(in_root);
+	if (ino < 0)
+		return (int)ino;
+	n = &ix->inodes[ino];
+	if (!S_ISREG(n->mode))
+		return -EINVAL;
+	buf = malloc(8 + (size_t)n->count * (STORE_DIGEST_SIZE + 8));
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, &n->size, 8), len = 8;
+	for (i = 0; i < n->count; i++) {
+		const struct imagefs_extent *e = &ix->extents[n->first + i];
+
+		if (e->chunk == IMAGEFS_HOLE)
+			memset(buf + len, 0, STORE_DIGEST_SIZE);
+		else
+			memcpy(buf + len, ix->chunks[e->chunk].digest.b, STORE_DIGEST_SIZE);
+		memcpy(buf + len + STORE_DIGEST_SIZE, &e->off, 4);
+		memcpy(buf + len + STORE_DIGEST_SIZE + 4, &e->len, 4);
+		len += STORE_DIGEST_SIZE + 8;
+	}
+	runtime_sha256_hex(buf, len, hex);
+	free(buf);
+	return 0;
 }

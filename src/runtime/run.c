@@ -507,6 +507,15 @@ static void snapshot_failed(struct run *r, const char *why)
 		    "no snapshot of %s: %s", r->name, why);
 }
 
+/*
+ * Content digests: asked for, or an --image, whose files' digests come from
+ * its index for nothing (and are then what says a file is the same).
+ */
+static bool digests_on(const struct run *r)
+{
+	return digest_wanted(r->opts) || (r->root && r->root->image);
+}
+
 /* A plain store: the directory renamed into place, then KEY.json, which makes it visible. */
 static int publish_plain(struct run *r, const char *staged, struct snap_meta *meta)
 {
@@ -524,7 +533,7 @@ static int publish_plain(struct run *r, const char *staged, struct snap_meta *me
 	}
 	snprintf(final, sizeof(final), "%s/%s", r->store, r->key);
 	/* before KEY.json exists no start restores it: a start never sees half the digests */
-	if (digest_wanted(r->opts) && digest_record(final, r->root) < 0)
+	if (digests_on(r) && digest_record(final, r->root) < 0)
 		log_warn("no content digests for %s: a start with --verify-digest will be cold",
 			 r->key);
 	meta->size = snapstore_dir_size(final);
@@ -544,7 +553,7 @@ static int publish_chunks(struct run *r, const char *staged, struct snap_meta *m
 	char *why = NULL;
 	int ret;
 
-	if (digest_wanted(r->opts) && digest_record(staged, r->root) < 0)
+	if (digests_on(r) && digest_record(staged, r->root) < 0)
 		log_warn("no content digests for %s: a start with --verify-digest will be cold",
 			 r->key);
 	meta->size = snapstore_dir_size(staged);
@@ -672,7 +681,12 @@ static char *changed_file(const struct run_root *rr, const struct image *img)
 		const struct image_file *f = &img->files[i];
 		int64_t mtime;
 
+		char hex[65];
+
 		if (f->is_deleted || !S_ISREG(f->mode) || !file_must_match(img, i))
+			continue;
+		/* an image's file: its content digest says (digest_check); its inode is the mount's */
+		if (root_image_digest(rr, f->path, hex) == 0)
 			continue;
 		if (root_stat(rr, f->path, &st))
 			goto changed;
@@ -721,7 +735,7 @@ static char *check_candidate(struct run *r, struct snap_meta *meta, const char *
 	free(why);
 	changed = changed_file(r->root, img);
 	/* contents only where size, mtime and inode all match: hashing is the slow part */
-	if (!changed && digest_wanted(r->opts))
+	if (!changed && digests_on(r))
 		changed = digest_check(dir, img, r->root);
 	if (changed)
 		image_free(img);
@@ -1204,6 +1218,46 @@ static int block_signals(sigset_t *old)
 	return sfd;
 }
 
+/*
+ * --image: the image's store is --image-store, else --store, else what
+ * thaw image uses ($THAW_STORE, ~/.cache/thaw/store); a URL has --cache in
+ * front of it.  So a program's snapshots can live in its image's store.
+ */
+static int prepare_image(struct run *r, int *ret_status)
+{
+	const struct runtime_run_opts *o = r->opts;
+	const char *loc = o->image_store ? o->image_store : o->store.location;
+	char def[PATH_MAX], *alloc = NULL;
+	struct store_config cfg;
+	int ret;
+
+	if (!loc)
+		loc = getenv("THAW_STORE");
+	if (!loc || !*loc) {
+		const char *home = getenv("HOME");
+
+		if (!home || !*home) {
+			log_error("--image: no store: give --image-store, or set THAW_STORE or HOME");
+			*ret_status = 2;
+			return -EINVAL;
+		}
+		snprintf(def, sizeof(def), "%s/.cache/thaw/store", home);
+		loc = def;
+	}
+	ret = store_snap_config(loc, o->store.cache, &cfg, &alloc);
+	if (ret < 0) {
+		log_error("--image: the store %s: %s", loc, strerror(-ret));
+		*ret_status = 2;
+		return ret;
+	}
+	cfg.key_file = o->store.key_file;
+	ret = root_prepare_image(&r->root_storage, o->image, &cfg, r->sdk);
+	free(alloc);
+	if (ret < 0)
+		*ret_status = ret == -EINVAL || ret == -ENOTDIR ? 2 : 1;
+	return ret;
+}
+
 int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 {
 	struct run r = { .opts = opts, .sock = -1, .init = -1, .program = -1, .out_r = -1,
@@ -1228,7 +1282,12 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 		r.re_ok = true;
 	}
 	python_sdk_dir(r.sdk, sizeof(r.sdk));
-	if (opts->root) {
+	if (opts->image) {
+		ret = prepare_image(&r, ret_status);
+		if (ret < 0)
+			return ret;
+		r.root = &r.root_storage;
+	} else if (opts->root) {
 		/* before any thread: thaw run moves into a mount namespace of its own */
 		ret = root_prepare(&r.root_storage, opts->root, r.sdk);
 		if (ret < 0) {
@@ -1239,7 +1298,8 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 	}
 	ret = key_ingredients(opts, r.root, &r.ingredients, &r.exe);
 	if (ret == -ENOENT) {
-		log_error("%s: command not found%s", opts->argv[0], r.root ? " in --root" : "");
+		log_error("%s: command not found%s", opts->argv[0],
+			  opts->image ? " in the image" : r.root ? " in --root" : "");
 		*ret_status = 127;
 		goto out;
 	}

@@ -19,8 +19,12 @@
 #include <limits.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "runtime.h"
+
+struct store;
+struct imagefs_image;
 
 /* bumped when the meaning of a snapshot or of the control protocol changes */
 #define RUNTIME_FORMAT_VERSION 1
@@ -41,12 +45,30 @@ struct run_root {
 	char sdk[PATH_MAX]; /* the Python SDK on the host, bound into the root; "": none */
 	int lock; /* flock on base while thaw run lives */
 	int lower_fd; /* O_PATH of lower: paths of the root resolve inside it */
+	/* --image: lower is the image's FUSE mount at base/image */
+	char image_name[256];
+	char image_id[65]; /* SHA-256 of its index: the image's identity */
+	struct store *store;
+	struct imagefs_image *image; /* its index, for the files' content digests */
+	pid_t server; /* the FUSE server, thaw run's child; -1: none */
 };
 /*
  * Checks spec (DIR or DIR:PATH), moves thaw run into a mount namespace of
  * its own (before any thread exists) and makes base.  -errno, said.
  */
 int root_prepare(struct run_root *rr, const char *spec, const char *sdk);
+/*
+ * --image NAME[:PATH]: the same, with the image NAME of the store cfg
+ * mounted (FUSE, a child of thaw run that dies with it) as the tree.
+ */
+struct store_config;
+int root_prepare_image(struct run_root *rr, const char *spec, const struct store_config *cfg,
+		       const char *sdk);
+/*
+ * --image: the content digest of the image's file at path (the program's),
+ * from the index (root.c says how); -ENOENT when the file is not the image's.
+ */
+int root_image_digest(const struct run_root *rr, const char *path, char hex[65]);
 void root_release(struct run_root *rr);
 /*
  * In an init just made with CLONE_NEWNS (the cold start's, or the engine's

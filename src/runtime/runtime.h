@@ -42,6 +42,8 @@ struct runtime_run_opts {
 	bool verify; /* restores read back and compared before they run (engine_restore_opts) */
 	bool fixed_layout; /* start CMD without address-space randomisation; part of the key */
 	const char *root; /* DIR or DIR:PATH: the program's files from DIR (docs/runtime.md); NULL */
+	const char *image; /* NAME or NAME:PATH: the same from an image (ImageFS); NULL */
+	const char *image_store; /* the image's store; NULL: store.location, then thaw image's */
 	const char *json_events; /* append JSON lines here, or NULL */
 	const char *const *env_ignore; /* names (NAME or PREFIX*) left out of the key */
 	size_t nr_env_ignore;

@@ -12,16 +12,6 @@ need_prog sdk-counter
 STORE=$TMP/store
 ROOT=$TMP/root
 
-# copy_in DIR FILE AS: FILE at DIR/AS, and every library it needs at its own path.
-copy_in() {
-	local dir=$1 file=$2 as=$3 lib
-	mkdir -p "$dir$(dirname "$as")"
-	cp "$file" "$dir$as"
-	for lib in $(ldd "$file" | grep -o '/[^ ]*'); do
-		mkdir -p "$dir$(dirname "$lib")"
-		cp -L "$lib" "$dir$lib"
-	done
-}
 for tool in sh cat ls touch sleep; do
 	copy_in "$ROOT" "$(command -v $tool)" "/bin/$tool"
 done

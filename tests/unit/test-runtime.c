@@ -117,6 +117,20 @@ static void test_key(void **state)
 	b = ingredients("x", "1", "10");
 	json_object_set_new(b, "root", json_pack("{s:s, s:s}", "dir", "/r1", "at", "/opt/v"));
 	expect_reason(a, b, "--root's mount point changed");
+	/* --image: the same name, another index digest, is named by the image */
+	a = ingredients("x", "1", "10");
+	json_object_set_new(a, "root", json_pack("{s:s, s:s, s:s}", "image", "py", "digest",
+						 "aaaaaaaaaaaaaaaa", "at", "/"));
+	b = ingredients("x", "1", "11");
+	json_object_set_new(b, "root", json_pack("{s:s, s:s, s:s}", "image", "py", "digest",
+						 "bbbbbbbbbbbbbbbb", "at", "/"));
+	expect_reason(a, b, "image py changed (now bbbbbbbbbbbb)");
+	a = ingredients("x", "1", "10");
+	json_object_set_new(a, "root", json_pack("{s:s, s:s}", "dir", "/r1", "at", "/"));
+	b = ingredients("x", "1", "10");
+	json_object_set_new(b, "root", json_pack("{s:s, s:s, s:s}", "image", "py", "digest", "b",
+						 "at", "/"));
+	expect_reason(a, b, "--image was given instead of --root");
 }
 
 static void test_store(void **state)
