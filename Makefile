@@ -232,7 +232,7 @@ bench-serve: deps
 	$(Q)BUILD=$(BUILD) bench/serve.py
 
 # make soak-serve [SERVE_SOAK_CYCLES=N]: N bursts from zero and back (default 20);
-# fails if anything grew (fds, threads, processes, namespaces, mounts).
+# fails if serve's fds, threads or processes, or the mount table grew.
 SERVE_SOAK_CYCLES ?= 20
 soak-serve: deps
 	$(Q)$(MAKE) --no-print-directory all
