@@ -287,9 +287,11 @@ static int assign_shares(struct tree_dump *t)
 		return 0;
 	probe = syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, 0, 0);
 	if (probe < 0 && errno == ENOSYS) {
-		log_warn("kcmp(2) is not available: dup'ed and inherited fds come back as "
-			 "separate descriptions");
-		return 0;
+		/* they would come back as separate descriptions (offsets, flags, locks apart) */
+		log_error("kcmp(2) is not available (a kernel without CONFIG_KCMP): thaw cannot "
+			  "tell fds that share an open file description (dup, fork) from separate "
+			  "opens");
+		return -ENOSYS;
 	}
 	d = malloc(n * sizeof(*d));
 	if (!d)

@@ -229,9 +229,13 @@ put_back:
 	 * On every path: the thread must get back exactly what it had, or it
 	 * would run on with our registers (and die) once it is let go.
 	 */
-	if (scratch && copy_scratch(tid, scratch_addr, kept, scratch_len, true) < 0)
-		log_warn("pid %d tid %d: could not put back %zu bytes at 0x%llx", fz->pid, tid,
-			 scratch_len, (unsigned long long)scratch_addr);
+	if (scratch && copy_scratch(tid, scratch_addr, kept, scratch_len, true) < 0) {
+		/* its memory is not what it was: no snapshot of it may be taken */
+		log_error("pid %d tid %d: could not put back %zu bytes at 0x%llx", fz->pid, tid,
+			  scratch_len, (unsigned long long)scratch_addr);
+		if (ret == 0)
+			ret = -EIO;
+	}
 	if (ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0 &&
 	    (errno != ESRCH || stop_again(tid) < 0 ||
 	     ptrace(PTRACE_SETREGS, tid, NULL, &saved) < 0))
