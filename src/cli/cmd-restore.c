@@ -24,7 +24,7 @@
 static void restore_usage(FILE *out)
 {
 	fprintf(out, "usage: thaw restore --dir DIR [--key-file FILE] [--detach] [--pidfile FILE]\n"
-		     "                    [--verify]\n"
+		     "                    [--verify] [--lazy]\n"
 		     "       thaw restore --store DIR|URL --name NAME [--cache DIR] [--key-file FILE]\n"
 		     "                    [--detach] [--pidfile FILE] [--verify]\n"
 		     "\n"
@@ -42,6 +42,9 @@ static void restore_usage(FILE *out)
 		     "(docs/security.md).  From a store, the key also decrypts.\n"
 		     "--s3-endpoint URL, --s3-style path|virtual: where an s3://BUCKET/PREFIX\n"
 		     "store lives (docs/store.md; default $THAW_S3_ENDPOINT, else AWS).\n"
+		     "--lazy (--dir only): private anonymous memory is copied in on first touch\n"
+		     "by a page server thaw leaves behind, which exits once every page is in\n"
+		     "(docs/lazy-restore.md).\n"
 		     "\n"
 		     "Exit status:\n"
 		     "  the program's own status in the foreground (128+N when killed by signal\n"
@@ -123,6 +126,7 @@ int cmd_restore(int argc, char **argv)
 		{ "verify", no_argument, NULL, 'v' },
 		{ "s3-endpoint", required_argument, NULL, 'E' },
 		{ "s3-style", required_argument, NULL, 'Y' },
+		{ "lazy", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -164,6 +168,9 @@ int cmd_restore(int argc, char **argv)
 		case 'Y':
 			s3_style = optarg;
 			break;
+		case 'L':
+			opts.lazy = true;
+			break;
 		case 'h':
 			restore_usage(stdout);
 			return 0;
@@ -177,6 +184,8 @@ int cmd_restore(int argc, char **argv)
 		return cli_usage_error(restore_usage, "from where? --dir DIR or --store DIR|URL");
 	if (!store != !name || (!store && cache))
 		return cli_usage_error(restore_usage, "--name and --cache go with --store");
+	if (store && opts.lazy)
+		return cli_usage_error(restore_usage, "--lazy restores from --dir only");
 	if (key_file && key_file_load(key_file, key) < 0)
 		return 1;
 	opts.verify = cli_verify_wanted(verify);

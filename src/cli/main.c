@@ -62,6 +62,8 @@ static void usage(FILE *out)
 		     "                       an s3:// store's credentials and region (docs/store.md)\n"
 		     "  THAW_VERIFY          set (not 0): every restore is verified (--verify)\n"
 		     "  THAW_VERIFY_DIGEST   set (not 0): thaw run checks files by content\n"
+		     "  THAW_LAZY_BACKGROUND 0: a lazy restore's page server copies only what is\n"
+		     "                       touched (docs/lazy-restore.md)\n"
 		     "  THAW_RESTORE_TMPDIR  where a restore from a store rebuilds its small files\n"
 		     "  THAW_PYTHON_SDK      the Python SDK directory thaw run gives a Python program\n"
 		     "  NO_COLOR             set: no colour, even on a terminal\n"

@@ -97,6 +97,12 @@ struct engine_restore_opts {
 	 */
 	bool verify;
 	/*
+	 * Private anonymous memory is served on first touch by a page server
+	 * left behind (lazy.c, docs/lazy-restore.md) instead of being filled
+	 * before the program runs.  Not with pages or a GPU snapshot.
+	 */
+	bool lazy;
+	/*
 	 * If set: called in the restore's init (PID 1 of its new PID and mount
 	 * namespaces, before any process of the tree exists) to set up the root
 	 * the program ran in (engine_dump_opts.container_root, or a directory

@@ -55,6 +55,7 @@
 #include "fd-owner.h"
 #include "file-locks.h"
 #include "gpu/gpu.h"
+#include "lazy.h"
 #include "proc.h"
 #include "restorer/restorer.h"
 #include "shmem.h"
@@ -231,6 +232,7 @@ struct helper {
 	int region_fd;
 	int log_fd;
 	int fill_fd; /* thaw writes the data runs: engine_page_source */
+	int uffd; /* a lazy restore: the blob registers lazy VMAs with it (lazy.c) */
 	int nr_close;
 	int32_t close_fds[IMAGE_MAX_FILES * 2 + IMAGE_MAX_SHMEMS + 8]; /* files ro+rw, shmems, our own */
 };
@@ -325,6 +327,7 @@ static int fill_vmas(struct helper *h, struct restorer_args *a, struct region *r
 		while (run < img->nr_runs && img->runs[run].vaddr < v->start)
 			run++;
 		rv->needs_write = run < img->nr_runs && img->runs[run].vaddr < v->end;
+		rv->lazy = h->uffd >= 0 && rv->needs_write && lazy_vma_eligible(v);
 	}
 	return 0;
 }
@@ -570,6 +573,20 @@ static __attribute__((noreturn)) void jump(struct restorer_args *a, uint64_t ent
 	__builtin_unreachable();
 }
 
+/* Runs inside lazy VMAs are the page server's (both lists are in address order). */
+static void mark_lazy_runs(struct restorer_args *a)
+{
+	uint32_t v = 0;
+	uint64_t i;
+
+	for (i = 0; i < a->nr_runs; i++) {
+		while (v < a->nr_vmas && a->vmas[v].end <= a->runs[i].vaddr)
+			v++;
+		if (v < a->nr_vmas && a->vmas[v].start <= a->runs[i].vaddr && a->vmas[v].lazy)
+			a->runs[i].flags |= RESTORER_RUN_LAZY;
+	}
+}
+
 static int build_and_jump(struct helper *h)
 {
 	const struct image *img = h->img;
@@ -605,6 +622,7 @@ static int build_and_jump(struct helper *h)
 	a->pid = img->proc.pid;
 	a->pages_fd = img->pages_fd;
 	a->fill_fd = h->fill_fd;
+	a->uffd = h->uffd;
 
 	ret = fill_moves(a, &r, img, maps, n);
 	if (ret == 0)
@@ -616,12 +634,15 @@ static int build_and_jump(struct helper *h)
 	if (ret < 0)
 		goto out;
 	a->nr_runs = img->nr_runs;
-	a->nr_fillers = h->fill_fd >= 0 ? 0 : nr_fillers(img); /* thaw fills */
+	/* thaw fills, or the page server does */
+	a->nr_fillers = h->fill_fd >= 0 || h->uffd >= 0 ? 0 : nr_fillers(img);
 	a->runs = region_alloc(&r, img->nr_runs * sizeof(*a->runs));
 	for (i = 0; i < img->nr_runs; i++)
 		a->runs[i] = (struct restorer_run){ img->runs[i].vaddr, img->runs[i].off,
 						    img->runs[i].npages, img->runs[i].flags,
 						    img->runs[i].crc, 0 };
+	if (h->uffd >= 0)
+		mark_lazy_runs(a);
 	a->nr_guards = img->nr_guards;
 	a->guards = region_alloc(&r, (uint64_t)img->nr_guards * sizeof(*a->guards));
 	for (i = 0; i < img->nr_guards; i++)
@@ -714,6 +735,16 @@ struct tree {
 	int log_fd, region_fd; /* set by the root's helper, inherited */
 	/* with an engine_page_source: a socket pair per process, thaw's end and the restorer's */
 	int *fill_socks, *fill_fds;
+	/*
+	 * A lazy restore (lazy.c): per process, thaw's end and the helper's of a
+	 * socket pair that carries its userfaultfd; lazy_hold, a socket pair whose
+	 * end [0] init keeps with the fds thaw sent into it unread (while it is
+	 * open they stay open); lazy_done, the server's word to init that every
+	 * page is in; lazy_go, thaw's word to the server that the program runs.
+	 */
+	bool lazy;
+	int *lazy_socks, *lazy_fds;
+	int lazy_hold[2], lazy_done[2], lazy_go[2];
 	struct fd_shared shared; /* what several processes hold, made by the root's helper */
 	bool verify; /* compare the tree with the snapshot before it runs (verify.c) */
 	int (*enter_root)(void *arg); /* engine_restore_opts.enter_root, run by init */
@@ -935,13 +966,15 @@ static void close_strays(const struct tree *tr, uint32_t own, bool all_images)
 	for (i = 0; i < n; i++) {
 		bool is_kept = fds[i] < tr->min_fd || fds[i] == tr->region_fd ||
 			       fds[i] == tr->log_fd || is_image_fd(tr->imgs[own], fds[i]) ||
-			       (tr->fill_fds && fds[i] == tr->fill_fds[own]);
+			       (tr->fill_fds && fds[i] == tr->fill_fds[own]) ||
+			       (tr->lazy_fds && fds[i] == tr->lazy_fds[own]);
 
 		for (k = 0; !is_kept && k < tr->shared.nr; k++)
 			is_kept = fds[i] == tr->shared.objs[k].fd;
 		for (k = 0; !is_kept && all_images && k < tr->nr; k++)
 			is_kept = is_image_fd(tr->imgs[k], fds[i]) ||
-				  (tr->fill_fds && fds[i] == tr->fill_fds[k]);
+				  (tr->fill_fds && fds[i] == tr->fill_fds[k]) ||
+				  (tr->lazy_fds && fds[i] == tr->lazy_fds[k]);
 		if (!is_kept)
 			close(fds[i]);
 	}
@@ -1069,10 +1102,36 @@ static int fork_children(struct tree *tr, pid_t pid)
 	return wait_zombies(root, pid) < 0 ? -ECHILD : 0;
 }
 
+/*
+ * A lazy restore: this process's userfaultfd, made here because it is bound
+ * to the memory of its maker, which the blob keeps; thaw passes it to the
+ * page server, and the blob closes this copy once it has registered the
+ * lazy VMAs with it.
+ */
+static int lazy_pass_uffd(struct helper *h, int sock)
+{
+	int fd = lazy_uffd_open(), ret;
+
+	if (fd < 0)
+		return fd;
+	fd = lift_fd(fd, h->min_fd);
+	if (fd < 0)
+		return -EMFILE;
+	ret = lazy_send_fd(sock, fd);
+	close(sock);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	h->uffd = fd;
+	h->close_fds[h->nr_close++] = fd;
+	return 0;
+}
+
 static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, int sync_fd)
 {
 	struct image *img = tr->imgs[k];
-	struct helper h = { .img = img, .min_fd = tr->min_fd };
+	struct helper h = { .img = img, .min_fd = tr->min_fd, .uffd = -1 };
 	uint64_t all = ~0ull;
 	char c;
 	int ret = -EIO;
@@ -1108,6 +1167,11 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 			if (tr->fill_fds) {
 				tr->fill_fds[i] = lift_fd(tr->fill_fds[i], tr->min_fd);
 				if (tr->fill_fds[i] < 0)
+					goto fail;
+			}
+			if (tr->lazy_fds) {
+				tr->lazy_fds[i] = lift_fd(tr->lazy_fds[i], tr->min_fd);
+				if (tr->lazy_fds[i] < 0)
 					goto fail;
 			}
 		}
@@ -1168,6 +1232,8 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 	fd_shared_close(&tr->shared);
 	if (ret == 0)
 		ret = set_sigactions(img);
+	if (ret == 0 && tr->lazy_fds)
+		ret = lazy_pass_uffd(&h, tr->lazy_fds[k]);
 	if (ret == 0)
 		ret = build_and_jump(&h);
 fail:
@@ -1704,9 +1770,45 @@ static void install_forwarding(pid_t to)
 }
 
 /* After the restore: reap everything, exit with the program's status. */
-static __attribute__((noreturn)) void reap(pid_t program)
+/*
+ * A lazy restore, while the page server works: init keeps the program's
+ * userfaultfds open (unread in hold_fd) so that the server's end alone never
+ * closes them: a closed userfaultfd lets a waiting fault through to a fresh
+ * zero page (docs/lazy-restore.md).  'd' on done_fd: every page is in, they
+ * may go.  EOF without it: the server is gone with pages missing; faulting
+ * threads still wait, and the whole tree is killed before they can go on.
+ * Returns -1 once that is done, else the result of waitpid(-1, WNOHANG).
+ */
+static pid_t lazy_watch(int *done_fd, int *hold_fd, int err_fd, int *status)
+{
+	struct pollfd p = { .fd = *done_fd, .events = POLLIN };
+	char c = 0;
+	ssize_t n;
+
+	/* 100 ms: how late a zombie other than the program may be reaped meanwhile */
+	if (poll(&p, 1, 100) > 0) {
+		n = read(*done_fd, &c, 1);
+		if (n < 0 && errno == EINTR)
+			return 0;
+		if (n != 1 || c != 'd') {
+			log_set_fd(err_fd);
+			log_error("lazy restore: the page server is gone before every page was in; "
+				  "the program is killed (it must not run on with missing memory)");
+			kill(-1, SIGKILL);
+		}
+		close(*done_fd);
+		close(*hold_fd);
+		close(err_fd);
+		*done_fd = *hold_fd = -1;
+	}
+	return waitpid(-1, status, WNOHANG);
+}
+
+static __attribute__((noreturn)) void reap(pid_t program, int done_fd, int hold_fd)
 {
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* the one message lazy_watch may have, where thaw's go */
+	int err_fd = done_fd >= 0 ? fcntl(log_get_fd(), F_DUPFD_CLOEXEC, 3) : -1;
 
 	/* the program holds its own copies: do not keep a caller's pipes open */
 	if (devnull >= 0) {
@@ -1717,10 +1819,11 @@ static __attribute__((noreturn)) void reap(pid_t program)
 	}
 	install_forwarding(program);
 	for (;;) {
-		int status;
-		pid_t pid = waitpid(-1, &status, 0);
+		int status = 0;
+		pid_t pid = done_fd >= 0 ? lazy_watch(&done_fd, &hold_fd, err_fd, &status)
+					 : waitpid(-1, &status, 0);
 
-		if (pid < 0 && errno == EINTR)
+		if (pid == 0 || (pid < 0 && errno == EINTR))
 			continue;
 		if (pid < 0)
 			_exit(127);
@@ -1802,6 +1905,10 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	lifeline_drop(); /* the worker's: init may outlive it */
 	/* thaw's ends: a restorer waiting on its own must see EOF if thaw goes */
 	close_each(tr->fill_socks, tr->nr);
+	close_each(tr->lazy_socks, tr->nr);
+	close_each(&tr->lazy_hold[1], 1);
+	close_each(&tr->lazy_done[1], 1);
+	close_each(tr->lazy_go, 2);
 	/* a /proc of this namespace, so /proc/self is the restored process */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
@@ -1837,11 +1944,14 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 		close(sync[1]);
 		close(region[0]);
 		close(status_fd);
+		close_each(tr->lazy_hold, 1);
+		close_each(tr->lazy_done, 1);
 		helper_main(tr, 0, sync[0]);
 	}
 	close(sync[0]);
 	/* the helpers have the restorers' ends: if they die, thaw sees EOF */
 	close_each(tr->fill_fds, tr->nr);
+	close_each(tr->lazy_fds, tr->nr);
 	close(region[1]);
 	/*
 	 * The helpers' children (the tree) are traced from their first
@@ -1918,7 +2028,7 @@ static __attribute__((noreturn)) void init_main(struct tree *tr, const char *pat
 	confirm_stops(&t);
 	for (k = 0; k < tr->nr; k++)
 		image_free(tr->imgs[k]);
-	reap(root);
+	reap(root, tr->lazy_done[0], tr->lazy_hold[0]);
 }
 
 /* ---------------------------------------------------------- thaw restore */
@@ -2186,6 +2296,68 @@ static void fill_from_source(struct tree *tr, const struct engine_page_source *s
 	free(names);
 }
 
+/* A lazy restore's socket pairs and pipes (struct tree); -1 in each when not lazy. */
+static int lazy_open(struct tree *tr)
+{
+	uint32_t k;
+
+	tr->lazy_socks = malloc(tr->nr * sizeof(int));
+	tr->lazy_fds = malloc(tr->nr * sizeof(int));
+	if (!tr->lazy_socks || !tr->lazy_fds)
+		return -ENOMEM;
+	for (k = 0; k < tr->nr; k++)
+		tr->lazy_socks[k] = tr->lazy_fds[k] = -1;
+	for (k = 0; k < tr->nr; k++) {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			return log_errno("lazy restore: a socket pair for a userfaultfd");
+		tr->lazy_socks[k] = sv[0];
+		tr->lazy_fds[k] = sv[1];
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, tr->lazy_hold) < 0 ||
+	    pipe2(tr->lazy_done, O_CLOEXEC) < 0 || pipe2(tr->lazy_go, O_CLOEXEC) < 0)
+		return log_errno("lazy restore: pipes");
+	return 0;
+}
+
+/*
+ * Once init runs: each helper's userfaultfd, a copy of each for init to
+ * hold, and the page server started with them.  The helpers wait for
+ * nothing here, so a failure (EOF: a helper failed, init says why) only
+ * has the restore fail.
+ */
+static int lazy_start(struct tree *tr, pid_t *ret_pid)
+{
+	int *uffds = malloc(tr->nr * sizeof(int)), ret = 0;
+	uint32_t k, got = 0;
+
+	if (!uffds)
+		return -ENOMEM;
+	for (k = 0; k < tr->nr; k++, got++) {
+		uffds[k] = lazy_recv_fd(tr->lazy_socks[k]);
+		if (uffds[k] < 0) {
+			ret = uffds[k];
+			break;
+		}
+		ret = lazy_send_fd(tr->lazy_hold[1], uffds[k]);
+		if (ret < 0) {
+			got++;
+			break;
+		}
+	}
+	close_each(tr->lazy_socks, tr->nr);
+	close_each(&tr->lazy_hold[1], 1);
+	if (ret == 0)
+		ret = lazy_server_start(tr->imgs, uffds, tr->nr, tr->lazy_go[0], tr->lazy_done[1],
+					ret_pid);
+	close_each(&tr->lazy_go[0], 1);
+	close_each(&tr->lazy_done[1], 1);
+	close_each(uffds, got);
+	free(uffds);
+	return ret;
+}
+
 static void tree_free(struct tree *tr)
 {
 	uint32_t k;
@@ -2195,6 +2367,14 @@ static void tree_free(struct tree *tr)
 	free(tr->fill_socks);
 	free(tr->fill_fds);
 	tr->fill_socks = tr->fill_fds = NULL;
+	close_each(tr->lazy_socks, tr->nr);
+	close_each(tr->lazy_fds, tr->nr);
+	free(tr->lazy_socks);
+	free(tr->lazy_fds);
+	tr->lazy_socks = tr->lazy_fds = NULL;
+	close_each(tr->lazy_hold, 2);
+	close_each(tr->lazy_done, 2);
+	close_each(tr->lazy_go, 2);
 	for (k = 1; k < tr->nr; k++)
 		image_free(tr->imgs[k]);
 	free(tr->imgs);
@@ -2259,8 +2439,9 @@ static int wait_program(pid_t init, int *status)
 int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 {
 	struct image *img = NULL;
-	struct tree tr = { 0 };
+	struct tree tr = { .lazy_hold = { -1, -1 }, .lazy_done = { -1, -1 }, .lazy_go = { -1, -1 } };
 	struct cuda_child cuda = { .pid = -1 };
+	pid_t server = 0;
 	double t0 = now_ms();
 	int status_pipe[2] = { -1, -1 }, release_pipe[2] = { -1, -1 }, ret, status;
 	pid_t init = -1, program;
@@ -2292,6 +2473,19 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		if (ret < 0)
 			goto out;
 	}
+	if (opts->lazy) {
+		if (opts->pages || tree_has_gpu(&tr)) {
+			log_error("snapshot %s: a lazy restore takes its pages from pages.img and "
+				  "no GPU state (restore it without --lazy)",
+				  opts->dir ? opts->dir : img->path);
+			ret = -EOPNOTSUPP;
+			goto out;
+		}
+		tr.lazy = true;
+		ret = lazy_open(&tr);
+		if (ret < 0)
+			goto out;
+	}
 	if (pipe2(status_pipe, O_CLOEXEC) < 0 || pipe2(release_pipe, O_CLOEXEC) < 0) {
 		ret = log_errno("pipe");
 		goto out;
@@ -2315,6 +2509,15 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	close(release_pipe[0]);
 	status_pipe[1] = release_pipe[0] = -1;
 	close_each(tr.fill_fds, tr.nr);
+	close_each(tr.lazy_fds, tr.nr);
+	close_each(&tr.lazy_hold[0], 1);
+	close_each(&tr.lazy_done[0], 1);
+	if (tr.lazy) {
+		ret = lazy_start(&tr, &server);
+		if (ret == 0)
+			log_info("lazy restore: the page server is pid %d", server);
+		/* on failure the helpers see EOF or an error and fail: init says why */
+	}
 	/*
 	 * The source's threads start only now: init came from a raw clone3,
 	 * which, unlike glibc's fork(), copies whatever malloc lock another
@@ -2381,6 +2584,10 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	ret = wait_init(status_pipe[0], 'g', false);
 	if (ret < 0)
 		goto abort;
+	/* the program runs: the page server copies the rest in the background */
+	if (tr.lazy && write(tr.lazy_go[1], "g", 1) != 1)
+		log_warn("lazy restore: could not tell the page server that the program runs");
+	close_each(&tr.lazy_go[1], 1);
 	if (opts->on_restored)
 		opts->on_restored(opts->on_restored_arg);
 	if (opts->detach) {

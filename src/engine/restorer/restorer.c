@@ -34,6 +34,7 @@
 #define NR_read 0
 #define NR_write 1
 #define NR_close 3
+#define NR_ioctl 16
 #define NR_mmap 9
 #define NR_mprotect 10
 #define NR_munmap 11
@@ -136,6 +137,10 @@
 #define M_MERGEABLE (1u << 5)
 #define M_SEQUENTIAL (1u << 6)
 #define M_RANDOM (1u << 7)
+
+/* _IOWR(0xAA, 0x00, struct uffdio_register): 32 bytes */
+#define UFFDIO_REGISTER 0xc020aa00ul
+#define UFFDIO_REGISTER_MODE_MISSING 1ull
 
 #define PAGE 4096ul
 /* small enough that the crc reads the bytes back from L2 */
@@ -263,6 +268,37 @@ static long map_vmas(struct restorer_args *a)
 }
 
 /*
+ * A lazy restore: every VMA marked lazy is registered for missing-page
+ * faults before any thread can touch it; the page server (lazy.c), which
+ * holds the same userfaultfd, answers them.  Nothing is read here.
+ */
+static long register_lazy(struct restorer_args *a)
+{
+	struct {
+		uint64_t start, len, mode, ioctls;
+	} reg;
+	uint32_t i;
+	long ret;
+
+	for (i = 0; i < a->nr_vmas; i++) {
+		const struct restorer_vma *v = &a->vmas[i];
+
+		if (!v->lazy)
+			continue;
+		reg.start = v->start;
+		reg.len = v->end - v->start;
+		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+		reg.ioctls = 0;
+		ret = sys3(NR_ioctl, a->uffd, UFFDIO_REGISTER, &reg);
+		if (ret < 0) {
+			a->fail_detail = v->start;
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/*
  * Fill this thread's share of the runs from pages.img (runs first, first+step,
  * ...); each run's crc is computed chunk by chunk while the bytes are hot.
  */
@@ -277,6 +313,8 @@ static long fill_pages(struct restorer_args *a, uint64_t first, uint64_t step, u
 		uint32_t crc = 0;
 
 		*at = r->vaddr;
+		if (r->flags & RESTORER_RUN_LAZY)
+			continue; /* the page server copies it in on first touch */
 		if (r->flags & RUN_ZERO) {
 			zero(dst, len);
 			continue;
@@ -806,6 +844,8 @@ restorer_entry(struct restorer_args *a)
 	a->t_unmapped = now_ns();
 	STEP(RESTORER_ERR_VDSO, move_vdso(a));
 	STEP(RESTORER_ERR_MMAP, map_vmas(a));
+	if (a->uffd >= 0)
+		STEP(RESTORER_ERR_UFFD, register_lazy(a));
 	a->t_mapped = now_ns();
 	if (a->fill_fd >= 0)
 		STEP(RESTORER_ERR_READ, tell_thaw_mapped(a));

@@ -55,6 +55,7 @@ enum restorer_step {
 	RESTORER_ERR_DUMPABLE,
 	RESTORER_ERR_NNP,
 	RESTORER_ERR_SECCOMP,
+	RESTORER_ERR_UFFD, /* registering lazy memory with userfaultfd */
 };
 
 /*
@@ -81,6 +82,8 @@ struct restorer_vma {
 	uint32_t is_locked; /* 0, 1 (mlock) or RESTORER_LOCK_ONFAULT */
 	uint32_t needs_write; /* has page runs: mapped writable until filled */
 	int32_t shmid; /* SysV segment: shmat() it here instead of mmap; -1 otherwise */
+	uint32_t lazy; /* registered with args.uffd instead of filled (a lazy restore) */
+	uint32_t pad;
 };
 #define RESTORER_LOCK_ONFAULT 2u /* mlock2(MLOCK_ONFAULT) */
 #define RESTORER_SHM_RDONLY 010000
@@ -91,10 +94,13 @@ struct restorer_run {
 	uint64_t vaddr;
 	uint64_t off;
 	uint32_t npages;
-	uint32_t flags; /* IMAGE_RUN_ZERO */
+	uint32_t flags; /* IMAGE_RUN_ZERO, RESTORER_RUN_LAZY */
 	uint32_t crc;
 	uint32_t pad;
 };
+
+/* the run lies in a lazy VMA: the page server copies it in, the blob leaves it */
+#define RESTORER_RUN_LAZY (1u << 31)
 
 /* a vDSO-family mapping of the helper, moved to where the snapshot had it */
 struct restorer_move {
@@ -183,7 +189,7 @@ struct restorer_args {
 	int32_t pid; /* tgid, as the process sees it */
 	int32_t pages_fd;
 	int32_t fill_fd; /* >= 0: thaw writes the data runs (engine_page_source); -1: pages_fd */
-	int32_t pad0;
+	int32_t uffd; /* >= 0: a lazy restore's userfaultfd (docs/lazy-restore.md); -1: none */
 
 	uint32_t nr_unmap;
 	struct restorer_range *unmap;

@@ -1,0 +1,46 @@
+/*
+ * lazy.h - lazy restore: memory served on first touch by a page server
+ * (docs/lazy-restore.md).
+ *
+ * restore.c creates one userfaultfd per process in its helper, the blob
+ * registers the process's lazy VMAs with it instead of filling them, and
+ * lazy_server_start() leaves behind a process, outside the restored PID
+ * namespace, that answers the faults from pages.img and copies the rest in
+ * the background until every page is in.
+ */
+#ifndef THAW_ENGINE_LAZY_H
+#define THAW_ENGINE_LAZY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "image/image.h"
+
+/* Whether v's dumped pages are served lazily: private anonymous memory only. */
+bool lazy_vma_eligible(const struct image_vma *v);
+
+/*
+ * A new userfaultfd for the calling process's memory, with the API
+ * handshake done (the events the server follows: fork, mremap, madvise
+ * removal, munmap; poisoning for pages it cannot supply).  Returns the fd
+ * (O_CLOEXEC | O_NONBLOCK) or -errno, logged.
+ */
+int lazy_uffd_open(void);
+
+/* One fd over a unix socket (SCM_RIGHTS); recv returns the fd, -EPIPE on EOF. */
+int lazy_send_fd(int sock, int fd);
+int lazy_recv_fd(int sock);
+
+/*
+ * Starts the page server for nr processes: imgs[k] (its runs and
+ * pages_fd) with uffds[k].  It starts background copying once it reads 'g'
+ * on go_fd (the program runs), exits quietly on EOF there before that (the
+ * restore failed), and writes 'd' on done_fd once every page is in, then
+ * exits.  The server is a grandchild, in a session of its own: nothing waits
+ * for it.  *ret_pid is its PID.  The caller keeps its own copies of every fd.
+ */
+int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, int go_fd,
+		      int done_fd, pid_t *ret_pid) __attribute__((warn_unused_result));
+
+#endif
