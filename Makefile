@@ -62,7 +62,7 @@ COMPAT_BINS := $(COMPAT_SRCS:tests/compat/%.c=$(BUILD)/tests/compat/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 
-.PHONY: FORCE install uninstall all deps demo test test-unit test-integration bench bench-serve soak-serve bench-gpu format lint clean programs units \
+.PHONY: FORCE install uninstall all deps demo test test-unit test-integration bench bench-serve soak-serve bench-image bench-gpu format lint clean programs units \
 	fuzz soak
 
 all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so $(BUILD)/man/thaw.1
@@ -237,6 +237,11 @@ SERVE_SOAK_CYCLES ?= 20
 soak-serve: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bench/serve.py --soak $(SERVE_SOAK_CYCLES)
+
+# ImageFS against the host's files (python3 + torch): table + build/bench-image.json
+bench-image: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bench/image.sh
 
 # On the device machine (a GPU, nvcc, a CUDA torch): cold start vs restore.
 bench-gpu: all

@@ -29,18 +29,19 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: thaw image COMMAND [OPTIONS] [ARGS]\n"
+		"usage: thaw image push ROOT --name NAME [OPTIONS]\n"
+		"       thaw image ls|inspect NAME [--files]|rm NAME [OPTIONS]\n"
+		"       thaw image mount --name NAME [OPTIONS] MOUNTPOINT\n"
+		"       thaw image umount MOUNTPOINT\n"
+		"       thaw image record --name NAME [OPTIONS] MOUNTPOINT -- CMD [ARGS]\n"
 		"\n"
-		"commands:\n"
-		"  push ROOT --name NAME        pack the tree at ROOT into the store as image NAME\n"
-		"  ls                           images in a local store\n"
-		"  inspect NAME [--files]       what an image holds (--files: every path)\n"
-		"  rm NAME                      remove an image's name (gc removes its chunks)\n"
-		"  mount --name NAME MOUNTPOINT serve the image read-only at MOUNTPOINT\n"
-		"  umount MOUNTPOINT            unmount it; its server exits\n"
-		"  record --name NAME MOUNTPOINT -- CMD [ARGS]\n"
-		"                               mount, run CMD, keep the chunks its start read (in\n"
-		"                               order) with the image: later mounts prefetch them\n"
+		"Program images (a root filesystem, a venv, a model directory) in the chunk store,\n"
+		"served as a read-only FUSE filesystem that fetches file contents on first read.\n"
+		"push packs the tree at ROOT as image NAME; ls lists the images of a local store;\n"
+		"inspect shows one (--files: every path); rm removes its name (store gc then frees\n"
+		"its chunks); mount serves it at MOUNTPOINT (a server in the background, its pid\n"
+		"printed, unless --foreground); umount ends it; record mounts, runs CMD, and keeps\n"
+		"the chunks its start read, in order, for later mounts to prefetch.\n"
 		"\n"
 		"options:\n"
 		"  --store DIR|URL     the store (default $THAW_STORE or ~/.cache/thaw/store)\n"
@@ -48,32 +49,30 @@ static void usage(FILE *out)
 		"  --cache-limit BYTES size limit of that cache (default 10 GiB)\n"
 		"  --key-file FILE     encrypt/decrypt at rest with this 32-byte key\n"
 		"  --token TOKEN       bearer token for HTTP (default $THAW_STORE_TOKEN)\n"
+		"  --s3-endpoint URL   the S3-compatible server of an s3://BUCKET/PREFIX store\n"
+		"  --s3-style STYLE    path or virtual (as for thaw store)\n"
 		"  --compress CODEC    none, lz4 or zstd[:LEVEL] for the disk tier (lz4)\n"
 		"  --retries N         HTTP retries after a 5xx or timeout (4)\n"
 		"  --timeout-ms MS     HTTP request timeout (mount: 10000)\n"
 		"  --fetch-timeout-ms MS  a read waiting longer for a chunk fails with EIO (60000)\n"
-		"  --ram-limit BYTES   verified chunks kept in RAM by a mount (256 MiB)\n"
+		"  --ram-limit BYTES   verified chunks a mount keeps in RAM (256 MiB)\n"
 		"  --threads N         FUSE worker threads at most (16)\n"
-		"  --no-prefetch       do not prefetch the recorded start\n"
+		"  --no-prefetch       mount: do not prefetch the recorded start\n"
 		"  --foreground        mount: serve in this process until unmounted\n"
 		"  --record FILE       mount: write the chunk numbers reads first wanted to FILE\n"
+		"  --files             inspect: list every path\n"
 		"\n"
 		"Exit status:\n"
-		"  0 done; 1 failed (record: CMD did not exit 0); 2 usage error.\n");
+		"  0 done; 1 failed (record: also when CMD did not exit 0); 2 usage error.\n");
 }
 
 struct opts {
-	const char *store, *cache, *key_file, *token, *name, *record;
+	const char *store, *cache, *key_file, *token, *name, *record, *s3_endpoint, *s3_style;
 	uint64_t cache_limit, ram_limit;
 	int codec, level;
 	unsigned retries, timeout_ms, fetch_timeout_ms, threads;
 	bool foreground, no_prefetch, files;
 };
-
-static bool is_url(const char *s)
-{
-	return !strncmp(s, "http://", 7) || !strncmp(s, "https://", 8);
-}
 
 static char *default_path(const char *rel)
 {
@@ -95,8 +94,10 @@ static void store_config_of(const struct opts *o, struct store_config *cfg, char
 	cfg->disk_level = o->level;
 	cfg->http_retries = o->retries;
 	cfg->http_timeout_ms = o->timeout_ms;
+	cfg->s3_endpoint = o->s3_endpoint;
+	cfg->s3_style = o->s3_style;
 	*cache_buf = NULL;
-	if (is_url(o->store)) {
+	if (store_is_remote(o->store)) {
 		cfg->url = o->store;
 		cfg->dir = o->cache ? o->cache : (*cache_buf = default_path(".cache/thaw/chunks"));
 		cfg->disk_limit = o->cache_limit;
@@ -125,6 +126,8 @@ static int parse(int argc, char **argv, struct opts *o, char **args, int max_arg
 		{ "no-prefetch", no_argument, NULL, 'P' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "files", no_argument, NULL, 'L' },
+		{ "s3-endpoint", required_argument, NULL, 'E' },
+		{ "s3-style", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -137,7 +140,7 @@ static int parse(int argc, char **argv, struct opts *o, char **args, int max_arg
 		switch (c) {
 		case 1:
 			if (*nargs >= max_args) {
-				fprintf(stderr, "thaw image: too many arguments\n");
+				cli_usage_error(usage, "too many arguments");
 				return -1;
 			}
 			args[(*nargs)++] = optarg;
@@ -148,6 +151,8 @@ static int parse(int argc, char **argv, struct opts *o, char **args, int max_arg
 		case 't': o->token = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 'e': o->record = optarg; break;
+		case 'E': o->s3_endpoint = optarg; break;
+		case 'Y': o->s3_style = optarg; break;
 		case 'P': o->no_prefetch = true; break;
 		case 'f': o->foreground = true; break;
 		case 'L': o->files = true; break;
@@ -178,12 +183,12 @@ static int parse(int argc, char **argv, struct opts *o, char **args, int max_arg
 			o->threads = (unsigned)v;
 			break;
 		case 'h': usage(stdout); return -2;
-		default: usage(stderr); return -1;
+		default: cli_usage_error(usage, NULL); return -1;
 		}
 	}
 	return optind;
 bad:
-	fprintf(stderr, "thaw image: bad value '%s'\n", optarg);
+	cli_usage_error(usage, "bad value '%s'", optarg);
 	return -1;
 }
 
@@ -331,7 +336,7 @@ static int do_record(struct store *s, struct imagefs_mount_opts *mo, char **cmd)
 	child = fork();
 	if (child == 0) {
 		execvp(cmd[0], cmd);
-		fprintf(stderr, "thaw image record: %s: %s\n", cmd[0], strerror(errno));
+		cli_error("record: %s: %s", cmd[0], strerror(errno));
 		_exit(127);
 	}
 	if (child > 0)
@@ -348,8 +353,7 @@ static int do_record(struct store *s, struct imagefs_mount_opts *mo, char **cmd)
 		       (size_t)st.st_size / 4, cmd[0]);
 		rc = WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : 1;
 		if (rc)
-			fprintf(stderr, "thaw image record: %s did not exit 0 (kept what it read)\n",
-				cmd[0]);
+			cli_error("record: %s did not exit 0 (what it read is kept)", cmd[0]);
 	}
 	fclose(f);
 out:
@@ -381,13 +385,11 @@ int cmd_image(int argc, char **argv)
 
 	end = parse(argc, argv, &o, args, 3, &nargs);
 	if (end < 0)
-		return end == -2 ? 0 : 2;
+		return end == -2 ? CLI_OK : CLI_USAGE;
 	if (end < argc)
 		cmd = argv + end; /* after "--" */
-	if (!nargs) {
-		usage(stderr);
-		return 2;
-	}
+	if (!nargs)
+		return cli_usage_error(usage, "which command?");
 	if (!o.token)
 		o.token = getenv("THAW_STORE_TOKEN");
 	if (!o.store)
@@ -434,14 +436,13 @@ int cmd_image(int argc, char **argv)
 	} else if (!strcmp(args[0], "rm")) {
 		rc = nargs == 2 ? (imagefs_image_remove(s, args[1]) ? 1 : 0) : -1;
 	} else {
-		fprintf(stderr, "thaw image: unknown command '%s'\n", args[0]);
-		rc = -1;
+		rc = cli_usage_error(usage, "unknown command '%s'", args[0]);
+		goto out;
 	}
 	if (rc >= 0)
 		goto out;
 usage:
-	usage(stderr);
-	rc = 2;
+	rc = cli_usage_error(usage, "%s: wrong arguments", args[0]);
 out:
 	store_close(s);
 	free(default_store);

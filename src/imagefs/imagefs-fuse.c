@@ -311,11 +311,17 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	i = imagefs_lookup(fs->ix, (uint32_t)dir, name, strlen(name));
+	memset(&e, 0, sizeof(e));
+	if (i == -ENOENT) {
+		/* inode 0: a negative entry the kernel keeps (imports probe many absent names) */
+		e.entry_timeout = CACHE_TIMEOUT;
+		fuse_reply_entry(req, &e);
+		return;
+	}
 	if (i < 0) {
 		fuse_reply_err(req, (int)-i);
 		return;
 	}
-	memset(&e, 0, sizeof(e));
 	e.ino = (fuse_ino_t)i + 1;
 	e.generation = 1;
 	e.attr_timeout = CACHE_TIMEOUT;
