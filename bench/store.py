@@ -20,9 +20,13 @@
    chunk files are in the page cache) and from an HTTP store on loopback
    (Debian nginx, WebDAV config of tests/store/ but with one worker per CPU,
    started here and stopped by PID) with an empty cache each run (every
-   chunk crosses HTTP).  A store restore decodes and verifies every chunk
-   (SHA-256) and writes the pages straight into the restored process:
-   nothing is kept between runs.
+   chunk crosses HTTP), and from an S3 store on loopback (Ceph's radosgw on
+   a one-node memstore cluster, tests/store/rgw.sh, when Debian's ceph is
+   installed) the same way.  A store restore checks every chunk (SHA-256
+   behind a URL, the CRC from the disk tier: docs/store.md "Trust") and
+   writes the pages straight into the restored process: nothing is kept
+   between runs.  --before BUILD also restores from the disk tier with
+   another build's thaw, taking turns with the rest.
    The RAM tier lives in one process, so no CLI restore reaches it:
    BUILD/bench/store-ram restores the snapshot several times in itself (the
    first from the disk tier fills the RAM tier, the others read RAM only)
@@ -311,6 +315,41 @@ def nginx_start(tmp, procs):
     return None, None
 
 
+S3_CREDS = {"AWS_ACCESS_KEY_ID": "THAWTESTKEY", "AWS_SECRET_ACCESS_KEY": "thawtestsecret",
+            "AWS_REGION": "us-east-1"}  # what tests/store/rgw.sh creates
+
+
+def rgw_start(tmp, build):
+    """radosgw through tests/store/rgw.sh (a bash that keeps the cluster until it is
+    terminated, its lib.sh then killing every daemon by PID): (process, endpoint)."""
+    if not shutil.which("radosgw"):
+        return None, None
+    epf = os.path.join(tmp, "rgw.endpoint")
+    script = ('. tests/lib.sh; . tests/store/rgw.sh; rgw_start; s3_bucket bench; '
+              'echo "$S3_ENDPOINT" >"$0.tmp" && mv "$0.tmp" "$0"; while :; do sleep 1; done')
+    log = open(os.path.join(tmp, "rgw.log"), "w")
+    p = subprocess.Popen(["bash", "-c", script, epf], cwd=ROOT, stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=log, env=dict(os.environ, BUILD=build))
+    for _ in range(180 * 4):
+        if os.path.exists(epf) or p.poll() is not None:
+            break
+        time.sleep(0.25)
+    if not os.path.exists(epf):
+        rgw_stop(p)
+        return None, None
+    with open(epf) as f:
+        return p, f.read().strip()
+
+
+def rgw_stop(p):
+    p.terminate()  # lib.sh's traps kill the daemons
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        kill_pid(p.pid)
+        p.wait()
+
+
 AFTER_RE = re.compile(r"after the program runs, .* in ([0-9.]+) ms")
 
 
@@ -347,7 +386,7 @@ def restore_once(thaw, args, tmp, env=None):
     return t1 - t0, float(m.group(1)) / 1e3 if m else 0.0
 
 
-def speed(thaw, tmp, label, cmd, runs, url, before=None):
+def speed(thaw, tmp, label, cmd, runs, url, before=None, s3=None):
     """Restore figures for one workload from every reachable tier (and, with before,
     the disk tier through another build's thaw, taking turns with the rest)."""
     p = start(cmd)
@@ -363,12 +402,19 @@ def speed(thaw, tmp, label, cmd, runs, url, before=None):
     if url:
         run([thaw, "store", "--store", url, "--cache", os.path.join(tmp, "putcache"),
              "put", snap, "--name", label])
+    s3env = dict(os.environ, **S3_CREDS)
+    s3args = ["--store", "s3://bench/" + label, "--s3-endpoint", s3 or ""]
+    if s3:
+        run([thaw, "store"] + s3args + ["--cache", os.path.join(tmp, "s3putcache"),
+                                        "put", snap, "--name", label], env=s3env)
     out = {"snapshot_bytes": total, "runs": runs, "tiers": {}}
     cases = [("plain_dir", ["--dir", snap]), ("disk_warm", ["--store", store, "--name", label])]
     if before:
         cases.append(("disk_warm_before", ["--store", store, "--name", label]))
     if url:
         cases.append(("http_loopback_cold_cache", None))
+    if s3:
+        cases.append(("s3_loopback_cold_cache", "s3"))
     restore_once(thaw, ["--dir", snap], tmp)  # page cache warm for everyone
     # the tiers take turns, run by run, so that a slow spell of the machine
     # (other people's work, the host) falls on all of them alike
@@ -376,14 +422,17 @@ def speed(thaw, tmp, label, cmd, runs, url, before=None):
     running = {name: [] for name, _ in cases}
     for i in range(runs):
         for name, args in cases:
-            a = args
-            if a is None:
+            a, env = args, None
+            if a is None or a == "s3":
                 cache = os.path.join(tmp, "cache-%s-%d" % (label, i))
-                a = ["--store", url, "--cache", cache, "--name", label]
-            wall, after = restore_once(before if name.endswith("_before") else thaw, a, tmp)
+                a = (["--store", url] if a is None else s3args) + ["--cache", cache,
+                                                                   "--name", label]
+                env = s3env if args == "s3" else None
+            wall, after = restore_once(before if name.endswith("_before") else thaw, a, tmp,
+                                       env)
             times[name].append(wall)
             running[name].append(wall - after)
-            if args is None:
+            if args is None or args == "s3":
                 shutil.rmtree(cache, ignore_errors=True)
                 os.sync()  # the cache fill's writeback is not the next source's
     for name, _ in cases:
@@ -396,7 +445,8 @@ def speed(thaw, tmp, label, cmd, runs, url, before=None):
                               "gb_per_s_to_running": round(total / med_r / 1e9, 3)}
     out["tiers"]["ram"] = ram_tier(thaw, store, label, snap, runs)
     plain = out["tiers"]["plain_dir"]
-    for name in ("disk_warm", "disk_warm_before", "http_loopback_cold_cache"):
+    for name in ("disk_warm", "disk_warm_before", "http_loopback_cold_cache",
+                 "s3_loopback_cold_cache"):
         if name in out["tiers"]:
             t = out["tiers"][name]
             t["vs_plain"] = round(t["gb_per_s"] / plain["gb_per_s"], 3)
@@ -485,7 +535,7 @@ def main():
     out_path = args.out or os.path.join(build, "bench-store.json")
     tmp = tempfile.mkdtemp(prefix="thaw-bench-store.")
     procs = []
-    nginx = None
+    nginx = rgw = None
     result = {"machine": {"cpus": os.cpu_count(), "kernel": os.uname().release}}
     rc = 0
     try:
@@ -496,12 +546,17 @@ def main():
             result["http"] = "nginx missing or did not start: no HTTP figures"
         elif url:
             result["nginx"] = "tests/store/nginx.conf.in with a master and one worker per CPU"
+        rgw, s3 = rgw_start(tmp, build) if not args.skip_restore else (None, None)
+        if s3:
+            result["s3"] = "radosgw (Debian's Ceph 16) on a one-node memstore cluster"
+        elif not args.skip_restore:
+            result["s3"] = "radosgw missing or did not start: no S3 figures"
         result["restore"] = {} if args.skip_restore else {
             "workload_b": speed(thaw, tmp, "b", [os.path.join(build, "bench/workload-b"),
-                                                 str(args.size_gib)], args.runs, url, before),
+                                                 str(args.size_gib)], args.runs, url, before, s3),
             "workload_a": speed(thaw, tmp, "a", [PYTHON,
                                                  os.path.join(ROOT, "bench/workload_a.py")],
-                                args.runs, url, before),
+                                args.runs, url, before, s3),
         }
         if result["restore"]:
             result["sha256"] = sha_rate()
@@ -518,6 +573,8 @@ def main():
                 p.wait()
         if nginx:
             nginx_stop(nginx)
+        if rgw:
+            rgw_stop(rgw)
         shutil.rmtree(tmp, ignore_errors=True)
     with open(out_path, "w") as f:
         json.dump(result, f, indent=1)

@@ -17,13 +17,14 @@ s3curl() {
 }
 
 rgw_start() {
-	local d=$TMP/ceph mon_port rgw_port fsid i c
+	local d=$TMP/ceph mon_port rgw_port fsid osd_uuid osd_pid try i c
 	for c in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph uuidgen; do
 		command -v "$c" >/dev/null || skip "$c is not installed (Debian's radosgw, ceph-mon, ceph-osd)"
 	done
 	mkdir -p "$d"/{mon,osd,run,log}
 	mon_port=$(free_port)
 	rgw_port=$(free_port)
+	while [ "$rgw_port" = "$mon_port" ]; do rgw_port=$(free_port); done
 	fsid=$(uuidgen)
 	RGW_CONF=$d/ceph.conf
 	# no authentication inside the cluster (it listens on 127.0.0.1 only and
@@ -67,20 +68,34 @@ CONF
 		fail "ceph-mon --mkfs failed: $(tail -n 3 "$d/log/mkfs.out")"
 	ceph-mon -f -i a -c "$RGW_CONF" >>"$d/log/daemons.out" 2>&1 &
 	track $!
-	timeout 60 ceph -c "$RGW_CONF" osd create >>"$d/log/mkfs.out" 2>&1 ||
+	# the OSD is created with the uuid it is made with: with a random one in the
+	# map, the OSD's own "osd create" at boot is refused ("wrong fsid") at times
+	osd_uuid=$(uuidgen)
+	timeout 60 ceph -c "$RGW_CONF" osd create "$osd_uuid" 0 >>"$d/log/mkfs.out" 2>&1 ||
 		fail "the monitor did not answer: $(tail -n 3 "$d/log/mkfs.out" "$d/log/mon.a.log")"
-	ceph-osd -i 0 --mkfs -c "$RGW_CONF" >>"$d/log/mkfs.out" 2>&1 ||
+	ceph-osd -i 0 --mkfs --osd-uuid "$osd_uuid" -c "$RGW_CONF" >>"$d/log/mkfs.out" 2>&1 ||
 		fail "ceph-osd --mkfs failed: $(tail -n 3 "$d/log/mkfs.out")"
-	ceph-osd -f -i 0 -c "$RGW_CONF" >>"$d/log/daemons.out" 2>&1 &
-	track $!
-	# radosgw creates its pools at start: the OSD must be up first
-	for ((i = 0; i < 120; i++)); do
-		timeout 10 ceph -c "$RGW_CONF" osd stat >"$d/log/osd-stat.out" 2>&1
-		grep -q "1 up" "$d/log/osd-stat.out" && break
-		sleep 1
+	# radosgw creates its pools at start: the OSD must be up first.  Now and
+	# then (1 start in 5 here) an OSD's first request to the monitor is refused
+	# with "wrong fsid" and it never boots; started again, it does: up to 4
+	# starts, 30 s each
+	for ((try = 0; try < 4; try++)); do
+		ceph-osd -f -i 0 -c "$RGW_CONF" >>"$d/log/daemons.out" 2>&1 &
+		osd_pid=$!
+		track $osd_pid
+		for ((i = 0; i < 30; i++)); do
+			timeout 10 ceph -c "$RGW_CONF" osd stat >"$d/log/osd-stat.out" 2>&1
+			grep -q "1 up" "$d/log/osd-stat.out" && break 2
+			alive "$osd_pid" || break
+			sleep 1
+		done
+		log "the OSD did not come up (start $((try + 1))): $(grep -m1 'wrong fsid' "$d/log/osd.0.log")"
+		kill "$osd_pid" 2>/dev/null
+		wait_gone "$osd_pid" 20 || kill -KILL "$osd_pid" 2>/dev/null
+		wait_gone "$osd_pid" 10
 	done
 	grep -q "1 up" "$d/log/osd-stat.out" ||
-		fail "the OSD did not come up in 120 s: $(tail -n 2 "$d/log/osd-stat.out") $(tail -n 5 "$d/log/osd.0.log")"
+		fail "the OSD did not come up: $(tail -n 2 "$d/log/osd-stat.out") $(tail -n 5 "$d/log/osd.0.log")"
 	mkdir -p "$d/rgw"
 	radosgw -f -n client.rgw -c "$RGW_CONF" >>"$d/log/daemons.out" 2>&1 &
 	RGW_PID=$!
