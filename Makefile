@@ -4,6 +4,7 @@
 #   make demo       install what is missing, build, run the torch demo
 #   make test       install what is missing, build, run the whole suite
 #   make bench      benchmarks: table + build/bench.json
+#   make bench-lazy   restore --lazy against eager (first answer); build/bench-lazy.json
 #   make bench-serve  thaw serve: bursts from zero, snapshots vs cold; build/bench-serve.json
 #   make fuzz       every fuzz target under libFuzzer, FUZZ_SECONDS each (FUZZ=a,b: those only)
 #   make soak       1000 restores in a row: nothing may grow
@@ -62,7 +63,7 @@ COMPAT_BINS := $(COMPAT_SRCS:tests/compat/%.c=$(BUILD)/tests/compat/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
 
-.PHONY: FORCE install uninstall all deps demo test test-unit test-integration bench bench-serve soak-serve bench-image bench-gpu format lint clean programs units \
+.PHONY: FORCE install uninstall all deps demo test test-unit test-integration bench bench-lazy bench-serve soak-serve bench-image bench-gpu format lint clean programs units \
 	fuzz soak
 
 all: $(BUILD)/thaw $(BUILD)/libthaw.a $(BUILD)/libthaw.so $(BUILD)/man/thaw.1
@@ -224,6 +225,15 @@ demo: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all programs $(BUILD)/bench/store-ram
 	$(Q)BUILD=$(BUILD) bench/bench.sh
+
+# Lazy restore against eager: first answer of each, workload A and B (docs/lazy-restore.md).
+# BENCH_ARGS: more driver options (--only a|b, --runs N, --size-gib N).
+bench-lazy: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)mkdir -p $(BUILD)/bench
+	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -pthread -o $(BUILD)/bench/workload-b bench/workload-b.c
+	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -D_GNU_SOURCE -o $(BUILD)/bench/ceiling bench/ceiling.c
+	$(Q)/usr/bin/python3 bench/driver.py --build $(BUILD) --lazy --json $(BUILD)/bench-lazy.json $(BENCH_ARGS)
 
 # thaw serve with the torch worker examples/app.py: bursts from zero with and
 # without snapshots, and the proxy's cost at steady state (bench/serve.py).

@@ -251,9 +251,9 @@ def read_pidfile(path, timeout):
 
 # ---------------------------------------------------------------- steps
 
-def start_piped(argv, cwd=None):
+def start_piped(argv, cwd=None, env=None):
     # verification is asked for by --verify only, whatever the caller's THAW_VERIFY says
-    env = dict(os.environ, THAW_VERIFY="0")
+    env = dict(env or os.environ, THAW_VERIFY="0")
     return PROCS.popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, start_new_session=True, env=env)
 
@@ -399,12 +399,20 @@ def restore_detached(wl, snap, opts, tag, verify=False):
             "restored_pid": pid, "answer_detached": answer}
 
 
-def restore_foreground(wl, snap, opts, tag):
-    """Time from launching `thaw restore` to the answer to a request written at launch."""
+def restore_foreground(wl, snap, opts, tag, lazy=None):
+    """Time from launching `thaw restore` to the answer to a request written at launch.
+
+    lazy: None (eager), "lazy" (--lazy) or "ondemand" (--lazy, no background pass).
+    """
     pidfile = os.path.join(opts.workdir, f"{tag}.pid")
     rm_f(pidfile)
+    argv = [opts.thaw, "restore", "--dir", snap, "--pidfile", pidfile]
+    env = None
+    if lazy:
+        argv.append("--lazy")
+        env = dict(os.environ, THAW_LAZY_BACKGROUND="0" if lazy == "ondemand" else "1")
     t0 = now()
-    p = start_piped([opts.thaw, "restore", "--dir", snap, "--pidfile", pidfile])
+    p = start_piped(argv, env=env)
     err = Drain(p.stderr)
     out = LineReader(p.stdout)
     pid = None
@@ -438,6 +446,8 @@ def restore_foreground(wl, snap, opts, tag):
             PROCS.kill_adopted(pid)
         PROCS.kill(p)
         rm_f(pidfile)
+    if lazy:
+        return {f"{lazy}_first_answer_ms": ms(t0, t1), f"answer_{lazy}": answer}
     return {"restore_first_answer_ms": ms(t0, t1), "foreground_exit": rc,
             "answer_foreground": answer}
 
@@ -543,14 +553,18 @@ def one_run(wl, opts, index, run):
         run.update(restore_detached(wl, snap, opts, tag))
         run.update(restore_detached(wl, snap, opts, tag, verify=True))
         run.update(restore_foreground(wl, snap, opts, tag))
+        if opts.lazy:
+            run.update(restore_foreground(wl, snap, opts, tag, lazy="lazy"))
+            run.update(restore_foreground(wl, snap, opts, tag, lazy="ondemand"))
     finally:
         if not opts.keep:
             rm_snapshot(snap)
     run["restore_gbps"] = round(run["dumped_bytes"] / 1e9 /
                                 (run["restore_running_again_ms"] / 1000.0), 3)
     run["bit_identical"] = False
-    for key in ("answer_detached", "answer_verified", "answer_foreground"):
-        if run[key] != run["answer"]:
+    for key in ("answer_detached", "answer_verified", "answer_foreground", "answer_lazy",
+                "answer_ondemand"):
+        if key in run and run[key] != run["answer"]:
             raise BenchError(f"{wl['key']} run {index}: restored copy answered "
                              f"{run[key]!r}, the cold run {run['answer']!r}")
     run["bit_identical"] = True
@@ -574,7 +588,7 @@ def bench_workload(wl, opts):
     keys = ("cold_ready_ms", "cold_first_answer_ms", "dump_ms", "snapshot_bytes",
             "snapshot_disk_bytes", "dumped_bytes", "restore_running_again_ms",
             "restore_verified_ms", "restore_first_answer_ms", "detached_answer_ms",
-            "restore_gbps", "rss_bytes")
+            "restore_gbps", "rss_bytes", "lazy_first_answer_ms", "ondemand_first_answer_ms")
     med = {k: median([r.get(k) for r in result["runs"]]) for k in keys}
     # cold figures do not depend on thaw: a run that failed later still has them
     everyone = result["runs"] + ([result["failed_run"]] if "failed_run" in result else [])
@@ -626,6 +640,11 @@ def print_table(results, out=sys.stdout):
                 unit = "x" if name in ("speed-up", "cold/again") and v else ""
                 cells.append(f"{fmt(v, spec) + unit:>{w}}")
         print("  ".join(cells), file=out)
+        if m.get("lazy_first_answer_ms"):
+            print(f"  {key}: 1st-answer eager {fmt(m.get('restore_first_answer_ms'), '.1f')} ms,"
+                  f" --lazy {fmt(m.get('lazy_first_answer_ms'), '.1f')} ms, --lazy without"
+                  f" background pass {fmt(m.get('ondemand_first_answer_ms'), '.1f')} ms",
+                  file=out)
         if m.get("verify_ratio"):
             print(f"  {key}: restore --verify takes {m['verify_ratio']:.2f}x the time of a"
                   " restore without it (median of the ratios within each run)", file=out)
@@ -712,6 +731,9 @@ def parse_args(argv):
     ap.add_argument("--demo", action="store_true", help="cold start A, restore it 3 times")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per step")
     ap.add_argument("--keep", action="store_true", help="keep the snapshots")
+    ap.add_argument("--lazy", action="store_true",
+                    help="also time the first answer of `thaw restore --lazy`, with and "
+                         "without its background pass (docs/lazy-restore.md)")
     ap.add_argument("--json", help="output file (default BUILD/bench.json)")
     opts = ap.parse_args(argv)
     if not 1 <= opts.runs <= 101:
