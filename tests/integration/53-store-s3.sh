@@ -151,8 +151,12 @@ counter cold --store $R "${E[@]}" --cache "$TMP/rc1"
 was_cold cold
 counter warm --store $R "${E[@]}" --cache "$TMP/rc2"
 was_restored warm
-id=$(s3curl "$S3_ENDPOINT/thaw/?list-type=2&prefix=run%2Fchunks%2F" |
-	sed -n 's|.*<Key>run/chunks/\([0-9a-f]*\)</Key>.*|\1|p' | head -n 1)
+# the largest chunk: page data (a small one may be the metadata's, another reason)
+id=$(s3curl "$S3_ENDPOINT/thaw/?list-type=2&prefix=run%2Fchunks%2F" | python3 -c '
+import re, sys
+x = sys.stdin.read()
+c = re.findall(r"<Key>run/chunks/([0-9a-f]+)</Key>.*?<Size>([0-9]+)</Size>", x)
+print(max(c, key=lambda k: int(k[1]))[0] if c else "")')
 [ -n "$id" ] || fail "no chunk listed under s3://thaw/run/chunks/"
 s3curl -o "$TMP/chunk" "$S3_ENDPOINT/thaw/run/chunks/$id"
 flip_byte "$TMP/chunk" 60
