@@ -155,6 +155,12 @@ struct remap {
 };
 
 /* One address space the server fills: a restored process, or a child it forked. */
+/* Work refused with EAGAIN (an event to read first), done again after the next read. */
+struct retry {
+	uint64_t s, len, delta; /* snapshot range [s, s + len), copied to s + delta */
+};
+#define MAX_RETRIES 1024
+
 struct space {
 	int uffd;
 	pid_t pid; /* the snapshot's, for messages */
@@ -166,6 +172,8 @@ struct space {
 	uint64_t cursor; /* the background pass's next run */
 	struct remap *remaps;
 	uint32_t nr_remaps;
+	struct retry retries[MAX_RETRIES];
+	uint32_t nr_retries;
 };
 
 struct server {
@@ -234,9 +242,12 @@ static uint64_t find_run(const struct image *img, uint64_t s)
 	return img->nr_runs;
 }
 
+#define NOWHERE UINT64_MAX /* an address some mremap moved away from: no snapshot page */
+
 /*
- * Where the page at address c now came from: the snapshot address *s, and
- * [*wlo, *whi), the snapshot addresses around it that moved with it.
+ * Where the page at address c now came from: the snapshot address *s (or
+ * NOWHERE), and [*wlo, *whi), the snapshot addresses around it that moved
+ * with it.
  */
 static void translate(const struct space *sp, uint64_t c, uint64_t *s, uint64_t *wlo,
 		      uint64_t *whi)
@@ -247,6 +258,11 @@ static void translate(const struct space *sp, uint64_t c, uint64_t *s, uint64_t 
 	for (i = sp->nr_remaps; i-- > 0;) {
 		const struct remap *m = &sp->remaps[i];
 
+		if ((c < m->to || c - m->to >= m->len) && c >= m->from && c - m->from < m->len) {
+			*s = NOWHERE;
+			*wlo = *whi = 0;
+			return;
+		}
 		if (c < m->to || c - m->to >= m->len)
 			continue;
 		if (lo < m->to)
@@ -282,7 +298,11 @@ static void poison(struct space *sp, uint64_t c, uint64_t len)
 		po.updated = 0;
 }
 
-/* Copies len bytes to c, page by page past pages already there; -ESRCH when the mm is gone. */
+/*
+ * Copies len bytes to c, page by page past pages already there; -ESRCH when
+ * the mm is gone, -EAGAIN while an event (fork, mremap ...) is still unread:
+ * the kernel refuses copies until the server has read it.
+ */
 static int copy_in(struct space *sp, uint64_t c, const unsigned char *src, uint64_t len)
 {
 	while (len) {
@@ -293,6 +313,8 @@ static int copy_in(struct space *sp, uint64_t c, const unsigned char *src, uint6
 			return 0;
 		if (errno == ESRCH)
 			return -ESRCH;
+		if (errno == EAGAIN && cp.copy <= 0)
+			return -EAGAIN;
 		step = cp.copy > 0 ? (uint64_t)cp.copy : 0;
 		/* EEXIST: that page is there (a race with a fault's copy); ENOENT: no longer ours */
 		if (errno != EAGAIN && cp.copy <= 0)
@@ -349,7 +371,7 @@ static int serve_run(struct server *srv, struct space *sp, uint64_t ri, uint32_t
 				      srv->buf + (uint64_t)p * IMAGE_PAGE_SIZE,
 				      (uint64_t)(q - p) * IMAGE_PAGE_SIZE);
 			if (ret < 0)
-				return ret;
+				return ret; /* -EAGAIN: the pages stay missing, the caller retries */
 			if (fault)
 				srv->pages_fault += q - p;
 			else
@@ -417,7 +439,37 @@ static int drop_part(struct server *srv, struct space *sp, uint64_t ri, uint32_t
 static int copy_part(struct server *srv, struct space *sp, uint64_t ri, uint32_t lo, uint32_t hi,
 		     uint64_t delta)
 {
-	return serve_run(srv, sp, ri, lo, hi, delta, true);
+	const struct image_page_run *r = &sp->img->runs[ri];
+	int ret = serve_run(srv, sp, ri, lo, hi, delta, true);
+
+	if (ret != -EAGAIN)
+		return ret;
+	if (sp->nr_retries == MAX_RETRIES)
+		return -EAGAIN; /* the thread's fault comes back once it is woken by anything */
+	sp->retries[sp->nr_retries++] =
+		(struct retry){ r->vaddr + (uint64_t)lo * IMAGE_PAGE_SIZE,
+				(uint64_t)(hi - lo) * IMAGE_PAGE_SIZE, delta };
+	return 0;
+}
+
+/* What EAGAIN held back, now that the events before it are read. */
+static int run_retries(struct server *srv, struct space *sp)
+{
+	struct retry todo[MAX_RETRIES];
+	uint32_t n = sp->nr_retries, i;
+	int ret;
+
+	memcpy(todo, sp->retries, n * sizeof(todo[0]));
+	sp->nr_retries = 0;
+	for (i = 0; i < n; i++) {
+		struct uffdio_range w = { todo[i].s + todo[i].delta, todo[i].len };
+
+		ret = for_range(srv, sp, todo[i].s, todo[i].len, copy_part, todo[i].delta);
+		if (ret < 0)
+			return ret;
+		ioctl(sp->uffd, UFFDIO_WAKE, &w);
+	}
+	return 0;
 }
 
 static int on_fault(struct server *srv, struct space *sp, uint64_t addr)
@@ -430,6 +482,8 @@ static int on_fault(struct server *srv, struct space *sp, uint64_t addr)
 
 	srv->faults++;
 	translate(sp, c, &s, &wlo, &whi);
+	if (s == NOWHERE)
+		return zero_page(sp, c);
 	ri = find_run(sp->img, s);
 	if (ri == sp->img->nr_runs ||
 	    page_done(sp, ri, (uint32_t)((s - sp->img->runs[ri].vaddr) / IMAGE_PAGE_SIZE)))
@@ -439,8 +493,8 @@ static int on_fault(struct server *srv, struct space *sp, uint64_t addr)
 	re = r->vaddr + (uint64_t)r->npages * IMAGE_PAGE_SIZE;
 	lo = rs > wlo ? rs : wlo;
 	hi = re < whi ? re : whi;
-	ret = serve_run(srv, sp, ri, (uint32_t)((lo - rs) / IMAGE_PAGE_SIZE),
-			(uint32_t)((hi - rs) / IMAGE_PAGE_SIZE), c - s, true);
+	ret = copy_part(srv, sp, ri, (uint32_t)((lo - rs) / IMAGE_PAGE_SIZE),
+			(uint32_t)((hi - rs) / IMAGE_PAGE_SIZE), c - s);
 	if (ret < 0)
 		return ret;
 	ioctl(sp->uffd, UFFDIO_WAKE, &w);
@@ -506,6 +560,8 @@ static int on_event(struct server *srv, uint32_t k, const struct uffd_msg *m)
 	case UFFD_EVENT_REMAP:
 		len = m->arg.remap.len;
 		translate(sp, m->arg.remap.from, &s, &wlo, &whi);
+		if (s == NOWHERE)
+			return 0;
 		if (len > whi - s)
 			len = whi - s;
 		if (sp->nr_remaps == MAX_REMAPS) {
@@ -521,6 +577,8 @@ static int on_event(struct server *srv, uint32_t k, const struct uffd_msg *m)
 	case UFFD_EVENT_REMOVE:
 	case UFFD_EVENT_UNMAP:
 		translate(sp, m->arg.remove.start, &s, &wlo, &whi);
+		if (s == NOWHERE)
+			return 0; /* what was there moved away: the pages went with it */
 		len = m->arg.remove.end - m->arg.remove.start;
 		if (len > whi - s)
 			len = whi - s;
@@ -539,8 +597,10 @@ static int drain(struct server *srv, uint32_t k)
 
 	for (;;) {
 		n = read(srv->spaces[k].uffd, msgs, sizeof(msgs));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return run_retries(srv, &srv->spaces[k]);
 		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+			return -errno;
 		for (i = 0; i < (int)(n / (ssize_t)sizeof(msgs[0])); i++) {
 			ret = on_event(srv, k, &msgs[i]);
 			if (ret < 0)
@@ -560,14 +620,26 @@ static void space_gone(struct space *sp)
 static bool background_step(struct server *srv, struct space *sp)
 {
 	const struct image *img = sp->img;
+	int ret;
 
 	while (sp->cursor < img->nr_runs && run_done(sp, sp->cursor))
 		sp->cursor++;
 	if (sp->cursor == img->nr_runs)
 		return false;
-	if (serve_run(srv, sp, sp->cursor, 0, img->runs[sp->cursor].npages, 0, false) < 0)
+	ret = serve_run(srv, sp, sp->cursor, 0, img->runs[sp->cursor].npages, 0, false);
+	if (ret < 0 && ret != -EAGAIN) /* EAGAIN: an event first; this run comes again */
 		space_gone(sp);
 	return true;
+}
+
+static bool retries(const struct server *srv)
+{
+	uint32_t k;
+
+	for (k = 0; k < srv->nr; k++)
+		if (!srv->spaces[k].gone && srv->spaces[k].nr_retries)
+			return true;
+	return false;
 }
 
 static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int done_fd)
@@ -594,7 +666,7 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 		p[n++] = (struct pollfd){ .fd = done_fd };
 		if (!go)
 			p[n++] = (struct pollfd){ .fd = go_fd, .events = POLLIN };
-		busy = poll(p, n, go && work && srv->background ? 0 : -1);
+		busy = poll(p, n, go && work && srv->background ? 0 : retries(srv) ? 1 : -1);
 		if (busy < 0 && errno != EINTR)
 			_exit(1);
 		if (p[srv->nr].revents & (POLLERR | POLLHUP))

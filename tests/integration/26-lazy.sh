@@ -5,6 +5,7 @@
 # the program.
 . "$(dirname "$0")/../lib.sh"
 need_prog memory
+need_prog lazy-events
 need_thaw
 
 # snap NAME: memory.c in a work directory of its own (its shared files change), dumped
@@ -132,5 +133,18 @@ track "$SRV"
 sleep 0.3
 alive "$SRV" || fail "the page server without background pass ended before the program"
 finish lazy4 "$PID"
+wait_gone "$SRV" "$TIMEOUT" || fail "the page server outlived its program"
+
+# 6. fork, mremap and MADV_DONTNEED while pages are still missing (no background pass):
+# the child sees its parent's memory, the moved pages are at their new place, dropped
+# pages read zeros
+control "$PROGS/lazy-events"
+start ev "$PROGS/lazy-events"
+wait_ready ev
+dump_ok "$PID" "$TMP/ev.snap"
+THAW_LAZY_BACKGROUND=0 restore_detached ev-restored "$TMP/ev.snap" --lazy
+SRV=$(server_pid ev-restored)
+track "$SRV"
+finish ev-restored "$PID"
 wait_gone "$SRV" "$TIMEOUT" || fail "the page server outlived its program"
 pass
