@@ -26,6 +26,11 @@
  *    on stderr when that is a terminal (and not -q); --json-events FILE
  *    (before the command, or thaw run's own) gets the same figures as JSON
  *    lines: cli_progress_json().
+ *  - Defaults: an option that has one in the configuration files (--store,
+ *    --s3-endpoint, --cache, --key-file; base/config.h) is resolved with
+ *    cli_default() after parsing: the flag, else its environment variable,
+ *    else the user's file, else the system's.  The files are read only then,
+ *    so a broken one fails the commands that need it, never --help.
  */
 #include "cli.h"
 
@@ -39,6 +44,7 @@
 
 #include <jansson.h>
 
+#include "base/config.h"
 #include "base/log.h"
 #include "base/progress.h"
 
@@ -244,4 +250,60 @@ int cli_usage_error(void (*usage)(FILE *out), const char *fmt, ...)
 	if (usage)
 		short_usage(usage);
 	return CLI_USAGE;
+}
+
+/* $THAW_CONFIG_SYSTEM (empty: none) or /etc/thaw/config; then the user's, on top */
+static int load_config(struct config *c)
+{
+	const char *sys = getenv("THAW_CONFIG_SYSTEM"), *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char path[4096];
+	int n = -1, ret;
+
+	if (!sys)
+		sys = "/etc/thaw/config";
+	if (*sys && (ret = config_load(sys, c)))
+		return ret;
+	if (xdg && xdg[0] == '/') /* XDG: a relative one is to be ignored */
+		n = snprintf(path, sizeof(path), "%s/thaw/config", xdg);
+	else if (home && *home)
+		n = snprintf(path, sizeof(path), "%s/.config/thaw/config", home);
+	if (n < 0)
+		return 0;
+	if ((size_t)n >= sizeof(path)) {
+		log_error("the user's configuration file: path too long");
+		return -ENAMETOOLONG;
+	}
+	return config_load(path, c);
+}
+
+int cli_store_defaults(struct runtime_store_opts *o)
+{
+	return cli_default(&o->location, "THAW_STORE", CONFIG_STORE) ?:
+	       cli_default(&o->s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT) ?:
+	       cli_default(&o->default_cache, NULL, CONFIG_CACHE) ?:
+	       cli_default(&o->default_key_file, NULL, CONFIG_KEY_FILE);
+}
+
+int cli_default(const char **val, const char *env, enum config_key key)
+{
+	static struct config conf;
+	static int loaded; /* 0 not yet, 1 loaded, -errno failed */
+	const char *e = env ? getenv(env) : NULL;
+
+	if (*val)
+		return 0;
+	if (e && *e) {
+		*val = e;
+		return 0;
+	}
+	if (!loaded) {
+		loaded = load_config(&conf);
+		if (!loaded)
+			loaded = 1;
+	}
+	if (loaded < 0)
+		return loaded;
+	*val = conf.value[key];
+	return 0;
 }

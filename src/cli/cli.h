@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/config.h"
+#include "runtime/runtime.h"
 #include "store/store.h"
 
 /* Exit statuses of every command (each --help says which it uses, under "Exit status"). */
@@ -26,6 +28,22 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "thaw COMMAND: error: ..." (fmt may be NULL), then usage(stderr); returns CLI_USAGE. */
 int cli_usage_error(void (*usage)(FILE *out), const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * *val, when unset, from $env (env may be NULL; an empty value is unset), else
+ * from the configuration files (base/config.h); it may stay NULL.  -errno if
+ * a configuration file is bad (logged, naming the file and line).
+ */
+int cli_default(const char **val, const char *env, enum config_key key)
+	__attribute__((warn_unused_result));
+
+/*
+ * thaw run's and thaw snapshots' store: location and S3 endpoint as above;
+ * the files' cache and key file as defaults the runtime uses only where they
+ * apply (a chunk store; a URL for the cache), since --cache and --key-file
+ * on a plain store are errors.
+ */
+int cli_store_defaults(struct runtime_store_opts *o) __attribute__((warn_unused_result));
 
 /* --json-events FILE: progress as JSON lines appended to FILE; CLI_FAIL if it cannot be opened. */
 int cli_progress_json(const char *path);

@@ -392,8 +392,10 @@ int cmd_image(int argc, char **argv)
 		return cli_usage_error(usage, "which command?");
 	if (!o.token)
 		o.token = getenv("THAW_STORE_TOKEN");
-	if (!o.store)
-		o.store = getenv("THAW_STORE");
+	if (cli_default(&o.store, "THAW_STORE", CONFIG_STORE) ||
+	    cli_default(&o.cache, NULL, CONFIG_CACHE) ||
+	    cli_default(&o.key_file, NULL, CONFIG_KEY_FILE))
+		return 1;
 	if (!o.store || !*o.store)
 		o.store = default_store = default_path(".cache/thaw/store");
 	store_config_of(&o, &cfg, &cache_buf);

@@ -186,6 +186,10 @@ int cmd_restore(int argc, char **argv)
 		return cli_usage_error(restore_usage, "--name and --cache go with --store");
 	if (store && opts.lazy)
 		return cli_usage_error(restore_usage, "--lazy restores from --dir only");
+	if (cli_default(&key_file, NULL, CONFIG_KEY_FILE) ||
+	    (store && (cli_default(&cache, NULL, CONFIG_CACHE) ||
+		       cli_default(&s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT))))
+		return 1;
 	if (key_file && key_file_load(key_file, key) < 0)
 		return 1;
 	opts.verify = cli_verify_wanted(verify);

@@ -277,6 +277,10 @@ int cmd_run(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	opts.verify = cli_verify_wanted(opts.verify);
+	if (cli_store_defaults(&opts.store)) {
+		free(ignore);
+		return CLI_FAIL;
+	}
 	if (runtime_run(&opts, &status) < 0 && status == 0)
 		status = 1;
 	free(ignore);

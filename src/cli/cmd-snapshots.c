@@ -55,6 +55,8 @@ int cmd_snapshots(int argc, char **argv)
 			return cli_usage_error(snapshots_usage, NULL);
 		}
 	}
+	if (cli_store_defaults(&store))
+		return 1;
 	if (optind == argc)
 		return runtime_list(&store, stdout, json) < 0 ? 1 : 0;
 	if (!strcmp(argv[optind], "rm") && optind + 2 == argc)

@@ -276,8 +276,12 @@ int cmd_store(int argc, char **argv)
 	}
 	if (!o.token)
 		o.token = getenv("THAW_STORE_TOKEN");
-	if (!o.store)
-		o.store = getenv("THAW_STORE");
+	rc = 1;
+	if (cli_default(&o.store, "THAW_STORE", CONFIG_STORE) ||
+	    cli_default(&o.cache, NULL, CONFIG_CACHE) ||
+	    cli_default(&o.key_file, NULL, CONFIG_KEY_FILE) ||
+	    cli_default(&o.s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT))
+		goto out;
 	if (!o.store || !*o.store) {
 		default_store = home_path(".cache/thaw/store");
 		o.store = default_store;

@@ -86,10 +86,11 @@ int chunkstore_open(const struct runtime_store_opts *o, const char *location,
 	if (!cs)
 		return -ENOMEM;
 	cs->is_url = store_snap_is_url(location);
-	rc = store_snap_config(location, o->cache, &cs->cfg, &cs->cfg_alloc);
+	rc = store_snap_config(location, o->cache ? o->cache : o->default_cache, &cs->cfg,
+			       &cs->cfg_alloc);
 	if (rc)
 		goto fail;
-	cs->cfg.key_file = o->key_file;
+	cs->cfg.key_file = o->key_file ? o->key_file : o->default_key_file;
 	cs->cfg.s3_endpoint = o->s3_endpoint;
 	cs->cfg.s3_style = o->s3_style;
 	cs->cfg.chunk_avg = o->chunk_size;

@@ -30,6 +30,9 @@ struct runtime_store_opts {
 	const char *cache; /* chunk store behind a URL: the local cache; NULL: ~/.cache/thaw/chunks */
 	const char *key_file; /* chunk store: encrypt chunks with this key, or NULL */
 	const char *s3_endpoint, *s3_style; /* an s3:// store: where (NULL: $THAW_S3_*, AWS) */
+	/* the configuration files' cache and key file: used by a chunk store only, unlike
+	 * cache and key_file, which are errors on a plain store */
+	const char *default_cache, *default_key_file;
 	bool chunk_store; /* a new directory store becomes a chunk store */
 	size_t chunk_size; /* chunk store: average chunk size of what is put; 0: the store's default */
 };
