@@ -394,7 +394,8 @@ int cmd_image(int argc, char **argv)
 		o.token = getenv("THAW_STORE_TOKEN");
 	if (cli_default(&o.store, "THAW_STORE", CONFIG_STORE) ||
 	    cli_default(&o.cache, NULL, CONFIG_CACHE) ||
-	    cli_default(&o.key_file, NULL, CONFIG_KEY_FILE))
+	    cli_default(&o.key_file, NULL, CONFIG_KEY_FILE) ||
+	    cli_default(&o.s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT))
 		return 1;
 	if (!o.store || !*o.store)
 		o.store = default_store = default_path(".cache/thaw/store");
