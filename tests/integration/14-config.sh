@@ -4,7 +4,7 @@
 # never touches the machine's), the user's in $XDG_CONFIG_HOME/thaw or
 # ~/.config/thaw; precedence flag > environment > user > system, for the
 # store, the key file and the S3 endpoint; the key file and cache of a file
-# are used only by a store that takes them; errors name the file and line;
+# are used only by a store that takes them; the S3 endpoint's precedence; errors name the file and line;
 # a file others can write is refused; --help works whatever the files hold.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
@@ -98,4 +98,22 @@ st=0
 "$THAW" run --store "$TMP/chunk-run" --chunk-store -- /bin/true 2>"$TMP/chunk.err" || st=$?
 [ "$st" = 1 ] && grep -qF "key file $TMP/user.key: no such file" "$TMP/chunk.err" ||
 	fail "a chunk store did not take the configuration's key file: exit $st, $(cat "$TMP/chunk.err")"
+
+# 11. the S3 endpoint: flag over environment over file; nothing listens on these
+# loopback ports, so the error names the endpoint that was used
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+unset AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE
+printf 'store = s3://bucket/prefix\ns3-endpoint = http://127.0.0.1:1\n' >"$USER_CONF"
+: >"$THAW_CONFIG_SYSTEM"
+# endpoint WANT ARGS...: thaw store ls fails reaching WANT
+endpoint() {
+	local want=$1 out st=0
+	shift
+	out=$("$THAW" store ls "$@" 2>&1) || st=$?
+	[ "$st" = 1 ] || fail "exit $st, want 1: $out"
+	grep -qF -- "$want/bucket/" <<<"$out" || fail "want the endpoint $want: $out"
+}
+endpoint http://127.0.0.1:1
+THAW_S3_ENDPOINT=http://127.0.0.1:2 endpoint http://127.0.0.1:2
+THAW_S3_ENDPOINT=http://127.0.0.1:2 endpoint http://127.0.0.1:3 --s3-endpoint http://127.0.0.1:3
 pass
