@@ -18,7 +18,7 @@ static void run_usage(FILE *out)
 		"usage: thaw run [--store DIR|URL [--chunk-store] [--cache DIR] [--key-file F]\n"
 		"                [--chunk-size BYTES]]\n"
 		"                [--name NAME] [--env-ignore VAR]... [--no-snapshot] [--verify-digest]\n"
-		"                [--verify]\n"
+		"                [--verify] [--lazy]\n"
 		"                [--fixed-layout] [--root DIR[:PATH]]\n"
 		"                [--image NAME[:PATH] [--image-store DIR|URL]]\n"
 		"                [--json-events FILE] [--snap-on-stdout RE | --snap-on-port PORT |\n"
@@ -65,6 +65,8 @@ static void run_usage(FILE *out)
 		"  --verify            read a restored program back before it runs and compare it\n"
 		"                      with its snapshot; a difference is a cold start that says\n"
 		"                      what differs (also THAW_VERIFY=1)\n"
+		"  --lazy              a restore from a directory store serves private memory\n"
+		"                      on first touch (docs/lazy-restore.md)\n"
 		"  --json-events FILE  append events as JSON lines to FILE (with the progress\n"
 		"                      of its snapshots and restores)\n"
 		"\n"
@@ -111,6 +113,7 @@ int cmd_run(int argc, char **argv)
 		{ "no-snapshot", no_argument, NULL, 'N' },
 		{ "verify-digest", no_argument, NULL, 'V' },
 		{ "verify", no_argument, NULL, 'v' },
+		{ "lazy", no_argument, NULL, 'L' },
 		{ "json-events", required_argument, NULL, 'j' },
 		{ "snap-on-stdout", required_argument, NULL, 'S' },
 		{ "snap-on-port", required_argument, NULL, 'P' },
@@ -196,6 +199,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'v':
 			opts.verify = true;
+			break;
+		case 'L':
+			opts.lazy = true;
 			break;
 		case 'j':
 			opts.json_events = optarg;

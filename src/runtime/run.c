@@ -887,6 +887,11 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 	o.dir = dir;
 	o.image = img;
 	o.verify = r->opts->verify;
+	/* a chunk store writes its pages itself (engine_page_source): those restores stay eager */
+	o.lazy = r->opts->lazy && !sr;
+	if (r->opts->lazy && sr)
+		log_warn("%s: the chunk store's pages are written before the program runs: "
+			 "--lazy serves only a plain directory store", r->name);
 	o.ret_init_pid = &r->init;
 	o.ret_program_pid = &r->program;
 	if (r->root) {

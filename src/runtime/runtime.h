@@ -43,6 +43,7 @@ struct runtime_run_opts {
 	bool no_snapshot; /* neither restore nor snapshot: a plain start under thaw */
 	bool verify_digest; /* also compare file contents by SHA-256 (or THAW_VERIFY_DIGEST=1) */
 	bool verify; /* restores read back and compared before they run (engine_restore_opts) */
+	bool lazy; /* restores from a plain directory store are lazy (engine_restore_opts) */
 	bool fixed_layout; /* start CMD without address-space randomisation; part of the key */
 	const char *root; /* DIR or DIR:PATH: the program's files from DIR (docs/runtime.md); NULL */
 	const char *image; /* NAME or NAME:PATH: the same from an image (ImageFS); NULL */

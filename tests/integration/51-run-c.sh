@@ -11,7 +11,7 @@ STORE=$TMP/store
 # counter NAME: sdk-counter under thaw run (exit code 3); sets THAW_PID, PROG.
 counter() {
 	local name=$1 init i
-	"$THAW" run --store "$STORE" -- "$PROGS/sdk-counter" 3 </dev/null >"$TMP/$name.out" \
+	"$THAW" ${THAW_V:-} run --store "$STORE" ${RUN_ARGS:-} -- "$PROGS/sdk-counter" 3 </dev/null >"$TMP/$name.out" \
 		2>"$TMP/$name.err" &
 	THAW_PID=$!
 	track "$THAW_PID"
@@ -41,6 +41,18 @@ grep -q '^before snapshot point$' "$TMP/warm.out" && fail "warm: output from bef
 [ "$(grep '^sum' "$TMP/cold.out")" = "$(grep '^sum' "$TMP/warm.out")" ] || fail "memory differs"
 [ "$(grep '^random' "$TMP/cold.out")" != "$(grep '^random' "$TMP/warm.out")" ] ||
 	fail "the hook did not reseed"
+
+# thaw run --lazy: the same restore through a page server (docs/lazy-restore.md)
+RUN_ARGS=--lazy THAW_V=-v # shell variables: exported, they would be part of the run key
+counter lazy
+RUN_ARGS= THAW_V=
+srv=$(sed -n 's/.*the page server is pid \([0-9]*\).*/\1/p' "$TMP/lazy.err")
+[ -n "$srv" ] || fail "lazy: no page server: $(cat "$TMP/lazy.err")"
+track "$srv"
+grep -q '^result restored$' "$TMP/lazy.out" || fail "lazy: $(cat "$TMP/lazy.out" "$TMP/lazy.err")"
+grep -q '^second call restored$' "$TMP/lazy.out" || fail "lazy: second call"
+[ "$(grep '^sum' "$TMP/cold.out")" = "$(grep '^sum' "$TMP/lazy.out")" ] || fail "lazy: memory differs"
+wait_gone "$srv" "$TIMEOUT" || fail "lazy: the page server outlived the program"
 
 # outside thaw: disabled, runs the same
 "$PROGS/sdk-counter" 4 </dev/null >"$TMP/plain.out" 2>&1 &
@@ -84,10 +96,11 @@ rc=$?
 # thaw snapshots: list, rm by name
 "$THAW" snapshots --store "$STORE" >"$TMP/list.log" 2>&1 || fail "snapshots failed"
 grep -q '^sdk-counter ' "$TMP/list.log" || fail "list: $(cat "$TMP/list.log")"
-grep -qE '^sdk-counter +[0-9a-f]{24} .* +1  ' "$TMP/list.log" ||
+# restored twice: warm and lazy
+grep -qE '^sdk-counter +[0-9a-f]{24} .* +2  ' "$TMP/list.log" ||
 	fail "list lacks the restore count: $(cat "$TMP/list.log")"
 "$THAW" snapshots --store "$STORE" --json | /usr/bin/python3 -c \
-	'import json,sys; d=json.load(sys.stdin); assert d[0]["name"]=="sdk-counter" and d[0]["restored"]==1' ||
+	'import json,sys; d=json.load(sys.stdin); assert d[0]["name"]=="sdk-counter" and d[0]["restored"]==2' ||
 	fail "snapshots --json"
 [ "$(stat -c %a "$STORE")" = 700 ] || fail "store mode"
 for f in "$STORE"/*.json; do
