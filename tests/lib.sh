@@ -68,12 +68,19 @@ track() {
 	return 0
 }
 
-# True while PID exists and is not a zombie.
+# True while PID exists and one of its threads is not a zombie: a killed
+# process's leader turns zombie before its other threads have finished exiting
+# (and closed the files they share), slowly so under ASan.
 alive() {
-	local st
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+	local f line st
+	[ -d "/proc/$1" ] || return 1
+	for f in /proc/"$1"/task/*/stat; do
+		read -r line 2>/dev/null <"$f" || continue
+		st=${line##*) }
+		st=${st%% *}
+		[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ] && return 0
+	done
+	return 1
 }
 
 # wait_gone PID [SECONDS]: true once PID has exited (bounded).

@@ -738,7 +738,10 @@ static int write_record(const struct fs *fs, const char *path)
 	return 0;
 }
 
-/* A dead server's mount answers ENOTCONN: detach it so that a new one can take its place. */
+/*
+ * A dead server's mount answers ENOTCONN (ECONNABORTED for a request that was
+ * waiting when it died): detach it so that a new one can take its place.
+ */
 static int clean_stale(const char *mountpoint)
 {
 	struct statvfs sv;
@@ -751,7 +754,7 @@ static int clean_stale(const char *mountpoint)
 		log_error("mount point %s: not a directory", mountpoint);
 		return -ENOTDIR;
 	}
-	if (errno != ENOTCONN)
+	if (errno != ENOTCONN && errno != ECONNABORTED)
 		return log_errno("mount point %s", mountpoint);
 	log_warn("mount point %s: a stale mount (its server is gone): detached", mountpoint);
 	if (umount2(mountpoint, MNT_DETACH) < 0)
