@@ -1,23 +1,45 @@
 /*
  * cmd-run.c - thaw run [options] -- CMD ARGS...
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "runtime/runtime.h"
 
 #define MAX_WARMUP_URLS 64
 
+/* runtime_env_left_out, as an indented paragraph of the help text */
+static void env_left_out_list(FILE *out)
+{
+	const char *const *v;
+	int col = 0;
+
+	for (v = runtime_env_left_out; *v; v++) {
+		int n = (int)strlen(*v) + 1;
+
+		if (col && col + n > 78 - 22) {
+			fputc('\n', out);
+			col = 0;
+		}
+		fprintf(out, "%*s%s", col ? 1 : 22, "", *v);
+		col += n;
+	}
+	fputc('\n', out);
+}
+
 static void run_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: thaw run [--store DIR|URL [--chunk-store] [--cache DIR] [--key-file F]\n"
 		"                [--chunk-size BYTES]]\n"
-		"                [--name NAME] [--env-ignore VAR]... [--no-snapshot] [--verify-digest]\n"
+		"                [--name NAME] [--env-ignore VAR]... [--env-keep VAR]...\n"
+		"                [--no-snapshot] [--verify-digest]\n"
 		"                [--verify] [--lazy]\n"
 		"                [--fixed-layout] [--root DIR[:PATH]]\n"
 		"                [--image NAME[:PATH] [--image-store DIR|URL]]\n"
@@ -59,6 +81,12 @@ static void run_usage(FILE *out)
 		"                      $THAW_STORE, then ~/.cache/thaw/store)\n"
 		"  --name NAME         the snapshot's name (default: from the command)\n"
 		"  --env-ignore VAR    leave VAR (a glob: 'CI_*') out of the launch key\n"
+		"  --env-keep VAR      put VAR (a glob), one of the variables that differ from\n"
+		"                      one start to the next by nature, back into the key;\n"
+		"                      left out by default (a restored program keeps their\n"
+		"                      values from the snapshot):\n");
+	env_left_out_list(out);
+	fprintf(out,
 		"  --no-snapshot       neither restore nor snapshot: a plain start under thaw\n"
 		"  --verify-digest     also check mapped and open files by SHA-256 content\n"
 		"                      (slow for big programs; also THAW_VERIFY_DIGEST=1)\n"
@@ -83,6 +111,18 @@ static void run_usage(FILE *out)
 		"Exit status:\n"
 		"  CMD's own status (128+N when killed by signal N); 1 thaw itself failed\n"
 		"  before CMD could run; 2 usage error.\n");
+}
+
+/* Appends s to a growing list; -ENOMEM leaves it as it was. */
+static int list_add(const char ***list, size_t *nr, const char *s)
+{
+	const char **grown = realloc(*list, (*nr + 1) * sizeof(**list));
+
+	if (!grown)
+		return -ENOMEM;
+	grown[(*nr)++] = s;
+	*list = grown;
+	return 0;
 }
 
 /* A number of seconds, >= 0; -1 when it is not one. */
@@ -110,6 +150,7 @@ int cmd_run(int argc, char **argv)
 		{ "chunk-size", required_argument, NULL, 'Z' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "env-ignore", required_argument, NULL, 'e' },
+		{ "env-keep", required_argument, NULL, 'O' },
 		{ "no-snapshot", no_argument, NULL, 'N' },
 		{ "verify-digest", no_argument, NULL, 'V' },
 		{ "verify", no_argument, NULL, 'v' },
@@ -126,14 +167,14 @@ int cmd_run(int argc, char **argv)
 		{ 0 },
 	};
 	struct runtime_run_opts opts = { 0 };
-	const char **ignore = NULL, *warmups[MAX_WARMUP_URLS];
+	const char **ignore = NULL, **keep = NULL, *warmups[MAX_WARMUP_URLS];
 	long port, count;
 	bool count_given = false;
 	char *end;
 	int c, status;
 
 	/* '+': stop at CMD, whose own options are its business */
-	while ((c = getopt_long(argc, argv, "+s:Kc:k:E:Y:FR:Z:n:e:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:Kc:k:E:Y:FR:Z:n:e:O:NVj:S:P:H:T:D:W:C:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opts.store.location = optarg;
@@ -170,8 +211,9 @@ int cmd_run(int argc, char **argv)
 			unsigned long long v = strtoull(optarg, &end, 10);
 
 			if (*end || v < (16u << 10) || v > (4u << 20) || (v & (v - 1))) {
-				return cli_usage_error(run_usage, "--chunk-size: want a power of two "
-						       "from 16384 to 4194304 bytes, not %s", optarg);
+				status = cli_usage_error(run_usage, "--chunk-size: want a power of two "
+							 "from 16384 to 4194304 bytes, not %s", optarg);
+				goto out;
 			}
 			opts.store.chunk_size = (size_t)v;
 			break;
@@ -179,18 +221,16 @@ int cmd_run(int argc, char **argv)
 		case 'n':
 			opts.name = optarg;
 			break;
-		case 'e': {
-			const char **grown = realloc(ignore, (opts.nr_env_ignore + 1) * sizeof(*ignore));
-
-			if (!grown) {
-				free(ignore);
-				return 1;
+		case 'e':
+		case 'O':
+			if (c == 'e' ? list_add(&ignore, &opts.nr_env_ignore, optarg)
+				     : list_add(&keep, &opts.nr_env_keep, optarg)) {
+				status = CLI_FAIL;
+				goto out;
 			}
-			ignore = grown;
-			ignore[opts.nr_env_ignore++] = optarg;
 			opts.env_ignore = ignore;
+			opts.env_keep = keep;
 			break;
-		}
 		case 'N':
 			opts.no_snapshot = true;
 			break;
@@ -212,8 +252,8 @@ int cmd_run(int argc, char **argv)
 		case 'P':
 			port = strtol(optarg, &end, 10);
 			if (end == optarg || *end || port < 1 || port > 65535) {
-				free(ignore);
-				return cli_usage_error(run_usage, "--snap-on-port: not a port: %s", optarg);
+				status = cli_usage_error(run_usage, "--snap-on-port: not a port: %s", optarg);
+				goto out;
 			}
 			opts.snap_on_port = (int)port;
 			break;
@@ -223,8 +263,8 @@ int cmd_run(int argc, char **argv)
 		case 'T':
 		case 'D':
 			if (seconds(optarg) < 0) {
-				free(ignore);
-				return cli_usage_error(run_usage, "not a number of seconds: %s", optarg);
+				status = cli_usage_error(run_usage, "not a number of seconds: %s", optarg);
+				goto out;
 			}
 			if (c == 'T')
 				opts.snap_timeout_s = seconds(optarg);
@@ -233,9 +273,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'W':
 			if (opts.nr_warmup_urls == MAX_WARMUP_URLS) {
-				free(ignore);
-				return cli_usage_error(run_usage, "at most %d --warmup URLs",
-						       MAX_WARMUP_URLS);
+				status = cli_usage_error(run_usage, "at most %d --warmup URLs",
+							 MAX_WARMUP_URLS);
+				goto out;
 			}
 			warmups[opts.nr_warmup_urls++] = optarg;
 			opts.warmup_urls = warmups;
@@ -243,52 +283,54 @@ int cmd_run(int argc, char **argv)
 		case 'C':
 			count = strtol(optarg, &end, 10);
 			if (end == optarg || *end || count < 0 || count > 1000000) {
-				free(ignore);
-				return cli_usage_error(run_usage, "--warmup-count: not a count: %s", optarg);
+				status = cli_usage_error(run_usage, "--warmup-count: not a count: %s", optarg);
+				goto out;
 			}
 			opts.warmup_count = (unsigned)count;
 			count_given = true;
 			break;
 		case 'h':
 			run_usage(stdout);
-			free(ignore);
-			return 0;
+			status = 0;
+			goto out;
 		default:
-			free(ignore);
-			return cli_usage_error(run_usage, NULL);
+			status = cli_usage_error(run_usage, NULL);
+			goto out;
 		}
 	}
 	if (optind >= argc) {
-		free(ignore);
-		return cli_usage_error(run_usage, "what to run? -- CMD [ARGS...]");
+		status = cli_usage_error(run_usage, "what to run? -- CMD [ARGS...]");
+		goto out;
 	}
 	if (opts.nr_warmup_urls && !opts.snap_on_stdout && !opts.snap_on_port && !opts.snap_on_http) {
-		free(ignore);
-		return cli_usage_error(run_usage, "--warmup needs a --snap-on-* condition");
+		status = cli_usage_error(run_usage, "--warmup needs a --snap-on-* condition");
+		goto out;
 	}
 	if (opts.nr_warmup_urls && !count_given)
 		opts.warmup_count = 1;
 	if (opts.root && opts.image) {
-		free(ignore);
-		return cli_usage_error(run_usage, "--root or --image, not both");
+		status = cli_usage_error(run_usage, "--root or --image, not both");
+		goto out;
 	}
 	if (opts.image_store && !opts.image) {
-		free(ignore);
-		return cli_usage_error(run_usage, "--image-store without --image");
+		status = cli_usage_error(run_usage, "--image-store without --image");
+		goto out;
 	}
 	opts.argv = argv + optind;
 	/* the progress of its dumps and restores among its events */
 	if (opts.json_events && cli_progress_json(opts.json_events)) {
-		free(ignore);
-		return CLI_FAIL;
+		status = CLI_FAIL;
+		goto out;
 	}
 	opts.verify = cli_verify_wanted(opts.verify);
 	if (cli_store_defaults(&opts.store)) {
-		free(ignore);
-		return CLI_FAIL;
+		status = CLI_FAIL;
+		goto out;
 	}
 	if (runtime_run(&opts, &status) < 0 && status == 0)
 		status = 1;
+out:
 	free(ignore);
+	free(keep);
 	return status;
 }

@@ -2,7 +2,8 @@
  * key.c - the launch key: which snapshot a start may restore.
  *
  * The key digests everything a snapshot silently depends on: the command line,
- * the environment given to the command (minus --env-ignore), the working
+ * the environment given to the command (minus the per-invocation variables
+ * of runtime_env_left_out, unless --env-keep, and minus --env-ignore), the working
  * directory, the executable's identity, the CPU feature words, the kernel
  * release, the GPU models, the snapshot format, --fixed-layout and --root.  The ingredients are kept
  * beside the snapshot (environment values only as digests: they may be
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,22 +35,43 @@ extern char **environ;
 static const char *const always_ignored[] = { "THAW_CONTROL_FD", "THAW_STORE",
 					      "THAW_VERIFY_DIGEST", "THAW_VERIFY" };
 
+/*
+ * Variables that differ from one start of the same command to the next by
+ * their nature: who started it and from where (the shell's _ is the path of
+ * the last command it ran, so the same command from two wrappers differed),
+ * the terminal and the login session.  A program that reads one keeps the
+ * snapshot's value when restored, hence --env-keep.
+ */
+const char *const runtime_env_left_out[] = {
+	"_", "OLDPWD", "SHLVL", "TERM", "COLORTERM", "TERM_PROGRAM", "TERM_PROGRAM_VERSION",
+	"TERM_SESSION_ID", "COLUMNS", "LINES", "WINDOWID", "TMUX", "TMUX_PANE", "STY", "WINDOW",
+	"SSH_*", "XDG_SESSION_*", "XDG_SEAT", "XDG_VTNR", "INVOCATION_ID", "JOURNAL_STREAM",
+	NULL,
+};
+
+static bool matches_any(const char *name, const char *const *globs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && globs[i]; i++)
+		if (!fnmatch(globs[i], name, 0))
+			return true;
+	return false;
+}
+
 static bool env_ignored(const struct runtime_run_opts *opts, const char *name, size_t len)
 {
 	char buf[256];
-	size_t i;
 
 	if (len >= sizeof(buf))
 		return false;
 	memcpy(buf, name, len);
 	buf[len] = '\0';
-	for (i = 0; i < sizeof(always_ignored) / sizeof(always_ignored[0]); i++)
-		if (!strcmp(buf, always_ignored[i]))
-			return true;
-	for (i = 0; i < opts->nr_env_ignore; i++)
-		if (!fnmatch(opts->env_ignore[i], buf, 0))
-			return true;
-	return false;
+	if (matches_any(buf, always_ignored, sizeof(always_ignored) / sizeof(always_ignored[0])) ||
+	    matches_any(buf, opts->env_ignore, opts->nr_env_ignore))
+		return true;
+	return matches_any(buf, runtime_env_left_out, SIZE_MAX) &&
+	       !matches_any(buf, opts->env_keep, opts->nr_env_keep);
 }
 
 static json_t *env_digests(const struct runtime_run_opts *opts)

@@ -51,6 +51,8 @@ struct runtime_run_opts {
 	const char *json_events; /* append JSON lines here, or NULL */
 	const char *const *env_ignore; /* names (NAME or PREFIX*) left out of the key */
 	size_t nr_env_ignore;
+	const char *const *env_keep; /* names (globs) of runtime_env_left_out put back in */
+	size_t nr_env_keep;
 	char *const *argv; /* the command, NULL-terminated */
 	/* snapshot points for programs without the SDK (docs/runtime.md); 0/NULL: none */
 	const char *snap_on_stdout; /* POSIX ERE: the first line of CMD's stdout matching */
@@ -62,6 +64,12 @@ struct runtime_run_opts {
 	size_t nr_warmup_urls;
 	unsigned warmup_count; /* ... this many times before the snapshot */
 };
+
+/*
+ * The variables left out of the launch key unless --env-keep names them
+ * (globs, NULL-terminated): per-invocation by nature (_, SHLVL, TERM, SSH_* ...).
+ */
+extern const char *const runtime_env_left_out[];
 
 /*
  * Runs the command to its end.  Returns 0 with *ret_status its exit status

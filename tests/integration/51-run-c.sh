@@ -2,16 +2,18 @@
 # 51-run-c.sh - thaw run with the C SDK (libthaw): cold start, snapshot,
 # restore with hooks and fresh randomness, exit status; a program that never
 # reaches a snapshot point simply runs; a missing command is exit 127;
-# a program that cannot be snapshotted says why and runs on; thaw snapshots lists and removes.
+# a program that cannot be snapshotted says why and runs on; thaw snapshots lists and removes;
+# the launch key leaves out the shell's _ and the like unless --env-keep puts one back.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 need_prog sdk-counter
 STORE=$TMP/store
 
-# counter NAME: sdk-counter under thaw run (exit code 3); sets THAW_PID, PROG.
+# counter NAME: sdk-counter under thaw run (exit code 3), with the variables of
+# RUN_ENV set; sets THAW_PID, PROG.
 counter() {
 	local name=$1 init i
-	"$THAW" ${THAW_V:-} run --store "$STORE" ${RUN_ARGS:-} -- "$PROGS/sdk-counter" 3 </dev/null >"$TMP/$name.out" \
+	env ${RUN_ENV:-} "$THAW" ${THAW_V:-} run --store "$STORE" ${RUN_ARGS:-} -- "$PROGS/sdk-counter" 3 </dev/null >"$TMP/$name.out" \
 		2>"$TMP/$name.err" &
 	THAW_PID=$!
 	track "$THAW_PID"
@@ -113,4 +115,28 @@ grep -q '^sdk-counter ' "$TMP/list2.log" && fail "rm left the snapshot"
 [ -z "$(ls "$STORE")" ] || fail "store not empty after rm: $(ls "$STORE")"
 counter again
 grep -q 'cold start: no snapshot yet' "$TMP/again.err" || fail "again: $(cat "$TMP/again.err")"
+
+# the same command from two wrappers: the shell's _ (the last command's path), SHLVL and
+# TERM differ, and none of them is part of the launch key (docs/runtime.md): restored
+expect_result() { # NAME RESULT [STDERR LINE]
+	grep -q "^result $2\$" "$TMP/$1.out" || fail "$1: want $2: $(cat "$TMP/$1.out" "$TMP/$1.err")"
+	[ -z "${3:-}" ] || grep -qF "$3" "$TMP/$1.err" || fail "$1: stderr lacks '$3': $(cat "$TMP/$1.err")"
+}
+# (RUN_ENV and RUN_ARGS set apart: put before the call, they would be exported into the key)
+RUN_ENV="_=/usr/local/bin/wrapper-one SHLVL=1 TERM=xterm"
+counter wrapper1
+expect_result wrapper1 restored
+RUN_ENV="_=/usr/local/bin/wrapper-two SHLVL=4 TERM=dumb"
+counter wrapper2
+expect_result wrapper2 restored
+# --env-keep _ puts it back: a cold start that names it, then _ is compared
+RUN_ARGS="--env-keep _" RUN_ENV=_=/usr/local/bin/wrapper-one
+counter keep1
+expect_result keep1 snapshotted "thaw: cold start: environment variable _ was set"
+RUN_ENV=_=/usr/local/bin/wrapper-two
+counter keep2
+expect_result keep2 snapshotted "thaw: cold start: environment variable _ changed"
+counter keep3
+expect_result keep3 restored
+RUN_ARGS=
 pass
