@@ -14,7 +14,8 @@
  * time).  Concurrent readers of one chunk share one fetch: the first marks
  * the chunk's slot FETCHING, the others wait on a condition variable, with a
  * deadline; the fetched bytes stay in the slot while a reader holds them and
- * in the store's bounded RAM tier (and disk cache) after.  A fetch itself is
+ * in the store's bounded RAM tier (and disk cache) after.  A chunk no tier
+ * has a good copy of is remembered as bad: one line (the store's), then EIO.  A fetch itself is
  * bounded by the HTTP tier's timeout and retries, and a waiter by
  * fetch_timeout_ms: whatever happens to the store, every request is
  * answered (EIO at worst), so the kernel is never left waiting on us.
@@ -49,7 +50,14 @@
 #define HTTP_TIMEOUT_DEFAULT 10000 /* x (retries + 1) stays below the fetch timeout */
 #define POOL_MAX 64
 
-enum { SLOT_IDLE, SLOT_FETCHING, SLOT_READY };
+/*
+ * BAD: no tier has a good copy (corrupt everywhere, or absent): said once,
+ * by the store, and every later read of the chunk fails at once, so that
+ * the kernel's retries and readahead of one bad range make no more fetches
+ * and no more lines.  Other failures (a server down or slow) are not
+ * remembered: the next read tries again.
+ */
+enum { SLOT_IDLE, SLOT_FETCHING, SLOT_READY, SLOT_BAD };
 
 struct slot {
 	uint8_t *data; /* READY: the verified plaintext, held by refs readers */
@@ -65,6 +73,7 @@ struct fs {
 	struct store_config cfg;
 	uint64_t *ext_off; /* file offset of each extent */
 	uint32_t *name_of; /* a dirent naming each inode (for messages) */
+	uint32_t *owner; /* a file using each chunk (names a prefetched chunk) */
 	struct slot *slots;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -206,6 +215,11 @@ static int get_chunk(struct fs *fs, uint32_t chunk, uint32_t ino, bool is_read,
 			pthread_mutex_unlock(&fs->lock);
 			return 0;
 		}
+		if (sl->state == SLOT_BAD) {
+			rc = sl->rc;
+			pthread_mutex_unlock(&fs->lock);
+			return rc;
+		}
 		if (sl->state == SLOT_IDLE)
 			break; /* ours to fetch */
 		while (sl->state == SLOT_FETCHING && sl->gen == gen && !rc)
@@ -221,7 +235,7 @@ static int get_chunk(struct fs *fs, uint32_t chunk, uint32_t ino, bool is_read,
 			return -ETIMEDOUT;
 		}
 		rc = 0;
-		if (sl->gen == gen + 1 && sl->state == SLOT_IDLE && sl->rc) {
+		if (sl->gen == gen + 1 && sl->state != SLOT_READY && sl->rc) {
 			/* the fetch we waited for failed, and has said so */
 			rc = sl->rc;
 			pthread_mutex_unlock(&fs->lock);
@@ -237,7 +251,9 @@ static int get_chunk(struct fs *fs, uint32_t chunk, uint32_t ino, bool is_read,
 	pthread_mutex_lock(&fs->lock);
 	sl->gen++;
 	if (rc) {
-		sl->state = SLOT_IDLE;
+		bool bad = rc == -EBADMSG || rc == -ENOENT || rc == -EKEYREJECTED || rc == -ENOKEY;
+
+		sl->state = bad ? SLOT_BAD : SLOT_IDLE;
 		sl->rc = rc;
 	} else {
 		sl->state = SLOT_READY;
@@ -638,7 +654,7 @@ static void *prefetch_main(void *arg)
 			break;
 		chunk = fs->img->prefetch[k];
 		/* fetched once, verified, kept in the RAM tier and disk cache for the reads */
-		if (!get_chunk(fs, chunk, 0, false, &data))
+		if (!get_chunk(fs, chunk, fs->owner[chunk], false, &data))
 			put_chunk(fs, chunk);
 	}
 	return NULL;
@@ -679,7 +695,8 @@ static int fs_prepare(struct fs *fs)
 	fs->ext_off = calloc(ix->nr_extents ? ix->nr_extents : 1, sizeof(*fs->ext_off));
 	fs->name_of = calloc(ix->nr_inodes, sizeof(*fs->name_of));
 	fs->slots = calloc(ix->nr_chunks ? ix->nr_chunks : 1, sizeof(*fs->slots));
-	if (!fs->ext_off || !fs->name_of || !fs->slots)
+	fs->owner = calloc(ix->nr_chunks ? ix->nr_chunks : 1, sizeof(*fs->owner));
+	if (!fs->ext_off || !fs->name_of || !fs->slots || !fs->owner)
 		return -ENOMEM;
 	for (i = 0; i < ix->nr_inodes; i++) {
 		const struct imagefs_inode *n = &ix->inodes[i];
@@ -688,8 +705,12 @@ static int fs_prepare(struct fs *fs)
 		if (!S_ISREG(n->mode))
 			continue;
 		for (e = n->first; e < n->first + n->count; e++) {
+			uint32_t c = ix->extents[e].chunk;
+
 			fs->ext_off[e] = off;
 			off += ix->extents[e].len;
+			if (c != IMAGEFS_HOLE && !fs->owner[c])
+				fs->owner[c] = i;
 		}
 	}
 	for (i = ix->nr_dirents; i-- > 0;)
@@ -713,6 +734,7 @@ static void fs_release(struct fs *fs)
 	free(fs->slots);
 	free(fs->ext_off);
 	free(fs->name_of);
+	free(fs->owner);
 	free(fs->seen);
 	free(fs->rec);
 	imagefs_image_free(fs->img);

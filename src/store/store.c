@@ -4,9 +4,10 @@
  *
  * Reads go RAM, disk, remote; the first good copy wins and is written into
  * the tiers in front of the one that had it (re-encoded when their codecs
- * differ).  A copy that fails its checks is logged, removed from its tier
- * and the next tier is asked; only when no tier has a good copy is it an
- * error, naming the chunk, the file and the snapshot.  Writes go to every
+ * differ).  A copy that fails its checks is removed from its tier and the
+ * next tier is asked; a good copy found behind bad ones is a warning that
+ * names the bad copies, and when no tier has a good copy it is one error
+ * line naming the chunk, the file, the snapshot and what each tier had.  Writes go to every
  * persistent tier that lacks the chunk; "has" refreshes a chunk's mtime so
  * that gc's grace period protects chunks a writer is about to reference.
  * Chunks move in batches so that the HTTP tier can run them concurrently.
@@ -265,6 +266,18 @@ static const char *ctx(const struct store *s)
 	return s->context ? s->context : "the store";
 }
 
+/* Appends "in TIER: WHY[; discarded]" to a chunk's list of bad copies (best effort). */
+static void note_bad(char **list, const char *tier, const char *why, const char *what)
+{
+	char *more;
+
+	if (asprintf(&more, "%s%sin %s: %s%s", *list ? *list : "", *list ? ", " : "", tier, why,
+		     what) < 0)
+		return;
+	free(*list);
+	*list = more;
+}
+
 int store_read_chunks(struct store *s, const char *file, const struct store_chunk_ref *refs,
 		      size_t n, uint8_t **outs)
 {
@@ -273,9 +286,10 @@ int store_read_chunks(struct store *s, const char *file, const struct store_chun
 	struct store_buf *bufs = calloc(n ? n : 1, sizeof(*bufs));
 	size_t *pend = calloc(n ? n : 1, sizeof(*pend)), npend = 0, i, j, ti;
 	int *rcs = calloc(n ? n : 1, sizeof(*rcs)), *why_rc = calloc(n ? n : 1, sizeof(int));
+	char **bad = calloc(n ? n : 1, sizeof(*bad)); /* the bad copies seen, per chunk */
 	int rc = -ENOMEM;
 
-	if (!ids || !pids || !bufs || !pend || !rcs || !why_rc)
+	if (!ids || !pids || !bufs || !pend || !rcs || !why_rc || !bad)
 		goto out;
 	for (i = 0; i < n; i++) {
 		if (refs[i].flags & STORE_CHUNK_ZERO) {
@@ -345,6 +359,9 @@ int store_read_chunks(struct store *s, const char *file, const struct store_chun
 				continue;
 			}
 			if (drc == 0) {
+				if (bad[k])
+					log_warn("chunk %s (%s of %s): %s; a good copy in %s", ids[k],
+						 file, ctx(s), bad[k], t->label);
 				if (s->ram)
 					store_ram_put(s->ram, ids[k], outs[k], refs[k].len);
 				if (!ti || !s->keep_fetched ||
@@ -353,7 +370,7 @@ int store_read_chunks(struct store *s, const char *file, const struct store_chun
 				store_buf_release(&bufs[k]);
 				continue;
 			}
-			log_warn("chunk %s (%s of %s) in %s: %s%s", ids[k], file, ctx(s), t->label, why,
+			note_bad(&bad[k], t->label, why,
 				 drc == -EKEYREJECTED || drc == -ENOKEY ? "" : "; discarded");
 			if (drc != -EKEYREJECTED && drc != -ENOKEY)
 				t->ops->discard(t, STORE_OBJ_CHUNK, ids[k]);
@@ -366,7 +383,8 @@ int store_read_chunks(struct store *s, const char *file, const struct store_chun
 	for (j = 0; j < npend; j++) {
 		size_t k = pend[j];
 
-		log_error("chunk %s (%s of %s): no tier has a good copy", ids[k], file, ctx(s));
+		log_error("chunk %s (%s of %s): no tier has a good copy%s%s%s", ids[k], file, ctx(s),
+			  bad[k] ? " (" : "", bad[k] ? bad[k] : "", bad[k] ? ")" : "");
 		if (!rc)
 			rc = why_rc[k] == -ENOENT ? -ENOENT :
 			     why_rc[k] == -EKEYREJECTED ? -EKEYREJECTED :
@@ -381,6 +399,9 @@ out:
 	free(pend);
 	free(rcs);
 	free(why_rc);
+	for (i = 0; bad && i < n; i++)
+		free(bad[i]);
+	free(bad);
 	return rc;
 }
 
