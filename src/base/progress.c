@@ -4,6 +4,7 @@
  * once (a restore from a store decodes on several): the counts are atomic,
  * and one thread at a time calls the sinks, whichever gets the flag.
  */
+#include "base/clock.h"
 #include "progress.h"
 
 #include <errno.h>
@@ -22,14 +23,6 @@ static double t0_ms;
 static int64_t last_ms;         /* atomic; written only by whoever holds busy */
 static int busy;                /* atomic: a thread is calling the sinks */
 static bool active;             /* atomic */
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 int progress_add_sink(progress_sink_fn fn, void *arg)
 {

@@ -44,6 +44,7 @@
 
 #include <jansson.h>
 
+#include "base/clock.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "base/progress.h"
@@ -51,14 +52,6 @@
 static const char *command; /* NULL before a command is known: "thaw: error: ..." */
 static double t0_ms;
 static int json_fd = -1;
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 const char *cli_human(uint64_t bytes, char buf[32])
 {

@@ -12,6 +12,7 @@
 #include <sys/user.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "image/image.h"
 
 #ifndef PTRACE_GET_RSEQ_CONFIGURATION
@@ -205,13 +206,5 @@ void restore_progress_end(void);
  * its files are validated there, by files_validate(), not here.
  */
 int restore_validate(const struct image *img, bool in_root) __attribute__((warn_unused_result));
-
-static inline double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 #endif

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/crc32c.h"
 #include "base/log.h"
 #include "lazy.h"
@@ -184,14 +185,6 @@ struct server {
 	uint64_t faults, pages_fault, pages_background, pages_poisoned;
 	double t0;
 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static bool page_done(const struct space *sp, uint64_t ri, uint32_t p)
 {

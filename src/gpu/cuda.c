@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "gpu-internal.h"
 
@@ -78,14 +79,6 @@ struct cuda_api {
 	CUresult (*unlock)(int, struct cu_plain_args *);
 	CUresult (*restore_tid)(int, int *); /* optional */
 };
-
-static double ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 int nvidia_driver_version(char *buf, size_t len)
 {
@@ -232,9 +225,9 @@ static int do_checkpoint(const struct cuda_api *api, pid_t pid, unsigned lock_ti
 		return -EBUSY;
 	}
 	if (state == CU_PROCESS_STATE_RUNNING) {
-		t = ms_now();
+		t = now_ms();
 		rc = api->lock(pid, &la);
-		r->lock_ms = ms_now() - t;
+		r->lock_ms = now_ms() - t;
 		if (rc)
 			return cu_fail(r, api, rc, rc == CUDA_ERROR_TIMEOUT ? -ETIMEDOUT : -EIO,
 				       "cuCheckpointProcessLock (its CUDA work did not finish within "
@@ -246,9 +239,9 @@ static int do_checkpoint(const struct cuda_api *api, pid_t pid, unsigned lock_ti
 		    state);
 		return -EIO;
 	}
-	t = ms_now();
+	t = now_ms();
 	rc = api->checkpoint(pid, &pa);
-	r->checkpoint_ms = ms_now() - t;
+	r->checkpoint_ms = now_ms() - t;
 	if (rc) {
 		cu_fail(r, api, rc, -EIO, "cuCheckpointProcessCheckpoint", pid);
 		if (locked_here)
@@ -273,9 +266,9 @@ static int do_restore(const struct cuda_api *api, pid_t pid, struct cuda_reply *
 	if (rc)
 		return cu_fail(r, api, rc, -EIO, "cuCheckpointProcessGetState", pid);
 	if (state == CU_PROCESS_STATE_CHECKPOINTED) {
-		t = ms_now();
+		t = now_ms();
 		rc = api->restore(pid, &pa);
-		r->restore_ms = ms_now() - t;
+		r->restore_ms = now_ms() - t;
 		if (rc)
 			return cu_fail(r, api, rc, -EIO,
 				       "cuCheckpointProcessRestore (not enough free GPU memory?)",
@@ -283,9 +276,9 @@ static int do_restore(const struct cuda_api *api, pid_t pid, struct cuda_reply *
 		state = CU_PROCESS_STATE_LOCKED;
 	}
 	if (state == CU_PROCESS_STATE_LOCKED) {
-		t = ms_now();
+		t = now_ms();
 		rc = api->unlock(pid, &pa);
-		r->unlock_ms = ms_now() - t;
+		r->unlock_ms = now_ms() - t;
 		if (rc)
 			return cu_fail(r, api, rc, -EIO, "cuCheckpointProcessUnlock", pid);
 		return 0;
@@ -311,7 +304,7 @@ static __attribute__((noreturn)) void child_main(enum cuda_op op, pid_t pid,
 
 	if (!r)
 		_exit(1);
-	t = ms_now();
+	t = now_ms();
 	r->ret = load_api(&api, r);
 	if (r->ret == 0) {
 		CUresult rc = api.init(0);
@@ -319,7 +312,7 @@ static __attribute__((noreturn)) void child_main(enum cuda_op op, pid_t pid,
 		if (rc) {
 			r->ret = cu_fail(r, &api, rc, -ENODEV, "cuInit in thaw", 0);
 		} else {
-			r->init_ms = ms_now() - t;
+			r->init_ms = now_ms() - t;
 			api.driver_version(&version);
 			r->cuda_version = version;
 		}
@@ -395,10 +388,10 @@ int cuda_finish(struct cuda_child *c, pid_t pid, unsigned timeout_s, struct cuda
 		return log_errno("pid %d: handing the pid to the CUDA caller", pid);
 	}
 	close(c->to);
-	deadline = ms_now() + timeout_s * 1000.0;
+	deadline = now_ms() + timeout_s * 1000.0;
 	while (got < sizeof(*reply)) {
 		struct pollfd pfd = { .fd = c->from, .events = POLLIN };
-		double left = deadline - ms_now();
+		double left = deadline - now_ms();
 		ssize_t n;
 
 		if (left <= 0) {

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/trust.h"
 #include "digest.h"
@@ -113,7 +114,7 @@ int digest_record(const char *dir, const struct run_root *rr)
 	EVP_MD_CTX *ctx = NULL;
 	json_t *root = NULL, *files;
 	uint64_t bytes = 0;
-	double t0 = runtime_now_ms();
+	double t0 = now_ms();
 	uint32_t i, nr = 0;
 	int ret, fd = -1;
 
@@ -166,7 +167,7 @@ int digest_record(const char *dir, const struct run_root *rr)
 		goto out;
 	}
 	log_info("content digests of %u files (%.1f MiB) in %.0f ms", nr,
-		 (double)bytes / (1 << 20), runtime_now_ms() - t0);
+		 (double)bytes / (1 << 20), now_ms() - t0);
 out:
 	if (fd >= 0)
 		close(fd);

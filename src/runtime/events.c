@@ -17,16 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "runtime-internal.h"
-
-double runtime_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 int events_open(struct events *ev, const char *path)
 {
@@ -60,7 +53,7 @@ void events_emit(struct events *ev, const char *type, json_t *fields, const char
 		json_t *obj = fields ? fields : json_object();
 
 		json_object_set_new(obj, "event", json_string(type));
-		json_object_set_new(obj, "time_ms", json_real(runtime_now_ms() - ev->t0_ms));
+		json_object_set_new(obj, "time_ms", json_real(now_ms() - ev->t0_ms));
 		json_object_set_new(obj, "message", json_string(line));
 		events_write_json(ev, obj);
 		json_decref(obj);

@@ -47,6 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/dirs.h"
 #include "base/log.h"
 #include "engine/proc.h"
@@ -591,7 +592,7 @@ static void take_snapshot(struct run *r, bool asked)
 	struct capture cap;
 	struct timespec now;
 	int ext[4], n = 0, i, ret, lock = -1;
-	double t0 = runtime_now_ms();
+	double t0 = now_ms();
 
 	if (r->opts->no_snapshot || r->snapshot_done || r->restored) {
 		if (asked)
@@ -646,9 +647,9 @@ static void take_snapshot(struct run *r, bool asked)
 	events_emit(&r->ev, "snapshot_created",
 		    json_pack("{s:s, s:s, s:I, s:f, s:f}", "name", r->name, "key", r->key, "bytes",
 			      (json_int_t)meta.size, "dump_ms", stats.total_ms, "ms",
-			      runtime_now_ms() - t0),
+			      now_ms() - t0),
 		    "snapshot created %s %s (%.1f MiB in %.0f ms)", r->name, r->key,
-		    (double)meta.size / (1 << 20), runtime_now_ms() - t0);
+		    (double)meta.size / (1 << 20), now_ms() - t0);
 }
 
 /* ----------------------------------------------------------- restore */
@@ -932,7 +933,7 @@ static int try_restore(struct run *r, char **reason)
 	struct image *img = NULL;
 	struct snap_meta meta;
 	char dir[PATH_MAX];
-	double t0 = runtime_now_ms();
+	double t0 = now_ms();
 	int ret;
 
 	*reason = NULL;
@@ -959,8 +960,8 @@ static int try_restore(struct run *r, char **reason)
 		goto out;
 	events_emit(&r->ev, "restored",
 		    json_pack("{s:s, s:s, s:f, s:f}", "name", r->name, "key", r->key, "ms",
-			      runtime_now_ms() - r->ev.t0_ms, "restore_ms", runtime_now_ms() - t0),
-		    "restored %s from snapshot in %.0f ms", r->name, runtime_now_ms() - r->ev.t0_ms);
+			      now_ms() - r->ev.t0_ms, "restore_ms", now_ms() - t0),
+		    "restored %s from snapshot in %.0f ms", r->name, now_ms() - r->ev.t0_ms);
 	if (!r->cs) {
 		meta.restored++;
 		if (snapstore_save(r->store, &meta) < 0)
@@ -1124,7 +1125,7 @@ static int wait_program(struct run *r, int sfd, int *ret_status)
 			goto out;
 		}
 		if (r->matching) {
-			double left = r->deadline_ms - runtime_now_ms();
+			double left = r->deadline_ms - now_ms();
 
 			if (left <= 0) {
 				char why[128];
@@ -1271,7 +1272,7 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 	sigset_t old;
 	int ret, sfd = -1;
 
-	r.ev.t0_ms = runtime_now_ms();
+	r.ev.t0_ms = now_ms();
 	r.ev.json_fd = -1;
 	*ret_status = 1;
 	if (opts->snap_on_stdout) {
@@ -1347,7 +1348,7 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 			*ret_status = 127;
 			goto out;
 		}
-		r.deadline_ms = runtime_now_ms() + 1000 * (opts->snap_timeout_s > 0
+		r.deadline_ms = now_ms() + 1000 * (opts->snap_timeout_s > 0
 							   ? opts->snap_timeout_s : 120.0);
 		if (!opts->no_snapshot && opts->snap_on_stdout)
 			r.matching = true;

@@ -110,6 +110,5 @@ void events_emit(struct events *ev, const char *type, json_t *fields, const char
 	__attribute__((format(printf, 4, 5)));
 /* Only the JSON line, obj as it is (its "event" set by the caller); does not take obj. */
 void events_write_json(struct events *ev, json_t *obj);
-double runtime_now_ms(void);
 
 #endif

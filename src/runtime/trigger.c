@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #define CURL_DISABLE_TYPECHECK
 #include "base/curl-dl.h"
 #include "base/log.h"
@@ -206,10 +207,10 @@ static int http_get(struct trigger *t, const char *url, long timeout_ms, long *c
 /* Sleeps ms in steps, false once told to stop. */
 static bool nap(struct trigger *t, double ms)
 {
-	double end = runtime_now_ms() + ms;
+	double end = now_ms() + ms;
 
 	while (!atomic_load(&t->stop)) {
-		double left = end - runtime_now_ms();
+		double left = end - now_ms();
 
 		if (left <= 0)
 			return true;
@@ -257,7 +258,7 @@ static void *trigger_main(void *arg)
 			goto out;
 		if (condition_holds(t, last, sizeof(last)))
 			break;
-		if (runtime_now_ms() >= t->deadline_ms) {
+		if (now_ms() >= t->deadline_ms) {
 			t->result = -ETIMEDOUT;
 			snprintf(t->reason, sizeof(t->reason), "not ready within %g s (%s)",
 				 o->snap_timeout_s > 0 ? o->snap_timeout_s : 120.0, last);

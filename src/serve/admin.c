@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #define CURL_DISABLE_TYPECHECK
 #include "base/curl-dl.h"
 #include "base/log.h"
@@ -139,7 +140,7 @@ static json_t *status_json(struct serve *s)
 {
 	json_t *list = json_array();
 	struct worker *w;
-	double now = runtime_now_ms();
+	double now = now_ms();
 
 	for (w = s->workers; w; w = w->next) {
 		if (w->state == W_GONE)

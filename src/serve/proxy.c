@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #define CURL_DISABLE_TYPECHECK
 #include "base/curl-dl.h"
 #include "base/log.h"
@@ -97,11 +98,6 @@ struct preq {
 
 /* An atomic flag once SIGTERM's drain is over: every wait gives up. */
 static bool abort_all;
-
-static double now_ms(void)
-{
-	return runtime_now_ms();
-}
 
 static void preq_get(struct preq *r)
 {

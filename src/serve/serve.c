@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #define CURL_DISABLE_TYPECHECK
 #include "base/curl-dl.h"
 #include "base/log.h"
@@ -82,7 +83,7 @@ static void stop_worker(struct serve *s, struct worker *w, const char *why)
 {
 	w->planned = true;
 	w->state = W_STOPPING;
-	w->kill_at = runtime_now_ms() + STOP_GRACE_MS;
+	w->kill_at = now_ms() + STOP_GRACE_MS;
 	kill(w->pid, SIGTERM);
 	pthread_cond_broadcast(&w->cond);
 	serve_event(s, w, "worker_stopping", NULL, "stopping (%s)", why);
@@ -93,7 +94,7 @@ static void tick(struct serve *s)
 {
 	const struct serve_opts *o = s->o;
 	unsigned nready = 0, nstarting = 0, alive = 0, inflight = 0, want;
-	double now = runtime_now_ms();
+	double now = now_ms();
 	struct worker *w;
 	int need;
 
@@ -234,7 +235,7 @@ static bool wait_round(struct serve *s, int sfd)
 /* SIGTERM: no new requests, those in flight finish (bounded), then every worker stops. */
 static void drain(struct serve *s, int sfd)
 {
-	double until = runtime_now_ms() + s->o->drain_timeout_s * 1000;
+	double until = now_ms() + s->o->drain_timeout_s * 1000;
 	struct worker *w;
 	bool left;
 
@@ -250,7 +251,7 @@ static void drain(struct serve *s, int sfd)
 		pthread_mutex_lock(&s->mu);
 		active = s->active;
 		pthread_mutex_unlock(&s->mu);
-		if (!active || runtime_now_ms() > until)
+		if (!active || now_ms() > until)
 			break;
 		if (wait_round(s, sfd))
 			break; /* a second signal: stop now */
@@ -280,7 +281,7 @@ int serve_run(const struct serve_opts *o)
 	pthread_cond_init(&s.qcond, NULL);
 	s.pid = getpid();
 	s.ev.json_fd = -1;
-	s.ev.t0_ms = runtime_now_ms();
+	s.ev.t0_ms = now_ms();
 	s.fallback_reasons = json_object();
 	/* CMD listens on $PORT: every worker the same, in a namespace of its own */
 	snprintf(port, sizeof(port), "%d", o->port);

@@ -37,6 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #define CURL_DISABLE_TYPECHECK
 #include "base/curl-dl.h"
 #include "base/log.h"
@@ -86,7 +87,7 @@ void serve_backoff(struct serve *s, const char *why)
 	s->backoff_s = s->backoff_s > 0 ? s->backoff_s * 2 : 1;
 	if (s->backoff_s > 60)
 		s->backoff_s = 60;
-	s->backoff_until = runtime_now_ms() + s->backoff_s * 1000;
+	s->backoff_until = now_ms() + s->backoff_s * 1000;
 	snprintf(s->last_error, sizeof(s->last_error), "%s", why);
 }
 
@@ -215,7 +216,7 @@ int worker_spawn(struct serve *s)
 	w->netns = -1;
 	w->ev_fd = p[0];
 	w->state = W_STARTING;
-	w->t_spawn = runtime_now_ms();
+	w->t_spawn = now_ms();
 	pthread_cond_init(&w->cond, NULL);
 	w->next = s->workers;
 	s->workers = w;
@@ -311,7 +312,7 @@ static void *probe_main(void *arg)
 			pthread_mutex_lock(&s->mu);
 			if (w->state == W_STARTING) {
 				w->state = W_READY;
-				w->t_ready = w->t_idle_since = runtime_now_ms();
+				w->t_ready = w->t_idle_since = now_ms();
 				ms = w->t_ready - w->t_spawn;
 				histogram_add(&s->ready_h, ms / 1000);
 				s->backoff_s = 0;
@@ -383,7 +384,7 @@ static void handle_event(struct serve *s, struct worker *w, json_t *ev)
 	json_object_set_new(ev, "worker", json_integer(w->id));
 	/* thaw run's time_ms counts from its own start: kept, and serve's clock put beside */
 	json_object_set(ev, "worker_time_ms", json_object_get(ev, "time_ms"));
-	json_object_set_new(ev, "time_ms", json_real(runtime_now_ms() - s->ev.t0_ms));
+	json_object_set_new(ev, "time_ms", json_real(now_ms() - s->ev.t0_ms));
 	pthread_mutex_lock(&s->mu);
 	events_write_json(&s->ev, ev);
 	open_netns(w);

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #define CURL_DISABLE_TYPECHECK
+#include "base/clock.h"
 #include "base/curl-dl.h"
 #include <openssl/crypto.h>
 
@@ -79,14 +80,6 @@ struct http_req {
 static struct http_tier *H(struct store_tier *t)
 {
 	return (struct http_tier *)t;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
@@ -274,7 +267,7 @@ static bool finish(struct http_tier *ht, struct http_req *r, CURLcode cc)
 		log_debug("%s: %s; retry %u in %u ms", r->url,
 			  cc == CURLE_OK ? "server error" : (r->err[0] ? r->err : curl_easy_strerror(cc)),
 			  r->attempts, delay);
-		r->not_before = now_ms() + delay;
+		r->not_before = (uint64_t)now_ms() + delay;
 		return true;
 	}
 	if (cc == CURLE_OK)
@@ -297,7 +290,7 @@ static void run(struct http_tier *ht, struct http_req *reqs, size_t n)
 		return;
 	}
 	while (done < n) {
-		uint64_t now = now_ms(), wait = 100;
+		uint64_t now = (uint64_t)now_ms(), wait = 100;
 		CURLMsg *msg;
 		int left, running;
 

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/io.h"
 #include "base/log.h"
 #include "base/progress.h"
@@ -101,14 +102,6 @@ int store_snap_stage(const struct store_config *cfg, char *buf, size_t len, int 
 	if (rc)
 		log_error("cannot create a staging directory in %s: %s", cfg->dir, strerror(-rc));
 	return rc;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 void store_snap_remove(const char *dir)
