@@ -47,7 +47,7 @@ GIT_DESCRIBE ?= $(shell git describe --always --dirty --tags 2>/dev/null || echo
 FEATURES := store-http(libcurl, loaded when used) cuda(libcuda, loaded when used) lz4 zstd \
 	aes-256-gcm hmac-sha256 serve(libmicrohttpd, loaded when used) imagefs(libfuse3)$(if $(filter 1,$(SANITIZE)), asan ubsan)
 
-LAYERS  := base image gpu engine store imagefs runtime serve cli
+LAYERS  := base image gpu engine store repo imagefs runtime serve cli
 SRCS    := $(foreach l,$(LAYERS),$(wildcard src/$(l)/*.c))
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 BLOB_SRCS := $(wildcard src/engine/restorer/*.c)

@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "engine/engine.h"
-#include "store/store-snap.h"
+#include "repo/repo.h"
 
 static double now_ms(void)
 {
@@ -49,7 +49,7 @@ static double restore_once(const struct store_config *cfg, const char *name, con
 {
 	struct engine_restore_opts o = { .detach = true, .die_with_caller = true };
 	struct store_snap_restore *r = NULL;
-	struct engine_page_source pages;
+	struct repo_pages pages;
 	pid_t init = 0, program = 0;
 	double t0 = now_ms(), ms;
 	int status, rc;
@@ -60,10 +60,9 @@ static double restore_once(const struct store_config *cfg, const char *name, con
 		rc = store_snap_restore_open(cfg, name, NULL, &r);
 		if (rc < 0)
 			return rc;
-		pages = (struct engine_page_source){ store_snap_restore_start,
-						     store_snap_restore_fill, r };
+		repo_pages_init(&pages, r);
 		o.dir = store_snap_restore_dir(r);
-		o.pages = &pages;
+		o.pages = &pages.source;
 	} else {
 		o.dir = dir;
 	}

@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "engine/engine.h"
 #include "image/image.h"
-#include "store/store-snap.h"
+#include "repo/repo.h"
 
 static void restore_usage(FILE *out)
 {
@@ -80,7 +80,7 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 {
 	struct engine_restore_opts opts = *base; /* a copy: set to point into this frame */
 	struct store_snap_restore *r = NULL;
-	struct engine_page_source pages;
+	struct repo_pages pages;
 	struct store_config cfg;
 	char *alloc = NULL;
 	int rc;
@@ -98,9 +98,9 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 	rc = store_snap_restore_open(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), &r);
 	if (rc)
 		goto out;
-	pages = (struct engine_page_source){ store_snap_restore_start, store_snap_restore_fill, r };
+	repo_pages_init(&pages, r);
 	opts.dir = store_snap_restore_dir(r);
-	opts.pages = &pages;
+	opts.pages = &pages.source;
 	opts.on_restored = close_restore;
 	opts.on_restored_arg = &r;
 	rc = read_signed(&opts, key, false);

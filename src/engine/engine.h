@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "base/page-fill.h"
 
 struct image;
 
@@ -54,15 +53,29 @@ struct engine_dump_stats {
 int engine_dump(const struct engine_dump_opts *opts, struct engine_dump_stats *stats)
 	__attribute__((warn_unused_result));
 
+/* Where a restored process's page data goes: runs of its pages file and the addresses they fill. */
+struct page_fill_run {
+	uint64_t off; /* in the process's pages file */
+	uint64_t vaddr;
+	uint64_t len;
+};
+
+struct page_fill_proc {
+	pid_t pid; /* as the caller sees it */
+	const char *pages; /* its pages file in the snapshot: "pages.img", "proc-PID/pages.img" */
+	const struct page_fill_run *runs; /* sorted by off, none overlapping */
+	size_t nr_runs;
+};
+
 /*
- * Page data from somewhere other than pages.img: the store (store-snap.h)
+ * Page data from somewhere other than pages.img: the store (repo/repo.h)
  * streams verified chunks straight into the restored memory, with no copy
  * of the snapshot in between.  engine_restore() calls start() (if set) once
  * the namespace's init exists, so that the source can decode on threads of
  * its own while the engine builds the processes (not before: init is made
  * by a raw clone3, which would copy a malloc lock one of them held), and
  * fill() in the caller's process once every process of the tree has mapped
- * its memory; fill() writes each process's data runs (base/page-fill.h)
+ * its memory; fill() writes each process's data runs
  * into procs[k].pid (process_vm_writev).  Both return
  * 0 or a negative errno, which fails the restore: nothing of the tree
  * runs, the snapshot is untouched.

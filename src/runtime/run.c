@@ -53,6 +53,7 @@
 #include "engine/proc.h"
 #include "engine/engine.h"
 #include "image/image.h"
+#include "repo/repo.h"
 #include "store/store-snap.h"
 #include "digest.h"
 #include "runtime-internal.h"
@@ -857,7 +858,7 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 			struct image *img, struct store_snap_restore *sr, char **reason)
 {
 	struct engine_restore_opts o = { .detach = true, .die_with_caller = true };
-	struct engine_page_source pages = { store_snap_restore_start, store_snap_restore_fill, sr };
+	struct repo_pages pages;
 	char *why = NULL;
 	struct capture cap;
 	int sv[2], ret, status, saved_out = -1;
@@ -899,8 +900,10 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 		o.enter_root = root_enter;
 		o.enter_root_arg = r->root;
 	}
-	if (sr)
-		o.pages = &pages; /* the chunk store's pages go straight into the process */
+	if (sr) {
+		repo_pages_init(&pages, sr);
+		o.pages = &pages.source; /* the chunk store's pages go straight into the process */
+	}
 	capture_start(&cap);
 	ret = engine_restore(&o, &status);
 	capture_stop(&cap, &why);

@@ -5,17 +5,16 @@
  * store_get_dir()'s durability but all the cores.  The small files of a
  * snapshot (manifest, index, data.img) are rebuilt in a private directory
  * on tmpfs, where the engine reads them; pages.img, nearly all of it, is
- * not: there it is a sparse placeholder with its header page, and the
- * engine takes the page data from store_snap_restore_fill(), its page
- * source.  That runs once the restored processes have mapped their memory:
- * worker threads, each with a store handle of its own (a store is
- * single-threaded; the disk tier is safe for several handles as it is for
- * several processes, and each HTTP handle runs its own concurrent
- * requests), decode and verify runs of chunks into a staging buffer that
- * stays in the cache, and process_vm_writev puts each byte where the
- * snapshot's runs say, into the restored process: one copy, from a
- * verified chunk to its place, as a restore from a plain directory makes
- * from pages.img (docs/store-engine.md).
+ * not: there it is a sparse placeholder with its header page, and its
+ * bytes go to the caller's sink (store_snap_restore_deliver; the
+ * repository's page source writes them into the restored processes, once
+ * these have mapped their memory): worker threads, each with a store
+ * handle of its own (a store is single-threaded; the disk tier is safe for
+ * several handles as it is for several processes, and each HTTP handle runs
+ * its own concurrent requests), decode and verify runs of chunks into a
+ * staging buffer that stays in the cache, and the sink puts each byte in
+ * its place: one copy, from a verified chunk to its place, as a restore
+ * from a plain directory makes from pages.img (docs/store-engine.md).
  */
 #define LOG_TAG "store"
 
@@ -30,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,8 +161,8 @@ struct work {
 };
 
 /*
- * The pages, decoded from the moment the snapshot is opened: until the
- * engine has mapped the processes' memory (store_snap_restore_fill), a
+ * The pages, decoded from the moment the restore starts: until the caller
+ * knows where they go (store_snap_restore_deliver), a
  * decoded job is parked, up to park_max bytes; then parked jobs are
  * written first and the rest go straight through a buffer per thread.
  */
@@ -172,12 +170,14 @@ struct stream {
 	struct plan p; /* every chunk of every pages file */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint8_t **parked; /* by job: its decoded bytes while no process is known */
+	uint8_t **parked; /* by job: its decoded bytes while no destination is known */
 	size_t *ready, nr_ready; /* the parked jobs */
 	size_t next, done; /* the next job to decode; jobs written */
 	uint64_t parked_bytes, park_max, bytes;
-	const struct page_fill_proc *procs; /* NULL until fill */
-	int32_t *proc_of_file; /* by manifest index: its process, -1 none */
+	bool delivering; /* the destinations are known (store_snap_restore_deliver) */
+	const struct store_snap_dest *dests;
+	store_snap_sink_fn sink;
+	int32_t *dest_of_file; /* by manifest index: its destination, -1 none */
 	bool stop;
 	int rc;
 	pthread_t tids[MAX_THREADS];
@@ -390,7 +390,7 @@ static uint64_t job_bytes(const struct store_snap_restore *r)
 /*
  * Every file at its size (zero chunks stay holes); a pages file is a
  * placeholder, sparse but for its header page, which is all that
- * image_read() checks of it: its data goes straight to the processes.
+ * image_read() checks of it: its data goes straight to the sink.
  */
 static int rebuild_files(struct store_snap_restore *r, struct store *s, int dfd)
 {
@@ -459,85 +459,19 @@ static unsigned nr_threads(const struct store_config *cfg)
 	return n > MAX_THREADS ? MAX_THREADS : n;
 }
 
-/* ---- the pages: straight into the processes ---- */
+/* ---- the pages: through the caller's sink ---- */
 
-/* process_vm_writev until done; an error names the process and the address. */
-static int write_process(pid_t pid, struct iovec *local, struct iovec *remote, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		ssize_t got = process_vm_writev(pid, local + i, n - i, remote + i, n - i, 0);
-		int err = errno;
-
-		if (got <= 0) {
-			log_error("pid %d: writing %zu bytes of page data at 0x%lx: %s", pid,
-				  remote[i].iov_len, (unsigned long)remote[i].iov_base,
-				  got < 0 ? strerror(err) : "nothing written");
-			return got < 0 ? -err : -EFAULT;
-		}
-		while (i < n && (size_t)got >= remote[i].iov_len) {
-			got -= (ssize_t)remote[i].iov_len;
-			i++;
-		}
-		if (got > 0) { /* stopped inside an entry: the rest of it next */
-			local[i].iov_base = (char *)local[i].iov_base + got;
-			local[i].iov_len -= (size_t)got;
-			remote[i].iov_base = (char *)remote[i].iov_base + got;
-			remote[i].iov_len -= (size_t)got;
-		}
-	}
-	return 0;
-}
-
-#define IOV_BATCH 256
-
-/* The bytes [off, off + len) of a process's pages file, in buf, go where its runs say. */
-static int write_runs(const struct page_fill_proc *p, const uint8_t *buf, uint64_t off,
-		      uint64_t len)
-{
-	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
-	size_t lo = 0, hi = p->nr_runs, n = 0, i;
-	uint64_t end = off + len;
-	int rc = 0;
-
-	while (lo < hi) { /* the first run that ends after off */
-		size_t mid = (lo + hi) / 2;
-
-		if (p->runs[mid].off + p->runs[mid].len <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (i = lo; i < p->nr_runs && p->runs[i].off < end && !rc; i++) {
-		const struct page_fill_run *run = &p->runs[i];
-		uint64_t from = run->off > off ? run->off : off;
-		uint64_t to = run->off + run->len < end ? run->off + run->len : end;
-
-		local[n] = (struct iovec){ (void *)(buf + (from - off)), to - from };
-		remote[n] = (struct iovec){ (void *)(uintptr_t)(run->vaddr + (from - run->off)),
-					    to - from };
-		if (++n == IOV_BATCH) {
-			rc = write_process(p->pid, local, remote, n);
-			n = 0;
-		}
-	}
-	if (!rc && n)
-		rc = write_process(p->pid, local, remote, n);
-	return rc;
-}
-
-/* Job i, decoded into buf, into its process (if one wants its file). */
+/* Job i, decoded into buf, to the sink (if a destination wants its file). */
 static int stream_write(struct store_snap_restore *r, size_t i, const uint8_t *buf)
 {
 	const struct job *j = &r->st.p.jobs[i];
-	int32_t k = r->st.proc_of_file[j->file];
+	int32_t k = r->st.dest_of_file[j->file];
 	uint64_t off, len;
 
 	if (k < 0)
 		return 0;
 	job_range(r, j, &off, &len);
-	return write_runs(&r->st.procs[k], buf, off, len);
+	return r->st.sink(r->st.dests[k].arg, off, buf, len);
 }
 
 /* With the lock held: job i is written (rc its result); parked: the bytes it held. */
@@ -555,8 +489,8 @@ static void stream_done(struct stream *st, int rc, uint64_t len, uint64_t parked
 
 /*
  * One thread of the stream, with a store handle of its own: decode the next
- * job, park it while no process is known (waiting once park_max bytes are
- * parked), write parked jobs once they are known, and stop when nothing is
+ * job, park it while no destination is known (waiting once park_max bytes
+ * are parked), write parked jobs once they are known, and stop when nothing is
  * left for it or on the first error.
  */
 static void *stream_worker(void *arg)
@@ -564,7 +498,7 @@ static void *stream_worker(void *arg)
 	struct store_snap_restore *r = arg;
 	struct stream *st = &r->st;
 	struct store *s = NULL;
-	uint8_t *own = NULL; /* the staging buffer once the processes are known */
+	uint8_t *own = NULL; /* the staging buffer once the destinations are known */
 	int rc = open_handle(r, &s);
 
 	pthread_mutex_lock(&st->lock);
@@ -576,7 +510,7 @@ static void *stream_worker(void *arg)
 		size_t i;
 		bool park;
 
-		if (st->procs && st->nr_ready) {
+		if (st->delivering && st->nr_ready) {
 			i = st->ready[--st->nr_ready];
 			buf = st->parked[i];
 			st->parked[i] = NULL;
@@ -588,16 +522,16 @@ static void *stream_worker(void *arg)
 			stream_done(st, rc, len, len);
 			continue;
 		}
-		if (st->next == st->p.nr && st->procs)
+		if (st->next == st->p.nr && st->delivering)
 			break; /* the others finish what they hold */
 		if (st->next == st->p.nr ||
-		    (!st->procs && st->parked_bytes + st->p.max > st->park_max)) {
+		    (!st->delivering && st->parked_bytes + st->p.max > st->park_max)) {
 			pthread_cond_wait(&st->cond, &st->lock);
 			continue;
 		}
 		i = st->next++;
 		job_range(r, &st->p.jobs[i], &off, &len);
-		park = !st->procs;
+		park = !st->delivering;
 		if (park)
 			st->parked_bytes += len;
 		pthread_mutex_unlock(&st->lock);
@@ -607,12 +541,12 @@ static void *stream_worker(void *arg)
 		rc = buf ? store_read_file(s, &r->m->files[st->p.jobs[i].file], off, buf, len) :
 			   -ENOMEM;
 		pthread_mutex_lock(&st->lock);
-		if (!rc && park && !st->procs) {
+		if (!rc && park && !st->delivering) {
 			st->parked[i] = buf;
 			st->ready[st->nr_ready++] = i;
 			continue;
 		}
-		if (!rc) { /* the processes are known (perhaps only since the decode began) */
+		if (!rc) { /* the destinations are known (perhaps only since the decode began) */
 			pthread_mutex_unlock(&st->lock);
 			rc = stream_write(r, i, buf);
 			pthread_mutex_lock(&st->lock);
@@ -630,12 +564,12 @@ static void *stream_worker(void *arg)
 
 /*
  * Plans every chunk of every pages file and starts decoding on all but one
- * of the restore's threads: the engine's own work until the memory is
- * mapped needs that one; store_snap_restore_fill's thread joins then.
+ * of the restore's threads: the caller's own work until it knows where the
+ * pages go (the engine mapping the memory) needs that one;
+ * store_snap_restore_deliver's thread joins then.
  */
-int store_snap_restore_start(void *arg)
+int store_snap_restore_start(struct store_snap_restore *r)
 {
-	struct store_snap_restore *r = arg;
 	struct stream *st = &r->st;
 	long pages = sysconf(_SC_AVPHYS_PAGES);
 	uint64_t avail = pages > 0 ? (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
@@ -660,11 +594,11 @@ int store_snap_restore_start(void *arg)
 	}
 	st->parked = calloc(st->p.nr ? st->p.nr : 1, sizeof(*st->parked));
 	st->ready = calloc(st->p.nr ? st->p.nr : 1, sizeof(*st->ready));
-	st->proc_of_file = malloc((r->m->nr_files ? r->m->nr_files : 1) * sizeof(int32_t));
-	if (!st->parked || !st->ready || !st->proc_of_file)
+	st->dest_of_file = malloc((r->m->nr_files ? r->m->nr_files : 1) * sizeof(int32_t));
+	if (!st->parked || !st->ready || !st->dest_of_file)
 		return -ENOMEM;
 	for (fi = 0; fi < r->m->nr_files; fi++)
-		st->proc_of_file[fi] = -1;
+		st->dest_of_file[fi] = -1;
 	for (t = 1; t < r->threads && t < st->p.nr; t++) {
 		if (pthread_create(&st->tids[st->nr_tids], NULL, stream_worker, r))
 			break;
@@ -689,11 +623,11 @@ static void stream_stop(struct store_snap_restore *r)
 		free(st->parked[i]);
 	free(st->parked);
 	free(st->ready);
-	free(st->proc_of_file);
+	free(st->dest_of_file);
 	free(st->p.jobs);
 	st->parked = NULL;
 	st->ready = NULL;
-	st->proc_of_file = NULL;
+	st->dest_of_file = NULL;
 	st->p.jobs = NULL;
 }
 
@@ -705,38 +639,39 @@ static int find_file(const struct store_manifest *m, const char *name, uint32_t 
 	return -ENOENT;
 }
 
-/* Process k's pages file, and its runs checked against it. */
-static int check_process(struct store_snap_restore *r, const struct page_fill_proc *p,
-			 uint32_t k)
+int store_snap_restore_file_size(const struct store_snap_restore *r, const char *name,
+				 uint64_t *size)
 {
-	const struct store_file *f;
 	uint32_t fi;
-	size_t i;
 
-	if (find_file(r->m, p->pages, &fi)) {
-		log_error("%s has no %s", r->context, p->pages);
+	if (find_file(r->m, name, &fi)) {
+		log_error("%s has no %s", r->context, name);
 		return -ENOENT;
 	}
-	f = &r->m->files[fi];
-	for (i = 0; i < p->nr_runs; i++)
-		if (p->runs[i].off > f->size || p->runs[i].len > f->size - p->runs[i].off ||
-		    (i && p->runs[i].off < p->runs[i - 1].off + p->runs[i - 1].len)) {
-			log_error("%s: %s: run %zu (%" PRIu64 " bytes at %" PRIu64 ") is outside "
-				  "the file's %" PRIu64 " bytes or overlaps the one before",
-				  r->context, p->pages, i, p->runs[i].len, p->runs[i].off, f->size);
-			return -EINVAL;
-		}
-	if (r->st.proc_of_file[fi] >= 0) {
-		log_error("%s: two processes have %s", r->context, p->pages);
-		return -EINVAL;
-	}
-	r->st.proc_of_file[fi] = (int32_t)k;
+	*size = r->m->files[fi].size;
 	return 0;
 }
 
-int store_snap_restore_fill(void *arg, const struct page_fill_proc *procs, uint32_t nr)
+/* Destination k's file, which no other destination may have. */
+static int take_file(struct store_snap_restore *r, const struct store_snap_dest *d, uint32_t k)
 {
-	struct store_snap_restore *r = arg;
+	uint32_t fi;
+
+	if (find_file(r->m, d->file, &fi)) {
+		log_error("%s has no %s", r->context, d->file);
+		return -ENOENT;
+	}
+	if (r->st.dest_of_file[fi] >= 0) {
+		log_error("%s: two destinations have %s", r->context, d->file);
+		return -EINVAL;
+	}
+	r->st.dest_of_file[fi] = (int32_t)k;
+	return 0;
+}
+
+int store_snap_restore_deliver(struct store_snap_restore *r, const struct store_snap_dest *dests,
+			       uint32_t nr, store_snap_sink_fn sink)
+{
 	struct stream *st = &r->st;
 	double t0 = now_ms();
 	size_t parked;
@@ -752,10 +687,12 @@ int store_snap_restore_fill(void *arg, const struct page_fill_proc *procs, uint3
 	}
 	pthread_mutex_lock(&st->lock);
 	for (k = 0; !rc && k < nr; k++)
-		rc = check_process(r, &procs[k], k);
+		rc = take_file(r, &dests[k], k);
 	if (rc && !st->rc)
 		st->rc = rc;
-	st->procs = procs;
+	st->dests = dests;
+	st->sink = sink;
+	st->delivering = true;
 	parked = st->nr_ready;
 	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->lock);
@@ -768,9 +705,9 @@ int store_snap_restore_fill(void *arg, const struct page_fill_proc *procs, uint3
 	stream_stop(r);
 	progress_end();
 	if (!rc)
-		log_debug("%s: %" PRIu64 " bytes of pages decoded into %u process%s on %u threads, "
+		log_debug("%s: %" PRIu64 " bytes of pages decoded into %u file%s on %u threads, "
 			  "%zu of %zu jobs decoded before the memory was mapped; %.1f ms since",
-			  r->context, st->bytes, nr, nr == 1 ? "" : "es", threads, parked,
+			  r->context, st->bytes, nr, nr == 1 ? "" : "s", threads, parked,
 			  st->p.nr, now_ms() - t0);
 	return rc;
 }
@@ -845,6 +782,11 @@ fail:
 const char *store_snap_restore_dir(const struct store_snap_restore *r)
 {
 	return r->dir;
+}
+
+const char *store_snap_restore_name(const struct store_snap_restore *r)
+{
+	return r->context + strlen("snapshot ");
 }
 
 /* ---- afterwards: the cache, the directory ---- */

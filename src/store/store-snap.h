@@ -5,8 +5,9 @@
  * it and the store: a dump is staged in a private directory on the store's
  * own filesystem and then put (the name is written last, so it appears only
  * once the whole snapshot is stored); a restore rebuilds the small files in
- * a private directory on tmpfs and streams the pages from the chunks
- * straight into the restored processes (the engine's page source).  An addition to store.h's interface, kept apart because its
+ * a private directory on tmpfs and streams the pages files' bytes from the
+ * chunks to the caller's sink (repo/repo-pages.c makes that the engine's
+ * page source).  An addition to store.h's interface, kept apart because its
  * owner keeps that header.
  */
 #ifndef THAW_STORE_STORE_SNAP_H
@@ -15,7 +16,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "base/page-fill.h"
 #include "store/store.h"
 
 /* True for http:// and https:// locations. */
@@ -45,22 +45,41 @@ void store_snap_remove(const char *dir);
  * of snapshot name but the pages in a new private directory under parent
  * (NULL: /dev/shm, else $TMPDIR, else /tmp), where the engine reads the
  * snapshot; each pages.img there is a sparse placeholder holding only its
- * header page.  The caller passes store_snap_restore_start and _fill, with
- * the handle, as the engine's page source: start begins decoding and
- * verifying the chunks on one thread per CPU (at least 4 behind a URL)
- * while the engine builds the processes; fill writes them straight into
- * the restored processes once their memory is mapped.  store_snap_restore_close() removes the directory
- * and, behind a URL, first writes the chunks it fetched to the local cache
- * (call it once the program runs: the engine's on_restored).  Any error
- * names the chunk and the snapshot, and leaves nothing behind.
+ * header page.  store_snap_restore_start() begins decoding and verifying
+ * the pages files' chunks on one thread per CPU (at least 4 behind a URL);
+ * decoded bytes are held (up to a bound) until store_snap_restore_deliver()
+ * names where each pages file goes: then every byte of those files is
+ * handed to sink, once, on the restore's threads and the caller's, and it
+ * returns when all are.  The store knows files and bytes only: what a sink
+ * does with them (repo/repo.h writes them into restored processes) is the
+ * caller's.  store_snap_restore_close() removes the directory and, behind a
+ * URL, first writes the chunks it fetched to the local cache (call it once
+ * the program runs).  Any error names the chunk and the snapshot, and
+ * leaves nothing behind.
  */
 struct store_snap_restore;
+
+/* The bytes [off, off + len) of a destination's file, in buf; 0 or -errno (fails the restore). */
+typedef int (*store_snap_sink_fn)(void *arg, uint64_t off, const uint8_t *buf, uint64_t len);
+
+struct store_snap_dest {
+	const char *file; /* a pages file of the snapshot: "pages.img", "proc-PID/pages.img" */
+	void *arg; /* handed to the sink with its bytes */
+};
 
 int store_snap_restore_open(const struct store_config *cfg, const char *name, const char *parent,
 			    struct store_snap_restore **ret) __attribute__((warn_unused_result));
 const char *store_snap_restore_dir(const struct store_snap_restore *r);
-int store_snap_restore_start(void *r);
-int store_snap_restore_fill(void *r, const struct page_fill_proc *procs, uint32_t nr);
+/* The snapshot's name in the store. */
+const char *store_snap_restore_name(const struct store_snap_restore *r);
+int store_snap_restore_start(struct store_snap_restore *r) __attribute__((warn_unused_result));
+/* The size of the snapshot's file name; -ENOENT (said) when it has none. */
+int store_snap_restore_file_size(const struct store_snap_restore *r, const char *name,
+				 uint64_t *size) __attribute__((warn_unused_result));
+/* Starts if not started; -ENOENT for a file the snapshot lacks, -EINVAL for one named twice. */
+int store_snap_restore_deliver(struct store_snap_restore *r, const struct store_snap_dest *dests,
+			       uint32_t nr, store_snap_sink_fn sink)
+	__attribute__((warn_unused_result));
 void store_snap_restore_close(struct store_snap_restore *r);
 
 /*

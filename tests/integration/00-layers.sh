@@ -2,7 +2,8 @@
 # 00-layers.sh - no layer includes a header of a layer above it, or of one
 # beside it that it must not know (DESIGN.md, "Layers"): the store knows
 # bytes, not processes, so it includes neither engine nor image; the image
-# format knows no ptrace; the GPU layer calls nothing above it.
+# format knows no ptrace; the GPU layer calls nothing above it; the repository
+# (src/repo/), where snapshots meet the store, sits above engine and store.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 # layer: the layers (besides itself) whose headers it may include
@@ -13,10 +14,11 @@ allowed() {
 	gpu) echo "base image" ;;
 	engine) echo "base image gpu restorer" ;;
 	store) echo "base" ;;
+	repo) echo "base image gpu engine store" ;;
 	imagefs) echo "base store" ;;
-	runtime) echo "base image gpu engine store imagefs" ;;
-	serve) echo "base image gpu engine store imagefs runtime" ;;
-	cli) echo "base image gpu engine store imagefs runtime serve" ;;
+	runtime) echo "base image gpu engine store repo imagefs" ;;
+	serve) echo "base image gpu engine store repo imagefs runtime" ;;
+	cli) echo "base image gpu engine store repo imagefs runtime serve" ;;
 	*) echo "?" ;;
 	esac
 }

@@ -98,7 +98,7 @@ sdump "$PID" --store "$TMP/store" --name basic
 [ -s "$TMP/store/names/basic" ] || fail "no name basic in the store"
 no_copies "$TMP/store"
 srestore basic-r --store "$TMP/store" --name basic
-grep -q "bytes of pages decoded into 1 process" "$TMP/basic-r.err" ||
+grep -q "bytes of pages decoded into 1 file" "$TMP/basic-r.err" ||
 	fail "the pages did not come straight from the chunks: $(tail -n 5 "$TMP/basic-r.err")"
 no_copies "$TMP/store"
 no_held_copy "$PID" "$(ppid_of "$PID")"

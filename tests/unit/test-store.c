@@ -25,6 +25,7 @@
 
 #include "base/crc32c.h"
 #include "store/store-internal.h"
+#include "repo/repo.h"
 #include "store/store-snap.h"
 
 static uint8_t *random_bytes(size_t n, unsigned seed)
@@ -363,17 +364,22 @@ static void write_file(const char *path, const void *data, size_t len)
 	assert_int_equal(fclose(fp), 0);
 }
 
-/* Opens snapshot t for a restore and lets it fill proc; returns fill's result. */
+/*
+ * Opens snapshot t for a restore and lets it fill proc through the
+ * repository's page source (repo-pages.c); returns fill's result.
+ */
 static int fill_one(const struct store_config *cfg, const char *parent,
 		    const struct page_fill_proc *proc)
 {
 	struct store_snap_restore *r;
+	struct repo_pages pg;
 	int rc;
 
 	assert_int_equal(store_snap_restore_open(cfg, "t", parent, &r), 0);
-	rc = store_snap_restore_start(r);
+	repo_pages_init(&pg, r);
+	rc = pg.source.start(pg.source.arg);
 	if (!rc)
-		rc = store_snap_restore_fill(r, proc, 1);
+		rc = pg.source.fill(pg.source.arg, proc, 1);
 	store_snap_restore_close(r);
 	return rc;
 }
