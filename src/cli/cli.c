@@ -7,8 +7,9 @@
  *    "thaw run" and "thaw restore" pass the program's own status through.
  *  - Its usage function prints, for --help on stdout (exit 0) and for a usage
  *    error on stderr: "usage: thaw NAME ..." lines, a blank line, what it does,
- *    its options as "  --opt ARG   text" lines, and last an "Exit status:"
- *    paragraph.  The manual page thaw-NAME(1) is made from exactly this text
+ *    an "Options:" section with every option it accepts as "  --opt ARG   text"
+ *    lines (--help too; 17-man-completion compares them with its getopt
+ *    table), and last an "Exit status:" paragraph.  The manual page thaw-NAME(1) is made from exactly this text
  *    (scripts/man.sh), and bash completion reads the options from it, so a new
  *    option is documented by writing its help line, nowhere else.
  *  - A usage error is return cli_usage_error(usage, "what was wrong", ...): one

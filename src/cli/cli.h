@@ -50,6 +50,15 @@ int cli_progress_json(const char *path);
 /* "1.5 MiB" */
 const char *cli_human(uint64_t bytes, char buf[32]);
 
+/* The Options: lines of thaw dump and thaw restore for a snapshot in a store. */
+#define CLI_HELP_SNAPSHOT_STORE                                                          \
+	"  --name NAME         the snapshot's name in the store\n"                        \
+	"  --cache DIR         the local cache in front of a URL store (default\n"        \
+	"                      ~/.cache/thaw/chunks)\n"                                   \
+	"  --s3-endpoint URL   the server of an s3://BUCKET/PREFIX store (default\n"      \
+	"                      $THAW_S3_ENDPOINT, else AWS)\n"                            \
+	"  --s3-style STYLE    path or virtual addressing of an s3:// store\n"
+
 struct cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv);

@@ -15,6 +15,9 @@ static void usage(FILE *out)
 		     "Probes, with real child processes, every kernel feature that dump and\n"
 		     "restore use, and prints one line each: ok or MISSING, and what it saw.\n"
 		     "\n"
+		     "Options:\n"
+		     "  --help    show this help\n"
+		     "\n"
 		     "Exit status:\n"
 		     "  0 all are present; 1 any is missing; 2 usage error.\n");
 }

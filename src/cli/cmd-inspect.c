@@ -47,6 +47,7 @@ static void usage(FILE *out)
 		     "checked (SHA-256 of its files, crc of every page run and blob): a\n"
 		     "damaged one is an error (exit 1).\n"
 		     "\n"
+		     "Options:\n"
 		     "  --json       print the manifest plus a \"summary\" object with totals\n"
 		     "  --no-verify  skip reading every byte (the manifest and index are still\n"
 		     "               checked)\n"

@@ -19,6 +19,13 @@ static void snapshots_usage(FILE *out)
 		     "drops the names; thaw store gc frees the chunks no other snapshot uses.\n"
 		     "A URL's names cannot be listed or removed.\n"
 		     "\n"
+		     "Options:\n"
+		     "  --store DIR|URL     thaw run's store (default $THAW_STORE, the\n"
+		     "                      configuration files' store, else ~/.cache/thaw)\n"
+		     "  --key-file F        the key of an encrypted chunk store\n"
+		     "  --json              list as JSON\n"
+		     "  --help              show this help\n"
+		     "\n"
 		     "Exit status:\n"
 		     "  0 listed or removed; 1 the store cannot be read, or nothing has that\n"
 		     "  name or key; 2 usage error.\n");

@@ -30,6 +30,30 @@ for page in thaw $(printf 'thaw-%s ' $cmds); do
 	have=$(tr -s ' \n' '\n\n' <"$TMP/$page.txt" | sort -u | grep -c .)
 	[ "$have" -ge "$want" ] || fail "$page.1 has fewer words ($have) than its help ($want)"
 done
+# every option a command accepts (its getopt table, or the strcmp of a hand-made
+# parser) is a line of its help's Options: section (and so of its page's
+# OPTIONS), and every option listed there is accepted
+for page in thaw $(printf 'thaw-%s ' $cmds); do
+	if [ "$page" = thaw ]; then
+		src=$ROOT/src/cli/main.c help=$("$THAW" --help)
+	else
+		src=$ROOT/src/cli/cmd-${page#thaw-}.c help=$("$THAW" "${page#thaw-}" --help)
+	fi
+	[ -f "$src" ] || fail "no $src for $page"
+	accepted=$({
+		grep -oE '\{ "[a-z0-9-]+", *(no|required|optional)_argument' "$src" |
+			sed -E 's/^\{ "([^"]+)".*/--\1/'
+		grep -oE 'strcmp\(argv\[[a-z0-9]+\], "--[a-z0-9-]+"\)' "$src" | grep -oE -- '--[a-z0-9-]+'
+	} | sort -u)
+	listed=$(awk '/^Options:$/ { on = 1; next } on && /^[^ ]/ { exit } on' <<<"$help" |
+		grep -oE '^ +(-[a-z]+, )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+$' | sort -u)
+	[ -n "$accepted" ] || fail "$src: no options found (its parser changed?)"
+	missing=$(comm -23 <(echo "$accepted") <(echo "$listed") | tr '\n' ' ')
+	[ -z "$missing" ] || fail "$page --help has no Options: line for $missing"
+	extra=$(comm -13 <(echo "$accepted") <(echo "$listed") | tr '\n' ' ')
+	[ -z "$extra" ] || fail "$page --help lists $extra, which $src does not accept"
+	grep -q '^OPTIONS' "$TMP/$page.txt" || fail "$page.1 has no OPTIONS section"
+done
 ls "$TMP/man" | grep -c '\.1$' | grep -qx "$(($(wc -w <<<"$cmds") + 1))" ||
 	fail "pages: $(ls "$TMP/man"), commands: $cmds"
 grep -q '^ENVIRONMENT' "$TMP/thaw.txt" && grep -qE 'THAW_STORE\s' "$TMP/thaw.txt" ||
