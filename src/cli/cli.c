@@ -40,6 +40,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -277,6 +278,25 @@ int cli_store_defaults(struct runtime_store_opts *o)
 	       cli_default(&o->s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT) ?:
 	       cli_default(&o->default_cache, NULL, CONFIG_CACHE) ?:
 	       cli_default(&o->default_key_file, NULL, CONFIG_KEY_FILE);
+}
+
+int cli_store_location(const char *location, bool must_exist)
+{
+	struct stat st;
+
+	if (!location || store_is_remote(location))
+		return 0;
+	if (strstr(location, "://"))
+		return cli_error("store %s: not a directory, nor an http://, https:// or s3:// URL",
+				 location);
+	if (!must_exist)
+		return 0;
+	if (stat(location, &st) < 0)
+		return errno == ENOENT ? cli_error("no such store %s", location) :
+					 cli_error("store %s: %s", location, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return cli_error("store %s: not a directory", location);
+	return 0;
 }
 
 int cli_default(const char **val, const char *env, enum config_key key)

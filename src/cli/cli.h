@@ -45,6 +45,15 @@ int cli_default(const char **val, const char *env, enum config_key key)
  */
 int cli_store_defaults(struct runtime_store_opts *o) __attribute__((warn_unused_result));
 
+/*
+ * A store location as the user gave it (NULL: none, fine): a URL must be
+ * http(s):// or s3:// (another scheme is not taken for a directory); with
+ * must_exist, a directory must already be there, so that a command that only
+ * reads a store does not make an empty one at a mistyped path.  CLI_FAIL,
+ * said as "no such store DIR", or 0.
+ */
+int cli_store_location(const char *location, bool must_exist);
+
 /* --json-events FILE: progress as JSON lines appended to FILE; CLI_FAIL if it cannot be opened. */
 int cli_progress_json(const char *path);
 /* "1.5 MiB" */

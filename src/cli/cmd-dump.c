@@ -229,7 +229,8 @@ int cmd_dump(int argc, char **argv)
 		return cli_usage_error(dump_usage, "--name and --cache go with --store");
 	if (cli_default(&key_file, NULL, CONFIG_KEY_FILE) ||
 	    (store && (cli_default(&cache, NULL, CONFIG_CACHE) ||
-		       cli_default(&s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT))))
+		       cli_default(&s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT))) ||
+	    cli_store_location(store, false))
 		return 1;
 	if (key_file) {
 		if (key_file_load(key_file, sign.key) < 0)

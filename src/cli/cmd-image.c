@@ -135,11 +135,11 @@ static int parse(int argc, char **argv, struct opts *o, char **args, int max_arg
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
-	int c;
+	int c, idx = 0;
 
 	optind = 1;
 	*nargs = 0;
-	while ((c = getopt_long(argc, argv, "-h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "-h", longopts, &idx)) != -1) {
 		switch (c) {
 		case 1:
 			if (*nargs >= max_args) {
@@ -191,7 +191,7 @@ static int parse(int argc, char **argv, struct opts *o, char **args, int max_arg
 	}
 	return optind;
 bad:
-	cli_usage_error(usage, "bad value '%s'", optarg);
+	cli_usage_error(usage, "--%s: bad value '%s'", longopts[idx].name, optarg);
 	return -1;
 }
 
@@ -403,6 +403,11 @@ int cmd_image(int argc, char **argv)
 	if (!o.store || !*o.store)
 		o.store = default_store = default_path(".cache/thaw/store");
 	store_config_of(&o, &cfg, &cache_buf);
+	rc = 1;
+	/* a store named by the user is made only by push */
+	if (strcmp(args[0], "umount") &&
+	    cli_store_location(o.store, !default_store && strcmp(args[0], "push")))
+		goto out;
 	rc = 2;
 	if (!strcmp(args[0], "umount")) {
 		if (nargs != 2)

@@ -95,10 +95,6 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 	char *alloc = NULL;
 	int rc;
 
-	if (!store_name_valid(name)) {
-		fprintf(stderr, "thaw restore: bad snapshot name '%s'\n", name);
-		return -EINVAL;
-	}
 	rc = store_snap_config(location, cache, &cfg, &alloc);
 	if (rc)
 		goto out;
@@ -196,9 +192,12 @@ int cmd_restore(int argc, char **argv)
 		return cli_usage_error(restore_usage, "--name and --cache go with --store");
 	if (store && opts.lazy)
 		return cli_usage_error(restore_usage, "--lazy restores from --dir only");
+	if (store && !store_name_valid(name))
+		return cli_usage_error(restore_usage, "--name: bad snapshot name '%s'", name);
 	if (cli_default(&key_file, NULL, CONFIG_KEY_FILE) ||
 	    (store && (cli_default(&cache, NULL, CONFIG_CACHE) ||
-		       cli_default(&s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT))))
+		       cli_default(&s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT))) ||
+	    cli_store_location(store, true))
 		return 1;
 	if (key_file && key_file_load(key_file, key) < 0)
 		return 1;

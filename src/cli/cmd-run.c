@@ -327,7 +327,8 @@ int cmd_run(int argc, char **argv)
 		goto out;
 	}
 	opts.verify = cli_verify_wanted(opts.verify);
-	if (cli_store_defaults(&opts.store)) {
+	if (cli_store_defaults(&opts.store) || cli_store_location(opts.store.location, false) ||
+	    cli_store_location(opts.image_store, true)) {
 		status = CLI_FAIL;
 		goto out;
 	}

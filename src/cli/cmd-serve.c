@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "cli.h"
 #include "serve/serve.h"
@@ -63,6 +64,14 @@ static void serve_usage(FILE *out)
 		"  admin endpoint does not answer.\n");
 }
 
+static bool addr_valid(const char *addr)
+{
+	struct sockaddr_storage ss;
+	uint16_t port;
+
+	return serve_parse_addr(addr, &ss, &port) == 0;
+}
+
 static double seconds(const char *s)
 {
 	char *end;
@@ -95,6 +104,8 @@ static int cmd_serve_status(int argc, char **argv)
 		switch (c) {
 		case 'a':
 			admin = optarg;
+			if (!addr_valid(admin))
+				return cli_usage_error(serve_usage, "--admin: not an ADDR:PORT: %s", optarg);
 			break;
 		case 'j':
 			json = true;
@@ -158,20 +169,24 @@ int cmd_serve(int argc, char **argv)
 	const char *warmups[16], *env = getenv("PORT");
 	double v;
 	long n;
-	int c, status;
+	int c, status, idx = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "status"))
 		return cmd_serve_status(argc - 1, argv + 1);
 	if (env && count(env, 1, 65535) > 0)
 		o.port = (int)count(env, 1, 65535);
 	o.warmup = warmups;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", longopts, &idx)) != -1) {
 		switch (c) {
 		case 'l':
 			o.listen = optarg;
+			if (!addr_valid(o.listen))
+				return cli_usage_error(serve_usage, "--listen: not an ADDR:PORT: %s", optarg);
 			break;
 		case 'a':
 			o.admin = strcmp(optarg, "none") ? optarg : NULL;
+			if (o.admin && !addr_valid(o.admin))
+				return cli_usage_error(serve_usage, "--admin: not an ADDR:PORT: %s", optarg);
 			break;
 		case 's':
 			o.store = optarg;
@@ -197,7 +212,8 @@ int cmd_serve(int argc, char **argv)
 		case 'r':
 		case 'W':
 			if (optarg[0] != '/') {
-				return cli_usage_error(serve_usage, "a path starts with /: %s", optarg);
+				return cli_usage_error(serve_usage, "--%s: a path starts with /: %s",
+						       longopts[idx].name, optarg);
 			}
 			if (c == 'r') {
 				o.ready_path = optarg;
@@ -217,7 +233,8 @@ int cmd_serve(int argc, char **argv)
 			n = count(optarg, c == 'm' ? 0 : 1,
 				  c == 'p' ? 65535 : c == 'H' ? (1L << 24) : 100000);
 			if (n < 0) {
-				return cli_usage_error(serve_usage, "not a count in range: %s", optarg);
+				return cli_usage_error(serve_usage, "--%s: not a count in range: %s",
+						       longopts[idx].name, optarg);
 			}
 			if (c == 'm')
 				o.min_warm = (unsigned)n;
@@ -243,7 +260,8 @@ int cmd_serve(int argc, char **argv)
 		case 'd':
 			v = seconds(optarg);
 			if (v < 0) {
-				return cli_usage_error(serve_usage, "not a number of seconds: %s", optarg);
+				return cli_usage_error(serve_usage, "--%s: not a number of seconds: %s",
+						       longopts[idx].name, optarg);
 			}
 			if (c == 'Q')
 				o.queue_timeout_s = v;
@@ -269,6 +287,8 @@ int cmd_serve(int argc, char **argv)
 		return cli_usage_error(serve_usage, "--min-warm %u is over --max-workers %u", o.min_warm,
 			o.max_workers);
 	}
+	if (cli_store_location(o.store, false))
+		return CLI_FAIL;
 	o.argv = argv + optind;
 	status = serve_run(&o);
 	return status;

@@ -62,7 +62,7 @@ int cmd_snapshots(int argc, char **argv)
 			return cli_usage_error(snapshots_usage, NULL);
 		}
 	}
-	if (cli_store_defaults(&store))
+	if (cli_store_defaults(&store) || cli_store_location(store.location, false))
 		return 1;
 	if (optind == argc)
 		return runtime_list(&store, stdout, json) < 0 ? 1 : 0;

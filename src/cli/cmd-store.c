@@ -186,10 +186,10 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
-	int c;
+	int c, idx = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+h", longopts, &idx)) != -1) {
 		switch (c) {
 		case 's': o->store = optarg; break;
 		case 'c': o->cache = optarg; break;
@@ -236,7 +236,7 @@ static int parse(int argc, char **argv, struct opts *o)
 	}
 	return 0;
 bad:
-	cli_usage_error(usage, "bad value '%s'", optarg);
+	cli_usage_error(usage, "--%s: bad value '%s'", longopts[idx].name, optarg);
 	return -1;
 }
 
@@ -293,6 +293,11 @@ int cmd_store(int argc, char **argv)
 		o.store = default_store;
 	}
 	rc = 1;
+	/* a store named by the user is made only by what writes into it: put, pull; push's --to */
+	if (cli_store_location(o.store, !default_store && strcmp(args[0], "put") &&
+						strcmp(args[0], "pull")) ||
+	    cli_store_location(o.to, false) || cli_store_location(o.from, true))
+		goto out;
 	if (!strcmp(args[0], "put")) {
 		if (!args[1] || !o.name || args[2])
 			goto usage;
@@ -315,7 +320,7 @@ int cmd_store(int argc, char **argv)
 	} else if (!strcmp(args[0], "verify")) {
 		if (args[2])
 			goto usage;
-		if (open_store(&o, o.store, true, &s))
+		if (open_store(&o, o.store, true, &s) || (args[1] && store_name_get(s, args[1], &d)))
 			goto out;
 		if (store_verify(s, args[1], &a)) {
 			cli_error("verify: %" PRIu64 " bad chunks or manifests", a);

@@ -373,7 +373,12 @@ int image_create(const char *dir, struct image **ret_img)
 	/* locked while we write it: a later dump removes it only once we are gone */
 	ret = make_locked_dir(img->tmp_path, &img->dir_fd);
 	if (ret < 0) {
-		log_error("snapshot %s: cannot create %s: %s", dir, img->tmp_path, strerror(-ret));
+		/* a missing parent is the user's to fix: the temporary name would only confuse */
+		if (ret == -ENOENT || ret == -ENOTDIR)
+			log_error("snapshot %s: cannot create it: %s", dir, strerror(-ret));
+		else
+			log_error("snapshot %s: cannot create %s: %s", dir, img->tmp_path,
+				  strerror(-ret));
 		free(img->tmp_path);
 		img->tmp_path = NULL; /* nothing to remove */
 		goto fail;

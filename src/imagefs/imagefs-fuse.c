@@ -935,7 +935,9 @@ int imagefs_mount_spawn(const struct imagefs_mount_opts *o, pid_t *ret_pid)
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	log_error("image %s: the FUSE server exited before the mount was ready", o->name);
+	/* exit 1: imagefs_serve() failed and said why, on the stderr it shares with us */
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		log_error("image %s: the FUSE server exited before the mount was ready", o->name);
 	return -EIO;
 }
 

@@ -149,7 +149,9 @@ int imagefs_image_open(struct store *s, const char *name, struct imagefs_image *
 		free(img);
 		return -ENOMEM;
 	}
-	rc = store_name_get(s, sname, &img->manifest);
+	rc = store_name_lookup(s, sname, &img->manifest);
+	if (rc == -ENOENT)
+		log_error("no image %s in %s", name, store_label(s));
 	if (!rc)
 		rc = store_manifest_get(s, &img->manifest, &img->m);
 	if (rc)
@@ -213,13 +215,18 @@ int imagefs_image_list(struct store *s, char ***ret, size_t *nr)
 int imagefs_image_remove(struct store *s, const char *name)
 {
 	char sname[STORE_NAME_MAX + 1];
+	struct store_digest d;
+	int rc;
 
 	if (!imagefs_name_valid(name)) {
 		log_error("image name '%.*s' is not valid", STORE_NAME_MAX, name);
 		return -EINVAL;
 	}
 	snprintf(sname, sizeof(sname), IMAGEFS_NAME_PREFIX "%s", name);
-	return store_name_remove(s, sname);
+	rc = store_name_lookup(s, sname, &d);
+	if (rc == -ENOENT)
+		log_error("no image %s in %s", name, store_label(s));
+	return rc ?: store_name_remove(s, sname);
 }
 
 int imagefs_image_set_prefetch(struct store *s, const char *name, const uint32_t *chunks,

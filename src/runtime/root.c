@@ -552,7 +552,9 @@ int root_prepare_image(struct run_root *rr, const char *spec, const struct store
 	if (ret == 0)
 		ret = imagefs_image_open(rr->store, name, &rr->image);
 	if (ret < 0) {
-		log_error("--image %s: cannot open the image: %s", name, strerror(-ret));
+		/* the store and the image said what was wrong, naming them; not a lack of memory */
+		if (ret == -ENOMEM)
+			log_error("--image %s: cannot open the image: %s", name, strerror(-ret));
 		goto fail;
 	}
 	store_digest_hex(&rr->image->index->id, rr->image_id);

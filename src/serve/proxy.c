@@ -923,7 +923,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return reply(s, r, conn);
 }
 
-static int parse_addr(const char *text, struct sockaddr_storage *ss, uint16_t *port)
+int serve_parse_addr(const char *text, struct sockaddr_storage *ss, uint16_t *port)
 {
 	struct sockaddr_in *in = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -963,7 +963,7 @@ struct MHD_Daemon *serve_listen(const char *addr, unsigned flags, MHD_AccessHand
 	struct MHD_Daemon *d;
 	uint16_t port;
 
-	if (parse_addr(addr, &ss, &port) < 0) {
+	if (serve_parse_addr(addr, &ss, &port) < 0) {
 		log_error("not an ADDR:PORT: %s", addr);
 		return NULL;
 	}

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct serve_opts {
@@ -47,6 +48,10 @@ struct serve_opts {
 
 /* Runs until SIGTERM/SIGINT; returns the exit status (0 after a clean drain). */
 int serve_run(const struct serve_opts *o);
+
+/* ADDR:PORT as --listen and --admin take it ([v6]:PORT, :PORT for any): 0, or -EINVAL. */
+struct sockaddr_storage;
+int serve_parse_addr(const char *text, struct sockaddr_storage *ss, uint16_t *port);
 
 /* thaw serve status: the admin endpoint's /status as a table (or its JSON). */
 int serve_status(const char *admin, bool json, FILE *out);

@@ -478,7 +478,7 @@ int store_disk_scan(struct store_tier *t, int kind,
 	return 0;
 }
 
-struct store_tier *store_disk_open(const char *dir, uint64_t limit)
+struct store_tier *store_disk_open(const char *dir, uint64_t limit, bool cache)
 {
 	static const char *const subdirs[] = { "chunks", "manifests", "names", "tmp" };
 	struct disk_tier *d;
@@ -498,7 +498,7 @@ struct store_tier *store_disk_open(const char *dir, uint64_t limit)
 	d->lock_fd = d->root_fd = -1;
 	d->limit = limit;
 	snprintf(d->root, sizeof(d->root), "%s", dir);
-	snprintf(d->t.label, sizeof(d->t.label), "disk %.240s", dir);
+	snprintf(d->t.label, sizeof(d->t.label), "%s %.240s", cache ? "cache" : "store", dir);
 	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
 		rc = make_dirs(path);

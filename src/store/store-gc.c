@@ -152,7 +152,7 @@ int store_name_remove(struct store *s, const char *name)
 	snprintf(path, sizeof(path), "%s/names/%s", store_disk_root(t), name);
 	if (unlink(path) < 0) {
 		if (errno == ENOENT) {
-			log_error("name %s: not in %s", name, t->label);
+			log_error("no name %s in %s", name, t->label);
 			return -ENOENT;
 		}
 		return log_errno("%s: remove %s", t->label, path);

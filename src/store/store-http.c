@@ -846,13 +846,13 @@ struct store_tier *store_http_open(const struct store_config *cfg)
 			http_free(&ht->t);
 			return NULL;
 		}
-		snprintf(ht->t.label, sizeof(ht->t.label), "s3 %.240s", cfg->url);
+		snprintf(ht->t.label, sizeof(ht->t.label), "store %.240s", cfg->url);
 		ht->t.sweepable = true;
 	} else {
 		snprintf(ht->base, sizeof(ht->base), "%s", cfg->url);
 		while (len > 0 && ht->base[len - 1] == '/')
 			ht->base[--len] = 0;
-		snprintf(ht->t.label, sizeof(ht->t.label), "http %.240s", ht->base);
+		snprintf(ht->t.label, sizeof(ht->t.label), "store %.240s", ht->base);
 	}
 	ht->parallel = cfg->http_parallel ? cfg->http_parallel : 16;
 	ht->retries = cfg->http_retries ? cfg->http_retries : 4;

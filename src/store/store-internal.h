@@ -63,7 +63,7 @@ struct store_tier_ops {
 
 struct store_tier {
 	const struct store_tier_ops *ops;
-	char label[256]; /* "disk /path" or "http URL", for messages */
+	char label[256]; /* "store DIR|URL", or "cache DIR" in front of a URL: for messages */
 	int codec, level;
 	/*
 	 * Local: what it holds was verified (SHA-256) on the way in and is kept
@@ -74,7 +74,7 @@ struct store_tier {
 	bool sweepable; /* a remote tier whose scan and remove_many work (S3): gc_remote() */
 };
 
-struct store_tier *store_disk_open(const char *dir, uint64_t limit);
+struct store_tier *store_disk_open(const char *dir, uint64_t limit, bool cache);
 int store_disk_lock(struct store_tier *t, bool exclusive);
 void store_disk_unlock(struct store_tier *t);
 /* calls fn for every object file of kind; stops on a non-zero return */

@@ -377,7 +377,8 @@ int store_name_set(struct store *s, const char *name, const struct store_digest 
 	return rc;
 }
 
-int store_name_get(struct store *s, const char *name, struct store_digest *ret)
+/* quiet: -ENOENT is not logged (the caller says what is missing, in its terms) */
+static int name_get(struct store *s, const char *name, struct store_digest *ret, bool quiet)
 {
 	struct store_tier *t = store_origin(s);
 	struct store_buf b = { 0 };
@@ -389,7 +390,8 @@ int store_name_get(struct store *s, const char *name, struct store_digest *ret)
 	}
 	rc = t->ops->name_get(t, name, &b);
 	if (rc == -ENOENT) {
-		log_error("snapshot %s: no such name in %s", name, t->label);
+		if (!quiet)
+			log_error("no snapshot %s in %s", name, t->label);
 		goto out;
 	}
 	if (rc == 0 && store_buf_reserve(&b, STORE_DIGEST_HEX + 1))
@@ -407,4 +409,19 @@ int store_name_get(struct store *s, const char *name, struct store_digest *ret)
 out:
 	store_buf_release(&b);
 	return rc;
+}
+
+int store_name_get(struct store *s, const char *name, struct store_digest *ret)
+{
+	return name_get(s, name, ret, false);
+}
+
+int store_name_lookup(struct store *s, const char *name, struct store_digest *ret)
+{
+	return name_get(s, name, ret, true);
+}
+
+const char *store_label(struct store *s)
+{
+	return store_origin(s)->label;
 }

@@ -156,7 +156,7 @@ int store_open(const struct store_config *cfg, struct store **ret)
 		goto fail;
 	rc = -EIO;
 	if (cfg->dir) {
-		s->tiers[s->nr_tiers] = store_disk_open(cfg->dir, cfg->url ? cfg->disk_limit : 0);
+		s->tiers[s->nr_tiers] = store_disk_open(cfg->dir, cfg->url ? cfg->disk_limit : 0, cfg->url);
 		if (!s->tiers[s->nr_tiers])
 			goto fail;
 		s->tiers[s->nr_tiers]->codec = cfg->disk_codec;

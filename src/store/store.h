@@ -130,6 +130,11 @@ int store_name_set(struct store *store, const char *name, const struct store_dig
 	__attribute__((warn_unused_result));
 int store_name_get(struct store *store, const char *name, struct store_digest *ret)
 	__attribute__((warn_unused_result));
+/* store_name_get() that leaves -ENOENT (no such name) unsaid, for the caller to say. */
+int store_name_lookup(struct store *store, const char *name, struct store_digest *ret)
+	__attribute__((warn_unused_result));
+/* "store DIR|URL": the store as messages name it */
+const char *store_label(struct store *store);
 /* Names of the local disk tier (or of the remote tier without one), sorted; free each and the array. */
 int store_name_list(struct store *store, char ***ret, size_t *nr)
 	__attribute__((warn_unused_result));

@@ -81,6 +81,7 @@ keyed() {
 printf 'key-file = %s
 cache = %s
 ' "$TMP/sys.key" "$TMP/cache" >"$THAW_CONFIG_SYSTEM"
+mkdir -p "$TMP/plain" # thaw store ls does not make a store it is told to read
 keyed "$TMP/sys.key"
 printf 'key-file = %s
 ' "$TMP/user.key" >"$USER_CONF"

@@ -2,7 +2,9 @@
 # 15-cli.sh - the conventions of the thaw command (src/cli/cli.c): --version,
 # exit statuses 0/1/2 of every command, thaw run passing CMD's status through,
 # "thaw COMMAND: error: ..." naming the thing at fault, -q, and colour only on
-# a terminal (script(1) gives thaw one) and never with NO_COLOR.
+# a terminal (script(1) gives thaw one) and never with NO_COLOR; the common
+# mistakes (a store that is not there, a bad URL, a name not in the store, a bad
+# option value, a missing directory) each said in one line naming what was given.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 need_prog basic
@@ -63,6 +65,47 @@ expect 1 "$THAW" inspect "$TMP/none"
 grep -q "^thaw inspect: error: snapshot $TMP/none: no such directory" "$TMP/err" ||
 	fail "$(cat "$TMP/err")"
 
+# the common mistakes, each one line naming what the user gave: a store that is
+# not there (not made by a command that only reads it), a URL thaw cannot use,
+# a name not in the store, a bad name, a bad option value
+st=$TMP/st
+for c in ls du gc "verify" "get x --dir $TMP/got"; do
+	expect 1 "$THAW" store --store "$st" $c
+	[ "$(cat "$TMP/err")" = "thaw store: error: no such store $st" ] || fail "store $c: $(cat "$TMP/err")"
+done
+[ ! -e "$st" ] || fail "thaw store ls made the store it was told to read"
+expect 1 "$THAW" restore --store "$st" --name x
+[ "$(cat "$TMP/err")" = "thaw restore: error: no such store $st" ] || fail "$(cat "$TMP/err")"
+expect 1 "$THAW" image ls --store "$st"
+[ "$(cat "$TMP/err")" = "thaw image: error: no such store $st" ] || fail "$(cat "$TMP/err")"
+expect 1 "$THAW" store --store "$st" pull x --from "$TMP/nowhere"
+[ "$(cat "$TMP/err")" = "thaw store: error: no such store $TMP/nowhere" ] || fail "$(cat "$TMP/err")"
+for c in "store --store ftp://h/x ls" "run --store ftp://h/x -- true"; do
+	expect 1 "$THAW" $c
+	[ "$(cat "$TMP/err")" = "thaw ${c%% *}: error: store ftp://h/x: not a directory, nor an http://, https:// or s3:// URL" ] ||
+		fail "thaw $c: $(cat "$TMP/err")"
+done
+mkdir -p "$TMP/tree" && echo a >"$TMP/tree/f"
+expect 0 "$THAW" store --store "$st" put "$TMP/tree" --name a
+for c in "store --store $st get nosuch --dir $TMP/got" "store --store $st verify nosuch" \
+	"restore --store $st --name nosuch"; do
+	expect 1 "$THAW" $c
+	[ "$(cat "$TMP/err")" = "thaw ${c%% *}: error: no snapshot nosuch in store $st" ] ||
+		fail "thaw $c: $(cat "$TMP/err")"
+done
+expect 1 "$THAW" image inspect nosuch --store "$st"
+[ "$(cat "$TMP/err")" = "thaw image: error: no image nosuch in store $st" ] || fail "$(cat "$TMP/err")"
+expect 2 "$THAW" restore --store "$st" --name bad/name
+grep -q "^thaw restore: error: --name: bad snapshot name 'bad/name'" "$TMP/err" || fail "$(cat "$TMP/err")"
+expect 2 "$THAW" store --grace soon gc
+grep -q "^thaw store: error: --grace: bad value 'soon'" "$TMP/err" || fail "$(cat "$TMP/err")"
+expect 2 "$THAW" image ls --threads many
+grep -q "^thaw image: error: --threads: bad value 'many'" "$TMP/err" || fail "$(cat "$TMP/err")"
+expect 2 "$THAW" serve --listen nowhere -- true
+grep -q "^thaw serve: error: --listen: not an ADDR:PORT: nowhere" "$TMP/err" || fail "$(cat "$TMP/err")"
+expect 2 "$THAW" serve --max-workers lots -- true
+grep -q "^thaw serve: error: --max-workers: not a count in range: lots" "$TMP/err" || fail "$(cat "$TMP/err")"
+
 # thaw run passes CMD's status through, and a signal as 128+N
 expect 7 "$THAW" run --no-snapshot -- sh -c 'exit 7'
 expect 0 "$THAW" run --no-snapshot -- true
@@ -73,6 +116,10 @@ expect 0 "$THAW" -q run --no-snapshot -- true
 [ ! -s "$TMP/err" ] || fail "thaw -q run said: $(cat "$TMP/err")"
 start q "$PROGS/basic"
 wait_ready q
+expect 1 "$THAW" dump --pid "$PID" --dir "$TMP/nodir/snap"
+[ "$(cat "$TMP/err")" = "thaw dump: error: snapshot $TMP/nodir/snap: cannot create it: No such file or directory" ] ||
+	fail "dump into a missing directory said: $(cat "$TMP/err")"
+kill -0 "$PID" || fail "a dump that failed killed pid $PID"
 expect 0 "$THAW" -q dump --pid "$PID" --dir "$TMP/snap"
 [ ! -s "$TMP/err" ] || fail "thaw -q dump said: $(cat "$TMP/err")"
 wait_gone "$PID" 5 || fail "pid $PID runs on after thaw dump"

@@ -82,7 +82,7 @@ s3curl -o /dev/null -T "$TMP/chunk" "$S3_ENDPOINT/thaw/snaps/v1/chunks/$id"
 st_fails "chunk $id.*snapshot a.*no tier has a good copy" --store $U "${E[@]}" \
 	--cache "$TMP/c6" get a --dir "$TMP/a.bad"
 [ -e "$TMP/a.bad" ] && fail "a failed get left $TMP/a.bad"
-grep -q "chunk $id .*s3 $U" "$TMP/st.log" || fail "the bad copy was not blamed on the S3 tier"
+grep -q "chunk $id .*store $U" "$TMP/st.log" || fail "the bad copy was not blamed on the S3 tier"
 [ -e "$TMP/c6/chunks/${id:0:2}/$id" ] && fail "the corrupt chunk entered the cache"
 s3curl -o /dev/null -T "$c" "$S3_ENDPOINT/thaw/snaps/v1/chunks/$id" # repaired
 st_ok --store $U "${E[@]}" --cache "$TMP/c6" get a --dir "$TMP/a.good"
