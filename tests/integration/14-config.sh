@@ -5,7 +5,8 @@
 # ~/.config/thaw; precedence flag > environment > user > system, for the
 # store, the key file and the S3 endpoint; the key file and cache of a file
 # are used only by a store that takes them; the S3 endpoint's precedence; errors name the file and line;
-# a file others can write is refused; --help works whatever the files hold.
+# a file others can write is refused; --help works whatever the files hold;
+# thaw dump, restore and image take their defaults from the files too.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 unset THAW_STORE THAW_S3_ENDPOINT XDG_CONFIG_HOME
@@ -117,4 +118,56 @@ endpoint() {
 endpoint http://127.0.0.1:1
 THAW_S3_ENDPOINT=http://127.0.0.1:2 endpoint http://127.0.0.1:2
 THAW_S3_ENDPOINT=http://127.0.0.1:2 endpoint http://127.0.0.1:3 --s3-endpoint http://127.0.0.1:3
+
+# 12. thaw dump and thaw restore take the files' S3 endpoint (the error names it)
+# and key file (dump signs with it, restore demands it; their flag wins)
+need_prog basic
+start cfg "$PROGS/basic"
+wait_ready cfg
+st=0
+"$THAW" dump --pid "$PID" --leave-running --store s3://bucket/prefix --name c >/dev/null \
+	2>"$TMP/d3.err" || st=$?
+[ "$st" = 1 ] && grep -qF "http://127.0.0.1:1/bucket/" "$TMP/d3.err" ||
+	fail "thaw dump did not take the file's S3 endpoint: exit $st, $(cat "$TMP/d3.err")"
+alive "$PID" || fail "a dump that failed killed pid $PID"
+st=0
+"$THAW" restore --store s3://bucket/prefix --name c >/dev/null 2>"$TMP/r3.err" </dev/null || st=$?
+[ "$st" = 1 ] && grep -qF "http://127.0.0.1:1/bucket/" "$TMP/r3.err" ||
+	fail "thaw restore did not take the file's S3 endpoint: exit $st, $(cat "$TMP/r3.err")"
+head -c 32 /dev/urandom >"$TMP/cfg.key"
+head -c 32 /dev/urandom >"$TMP/flag.key"
+chmod 600 "$TMP/cfg.key" "$TMP/flag.key"
+printf 'key-file = %s\n' "$TMP/cfg.key" >"$USER_CONF"
+dump_ok "$PID" "$TMP/cfg-snap" --leave-running
+[ -f "$TMP/cfg-snap/manifest.sig" ] || fail "thaw dump did not sign with the file's key"
+"$THAW" inspect --no-verify --key-file "$TMP/cfg.key" "$TMP/cfg-snap" >/dev/null 2>&1 ||
+	fail "thaw dump signed with another key than the file's"
+dump_ok "$PID" "$TMP/flag-snap" --leave-running --key-file "$TMP/flag.key"
+"$THAW" inspect --no-verify --key-file "$TMP/flag.key" "$TMP/flag-snap" >/dev/null 2>&1 ||
+	fail "thaw dump --key-file signed with the file's key, not the flag's"
+st=0
+"$THAW" restore --dir "$TMP/flag-snap" --detach --pidfile "$TMP/refused.pid" </dev/null \
+	>/dev/null 2>"$TMP/refused.err" || st=$?
+[ -s "$TMP/refused.pid" ] && track_restored "$(cat "$TMP/refused.pid")" &&
+	fail "thaw restore without --key-file ran a snapshot the file's key does not sign"
+[ "$st" = 1 ] && grep -q "does not sign this manifest with this key" "$TMP/refused.err" ||
+	fail "thaw restore did not check with the file's key: exit $st, $(cat "$TMP/refused.err")"
+restore_detached cfg-restored "$TMP/flag-snap" --key-file "$TMP/flag.key"
+kill -KILL "$PID"
+restore_detached cfg-restored "$TMP/cfg-snap"
+kill -KILL "$PID"
+
+# 13. thaw image: the files' store and key file (the image is encrypted with it)
+mkdir -p "$TMP/tree" && echo content >"$TMP/tree/file"
+printf 'store = %s\nkey-file = %s\n' "$TMP/images" "$TMP/cfg.key" >"$USER_CONF"
+"$THAW" image push "$TMP/tree" --name cfg >/dev/null 2>"$TMP/push.err" ||
+	fail "thaw image push: $(cat "$TMP/push.err")"
+[ -d "$TMP/images/names" ] || fail "thaw image push did not use the file's store"
+"$THAW" image inspect cfg --store "$TMP/images" --key-file "$TMP/cfg.key" >/dev/null 2>&1 ||
+	fail "the image is not in the file's store, under the file's key"
+"$THAW" image inspect cfg >/dev/null 2>&1 || fail "thaw image inspect did not take the file's defaults"
+st=0
+"$THAW" image inspect cfg --key-file "$TMP/flag.key" >/dev/null 2>"$TMP/ik.err" || st=$?
+[ "$st" = 1 ] && grep -q "wrong key" "$TMP/ik.err" ||
+	fail "thaw image --key-file did not win over the file's: exit $st, $(cat "$TMP/ik.err")"
 pass
