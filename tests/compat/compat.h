@@ -16,7 +16,11 @@
  *   3. "READY", then wait for SIGUSR1 (sigwaitinfo: no handler is installed);
  *   4. check() again: "PASS", exit 0, or "FAIL: why", exit 1.
  * A setup() that finds the kernel lacks what it tests prints "SKIP: why" and
- * exits 77 before READY.
+ * exits 77 before READY.  A setup() may fork and return in the child, which
+ * goes on as the program, while the parent stays outside the snapshot (a
+ * session leader, say) and lives as long as the child: the parent prints
+ * "ROOT PID" with the child's pid before the child prints READY, and the
+ * runner dumps, restores and asks that pid.
  *
  * The first line of the .c file says what thaw must do with it:
  *   / * compat: restore * /            dump and restore succeed, check passes after

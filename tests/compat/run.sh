@@ -28,6 +28,12 @@ start "$NAME" "$PROG"
 wait_line "$NAME" '^(READY|BROKEN|SKIP)'
 grep -q '^BROKEN' "$TMP/$NAME.out" && fail "$NAME: $(grep '^BROKEN' "$TMP/$NAME.out")"
 grep -q '^SKIP' "$TMP/$NAME.out" && skip "$NAME: $(grep -m1 '^SKIP' "$TMP/$NAME.out" | cut -c7-)"
+# a program that went on in a child its setup forked names it (compat.h): that is the one
+root=$(sed -n 's/^ROOT \([0-9][0-9]*\)$/\1/p' "$TMP/$NAME.out" | head -n 1)
+if [ -n "$root" ]; then
+	track "$root"
+	PID=$root
+fi
 sleep 0.2 # let its threads reach their blocking calls
 snap=$TMP/$NAME.snap
 if [ $want = refuse ]; then
