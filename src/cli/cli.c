@@ -272,7 +272,7 @@ static int load_config(struct config *c)
 	return config_load(path, c);
 }
 
-int cli_store_defaults(struct runtime_store_opts *o)
+int cli_store_defaults(struct repo_opts *o)
 {
 	return cli_default(&o->location, "THAW_STORE", CONFIG_STORE) ?:
 	       cli_default(&o->s3_endpoint, "THAW_S3_ENDPOINT", CONFIG_S3_ENDPOINT) ?:

@@ -43,7 +43,7 @@ int cli_default(const char **val, const char *env, enum config_key key)
  * apply (a chunk store; a URL for the cache), since --cache and --key-file
  * on a plain store are errors.
  */
-int cli_store_defaults(struct runtime_store_opts *o) __attribute__((warn_unused_result));
+int cli_store_defaults(struct repo_opts *o) __attribute__((warn_unused_result));
 
 /*
  * A store location as the user gave it (NULL: none, fine): a URL must be

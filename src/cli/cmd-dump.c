@@ -19,7 +19,7 @@
 #include "cli.h"
 #include "engine/engine.h"
 #include "image/image.h"
-#include "store/store-snap.h"
+#include "repo/repo.h"
 
 static void dump_usage(FILE *out)
 {
@@ -74,7 +74,7 @@ static int sign_published(void *arg)
 }
 
 struct put {
-	struct store *s;
+	struct repo *repo;
 	const char *staged, *name;
 	struct store_digest d;
 	struct signing *sign;
@@ -87,7 +87,7 @@ static int put_staged(void *arg)
 
 	p->sign->dir = p->staged;
 	rc = sign_published(p->sign);
-	return rc ? rc : store_put_dir(p->s, p->staged, p->name, &p->d);
+	return rc ? rc : repo_put_named(p->repo, p->staged, p->name, &p->d);
 }
 
 /*
@@ -102,27 +102,22 @@ static const char *s3_endpoint, *s3_style;
 static int dump_to_store(struct engine_dump_opts *opts, const char *location, const char *cache,
 			 const char *key_file, struct signing *sign, const char *name)
 {
-	struct store_config cfg;
-	struct store *s = NULL;
+	struct repo_opts ro = { .location = location, .cache = cache, .key_file = key_file,
+				.s3_endpoint = s3_endpoint, .s3_style = s3_style };
+	struct repo *repo = NULL;
 	struct put put = { .name = name, .sign = sign };
-	char staged[PATH_MAX], hex[STORE_DIGEST_HEX], *alloc = NULL;
+	char staged[PATH_MAX], hex[STORE_DIGEST_HEX];
 	int rc, lock = -1;
 
 	if (!store_name_valid(name))
 		return cli_usage_error(dump_usage, "--name: bad snapshot name '%s'", name);
-	rc = store_snap_config(location, cache, &cfg, &alloc);
+	rc = repo_open_store(&ro, &repo);
 	if (rc)
 		goto out;
-	cfg.key_file = key_file;
-	cfg.s3_endpoint = s3_endpoint;
-	cfg.s3_style = s3_style;
-	rc = store_open(&cfg, &s);
+	rc = repo_stage(repo, staged, sizeof(staged), &lock);
 	if (rc)
 		goto out;
-	rc = store_snap_stage(&cfg, staged, sizeof(staged), &lock);
-	if (rc)
-		goto out;
-	put.s = s;
+	put.repo = repo;
 	put.staged = staged;
 	opts->dir = staged;
 	if (!opts->leave_running) {
@@ -138,8 +133,7 @@ static int dump_to_store(struct engine_dump_opts *opts, const char *location, co
 	store_digest_hex(&put.d, hex);
 	printf("%s %s\n", name, hex);
 out:
-	store_close(s);
-	free(alloc);
+	repo_close(repo);
 	return rc < 0 ? 1 : 0;
 }
 

@@ -64,9 +64,9 @@ static void restore_usage(FILE *out)
 /* Once the program runs again: behind a URL the local cache is filled, the directory goes. */
 static void close_restore(void *arg)
 {
-	struct store_snap_restore **r = arg;
+	struct repo_restore **r = arg;
 
-	store_snap_restore_close(*r);
+	repo_restore_close(*r);
 	*r = NULL;
 }
 
@@ -89,24 +89,16 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 			      const char *name, int *status)
 {
 	struct engine_restore_opts opts = *base; /* a copy: set to point into this frame */
-	struct store_snap_restore *r = NULL;
-	struct repo_pages pages;
-	struct store_config cfg;
-	char *alloc = NULL;
+	struct repo_opts ro = { .location = location, .cache = cache, .key_file = key_file,
+				.s3_endpoint = s3_endpoint, .s3_style = s3_style };
+	struct repo_restore *r = NULL;
 	int rc;
 
-	rc = store_snap_config(location, cache, &cfg, &alloc);
+	rc = repo_restore_named(&ro, name, &r);
 	if (rc)
-		goto out;
-	cfg.key_file = key_file;
-	cfg.s3_endpoint = s3_endpoint;
-	cfg.s3_style = s3_style;
-	rc = store_snap_restore_open(&cfg, name, getenv("THAW_RESTORE_TMPDIR"), &r);
-	if (rc)
-		goto out;
-	repo_pages_init(&pages, r);
-	opts.dir = store_snap_restore_dir(r);
-	opts.pages = &pages.source;
+		return rc;
+	opts.dir = repo_restore_dir(r);
+	opts.pages = repo_restore_pages(r);
 	opts.on_restored = close_restore;
 	opts.on_restored_arg = &r;
 	rc = read_signed(&opts, key, false);
@@ -114,8 +106,6 @@ static int restore_from_store(const struct engine_restore_opts *base, const char
 		rc = engine_restore(&opts, status);
 	image_free(opts.image);
 	close_restore(&r);
-out:
-	free(alloc);
 	return rc;
 }
 

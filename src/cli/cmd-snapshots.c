@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "runtime/runtime.h"
+#include "repo/repo.h"
 
 static void snapshots_usage(FILE *out)
 {
@@ -40,7 +40,7 @@ int cmd_snapshots(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct runtime_store_opts store = { 0 };
+	struct repo_opts store = { 0 };
 	bool json = false;
 	int c;
 
@@ -65,8 +65,8 @@ int cmd_snapshots(int argc, char **argv)
 	if (cli_store_defaults(&store) || cli_store_location(store.location, false))
 		return 1;
 	if (optind == argc)
-		return runtime_list(&store, stdout, json) < 0 ? 1 : 0;
+		return repo_list(&store, stdout, json) < 0 ? 1 : 0;
 	if (!strcmp(argv[optind], "rm") && optind + 2 == argc)
-		return runtime_remove(&store, argv[optind + 1], stdout) < 0 ? 1 : 0;
+		return repo_remove_matching(&store, argv[optind + 1], stdout) < 0 ? 1 : 0;
 	return cli_usage_error(snapshots_usage, "unexpected argument '%s'", argv[optind]);
 }

@@ -65,8 +65,7 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGU
 
 struct run {
 	const struct runtime_run_opts *opts;
-	char store[PATH_MAX - 128]; /* a directory (room for KEY.next-PID after it) or a URL */
-	struct chunkstore *cs; /* the store is a chunk store; NULL: a plain one */
+	struct repo *repo; /* where its snapshots are kept */
 	char name[256];
 	char key[RUNTIME_KEY_LEN + 1];
 	char *exe;
@@ -484,24 +483,6 @@ static bool is_our_relay(pid_t pid, int n, int out_r)
 	       theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
 }
 
-/*
- * Where the dump goes: beside the plain store's snapshots, or beside the
- * chunk store's local tier; locked until it is published or removed, so
- * that what a killed thaw run staged goes with the next snapshot.
- */
-static int stage_dir(struct run *r, char *buf, size_t len, int *lock)
-{
-	int ret;
-
-	if (r->cs)
-		return chunkstore_stage(r->cs, buf, len, lock);
-	snapstore_sweep(r->store);
-	ret = make_staging_dir(r->store, buf, len, lock);
-	if (ret < 0)
-		log_error("cannot create a staging directory in %s: %s", r->store, strerror(-ret));
-	return ret;
-}
-
 static void snapshot_failed(struct run *r, const char *why)
 {
 	events_emit(&r->ev, "snapshot_failed",
@@ -518,55 +499,35 @@ static bool digests_on(const struct run *r)
 	return digest_wanted(r->opts) || (r->root && r->root->image);
 }
 
-/* A plain store: the directory renamed into place, then KEY.json, which makes it visible. */
-static int publish_plain(struct run *r, const char *staged, struct snap_meta *meta)
+/* The content digests go into the snapshot before any start can see it. */
+static void record_digests(const char *dir, void *arg)
 {
-	char final[PATH_MAX];
-	int ret, lock;
+	struct run *r = arg;
 
-	/* locked until KEY.json makes it visible: a sweep takes it only if we are killed */
-	lock = snapstore_lock_dir(staged);
-	if (lock < 0)
-		return lock;
-	ret = snapstore_publish(r->store, staged, r->key);
-	if (ret < 0) {
-		close(lock);
-		return ret;
-	}
-	snprintf(final, sizeof(final), "%s/%s", r->store, r->key);
-	/* before KEY.json exists no start restores it: a start never sees half the digests */
-	if (digests_on(r) && digest_record(final, r->root) < 0)
+	if (digests_on(r) && digest_record(dir, r->root) < 0)
 		log_warn("no content digests for %s: a start with --verify-digest will be cold",
 			 r->key);
-	meta->size = snapstore_dir_size(final);
-	ret = snapstore_save(r->store, meta);
-	close(lock);
-	return ret;
 }
 
 /*
- * A chunk store: digests and run.json go into the staged directory, which is
- * put under the key's name (written last) and removed.  The put's first error
- * is the reason given; the program runs on either way.
+ * Into a chunk store, the put's first error is the reason given (a plain
+ * directory's errors are said as they happen); the program runs on either way.
  */
-static int publish_chunks(struct run *r, const char *staged, struct snap_meta *meta)
+static int publish(struct run *r, const char *staged, struct repo_meta *meta)
 {
 	struct capture cap;
 	char *why = NULL;
 	int ret;
 
-	if (digests_on(r) && digest_record(staged, r->root) < 0)
-		log_warn("no content digests for %s: a start with --verify-digest will be cold",
-			 r->key);
-	meta->size = snapstore_dir_size(staged);
+	if (!repo_is_chunk_store(r->repo))
+		return repo_publish(r->repo, staged, meta, record_digests, r);
 	capture_start(&cap);
-	ret = chunkstore_publish(r->cs, staged, meta);
+	ret = repo_publish(r->repo, staged, meta, record_digests, r);
 	capture_stop(&cap, &why);
-	snapstore_remove_tree(staged);
 	if (ret < 0) {
 		char *text;
 
-		if (asprintf(&text, "storing it in %s failed: %s", chunkstore_label(r->cs),
+		if (asprintf(&text, "storing it in %s failed: %s", repo_label(r->repo),
 			     why ? why : strerror(-ret)) < 0)
 			text = NULL;
 		snapshot_failed(r, text ? text : "storing it failed");
@@ -588,7 +549,7 @@ static void take_snapshot(struct run *r, bool asked)
 	 * warm-up's connection the server has not closed yet comes back reset.
 	 */
 	struct engine_dump_opts o = { .leave_running = true, .tcp_close = !asked };
-	struct snap_meta meta = { 0 };
+	struct repo_meta meta = { 0 };
 	char staged[PATH_MAX] = "", answer[600], *why = NULL;
 	struct capture cap;
 	struct timespec now;
@@ -614,7 +575,7 @@ static void take_snapshot(struct run *r, bool asked)
 	o.external_fds = ext;
 	o.nr_external_fds = (size_t)n;
 	capture_start(&cap);
-	ret = stage_dir(r, staged, sizeof(staged), &lock);
+	ret = repo_stage(r->repo, staged, sizeof(staged), &lock);
 	if (ret >= 0)
 		ret = engine_dump(&o, &stats);
 	capture_stop(&cap, &why);
@@ -640,7 +601,7 @@ static void take_snapshot(struct run *r, bool asked)
 	meta.created_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	meta.control_fd = r->control_fd;
 	meta.ingredients = r->ingredients;
-	ret = r->cs ? publish_chunks(r, staged, &meta) : publish_plain(r, staged, &meta);
+	ret = publish(r, staged, &meta);
 	remove_staging_dir(staged, lock); /* what is left of it: published, or failed */
 	free(meta.command);
 	if (ret < 0)
@@ -709,7 +670,7 @@ changed:
  * Why the snapshot under our key cannot be used, or NULL when it can (caller
  * frees); then *ret_img is the snapshot, read once for the restore too.
  */
-static char *check_candidate(struct run *r, struct snap_meta *meta, const char *dir,
+static char *check_candidate(struct run *r, struct repo_meta *meta, const char *dir,
 			     struct image **ret_img)
 {
 	char *why = NULL, *changed;
@@ -789,23 +750,22 @@ static void relay_restored(int saved)
 }
 
 /* The metadata under our key; else *reason says why there is none: what changed, if known. */
-static int find_meta(struct run *r, struct snap_meta *meta, char **reason)
+static int find_meta(struct run *r, struct repo_meta *meta, char **reason)
 {
-	struct snap_meta other;
+	struct repo_meta other;
 	struct capture cap;
 	char *why = NULL;
 	int ret, found = -ENOENT;
 
 	/* a chunk store logs its misses and errors: they become the reason or nothing */
 	capture_start(&cap);
-	ret = r->cs ? chunkstore_load(r->cs, r->key, meta) : snapstore_load(r->store, r->key, meta);
+	ret = repo_load(r->repo, r->key, meta);
 	if (ret == -ENOENT)
-		found = r->cs ? chunkstore_newest_named(r->cs, r->name, r->key, &other)
-			      : snapstore_newest_named(r->store, r->name, r->key, &other);
+		found = repo_newest_named(r->repo, r->name, r->key, &other);
 	capture_stop(&cap, &why);
 	if (ret == -ENOENT && found == 0) {
 		*reason = key_explain(other.ingredients, r->ingredients);
-		snap_meta_release(&other);
+		repo_meta_release(&other);
 	} else if (ret == -ENOENT) {
 		*reason = strdup("no snapshot yet");
 	} else if (ret < 0 && (!why ||
@@ -819,25 +779,26 @@ static int find_meta(struct run *r, struct snap_meta *meta, char **reason)
 /*
  * A chunk store's snapshot is opened for a restore (its small files rebuilt
  * on tmpfs) once its key's ingredients match, and its own run.json is then
- * the metadata: the name may have moved on since find_meta() read it.
+ * the metadata: the name may have moved on since find_meta() read it.  A
+ * plain directory's is checked where it lies (check_candidate).
  */
-static int open_restore(struct run *r, struct snap_meta *meta, struct store_snap_restore **sr,
+static int open_restore(struct run *r, struct repo_meta *meta, struct repo_restore **rr,
 			char **reason)
 {
 	struct capture cap;
 	char *why = NULL;
 	int ret;
 
-	if (meta->control_fd < 0) {
+	if (repo_is_chunk_store(r->repo) && meta->control_fd < 0) {
 		*reason = strdup("snapshot metadata is damaged");
 		return -ESTALE;
 	}
-	if (!json_equal(meta->ingredients, r->ingredients)) {
+	if (repo_is_chunk_store(r->repo) && !json_equal(meta->ingredients, r->ingredients)) {
 		*reason = key_explain(meta->ingredients, r->ingredients);
 		return -ESTALE;
 	}
 	capture_start(&cap);
-	ret = chunkstore_restore_open(r->cs, r->key, sr);
+	ret = repo_restore_open(r->repo, r->key, rr);
 	capture_stop(&cap, &why);
 	if (ret < 0) {
 		if (asprintf(reason, "restore failed: %s", why ? why : strerror(-ret)) < 0)
@@ -846,19 +807,18 @@ static int open_restore(struct run *r, struct snap_meta *meta, struct store_snap
 		return ret;
 	}
 	free(why);
-	snap_meta_release(meta);
-	ret = chunkstore_copy_meta(store_snap_restore_dir(*sr), r->key, meta);
+	ret = repo_restore_meta(*rr, meta);
 	if (ret < 0)
 		*reason = strdup("snapshot metadata is unreadable");
 	return ret;
 }
 
 /* The engine's part: a control socket and stdout for the program, then engine_restore. */
-static int restore_from(struct run *r, const struct snap_meta *meta, const char *dir,
-			struct image *img, struct store_snap_restore *sr, char **reason)
+static int restore_from(struct run *r, const struct repo_meta *meta, struct repo_restore *rr,
+			struct image *img, char **reason)
 {
 	struct engine_restore_opts o = { .detach = true, .die_with_caller = true };
-	struct repo_pages pages;
+	const struct engine_page_source *pages = repo_restore_pages(rr);
 	char *why = NULL;
 	struct capture cap;
 	int sv[2], ret, status, saved_out = -1;
@@ -886,12 +846,12 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 		close(r->control_fd);
 		return ret;
 	}
-	o.dir = dir;
+	o.dir = repo_restore_dir(rr);
 	o.image = img;
 	o.verify = r->opts->verify;
 	/* a chunk store writes its pages itself (engine_page_source): those restores stay eager */
-	o.lazy = r->opts->lazy && !sr;
-	if (r->opts->lazy && sr)
+	o.lazy = r->opts->lazy && !pages;
+	if (r->opts->lazy && pages)
 		log_warn("%s: the chunk store's pages are written before the program runs: "
 			 "--lazy serves only a plain directory store", r->name);
 	o.ret_init_pid = &r->init;
@@ -900,10 +860,7 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 		o.enter_root = root_enter;
 		o.enter_root_arg = r->root;
 	}
-	if (sr) {
-		repo_pages_init(&pages, sr);
-		o.pages = &pages.source; /* the chunk store's pages go straight into the process */
-	}
+	o.pages = pages; /* a chunk store's pages go straight into the process */
 	capture_start(&cap);
 	ret = engine_restore(&o, &status);
 	capture_stop(&cap, &why);
@@ -932,32 +889,26 @@ static int restore_from(struct run *r, const struct snap_meta *meta, const char 
 /* 0 when the program runs again from its snapshot; else *reason says why not. */
 static int try_restore(struct run *r, char **reason)
 {
-	struct store_snap_restore *sr = NULL;
+	struct repo_restore *rr = NULL;
 	struct image *img = NULL;
-	struct snap_meta meta;
-	char dir[PATH_MAX];
+	struct repo_meta meta;
 	double t0 = now_ms();
 	int ret;
 
 	*reason = NULL;
 	ret = find_meta(r, &meta, reason);
-	chunkstore_release(r->cs);
+	repo_release(r->repo);
 	if (ret < 0)
 		return ret;
-	if (r->cs) {
-		ret = open_restore(r, &meta, &sr, reason);
-		if (ret < 0)
-			goto out;
-		snprintf(dir, sizeof(dir), "%s", store_snap_restore_dir(sr));
-	} else {
-		snprintf(dir, sizeof(dir), "%s/%s", r->store, r->key);
-	}
-	*reason = check_candidate(r, &meta, dir, &img);
+	ret = open_restore(r, &meta, &rr, reason);
+	if (ret < 0)
+		goto out;
+	*reason = check_candidate(r, &meta, repo_restore_dir(rr), &img);
 	if (*reason) {
 		ret = -ESTALE;
 		goto out;
 	}
-	ret = restore_from(r, &meta, dir, img, sr, reason);
+	ret = restore_from(r, &meta, rr, img, reason);
 	image_free(img);
 	if (ret < 0)
 		goto out;
@@ -965,15 +916,11 @@ static int try_restore(struct run *r, char **reason)
 		    json_pack("{s:s, s:s, s:f, s:f}", "name", r->name, "key", r->key, "ms",
 			      now_ms() - r->ev.t0_ms, "restore_ms", now_ms() - t0),
 		    "restored %s from snapshot in %.0f ms", r->name, now_ms() - r->ev.t0_ms);
-	if (!r->cs) {
-		meta.restored++;
-		if (snapstore_save(r->store, &meta) < 0)
-			log_warn("could not count the restore in %s/%s.json", r->store, r->key);
-	}
+	repo_count_restore(r->repo, &meta);
 out:
 	/* the program no longer needs it; behind a URL this fills the local cache first */
-	store_snap_restore_close(sr);
-	snap_meta_release(&meta);
+	repo_restore_close(rr);
+	repo_meta_release(&meta);
 	return ret;
 }
 
@@ -1165,43 +1112,6 @@ out:
 
 /* ------------------------------------------------------------- main */
 
-/*
- * A URL or a directory initialised as a chunk store is a chunk store; so is
- * a new directory with --chunk-store.  Anything else is a plain store, as
- * thaw run always had (docs/runtime.md, "Store").
- */
-static int open_store(struct run *r, int *ret_status)
-{
-	const struct runtime_store_opts *o = &r->opts->store;
-	bool is_url = store_snap_is_url(r->store), chunks = chunkstore_is(r->store);
-	int ret;
-
-	*ret_status = 2;
-	if (!chunks && o->chunk_store) {
-		if (snapstore_has_snapshots(r->store)) {
-			log_error("%s holds plain snapshots of thaw run: --chunk-store needs a "
-				  "directory of its own", r->store);
-			return -EEXIST;
-		}
-		chunks = true;
-	}
-	if (!chunks && (o->cache || o->key_file || o->chunk_size)) {
-		log_error("%s is a plain store: --cache, --key-file and --chunk-size need a chunk "
-			  "store (a URL, or a directory with --chunk-store)", r->store);
-		return -EINVAL;
-	}
-	if (o->cache && !is_url) {
-		log_error("--cache is the local cache in front of a URL; %s is a directory", r->store);
-		return -EINVAL;
-	}
-	*ret_status = 1;
-	if (!chunks)
-		return snapstore_mkdir(r->store);
-	if (!is_url && (ret = snapstore_mkdir(r->store)) < 0)
-		return ret;
-	return chunkstore_open(o, r->store, &r->cs);
-}
-
 static int block_signals(sigset_t *old)
 {
 	sigset_t set;
@@ -1272,6 +1182,7 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 	struct run r = { .opts = opts, .sock = -1, .init = -1, .program = -1, .out_r = -1,
 			 .out_w = -1 };
 	char *reason = NULL;
+	bool usage;
 	sigset_t old;
 	int ret, sfd = -1;
 
@@ -1317,14 +1228,11 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 	key_digest(r.ingredients, r.key);
 	derive_name(&r);
 	r.control_fd = pick_control_fd();
-	ret = runtime_store_dir(opts->store.location, r.store, sizeof(r.store));
+	ret = repo_open(&opts->store, true, &r.repo, &usage);
 	if (ret < 0) {
-		log_error("no store directory: set --store, THAW_STORE or HOME");
+		*ret_status = usage ? 2 : 1;
 		goto out;
 	}
-	ret = open_store(&r, ret_status);
-	if (ret < 0)
-		goto out;
 	ret = events_open(&r.ev, opts->json_events);
 	if (ret < 0)
 		goto out;
@@ -1345,7 +1253,7 @@ int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
 				      reason ? reason : "unknown"),
 			    "cold start: %s", reason ? reason : "restore failed");
 		r.control_fd = pick_control_fd();
-		chunkstore_release(r.cs);
+		repo_release(r.repo);
 		ret = cold_start(&r);
 		if (ret < 0) {
 			*ret_status = 127;
@@ -1383,7 +1291,7 @@ out:
 	if (r.re_ok)
 		regfree(&r.re);
 	events_close(&r.ev);
-	chunkstore_close(r.cs);
+	repo_close(r.repo);
 	if (r.root)
 		root_release(r.root);
 	free(reason);

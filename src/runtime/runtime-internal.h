@@ -2,8 +2,6 @@
  * runtime-internal.h - what the files of the runtime layer share.
  *
  *   key.c       the launch key: its ingredients, their digest, what changed
- *   snapstore.c the plain store: one snapshot directory + one metadata file per key
- *   chunkstore.c the chunk store (src/store): one store name per key, metadata inside
  *   events.c    `snapshot created …` / `cold start: …` lines and JSON events
  *   run.c       starting, snapshotting, restoring and waiting
  *   trigger.c   snapshot points outside the program: a port, a URL, warm-up
@@ -28,7 +26,7 @@ struct imagefs_image;
 
 /* bumped when the meaning of a snapshot or of the control protocol changes */
 #define RUNTIME_FORMAT_VERSION 1
-#define RUNTIME_KEY_LEN 24 /* hex digits of the SHA-256 kept as the key */
+#define RUNTIME_KEY_LEN REPO_KEY_LEN /* hex digits of the SHA-256 kept as the key */
 #define RUNTIME_CONTROL_FD 1023 /* or RLIMIT_NOFILE's soft limit - 1 when lower */
 
 void runtime_sha256_hex(const void *data, size_t len, char out[65]);
@@ -96,84 +94,6 @@ int key_ingredients(const struct runtime_run_opts *opts, const struct run_root *
 void key_digest(json_t *ingredients, char key[RUNTIME_KEY_LEN + 1]);
 /* What differs between the stored ingredients and these, for people; caller frees. */
 char *key_explain(json_t *stored, json_t *now);
-
-struct snap_meta {
-	char *name;
-	char key[RUNTIME_KEY_LEN + 1];
-	char *command;
-	int64_t created; /* unix seconds */
-	int64_t created_ns; /* the same, finer: which snapshot is newest */
-	uint64_t size; /* bytes on disk */
-	uint64_t restored; /* times restored */
-	int control_fd;
-	bool stdout_pipe; /* fd 1 was thaw run's relay pipe: a restore gives it a new one */
-	bool restored_unknown; /* a chunk store keeps no restore count */
-	json_t *ingredients;
-};
-
-void snap_meta_release(struct snap_meta *m);
-bool runtime_key_valid(const char *key);
-/*
- * KEY.json's contents and back; the parser bounds and type-checks every field.
- * key: the key the metadata must say, or NULL to take the one it says; either
- * way a valid key (runtime_key_valid), or -EBADMSG.
- */
-char *snap_meta_to_json(const struct snap_meta *m);
-int snap_meta_from_json(json_t *root, const char *key, struct snap_meta *m);
-int runtime_write_file_atomic(const char *path, const char *text);
-/* Loads STORE/KEY.json; -ENOENT when there is none. */
-int snapstore_load(const char *store, const char *key, struct snap_meta *m);
-/* Loads metadata from a file of a store, refusing one root could not trust (base/trust.h). */
-int snap_meta_load_file(const char *path, const char *key, struct snap_meta *m);
-int snapstore_save(const char *store, const struct snap_meta *m);
-/* The newest snapshot named name, other than skip_key; -ENOENT when none. */
-int snapstore_newest_named(const char *store, const char *name, const char *skip_key,
-			   struct snap_meta *m);
-int snapstore_mkdir(const char *store);
-/* Publishes the dumped directory staged as key: replaces an older one atomically. */
-int snapstore_publish(const char *store, const char *staged, const char *key);
-/* An exclusive flock on dir, held through the returned fd; -errno (said) on failure. */
-int snapstore_lock_dir(const char *dir);
-/* Removes what killed thaw runs left half done in store (never what a live one holds). */
-void snapstore_sweep(const char *store);
-uint64_t snapstore_dir_size(const char *dir);
-int snapstore_remove_key(const char *store, const char *key);
-int snapstore_remove_tree(const char *dir);
-/* The directory holds at least one plain snapshot's metadata. */
-bool snapstore_has_snapshots(const char *store);
-
-/*
- * The chunk store (chunkstore.c).  Every function logs its errors (run.c
- * captures them as cold-start reasons); -ENOENT: no such snapshot.
- */
-struct chunkstore;
-/* location is a URL or a directory initialised as a chunk store. */
-bool chunkstore_is(const char *location);
-int chunkstore_open(const struct runtime_store_opts *o, const char *location,
-		    struct chunkstore **ret);
-void chunkstore_close(struct chunkstore *cs);
-/*
- * Closes the store's connections (libcurl's sockets are not close-on-exec):
- * before a program is started or restored, which must not inherit them.
- */
-void chunkstore_release(struct chunkstore *cs);
-const char *chunkstore_label(const struct chunkstore *cs);
-int chunkstore_load(struct chunkstore *cs, const char *key, struct snap_meta *m);
-int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char *skip_key,
-			    struct snap_meta *m);
-/* A private directory beside the local tier for engine_dump (store_snap_stage); its path in buf. */
-int chunkstore_stage(struct chunkstore *cs, char *buf, size_t len, int *ret_lock);
-/* Adds m as run.json to the staged snapshot and puts it under the key's name. */
-int chunkstore_publish(struct chunkstore *cs, const char *staged, const struct snap_meta *m);
-struct store_snap_restore;
-/* Opens the key's snapshot for a restore (store_snap_restore_open). */
-int chunkstore_restore_open(struct chunkstore *cs, const char *key, struct store_snap_restore **ret);
-/* The metadata inside a rebuilt copy. */
-int chunkstore_copy_meta(const char *dir, const char *key, struct snap_meta *m);
-int chunkstore_for_each(struct chunkstore *cs, int (*fn)(struct snap_meta *m, void *arg),
-			void *arg);
-int chunkstore_remove_key(struct chunkstore *cs, const char *key);
-
 
 /*
  * A snapshot point the program does not know about (--snap-on-port,

@@ -19,26 +19,10 @@
 
 #include <jansson.h>
 
-/*
- * Where snapshots live (docs/runtime.md, "Store"): a plain directory of
- * snapshot directories, or the content-addressed chunk store (src/store) -
- * a URL, a directory already initialised as one, or any directory with
- * chunk_store.
- */
-struct runtime_store_opts {
-	const char *location; /* a directory or URL; NULL: $THAW_STORE or ~/.cache/thaw */
-	const char *cache; /* chunk store behind a URL: the local cache; NULL: ~/.cache/thaw/chunks */
-	const char *key_file; /* chunk store: encrypt chunks with this key, or NULL */
-	const char *s3_endpoint, *s3_style; /* an s3:// store: where (NULL: $THAW_S3_*, AWS) */
-	/* the configuration files' cache and key file: used by a chunk store only, unlike
-	 * cache and key_file, which are errors on a plain store */
-	const char *default_cache, *default_key_file;
-	bool chunk_store; /* a new directory store becomes a chunk store */
-	size_t chunk_size; /* chunk store: average chunk size of what is put; 0: the store's default */
-};
+#include "repo/repo.h"
 
 struct runtime_run_opts {
-	struct runtime_store_opts store;
+	struct repo_opts store; /* where its snapshots are kept (repo/repo.h) */
 	const char *name; /* NULL: derived from the command */
 	bool no_snapshot; /* neither restore nor snapshot: a plain start under thaw */
 	bool verify_digest; /* also compare file contents by SHA-256 (or THAW_VERIFY_DIGEST=1) */
@@ -77,18 +61,6 @@ extern const char *const runtime_env_left_out[];
  * (*ret_status then says what the CLI should exit with: 127 not found ...).
  */
 int runtime_run(const struct runtime_run_opts *opts, int *ret_status)
-	__attribute__((warn_unused_result));
-
-/* The store directory: store, or $THAW_STORE, or ~/.cache/thaw. */
-int runtime_store_dir(const char *store, char *buf, size_t len)
-	__attribute__((warn_unused_result));
-
-/* thaw snapshots: one line per snapshot (or a JSON array). */
-int runtime_list(const struct runtime_store_opts *store, FILE *out, bool json)
-	__attribute__((warn_unused_result));
-
-/* thaw snapshots rm: every snapshot with that name, or the one with that key (or key prefix). */
-int runtime_remove(const struct runtime_store_opts *store, const char *name_or_key, FILE *out)
 	__attribute__((warn_unused_result));
 
 /*

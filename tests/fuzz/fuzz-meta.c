@@ -1,7 +1,7 @@
 /*
  * fuzz-meta.c - fuzz target for what thaw run reads back from its store:
  * a snapshot's metadata (KEY.json of a plain store, run.json inside a chunk
- * store: snap_meta_from_json(), src/runtime/snapstore.c) with the launch
+ * store: repo_meta_from_json(), src/repo/repo-meta.c) with the launch
  * key's ingredients that key_explain() compares with this start's, and the
  * content digests (digests.json: digest_parse(), src/runtime/digest.c).
  * Whoever can write the store writes these bytes.
@@ -26,6 +26,7 @@
 
 #include "base/log.h"
 #include "runtime/digest.h"
+#include "repo/repo-internal.h"
 #include "runtime/runtime-internal.h"
 
 #define NR_FILES 4 /* the snapshot's file table, as digests.json indexes it */
@@ -63,28 +64,28 @@ static void check_reason(json_t *stored)
 
 static void check_meta(json_t *root, const char *key)
 {
-	struct snap_meta m, again;
+	struct repo_meta m, again;
 	json_t *back;
 	char *text;
-	int ret = snap_meta_from_json(root, key, &m);
+	int ret = repo_meta_from_json(root, key, &m);
 
 	if (ret) {
 		if (ret != -EBADMSG && ret != -ENOMEM)
 			abort();
 		return;
 	}
-	if (!runtime_key_valid(m.key) || (key && strcmp(m.key, key)) || !m.name || !m.command ||
+	if (!repo_key_valid(m.key) || (key && strcmp(m.key, key)) || !m.name || !m.command ||
 	    strlen(m.name) > 255 || (m.control_fd != -1 && (m.control_fd < 3 ||
 							   m.control_fd > (1 << 20))) ||
 	    (m.ingredients && !json_is_object(m.ingredients)))
 		abort();
 	check_reason(m.ingredients);
-	text = snap_meta_to_json(&m);
+	text = repo_meta_to_json(&m);
 	back = text ? json_loads(text, JSON_REJECT_DUPLICATES, NULL) : NULL;
 	if (text && !back)
 		abort(); /* thaw must read back what it writes */
 	if (back) {
-		if (snap_meta_from_json(back, m.key, &again))
+		if (repo_meta_from_json(back, m.key, &again))
 			abort();
 		if (strcmp(again.name, m.name) || strcmp(again.command, m.command) ||
 		    again.created != m.created || again.created_ns != m.created_ns ||
@@ -93,11 +94,11 @@ static void check_meta(json_t *root, const char *key)
 		    !again.ingredients != !m.ingredients ||
 		    (m.ingredients && !json_equal(again.ingredients, m.ingredients)))
 			abort();
-		snap_meta_release(&again);
+		repo_meta_release(&again);
 		json_decref(back);
 	}
 	free(text);
-	snap_meta_release(&m);
+	repo_meta_release(&m);
 }
 
 static void check_digests(json_t *root)
@@ -178,16 +179,16 @@ static int write_seeds(const char *dir)
 int main(int argc, char **argv)
 {
 	const char **by_index;
-	struct snap_meta m;
+	struct repo_meta m;
 	size_t runs = 0, i;
 	json_t *root;
 
 	/* the samples must be accepted, or their edits test only refusals */
 	for (i = 0; i < 2; i++) {
 		root = json_loads(samples[i].text, 0, NULL);
-		if (!root || snap_meta_from_json(root, key_asked, &m))
+		if (!root || repo_meta_from_json(root, key_asked, &m))
 			abort();
-		snap_meta_release(&m);
+		repo_meta_release(&m);
 		json_decref(root);
 	}
 	root = json_loads(samples[2].text, 0, NULL);

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "repo/repo-internal.h"
 #include "runtime/runtime-internal.h"
 
 static void test_sha256(void **state)
@@ -136,7 +137,7 @@ static void test_key(void **state)
 static void test_store(void **state)
 {
 	char dir[] = "/tmp/thaw-test-runtime-XXXXXX", path[256];
-	struct snap_meta m = { 0 }, back, newest;
+	struct repo_meta m = { 0 }, back, newest;
 	FILE *f;
 
 	(void)state;
@@ -150,34 +151,34 @@ static void test_store(void **state)
 	m.restored = 3;
 	m.control_fd = 1023;
 	m.ingredients = ingredients("x", "1", "10");
-	assert_int_equal(snapstore_save(dir, &m), 0);
-	assert_int_equal(snapstore_load(dir, m.key, &back), 0);
+	assert_int_equal(repo_dir_save(dir, &m), 0);
+	assert_int_equal(repo_dir_load(dir, m.key, &back), 0);
 	assert_string_equal(back.name, "worker");
 	assert_string_equal(back.command, "python3 worker.py");
 	assert_int_equal(back.restored, 3);
 	assert_int_equal(back.control_fd, 1023);
 	assert_true(json_equal(back.ingredients, m.ingredients));
-	snap_meta_release(&back);
-	assert_int_equal(snapstore_newest_named(dir, "worker", NULL, &newest), 0);
+	repo_meta_release(&back);
+	assert_int_equal(repo_dir_newest_named(dir, "worker", NULL, &newest), 0);
 	assert_string_equal(newest.key, m.key);
-	snap_meta_release(&newest);
-	assert_int_equal(snapstore_newest_named(dir, "worker", m.key, &newest), -ENOENT);
-	assert_int_equal(snapstore_newest_named(dir, "other", NULL, &newest), -ENOENT);
+	repo_meta_release(&newest);
+	assert_int_equal(repo_dir_newest_named(dir, "worker", m.key, &newest), -ENOENT);
+	assert_int_equal(repo_dir_newest_named(dir, "other", NULL, &newest), -ENOENT);
 	/* keys are hex of one length: nothing else is ever a path */
-	assert_int_equal(snapstore_load(dir, "../etc/passwd", &back), -EINVAL);
-	assert_int_equal(snapstore_load(dir, "0123456789abcdef0123456", &back), -EINVAL);
+	assert_int_equal(repo_dir_load(dir, "../etc/passwd", &back), -EINVAL);
+	assert_int_equal(repo_dir_load(dir, "0123456789abcdef0123456", &back), -EINVAL);
 	/* damaged metadata: not JSON, or its key is not its name */
 	snprintf(path, sizeof(path), "%s/%s.json", dir, m.key);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("{\"key\": \"ffffffffffffffffffffffff\", \"name\": \"x\"}", f);
 	fclose(f);
-	assert_int_equal(snapstore_load(dir, m.key, &back), -EBADMSG);
+	assert_int_equal(repo_dir_load(dir, m.key, &back), -EBADMSG);
 	f = fopen(path, "w");
 	fputs("{ not json", f);
 	fclose(f);
-	assert_int_equal(snapstore_load(dir, m.key, &back), -EBADMSG);
-	assert_int_equal(snapstore_remove_key(dir, m.key), 0);
+	assert_int_equal(repo_dir_load(dir, m.key, &back), -EBADMSG);
+	assert_int_equal(repo_dir_remove_key(dir, m.key), 0);
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(rmdir(dir), 0);
 	json_decref(m.ingredients);
@@ -187,33 +188,33 @@ static void test_store(void **state)
 static void test_meta_hostile(void **state)
 {
 	static const char key[] = "0123456789abcdef01234567";
-	struct snap_meta m;
+	struct repo_meta m;
 	json_t *root;
 	char name[300];
 
 	(void)state;
 	/* an empty key matched an empty key asked for, and 25 bytes were copied from it */
 	root = json_pack("{s:s, s:s}", "key", "", "name", "x");
-	assert_int_equal(snap_meta_from_json(root, "", &m), -EBADMSG);
-	assert_int_equal(snap_meta_from_json(root, NULL, &m), -EBADMSG);
+	assert_int_equal(repo_meta_from_json(root, "", &m), -EBADMSG);
+	assert_int_equal(repo_meta_from_json(root, NULL, &m), -EBADMSG);
 	json_decref(root);
 	root = json_pack("{s:s, s:s}", "key", "../../etc/passwd", "name", "x");
-	assert_int_equal(snap_meta_from_json(root, NULL, &m), -EBADMSG);
+	assert_int_equal(repo_meta_from_json(root, NULL, &m), -EBADMSG);
 	json_decref(root);
 	/* NULL: the key the metadata says, when it is one */
 	root = json_pack("{s:s, s:s, s:I, s:s}", "key", key, "name", "w", "control_fd",
 			 (json_int_t)((1ll << 32) + 5), "ingredients", "not an object");
-	assert_int_equal(snap_meta_from_json(root, NULL, &m), 0);
+	assert_int_equal(repo_meta_from_json(root, NULL, &m), 0);
 	assert_string_equal(m.key, key);
 	assert_int_equal(m.control_fd, -1); /* not fd 5 */
 	assert_null(m.ingredients);
-	snap_meta_release(&m);
-	assert_int_equal(snap_meta_from_json(root, "ffffffffffffffffffffffff", &m), -EBADMSG);
+	repo_meta_release(&m);
+	assert_int_equal(repo_meta_from_json(root, "ffffffffffffffffffffffff", &m), -EBADMSG);
 	json_decref(root);
 	memset(name, 'n', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
 	root = json_pack("{s:s, s:s}", "key", key, "name", name);
-	assert_int_equal(snap_meta_from_json(root, key, &m), -EBADMSG);
+	assert_int_equal(repo_meta_from_json(root, key, &m), -EBADMSG);
 	json_decref(root);
 }
 

@@ -1,7 +1,7 @@
 /*
- * chunkstore.c - thaw run's snapshots in the content-addressed store.
+ * repo-chunk.c - snapshots in the content-addressed store.
  *
- * snapstore.c keeps one plain snapshot directory per launch key.  Here the
+ * repo-dir.c keeps one plain snapshot directory per launch key.  Here the
  * same snapshots go into the chunk store of src/store (the one thaw dump and
  * thaw restore use with --store), local or behind a URL with a local cache:
  * chunks are deduplicated across snapshots, compressed, verified on every
@@ -9,7 +9,7 @@
  *
  * Each snapshot is one store name:
  *   run-KEY          the snapshot directory the engine wrote, plus run.json:
- *                    thaw run's metadata (snapstore.c's KEY.json), which
+ *                    thaw run's metadata (repo-dir.c's KEY.json), which
  *                    travels with the snapshot, so another host needs nothing else
  *   run-name-NAME    the newest snapshot of that program name, so that a start
  *                    whose key has no snapshot can say what changed without
@@ -19,7 +19,8 @@
  * files on tmpfs and the engine takes the pages from the store, straight
  * into the process (store_snap_restore_open); the files go once the program
  * runs.  Restore counts are not kept: the store is
- * shared, and a write per start would cost every start.
+ * shared, and a write per start would cost every start.  thaw dump and
+ * restore --store name their snapshots themselves (repo_put_named).
  */
 #define LOG_TAG "store"
 #include <errno.h>
@@ -32,7 +33,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
-#include "runtime-internal.h"
+#include "repo/repo-internal.h"
 #include "store/store-snap.h"
 
 #define META_FILE "run.json"
@@ -41,20 +42,20 @@
 #define NAME_PREFIX "run-name-"
 #define NAME_PART_MAX 100 /* of the program name in run-name-NAME */
 
-struct chunkstore {
+struct repo_chunk {
 	struct store_config cfg;
 	char *cfg_alloc; /* strings cfg points into */
 	struct store *s; /* NULL while released: opened again when needed */
 	bool is_url;
 };
 
-/* The store handle, opened on first use and again after chunkstore_release(). */
-static int handle(struct chunkstore *cs)
+/* The store handle, opened on first use and again after repo_chunk_release(). */
+static int handle(struct repo_chunk *cs)
 {
 	return cs->s ? 0 : store_open(&cs->cfg, &cs->s);
 }
 
-void chunkstore_release(struct chunkstore *cs)
+void repo_chunk_release(struct repo_chunk *cs)
 {
 	if (!cs)
 		return;
@@ -71,16 +72,16 @@ static bool has_subdir(const char *dir, const char *sub)
 	return !stat(path, &st) && S_ISDIR(st.st_mode);
 }
 
-bool chunkstore_is(const char *location)
+bool repo_chunk_is(const char *location)
 {
 	return store_snap_is_url(location) ||
 	       (has_subdir(location, "names") && has_subdir(location, "chunks"));
 }
 
-int chunkstore_open(const struct runtime_store_opts *o, const char *location,
-		    struct chunkstore **ret)
+int repo_chunk_open(const struct repo_opts *o, const char *location, bool connect,
+		    struct repo_chunk **ret)
 {
-	struct chunkstore *cs = calloc(1, sizeof(*cs));
+	struct repo_chunk *cs = calloc(1, sizeof(*cs));
 	int rc;
 
 	if (!cs)
@@ -94,17 +95,17 @@ int chunkstore_open(const struct runtime_store_opts *o, const char *location,
 	cs->cfg.s3_endpoint = o->s3_endpoint;
 	cs->cfg.s3_style = o->s3_style;
 	cs->cfg.chunk_avg = o->chunk_size;
-	rc = handle(cs);
+	rc = connect ? handle(cs) : 0;
 	if (rc)
 		goto fail;
 	*ret = cs;
 	return 0;
 fail:
-	chunkstore_close(cs);
+	repo_chunk_close(cs);
 	return rc;
 }
 
-void chunkstore_close(struct chunkstore *cs)
+void repo_chunk_close(struct repo_chunk *cs)
 {
 	if (!cs)
 		return;
@@ -113,12 +114,12 @@ void chunkstore_close(struct chunkstore *cs)
 	free(cs);
 }
 
-const char *chunkstore_label(const struct chunkstore *cs)
+const char *repo_chunk_label(const struct repo_chunk *cs)
 {
 	return cs->is_url ? cs->cfg.url : cs->cfg.dir;
 }
 
-static void key_name(const char *key, char buf[STORE_NAME_MAX + 1])
+void repo_chunk_key_name(const char *key, char buf[STORE_NAME_MAX + 1])
 {
 	snprintf(buf, STORE_NAME_MAX + 1, KEY_PREFIX "%s", key);
 }
@@ -142,8 +143,8 @@ static void latest_name(const char *name, char buf[STORE_NAME_MAX + 1])
  * The metadata of the snapshot a manifest describes (sname: its store name,
  * for messages); key: what it must say, or NULL to take the one it says.
  */
-static int meta_from_manifest(struct chunkstore *cs, const struct store_digest *d,
-			      const char *sname, const char *key, struct snap_meta *m)
+static int meta_from_manifest(struct repo_chunk *cs, const struct store_digest *d,
+			      const char *sname, const char *key, struct repo_meta *m)
 {
 	struct store_manifest *man = NULL;
 	const struct store_file *f = NULL;
@@ -178,7 +179,7 @@ static int meta_from_manifest(struct chunkstore *cs, const struct store_digest *
 		goto out;
 	}
 	/* run-name-NAME points at some key (key NULL): take the one the metadata says */
-	rc = snap_meta_from_json(root, key, m);
+	rc = repo_meta_from_json(root, key, m);
 	if (rc == -EBADMSG)
 		log_error("snapshot %s: %s is damaged", sname, META_FILE);
 	json_decref(root);
@@ -188,19 +189,19 @@ out:
 	return rc;
 }
 
-int chunkstore_load(struct chunkstore *cs, const char *key, struct snap_meta *m)
+int repo_chunk_load(struct repo_chunk *cs, const char *key, struct repo_meta *m)
 {
 	char name[STORE_NAME_MAX + 1];
 	struct store_digest d;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
-	if (!runtime_key_valid(key))
+	if (!repo_key_valid(key))
 		return -EINVAL;
 	rc = handle(cs);
 	if (rc)
 		return rc;
-	key_name(key, name);
+	repo_chunk_key_name(key, name);
 	rc = store_name_get(cs->s, name, &d);
 	if (rc)
 		return rc;
@@ -209,8 +210,8 @@ int chunkstore_load(struct chunkstore *cs, const char *key, struct snap_meta *m)
 	return rc;
 }
 
-int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char *skip_key,
-			    struct snap_meta *m)
+int repo_chunk_newest_named(struct repo_chunk *cs, const char *name, const char *skip_key,
+			    struct repo_meta *m)
 {
 	char sname[STORE_NAME_MAX + 1];
 	struct store_digest d;
@@ -228,33 +229,33 @@ int chunkstore_newest_named(struct chunkstore *cs, const char *name, const char 
 	if (rc)
 		return rc;
 	if (strcmp(m->name, name) || (skip_key && !strcmp(m->key, skip_key))) {
-		snap_meta_release(m);
+		repo_meta_release(m);
 		return -ENOENT;
 	}
 	return 0;
 }
 
-int chunkstore_stage(struct chunkstore *cs, char *buf, size_t len, int *ret_lock)
+int repo_chunk_stage(struct repo_chunk *cs, char *buf, size_t len, int *ret_lock)
 {
 	return store_snap_stage(&cs->cfg, buf, len, ret_lock);
 }
 
-int chunkstore_publish(struct chunkstore *cs, const char *staged, const struct snap_meta *m)
+int repo_chunk_publish(struct repo_chunk *cs, const char *staged, const struct repo_meta *m)
 {
-	char path[PATH_MAX], name[STORE_NAME_MAX + 1], *text = snap_meta_to_json(m);
+	char path[PATH_MAX], name[STORE_NAME_MAX + 1], *text = repo_meta_to_json(m);
 	struct store_digest d;
 	int rc;
 
 	if (!text)
 		return -ENOMEM;
 	snprintf(path, sizeof(path), "%s/%s", staged, META_FILE);
-	rc = runtime_write_file_atomic(path, text);
+	rc = repo_write_file_atomic(path, text);
 	free(text);
 	if (!rc)
 		rc = handle(cs);
 	if (rc)
 		return rc;
-	key_name(m->key, name);
+	repo_chunk_key_name(m->key, name);
 	rc = store_put_dir(cs->s, staged, name, &d);
 	if (rc)
 		return rc;
@@ -265,25 +266,31 @@ int chunkstore_publish(struct chunkstore *cs, const char *staged, const struct s
 	return 0;
 }
 
-int chunkstore_restore_open(struct chunkstore *cs, const char *key, struct store_snap_restore **ret)
+int repo_chunk_put_named(struct repo_chunk *cs, const char *staged, const char *name,
+			 struct store_digest *ret)
 {
-	char name[STORE_NAME_MAX + 1];
+	int rc = handle(cs);
 
-	key_name(key, name);
-	return store_snap_restore_open(&cs->cfg, name, getenv("THAW_RESTORE_TMPDIR"), ret);
+	return rc ? rc : store_put_dir(cs->s, staged, name, ret);
 }
 
-int chunkstore_copy_meta(const char *dir, const char *key, struct snap_meta *m)
+int repo_chunk_restore_open(struct repo_chunk *cs, const char *sname,
+			    struct store_snap_restore **ret)
+{
+	return store_snap_restore_open(&cs->cfg, sname, getenv("THAW_RESTORE_TMPDIR"), ret);
+}
+
+int repo_chunk_copy_meta(const char *dir, const char *key, struct repo_meta *m)
 {
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, META_FILE);
-	return snap_meta_load_file(path, key, m);
+	return repo_meta_load_file(path, key, m);
 }
 
 /* ------------------------------------------------------ thaw snapshots */
 
-int chunkstore_for_each(struct chunkstore *cs, int (*fn)(struct snap_meta *m, void *arg),
+int repo_chunk_for_each(struct repo_chunk *cs, int (*fn)(struct repo_meta *m, void *arg),
 			void *arg)
 {
 	char **names = NULL;
@@ -296,16 +303,16 @@ int chunkstore_for_each(struct chunkstore *cs, int (*fn)(struct snap_meta *m, vo
 	if (rc)
 		return rc;
 	for (i = 0; i < nr; i++) {
-		struct snap_meta m;
+		struct repo_meta m;
 
 		if (ret || strncmp(names[i], KEY_PREFIX, plen) ||
-		    !runtime_key_valid(names[i] + plen))
+		    !repo_key_valid(names[i] + plen))
 			continue;
 		/* a snapshot that cannot be read is not listed, as in a plain store */
-		if (chunkstore_load(cs, names[i] + plen, &m))
+		if (repo_chunk_load(cs, names[i] + plen, &m))
 			continue;
 		ret = fn(&m, arg);
-		snap_meta_release(&m);
+		repo_meta_release(&m);
 	}
 	for (i = 0; i < nr; i++)
 		free(names[i]);
@@ -314,11 +321,11 @@ int chunkstore_for_each(struct chunkstore *cs, int (*fn)(struct snap_meta *m, vo
 }
 
 /* Drops the snapshot's names; its chunks stay until `thaw store gc` finds them unnamed. */
-int chunkstore_remove_key(struct chunkstore *cs, const char *key)
+int repo_chunk_remove_key(struct repo_chunk *cs, const char *key)
 {
 	char name[STORE_NAME_MAX + 1], latest[STORE_NAME_MAX + 1];
 	struct store_digest d, dl;
-	struct snap_meta m;
+	struct repo_meta m;
 	int rc;
 
 	if (cs->is_url) {
@@ -328,16 +335,16 @@ int chunkstore_remove_key(struct chunkstore *cs, const char *key)
 	rc = handle(cs);
 	if (rc)
 		return rc;
-	key_name(key, name);
+	repo_chunk_key_name(key, name);
 	rc = store_name_get(cs->s, name, &d);
 	if (rc)
 		return rc;
-	if (!chunkstore_load(cs, key, &m)) {
+	if (!repo_chunk_load(cs, key, &m)) {
 		latest_name(m.name, latest);
 		if (!store_name_get(cs->s, latest, &dl) && !memcmp(&d, &dl, sizeof(d)) &&
 		    store_snap_unname(&cs->cfg, latest))
 			log_warn("snapshot %s%s: %s was left in place", KEY_PREFIX, key, latest);
-		snap_meta_release(&m);
+		repo_meta_release(&m);
 	}
 	return store_snap_unname(&cs->cfg, name);
 }
