@@ -45,6 +45,15 @@ static void serve_usage(FILE *out)
 		"  --scaledown-window SECS a worker idle this long is drained and stopped (default 60)\n"
 		"  --start-timeout SECS    a worker not ready by then has failed (default 120)\n"
 		"  --client-timeout SECS   a client silent this long is disconnected (default 30)\n"
+		"  --header-timeout SECS   a request's head must be whole this long after its\n"
+		"                          first byte, or the connection is closed (default 20)\n"
+		"  --body-timeout SECS     a request body gets this long, plus a second for\n"
+		"                          every --body-min-rate bytes received, or the\n"
+		"                          connection is closed (default 20) ...\n"
+		"  --body-min-rate BYTES   ... (default 500; the time the worker takes to read\n"
+		"                          it does not count)\n"
+		"  --max-connections N     client connections at once (a thread each); more are\n"
+		"                          closed when accepted (default 1024)\n"
 		"  --drain-timeout SECS    SIGTERM: requests in flight get this long (default 30)\n"
 		"  --max-header-bytes N    a request header beyond about N bytes is 431 (default\n"
 		"                          32768)\n"
@@ -138,6 +147,10 @@ int cmd_serve(int argc, char **argv)
 		{ "scaledown-window", required_argument, NULL, 'w' },
 		{ "start-timeout", required_argument, NULL, 'S' },
 		{ "client-timeout", required_argument, NULL, 't' },
+		{ "header-timeout", required_argument, NULL, 'T' },
+		{ "body-timeout", required_argument, NULL, 'B' },
+		{ "body-min-rate", required_argument, NULL, 'R' },
+		{ "max-connections", required_argument, NULL, 'X' },
 		{ "drain-timeout", required_argument, NULL, 'd' },
 		{ "max-header-bytes", required_argument, NULL, 'H' },
 		{ "ready-path", required_argument, NULL, 'r' },
@@ -160,6 +173,10 @@ int cmd_serve(int argc, char **argv)
 		.start_timeout_s = 120,
 		.queue_timeout_s = 30,
 		.client_timeout_s = 30,
+		.header_timeout_s = 20,
+		.body_timeout_s = 20,
+		.body_min_rate = 500,
+		.max_connections = 1024,
 		.drain_timeout_s = 30,
 		.max_header_bytes = 32768,
 		.ready_path = "/",
@@ -230,8 +247,13 @@ int cmd_serve(int argc, char **argv)
 		case 'N':
 		case 'p':
 		case 'H':
+		case 'R':
+		case 'X':
 			n = count(optarg, c == 'm' ? 0 : 1,
-				  c == 'p' ? 65535 : c == 'H' ? (1L << 24) : 100000);
+				  c == 'p'   ? 65535
+				  : c == 'H' ? (1L << 24)
+				  : c == 'R' ? (1L << 30)
+					     : 100000);
 			if (n < 0) {
 				return cli_usage_error(serve_usage, "--%s: not a count in range: %s",
 						       longopts[idx].name, optarg);
@@ -248,6 +270,10 @@ int cmd_serve(int argc, char **argv)
 				o.warmup_count = (unsigned)n;
 			else if (c == 'p')
 				o.port = (int)n;
+			else if (c == 'R')
+				o.body_min_rate = (double)n;
+			else if (c == 'X')
+				o.max_connections = (unsigned)n;
 			else if (n < 4096) {
 				return cli_usage_error(serve_usage, "--max-header-bytes: at least 4096");
 			} else
@@ -258,6 +284,8 @@ int cmd_serve(int argc, char **argv)
 		case 'S':
 		case 't':
 		case 'd':
+		case 'T':
+		case 'B':
 			v = seconds(optarg);
 			if (v < 0) {
 				return cli_usage_error(serve_usage, "--%s: not a number of seconds: %s",
@@ -271,6 +299,10 @@ int cmd_serve(int argc, char **argv)
 				o.start_timeout_s = v > 0 ? v : 1;
 			else if (c == 't')
 				o.client_timeout_s = v >= 1 ? (unsigned)v : 1;
+			else if (c == 'T')
+				o.header_timeout_s = v;
+			else if (c == 'B')
+				o.body_timeout_s = v;
 			else
 				o.drain_timeout_s = v;
 			break;

@@ -124,6 +124,18 @@ static void metrics(struct serve *s, FILE *f)
 		   "# HELP thaw_serve_cancelled_total Requests whose client went away first.\n"
 		   "# TYPE thaw_serve_cancelled_total counter\nthaw_serve_cancelled_total %llu\n",
 		(unsigned long long)s->bad_gateway, (unsigned long long)s->cancelled);
+	fprintf(f, "# HELP thaw_serve_connections Client connections open (at most "
+		   "thaw_serve_connections_max; more are closed when accepted).\n"
+		   "# TYPE thaw_serve_connections gauge\nthaw_serve_connections %u\n"
+		   "# HELP thaw_serve_connections_max --max-connections as RLIMIT_NOFILE allows it.\n"
+		   "# TYPE thaw_serve_connections_max gauge\nthaw_serve_connections_max %u\n"
+		   "# HELP thaw_serve_slow_clients_total Connections closed for a request head or body "
+		   "too slow.\n# TYPE thaw_serve_slow_clients_total counter\n"
+		   "thaw_serve_slow_clients_total{phase=\"header\"} %llu\n"
+		   "thaw_serve_slow_clients_total{phase=\"body\"} %llu\n",
+		__atomic_load_n(&s->nr_conns, __ATOMIC_RELAXED), s->max_connections,
+		(unsigned long long)__atomic_load_n(&s->cut_header, __ATOMIC_RELAXED),
+		(unsigned long long)__atomic_load_n(&s->cut_body, __ATOMIC_RELAXED));
 	histogram_print(f, "thaw_serve_request_seconds",
 			"From a request's arrival to the end of its answer.", &s->latency_h);
 	histogram_print(f, "thaw_serve_ttfb_seconds",

@@ -19,6 +19,16 @@
  * upload buffer and writes the response into its download buffer; both are
  * bounded, so a slow side slows the other instead of filling memory.
  *
+ * Slow clients: libmicrohttpd only knows an idle timeout, which a client
+ * sending a byte now and then never meets.  So every connection is also
+ * watched by the main thread (proxy_watch, each tick): a request's head must
+ * be whole within --header-timeout of its first byte (seen as the socket's
+ * received-byte count growing), and its body must keep coming at
+ * --body-min-rate after --body-timeout, counting only the time serve waits
+ * for the client (not for the worker to read).  A client that falls behind
+ * has its socket shut down: libmicrohttpd's thread wakes, closes it, and the
+ * request, if it reached a worker, is cancelled as for a client gone.
+ *
  * Cancellation: a client that goes away (libmicrohttpd reports it, or a
  * wait finds its socket hung up) sets the request's cancel flag; curl's
  * callbacks then abort the transfer, which closes that connection to the
@@ -30,12 +40,16 @@
 #define LOG_TAG "serve"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +73,27 @@
 
 enum preq_state { P_NEW, P_QUEUED, P_ASSIGNED, P_REPLIED };
 
+/* Where a client connection is, for proxy_watch. */
+enum conn_phase {
+	C_IDLE, /* between requests: libmicrohttpd's idle timeout applies */
+	C_HEAD, /* a request's head is coming: whole by head_deadline */
+	C_BODY, /* its body is coming: at the minimum rate while we wait for the client */
+	C_BUSY, /* the client waits for us (a worker, the queue, its answer) */
+	C_CUT, /* shut down for being slow */
+};
+
+struct pconn {
+	struct pconn *next, **pprev; /* under serve.conn_mu */
+	int fd; /* our dup of the client's socket: shutdown() through it stays safe until closed */
+	pthread_mutex_t lk;
+	enum conn_phase phase;
+	uint64_t rx_mark; /* bytes the socket had received when the last request ended */
+	double head_deadline;
+	double body_waiting_since; /* 0 while serve, not the client, holds the body up */
+	double body_client_ms; /* time spent waiting for the client's body before that */
+	uint64_t body_bytes;
+};
+
 struct bytes {
 	char data[BUF_SIZE];
 	size_t off, len;
@@ -67,6 +102,7 @@ struct bytes {
 struct preq {
 	struct preq *next;
 	struct serve *s;
+	struct pconn *conn; /* NULL if not watched; used on libmicrohttpd's thread only */
 	unsigned refs; /* atomic: libmicrohttpd's, the slot's, the response's */
 	enum preq_state state; /* under serve.mu */
 	struct worker *w;
@@ -78,6 +114,7 @@ struct preq {
 	bool has_body, body_len_known;
 	uint64_t body_len;
 	bool handled; /* got past the first call: counted in the latency */
+	bool slotted; /* wait_for_worker gave it to a worker (no answer of serve's) */
 	/* under lk */
 	pthread_mutex_t lk;
 	pthread_cond_t cond;
@@ -175,6 +212,183 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, 
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/* ------------------------------------------------------ slow clients */
+
+/* Bytes the kernel has received on a TCP socket (0 if it cannot say). */
+static uint64_t tcp_received(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
+		return 0;
+	return ti.tcpi_bytes_received;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct serve *s = cls;
+	struct pconn *c = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!c)
+			return;
+		pthread_mutex_lock(&s->conn_mu);
+		*c->pprev = c->next;
+		if (c->next)
+			c->next->pprev = c->pprev;
+		pthread_mutex_unlock(&s->conn_mu);
+		close(c->fd);
+		pthread_mutex_destroy(&c->lk);
+		free(c);
+		*socket_context = NULL;
+		__atomic_sub_fetch(&s->nr_conns, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_add_fetch(&s->nr_conns, 1, __ATOMIC_RELAXED);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c = calloc(1, sizeof(*c));
+	if (!c || !ci || (c->fd = fcntl(ci->connect_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		/* not watched: libmicrohttpd's idle timeout still applies */
+		log_warn("client connection not watched for slow clients: %s",
+			 c ? strerror(errno) : "out of memory");
+		free(c);
+		__atomic_sub_fetch(&s->nr_conns, 1, __ATOMIC_RELAXED);
+		*socket_context = NULL;
+		return;
+	}
+	pthread_mutex_init(&c->lk, NULL);
+	pthread_mutex_lock(&s->conn_mu);
+	c->next = s->conns;
+	if (c->next)
+		c->next->pprev = &c->next;
+	c->pprev = &s->conns;
+	s->conns = c;
+	pthread_mutex_unlock(&s->conn_mu);
+	*socket_context = c;
+}
+
+static struct pconn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* A request's first line is in: its head runs from here, unless proxy_watch saw it start. */
+static void conn_head(struct serve *s, struct pconn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lk);
+	if (c->phase == C_IDLE) {
+		c->phase = C_HEAD;
+		c->head_deadline = now_ms() + s->o->header_timeout_s * 1000;
+	}
+	pthread_mutex_unlock(&c->lk);
+}
+
+/* The head is whole (false: proxy_watch has cut it meanwhile). */
+static bool conn_busy(struct pconn *c)
+{
+	bool ok = true;
+
+	if (!c)
+		return true;
+	pthread_mutex_lock(&c->lk);
+	if (c->phase == C_CUT)
+		ok = false;
+	else
+		c->phase = C_BUSY;
+	pthread_mutex_unlock(&c->lk);
+	return ok;
+}
+
+/* The body starts to come, or comes on after serve passed a piece on (bytes of it). */
+static void conn_body_wait(struct pconn *c, uint64_t bytes, bool start)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lk);
+	if (c->phase != C_CUT) {
+		if (start) {
+			c->phase = C_BODY;
+			c->body_client_ms = 0;
+			c->body_bytes = 0;
+		}
+		c->body_bytes += bytes;
+		c->body_waiting_since = now_ms();
+	}
+	pthread_mutex_unlock(&c->lk);
+}
+
+/* serve has a piece of the body: the client is not what we wait for now. */
+static void conn_body_hold(struct pconn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lk);
+	if (c->phase == C_BODY && c->body_waiting_since > 0) {
+		c->body_client_ms += now_ms() - c->body_waiting_since;
+		c->body_waiting_since = 0;
+	}
+	pthread_mutex_unlock(&c->lk);
+}
+
+/* A request is over: the connection is idle until the socket receives more. */
+static void conn_idle(struct pconn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->lk);
+	if (c->phase != C_CUT) {
+		c->phase = C_IDLE;
+		c->rx_mark = tcp_received(c->fd);
+	}
+	pthread_mutex_unlock(&c->lk);
+}
+
+void proxy_watch(struct serve *s)
+{
+	const struct serve_opts *o = s->o;
+	double now = now_ms();
+	struct pconn *c;
+
+	pthread_mutex_lock(&s->conn_mu);
+	for (c = s->conns; c; c = c->next) {
+		uint64_t *cut = NULL;
+
+		pthread_mutex_lock(&c->lk);
+		if (c->phase == C_IDLE && tcp_received(c->fd) > c->rx_mark) {
+			c->phase = C_HEAD;
+			c->head_deadline = now + o->header_timeout_s * 1000;
+		}
+		if (c->phase == C_HEAD && now > c->head_deadline) {
+			cut = &s->cut_header;
+		} else if (c->phase == C_BODY && c->body_waiting_since > 0) {
+			double waited = c->body_client_ms + now - c->body_waiting_since;
+			double allowed = o->body_timeout_s * 1000 +
+					 (double)c->body_bytes * 1000 / o->body_min_rate;
+
+			if (waited > allowed)
+				cut = &s->cut_body;
+		}
+		if (cut) {
+			/* libmicrohttpd's thread reads EOF, closes it, and cancels the request */
+			c->phase = C_CUT;
+			shutdown(c->fd, SHUT_RDWR);
+			__atomic_add_fetch(cut, 1, __ATOMIC_RELAXED);
+		}
+		pthread_mutex_unlock(&c->lk);
+	}
+	pthread_mutex_unlock(&s->conn_mu);
 }
 
 /* ------------------------------------------------------ the queue */
@@ -334,6 +548,7 @@ static enum MHD_Result wait_for_worker(struct serve *s, struct preq *r, struct M
 			return MHD_NO;
 		}
 	}
+	r->slotted = true;
 	pthread_mutex_unlock(&s->mu);
 	return MHD_YES;
 }
@@ -699,9 +914,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	struct serve *s = cls;
 	struct preq *r = calloc(1, sizeof(*r));
 
-	(void)conn;
 	if (!r)
 		return NULL;
+	r->conn = conn_of(conn);
+	conn_head(s, r->conn);
 	r->s = s;
 	r->refs = 1;
 	r->uri = strdup(uri);
@@ -725,6 +941,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!r)
 		return;
 	*con_cls = NULL;
+	conn_idle(r->conn);
 	pthread_mutex_lock(&r->lk);
 	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->done)
 		set_cancel(r);
@@ -852,6 +1069,7 @@ static enum MHD_Result pass_body(struct preq *r, const char *data, size_t *size)
 {
 	size_t room, n, given = *size;
 
+	conn_body_hold(r->conn);
 	pthread_mutex_lock(&r->lk);
 	while (*size) {
 		while (r->up.len == BUF_SIZE && !r->done)
@@ -875,6 +1093,7 @@ static enum MHD_Result pass_body(struct preq *r, const char *data, size_t *size)
 		pthread_cond_broadcast(&r->cond);
 	}
 	pthread_mutex_unlock(&r->lk);
+	conn_body_wait(r->conn, given, false);
 	__atomic_add_fetch(&r->s->bytes_in, (uint64_t)given, __ATOMIC_RELAXED);
 	return MHD_YES;
 }
@@ -894,6 +1113,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!r || !r->uri)
 		return MHD_NO;
 	if (r->state == P_NEW) {
+		enum MHD_Result ret;
+
+		if (!conn_busy(r->conn))
+			return MHD_NO; /* too slow a head: cut */
 		snprintf(r->method, sizeof(r->method), "%s", method);
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		r->client_fd = ci ? ci->connect_fd : -1;
@@ -912,7 +1135,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, r);
 		r->handled = true;
-		return wait_for_worker(s, r, conn);
+		ret = wait_for_worker(s, r, conn);
+		if (ret == MHD_YES && r->has_body && r->slotted)
+			conn_body_wait(r->conn, 0, true);
+		return ret;
 	}
 	if (r->state == P_REPLIED) {
 		*upload_data_size = 0;
@@ -920,6 +1146,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (*upload_data_size)
 		return pass_body(r, upload_data, upload_data_size);
+	(void)conn_busy(r->conn);
 	return reply(s, r, conn);
 }
 
@@ -984,8 +1211,9 @@ int proxy_start(struct serve *s)
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->o->client_timeout_s, NULL },
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->o->max_header_bytes, NULL },
-		{ MHD_OPTION_CONNECTION_LIMIT, 4096, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->max_connections, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s },
 		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s },
 		{ MHD_OPTION_THREAD_STACK_SIZE, 256 << 10, NULL },
 		{ MHD_OPTION_END, 0, NULL },
@@ -995,10 +1223,16 @@ int proxy_start(struct serve *s)
 	return s->front ? 0 : -EADDRINUSE;
 }
 
+/* SIGTERM: libmicrohttpd hands the listening socket over; closed, it refuses new clients. */
 void proxy_quiesce(struct serve *s)
 {
-	if (s->front)
-		MHD_quiesce_daemon(s->front);
+	MHD_socket fd;
+
+	if (!s->front)
+		return;
+	fd = MHD_quiesce_daemon(s->front);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 }
 
 void proxy_stop(struct serve *s)

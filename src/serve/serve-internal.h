@@ -7,12 +7,14 @@
  *   proxy.c   the client side (libmicrohttpd) and the worker side (libcurl)
  *   admin.c   /metrics, /healthz, /status, and `thaw serve status`
  *
- * Threads: the main thread forks workers and decides; libmicrohttpd runs a
- * thread per client connection; each ready worker has K slot threads (one
- * libcurl handle each, kept alive to the worker) and, while it starts, a
- * probe thread.  Everything shared is under serve.mu; the bytes of one
- * request move between its connection thread and a slot thread under the
- * request's own lock (proxy.c).
+ * Threads: the main thread forks workers, decides, and cuts slow clients
+ * (proxy_watch); libmicrohttpd runs a thread per client connection; each
+ * ready worker has K slot threads (one libcurl handle each, kept alive to
+ * the worker) and, while it starts, a probe thread.  Everything shared is
+ * under serve.mu, but the list of client connections is under conn_mu (each
+ * connection's phase under its own lock); the bytes of one request move
+ * between its connection thread and a slot thread under the request's own
+ * lock (proxy.c).
  */
 #ifndef THAW_SERVE_INTERNAL_H
 #define THAW_SERVE_INTERNAL_H
@@ -38,6 +40,7 @@ enum worker_state {
 enum start_kind { START_UNKNOWN, START_COLD, START_RESTORED, START_FALLBACK, START_NR_KINDS };
 
 struct preq;
+struct pconn;
 
 struct worker {
 	struct worker *next;
@@ -99,6 +102,12 @@ struct serve {
 	uint64_t bytes_in, bytes_out;
 	struct histogram restore_h, latency_h, ttfb_h, ready_h;
 	struct MHD_Daemon *front, *admin;
+	/* client connections (proxy.c), watched for slow heads and bodies */
+	pthread_mutex_t conn_mu;
+	struct pconn *conns;
+	unsigned max_connections; /* --max-connections, lowered to what RLIMIT_NOFILE allows */
+	unsigned nr_conns; /* atomic */
+	uint64_t cut_header, cut_body; /* atomic: slow clients cut */
 };
 
 /* worker.c */
@@ -122,6 +131,7 @@ void proxy_expire(struct serve *s); /* under mu: queued too long or client gone 
 int proxy_start_slots(struct serve *s, struct worker *w); /* under mu */
 void proxy_cancel_all(struct serve *s); /* under mu */
 void proxy_worker_gone(struct serve *s, struct worker *w); /* under mu: requeue its unsent work */
+void proxy_watch(struct serve *s); /* main thread, not under mu: cuts slow clients */
 
 /* admin.c */
 int admin_start(struct serve *s);

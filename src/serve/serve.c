@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -226,6 +227,7 @@ static bool wait_round(struct serve *s, int sfd)
 		if (p[i].revents)
 			worker_read_events(s, ws[i]);
 	reap(s);
+	proxy_watch(s);
 	pthread_mutex_lock(&s->mu);
 	tick(s);
 	pthread_mutex_unlock(&s->mu);
@@ -271,6 +273,31 @@ static void drain(struct serve *s, int sfd)
 	} while (left);
 }
 
+/*
+ * Each client connection takes two descriptors (libmicrohttpd's and the
+ * watcher's dup); the soft limit is raised for --max-connections of them,
+ * and where the hard limit does not allow that, fewer are taken (said once).
+ */
+static void fit_connections(struct serve *s)
+{
+	const rlim_t spare = 256;
+	struct rlimit rl;
+	rlim_t need = (rlim_t)s->o->max_connections * 2 + spare;
+
+	s->max_connections = s->o->max_connections;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= need)
+		return;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	s->max_connections = rl.rlim_cur > spare + 2 ? (unsigned)((rl.rlim_cur - spare) / 2) : 1;
+	log_warn("--max-connections %u needs %llu descriptors, RLIMIT_NOFILE allows %llu: %u "
+		 "connections at most",
+		 s->o->max_connections, (unsigned long long)need, (unsigned long long)rl.rlim_cur,
+		 s->max_connections);
+}
+
 int serve_run(const struct serve_opts *o)
 {
 	struct serve s = { .o = o, .own_netns = -1 };
@@ -278,7 +305,9 @@ int serve_run(const struct serve_opts *o)
 	int sfd, status = 1;
 
 	pthread_mutex_init(&s.mu, NULL);
+	pthread_mutex_init(&s.conn_mu, NULL);
 	pthread_cond_init(&s.qcond, NULL);
+	fit_connections(&s);
 	s.pid = getpid();
 	s.ev.json_fd = -1;
 	s.ev.t0_ms = now_ms();

@@ -37,6 +37,10 @@ struct serve_opts {
 	double start_timeout_s; /* a worker not ready by then has failed */
 	double queue_timeout_s; /* a request waiting this long for a worker gets 503 */
 	unsigned client_timeout_s; /* a client silent this long is disconnected */
+	double header_timeout_s; /* a request's head must arrive within this of its first byte */
+	double body_timeout_s; /* a request's body: this long, plus ... */
+	double body_min_rate; /* ... a second per this many bytes received */
+	unsigned max_connections; /* client connections at once; more are closed at accept */
 	double drain_timeout_s; /* SIGTERM: requests in flight get this long */
 	size_t max_header_bytes; /* a request's header beyond this is 431 */
 	const char *ready_path; /* answers 2xx once a worker is ready */

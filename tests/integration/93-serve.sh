@@ -6,8 +6,9 @@
 # stream both ways (a 300 KB echo, plain and chunked; a token stream arrives
 # line by line, not at the end); a worker that dies before answering is a 502
 # saying so and is replaced; one that dies mid-response cuts that response; the
-# metrics count all of it; SIGTERM drains and leaves no worker process and no
-# namespace of theirs.
+# metrics count all of it, /healthz answers; SIGTERM drains (/healthz 503, no
+# new connection, the request in flight finishes) and leaves no worker
+# process, namespace or mount of theirs.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 . "$(dirname "$0")/../serve/lib.sh"
@@ -69,24 +70,48 @@ grep -q "worker .* failed before it answered" "$TMP/crash.body" ||
 # mid-response: the response is cut (curl: transfer closed), never completed
 get A /crashmid >"$TMP/crashmid.body" 2>"$TMP/crashmid.err" && fail "a cut response ended well"
 grep -q partial "$TMP/crashmid.body" || fail "the part sent before the crash did not arrive"
-for ((i = 0; i < TIMEOUT * 10; i++)); do
-	[ "$(count_events A worker_died)" -ge 2 ] && [ "$(ready_count A)" -ge 1 ] && break
-	sleep 0.1
-done
+eventually '[ "$(count_events A worker_died)" -ge 2 ] && [ "$(ready_count A)" -ge 1 ]'
 [ "$(count_events A worker_died)" -ge 2 ] || fail "the dead workers were not noticed"
 get A /id >/dev/null || fail "no answer after the crashes"
 [ "$(metric A thaw_serve_bad_gateway_total)" -ge 2 ] || fail "502s not counted"
 get A /id >/dev/null
 [ "$(metric A 'thaw_serve_bytes_total{direction="in"}')" -ge 600000 ] || fail "bytes in"
 
-# SIGTERM: every worker stops, nothing of theirs is left
+# the admin endpoint: /healthz, and the histograms have counted what happened
+[ "$(curl -sS -m 5 "http://127.0.0.1:$ADMIN_A/healthz")" = ok ] || fail "/healthz while serving"
+for h in restore_seconds worker_ready_seconds request_seconds ttfb_seconds; do
+	[ "$(metric A "thaw_serve_${h}_count")" -ge 1 ] || fail "thaw_serve_${h} counted nothing"
+	[ "$(metric A "thaw_serve_${h}_bucket{le=\"+Inf\"}")" = "$(metric A "thaw_serve_${h}_count")" ] ||
+		fail "thaw_serve_${h}: +Inf bucket is not the count"
+done
+[ "$(metric A 'thaw_serve_workers{state="ready"}')" -ge 1 ] || fail "no ready worker in /metrics"
+
+# SIGTERM with a request in flight: /healthz turns 503, no new connection is
+# taken, the request finishes, then every worker stops and nothing of theirs is left
 track_workers "$PID_A"
 pids=$(descendants "$PID_A")
 nets=$(netns_of $pids)
-stop_serve A
+get A "/slow?ms=5000" -o "$TMP/drain.body" -w '%{http_code}' >"$TMP/drain.code" &
+inflight=$!
+track $inflight
+eventually '[ "$(metric A thaw_serve_requests_in_flight)" -ge 1 ]'
+kill -TERM "$PID_A"
+for ((i = 0; i < TIMEOUT * 10; i++)); do
+	code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$ADMIN_A/healthz")
+	[ "$code" = 503 ] && break
+	sleep 0.1
+done
+[ "$code" = 503 ] || fail "/healthz while draining: $code"
+get A /id -o /dev/null 2>/dev/null && fail "a new request was taken while draining"
+alive "$inflight" || fail "the request in flight ended before the drain was seen: the test proves nothing"
+wait "$PID_A" || fail "thaw serve A exited with $? after SIGTERM"
+wait "$inflight" || fail "the request in flight failed across SIGTERM"
+[ "$(cat "$TMP/drain.code")" = 200 ] && grep -q '^slow ' "$TMP/drain.body" ||
+	fail "the request in flight was cut by SIGTERM: $(cat "$TMP/drain.code") $(cat "$TMP/drain.body")"
 for p in $pids; do
 	alive "$p" && fail "worker process $p outlived thaw serve"
 done
 held_by_any $nets && fail "a worker's network namespace is still held"
+grep -q "$TMP" /proc/self/mountinfo && fail "a mount under $TMP is left: $(grep "$TMP" /proc/self/mountinfo)"
 grep -q '"event":"stopped"' "$TMP/A.json" || fail "no stopped event"
 pass

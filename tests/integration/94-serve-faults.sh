@@ -57,11 +57,7 @@ get A /id >/dev/null || fail "serve does not answer after the bad clients"
 
 # a client that goes away mid-response: the worker's request ends
 get A "/hang?tag=gone" -o /dev/null -m 1 2>/dev/null
-for ((i = 0; i < TIMEOUT * 10; i++)); do
-	[ -e "$TMP/gone.cancelled" ] && break
-	sleep 0.1
-done
-[ -e "$TMP/gone.cancelled" ] || fail "the worker's request went on after its client left"
+eventually '[ -e "$TMP/gone.cancelled" ]' || fail "the worker's request went on after its client left"
 [ "$(metric A thaw_serve_cancelled_total)" -ge 1 ] || fail "cancellation not counted"
 get A /id >/dev/null || fail "serve does not answer after a cancelled request"
 
@@ -69,17 +65,11 @@ get A /id >/dev/null || fail "serve does not answer after a cancelled request"
 get A "/slow?ms=3000" >/dev/null &
 busy=$!
 track $busy
-for ((i = 0; i < TIMEOUT * 10; i++)); do
-	[ "$(metric A thaw_serve_requests_in_flight)" = 1 ] && break
-	sleep 0.1
-done
+eventually '[ "$(metric A thaw_serve_requests_in_flight)" = 1 ]'
 get A "/id" -o "$TMP/queued.body" -w '%{http_code}' >"$TMP/queued.code" &
 queued=$!
 track $queued
-for ((i = 0; i < TIMEOUT * 10; i++)); do
-	[ "$(metric A thaw_serve_queue_length)" = 1 ] && break
-	sleep 0.1
-done
+eventually '[ "$(metric A thaw_serve_queue_length)" = 1 ]'
 get A /id -D "$TMP/full.head" -o "$TMP/full.body" >/dev/null
 grep -q '^HTTP/1.1 503' "$TMP/full.head" || fail "full queue: $(cat "$TMP/full.head")"
 grep -qi '^Retry-After: 1' "$TMP/full.head" || fail "no Retry-After: $(cat "$TMP/full.head")"

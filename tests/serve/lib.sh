@@ -45,6 +45,17 @@ track_workers() {
 	done
 }
 
+# eventually CONDITION: true once the bash CONDITION (evaluated every 0.1 s) is,
+# false if it never is within TIMEOUT.
+eventually() {
+	local i
+	for ((i = 0; i < TIMEOUT * 10; i++)); do
+		eval "$1" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # status NAME: the admin endpoint's /status JSON.
 status() {
 	local a="ADMIN_$1"

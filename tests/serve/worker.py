@@ -5,6 +5,9 @@
 #   /ready          200 once started (after $WORKER_DELAY seconds of "loading")
 #   /id             this process's start token and pid, and requests it served
 #   /echo (POST)    the body back, read and written in pieces as they come
+#   /upload?tag=T (POST)  reads its Content-Length body, answers "got N"; a body
+#                   that ends short (serve closed the connection) writes
+#                   $WORKER_DIR/T.cancelled instead
 #   /stream?n=N&ms=M  N chunked lines, M ms apart, each flushed
 #   /crash          exits before answering
 #   /crashmid       sends a header and one chunk, then exits
@@ -83,6 +86,24 @@ class H(http.server.BaseHTTPRequestHandler):
             self.send_text(404, "no such path\n")
 
     def do_POST(self):
+        u = urllib.parse.urlparse(self.path)
+        if u.path == "/upload":
+            q = dict(urllib.parse.parse_qsl(u.query))
+            left = int(self.headers.get("Content-Length", "0"))
+            got = 0
+            while left > 0:
+                b = self.rfile.read1(min(left, 65536))
+                if not b:
+                    break
+                left -= len(b)
+                got += len(b)
+            if left > 0:
+                d = os.environ.get("WORKER_DIR", "/tmp")
+                open(os.path.join(d, q.get("tag", "upload") + ".cancelled"), "w").close()
+                self.close_connection = True
+                return
+            self.send_text(200, "got %d\n" % got)
+            return
         if self.path != "/echo":
             self.send_text(404, "no such path\n")
             return
