@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "runtime/runtime.h"
+#include "store/store.h"
 
 #define MAX_WARMUP_URLS 64
 
@@ -64,6 +65,9 @@ static void run_usage(FILE *out)
 		"  --s3-endpoint URL   an s3://BUCKET/PREFIX store's server (default\n"
 		"                      $THAW_S3_ENDPOINT, else AWS)\n"
 		"  --s3-style STYLE    path or virtual addressing of an s3:// store\n"
+		"  --store-netns PATH  reach a URL store from the network namespace PATH\n"
+		"                      (/proc/PID/ns/net): thaw serve's workers run in\n"
+		"                      namespaces that have only loopback\n"
 		"  --chunk-size BYTES  average size of the chunks a snapshot is cut into (a power\n"
 		"                      of two, 16 KiB to 4 MiB; default 262144): smaller ones\n"
 		"                      dedup more between snapshots, at more chunks per restore\n"
@@ -147,6 +151,7 @@ int cmd_run(int argc, char **argv)
 		{ "key-file", required_argument, NULL, 'k' },
 		{ "s3-endpoint", required_argument, NULL, 'E' },
 		{ "s3-style", required_argument, NULL, 'Y' },
+		{ "store-netns", required_argument, NULL, 'G' },
 		{ "fixed-layout", no_argument, NULL, 'F' },
 		{ "root", required_argument, NULL, 'R' },
 		{ "image", required_argument, NULL, 'I' },
@@ -191,6 +196,10 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'k':
 			opts.store.key_file = optarg;
+			break;
+		case 'G':
+			if (store_set_netns(optarg) < 0)
+				return 1;
 			break;
 		case 'E':
 			opts.store.s3_endpoint = optarg;

@@ -131,7 +131,7 @@ static __attribute__((noreturn)) void child(pid_t serve_pid, int ev_w, char **ar
 int worker_spawn(struct serve *s)
 {
 	const struct serve_opts *o = s->o;
-	char evpath[64], ready[512], timeout[32], count[16];
+	char evpath[64], ready[512], timeout[32], count[16], store_netns[64];
 	char warm[16][512];
 	char *argv[MAX_ARGS + 128];
 	struct worker *w;
@@ -150,11 +150,15 @@ int worker_spawn(struct serve *s)
 		return -ENOMEM;
 	}
 	snprintf(evpath, sizeof(evpath), "/proc/self/fd/%d", p[1]);
+	snprintf(store_netns, sizeof(store_netns), "/proc/%d/ns/net", (int)s->pid);
 	snprintf(ready, sizeof(ready), "http://127.0.0.1:%d%s", o->port, o->ready_path);
 	snprintf(timeout, sizeof(timeout), "%g", o->start_timeout_s);
 	snprintf(count, sizeof(count), "%u", o->warmup_count ? o->warmup_count : 1);
 	ARG("thaw");
 	ARG("run");
+	/* a URL store is reached from serve's network namespace, not the worker's */
+	ARG("--store-netns");
+	ARG(store_netns);
 	if (o->store) {
 		ARG("--store");
 		ARG(o->store);

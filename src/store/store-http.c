@@ -22,15 +22,23 @@
  * (concurrent conditional writes) is retried like a 5xx; error documents are
  * read (bounded, expat) for their Code, so that a wrong key or a missing
  * bucket says so; names are listed with ListObjectsV2, page by page.
+ *
+ * store_set_netns(): every batch runs with its thread in another network
+ * namespace (setns() is per thread), so that curl's sockets and its resolver
+ * threads, made during the batch, are made there; the thread comes back
+ * after it.
  */
 #define LOG_TAG "store"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CURL_DISABLE_TYPECHECK
 #include "base/clock.h"
@@ -278,17 +286,66 @@ static bool finish(struct http_tier *ht, struct http_req *r, CURLcode cc)
 	return false;
 }
 
+static int store_netns = -1; /* store_set_netns(); set once, before any batch */
+
+int store_set_netns(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return log_errno("%s: the store's network namespace", path);
+	if (store_netns >= 0)
+		close(store_netns);
+	store_netns = fd;
+	return 0;
+}
+
+/* Into the store's network namespace; returns the thread's own to come back to, or -1. */
+static int netns_enter(void)
+{
+	int self;
+
+	if (store_netns < 0)
+		return -1;
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0) {
+		log_warn("/proc/thread-self/ns/net: %s; the store is reached from here",
+			 strerror(errno));
+		return -1;
+	}
+	if (setns(store_netns, CLONE_NEWNET)) {
+		log_warn("entering the store's network namespace: %s", strerror(errno));
+		close(self);
+		return -1;
+	}
+	return self;
+}
+
+static void netns_leave(int self)
+{
+	if (self < 0)
+		return;
+	if (setns(self, CLONE_NEWNET)) {
+		/* every later socket of this thread would be in the wrong namespace */
+		log_error("returning from the store's network namespace: %s", strerror(errno));
+		abort();
+	}
+	close(self);
+}
+
 /* Runs every request to its end (success, absence, error); each gets rc. */
 static void run(struct http_tier *ht, struct http_req *reqs, size_t n)
 {
 	size_t next = 0, active = 0, done = 0, i;
 	size_t *retry = calloc(n ? n : 1, sizeof(*retry)), nretry = 0;
+	int ns;
 
 	if (!retry) {
 		for (i = 0; i < n; i++)
 			reqs[i].rc = -ENOMEM;
 		return;
 	}
+	ns = netns_enter();
 	while (done < n) {
 		uint64_t now = (uint64_t)now_ms(), wait = 100;
 		CURLMsg *msg;
@@ -338,6 +395,7 @@ static void run(struct http_tier *ht, struct http_req *reqs, size_t n)
 		else if (done < n && nretry)
 			nanosleep(&(struct timespec){ .tv_nsec = (long)wait * 1000000 }, NULL);
 	}
+	netns_leave(ns);
 	for (i = 0; i < n; i++) {
 		store_buf_release(&reqs[i].errbody);
 		curl_slist_free_all(reqs[i].hdrs);

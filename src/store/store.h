@@ -109,6 +109,14 @@ bool store_name_valid(const char *name);
 bool store_is_remote(const char *location);
 
 /*
+ * The remote tier's connections (and name lookups) are made from the network
+ * namespace at PATH (/proc/PID/ns/net) instead of the calling thread's: thaw
+ * serve runs each worker's thaw run in a namespace with only loopback, and
+ * its store is reached from serve's.  0 or -errno (logged).
+ */
+int store_set_netns(const char *path) __attribute__((warn_unused_result));
+
+/*
  * Writing a file: store_put_buf() cuts data into chunks, stores the ones the
  * store lacks and appends the refs to file; several calls continue the same
  * file (a boundary is forced between calls, so call with large buffers).

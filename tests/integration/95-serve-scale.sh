@@ -6,8 +6,9 @@
 # back to zero again with as many fds as the first time (nothing leaked).
 # A second serve on the same store restores the first one's snapshot; SIGKILL
 # of it takes every worker down, leaving no process and no namespace.  Two
-# serves started at once on a new store both serve; whatever their race left
-# in the store, a third one restores from it.
+# serves started at once on one remote store (two hosts) both miss and both
+# publish the same name; it verifies whole, and a third serve with an empty
+# cache restores from it.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 . "$(dirname "$0")/../serve/lib.sh"
@@ -74,15 +75,39 @@ for p in $pids; do
 done
 held_by_any $nets && fail "a worker's network namespace outlived a SIGKILL of thaw serve"
 
-# two serves at once on a new store; then a third restores what the race left
-serve C --store "$TMP/store2" --min-warm 1
-serve D --store "$TMP/store2" --min-warm 1
+# two hosts: two serves at once on one remote store (an HTTP object server),
+# each with its own cache, both missing (the worker takes 2 s to start, so
+# neither has published when the other looks) and both publishing; the store
+# is whole afterwards, and a third serve with an empty cache restores from it
+python3 "$(dirname "$0")/../store/fault-httpd.py" "$TMP/objects.port" >"$TMP/objects.log" 2>&1 &
+track $!
+for ((i = 0; i < TIMEOUT * 20; i++)); do
+	[ -s "$TMP/objects.port" ] && break
+	sleep 0.05
+done
+url=http://127.0.0.1:$(cat "$TMP/objects.port")/store
+export WORKER_DELAY=2
+serve C --store "$url" --cache "$TMP/cacheC" --min-warm 1
+serve D --store "$url" --cache "$TMP/cacheD" --min-warm 1
 wait_workers C 1
 wait_workers D 1
 c=$(get C /id) && d=$(get D /id) || fail "the racing serves do not both answer"
+for n in C D; do
+	[ "$(count_events $n snapshot_created)" = 1 ] ||
+		fail "serve $n did not make a snapshot: no race ($(grep -h '"event":"\(cold_start\|restored\)"' "$TMP/$n.json"))"
+done
 stop_serve C
 stop_serve D
-serve E --store "$TMP/store2" --min-warm 1
+# both raced for one name (one launch key); whichever PUT of it won, it names a whole snapshot
+keys=$(python3 -c 'import json, sys
+for f in sys.argv[1:]:
+    for l in open(f):
+        e = json.loads(l)
+        if e["event"] == "snapshot_created": print(e["key"])' "$TMP/C.json" "$TMP/D.json" | sort -u)
+[ "$(echo "$keys" | wc -l)" = 1 ] || fail "the racing serves made different keys: $keys"
+"$THAW" store --store "$url" --cache "$TMP/cacheV" verify "run-$keys" >"$TMP/verify.out" 2>&1 ||
+	fail "the raced name is not a whole snapshot: $(cat "$TMP/verify.out")"
+serve E --store "$url" --cache "$TMP/cacheE" --min-warm 1
 wait_workers E 1
 grep -q '"event":"restored"' "$TMP/E.json" || fail "E did not restore: $(grep -h cold_start "$TMP/E.json")"
 get E /id >/dev/null || fail "E does not answer"
