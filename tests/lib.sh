@@ -228,6 +228,7 @@ read_pidfile() {
 # thaw restore's stdout is a pipe to a cat appending to $TMP/NAME.out, so the
 # restored program writes there through a foreign pipe (and a later dump of it
 # treats its stdout the same way again); thaw's stderr goes to $TMP/NAME.err.
+# THAW_OPTS: global options of thaw (before "restore"), e.g. -v.
 restore_detached() {
 	local name=$1 dir=$2
 	shift 2
@@ -243,7 +244,8 @@ restore_detached_from() {
 	rm -f "$pidf" "$rcf" "$catf"
 	(
 		{
-			timeout -k 5 120 "$THAW" restore "$@" --detach --pidfile "$pidf" \
+			# shellcheck disable=SC2086 # THAW_OPTS: thaw's global options, words
+			timeout -k 5 120 "$THAW" ${THAW_OPTS:-} restore "$@" --detach --pidfile "$pidf" \
 				</dev/null 2>>"$TMP/$name.err"
 			echo $? >"$rcf.tmp" && mv "$rcf.tmp" "$rcf"
 		} | {

@@ -18,6 +18,7 @@
  */
 #define LOG_TAG "verify"
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,10 @@ static int check_tcp_one(const struct image *want, const struct image_fd *wf,
 		snprintf(diff, difflen, "fds[fd %d].socket.attrs.tcp.%s", wf->fd, why);
 		ret = 1;
 	}
+	if (ret == 0 && (r->recv_queue.len != d->recv_queue.len || r->snd_seq != d->snd_seq))
+		log_debug("pid %d fd %d: the TCP connection ran on since the restore, as it may: "
+			  "%" PRIu64 " bytes arrived, %u acknowledged", want->proc.pid, wf->fd,
+			  r->recv_queue.len - d->recv_queue.len, r->snd_seq - d->snd_seq);
 	if (ret == 0) {
 		r->snd_seq = d->snd_seq;
 		r->unsent = d->unsent;

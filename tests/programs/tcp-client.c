@@ -2,15 +2,17 @@
  * tcp-client.c - holds a TCP connection to a peer outside the snapshot
  * (tests/integration/92-tcp-peer.sh), with bytes in flight both ways.
  *
- *   tcp-client PORT
+ *   tcp-client PORT [LATE]
  *
  * Connects to 127.0.0.1:PORT, sends C2S bytes of the pattern (salt 2),
  * which the peer does not read ("sent N"; fewer if the peer's window closes
  * first: a program waiting for window probes its peer, and the peer's answer
  * in the gap between dump and restore would be reset), waits until the
  * peer's S2C bytes (salt 1) are queued unread, prints READY and waits for
- * SIGUSR1.  Then it reads the peer's bytes, checks each arrived once and in
- * order, sends "ping", expects "pong", and prints PASS (or FAIL: why).
+ * SIGUSR1.  Then it reads the peer's bytes (and LATE more, which the peer
+ * sends after the restore: 92-tcp-peer.sh), checks each arrived
+ * once and in order, sends "ping", expects "pong", and prints PASS (or
+ * FAIL: why).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,14 +46,16 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	unsigned char buf[4096], msg[4];
-	size_t sent = 0, got = 0, i;
+	size_t sent = 0, got = 0, want = S2C, i;
 	sigset_t usr1;
 	int fd, inq = 0, tries, sig;
 	ssize_t n;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc != 2)
+	if (argc < 2 || argc > 3)
 		return 2;
+	if (argc == 3)
+		want += (size_t)atoi(argv[2]);
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &usr1, NULL);
@@ -79,12 +83,12 @@ int main(int argc, char **argv)
 	do
 		sig = sigwaitinfo(&usr1, NULL);
 	while (sig < 0 && errno == EINTR);
-	while (got < S2C) {
+	while (got < want) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
 		if (poll(&p, 1, 10000) != 1)
 			return fail("the peer's bytes stopped");
-		n = recv(fd, buf, S2C - got < sizeof(buf) ? S2C - got : sizeof(buf), 0);
+		n = recv(fd, buf, want - got < sizeof(buf) ? want - got : sizeof(buf), 0);
 		if (n <= 0)
 			return fail("reading the peer's bytes");
 		for (i = 0; i < (size_t)n; i++)
