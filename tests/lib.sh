@@ -214,6 +214,14 @@ track_restored() {
 	fi
 }
 
+# lazy_server_pid NAME: the page server's PID, from thaw's log of restore NAME (-v)
+lazy_server_pid() {
+	local pid
+	pid=$(sed -n 's/.*the page server is pid \([0-9]*\).*/\1/p' "$TMP/$1.err" | tail -n 1)
+	[ -n "$pid" ] || fail "$1: thaw named no page server: $(tail -n 3 "$TMP/$1.err")"
+	echo "$pid"
+}
+
 read_pidfile() {
 	local f=$1 i
 	for ((i = 0; i < TIMEOUT * 20; i++)); do

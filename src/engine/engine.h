@@ -112,9 +112,12 @@ struct engine_restore_opts {
 	/*
 	 * Private anonymous memory is served on first touch by a page server
 	 * left behind (lazy.c, docs/lazy-restore.md) instead of being filled
-	 * before the program runs.  Not with pages or a GPU snapshot.
+	 * before the program runs.  Not with pages or a GPU snapshot.  A
+	 * snapshot's first lazy restore records its working set into it
+	 * (workset.idx); later ones copy that first.
 	 */
 	bool lazy;
+	bool lazy_no_record; /* dir is a copy that goes away: record no working set there */
 	/*
 	 * If set: called in the restore's init (PID 1 of its new PID and mount
 	 * namespaces, before any process of the tree exists) to set up the root

@@ -177,13 +177,22 @@ struct space {
 	uint32_t nr_retries;
 };
 
+/* Why a run is copied, for the figures the server logs. */
+enum copy_why { BY_FAULT, BY_PREFETCH, BY_BACKGROUND };
+
 struct server {
 	struct space *spaces;
 	uint32_t nr;
 	unsigned char *buf; /* one run */
 	bool background; /* copy what nobody touched (THAW_LAZY_BACKGROUND=0: not) */
-	uint64_t faults, pages_fault, pages_background, pages_poisoned;
+	uint64_t faults, pages[3], pages_poisoned; /* pages[enum copy_why] */
 	double t0;
+	/* the working set (docs/lazy-restore.md): copied first, or recorded */
+	const struct image_workset *prefetch; /* NULL: none */
+	uint32_t prefetch_next; /* its next entry */
+	const char *record_dir; /* while recording: the snapshot it goes to; else NULL */
+	double record_ms; /* how long after the release it records */
+	struct image_workset record; /* what faults brought in so far, in order */
 };
 
 static bool page_done(const struct space *sp, uint64_t ri, uint32_t p)
@@ -327,7 +336,7 @@ static int copy_in(struct space *sp, uint64_t c, const unsigned char *src, uint6
  * that cannot be had is poisoned there, and said so once.
  */
 static int serve_run(struct server *srv, struct space *sp, uint64_t ri, uint32_t lo, uint32_t hi,
-		     uint64_t delta, bool fault)
+		     uint64_t delta, enum copy_why how)
 {
 	const struct image_page_run *r = &sp->img->runs[ri];
 	uint64_t len = (uint64_t)r->npages * IMAGE_PAGE_SIZE, got = 0, base = r->vaddr + delta;
@@ -335,6 +344,10 @@ static int serve_run(struct server *srv, struct space *sp, uint64_t ri, uint32_t
 	uint32_t p, q;
 	int ret = 0;
 
+	for (p = lo; p < hi && page_done(sp, ri, p); p++)
+		;
+	if (p == hi)
+		return 0; /* nothing left to copy: no need to read the run */
 	while (got < len) {
 		ssize_t n = pread(sp->img->pages_fd, srv->buf + got, len - got, (off_t)(r->off + got));
 
@@ -365,10 +378,7 @@ static int serve_run(struct server *srv, struct space *sp, uint64_t ri, uint32_t
 				      (uint64_t)(q - p) * IMAGE_PAGE_SIZE);
 			if (ret < 0)
 				return ret; /* -EAGAIN: the pages stay missing, the caller retries */
-			if (fault)
-				srv->pages_fault += q - p;
-			else
-				srv->pages_background += q - p;
+			srv->pages[how] += q - p;
 		}
 		mark_range(sp, ri, p, q);
 	}
@@ -433,7 +443,7 @@ static int copy_part(struct server *srv, struct space *sp, uint64_t ri, uint32_t
 		     uint64_t delta)
 {
 	const struct image_page_run *r = &sp->img->runs[ri];
-	int ret = serve_run(srv, sp, ri, lo, hi, delta, true);
+	int ret = serve_run(srv, sp, ri, lo, hi, delta, BY_FAULT);
 
 	if (ret != -EAGAIN)
 		return ret;
@@ -491,6 +501,11 @@ static int on_fault(struct server *srv, struct space *sp, uint64_t addr)
 	if (ret < 0)
 		return ret;
 	ioctl(sp->uffd, UFFDIO_WAKE, &w);
+	/* a forked child touches what its parent had: the parent's record says it */
+	if (srv->record_dir && !sp->is_child && srv->record.nr < IMAGE_MAX_WORKSET)
+		srv->record.entries[srv->record.nr++] = (struct image_workset_entry){
+			lo, (uint32_t)((hi - lo) / IMAGE_PAGE_SIZE), sp->pid
+		};
 	return 0;
 }
 
@@ -619,10 +634,71 @@ static bool background_step(struct server *srv, struct space *sp)
 		sp->cursor++;
 	if (sp->cursor == img->nr_runs)
 		return false;
-	ret = serve_run(srv, sp, sp->cursor, 0, img->runs[sp->cursor].npages, 0, false);
+	ret = serve_run(srv, sp, sp->cursor, 0, img->runs[sp->cursor].npages, 0, BY_BACKGROUND);
 	if (ret < 0 && ret != -EAGAIN) /* EAGAIN: an event first; this run comes again */
 		space_gone(sp);
 	return true;
+}
+
+static int prefetch_part(struct server *srv, struct space *sp, uint64_t ri, uint32_t lo,
+			 uint32_t hi, uint64_t arg)
+{
+	(void)arg;
+	return serve_run(srv, sp, ri, lo, hi, 0, BY_PREFETCH);
+}
+
+/*
+ * The next entry of the recorded working set, into the process it names
+ * (pages already in, or dropped since, are skipped); false once every
+ * entry is done.  An entry refused with EAGAIN comes again after the
+ * events are read.
+ */
+static bool prefetch_step(struct server *srv)
+{
+	const struct image_workset_entry *e;
+	uint32_t k;
+	int ret;
+
+	if (!srv->prefetch || srv->prefetch_next == srv->prefetch->nr)
+		return false;
+	e = &srv->prefetch->entries[srv->prefetch_next];
+	for (k = 0; k < srv->nr; k++) {
+		struct space *sp = &srv->spaces[k];
+
+		if (sp->is_child || sp->gone || sp->pid != e->pid)
+			continue;
+		ret = for_range(srv, sp, e->vaddr, (uint64_t)e->npages * IMAGE_PAGE_SIZE,
+				prefetch_part, 0);
+		if (ret == -EAGAIN)
+			return true;
+		if (ret < 0)
+			space_gone(sp);
+		break;
+	}
+	srv->prefetch_next++;
+	return true;
+}
+
+/*
+ * The end of the recording window: the working set goes into the snapshot
+ * (image_workset_save), where the next lazy restore finds it.  A record
+ * that cannot be written costs that restore its prefetch, nothing else.
+ */
+static void record_end(struct server *srv)
+{
+	uint64_t pages = 0;
+	uint32_t i;
+	double t = now_ms();
+
+	if (!srv->record_dir)
+		return;
+	for (i = 0; i < srv->record.nr; i++)
+		pages += srv->record.entries[i].npages;
+	if (srv->record.nr && image_workset_save(srv->record_dir, &srv->record) == 0)
+		log_info("lazy restore: working set recorded into %s: %u ranges, %" PRIu64
+			 " pages touched in the first %.0f ms (written in %.1f ms)",
+			 srv->record_dir, srv->record.nr, pages, t - srv->t0, now_ms() - t);
+	srv->record_dir = NULL;
 }
 
 static bool retries(const struct server *srv)
@@ -633,6 +709,22 @@ static bool retries(const struct server *srv)
 		if (!srv->spaces[k].gone && srv->spaces[k].nr_retries)
 			return true;
 	return false;
+}
+
+/* poll's: none while copying, until the recording window ends, or a retry's millisecond. */
+static int poll_timeout(const struct server *srv, bool go, bool work)
+{
+	double left;
+
+	if (go && srv->prefetch && srv->prefetch_next < srv->prefetch->nr)
+		return 0;
+	if (go && srv->record_dir) {
+		left = srv->t0 + srv->record_ms - now_ms();
+		return left <= 0 ? 0 : retries(srv) ? 1 : (int)left + 1;
+	}
+	if (go && work && srv->background)
+		return 0;
+	return retries(srv) ? 1 : -1;
 }
 
 static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int done_fd)
@@ -650,6 +742,8 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 		for (k = 0; k < srv->nr; k++)
 			if (!srv->spaces[k].gone && srv->spaces[k].left)
 				work = true;
+		if (go && srv->record_dir && now_ms() - srv->t0 >= srv->record_ms)
+			record_end(srv);
 		if (go && !work)
 			break;
 		n = 0;
@@ -659,11 +753,13 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 		p[n++] = (struct pollfd){ .fd = done_fd };
 		if (!go)
 			p[n++] = (struct pollfd){ .fd = go_fd, .events = POLLIN };
-		busy = poll(p, n, go && work && srv->background ? 0 : retries(srv) ? 1 : -1);
+		busy = poll(p, n, poll_timeout(srv, go, work));
 		if (busy < 0 && errno != EINTR)
 			_exit(1);
-		if (p[srv->nr].revents & (POLLERR | POLLHUP))
+		if (p[srv->nr].revents & (POLLERR | POLLHUP)) {
+			record_end(srv); /* the program ended within the window: what it touched */
 			_exit(0);
+		}
 		if (!go && p[n - 1].revents) {
 			char c = 0;
 
@@ -675,9 +771,15 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 		for (k = 0; k < srv->nr; k++)
 			if (!srv->spaces[k].gone && drain(srv, k) == -ESRCH)
 				space_gone(&srv->spaces[k]);
-		if (!go || !srv->background)
+		if (!go)
 			continue;
-		/* faults first: one run of background copying between two looks at them */
+		/* faults first: one entry of the working set between two looks at them */
+		if (prefetch_step(srv))
+			continue;
+		/* while it records, the pages come on demand only: so it sees them all */
+		if (!srv->background || srv->record_dir)
+			continue;
+		/* then one run of background copying between two looks at them */
 		for (k = 0; k < srv->nr; k++) {
 			struct space *sp = &srv->spaces[k];
 
@@ -685,11 +787,12 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 				break;
 		}
 	}
+	record_end(srv);
 	log_info("lazy restore: every page in, %.1f ms after the release: %" PRIu64
-		  " faults, %" PRIu64 " pages on demand, %" PRIu64 " in the background, %" PRIu64
-		  " poisoned",
-		  now_ms() - srv->t0, srv->faults, srv->pages_fault, srv->pages_background,
-		  srv->pages_poisoned);
+		  " faults, %" PRIu64 " pages on demand, %" PRIu64 " of the working set, %" PRIu64
+		  " in the background, %" PRIu64 " poisoned",
+		  now_ms() - srv->t0, srv->faults, srv->pages[BY_FAULT], srv->pages[BY_PREFETCH],
+		  srv->pages[BY_BACKGROUND], srv->pages_poisoned);
 	if (write(done_fd, "d", 1) != 1)
 		log_warn("lazy restore: could not tell init that every page is in");
 	_exit(0);
@@ -714,8 +817,46 @@ static void close_all_but(const int *keep, size_t n)
 	free(fds);
 }
 
+/* THAW_LAZY_RECORD_MS: the recording window, 1 ms .. 10 min (default 2 s). */
+static double record_window_ms(void)
+{
+	const char *v = getenv("THAW_LAZY_RECORD_MS");
+	char *end;
+	unsigned long ms;
+
+	if (!v || !*v)
+		return 2000;
+	ms = strtoul(v, &end, 10);
+	if (*end || ms < 1 || ms > 600000) {
+		log_warn("THAW_LAZY_RECORD_MS=%s: not 1..600000; recording for 2000 ms", v);
+		return 2000;
+	}
+	return (double)ms;
+}
+
+/* The server's plan for the working set of imgs[0] (the tree's root holds it). */
+static int plan_workset(struct server *srv, struct image *const *imgs, const char *record_dir)
+{
+	const char *env = getenv("THAW_LAZY_WORKSET");
+
+	if (env && !strcmp(env, "0"))
+		return 0; /* neither: plain lazy paging, for measurements */
+	if (imgs[0]->has_workset) {
+		srv->prefetch = &imgs[0]->workset;
+		return 0;
+	}
+	if (!record_dir)
+		return 0;
+	srv->record_ms = record_window_ms();
+	srv->record.entries = calloc(IMAGE_MAX_WORKSET, sizeof(*srv->record.entries));
+	if (!srv->record.entries)
+		return -ENOMEM;
+	srv->record_dir = record_dir;
+	return 0;
+}
+
 int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, int go_fd,
-		      int done_fd, pid_t *ret_pid)
+		      int done_fd, const char *record_dir, pid_t *ret_pid)
 {
 	struct server srv = { 0 };
 	int report[2], status, *keep, devnull;
@@ -749,6 +890,8 @@ int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, 
 			_exit(1);
 		srv.background = !getenv("THAW_LAZY_BACKGROUND") ||
 				 strcmp(getenv("THAW_LAZY_BACKGROUND"), "0");
+		if (plan_workset(&srv, imgs, record_dir) < 0)
+			_exit(1);
 		keep[nkeep++] = log_get_fd();
 		keep[nkeep++] = go_fd;
 		keep[nkeep++] = done_fd;

@@ -39,8 +39,14 @@ int lazy_recv_fd(int sock);
  * restore failed), and writes 'd' on done_fd once every page is in, then
  * exits.  The server is a grandchild, in a session of its own: nothing waits
  * for it.  *ret_pid is its PID.  The caller keeps its own copies of every fd.
+ *
+ * The working set (docs/lazy-restore.md): when imgs[0], the tree's root,
+ * holds one, its pages are copied first once the program runs; else, with
+ * record_dir set (the snapshot's directory), the faults of a window after
+ * the release are recorded, in order, and added to that snapshot.
  */
 int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, int go_fd,
-		      int done_fd, pid_t *ret_pid) __attribute__((warn_unused_result));
+		      int done_fd, const char *record_dir, pid_t *ret_pid)
+	__attribute__((warn_unused_result));
 
 #endif

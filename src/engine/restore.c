@@ -2327,7 +2327,7 @@ static int lazy_open(struct tree *tr)
  * nothing here, so a failure (EOF: a helper failed, init says why) only
  * has the restore fail.
  */
-static int lazy_start(struct tree *tr, pid_t *ret_pid)
+static int lazy_start(struct tree *tr, const char *record_dir, pid_t *ret_pid)
 {
 	int *uffds = malloc(tr->nr * sizeof(int)), ret = 0;
 	uint32_t k, got = 0;
@@ -2350,7 +2350,7 @@ static int lazy_start(struct tree *tr, pid_t *ret_pid)
 	close_each(&tr->lazy_hold[1], 1);
 	if (ret == 0)
 		ret = lazy_server_start(tr->imgs, uffds, tr->nr, tr->lazy_go[0], tr->lazy_done[1],
-					ret_pid);
+					record_dir, ret_pid);
 	close_each(&tr->lazy_go[0], 1);
 	close_each(&tr->lazy_done[1], 1);
 	close_each(uffds, got);
@@ -2513,7 +2513,8 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	close_each(&tr.lazy_hold[0], 1);
 	close_each(&tr.lazy_done[0], 1);
 	if (tr.lazy) {
-		ret = lazy_start(&tr, &server);
+		ret = lazy_start(&tr, opts->lazy_no_record ? NULL : opts->dir ? opts->dir : img->path,
+				 &server);
 		if (ret == 0)
 			log_info("lazy restore: the page server is pid %d", server);
 		/* on failure the helpers see EOF or an error and fail: init says why */

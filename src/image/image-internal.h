@@ -11,6 +11,29 @@
 
 #include "image/image.h"
 
+/* Little-endian integers of the binary files (pages.idx, workset.idx). */
+static inline void image_put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void image_put_le64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline uint32_t image_get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t image_get_le64(const unsigned char *p)
+{
+	return (uint64_t)image_get_le32(p) | (uint64_t)image_get_le32(p + 4) << 32;
+}
+
 /* Elements allocated for an array of n: growers double from here. */
 size_t image_array_capacity(size_t n);
 

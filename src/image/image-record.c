@@ -714,7 +714,8 @@ static int check_root(const void *rec, const char *where, char *err, size_t errl
 static IMAGE_RECORD_DEF(root_record, image_root, root_fields, check_root);
 
 /* The files bound to a manifest (docs/security.md): its own, and a tree's children's manifests. */
-static const char *const own_parts[] = { "pages.idx", "pages.img", "data.img" };
+static const char *const own_parts[] = { "pages.idx", "pages.img", "data.img",
+					 IMAGE_WORKSET_FILE };
 
 int image_part_pid(const char *name)
 {

@@ -41,29 +41,6 @@
 
 /* ---- small helpers ---- */
 
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const unsigned char *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -296,6 +273,7 @@ void image_free(struct image *img)
 	free(img->fds);
 	free(img->shmems);
 	free(img->runs);
+	image_workset_release(&img->workset);
 	free(img->path);
 	free(img->tmp_path);
 	image_hash_end(img);
@@ -597,18 +575,18 @@ unsigned char *image_index_encode(const struct image *img, size_t *ret_size)
 		const struct image_page_run *r = &img->runs[i];
 
 		e = buf + IMAGE_IDX_HEADER_SIZE + i * IMAGE_IDX_ENTRY_SIZE;
-		put_le64(e, r->vaddr);
-		put_le64(e + 8, r->off);
-		put_le32(e + 16, r->npages);
-		put_le32(e + 20, r->flags);
-		put_le32(e + 24, r->crc);
+		image_put_le64(e, r->vaddr);
+		image_put_le64(e + 8, r->off);
+		image_put_le32(e + 16, r->npages);
+		image_put_le32(e + 20, r->flags);
+		image_put_le32(e + 24, r->crc);
 	}
 	memcpy(buf, IMAGE_IDX_MAGIC, 8);
-	put_le32(buf + 8, IMAGE_FORMAT_VERSION);
-	put_le64(buf + 16, img->nr_runs);
+	image_put_le32(buf + 8, IMAGE_FORMAT_VERSION);
+	image_put_le64(buf + 16, img->nr_runs);
 	memcpy(buf + IMAGE_IDX_ID_OFF, img->parts.id, IMAGE_ID_SIZE);
-	put_le32(buf + 40, crc32c(buf + IMAGE_IDX_HEADER_SIZE, size - IMAGE_IDX_HEADER_SIZE));
-	put_le32(buf + 44, crc32c(buf, 44));
+	image_put_le32(buf + 40, crc32c(buf + IMAGE_IDX_HEADER_SIZE, size - IMAGE_IDX_HEADER_SIZE));
+	image_put_le32(buf + 44, crc32c(buf, 44));
 	*ret_size = size;
 	return buf;
 }
@@ -806,13 +784,13 @@ static int check_index_bytes(struct image *img, const unsigned char *header,
 	uint8_t sha[IMAGE_SHA256_SIZE];
 	uint64_t i;
 
-	if (crc32c(entries, size) != get_le32(header + 40)) {
+	if (crc32c(entries, size) != image_get_le32(header + 40)) {
 		log_error("snapshot %s: pages.idx: entries crc mismatch: the index is damaged",
 			  img->path);
 		return -EINVAL;
 	}
 	for (i = 0; i < size / IMAGE_IDX_ENTRY_SIZE; i++)
-		if (get_le32(entries + i * IMAGE_IDX_ENTRY_SIZE + 28)) {
+		if (image_get_le32(entries + i * IMAGE_IDX_ENTRY_SIZE + 28)) {
 			log_error("snapshot %s: pages.idx: run %" PRIu64 ": padding is not zero",
 				  img->path, i);
 			return -EINVAL;
@@ -843,16 +821,16 @@ int image_index_decode(struct image *img, const unsigned char *idx, size_t len,
 		log_error("snapshot %s: pages.idx: bad magic", img->path);
 		return -EINVAL;
 	}
-	if (crc32c(header, 44) != get_le32(header + 44)) {
+	if (crc32c(header, 44) != image_get_le32(header + 44)) {
 		log_error("snapshot %s: pages.idx: header crc mismatch", img->path);
 		return -EINVAL;
 	}
-	if (get_le32(header + 8) != IMAGE_FORMAT_VERSION) {
+	if (image_get_le32(header + 8) != IMAGE_FORMAT_VERSION) {
 		log_error("snapshot %s: pages.idx: format version %u, but this thaw reads version %d",
-			  img->path, get_le32(header + 8), IMAGE_FORMAT_VERSION);
+			  img->path, image_get_le32(header + 8), IMAGE_FORMAT_VERSION);
 		return -EINVAL;
 	}
-	if (get_le32(header + 12)) {
+	if (image_get_le32(header + 12)) {
 		log_error("snapshot %s: pages.idx: reserved header bytes are not zero", img->path);
 		return -EINVAL;
 	}
@@ -862,7 +840,7 @@ int image_index_decode(struct image *img, const unsigned char *idx, size_t len,
 			  img->path);
 		return -EINVAL;
 	}
-	nr = get_le64(header + 16);
+	nr = image_get_le64(header + 16);
 	size = len - IMAGE_IDX_HEADER_SIZE;
 	if (nr > size / IMAGE_IDX_ENTRY_SIZE || size != nr * IMAGE_IDX_ENTRY_SIZE) {
 		log_error("snapshot %s: pages.idx: %" PRIu64 " runs do not match the file size %zu "
@@ -888,11 +866,11 @@ int image_index_decode(struct image *img, const unsigned char *idx, size_t len,
 	for (i = 0; i < nr; i++) {
 		const unsigned char *e = buf + i * IMAGE_IDX_ENTRY_SIZE;
 
-		img->runs[i].vaddr = get_le64(e);
-		img->runs[i].off = get_le64(e + 8);
-		img->runs[i].npages = get_le32(e + 16);
-		img->runs[i].flags = get_le32(e + 20);
-		img->runs[i].crc = get_le32(e + 24);
+		img->runs[i].vaddr = image_get_le64(e);
+		img->runs[i].off = image_get_le64(e + 8);
+		img->runs[i].npages = image_get_le32(e + 16);
+		img->runs[i].flags = image_get_le32(e + 20);
+		img->runs[i].crc = image_get_le32(e + 24);
 	}
 	img->nr_runs = nr;
 	if (image_validate_runs(img, pages_size, err, sizeof(err))) {
@@ -1049,6 +1027,7 @@ int image_read_at(int dir_fd, const char *dir, struct image **ret_img)
 	ret = read_index(img, pages_size);
 	if (ret)
 		goto fail;
+	image_workset_read(img);
 	free(text);
 	*ret_img = img;
 	return 0;

@@ -753,11 +753,12 @@ struct image_fd_owner {
  */
 #define IMAGE_ID_SIZE 16
 #define IMAGE_SHA256_SIZE 32
-#define IMAGE_MAX_PARTS (3 + IMAGE_MAX_CHILDREN)
+#define IMAGE_MAX_PARTS (4 + IMAGE_MAX_CHILDREN) /* workset.idx may be one */
 #define IMAGE_PART_NAME_MAX 64
 
 struct image_part {
-	char *name; /* "pages.idx", "pages.img", "data.img" or "proc-PID/manifest.json" */
+	/* "pages.idx", "pages.img", "data.img", "workset.idx" or "proc-PID/manifest.json" */
+	char *name;
 	uint64_t size;
 	uint8_t sha256[IMAGE_SHA256_SIZE];
 };
@@ -766,6 +767,25 @@ struct image_parts {
 	uint8_t id[IMAGE_ID_SIZE];
 	uint32_t nr_files;
 	struct image_part *files;
+};
+
+/*
+ * The working set (image-workset.c, docs/lazy-restore.md): the page ranges a
+ * start of the program touched, in the order it touched them, recorded by
+ * its first lazy restore into workset.idx, a part of the root's snapshot.
+ */
+#define IMAGE_WORKSET_FILE "workset.idx"
+#define IMAGE_MAX_WORKSET 65536
+
+struct image_workset_entry {
+	uint64_t vaddr; /* page-aligned, in the process's address space */
+	uint32_t npages; /* 1..IMAGE_MAX_RUN_PAGES */
+	int32_t pid; /* the process of the tree, in the snapshot's namespace */
+};
+
+struct image_workset {
+	uint32_t nr;
+	struct image_workset_entry *entries; /* in the order they were touched */
 };
 
 struct image_hash; /* image-bind.c: the SHA-256 of a file being written */
@@ -813,6 +833,10 @@ struct image {
 	uint32_t nr_seccomp_filters;
 	struct image_seccomp_filter *seccomp_filters;
 	struct image_parts parts; /* the files bound to this manifest */
+	/* a root's workset.idx, read by image_read() when parts names it */
+	bool has_workset; /* read and valid */
+	bool workset_damaged; /* named but refused (a warning said why): left out */
+	struct image_workset workset;
 
 	/* pages.idx, loaded on read; appended to by image_add_pages() on write */
 	uint64_t nr_runs;
@@ -895,6 +919,25 @@ int image_sign(const char *dir, const uint8_t key[IMAGE_KEY_SIZE])
 int image_read_signed(const char *dir, const uint8_t key[IMAGE_KEY_SIZE], bool with_bytes,
 		      struct image **ret_img) __attribute__((warn_unused_result));
 /* Reads a blob into a fresh buffer (caller frees), verifying its crc. */
+/*
+ * workset.idx (image-workset.c).  encode: the file's bytes for snapshot id,
+ * calloc'd (NULL: out of memory).  decode: the reader of untrusted bytes,
+ * every count and range bounded; -EINVAL with why in err, ws left empty.
+ * read: what image_read() runs on a manifest that names it; a damaged
+ * record is a warning and is left out, never a failed read.  save: adds ws
+ * to the published snapshot in dir (its manifest rewritten to bind it, the
+ * directory replaced at once); -EPERM for a signed snapshot, -EBUSY while
+ * another thaw adds one; logged.
+ */
+unsigned char *image_workset_encode(const struct image_workset *ws,
+				    const uint8_t id[IMAGE_ID_SIZE], size_t *ret_size);
+int image_workset_decode(const unsigned char *buf, size_t len, const uint8_t id[IMAGE_ID_SIZE],
+			 struct image_workset *ws, char *err, size_t errlen);
+void image_workset_read(struct image *img);
+int image_workset_save(const char *dir, const struct image_workset *ws)
+	__attribute__((warn_unused_result));
+void image_workset_release(struct image_workset *ws);
+
 int image_read_blob(const struct image *img, const struct image_blob *blob, void **ret_data)
 	__attribute__((warn_unused_result));
 

@@ -17,14 +17,6 @@ snap() {
 	dump_ok "$PID" "$TMP/$1.snap"
 }
 
-# the page server's PID, from thaw's log of restore NAME
-server_pid() {
-	local pid
-	pid=$(sed -n 's/.*the page server is pid \([0-9]*\).*/\1/p' "$TMP/$1.err" | tail -n 1)
-	[ -n "$pid" ] || fail "$1: thaw named no page server: $(tail -n 3 "$TMP/$1.err")"
-	echo "$pid"
-}
-
 # wait_err NAME RE: waits (bounded) for a line of thaw's log of NAME
 wait_err() {
 	local i
@@ -39,7 +31,7 @@ wait_err() {
 snap m1
 restore_detached lazy "$TMP/m1.snap" --lazy
 [ "$(cat "$TMP/lazy.rc")" = 0 ] || fail "lazy restore failed: $(tail -n 5 "$TMP/lazy.err")"
-SRV=$(server_pid lazy)
+SRV=$(lazy_server_pid lazy)
 track "$SRV"
 log "page server pid $SRV"
 sleep 0.3
@@ -52,7 +44,7 @@ grep -q 'poisoned' "$TMP/lazy.err" && grep -q 'crc mismatch' "$TMP/lazy.err" &&
 # 2. the server is done before the program is asked: it has exited, the program runs on
 snap m2
 restore_detached lazy2 "$TMP/m2.snap" --lazy
-SRV=$(server_pid lazy2)
+SRV=$(lazy_server_pid lazy2)
 track "$SRV"
 wait_gone "$SRV" "$TIMEOUT" || fail "the page server did not exit after its background pass"
 grep -q 'every page in' "$TMP/lazy2.err" || fail "the server did not say every page is in"
@@ -107,7 +99,7 @@ wait_status "$THAW_PID"
 	fail "corrupted lazy restore: status $STATUS, want 135 (SIGBUS) or 1"
 log "corrupted lazy restore: status $STATUS"
 grep -q '^PASS$' "$TMP/bad.out" && fail "the program passed on corrupted memory"
-SRV=$(server_pid bad)
+SRV=$(lazy_server_pid bad)
 track "$SRV"
 wait_gone "$SRV" "$TIMEOUT" || fail "the page server outlived its program"
 
@@ -115,7 +107,7 @@ wait_gone "$SRV" "$TIMEOUT" || fail "the page server outlived its program"
 # missing): init kills the program with a message; it never runs on with zero pages
 snap m3
 THAW_LAZY_BACKGROUND=0 restore_detached lazy3 "$TMP/m3.snap" --lazy
-SRV=$(server_pid lazy3)
+SRV=$(lazy_server_pid lazy3)
 track "$SRV"
 alive "$PID" || fail "the program died before its page server was killed"
 kill -KILL "$SRV"
@@ -128,7 +120,7 @@ grep -q '^PASS$' "$TMP/lazy3.out" && fail "the program passed without its memory
 # 5. without the background pass, the server serves faults until the program ends, then goes
 snap m4
 THAW_LAZY_BACKGROUND=0 restore_detached lazy4 "$TMP/m4.snap" --lazy
-SRV=$(server_pid lazy4)
+SRV=$(lazy_server_pid lazy4)
 track "$SRV"
 sleep 0.3
 alive "$SRV" || fail "the page server without background pass ended before the program"
@@ -143,7 +135,7 @@ start ev "$PROGS/lazy-events"
 wait_ready ev
 dump_ok "$PID" "$TMP/ev.snap"
 THAW_LAZY_BACKGROUND=0 restore_detached ev-restored "$TMP/ev.snap" --lazy
-SRV=$(server_pid ev-restored)
+SRV=$(lazy_server_pid ev-restored)
 track "$SRV"
 finish ev-restored "$PID"
 wait_gone "$SRV" "$TIMEOUT" || fail "the page server outlived its program"
