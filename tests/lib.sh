@@ -151,6 +151,18 @@ start() {
 	log "$name: started $* as pid $PID"
 }
 
+# start_holding NAME MIB: a python3 that holds MIB MiB of random bytes (so
+# that its snapshot has that many pages of them), prints READY and sleeps.
+start_holding() {
+	start "$1" /usr/bin/python3 -c '
+import os, sys, time
+keep = os.urandom(int(sys.argv[1]) << 20)
+print("READY", flush=True)
+while True:
+    time.sleep(1)
+' "$2"
+}
+
 # copy_in DIR FILE AS: FILE at DIR/AS, and every library it needs at its own path
 # (a tree to run a program in: thaw run --root, thaw image push).
 copy_in() {

@@ -11,9 +11,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 int io_pread_all(int fd, void *buf, size_t len, uint64_t off) __attribute__((warn_unused_result));
 int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+	__attribute__((warn_unused_result));
+/* pwritev of all of iov[0..n) (which it may change: a short write moves on through it). */
+int io_pwritev_all(int fd, struct iovec *iov, int n, uint64_t off)
 	__attribute__((warn_unused_result));
 
 #endif

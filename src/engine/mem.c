@@ -13,12 +13,23 @@
  * mappings live in their file.  Guard regions (MADV_GUARD_INSTALL) are seen
  * only in pagemap and recorded to be installed again.
  *
- * Pages are read with process_vm_readv in large batches; a mapping without
- * PROT_READ falls back to /proc/PID/mem, which reads through the protection.
+ * The address space is walked on the calling thread (pagemap, guard
+ * regions); the pages it finds go in batches of up to 1 MiB to copiers,
+ * threads of their own (copier_main): one process_vm_readv per batch (a
+ * mapping without PROT_READ falls back to /proc/PID/mem, which reads through
+ * the protection), zero pages split off, each page's crc word, one pwritev
+ * into pages.img.  A batch stays in its copier's cache from the read to the
+ * write, so each byte crosses memory once on its way in and once out (with
+ * 64 MiB batches it crossed four times: read, zero check, crc, write).
+ * Where a batch's bytes go in pages.img is decided in batch order (the
+ * copiers take turns for that bookkeeping only), so the file and its runs
+ * are what one thread would write; the reads, sums and writes overlap.
  */
 #define LOG_TAG "mem"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +37,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "base/crc32c.h"
+#include "base/io.h"
 #include "base/lifeline.h"
 #include "base/log.h"
 #include "base/progress.h"
@@ -39,7 +52,55 @@
 #define PM_FILE (1ull << 61)
 #define PM_GUARD (1ull << 58)
 
-#define BATCH_PAGES 16384 /* 64 MiB of page data per read */
+#define PAGEMAP_BATCH 16384 /* pagemap entries per read */
+#define BATCH_PAGES 256 /* a copier's batch: 1 MiB */
+#define BATCH_PIECES 64 /* separate runs of pages in one batch */
+#define MAX_COPIERS 4
+#define QUEUE_LEN 8 /* batches waiting for a copier */
+#define RING 16 /* batches placed in pages.img and not yet all written before them */
+#define THREADED_BYTES (4u << 20) /* less than this to copy: no threads */
+
+struct piece {
+	uint64_t addr;
+	uint32_t npages;
+	uint32_t vma; /* index in img->vmas */
+};
+
+struct batch {
+	uint64_t seq;
+	uint32_t nr_pieces, npages;
+	struct piece pieces[BATCH_PIECES];
+};
+
+/* A copier's own memory: the batch's bytes, page words and what it writes. */
+struct copier_buf {
+	unsigned char *data; /* BATCH_PAGES pages */
+	uint32_t words[BATCH_PAGES]; /* crc32c_page_word of each non-zero page */
+	bool zero[BATCH_PAGES];
+	struct iovec remote[BATCH_PIECES];
+	struct iovec out[BATCH_PAGES / 2 + 1]; /* non-zero runs alternate with zero ones */
+};
+
+struct copiers {
+	pid_t pid;
+	int mem_fd;
+	struct image *img;
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* anything below */
+	struct batch queue[QUEUE_LEN];
+	uint32_t head, count;
+	bool closing;
+	uint64_t next_seq; /* the next batch queued */
+	uint64_t turn; /* the batch placed next */
+	uint64_t written; /* batches before this are written and reported */
+	uint64_t ring_bytes[RING]; /* bytes of each placed batch */
+	bool ring_done[RING];
+	int err; /* the first error: everything after it is skipped */
+	uint32_t nr_threads;
+	pthread_t threads[MAX_COPIERS];
+	struct copier_buf *inline_buf; /* without threads, the caller copies */
+	struct batch filling; /* being gathered by the walker */
+};
 
 struct mem_dump {
 	struct frozen *fz;
@@ -48,8 +109,8 @@ struct mem_dump {
 	int mem_fd;
 	const struct proc_map *last_file; /* the last VMA mapped from a file, and its index */
 	int32_t last_file_idx;
-	uint64_t *pm; /* pagemap entries of one batch */
-	unsigned char *buf; /* page data of one batch */
+	uint64_t *pm; /* pagemap entries of one read */
+	struct copiers *cp; /* NULL for an image that takes no pages */
 };
 
 static bool page_is_zero(const unsigned char *p)
@@ -64,57 +125,314 @@ static bool page_is_zero(const unsigned char *p)
 	return true;
 }
 
-static int read_pages(struct mem_dump *md, uint64_t addr, size_t npages)
+/* The batch's pages into cb->data, in piece order. */
+static int read_batch(struct copiers *cp, const struct batch *b, struct copier_buf *cb)
 {
-	size_t len = npages * IMAGE_PAGE_SIZE;
-	struct iovec local = { md->buf, len }, remote = { (void *)addr, len };
-	ssize_t n = process_vm_readv(md->fz->pid, &local, 1, &remote, 1, 0);
+	size_t len = (size_t)b->npages * IMAGE_PAGE_SIZE, done = 0;
+	struct iovec local = { cb->data, len };
+	uint32_t k;
+	ssize_t n;
 
+	for (k = 0; k < b->nr_pieces; k++)
+		cb->remote[k] = (struct iovec){ (void *)b->pieces[k].addr,
+						(size_t)b->pieces[k].npages * IMAGE_PAGE_SIZE };
+	n = process_vm_readv(cp->pid, &local, 1, cb->remote, b->nr_pieces, 0);
 	if (n == (ssize_t)len)
 		return 0;
 	/* unreadable protection, or a partial read: go through /proc/PID/mem */
-	n = pread(md->mem_fd, md->buf, len, (off_t)addr);
-	if (n == (ssize_t)len)
-		return 0;
-	if (n < 0)
-		return log_errno("pid %d: reading memory 0x%llx-0x%llx", md->fz->pid,
-				 (unsigned long long)addr, (unsigned long long)(addr + len));
-	log_error("pid %d: short read of memory 0x%llx-0x%llx", md->fz->pid,
-		  (unsigned long long)addr, (unsigned long long)(addr + len));
-	return -EIO;
-}
+	for (k = 0; k < b->nr_pieces; k++) {
+		uint64_t addr = b->pieces[k].addr;
+		size_t plen = (size_t)b->pieces[k].npages * IMAGE_PAGE_SIZE;
 
-/* Saves npages read into md->buf at addr, splitting off zero pages. */
-static int save_pages(struct mem_dump *md, struct image_vma *v, uint64_t addr, size_t npages)
-{
-	bool zero_as_run = v->kind == IMAGE_VMA_FILE_PRIVATE;
-	size_t i = 0;
-	int ret;
-
-	while (i < npages) {
-		bool zero = page_is_zero(md->buf + i * IMAGE_PAGE_SIZE);
-		size_t j = i + 1;
-
-		while (j < npages && page_is_zero(md->buf + j * IMAGE_PAGE_SIZE) == zero)
-			j++;
-		if (zero) {
-			v->pages_zero += j - i;
-			if (zero_as_run) {
-				ret = image_add_pages(md->img, addr + i * IMAGE_PAGE_SIZE, NULL,
-						      (uint32_t)(j - i), IMAGE_RUN_ZERO);
-				if (ret < 0)
-					return ret;
-			}
-		} else {
-			ret = image_add_pages(md->img, addr + i * IMAGE_PAGE_SIZE,
-					      md->buf + i * IMAGE_PAGE_SIZE, (uint32_t)(j - i), 0);
-			if (ret < 0)
-				return ret;
-			v->pages_dumped += j - i;
+		n = pread(cp->mem_fd, cb->data + done, plen, (off_t)addr);
+		if (n < 0)
+			return log_errno("pid %d: reading memory 0x%llx-0x%llx", cp->pid,
+					 (unsigned long long)addr, (unsigned long long)(addr + plen));
+		if (n != (ssize_t)plen) {
+			log_error("pid %d: short read of memory 0x%llx-0x%llx", cp->pid,
+				  (unsigned long long)addr, (unsigned long long)(addr + plen));
+			return -EIO;
 		}
-		i = j;
+		done += plen;
 	}
 	return 0;
+}
+
+/*
+ * Records the batch's pages in the image (on its turn: in batch order),
+ * splitting off zero pages, and lists the non-zero runs to write in
+ * cb->out; *ret_off is where they go in pages.img, one after the other.
+ */
+static int place_batch(struct copiers *cp, const struct batch *b, struct copier_buf *cb,
+		       int *ret_nr_out, uint64_t *ret_off, uint64_t *ret_bytes)
+{
+	uint32_t k, p = 0;
+	int nr_out = 0, ret;
+
+	*ret_bytes = 0;
+	for (k = 0; k < b->nr_pieces; k++) {
+		const struct piece *pc = &b->pieces[k];
+		struct image_vma *v = &cp->img->vmas[pc->vma];
+		uint32_t first = p, end = p + pc->npages;
+
+		while (p < end) {
+			uint64_t addr = pc->addr + (uint64_t)(p - first) * IMAGE_PAGE_SIZE;
+			bool zero = cb->zero[p];
+			uint32_t q = p + 1, n;
+			uint64_t off;
+
+			while (q < end && cb->zero[q] == zero)
+				q++;
+			n = q - p;
+			if (zero) {
+				v->pages_zero += n;
+				/* anonymous memory comes back untouched; a file's page would be wrong */
+				ret = v->kind == IMAGE_VMA_FILE_PRIVATE
+					      ? image_add_pages(cp->img, addr, NULL, n, IMAGE_RUN_ZERO)
+					      : 0;
+			} else {
+				ret = image_reserve_pages(cp->img, addr, n, cb->words + p, &off);
+				if (ret == 0 && !*ret_bytes)
+					*ret_off = off;
+				cb->out[nr_out++] = (struct iovec){ cb->data + (size_t)p * IMAGE_PAGE_SIZE,
+								    (size_t)n * IMAGE_PAGE_SIZE };
+				*ret_bytes += (uint64_t)n * IMAGE_PAGE_SIZE;
+				v->pages_dumped += n;
+			}
+			if (ret < 0)
+				return ret;
+			p = q;
+		}
+	}
+	*ret_nr_out = nr_out;
+	return 0;
+}
+
+static void set_err(struct copiers *cp, int err)
+{
+	if (err < 0 && !cp->err)
+		cp->err = err;
+}
+
+/*
+ * Batch b from reading to reporting its bytes written; called with cp->lock
+ * held.  After an error (or without a buffer) it only takes its turn, so
+ * that the batches after it are not waited for.
+ */
+static void copy_batch(struct copiers *cp, const struct batch *b, struct copier_buf *cb)
+{
+	uint64_t off = 0, bytes = 0, report = 0;
+	bool skip = cp->err != 0 || !cb;
+	int nr_out = 0, ret = 0;
+	uint32_t i;
+
+	pthread_mutex_unlock(&cp->lock);
+	if (!skip)
+		ret = read_batch(cp, b, cb);
+	for (i = 0; !skip && ret == 0 && i < b->npages; i++) {
+		const unsigned char *page = cb->data + (size_t)i * IMAGE_PAGE_SIZE;
+
+		cb->zero[i] = page_is_zero(page);
+		if (!cb->zero[i])
+			cb->words[i] = crc32c_page_word(page);
+	}
+	pthread_mutex_lock(&cp->lock);
+	/* its turn; no more than RING batches placed ahead of what is written */
+	while (cp->turn != b->seq || cp->turn - cp->written >= RING)
+		pthread_cond_wait(&cp->changed, &cp->lock);
+	set_err(cp, ret);
+	if (!skip && !cp->err)
+		set_err(cp, place_batch(cp, b, cb, &nr_out, &off, &bytes));
+	skip = cp->err != 0;
+	cp->turn++;
+	pthread_cond_broadcast(&cp->changed);
+	pthread_mutex_unlock(&cp->lock);
+
+	ret = 0;
+	if (nr_out && !skip) {
+		ret = io_pwritev_all(image_pages_fd(cp->img), cb->out, nr_out, off);
+		if (ret < 0)
+			log_error("pid %d: writing %llu bytes of pages at %llu of pages.img: %s",
+				  cp->pid, (unsigned long long)bytes, (unsigned long long)off,
+				  strerror(-ret));
+	}
+	progress_add((uint64_t)b->npages * IMAGE_PAGE_SIZE);
+
+	pthread_mutex_lock(&cp->lock);
+	set_err(cp, ret);
+	cp->ring_bytes[b->seq % RING] = bytes;
+	cp->ring_done[b->seq % RING] = true;
+	while (cp->written < cp->turn && cp->ring_done[cp->written % RING]) {
+		cp->ring_done[cp->written % RING] = false;
+		report += cp->ring_bytes[cp->written % RING];
+		cp->written++;
+	}
+	if (report && !cp->err)
+		set_err(cp, image_pages_written(cp->img, report));
+	pthread_cond_broadcast(&cp->changed);
+}
+
+static struct copier_buf *copier_buf_new(void)
+{
+	struct copier_buf *cb = calloc(1, sizeof(*cb));
+
+	if (cb)
+		cb->data = malloc((size_t)BATCH_PAGES * IMAGE_PAGE_SIZE);
+	if (cb && !cb->data) {
+		free(cb);
+		cb = NULL;
+	}
+	return cb;
+}
+
+static void copier_buf_free(struct copier_buf *cb)
+{
+	if (cb)
+		free(cb->data);
+	free(cb);
+}
+
+static void *copier_main(void *arg)
+{
+	struct copiers *cp = arg;
+	struct copier_buf *cb = copier_buf_new();
+	struct batch b;
+
+	pthread_mutex_lock(&cp->lock);
+	if (!cb) {
+		log_error("pid %d: out of memory for a page copier", cp->pid);
+		set_err(cp, -ENOMEM);
+	}
+	for (;;) {
+		while (!cp->count && !cp->closing)
+			pthread_cond_wait(&cp->changed, &cp->lock);
+		if (!cp->count)
+			break;
+		b = cp->queue[cp->head];
+		cp->head = (cp->head + 1) % QUEUE_LEN;
+		cp->count--;
+		pthread_cond_broadcast(&cp->changed);
+		copy_batch(cp, &b, cb);
+	}
+	pthread_mutex_unlock(&cp->lock);
+	copier_buf_free(cb);
+	return NULL;
+}
+
+static uint32_t copier_threads(uint64_t bytes)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (bytes < THREADED_BYTES || cpus < 2)
+		return 0;
+	return cpus > MAX_COPIERS ? MAX_COPIERS : (uint32_t)cpus;
+}
+
+/* Copiers for about bytes of pages (none for a few: the caller copies then). */
+static struct copiers *copiers_new(struct mem_dump *md, uint64_t bytes)
+{
+	struct copiers *cp = calloc(1, sizeof(*cp));
+	uint32_t want = copier_threads(bytes);
+	sigset_t all, old;
+
+	if (!cp)
+		return NULL;
+	cp->pid = md->fz->pid;
+	cp->mem_fd = md->mem_fd;
+	cp->img = md->img;
+	pthread_mutex_init(&cp->lock, NULL);
+	pthread_cond_init(&cp->changed, NULL);
+	/* signals stay with the thread that handles them */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (cp->nr_threads = 0; cp->nr_threads < want; cp->nr_threads++)
+		if (pthread_create(&cp->threads[cp->nr_threads], NULL, copier_main, cp))
+			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!cp->nr_threads) {
+		cp->inline_buf = copier_buf_new();
+		if (!cp->inline_buf) {
+			pthread_cond_destroy(&cp->changed);
+			pthread_mutex_destroy(&cp->lock);
+			free(cp);
+			return NULL;
+		}
+	}
+	return cp;
+}
+
+/* Hands the gathered batch on: to the queue, or copied here without threads. */
+static int flush_batch(struct copiers *cp)
+{
+	struct batch *b = &cp->filling;
+	int err;
+
+	if (!b->nr_pieces)
+		return 0;
+	pthread_mutex_lock(&cp->lock);
+	b->seq = cp->next_seq++;
+	if (cp->inline_buf) {
+		copy_batch(cp, b, cp->inline_buf);
+	} else {
+		while (cp->count == QUEUE_LEN)
+			pthread_cond_wait(&cp->changed, &cp->lock);
+		cp->queue[(cp->head + cp->count) % QUEUE_LEN] = *b;
+		cp->count++;
+		pthread_cond_broadcast(&cp->changed);
+	}
+	err = cp->err;
+	pthread_mutex_unlock(&cp->lock);
+	b->nr_pieces = b->npages = 0;
+	return err;
+}
+
+/* npages at addr of VMA vma, into batches; returns the first error of any copier. */
+static int queue_pages(struct copiers *cp, uint32_t vma, uint64_t addr, size_t npages)
+{
+	int ret = 0;
+
+	while (ret == 0 && npages) {
+		struct batch *b = &cp->filling;
+		size_t n = BATCH_PAGES - b->npages;
+
+		if (n > npages)
+			n = npages;
+		b->pieces[b->nr_pieces++] = (struct piece){ addr, (uint32_t)n, vma };
+		b->npages += (uint32_t)n;
+		addr += n * IMAGE_PAGE_SIZE;
+		npages -= n;
+		if (b->npages == BATCH_PAGES || b->nr_pieces == BATCH_PIECES)
+			ret = flush_batch(cp);
+	}
+	return ret;
+}
+
+/*
+ * The last batch, then every copier done; the first error of any.  After
+ * the caller's own error (err), what is queued is only passed over.
+ */
+static int copiers_finish(struct copiers *cp, int err)
+{
+	uint32_t i;
+	int ret;
+
+	pthread_mutex_lock(&cp->lock);
+	set_err(cp, err);
+	pthread_mutex_unlock(&cp->lock);
+	ret = flush_batch(cp);
+	pthread_mutex_lock(&cp->lock);
+	cp->closing = true;
+	pthread_cond_broadcast(&cp->changed);
+	pthread_mutex_unlock(&cp->lock);
+	for (i = 0; i < cp->nr_threads; i++)
+		pthread_join(cp->threads[i], NULL);
+	if (!ret)
+		ret = cp->err;
+	copier_buf_free(cp->inline_buf);
+	pthread_cond_destroy(&cp->changed);
+	pthread_mutex_destroy(&cp->lock);
+	free(cp);
+	return ret;
 }
 
 static int add_guard(struct image *img, uint64_t start, uint64_t end)
@@ -133,9 +451,10 @@ static int add_guard(struct image *img, uint64_t start, uint64_t end)
 	return 0;
 }
 
-/* Walks pagemap over the VMA and saves the pages the process owns. */
-static int dump_private_pages(struct mem_dump *md, struct image_vma *v)
+/* Walks pagemap over VMA vi and queues the pages the process owns. */
+static int dump_private_pages(struct mem_dump *md, uint32_t vi)
 {
+	struct image_vma *v = &md->img->vmas[vi];
 	uint64_t addr = v->start;
 	int ret;
 
@@ -143,8 +462,8 @@ static int dump_private_pages(struct mem_dump *md, struct image_vma *v)
 		size_t npages = (size_t)((v->end - addr) / IMAGE_PAGE_SIZE), i = 0;
 		ssize_t n;
 
-		if (npages > BATCH_PAGES)
-			npages = BATCH_PAGES;
+		if (npages > PAGEMAP_BATCH)
+			npages = PAGEMAP_BATCH;
 		n = pread(md->pagemap_fd, md->pm, npages * 8, (off_t)(addr / IMAGE_PAGE_SIZE * 8));
 		if (n != (ssize_t)(npages * 8))
 			return log_errno("pid %d: reading pagemap at 0x%llx", md->fz->pid,
@@ -173,16 +492,11 @@ static int dump_private_pages(struct mem_dump *md, struct image_vma *v)
 					break;
 			}
 			/* a fingerprint image (verify.c) takes the layout and guards, no pages */
-			if (!image_takes_pages(md->img)) {
-				i = j;
-				continue;
+			if (md->cp) {
+				ret = queue_pages(md->cp, vi, addr + i * IMAGE_PAGE_SIZE, j - i);
+				if (ret < 0)
+					return ret;
 			}
-			ret = read_pages(md, addr + i * IMAGE_PAGE_SIZE, j - i);
-			if (ret == 0)
-				ret = save_pages(md, v, addr + i * IMAGE_PAGE_SIZE, j - i);
-			progress_add((j - i) * IMAGE_PAGE_SIZE);
-			if (ret < 0)
-				return ret;
 			i = j;
 		}
 		addr += npages * IMAGE_PAGE_SIZE;
@@ -290,6 +604,8 @@ int mem_dump(struct frozen *fz, struct image *img)
 {
 	struct mem_dump md = { .fz = fz, .img = img, .pagemap_fd = -1, .mem_fd = -1 };
 	struct proc_map *maps = NULL;
+	uint32_t *walk = NULL, nr_walk = 0, k;
+	uint64_t bytes = 0;
 	size_t n = 0, i;
 	char path[64];
 	int ret;
@@ -305,18 +621,13 @@ int mem_dump(struct frozen *fz, struct image *img)
 		ret = log_errno("pid %d: opening pagemap and mem", fz->pid);
 		goto out;
 	}
-	md.pm = malloc(BATCH_PAGES * 8);
-	md.buf = mmap(NULL, (size_t)BATCH_PAGES * IMAGE_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!md.pm || md.buf == MAP_FAILED) {
-		md.buf = NULL;
+	md.pm = malloc(PAGEMAP_BATCH * 8);
+	walk = malloc((n + 1) * sizeof(*walk));
+	if (!md.pm || !walk) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	/* what will be read, about: the anonymous and swapped pages of private mappings */
-	for (i = 0; i < n && image_takes_pages(img); i++)
-		if (!maps[i].is_shared)
-			progress_more((maps[i].anon_kb + maps[i].swap_kb) << 10);
+	/* the VMAs first: the copiers find theirs in img->vmas, which must not move then */
 	for (i = 0; i < n; i++) {
 		const struct proc_map *m = &maps[i];
 		struct image_vma *v;
@@ -360,16 +671,34 @@ int mem_dump(struct frozen *fz, struct image *img)
 		 */
 		if (m->has_smaps && !m->rss_kb && !m->swap_kb && m->end - m->start > (64u << 20))
 			continue;
+		walk[nr_walk++] = img->nr_vmas - 1;
+		/* what will be read, about: the anonymous and swapped pages */
+		bytes += (m->anon_kb + m->swap_kb) << 10;
+	}
+	if (image_takes_pages(img)) {
+		progress_more(bytes);
+		md.cp = copiers_new(&md, bytes);
+		if (!md.cp) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	for (k = 0; k < nr_walk; k++) {
 		ret = lifeline_check(); /* a big dump gives up soon once its command is gone */
 		if (ret == 0)
-			ret = dump_private_pages(&md, v);
+			ret = dump_private_pages(&md, walk[k]);
 		if (ret < 0)
 			goto out;
 	}
 	ret = 0;
 out:
-	if (md.buf)
-		munmap(md.buf, (size_t)BATCH_PAGES * IMAGE_PAGE_SIZE);
+	if (md.cp) {
+		int err = copiers_finish(md.cp, ret);
+
+		if (!ret)
+			ret = err;
+	}
+	free(walk);
 	free(md.pm);
 	if (md.pagemap_fd >= 0)
 		close(md.pagemap_fd);

@@ -477,37 +477,36 @@ static bool can_extend(const struct image *img, const struct image_page_run *las
 	return v && vaddr < v->end;
 }
 
-int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_t npages,
-		    uint32_t flags)
+/* Checks a page run before it is added; logs what is wrong with it. */
+static int check_run(const struct image *img, uint64_t vaddr, bool has_data, uint32_t npages,
+		     uint32_t flags)
 {
-	bool is_zero = flags & IMAGE_RUN_ZERO;
-	const unsigned char *p = data;
 	uint64_t bytes = (uint64_t)npages * IMAGE_PAGE_SIZE;
-	uint64_t off = IMAGE_PAGE_SIZE + img->pages_bytes;
-	int err;
 
-	if (!npages)
-		return 0;
 	if (img->keeps_no_bytes) {
 		log_error("page data added to an image that keeps no bytes");
 		return -EINVAL;
 	}
 	if ((vaddr & (IMAGE_PAGE_SIZE - 1)) || vaddr >= IMAGE_ADDR_LIMIT ||
-	    bytes > IMAGE_ADDR_LIMIT - vaddr || (flags & ~IMAGE_RUN_ZERO) || (!is_zero && !data)) {
+	    bytes > IMAGE_ADDR_LIMIT - vaddr || (flags & ~IMAGE_RUN_ZERO) ||
+	    (!(flags & IMAGE_RUN_ZERO) && !has_data)) {
 		log_error("snapshot %s: bad page run: vaddr 0x%" PRIx64 ", %u pages, flags 0x%x",
 			  img->tmp_path, vaddr, npages, flags);
 		return -EINVAL;
 	}
-	if (!is_zero) {
-		err = append(img->pages_fd, img->pages_hash, data, bytes, off);
-		if (err) {
-			log_error("snapshot %s: pages.img: writing %" PRIu64 " bytes for 0x%" PRIx64
-				  ": %s",
-				  img->tmp_path, bytes, vaddr, strerror(-err));
-			return err;
-		}
-		img->pages_bytes += bytes;
-	}
+	return 0;
+}
+
+/*
+ * Records npages at vaddr whose bytes lie at off in pages.img (none for a
+ * zero run), extending the last run where it can.  Each run's crc is taken
+ * from the bytes (data) or chained from their page words (words).
+ */
+static int record_runs(struct image *img, uint64_t vaddr, uint32_t npages, uint32_t flags,
+		       uint64_t off, const unsigned char *data, const uint32_t *words)
+{
+	bool is_zero = flags & IMAGE_RUN_ZERO;
+
 	while (npages) {
 		struct image_page_run *run = img->nr_runs ? &img->runs[img->nr_runs - 1] : NULL;
 		uint32_t n;
@@ -525,16 +524,71 @@ int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_
 		}
 		if (n > npages)
 			n = npages;
-		if (!is_zero) {
-			run->crc = crc32c_pages(run->crc, p, (size_t)n * IMAGE_PAGE_SIZE);
-			p += (size_t)n * IMAGE_PAGE_SIZE;
-			off += (uint64_t)n * IMAGE_PAGE_SIZE;
+		if (!is_zero && data) {
+			run->crc = crc32c_pages(run->crc, data, (size_t)n * IMAGE_PAGE_SIZE);
+			data += (size_t)n * IMAGE_PAGE_SIZE;
+		} else if (!is_zero) {
+			run->crc = crc32c_update(run->crc, words, (size_t)n * sizeof(*words));
+			words += n;
 		}
+		if (!is_zero)
+			off += (uint64_t)n * IMAGE_PAGE_SIZE;
 		run->npages += n;
 		vaddr += (uint64_t)n * IMAGE_PAGE_SIZE;
 		npages -= n;
 	}
 	return 0;
+}
+
+int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_t npages,
+		    uint32_t flags)
+{
+	uint64_t bytes = (uint64_t)npages * IMAGE_PAGE_SIZE;
+	uint64_t off = IMAGE_PAGE_SIZE + img->pages_bytes;
+	int err;
+
+	if (!npages)
+		return 0;
+	err = check_run(img, vaddr, data != NULL, npages, flags);
+	if (err)
+		return err;
+	if (!(flags & IMAGE_RUN_ZERO)) {
+		err = append(img->pages_fd, img->pages_hash, data, bytes, off);
+		if (err) {
+			log_error("snapshot %s: pages.img: writing %" PRIu64 " bytes for 0x%" PRIx64
+				  ": %s",
+				  img->tmp_path, bytes, vaddr, strerror(-err));
+			return err;
+		}
+		img->pages_bytes += bytes;
+	}
+	return record_runs(img, vaddr, npages, flags, off, data, NULL);
+}
+
+int image_reserve_pages(struct image *img, uint64_t vaddr, uint32_t npages,
+			const uint32_t *words, uint64_t *ret_off)
+{
+	uint64_t off = IMAGE_PAGE_SIZE + img->pages_bytes;
+	int err;
+
+	*ret_off = off;
+	if (!npages)
+		return 0;
+	err = check_run(img, vaddr, words != NULL, npages, 0);
+	if (err)
+		return err;
+	img->pages_bytes += (uint64_t)npages * IMAGE_PAGE_SIZE;
+	return record_runs(img, vaddr, npages, 0, off, NULL, words);
+}
+
+int image_pages_fd(const struct image *img)
+{
+	return img->pages_fd;
+}
+
+int image_pages_written(struct image *img, uint64_t bytes)
+{
+	return image_hash_append(img->pages_hash, NULL, bytes);
 }
 
 static int cmp_runs(const void *a, const void *b)

@@ -883,6 +883,19 @@ int image_add_blob_kept(struct image *img, const void *data, size_t len, struct 
 /* Append npages of page data (or none, for a zero run) for vaddr; splits into runs. */
 int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_t npages,
 		    uint32_t flags) __attribute__((warn_unused_result));
+/*
+ * Page data written by the caller, on threads of its own (mem.c): the next
+ * npages * IMAGE_PAGE_SIZE bytes of pages.img are recorded for vaddr, their
+ * runs' crcs chained from words (crc32c_page_word of each page), and
+ * *ret_off is where the caller writes them, into image_pages_fd().  Calls
+ * must not overlap, and come in the order the pages are to lie in the file.
+ * Once every byte up to some end is written, image_pages_written() says how
+ * many more there are since the last call, in order: the digest reads them.
+ */
+int image_reserve_pages(struct image *img, uint64_t vaddr, uint32_t npages,
+			const uint32_t *words, uint64_t *ret_off) __attribute__((warn_unused_result));
+int image_pages_fd(const struct image *img);
+int image_pages_written(struct image *img, uint64_t bytes) __attribute__((warn_unused_result));
 int image_publish(struct image *img) __attribute__((warn_unused_result));
 void image_abort(struct image *img);
 

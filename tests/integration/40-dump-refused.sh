@@ -1,6 +1,7 @@
 #!/bin/bash
 # 40-dump-refused.sh - a dump thaw cannot complete fails cleanly: the error
-# names the fd, no snapshot appears and the program runs on unharmed.
+# names the fd (or the file it could not write), no snapshot appears and the
+# program runs on unharmed.
 . "$(dirname "$0")/../lib.sh"
 need_prog basic
 need_prog sock-server
@@ -44,6 +45,29 @@ fi
 	fail "dump changed the existing directory"
 alive "$PID" || fail "the program died in a refused dump"
 finish exists "$PID"
+
+# pages.img cannot be written whole (a file size limit, SIGXFSZ ignored:
+# EFBIG): a page copier's error fails the dump, naming the file
+start_holding big 24
+wait_ready big
+(
+	trap '' XFSZ
+	ulimit -f 8192
+	exec timeout -k 5 120 "$THAW" dump --pid "$PID" --dir "$TMP/bigsnap"
+) >"$TMP/big.log" 2>&1
+rc=$?
+[ $rc = 1 ] || fail "dump past the file size limit exited $rc, want 1: $(tail -n 3 "$TMP/big.log")"
+grep -q 'of pages.img: File too large' "$TMP/big.log" ||
+	fail "the error does not name pages.img: $(tail -n 3 "$TMP/big.log")"
+[ -e "$TMP/bigsnap" ] && fail "a failed dump left $TMP/bigsnap"
+compgen -G "$TMP/bigsnap.*" >/dev/null && fail "a failed dump left a temporary directory"
+sleep 0.2
+alive "$PID" || fail "the program died in a failed dump"
+case $(awk '/^State:/ { print $2 }' "/proc/$PID/status") in
+[tT]) fail "the program is still stopped after a failed dump" ;;
+esac
+kill -KILL "$PID"
+wait_gone "$PID" 5 || fail "pid $PID did not die"
 
 # a PID that does not exist
 "$THAW" dump --pid 999999999 --dir "$TMP/nopid" >"$TMP/nopid.log" 2>&1

@@ -7,13 +7,7 @@
 need_thaw
 
 # 22 MiB of random bytes: pages.img spans six segments, the last one partial
-start big /usr/bin/python3 -c '
-import os, sys, time
-keep = os.urandom(22 << 20)
-print("READY", flush=True)
-while True:
-    time.sleep(1)
-'
+start_holding big 22
 wait_ready big
 dump_ok "$PID" "$TMP/snap"
 
