@@ -30,6 +30,7 @@
 #define THAW_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +60,45 @@ int thaw_random_bytes(void *buf, size_t len);
 
 /* A short name for a result: "disabled", "snapshotted", "restored", "failed". */
 const char *thaw_result_name(int result);
+
+/*
+ * GPU weights outside the driver's checkpoint (docs/gpu.md).  Device memory
+ * from thaw_gpu_weights_alloc() is saved by thaw itself at a snapshot, at
+ * pinned-copy bandwidth, and comes back at the same device addresses before
+ * any thread of the program runs, so kernels and CUDA graphs that hold raw
+ * pointers to it keep working.  Meant for large buffers that do not change
+ * once loaded (a model's weights); everything else stays with the driver's
+ * checkpoint.  Uses the CUDA driver's virtual memory management API, loaded
+ * at run time (libthaw links no CUDA library).  The snapshot must be taken
+ * while no GPU work of the program uses these buffers: at the snapshot
+ * point, or while the program is idle.
+ *
+ * thaw_gpu_weights_alloc() returns device memory of device (an ordinal, as
+ * cudaSetDevice takes) with at least size bytes, or NULL with
+ * thaw_gpu_weights_error() saying why.  thaw_gpu_weights_free() waits for
+ * the device's queued work, then frees it: 0, or -1 (not an allocation).
+ * thaw_gpu_weights_bytes() is the device memory the region holds now.
+ */
+void *thaw_gpu_weights_alloc(size_t size, int device);
+int thaw_gpu_weights_free(void *ptr);
+size_t thaw_gpu_weights_bytes(void);
+const char *thaw_gpu_weights_error(void);
+
+/*
+ * What thaw asks of the region around a snapshot, callable by the program
+ * too (e.g. to test that its kernels survive it): _save() copies every
+ * allocation into host memory and releases its device memory, keeping the
+ * addresses; _load() maps device memory at those addresses again and copies
+ * the bytes back.  0, or -1 with thaw_gpu_weights_error() (a failed save
+ * leaves the region as it was; a failed load, e.g. for want of GPU memory,
+ * leaves it saved).
+ */
+int thaw_gpu_weights_save(void);
+int thaw_gpu_weights_load(void);
+
+/* torch.cuda.memory.CUDAPluggableAllocator's alloc and free, for thaw.gpu.weights(). */
+void *thaw_gpu_weights_torch_alloc(ssize_t size, int device, void *stream);
+void thaw_gpu_weights_torch_free(void *ptr, ssize_t size, int device, void *stream);
 
 #ifdef __cplusplus
 }

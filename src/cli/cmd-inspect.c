@@ -199,6 +199,10 @@ static void print_gpu(const struct image *img)
 	       human(g->device_bytes, b1));
 	if (g->uvm_socket_fd >= 0)
 		printf("  uvm socket   fd %d (recreated at restore)\n", g->uvm_socket_fd);
+	if (g->weights_tid)
+		printf("  weights      %s in %u allocations saved by thaw (thread %d, fds %d/%d)\n",
+		       human(g->weights_bytes, b1), g->weights_segments, g->weights_tid,
+		       g->weights_req_fd, g->weights_rep_fd);
 }
 
 static void print_posix_timers(const struct image *img)

@@ -560,6 +560,7 @@ struct gpu_set {
 	struct gpu_proc {
 		pid_t pid;
 		struct image *state; /* only its gpu part and has_gpu are used */
+		const struct image_gpu *gpu; /* state's, or the root image's */
 	} *procs;
 };
 
@@ -589,7 +590,7 @@ static void gpu_set_resume(struct gpu_set *g, bool resume)
 
 	for (i = 0; i < g->nr; i++) {
 		if (resume)
-			gpu_resume(g->procs[i].pid);
+			gpu_resume(g->procs[i].pid, g->procs[i].gpu);
 		image_free(g->procs[i].state);
 	}
 	free(g->procs);
@@ -629,14 +630,14 @@ static int gpu_checkpoint_tree(const struct engine_dump_opts *opts, struct image
 		}
 		grown = realloc(g->procs, (g->nr + 1) * sizeof(*grown));
 		if (!grown) {
-			gpu_resume(pids[i]);
+			gpu_resume(pids[i], &state->gpu);
 			if (i)
 				image_free(state);
 			ret = -ENOMEM;
 			break;
 		}
 		g->procs = grown;
-		g->procs[g->nr++] = (struct gpu_proc){ pids[i], i ? state : NULL };
+		g->procs[g->nr++] = (struct gpu_proc){ pids[i], i ? state : NULL, &state->gpu };
 		/* a checkpoint takes seconds: a command gone meanwhile puts them all back */
 		ret = lifeline_check();
 	}

@@ -1605,8 +1605,23 @@ static int finish_process(struct tproc *p)
 	return 0;
 }
 
-/* Lets the threads of process k go; all of them, or all but keep (held for the CUDA restore). */
-static int detach_process(struct tracer *t, uint32_t k, pid_t only, pid_t keep)
+/*
+ * Lets go the threads of process k that which names: all of them, those that
+ * run the CUDA restore (the driver's restore thread and libthaw's GPU weights
+ * thread), or the rest.
+ */
+enum release { RELEASE_GPU_ONLY, RELEASE_REST, RELEASE_ALL };
+
+static pid_t gpu_restore_thread(const struct image *img);
+
+static bool gpu_first(const struct image *img, pid_t tid)
+{
+	pid_t gpu_tid = gpu_restore_thread(img);
+
+	return gpu_tid && (tid == gpu_tid || tid == img->gpu.weights_tid);
+}
+
+static int detach_process(struct tracer *t, uint32_t k, enum release which)
 {
 	const struct image *img = t->procs[k].img;
 	uint32_t i;
@@ -1616,12 +1631,14 @@ static int detach_process(struct tracer *t, uint32_t k, pid_t only, pid_t keep)
 	 * are still traced, so the first one let go starts the group stop and
 	 * the others join it as they are let go, before running any code.
 	 */
-	if (!only && t->procs[k].stop_signal && kill(t->procs[k].pid, t->procs[k].stop_signal) < 0)
+	if (which != RELEASE_GPU_ONLY && t->procs[k].stop_signal &&
+	    kill(t->procs[k].pid, t->procs[k].stop_signal) < 0)
 		return log_errno("pid %d: stopping it again", t->procs[k].pid);
 	for (i = 0; i < img->nr_threads; i++) {
 		pid_t tid = img->threads[i].tid;
 
-		if ((only && tid != only) || (keep && tid == keep))
+		if ((which == RELEASE_GPU_ONLY && !gpu_first(img, tid)) ||
+		    (which == RELEASE_REST && gpu_first(img, tid)))
 			continue;
 		/* a thread let go first may end the program before the rest are (ESRCH) */
 		if (ptrace(PTRACE_DETACH, tid, NULL, NULL) < 0 && errno != ESRCH)
@@ -1685,23 +1702,18 @@ static int finish_threads(struct tracer *t)
 
 /*
  * Lets threads go, leaves first and the root last: only the GPU processes'
- * CUDA restore threads, or all but those (the rest, once the restore is
- * reported), or all.
+ * CUDA restore threads (with their GPU weights threads), or all but those
+ * (the rest, once the restore is reported), or all.
  */
-enum release { RELEASE_GPU_ONLY, RELEASE_REST, RELEASE_ALL };
-
 static int release_threads(struct tracer *t, enum release which)
 {
 	uint32_t k;
 	int ret;
 
 	for (k = t->tree->nr; k-- > 0;) {
-		pid_t gpu_tid = gpu_restore_thread(t->procs[k].img);
-
-		if (which == RELEASE_GPU_ONLY && !gpu_tid)
+		if (which == RELEASE_GPU_ONLY && !gpu_restore_thread(t->procs[k].img))
 			continue;
-		ret = detach_process(t, k, which == RELEASE_GPU_ONLY ? gpu_tid : 0,
-				     which == RELEASE_REST ? gpu_tid : 0);
+		ret = detach_process(t, k, which);
 		if (ret < 0)
 			return ret;
 	}

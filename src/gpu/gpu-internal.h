@@ -10,6 +10,7 @@
 
 #include "gpu.h"
 #include "image/image.h"
+#include "weights-proto.h"
 
 enum cuda_op {
 	CUDA_OP_CHECKPOINT, /* lock (if running) + checkpoint, and the device list */
@@ -44,5 +45,35 @@ int cuda_request(enum cuda_op op, pid_t pid, unsigned lock_timeout_ms, unsigned 
 
 /* The driver version from /proc/driver/nvidia/version ("580.159.04"), or -ENODEV. */
 int nvidia_driver_version(char *buf, size_t len);
+
+/* Calls fn(pid, fd, link, arg) for each fd of pid; stops at a nonzero return (gpu.c). */
+int gpu_for_each_fd(pid_t pid, int (*fn)(pid_t, int, const char *, void *), void *arg);
+
+/* A program's GPU weights region, as its registry names it (weights.c). */
+struct weights_ref {
+	bool found;
+	pid_t pid;
+	pid_t host_tid; /* the agent as thaw sees it, 0 when unknown (after a restore) */
+	struct tw_registry reg;
+};
+
+/* Bounded parsers of what the program wrote: 0, or -errno with why filled. */
+int weights_registry_parse(const void *buf, size_t len, struct tw_registry *out, char *why,
+			   size_t whylen) __attribute__((warn_unused_result));
+/* -EAGAIN: a well-formed reply to another request than seq. */
+int weights_reply_parse(const void *buf, size_t len, uint32_t seq, struct tw_reply *out,
+			char *why, size_t whylen) __attribute__((warn_unused_result));
+
+/*
+ * Looks for pid's registry (a memfd named TW_MEMFD_NAME): 0 with w->found
+ * set when it is there, names a thread of pid and two of its pipes; 0 with
+ * w->found false when there is none (or it is a parent's, inherited); -errno
+ * when it is unusable (logged).
+ */
+int weights_find(pid_t pid, struct weights_ref *w) __attribute__((warn_unused_result));
+
+/* Asks pid's agent for op and waits at most timeout_s for its reply: 0 or -errno (logged). */
+int weights_request(pid_t pid, const struct weights_ref *w, enum tw_op op, unsigned timeout_s,
+		    struct tw_reply *reply) __attribute__((warn_unused_result));
 
 #endif

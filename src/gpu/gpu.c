@@ -30,8 +30,7 @@
 #define UVM_PREFIX "cuda-uvmfd-"
 #define GPU_TIMEOUT_S 600 /* a checkpoint of tens of GiB takes tens of seconds */
 
-/* Calls fn(pid, fd, link, arg) for each fd of pid; stops at a nonzero return. */
-static int for_each_fd(pid_t pid, int (*fn)(pid_t, int, const char *, void *), void *arg)
+int gpu_for_each_fd(pid_t pid, int (*fn)(pid_t, int, const char *, void *), void *arg)
 {
 	char path[64], link[512];
 	struct dirent *de;
@@ -99,7 +98,7 @@ static int has_nvidia_mapping(pid_t pid, char *what)
 
 int gpu_process_uses_gpu(pid_t pid)
 {
-	int ret = for_each_fd(pid, is_nvidia_fd, NULL);
+	int ret = gpu_for_each_fd(pid, is_nvidia_fd, NULL);
 
 	if (ret < 0)
 		return log_errno("pid %d: listing its fds", pid);
@@ -173,7 +172,7 @@ static int check_checkpointed(pid_t pid, struct image_gpu *g)
 	char what[512];
 	int ret;
 
-	ret = for_each_fd(pid, is_nvidia_fd, what);
+	ret = gpu_for_each_fd(pid, is_nvidia_fd, what);
 	if (ret == 0)
 		ret = has_nvidia_mapping(pid, what);
 	if (ret > 0) {
@@ -187,7 +186,7 @@ static int check_checkpointed(pid_t pid, struct image_gpu *g)
 	u.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (u.pidfd < 0)
 		return log_errno("pid %d: pidfd_open", pid);
-	ret = for_each_fd(pid, find_uvm_socket, &u);
+	ret = gpu_for_each_fd(pid, find_uvm_socket, &u);
 	close(u.pidfd);
 	if (ret < 0)
 		return ret;
@@ -232,9 +231,52 @@ static int32_t ns_tid(pid_t pid, int tid)
 	return inner;
 }
 
+/* The image's view of a region: what a load needs after a restore. */
+static void weights_ref_of(const struct image_gpu *g, struct weights_ref *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->found = g->weights_tid > 0;
+	w->reg.req_fd = g->weights_req_fd;
+	w->reg.rep_fd = g->weights_rep_fd;
+	w->reg.bytes = g->weights_bytes;
+	w->reg.nr_segments = g->weights_segments;
+}
+
+/* Asks pid's agent for op; 0 or -errno, logged, with the figures in st. */
+static int weights_op(pid_t pid, const struct weights_ref *w, enum tw_op op, struct gpu_stats *st)
+{
+	const char *what = op == TW_OP_SAVE ? "save" : "load";
+	struct tw_reply r;
+	int ret = weights_request(pid, w, op, GPU_TIMEOUT_S, &r);
+	double ms, copy_ms;
+
+	if (ret < 0)
+		return ret;
+	if (r.ret < 0) {
+		log_error("pid %d: GPU weights %s failed: %s", pid, what,
+			  r.msg[0] ? r.msg : strerror(-r.ret));
+		return r.ret;
+	}
+	ms = (double)r.total_us / 1e3;
+	copy_ms = (double)r.copy_us / 1e3;
+	if (st) {
+		st->weights_ms = ms;
+		st->weights_copy_ms = copy_ms;
+		st->weights_bytes = r.bytes;
+	}
+	log_info("pid %d: GPU weights %s in %.1f ms: %.2f GiB in %u allocations, copied at "
+		 "%.2f GB/s",
+		 pid, op == TW_OP_SAVE ? "saved to host memory" : "back on the GPU", ms,
+		 (double)r.bytes / (1u << 30), r.nr_segments,
+		 copy_ms > 0 ? (double)r.bytes / copy_ms / 1e6 : 0.0);
+	return 0;
+}
+
 int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struct gpu_stats *st)
 {
 	struct image_gpu *g = &img->gpu;
+	struct gpu_stats wst = { 0 };
+	struct weights_ref w;
 	struct cuda_reply *r;
 	uint64_t before;
 	int ret;
@@ -243,23 +285,42 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 	ret = gpu_process_uses_gpu(pid);
 	if (ret <= 0)
 		return ret;
+	/* weights first: the agent's CUDA calls would block once the process is locked */
+	ret = weights_find(pid, &w);
+	if (ret == 0 && w.found)
+		ret = weights_op(pid, &w, TW_OP_SAVE, &wst);
+	if (ret < 0)
+		return ret;
 	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
+	if (!r) {
+		ret = -ENOMEM;
+		goto undo;
+	}
 	before = rss_bytes(pid);
 	ret = cuda_request(CUDA_OP_CHECKPOINT, pid, lock_timeout_ms ? lock_timeout_ms :
 								      GPU_LOCK_TIMEOUT_MS,
 			   GPU_TIMEOUT_S, r);
-	if (ret < 0)
-		goto out;
-	if (r->ret < 0) {
+	if (ret == 0 && r->ret < 0) {
 		log_reply(r);
 		ret = r->ret;
-		goto out;
+	}
+	if (ret < 0) {
+		free(r);
+		goto undo;
 	}
 	st->lock_ms = r->lock_ms;
 	st->checkpoint_ms = r->checkpoint_ms;
+	st->weights_ms = wst.weights_ms;
+	st->weights_copy_ms = wst.weights_copy_ms;
+	st->weights_bytes = wst.weights_bytes;
 	memset(g, 0, sizeof(*g));
+	if (w.found) {
+		g->weights_tid = ns_tid(pid, w.host_tid);
+		g->weights_req_fd = w.reg.req_fd;
+		g->weights_rep_fd = w.reg.rep_fd;
+		g->weights_segments = w.reg.nr_segments;
+		g->weights_bytes = wst.weights_bytes;
+	}
 	if (nvidia_driver_version(g->driver, sizeof(g->driver)) < 0)
 		snprintf(g->driver, sizeof(g->driver), "unknown");
 	g->cuda_version = r->cuda_version;
@@ -267,8 +328,16 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 	g->nr_devs = r->nr_devs;
 	memcpy(g->devs, r->devs, sizeof(g->devs));
 	ret = check_checkpointed(pid, g);
+	/* only a restore that runs the agent before the program gets the weights back in time */
+	if (ret == 0 && w.found && (!g->restore_tid || !g->weights_tid)) {
+		log_error("pid %d: the CUDA driver does not name its restore thread (or the GPU "
+			  "weights thread has no TID in the snapshot): the weights could not be "
+			  "back before the program runs",
+			  pid);
+		ret = -ENOTSUP;
+	}
 	if (ret < 0) {
-		gpu_resume(pid);
+		gpu_resume(pid, g);
 		goto out;
 	}
 	g->device_bytes = rss_bytes(pid);
@@ -281,6 +350,13 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 		 (double)g->device_bytes / (1u << 30));
 out:
 	free(r);
+	return ret;
+undo:
+	/* the driver's checkpoint did not happen: the program gets its weights back */
+	if (w.found && weights_op(pid, &w, TW_OP_LOAD, NULL) < 0)
+		log_error("pid %d: its GPU weights stay in host memory; the program cannot use "
+			  "them until thaw_gpu_weights_load() succeeds",
+			  pid);
 	return ret;
 }
 
@@ -311,12 +387,23 @@ static int restore_request(pid_t pid, struct cuda_child *c, struct gpu_stats *st
 	return ret;
 }
 
-int gpu_resume(pid_t pid)
+int gpu_resume(pid_t pid, const struct image_gpu *g)
 {
+	struct weights_ref w;
 	int ret = restore_request(pid, NULL, NULL);
 
-	if (ret < 0)
+	if (ret < 0) {
 		log_error("pid %d: could not put the process back on its GPU", pid);
+		return ret;
+	}
+	if (!g || !g->weights_tid)
+		return 0;
+	weights_ref_of(g, &w);
+	ret = weights_op(pid, &w, TW_OP_LOAD, NULL);
+	if (ret < 0)
+		log_error("pid %d: its GPU weights stay in host memory; the program cannot use "
+			  "them until thaw_gpu_weights_load() succeeds",
+			  pid);
 	return ret;
 }
 
@@ -343,6 +430,14 @@ int gpu_restore(pid_t pid, const struct image *img, struct cuda_child *c, struct
 	if (ret < 0)
 		return ret;
 	st->device_bytes = img->gpu.device_bytes;
+	if (img->gpu.weights_tid) {
+		struct weights_ref w;
+
+		weights_ref_of(&img->gpu, &w);
+		ret = weights_op(pid, &w, TW_OP_LOAD, st);
+		if (ret < 0)
+			return ret;
+	}
 	log_info("pid %d: CUDA restore in %.1f ms (unlock %.1f ms; driver loaded in %.1f ms, "
 		 "beforehand): %.2f GiB at %.2f GB/s",
 		 pid, st->restore_ms + st->unlock_ms, st->unlock_ms, st->init_ms,

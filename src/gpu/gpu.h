@@ -29,13 +29,17 @@ struct gpu_stats {
 	double lock_ms, checkpoint_ms; /* dump */
 	double restore_ms, unlock_ms, init_ms; /* restore (and resume); init: dlopen + cuInit */
 	uint64_t device_bytes;
+	/* libthaw's weights region: saved before the checkpoint, loaded after the restore */
+	double weights_ms, weights_copy_ms;
+	uint64_t weights_bytes;
 };
 
 /* 1 when pid holds a /dev/nvidia* fd or mapping, 0 when not, -errno when unreadable. */
 int gpu_process_uses_gpu(pid_t pid) __attribute__((warn_unused_result));
 
 /*
- * Locks pid (waiting at most lock_timeout_ms for its CUDA work to finish)
+ * Has libthaw's weights region of pid (if any) saved into its memory, then
+ * locks pid (waiting at most lock_timeout_ms for its CUDA work to finish)
  * and checkpoints it, then checks that no /dev/nvidia* file or mapping is
  * left.  Fills img->gpu and sets img->has_gpu.  On failure the process runs
  * on with its GPU.  A process without CUDA is left alone (img->has_gpu stays
@@ -44,8 +48,12 @@ int gpu_process_uses_gpu(pid_t pid) __attribute__((warn_unused_result));
 int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struct gpu_stats *st)
 	__attribute__((warn_unused_result));
 
-/* Puts a process that gpu_checkpoint() checkpointed back on its GPU and unlocks it. */
-int gpu_resume(pid_t pid);
+/*
+ * Puts a process that gpu_checkpoint() checkpointed back on its GPU and
+ * unlocks it, then has its weights region (g, from gpu_checkpoint(); may be
+ * NULL) loaded back.
+ */
+int gpu_resume(pid_t pid, const struct image_gpu *g);
 
 /* The child process that makes the driver calls (cuda.c). */
 struct cuda_child {
@@ -65,7 +73,9 @@ void gpu_restore_cancel(struct cuda_child *c);
 
 /*
  * Restores the device state of pid, a process the engine has just
- * recreated from a snapshot with has_gpu, and unlocks it.  c may be NULL.
+ * recreated from a snapshot with has_gpu, and unlocks it; then has its
+ * weights region loaded back (the caller holds every other thread of the
+ * program until this returns).  c may be NULL.
  */
 int gpu_restore(pid_t pid, const struct image *img, struct cuda_child *c, struct gpu_stats *st)
 	__attribute__((warn_unused_result));

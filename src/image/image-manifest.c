@@ -251,6 +251,13 @@ static json_t *enc_gpu(struct enc *e, const struct image_gpu *g)
 	put(e, o, "uvm_socket_nul", json_boolean(g->uvm_socket_nul));
 	if (g->restore_tid)
 		put(e, o, "restore_tid", json_integer(g->restore_tid));
+	if (g->weights_tid) {
+		put(e, o, "weights_tid", json_integer(g->weights_tid));
+		put(e, o, "weights_req_fd", json_integer(g->weights_req_fd));
+		put(e, o, "weights_rep_fd", json_integer(g->weights_rep_fd));
+		put(e, o, "weights_segments", j_u64(g->weights_segments));
+		put(e, o, "weights_bytes", j_u64(g->weights_bytes));
+	}
 	return o;
 }
 
@@ -1385,7 +1392,15 @@ static int dec_gpu(struct dec *d, json_t *o, struct image_gpu *g)
 	    get_u64(d, o, "gpu", "device_bytes", true, &g->device_bytes) ||
 	    get_i32(d, o, "gpu", "uvm_socket_fd", true, -1, INT32_MAX, -1, &g->uvm_socket_fd) ||
 	    get_bool(d, o, "gpu", "uvm_socket_nul", &g->uvm_socket_nul) ||
-	    get_i32(d, o, "gpu", "restore_tid", false, 1, INT32_MAX, 0, &g->restore_tid))
+	    get_i32(d, o, "gpu", "restore_tid", false, 1, INT32_MAX, 0, &g->restore_tid) ||
+	    get_i32(d, o, "gpu", "weights_tid", false, 1, INT32_MAX, 0, &g->weights_tid))
+		return -EINVAL;
+	/* a region's pipes and size come with its thread, and only then */
+	if (g->weights_tid &&
+	    (get_i32(d, o, "gpu", "weights_req_fd", true, 0, INT32_MAX, -1, &g->weights_req_fd) ||
+	     get_i32(d, o, "gpu", "weights_rep_fd", true, 0, INT32_MAX, -1, &g->weights_rep_fd) ||
+	     get_u32(d, o, "gpu", "weights_segments", true, &g->weights_segments) ||
+	     get_u64(d, o, "gpu", "weights_bytes", true, &g->weights_bytes)))
 		return -EINVAL;
 	devs = get_array(d, o, "gpu", "devices", IMAGE_MAX_GPUS, &n);
 	if (!devs)

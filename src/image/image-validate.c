@@ -475,6 +475,31 @@ static int check_files(struct check *c, const struct image *img)
 	return 0;
 }
 
+/* The weights region: its thread is one of the process's, its fds two of its pipes. */
+static int check_gpu_weights(struct check *c, const struct image *img)
+{
+	const struct image_gpu *g = &img->gpu;
+	int32_t fds[2] = { g->weights_req_fd, g->weights_rep_fd };
+	uint32_t i, k;
+
+	if (!g->weights_tid)
+		return 0;
+	for (i = 0; i < img->nr_threads && img->threads[i].tid != g->weights_tid; i++)
+		;
+	if (i == img->nr_threads)
+		return bad(c, "gpu.weights_tid: %d is not a thread of the process", g->weights_tid);
+	if (!g->weights_bytes || !g->weights_segments || fds[0] == fds[1])
+		return bad(c, "gpu.weights: %" PRIu64 " bytes in %u allocations, fds %d and %d",
+			   g->weights_bytes, g->weights_segments, fds[0], fds[1]);
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < img->nr_fds && img->fds[i].fd != fds[k]; i++)
+			;
+		if (i == img->nr_fds || img->fds[i].kind != IMAGE_FD_PIPE)
+			return bad(c, "gpu.weights: fd %d is not a pipe of the snapshot", fds[k]);
+	}
+	return 0;
+}
+
 /* The GPU part: bounded, and the driver's socket is an fd the restorer provides. */
 static int check_gpu(struct check *c, const struct image *img)
 {
@@ -498,7 +523,7 @@ static int check_gpu(struct check *c, const struct image *img)
 			return bad(c, "gpu.uvm_socket_fd: fd %d is not an inherited fd of the "
 				      "snapshot", g->uvm_socket_fd);
 	}
-	return 0;
+	return check_gpu_weights(c, img);
 }
 
 /*

@@ -576,6 +576,17 @@ struct image_gpu {
 	 */
 	int32_t restore_tid;
 	bool uvm_socket_nul; /* its abstract name ends in a NUL byte */
+	/*
+	 * libthaw's GPU weights region (docs/gpu.md), saved by thaw into the
+	 * process's memory before the driver's checkpoint: the thread that
+	 * loads it back (a TID of the process, 0 when there is no region), the
+	 * request pipe's write end and the reply pipe's read end, the device
+	 * bytes and allocations saved.
+	 */
+	int32_t weights_tid;
+	int32_t weights_req_fd, weights_rep_fd;
+	uint32_t weights_segments;
+	uint64_t weights_bytes;
 };
 
 struct image_proc {

@@ -24,6 +24,7 @@
 #include <openssl/sha.h>
 #include "base/crc32c.h"
 #include "image/image.h"
+#include "image/image-internal.h"
 #include "image/image-record.h"
 
 #define IDX_HEADER 48 /* bytes of pages.idx's header */
@@ -944,6 +945,53 @@ static void test_json_round_trip(void **state)
 	free(j2);
 	image_free(a);
 	image_free(b);
+}
+
+/* The GPU part with a weights region: through JSON and back, and what validation refuses. */
+static void test_gpu_weights(void **state)
+{
+	struct image *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct image_gpu *g = &a->gpu;
+	char err[256], *j;
+
+	(void)state;
+	a->version = IMAGE_FORMAT_VERSION;
+	a->dir_fd = a->pages_fd = a->data_fd = -1;
+	populate(a);
+	a->has_gpu = true;
+	snprintf(g->driver, sizeof(g->driver), "580.95.05");
+	g->cuda_version = 13000;
+	g->uvm_socket_fd = -1;
+	g->restore_tid = a->threads[1].tid;
+	g->weights_tid = a->threads[0].tid;
+	g->weights_req_fd = 5; /* populate's pipe: 4 read end, 5 write end */
+	g->weights_rep_fd = 4;
+	g->weights_segments = 3;
+	g->weights_bytes = 6 << 20;
+	assert_int_equal(image_validate(a, err, sizeof(err)), 0);
+	j = image_manifest_to_json(a, 0);
+	assert_non_null(j);
+	assert_int_equal(image_manifest_from_json(b, j, strlen(j), err, sizeof(err)), 0);
+	free(j);
+	assert_true(b->has_gpu);
+	assert_int_equal(b->gpu.weights_tid, g->weights_tid);
+	assert_int_equal(b->gpu.weights_req_fd, 5);
+	assert_int_equal(b->gpu.weights_rep_fd, 4);
+	assert_int_equal(b->gpu.weights_segments, 3);
+	assert_int_equal(b->gpu.weights_bytes, 6 << 20);
+	image_free(b);
+
+	g->weights_req_fd = 6; /* an eventfd */
+	assert_int_not_equal(image_validate(a, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "not a pipe"));
+	g->weights_req_fd = 5;
+	g->weights_tid = 99999; /* no such thread */
+	assert_int_not_equal(image_validate(a, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "weights_tid"));
+	g->weights_tid = a->threads[0].tid;
+	g->weights_bytes = 0;
+	assert_int_not_equal(image_validate(a, err, sizeof(err)), 0);
+	image_free(a);
 }
 
 static void test_atomic_publish(void **state)
@@ -2420,6 +2468,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_json_round_trip),
+		cmocka_unit_test(test_gpu_weights),
 		cmocka_unit_test(test_atomic_publish),
 		cmocka_unit_test(test_publish_refuses_invalid),
 		cmocka_unit_test(test_not_a_snapshot),
