@@ -2558,9 +2558,10 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 		double t1 = now_ms();
 
 		/*
-		 * Only the drivers' restore threads run (or, for a snapshot that
-		 * does not name them, the programs' CUDA calls block in the driver)
-		 * until this unlocks every GPU process.
+		 * Only the drivers' restore threads and libthaw's GPU weights
+		 * threads run (or, for a snapshot that does not name them, the
+		 * programs' CUDA calls block in the driver) until this unlocks
+		 * every GPU process and has its weights loaded.
 		 */
 		ret = restore_gpus(&tr, init, program, &cuda);
 		if (ret < 0) {

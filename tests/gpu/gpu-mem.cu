@@ -26,57 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gpu-test.h"
+
 #define CHUNK (256ull << 20)
 #define N 1024
-
-static volatile sig_atomic_t got_usr1;
-static int failures;
-
-#define FAILF(...)                                                                                 \
-	do {                                                                                       \
-		failures++;                                                                        \
-		printf("FAIL: " __VA_ARGS__);                                                      \
-		printf("\n");                                                                      \
-		fflush(stdout);                                                                    \
-	} while (0)
-
-#define CK(call)                                                                                   \
-	do {                                                                                       \
-		cudaError_t e_ = (call);                                                           \
-		if (e_ != cudaSuccess) {                                                           \
-			FAILF("%s: %s", #call, cudaGetErrorString(e_));                            \
-			exit(1);                                                                   \
-		}                                                                                  \
-	} while (0)
-
-__device__ __host__ static uint64_t pattern_word(uint64_t seed, uint64_t i)
-{
-	uint64_t x = seed * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull + 1;
-
-	x ^= x >> 31;
-	return x;
-}
-
-__global__ void fill(uint64_t *p, uint64_t n, uint64_t seed)
-{
-	for (uint64_t i = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; i < n;
-	     i += (uint64_t)gridDim.x * blockDim.x)
-		p[i] = pattern_word(seed, i);
-}
-
-__global__ void check(const uint64_t *p, uint64_t n, uint64_t seed, unsigned long long *bad)
-{
-	for (uint64_t i = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; i < n;
-	     i += (uint64_t)gridDim.x * blockDim.x)
-		if (p[i] != pattern_word(seed, i))
-			atomicAdd(bad, 1ull);
-}
-
-static void on_usr1(int sig)
-{
-	(void)sig;
-	got_usr1 = 1;
-}
 
 /* C = A*B on stream s, with A and B's device copies made on another stream first. */
 static void gemm(cublasHandle_t h, cudaStream_t s1, cudaStream_t s2, cudaEvent_t ev,
@@ -174,18 +127,12 @@ int main(int argc, char **argv)
 	cudaStream_t s1, s2;
 	cudaEvent_t ev, t0, t1;
 	cublasHandle_t handle;
-	struct sigaction sa;
 	uint64_t *pinned;
 	float ms;
-	sigset_t block, old;
+	sigset_t old;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &block, &old);
+	catch_usr1(&old);
 	fork_tree(argc > 2 ? atoi(argv[2]) : 1);
 
 	CK(cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking));

@@ -1,15 +1,17 @@
 #!/bin/bash
 # mkcarry.sh [DIR] - builds thaw here with an $ORIGIN/lib run path and copies
-# it and every shared library it needs (but glibc's) into DIR (default
+# it, libthaw (.a and .so) and every shared library thaw needs (but glibc's) into DIR (default
 # build/gpu-carry), for a machine that has the driver but not thaw's -dev
 # packages (the device machine): carry DIR there and run DIR/thaw.
 set -eu
 dir=${1:-build/gpu-carry}
 rm -f build/gpu/thaw
 make -j"$(nproc)" BUILD=build/gpu "LDFLAGS=-Wl,--disable-new-dtags,-rpath,'\$\$ORIGIN/lib'" build/gpu/thaw
+# libthaw for the GPU weights region's tests (weights-graph links it, torch loads the .so)
+make -j"$(nproc)" BUILD=build/gpu build/gpu/libthaw.a build/gpu/libthaw.so
 rm -rf "$dir"
 mkdir -p "$dir/lib" "$dir/tests/programs"
-cp build/gpu/thaw "$dir/"
+cp build/gpu/thaw build/gpu/libthaw.a build/gpu/libthaw.so "$dir/"
 for l in $(ldd build/gpu/thaw | awk '/=>/ { print $3 }'); do
 	case $l in
 	*/libc.so.* | */libresolv.so.* | */libm.so.* | */libpthread.so.* | */libdl.so.*) ;;

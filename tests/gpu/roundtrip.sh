@@ -4,8 +4,11 @@
 # inside), SIGUSR1, PASS.  With --leave-running the original goes on on its
 # GPU and must pass too.  With ROUNDTRIP_STORE=1 the snapshot goes into a
 # directory store and the restore comes from there (its pages, the device
-# state among them, streamed from the chunks into the process).  Prints one
-# "TIMES" line for run.sh and bench.
+# state among them, streamed from the chunks into the process).  With
+# ROUNDTRIP_WEIGHTS=1 the program keeps its weights in libthaw's GPU weights
+# region: the dump must have saved them, the snapshot name their thread and
+# the restore (and, with --leave-running, the original) have them back.
+# Prints one "TIMES" line for run.sh and bench.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 name=$1
@@ -31,6 +34,13 @@ grep -q '^gpu' "$TMP/inspect.log" || fail "thaw inspect shows no GPU part"
 # driver 580 names its restore thread: restore lets it run alone (DESIGN.md, Restore step 6)
 grep -q '"restore_tid":[1-9]' "$TMP/snap/manifest.json" ||
 	fail "the snapshot does not name the driver's restore thread"
+if [ "${ROUNDTRIP_WEIGHTS:-}" = 1 ]; then
+	grep -q 'GPU weights saved to host memory' "$TMP/dump.log" || fail "the dump saved no GPU weights"
+	grep -q '"weights_tid":[1-9]' "$TMP/snap/manifest.json" ||
+		fail "the snapshot does not name the GPU weights thread"
+	[ -z "$leave" ] || grep -q 'GPU weights back on the GPU' "$TMP/dump.log" ||
+		fail "the original did not get its GPU weights back after the dump"
+fi
 if [ -n "$leave" ]; then
 	sleep 0.2
 	finish "$name" "$orig"
@@ -48,6 +58,10 @@ t4=$(ms)
 cat "$TMP/$name-restored.err"
 grep -q "only the driver's restore thread running" "$TMP/$name-restored.err" ||
 	fail "the CUDA restore ran with the program's threads released"
+if [ "${ROUNDTRIP_WEIGHTS:-}" = 1 ]; then
+	grep -q 'GPU weights back on the GPU' "$TMP/$name-restored.err" ||
+		fail "the restore did not load the GPU weights"
+fi
 sleep 0.2
 t5=$(ms)
 finish "$name-restored" "$PID"

@@ -10,9 +10,13 @@ restored alike) it replays the graph and prints its first line: the SDK's
 result is on stderr, the checksum of the forward pass is the first stdout
 line, so the cold and the restored starts can be compared by that line.
 
+With THAW_TEST_WEIGHTS=1 the weights are allocated inside thaw.gpu.weights()
+(libthaw's GPU weights region; libthaw.so from THAW_LIBTHAW).
+
 torch.compile runs with TORCHINDUCTOR_COMPILE_THREADS=1: its worker pool
 would be a child process, and thaw dumps one process.
 """
+import contextlib
 import os
 import sys
 import time
@@ -38,8 +42,12 @@ def main():
     torch.zeros(1, device="cuda")
     gen = torch.Generator(device="cuda")
     gen.manual_seed(1234)
-    weights = [torch.randn(dim, dim, device="cuda", dtype=torch.float16, generator=gen) * 0.01
-               for _ in range(nlayers)]
+    region = contextlib.nullcontext()
+    if os.environ.get("THAW_TEST_WEIGHTS") == "1":
+        region = thaw.gpu.weights()
+    with region:
+        weights = [torch.randn(dim, dim, device="cuda", dtype=torch.float16, generator=gen) * 0.01
+                   for _ in range(nlayers)]
     x = torch.randn(64, dim, device="cuda", dtype=torch.float16, generator=gen)
 
     def forward(inp):

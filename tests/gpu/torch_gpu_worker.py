@@ -10,9 +10,14 @@ waits.  On SIGUSR1 it recomputes all three and compares them bit for bit
 with the results from before the snapshot, prints PASS or FAIL lines and
 exits 0 or 1.  Without thaw in between it must pass too.
 
+With THAW_TEST_WEIGHTS=1 the weights are allocated inside
+``thaw.gpu.weights()`` (libthaw's GPU weights region, which thaw saves itself;
+libthaw.so from THAW_LIBTHAW), the rest as usual.
+
 torch.compile runs with TORCHINDUCTOR_COMPILE_THREADS=1: its worker pool
 would be a child process, and thaw dumps one process.
 """
+import contextlib
 import json
 import os
 import signal
@@ -47,11 +52,23 @@ def main():
     t = time.monotonic()
     gen = torch.Generator(device="cuda")
     gen.manual_seed(1234)
-    weights = [torch.randn(dim, dim, device="cuda", dtype=torch.float16, generator=gen) * 0.01
-               for _ in range(nlayers)]
+    region = contextlib.nullcontext()
+    if os.environ.get("THAW_TEST_WEIGHTS") == "1":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "..", "..", "sdk", "python"))
+        import thaw
+        region = thaw.gpu.weights()
+    with region:
+        weights = [torch.randn(dim, dim, device="cuda", dtype=torch.float16, generator=gen) * 0.01
+                   for _ in range(nlayers)]
     torch.cuda.synchronize()
     phases["weights_s"] = time.monotonic() - t
     phases["weight_bytes"] = nlayers * layer_bytes
+    if os.environ.get("THAW_TEST_WEIGHTS") == "1":
+        phases["region_bytes"] = thaw.gpu.weights_bytes()
+        if phases["region_bytes"] < phases["weight_bytes"]:
+            fail("the weights region holds %d bytes, the weights are %d"
+                 % (phases["region_bytes"], phases["weight_bytes"]))
 
     x = torch.randn(64, dim, device="cuda", dtype=torch.float16, generator=gen)
 

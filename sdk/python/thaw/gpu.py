@@ -27,11 +27,31 @@ Both run in registration order.  An exception in a ``before_snapshot`` hook
 propagates out of ``thaw.snapshot()`` before anything is asked of thaw.
 
 The hooks are ordinary callables; nothing here needs a GPU or torch.
+
+Weights outside the driver's checkpoint (docs/gpu.md): tensors allocated
+inside ``with thaw.gpu.weights():`` land in libthaw's GPU weights region,
+which thaw saves itself at pinned-copy bandwidth and puts back at the same
+device addresses before the program runs again, so CUDA graphs and compiled
+kernels that hold their pointers keep working:
+
+    with thaw.gpu.weights():
+        model = load_model().cuda()
+
+It uses torch's pluggable allocator and memory pools
+(``torch.cuda.memory.CUDAPluggableAllocator``, ``torch.cuda.MemPool``,
+``torch.cuda.use_mem_pool``) backed by libthaw.so, found through
+``THAW_LIBTHAW`` (a path), next to this package in a source tree
+(build/libthaw.so), or by the dynamic loader (libthaw.so.0).  Only what is
+allocated in the calling thread inside the block goes there; put only what
+does not change once loaded (a model's weights) there.
 """
 
+import contextlib
+import os
 import sys
 
-__all__ = ["before_snapshot", "after_restore", "release_torch_cache"]
+__all__ = ["before_snapshot", "after_restore", "release_torch_cache", "weights",
+           "weights_bytes"]
 
 _before = []
 _after = []
@@ -76,3 +96,89 @@ def _run_before_snapshot():
 def _run_after_restore():
     for fn in list(_after):
         fn()
+
+
+_weights = {}  # "lib": the ctypes handle, "path", "pool": the MemPool (kept for good)
+
+
+def _libthaw_path():
+    """libthaw.so: THAW_LIBTHAW, a source tree's build/, or the loader's search."""
+    env = os.environ.get("THAW_LIBTHAW")
+    if env:
+        return [env]
+    here = os.path.dirname(os.path.abspath(__file__))
+    tree = os.path.normpath(os.path.join(here, "..", "..", "..", "build", "libthaw.so"))
+    return [tree, "libthaw.so.0"]
+
+
+def _libthaw():
+    if "lib" in _weights:
+        return _weights["lib"]
+    import ctypes
+    tried = []
+    for path in _libthaw_path():
+        if os.sep in path and not os.path.exists(path):
+            tried.append("%s (missing)" % path)
+            continue
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError as e:
+            tried.append("%s (%s)" % (path, e))
+            continue
+        if not hasattr(lib, "thaw_gpu_weights_torch_alloc"):
+            tried.append("%s (a libthaw without the GPU weights region)" % path)
+            continue
+        lib.thaw_gpu_weights_bytes.restype = ctypes.c_size_t
+        lib.thaw_gpu_weights_error.restype = ctypes.c_char_p
+        _weights["lib"], _weights["path"] = lib, path
+        return lib
+    raise RuntimeError("thaw.gpu.weights(): cannot load libthaw.so (set THAW_LIBTHAW to its "
+                       "path); tried: " + "; ".join(tried))
+
+
+def _torch_pool_api(torch):
+    """torch's pluggable allocator and memory pool calls, or a clear error."""
+    cuda = getattr(torch, "cuda", None)
+    memory = getattr(cuda, "memory", None)
+    pluggable = getattr(memory, "CUDAPluggableAllocator", None)
+    mempool = getattr(cuda, "MemPool", None) or getattr(memory, "MemPool", None)
+    use_pool = getattr(cuda, "use_mem_pool", None) or getattr(memory, "use_mem_pool", None)
+    missing = [name for name, v in (("torch.cuda.memory.CUDAPluggableAllocator", pluggable),
+                                    ("torch.cuda.MemPool", mempool),
+                                    ("torch.cuda.use_mem_pool", use_pool)) if v is None]
+    if missing:
+        raise RuntimeError("thaw.gpu.weights() needs %s, which torch %s lacks (torch 2.8 or "
+                           "newer has them)" % (", ".join(missing),
+                                                getattr(torch, "__version__", "?")))
+    if not cuda.is_available():
+        raise RuntimeError("thaw.gpu.weights(): torch sees no CUDA device")
+    return pluggable, mempool, use_pool
+
+
+@contextlib.contextmanager
+def weights(device=None):
+    """Allocations of the calling thread inside the block go to libthaw's GPU weights
+    region on device (default: the current one).  Raises RuntimeError, before the block
+    runs, when torch lacks the pool API or libthaw.so cannot be loaded."""
+    try:
+        import torch
+    except ImportError as e:
+        raise RuntimeError("thaw.gpu.weights() needs torch: %s" % e) from None
+    pluggable, mempool, use_pool = _torch_pool_api(torch)
+    lib = _libthaw()
+    if "pool" not in _weights:
+        alloc = pluggable(_weights["path"], "thaw_gpu_weights_torch_alloc",
+                          "thaw_gpu_weights_torch_free")
+        # never freed: tensors allocated in it live as long as the program wants them
+        _weights["allocator"] = alloc
+        _weights["pool"] = mempool(alloc.allocator())
+    del lib
+    with use_pool(_weights["pool"], device=device):
+        yield _weights["pool"]
+
+
+def weights_bytes():
+    """Device bytes in the GPU weights region now (0 before any thaw.gpu.weights())."""
+    if "lib" not in _weights:
+        return 0
+    return int(_weights["lib"].thaw_gpu_weights_bytes())
