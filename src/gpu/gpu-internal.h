@@ -72,7 +72,10 @@ int weights_reply_parse(const void *buf, size_t len, uint32_t seq, struct tw_rep
  */
 int weights_find(pid_t pid, struct weights_ref *w) __attribute__((warn_unused_result));
 
-/* Asks pid's agent for op and waits at most timeout_s for its reply: 0 or -errno (logged). */
+/*
+ * Asks pid's agent for op and waits at most timeout_s for its reply: 0 or
+ * -errno (logged).  With timeout_s 0 it only asks (-ETIMEDOUT, not logged).
+ */
 int weights_request(pid_t pid, const struct weights_ref *w, enum tw_op op, unsigned timeout_s,
 		    struct tw_reply *reply) __attribute__((warn_unused_result));
 

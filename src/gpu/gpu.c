@@ -242,14 +242,22 @@ static void weights_ref_of(const struct image_gpu *g, struct weights_ref *w)
 	w->reg.nr_segments = g->weights_segments;
 }
 
-/* Asks pid's agent for op; 0 or -errno, logged, with the figures in st. */
-static int weights_op(pid_t pid, const struct weights_ref *w, enum tw_op op, struct gpu_stats *st)
+/*
+ * Asks pid's agent for op; 0 or -errno, logged, with the figures in st.
+ * *answered (may be NULL) says whether the agent answered: a failure it
+ * reports leaves the region as it was, while one without an answer (a
+ * timeout) leaves it unknown.
+ */
+static int weights_op(pid_t pid, const struct weights_ref *w, enum tw_op op, struct gpu_stats *st,
+		      bool *answered)
 {
 	const char *what = op == TW_OP_SAVE ? "save" : "load";
 	struct tw_reply r;
 	int ret = weights_request(pid, w, op, GPU_TIMEOUT_S, &r);
 	double ms, copy_ms;
 
+	if (answered)
+		*answered = ret == 0;
 	if (ret < 0)
 		return ret;
 	if (r.ret < 0) {
@@ -263,6 +271,7 @@ static int weights_op(pid_t pid, const struct weights_ref *w, enum tw_op op, str
 		st->weights_ms = ms;
 		st->weights_copy_ms = copy_ms;
 		st->weights_bytes = r.bytes;
+		st->weights_segments = r.nr_segments;
 	}
 	log_info("pid %d: GPU weights %s in %.1f ms: %.2f GiB in %u allocations, copied at "
 		 "%.2f GB/s",
@@ -278,6 +287,7 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 	struct gpu_stats wst = { 0 };
 	struct weights_ref w;
 	struct cuda_reply *r;
+	bool answered = false;
 	uint64_t before;
 	int ret;
 
@@ -285,12 +295,38 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 	ret = gpu_process_uses_gpu(pid);
 	if (ret <= 0)
 		return ret;
-	/* weights first: the agent's CUDA calls would block once the process is locked */
-	ret = weights_find(pid, &w);
-	if (ret == 0 && w.found)
-		ret = weights_op(pid, &w, TW_OP_SAVE, &wst);
-	if (ret < 0)
+	/*
+	 * Weights first: the agent's CUDA calls would block once the process is
+	 * locked.  A region that cannot be used, or whose agent says its save
+	 * failed (the region is then as it was), is left to the driver.
+	 */
+	ret = 0;
+	if (weights_find(pid, &w) < 0)
+		log_warn("pid %d: its GPU weights go through the driver's checkpoint", pid);
+	else if (w.found && w.reg.bytes)
+		ret = weights_op(pid, &w, TW_OP_SAVE, &wst, &answered);
+	if (ret < 0 && !answered) {
+		/*
+		 * No answer: the save may still be under way.  The agent takes
+		 * requests in order, so a load asked for now follows it; the dump
+		 * cannot go on without knowing what the region holds.
+		 */
+		struct tw_reply lr;
+
+		log_error("pid %d: the dump stops; its GPU weights thread is asked to load them "
+			  "back once its save is done",
+			  pid);
+		if (weights_request(pid, &w, TW_OP_LOAD, 0, &lr) < 0) {
+			/* not waited for: -ETIMEDOUT is what it says */
+		}
 		return ret;
+	}
+	if (ret < 0)
+		log_warn("pid %d: its GPU weights go through the driver's checkpoint", pid);
+	/* nothing saved (a failed save, or every allocation freed meanwhile): nothing to load */
+	if (ret < 0 || !wst.weights_bytes)
+		w.found = false;
+	ret = 0;
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		ret = -ENOMEM;
@@ -318,7 +354,7 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 		g->weights_tid = ns_tid(pid, w.host_tid);
 		g->weights_req_fd = w.reg.req_fd;
 		g->weights_rep_fd = w.reg.rep_fd;
-		g->weights_segments = w.reg.nr_segments;
+		g->weights_segments = wst.weights_segments;
 		g->weights_bytes = wst.weights_bytes;
 	}
 	if (nvidia_driver_version(g->driver, sizeof(g->driver)) < 0)
@@ -353,7 +389,7 @@ out:
 	return ret;
 undo:
 	/* the driver's checkpoint did not happen: the program gets its weights back */
-	if (w.found && weights_op(pid, &w, TW_OP_LOAD, NULL) < 0)
+	if (w.found && weights_op(pid, &w, TW_OP_LOAD, NULL, NULL) < 0)
 		log_error("pid %d: its GPU weights stay in host memory; the program cannot use "
 			  "them until thaw_gpu_weights_load() succeeds",
 			  pid);
@@ -399,7 +435,7 @@ int gpu_resume(pid_t pid, const struct image_gpu *g)
 	if (!g || !g->weights_tid)
 		return 0;
 	weights_ref_of(g, &w);
-	ret = weights_op(pid, &w, TW_OP_LOAD, NULL);
+	ret = weights_op(pid, &w, TW_OP_LOAD, NULL, NULL);
 	if (ret < 0)
 		log_error("pid %d: its GPU weights stay in host memory; the program cannot use "
 			  "them until thaw_gpu_weights_load() succeeds",
@@ -434,7 +470,7 @@ int gpu_restore(pid_t pid, const struct image *img, struct cuda_child *c, struct
 		struct weights_ref w;
 
 		weights_ref_of(&img->gpu, &w);
-		ret = weights_op(pid, &w, TW_OP_LOAD, st);
+		ret = weights_op(pid, &w, TW_OP_LOAD, st, NULL);
 		if (ret < 0)
 			return ret;
 	}

@@ -32,6 +32,7 @@ struct gpu_stats {
 	/* libthaw's weights region: saved before the checkpoint, loaded after the restore */
 	double weights_ms, weights_copy_ms;
 	uint64_t weights_bytes;
+	uint32_t weights_segments;
 };
 
 /* 1 when pid holds a /dev/nvidia* fd or mapping, 0 when not, -errno when unreadable. */

@@ -282,9 +282,10 @@ int weights_request(pid_t pid, const struct weights_ref *w, enum tw_op op, unsig
 	for (stale = 0;; stale++) {
 		ret = read_reply(pid, rep, w->host_tid, deadline, buf);
 		if (ret == -ETIMEDOUT) {
-			log_error(
-			    "pid %d: its GPU weights thread did not answer the %s within %u s", pid,
-			    what, timeout_s);
+			if (timeout_s) /* 0: asked, not waited for */
+				log_error("pid %d: its GPU weights thread did not answer the %s "
+					  "within %u s",
+					  pid, what, timeout_s);
 			goto out;
 		}
 		if (ret < 0) {

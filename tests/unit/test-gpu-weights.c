@@ -5,7 +5,8 @@
  * process that plays libthaw's part (a memfd registry, two pipes and a
  * thread that answers): found, asked, answered; a stale reply skipped; a
  * registry that names another process's thread ignored; a hostile one
- * refused; a thread that never answers timed out; a dead process noticed.
+ * refused; a thread that never answers timed out (or, with timeout 0, only
+ * asked); a dead process noticed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -296,6 +297,8 @@ static void test_hostile(void **state)
 
 	pid = start_agent(AGENT_SILENT);
 	assert_int_equal(weights_find(pid, &w), 0);
+	/* timeout 0: asked, not waited for */
+	assert_int_equal(weights_request(pid, &w, TW_OP_LOAD, 0, &r), -ETIMEDOUT);
 	assert_int_equal(weights_request(pid, &w, TW_OP_SAVE, 1, &r), -ETIMEDOUT);
 	stop_agent(pid);
 }
