@@ -9,8 +9,9 @@
 # GPU weights region (weights-graph: in-process save/load, 2 and 8 GiB with a
 # CUDA graph over raw pointers, --leave-running; the torch worker with
 # thaw.gpu.weights(); a restore into a GPU with too little free memory,
-# tests/gpu/weights-nomem.sh), then the bench (bench/gpu.sh; GPU_NO_BENCH=1
-# leaves it out).  GPU_ONLY=weights runs the weights tests alone.
+# tests/gpu/weights-nomem.sh), thaw serve with GPU workers (tests/gpu/serve-gpu.sh),
+# then the bench (bench/gpu.sh; GPU_NO_BENCH=1 leaves it out).  GPU_ONLY=weights
+# runs the weights tests alone.
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-build/gpu-out}
@@ -70,6 +71,8 @@ t mem8 "$g/gpu-mem" 8
 p fault env BUILD="$BUILD" tests/gpu/fault.sh 8
 grep -h '^RECOVERED\|published' "$OUT/fault.log"
 weights_tests
+# thaw serve with GPU workers: a cold one snapshotted, a second restored beside it
+p serve env THAW="$BUILD/thaw" OUT="$OUT" tests/gpu/serve-gpu.sh
 echo "$pass passed, $failed failed"
 [ "${GPU_NO_BENCH:-}" = 1 ] && { [ $failed = 0 ]; exit; }
 BUILD=$BUILD bench/gpu.sh 2>&1 | tee "$OUT/bench.log"

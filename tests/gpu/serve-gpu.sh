@@ -5,14 +5,18 @@
 # a burst that finds it busy starts a second one, which must be restored,
 # and both must answer what the cold one answered.  SIGTERM must leave no
 # worker process.  Prints serve's status and metrics; logs in $OUT.
-#   THAW=build/gpu-carry/thaw tests/gpu/serve-gpu.sh
+#   THAW=build/gpu-carry/thaw [PYTHON=python3] tests/gpu/serve-gpu.sh
+# (tests/gpu/run.sh runs it last).  Exit 77 where there is no GPU.
 set -u
 cd "$(dirname "$0")/../.."
 THAW=${THAW:-build/gpu-carry/thaw}
 OUT=${OUT:-build/gpu-out}
+PYTHON=${PYTHON:-python3}
 mkdir -p "$OUT"
 [ -x "$THAW" ] || { echo "no $THAW (tests/gpu/mkcarry.sh makes it)"; exit 1; }
-[ -e /dev/nvidia0 ] || { echo "no GPU here"; exit 0; }
+[ -e /dev/nvidia0 ] || { echo "no GPU here"; exit 77; }
+"$PYTHON" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' ||
+	{ echo "FAIL: $PYTHON has no torch with CUDA (PYTHON=...)"; exit 1; }
 store=$(mktemp -d /tmp/thaw-serve-gpu.XXXXXX)
 port=18480 admin=18490
 failed=0
@@ -20,7 +24,7 @@ die() { echo "FAIL: $*"; failed=1; }
 APP_DEVICE=cuda "$THAW" serve --listen 127.0.0.1:$port --admin 127.0.0.1:$admin \
 	--store "$store" --json-events "$OUT/serve-gpu.json" --ready-path /ready \
 	--warmup /predict --min-warm 1 --max-workers 2 --start-timeout 300 --queue-timeout 300 \
-	-- python3 "$PWD/examples/app.py" >"$OUT/serve-gpu.log" 2>&1 &
+	-- "$PYTHON" "$PWD/examples/app.py" >"$OUT/serve-gpu.log" 2>&1 &
 serve=$!
 python3 - "$port" "$admin" <<'PY' || failed=1
 import http.client, json, sys, threading, time
