@@ -2,7 +2,8 @@
 # 93-serve.sh - thaw serve end to end: the first worker starts cold and is
 # snapshotted when its ready path answers; a burst that finds every worker busy
 # starts more, restored from that snapshot (thaw run's "restored" events), each
-# in its own network namespace on the same port; request and response bodies
+# in its own network namespace on the same port; connections are kept alive
+# on both sides; request and response bodies
 # stream both ways (a 300 KB echo, plain and chunked; a token stream arrives
 # line by line, not at the end); a worker that dies before answering is a 502
 # saying so and is replaced; one that dies mid-response cuts that response; the
@@ -21,6 +22,12 @@ grep -q '"event":"cold_start".*"reason":"no snapshot yet"' "$TMP/A.json" ||
 grep -q '"event":"snapshot_created"' "$TMP/A.json" || fail "the first worker was not snapshotted"
 first=$(get A /id) || fail "no answer through serve"
 log "first worker: $first"
+# keep-alive both ways: a client's second request on its connection, and serve's
+# connection to the worker, which the worker sees come from the same port each time
+conns=$(get A /id -o /dev/null -w '%{num_connects}\n' "http://127.0.0.1:$PORT_A/id" -o /dev/null)
+[ "$conns" = $'1\n0' ] || fail "the client's connection was not kept alive: $conns"
+peers=$(for i in 1 2 3; do get A /peer; done | sort -u)
+[ "$(echo "$peers" | wc -l)" = 1 ] || fail "serve's connection to the worker was not kept alive: $peers"
 
 # three requests that each hold a worker for a second: two more workers, restored
 jobs=()

@@ -4,6 +4,7 @@
 # a thread per connection).  Paths:
 #   /ready          200 once started (after $WORKER_DELAY seconds of "loading")
 #   /id             this process's start token and pid, and requests it served
+#   /peer           the port its client (serve's connection) comes from
 #   /echo (POST)    the body back, read and written in pieces as they come
 #   /upload?tag=T (POST)  reads its Content-Length body, answers "got N"; a body
 #                   that ends short (serve closed the connection) writes
@@ -49,6 +50,8 @@ class H(http.server.BaseHTTPRequestHandler):
             self.send_text(200, "ready\n")
         elif u.path == "/id":
             self.send_text(200, "%s %d %d %s\n" % (token, os.getpid(), served, u.query))
+        elif u.path == "/peer":
+            self.send_text(200, "%d\n" % self.client_address[1])
         elif u.path == "/stream":
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
