@@ -42,6 +42,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "base/clock.h"
 #include "base/crc32c.h"
 #include "base/hex.h"
 #include "base/io.h"
@@ -501,6 +502,7 @@ int image_bind(struct image *img, const void *idx, size_t idx_len)
 	struct image_part *p;
 	char name[IMAGE_PART_NAME_MAX];
 	uint32_t i, nr = 3;
+	double t0;
 	int ret;
 
 	for (i = 0; i < img->nr_children; i++)
@@ -520,12 +522,15 @@ int image_bind(struct image *img, const void *idx, size_t idx_len)
 	p = add_part(img, "pages.img", IMAGE_PAGE_SIZE + img->pages_bytes);
 	if (!p)
 		return -ENOMEM;
+	t0 = now_ms();
 	ret = hash_final(img->pages_hash, p->sha256);
 	if (ret) {
 		log_error("snapshot %s: pages.img: reading it back to hash it: %s", img->tmp_path,
 			  strerror(-ret));
 		return ret;
 	}
+	log_debug("snapshot %s: %.1f ms waited at publish for pages.img's digest threads",
+		  img->path, now_ms() - t0);
 	p = add_part(img, "data.img", img->data_bytes);
 	if (!p || hash_final(img->data_hash, p->sha256))
 		return -ENOMEM;
