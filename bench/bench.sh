@@ -10,6 +10,9 @@
 # plain directory, into $BUILD/bench-store.json.
 # Then bench/tree.py: restore of an 8-process tree against one process of the
 # same total memory (median of 5), into $BUILD/bench-tree.json.
+# Then bench/dump.py: `thaw dump` of workload A against `criu dump` of the same
+# process when criu is installed (left out, with the reason, when it is not
+# or cannot dump here), medians of 7, into $BUILD/bench-dump.json.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -25,4 +28,5 @@ rc=0
 /usr/bin/python3 bench/run.py --build "$BUILD" || rc=$?
 /usr/bin/python3 bench/store.py --build "$BUILD" || rc=$?
 /usr/bin/python3 bench/tree.py --build "$BUILD" || rc=$?
+/usr/bin/python3 bench/dump.py --build "$BUILD" || rc=$?
 exit $rc

@@ -321,6 +321,15 @@ def dump(p, err, snap, opts):
     return {"dump_ms": ms(t0, t1)}
 
 
+def dir_bytes(path):
+    """The apparent size of every file below path."""
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for name in files:
+            total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
 def snapshot_sizes(snap, opts):
     apparent = disk = 0
     pages_img = None

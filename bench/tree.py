@@ -115,14 +115,6 @@ def kill_restored(pid, opts):
     PROCS.pids.discard(pid)
 
 
-def snapshot_bytes(snap):
-    total = 0
-    for dirpath, _, files in os.walk(snap):
-        for name in files:
-            total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total
-
-
 def cold_and_dump(nprocs, opts, snap):
     driver.rm_snapshot(snap)
     t0 = now()
@@ -160,7 +152,7 @@ def cold_and_dump(nprocs, opts, snap):
         raise BenchError("%s\n  program stderr:\n%s" % (e, indent(err.tail())))
     PROCS.kill(p)
     return {"cold_ready_ms": ms(t0, t_ready), "dump_ms": ms(t1, t2),
-            "snapshot_bytes": snapshot_bytes(snap)}
+            "snapshot_bytes": driver.dir_bytes(snap)}
 
 
 def restore_once(nprocs, opts, snap, index):
