@@ -178,7 +178,12 @@ int files_add(struct image *img, pid_t pid, const char *path_for_open, const cha
 	}
 	if (is_deleted) {
 		if (!S_ISREG(st.st_mode)) {
-			log_error("pid %d: %s: deleted, and not a regular file", pid, display_path);
+			if (!strcmp(display_path, "/[aio]"))
+				log_error("pid %d: %s: an AIO context (io_setup) is not supported",
+					  pid, display_path);
+			else
+				log_error("pid %d: %s: deleted, and not a regular file", pid,
+					  display_path);
 			return -ENOTSUP;
 		}
 		file.uid = st.st_uid;

@@ -492,10 +492,13 @@ int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *ou
 	    get_int_opt(p->local, SOL_SOCKET, SO_PROTOCOL, &protocol))
 		return fd_dump_error(ctx, p, -errno, "socket domain/type: %s", strerror(errno));
 	if (family != AF_UNIX && family != AF_INET && family != AF_INET6)
-		return fd_dump_error(ctx, p, -ENOTSUP, "socket family %d is not supported",
+		return fd_dump_error(ctx, p, -ENOTSUP, "%s (family %d) is not supported",
+				     family == AF_NETLINK ? "a netlink socket" :
+				     family == AF_PACKET ? "a packet socket" : "a socket of this family",
 				     family);
 	if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET)
-		return fd_dump_error(ctx, p, -ENOTSUP, "socket type %d is not supported", type);
+		return fd_dump_error(ctx, p, -ENOTSUP, "%s (type %d) is not supported",
+				     type == SOCK_RAW ? "a raw socket" : "a socket of this type", type);
 	out->kind = IMAGE_FD_SOCKET;
 	out->pos = 0;
 	out->sock.family = family;

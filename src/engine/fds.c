@@ -231,6 +231,9 @@ static int dump_one(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd
 	} else if (!strcmp(link, "anon_inode:[pidfd]") || has_prefix(link, "pidfd:")) {
 		return pidfd_dump(ctx, p, out);
 	}
+	if (S_ISLNK(p->st.st_mode)) /* open(O_PATH | O_NOFOLLOW) of a symbolic link */
+		return fd_dump_error(ctx, p, -ENOTSUP,
+				     "an O_PATH fd on a symbolic link is not supported");
 	return fd_dump_error(ctx, p, -ENOTSUP, "this kind of file is not supported");
 }
 
