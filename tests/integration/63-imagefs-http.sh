@@ -87,7 +87,7 @@ read_all "$TMP/m3" "$TMP/read3.log"
 bad=$(sed -n 's/: error Input\/output error$//p' "$TMP/read3.log")
 [ -n "$bad" ] || fail "the failing read was not EIO: $(grep error "$TMP/read3.log")"
 cat "$TMP/m3/$bad" >/dev/null 2>&1 && fail "a second read of the bad chunk succeeded"
-grep -q "chunk $c (/$bad .*no tier has a good copy (in http .*; discarded)" "$TMP/m3.log" ||
+grep -q "chunk $c (/$bad .*no tier has a good copy (in .*; discarded)" "$TMP/m3.log" ||
 	fail "no line names chunk $c, /$bad and the bad copy: $(tail -n 5 "$TMP/m3.log")"
 [ "$(grep -c "$c" "$TMP/m3.log")" = 1 ] ||
 	fail "want one line for the bad chunk: $(grep "$c" "$TMP/m3.log")"
