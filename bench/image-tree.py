@@ -6,9 +6,15 @@ recursively; the first installed alternative), hard-linked (same file
 system) or copied, with their directories' modes and owners; plus what
 the dynamic loader and Debian's alternatives need at run time and no
 package lists (/etc/ld.so.cache, /etc/ld.so.conf*, /etc/alternatives and the files
-they choose, the /bin /lib /lib64 /sbin links of a merged /usr), and empty /proc /dev /sys
-/tmp to mount on.  Prints the package count, files and bytes as JSON.
+they choose, the /bin /lib /lib64 /sbin links of a merged /usr), the bytecode
+that Debian's py3compile wrote at install time for the listed .py files
+(__pycache__/NAME.*.pyc: no package lists it, every installed system has
+it, and without it Python compiles each module on every start in a
+read-only image), and empty /proc /dev /sys /tmp to mount on.  Prints the
+package count, files and bytes as JSON.  Also: --app SRC DST adds the file
+SRC at DST.
 """
+import glob
 import json
 import os
 import re
@@ -17,6 +23,10 @@ import subprocess
 import sys
 
 out, pkgs = sys.argv[1], sys.argv[2:]
+apps = []
+while len(pkgs) >= 3 and pkgs[0] == "--app":
+    apps.append((pkgs[1], pkgs[2]))
+    pkgs = pkgs[3:]
 
 
 def installed(name):
@@ -63,6 +73,13 @@ for name in os.listdir("/var/lib/dpkg/alternatives"):
         head = f.read().split("\n\n")[0]
     paths.update(x for x in head.split("\n") if x.startswith("/"))
 
+# py3compile's bytecode of the listed modules
+for x in list(paths):
+    if x.endswith(".py"):
+        d, name = os.path.split(x)
+        paths.update(glob.glob(os.path.join(glob.escape(d), "__pycache__",
+                                            glob.escape(name[:-3]) + ".*.pyc")))
+
 
 def make_parents(path):
     parts = path.strip("/").split("/")[:-1]
@@ -102,6 +119,11 @@ for path in sorted(paths):
             shutil.copy2(path, dst)
         files += 1
         size += os.path.getsize(path)
+for src, dst in apps:
+    os.makedirs(os.path.dirname(out + dst), exist_ok=True)
+    shutil.copy2(src, out + dst)
+    files += 1
+    size += os.path.getsize(src)
 for d in ("proc", "dev", "sys", "tmp"):
     os.makedirs(os.path.join(out, d), exist_ok=True)
 os.chmod(os.path.join(out, "tmp"), 0o1777)

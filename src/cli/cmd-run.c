@@ -43,7 +43,7 @@ static void run_usage(FILE *out)
 		"                [--no-snapshot] [--verify-digest]\n"
 		"                [--verify] [--lazy]\n"
 		"                [--fixed-layout] [--root DIR[:PATH]]\n"
-		"                [--image NAME[:PATH] [--image-store DIR|URL]]\n"
+		"                [--image NAME[:PATH] [--image-store DIR|URL] [--image-keep S]]\n"
 		"                [--json-events FILE] [--snap-on-stdout RE | --snap-on-port PORT |\n"
 		"                --snap-on-http URL [--snap-delay S] [--warmup URL]] -- CMD [ARGS...]\n"
 		"\n"
@@ -86,6 +86,10 @@ static void run_usage(FILE *out)
 		"                      has the same image (part of the key)\n"
 		"  --image-store DIR|URL  the image's store (default: --store, then\n"
 		"                      $THAW_STORE, then ~/.cache/thaw/store)\n"
+		"  --image-keep S      the image's mount (/run/thaw/images/) is shared by its\n"
+		"                      runs, its page cache with it, and goes S seconds after\n"
+		"                      the last one ends (default 600); 0: a mount of this\n"
+		"                      run's own, gone with it\n"
 		"  --name NAME         the snapshot's name (default: from the command)\n"
 		"  --env-ignore VAR    leave VAR (a glob: 'CI_*') out of the launch key\n"
 		"  --env-keep VAR      put VAR (a glob), one of the variables that differ from\n"
@@ -156,6 +160,7 @@ int cmd_run(int argc, char **argv)
 		{ "root", required_argument, NULL, 'R' },
 		{ "image", required_argument, NULL, 'I' },
 		{ "image-store", required_argument, NULL, 'i' },
+		{ "image-keep", required_argument, NULL, 'X' },
 		{ "chunk-size", required_argument, NULL, 'Z' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "env-ignore", required_argument, NULL, 'e' },
@@ -219,6 +224,18 @@ int cmd_run(int argc, char **argv)
 		case 'i':
 			opts.image_store = optarg;
 			break;
+		case 'X': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (!*optarg || *end || v > 86400 * 365) {
+				status = cli_usage_error(run_usage, "--image-keep: want seconds, not %s",
+							 optarg);
+				goto out;
+			}
+			opts.image_keep_s = v ? (int)v : -1;
+			break;
+		}
 		case 'Z': {
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 10);
@@ -325,8 +342,8 @@ int cmd_run(int argc, char **argv)
 		status = cli_usage_error(run_usage, "--root or --image, not both");
 		goto out;
 	}
-	if (opts.image_store && !opts.image) {
-		status = cli_usage_error(run_usage, "--image-store without --image");
+	if ((opts.image_store || opts.image_keep_s) && !opts.image) {
+		status = cli_usage_error(run_usage, "--image-store or --image-keep without --image");
 		goto out;
 	}
 	opts.argv = argv + optind;

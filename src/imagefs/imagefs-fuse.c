@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -91,6 +92,14 @@ struct fs {
 	uint32_t pf_next;
 	volatile bool stopping;
 	uint64_t fetches, fetch_bytes;
+	/* a shared mount: detached once its lock has been free for idle_exit_s */
+	pthread_t idle_thread;
+	bool idle_started, idle_locked;
+	int idle_fd;
+	unsigned idle_exit_s;
+	const char *mountpoint;
+	pthread_mutex_t idle_lock;
+	pthread_cond_t idle_cond;
 };
 
 static struct store *pool_get(struct fs *fs)
@@ -378,18 +387,19 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, target);
 }
 
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/*
+ * Opens carry no state here (reads name the inode), so the kernel is told
+ * once that there is no open (ENOSYS): it then opens files and directories
+ * without asking, keeps their page cache and caches directory listings
+ * (FOPEN_KEEP_CACHE, FOPEN_CACHE_DIR), and sends no release either, which
+ * saves two round trips per open (a restore opens every library it maps).
+ * The mount is read-only: the kernel refuses a write open itself.
+ */
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs *fs = FS(req);
-	int64_t i = inode_of(fs, ino);
-
-	if (i < 0 || !S_ISDIR(fs->ix->inodes[i].mode)) {
-		fuse_reply_err(req, ENOTDIR);
-		return;
-	}
-	fi->keep_cache = 1;
-	fi->cache_readdir = 1;
-	fuse_reply_open(req, fi);
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
 }
 
 /* Offsets: 1 after ".", 2 after "..", 2 + k + 1 after the directory's k-th entry. */
@@ -403,8 +413,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t pos = 0;
 
 	(void)fi;
-	if (i < 0 || off < 0) {
-		fuse_reply_err(req, EINVAL);
+	if (i < 0 || off < 0 || !S_ISDIR(fs->ix->inodes[i].mode)) {
+		fuse_reply_err(req, i < 0 || off < 0 ? EINVAL : ENOTDIR);
 		return;
 	}
 	d = &fs->ix->inodes[i];
@@ -439,27 +449,6 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	fuse_reply_buf(req, buf, pos);
 	free(buf);
-}
-
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	struct fs *fs = FS(req);
-	int64_t i = inode_of(fs, ino);
-
-	if (i < 0) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	if (!S_ISREG(fs->ix->inodes[i].mode)) {
-		fuse_reply_err(req, EINVAL);
-		return;
-	}
-	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
 }
 
 /* The first extent of inode i that ends after off. */
@@ -537,6 +526,11 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	const struct imagefs_inode *n;
 	uint32_t x;
 
+	if (!fs->ix->nr_xattrs) {
+		/* none in the image: the kernel stops asking (overlayfs asks at every lookup) */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	if (i < 0) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -632,7 +626,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.lookup = op_lookup,
 	.getattr = op_getattr,
 	.readlink = op_readlink,
-	.opendir = op_opendir,
+	.opendir = op_open,
 	.readdir = op_readdir,
 	.open = op_open,
 	.read = op_read,
@@ -684,6 +678,77 @@ static void stop_prefetch(struct fs *fs)
 	for (unsigned t = 0; t < fs->nr_pf; t++)
 		pthread_join(fs->pf_threads[t], NULL);
 	free(fs->pf_threads);
+}
+
+/*
+ * A shared mount's users hold a shared flock on its lock file.  Once the
+ * server could take it exclusively for idle_exit_s seconds running, no
+ * one has used the mount since: it detaches the mount (its session then
+ * ends: nothing holds the filesystem) and keeps the lock until it exits,
+ * so that a user arriving meanwhile waits and then mounts anew.
+ */
+static void *idle_main(void *arg)
+{
+	struct fs *fs = arg;
+	struct timespec now, free_since = { 0 }, tick;
+	bool was_free = false;
+
+	pthread_mutex_lock(&fs->idle_lock);
+	while (!fs->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (flock(fs->idle_fd, LOCK_EX | LOCK_NB) < 0) {
+			was_free = false;
+		} else if (!was_free) {
+			was_free = true;
+			free_since = now;
+			flock(fs->idle_fd, LOCK_UN);
+		} else if (now.tv_sec - free_since.tv_sec >= (time_t)fs->idle_exit_s) {
+			log_debug("image %s: unused for %u s: detaching %s", fs->img->name,
+				  fs->idle_exit_s, fs->mountpoint);
+			if (umount2(fs->mountpoint, MNT_DETACH) < 0)
+				log_warn("image %s: detaching %s: %s", fs->img->name,
+					 fs->mountpoint, strerror(errno));
+			fs->idle_locked = true;
+			break; /* the lock stays taken until the process ends */
+		} else {
+			flock(fs->idle_fd, LOCK_UN);
+		}
+		tick = now;
+		tick.tv_sec++;
+		pthread_cond_timedwait(&fs->idle_cond, &fs->idle_lock, &tick);
+	}
+	pthread_mutex_unlock(&fs->idle_lock);
+	return NULL;
+}
+
+static void stop_idle(struct fs *fs)
+{
+	if (!fs->idle_started)
+		return;
+	pthread_mutex_lock(&fs->idle_lock);
+	fs->stopping = true;
+	pthread_cond_broadcast(&fs->idle_cond);
+	pthread_mutex_unlock(&fs->idle_lock);
+	pthread_join(fs->idle_thread, NULL);
+	fs->idle_started = false;
+}
+
+/*
+ * A shared mount's server ending: with the lock taken (no user, none
+ * coming in), its files go.  Busy: they stay for whoever holds it.
+ */
+static void shared_cleanup(struct fs *fs, const struct imagefs_mount_opts *o)
+{
+	struct stat st;
+
+	if (fs->idle_fd < 0 || (!fs->idle_locked && flock(fs->idle_fd, LOCK_EX | LOCK_NB) < 0))
+		return;
+	rmdir(o->mountpoint); /* EBUSY if something is mounted there again */
+	if (o->pid_path)
+		unlink(o->pid_path);
+	if (o->log_path && stat(o->log_path, &st) == 0 && st.st_size == 0)
+		unlink(o->log_path);
+	unlink(o->idle_lock);
 }
 
 /* Derived tables: each extent's file offset, a name for each inode. */
@@ -740,6 +805,10 @@ static void fs_release(struct fs *fs)
 	imagefs_image_free(fs->img);
 	pthread_mutex_destroy(&fs->lock);
 	pthread_cond_destroy(&fs->cond);
+	pthread_mutex_destroy(&fs->idle_lock);
+	pthread_cond_destroy(&fs->idle_cond);
+	if (fs->idle_fd >= 0)
+		close(fs->idle_fd);
 }
 
 static int write_record(const struct fs *fs, const char *path)
@@ -801,7 +870,8 @@ static void fuse_log_to_thaw(enum fuse_log_level level, const char *fmt, va_list
 int imagefs_serve(const struct imagefs_mount_opts *o)
 {
 	struct fs fs = { .fetch_timeout_ms = o->fetch_timeout_ms ? o->fetch_timeout_ms :
-								    FETCH_TIMEOUT_DEFAULT };
+								    FETCH_TIMEOUT_DEFAULT,
+			 .idle_fd = -1, .idle_exit_s = o->idle_exit_s, .mountpoint = o->mountpoint };
 	struct fuse_loop_config *loop = NULL;
 	struct fuse_session *se = NULL;
 	struct store *s = NULL;
@@ -817,8 +887,10 @@ int imagefs_serve(const struct imagefs_mount_opts *o)
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		pthread_cond_init(&fs.cond, &ca);
+		pthread_cond_init(&fs.idle_cond, &ca);
 		pthread_condattr_destroy(&ca);
 	}
+	pthread_mutex_init(&fs.idle_lock, NULL);
 	fs.cfg = *o->store;
 	fs.cfg.ram_limit = o->ram_limit ? o->ram_limit : RAM_DEFAULT;
 	if (!fs.cfg.http_timeout_ms)
@@ -831,6 +903,11 @@ int imagefs_serve(const struct imagefs_mount_opts *o)
 	if (rc)
 		goto out;
 	fs.ix = fs.img->index;
+	if (o->expect_id && memcmp(o->expect_id->b, fs.ix->id.b, sizeof(fs.ix->id.b))) {
+		log_error("image %s changed in the store while it was being mounted", o->name);
+		rc = -ESTALE;
+		goto out;
+	}
 	rc = fs_prepare(&fs);
 	if (rc)
 		goto out;
@@ -860,12 +937,36 @@ int imagefs_serve(const struct imagefs_mount_opts *o)
 	}
 	if (!o->no_prefetch)
 		start_prefetch(&fs, o->prefetch_threads ? o->prefetch_threads : 8);
+	if (o->idle_lock) {
+		fs.idle_fd = open(o->idle_lock, O_RDONLY | O_CLOEXEC);
+		if (fs.idle_fd < 0 || pthread_create(&fs.idle_thread, NULL, idle_main, &fs))
+			log_warn("image %s: %s: %s: the mount stays until unmounted", o->name,
+				 o->idle_lock, strerror(errno));
+		else
+			fs.idle_started = true;
+	}
 	log_info("image %s (%u files, %u chunks) mounted at %s", o->name, fs.ix->nr_inodes,
 		 fs.ix->nr_chunks, o->mountpoint);
+	if (o->pid_path) {
+		FILE *pf = fopen(o->pid_path, "we");
+
+		if (pf) {
+			fprintf(pf, "%d\n", (int)getpid());
+			fclose(pf);
+		}
+	}
 	if (o->ready_fd >= 0) {
 		if (write(o->ready_fd, "1", 1) != 1)
 			log_warn("image %s: could not say the mount is ready", o->name);
 		close(o->ready_fd);
+	}
+	if (o->log_path) {
+		int lf = open(o->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+		if (lf >= 0) {
+			dup2(lf, STDERR_FILENO);
+			close(lf);
+		}
 	}
 	loop = fuse_loop_cfg_create();
 	if (!loop) {
@@ -873,15 +974,18 @@ int imagefs_serve(const struct imagefs_mount_opts *o)
 		goto signals;
 	}
 	fuse_loop_cfg_set_max_threads(loop, o->threads ? o->threads : 16);
-	fuse_loop_cfg_set_idle_threads(loop, 4);
+	/* idle workers stay: a restore's burst of requests needs no new threads */
+	fuse_loop_cfg_set_idle_threads(loop, o->threads ? o->threads : 16);
 	rc = fuse_session_loop_mt(se, loop) ? -EIO : 0;
 	log_debug("image %s: %llu chunk fetches, %llu bytes", o->name,
 		  (unsigned long long)fs.fetches, (unsigned long long)fs.fetch_bytes);
 signals:
+	stop_idle(&fs);
 	stop_prefetch(&fs);
 	fuse_remove_signal_handlers(se);
 unmount:
 	fuse_session_unmount(se);
+	shared_cleanup(&fs, o);
 	if (!rc && o->record)
 		rc = write_record(&fs, o->record);
 out:
@@ -921,7 +1025,14 @@ int imagefs_mount_spawn(const struct imagefs_mount_opts *o, pid_t *ret_pid)
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);
 		}
-		child.ready_fd = pfd[1];
+		/*
+		 * Nothing of the caller's stays open in a server that may outlive it
+		 * (a pipe's reader would wait for its end, a lock would stay taken).
+		 */
+		if (dup2(pfd[1], 3) < 0)
+			_exit(1);
+		close_range(4, ~0u, 0);
+		child.ready_fd = 3;
 		_exit(imagefs_serve(&child) ? 1 : 0);
 	}
 	close(pfd[1]);

@@ -170,6 +170,19 @@ struct imagefs_mount_opts {
 	bool no_prefetch;
 	const char *record; /* if set: write the chunk numbers first read, in order, here */
 	int ready_fd; /* >= 0: one byte written once the mount answers, then closed */
+	/*
+	 * A mount shared by its users (thaw run --image): each holds a shared
+	 * flock on idle_lock while it uses the mount; once no one has held it
+	 * for idle_exit_s seconds the server detaches the mount and exits.
+	 * A server that ends with the lock free removes its mount point, the
+	 * lock, the pid file and an empty log (a user opening the lock checks
+	 * that it is still the file at its path once it holds it).
+	 */
+	const char *idle_lock;
+	unsigned idle_exit_s;
+	const char *log_path; /* once mounted, the server's stderr appends here; NULL: as is */
+	const char *pid_path; /* once mounted, the server's pid is written here */
+	const struct store_digest *expect_id; /* if set: any other image under the name is refused */
 };
 
 /*
@@ -180,9 +193,10 @@ struct imagefs_mount_opts {
 int imagefs_serve(const struct imagefs_mount_opts *o) __attribute__((warn_unused_result));
 
 /*
- * Forks a server (imagefs_serve in a new session) and returns once the
- * mount answers, with the server's pid; the caller owns that process
- * (imagefs_umount ends it).  On failure nothing is left mounted or running.
+ * Forks a server (imagefs_serve in a new session, holding no descriptor of
+ * the caller's but its standard error) and returns once the mount answers,
+ * with the server's pid; the caller owns that process (imagefs_umount ends
+ * it).  On failure nothing is left mounted or running.
  */
 int imagefs_mount_spawn(const struct imagefs_mount_opts *o, pid_t *ret_pid)
 	__attribute__((warn_unused_result));

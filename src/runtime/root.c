@@ -40,7 +40,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/sysmacros.h>
@@ -54,6 +56,9 @@
 #define ROOTS_DIR "/run/thaw/roots"
 #define ROOTS_PREFIX "root-"
 #define SDK_IN_ROOT "/run/thaw/python"
+#define IMAGES_DIR "/run/thaw/images"
+#define IMAGE_KEEP_DEFAULT 600
+#define FUSE_MAGIC 0x65735546
 
 /* Absolute, no "." or ".." component, nothing the overlay's option string would split on. */
 static bool plain_path(const char *p)
@@ -119,6 +124,7 @@ static void root_init(struct run_root *rr)
 	rr->lock = -1;
 	rr->lower_fd = -1;
 	rr->server = -1;
+	rr->image_lock = -1;
 }
 
 /* :PATH of --root or --image: a directory of the host to mount the tree on. */
@@ -222,6 +228,9 @@ void root_release(struct run_root *rr)
 			;
 		rr->server = -1;
 	}
+	if (rr->image_lock >= 0)
+		close(rr->image_lock); /* the shared mount may go once no one else holds it */
+	rr->image_lock = -1;
 	imagefs_image_free(rr->image);
 	rr->image = NULL;
 	store_close(rr->store);
@@ -488,7 +497,8 @@ char *root_find_exe(const struct run_root *rr, const char *cmd)
  */
 static int start_server(struct run_root *rr, const struct store_config *cfg, const char *name)
 {
-	struct imagefs_mount_opts o = { .store = cfg, .name = name, .mountpoint = rr->lower };
+	struct imagefs_mount_opts o = { .store = cfg, .name = name, .mountpoint = rr->lower,
+					 .expect_id = &rr->image->index->id };
 	int p[2], status;
 	ssize_t n;
 	pid_t pid;
@@ -530,8 +540,96 @@ static int start_server(struct run_root *rr, const struct store_config *cfg, con
 	return -EIO;
 }
 
+/*
+ * A shared mount (thaw run --image without --image-keep 0).  Once its
+ * image is mounted, the page cache of its files outlives any one run, as a
+ * host's own files' does: a restored start maps torch's libraries from
+ * pages that are already there instead of reading them through FUSE again.
+ *
+ * /run/thaw/images/KEY, KEY a digest of the image's identity and of where
+ * its bytes come from (store, cache, key file), is mounted in the host's
+ * namespace by a server of its own (imagefs_mount_spawn: a new session,
+ * none of thaw run's descriptors), before thaw run moves into its
+ * namespace, which then holds a copy of it.  KEY.lock orders its users:
+ * whoever mounts holds it exclusively, and every thaw run holds it shared
+ * while it lives; the server detaches the mount and ends once it has been
+ * free for keep seconds (imagefs-fuse.c).  KEY.pid names the server,
+ * KEY.log has what it says once mounted.
+ */
+static void shared_key(const char *id, const struct store_config *cfg, char key[33])
+{
+	char buf[4 * PATH_MAX + 128], hex[65];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "%s\n%s\n%s\n%s\n%s", id, cfg->dir ? cfg->dir : "",
+		     cfg->url ? cfg->url : "", cfg->s3_endpoint ? cfg->s3_endpoint : "",
+		     cfg->key_file ? cfg->key_file : "");
+	runtime_sha256_hex(buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, hex);
+	memcpy(key, hex, 32);
+	key[32] = '\0';
+}
+
+/* Mounts the image shared, or finds it mounted: rr->lower, rr->image_lock held shared. */
+static int shared_mount(struct run_root *rr, const struct store_config *cfg, unsigned keep)
+{
+	struct imagefs_mount_opts o = { .store = cfg, .name = rr->image_name, .ready_fd = -1 };
+	char key[33], lockp[PATH_MAX + 8], logp[PATH_MAX + 8], pidp[PATH_MAX + 8];
+	int ret, level = log_max_level;
+	struct statfs sf;
+	pid_t pid;
+
+	shared_key(rr->image_id, cfg, key);
+	snprintf(rr->lower, sizeof(rr->lower), "%s/%s", IMAGES_DIR, key);
+	snprintf(lockp, sizeof(lockp), "%s.lock", rr->lower);
+	snprintf(logp, sizeof(logp), "%s.log", rr->lower);
+	snprintf(pidp, sizeof(pidp), "%s.pid", rr->lower);
+	ret = make_dirs(IMAGES_DIR);
+	if (ret < 0) {
+		log_error("--image: cannot create %s: %s", IMAGES_DIR, strerror(-ret));
+		return ret;
+	}
+	/* the lock at its path once held: a server that ended may have removed it */
+	for (;;) {
+		struct stat held, now;
+
+		rr->image_lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (rr->image_lock < 0 || flock(rr->image_lock, LOCK_EX) < 0 ||
+		    fstat(rr->image_lock, &held) < 0)
+			return log_errno("--image: %s", lockp);
+		if (stat(lockp, &now) == 0 && now.st_ino == held.st_ino && now.st_dev == held.st_dev)
+			break;
+		close(rr->image_lock);
+	}
+	if (statfs(rr->lower, &sf) < 0 || sf.f_type != FUSE_MAGIC) {
+		if (mkdir(rr->lower, 0755) < 0 && errno != EEXIST)
+			return log_errno("--image: %s", rr->lower);
+		o.mountpoint = rr->lower;
+		o.idle_lock = lockp;
+		o.idle_exit_s = keep;
+		o.log_path = logp;
+		o.pid_path = pidp;
+		o.expect_id = &rr->image->index->id;
+		/* its "mounted" line is not the program's run's business; -v shows it */
+		if (log_max_level == LOG_INFO)
+			log_max_level = LOG_WARN;
+		ret = imagefs_mount_spawn(&o, &pid);
+		log_max_level = level;
+		if (ret < 0) {
+			rmdir(rr->lower);
+			log_error("--image %s: the image could not be mounted", rr->image_name);
+			return ret;
+		}
+		log_info("image %s mounted at %s (server pid %d), shared by its runs until %u s "
+			 "after the last one", rr->image_name, rr->lower, (int)pid, keep);
+	}
+	/* shared from here: other runs may come in, the server may not go */
+	if (flock(rr->image_lock, LOCK_SH) < 0)
+		return log_errno("--image: %s", lockp);
+	return 0;
+}
+
 int root_prepare_image(struct run_root *rr, const char *spec, const struct store_config *cfg,
-		       const char *sdk)
+		       const char *sdk, int keep_s)
 {
 	char name[256];
 	int ret;
@@ -544,10 +642,10 @@ int root_prepare_image(struct run_root *rr, const char *spec, const struct store
 		return -EINVAL;
 	}
 	snprintf(rr->image_name, sizeof(rr->image_name), "%s", name);
-	ret = setup_ns(rr);
-	if (ret < 0)
-		goto fail;
-	/* after unshare: the store may start threads */
+	/*
+	 * Before unshare, which refuses a process with threads: reading an
+	 * image starts none (the store's threads are its restores' and puts').
+	 */
 	ret = store_open(cfg, &rr->store);
 	if (ret == 0)
 		ret = imagefs_image_open(rr->store, name, &rr->image);
@@ -558,14 +656,25 @@ int root_prepare_image(struct run_root *rr, const char *spec, const struct store
 		goto fail;
 	}
 	store_digest_hex(&rr->image->index->id, rr->image_id);
-	snprintf(rr->lower, sizeof(rr->lower), "%s/image", rr->base);
-	if (mkdir(rr->lower, 0755) < 0) {
-		ret = log_errno("--image: %s", rr->lower);
-		goto fail;
+	/* in the host's namespace, before thaw run leaves it */
+	if (keep_s >= 0) {
+		ret = shared_mount(rr, cfg, keep_s ? (unsigned)keep_s : IMAGE_KEEP_DEFAULT);
+		if (ret < 0)
+			goto fail;
 	}
-	ret = start_server(rr, cfg, name);
+	ret = setup_ns(rr);
 	if (ret < 0)
 		goto fail;
+	if (keep_s < 0) {
+		snprintf(rr->lower, sizeof(rr->lower), "%s/image", rr->base);
+		if (mkdir(rr->lower, 0755) < 0) {
+			ret = log_errno("--image: %s", rr->lower);
+			goto fail;
+		}
+		ret = start_server(rr, cfg, name);
+		if (ret < 0)
+			goto fail;
+	}
 	rr->lower_fd = open(rr->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rr->lower_fd < 0) {
 		ret = log_errno("--image: opening %s", rr->lower);

@@ -1170,7 +1170,7 @@ static int prepare_image(struct run *r, int *ret_status)
 		return ret;
 	}
 	cfg.key_file = o->store.key_file;
-	ret = root_prepare_image(&r->root_storage, o->image, &cfg, r->sdk);
+	ret = root_prepare_image(&r->root_storage, o->image, &cfg, r->sdk, o->image_keep_s);
 	free(alloc);
 	if (ret < 0)
 		*ret_status = ret == -EINVAL || ret == -ENOTDIR ? 2 : 1;

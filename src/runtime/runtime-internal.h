@@ -48,7 +48,8 @@ struct run_root {
 	char image_id[65]; /* SHA-256 of its index: the image's identity */
 	struct store *store;
 	struct imagefs_image *image; /* its index, for the files' content digests */
-	pid_t server; /* the FUSE server, thaw run's child; -1: none */
+	pid_t server; /* the FUSE server, thaw run's child; -1: none (or shared) */
+	int image_lock; /* a shared mount's lock, held shared while thaw run lives; -1 */
 };
 /*
  * Checks spec (DIR or DIR:PATH), moves thaw run into a mount namespace of
@@ -57,11 +58,13 @@ struct run_root {
 int root_prepare(struct run_root *rr, const char *spec, const char *sdk);
 /*
  * --image NAME[:PATH]: the same, with the image NAME of the store cfg
- * mounted (FUSE, a child of thaw run that dies with it) as the tree.
+ * mounted (FUSE) as the tree: a mount shared by the runs of that image
+ * from that store, kept keep_s seconds after the last one (0: 600), or,
+ * keep_s < 0, one of thaw run's own, whose server dies with it.
  */
 struct store_config;
 int root_prepare_image(struct run_root *rr, const char *spec, const struct store_config *cfg,
-		       const char *sdk);
+		       const char *sdk, int keep_s);
 /*
  * --image: the content digest of the image's file at path (the program's),
  * from the index (root.c says how); -ENOENT when the file is not the image's.

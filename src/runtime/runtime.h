@@ -32,6 +32,11 @@ struct runtime_run_opts {
 	const char *root; /* DIR or DIR:PATH: the program's files from DIR (docs/runtime.md); NULL */
 	const char *image; /* NAME or NAME:PATH: the same from an image (ImageFS); NULL */
 	const char *image_store; /* the image's store; NULL: store.location, then thaw image's */
+	/*
+	 * --image-keep: seconds the image's shared mount stays after its last
+	 * user; 0: 600; < 0: no shared mount, thaw run's own server
+	 */
+	int image_keep_s;
 	const char *json_events; /* append JSON lines here, or NULL */
 	const char *const *env_ignore; /* names (NAME or PREFIX*) left out of the key */
 	size_t nr_env_ignore;
