@@ -248,10 +248,12 @@ soak-serve: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bench/serve.py --soak $(SERVE_SOAK_CYCLES)
 
-# ImageFS against the host's files (python3 + torch): table + build/bench-image.json
+# ImageFS against the host's files (python3 + torch): tables + build/bench-image.json,
+# and thaw run --image of the torch worker end to end: build/bench-run-image.json
 bench-image: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bench/image.sh
+	$(Q)BUILD=$(BUILD) bench/run-image.sh
 
 # On the device machine (a GPU, nvcc, a CUDA torch): cold start vs restore.
 bench-gpu: all

@@ -1,139 +1,137 @@
 #!/bin/bash
 # bench/run-image.sh - end to end: the torch worker (examples/worker.py) under
-# thaw run from an ImageFS image with empty caches (cold first start, then
-# restored starts), against the same worker from the host's own filesystem.
+# thaw run --image from an image served over HTTP, with empty caches (cold
+# first start, then restored starts), against the same worker from the
+# host's own filesystem.
 #
-# The image holds the files (dpkg -L) of python3, python3-torch and
-# python3-numpy and of every package they depend on, recursively, plus the
-# worker at /app/worker.py; it is built hard-linked from the machine's own
-# files (copied when hard links cannot be made) and pushed into a local
-# chunk store.  "Empty caches": the page cache is dropped before the image's
-# cold start (echo 3 > /proc/sys/vm/drop_caches), and the image's store is a
-# fresh directory, so every byte the start reads comes from the store's
-# chunks through the FUSE mount.  Restored starts read no image file but
-# what the restore maps.  Times are thaw run's wall time, from its start to
-# the worker's exit (the worker prints one line and ends), median of N.
+# The image (bench/image-tree.py): the files (dpkg -L) of python3,
+# python3-torch and python3-numpy and of every package they depend on, with
+# the bytecode Debian compiled for them at install time, plus the worker at
+# /app/worker.py; pushed to nginx on 127.0.0.1 (WebDAV, as the store's HTTP
+# tests).  Its start is recorded first (thaw image record around a thaw run
+# --root of the mount), so that every later mount prefetches it.
+#
+# "Empty caches": the page cache dropped (echo 3 > /proc/sys/vm/drop_caches)
+# and, for the image, a fresh local cache in front of the server, so that
+# every byte the cold start reads comes from nginx through the FUSE mount.
+# Snapshots go to local directory stores for both.  Rows:
+#   host: cold with the page cache dropped; restored (page cache warm);
+#   image: cold with empty caches (it mounts the image, shared); restored
+#     (the shared mount and its page cache stay between runs); restored with
+#     the page cache dropped (the disk cache holds the chunks); restored with
+#     --image-keep 0 (a mount of the run's own: a fresh page cache each time).
+# Times are thaw run's wall time, from its start to the worker's exit (the
+# worker prints one line and ends), median of N.
 #
 #   BUILD=build N=3 bench/run-image.sh     JSON in $BUILD/bench-run-image.json
-set -eu
-BUILD=${BUILD:-build}
-THAW=$(realpath "$BUILD/thaw")
+. "$(dirname "$0")/../tests/lib.sh"
+. "$(dirname "$0")/../tests/store/nginx.sh"
+. "$(dirname "$0")/../tests/imagefs/imagefs-lib.sh"
+need_fuse
 N=${N:-3}
-OUT=$(realpath -m "$BUILD/bench-run-image")
-TREE=$OUT/tree
 WORKER=$(realpath examples/worker.py)
-rm -rf "$OUT"
-mkdir -p "$OUT"
+nginx_start
+U=$NGINX_URL
+ACCESS=$TMP/nginx/access.log
 
-# the packages and, recursively, what they depend on (alternatives: the first installed)
-closure() {
-	local todo=("$@") seen=" " p deps d
-	while [ ${#todo[@]} -gt 0 ]; do
-		p=${todo[0]}
-		todo=("${todo[@]:1}")
-		p=${p%%:*}
-		case "$seen" in *" $p "*) continue ;; esac
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || continue
-		seen="$seen$p "
-		deps=$(dpkg-query -W -f='${Depends}, ${Pre-Depends}' "$p" 2>/dev/null |
-			tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/ //g' | grep -v '^$' || true)
-		for d in $deps; do todo+=("$d"); done
-	done
-	echo "$seen"
-}
-PKGS=$(closure python3 python3-torch python3-numpy)
-echo "# image: $(wc -w <<<"$PKGS") packages: $PKGS" >&2
-mkdir -p "$TREE"
-# merged /usr: /lib64, /lib, /bin ... are links on the host, and so in the image
-for d in bin sbin lib lib32 lib64 libx32; do
-	[ -L "/$d" ] || continue
-	ln -s "$(readlink "/$d")" "$TREE/$d"
-	mkdir -p "$TREE/$(readlink -f "/$d")"
-done
-for p in $PKGS; do
-	dpkg -L "$p" 2>/dev/null
-done | sort -u | while read -r f; do
-	[ -f "$f" ] || [ -L "$f" ] || continue
-	printf '%s\0' "$f"
-done >"$OUT/files"
-# hard links where they can be made; a copy of whatever they could not make
-xargs -0 -r cp -a -l --parents -t "$TREE" <"$OUT/files" 2>/dev/null || true
-while IFS= read -r -d '' f; do
-	[ -e "$TREE$f" ] || [ -L "$TREE$f" ] || cp -a --parents "$f" "$TREE" 2>/dev/null || true
-done <"$OUT/files"
-# what maintainer scripts made and no package lists: update-alternatives' links
-# (libblas.so.3 ...) and the dynamic linker's cache
-find /usr/lib/x86_64-linux-gnu /usr/bin -maxdepth 1 -lname '/etc/alternatives/*' -print0 |
-	xargs -0 -r cp -a --parents -t "$TREE" 2>/dev/null || true
-cp -a --parents /etc/alternatives /etc/ld.so.cache "$TREE" 2>/dev/null || true
-mkdir -p "$TREE/app"
-cp "$WORKER" "$TREE/app/worker.py"
-TREE_BYTES=$(du -sb "$TREE" | awk '{ print $1 }')
+log "building the tree"
+python3 "$(dirname "$0")/image-tree.py" "$TMP/tree" --app "$WORKER" /app/worker.py \
+	python3 python3-torch python3-numpy >"$TMP/tree.json" || fail "tree"
+s=$(date +%s.%N)
+"$THAW" -q image push "$TMP/tree" --store "$U" --cache "$TMP/cpush" --name torch \
+	>"$TMP/push.log" 2>&1 || fail "push: $(tail -n 3 "$TMP/push.log")"
+PUSH_S=$(echo "$(date +%s.%N) - $s" | bc)
+STORED=$(du -sb "$TMP/www/store/chunks" | cut -f1)
 
-t0=$(date +%s.%N)
-"$THAW" -q image push "$TREE" --store "$OUT/images" --name torch >"$OUT/push.log"
-PUSH_S=$(echo "$(date +%s.%N) - $t0" | bc)
-STORE_BYTES=$(du -sb "$OUT/images" | awk '{ print $1 }')
+log "recording the start"
+mkdir -p "$TMP/rec"
+MOUNTS+=("$TMP/rec")
+"$THAW" image record --store "$U" --cache "$TMP/crec" --name torch "$TMP/rec" -- \
+	"$THAW" run --store "$TMP/recsnap" --no-snapshot --root "$TMP/rec" -- \
+	/usr/bin/python3 /app/worker.py >"$TMP/record.log" 2>&1 ||
+	fail "record: $(tail -n 3 "$TMP/record.log")"
+RECORDED=$(sed -n 's/.*recorded \([0-9]*\) chunks.*/\1/p' "$TMP/record.log")
 
-# one start: its wall time in seconds; its stderr in $OUT/last.err
+# start [restored|snapshotted] ARGS...: thaw run ARGS; prints its wall time in seconds
 start() {
-	local t0 rc
-	t0=$(date +%s.%N)
-	"$THAW" run "$@" >"$OUT/last.out" 2>"$OUT/last.err" </dev/null
+	local want=$1 s rc
+	shift
+	s=$(date +%s.%N)
+	"$THAW" run "$@" >"$TMP/last.out" 2>"$TMP/last.err" </dev/null
 	rc=$?
-	grep -q '^ready: ' "$OUT/last.out" || {
-		echo "no ready line: $(cat "$OUT/last.out" "$OUT/last.err")" >&2
-		exit 1
-	}
-	[ $rc = 0 ] || { echo "exit $rc: $(cat "$OUT/last.err")" >&2; exit 1; }
-	echo "$(date +%s.%N) - $t0" | bc
+	echo "$(date +%s.%N) - $s" | bc
+	[ $rc = 0 ] && grep -q '^ready: ' "$TMP/last.out" || fail "exit $rc: $(cat "$TMP/last.out" "$TMP/last.err")"
+	case $want in
+	restored) grep -q 'restored ' "$TMP/last.err" || fail "not restored: $(cat "$TMP/last.err")" ;;
+	snapshotted) grep -q 'snapshot created' "$TMP/last.err" || fail "no snapshot: $(cat "$TMP/last.err")" ;;
+	esac
 }
+drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+HOST=(--store "$TMP/hsnap" -- /usr/bin/python3 "$TMP/tree/app/worker.py")
+IMAGE=(--store "$TMP/isnap" --image torch --image-store "$U" --cache "$TMP/crun")
 
-# host: page cache warm (a run first), then cold start and restores
-start --store "$OUT/warmup" --no-snapshot -- /usr/bin/python3 "$WORKER" >/dev/null
-HOST_COLD=$(start --store "$OUT/host" -- /usr/bin/python3 "$WORKER")
+log "host"
+drop
+HOST_COLD=$(start snapshotted "${HOST[@]}") || exit 1
 HOST_REST=""
 for ((i = 0; i < N; i++)); do
-	HOST_REST="$HOST_REST $(start --store "$OUT/host" -- /usr/bin/python3 "$WORKER")"
-	grep -q 'restored ' "$OUT/last.err" || { echo "host: not restored" >&2; exit 1; }
+	t=$(start restored "${HOST[@]}") || exit 1
+	HOST_REST="$HOST_REST $t"
 done
 
-# image: empty caches, cold start (snapshot taken), then restores
-sync
-echo 3 >/proc/sys/vm/drop_caches
-IMG_COLD=$(start --store "$OUT/isnap" --image torch --image-store "$OUT/images" -- \
-	/usr/bin/python3 /app/worker.py)
-IMG_REST=""
-IMG_REST_DROPPED=""
+log "image"
+drop
+: >"$ACCESS"
+IMG_COLD=$(start snapshotted "${IMAGE[@]}" -- /usr/bin/python3 /app/worker.py) || exit 1
+SHARED=$(sed -n 's|.*image torch mounted at \(/run/thaw/images/[0-9a-f]*\) .*|\1|p' "$TMP/last.err")
+[ -n "$SHARED" ] || fail "no shared mount: $(cat "$TMP/last.err")"
+MOUNTS+=("$SHARED")
+track "$(cat "$SHARED.pid")"
+FETCHED=$(awk '$7 ~ /^\/store\/chunks\// && $9 == 200 {b += $10} END {print b + 0}' "$ACCESS")
+IMG_REST="" IMG_DROP="" IMG_OWN=""
 for ((i = 0; i < N; i++)); do
-	IMG_REST="$IMG_REST $(start --store "$OUT/isnap" --image torch --image-store "$OUT/images" -- \
-		/usr/bin/python3 /app/worker.py)"
-	grep -q 'restored ' "$OUT/last.err" || { echo "image: not restored: $(cat "$OUT/last.err")" >&2; exit 1; }
+	t=$(start restored "${IMAGE[@]}" -- /usr/bin/python3 /app/worker.py) || exit 1
+	IMG_REST="$IMG_REST $t"
 done
 for ((i = 0; i < N; i++)); do
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-	IMG_REST_DROPPED="$IMG_REST_DROPPED $(start --store "$OUT/isnap" --image torch \
-		--image-store "$OUT/images" -- /usr/bin/python3 /app/worker.py)"
+	drop
+	t=$(start restored "${IMAGE[@]}" -- /usr/bin/python3 /app/worker.py) || exit 1
+	IMG_DROP="$IMG_DROP $t"
 done
+for ((i = 0; i < N; i++)); do
+	t=$(start restored "${IMAGE[@]}" --image-keep 0 -- /usr/bin/python3 /app/worker.py) || exit 1
+	IMG_OWN="$IMG_OWN $t"
+done
+img_ok umount "$SHARED"
 
 HR=$(median <<<"$HOST_REST")
 IR=$(median <<<"$IMG_REST")
-IRD=$(median <<<"$IMG_REST_DROPPED")
+ID=$(median <<<"$IMG_DROP")
+IO=$(median <<<"$IMG_OWN")
 cat >"$BUILD/bench-run-image.json" <<JSON
-{"packages": $(wc -w <<<"$PKGS"), "tree_bytes": $TREE_BYTES, "store_bytes": $STORE_BYTES,
- "push_s": $PUSH_S, "n": $N,
- "host_cold_s": $HOST_COLD, "host_restored_s": $HR,
+{"machine": "$(nproc) CPUs, $(uname -r)", "tree": $(cat "$TMP/tree.json"),
+ "stored_bytes": $STORED, "push_s": $PUSH_S, "recorded_chunks": ${RECORDED:-0}, "n": $N,
+ "image_cold_fetched_bytes": $FETCHED,
+ "host_cold_dropped_s": $HOST_COLD, "host_restored_s": $HR,
  "image_cold_empty_caches_s": $IMG_COLD, "image_restored_s": $IR,
- "image_restored_page_cache_dropped_s": $IRD}
+ "image_restored_page_cache_dropped_s": $ID, "image_restored_own_mount_s": $IO,
+ "all": {"host_restored": "$HOST_REST", "image_restored": "$IMG_REST",
+         "image_restored_dropped": "$IMG_DROP", "image_restored_own": "$IMG_OWN"}}
 JSON
-printf '%-52s %8s\n' "start (thaw run wall time, median of $N)" seconds
-printf '%-52s %8.3f\n' "host files: cold (page cache warm), snapshot taken" "$HOST_COLD"
-printf '%-52s %8.3f\n' "host files: restored" "$HR"
-printf '%-52s %8.3f\n' "image: cold, caches empty, snapshot taken" "$IMG_COLD"
-printf '%-52s %8.3f\n' "image: restored" "$IR"
-printf '%-52s %8.3f\n' "image: restored, page cache dropped" "$IRD"
-printf 'image: %d packages, %.0f MiB of files, %.0f MiB stored, pushed in %.1f s\n' \
-	"$(wc -w <<<"$PKGS")" "$(echo "$TREE_BYTES / 1048576" | bc -l)" \
-	"$(echo "$STORE_BYTES / 1048576" | bc -l)" "$PUSH_S"
+printf '%-58s %8s   %s\n' "start (thaw run wall time, median of $N)" seconds "(all runs)"
+printf '%-58s %8.2f\n' "host files: cold, page cache dropped, snapshot taken" "$HOST_COLD"
+printf '%-58s %8.2f   %s\n' "host files: restored" "$HR" "$HOST_REST"
+printf '%-58s %8.2f\n' "image: cold, caches empty, prefetch, snapshot taken" "$IMG_COLD"
+printf '%-58s %8.2f   %s\n' "image: restored (shared mount)" "$IR" "$IMG_REST"
+printf '%-58s %8.2f   %s\n' "image: restored, page cache dropped" "$ID" "$IMG_DROP"
+printf '%-58s %8.2f   %s\n' "image: restored, --image-keep 0 (a mount of its own)" "$IO" "$IMG_OWN"
+python3 - "$TMP/tree.json" <<PY
+import json, sys
+t = json.load(open(sys.argv[1]))
+print("image: %d packages, %d files, %.0f MB; stored %.0f MB on nginx; pushed in %.1f s; "
+      "recorded start %s chunks; the cold start fetched %.0f MB"
+      % (t["packages"], t["files"], t["bytes"] / 1e6, $STORED / 1e6, $PUSH_S, "${RECORDED:-0}",
+         $FETCHED / 1e6))
+PY
+pass
