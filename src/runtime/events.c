@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,12 +22,41 @@
 #include "base/log.h"
 #include "runtime-internal.h"
 
+/*
+ * --json-events /proc/self/fd/N of a pipe or socket: N was given to us for
+ * our events (thaw serve's pipe), not to the program, which would inherit it
+ * otherwise and hold the pipe open (and carry it into its snapshot).  It is
+ * taken over: moved to a close-on-exec descriptor.  -1 when PATH is not one
+ * (a regular file is opened again, for O_APPEND).
+ */
+static int take_inherited(const char *path)
+{
+	const char *prefix = "/proc/self/fd/";
+	struct stat st;
+	char *end;
+	long n;
+	int fd;
+
+	if (strncmp(path, prefix, strlen(prefix)))
+		return -1;
+	n = strtol(path + strlen(prefix), &end, 10);
+	if (*end || end == path + strlen(prefix) || n < 3 || n > 1 << 20 || fstat((int)n, &st) ||
+	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return -1;
+	fd = fcntl((int)n, F_DUPFD_CLOEXEC, 3);
+	if (fd >= 0)
+		close((int)n);
+	return fd;
+}
+
 int events_open(struct events *ev, const char *path)
 {
 	ev->json_fd = -1;
 	if (!path)
 		return 0;
-	ev->json_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	ev->json_fd = take_inherited(path);
+	if (ev->json_fd < 0)
+		ev->json_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (ev->json_fd < 0)
 		return log_errno("opening the events file %s", path);
 	return 0;

@@ -28,6 +28,11 @@ conns=$(get A /id -o /dev/null -w '%{num_connects}\n' "http://127.0.0.1:$PORT_A/
 [ "$conns" = $'1\n0' ] || fail "the client's connection was not kept alive: $conns"
 peers=$(for i in 1 2 3; do get A /peer; done | sort -u)
 [ "$(echo "$peers" | wc -l)" = 1 ] || fail "serve's connection to the worker was not kept alive: $peers"
+# the worker holds none of serve's pipes (thaw run's events pipe is not the program's)
+get A /fds >"$TMP/worker.fds" || fail "no /fds"
+for p in $(ls -l "/proc/$PID_A/fd" | grep -o 'pipe:\[[0-9]*\]'); do
+	grep -qF "$p" "$TMP/worker.fds" && fail "the worker holds serve's $p: $(cat "$TMP/worker.fds")"
+done
 
 # three requests that each hold a worker for a second: two more workers, restored
 jobs=()

@@ -5,6 +5,7 @@
 #   /ready          200 once started (after $WORKER_DELAY seconds of "loading")
 #   /id             this process's start token and pid, and requests it served
 #   /peer           the port its client (serve's connection) comes from
+#   /fds            what its descriptors are (readlink of each), one a line
 #   /echo (POST)    the body back, read and written in pieces as they come
 #   /upload?tag=T (POST)  reads its Content-Length body, answers "got N"; a body
 #                   that ends short (serve closed the connection) writes
@@ -50,6 +51,14 @@ class H(http.server.BaseHTTPRequestHandler):
             self.send_text(200, "ready\n")
         elif u.path == "/id":
             self.send_text(200, "%s %d %d %s\n" % (token, os.getpid(), served, u.query))
+        elif u.path == "/fds":
+            names = []
+            for f in sorted(os.listdir("/proc/self/fd"), key=int):
+                try:
+                    names.append("%s %s" % (f, os.readlink("/proc/self/fd/" + f)))
+                except OSError:
+                    pass
+            self.send_text(200, "\n".join(names) + "\n")
         elif u.path == "/peer":
             self.send_text(200, "%d\n" % self.client_address[1])
         elif u.path == "/stream":
