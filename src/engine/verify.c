@@ -19,6 +19,8 @@
 #define LOG_TAG "verify"
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +199,51 @@ static int check_pending(const struct image *want, struct image *have, char *dif
 }
 
 /*
+ * Options a live connection's traffic moves, read from its state: the
+ * quick-ack mode (TCP_QUICKACK) it leaves and enters, the window clamp
+ * (TCP_WINDOW_CLAMP) the segments it takes in lower, as they move its windows.
+ */
+static bool moves_with_traffic(const struct image_sock_opt *o)
+{
+	return o->level == IPPROTO_TCP && (o->name == TCP_QUICKACK || o->name == TCP_WINDOW_CLAMP);
+}
+
+/*
+ * The read-back's options with the snapshot's values of those (an entry may
+ * have come or gone: only values unlike a fresh socket's are listed), the
+ * others as read; where the others are not as many, image_compare() names
+ * the difference.  0, or -ENOMEM.
+ */
+static int take_moving_opts(const struct image_sock_attrs *d, struct image_sock_attrs *r)
+{
+	struct image_sock_opt *opts;
+	uint32_t i, k = 0, nd = 0, nr = 0;
+
+	for (i = 0; i < d->nr_opts; i++)
+		nd += !moves_with_traffic(&d->opts[i]);
+	for (i = 0; i < r->nr_opts; i++)
+		nr += !moves_with_traffic(&r->opts[i]);
+	if (nd != nr)
+		return 0;
+	opts = calloc(d->nr_opts ? d->nr_opts : 1, sizeof(*opts));
+	if (!opts)
+		return -ENOMEM;
+	for (i = 0; i < d->nr_opts; i++) {
+		if (moves_with_traffic(&d->opts[i])) {
+			opts[i] = d->opts[i];
+			continue;
+		}
+		while (moves_with_traffic(&r->opts[k])) /* nr others: k stays in r->opts */
+			k++;
+		opts[i] = r->opts[k++];
+	}
+	free(r->opts);
+	r->opts = opts;
+	r->nr_opts = d->nr_opts;
+	return 0;
+}
+
+/*
  * An established TCP connection runs on from the moment the restore takes it
  * out of repair mode (tcp_conns_resume, before the comparison): the peer's
  * acknowledgements shorten the send queue, bytes it sends lengthen the
@@ -228,6 +275,8 @@ static int check_tcp_one(const struct image *want, const struct image_fd *wf,
 		log_debug("pid %d fd %d: the TCP connection ran on since the restore, as it may: "
 			  "%" PRIu64 " bytes arrived, %u acknowledged", want->proc.pid, wf->fd,
 			  r->recv_queue.len - d->recv_queue.len, r->snd_seq - d->snd_seq);
+	if (ret == 0)
+		ret = take_moving_opts(&wf->sock.attrs, &hf->sock.attrs);
 	if (ret == 0) {
 		r->snd_seq = d->snd_seq;
 		r->unsent = d->unsent;

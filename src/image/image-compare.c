@@ -27,8 +27,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,14 +76,6 @@ static bool is_incoming_cpu(const void *entry)
 	const struct image_sock_opt *o = entry;
 
 	return o->level == SOL_SOCKET && o->name == SO_INCOMING_CPU;
-}
-
-/* TCP_WINDOW_CLAMP: the kernel's bound on a connection's receive window */
-static bool is_window_clamp(const void *entry)
-{
-	const struct image_sock_opt *o = entry;
-
-	return o->level == IPPROTO_TCP && o->name == TCP_WINDOW_CLAMP;
 }
 
 static const struct exception exceptions[] = {
@@ -178,10 +168,6 @@ static const struct exception exceptions[] = {
 	{ "fds[].socket.attrs.opts[].value", RULE_SKIP, WHEN_ALWAYS, NULL,
 	  "SO_INCOMING_CPU is the CPU the last packet came in on: the packets a restored "
 	  "connection's queues are refilled with set it again", 0, is_incoming_cpu },
-	{ "fds[].socket.attrs.opts[].value", RULE_SKIP, WHEN_ALWAYS, NULL,
-	  "a connection's window clamp moves with the segments it takes in, as its windows do "
-	  "(fds[].socket.attrs.tcp.snd_wl1): bytes the peer sends between the restore and the "
-	  "comparison lower it (integration/92-tcp-peer)", 0, is_window_clamp },
 	{ "fds[].socket.attrs.tcp.timestamp", RULE_COUNTS_UP, WHEN_ALWAYS, NULL,
 	  "a connection's TCP timestamp clock (TCP_TIMESTAMP) runs on from the restore" },
 	{ "fds[].socket.attrs.tcp.snd_wl1", RULE_SKIP, WHEN_ALWAYS, NULL,
