@@ -168,7 +168,7 @@ $(BUILD)/tests/programs/sdk-%: tests/programs/sdk-%.c $(BUILD)/libthaw.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude -o $@ $< \
-		$(BUILD)/libthaw.a -lpthread
+		$(BUILD)/libthaw.a -lpthread -ldl
 
 # Manual pages: made from the help texts of the binary just built (scripts/man.sh),
 # so that pages and --help cannot drift; bash completion reads the same texts.
@@ -176,7 +176,16 @@ $(BUILD)/man/thaw.1: $(BUILD)/thaw scripts/man.sh
 	@echo "  MAN     $(BUILD)/man/"
 	$(Q)rm -rf $(BUILD)/man && scripts/man.sh $(BUILD)/thaw $(BUILD)/man
 
-programs: $(PROG_BINS) $(COMPAT_BINS)
+# A fake libcuda.so.1 (host memory for device memory) for libthaw's GPU weights region
+# where there is no GPU (tests/integration/61-gpu-weights-sdk.sh).
+FAKECUDA := $(BUILD)/tests/fakecuda/libcuda.so.1
+$(FAKECUDA): tests/fakecuda/libcuda.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=gnu11 -O1 -g -Wall -Wextra -Werror -fPIC -shared -fvisibility=hidden \
+		-Wl,-soname,libcuda.so.1 -o $@ $< -lpthread
+
+programs: $(PROG_BINS) $(COMPAT_BINS) $(FAKECUDA)
 units: $(UNIT_BINS) $(FUZZ_BINS)
 
 test: deps

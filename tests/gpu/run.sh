@@ -22,7 +22,7 @@ mkdir -p "$OUT" "$BUILD/tests/gpu" "$BUILD/tests/programs"
 nvcc -O2 -arch=sm_90 -o "$BUILD/tests/gpu/gpu-mem" tests/gpu/gpu-mem.cu -lcublas || exit 1
 [ -e "$BUILD/libthaw.a" ] || make BUILD="$BUILD" "$BUILD/libthaw.a" "$BUILD/libthaw.so" || exit 1
 nvcc -O2 -arch=sm_90 -Iinclude -o "$BUILD/tests/gpu/weights-graph" tests/gpu/weights-graph.cu \
-	"$BUILD/libthaw.a" || exit 1
+	"$BUILD/libthaw.a" -ldl -lpthread || exit 1
 g=$(cd "$BUILD/tests/gpu" && pwd)
 export THAW_LIBTHAW=${THAW_LIBTHAW:-$(cd "$BUILD" && pwd)/libthaw.so}
 pass=0 failed=0

@@ -12,7 +12,12 @@
 #   thaw_gpu_weights_torch_alloc/_free, one MemPool for every block, and the
 #   block runs inside use_mem_pool(pool, device=...);
 # - libthaw itself without libcuda.so.1: an allocation fails with its
-#   reason, the region stays empty.
+#   reason, the region stays empty;
+# - libthaw's region against a fake libcuda.so.1 (tests/fakecuda: host
+#   memory for device memory), tests/programs/sdk-gpu-weights.c: allocations,
+#   a save over thaw's protocol that releases every byte and unmaps every
+#   address, a load into too little memory that fails with the reason and
+#   leaks nothing, a load that brings every byte back at the same addresses.
 . "$(dirname "$0")/../lib.sh"
 PY=/usr/bin/python3
 [ -x $PY ] || skip "no $PY"
@@ -112,4 +117,11 @@ if ! ldconfig -p | grep -q 'libcuda.so.1 '; then
 		fail "libthaw without libcuda: no clear error"
 	[ "$(grep -c '^BYTES 0$' "$TMP/out")" = 2 ] || fail "a failed allocation counted in the region"
 fi
+
+need_prog sdk-gpu-weights
+[ -e "$BUILD/tests/fakecuda/libcuda.so.1" ] || fail "no fake libcuda (make programs)"
+LD_LIBRARY_PATH=$BUILD/tests/fakecuda "$PROGS/sdk-gpu-weights" >"$TMP/fake.out" 2>&1
+rc=$?
+cat "$TMP/fake.out"
+[ $rc = 0 ] && tail -n 1 "$TMP/fake.out" | grep -q '^PASS$' || fail "the region against the fake libcuda"
 pass
