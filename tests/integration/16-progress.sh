@@ -2,7 +2,7 @@
 # 16-progress.sh - progress of long operations (base/progress.h): one line on
 # stderr rewritten in place when stderr is a terminal (script(1) gives thaw a
 # pseudo-terminal), none on a pipe or with -q; the same figures as JSON lines
-# with --json-events, for dump, put, get, verify, push (copy), gc, image push and
+# with --json-events, for dump, put, get, verify, push and pull (copy), gc, image push and
 # restore (from a store, and from a directory).
 . "$(dirname "$0")/../lib.sh"
 need_thaw
@@ -63,7 +63,7 @@ for op in dump put; do
 	grep -q "\"operation\":\"$op\"" "$TMP/put.json" || fail "no $op events: $(cat "$TMP/put.json")"
 done
 
-# store get, verify, push on a terminal; -q on a terminal shows none
+# store get, verify, push, pull on a terminal; -q on a terminal shows none
 on_tty "$TMP/get.tty" "$THAW store --store $TMP/store get big --dir $TMP/got" ||
 	fail "store get: $(cat -v "$TMP/get.tty")"
 grep -aqE "thaw store: get [0-9.]+ [KMG]?i?B of" "$TMP/get.tty" || fail "get: $(cat -v "$TMP/get.tty")"
@@ -73,6 +73,9 @@ grep -aqE "thaw store: verify [0-9.]+ [KMG]?i?B of" "$TMP/verify.tty" || fail "v
 on_tty "$TMP/push.tty" "$THAW store --store $TMP/store push big --to $TMP/other" ||
 	fail "store push: $(cat -v "$TMP/push.tty")"
 grep -aqE "thaw store: copy [0-9.]+ [KMG]?i?B of" "$TMP/push.tty" || fail "push: $(cat -v "$TMP/push.tty")"
+on_tty "$TMP/pull.tty" "$THAW store --store $TMP/pulled pull big --from $TMP/other" ||
+	fail "store pull: $(cat -v "$TMP/pull.tty")"
+grep -aqE "thaw store: copy [0-9.]+ [KMG]?i?B of" "$TMP/pull.tty" || fail "pull: $(cat -v "$TMP/pull.tty")"
 # gc: the bytes it looked at (how many there are is not known beforehand)
 "$THAW" --json-events "$TMP/gc.json" store --store "$TMP/store" gc </dev/null >/dev/null 2>&1 ||
 	fail "store gc"
