@@ -13,7 +13,8 @@
 # replay, compiled) are bit-identical to the cold start's or the run fails.
 # Pinned and pageable host-to-device bandwidth are measured in the same run.
 # Writes a table and $OUT/bench-gpu.json (OUT defaults to $BUILD).  One size
-# of 20 GiB takes minutes: SIZES=20 runs it alone.
+# of 20 GiB takes minutes: SIZES=20 runs it alone.  PYTHON (default python3)
+# is the interpreter with torch.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -25,7 +26,7 @@ export TEST_WAIT=${TEST_WAIT:-300}
 [ -e /dev/nvidia0 ] || { echo "bench-gpu: no GPU here (/dev/nvidia0)"; exit 0; }
 [ -e "$BUILD/libthaw.so" ] || make BUILD="$BUILD" "$BUILD/libthaw.so" || exit 1
 export THAW_LIBTHAW=${THAW_LIBTHAW:-$(cd "$BUILD" && pwd)/libthaw.so}
-py=python3
+py=${PYTHON:-python3}
 h2d=$($py - <<'PY'
 import torch, time
 n = 2 << 30
@@ -51,7 +52,7 @@ for size in $SIZES; do
 			w=0
 			[ "$mode" = region ] && w=1
 			THAW_TEST_WEIGHTS=$w ROUNDTRIP_WEIGHTS=$w BUILD=$BUILD tests/gpu/roundtrip.sh \
-				"bench-$mode-$size" python3 "$PWD/tests/gpu/torch_gpu_worker.py" "$size" >"$log" 2>&1
+				"bench-$mode-$size" "$py" "$PWD/tests/gpu/torch_gpu_worker.py" "$size" >"$log" 2>&1
 			if ! grep -q '^PASS$' "$log"; then
 				tail -30 "$log"
 				echo "bench-gpu: $mode $size GiB, run $i failed"

@@ -11,7 +11,7 @@
 # thaw.gpu.weights(); a restore into a GPU with too little free memory,
 # tests/gpu/weights-nomem.sh), thaw serve with GPU workers (tests/gpu/serve-gpu.sh),
 # then the bench (bench/gpu.sh; GPU_NO_BENCH=1 leaves it out).  GPU_ONLY=weights
-# runs the weights tests alone.
+# runs the weights tests alone, GPU_ONLY=driver all but them.
 set -u
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-build/gpu-out}
@@ -52,7 +52,7 @@ weights_tests() {
 	ROUNDTRIP_WEIGHTS=1 t weights2 "$g/weights-graph" 2
 	ROUNDTRIP_WEIGHTS=1 t weights2-leave --leave-running "$g/weights-graph" 2
 	ROUNDTRIP_WEIGHTS=1 t weights8 "$g/weights-graph" 8
-	THAW_TEST_WEIGHTS=1 ROUNDTRIP_WEIGHTS=1 t torch-weights python3 "$PWD/tests/gpu/torch_gpu_worker.py" 2
+	THAW_TEST_WEIGHTS=1 ROUNDTRIP_WEIGHTS=1 t torch-weights "${PYTHON:-python3}" "$PWD/tests/gpu/torch_gpu_worker.py" 2
 	p weights-nomem env BUILD="$BUILD" tests/gpu/weights-nomem.sh "$g/weights-graph" 8
 }
 if [ "${GPU_ONLY:-}" = weights ]; then
@@ -70,7 +70,7 @@ t mem8 "$g/gpu-mem" 8
 # kill -9 of a dump at the CUDA checkpoint and at random moments: the program runs on
 p fault env BUILD="$BUILD" tests/gpu/fault.sh 8
 grep -h '^RECOVERED\|published' "$OUT/fault.log"
-weights_tests
+[ "${GPU_ONLY:-}" = driver ] || weights_tests
 # thaw serve with GPU workers: a cold one snapshotted, a second restored beside it
 p serve env THAW="$BUILD/thaw" OUT="$OUT" tests/gpu/serve-gpu.sh
 echo "$pass passed, $failed failed"

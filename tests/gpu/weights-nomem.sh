@@ -40,14 +40,14 @@ run_log=$TMP/run
 export THAW_TEST_WEIGHTS=1 TORCHINDUCTOR_COMPILE_THREADS=1
 export THAW_LIBTHAW=${THAW_LIBTHAW:-$BUILD/libthaw.so}
 worker=$(cd "$(dirname "$0")" && pwd)/run_worker.py
-timeout 300 "$THAW" run --store "$store" -- python3 "$worker" "$gib" >"$run_log.cold.out" \
+timeout 300 "$THAW" run --store "$store" -- "${PYTHON:-python3}" "$worker" "$gib" >"$run_log.cold.out" \
 	2>"$run_log.cold.err" || fail "thaw run (cold): $(tail -n 5 "$run_log.cold.err")"
 grep -q 'snapshot created' "$run_log.cold.err" || fail "the cold thaw run took no snapshot"
 cold_first=$(head -n 1 "$run_log.cold.out")
 start hog2 "$prog" hog "$half"
 wait_ready hog2 120
 hog=$PID
-(timeout 300 "$THAW" run --store "$store" -- python3 "$worker" "$gib" >"$run_log.fb.out" \
+(timeout 300 "$THAW" run --store "$store" -- "${PYTHON:-python3}" "$worker" "$gib" >"$run_log.fb.out" \
 	2>"$run_log.fb.err"; echo $? >"$run_log.fb.rc") &
 track $!
 for ((i = 0; i < 300 * 20; i++)); do
