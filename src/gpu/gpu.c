@@ -373,8 +373,11 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 		ret = -ENOTSUP;
 	}
 	if (ret < 0) {
-		gpu_resume(pid, g);
-		goto out;
+		free(r);
+		/* back on its GPU, then its weights (what g names of them may be what failed) */
+		if (gpu_resume(pid, NULL) < 0)
+			return ret;
+		goto undo;
 	}
 	g->device_bytes = rss_bytes(pid);
 	g->device_bytes = g->device_bytes > before ? g->device_bytes - before : 0;
@@ -384,11 +387,10 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 		 "now in host memory",
 		 pid, r->lock_ms + r->checkpoint_ms, r->lock_ms,
 		 (double)g->device_bytes / (1u << 30));
-out:
 	free(r);
-	return ret;
+	return 0;
 undo:
-	/* the driver's checkpoint did not happen: the program gets its weights back */
+	/* the driver's checkpoint did not happen or was undone: the program gets its weights back */
 	if (w.found && weights_op(pid, &w, TW_OP_LOAD, NULL, NULL) < 0)
 		log_error("pid %d: its GPU weights stay in host memory; the program cannot use "
 			  "them until thaw_gpu_weights_load() succeeds",
