@@ -289,11 +289,12 @@ int cli_store_location(const char *location, bool must_exist)
 	if (strstr(location, "://"))
 		return cli_error("store %s: not a directory, nor an http://, https:// or s3:// URL",
 				 location);
-	if (!must_exist)
-		return 0;
-	if (stat(location, &st) < 0)
+	if (stat(location, &st) < 0) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
 		return errno == ENOENT ? cli_error("no such store %s", location) :
 					 cli_error("store %s: %s", location, strerror(errno));
+	}
 	if (!S_ISDIR(st.st_mode))
 		return cli_error("store %s: not a directory", location);
 	return 0;

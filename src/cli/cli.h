@@ -49,8 +49,8 @@ int cli_store_defaults(struct repo_opts *o) __attribute__((warn_unused_result));
  * A store location as the user gave it (NULL: none, fine): a URL must be
  * http(s):// or s3:// (another scheme is not taken for a directory); with
  * must_exist, a directory must already be there, so that a command that only
- * reads a store does not make an empty one at a mistyped path.  CLI_FAIL,
- * said as "no such store DIR", or 0.
+ * reads a store does not make an empty one at a mistyped path; without, what
+ * is there must be a directory.  CLI_FAIL, said as "no such store DIR", or 0.
  */
 int cli_store_location(const char *location, bool must_exist);
 

@@ -293,7 +293,8 @@ int cmd_run(int argc, char **argv)
 		case 'T':
 		case 'D':
 			if (seconds(optarg) < 0) {
-				status = cli_usage_error(run_usage, "not a number of seconds: %s", optarg);
+				status = cli_usage_error(run_usage, "--%s: not a number of seconds: %s",
+							 c == 'T' ? "snap-timeout" : "snap-delay", optarg);
 				goto out;
 			}
 			if (c == 'T')

@@ -85,6 +85,14 @@ for c in "store --store ftp://h/x ls" "run --store ftp://h/x -- true"; do
 	[ "$(cat "$TMP/err")" = "thaw ${c%% *}: error: store ftp://h/x: not a directory, nor an http://, https:// or s3:// URL" ] ||
 		fail "thaw $c: $(cat "$TMP/err")"
 done
+: >"$TMP/file" # a store that is a file; 4194305 is above any pid_max: no process
+for c in "run --store $TMP/file -- true" "dump --pid 4194305 --store $TMP/file --name x"; do
+	expect 1 "$THAW" $c
+	[ "$(cat "$TMP/err")" = "thaw ${c%% *}: error: store $TMP/file: not a directory" ] ||
+		fail "thaw $c: $(cat "$TMP/err")"
+done
+expect 2 "$THAW" run --snap-on-port 1 --snap-timeout soon -- true
+grep -q "^thaw run: error: --snap-timeout: not a number of seconds: soon" "$TMP/err" || fail "$(cat "$TMP/err")"
 mkdir -p "$TMP/tree" && echo a >"$TMP/tree/f"
 expect 0 "$THAW" store --store "$st" put "$TMP/tree" --name a
 for c in "store --store $st get nosuch --dir $TMP/got" "store --store $st verify nosuch" \
