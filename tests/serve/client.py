@@ -14,6 +14,10 @@
 #       holds N idle connections (until serve counts them), then opens one more,
 #       which must be closed unanswered; then asks GET /id on one of the N, which
 #       must be answered.  Prints "OK" or what went wrong; exits 1 on failure.
+#   client.py later PORT IDLE_S PIECES EACH_S
+#       GET /id, its answer read; IDLE_S of silence on the kept-alive connection;
+#       then GET /id again in PIECES pieces EACH_S apart.  Prints the second
+#       answer's status line ("CUT" if there is none).
 #   client.py hold PORT PATH
 #       sends GET PATH and waits, reading, until killed.
 import socket
@@ -128,6 +132,48 @@ def flood(port, admin, n):
     return 0
 
 
+def read_answer(s):
+    out = b""
+    while b"\r\n\r\n" not in out:
+        b = s.recv(65536)
+        if not b:
+            return None
+        out += b
+    head, _, body = out.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    while len(body) < length:
+        b = s.recv(65536)
+        if not b:
+            return None
+        body += b
+    return head.split(b"\r\n")[0]
+
+
+def later(port, idle, pieces, each):
+    s = connect(port)
+    req = b"GET /id HTTP/1.1\r\nHost: x\r\n\r\n"
+    s.sendall(req)
+    if read_answer(s) is None:
+        print("CUT")
+        return 0
+    time.sleep(float(idle))
+    n = int(pieces)
+    step = (len(req) + n - 1) // n
+    try:
+        for i in range(0, len(req), step):
+            if i:
+                time.sleep(float(each))
+            s.sendall(req[i:i + step])
+        line = read_answer(s)
+    except (BrokenPipeError, ConnectionResetError):
+        line = None
+    print("CUT" if line is None else line.decode("latin-1"))
+    return 0
+
+
 def hold(port, path):
     s = connect(port)
     s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
@@ -136,5 +182,6 @@ def hold(port, path):
     return 0
 
 
-cmds = {"trickle": trickle, "pieces": pieces, "abandon": abandon, "flood": flood, "hold": hold}
+cmds = {"trickle": trickle, "pieces": pieces, "abandon": abandon, "flood": flood, "hold": hold,
+        "later": later}
 sys.exit(cmds[sys.argv[1]](*sys.argv[2:]))
