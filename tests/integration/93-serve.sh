@@ -2,14 +2,14 @@
 # 93-serve.sh - thaw serve end to end: the first worker starts cold and is
 # snapshotted when its ready path answers; a burst that finds every worker busy
 # starts more, restored from that snapshot (thaw run's "restored" events), each
-# in its own network namespace on the same port; connections are kept alive
-# on both sides; request and response bodies
-# stream both ways (a 300 KB echo, plain and chunked; a token stream arrives
-# line by line, not at the end); a worker that dies before answering is a 502
-# saying so and is replaced; one that dies mid-response cuts that response; the
-# metrics count all of it, /healthz answers; SIGTERM drains (/healthz 503, no
-# new connection, the request in flight finishes) and leaves no worker
-# process, namespace or mount of theirs.
+# in its own network and PID namespace on the same port; connections are kept
+# alive on both sides, and a worker holds none of serve's pipes; request and
+# response bodies stream both ways (a 300 KB echo, plain and chunked; a token
+# stream arrives line by line, not at the end); a worker that dies before
+# answering is a 502 saying so and is replaced; one that dies mid-response cuts
+# that response; the metrics count all of it, /healthz answers; SIGTERM drains
+# (/healthz 503, no new connection, the request in flight finishes) and leaves
+# no worker process, namespace or mount of theirs.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 . "$(dirname "$0")/../serve/lib.sh"
@@ -55,6 +55,15 @@ nets=$(netns_of $(status A | python3 -c 'import json, sys
 [print(w["pid"]) for w in json.load(sys.stdin)["workers"]]'))
 [ "$(echo "$nets" | wc -l)" = 3 ] || fail "workers do not have a network namespace each: $nets"
 [[ $nets == *"$(readlink /proc/self/ns/net)"* ]] && fail "a worker is in our network namespace"
+# and each worker's program is in a PID namespace of its own (thaw run's)
+pidns=$(for w in $(status A | python3 -c 'import json, sys
+[print(w["pid"]) for w in json.load(sys.stdin)["workers"]]'); do
+	for p in $(descendants "$w"); do
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = python3 ] && readlink "/proc/$p/ns/pid"
+	done
+done | sort -u)
+[ "$(echo "$pidns" | wc -l)" = 3 ] || fail "worker programs do not have a PID namespace each: $pidns"
+[[ $pidns == *"$(readlink /proc/self/ns/pid)"* ]] && fail "a worker program is in our PID namespace"
 
 # bodies stream both ways
 head -c 300000 /dev/urandom >"$TMP/big"
