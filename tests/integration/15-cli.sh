@@ -64,6 +64,18 @@ grep -q "^thaw restore: error: snapshot $TMP/none: no such directory" "$TMP/err"
 expect 1 "$THAW" inspect "$TMP/none"
 grep -q "^thaw inspect: error: snapshot $TMP/none: no such directory" "$TMP/err" ||
 	fail "$(cat "$TMP/err")"
+# a snapshot directory that is not one: a file, an empty directory
+: >"$TMP/afile"
+mkdir -m 0700 "$TMP/empty"
+for c in restore inspect; do
+	[ $c = restore ] && a=--dir || a=
+	expect 1 "$THAW" $c $a "$TMP/afile"
+	[ "$(cat "$TMP/err")" = "thaw $c: error: $TMP/afile is not a snapshot (not a directory)" ] ||
+		fail "thaw $c of a file: $(cat "$TMP/err")"
+	expect 1 "$THAW" $c $a "$TMP/empty"
+	[ "$(cat "$TMP/err")" = "thaw $c: error: no manifest.json: $TMP/empty is not a snapshot" ] ||
+		fail "thaw $c of an empty directory: $(cat "$TMP/err")"
+done
 
 # the common mistakes, each one line naming what the user gave: a store that is
 # not there (not made by a command that only reads it), a URL thaw cannot use,
