@@ -38,6 +38,12 @@ static inline uint32_t crc32c(const void *data, size_t len)
 }
 
 /*
+ * The same value as crc32c(), about three times as fast on long buffers
+ * (three streams joined: crc32c.c; not in the restorer, which has no libc).
+ */
+uint32_t crc32c_long(const void *data, size_t len);
+
+/*
  * The checksum of page data, about three times faster than crc32c_update:
  * one 8-byte crc32 step costs 3 cycles of latency but the CPU can start one
  * every cycle, so each 4 KiB page is summed as four independent 1 KiB

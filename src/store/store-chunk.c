@@ -87,7 +87,7 @@ int store_chunk_check_plain(const struct store_chunk_ref *ref, const void *heade
 	    (ref->flags & STORE_CHUNK_ENCRYPTED) || get32(h + 12) != ref->len)
 		return -EBADMSG;
 	*why = "crc mismatch";
-	if (get32(h + 16) != crc32c(body, ref->len))
+	if (get32(h + 16) != crc32c_long(body, ref->len))
 		return -EBADMSG;
 	*why = NULL;
 	return 0;
@@ -166,7 +166,7 @@ int store_chunk_encode(const struct store_key *key, int codec, int level,
 		n += CHUNK_TAG_SIZE;
 	}
 	put32(h + 12, (uint32_t)n);
-	put32(h + 16, crc32c(body, n));
+	put32(h + 16, crc32c_long(body, n));
 	put32(h + 20, crc32c(h, 20));
 	out->len = CHUNK_HEADER_SIZE + n;
 	return 0;
@@ -223,7 +223,7 @@ int store_chunk_decode(const struct store_key *key, const struct store_chunk_ref
 	 */
 	*why = "crc mismatch";
 	if ((!rehash || h[5] != STORE_CODEC_NONE || (h[6] & CHUNK_FLAG_ENCRYPTED)) &&
-	    get32(h + 16) != crc32c(body, n))
+	    get32(h + 16) != crc32c_long(body, n))
 		return -EBADMSG;
 	if (!!(h[6] & CHUNK_FLAG_ENCRYPTED) != !!(ref->flags & STORE_CHUNK_ENCRYPTED)) {
 		*why = "encryption flag does not match the manifest";
