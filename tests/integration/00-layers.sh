@@ -31,6 +31,11 @@ for f in $(find src -name '*.[ch]' | sort); do
 		echo "FAIL: $f includes \"$inc\": layer $layer may include only:$ok"
 		bad=1
 	done < <(sed -n 's/^#include "\([a-z]*\/[^"]*\)".*/\1/p' "$f")
+	# a path that climbs out of the file's folder would pass the check above unseen
+	if grep -q '^#include "[^"]*\.\./' "$f"; then
+		echo "FAIL: $f includes a header by a path with ..: name it by its layer"
+		bad=1
+	fi
 done
 [ $bad = 0 ] && echo PASS
 exit $bad
