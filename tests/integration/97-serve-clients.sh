@@ -5,11 +5,11 @@
 # byte (not from the end of the last request on a kept-alive connection); one
 # that trickles its body is cut by the body's minimum rate, and the worker's
 # request is cancelled (it sees its body end short); a body sent in pieces fast
-# enough is not cut; a client that disconnects mid-body, or while its request
-# waits in the queue, cancels it (the queued one never reaches the worker); a
-# flood of idle connections stops at --max-connections (the next is closed
-# unanswered, the held ones are still served); afterwards serve holds as many
-# fds and threads as before.
+# enough is not cut; a client that disconnects mid-body, mid-response, or while
+# its request waits in the queue, cancels it (the queued one never reaches the
+# worker); a flood of idle connections stops at --max-connections (the next is
+# closed unanswered, the held ones are still served); afterwards serve holds as
+# many fds and threads as before.
 . "$(dirname "$0")/../lib.sh"
 need_thaw
 . "$(dirname "$0")/../serve/lib.sh"
@@ -77,6 +77,11 @@ cancelled=$(metric A thaw_serve_cancelled_total)
 python3 "$CLIENT" abandon "$PORT_A" /upload?tag=gonebody 100000 3000
 eventually '[ -e "$TMP/gonebody.cancelled" ]' || fail "the worker's request went on after its client left mid-body"
 [ "$(metric A thaw_serve_cancelled_total)" -gt "$cancelled" ] || fail "mid-body disconnect not counted"
+
+# and one that disconnects mid-response (counted in what is left below)
+get A "/hang?tag=goneresp" -o /dev/null -m 1 2>/dev/null
+eventually '[ -e "$TMP/goneresp.cancelled" ]' ||
+	fail "the worker's request went on after its client left mid-response"
 
 # a client that disconnects while queued: taken out of the queue, never sent to the worker
 get A "/slow?ms=8000" >/dev/null &
