@@ -75,8 +75,23 @@ void frozen_tree_release(struct frozen_tree *t, bool kill_it);
  * of its byte k (k < scratch_len: two pointers into one scratch area).
  */
 #define INJECT_SCRATCH ((uint64_t)-4242)
+#define INJECT_SCRATCH_MAX 2048
 int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6], void *scratch,
 		   size_t scratch_len, long *ret_result) __attribute__((warn_unused_result));
+/*
+ * Several calls in one borrowing of the thread (one scratch area for all,
+ * the registers and signal mask put back once): each round trip to the
+ * thread costs a scheduling of it, many of them on a busy machine.  The
+ * calls stop at the first that fails to run; each one's result (the
+ * kernel's return value, -errno included) is in its result.
+ */
+struct inject_call {
+	long nr;
+	uint64_t args[6];
+	long result;
+};
+int inject_syscalls(struct frozen *fz, pid_t tid, struct inject_call *calls, size_t n,
+		    void *scratch, size_t scratch_len) __attribute__((warn_unused_result));
 
 /* regs.c: CPU and per-thread register state */
 uint32_t regs_xsave_size(void);

@@ -154,13 +154,18 @@ static int copy_scratch(pid_t tid, uint64_t addr, void *buf, size_t len, bool to
 	return n == (ssize_t)len ? 0 : -EFAULT;
 }
 
-static int borrow(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6], void *scratch,
-		  size_t scratch_len, long *ret_result)
+/*
+ * Runs calls[0..n) one after the other in the stopped thread tid, with one
+ * scratch area for all of them, and puts everything back once.
+ */
+static int borrow(struct frozen *fz, pid_t tid, struct inject_call *calls, size_t n,
+		  void *scratch, size_t scratch_len)
 {
 	struct user_regs_struct saved, regs;
 	uint64_t scratch_addr = 0, a[6];
-	unsigned char kept[256];
-	int held = 0, ret, i;
+	unsigned char kept[INJECT_SCRATCH_MAX];
+	int held = 0, ret = 0, i;
+	size_t k;
 
 	if (!fz->syscall_insn) {
 		ret = find_syscall_insn(fz);
@@ -191,37 +196,39 @@ static int borrow(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6],
 			return ret;
 		}
 	}
-	for (i = 0; i < 6; i++)
-		a[i] = scratch && args[i] - INJECT_SCRATCH < scratch_len
-			       ? scratch_addr + (args[i] - INJECT_SCRATCH)
-			       : args[i];
-	regs = saved;
-	regs.rip = fz->syscall_insn;
-	regs.rax = (uint64_t)nr;
-	regs.orig_rax = (uint64_t)-1; /* no restart logic for our borrowed call */
-	regs.rdi = a[0];
-	regs.rsi = a[1];
-	regs.rdx = a[2];
-	regs.r10 = a[3];
-	regs.r8 = a[4];
-	regs.r9 = a[5];
-	if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0) {
-		ret = log_errno("pid %d tid %d: PTRACE_SETREGS", fz->pid, tid);
-		goto put_back;
-	}
-	/* the narrowest moment of a dump: the thread runs our call, not its own code */
-	fault_point("inject");
-	ret = step(tid, PTRACE_SYSCALL, SYSCALL_STOP, &held);
-	if (ret == 0)
+	for (k = 0; ret == 0 && k < n; k++) {
+		for (i = 0; i < 6; i++)
+			a[i] = scratch && calls[k].args[i] - INJECT_SCRATCH < scratch_len
+				       ? scratch_addr + (calls[k].args[i] - INJECT_SCRATCH)
+				       : calls[k].args[i];
+		regs = saved;
+		regs.rip = fz->syscall_insn;
+		regs.rax = (uint64_t)calls[k].nr;
+		regs.orig_rax = (uint64_t)-1; /* no restart logic for our borrowed call */
+		regs.rdi = a[0];
+		regs.rsi = a[1];
+		regs.rdx = a[2];
+		regs.r10 = a[3];
+		regs.r8 = a[4];
+		regs.r9 = a[5];
+		if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) < 0) {
+			ret = log_errno("pid %d tid %d: PTRACE_SETREGS", fz->pid, tid);
+			goto put_back;
+		}
+		/* the narrowest moment of a dump: the thread runs our call, not its own code */
+		fault_point("inject");
 		ret = step(tid, PTRACE_SYSCALL, SYSCALL_STOP, &held);
-	if (ret == 0 && ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
-		ret = -errno;
-	if (ret < 0) {
-		log_error("pid %d tid %d: injected syscall %ld failed to run: %s", fz->pid, tid,
-			  nr, strerror(-ret));
-		goto put_back;
+		if (ret == 0)
+			ret = step(tid, PTRACE_SYSCALL, SYSCALL_STOP, &held);
+		if (ret == 0 && ptrace(PTRACE_GETREGS, tid, NULL, &regs) < 0)
+			ret = -errno;
+		if (ret < 0) {
+			log_error("pid %d tid %d: injected syscall %ld failed to run: %s", fz->pid,
+				  tid, calls[k].nr, strerror(-ret));
+			goto put_back;
+		}
+		calls[k].result = (long)regs.rax;
 	}
-	*ret_result = (long)regs.rax;
 	if (scratch)
 		ret = copy_scratch(tid, scratch_addr, scratch, scratch_len, false);
 put_back:
@@ -260,8 +267,8 @@ put_back:
  * be delivered, or taken out of its queue and sent again with another
  * siginfo, by the steps of an inspection.
  */
-int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6], void *scratch,
-		   size_t scratch_len, long *ret_result)
+int inject_syscalls(struct frozen *fz, pid_t tid, struct inject_call *calls, size_t n,
+		    void *scratch, size_t scratch_len)
 {
 	uint64_t mask, all = ~0ull;
 	int ret;
@@ -270,8 +277,21 @@ int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6]
 	    ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(all), &all) < 0)
 		return log_errno("pid %d tid %d: blocking signals for an injected call", fz->pid,
 				 tid);
-	ret = borrow(fz, tid, nr, args, scratch, scratch_len, ret_result);
+	ret = borrow(fz, tid, calls, n, scratch, scratch_len);
 	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0 && ret == 0)
 		ret = log_errno("pid %d tid %d: putting the signal mask back", fz->pid, tid);
+	return ret;
+}
+
+int inject_syscall(struct frozen *fz, pid_t tid, long nr, const uint64_t args[6], void *scratch,
+		   size_t scratch_len, long *ret_result)
+{
+	struct inject_call call = { .nr = nr };
+	int ret;
+
+	memcpy(call.args, args, sizeof(call.args));
+	ret = inject_syscalls(fz, tid, &call, 1, scratch, scratch_len);
+	if (ret == 0)
+		*ret_result = call.result;
 	return ret;
 }

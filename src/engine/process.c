@@ -42,28 +42,36 @@ static pid_t inner(pid_t outer, pid_t outer_self, pid_t inner_self)
 	return outer == outer_self ? inner_self : outer;
 }
 
+/* Every signal's action, read by one borrowing of the thread for all of them. */
 static int dump_sigactions(struct frozen *fz, struct image *img)
 {
-	int sig;
+	struct ksigaction acts[IMAGE_NR_SIGNALS] = { 0 };
+	struct inject_call calls[IMAGE_NR_SIGNALS];
+	int sigs[IMAGE_NR_SIGNALS], sig, ret;
+	size_t n = 0, k;
 
+	_Static_assert(sizeof(acts) <= INJECT_SCRATCH_MAX, "sigactions fit in the scratch area");
 	for (sig = 1; sig <= IMAGE_NR_SIGNALS; sig++) {
-		struct ksigaction act = { 0 };
-		uint64_t args[6] = { (uint64_t)sig, 0, INJECT_SCRATCH, 8, 0, 0 };
-		long res;
-		int ret;
-
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		ret = inject_syscall(fz, fz->pid, SYS_rt_sigaction, args, &act, sizeof(act), &res);
-		if (ret < 0)
-			return ret;
-		if (res < 0) {
-			log_error("pid %d: reading the action of signal %d: %s", fz->pid, sig,
-				  strerror((int)-res));
-			return (int)res;
+		calls[n] = (struct inject_call){ SYS_rt_sigaction,
+						 { (uint64_t)sig, 0,
+						   INJECT_SCRATCH + n * sizeof(acts[0]), 8, 0, 0 },
+						 0 };
+		sigs[n++] = sig;
+	}
+	ret = inject_syscalls(fz, fz->pid, calls, n, acts, n * sizeof(acts[0]));
+	if (ret < 0)
+		return ret;
+	for (k = 0; k < n; k++) {
+		if (calls[k].result < 0) {
+			log_error("pid %d: reading the action of signal %d: %s", fz->pid, sigs[k],
+				  strerror((int)-calls[k].result));
+			return (int)calls[k].result;
 		}
-		img->proc.sigactions[sig - 1] = (struct image_sigaction){ act.handler, act.flags,
-									   act.restorer, act.mask };
+		img->proc.sigactions[sigs[k] - 1] = (struct image_sigaction){
+			acts[k].handler, acts[k].flags, acts[k].restorer, acts[k].mask
+		};
 	}
 	return 0;
 }
