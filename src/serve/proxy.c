@@ -370,9 +370,9 @@ void proxy_watch(struct serve *s)
 			c->phase = C_HEAD;
 			c->head_deadline = now + o->header_timeout_s * 1000;
 		}
-		if (c->phase == C_HEAD && now > c->head_deadline) {
+		if (c->phase == C_HEAD && o->header_timeout_s > 0 && now > c->head_deadline) {
 			cut = &s->cut_header;
-		} else if (c->phase == C_BODY && c->body_waiting_since > 0) {
+		} else if (c->phase == C_BODY && o->body_timeout_s > 0 && c->body_waiting_since > 0) {
 			double waited = c->body_client_ms + now - c->body_waiting_since;
 			double allowed = o->body_timeout_s * 1000 +
 					 (double)c->body_bytes * 1000 / o->body_min_rate;
