@@ -26,7 +26,7 @@ static void restore_usage(FILE *out)
 	fprintf(out, "usage: thaw restore --dir DIR [--key-file FILE] [--detach] [--pidfile FILE]\n"
 		     "                    [--verify] [--lazy]\n"
 		     "       thaw restore --store DIR|URL --name NAME [--cache DIR] [--key-file FILE]\n"
-		     "                    [--detach] [--pidfile FILE] [--verify]\n"
+		     "                    [--detach] [--pidfile FILE] [--verify] [--lazy]\n"
 		     "\n"
 		     "Recreates the snapshot's process in a fresh PID namespace with its original\n"
 		     "PID and TIDs, and lets it run on.  In the foreground thaw restore forwards\n"
@@ -48,9 +48,12 @@ static void restore_usage(FILE *out)
 		     "                      compare it with the snapshot: a difference kills it\n"
 		     "                      and fails the restore, naming the process and field\n"
 		     "                      (also THAW_VERIFY=1)\n"
-		     "  --lazy              (--dir only) private anonymous memory is copied in on\n"
-		     "                      first touch by a page server thaw leaves behind, which\n"
-		     "                      exits once every page is in (docs/lazy-restore.md)\n"
+		     "  --lazy              private anonymous memory is copied in on first touch by\n"
+		     "                      a page server thaw leaves behind, which exits once\n"
+		     "                      every page is in; from a store it fetches those chunks\n"
+		     "                      on demand.  The first lazy restore records the pages\n"
+		     "                      the program touches into the snapshot, later ones copy\n"
+		     "                      them first (docs/lazy-restore.md)\n"
 		     "  --help              show this help\n"
 		     "\n"
 		     "--cache, --s3-endpoint and --key-file default to the configuration files'\n"
@@ -180,8 +183,6 @@ int cmd_restore(int argc, char **argv)
 		return cli_usage_error(restore_usage, "from where? --dir DIR or --store DIR|URL");
 	if (!store != !name || (!store && cache))
 		return cli_usage_error(restore_usage, "--name and --cache go with --store");
-	if (store && opts.lazy)
-		return cli_usage_error(restore_usage, "--lazy restores from --dir only");
 	if (store && !store_name_valid(name))
 		return cli_usage_error(restore_usage, "--name: bad snapshot name '%s'", name);
 	if (cli_default(&key_file, NULL, CONFIG_KEY_FILE) ||

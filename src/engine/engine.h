@@ -67,6 +67,13 @@ struct page_fill_proc {
 	size_t nr_runs;
 };
 
+/* A small file of a snapshot, whole: the working set a lazy restore keeps (lazy.c). */
+struct page_file {
+	const char *name;
+	const void *data;
+	size_t len;
+};
+
 /*
  * Page data from somewhere other than pages.img: the store (repo/repo.h)
  * streams verified chunks straight into the restored memory, with no copy
@@ -84,6 +91,17 @@ struct engine_page_source {
 	int (*start)(void *arg);
 	int (*fill)(void *arg, const struct page_fill_proc *procs, uint32_t nr);
 	void *arg;
+	/*
+	 * A lazy restore (engine_restore_opts.lazy) needs these too.  Then
+	 * start is not called and fill gets only the runs outside lazy memory;
+	 * the page server, a process of its own, calls reader_open once, then
+	 * read for the bytes [off, off + len) of a pages file (its page runs,
+	 * checked by their crc as pages.img's), and put once to keep the
+	 * working set it recorded with the snapshot (NULL: none is kept).
+	 */
+	int (*reader_open)(void *arg);
+	int (*read)(void *arg, const char *pages, uint64_t off, void *buf, size_t len);
+	int (*put)(void *arg, const struct page_file *files, uint32_t nr);
 };
 
 struct engine_restore_opts {
@@ -112,7 +130,8 @@ struct engine_restore_opts {
 	/*
 	 * Private anonymous memory is served on first touch by a page server
 	 * left behind (lazy.c, docs/lazy-restore.md) instead of being filled
-	 * before the program runs.  Not with pages or a GPU snapshot.  A
+	 * before the program runs.  With pages only if it can read for the
+	 * page server (engine_page_source).  A
 	 * snapshot's first lazy restore records its working set into it
 	 * (workset.idx); later ones copy that first.
 	 */

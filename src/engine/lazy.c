@@ -40,6 +40,7 @@
 #include "base/clock.h"
 #include "base/crc32c.h"
 #include "base/log.h"
+#include "engine.h"
 #include "lazy.h"
 #include "proc.h"
 
@@ -164,6 +165,7 @@ struct retry {
 
 struct space {
 	int uffd;
+	char pages[48]; /* its pages file, as a page source names it: "proc-PID/pages.img" */
 	pid_t pid; /* the snapshot's, for messages */
 	bool is_child; /* forked while it was served */
 	bool gone; /* its memory is gone (exit, exec): nothing more to do */
@@ -191,6 +193,8 @@ struct server {
 	const struct image_workset *prefetch; /* NULL: none */
 	uint32_t prefetch_next; /* its next entry */
 	const char *record_dir; /* while recording: the snapshot it goes to; else NULL */
+	const struct engine_page_source *src; /* the pages come from here (a store); NULL: pages.img */
+	struct image *record_img; /* with src: the snapshot's root as read, for its new manifest */
 	double record_ms; /* how long after the release it records */
 	struct image_workset record; /* what faults brought in so far, in order */
 };
@@ -348,6 +352,13 @@ static int serve_run(struct server *srv, struct space *sp, uint64_t ri, uint32_t
 		;
 	if (p == hi)
 		return 0; /* nothing left to copy: no need to read the run */
+	if (srv->src) {
+		ret = srv->src->read(srv->src->arg, sp->pages, r->off, srv->buf, len);
+		if (ret < 0)
+			why = strerror(-ret); /* the store said which chunk */
+		ret = 0;
+		got = len;
+	}
 	while (got < len) {
 		ssize_t n = pread(sp->img->pages_fd, srv->buf + got, len - got, (off_t)(r->off + got));
 
@@ -384,10 +395,11 @@ static int serve_run(struct server *srv, struct space *sp, uint64_t ri, uint32_t
 	}
 	if (why)
 		log_error("pid %d%s: lazy restore: page run 0x%" PRIx64 "-0x%" PRIx64
-			  " (%u pages at offset %" PRIu64 " of pages.img): %s; its pages are "
+			  " (%u pages at offset %" PRIu64 " of %s%s): %s; its pages are "
 			  "poisoned: the program gets SIGBUS where it touches them",
 			  sp->pid, sp->is_child ? " (a child it forked)" : "", r->vaddr,
-			  r->vaddr + len, r->npages, r->off, why);
+			  r->vaddr + len, r->npages, r->off, sp->pages,
+			  srv->src ? " in the store" : "", why);
 	return 0;
 }
 
@@ -510,7 +522,7 @@ static int on_fault(struct server *srv, struct space *sp, uint64_t addr)
 }
 
 static int add_space(struct server *srv, int uffd, const struct space *from, const struct image *img,
-		     pid_t pid)
+		     pid_t pid, const char *pages)
 {
 	struct space *sp;
 	uint64_t ri;
@@ -521,6 +533,7 @@ static int add_space(struct server *srv, int uffd, const struct space *from, con
 	}
 	sp = &srv->spaces[srv->nr];
 	*sp = (struct space){ .uffd = uffd, .pid = pid, .img = img, .is_child = from != NULL };
+	snprintf(sp->pages, sizeof(sp->pages), "%s", pages);
 	sp->done = calloc(img->nr_runs ? img->nr_runs : 1, sizeof(*sp->done));
 	sp->remaps = calloc(MAX_REMAPS, sizeof(*sp->remaps));
 	if (!sp->done || !sp->remaps) {
@@ -564,7 +577,7 @@ static int on_event(struct server *srv, uint32_t k, const struct uffd_msg *m)
 		return on_fault(srv, sp, m->arg.pagefault.address);
 	case UFFD_EVENT_FORK:
 		/* sp may move: add_space grows nothing, the array is sized once */
-		return add_space(srv, (int)m->arg.fork.ufd, sp, sp->img, sp->pid);
+		return add_space(srv, (int)m->arg.fork.ufd, sp, sp->img, sp->pid, sp->pages);
 	case UFFD_EVENT_REMAP:
 		len = m->arg.remap.len;
 		translate(sp, m->arg.remap.from, &s, &wlo, &whi);
@@ -679,6 +692,26 @@ static bool prefetch_step(struct server *srv)
 	return true;
 }
 
+/* The record into the snapshot's directory, or through the page source into its store. */
+static int record_write(struct server *srv)
+{
+	struct image_workset_files f;
+	struct page_file files[3];
+	int ret;
+
+	if (!srv->src)
+		return image_workset_save(srv->record_dir, &srv->record);
+	ret = image_workset_files(srv->record_img, &srv->record, &f);
+	if (ret)
+		return ret;
+	files[0] = (struct page_file){ IMAGE_WORKSET_FILE, f.record, f.record_len };
+	files[1] = (struct page_file){ "manifest.json", f.manifest, f.manifest_len };
+	files[2] = (struct page_file){ "manifest.crc", f.crc, strlen(f.crc) };
+	ret = srv->src->put(srv->src->arg, files, 3);
+	image_workset_files_release(&f);
+	return ret;
+}
+
 /*
  * The end of the recording window: the working set goes into the snapshot
  * (image_workset_save), where the next lazy restore finds it.  A record
@@ -694,10 +727,11 @@ static void record_end(struct server *srv)
 		return;
 	for (i = 0; i < srv->record.nr; i++)
 		pages += srv->record.entries[i].npages;
-	if (srv->record.nr && image_workset_save(srv->record_dir, &srv->record) == 0)
+	if (srv->record.nr && record_write(srv) == 0)
 		log_info("lazy restore: working set recorded into %s: %u ranges, %" PRIu64
 			 " pages touched in the first %.0f ms (written in %.1f ms)",
-			 srv->record_dir, srv->record.nr, pages, t - srv->t0, now_ms() - t);
+			 srv->src ? "the store" : srv->record_dir, srv->record.nr, pages,
+			 t - srv->t0, now_ms() - t);
 	srv->record_dir = NULL;
 }
 
@@ -834,8 +868,14 @@ static double record_window_ms(void)
 	return (double)ms;
 }
 
-/* The server's plan for the working set of imgs[0] (the tree's root holds it). */
-static int plan_workset(struct server *srv, struct image *const *imgs, const char *record_dir)
+/*
+ * The server's plan for the working set of imgs[0] (the tree's root holds
+ * it): copied first, or recorded.  In thaw's process, before the fork: a
+ * record for a store needs the snapshot's root as its directory has it,
+ * which goes once the program runs.
+ */
+static int plan_workset(struct server *srv, struct image *const *imgs, const char *record_dir,
+			const struct engine_page_source *src)
 {
 	const char *env = getenv("THAW_LAZY_WORKSET");
 
@@ -845,8 +885,10 @@ static int plan_workset(struct server *srv, struct image *const *imgs, const cha
 		srv->prefetch = &imgs[0]->workset;
 		return 0;
 	}
-	if (!record_dir)
+	if (!record_dir || (src && !src->put))
 		return 0;
+	if (src && image_read(record_dir, &srv->record_img) < 0)
+		return 0; /* said why: this restore records nothing */
 	srv->record_ms = record_window_ms();
 	srv->record.entries = calloc(IMAGE_MAX_WORKSET, sizeof(*srv->record.entries));
 	if (!srv->record.entries)
@@ -856,7 +898,8 @@ static int plan_workset(struct server *srv, struct image *const *imgs, const cha
 }
 
 int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, int go_fd,
-		      int done_fd, const char *record_dir, pid_t *ret_pid)
+		      int done_fd, const char *record_dir, const struct engine_page_source *src,
+		      pid_t *ret_pid)
 {
 	struct server srv = { 0 };
 	int report[2], status, *keep, devnull;
@@ -864,8 +907,16 @@ int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, 
 	size_t nkeep = 0;
 	uint32_t k;
 
-	if (pipe2(report, O_CLOEXEC) < 0)
+	srv.src = src;
+	if (plan_workset(&srv, imgs, record_dir, src) < 0) {
+		log_error("lazy restore: out of memory for a working set");
+		return -ENOMEM;
+	}
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		image_free(srv.record_img);
+		free(srv.record.entries);
 		return log_errno("lazy restore: pipe");
+	}
 	fflush(NULL);
 	mid = fork();
 	if (mid < 0) {
@@ -883,18 +934,18 @@ int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, 
 		prctl(PR_SET_NAME, "thaw-pages");
 		signal(SIGINT, SIG_IGN);
 		signal(SIGPIPE, SIG_IGN);
-		keep = calloc(2 * nr + 4, sizeof(int));
+		keep = calloc(2 * nr + 5, sizeof(int));
 		srv.spaces = calloc(MAX_SPACES, sizeof(*srv.spaces));
 		srv.buf = aligned_alloc(IMAGE_PAGE_SIZE, IMAGE_MAX_RUN_PAGES * IMAGE_PAGE_SIZE);
 		if (!keep || !srv.spaces || !srv.buf)
 			_exit(1);
 		srv.background = !getenv("THAW_LAZY_BACKGROUND") ||
 				 strcmp(getenv("THAW_LAZY_BACKGROUND"), "0");
-		if (plan_workset(&srv, imgs, record_dir) < 0)
-			_exit(1);
 		keep[nkeep++] = log_get_fd();
 		keep[nkeep++] = go_fd;
 		keep[nkeep++] = done_fd;
+		if (srv.record_img)
+			keep[nkeep++] = srv.record_img->dir_fd; /* image_workset_files looks in it */
 		for (k = 0; k < nr; k++) {
 			keep[nkeep++] = uffds[k];
 			keep[nkeep++] = imgs[k]->pages_fd;
@@ -904,12 +955,27 @@ int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, 
 		for (k = 0; devnull >= 0 && k < 2; k++)
 			if ((int)k != log_get_fd())
 				dup2(devnull, (int)k);
-		for (k = 0; k < nr; k++)
-			if (add_space(&srv, uffds[k], NULL, imgs[k], imgs[k]->proc.pid) < 0)
+		for (k = 0; k < nr; k++) {
+			char pages[48];
+
+			if (k == 0)
+				snprintf(pages, sizeof(pages), "pages.img");
+			else
+				snprintf(pages, sizeof(pages), IMAGE_CHILD_DIR_FMT "/pages.img",
+					 imgs[k]->proc.pid);
+			if (add_space(&srv, uffds[k], NULL, imgs[k], imgs[k]->proc.pid, pages) < 0)
 				_exit(1);
+		}
+		if (src && src->reader_open(src->arg) < 0) {
+			log_error("lazy restore: the page server cannot read the store: the program "
+				  "is killed");
+			_exit(1);
+		}
 		serve(&srv, go_fd, done_fd);
 	}
 	close(report[1]);
+	image_free(srv.record_img); /* the server's copy is its own */
+	free(srv.record.entries);
 	while (waitpid(mid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (read(report[0], &pid, sizeof(pid)) != sizeof(pid) || pid <= 0) {

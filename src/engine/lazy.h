@@ -43,10 +43,13 @@ int lazy_recv_fd(int sock);
  * The working set (docs/lazy-restore.md): when imgs[0], the tree's root,
  * holds one, its pages are copied first once the program runs; else, with
  * record_dir set (the snapshot's directory), the faults of a window after
- * the release are recorded, in order, and added to that snapshot.
+ * the release are recorded, in order, and added to that snapshot.  With src
+ * (a store), the server reads the pages and keeps the record through it.
  */
+struct engine_page_source;
 int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, int go_fd,
-		      int done_fd, const char *record_dir, pid_t *ret_pid)
+		      int done_fd, const char *record_dir, const struct engine_page_source *src,
+		      pid_t *ret_pid)
 	__attribute__((warn_unused_result));
 
 #endif

@@ -2234,19 +2234,28 @@ static int cmp_fill_run(const void *a, const void *b)
 }
 
 /* The data runs of img (zero runs the restorer clears itself), by offset. */
-static struct page_fill_run *fill_runs(const struct image *img, size_t *nr)
+/* The data runs a page source writes: in a lazy restore, those outside lazy memory. */
+static struct page_fill_run *fill_runs(const struct image *img, bool lazy, size_t *nr)
 {
 	struct page_fill_run *runs = malloc((img->nr_runs ? img->nr_runs : 1) * sizeof(*runs));
+	uint32_t v = 0;
 	uint64_t i;
 
 	*nr = 0;
 	if (!runs)
 		return NULL;
-	for (i = 0; i < img->nr_runs; i++)
+	for (i = 0; i < img->nr_runs; i++) {
+		while (v < img->nr_vmas && img->vmas[v].end <= img->runs[i].vaddr)
+			v++;
+		/* the page server's: the blob marks them so too (mark_lazy_runs) */
+		if (lazy && v < img->nr_vmas && img->vmas[v].start <= img->runs[i].vaddr &&
+		    lazy_vma_eligible(&img->vmas[v]))
+			continue;
 		if (!(img->runs[i].flags & IMAGE_RUN_ZERO))
 			runs[(*nr)++] = (struct page_fill_run){
 				img->runs[i].off, img->runs[i].vaddr,
 				(uint64_t)img->runs[i].npages * IMAGE_PAGE_SIZE };
+	}
 	qsort(runs, *nr, sizeof(*runs), cmp_fill_run);
 	return runs;
 }
@@ -2282,7 +2291,7 @@ static void fill_from_source(struct tree *tr, const struct engine_page_source *s
 			snprintf(names[k], sizeof(names[k]), IMAGE_CHILD_DIR_FMT "/pages.img",
 				 img->proc.pid);
 		procs[k].pages = names[k];
-		runs = fill_runs(img, &procs[k].nr_runs);
+		runs = fill_runs(img, tr->lazy, &procs[k].nr_runs);
 		procs[k].runs = runs;
 		if (!runs)
 			ret = -ENOMEM;
@@ -2339,7 +2348,8 @@ static int lazy_open(struct tree *tr)
  * nothing here, so a failure (EOF: a helper failed, init says why) only
  * has the restore fail.
  */
-static int lazy_start(struct tree *tr, const char *record_dir, pid_t *ret_pid)
+static int lazy_start(struct tree *tr, const char *record_dir,
+		      const struct engine_page_source *src, pid_t *ret_pid)
 {
 	int *uffds = malloc(tr->nr * sizeof(int)), ret = 0;
 	uint32_t k, got = 0;
@@ -2362,7 +2372,7 @@ static int lazy_start(struct tree *tr, const char *record_dir, pid_t *ret_pid)
 	close_each(&tr->lazy_hold[1], 1);
 	if (ret == 0)
 		ret = lazy_server_start(tr->imgs, uffds, tr->nr, tr->lazy_go[0], tr->lazy_done[1],
-					record_dir, ret_pid);
+					record_dir, src, ret_pid);
 	close_each(&tr->lazy_go[0], 1);
 	close_each(&tr->lazy_done[1], 1);
 	close_each(uffds, got);
@@ -2486,9 +2496,10 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 			goto out;
 	}
 	if (opts->lazy) {
-		if (opts->pages || tree_has_gpu(&tr)) {
-			log_error("snapshot %s: a lazy restore takes its pages from pages.img and "
-				  "no GPU state (restore it without --lazy)",
+		if ((opts->pages && !(opts->pages->read && opts->pages->reader_open)) ||
+		    tree_has_gpu(&tr)) {
+			log_error("snapshot %s: a lazy restore takes its pages from pages.img or a "
+				  "store, and no GPU state (restore it without --lazy)",
 				  opts->dir ? opts->dir : img->path);
 			ret = -EOPNOTSUPP;
 			goto out;
@@ -2526,7 +2537,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	close_each(&tr.lazy_done[0], 1);
 	if (tr.lazy) {
 		ret = lazy_start(&tr, opts->lazy_no_record ? NULL : opts->dir ? opts->dir : img->path,
-				 &server);
+				 opts->pages, &server);
 		if (ret == 0)
 			log_info("lazy restore: the page server is pid %d", server);
 		/* on failure the helpers see EOF or an error and fail: init says why */
@@ -2539,7 +2550,8 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	 * on their sockets): init reports it and ends the tree.
 	 */
 	if (opts->pages) {
-		ret = opts->pages->start ? opts->pages->start(opts->pages->arg) : 0;
+		/* lazy: fill decodes only what lies outside lazy memory, when it knows the runs */
+		ret = opts->pages->start && !tr.lazy ? opts->pages->start(opts->pages->arg) : 0;
 		if (ret == 0)
 			fill_from_source(&tr, opts->pages);
 		close_each(tr.fill_socks, tr.nr); /* the restorers have their word, or EOF */

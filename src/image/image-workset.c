@@ -308,31 +308,55 @@ static int set_part(struct image *img, uint64_t size, const uint8_t sha[IMAGE_SH
 	return 0;
 }
 
-/* Fills the mirror: img's files linked, the new record and a manifest that binds it. */
-static int build_mirror(struct image *img, int mirror_fd, const unsigned char *rec, size_t len)
+void image_workset_files_release(struct image_workset_files *f)
+{
+	free(f->record);
+	free(f->manifest);
+	memset(f, 0, sizeof(*f));
+}
+
+int image_workset_files(struct image *img, const struct image_workset *ws,
+			struct image_workset_files *out)
+{
+	uint8_t sha[IMAGE_SHA256_SIZE];
+
+	memset(out, 0, sizeof(*out));
+	if (faccessat(img->dir_fd, "manifest.sig", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		log_info("snapshot %s: signed: its manifest is not rewritten, no working set is "
+			 "recorded",
+			 img->path);
+		return -EPERM;
+	}
+	out->record = image_workset_encode(ws, img->parts.id, &out->record_len);
+	if (!out->record || image_sha256(out->record, out->record_len, sha) ||
+	    set_part(img, out->record_len, sha))
+		goto nomem;
+	out->manifest = image_manifest_to_json(img, 0);
+	if (!out->manifest)
+		goto nomem;
+	out->manifest_len = strlen(out->manifest);
+	snprintf(out->crc, sizeof(out->crc), "%08x\n", crc32c(out->manifest, out->manifest_len));
+	return 0;
+nomem:
+	log_error("snapshot %s: out of memory for its working set", img->path);
+	image_workset_files_release(out);
+	return -ENOMEM;
+}
+
+/* Fills the mirror: img's files linked, the new record and the manifest that binds it. */
+static int build_mirror(struct image *img, int mirror_fd, const struct image_workset_files *f)
 {
 	static const char *const replaced[] = { "manifest.json", "manifest.crc",
 						IMAGE_WORKSET_FILE };
-	uint8_t sha[IMAGE_SHA256_SIZE];
-	char crc_text[16], *json;
 	int ret;
 
 	ret = link_files(img->dir_fd, mirror_fd, replaced, 3, 1);
-	if (ret)
-		return ret;
-	ret = write_new(mirror_fd, IMAGE_WORKSET_FILE, rec, len);
-	if (ret)
-		return ret;
-	if (image_sha256(rec, len, sha) || set_part(img, len, sha))
-		return -ENOMEM;
-	json = image_manifest_to_json(img, 0);
-	if (!json)
-		return -ENOMEM;
-	ret = write_new(mirror_fd, "manifest.json", json, strlen(json));
-	snprintf(crc_text, sizeof(crc_text), "%08x\n", crc32c(json, strlen(json)));
-	free(json);
 	if (!ret)
-		ret = write_new(mirror_fd, "manifest.crc", crc_text, strlen(crc_text));
+		ret = write_new(mirror_fd, IMAGE_WORKSET_FILE, f->record, f->record_len);
+	if (!ret)
+		ret = write_new(mirror_fd, "manifest.json", f->manifest, f->manifest_len);
+	if (!ret)
+		ret = write_new(mirror_fd, "manifest.crc", f->crc, strlen(f->crc));
 	if (!ret && fsync(mirror_fd))
 		ret = -errno;
 	return ret;
@@ -340,24 +364,11 @@ static int build_mirror(struct image *img, int mirror_fd, const unsigned char *r
 
 int image_workset_save(const char *dir, const struct image_workset *ws)
 {
+	struct image_workset_files f = { 0 };
 	char *tmp = NULL, *parent = NULL, *slash;
 	struct image *img = NULL;
-	unsigned char *rec = NULL;
 	int lock = -1, mirror = -1, ret;
-	size_t len;
 
-	if (faccessat(AT_FDCWD, dir, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    strlen(dir) < PATH_MAX - 32) {
-		char sig[PATH_MAX];
-
-		snprintf(sig, sizeof(sig), "%s/manifest.sig", dir);
-		if (faccessat(AT_FDCWD, sig, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-			log_info("snapshot %s: signed: its manifest is not rewritten, no working "
-				 "set is recorded",
-				 dir);
-			return -EPERM;
-		}
-	}
 	/* one writer at a time: another one's record is as good as ours */
 	lock = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (lock < 0)
@@ -371,8 +382,10 @@ int image_workset_save(const char *dir, const struct image_workset *ws)
 	ret = image_read(dir, &img);
 	if (ret)
 		goto out;
-	rec = image_workset_encode(ws, img->parts.id, &len);
-	if (!rec || asprintf(&tmp, "%s.tmp-XXXXXX", dir) < 0) {
+	ret = image_workset_files(img, ws, &f);
+	if (ret)
+		goto out;
+	if (asprintf(&tmp, "%s.tmp-XXXXXX", dir) < 0) {
 		tmp = NULL;
 		ret = -ENOMEM;
 		goto out;
@@ -384,7 +397,7 @@ int image_workset_save(const char *dir, const struct image_workset *ws)
 		tmp = NULL;
 		goto out;
 	}
-	ret = build_mirror(img, mirror, rec, len);
+	ret = build_mirror(img, mirror, &f);
 	if (ret) {
 		log_error("snapshot %s: writing its working set into %s: %s", dir, tmp,
 			  strerror(-ret));
@@ -421,7 +434,7 @@ out:
 		close(lock);
 	free(parent);
 	free(tmp);
-	free(rec);
+	image_workset_files_release(&f);
 	image_free(img);
 	return ret;
 }

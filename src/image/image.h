@@ -960,6 +960,22 @@ int image_workset_decode(const unsigned char *buf, size_t len, const uint8_t id[
 void image_workset_read(struct image *img);
 int image_workset_save(const char *dir, const struct image_workset *ws)
 	__attribute__((warn_unused_result));
+/*
+ * The bytes that add ws to the snapshot img (read from its directory):
+ * workset.idx, and manifest.json and manifest.crc rewritten to bind it; for a
+ * copy of the snapshot kept elsewhere (a store).  img's parts record the new
+ * file.  -EPERM for a signed snapshot; logged.
+ */
+struct image_workset_files {
+	unsigned char *record;
+	size_t record_len;
+	char *manifest;
+	size_t manifest_len;
+	char crc[16]; /* manifest.crc's text */
+};
+int image_workset_files(struct image *img, const struct image_workset *ws,
+			struct image_workset_files *out) __attribute__((warn_unused_result));
+void image_workset_files_release(struct image_workset_files *f);
 void image_workset_release(struct image_workset *ws);
 
 int image_read_blob(const struct image *img, const struct image_blob *blob, void **ret_data)

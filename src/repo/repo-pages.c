@@ -113,6 +113,17 @@ static int pages_start(void *arg)
 	return store_snap_restore_start(pg->sr);
 }
 
+/* A process's runs as ranges of its file: what a lazy restore wants decoded (the rest is the page server's). */
+static struct store_snap_range *runs_ranges(const struct page_fill_proc *p)
+{
+	struct store_snap_range *ranges = calloc(p->nr_runs ? p->nr_runs : 1, sizeof(*ranges));
+	size_t i;
+
+	for (i = 0; ranges && i < p->nr_runs; i++)
+		ranges[i] = (struct store_snap_range){ p->runs[i].off, p->runs[i].len };
+	return ranges;
+}
+
 static int pages_fill(void *arg, const struct page_fill_proc *procs, uint32_t nr)
 {
 	struct repo_pages *pg = arg;
@@ -122,16 +133,53 @@ static int pages_fill(void *arg, const struct page_fill_proc *procs, uint32_t nr
 
 	for (k = 0; !rc && k < nr; k++) {
 		rc = check_runs(pg, &procs[k]);
-		dests[k] = (struct store_snap_dest){ procs[k].pages, (void *)&procs[k] };
+		dests[k] = (struct store_snap_dest){ procs[k].pages, (void *)&procs[k],
+						     runs_ranges(&procs[k]), procs[k].nr_runs };
+		if (!rc && !dests[k].ranges)
+			rc = -ENOMEM;
 	}
 	if (!rc)
 		rc = store_snap_restore_deliver(pg->sr, dests, nr, write_runs);
+	for (k = 0; dests && k < nr; k++)
+		free((void *)dests[k].ranges);
 	free(dests);
+	return rc;
+}
+
+/* A lazy restore's page server (engine/lazy.c): a store handle of its own, reads, the working set. */
+static int pages_reader_open(void *arg)
+{
+	struct repo_pages *pg = arg;
+
+	return store_snap_restore_reader_open(pg->sr);
+}
+
+static int pages_read(void *arg, const char *pages, uint64_t off, void *buf, size_t len)
+{
+	struct repo_pages *pg = arg;
+
+	return store_snap_restore_read(pg->sr, pages, off, buf, len);
+}
+
+static int pages_put(void *arg, const struct page_file *files, uint32_t nr)
+{
+	struct repo_pages *pg = arg;
+	struct store_snap_file *sf = calloc(nr ? nr : 1, sizeof(*sf));
+	uint32_t k;
+	int rc;
+
+	if (!sf)
+		return -ENOMEM;
+	for (k = 0; k < nr; k++)
+		sf[k] = (struct store_snap_file){ files[k].name, files[k].data, files[k].len };
+	rc = store_snap_restore_put(pg->sr, sf, nr);
+	free(sf);
 	return rc;
 }
 
 void repo_pages_init(struct repo_pages *pg, struct store_snap_restore *sr)
 {
 	pg->sr = sr;
-	pg->source = (struct engine_page_source){ pages_start, pages_fill, pg };
+	pg->source = (struct engine_page_source){ pages_start,	     pages_fill, pg,
+						  pages_reader_open, pages_read, pages_put };
 }

@@ -849,11 +849,8 @@ static int restore_from(struct run *r, const struct repo_meta *meta, struct repo
 	o.dir = repo_restore_dir(rr);
 	o.image = img;
 	o.verify = r->opts->verify;
-	/* a chunk store writes its pages itself (engine_page_source): those restores stay eager */
-	o.lazy = r->opts->lazy && !pages;
-	if (r->opts->lazy && pages)
-		log_warn("%s: the chunk store's pages are written before the program runs: "
-			 "--lazy serves only a plain directory store", r->name);
+	/* from a chunk store, the page server fetches the chunks it copies in */
+	o.lazy = r->opts->lazy;
 	o.ret_init_pid = &r->init;
 	o.ret_program_pid = &r->program;
 	if (r->root) {

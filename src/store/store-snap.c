@@ -187,6 +187,7 @@ struct stream {
 struct store_snap_restore {
 	struct store_config cfg; /* the caller's strings, which outlive this */
 	struct store_manifest *m;
+	struct store *reader; /* a lazy restore's page server: its own handle */
 	char dir[PATH_MAX];
 	char context[STORE_NAME_MAX + 16];
 	unsigned threads;
@@ -563,12 +564,61 @@ static void *stream_worker(void *arg)
 }
 
 /*
- * Plans every chunk of every pages file and starts decoding on all but one
- * of the restore's threads: the caller's own work until it knows where the
- * pages go (the engine mapping the memory) needs that one;
- * store_snap_restore_deliver's thread joins then.
+ * store_snap_restore_start plans every chunk of every pages file and starts
+ * decoding on all but one of the restore's threads: the caller's own work
+ * until it knows where the pages go (the engine mapping the memory) needs
+ * that one; store_snap_restore_deliver's thread joins then.
  */
-int store_snap_restore_start(struct store_snap_restore *r)
+static int find_file(const struct store_manifest *m, const char *name, uint32_t *fi);
+
+/* Jobs for the chunks of d's file that hold bytes of its ranges (all of it without any). */
+static int plan_dest(struct store_snap_restore *r, const struct store_snap_dest *d)
+{
+	const struct store_file *f;
+	uint8_t *needed;
+	uint32_t fi, c = 0, from;
+	size_t i;
+
+	if (find_file(r->m, d->file, &fi))
+		return 0; /* take_file says so */
+	f = &r->m->files[fi];
+	if (!d->ranges) {
+		add_jobs(&r->st.p, f, fi, 0, f->nr_chunks, job_bytes(r));
+		return 0;
+	}
+	needed = calloc(f->nr_chunks ? f->nr_chunks : 1, 1);
+	if (!needed)
+		return -ENOMEM;
+	for (i = 0; i < d->nr_ranges; i++) {
+		uint64_t end = d->ranges[i].off + d->ranges[i].len;
+
+		while (c < f->nr_chunks && f->chunks[c].off + f->chunks[c].len <= d->ranges[i].off)
+			c++;
+		for (; c < f->nr_chunks && f->chunks[c].off < end; c++)
+			needed[c] = 1;
+		if (c)
+			c--; /* the next range may start in the chunk this one ended in */
+	}
+	for (c = 0; c < f->nr_chunks;) {
+		if (!needed[c]) {
+			c++;
+			continue;
+		}
+		for (from = c; c < f->nr_chunks && needed[c]; c++)
+			;
+		add_jobs(&r->st.p, f, fi, from, c, job_bytes(r));
+	}
+	free(needed);
+	return 0;
+}
+
+/*
+ * Plans the chunks to decode (every chunk of every pages file, or with
+ * dests those their ranges want) and starts decoding on all but one of the
+ * restore's threads.
+ */
+static int stream_begin(struct store_snap_restore *r, const struct store_snap_dest *dests,
+			uint32_t nr)
 {
 	struct stream *st = &r->st;
 	long pages = sysconf(_SC_AVPHYS_PAGES);
@@ -579,10 +629,12 @@ int store_snap_restore_start(struct store_snap_restore *r)
 
 	st->park_max = avail / 8 < PARK_MAX ? avail / 8 : PARK_MAX;
 	rc = plan_alloc(&st->p, r->m);
-	for (fi = 0; !rc && fi < r->m->nr_files; fi++)
+	for (fi = 0; !rc && !dests && fi < r->m->nr_files; fi++)
 		if (is_pages_file(r->m->files[fi].name))
 			add_jobs(&st->p, &r->m->files[fi], fi, 0, r->m->files[fi].nr_chunks,
 				 job_bytes(r));
+	for (fi = 0; !rc && dests && fi < nr; fi++)
+		rc = plan_dest(r, &dests[fi]);
 	if (rc)
 		return rc;
 	progress_begin("restore", 0);
@@ -605,6 +657,11 @@ int store_snap_restore_start(struct store_snap_restore *r)
 		st->nr_tids++;
 	}
 	return 0;
+}
+
+int store_snap_restore_start(struct store_snap_restore *r)
+{
+	return stream_begin(r, NULL, 0);
 }
 
 static void stream_stop(struct store_snap_restore *r)
@@ -679,8 +736,8 @@ int store_snap_restore_deliver(struct store_snap_restore *r, const struct store_
 	uint32_t k;
 	int rc = 0;
 
-	if (!st->p.jobs) { /* not started */
-		rc = store_snap_restore_start(r);
+	if (!st->p.jobs) { /* not started: a lazy restore, which wants only the ranges */
+		rc = stream_begin(r, dests, nr);
 		if (rc)
 			return rc;
 		threads = st->nr_tids + 1;
@@ -789,6 +846,95 @@ const char *store_snap_restore_name(const struct store_snap_restore *r)
 	return r->context + strlen("snapshot ");
 }
 
+/* ---- a lazy restore's page server ---- */
+
+int store_snap_restore_reader_open(struct store_snap_restore *r)
+{
+	int rc = store_open(&r->cfg, &r->reader);
+
+	if (rc)
+		return rc;
+	/* no keep_fetched: behind a URL, what it fetches goes to the local cache on the way */
+	r->reader->context = r->context;
+	return 0;
+}
+
+int store_snap_restore_read(struct store_snap_restore *r, const char *file, uint64_t off,
+			    void *buf, size_t len)
+{
+	uint32_t fi;
+
+	if (!r->reader)
+		return -EBADF;
+	if (find_file(r->m, file, &fi)) {
+		log_error("%s has no %s", r->context, file);
+		return -ENOENT;
+	}
+	return store_read_file(r->reader, &r->m->files[fi], off, buf, len);
+}
+
+static int cmp_files(const void *a, const void *b)
+{
+	return strcmp(((const struct store_file *)a)->name, ((const struct store_file *)b)->name);
+}
+
+/*
+ * A manifest like the snapshot's with files put in (replacing the ones of
+ * the same name), and the snapshot's name moved to it: the other files'
+ * chunks are the ones it had, nothing else is stored again.
+ */
+int store_snap_restore_put(struct store_snap_restore *r, const struct store_snap_file *files,
+			   uint32_t nr)
+{
+	struct store_tier *disk = r->reader ? store_disk_tier(r->reader) : NULL;
+	struct store_manifest m = { .created = r->m->created };
+	struct store_file *added = calloc(nr ? nr : 1, sizeof(*added));
+	struct store_digest d;
+	uint32_t i, k;
+	int rc = 0;
+
+	m.files = calloc(r->m->nr_files + nr, sizeof(*m.files));
+	if (!r->reader || !added || !m.files) {
+		rc = r->reader ? -ENOMEM : -EBADF;
+		goto out;
+	}
+	for (k = 0; !rc && k < nr; k++) {
+		added[k].name = strdup(files[k].name);
+		added[k].mode = 0600;
+		rc = added[k].name ? store_put_buf(r->reader, &added[k], files[k].data, files[k].len) :
+				     -ENOMEM;
+	}
+	for (i = 0; !rc && i < r->m->nr_files; i++) {
+		for (k = 0; k < nr && strcmp(r->m->files[i].name, files[k].name); k++)
+			;
+		if (k == nr)
+			m.files[m.nr_files++] = r->m->files[i]; /* shared with r->m: not freed here */
+	}
+	for (k = 0; !rc && k < nr; k++)
+		m.files[m.nr_files++] = added[k];
+	qsort(m.files, m.nr_files, sizeof(*m.files), cmp_files);
+	if (!rc && disk)
+		rc = store_disk_lock(disk, false);
+	if (!rc) {
+		rc = store_manifest_put(r->reader, &m, &d);
+		if (!rc)
+			rc = store_name_set(r->reader, store_snap_restore_name(r), &d);
+		if (disk)
+			store_disk_unlock(disk);
+	}
+	if (rc)
+		log_error("%s: adding %u file%s: %s", r->context, nr, nr == 1 ? "" : "s",
+			  strerror(-rc));
+out:
+	for (k = 0; added && k < nr; k++) {
+		free(added[k].name);
+		free(added[k].chunks);
+	}
+	free(added);
+	free(m.files);
+	return rc;
+}
+
 /* ---- afterwards: the cache, the directory ---- */
 
 /* Writing the kept chunks into the local cache, on several threads. */
@@ -871,6 +1017,7 @@ void store_snap_restore_close(struct store_snap_restore *r)
 	free(r->fetched);
 	if (r->dir[0])
 		store_snap_remove(r->dir);
+	store_close(r->reader);
 	store_manifest_free(r->m);
 	pthread_mutex_destroy(&r->lock);
 	pthread_mutex_destroy(&r->st.lock);

@@ -62,9 +62,16 @@ struct store_snap_restore;
 /* The bytes [off, off + len) of a destination's file, in buf; 0 or -errno (fails the restore). */
 typedef int (*store_snap_sink_fn)(void *arg, uint64_t off, const uint8_t *buf, uint64_t len);
 
+struct store_snap_range {
+	uint64_t off, len;
+};
+
 struct store_snap_dest {
 	const char *file; /* a pages file of the snapshot: "pages.img", "proc-PID/pages.img" */
 	void *arg; /* handed to the sink with its bytes */
+	/* if set (sorted, none overlapping) and not started: only these bytes are wanted */
+	const struct store_snap_range *ranges;
+	size_t nr_ranges;
 };
 
 int store_snap_restore_open(const struct store_config *cfg, const char *name, const char *parent,
@@ -81,6 +88,28 @@ int store_snap_restore_deliver(struct store_snap_restore *r, const struct store_
 			       uint32_t nr, store_snap_sink_fn sink)
 	__attribute__((warn_unused_result));
 void store_snap_restore_close(struct store_snap_restore *r);
+
+/*
+ * A lazy restore from the store (docs/lazy-restore.md).  A destination with
+ * ranges, delivered without store_snap_restore_start(), has only the chunks
+ * that hold those bytes of its file decoded (what lies outside lazy
+ * memory).  The page server, in a process of its own, calls reader_open
+ * once (a store handle of its own), then read for bytes of a file, fetched
+ * (behind a URL, into the local cache on the way) and verified on demand,
+ * and put to add small files to the snapshot: its name then names a
+ * manifest that has them too, every other file's chunks shared.
+ */
+struct store_snap_file {
+	const char *name;
+	const void *data;
+	size_t len;
+};
+int store_snap_restore_reader_open(struct store_snap_restore *r)
+	__attribute__((warn_unused_result));
+int store_snap_restore_read(struct store_snap_restore *r, const char *file, uint64_t off,
+			    void *buf, size_t len) __attribute__((warn_unused_result));
+int store_snap_restore_put(struct store_snap_restore *r, const struct store_snap_file *files,
+			   uint32_t nr) __attribute__((warn_unused_result));
 
 /*
  * Removes name from a directory store (cfg->dir without a URL); the objects

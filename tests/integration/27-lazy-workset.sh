@@ -3,8 +3,10 @@
 # lazy restore records what the program touched into workset.idx, a part of the snapshot
 # bound by its manifest; a later lazy restore copies it first and gives the same answers
 # as an eager one; a damaged record is left out with a warning (and recorded again), while
-# thaw inspect reports it as damage.
+# thaw inspect reports it as damage.  From a store (restore --store --lazy): chunks fetched
+# on demand, the record kept in the store, a bad chunk never read as zeros.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../store/store-lib.sh"
 need_prog memory
 need_thaw
 
@@ -18,13 +20,14 @@ reset_files() {
 	done
 }
 
-# lazy NAME [ENV...]: restores the snapshot lazily, lets memory.c check itself, waits for
-# the page server to be gone
+# lazy NAME [ENV...]: restores the snapshot ($FROM: --dir DIR or --store S --name N) lazily,
+# lets memory.c check itself, waits for the page server to be gone
+FROM=(--dir "$TMP/m.snap")
 lazy() {
 	local name=$1 srv
 	shift
 	reset_files
-	env "$@" THAW_LAZY_RECORD_MS=600000 "$THAW" -v restore --dir "$TMP/m.snap" --lazy \
+	env "$@" THAW_LAZY_RECORD_MS=600000 "$THAW" -v restore "${FROM[@]}" --lazy \
 		--detach --pidfile "$TMP/$name.pidfile" </dev/null >"$TMP/$name.out" 2>"$TMP/$name.err" ||
 		fail "$name: lazy restore failed: $(tail -n 5 "$TMP/$name.err")"
 	PID=$(read_pidfile "$TMP/$name.pidfile") || fail "$name: no pidfile"
@@ -54,6 +57,7 @@ wait_ready prog
 sleep 0.3
 dump_ok "$PID" "$TMP/m.snap"
 cp -a "$TMP/work" "$TMP/work.orig" || fail "cp"
+cp -a "$TMP/m.snap" "$TMP/m-store.snap" || fail "cp"
 [ -e "$TMP/m.snap/workset.idx" ] && fail "a fresh dump holds a working set"
 
 # 1. the first lazy restore records the working set into the snapshot, bound by its manifest
@@ -110,7 +114,49 @@ grep -q 'working set recorded into' "$TMP/damaged.err" || fail "the damaged reco
 "$THAW" inspect "$TMP/m.snap" >"$TMP/inspect3.out" 2>&1 ||
 	fail "the replaced record does not pass inspect: $(tail -n 3 "$TMP/inspect3.out")"
 
-# 6. a record of another snapshot (its id differs) is refused as well
+# 6. from a store: memory.c put into a directory store before any record
+st_ok --store "$TMP/store" put "$TMP/m-store.snap" --name m
+FROM=(--store "$TMP/store" --name m)
+lazy s-first
+passed s-first
+grep -q 'working set recorded into the store' "$TMP/s-first.err" ||
+	fail "no working set recorded into the store: $(grep -i 'lazy\|error' "$TMP/s-first.err" | tail -n 3)"
+st_ok --store "$TMP/store" get m --dir "$TMP/m-got.snap"
+[ -s "$TMP/m-got.snap/workset.idx" ] || fail "the store's snapshot has no workset.idx"
+"$THAW" inspect "$TMP/m-got.snap" >"$TMP/inspect5.out" 2>&1 ||
+	fail "the store's snapshot with its record does not pass inspect: $(tail -n 3 "$TMP/inspect5.out")"
+lazy s-second
+passed s-second
+n=$(sed -n 's/.* \([0-9]*\) of the working set.*/\1/p' "$TMP/s-second.err" | tail -n 1)
+[ -n "$n" ] && [ "$n" -gt 0 ] ||
+	fail "store: no page came from the working set: $(grep 'every page in' "$TMP/s-second.err")"
+log "second lazy restore from the store: $n pages of the working set copied first"
+reset_files
+restore_detached_from s-eager "${FROM[@]}"
+finish s-eager "$PID"
+
+# 7. a damaged chunk under a lazy restore from the store: the restore fails or the program
+# gets SIGBUS where it touches it; it never passes on zeros
+flip_byte "$(some_chunk "$TMP/store")" 300
+reset_files
+"$THAW" -v restore "${FROM[@]}" --lazy </dev/null >"$TMP/s-bad.out" 2>"$TMP/s-bad.err" &
+THAW_PID=$!
+track "$THAW_PID"
+for ((i = 0; i < TIMEOUT * 20; i++)); do
+	grep -qE 'restored as [0-9]+|error' "$TMP/s-bad.err" && break
+	sleep 0.05
+done
+pid=$(sed -n 's/.* restored as \([0-9]*\) .*/\1/p' "$TMP/s-bad.err" | tail -n 1)
+[ -n "$pid" ] && track_restored "$pid" && kill -USR1 "$pid" 2>/dev/null
+wait_status "$THAW_PID"
+[ "$STATUS" = 135 ] || [ "$STATUS" = 1 ] ||
+	fail "damaged chunk, lazy restore: status $STATUS, want 135 (SIGBUS) or 1"
+grep -q '^PASS$' "$TMP/s-bad.out" && fail "the program passed on a damaged chunk"
+grep -qE 'chunk [0-9a-f]+' "$TMP/s-bad.err" || fail "no error names the chunk: $(tail -n 3 "$TMP/s-bad.err")"
+log "damaged chunk, lazy restore: status $STATUS"
+FROM=(--dir "$TMP/m.snap")
+
+# 8. a record of another snapshot (its id differs) is refused as well
 mkdir -p "$TMP/work2" || fail mkdir
 start prog2 "$PROGS/memory" "$TMP/work2"
 wait_ready prog2

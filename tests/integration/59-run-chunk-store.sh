@@ -35,6 +35,25 @@ counter warm2 --store "$CS"
 was_restored warm2
 no_copies "$CS"
 
+# 2b. --lazy: the page server fetches the chunks it copies in on demand; the first lazy
+# restore adds the working set it recorded to the store's snapshot, the next one copies it
+# first (docs/lazy-restore.md)
+counter lazy1 --store "$CS" --lazy
+was_restored lazy1
+no_copies "$CS"
+for ((i = 0; i < TIMEOUT * 4; i++)); do
+	rm -rf "$TMP/lazy.got"
+	"$THAW" store --store "$CS" get "run-$key" --dir "$TMP/lazy.got" >/dev/null 2>&1 &&
+		[ -s "$TMP/lazy.got/workset.idx" ] && break
+	sleep 0.25
+done
+[ -s "$TMP/lazy.got/workset.idx" ] || fail "lazy1: no working set in the store's snapshot"
+"$THAW" inspect "$TMP/lazy.got" >"$TMP/lazy-inspect.log" 2>&1 ||
+	fail "lazy1: the store's snapshot with its record: $(tail -n 3 "$TMP/lazy-inspect.log")"
+counter lazy2 --store "$CS" --lazy
+was_restored lazy2
+no_copies "$CS"
+
 # 3. thaw snapshots lists it (no restore count in a chunk store)
 "$THAW" snapshots --store "$CS" >"$TMP/list.log" 2>&1 || fail "snapshots: $(cat "$TMP/list.log")"
 grep -qE "^sdk-counter +$key .* +-  " "$TMP/list.log" || fail "list: $(cat "$TMP/list.log")"
