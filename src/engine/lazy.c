@@ -67,9 +67,25 @@ struct uffdio_poison {
 #define MAX_SPACES 4096 /* processes the server follows, forks included */
 #define MAX_REMAPS 1024 /* mremaps of lazy memory a process may make while it is served */
 
-bool lazy_vma_eligible(const struct image_vma *v)
+bool lazy_vma_eligible(const struct image *img, const struct image_vma *v)
 {
-	return v->kind == IMAGE_VMA_ANON && !(v->flags & (IMAGE_VMA_DROPPABLE | IMAGE_VMA_LOCKED));
+	uint32_t i;
+
+	if (v->kind != IMAGE_VMA_ANON || (v->flags & (IMAGE_VMA_DROPPABLE | IMAGE_VMA_LOCKED)))
+		return false;
+	if (!img->has_gpu)
+		return true;
+	/*
+	 * The driver reads the device state back from host memory at restore,
+	 * before the program is released: those mappings are filled eagerly.
+	 * Without a record of where it is, none of the process's memory is lazy.
+	 */
+	if (!img->gpu.state_known)
+		return false;
+	for (i = 0; i < img->gpu.nr_state; i++)
+		if (img->gpu.state[i].start < v->end && v->start < img->gpu.state[i].end)
+			return false;
+	return true;
 }
 
 int lazy_uffd_open(void)
@@ -556,7 +572,7 @@ static int add_space(struct server *srv, int uffd, const struct space *from, con
 			while (v < img->nr_vmas && img->vmas[v].end <= r->vaddr)
 				v++;
 			if (v == img->nr_vmas || img->vmas[v].start > r->vaddr ||
-			    !lazy_vma_eligible(&img->vmas[v]))
+			    !lazy_vma_eligible(img, &img->vmas[v]))
 				for (p = 0; p < r->npages; p++)
 					mark_done(sp, ri, p);
 		}

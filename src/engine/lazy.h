@@ -17,8 +17,11 @@
 
 #include "image/image.h"
 
-/* Whether v's dumped pages are served lazily: private anonymous memory only. */
-bool lazy_vma_eligible(const struct image_vma *v);
+/*
+ * Whether v's dumped pages are served lazily: private anonymous memory only,
+ * and in a GPU process none that holds device state (image_gpu.state).
+ */
+bool lazy_vma_eligible(const struct image *img, const struct image_vma *v);
 
 /*
  * A new userfaultfd for the calling process's memory, with the API

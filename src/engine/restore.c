@@ -327,7 +327,7 @@ static int fill_vmas(struct helper *h, struct restorer_args *a, struct region *r
 		while (run < img->nr_runs && img->runs[run].vaddr < v->start)
 			run++;
 		rv->needs_write = run < img->nr_runs && img->runs[run].vaddr < v->end;
-		rv->lazy = h->uffd >= 0 && rv->needs_write && lazy_vma_eligible(v);
+		rv->lazy = h->uffd >= 0 && rv->needs_write && lazy_vma_eligible(img, v);
 	}
 	return 0;
 }
@@ -2249,7 +2249,7 @@ static struct page_fill_run *fill_runs(const struct image *img, bool lazy, size_
 			v++;
 		/* the page server's: the blob marks them so too (mark_lazy_runs) */
 		if (lazy && v < img->nr_vmas && img->vmas[v].start <= img->runs[i].vaddr &&
-		    lazy_vma_eligible(&img->vmas[v]))
+		    lazy_vma_eligible(img, &img->vmas[v]))
 			continue;
 		if (!(img->runs[i].flags & IMAGE_RUN_ZERO))
 			runs[(*nr)++] = (struct page_fill_run){
@@ -2496,10 +2496,10 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 			goto out;
 	}
 	if (opts->lazy) {
-		if ((opts->pages && !(opts->pages->read && opts->pages->reader_open)) ||
-		    tree_has_gpu(&tr)) {
+		/* a GPU process's device state stays eager: lazy_vma_eligible() */
+		if (opts->pages && !(opts->pages->read && opts->pages->reader_open)) {
 			log_error("snapshot %s: a lazy restore takes its pages from pages.img or a "
-				  "store, and no GPU state (restore it without --lazy)",
+				  "store that can read for the page server (restore it without --lazy)",
 				  opts->dir ? opts->dir : img->path);
 			ret = -EOPNOTSUPP;
 			goto out;

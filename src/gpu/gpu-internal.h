@@ -43,6 +43,23 @@ void cuda_cancel(struct cuda_child *c);
 int cuda_request(enum cuda_op op, pid_t pid, unsigned lock_timeout_ms, unsigned timeout_s,
 		 struct cuda_reply *reply) __attribute__((warn_unused_result));
 
+/* A mapping of a process, as /proc/PID/smaps has it: where, which file, how much resident. */
+struct gpu_vma {
+	uint64_t start, end, ino, rss;
+};
+
+/* /proc/pid/smaps into *ret (malloc'd, sorted as the kernel lists them); -errno. */
+int gpu_read_vmas(pid_t pid, struct gpu_vma **ret, size_t *nr) __attribute__((warn_unused_result));
+
+/*
+ * Where a checkpoint put the device state, from the mappings before and
+ * after it: every mapping after that is new or changed (another start, end
+ * or file) or has more resident memory, neighbours merged, into g->state.
+ * More ranges than IMAGE_MAX_GPU_STATE leave g->state_known false.
+ */
+void gpu_state_ranges(const struct gpu_vma *before, size_t nb, const struct gpu_vma *after,
+		      size_t na, struct image_gpu *g);
+
 /* The driver version from /proc/driver/nvidia/version ("580.159.04"), or -ENODEV. */
 int nvidia_driver_version(char *buf, size_t len);
 

@@ -129,6 +129,74 @@ static uint64_t rss_bytes(pid_t pid)
 	return total;
 }
 
+int gpu_read_vmas(pid_t pid, struct gpu_vma **ret, size_t *nr)
+{
+	struct gpu_vma *v = NULL, *grown;
+	size_t cap = 0, n = 0;
+	char path[64], line[1024];
+	unsigned long long start, end, ino, kb;
+	FILE *f;
+
+	*ret = NULL;
+	*nr = 0;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %llu", &start, &end, &ino) == 3) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 256;
+				grown = realloc(v, cap * sizeof(*v));
+				if (!grown) {
+					free(v);
+					fclose(f);
+					return -ENOMEM;
+				}
+				v = grown;
+			}
+			v[n++] = (struct gpu_vma){ start, end, ino, 0 };
+		} else if (n && sscanf(line, "Rss: %llu kB", &kb) == 1) {
+			v[n - 1].rss = (uint64_t)kb << 10;
+		}
+	}
+	fclose(f);
+	*ret = v;
+	*nr = n;
+	return 0;
+}
+
+void gpu_state_ranges(const struct gpu_vma *before, size_t nb, const struct gpu_vma *after,
+		      size_t na, struct image_gpu *g)
+{
+	size_t i, k = 0;
+
+	g->nr_state = 0;
+	g->state_known = true;
+	for (i = 0; i < na; i++) {
+		const struct gpu_vma *a = &after[i];
+
+		/* both lists are in address order */
+		while (k < nb && before[k].end <= a->start)
+			k++;
+		if (k < nb && before[k].start == a->start && before[k].end == a->end &&
+		    before[k].ino == a->ino && before[k].rss >= a->rss)
+			continue; /* the same mapping, nothing more resident: not the driver's */
+		if (g->nr_state && g->state[g->nr_state - 1].end == a->start) {
+			g->state[g->nr_state - 1].end = a->end;
+			continue;
+		}
+		if (g->nr_state == IMAGE_MAX_GPU_STATE) {
+			g->state_known = false; /* too many to keep: all of it stays eager */
+			g->nr_state = 0;
+			return;
+		}
+		g->state[g->nr_state].start = a->start;
+		g->state[g->nr_state].end = a->end;
+		g->nr_state++;
+	}
+}
+
 struct uvm_find {
 	int fd;
 	bool has_nul;
@@ -286,6 +354,8 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 	struct image_gpu *g = &img->gpu;
 	struct gpu_stats wst = { 0 };
 	struct weights_ref w;
+	struct gpu_vma *vmas_before = NULL, *vmas_after = NULL;
+	size_t nb = 0, na = 0;
 	struct cuda_reply *r;
 	bool answered = false;
 	uint64_t before;
@@ -295,6 +365,15 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 	ret = gpu_process_uses_gpu(pid);
 	if (ret <= 0)
 		return ret;
+	/*
+	 * Where what the restore reads back lands (the weights saved, the
+	 * device state): what the save and the checkpoint map or fill.  A lazy
+	 * restore keeps it eager (docs/gpu.md).
+	 */
+	if (gpu_read_vmas(pid, &vmas_before, &nb) < 0)
+		log_warn("pid %d: its mappings before the checkpoint are unknown: a lazy restore "
+			 "will keep all of its memory eager",
+			 pid);
 	/*
 	 * Weights first: the agent's CUDA calls would block once the process is
 	 * locked.  A region that cannot be used, or whose agent says its save
@@ -319,6 +398,7 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 		if (weights_request(pid, &w, TW_OP_LOAD, 0, &lr) < 0) {
 			/* not waited for: -ETIMEDOUT is what it says */
 		}
+		free(vmas_before);
 		return ret;
 	}
 	if (ret < 0)
@@ -375,12 +455,18 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 	if (ret < 0) {
 		free(r);
 		/* back on its GPU, then its weights (what g names of them may be what failed) */
-		if (gpu_resume(pid, NULL) < 0)
+		if (gpu_resume(pid, NULL) < 0) {
+			free(vmas_before);
 			return ret;
+		}
 		goto undo;
 	}
 	g->device_bytes = rss_bytes(pid);
 	g->device_bytes = g->device_bytes > before ? g->device_bytes - before : 0;
+	if (vmas_before && gpu_read_vmas(pid, &vmas_after, &na) == 0)
+		gpu_state_ranges(vmas_before, nb, vmas_after, na, g);
+	free(vmas_before);
+	free(vmas_after);
 	st->device_bytes = g->device_bytes;
 	img->has_gpu = true;
 	log_info("pid %d: CUDA checkpoint in %.1f ms (lock %.1f ms): %.2f GiB of device state "
@@ -390,6 +476,7 @@ int gpu_checkpoint(pid_t pid, unsigned lock_timeout_ms, struct image *img, struc
 	free(r);
 	return 0;
 undo:
+	free(vmas_before);
 	/* the driver's checkpoint did not happen or was undone: the program gets its weights back */
 	if (w.found && weights_op(pid, &w, TW_OP_LOAD, NULL, NULL) < 0)
 		log_error("pid %d: its GPU weights stay in host memory; the program cannot use "

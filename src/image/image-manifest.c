@@ -258,6 +258,15 @@ static json_t *enc_gpu(struct enc *e, const struct image_gpu *g)
 		put(e, o, "weights_segments", j_u64(g->weights_segments));
 		put(e, o, "weights_bytes", j_u64(g->weights_bytes));
 	}
+	if (g->state_known) {
+		json_t *st = json_array();
+
+		for (i = 0; i < g->nr_state; i++)
+			append(e, st,
+			       json_pack("{s:o,s:o}", "start", j_hex(g->state[i].start), "end",
+					 j_hex(g->state[i].end)));
+		put(e, o, "state", st);
+	}
 	return o;
 }
 
@@ -1382,6 +1391,41 @@ static int dec_host(struct dec *d, json_t *o, struct image_host *h)
 	return 0;
 }
 
+/* gpu.state (left out: not recorded): page-aligned ranges, sorted, none overlapping. */
+static int dec_gpu_state(struct dec *d, json_t *o, struct image_gpu *g)
+{
+	uint64_t prev_end = 0;
+	json_t *st;
+	size_t n, i;
+
+	if (!json_object_get(o, "state"))
+		return 0;
+	st = get_array(d, o, "gpu", "state", IMAGE_MAX_GPU_STATE, &n);
+	if (!st)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		json_t *v = json_array_get(st, i);
+		uint64_t start, end;
+
+		if (!json_is_object(v))
+			return fail(d, "gpu.state[%zu]: expected an object", i);
+		if (get_hex(d, v, "gpu.state", "start", &start) ||
+		    get_hex(d, v, "gpu.state", "end", &end))
+			return -EINVAL;
+		if (start % IMAGE_PAGE_SIZE || end % IMAGE_PAGE_SIZE || start >= end ||
+		    end > IMAGE_ADDR_LIMIT || start < prev_end)
+			return fail(d, "gpu.state[%zu]: 0x%" PRIx64 "-0x%" PRIx64 " is not a page range "
+				    "after the one before",
+				    i, start, end);
+		g->state[i].start = start;
+		g->state[i].end = end;
+		prev_end = end;
+	}
+	g->nr_state = (uint32_t)n;
+	g->state_known = true;
+	return 0;
+}
+
 static int dec_gpu(struct dec *d, json_t *o, struct image_gpu *g)
 {
 	size_t n, i;
@@ -1418,7 +1462,7 @@ static int dec_gpu(struct dec *d, json_t *o, struct image_gpu *g)
 		    get_u32(d, v, "gpu.devices", "cc_minor", true, &dev->cc_minor))
 			return -EINVAL;
 	}
-	return 0;
+	return dec_gpu_state(d, o, g);
 }
 
 static int dec_proc(struct dec *d, json_t *o, struct image_proc *p)

@@ -556,6 +556,7 @@ struct image_host {
  */
 #define IMAGE_MAX_GPUS 64
 #define IMAGE_GPU_NAME 96
+#define IMAGE_MAX_GPU_STATE 256 /* ranges of device state in host memory */
 
 struct image_gpu_dev {
 	char name[IMAGE_GPU_NAME]; /* "NVIDIA H100 80GB HBM3" */
@@ -587,6 +588,19 @@ struct image_gpu {
 	int32_t weights_req_fd, weights_rep_fd;
 	uint32_t weights_segments;
 	uint64_t weights_bytes;
+	/*
+	 * Where the checkpoint put the device state: the address ranges of
+	 * memory the checkpoint made or grew, which the driver reads back at
+	 * restore (a lazy restore keeps every VMA that meets one eager).
+	 * state_known false: not recorded (an older snapshot, or more than
+	 * IMAGE_MAX_GPU_STATE ranges): a lazy restore serves none of this
+	 * process's memory lazily.
+	 */
+	bool state_known;
+	uint32_t nr_state;
+	struct {
+		uint64_t start, end;
+	} state[IMAGE_MAX_GPU_STATE]; /* page-aligned, sorted, none overlapping */
 };
 
 struct image_proc {
