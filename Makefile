@@ -4,7 +4,7 @@
 #   make demo       install what is missing, build, run the torch demo
 #   make test       install what is missing, build, run the whole suite
 #   make bench      benchmarks: table + build/bench.json
-#   make bench-lazy   restore --lazy against eager (first answer); build/bench-lazy.json
+#   make bench-lazy   restore --lazy (+ recorded prefetch) against eager; build/bench-lazy.json
 #   make bench-serve  thaw serve: bursts from zero, snapshots vs cold; build/bench-serve.json
 #   make fuzz       every fuzz target under libFuzzer, FUZZ_SECONDS each (FUZZ=a,b: those only)
 #   make soak       1000 restores in a row: nothing may grow

@@ -11,7 +11,12 @@ threads) and each of --runs runs:
      again with --verify (the restored copy read back and compared with the
      snapshot before it runs), so that the two times come from one run;
   4. `thaw restore` in the foreground with pipes as stdin/stdout: time from
-     launch to the first answer line to a request written at launch.
+     launch to the first answer line to a request written at launch;
+  5. with --lazy (docs/lazy-restore.md), 3 and 4 with `--lazy` (no working set:
+     THAW_LAZY_WORKSET=0), 4 without the background pass too; then one lazy
+     foreground restore that records the working set into the snapshot (the
+     request answered and stdin closed within its window), and 3 and 4 again,
+     lazy with that recorded prefetch.
 Every answer of every restored copy must equal the cold run's answer byte for
 byte.  Then the copy ceiling (bench/ceiling.c: one thread memcpy of the same
 number of bytes into fresh anonymous memory) is measured on the same machine,
@@ -366,13 +371,31 @@ def snapshot_sizes(snap, opts):
     return figures
 
 
-def restore_detached(wl, snap, opts, tag, verify=False):
-    """Time to `thaw restore --detach [--verify]` exiting, then ask the restored copy once."""
+# Lazy variants (docs/lazy-restore.md): their arguments and environment.
+LAZY_MODES = {
+    "lazy": {"THAW_LAZY_WORKSET": "0", "THAW_LAZY_BACKGROUND": "1"},
+    "ondemand": {"THAW_LAZY_WORKSET": "0", "THAW_LAZY_BACKGROUND": "0"},
+    # the window outlasts the run: it ends when the program does, after its answer
+    "record": {"THAW_LAZY_WORKSET": "1", "THAW_LAZY_BACKGROUND": "1",
+               "THAW_LAZY_RECORD_MS": "60000"},
+    "prefetch": {"THAW_LAZY_WORKSET": "1", "THAW_LAZY_BACKGROUND": "1"},
+}
+
+
+def lazy_argv_env(lazy):
+    if not lazy:
+        return [], None
+    return ["--lazy"], dict(os.environ, **LAZY_MODES[lazy])
+
+
+def restore_detached(wl, snap, opts, tag, verify=False, lazy=None):
+    """Time to `thaw restore --detach [--verify|--lazy]` exiting, then ask the restored copy once."""
     pidfile = os.path.join(opts.workdir, f"{tag}.pid")
     rm_f(pidfile)
+    extra, env = lazy_argv_env(lazy)
     t0 = now()
     p = start_piped([opts.thaw, "restore", "--dir", snap, "--detach", "--pidfile", pidfile] +
-                    (["--verify"] if verify else []))
+                    (["--verify"] if verify else []) + extra, env=env)
     err = Drain(p.stderr)
     out = LineReader(p.stdout)
     pid = None
@@ -404,6 +427,9 @@ def restore_detached(wl, snap, opts, tag, verify=False):
         rm_f(pidfile)
     if verify:
         return {"restore_verified_ms": ms(t0, t1), "answer_verified": answer}
+    if lazy:
+        return {f"{lazy}_running_ms": ms(t0, t1), f"{lazy}_detached_answer_ms": ms(t2, t3),
+                f"answer_{lazy}_detached": answer}
     return {"restore_running_again_ms": ms(t0, t1), "detached_answer_ms": ms(t2, t3),
             "restored_pid": pid, "answer_detached": answer}
 
@@ -411,15 +437,12 @@ def restore_detached(wl, snap, opts, tag, verify=False):
 def restore_foreground(wl, snap, opts, tag, lazy=None):
     """Time from launching `thaw restore` to the answer to a request written at launch.
 
-    lazy: None (eager), "lazy" (--lazy) or "ondemand" (--lazy, no background pass).
+    lazy: None (eager) or a key of LAZY_MODES.
     """
     pidfile = os.path.join(opts.workdir, f"{tag}.pid")
     rm_f(pidfile)
-    argv = [opts.thaw, "restore", "--dir", snap, "--pidfile", pidfile]
-    env = None
-    if lazy:
-        argv.append("--lazy")
-        env = dict(os.environ, THAW_LAZY_BACKGROUND="0" if lazy == "ondemand" else "1")
+    extra, env = lazy_argv_env(lazy)
+    argv = [opts.thaw, "restore", "--dir", snap, "--pidfile", pidfile] + extra
     t0 = now()
     p = start_piped(argv, env=env)
     err = Drain(p.stderr)
@@ -459,6 +482,33 @@ def restore_foreground(wl, snap, opts, tag, lazy=None):
         return {f"{lazy}_first_answer_ms": ms(t0, t1), f"answer_{lazy}": answer}
     return {"restore_first_answer_ms": ms(t0, t1), "foreground_exit": rc,
             "answer_foreground": answer}
+
+
+def wait_workset(snap, timeout):
+    """The recording restore's page server writes the record once the program is gone."""
+    deadline = time.monotonic() + timeout
+    path = os.path.join(snap, "workset.idx")
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return
+        time.sleep(0.05)
+    raise BenchError(f"no working set recorded into {snap} within {timeout:.0f} s")
+
+
+def lazy_runs(wl, snap, opts, tag):
+    """Step 5: lazy, without background, recording, then lazy with the recorded prefetch."""
+    run = {}
+    run.update(restore_detached(wl, snap, opts, tag, lazy="lazy"))
+    run.update(restore_foreground(wl, snap, opts, tag, lazy="lazy"))
+    run.update(restore_foreground(wl, snap, opts, tag, lazy="ondemand"))
+    if os.path.exists(os.path.join(snap, "workset.idx")):
+        raise BenchError(f"{snap} got a working set from a restore with THAW_LAZY_WORKSET=0")
+    run.update(restore_foreground(wl, snap, opts, tag, lazy="record"))
+    wait_workset(snap, opts.timeout)
+    run["workset_bytes"] = os.path.getsize(os.path.join(snap, "workset.idx"))
+    run.update(restore_detached(wl, snap, opts, tag, lazy="prefetch"))
+    run.update(restore_foreground(wl, snap, opts, tag, lazy="prefetch"))
+    return run
 
 
 def ceiling(nbytes, opts):
@@ -563,8 +613,7 @@ def one_run(wl, opts, index, run):
         run.update(restore_detached(wl, snap, opts, tag, verify=True))
         run.update(restore_foreground(wl, snap, opts, tag))
         if opts.lazy:
-            run.update(restore_foreground(wl, snap, opts, tag, lazy="lazy"))
-            run.update(restore_foreground(wl, snap, opts, tag, lazy="ondemand"))
+            run.update(lazy_runs(wl, snap, opts, tag))
     finally:
         if not opts.keep:
             rm_snapshot(snap)
@@ -572,7 +621,8 @@ def one_run(wl, opts, index, run):
                                 (run["restore_running_again_ms"] / 1000.0), 3)
     run["bit_identical"] = False
     for key in ("answer_detached", "answer_verified", "answer_foreground", "answer_lazy",
-                "answer_ondemand"):
+                "answer_ondemand", "answer_record", "answer_prefetch", "answer_lazy_detached",
+                "answer_prefetch_detached"):
         if key in run and run[key] != run["answer"]:
             raise BenchError(f"{wl['key']} run {index}: restored copy answered "
                              f"{run[key]!r}, the cold run {run['answer']!r}")
@@ -597,7 +647,10 @@ def bench_workload(wl, opts):
     keys = ("cold_ready_ms", "cold_first_answer_ms", "dump_ms", "snapshot_bytes",
             "snapshot_disk_bytes", "dumped_bytes", "restore_running_again_ms",
             "restore_verified_ms", "restore_first_answer_ms", "detached_answer_ms",
-            "restore_gbps", "rss_bytes", "lazy_first_answer_ms", "ondemand_first_answer_ms")
+            "restore_gbps", "rss_bytes", "lazy_first_answer_ms", "ondemand_first_answer_ms",
+            "record_first_answer_ms", "prefetch_first_answer_ms", "lazy_running_ms",
+            "prefetch_running_ms", "lazy_detached_answer_ms", "prefetch_detached_answer_ms",
+            "workset_bytes")
     med = {k: median([r.get(k) for r in result["runs"]]) for k in keys}
     # cold figures do not depend on thaw: a run that failed later still has them
     everyone = result["runs"] + ([result["failed_run"]] if "failed_run" in result else [])
@@ -650,10 +703,21 @@ def print_table(results, out=sys.stdout):
                 cells.append(f"{fmt(v, spec) + unit:>{w}}")
         print("  ".join(cells), file=out)
         if m.get("lazy_first_answer_ms"):
+            print(f"  {key}: running again (detached) eager"
+                  f" {fmt(m.get('restore_running_again_ms'), '.1f')} ms, --lazy"
+                  f" {fmt(m.get('lazy_running_ms'), '.1f')} ms, --lazy + recorded prefetch"
+                  f" {fmt(m.get('prefetch_running_ms'), '.1f')} ms", file=out)
             print(f"  {key}: 1st-answer eager {fmt(m.get('restore_first_answer_ms'), '.1f')} ms,"
                   f" --lazy {fmt(m.get('lazy_first_answer_ms'), '.1f')} ms, --lazy without"
-                  f" background pass {fmt(m.get('ondemand_first_answer_ms'), '.1f')} ms",
-                  file=out)
+                  f" background pass {fmt(m.get('ondemand_first_answer_ms'), '.1f')} ms,"
+                  f" --lazy recording {fmt(m.get('record_first_answer_ms'), '.1f')} ms,"
+                  f" --lazy + recorded prefetch {fmt(m.get('prefetch_first_answer_ms'), '.1f')}"
+                  f" ms", file=out)
+            if m.get("prefetch_first_answer_ms") and m.get("restore_first_answer_ms"):
+                print(f"  {key}: 1st-answer eager / lazy+prefetch"
+                      f" {m['restore_first_answer_ms'] / m['prefetch_first_answer_ms']:.2f}x;"
+                      f" working set {fmt((m.get('workset_bytes') or 0) / 1e3, '.1f')} kB",
+                      file=out)
         if m.get("verify_ratio"):
             print(f"  {key}: restore --verify takes {m['verify_ratio']:.2f}x the time of a"
                   " restore without it (median of the ratios within each run)", file=out)
@@ -741,8 +805,8 @@ def parse_args(argv):
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per step")
     ap.add_argument("--keep", action="store_true", help="keep the snapshots")
     ap.add_argument("--lazy", action="store_true",
-                    help="also time the first answer of `thaw restore --lazy`, with and "
-                         "without its background pass (docs/lazy-restore.md)")
+                    help="also time `thaw restore --lazy`: to running and to the first answer, "
+                         "without and with a recorded working set (docs/lazy-restore.md)")
     ap.add_argument("--json", help="output file (default BUILD/bench.json)")
     opts = ap.parse_args(argv)
     if not 1 <= opts.runs <= 101:

@@ -211,7 +211,10 @@ struct server {
 	const char *record_dir; /* while recording: the snapshot it goes to; else NULL */
 	const struct engine_page_source *src; /* the pages come from here (a store); NULL: pages.img */
 	struct image *record_img; /* with src: the snapshot's root as read, for its new manifest */
-	double record_ms; /* how long after the release it records */
+	double record_ms; /* how long after the release it records, at most */
+	pid_t program; /* the tree's root as thaw sees it: its first output ends the record */
+	uint64_t wchar0; /* its bytes written (/proc/PID/io) at the release; UINT64_MAX: unknown */
+	double wchar_at; /* when they were last looked at */
 	struct image_workset record; /* what faults brought in so far, in order */
 };
 
@@ -709,6 +712,50 @@ static bool prefetch_step(struct server *srv)
 }
 
 /* The record into the snapshot's directory, or through the page source into its store. */
+/* Bytes pid has written (/proc/PID/io wchar: any write, to a pipe, socket or file); UINT64_MAX. */
+static uint64_t written_bytes(pid_t pid)
+{
+	char path[64], buf[512], *at;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return UINT64_MAX;
+	snprintf(path, sizeof(path), "/proc/%d/io", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return UINT64_MAX;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return UINT64_MAX;
+	buf[n] = '\0';
+	at = strstr(buf, "wchar: ");
+	return at ? strtoull(at + 7, NULL, 10) : UINT64_MAX;
+}
+
+/* While recording: whether the program has written since the release (looked at every 5 ms). */
+static bool first_output(struct server *srv)
+{
+	uint64_t w;
+
+	if (srv->wchar0 == UINT64_MAX || now_ms() - srv->wchar_at < 5)
+		return false;
+	srv->wchar_at = now_ms();
+	w = written_bytes(srv->program);
+	return w != UINT64_MAX && w > srv->wchar0;
+}
+
+int lazy_server_go(int go_fd, pid_t program)
+{
+	char word[1 + sizeof(int32_t)] = { 'g' };
+	int32_t pid = (int32_t)program;
+
+	memcpy(word + 1, &pid, sizeof(pid));
+	/* one write below PIPE_BUF: the server reads it whole */
+	return write(go_fd, word, sizeof(word)) == (ssize_t)sizeof(word) ? 0 : -EPIPE;
+}
+
 static int record_write(struct server *srv)
 {
 	struct image_workset_files f;
@@ -733,7 +780,7 @@ static int record_write(struct server *srv)
  * (image_workset_save), where the next lazy restore finds it.  A record
  * that cannot be written costs that restore its prefetch, nothing else.
  */
-static void record_end(struct server *srv)
+static void record_end(struct server *srv, const char *why)
 {
 	uint64_t pages = 0;
 	uint32_t i;
@@ -745,9 +792,10 @@ static void record_end(struct server *srv)
 		pages += srv->record.entries[i].npages;
 	if (srv->record.nr && record_write(srv) == 0)
 		log_info("lazy restore: working set recorded into %s: %u ranges, %" PRIu64
-			 " pages touched in the first %.0f ms (written in %.1f ms)",
+			 " pages touched in the first %.0f ms after the release (%s; written in "
+			 "%.1f ms)",
 			 srv->src ? "the store" : srv->record_dir, srv->record.nr, pages,
-			 t - srv->t0, now_ms() - t);
+			 t - srv->t0, why, now_ms() - t);
 	srv->record_dir = NULL;
 }
 
@@ -761,7 +809,10 @@ static bool retries(const struct server *srv)
 	return false;
 }
 
-/* poll's: none while copying, until the recording window ends, or a retry's millisecond. */
+/*
+ * poll's: none while copying; while recording, until its window ends (or 5
+ * ms, to look for the first output); a retry's millisecond.
+ */
 static int poll_timeout(const struct server *srv, bool go, bool work)
 {
 	double left;
@@ -770,6 +821,8 @@ static int poll_timeout(const struct server *srv, bool go, bool work)
 		return 0;
 	if (go && srv->record_dir) {
 		left = srv->t0 + srv->record_ms - now_ms();
+		if (srv->wchar0 != UINT64_MAX && left > 5)
+			left = 5; /* to look for the program's first output */
 		return left <= 0 ? 0 : retries(srv) ? 1 : (int)left + 1;
 	}
 	if (go && work && srv->background)
@@ -793,7 +846,9 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 			if (!srv->spaces[k].gone && srv->spaces[k].left)
 				work = true;
 		if (go && srv->record_dir && now_ms() - srv->t0 >= srv->record_ms)
-			record_end(srv);
+			record_end(srv, "its window ended");
+		else if (go && srv->record_dir && first_output(srv))
+			record_end(srv, "the program wrote its first output");
 		if (go && !work)
 			break;
 		n = 0;
@@ -807,16 +862,21 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 		if (busy < 0 && errno != EINTR)
 			_exit(1);
 		if (p[srv->nr].revents & (POLLERR | POLLHUP)) {
-			record_end(srv); /* the program ended within the window: what it touched */
+			/* the program ended within the window: what it touched */
+			record_end(srv, "the program ended");
 			_exit(0);
 		}
 		if (!go && p[n - 1].revents) {
-			char c = 0;
+			char word[1 + sizeof(int32_t)] = { 0 };
+			int32_t pid;
 
-			if (read(go_fd, &c, 1) != 1 || c != 'g')
+			if (read(go_fd, word, sizeof(word)) != (ssize_t)sizeof(word) || word[0] != 'g')
 				_exit(0); /* the restore failed: nothing runs */
 			go = true;
-			srv->t0 = now_ms();
+			srv->t0 = srv->wchar_at = now_ms();
+			memcpy(&pid, word + 1, sizeof(pid));
+			srv->program = pid;
+			srv->wchar0 = written_bytes(pid);
 		}
 		for (k = 0; k < srv->nr; k++)
 			if (!srv->spaces[k].gone && drain(srv, k) == -ESRCH)
@@ -837,7 +897,7 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 				break;
 		}
 	}
-	record_end(srv);
+	record_end(srv, "nothing was left to serve");
 	log_info("lazy restore: every page in, %.1f ms after the release: %" PRIu64
 		  " faults, %" PRIu64 " pages on demand, %" PRIu64 " of the working set, %" PRIu64
 		  " in the background, %" PRIu64 " poisoned",

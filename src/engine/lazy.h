@@ -37,8 +37,8 @@ int lazy_recv_fd(int sock);
 
 /*
  * Starts the page server for nr processes: imgs[k] (its runs and
- * pages_fd) with uffds[k].  It starts background copying once it reads 'g'
- * on go_fd (the program runs), exits quietly on EOF there before that (the
+ * pages_fd) with uffds[k].  It starts background copying once it reads the
+ * word of lazy_server_go() on go_fd (the program runs), exits quietly on EOF there before that (the
  * restore failed), and writes 'd' on done_fd once every page is in, then
  * exits.  The server is a grandchild, in a session of its own: nothing waits
  * for it.  *ret_pid is its PID.  The caller keeps its own copies of every fd.
@@ -54,5 +54,12 @@ int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, 
 		      int done_fd, const char *record_dir, const struct engine_page_source *src,
 		      pid_t *ret_pid)
 	__attribute__((warn_unused_result));
+
+/*
+ * Tells the server the program runs (one write on go_fd): its recording
+ * window ends early at the first byte program (a PID as thaw sees it, 0:
+ * unknown) writes, the program's first output.
+ */
+int lazy_server_go(int go_fd, pid_t program);
 
 #endif

@@ -2611,7 +2611,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	if (ret < 0)
 		goto abort;
 	/* the program runs: the page server copies the rest in the background */
-	if (tr.lazy && write(tr.lazy_go[1], "g", 1) != 1)
+	if (tr.lazy && lazy_server_go(tr.lazy_go[1], program) < 0)
 		log_warn("lazy restore: could not tell the page server that the program runs");
 	close_each(&tr.lazy_go[1], 1);
 	if (opts->on_restored)
