@@ -712,8 +712,7 @@ static bool prefetch_step(struct server *srv)
 }
 
 /* The record into the snapshot's directory, or through the page source into its store. */
-/* Bytes pid has written (/proc/PID/io wchar: any write, to a pipe, socket or file); UINT64_MAX. */
-static uint64_t written_bytes(pid_t pid)
+uint64_t lazy_written_bytes(pid_t pid)
 {
 	char path[64], buf[512], *at;
 	ssize_t n;
@@ -742,16 +741,17 @@ static bool first_output(struct server *srv)
 	if (srv->wchar0 == UINT64_MAX || now_ms() - srv->wchar_at < 5)
 		return false;
 	srv->wchar_at = now_ms();
-	w = written_bytes(srv->program);
+	w = lazy_written_bytes(srv->program);
 	return w != UINT64_MAX && w > srv->wchar0;
 }
 
-int lazy_server_go(int go_fd, pid_t program)
+int lazy_server_go(int go_fd, pid_t program, uint64_t wchar0)
 {
-	char word[1 + sizeof(int32_t)] = { 'g' };
+	char word[1 + sizeof(int32_t) + sizeof(uint64_t)] = { 'g' };
 	int32_t pid = (int32_t)program;
 
 	memcpy(word + 1, &pid, sizeof(pid));
+	memcpy(word + 1 + sizeof(pid), &wchar0, sizeof(wchar0));
 	/* one write below PIPE_BUF: the server reads it whole */
 	return write(go_fd, word, sizeof(word)) == (ssize_t)sizeof(word) ? 0 : -EPIPE;
 }
@@ -867,7 +867,7 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 			_exit(0);
 		}
 		if (!go && p[n - 1].revents) {
-			char word[1 + sizeof(int32_t)] = { 0 };
+			char word[1 + sizeof(int32_t) + sizeof(uint64_t)] = { 0 };
 			int32_t pid;
 
 			if (read(go_fd, word, sizeof(word)) != (ssize_t)sizeof(word) || word[0] != 'g')
@@ -876,7 +876,7 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 			srv->t0 = srv->wchar_at = now_ms();
 			memcpy(&pid, word + 1, sizeof(pid));
 			srv->program = pid;
-			srv->wchar0 = written_bytes(pid);
+			memcpy(&srv->wchar0, word + 1 + sizeof(pid), sizeof(srv->wchar0));
 		}
 		for (k = 0; k < srv->nr; k++)
 			if (!srv->spaces[k].gone && drain(srv, k) == -ESRCH)

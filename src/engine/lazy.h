@@ -55,11 +55,15 @@ int lazy_server_start(struct image *const *imgs, const int *uffds, uint32_t nr, 
 		      pid_t *ret_pid)
 	__attribute__((warn_unused_result));
 
+/* Bytes pid has written (/proc/PID/io wchar: to a pipe, socket or file); UINT64_MAX: unknown. */
+uint64_t lazy_written_bytes(pid_t pid);
+
 /*
  * Tells the server the program runs (one write on go_fd): its recording
- * window ends early at the first byte program (a PID as thaw sees it, 0:
- * unknown) writes, the program's first output.
+ * window ends early once program (a PID as thaw sees it) has written more
+ * than wchar0 bytes (lazy_written_bytes() before the release): the
+ * program's first output.
  */
-int lazy_server_go(int go_fd, pid_t program);
+int lazy_server_go(int go_fd, pid_t program, uint64_t wchar0);
 
 #endif

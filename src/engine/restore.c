@@ -2467,6 +2467,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	double t0 = now_ms();
 	int status_pipe[2] = { -1, -1 }, release_pipe[2] = { -1, -1 }, ret, status;
 	pid_t init = -1, program;
+	uint64_t wchar0 = UINT64_MAX;
 	bool pidfile_written = false;
 
 	*ret_status = 1;
@@ -2601,6 +2602,9 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 			goto abort;
 		pidfile_written = true;
 	}
+	/* what the program wrote so far: its first output after the release ends a recording */
+	if (tr.lazy)
+		wchar0 = lazy_written_bytes(program);
 	if (write(release_pipe[1], "r", 1) != 1) {
 		ret = log_errno("pid %d: releasing the restored threads", program);
 		goto abort;
@@ -2611,7 +2615,7 @@ int engine_restore(const struct engine_restore_opts *opts, int *ret_status)
 	if (ret < 0)
 		goto abort;
 	/* the program runs: the page server copies the rest in the background */
-	if (tr.lazy && lazy_server_go(tr.lazy_go[1], program) < 0)
+	if (tr.lazy && lazy_server_go(tr.lazy_go[1], program, wchar0) < 0)
 		log_warn("lazy restore: could not tell the page server that the program runs");
 	close_each(&tr.lazy_go[1], 1);
 	if (opts->on_restored)
