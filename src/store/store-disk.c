@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/dirs.h"
@@ -41,6 +42,10 @@ struct disk_tier {
 	bool used_known;
 	int lock_fd;
 	int root_fd; /* the directory, checked once: every read goes through it */
+	/* chunks/, checked once as well and held: a chunk is read from its fan-out
+	 * directory down, three system calls fewer for each of a restore's thousands */
+	int chunks_fd;
+	char chunks_label[sizeof(((struct store_tier *)0)->label) + 8];
 };
 
 static struct disk_tier *D(struct store_tier *t)
@@ -56,13 +61,21 @@ static void obj_path(struct disk_tier *d, int kind, const char *id, char *out, s
 		snprintf(out, cap, "%s/manifests/%s", d->root, id);
 }
 
-/* The same path relative to the tier's directory, which reads go through. */
-static void obj_rel(int kind, const char *id, char *out, size_t cap)
+/*
+ * The same path relative to the directory reads go through (chunks/ for a
+ * chunk, the tier's own for the rest), which it returns, with its label.
+ */
+static int obj_rel(struct disk_tier *d, int kind, const char *id, char *out, size_t cap,
+		   const char **label)
 {
-	if (kind == STORE_OBJ_CHUNK)
-		snprintf(out, cap, "chunks/%.2s/%s", id, id);
-	else
-		snprintf(out, cap, "manifests/%s", id);
+	if (kind == STORE_OBJ_CHUNK) {
+		snprintf(out, cap, "%.2s/%s", id, id);
+		*label = d->chunks_label;
+		return d->chunks_fd;
+	}
+	snprintf(out, cap, "manifests/%s", id);
+	*label = d->t.label;
+	return d->root_fd;
 }
 
 /*
@@ -71,14 +84,14 @@ static void obj_rel(int kind, const char *id, char *out, size_t cap)
  * link, a FIFO, or a file someone else could have written is -EBADMSG, a
  * bad copy like a corrupt one (logged here, with why).
  */
-static int read_file(struct disk_tier *d, const char *rel, size_t max, struct store_buf *out,
-		     bool touch_atime)
+static int read_file(const char *label, int dir_fd, const char *rel, size_t max,
+		     struct store_buf *out, bool touch_atime)
 {
 	struct stat st;
 	size_t got = 0;
 	int fd, rc;
 
-	fd = trust_openat_file(d->t.label, d->root_fd, rel, &st);
+	fd = trust_openat_file(label, dir_fd, rel, &st);
 	if (fd < 0)
 		return fd == -ENOENT || fd == -ENOMEM || fd == -EMFILE || fd == -ENFILE ? fd :
 										     -EBADMSG;
@@ -173,12 +186,12 @@ static int disk_get_plain(struct store_tier *t, const char *id, size_t max,
 			  struct store_buf *out, void *plain, size_t plain_len)
 {
 	struct disk_tier *d = D(t);
+	const char *label;
 	char rel[128];
 	struct stat st;
-	int fd, rc;
+	int dir_fd = obj_rel(d, STORE_OBJ_CHUNK, id, rel, sizeof(rel), &label), fd, rc;
 
-	obj_rel(STORE_OBJ_CHUNK, id, rel, sizeof(rel));
-	fd = trust_openat_file(t->label, d->root_fd, rel, &st);
+	fd = trust_openat_file(label, dir_fd, rel, &st);
 	if (fd < 0)
 		return fd == -ENOENT || fd == -ENOMEM || fd == -EMFILE || fd == -ENFILE ? fd :
 										     -EBADMSG;
@@ -189,12 +202,19 @@ static int disk_get_plain(struct store_tier *t, const char *id, size_t max,
 	if (rc)
 		goto out;
 	if ((uint64_t)st.st_size == CHUNK_HEADER_SIZE + (uint64_t)plain_len) {
-		rc = io_pread_all(fd, out->data, CHUNK_HEADER_SIZE, 0);
-		if (!rc && store_chunk_codec(out->data, CHUNK_HEADER_SIZE) == STORE_CODEC_NONE &&
-		    !store_chunk_encrypted(out->data)) {
-			rc = io_pread_all(fd, plain, plain_len, CHUNK_HEADER_SIZE);
-			out->len = CHUNK_HEADER_SIZE;
-			rc = rc ? -EBADMSG : 1;
+		/* header and body in one call; a short read is read again whole, below */
+		struct iovec iov[2] = { { out->data, CHUNK_HEADER_SIZE }, { plain, plain_len } };
+
+		if (preadv(fd, iov, 2, 0) == (ssize_t)st.st_size) {
+			out->len = (size_t)st.st_size;
+			if (store_chunk_codec(out->data, CHUNK_HEADER_SIZE) == STORE_CODEC_NONE &&
+			    !store_chunk_encrypted(out->data)) {
+				out->len = CHUNK_HEADER_SIZE;
+				rc = 1;
+			} else { /* the size of a plain one, but coded: decoded from out */
+				memcpy(out->data + CHUNK_HEADER_SIZE, plain, plain_len);
+				rc = 0;
+			}
 			goto touch;
 		}
 	}
@@ -214,15 +234,15 @@ out:
 static int disk_get(struct store_tier *t, int kind, const char *id, size_t max,
 		    struct store_buf *out)
 {
+	const char *label;
 	char rel[128];
-	int rc;
+	int dir_fd = obj_rel(D(t), kind, id, rel, sizeof(rel), &label), rc;
 
-	obj_rel(kind, id, rel, sizeof(rel));
-	rc = read_file(D(t), rel, max, out, D(t)->limit != 0);
+	rc = read_file(label, dir_fd, rel, max, out, D(t)->limit != 0);
 	if (rc == -EFBIG)
 		rc = -EBADMSG; /* too big to be what it claims: corrupt, not fatal */
 	else if (rc && rc != -ENOENT && rc != -EBADMSG)
-		log_error("%s: read %s: %s", t->label, rel, strerror(-rc));
+		log_error("%s: read %s: %s", label, rel, strerror(-rc));
 	return rc;
 }
 
@@ -361,7 +381,7 @@ static int disk_name_get(struct store_tier *t, const char *name, struct store_bu
 	int rc;
 
 	snprintf(rel, sizeof(rel), "names/%s", name);
-	rc = read_file(D(t), rel, STORE_NAME_FILE_MAX, out, false);
+	rc = read_file(t->label, D(t)->root_fd, rel, STORE_NAME_FILE_MAX, out, false);
 	if (rc == -EFBIG)
 		rc = -EBADMSG;
 	return rc;
@@ -381,6 +401,8 @@ static void disk_free(struct store_tier *t)
 		close(D(t)->lock_fd);
 	if (D(t)->root_fd >= 0)
 		close(D(t)->root_fd);
+	if (D(t)->chunks_fd >= 0)
+		close(D(t)->chunks_fd);
 	free(t);
 }
 
@@ -495,7 +517,7 @@ struct store_tier *store_disk_open(const char *dir, uint64_t limit, bool cache)
 		return NULL;
 	d->t.ops = &disk_ops;
 	d->t.local = true;
-	d->lock_fd = d->root_fd = -1;
+	d->lock_fd = d->root_fd = d->chunks_fd = -1;
 	d->limit = limit;
 	snprintf(d->root, sizeof(d->root), "%s", dir);
 	snprintf(d->t.label, sizeof(d->t.label), "%s %.240s", cache ? "cache" : "store", dir);
@@ -521,7 +543,11 @@ struct store_tier *store_disk_open(const char *dir, uint64_t limit, bool cache)
 			disk_free(&d->t);
 			return NULL;
 		}
-		close(fd);
+		if (i == 0)
+			d->chunks_fd = fd; /* subdirs[0]: chunks */
+		else
+			close(fd);
 	}
+	snprintf(d->chunks_label, sizeof(d->chunks_label), "%s/chunks", d->t.label);
 	return &d->t;
 }

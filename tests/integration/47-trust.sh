@@ -122,7 +122,7 @@ timeout -k 5 30 "$THAW" store --store "$S2" get good --dir "$TMP/got-fifo" >"$TM
 rc=$?
 [ $rc = 124 ] || [ $rc = 137 ] && fail "thaw store get hung on a FIFO chunk"
 [ $rc = 1 ] || fail "thaw store get with a FIFO chunk exited $rc"
-grep -q "${c#"$S2"/} is not a regular file" "$TMP/st.log" ||
+grep -q "$S2/chunks: ${c#"$S2"/chunks/} is not a regular file" "$TMP/st.log" ||
 	fail "store get does not name the FIFO chunk: $(head -n 3 "$TMP/st.log")"
 [ -p "$c" ] && fail "the FIFO chunk was not discarded"
 # a FIFO as a name: no hang
