@@ -69,7 +69,10 @@ start() {
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 HOST=(--store "$TMP/hsnap" -- /usr/bin/python3 "$TMP/tree/app/worker.py")
-IMAGE=(--store "$TMP/isnap" --image torch --image-store "$U" --cache "$TMP/crun")
+# the image's cache (a configuration file's: --cache would make the snapshots' store a chunk store)
+echo "cache = $(realpath "$TMP")/crun" >"$TMP/config"
+export THAW_CONFIG_SYSTEM=$TMP/config
+IMAGE=(--store "$TMP/isnap" --image torch --image-store "$U")
 
 log "host"
 drop

@@ -1160,13 +1160,15 @@ static int prepare_image(struct run *r, int *ret_status)
 		snprintf(def, sizeof(def), "%s/.cache/thaw/store", home);
 		loc = def;
 	}
-	ret = store_snap_config(loc, o->store.cache, &cfg, &alloc);
+	/* the configuration files' cache and key file, as thaw image takes them */
+	ret = store_snap_config(loc, o->store.cache ? o->store.cache : o->store.default_cache, &cfg,
+				&alloc);
 	if (ret < 0) {
 		log_error("--image: the store %s: %s", loc, strerror(-ret));
 		*ret_status = 2;
 		return ret;
 	}
-	cfg.key_file = o->store.key_file;
+	cfg.key_file = o->store.key_file ? o->store.key_file : o->store.default_key_file;
 	ret = root_prepare_image(&r->root_storage, o->image, &cfg, r->sdk, o->image_keep_s);
 	free(alloc);
 	if (ret < 0)
