@@ -6,7 +6,8 @@
 # chunk and file, and the mount lives on; a stopped server (requests
 # accepted, never answered) and a dead one give EIO within the bounds while
 # cached files are still served; a recorded start is prefetched by the next
-# mount before anything reads it.
+# mount before anything reads it; thaw run --image puts the configuration
+# files' cache in front of the server.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../store/nginx.sh"
 . "$(dirname "$0")/../imagefs/imagefs-lib.sh"
@@ -93,6 +94,15 @@ grep -q "chunk $c (/$bad .*no tier has a good copy (in .*; discarded)" "$TMP/m3.
 	fail "want one line for the bad chunk: $(grep "$c" "$TMP/m3.log")"
 [ "$(cat "$TMP/m3/hello")" = "hello over http" ] || fail "the mount died with the bad chunk"
 flip # the server has its good copy again
+
+# thaw run --image over HTTP: the cache in front of the server is the configuration files'
+mkdir -p "$TMP/runmnt" "$TMP/snaps"
+echo "cache = $(realpath "$TMP")/crun" >"$TMP/config"
+THAW_CONFIG_SYSTEM=$TMP/config "$THAW" run --store "$TMP/snaps" --no-snapshot --image-keep 0 \
+	--image "h:$TMP/runmnt" --image-store "$U" -- /bin/cat "$TMP/runmnt/hello" \
+	>"$TMP/run.out" 2>"$TMP/run.err" </dev/null || fail "run --image: $(cat "$TMP/run.err")"
+[ "$(cat "$TMP/run.out")" = "hello over http" ] || fail "run --image read: $(cat "$TMP/run.out")"
+[ -n "$(find "$TMP/crun/chunks" -type f 2>/dev/null)" ] || fail "run --image cached nothing in the configured cache"
 
 # a stopped server: requests are accepted and never answered; reads end in EIO, in bounds
 img_mount "$TMP/m4.log" "$TMP/m4" --store "$U" --cache "$TMP/c6" --name h \
