@@ -15,7 +15,9 @@
 # the image fetched once), and the stored bytes of image B, which shares
 # the torch files with A (B: python3-torch, python3-scipy if installed,
 # nginx and curl).  Times are the median of RUNS (default 3; the cases of a
-# run follow one another, so that each run sees the machine's load alike).
+# run follow one another, so that each run sees the machine's load alike;
+# (a) and (b) are timed twice a run, the second time right after (f) and (e),
+# which they are the targets of).
 # Writes $BUILD/bench-image.json and prints a table.
 # Drops the page cache (echo 3 > /proc/sys/vm/drop_caches): run as root.
 . "$(dirname "$0")/../tests/lib.sh"
@@ -103,14 +105,17 @@ for r in $(seq 1 "$RUNS"); do
 	img_mount "$TMP/md.log" "$TMP/md" --store "$U" --cache "$TMP/cd" --name a
 	timed d in_image "$TMP/md"
 	echo "fetched_d $(fetched)" >>"$RES"
-	# (f): the same mount again, everything warm
+	# (f): the same mount again, everything warm; (a) again beside it
 	timed f in_image "$TMP/md"
+	timed a $PY -c "$IMPORT"
 	img_ok umount "$TMP/md"
 	# (e): the disk cache of (d) warm, page cache dropped, a new mount
 	drop
 	img_mount "$TMP/me.log" "$TMP/me" --store "$U" --cache "$TMP/cd" --name a
 	timed e in_image "$TMP/me"
 	img_ok umount "$TMP/me"
+	drop # (b) again beside it
+	timed b $PY -c "$IMPORT"
 done
 
 python3 - "$RES" "$TMP/treeA.json" "$TMP/treeB.json" "$BUILD/bench-image.json" <<PY
