@@ -211,7 +211,13 @@ struct server {
 	const char *record_dir; /* while recording: the snapshot it goes to; else NULL */
 	const struct engine_page_source *src; /* the pages come from here (a store); NULL: pages.img */
 	struct image *record_img; /* with src: the snapshot's root as read, for its new manifest */
-	double record_ms; /* how long after the release it records, at most */
+	double record_ms; /* how long after the release it records (or holds the background), at most */
+	/*
+	 * With a working set, the background pass waits for the start to be
+	 * over (the program's first output, or record_ms): on a machine with
+	 * few cores its copies took the CPU from the start itself.
+	 */
+	bool hold_background;
 	pid_t program; /* the tree's root as thaw sees it: its first output ends the record */
 	uint64_t wchar0; /* its bytes written (/proc/PID/io) at the release; UINT64_MAX: unknown */
 	double wchar_at; /* when they were last looked at */
@@ -819,7 +825,7 @@ static int poll_timeout(const struct server *srv, bool go, bool work)
 
 	if (go && srv->prefetch && srv->prefetch_next < srv->prefetch->nr)
 		return 0;
-	if (go && srv->record_dir) {
+	if (go && (srv->record_dir || srv->hold_background)) {
 		left = srv->t0 + srv->record_ms - now_ms();
 		if (srv->wchar0 != UINT64_MAX && left > 5)
 			left = 5; /* to look for the program's first output */
@@ -849,6 +855,9 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 			record_end(srv, "its window ended");
 		else if (go && srv->record_dir && first_output(srv))
 			record_end(srv, "the program wrote its first output");
+		if (go && srv->hold_background &&
+		    (now_ms() - srv->t0 >= srv->record_ms || first_output(srv)))
+			srv->hold_background = false;
 		if (go && !work)
 			break;
 		n = 0;
@@ -887,7 +896,7 @@ static __attribute__((noreturn)) void serve(struct server *srv, int go_fd, int d
 		if (prefetch_step(srv))
 			continue;
 		/* while it records, the pages come on demand only: so it sees them all */
-		if (!srv->background || srv->record_dir)
+		if (!srv->background || srv->record_dir || srv->hold_background)
 			continue;
 		/* then one run of background copying between two looks at them */
 		for (k = 0; k < srv->nr; k++) {
@@ -959,6 +968,8 @@ static int plan_workset(struct server *srv, struct image *const *imgs, const cha
 		return 0; /* neither: plain lazy paging, for measurements */
 	if (imgs[0]->has_workset) {
 		srv->prefetch = &imgs[0]->workset;
+		srv->hold_background = true;
+		srv->record_ms = record_window_ms();
 		return 0;
 	}
 	if (!record_dir || (src && !src->put))
