@@ -16,10 +16,10 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -166,6 +166,17 @@ int weights_find(pid_t pid, struct weights_ref *w)
 	if (local < 0)
 		return log_errno("pid %d fd %d: pidfd_getfd of the GPU weights registry", pid,
 				 f.fd);
+	/*
+	 * A memfd, or shmem at least: only its name was checked, and a file of
+	 * a mount namespace of the program's can be named like one (a FUSE
+	 * file it serves itself would hold the pread below for ever).
+	 * F_GET_SEALS asks no filesystem: it fails on anything not shmem.
+	 */
+	if (fcntl(local, F_GET_SEALS) < 0) {
+		log_error("pid %d fd %d: the GPU weights registry is not a memfd", pid, f.fd);
+		close(local);
+		return -EINVAL;
+	}
 	/* one byte more than a registry: a longer file is no registry of ours */
 	n = pread(local, buf, sizeof(buf), 0);
 	close(local);
@@ -226,8 +237,8 @@ static int read_reply(pid_t pid, int fd, pid_t tid, double deadline, unsigned ch
 			continue;
 		}
 		n = read(fd, buf + got, sizeof(struct tw_reply) - got);
-		if (n < 0 && errno == EINTR)
-			continue;
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue; /* taken by a reader of the program's since poll() */
 		if (n < 0)
 			return -errno;
 		if (n == 0)
@@ -237,6 +248,67 @@ static int read_reply(pid_t pid, int fd, pid_t tid, double deadline, unsigned ch
 	return 0;
 }
 
+/*
+ * Our own open file description, O_NONBLOCK, of the pipe that local (a
+ * pidfd_getfd copy) is: the copy shares the program's description, whose
+ * O_NONBLOCK the program sets or clears, and the program holds both ends,
+ * so it can drain the reply pipe or fill the request pipe between our
+ * poll() and a blocking read() or write() that would then never return.
+ * Only an anonymous pipe ("pipe:[N]", a name no filesystem gives; a FIFO
+ * could live on a FUSE mount whose server is the program) is reopened.
+ * The fd, or -errno (-ENXIO: no reader, for O_WRONLY).
+ */
+static int reopen_pipe(int local, int flags)
+{
+	char path[64], link[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", local);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	if (strncmp(link, "pipe:", 5))
+		return -EINVAL;
+	fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* One whole request, or -errno; a pipe the program stuffed or stopped reading is no wait. */
+static int write_request(int fd, const struct tw_request *rq)
+{
+	struct timespec zero = {0};
+	sigset_t pipe_set, old, pending;
+	double deadline = ms_now() + 1000;
+	bool was_pending;
+	ssize_t n = -1;
+	int err = ETIMEDOUT;
+
+	/* a reader gone raises SIGPIPE: ours to swallow, not thaw's death */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	while (ms_now() < deadline) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+		if (poll(&p, 1, 100) < 0 && errno != EINTR) {
+			err = errno;
+			break;
+		}
+		n = write(fd, rq, sizeof(*rq));
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR)) {
+			err = n < 0 ? errno : EIO;
+			break;
+		}
+	}
+	if (n < 0 && err == EPIPE && !was_pending)
+		sigtimedwait(&pipe_set, NULL, &zero);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return n == (ssize_t)sizeof(*rq) ? 0 : -err;
+}
+
 int weights_request(pid_t pid, const struct weights_ref *w, enum tw_op op, unsigned timeout_s,
 		    struct tw_reply *reply)
 {
@@ -244,10 +316,8 @@ int weights_request(pid_t pid, const struct weights_ref *w, enum tw_op op, unsig
 	const char *what = op == TW_OP_SAVE ? "save" : "load";
 	struct tw_request rq = {.op = op};
 	unsigned char buf[sizeof(struct tw_reply)];
-	struct pollfd p;
 	double deadline = ms_now() + timeout_s * 1000.0;
-	int pidfd, req = -1, rep = -1, ret, stale;
-	struct stat st;
+	int pidfd, req = -1, rep = -1, ret, stale, fd;
 	char why[128];
 
 	memcpy(rq.magic, TW_REQUEST_MAGIC, sizeof(rq.magic));
@@ -264,18 +334,26 @@ int weights_request(pid_t pid, const struct weights_ref *w, enum tw_op op, unsig
 				w->reg.req_fd, w->reg.rep_fd);
 		goto out;
 	}
-	if (fstat(req, &st) < 0 || !S_ISFIFO(st.st_mode) || fstat(rep, &st) < 0 ||
-	    !S_ISFIFO(st.st_mode)) {
+	/* the copies swapped for descriptions of our own (reopen_pipe()) */
+	fd = reopen_pipe(rep, O_RDONLY);
+	close(rep);
+	rep = fd;
+	fd = reopen_pipe(req, O_WRONLY);
+	close(req);
+	req = fd;
+	if (req == -EINVAL || rep == -EINVAL) {
 		log_error("pid %d: the GPU weights fds %d and %d are not pipes", pid, w->reg.req_fd,
 			  w->reg.rep_fd);
 		ret = -EINVAL;
 		goto out;
 	}
-	/* a pipe that cannot take 16 bytes now is one the program stuffed */
-	p = (struct pollfd){.fd = req, .events = POLLOUT};
-	if (poll(&p, 1, 1000) != 1 || !(p.revents & POLLOUT) ||
-	    write(req, &rq, sizeof(rq)) != (ssize_t)sizeof(rq)) {
-		log_error("pid %d: cannot ask its GPU weights thread for a %s", pid, what);
+	/* a pipe that cannot take 16 bytes within a second is one the program stuffed */
+	ret = req < 0 ? req : rep < 0 ? rep : write_request(req, &rq);
+	if (ret < 0) {
+		log_error("pid %d: cannot ask its GPU weights thread for a %s: %s", pid, what,
+			  ret == -ETIMEDOUT ? "its request pipe stayed full for 1 s"
+			  : ret == -EPIPE || ret == -ENXIO ? "nobody reads its request pipe"
+							   : strerror(-ret));
 		ret = -EIO;
 		goto out;
 	}

@@ -6,7 +6,9 @@
  * thread that answers): found, asked, answered; a stale reply skipped; a
  * registry that names another process's thread ignored; a hostile one
  * refused; a thread that never answers timed out (or, with timeout 0, only
- * asked); a dead process noticed.
+ * asked); a dead process noticed; a request pipe nobody reads, a reply
+ * pipe drained or a request pipe filled behind thaw's poll(), and a
+ * registry that is no memfd: errors, never thaw killed or blocked.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,12 +18,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -160,6 +166,8 @@ enum agent_mode {
 	AGENT_SILENT,	 /* reads requests, never answers */
 	AGENT_FOREIGN,	 /* the registry names a thread that is not the child's */
 	AGENT_NOT_PIPES, /* the registry names fds that are not pipes */
+	AGENT_NO_READER, /* nobody reads the request pipe: a write raises SIGPIPE */
+	AGENT_NOT_MEMFD, /* the registry is a file of another filesystem with the memfd's name */
 };
 
 static int req[2], rep[2];
@@ -172,6 +180,9 @@ static void *agent(void *arg)
 
 	(void)arg;
 	agent_tid = gettid();
+	if (mode == AGENT_NO_READER)
+		for (;;)
+			pause();
 	while (read(req[0], &rq, sizeof(rq)) == (ssize_t)sizeof(rq)) {
 		struct tw_reply r = good_reply(rq.seq);
 
@@ -193,6 +204,27 @@ static void *agent(void *arg)
 	return NULL;
 }
 
+/*
+ * In a mount namespace of its own whose root is a ramfs, a deleted file
+ * named like libthaw's memfd: its /proc link, read from outside, is the
+ * memfd's ("/memfd:thaw-gpu-weights (deleted)").  A FUSE file the program
+ * serves itself could be named so, and reading it would wait on the program.
+ */
+static int not_memfd(void)
+{
+	int fd;
+
+	/* over /tmp in the namespace only: nothing is left behind outside it */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("none", "/tmp", "ramfs", 0, NULL) || chdir("/tmp") ||
+	    syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
+		_exit(4);
+	fd = open("/memfd:" TW_MEMFD_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || unlink("/memfd:" TW_MEMFD_NAME))
+		_exit(4);
+	return fd;
+}
+
 /* Starts the child; returns its pid once its registry is written. */
 static pid_t start_agent(enum agent_mode m)
 {
@@ -205,7 +237,8 @@ static pid_t start_agent(enum agent_mode m)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct tw_registry reg = good_registry();
-		int memfd = memfd_create(TW_MEMFD_NAME, MFD_CLOEXEC), devnull;
+		int memfd = m == AGENT_NOT_MEMFD ? not_memfd() : memfd_create(TW_MEMFD_NAME, MFD_CLOEXEC),
+		    devnull;
 		pthread_t t;
 
 		mode = m;
@@ -213,6 +246,8 @@ static pid_t start_agent(enum agent_mode m)
 			_exit(2);
 		if (pthread_create(&t, NULL, agent, NULL))
 			_exit(2);
+		if (m == AGENT_NO_READER)
+			close(req[0]);
 		reg.agent_tid = m == AGENT_FOREIGN ? getppid() : 0;
 		reg.req_fd = req[1];
 		reg.rep_fd = rep[0];
@@ -232,7 +267,13 @@ static pid_t start_agent(enum agent_mode m)
 			pause();
 	}
 	close(ready[1]);
-	assert_int_equal(read(ready[0], &c, 1), 1);
+	if (read(ready[0], &c, 1) != 1) {
+		int status = 0;
+
+		waitpid(pid, &status, 0);
+		close(ready[0]);
+		return WIFEXITED(status) && WEXITSTATUS(status) == 4 ? 0 : -1;
+	}
 	close(ready[0]);
 	return pid;
 }
@@ -279,6 +320,36 @@ static void test_conversation(void **state)
 	stop_agent(pid);
 }
 
+/*
+ * The program shares both pipes: a thread of its own can take a reply
+ * between thaw's poll() and its read(), or fill the request pipe between
+ * poll() and write().  This poll() (weights.c's, linked into this test)
+ * does that to the pipe poll() said was ready; a blocking read or write
+ * then waited for ever (SIGALRM ends the test instead).
+ */
+static enum { RACE_NONE, RACE_DRAIN, RACE_FILL } race;
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	int ret = (int)syscall(SYS_poll, fds, n, timeout), flags;
+	char buf[4096];
+
+	if (ret != 1 || n != 1 || race == RACE_NONE)
+		return ret;
+	flags = fcntl(fds[0].fd, F_GETFL);
+	if (flags < 0 || fcntl(fds[0].fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return ret;
+	memset(buf, 0, sizeof(buf));
+	if (race == RACE_DRAIN && (fds[0].revents & POLLIN))
+		while (read(fds[0].fd, buf, sizeof(buf)) > 0)
+			;
+	if (race == RACE_FILL && (fds[0].revents & POLLOUT))
+		while (write(fds[0].fd, buf, sizeof(buf)) > 0)
+			;
+	fcntl(fds[0].fd, F_SETFL, flags);
+	return ret;
+}
+
 static void test_hostile(void **state)
 {
 	struct weights_ref w;
@@ -301,6 +372,41 @@ static void test_hostile(void **state)
 	assert_int_equal(weights_request(pid, &w, TW_OP_LOAD, 0, &r), -ETIMEDOUT);
 	assert_int_equal(weights_request(pid, &w, TW_OP_SAVE, 1, &r), -ETIMEDOUT);
 	stop_agent(pid);
+
+	/* a request nobody reads: an error, not thaw killed by SIGPIPE */
+	pid = start_agent(AGENT_NO_READER);
+	assert_int_equal(weights_find(pid, &w), 0);
+	assert_true(w.found);
+	assert_true(weights_request(pid, &w, TW_OP_SAVE, 1, &r) < 0);
+	stop_agent(pid);
+
+	/* the pipes drained or filled behind poll() (race, below): no wait for ever */
+	pid = start_agent(AGENT_ANSWER);
+	assert_int_equal(weights_find(pid, &w), 0);
+	alarm(30);
+	race = RACE_DRAIN;
+	assert_int_equal(weights_request(pid, &w, TW_OP_SAVE, 1, &r), -ETIMEDOUT);
+	race = RACE_FILL;
+	assert_int_equal(weights_request(pid, &w, TW_OP_SAVE, 1, &r), -EIO);
+	race = RACE_NONE;
+	alarm(0);
+	stop_agent(pid);
+}
+
+/* A registry that is not a memfd (a file of another filesystem named like one) is refused. */
+static void test_not_memfd(void **state)
+{
+	struct weights_ref w;
+	pid_t pid;
+
+	(void)state;
+	pid = start_agent(AGENT_NOT_MEMFD);
+	if (pid == 0)
+		skip(); /* no mount namespace or ramfs here */
+	assert_true(pid > 0);
+	assert_int_equal(weights_find(pid, &w), -EINVAL);
+	assert_false(w.found);
+	stop_agent(pid);
 }
 
 int main(void)
@@ -310,6 +416,7 @@ int main(void)
 	    cmocka_unit_test(test_reply_parse),
 	    cmocka_unit_test(test_conversation),
 	    cmocka_unit_test(test_hostile),
+	    cmocka_unit_test(test_not_memfd),
 	};
 
 	log_set_level(LOG_ERROR);
