@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -165,12 +166,31 @@ static int parse_spec(struct run_root *rr, const char *opt, const char *spec, ch
 	return set_mountpoint(rr, opt, spec, colon + 1);
 }
 
+/*
+ * The mount flags of lower that the overlay must keep: it is a mount of its
+ * own, and would otherwise honour setuid bits and device nodes its lower
+ * layer does not (an image's FUSE mount is nosuid,nodev: a device node an
+ * image brings, a host's disk left mode 0666, would open in the program).
+ */
+static int lower_mount_flags(struct run_root *rr)
+{
+	struct statfs sf;
+
+	if (fstatfs(rr->lower_fd, &sf) < 0)
+		return log_errno("%s: statfs", rr->lower);
+	rr->lower_flags = ((sf.f_flags & ST_NOSUID) ? MS_NOSUID : 0) |
+			  ((sf.f_flags & ST_NODEV) ? MS_NODEV : 0) |
+			  ((sf.f_flags & ST_NOEXEC) ? MS_NOEXEC : 0);
+	return 0;
+}
+
 /* thaw run sees at PATH what the program sees, less what it writes. */
 static int bind_mountpoint(struct run_root *rr)
 {
 	if (rr->mountpoint[0] &&
 	    (mount(rr->lower, rr->mountpoint, NULL, MS_BIND | MS_REC, NULL) < 0 ||
-	     mount(NULL, rr->mountpoint, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0))
+	     mount(NULL, rr->mountpoint, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | rr->lower_flags,
+		   NULL) < 0))
 		return log_errno("binding %s at %s", rr->lower, rr->mountpoint);
 	return 0;
 }
@@ -201,6 +221,9 @@ int root_prepare(struct run_root *rr, const char *spec, const char *sdk)
 	rr->lower_fd = open(rr->lower, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rr->lower_fd < 0)
 		return log_errno("--root: opening %s", rr->lower);
+	ret = lower_mount_flags(rr);
+	if (ret < 0)
+		goto fail;
 
 	ret = setup_ns(rr);
 	if (ret < 0)
@@ -367,7 +390,7 @@ int root_enter(void *arg)
 		errno = ENAMETOOLONG;
 		return fail("overlay on", target);
 	}
-	if (mount("overlay", target, "overlay", 0, opts) < 0)
+	if (mount("overlay", target, "overlay", rr->lower_flags, opts) < 0)
 		return fail("mounting the overlay on", target);
 	if (rr->mountpoint[0])
 		return 0;
@@ -680,6 +703,9 @@ int root_prepare_image(struct run_root *rr, const char *spec, const struct store
 		ret = log_errno("--image: opening %s", rr->lower);
 		goto fail;
 	}
+	ret = lower_mount_flags(rr);
+	if (ret < 0)
+		goto fail;
 	ret = bind_mountpoint(rr);
 	if (ret < 0)
 		goto fail;

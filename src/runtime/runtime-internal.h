@@ -43,6 +43,8 @@ struct run_root {
 	char sdk[PATH_MAX]; /* the Python SDK on the host, bound into the root; "": none */
 	int lock; /* flock on base while thaw run lives */
 	int lower_fd; /* O_PATH of lower: paths of the root resolve inside it */
+	/* MS_NOSUID, MS_NODEV, MS_NOEXEC: the overlay honours no more than its lower layer */
+	unsigned long lower_flags;
 	/* --image: lower is the image's FUSE mount at base/image */
 	char image_name[256];
 	char image_id[65]; /* SHA-256 of its index: the image's identity */
