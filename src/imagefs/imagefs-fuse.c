@@ -90,6 +90,7 @@ struct fs {
 	pthread_t *pf_threads;
 	unsigned nr_pf;
 	uint32_t pf_next;
+	bool pf_failed; /* the store could not be reached: the prefetch gave up */
 	volatile bool stopping;
 	uint64_t fetches, fetch_bytes;
 	/* a shared mount: detached once its lock has been free for idle_exit_s */
@@ -193,6 +194,12 @@ static int fetch(struct fs *fs, uint32_t chunk, uint32_t ino, uint8_t **ret)
 	return 0;
 }
 
+/* A failure that is the chunk's (no good copy anywhere), not the way to it's. */
+static bool chunk_bad(int rc)
+{
+	return rc == -EBADMSG || rc == -ENOENT || rc == -EKEYREJECTED || rc == -ENOKEY;
+}
+
 /*
  * The verified bytes of a chunk, fetched once however many threads ask;
  * release with put_chunk().  ino names the file for messages.
@@ -260,9 +267,7 @@ static int get_chunk(struct fs *fs, uint32_t chunk, uint32_t ino, bool is_read,
 	pthread_mutex_lock(&fs->lock);
 	sl->gen++;
 	if (rc) {
-		bool bad = rc == -EBADMSG || rc == -ENOENT || rc == -EKEYREJECTED || rc == -ENOKEY;
-
-		sl->state = bad ? SLOT_BAD : SLOT_IDLE;
+		sl->state = chunk_bad(rc) ? SLOT_BAD : SLOT_IDLE;
 		sl->rc = rc;
 	} else {
 		sl->state = SLOT_READY;
@@ -639,17 +644,26 @@ static void *prefetch_main(void *arg)
 {
 	struct fs *fs = arg;
 
-	while (!fs->stopping) {
+	while (!fs->stopping && !__atomic_load_n(&fs->pf_failed, __ATOMIC_RELAXED)) {
 		uint32_t k = __atomic_fetch_add(&fs->pf_next, 1, __ATOMIC_RELAXED);
 		const uint8_t *data;
 		uint32_t chunk;
+		int rc;
 
 		if (k >= fs->img->nr_prefetch)
 			break;
 		chunk = fs->img->prefetch[k];
 		/* fetched once, verified, kept in the RAM tier and disk cache for the reads */
-		if (!get_chunk(fs, chunk, fs->owner[chunk], false, &data))
+		rc = get_chunk(fs, chunk, fs->owner[chunk], false, &data);
+		if (!rc) {
 			put_chunk(fs, chunk);
+		} else if (!chunk_bad(rc) &&
+			   !__atomic_exchange_n(&fs->pf_failed, true, __ATOMIC_RELAXED)) {
+			/* a server down: no use asking it for every chunk, each with retries */
+			log_warn("image %s: prefetch stopped after %u of %u chunks: %s (reads "
+				 "fetch what they need)", fs->img->name, k, fs->img->nr_prefetch,
+				 strerror(-rc));
+		}
 	}
 	return NULL;
 }

@@ -6,7 +6,8 @@
 # chunk and file, and the mount lives on; a stopped server (requests
 # accepted, never answered) and a dead one give EIO within the bounds while
 # cached files are still served; a recorded start is prefetched by the next
-# mount before anything reads it; thaw run --image puts the configuration
+# mount before anything reads it, and a prefetch whose server dies stops
+# (one line); thaw run --image puts the configuration
 # files' cache in front of the server.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../store/nginx.sh"
@@ -145,6 +146,25 @@ kill -STOP "$NGINX_PID"
 cmp -s "$TMP/m6/third" "$TMP/tree/third" || fail "the prefetched file is not there with the server stopped"
 kill -CONT "$NGINX_PID"
 
+# a server that dies while the recorded start is prefetched: the prefetch
+# stops, saying so once, rather than ask a dead server for every chunk
+mkdir -p "$TMP/seed/chunks/x"
+cp "$TMP"/www/store/chunks/* "$TMP/seed/chunks/x/"
+cp -r "$TMP/www/store/manifests" "$TMP/www/store/names" "$TMP/seed/"
+python3 "$(dirname "$0")/../store/fault-httpd.py" "$TMP/fh.port" --seed "$TMP/seed" --die-after 3 \
+	>"$TMP/fh.log" 2>&1 &
+FH_PID=$!
+track $FH_PID
+for i in $(seq 1 200); do [ -s "$TMP/fh.port" ] && break; sleep 0.05; done
+img_mount "$TMP/m8.log" "$TMP/m8" --store "http://127.0.0.1:$(cat "$TMP/fh.port")/store" \
+	--cache "$TMP/c10" --name h --retries 1
+wait_gone $FH_PID || fail "the fault server did not die"
+for i in $(seq 1 100); do grep -q "prefetch stopped" "$TMP/m8.log" && break; sleep 0.1; done
+[ "$(grep -c "prefetch stopped" "$TMP/m8.log")" = 1 ] ||
+	fail "want one line saying the prefetch stopped: $(tail -n 5 "$TMP/m8.log")"
+[ "$(grep -c "no tier has a good copy" "$TMP/m8.log")" -le 8 ] ||
+	fail "the prefetch went on asking a dead server: $(grep -c "no tier" "$TMP/m8.log") failures"
+
 # a dead server: uncached reads fail with EIO after the retries, cached ones are served
 img_mount "$TMP/m7.log" "$TMP/m7" --store "$U" --cache "$TMP/c9" --name h --retries 1
 cat "$TMP/m7/hello" "$TMP/m7/lib/m005.py" >/dev/null || fail "reads before the server died"
@@ -158,5 +178,5 @@ fd = os.open(sys.argv[1], os.O_RDONLY)
 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 " "$TMP/m7/lib/m005.py"
 cmp -s "$TMP/m7/lib/m005.py" "$TMP/tree/lib/m005.py" || fail "a cached file failed with the server dead"
-for m in m1 m2 m3 m4 m6 m7; do img_ok umount "$TMP/$m"; done
+for m in m1 m2 m3 m4 m6 m7 m8; do img_ok umount "$TMP/$m"; done
 pass
