@@ -150,7 +150,7 @@ static int dump_process(struct tree_dump *t, size_t i)
 	if (ret == 0)
 		ret = creds_dump(fz, img);
 	if (ret == 0)
-		ret = mem_dump(fz, img);
+		ret = mem_dump(fz, img, i ? t->fz.ppids[i] : 0);
 	if (ret < 0)
 		return ret;
 	ext = t->external_fds(t, i, &nr_ext);
@@ -496,7 +496,13 @@ static int collect_tree(struct tree_dump *t)
 	size_t i;
 	int ret = scan_fds(t);
 
-	for (i = 0; ret == 0 && i < t->fz.nr; i++) {
+	/*
+	 * Children before their parents: reading a page with process_vm_readv
+	 * pins it, and pinning a page shared copy-on-write gives the process
+	 * its own copy (the kernel's unshare).  Read in this order, a child
+	 * still shares with its parent, unread yet, what it shared (mem.c).
+	 */
+	for (i = t->fz.nr; ret == 0 && i-- > 0;) {
 		ret = lifeline_check();
 		if (ret == 0)
 			ret = dump_process(t, i);

@@ -105,8 +105,11 @@ int signals_peek(pid_t tid, bool shared, unsigned char **ret, size_t *ret_len)
 int regs_set(pid_t tid, const struct image_thread *t, const void *xsave, size_t xsave_len)
 	__attribute__((warn_unused_result));
 
-/* mem.c */
-int mem_dump(struct frozen *fz, struct image *img)
+/*
+ * mem.c.  parent (as we see it; 0 for the tree's root): pages the process
+ * shares copy-on-write with it are marked IMAGE_RUN_INHERITED.
+ */
+int mem_dump(struct frozen *fz, struct image *img, pid_t parent)
 	__attribute__((warn_unused_result));
 
 /*

@@ -65,6 +65,7 @@ struct piece {
 	uint64_t addr;
 	uint32_t npages;
 	uint32_t vma; /* index in img->vmas */
+	uint32_t flags; /* IMAGE_RUN_INHERITED or 0 */
 };
 
 struct batch {
@@ -103,11 +104,25 @@ struct copiers {
 	struct batch filling; /* being gathered by the walker */
 };
 
+/*
+ * The parent's side, for pages shared copy-on-write since a fork: its
+ * mappings and pagemap (a page whose frame number is the same in both is
+ * one page, mapped by both).
+ */
+struct parent_view {
+	pid_t pid; /* 0: none (the tree's root) */
+	int pagemap_fd;
+	struct proc_map *maps;
+	size_t nr_maps;
+	uint64_t *pm; /* its pagemap entries beside mem_dump.pm */
+};
+
 struct mem_dump {
 	struct frozen *fz;
 	struct image *img;
 	int pagemap_fd;
 	int mem_fd;
+	struct parent_view parent;
 	const struct proc_map *last_file; /* the last VMA mapped from a file, and its index */
 	int32_t last_file_idx;
 	uint64_t *pm; /* pagemap entries of one read */
@@ -192,7 +207,8 @@ static int place_batch(struct copiers *cp, const struct batch *b, struct copier_
 					      ? image_add_pages(cp->img, addr, NULL, n, IMAGE_RUN_ZERO)
 					      : 0;
 			} else {
-				ret = image_reserve_pages(cp->img, addr, n, cb->words + p, &off);
+				ret = image_reserve_pages(cp->img, addr, n, pc->flags, cb->words + p,
+							  &off);
 				if (ret == 0 && !*ret_bytes)
 					*ret_off = off;
 				cb->out[nr_out++] = (struct iovec){ cb->data + (size_t)p * IMAGE_PAGE_SIZE,
@@ -388,7 +404,8 @@ static int flush_batch(struct copiers *cp)
 }
 
 /* npages at addr of VMA vma, into batches; returns the first error of any copier. */
-static int queue_pages(struct copiers *cp, uint32_t vma, uint64_t addr, size_t npages)
+static int queue_pages(struct copiers *cp, uint32_t vma, uint64_t addr, size_t npages,
+		       uint32_t flags)
 {
 	int ret = 0;
 
@@ -398,7 +415,7 @@ static int queue_pages(struct copiers *cp, uint32_t vma, uint64_t addr, size_t n
 
 		if (n > npages)
 			n = npages;
-		b->pieces[b->nr_pieces++] = (struct piece){ addr, (uint32_t)n, vma };
+		b->pieces[b->nr_pieces++] = (struct piece){ addr, (uint32_t)n, vma, flags };
 		b->npages += (uint32_t)n;
 		addr += n * IMAGE_PAGE_SIZE;
 		npages -= n;
@@ -452,8 +469,59 @@ static int add_guard(struct image *img, uint64_t start, uint64_t end)
 	return 0;
 }
 
+#define PM_PFN_MASK ((1ull << 55) - 1)
+
+/*
+ * Private anonymous memory that a child can inherit from its parent at
+ * restore (restore.c, staging): plain, not a stack, not locked, not
+ * droppable.  The same test on both sides of a fork.
+ */
+static bool cow_plain(const struct proc_map *m)
+{
+	if (m->ino || m->is_shared || !m->has_smaps)
+		return false;
+	if (m->name[0] == '[' && strcmp(m->name, "[heap]") && strncmp(m->name, "[anon:", 6))
+		return false;
+	return !(m->vmflags & (PROC_VMF_GD | PROC_VMF_LO | PROC_VMF_LF | PROC_VMF_DP | PROC_VMF_IO |
+			       PROC_VMF_PF | PROC_VMF_HT | PROC_VMF_SS | PROC_VMF_SL));
+}
+
+/*
+ * Where in VMA m the process may share pages with its parent: from m's
+ * start to the end of the parent's mapping that holds that address, when
+ * both are plain private anonymous memory alike in MAP_NORESERVE.  0: nowhere.
+ */
+static uint64_t parent_limit(const struct parent_view *pv, const struct proc_map *m)
+{
+	size_t i;
+
+	if (!pv->pid || !cow_plain(m))
+		return 0;
+	for (i = 0; i < pv->nr_maps; i++) {
+		const struct proc_map *p = &pv->maps[i];
+
+		if (p->start <= m->start && m->start < p->end)
+			return cow_plain(p) && !((p->vmflags ^ m->vmflags) & PROC_VMF_NR)
+				       ? (p->end < m->end ? p->end : m->end)
+				       : 0;
+	}
+	return 0;
+}
+
+/* Page i of the read at addr: the parent maps the same frame (pm[i] is ours). */
+static bool page_shared(const struct mem_dump *md, uint64_t e, size_t i, uint64_t addr,
+			uint64_t limit)
+{
+	uint64_t pe;
+
+	if (addr + i * IMAGE_PAGE_SIZE >= limit || !(e & PM_PRESENT) || !(e & PM_PFN_MASK))
+		return false;
+	pe = md->parent.pm[i];
+	return (pe & PM_PRESENT) && !(pe & PM_FILE) && (pe & PM_PFN_MASK) == (e & PM_PFN_MASK);
+}
+
 /* Walks pagemap over VMA vi and queues the pages the process owns. */
-static int dump_private_pages(struct mem_dump *md, uint32_t vi)
+static int dump_private_pages(struct mem_dump *md, uint32_t vi, uint64_t limit)
 {
 	struct image_vma *v = &md->img->vmas[vi];
 	uint64_t addr = v->start;
@@ -469,8 +537,20 @@ static int dump_private_pages(struct mem_dump *md, uint32_t vi)
 		if (n != (ssize_t)(npages * 8))
 			return log_errno("pid %d: reading pagemap at 0x%llx", md->fz->pid,
 					 (unsigned long long)addr);
+		if (addr < limit) {
+			size_t pn = (size_t)((limit - addr) / IMAGE_PAGE_SIZE);
+
+			if (pn > npages)
+				pn = npages;
+			n = pread(md->parent.pagemap_fd, md->parent.pm, pn * 8,
+				  (off_t)(addr / IMAGE_PAGE_SIZE * 8));
+			if (n != (ssize_t)(pn * 8))
+				return log_errno("pid %d: reading the pagemap of its parent %d at 0x%llx",
+						 md->fz->pid, md->parent.pid, (unsigned long long)addr);
+		}
 		while (i < npages) {
 			uint64_t e = md->pm[i];
+			bool shared;
 			size_t j;
 
 			if (e & PM_GUARD) {
@@ -486,15 +566,18 @@ static int dump_private_pages(struct mem_dump *md, uint32_t vi)
 				i++;
 				continue;
 			}
+			shared = page_shared(md, e, i, addr, limit);
 			for (j = i + 1; j < npages; j++) {
 				uint64_t f = md->pm[j];
 
-				if (!(f & (PM_PRESENT | PM_SWAPPED)) || (f & (PM_FILE | PM_GUARD)))
+				if (!(f & (PM_PRESENT | PM_SWAPPED)) || (f & (PM_FILE | PM_GUARD)) ||
+				    page_shared(md, f, j, addr, limit) != shared)
 					break;
 			}
 			/* a fingerprint image (verify.c) takes the layout and guards, no pages */
 			if (md->cp) {
-				ret = queue_pages(md->cp, vi, addr + i * IMAGE_PAGE_SIZE, j - i);
+				ret = queue_pages(md->cp, vi, addr + i * IMAGE_PAGE_SIZE, j - i,
+						  shared ? IMAGE_RUN_INHERITED : 0);
 				if (ret < 0)
 					return ret;
 			}
@@ -601,11 +684,40 @@ static int classify(struct mem_dump *md, const struct proc_map *m, struct image_
 	return 0;
 }
 
-int mem_dump(struct frozen *fz, struct image *img)
+/* The parent's mappings and pagemap, when pages may be shared with it. */
+static int parent_open(struct parent_view *pv, pid_t child)
 {
-	struct mem_dump md = { .fz = fz, .img = img, .pagemap_fd = -1, .mem_fd = -1 };
+	char path[64];
+	int ret;
+
+	if (!pv->pid)
+		return 0;
+	ret = proc_read_smaps(pv->pid, &pv->maps, &pv->nr_maps);
+	if (ret < 0)
+		return ret;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pv->pid);
+	pv->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	pv->pm = malloc(PAGEMAP_BATCH * 8);
+	if (pv->pagemap_fd < 0)
+		return log_errno("pid %d: opening the pagemap of its parent %d", child, pv->pid);
+	return pv->pm ? 0 : -ENOMEM;
+}
+
+static void parent_close(struct parent_view *pv)
+{
+	if (pv->pagemap_fd >= 0)
+		close(pv->pagemap_fd);
+	free(pv->pm);
+	proc_maps_free(pv->maps, pv->nr_maps);
+}
+
+int mem_dump(struct frozen *fz, struct image *img, pid_t parent)
+{
+	struct mem_dump md = { .fz = fz, .img = img, .pagemap_fd = -1, .mem_fd = -1,
+			       .parent = { .pid = parent, .pagemap_fd = -1 } };
 	struct proc_map *maps = NULL;
 	uint32_t *walk = NULL, nr_walk = 0, k;
+	uint64_t *limits = NULL;
 	uint64_t bytes = 0;
 	size_t n = 0, i;
 	char path[64];
@@ -624,9 +736,16 @@ int mem_dump(struct frozen *fz, struct image *img)
 		ret = log_errno("pid %d: opening pagemap and mem", fz->pid);
 		goto out;
 	}
+	/* a fingerprint image (verify.c) takes no pages, shared or not */
+	if (!image_takes_pages(img))
+		md.parent.pid = 0;
+	ret = parent_open(&md.parent, fz->pid);
+	if (ret < 0)
+		goto out;
 	md.pm = malloc(PAGEMAP_BATCH * 8);
 	walk = malloc((n + 1) * sizeof(*walk));
-	if (!md.pm || !walk) {
+	limits = malloc((n + 1) * sizeof(*limits));
+	if (!md.pm || !walk || !limits) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -674,6 +793,7 @@ int mem_dump(struct frozen *fz, struct image *img)
 		 */
 		if (m->has_smaps && !m->rss_kb && !m->swap_kb && m->end - m->start > (64u << 20))
 			continue;
+		limits[nr_walk] = parent_limit(&md.parent, m);
 		walk[nr_walk++] = img->nr_vmas - 1;
 		/* what will be read, about: the anonymous and swapped pages */
 		bytes += (m->anon_kb + m->swap_kb) << 10;
@@ -691,7 +811,7 @@ int mem_dump(struct frozen *fz, struct image *img)
 	for (k = 0; k < nr_walk; k++) {
 		ret = lifeline_check(); /* a big dump gives up soon once its command is gone */
 		if (ret == 0)
-			ret = dump_private_pages(&md, walk[k]);
+			ret = dump_private_pages(&md, walk[k], limits[k]);
 		if (ret < 0)
 			goto out;
 	}
@@ -708,7 +828,9 @@ out:
 			  "pages walked and copied in %.1f ms (%u copier threads)",
 			  fz->pid, now_ms() - t0, n, t1 - t0, now_ms() - t1, copiers);
 	free(walk);
+	free(limits);
 	free(md.pm);
+	parent_close(&md.parent);
 	if (md.pagemap_fd >= 0)
 		close(md.pagemap_fd);
 	if (md.mem_fd >= 0)

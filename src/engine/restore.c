@@ -46,6 +46,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/crc32c.h"
 #include "base/fault.h"
 #include "base/lifeline.h"
 #include "base/log.h"
@@ -173,18 +174,23 @@ static int cmp_interval(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* A gap of len bytes outside both the snapshot's and our own mappings. */
-static uint64_t find_gap(const struct image *img, const struct proc_map *maps, size_t n,
-			 uint64_t len)
+/* A gap of len bytes outside the mappings of the nr images and our own. */
+static uint64_t find_gap(struct image *const *imgs, uint32_t nr, const struct proc_map *maps,
+			 size_t n, uint64_t len)
 {
-	size_t total = img->nr_vmas + n, i, k = 0;
-	struct interval *iv = malloc(total * sizeof(*iv));
+	size_t total = n, i, k = 0;
+	struct interval *iv;
 	uint64_t at = REGION_FLOOR, found = 0;
+	uint32_t j;
 
+	for (j = 0; j < nr; j++)
+		total += imgs[j]->nr_vmas;
+	iv = malloc((total + 1) * sizeof(*iv));
 	if (!iv)
 		return 0;
-	for (i = 0; i < img->nr_vmas; i++)
-		iv[k++] = (struct interval){ img->vmas[i].start, img->vmas[i].end };
+	for (j = 0; j < nr; j++)
+		for (i = 0; i < imgs[j]->nr_vmas; i++)
+			iv[k++] = (struct interval){ imgs[j]->vmas[i].start, imgs[j]->vmas[i].end };
 	for (i = 0; i < n; i++)
 		iv[k++] = (struct interval){ maps[i].start, maps[i].end };
 	qsort(iv, k, sizeof(*iv), cmp_interval);
@@ -225,6 +231,7 @@ static int open_mapped_file(const struct image *img, int32_t idx, int flags, int
 
 struct helper {
 	const struct image *img;
+	const uint64_t *stage; /* per VMA: where staging.c-style it was made before the fork, or 0 */
 	int min_fd;
 	int *shmem_fds;
 	int *file_ro, *file_rw;
@@ -328,6 +335,7 @@ static int fill_vmas(struct helper *h, struct restorer_args *a, struct region *r
 			run++;
 		rv->needs_write = run < img->nr_runs && img->runs[run].vaddr < v->end;
 		rv->lazy = h->uffd >= 0 && rv->needs_write && lazy_vma_eligible(img, v);
+		rv->stage = h->stage ? h->stage[i] : 0;
 	}
 	return 0;
 }
@@ -573,8 +581,11 @@ static __attribute__((noreturn)) void jump(struct restorer_args *a, uint64_t ent
 	__builtin_unreachable();
 }
 
-/* Runs inside lazy VMAs are the page server's (both lists are in address order). */
-static void mark_lazy_runs(struct restorer_args *a)
+/*
+ * Runs inside lazy VMAs are the page server's, those inside staged ones are
+ * in already (both lists are in address order).
+ */
+static void mark_runs(struct restorer_args *a)
 {
 	uint32_t v = 0;
 	uint64_t i;
@@ -582,9 +593,25 @@ static void mark_lazy_runs(struct restorer_args *a)
 	for (i = 0; i < a->nr_runs; i++) {
 		while (v < a->nr_vmas && a->vmas[v].end <= a->runs[i].vaddr)
 			v++;
-		if (v < a->nr_vmas && a->vmas[v].start <= a->runs[i].vaddr && a->vmas[v].lazy)
+		if (v >= a->nr_vmas || a->vmas[v].start > a->runs[i].vaddr)
+			continue;
+		if (a->vmas[v].lazy)
 			a->runs[i].flags |= RESTORER_RUN_LAZY;
+		if (a->vmas[v].stage)
+			a->runs[i].flags |= RESTORER_RUN_STAGED;
 	}
+}
+
+/* Map entry m is one of the VMAs this process staged (the blob moves it home). */
+static bool is_staged(const struct helper *h, const struct proc_map *m)
+{
+	uint32_t i;
+
+	for (i = 0; h->stage && i < h->img->nr_vmas; i++)
+		if (h->stage[i] == m->start &&
+		    m->end - m->start == h->img->vmas[i].end - h->img->vmas[i].start)
+			return true;
+	return false;
 }
 
 static int build_and_jump(struct helper *h)
@@ -602,7 +629,7 @@ static int build_and_jump(struct helper *h)
 	ret = proc_read_maps(getpid(), &maps, &n);
 	if (ret < 0)
 		return ret;
-	r.start = find_gap(img, maps, n, r.len);
+	r.start = find_gap((struct image *const *)&h->img, 1, maps, n, r.len);
 	if (!r.start) {
 		log_error("no free address range of %llu bytes for the restorer",
 			  (unsigned long long)r.len);
@@ -641,8 +668,8 @@ static int build_and_jump(struct helper *h)
 		a->runs[i] = (struct restorer_run){ img->runs[i].vaddr, img->runs[i].off,
 						    img->runs[i].npages, img->runs[i].flags,
 						    img->runs[i].crc, 0 };
-	if (h->uffd >= 0)
-		mark_lazy_runs(a);
+	if (h->uffd >= 0 || h->stage)
+		mark_runs(a);
 	a->nr_guards = img->nr_guards;
 	a->guards = region_alloc(&r, (uint64_t)img->nr_guards * sizeof(*a->guards));
 	for (i = 0; i < img->nr_guards; i++)
@@ -659,7 +686,8 @@ static int build_and_jump(struct helper *h)
 		const char *name = maps[i].name;
 
 		if (!strcmp(name, "[vdso]") || !strcmp(name, "[vvar]") ||
-		    !strcmp(name, "[vvar_vclock]") || !strcmp(name, "[vsyscall]"))
+		    !strcmp(name, "[vvar_vclock]") || !strcmp(name, "[vsyscall]") ||
+		    is_staged(h, &maps[i]))
 			continue;
 		a->unmap[a->nr_unmap++] = (struct restorer_range){ maps[i].start,
 								   maps[i].end - maps[i].start };
@@ -747,6 +775,14 @@ struct tree {
 	int lazy_hold[2], lazy_done[2], lazy_go[2];
 	struct fd_shared shared; /* what several processes hold, made by the root's helper */
 	bool verify; /* compare the tree with the snapshot before it runs (verify.c) */
+	/*
+	 * Staging (stage_plan): per image, per VMA, where the helper makes it
+	 * before forking its children (0: the blob maps it as usual), and the
+	 * parent's VMA it inherits its IMAGE_RUN_INHERITED pages from (-1: none).
+	 * NULL when nothing is shared.
+	 */
+	uint64_t **stage;
+	int32_t **inherit;
 	int (*enter_root)(void *arg); /* engine_restore_opts.enter_root, run by init */
 	void *enter_root_arg;
 };
@@ -1046,6 +1082,260 @@ static int wait_zombies(const struct image *root, pid_t pid)
 	return 0;
 }
 
+/* ------------------------------------------------------------- staging */
+
+/*
+ * Pages a child shared copy-on-write with its parent at dump (mem.c marks
+ * them IMAGE_RUN_INHERITED) come back shared (research/cr-engine.md: CRIU's
+ * inherited VMAs).  The parent's helper makes each such VMA of its own
+ * before it forks: anonymous memory at a staging address (inside one range
+ * reserved for the whole tree, free in every image and in thaw), filled from
+ * pages.img.  A child inherits it with the fork, moves its part to a staging
+ * address of its own (growing it when its VMA is longer), drops what it did
+ * not share and writes its own pages; a grandchild inherits from it in turn.
+ * Each blob moves its staged VMAs home with mremap, which keeps the sharing.
+ * Only plain private anonymous memory takes part, and only in a restore
+ * whose blobs read pages.img themselves (not from the store, not lazy):
+ * otherwise the inherited runs are written like any other, as before.
+ */
+#define STAGE_ALIGN (2ull << 20) /* huge pages stay whole through the moves */
+
+static bool stage_plain(const struct image_vma *v)
+{
+	return v->kind == IMAGE_VMA_ANON && !(v->flags & ~IMAGE_VMA_NORESERVE);
+}
+
+static int32_t image_of_pid(const struct tree *tr, pid_t pid)
+{
+	uint32_t k;
+
+	for (k = 0; k < tr->nr; k++)
+		if (tr->imgs[k]->proc.pid == pid)
+			return (int32_t)k;
+	return -1;
+}
+
+/* The first run at or after addr (runs are in address order). */
+static uint64_t first_run(const struct image *img, uint64_t addr)
+{
+	uint64_t lo = 0, hi = img->nr_runs;
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+
+		if (img->runs[mid].vaddr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * The VMA of the parent (image pk) that VMA vi of image k inherits pages
+ * from, or -1: both plain, the parent's holds the child's start, and every
+ * inherited run of the child lies within both.
+ */
+static int32_t inherit_from(const struct tree *tr, uint32_t k, uint32_t vi, int32_t pk)
+{
+	const struct image *img = tr->imgs[k], *pimg;
+	const struct image_vma *v = &img->vmas[vi], *p = NULL;
+	uint64_t r, limit;
+	bool any = false;
+	uint32_t i;
+
+	if (pk < 0 || !stage_plain(v))
+		return -1;
+	pimg = tr->imgs[pk];
+	for (i = 0; i < pimg->nr_vmas && !p; i++)
+		if (pimg->vmas[i].start <= v->start && v->start < pimg->vmas[i].end)
+			p = &pimg->vmas[i];
+	if (!p || !stage_plain(p) || ((p->flags ^ v->flags) & IMAGE_VMA_NORESERVE))
+		return -1;
+	limit = p->end < v->end ? p->end : v->end;
+	for (r = first_run(img, v->start); r < img->nr_runs && img->runs[r].vaddr < v->end; r++) {
+		const struct image_page_run *run = &img->runs[r];
+
+		if (!(run->flags & IMAGE_RUN_INHERITED))
+			continue;
+		if (run->vaddr + (uint64_t)run->npages * IMAGE_PAGE_SIZE > limit)
+			return -1;
+		any = true;
+	}
+	return any ? (int32_t)(p - pimg->vmas) : -1;
+}
+
+/*
+ * Run by the root's helper before any fork: which VMAs are staged, where,
+ * and the range for all of them reserved (PROT_NONE until each is made).
+ */
+static int stage_plan(struct tree *tr)
+{
+	struct proc_map *maps = NULL;
+	uint64_t len = 0, base, at;
+	uint32_t k, i;
+	bool any = false;
+	size_t n = 0;
+	int ret;
+
+	tr->stage = calloc(tr->nr, sizeof(*tr->stage));
+	tr->inherit = calloc(tr->nr, sizeof(*tr->inherit));
+	if (!tr->stage || !tr->inherit)
+		return -ENOMEM;
+	for (k = 0; k < tr->nr; k++) {
+		tr->stage[k] = calloc(tr->imgs[k]->nr_vmas + 1, sizeof(**tr->stage));
+		tr->inherit[k] = malloc((tr->imgs[k]->nr_vmas + 1) * sizeof(**tr->inherit));
+		if (!tr->stage[k] || !tr->inherit[k])
+			return -ENOMEM;
+	}
+	for (k = 0; k < tr->nr; k++) {
+		int32_t pk = k ? image_of_pid(tr, tr->imgs[k]->proc.ppid) : -1;
+
+		for (i = 0; i < tr->imgs[k]->nr_vmas; i++) {
+			int32_t pi = inherit_from(tr, k, i, pk);
+
+			tr->inherit[k][i] = pi;
+			if (pi < 0)
+				continue;
+			tr->stage[k][i] = tr->stage[pk][pi] = 1; /* placed below */
+			any = true;
+		}
+	}
+	if (!any)
+		goto none;
+	/* each at its own offset modulo 2 MiB, a page of air after each */
+	for (k = 0; k < tr->nr; k++)
+		for (i = 0; i < tr->imgs[k]->nr_vmas; i++) {
+			const struct image_vma *v = &tr->imgs[k]->vmas[i];
+
+			if (!tr->stage[k][i])
+				continue;
+			at = ((len + STAGE_ALIGN - 1) & ~(STAGE_ALIGN - 1)) +
+			     (v->start & (STAGE_ALIGN - 1));
+			tr->stage[k][i] = at + 1; /* an offset for now; 0 means none */
+			len = at + (v->end - v->start) + 4096;
+		}
+	ret = proc_read_maps(getpid(), &maps, &n);
+	if (ret < 0)
+		return ret;
+	base = find_gap(tr->imgs, tr->nr, maps, n, len + STAGE_ALIGN);
+	proc_maps_free(maps, n);
+	base = (base + STAGE_ALIGN - 1) & ~(STAGE_ALIGN - 1);
+	if (!base || mmap((void *)base, len, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1,
+			  0) != (void *)base) {
+		log_error("no free address range of %llu bytes to stage shared memory in",
+			  (unsigned long long)len);
+		return -ENOMEM;
+	}
+	for (k = 0; k < tr->nr; k++)
+		for (i = 0; i < tr->imgs[k]->nr_vmas; i++)
+			if (tr->stage[k][i])
+				tr->stage[k][i] += base - 1;
+	return 0;
+none:
+	for (k = 0; k < tr->nr; k++) {
+		free(tr->stage[k]);
+		free(tr->inherit[k]);
+	}
+	free(tr->stage);
+	free(tr->inherit);
+	tr->stage = NULL;
+	tr->inherit = NULL;
+	return 0;
+}
+
+/* Reads run r of img into dst, checking its crc. */
+static int stage_read_run(const struct image *img, const struct image_page_run *r, void *dst)
+{
+	size_t len = (size_t)r->npages * IMAGE_PAGE_SIZE;
+	ssize_t n;
+
+	if (r->flags & IMAGE_RUN_ZERO) {
+		memset(dst, 0, len);
+		return 0;
+	}
+	n = pread(img->pages_fd, dst, len, (off_t)r->off);
+	if (n != (ssize_t)len) {
+		log_error("pid %d: reading the pages at 0x%llx from pages.img: %s", img->proc.pid,
+			  (unsigned long long)r->vaddr, n < 0 ? strerror(errno) : "short read");
+		return n < 0 ? -errno : -EIO;
+	}
+	if (crc32c_pages(0, dst, len) != r->crc) {
+		log_error("pid %d: the pages at 0x%llx fail their checksum in pages.img",
+			  img->proc.pid, (unsigned long long)r->vaddr);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* Makes VMA vi of image k at its staging address: inherited, or new; then its own pages. */
+static int stage_vma(struct tree *tr, uint32_t k, uint32_t vi)
+{
+	const struct image *img = tr->imgs[k];
+	const struct image_vma *v = &img->vmas[vi];
+	uint64_t at = tr->stage[k][vi], len = v->end - v->start, r, from;
+	int32_t pi = tr->inherit[k][vi];
+	void *got;
+	int ret;
+
+	if (pi >= 0) {
+		int32_t pk = image_of_pid(tr, img->proc.ppid);
+		const struct image_vma *p = &tr->imgs[pk]->vmas[pi];
+		uint64_t part = (p->end < v->end ? p->end : v->end) - v->start;
+
+		got = mremap((void *)(tr->stage[pk][pi] + (v->start - p->start)), part, len,
+			     MREMAP_MAYMOVE | MREMAP_FIXED, (void *)at);
+	} else {
+		got = mmap((void *)at, len, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+				   ((v->flags & IMAGE_VMA_NORESERVE) ? MAP_NORESERVE : 0),
+			   -1, 0);
+	}
+	if (got != (void *)at)
+		return log_errno("pid %d: staging its memory 0x%llx-0x%llx at 0x%llx", img->proc.pid,
+				 (unsigned long long)v->start, (unsigned long long)v->end,
+				 (unsigned long long)at);
+	/* what it did not share with its parent goes, then its own pages come */
+	from = v->start;
+	for (r = first_run(img, v->start); pi >= 0 && from < v->end; r++) {
+		const struct image_page_run *run = r < img->nr_runs ? &img->runs[r] : NULL;
+		uint64_t to = run && run->vaddr < v->end ? run->vaddr : v->end;
+
+		if (run && to < v->end && !(run->flags & IMAGE_RUN_INHERITED))
+			continue;
+		if (to > from && madvise((void *)(at + (from - v->start)), to - from, MADV_DONTNEED))
+			return log_errno("pid %d: dropping its parent's pages at 0x%llx",
+					 img->proc.pid, (unsigned long long)from);
+		from = to < v->end ? run->vaddr + (uint64_t)run->npages * IMAGE_PAGE_SIZE : v->end;
+	}
+	for (r = first_run(img, v->start); r < img->nr_runs && img->runs[r].vaddr < v->end; r++) {
+		const struct image_page_run *run = &img->runs[r];
+
+		if (pi >= 0 && (run->flags & IMAGE_RUN_INHERITED))
+			continue;
+		ret = stage_read_run(img, run, (void *)(at + (run->vaddr - v->start)));
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int stage_memory(struct tree *tr, uint32_t k)
+{
+	uint32_t i;
+	int ret;
+
+	for (i = 0; tr->stage && i < tr->imgs[k]->nr_vmas; i++) {
+		if (!tr->stage[k][i])
+			continue;
+		ret = stage_vma(tr, k, i);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /*
  * Forks the children of process pid, each with its PID: live ones run
  * helper_main() for their own image, zombies exit once all their siblings
@@ -1186,6 +1476,11 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 	/* before the fork: the session's members inherit it */
 	if (ret == 0)
 		ret = pty_acquire_ctty(&tr->shared, &img->ctty, img->proc.pid);
+	/* before the fork: the children inherit the memory they shared */
+	if (ret == 0 && k == 0 && tr->nr > 1 && !tr->fill_fds && !tr->lazy)
+		ret = stage_plan(tr);
+	if (ret == 0)
+		ret = stage_memory(tr, k);
 	if (ret == 0 && tr->imgs[0]->nr_children)
 		ret = fork_children(tr, img->proc.pid);
 	/* after the fork: a child would inherit what cannot be undone (membarrier) */
@@ -1195,6 +1490,7 @@ static __attribute__((noreturn)) void helper_main(struct tree *tr, uint32_t k, i
 		goto fail;
 	close_strays(tr, k, false);
 	h.fill_fd = tr->fill_fds ? tr->fill_fds[k] : -1;
+	h.stage = tr->stage ? tr->stage[k] : NULL;
 	h.close_fds[h.nr_close++] = h.region_fd;
 	if (h.log_fd >= 0)
 		h.close_fds[h.nr_close++] = h.log_fd;

@@ -775,7 +775,7 @@ int image_validate_runs(const struct image *img, uint64_t pages_size, char *err,
 		if (!r->npages || r->npages > IMAGE_MAX_RUN_PAGES)
 			return bad(&c, "run %" PRIu64 " (vaddr 0x%" PRIx64 "): %u pages, not 1-%d", i,
 				   r->vaddr, r->npages, IMAGE_MAX_RUN_PAGES);
-		if (r->flags & ~IMAGE_RUN_ZERO)
+		if (r->flags & ~(IMAGE_RUN_ZERO | IMAGE_RUN_INHERITED))
 			return bad(&c, "run %" PRIu64 " (vaddr 0x%" PRIx64 "): unknown flags 0x%x", i,
 				   r->vaddr, r->flags);
 		if (!is_aligned(r->vaddr) || r->vaddr >= IMAGE_ADDR_LIMIT ||
@@ -795,6 +795,12 @@ int image_validate_runs(const struct image *img, uint64_t pages_size, char *err,
 				   "run %" PRIu64 " (vaddr 0x%" PRIx64 "-0x%" PRIx64 ") lies in no "
 				   "single VMA of the image",
 				   i, r->vaddr, end);
+		if ((r->flags & IMAGE_RUN_INHERITED) &&
+		    (v->kind != IMAGE_VMA_ANON || (r->flags & IMAGE_RUN_ZERO)))
+			return bad(&c,
+				   "run %" PRIu64 " (vaddr 0x%" PRIx64 "): inherited from the parent "
+				   "but not data in private anonymous memory",
+				   i, r->vaddr);
 		if (r->flags & IMAGE_RUN_ZERO) {
 			if (r->off)
 				return bad(&c, "run %" PRIu64 " (vaddr 0x%" PRIx64 "): zero run with "

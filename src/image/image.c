@@ -488,7 +488,8 @@ static int check_run(const struct image *img, uint64_t vaddr, bool has_data, uin
 		return -EINVAL;
 	}
 	if ((vaddr & (IMAGE_PAGE_SIZE - 1)) || vaddr >= IMAGE_ADDR_LIMIT ||
-	    bytes > IMAGE_ADDR_LIMIT - vaddr || (flags & ~IMAGE_RUN_ZERO) ||
+	    bytes > IMAGE_ADDR_LIMIT - vaddr || (flags & ~(IMAGE_RUN_ZERO | IMAGE_RUN_INHERITED)) ||
+	    (flags == (IMAGE_RUN_ZERO | IMAGE_RUN_INHERITED)) ||
 	    (!(flags & IMAGE_RUN_ZERO) && !has_data)) {
 		log_error("snapshot %s: bad page run: vaddr 0x%" PRIx64 ", %u pages, flags 0x%x",
 			  img->tmp_path, vaddr, npages, flags);
@@ -565,7 +566,7 @@ int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_
 	return record_runs(img, vaddr, npages, flags, off, data, NULL);
 }
 
-int image_reserve_pages(struct image *img, uint64_t vaddr, uint32_t npages,
+int image_reserve_pages(struct image *img, uint64_t vaddr, uint32_t npages, uint32_t flags,
 			const uint32_t *words, uint64_t *ret_off)
 {
 	uint64_t off = IMAGE_PAGE_SIZE + img->pages_bytes;
@@ -574,11 +575,11 @@ int image_reserve_pages(struct image *img, uint64_t vaddr, uint32_t npages,
 	*ret_off = off;
 	if (!npages)
 		return 0;
-	err = check_run(img, vaddr, words != NULL, npages, 0);
+	err = check_run(img, vaddr, words != NULL, npages, flags);
 	if (err)
 		return err;
 	img->pages_bytes += (uint64_t)npages * IMAGE_PAGE_SIZE;
-	return record_runs(img, vaddr, npages, 0, off, NULL, words);
+	return record_runs(img, vaddr, npages, flags, off, NULL, words);
 }
 
 int image_pages_fd(const struct image *img)

@@ -164,6 +164,14 @@ struct image_guard {
 
 /* One entry of pages.idx: npages pages at vaddr, bytes at off in pages.img. */
 #define IMAGE_RUN_ZERO 1u /* no bytes: the pages must read as zero (file-private COW) */
+/*
+ * The parent's pages too: at dump the process shared them copy-on-write with
+ * its parent (the same physical page at the same address, since a fork).
+ * The bytes are stored all the same; a restore that can, inherits the
+ * parent's pages instead of writing them (restore.c, staging).  Only in
+ * private anonymous memory, never with IMAGE_RUN_ZERO.
+ */
+#define IMAGE_RUN_INHERITED 2u
 struct image_page_run {
 	uint64_t vaddr;
 	uint64_t off;
@@ -917,7 +925,7 @@ int image_add_pages(struct image *img, uint64_t vaddr, const void *data, uint32_
  * Once every byte up to some end is written, image_pages_written() says how
  * many more there are since the last call, in order: the digest reads them.
  */
-int image_reserve_pages(struct image *img, uint64_t vaddr, uint32_t npages,
+int image_reserve_pages(struct image *img, uint64_t vaddr, uint32_t npages, uint32_t flags,
 			const uint32_t *words, uint64_t *ret_off) __attribute__((warn_unused_result));
 int image_pages_fd(const struct image *img);
 int image_pages_written(struct image *img, uint64_t bytes) __attribute__((warn_unused_result));

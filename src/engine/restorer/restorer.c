@@ -257,11 +257,24 @@ static long map_vmas(struct restorer_args *a)
 			}
 			continue;
 		}
-		ret = sys6(NR_mmap, (long)v->start, (long)(v->end - v->start), prot,
-			   v->map_flags | MAP_FIXED, v->fd, (long)v->pgoff);
-		if (ret < 0 || (uint64_t)ret != v->start) {
+		if (v->stage) {
+			/* made before the fork: moved, its pages stay shared with the children */
+			ret = sys5(NR_mremap, (long)v->stage, (long)(v->end - v->start),
+				   (long)(v->end - v->start), MREMAP_MAYMOVE | MREMAP_FIXED,
+				   (long)v->start);
+			if (ret >= 0 && (uint64_t)ret == v->start)
+				ret = sys3(NR_mprotect, v->start, v->end - v->start, prot);
+			else if (ret >= 0)
+				ret = -14;
+		} else {
+			ret = sys6(NR_mmap, (long)v->start, (long)(v->end - v->start), prot,
+				   v->map_flags | MAP_FIXED, v->fd, (long)v->pgoff);
+			if (ret >= 0 && (uint64_t)ret != v->start)
+				ret = -14;
+		}
+		if (ret < 0) {
 			a->fail_detail = v->start;
-			return ret < 0 ? ret : -14;
+			return ret;
 		}
 	}
 	return 0;
@@ -315,6 +328,8 @@ static long fill_pages(struct restorer_args *a, uint64_t first, uint64_t step, u
 		*at = r->vaddr;
 		if (r->flags & RESTORER_RUN_LAZY)
 			continue; /* the page server copies it in on first touch */
+		if (r->flags & RESTORER_RUN_STAGED)
+			continue; /* in since before the fork */
 		if (r->flags & RUN_ZERO) {
 			zero(dst, len);
 			continue;

@@ -84,6 +84,12 @@ struct restorer_vma {
 	int32_t shmid; /* SysV segment: shmat() it here instead of mmap; -1 otherwise */
 	uint32_t lazy; /* registered with args.uffd instead of filled (a lazy restore) */
 	uint32_t pad;
+	/*
+	 * Made and filled by the helper before its children were forked, so
+	 * that they inherit its pages copy-on-write (restore.c, staging): moved
+	 * here from this address, not mapped; 0 otherwise.
+	 */
+	uint64_t stage;
 };
 #define RESTORER_LOCK_ONFAULT 2u /* mlock2(MLOCK_ONFAULT) */
 #define RESTORER_SHM_RDONLY 010000
@@ -101,6 +107,8 @@ struct restorer_run {
 
 /* the run lies in a lazy VMA: the page server copies it in, the blob leaves it */
 #define RESTORER_RUN_LAZY (1u << 31)
+/* the run lies in a staged VMA: its pages are in already */
+#define RESTORER_RUN_STAGED (1u << 30)
 
 /* a vDSO-family mapping of the helper, moved to where the snapshot had it */
 struct restorer_move {
