@@ -1232,6 +1232,8 @@ static int stage_plan(struct tree *tr)
 		for (i = 0; i < tr->imgs[k]->nr_vmas; i++)
 			if (tr->stage[k][i])
 				tr->stage[k][i] += base - 1;
+	log_debug("memory shared copy-on-write staged in 0x%llx-0x%llx",
+		  (unsigned long long)base, (unsigned long long)(base + len));
 	return 0;
 none:
 	for (k = 0; k < tr->nr; k++) {

@@ -118,6 +118,9 @@ static void check_accepted(const struct image *img, const uint8_t *idx, size_t l
 		if (!(r->flags & IMAGE_RUN_ZERO) &&
 		    (r->off < IMAGE_PAGE_SIZE || r->off + bytes > pages_size))
 			abort(); /* bytes outside pages.img */
+		if ((r->flags & IMAGE_RUN_INHERITED) &&
+		    ((r->flags & IMAGE_RUN_ZERO) || img->vmas[k].kind != IMAGE_VMA_ANON))
+			abort(); /* inherited pages are data in private anonymous memory */
 		prev_end = r->vaddr + bytes;
 	}
 	again = image_index_encode(img, &again_len);
@@ -214,7 +217,7 @@ static const struct image_page_run runs_many[] = {
 	{ .vaddr = 0x600000, .off = 4096, .npages = 1, .crc = 1 },
 	{ .vaddr = 0x601000, .npages = 3, .flags = IMAGE_RUN_ZERO },
 	{ .vaddr = 0x604000, .off = 2 * 4096, .npages = 4, .crc = 2 },
-	{ .vaddr = 0x610000, .off = 6 * 4096, .npages = 2, .crc = 3 },
+	{ .vaddr = 0x610000, .off = 6 * 4096, .npages = 2, .flags = IMAGE_RUN_INHERITED, .crc = 3 },
 	{ .vaddr = 0x6ff000, .off = 8 * 4096, .npages = 1, .crc = 4 },
 };
 
