@@ -11,7 +11,11 @@
  * mapping as a zero run (the file's bytes would be wrong).  Shared anonymous
  * memory and memfds are dumped once per object by shmem.c; shared file
  * mappings live in their file.  Guard regions (MADV_GUARD_INSTALL) are seen
- * only in pagemap and recorded to be installed again.
+ * only in pagemap and recorded to be installed again.  A child's page whose
+ * frame number is its parent's at the same address (one page, shared
+ * copy-on-write since a fork) is marked IMAGE_RUN_INHERITED, so that a
+ * restore can share it again (docs/trees.md); dump.c reads children before
+ * their parents, since reading a page pins it and a pinned page is unshared.
  *
  * The address space is walked on the calling thread (pagemap, guard
  * regions); the pages it finds go in batches of up to 1 MiB to copiers,
