@@ -90,7 +90,8 @@ IMG_COLD=$(start snapshotted "${IMAGE[@]}" -- /usr/bin/python3 /app/worker.py) |
 SHARED=$(sed -n 's|.*image torch mounted at \(/run/thaw/images/[0-9a-f]*\) .*|\1|p' "$TMP/last.err")
 [ -n "$SHARED" ] || fail "no shared mount: $(cat "$TMP/last.err")"
 MOUNTS+=("$SHARED")
-track "$(cat "$SHARED.pid")"
+SPID=$(cat "$SHARED.pid")
+track "$SPID"
 FETCHED=$(awk '$7 ~ /^\/store\/chunks\// && $9 == 200 {b += $10} END {print b + 0}' "$ACCESS")
 IMG_REST="" IMG_DROP="" IMG_OWN=""
 for ((i = 0; i < N; i++)); do
@@ -107,6 +108,7 @@ for ((i = 0; i < N; i++)); do
 	IMG_OWN="$IMG_OWN $t"
 done
 img_ok umount "$SHARED"
+wait_gone "$SPID" || fail "the image's server $SPID stays after its umount" # (it removes its files)
 
 HR=$(median <<<"$HOST_REST")
 IR=$(median <<<"$IMG_REST")
