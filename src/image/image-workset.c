@@ -382,6 +382,12 @@ int image_workset_save(const char *dir, const struct image_workset *ws)
 	ret = image_read(dir, &img);
 	if (ret)
 		goto out;
+	if (img->has_workset) {
+		/* another lazy restore of it recorded one meanwhile: the first stays */
+		log_info("snapshot %s: has a working set already: this one is not kept", dir);
+		ret = -EEXIST;
+		goto out;
+	}
 	ret = image_workset_files(img, ws, &f);
 	if (ret)
 		goto out;

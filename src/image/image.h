@@ -973,7 +973,7 @@ int image_read_signed(const char *dir, const uint8_t key[IMAGE_KEY_SIZE], bool w
  * record is a warning and is left out, never a failed read.  save: adds ws
  * to the published snapshot in dir (its manifest rewritten to bind it, the
  * directory replaced at once); -EPERM for a signed snapshot, -EBUSY while
- * another thaw adds one; logged.
+ * another thaw adds one, -EEXIST when one has been added since; logged.
  */
 unsigned char *image_workset_encode(const struct image_workset *ws,
 				    const uint8_t id[IMAGE_ID_SIZE], size_t *ret_size);
