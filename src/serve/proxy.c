@@ -70,6 +70,7 @@
 #define WAIT_STEP_MS 200
 #define MAX_RESP_HEADERS 128
 #define MAX_RESP_HEADER_BYTES 65536
+#define URI_MAX 8000 /* of a request target: perform()'s URL holds it whole */
 
 enum preq_state { P_NEW, P_QUEUED, P_ASSIGNED, P_REPLIED };
 
@@ -756,7 +757,7 @@ static size_t on_body_slot(char *buf, size_t size, size_t nmemb, void *arg)
 static bool perform(struct serve *s, struct worker *w, CURL *c, struct preq *r)
 {
 	struct slot_ctx x = { r, c };
-	char url[8192];
+	char url[sizeof("http://127.0.0.1:65535") + URI_MAX];
 	CURLcode rc;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", s->o->port, r->uri);
@@ -1135,6 +1136,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		MHD_get_connection_values(conn, MHD_HEADER_KIND, add_header, r);
 		r->handled = true;
+		/*
+		 * The worker's URL is http://127.0.0.1:PORT and then the target: a
+		 * target that is not a path would name another host or port
+		 * ("@127.0.0.1:1/", where nothing listens: the worker taken for
+		 * unreachable and stopped), and one cut short another path.
+		 */
+		if (r->uri[0] != '/' || strlen(r->uri) > URI_MAX) {
+			r->state = P_REPLIED;
+			return reply_text(conn, r->uri[0] != '/' ? 400 : 414,
+					  r->uri[0] != '/'
+						  ? "thaw serve: the request target is not a path "
+						    "(/...)\n"
+						  : "thaw serve: the request target is too long\n",
+					  false);
+		}
 		ret = wait_for_worker(s, r, conn);
 		if (ret == MHD_YES && r->has_body && r->slotted)
 			conn_body_wait(r->conn, 0, true);
