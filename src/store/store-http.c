@@ -887,6 +887,17 @@ struct store_tier *store_http_open(const struct store_config *cfg)
 			  cfg->url);
 		return NULL;
 	}
+	if (!s3) {
+		/* user:password@host: thaw names the URL in every line it logs about the store */
+		const char *host = strstr(cfg->url, "://") + 3;
+
+		if (memchr(host, '@', strcspn(host, "/?#"))) {
+			log_error("store URL %.*s...: credentials in a URL would be logged with it; "
+				  "give a bearer token with --token or $THAW_STORE_TOKEN",
+				  (int)(host - cfg->url), cfg->url);
+			return NULL;
+		}
+	}
 	if (cfg->token && (strlen(cfg->token) > 1024 || strpbrk(cfg->token, "\r\n"))) {
 		log_error("store URL %s: bad bearer token", cfg->url);
 		return NULL;
