@@ -499,8 +499,10 @@ static int collect_tree(struct tree_dump *t)
 	/*
 	 * Children before their parents: reading a page with process_vm_readv
 	 * pins it, and pinning a page shared copy-on-write gives the process
-	 * its own copy (the kernel's unshare).  Read in this order, a child
-	 * still shares with its parent, unread yet, what it shared (mem.c).
+	 * its own copy (the kernel's unshare).  mem.c reads pages another
+	 * process maps too through /proc/PID/mem, which does not pin; in this
+	 * order a child is compared with its parent before the parent is read
+	 * all the same.
 	 */
 	for (i = t->fz.nr; ret == 0 && i-- > 0;) {
 		ret = lifeline_check();

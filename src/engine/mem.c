@@ -14,8 +14,11 @@
  * only in pagemap and recorded to be installed again.  A child's page whose
  * frame number is its parent's at the same address (one page, shared
  * copy-on-write since a fork) is marked IMAGE_RUN_INHERITED, so that a
- * restore can share it again (docs/trees.md); dump.c reads children before
- * their parents, since reading a page pins it and a pinned page is unshared.
+ * restore can share it again (docs/trees.md).  process_vm_readv pins what it
+ * reads, and the kernel gives a process its own copy of a shared page it
+ * pins: pages another process maps too (pagemap's exclusive bit clear) are
+ * read through /proc/PID/mem instead, which does not pin, so that a dump
+ * leaves the sharing of processes that run on as it was.
  *
  * The address space is walked on the calling thread (pagemap, guard
  * regions); the pages it finds go in batches of up to 1 MiB to copiers,
@@ -56,6 +59,7 @@
 #define PM_SWAPPED (1ull << 62)
 #define PM_FILE (1ull << 61)
 #define PM_GUARD (1ull << 58)
+#define PM_EXCLUSIVE (1ull << 56) /* mapped by this process only */
 
 #define PAGEMAP_BATCH 16384 /* pagemap entries per read */
 #define BATCH_PAGES 256 /* a copier's batch: 1 MiB */
@@ -69,8 +73,15 @@ struct piece {
 	uint64_t addr;
 	uint32_t npages;
 	uint32_t vma; /* index in img->vmas */
-	uint32_t flags; /* IMAGE_RUN_INHERITED or 0 */
+	uint32_t flags; /* IMAGE_RUN_INHERITED or 0, and PIECE_MAPPED_AGAIN */
 };
+
+/*
+ * The pages are mapped by another process too (copy-on-write since a fork):
+ * read through /proc/PID/mem, since process_vm_readv pins what it reads and
+ * the kernel gives a process its own copy of a shared page it pins.
+ */
+#define PIECE_MAPPED_AGAIN (1u << 31)
 
 struct batch {
 	uint64_t seq;
@@ -84,6 +95,7 @@ struct copier_buf {
 	uint32_t words[BATCH_PAGES]; /* crc32c_page_word of each non-zero page */
 	bool zero[BATCH_PAGES];
 	struct iovec remote[BATCH_PIECES];
+	struct iovec local[BATCH_PIECES];
 	struct iovec out[BATCH_PAGES / 2 + 1]; /* non-zero runs alternate with zero ones */
 };
 
@@ -148,16 +160,30 @@ static bool page_is_zero(const unsigned char *p)
 /* The batch's pages into cb->data, in piece order. */
 static int read_batch(struct copiers *cp, const struct batch *b, struct copier_buf *cb)
 {
-	size_t len = (size_t)b->npages * IMAGE_PAGE_SIZE, done = 0;
-	struct iovec local = { cb->data, len };
-	uint32_t k;
+	size_t len = 0, done = 0, at = 0;
+	uint32_t k, nr = 0;
 	ssize_t n;
 
-	for (k = 0; k < b->nr_pieces; k++)
-		cb->remote[k] = (struct iovec){ (void *)b->pieces[k].addr,
-						(size_t)b->pieces[k].npages * IMAGE_PAGE_SIZE };
-	n = process_vm_readv(cp->pid, &local, 1, cb->remote, b->nr_pieces, 0);
-	if (n == (ssize_t)len)
+	for (k = 0; k < b->nr_pieces; k++) {
+		size_t plen = (size_t)b->pieces[k].npages * IMAGE_PAGE_SIZE;
+
+		if (!(b->pieces[k].flags & PIECE_MAPPED_AGAIN)) {
+			cb->remote[nr] = (struct iovec){ (void *)b->pieces[k].addr, plen };
+			cb->local[nr++] = (struct iovec){ cb->data + at, plen };
+			len += plen;
+		}
+		at += plen;
+	}
+	n = nr ? process_vm_readv(cp->pid, cb->local, nr, cb->remote, nr, 0) : 0;
+	for (k = 0, at = 0; n == (ssize_t)len && k < b->nr_pieces; k++) {
+		size_t plen = (size_t)b->pieces[k].npages * IMAGE_PAGE_SIZE;
+
+		if ((b->pieces[k].flags & PIECE_MAPPED_AGAIN) &&
+		    pread(cp->mem_fd, cb->data + at, plen, (off_t)b->pieces[k].addr) != (ssize_t)plen)
+			break;
+		at += plen;
+	}
+	if (n == (ssize_t)len && k == b->nr_pieces)
 		return 0;
 	/* unreadable protection, or a partial read: go through /proc/PID/mem */
 	for (k = 0; k < b->nr_pieces; k++) {
@@ -211,8 +237,9 @@ static int place_batch(struct copiers *cp, const struct batch *b, struct copier_
 					      ? image_add_pages(cp->img, addr, NULL, n, IMAGE_RUN_ZERO)
 					      : 0;
 			} else {
-				ret = image_reserve_pages(cp->img, addr, n, pc->flags, cb->words + p,
-							  &off);
+				ret = image_reserve_pages(cp->img, addr, n,
+							  pc->flags & ~PIECE_MAPPED_AGAIN,
+							  cb->words + p, &off);
 				if (ret == 0 && !*ret_bytes)
 					*ret_off = off;
 				cb->out[nr_out++] = (struct iovec){ cb->data + (size_t)p * IMAGE_PAGE_SIZE,
@@ -524,6 +551,12 @@ static bool page_shared(const struct mem_dump *md, uint64_t e, size_t i, uint64_
 	return (pe & PM_PRESENT) && !(pe & PM_FILE) && (pe & PM_PFN_MASK) == (e & PM_PFN_MASK);
 }
 
+/* A present page that another process maps too (a swapped one is read from swap: no pin). */
+static bool mapped_again(uint64_t e)
+{
+	return (e & PM_PRESENT) && !(e & PM_EXCLUSIVE);
+}
+
 /* Walks pagemap over VMA vi and queues the pages the process owns. */
 static int dump_private_pages(struct mem_dump *md, uint32_t vi, uint64_t limit)
 {
@@ -575,13 +608,15 @@ static int dump_private_pages(struct mem_dump *md, uint32_t vi, uint64_t limit)
 				uint64_t f = md->pm[j];
 
 				if (!(f & (PM_PRESENT | PM_SWAPPED)) || (f & (PM_FILE | PM_GUARD)) ||
-				    page_shared(md, f, j, addr, limit) != shared)
+				    page_shared(md, f, j, addr, limit) != shared ||
+				    mapped_again(f) != mapped_again(e))
 					break;
 			}
 			/* a fingerprint image (verify.c) takes the layout and guards, no pages */
 			if (md->cp) {
 				ret = queue_pages(md->cp, vi, addr + i * IMAGE_PAGE_SIZE, j - i,
-						  shared ? IMAGE_RUN_INHERITED : 0);
+						  (shared ? IMAGE_RUN_INHERITED : 0) |
+							  (mapped_again(e) ? PIECE_MAPPED_AGAIN : 0));
 				if (ret < 0)
 					return ret;
 			}
