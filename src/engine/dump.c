@@ -253,15 +253,18 @@ static int refuse_shared_tasks(const struct frozen_tree *fz)
 
 /* ---- shared open file descriptions ---- */
 
+/* An fd of host_pid, or a file in flight (f->fd < 0): thaw's own copy, fd of host_pid thaw. */
 struct desc {
 	pid_t host_pid;
+	int fd;
 	struct image_fd *f;
+	pid_t owner; /* the process whose image holds f */
 };
 
 static int cmp_desc(const void *a, const void *b)
 {
 	const struct desc *x = a, *y = b;
-	long r = syscall(SYS_kcmp, x->host_pid, y->host_pid, KCMP_FILE, x->f->fd, y->f->fd);
+	long r = syscall(SYS_kcmp, x->host_pid, y->host_pid, KCMP_FILE, x->fd, y->fd);
 
 	/* kcmp orders files by (obfuscated) address: 0 equal, 1 less, 2 greater */
 	if (r == 1)
@@ -271,14 +274,14 @@ static int cmp_desc(const void *a, const void *b)
 	if (r == 0)
 		return 0;
 	return x->host_pid != y->host_pid ? (x->host_pid < y->host_pid ? -1 : 1)
-					  : (x->f->fd < y->f->fd ? -1 : 1);
+					  : (x->fd < y->fd ? -1 : 1);
 }
 
 static int assign_shares(struct tree_dump *t)
 {
 	struct desc *d;
 	size_t n = 0, i, j;
-	uint32_t next = 1, k;
+	uint32_t next = 1, k, m;
 	long probe;
 
 	for (i = 0; i < t->fz.nr; i++)
@@ -300,9 +303,13 @@ static int assign_shares(struct tree_dump *t)
 	for (i = 0; i < t->fz.nr; i++)
 		for (k = 0; k < t->imgs[i]->nr_fds; k++) {
 			struct image_fd *f = &t->imgs[i]->fds[k];
+			pid_t pid = t->fz.procs[i].pid;
 
-			if (f->kind != IMAGE_FD_INHERIT)
-				d[n++] = (struct desc){ t->fz.procs[i].pid, f };
+			if (f->fd < 0 && (uint32_t)(-1 - f->fd) < t->imgs[i]->nr_flight_fds)
+				d[n++] = (struct desc){ getpid(), t->imgs[i]->flight_fds[-1 - f->fd], f,
+							pid };
+			else if (f->kind != IMAGE_FD_INHERIT && f->fd >= 0)
+				d[n++] = (struct desc){ pid, f->fd, f, pid };
 		}
 	qsort(d, n, sizeof(*d), cmp_desc);
 	for (i = 0; i < n; i = j) {
@@ -310,6 +317,17 @@ static int assign_shares(struct tree_dump *t)
 			;
 		if (j - i < 2)
 			continue;
+		/* a file in flight is made at restore by its own process, for itself */
+		for (k = (uint32_t)i; k < j && d[k].f->fd >= 0; k++)
+			;
+		for (m = (uint32_t)i; k < j && m < j && d[m].owner == d[k].owner; m++)
+			;
+		if (k < j && m < j) {
+			log_error("pid %d: a file in flight (SCM_RIGHTS) in its socket queues is open "
+				  "in pid %d too: not supported", d[k].owner, d[m].owner);
+			free(d);
+			return -ENOTSUP;
+		}
 		for (k = (uint32_t)i; k < j; k++) {
 			d[k].f->share = next;
 			/* its watches name fds of one process: it cannot be rebuilt once for two */
@@ -511,6 +529,8 @@ static int collect_tree(struct tree_dump *t)
 	}
 	if (ret == 0)
 		ret = assign_shares(t);
+	for (i = 0; i < t->fz.nr && t->imgs[i]; i++)
+		image_close_flight(t->imgs[i]);
 	if (ret == 0)
 		ret = list_children(t, t->imgs[0]);
 	return ret;

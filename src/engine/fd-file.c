@@ -242,7 +242,7 @@ int file_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
 	}
 	if (out->flags & O_PATH)
 		out->pos = 0;
-	snprintf(proc_path, sizeof(proc_path), "/proc/%d/fd/%d", ctx->pid, p->fd);
+	fd_probe_path(ctx, p, proc_path, sizeof(proc_path));
 	snprintf(display, sizeof(display), "%s", p->link);
 	if (deleted)
 		strip_deleted(display);

@@ -20,7 +20,8 @@
 #include "image/image.h"
 
 struct fd_probe {
-	int fd; /* number in the target */
+	int fd; /* number in the target; below 0, a file in flight (fd_dump_flight) */
+	int via; /* a file in flight: the fd of the socket whose queue holds it */
 	int local; /* our pidfd_getfd() copy: same open file description */
 	char link[PATH_MAX]; /* readlink of /proc/PID/fd/N */
 	struct stat st;
@@ -34,12 +35,26 @@ struct fd_dump_ctx {
 	struct fd_probe *probes; /* sorted by fd */
 	bool tcp_close; /* established TCP connections are dumped as closed */
 	const struct fd_tree *tree; /* the whole tree's pipe and socket ends, or NULL */
+	/* files in flight (numbers -1, -2 ...), put first in img->fds at the end */
+	uint32_t nr_flight;
+	struct image_fd *flight;
+	bool in_flight; /* describing a file in flight now */
 };
 
 /* Logs "pid P fd N (link): <message>" at error level and returns err. */
 int fd_dump_error(const struct fd_dump_ctx *ctx, const struct fd_probe *p, int err,
 		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 const struct fd_probe *fd_probe_find(const struct fd_dump_ctx *ctx, int fd);
+/* "/proc/PID/fd/N" of p, or of thaw's own copy of a file in flight. */
+void fd_probe_path(const struct fd_dump_ctx *ctx, const struct fd_probe *p, char *buf,
+		   size_t size);
+/*
+ * A file a queued message carries (SCM_RIGHTS), received into thaw as local
+ * by a peek on socket via: described like an fd of the process, under a
+ * number below 0 that *ret gets.  One description sent twice is one file.
+ * local is kept (img->flight_fds) or closed.  0 or -errno, logged.
+ */
+int fd_dump_flight(struct fd_dump_ctx *ctx, const struct fd_probe *via, int local, int32_t *ret);
 /* Some process of the tree (or this one) holds ino, a socket or a pipe end matching want(flags). */
 bool fd_tree_has(const struct fd_dump_ctx *ctx, uint64_t ino, bool is_socket,
 		 bool (*want)(uint32_t flags));
@@ -90,6 +105,7 @@ struct fd_restore_ctx {
 	int min_fd;
 	int base; /* first number above every image fd */
 	int *file_fds; /* per img->files: recreated deleted file, or -1 */
+	const int *made; /* per img->fds: what is made so far, or -1; NULL in a tree's prepare */
 	uint32_t nr_pipes;
 	struct restore_pipe *pipes;
 	uint32_t nr_sock_ends;

@@ -21,7 +21,7 @@ int memfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out
 	char path[64];
 	int idx;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", ctx->pid, p->fd);
+	fd_probe_path(ctx, p, path, sizeof(path));
 	idx = shmem_dump(ctx->img, ctx->pid, path, p->st.st_ino);
 	if (idx < 0)
 		return fd_dump_error(ctx, p, idx, "cannot save the memfd");
@@ -59,6 +59,36 @@ static bool is_creators(const struct fd_restore_ctx *ctx, const struct image_fd 
 	return true;
 }
 
+/*
+ * A memfd only in flight (no fd of the process, no mapping, no other process
+ * holds it) gets its seals now, before its message takes it: the end of the
+ * restore seals through an fd or mapping of the process (restore.c).
+ */
+static int seal_in_flight(const struct fd_restore_ctx *ctx, const struct image_fd *f)
+{
+	const struct image *img = ctx->img;
+	const struct image_shmem *s = &img->shmems[f->memfd.shmem];
+	int fd = ctx->shmem_fds[f->memfd.shmem], cur;
+	uint32_t i;
+
+	if (f->fd >= 0 || !s->is_memfd || !s->seals ||
+	    fd_shared_find(ctx->shared, FD_SHARED_SHMEM, s->ino) >= 0)
+		return 0;
+	for (i = 0; i < img->nr_fds; i++)
+		if (img->fds[i].fd >= 0 && img->fds[i].kind == IMAGE_FD_MEMFD &&
+		    img->fds[i].memfd.shmem == f->memfd.shmem)
+			return 0;
+	for (i = 0; i < img->nr_vmas; i++)
+		if (img->vmas[i].kind == IMAGE_VMA_SHMEM && img->vmas[i].shmem == f->memfd.shmem)
+			return 0;
+	cur = fcntl(fd, F_GET_SEALS);
+	if ((cur < 0 || ((uint32_t)cur & s->seals) != s->seals) &&
+	    fcntl(fd, F_ADD_SEALS, s->seals) < 0)
+		return fd_restore_error(f, -errno, "adding seals %#x to the memfd in flight: %s",
+					s->seals, strerror(errno));
+	return 0;
+}
+
 int memfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd)
 {
 	int flags = (int)(f->flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_LARGEFILE));
@@ -73,7 +103,9 @@ int memfd_open(struct fd_restore_ctx *ctx, const struct image_fd *f, int *ret_fd
 		fd = fd_reopen(ctx->shmem_fds[f->memfd.shmem], flags);
 	if (fd < 0)
 		return fd_restore_error(f, -errno, "reopening memfd: %s", strerror(errno));
-	ret = fd_set_flags_pos(fd, f, true);
+	ret = seal_in_flight(ctx, f);
+	if (!ret)
+		ret = fd_set_flags_pos(fd, f, true);
 	if (ret) {
 		close(fd);
 		return ret;

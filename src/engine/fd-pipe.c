@@ -139,7 +139,7 @@ int pipe_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
 		return fd_dump_error(ctx, p, capacity < 0 ? -errno : -EIO, "F_GETPIPE_SZ: %s",
 				     strerror(errno));
 	out->pipe.capacity = (uint32_t)capacity;
-	snprintf(proc_path, sizeof(proc_path), "/proc/%d/fd/%d", ctx->pid, p->fd);
+	fd_probe_path(ctx, p, proc_path, sizeof(proc_path));
 	if (out->kind == IMAGE_FD_FIFO) {
 		if (p->st.st_nlink == 0)
 			return fd_dump_error(ctx, p, -ENOTSUP, "a removed FIFO is not supported");
@@ -149,14 +149,20 @@ int pipe_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out)
 		out->file = ret;
 	}
 
-	/* The bytes go with the first fd of the pipe that is not inherited. */
-	for (i = 0; i < ctx->nr_probes && ctx->probes[i].fd < p->fd; i++) {
+	/*
+	 * The bytes go with the first fd of the pipe that is not inherited; a
+	 * file in flight comes before every fd, but leaves them to an fd.
+	 */
+	for (i = 0; i < ctx->nr_probes && (p->fd < 0 || ctx->probes[i].fd < p->fd); i++) {
 		const struct fd_probe *q = &ctx->probes[i];
 
 		if (S_ISFIFO(q->st.st_mode) && q->st.st_ino == p->st.st_ino &&
 		    q->st.st_dev == p->st.st_dev && !pipe_is_inherited(ctx, q))
 			first = false;
 	}
+	for (i = 0; first && i < ctx->nr_flight; i++)
+		if (ctx->flight[i].kind == out->kind && ctx->flight[i].pipe.ino == out->pipe.ino)
+			first = false;
 	if (!first)
 		return 0;
 	for (i = 0; i < ctx->nr_probes && !rd; i++) {

@@ -101,26 +101,32 @@ static int get_int_opt(int fd, int level, int name, int *val)
  */
 /*
  * What a peeked message carries besides its bytes.  Restore can send again
- * a message with nothing, or with credentials that are none (sent while
- * nobody asked for them: pid 0).  The control buffer has room for
- * credentials only when the socket asks for them (SO_PASSCRED), and for
- * nothing else, so no fd of an SCM_RIGHTS message is installed here: its
- * presence shows as MSG_CTRUNC.  Any fd that came all the same is closed.
+ * a message with nothing, with credentials that are none (sent while
+ * nobody asked for them: pid 0), or with fds (SCM_RIGHTS): the peek
+ * installs copies of them in thaw, which go to *fds (at most
+ * IMAGE_MAX_RIGHTS_FDS, in order).  Anything else is refused; the fds are
+ * the caller's to close even then.
  */
 static int check_ancillary(const struct fd_dump_ctx *ctx, const struct fd_probe *p,
-			   struct msghdr *msg, const char *asked)
+			   struct msghdr *msg, const char *asked, int *fds, uint32_t *nr_fds)
 {
 	struct cmsghdr *c;
 	struct ucred cred;
 	int err = 0, fd;
 	size_t i;
 
+	*nr_fds = 0;
 	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			for (i = 0; CMSG_LEN((i + 1) * sizeof(int)) <= c->cmsg_len; i++) {
 				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				close(fd);
+				if (*nr_fds < IMAGE_MAX_RIGHTS_FDS)
+					fds[(*nr_fds)++] = fd;
+				else
+					close(fd);
 			}
+			continue;
+		}
 		if (err)
 			continue;
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_CREDENTIALS ||
@@ -137,9 +143,100 @@ static int check_ancillary(const struct fd_dump_ctx *ctx, const struct fd_probe 
 					    "send them again", cred.pid, cred.uid);
 	}
 	if (!err && (msg->msg_flags & MSG_CTRUNC))
-		err = fd_dump_error(ctx, p, -ENOTSUP, "a queued message carries file descriptors "
-				    "(SCM_RIGHTS)%s: thaw cannot restore what is in flight", asked);
+		err = fd_dump_error(ctx, p, -ENOTSUP, "a queued message carries more control "
+				    "data than file descriptors (SCM_RIGHTS)%s", asked);
 	return err;
+}
+
+static void close_all(const int *fds, uint32_t nr)
+{
+	uint32_t i;
+
+	for (i = 0; i < nr; i++)
+		close(fds[i]);
+}
+
+/* Closes the fds a peek installed. */
+static void close_peeked(struct msghdr *msg)
+{
+	struct cmsghdr *c;
+	size_t i;
+	int fd;
+
+	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			for (i = 0; CMSG_LEN((i + 1) * sizeof(int)) <= c->cmsg_len; i++) {
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				close(fd);
+			}
+}
+
+/* Room for a message's credentials and the most fds one can carry. */
+union peek_control {
+	char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(IMAGE_MAX_RIGHTS_FDS * sizeof(int))];
+	struct cmsghdr align;
+};
+
+/* Another process of the tree holds socket ino. */
+static bool tree_holds_elsewhere(const struct fd_dump_ctx *ctx, uint64_t ino)
+{
+	size_t i;
+
+	for (i = 0; ino && ctx->tree && i < ctx->tree->nr; i++)
+		if (ctx->tree->ends[i].is_socket && ctx->tree->ends[i].ino == ino &&
+		    ctx->tree->ends[i].pid != ctx->pid)
+			return true;
+	return false;
+}
+
+/*
+ * The fds a queued message carries, at (message index, or stream offset
+ * with the piece's len): each a file in flight (fd_dump_flight), named in
+ * out's rights.  fds are taken (kept or closed) in every case.
+ */
+static int add_rights(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
+		      uint64_t at, uint32_t len, int *fds, uint32_t nr)
+{
+	struct image_sock_attrs *a = &out->sock.attrs;
+	struct image_sock_rights *r;
+	uint32_t i;
+	int err = 0;
+
+	if (ctx->in_flight)
+		err = fd_dump_error(ctx, p, -ENOTSUP, "a socket in flight has messages carrying "
+				    "file descriptors queued on it: not supported");
+	else if (tree_holds_elsewhere(ctx, out->sock.ino) ||
+		 tree_holds_elsewhere(ctx, out->sock.peer_ino))
+		err = fd_dump_error(ctx, p, -ENOTSUP, "messages carrying file descriptors are "
+				    "queued on a socket pair another process of the tree holds "
+				    "too: not supported");
+	else if (a->nr_rights >= IMAGE_MAX_SOCK_RIGHTS)
+		err = fd_dump_error(ctx, p, -E2BIG, "more than %u queued messages carry file "
+				    "descriptors", IMAGE_MAX_SOCK_RIGHTS);
+	r = err ? NULL : realloc(a->rights, (a->nr_rights + 1) * sizeof(*r));
+	if (!err && !r)
+		err = -ENOMEM;
+	if (err) {
+		close_all(fds, nr);
+		return err;
+	}
+	a->rights = r;
+	r = &a->rights[a->nr_rights++];
+	*r = (struct image_sock_rights){ .at = at, .len = len };
+	r->fds = calloc(nr, sizeof(*r->fds));
+	if (!r->fds) {
+		close_all(fds, nr);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr; i++) {
+		err = fd_dump_flight(ctx, p, fds[i], &r->fds[r->nr_fds]);
+		if (err) {
+			close_all(fds + i + 1, nr - i - 1);
+			return err;
+		}
+		r->nr_fds++;
+	}
+	return 0;
 }
 
 /* What the socket asks to receive with each message that the peek cannot take. */
@@ -156,11 +253,16 @@ static const char *asks_for(int fd)
 	return "";
 }
 
-static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, int type,
-		      bool has_error, bool is_shut_rd, struct image_blob *ret)
+static int peek_queue(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
+		      bool has_error, bool is_shut_rd)
 {
+	struct image_blob *ret = &out->sock.queue;
+	int type = out->sock.type;
 	size_t cap = PEEK_CHUNK + 4, used = 0, bytes = 0;
-	int old_off, zero = 0, err = 0, inq = -1, passcred = 0;
+	int old_off, zero = 0, off_none = -1, err = 0, inq = -1;
+	bool head;
+	int fds[IMAGE_MAX_RIGHTS_FDS];
+	uint32_t nr_fds;
 	const char *asked = asks_for(p->local);
 	uint32_t nr_msgs = 0;
 	char *buf, *nbuf;
@@ -175,11 +277,16 @@ static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, i
 		return fd_dump_error(ctx, p, -ENOTSUP, "a socket error is pending on a %s: thaw "
 				     "cannot restore it", type == SOCK_STREAM ? "stream whose "
 				     "queue it cannot count" : "seqpacket socket");
-	get_int_opt(p->local, SOL_SOCKET, SO_PASSCRED, &passcred);
 	if (get_int_opt(p->local, SOL_SOCKET, SO_PEEK_OFF, &old_off))
 		return fd_dump_error(ctx, p, -ENOTSUP, "socket has no peek offset: %s",
 				     strerror(errno));
-	if (setsockopt(p->local, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
+	/*
+	 * An empty message peeked at once (by the program too) is passed over
+	 * by every later peek under an offset: the message at the head is
+	 * peeked without one first, and taken from there if it is empty.
+	 */
+	head = type != SOCK_STREAM && !is_shut_rd;
+	if (setsockopt(p->local, SOL_SOCKET, SO_PEEK_OFF, head ? &off_none : &zero, sizeof(zero)))
 		return fd_dump_error(ctx, p, -errno, "SO_PEEK_OFF: %s", strerror(errno));
 	buf = malloc(cap);
 	if (!buf) {
@@ -187,19 +294,12 @@ static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, i
 		goto out;
 	}
 	for (;;) {
-		union {
-			char buf[CMSG_SPACE(sizeof(struct ucred))];
-			struct cmsghdr align;
-		} control;
+		union peek_control control;
 		struct iovec iov;
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
+				      .msg_controllen = sizeof(control.buf) };
 		size_t hdr = type == SOCK_STREAM ? 0 : 4;
 		ssize_t n;
-
-		if (passcred) {
-			msg.msg_control = &control;
-			msg.msg_controllen = sizeof(control.buf);
-		}
 
 		if (cap - used < PEEK_CHUNK + hdr) {
 			if (cap > IMAGE_MAX_SOCK_QUEUE) {
@@ -220,7 +320,21 @@ static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, i
 			break;
 		iov.iov_base = buf + used + hdr;
 		iov.iov_len = PEEK_CHUNK;
-		n = recvmsg(p->local, &msg, MSG_PEEK | MSG_DONTWAIT);
+		n = recvmsg(p->local, &msg, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (head) {
+			head = false;
+			if (setsockopt(p->local, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero))) {
+				err = fd_dump_error(ctx, p, -errno, "SO_PEEK_OFF: %s",
+						    strerror(errno));
+				if (n >= 0)
+					close_peeked(&msg);
+				goto out;
+			}
+			if (n > 0) {
+				close_peeked(&msg); /* the walk under the offset sees it */
+				continue;
+			}
+		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
@@ -233,11 +347,23 @@ static int peek_queue(const struct fd_dump_ctx *ctx, const struct fd_probe *p, i
 					    "bytes: not supported", PEEK_CHUNK);
 			goto out;
 		}
-		err = check_ancillary(ctx, p, &msg, asked);
-		if (err)
+		err = check_ancillary(ctx, p, &msg, asked, fds, &nr_fds);
+		if (err) {
+			close_all(fds, nr_fds);
 			goto out;
+		}
 		if (n == 0 && type == SOCK_STREAM)
 			break; /* the peer is gone and the queue is empty */
+		/*
+		 * A stream peek that brings fds stops after the piece sent with
+		 * them, and may begin with bytes sent before without any: no
+		 * peek tells where the piece began, so all go back as one.
+		 */
+		if (nr_fds)
+			err = add_rights(ctx, p, out, type == SOCK_STREAM ? bytes : nr_msgs,
+					 type == SOCK_STREAM ? (uint32_t)n : 0, fds, nr_fds);
+		if (err)
+			goto out;
 		/*
 		 * An empty message peeks as 0 bytes and the peek offset moves past
 		 * it; on a seqpacket socket shut for reading, 0 is also the end.
@@ -327,8 +453,7 @@ static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 		out->sock.state = IMAGE_SOCK_PAIR;
 		out->sock.peer_ino = di.peer_ino;
 		out->sock.peer_len = 0;
-		return peek_queue(ctx, p, out->sock.type, has_error,
-				  di.shutdown & IMAGE_SOCK_SHUT_RD, &out->sock.queue);
+		return peek_queue(ctx, p, out, has_error, di.shutdown & IMAGE_SOCK_SHUT_RD);
 	}
 	if (di.has_peer && out->sock.type != SOCK_DGRAM)
 		return fd_dump_error(ctx, p, -ENOTSUP,
@@ -739,12 +864,67 @@ static int restore_tcp(struct fd_restore_ctx *ctx, const struct image_fd *f, int
 	return 0;
 }
 
-/* Sends a dumped queue through fd so that its peer has it to read. */
+/* The files in flight of r, made already (they come first in img->fds), into fds. */
+static int flight_fds(const struct fd_restore_ctx *ctx, const struct image_fd *f,
+		      const struct image_sock_rights *r, int *fds)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < r->nr_fds; i++) {
+		for (k = 0; k < ctx->img->nr_fds && ctx->img->fds[k].fd != r->fds[i]; k++)
+			;
+		if (k == ctx->img->nr_fds || !ctx->made || ctx->made[k] < 0)
+			return fd_restore_error(f, -EINVAL, "file in flight %d is %s", r->fds[i],
+						k == ctx->img->nr_fds ? "not in the snapshot" :
+									"not made before its message");
+		fds[i] = ctx->made[k];
+	}
+	return 0;
+}
+
+/*
+ * Sends n bytes at p through fd, with the files in flight of r if not NULL
+ * (one message: a datagram, or a stream piece that a read stops after).
+ */
+static ssize_t send_piece(struct fd_restore_ctx *ctx, const struct image_fd *f, int fd,
+			  const uint8_t *p, uint64_t n, const struct image_sock_rights *r)
+{
+	union {
+		char buf[CMSG_SPACE(IMAGE_MAX_RIGHTS_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { (void *)p, n };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	int fds[IMAGE_MAX_RIGHTS_FDS], ret;
+
+	if (r) {
+		if (r->nr_fds > IMAGE_MAX_RIGHTS_FDS)
+			return fd_restore_error(f, -EINVAL, "%u fds in one message", r->nr_fds);
+		ret = flight_fds(ctx, f, r, fds);
+		if (ret)
+			return ret;
+		msg.msg_control = &control;
+		msg.msg_controllen = CMSG_SPACE(r->nr_fds * sizeof(int));
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(r->nr_fds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, r->nr_fds * sizeof(int));
+	}
+	ret = (int)sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return ret < 0 ? -errno : ret;
+}
+
+/* Sends a dumped queue through fd so that its peer has it to read, fds in flight with it. */
 static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int fd)
 {
 	const struct image_blob *q = &f->sock.queue;
+	const struct image_sock_attrs *a = &f->sock.attrs;
+	const struct image_sock_rights *r;
 	uint8_t *data = NULL;
-	uint64_t off = 0;
+	uint64_t off = 0, msgs = 0;
+	uint32_t next = 0;
 	int ret, room, old_size, old_lock;
 
 	if (!q->len)
@@ -768,6 +948,20 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 		const uint8_t *p = data + off;
 		ssize_t sent;
 
+		r = next < a->nr_rights ? &a->rights[next] : NULL;
+		if (r && f->sock.type == SOCK_STREAM) {
+			if (r->at < off || r->at + r->len > q->len) {
+				ret = fd_restore_error(f, -EINVAL, "queue: fds in flight at byte %llu",
+						       (unsigned long long)r->at);
+				goto out;
+			}
+			if (r->at > off)
+				n = r->at - off; /* the bytes before, without fds */
+			else
+				n = r->len;
+			if (r->at > off)
+				r = NULL;
+		}
 		if (f->sock.type != SOCK_STREAM) {
 			uint32_t mlen;
 
@@ -784,15 +978,24 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 			p += 4;
 			n = mlen;
 			off += 4;
+			if (r && r->at != msgs)
+				r = NULL;
+			msgs++;
 		}
-		sent = send(fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (sent < 0 || (f->sock.type == SOCK_STREAM ? sent == 0 : (uint64_t)sent != n)) {
-			ret = fd_restore_error(f, sent < 0 ? -errno : -EIO,
+		sent = send_piece(ctx, f, fd, p, n, r);
+		if (sent < 0 || (f->sock.type == SOCK_STREAM && !r ? sent == 0 : (uint64_t)sent != n)) {
+			ret = fd_restore_error(f, sent < 0 ? (int)sent : -EIO,
 					       "queueing %llu bytes: %s", (unsigned long long)n,
-					       sent < 0 ? strerror(errno) : "short send");
+					       sent < 0 ? strerror((int)-sent) : "short send");
 			goto out;
 		}
 		off += (uint64_t)sent;
+		next += r != NULL;
+	}
+	if (next < a->nr_rights) {
+		ret = fd_restore_error(f, -EINVAL, "queue: %u messages with fds in flight are not "
+				       "in it", a->nr_rights - next);
+		goto out;
 	}
 	old_size /= 2; /* what SO_SNDBUF gives is twice what it was given */
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &old_size, sizeof(old_size)) ||

@@ -18,6 +18,8 @@
 #include "engine/fds.h"
 
 #include <dirent.h>
+#include <linux/kcmp.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -55,8 +57,21 @@ int fd_dump_error(const struct fd_dump_ctx *ctx, const struct fd_probe *p, int e
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_error("pid %d fd %d (%s): %s", ctx->pid, p->fd, p->link, msg);
+	if (p->fd < 0)
+		log_error("pid %d fd %d: a file in flight on it (%s): %s", ctx->pid, p->via,
+			  p->link, msg);
+	else
+		log_error("pid %d fd %d (%s): %s", ctx->pid, p->fd, p->link, msg);
 	return err;
+}
+
+void fd_probe_path(const struct fd_dump_ctx *ctx, const struct fd_probe *p, char *buf,
+		   size_t size)
+{
+	if (p->fd < 0)
+		snprintf(buf, size, "/proc/%d/fd/%d", getpid(), p->local);
+	else
+		snprintf(buf, size, "/proc/%d/fd/%d", ctx->pid, p->fd);
 }
 
 const struct fd_probe *fd_probe_find(const struct fd_dump_ctx *ctx, int fd)
@@ -235,6 +250,157 @@ static int dump_one(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd
 		return fd_dump_error(ctx, p, -ENOTSUP,
 				     "an O_PATH fd on a symbolic link is not supported");
 	return fd_dump_error(ctx, p, -ENOTSUP, "this kind of file is not supported");
+}
+
+/* ---- files in flight (SCM_RIGHTS) ---- */
+
+/*
+ * What a file in flight may be: a kind restore makes without an fd number
+ * of its own.  Epoll sets and timerfds are tied to fd numbers, terminals are
+ * thaw restore's, and a socket other than Unix is refused.
+ */
+static const char *flight_refusal(const struct fd_probe *q)
+{
+	const char *link = q->link;
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	if (isatty(q->local))
+		return "a terminal";
+	if (q->info.nr_locks)
+		return "a file holding locks";
+	if (fcntl(q->local, F_GETOWN) != 0 || (q->info.flags & O_ASYNC))
+		return "a file with an owner for its signals (F_SETOWN, O_ASYNC)";
+	if (S_ISSOCK(q->st.st_mode))
+		return getsockopt(q->local, SOL_SOCKET, SO_DOMAIN, &domain, &len) || domain != AF_UNIX
+			       ? "a socket other than Unix" : NULL;
+	if (link[0] == '/' && (pty_is_master(&q->st) || pty_is_slave(&q->st)))
+		return "a pseudo-terminal";
+	if ((link[0] == '/' && (S_ISREG(q->st.st_mode) || S_ISDIR(q->st.st_mode) ||
+				S_ISCHR(q->st.st_mode) || S_ISFIFO(q->st.st_mode))) ||
+	    has_prefix(link, "pipe:[") || !strcmp(link, "anon_inode:[eventfd]") ||
+	    !strcmp(link, "anon_inode:[signalfd]"))
+		return NULL;
+	return "a file of this kind";
+}
+
+int fd_dump_flight(struct fd_dump_ctx *ctx, const struct fd_probe *via, int local, int32_t *ret)
+{
+	struct image *img = ctx->img;
+	struct fd_probe q = { .via = via->fd, .local = local };
+	struct image_fd f = { .file = -1 }, *nf;
+	char path[64], *buf = NULL;
+	const char *why;
+	uint32_t k;
+	size_t len, off;
+	ssize_t n;
+	int *nfds, err;
+
+	for (k = 0; k < img->nr_flight_fds; k++)
+		if (syscall(SYS_kcmp, getpid(), getpid(), KCMP_FILE, local, img->flight_fds[k]) == 0) {
+			close(local);
+			*ret = -1 - (int32_t)k;
+			return 0;
+		}
+	q.fd = -1 - (int32_t)k;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", local);
+	n = readlink(path, q.link, sizeof(q.link) - 1);
+	err = n < 0 || fstat(local, &q.st) ? -errno : 0;
+	if (!err)
+		err = fdinfo_read(getpid(), local, &buf, &len);
+	q.link[n < 0 ? 0 : n] = '\0';
+	if (!err)
+		err = fdinfo_parse(buf, len, &q.info, &off);
+	free(buf);
+	if (err) {
+		err = fd_dump_error(ctx, via, err, "reading a file in flight (%s): %s", q.link,
+				    strerror(-err));
+		goto out;
+	}
+	why = flight_refusal(&q);
+	if (why) {
+		err = fd_dump_error(ctx, &q, -ENOTSUP, "%s in flight is not supported", why);
+		goto out;
+	}
+	f.fd = q.fd;
+	f.flags = q.info.flags & ~(uint32_t)O_CLOEXEC;
+	f.pos = q.info.pos;
+	ctx->in_flight = true;
+	err = dump_one(ctx, &q, &f);
+	ctx->in_flight = false;
+	if (err)
+		goto out;
+	nf = realloc(ctx->flight, (ctx->nr_flight + 1) * sizeof(*nf));
+	nfds = nf ? realloc(img->flight_fds, (k + 1) * sizeof(*nfds)) : NULL;
+	if (nf)
+		ctx->flight = nf;
+	if (!nfds) {
+		err = -ENOMEM;
+		goto out;
+	}
+	img->flight_fds = nfds;
+	img->flight_fds[img->nr_flight_fds++] = local;
+	ctx->flight[ctx->nr_flight++] = f;
+	*ret = q.fd;
+	local = -1;
+	f = (struct image_fd){ 0 };
+out:
+	image_fd_release(&f);
+	fdinfo_release(&q.info);
+	if (local >= 0)
+		close(local);
+	return err;
+}
+
+static const struct image_fd *find_sock_of(const struct fd_dump_ctx *ctx, uint64_t ino)
+{
+	uint32_t i;
+
+	for (i = 0; i < ctx->img->nr_fds + ctx->nr_flight; i++) {
+		const struct image_fd *f = i < ctx->img->nr_fds ? &ctx->img->fds[i] :
+								  &ctx->flight[i - ctx->img->nr_fds];
+
+		if (f->kind == IMAGE_FD_SOCKET && f->sock.ino == ino)
+			return f;
+	}
+	return NULL;
+}
+
+/*
+ * Files in flight go first in img->fds (numbers -N .. -1).  A socket in
+ * flight is made, at restore, before any socket's queue is filled: its pair
+ * cannot have messages with fds queued.
+ */
+static int add_flight(struct fd_dump_ctx *ctx)
+{
+	struct image *img = ctx->img;
+	uint32_t nr = img->nr_fds, k;
+	const struct image_fd *peer;
+
+	for (k = 0; k < ctx->nr_flight; k++) {
+		const struct image_fd *f = &ctx->flight[k];
+
+		if (f->kind != IMAGE_FD_SOCKET || f->sock.state != IMAGE_SOCK_PAIR)
+			continue;
+		peer = find_sock_of(ctx, f->sock.peer_ino);
+		if (peer && peer->sock.attrs.nr_rights) {
+			log_error("pid %d: socket:[%llu] in flight is the pair of socket:[%llu], "
+				  "on which messages with fds are queued too: not supported",
+				  ctx->pid, (unsigned long long)f->sock.ino,
+				  (unsigned long long)peer->sock.ino);
+			return -ENOTSUP;
+		}
+	}
+	for (k = 0; k < ctx->nr_flight; k++)
+		if (!image_new_fd(img))
+			return -ENOMEM;
+	memmove(img->fds + ctx->nr_flight, img->fds, nr * sizeof(*img->fds));
+	for (k = 0; k < ctx->nr_flight; k++)
+		img->fds[ctx->nr_flight - 1 - k] = ctx->flight[k];
+	free(ctx->flight);
+	ctx->flight = NULL;
+	ctx->nr_flight = 0;
+	return 0;
 }
 
 static bool is_external(int fd, const int *external, size_t nr_external)
@@ -428,7 +594,12 @@ int fds_dump_tree(pid_t pid, struct image *img, const int *external, size_t nr_e
 		ret = locks_dump(&ctx);
 	if (ret == 0)
 		ret = owners_dump(&ctx);
+	if (ret == 0)
+		ret = add_flight(&ctx);
 out:
+	for (i = 0; i < ctx.nr_flight; i++)
+		image_fd_release(&ctx.flight[i]);
+	free(ctx.flight);
 	for (i = 0; i < ctx.nr_probes; i++) {
 		if (ctx.probes[i].local >= 0)
 			close(ctx.probes[i].local);
@@ -507,7 +678,7 @@ static int check_image_fds(const struct image *img, int min_fd)
 	for (i = 0; i < img->nr_fds; i++) {
 		const struct image_fd *f = &img->fds[i];
 
-		if (f->fd < 0 || f->fd >= min_fd || (i && f->fd <= img->fds[i - 1].fd)) {
+		if (f->fd < -IMAGE_MAX_FDS || f->fd >= min_fd || (i && f->fd <= img->fds[i - 1].fd)) {
 			log_error("image fd %d: out of order or not below %d", f->fd, min_fd);
 			return -EINVAL;
 		}
@@ -664,7 +835,8 @@ int fds_restore(const struct image *img, const int *shmem_fds, const int *delete
 	ret = check_image_fds(img, min_fd);
 	if (ret)
 		return ret;
-	ctx.base = img->nr_fds ? img->fds[img->nr_fds - 1].fd + 1 : 0;
+	ctx.base = img->nr_fds && img->fds[img->nr_fds - 1].fd >= 0 ?
+			   img->fds[img->nr_fds - 1].fd + 1 : 0;
 	tmp = malloc((img->nr_fds + 1) * sizeof(*tmp));
 	placed = calloc(img->nr_fds + 1, sizeof(*placed));
 	ctx.file_fds = malloc((img->nr_files + 1) * sizeof(*ctx.file_fds));
@@ -675,6 +847,7 @@ int fds_restore(const struct image *img, const int *shmem_fds, const int *delete
 	}
 	for (i = 0; i < img->nr_fds; i++)
 		tmp[i] = -1;
+	ctx.made = tmp;
 	/* deleted files the caller made (and keeps) for its mappings: the fds share them */
 	for (i = 0; i < img->nr_files; i++)
 		ctx.file_fds[i] = deleted_fds ? deleted_fds[i] : -1;
@@ -704,6 +877,11 @@ int fds_restore(const struct image *img, const int *shmem_fds, const int *delete
 	}
 	/* All objects exist: move them onto their numbers in one sweep. */
 	for (i = 0; i < img->nr_fds; i++) {
+		if (tmp[i] >= 0 && img->fds[i].fd < 0) {
+			close(tmp[i]); /* a file in flight: sent with its message, and no fd's */
+			tmp[i] = -1;
+			placed[i] = true;
+		}
 		if (tmp[i] < 0)
 			continue;
 		ret = place(tmp[i], &img->fds[i]);
@@ -729,6 +907,8 @@ int fds_restore(const struct image *img, const int *shmem_fds, const int *delete
 	/* Whatever of the helper's own is left below base goes. */
 	prev = -1;
 	for (i = 0; i < img->nr_fds; i++) {
+		if (img->fds[i].fd < 0)
+			continue; /* files in flight have no number */
 		close_numbers(prev + 1, img->fds[i].fd - 1);
 		prev = img->fds[i].fd;
 	}

@@ -1806,7 +1806,8 @@ static int shmem_path(const struct tproc *p, uint32_t i, char *path, size_t len)
 	uint32_t k;
 
 	for (k = 0; k < img->nr_fds; k++)
-		if (img->fds[k].kind == IMAGE_FD_MEMFD && img->fds[k].memfd.shmem == (int32_t)i) {
+		if (img->fds[k].kind == IMAGE_FD_MEMFD && img->fds[k].memfd.shmem == (int32_t)i &&
+		    img->fds[k].fd >= 0) {
 			snprintf(path, len, "/proc/%d/fd/%d", p->pid, img->fds[k].fd);
 			return 0;
 		}

@@ -1655,7 +1655,7 @@ static int dec_fd(struct dec *d, json_t *o, const char *where, struct image_fd *
 
 	if (!json_is_object(o))
 		return fail(d, "%s: expected an object", where);
-	if (get_i32(d, o, where, "fd", true, 0, INT32_MAX, 0, &f->fd) ||
+	if (get_i32(d, o, where, "fd", true, -IMAGE_MAX_FDS, INT32_MAX, 0, &f->fd) ||
 	    get_enum(d, o, where, "kind", fd_kind_names, ARRAY_SIZE(fd_kind_names), &f->kind) ||
 	    get_octal(d, o, where, "flags", 077777777, &f->flags) ||
 	    get_bool(d, o, where, "cloexec", &f->cloexec) ||

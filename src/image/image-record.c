@@ -199,6 +199,28 @@ static IMAGE_RECORD_DEF(sock_tcp_record, image_sock_tcp, sock_tcp_fields, check_
 
 static const char *const sock_shut_names[] = { "read", "write" }; /* IMAGE_SOCK_SHUT_* */
 
+static const struct image_field sock_rights_fields[] = {
+	IMAGE_U64(struct image_sock_rights, at, 0, UINT64_MAX),
+	IMAGE_FIELD(struct image_sock_rights, len, IMAGE_F_U32, .max = IMAGE_MAX_SOCK_QUEUE,
+		    IMAGE_OPTIONAL),
+	IMAGE_SCALARS(struct image_sock_rights, fds, nr_fds, IMAGE_F_I32, -IMAGE_MAX_FDS, -1,
+		      IMAGE_MAX_RIGHTS_FDS),
+};
+
+/* A message with fds carries one at least (a file sent twice is named twice). */
+static int check_sock_rights(const void *rec, const char *where, char *err, size_t errlen)
+{
+	const struct image_sock_rights *r = rec;
+
+	if (!r->nr_fds) {
+		snprintf(err, errlen, "%s: a message with fds in flight carries none", where);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static IMAGE_RECORD_DEF(sock_rights_record, image_sock_rights, sock_rights_fields, check_sock_rights);
+
 static const struct image_field sock_attrs_fields[] = {
 	IMAGE_ARRAY(struct image_sock_attrs, opts, nr_opts, sock_opt_record, IMAGE_MAX_SOCK_OPTS),
 	IMAGE_STR(struct image_sock_attrs, bind_dev, 16), /* IFNAMSIZ */
@@ -223,6 +245,8 @@ static const struct image_field sock_attrs_fields[] = {
 		    IMAGE_OPTIONAL),
 	IMAGE_SCALARS(struct image_sock_attrs, pending, nr_pending, IMAGE_F_U64, 1, UINT64_MAX,
 		      IMAGE_MAX_SOCK_PENDING),
+	IMAGE_ARRAY(struct image_sock_attrs, rights, nr_rights, sock_rights_record,
+		    IMAGE_MAX_SOCK_RIGHTS),
 	IMAGE_FIELD(struct image_sock_attrs, tcp, IMAGE_F_RECORD, .sub = &sock_tcp_record,
 		    IMAGE_OPTIONAL),
 };

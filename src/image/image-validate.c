@@ -346,6 +346,89 @@ static int check_pending(struct check *c, const struct image *img)
 	return 0;
 }
 
+static const struct image_fd *find_fd(const struct image *img, int32_t fd);
+
+/* The message of a socket's queue that carries fd (a file in flight), or NULL. */
+static const struct image_sock_rights *carrier(const struct image *img, int32_t fd)
+{
+	uint32_t i, k, j;
+
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_sock_attrs *a = &img->fds[i].sock.attrs;
+
+		if (img->fds[i].kind != IMAGE_FD_SOCKET)
+			continue;
+		for (k = 0; k < a->nr_rights; k++)
+			for (j = 0; j < a->rights[k].nr_fds; j++)
+				if (a->rights[k].fds[j] == fd)
+					return &a->rights[k];
+	}
+	return NULL;
+}
+
+/* A file in flight: of a kind restore can make outside any fd number, and sent by a message. */
+static int check_in_flight(struct check *c, const struct image *img, const struct image_fd *f)
+{
+	switch (f->kind) {
+	case IMAGE_FD_FILE:
+	case IMAGE_FD_DIR:
+	case IMAGE_FD_CHR:
+	case IMAGE_FD_PIPE:
+	case IMAGE_FD_FIFO:
+	case IMAGE_FD_EVENTFD:
+	case IMAGE_FD_SIGNALFD:
+	case IMAGE_FD_MEMFD:
+	case IMAGE_FD_SOCKET:
+		break;
+	default:
+		return bad(c, "fd %d: a file in flight cannot be a %s", f->fd,
+			   image_fd_kind_name(f->kind));
+	}
+	if (f->cloexec)
+		return bad(c, "fd %d: a file in flight has no close-on-exec bit", f->fd);
+	if (!carrier(img, f->fd))
+		return bad(c, "fd %d: a file in flight that no queued message carries", f->fd);
+	return 0;
+}
+
+/* Messages carrying fds: on Unix pair ends, in queue order, naming files in flight. */
+static int check_rights(struct check *c, const struct image *img)
+{
+	uint32_t i, k, j;
+
+	for (i = 0; i < img->nr_fds; i++) {
+		const struct image_fd *f = &img->fds[i];
+		const struct image_sock_attrs *a = &f->sock.attrs;
+
+		if (f->kind != IMAGE_FD_SOCKET || !a->nr_rights)
+			continue;
+		if (f->sock.family != AF_UNIX || f->sock.state != IMAGE_SOCK_PAIR)
+			return bad(c, "fd %d: fds in flight on a socket that is not a Unix pair end",
+				   f->fd);
+		for (k = 0; k < a->nr_rights; k++) {
+			const struct image_sock_rights *r = &a->rights[k];
+
+			if (k && r->at <= a->rights[k - 1].at)
+				return bad(c, "fd %d: messages with fds in flight out of order",
+					   f->fd);
+			if (f->sock.type == SOCK_STREAM &&
+			    (!r->len || r->at + r->len > f->sock.queue.len ||
+			     (k && r->at < a->rights[k - 1].at + a->rights[k - 1].len)))
+				return bad(c, "fd %d: fds in flight with bytes %" PRIu64 "+%u of a "
+					   "queue of %" PRIu64, f->fd, r->at, r->len,
+					   f->sock.queue.len);
+			if (f->sock.type != SOCK_STREAM && r->len)
+				return bad(c, "fd %d: a message with fds in flight has a length",
+					   f->fd);
+			for (j = 0; j < r->nr_fds; j++)
+				if (!find_fd(img, r->fds[j]))
+					return bad(c, "fd %d: fd %d in flight is not a file of the "
+						   "snapshot", f->fd, r->fds[j]);
+		}
+	}
+	return 0;
+}
+
 static int check_fds(struct check *c, const struct image *img)
 {
 	uint32_t i, j;
@@ -357,8 +440,10 @@ static int check_fds(struct check *c, const struct image *img)
 		bool needs_file;
 		char what[64];
 
-		if (f->fd < 0 || f->fd >= (1 << 20))
+		if (f->fd < -IMAGE_MAX_FDS || f->fd >= (1 << 20))
 			return bad(c, "fds[%u].fd: %d is not an fd number", i, f->fd);
+		if (f->fd < 0 && check_in_flight(c, img, f))
+			return -EINVAL;
 		if (i && f->fd <= img->fds[i - 1].fd)
 			return bad(c, "fds[%u].fd: %d not above fds[%u] (%d): unsorted or repeated",
 				   i, f->fd, i - 1, img->fds[i - 1].fd);
@@ -417,7 +502,7 @@ static int check_fds(struct check *c, const struct image *img)
 			break;
 		}
 	}
-	return check_pending(c, img);
+	return check_pending(c, img) || check_rights(c, img);
 }
 
 static int check_files(struct check *c, const struct image *img)

@@ -243,6 +243,18 @@ void image_fd_release(struct image_fd *f)
 	}
 }
 
+void image_close_flight(struct image *img)
+{
+	uint32_t i;
+
+	for (i = 0; i < img->nr_flight_fds; i++)
+		if (img->flight_fds[i] >= 0)
+			close(img->flight_fds[i]);
+	free(img->flight_fds);
+	img->flight_fds = NULL;
+	img->nr_flight_fds = 0;
+}
+
 void image_free(struct image *img)
 {
 	uint32_t i;
@@ -252,6 +264,7 @@ void image_free(struct image *img)
 	close_fd(&img->dir_fd);
 	close_fd(&img->pages_fd);
 	close_fd(&img->data_fd);
+	image_close_flight(img);
 	for (i = 0; i < img->nr_kept; i++)
 		free(img->kept[i].data);
 	free(img->kept);

@@ -379,6 +379,23 @@ struct image_sock_opt {
 #define IMAGE_MAX_SOCK_MCAST_SRC 256
 #define IMAGE_MAX_SOCK_FILTER 4096 /* BPF_MAXINSNS */
 #define IMAGE_MAX_SOCK_PENDING 4096 /* connections waiting on one listener */
+#define IMAGE_MAX_SOCK_RIGHTS 65536 /* queued messages that carry fds, on one socket */
+#define IMAGE_MAX_RIGHTS_FDS 253 /* fds one message carries (the kernel's SCM_MAX_FD) */
+
+/*
+ * A queued message that carries fds (SCM_RIGHTS).  The files in flight are
+ * fds of the image with a number below 0 (-1, -2 ...): open in no fd of the
+ * process, restored like the others, then sent with their message and
+ * closed.  at: datagram and seqpacket, the message's index in the queue;
+ * stream, the offset of the first byte sent with them, and len bytes from
+ * there went in one piece with them (a read stops after those bytes).
+ */
+struct image_sock_rights {
+	uint64_t at;
+	uint32_t len;
+	uint32_t nr_fds;
+	int32_t *fds; /* numbers of image fds below 0, in the order they were sent */
+};
 struct image_sock_addr {
 	char *addr; /* "192.0.2.1", "2001:db8::1" */
 };
@@ -430,11 +447,14 @@ struct image_sock_attrs {
 	/* LISTEN (Unix): the inodes of the clients waiting to be accepted, in accept order */
 	uint32_t nr_pending;
 	uint64_t *pending;
+	/* PAIR (Unix): the queued messages that carry fds, ascending at */
+	uint32_t nr_rights;
+	struct image_sock_rights *rights;
 	struct image_sock_tcp tcp; /* state TCP: the connection */
 };
 
 struct image_fd {
-	int32_t fd;
+	int32_t fd; /* below 0: a file in flight (struct image_sock_rights), first in fds[] */
 	uint32_t kind; /* enum image_fd_kind */
 	/*
 	 * Open file description: fds with one non-zero share id (in one process
@@ -849,7 +869,7 @@ struct image {
 	uint32_t nr_guards;
 	struct image_guard *guards;
 	uint32_t nr_fds;
-	struct image_fd *fds; /* sorted by fd */
+	struct image_fd *fds; /* sorted by fd; those below 0 are files in flight */
 	uint32_t nr_files;
 	struct image_file *files;
 	uint32_t nr_shmems;
@@ -875,6 +895,10 @@ struct image {
 	uint64_t nr_runs;
 	struct image_page_run *runs;
 	uint64_t pages_bytes; /* size of pages.img payload */
+
+	/* while dumping: thaw's copies of the files in flight, flight_fds[-1 - fd], or -1 */
+	uint32_t nr_flight_fds;
+	int *flight_fds;
 
 	/* open handles while writing or reading */
 	int dir_fd; /* the directory being written or read */
@@ -904,6 +928,8 @@ struct image {
  * and renames over DIR.  image_abort() removes the unpublished directory.
  */
 int image_create(const char *dir, struct image **ret_img) __attribute__((warn_unused_result));
+/* Closes the dump's copies of the files in flight (flight_fds); image_free() does too. */
+void image_close_flight(struct image *img);
 int image_add_blob(struct image *img, const void *data, size_t len, struct image_blob *ret)
 	__attribute__((warn_unused_result));
 /*
