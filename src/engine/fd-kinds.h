@@ -39,6 +39,16 @@ struct fd_dump_ctx {
 	uint32_t nr_flight;
 	struct image_fd *flight;
 	bool in_flight; /* describing a file in flight now */
+	/*
+	 * Pair ends whose peer is in no fd of the process or the tree: the peer
+	 * may be in flight on a socket dumped later, else they are refused.
+	 */
+	uint32_t nr_unsure;
+	struct fd_unsure_peer {
+		const struct fd_probe *p;
+		uint64_t peer_ino;
+		char why[224]; /* the refusal, if it is not */
+	} *unsure;
 };
 
 /* Logs "pid P fd N (link): <message>" at error level and returns err. */
@@ -68,6 +78,8 @@ int signalfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *
 int timerfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int memfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int socket_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
+/* At the end: every pair end whose peer was nowhere has it in flight, or is refused. */
+int socket_dump_unsure_peers(const struct fd_dump_ctx *ctx);
 int pidfd_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int inotify_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);
 int pty_dump(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out);

@@ -403,7 +403,53 @@ static bool has_probe_ino(const struct fd_dump_ctx *ctx, uint64_t ino)
 	for (i = 0; i < ctx->nr_probes; i++)
 		if (S_ISSOCK(ctx->probes[i].st.st_mode) && ctx->probes[i].st.st_ino == ino)
 			return true;
+	for (i = 0; i < ctx->nr_flight; i++)
+		if (ctx->flight[i].kind == IMAGE_FD_SOCKET && ctx->flight[i].sock.ino == ino)
+			return true;
 	return fd_tree_has(ctx, ino, true, NULL);
+}
+
+/*
+ * A pair end whose peer is nowhere yet may have it in flight on a socket
+ * dumped later: checked at the end (fds.c), refused then as out says.
+ */
+static int peer_unsure(struct fd_dump_ctx *ctx, const struct fd_probe *p, const struct image_fd *out,
+		       uint64_t peer_ino)
+{
+	struct fd_unsure_peer *u = realloc(ctx->unsure, (ctx->nr_unsure + 1) * sizeof(*u));
+	char peer[160];
+
+	if (!u)
+		return -ENOMEM;
+	ctx->unsure = u;
+	u = &ctx->unsure[ctx->nr_unsure++];
+	u->p = p;
+	u->peer_ino = peer_ino;
+	if (out->sock.type != SOCK_DGRAM)
+		snprintf(u->why, sizeof(u->why), "Unix socket connected to socket:[%llu] (%s) "
+			 "outside the process", (unsigned long long)peer_ino,
+			 addr_str(AF_UNIX, out->sock.peer, out->sock.peer_len, peer, sizeof(peer)));
+	else
+		snprintf(u->why, sizeof(u->why), "datagram socket connected to unnamed "
+			 "socket:[%llu] outside the process", (unsigned long long)peer_ino);
+	return 0;
+}
+
+int socket_dump_unsure_peers(const struct fd_dump_ctx *ctx)
+{
+	uint32_t i, k;
+
+	for (i = 0; i < ctx->nr_unsure; i++) {
+		const struct fd_unsure_peer *u = &ctx->unsure[i];
+
+		for (k = 0; k < ctx->nr_flight; k++)
+			if (ctx->flight[k].kind == IMAGE_FD_SOCKET &&
+			    ctx->flight[k].sock.ino == u->peer_ino)
+				break;
+		if (k == ctx->nr_flight)
+			return fd_dump_error(ctx, u->p, -ENOTSUP, "%s", u->why);
+	}
+	return 0;
 }
 
 /* poll() bits of the duplicate, now: POLLERR (an error or error-queue message), POLLRDHUP. */
@@ -421,7 +467,7 @@ static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 	uint64_t listener;
 	char peer[160];
 	int ret, inq = 0;
-	bool has_error = poll_now(p->local) & POLLERR;
+	bool has_error = poll_now(p->local) & POLLERR, is_unsure;
 
 	ret = sock_diag_unix(out->sock.ino, &di);
 	if (ret)
@@ -448,7 +494,12 @@ static int dump_unix(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_f
 	if (di.has_peer && !di.peer_ino && out->sock.type != SOCK_DGRAM &&
 	    !sock_diag_unix_listener_of(out->sock.ino, &listener))
 		return sockunix_dump_waiting_client(ctx, p, out, listener);
-	if (di.has_peer && (!di.peer_ino || has_probe_ino(ctx, di.peer_ino))) {
+	/* a peer in flight on a socket not dumped yet: made a pair, checked at the end */
+	is_unsure = di.has_peer && di.peer_ino && !ctx->in_flight && !has_probe_ino(ctx, di.peer_ino) &&
+		    (out->sock.type != SOCK_DGRAM || !out->sock.peer_len);
+	if (is_unsure && (ret = peer_unsure(ctx, p, out, di.peer_ino)))
+		return ret;
+	if (di.has_peer && (!di.peer_ino || is_unsure || has_probe_ino(ctx, di.peer_ino))) {
 		/* a pair within the process, or an end whose peer has been closed */
 		out->sock.state = IMAGE_SOCK_PAIR;
 		out->sock.peer_ino = di.peer_ino;

@@ -595,8 +595,11 @@ int fds_dump_tree(pid_t pid, struct image *img, const int *external, size_t nr_e
 	if (ret == 0)
 		ret = owners_dump(&ctx);
 	if (ret == 0)
+		ret = socket_dump_unsure_peers(&ctx);
+	if (ret == 0)
 		ret = add_flight(&ctx);
 out:
+	free(ctx.unsure);
 	for (i = 0; i < ctx.nr_flight; i++)
 		image_fd_release(&ctx.flight[i]);
 	free(ctx.flight);
