@@ -37,6 +37,9 @@
    and the time until the program runs again ("to running": the wall time
    less what thaw does after that, which it logs with -v: behind a URL,
    filling the local cache with the chunks it fetched).
+   Beside them, thaw's own CPU time (user + system, from the rusage of
+   the command): it moves least when the machine is shared, and from a
+   store it is the whole fill.
    Throughput = bytes of the snapshot's files / time.  The sources take
    turns run by run.
 3. The ceiling the digest sets, same run: SHA-256 throughput on every CPU
@@ -54,6 +57,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -357,15 +361,20 @@ AFTER_RE = re.compile(r"after the program runs, .* in ([0-9.]+) ms")
 
 def restore_once(thaw, args, tmp, env=None):
     """thaw -v restore ARGS --detach: (wall seconds, seconds of it after the program ran
-    again); the restored program and its init are killed."""
+    again, CPU seconds of thaw itself: user + system); the restored program and its init
+    are killed.  thaw's CPU moves least when the machine is shared; from a store it is
+    the whole fill (the restored process's own work, a plain restore's copy, is not in it)."""
     pidf = os.path.join(tmp, "restore.pid")
     if os.path.exists(pidf):
         os.unlink(pidf)
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run([thaw, "-v", "restore"] + args + ["--detach", "--pidfile", pidf],
                        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, text=True)
     t1 = time.perf_counter()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)
     pid = 0
     try:
         with open(pidf) as f:
@@ -385,7 +394,7 @@ def restore_once(thaw, args, tmp, env=None):
         raise BenchError("thaw restore %s exited %d: %s" %
                          (" ".join(args), r.returncode, r.stderr[-600:]))
     m = AFTER_RE.search(r.stderr)
-    return t1 - t0, float(m.group(1)) / 1e3 if m else 0.0
+    return t1 - t0, float(m.group(1)) / 1e3 if m else 0.0, cpu
 
 
 def speed(thaw, tmp, label, cmd, runs, url, before=None, s3=None):
@@ -427,6 +436,7 @@ def speed(thaw, tmp, label, cmd, runs, url, before=None, s3=None):
     # (other people's work, the host) falls on all of them alike
     times = {name: [] for name, _ in cases}
     running = {name: [] for name, _ in cases}
+    cpus = {name: [] for name, _ in cases}
     for i in range(runs):
         for name, args in cases:
             a, env = args, None
@@ -435,9 +445,10 @@ def speed(thaw, tmp, label, cmd, runs, url, before=None, s3=None):
                 a = (["--store", url] if a is None else s3args) + ["--cache", cache,
                                                                    "--name", label]
                 env = s3env if args == "s3" else None
-            wall, after = restore_once(before if name.endswith("_before") else thaw, a, tmp,
-                                       env)
+            wall, after, cpu = restore_once(before if name.endswith("_before") else thaw, a,
+                                            tmp, env)
             times[name].append(wall)
+            cpus[name].append(cpu)
             running[name].append(wall - after)
             if args is None or args == "s3":
                 shutil.rmtree(cache, ignore_errors=True)
@@ -449,7 +460,9 @@ def speed(thaw, tmp, label, cmd, runs, url, before=None, s3=None):
                               "gb_per_s": round(total / med / 1e9, 3),
                               "to_running_ms": [round(t * 1e3, 1) for t in running[name]],
                               "median_to_running_ms": round(med_r * 1e3, 1),
-                              "gb_per_s_to_running": round(total / med_r / 1e9, 3)}
+                              "gb_per_s_to_running": round(total / med_r / 1e9, 3),
+                              "median_thaw_cpu_ms": round(statistics.median(cpus[name]) * 1e3,
+                                                          1)}
     out["tiers"]["ram"] = ram_tier(thaw, store, label, snap, runs)
     plain = out["tiers"]["plain_dir"]
     for name in ("disk_warm", "disk_warm_before", "http_loopback_cold_cache",
@@ -636,6 +649,9 @@ def report(r, out_path):
                        " (%.0f%%)" % (100 * v["vs_plain"]) if "vs_plain" in v else ""))
             else:
                 print("  %-26s %s" % (t, v))
+        print("  %-26s %s" % ("thaw's own CPU (median)", ", ".join(
+            "%s %.0f ms" % (t, v["median_thaw_cpu_ms"]) for t, v in d["tiers"].items()
+            if isinstance(v, dict) and "median_thaw_cpu_ms" in v)))
         c = d.get("ceiling")
         if c:
             print("  %-26s %8.1f ms (%.0f%%): plain + SHA-256 of %.1f MB on every CPU" %
