@@ -133,7 +133,8 @@ int gpu_read_vmas(pid_t pid, struct gpu_vma **ret, size_t *nr)
 {
 	struct gpu_vma *v = NULL, *grown;
 	size_t cap = 0, n = 0;
-	char path[64], line[1024];
+	char path[64], *line = NULL;
+	size_t line_cap = 0;
 	unsigned long long start, end, ino, kb;
 	FILE *f;
 
@@ -143,13 +144,15 @@ int gpu_read_vmas(pid_t pid, struct gpu_vma **ret, size_t *nr)
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f)) {
+	/* whole lines: a long mapped path cut by a fixed buffer could end in what looks like a VMA */
+	while (getline(&line, &line_cap, f) > 0) {
 		if (sscanf(line, "%llx-%llx %*s %*s %*s %llu", &start, &end, &ino) == 3) {
 			if (n == cap) {
 				cap = cap ? 2 * cap : 256;
 				grown = realloc(v, cap * sizeof(*v));
 				if (!grown) {
 					free(v);
+					free(line);
 					fclose(f);
 					return -ENOMEM;
 				}
@@ -160,6 +163,7 @@ int gpu_read_vmas(pid_t pid, struct gpu_vma **ret, size_t *nr)
 			v[n - 1].rss = (uint64_t)kb << 10;
 		}
 	}
+	free(line);
 	fclose(f);
 	*ret = v;
 	*nr = n;

@@ -11,8 +11,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gpu/gpu-internal.h"
@@ -89,12 +93,66 @@ static void test_read_own_vmas(void **state)
 	free(v);
 }
 
+/*
+ * A mapped file's path long enough that a 1024-byte line buffer would cut it
+ * where its name reads like a VMA line: the kernel puts the path at column 73
+ * (after the padded "start-end perms offset dev inode"), so 950 more bytes
+ * reach byte 1023.  No such VMA may come back.
+ */
+static void test_read_vmas_long_path(void **state)
+{
+	static const char fake[] = "7e0000100000-7e0000200000 rw-p 00000000 00:00 4242";
+	char dir[1200], path[1300], seg[201];
+	size_t n = 0, i, left;
+	struct gpu_vma *v = NULL;
+	void *map;
+	int fd;
+
+	(void)state;
+	strcpy(dir, "/tmp/thaw-test-gpu-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	left = 950 - strlen(dir) - 1; /* path bytes before the fake, less the '/' before it */
+	while (left > 0) {
+		size_t len = left <= 201 ? left - 1 : 200; /* each directory costs len + '/' */
+
+		memset(seg, 'd', len);
+		seg[len] = 0;
+		strcat(dir, "/");
+		strcat(dir, seg);
+		assert_int_equal(mkdir(dir, 0700), 0);
+		left -= len + 1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, fake);
+	assert_int_equal(strlen(path) - strlen(fake), 950);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	map = mmap((void *)0x7e0000000000UL, 4096, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0);
+	assert_true(map == (void *)0x7e0000000000UL);
+	assert_int_equal(gpu_read_vmas(getpid(), &v, &n), 0);
+	for (i = 0; i < n; i++)
+		assert_true(v[i].start != 0x7e0000100000ULL);
+	for (i = 0; i < n && v[i].start != 0x7e0000000000ULL; i++)
+		;
+	assert_true(i < n); /* the mapping itself is there */
+	free(v);
+	munmap(map, 4096);
+	close(fd);
+	unlink(path);
+	while (strlen(dir) > strlen("/tmp/thaw-test-gpu-XXXXXX")) {
+		assert_int_equal(rmdir(dir), 0);
+		*strrchr(dir, '/') = 0;
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_ranges),
 		cmocka_unit_test(test_state_too_many),
 		cmocka_unit_test(test_read_own_vmas),
+		cmocka_unit_test(test_read_vmas_long_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
