@@ -348,6 +348,7 @@ static int add_large(struct builder *b, uint32_t ino, int fd, const char *path, 
 
 static int add_contents(struct builder *b, uint32_t ino, const char *path, const struct stat *st)
 {
+	struct stat now;
 	int fd, rc;
 
 	if (!st->st_size)
@@ -355,6 +356,22 @@ static int add_contents(struct builder *b, uint32_t ino, const char *path, const
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return log_errno("%s: open", path);
+	/*
+	 * The file opened must be the one lstat saw: whoever can write the tree
+	 * could swap a directory above it for a symbolic link in between, and the
+	 * image would hold another file's bytes under this one's owner and mode.
+	 */
+	if (fstat(fd, &now) < 0) {
+		rc = log_errno("%s: fstat", path);
+		close(fd);
+		return rc;
+	}
+	if (!S_ISREG(now.st_mode) || now.st_dev != st->st_dev || now.st_ino != st->st_ino ||
+	    now.st_size != st->st_size) {
+		log_error("%s: changed while it was being pushed (another file or size now)", path);
+		close(fd);
+		return -ESTALE;
+	}
 	if ((uint64_t)st->st_size <= IMAGEFS_SMALL_MAX)
 		rc = add_small(b, ino, fd, path, (size_t)st->st_size);
 	else
