@@ -108,14 +108,16 @@ static int get_int_opt(int fd, int level, int name, int *val)
  * the caller's to close even then.
  */
 static int check_ancillary(const struct fd_dump_ctx *ctx, const struct fd_probe *p,
-			   struct msghdr *msg, const char *asked, int *fds, uint32_t *nr_fds)
+			   struct msghdr *msg, const char *asked, int *fds, uint32_t *nr_fds,
+			   struct ucred *ret_cred)
 {
 	struct cmsghdr *c;
-	struct ucred cred;
+	struct ucred cred = { 0 };
 	int err = 0, fd;
 	size_t i;
 
 	*nr_fds = 0;
+	ret_cred->pid = 0;
 	for (c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			for (i = 0; CMSG_LEN((i + 1) * sizeof(int)) <= c->cmsg_len; i++) {
@@ -137,10 +139,13 @@ static int check_ancillary(const struct fd_dump_ctx *ctx, const struct fd_probe 
 			continue;
 		}
 		memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-		if (cred.pid)
+		/* the process's own come back as the restored process's own */
+		if (cred.pid && cred.pid != ctx->pid)
 			err = fd_dump_error(ctx, p, -ENOTSUP, "a queued message carries the "
-					    "credentials (SO_PASSCRED) of pid %d uid %u: thaw cannot "
-					    "send them again", cred.pid, cred.uid);
+					    "credentials (SO_PASSCRED) of pid %d uid %u, another "
+					    "process: thaw cannot send them again", cred.pid, cred.uid);
+		else
+			*ret_cred = cred;
 	}
 	if (!err && (msg->msg_flags & MSG_CTRUNC))
 		err = fd_dump_error(ctx, p, -ENOTSUP, "a queued message carries more control "
@@ -187,6 +192,29 @@ static bool tree_holds_elsewhere(const struct fd_dump_ctx *ctx, uint64_t ino)
 		    ctx->tree->ends[i].pid != ctx->pid)
 			return true;
 	return false;
+}
+
+/* A queued message (at, len as in add_rights) carries the process's own credentials. */
+static int add_creds(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_fd *out,
+		     uint64_t at, uint32_t len, const struct ucred *cred)
+{
+	struct image_sock_attrs *a = &out->sock.attrs;
+	struct image_sock_creds *r;
+
+	if (tree_holds_elsewhere(ctx, out->sock.ino) ||
+	    tree_holds_elsewhere(ctx, out->sock.peer_ino))
+		return fd_dump_error(ctx, p, -ENOTSUP, "messages with credentials (SO_PASSCRED) "
+				     "are queued on a socket pair another process of the tree "
+				     "holds too: not supported");
+	if (a->nr_creds >= IMAGE_MAX_SOCK_RIGHTS)
+		return fd_dump_error(ctx, p, -E2BIG, "more than %u queued messages carry "
+				     "credentials", IMAGE_MAX_SOCK_RIGHTS);
+	r = realloc(a->creds, (a->nr_creds + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	a->creds = r;
+	a->creds[a->nr_creds++] = (struct image_sock_creds){ at, len, cred->uid, cred->gid };
+	return 0;
 }
 
 /*
@@ -263,6 +291,7 @@ static int peek_queue(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_
 	bool head;
 	int fds[IMAGE_MAX_RIGHTS_FDS];
 	uint32_t nr_fds;
+	struct ucred cred = { 0 };
 	const char *asked = asks_for(p->local);
 	uint32_t nr_msgs = 0;
 	char *buf, *nbuf;
@@ -347,7 +376,7 @@ static int peek_queue(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_
 					    "bytes: not supported", PEEK_CHUNK);
 			goto out;
 		}
-		err = check_ancillary(ctx, p, &msg, asked, fds, &nr_fds);
+		err = check_ancillary(ctx, p, &msg, asked, fds, &nr_fds, &cred);
 		if (err) {
 			close_all(fds, nr_fds);
 			goto out;
@@ -362,6 +391,9 @@ static int peek_queue(struct fd_dump_ctx *ctx, struct fd_probe *p, struct image_
 		if (nr_fds)
 			err = add_rights(ctx, p, out, type == SOCK_STREAM ? bytes : nr_msgs,
 					 type == SOCK_STREAM ? (uint32_t)n : 0, fds, nr_fds);
+		if (!err && cred.pid)
+			err = add_creds(ctx, p, out, type == SOCK_STREAM ? bytes : nr_msgs,
+					type == SOCK_STREAM ? (uint32_t)n : 0, &cred);
 		if (err)
 			goto out;
 		/*
@@ -934,35 +966,52 @@ static int flight_fds(const struct fd_restore_ctx *ctx, const struct image_fd *f
 }
 
 /*
- * Sends n bytes at p through fd, with the files in flight of r if not NULL
- * (one message: a datagram, or a stream piece that a read stops after).
+ * Sends n bytes at p through fd, with the files in flight of r and the
+ * credentials of cr (the process's own: the helper's pid is the restored
+ * process's) where not NULL: one message, a datagram or a stream piece.
  */
 static ssize_t send_piece(struct fd_restore_ctx *ctx, const struct image_fd *f, int fd,
-			  const uint8_t *p, uint64_t n, const struct image_sock_rights *r)
+			  const uint8_t *p, uint64_t n, const struct image_sock_rights *r,
+			  const struct image_sock_creds *cr)
 {
 	union {
-		char buf[CMSG_SPACE(IMAGE_MAX_RIGHTS_FDS * sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(IMAGE_MAX_RIGHTS_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = { (void *)p, n };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control };
+	struct ucred cred;
 	struct cmsghdr *c;
 	int fds[IMAGE_MAX_RIGHTS_FDS], ret;
 
+	memset(&control, 0, sizeof(control));
+	if (cr)
+		msg.msg_controllen += CMSG_SPACE(sizeof(cred));
+	if (r)
+		msg.msg_controllen += CMSG_SPACE(r->nr_fds * sizeof(int));
+	c = CMSG_FIRSTHDR(&msg);
+	if (cr) {
+		cred = (struct ucred){ getpid(), cr->uid, cr->gid };
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_CREDENTIALS;
+		c->cmsg_len = CMSG_LEN(sizeof(cred));
+		memcpy(CMSG_DATA(c), &cred, sizeof(cred));
+		c = CMSG_NXTHDR(&msg, c);
+	}
 	if (r) {
 		if (r->nr_fds > IMAGE_MAX_RIGHTS_FDS)
 			return fd_restore_error(f, -EINVAL, "%u fds in one message", r->nr_fds);
 		ret = flight_fds(ctx, f, r, fds);
 		if (ret)
 			return ret;
-		msg.msg_control = &control;
-		msg.msg_controllen = CMSG_SPACE(r->nr_fds * sizeof(int));
-		c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(r->nr_fds * sizeof(int));
 		memcpy(CMSG_DATA(c), fds, r->nr_fds * sizeof(int));
 	}
+	if (!msg.msg_controllen)
+		msg.msg_control = NULL;
 	ret = (int)sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	return ret < 0 ? -errno : ret;
 }
@@ -973,9 +1022,10 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 	const struct image_blob *q = &f->sock.queue;
 	const struct image_sock_attrs *a = &f->sock.attrs;
 	const struct image_sock_rights *r;
+	const struct image_sock_creds *cr;
 	uint8_t *data = NULL;
 	uint64_t off = 0, msgs = 0;
-	uint32_t next = 0;
+	uint32_t next = 0, next_cr = 0;
 	int ret, room, old_size, old_lock;
 
 	if (!q->len)
@@ -1000,18 +1050,26 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 		ssize_t sent;
 
 		r = next < a->nr_rights ? &a->rights[next] : NULL;
-		if (r && f->sock.type == SOCK_STREAM) {
-			if (r->at < off || r->at + r->len > q->len) {
-				ret = fd_restore_error(f, -EINVAL, "queue: fds in flight at byte %llu",
-						       (unsigned long long)r->at);
+		cr = next_cr < a->nr_creds ? &a->creds[next_cr] : NULL;
+		if (f->sock.type == SOCK_STREAM && (r || cr)) {
+			/* the next piece with fds or credentials, or the bytes before it */
+			uint64_t at = r && (!cr || r->at < cr->at) ? r->at : cr->at;
+			uint32_t len = r && r->at == at ? r->len : cr->len;
+
+			if (at < off || at + len > q->len || (r && r->at == at && r->len != len) ||
+			    (cr && cr->at == at && cr->len != len) ||
+			    (r && r->at > at && r->at < at + len) ||
+			    (cr && cr->at > at && cr->at < at + len)) {
+				ret = fd_restore_error(f, -EINVAL, "queue: a piece with fds or "
+						       "credentials at byte %llu",
+						       (unsigned long long)at);
 				goto out;
 			}
-			if (r->at > off)
-				n = r->at - off; /* the bytes before, without fds */
-			else
-				n = r->len;
-			if (r->at > off)
+			n = at > off ? at - off : len;
+			if (r && r->at != off)
 				r = NULL;
+			if (cr && cr->at != off)
+				cr = NULL;
 		}
 		if (f->sock.type != SOCK_STREAM) {
 			uint32_t mlen;
@@ -1031,10 +1089,13 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 			off += 4;
 			if (r && r->at != msgs)
 				r = NULL;
+			if (cr && cr->at != msgs)
+				cr = NULL;
 			msgs++;
 		}
-		sent = send_piece(ctx, f, fd, p, n, r);
-		if (sent < 0 || (f->sock.type == SOCK_STREAM && !r ? sent == 0 : (uint64_t)sent != n)) {
+		sent = send_piece(ctx, f, fd, p, n, r, cr);
+		if (sent < 0 ||
+		    (f->sock.type == SOCK_STREAM && !r && !cr ? sent == 0 : (uint64_t)sent != n)) {
 			ret = fd_restore_error(f, sent < 0 ? (int)sent : -EIO,
 					       "queueing %llu bytes: %s", (unsigned long long)n,
 					       sent < 0 ? strerror((int)-sent) : "short send");
@@ -1042,10 +1103,12 @@ static int fill_queue(struct fd_restore_ctx *ctx, const struct image_fd *f, int 
 		}
 		off += (uint64_t)sent;
 		next += r != NULL;
+		next_cr += cr != NULL;
 	}
-	if (next < a->nr_rights) {
-		ret = fd_restore_error(f, -EINVAL, "queue: %u messages with fds in flight are not "
-				       "in it", a->nr_rights - next);
+	if (next < a->nr_rights || next_cr < a->nr_creds) {
+		ret = fd_restore_error(f, -EINVAL, "queue: %u messages with fds in flight or "
+				       "credentials are not in it",
+				       a->nr_rights - next + a->nr_creds - next_cr);
 		goto out;
 	}
 	old_size /= 2; /* what SO_SNDBUF gives is twice what it was given */

@@ -221,6 +221,16 @@ static int check_sock_rights(const void *rec, const char *where, char *err, size
 
 static IMAGE_RECORD_DEF(sock_rights_record, image_sock_rights, sock_rights_fields, check_sock_rights);
 
+static const struct image_field sock_creds_fields[] = {
+	IMAGE_U64(struct image_sock_creds, at, 0, UINT64_MAX),
+	IMAGE_FIELD(struct image_sock_creds, len, IMAGE_F_U32, .max = IMAGE_MAX_SOCK_QUEUE,
+		    IMAGE_OPTIONAL),
+	IMAGE_U32(struct image_sock_creds, uid, 0, UINT32_MAX - 1),
+	IMAGE_U32(struct image_sock_creds, gid, 0, UINT32_MAX - 1),
+};
+
+static IMAGE_RECORD_DEF(sock_creds_record, image_sock_creds, sock_creds_fields, NULL);
+
 static const struct image_field sock_attrs_fields[] = {
 	IMAGE_ARRAY(struct image_sock_attrs, opts, nr_opts, sock_opt_record, IMAGE_MAX_SOCK_OPTS),
 	IMAGE_STR(struct image_sock_attrs, bind_dev, 16), /* IFNAMSIZ */
@@ -246,6 +256,8 @@ static const struct image_field sock_attrs_fields[] = {
 	IMAGE_SCALARS(struct image_sock_attrs, pending, nr_pending, IMAGE_F_U64, 1, UINT64_MAX,
 		      IMAGE_MAX_SOCK_PENDING),
 	IMAGE_ARRAY(struct image_sock_attrs, rights, nr_rights, sock_rights_record,
+		    IMAGE_MAX_SOCK_RIGHTS),
+	IMAGE_ARRAY(struct image_sock_attrs, creds, nr_creds, sock_creds_record,
 		    IMAGE_MAX_SOCK_RIGHTS),
 	IMAGE_FIELD(struct image_sock_attrs, tcp, IMAGE_F_RECORD, .sub = &sock_tcp_record,
 		    IMAGE_OPTIONAL),

@@ -400,11 +400,22 @@ static int check_rights(struct check *c, const struct image *img)
 		const struct image_fd *f = &img->fds[i];
 		const struct image_sock_attrs *a = &f->sock.attrs;
 
-		if (f->kind != IMAGE_FD_SOCKET || !a->nr_rights)
+		if (f->kind != IMAGE_FD_SOCKET || (!a->nr_rights && !a->nr_creds))
 			continue;
 		if (f->sock.family != AF_UNIX || f->sock.state != IMAGE_SOCK_PAIR)
-			return bad(c, "fd %d: fds in flight on a socket that is not a Unix pair end",
-				   f->fd);
+			return bad(c, "fd %d: fds or credentials in flight on a socket that is not a "
+				   "Unix pair end", f->fd);
+		for (k = 0; k < a->nr_creds; k++) {
+			const struct image_sock_creds *r = &a->creds[k];
+
+			if ((k && r->at <= a->creds[k - 1].at) ||
+			    (f->sock.type == SOCK_STREAM ?
+				     !r->len || r->at + r->len > f->sock.queue.len ||
+					     (k && r->at < a->creds[k - 1].at + a->creds[k - 1].len) :
+				     r->len != 0))
+				return bad(c, "fd %d: queued credentials at %" PRIu64 "+%u out of "
+					   "order or out of the queue", f->fd, r->at, r->len);
+		}
 		for (k = 0; k < a->nr_rights; k++) {
 			const struct image_sock_rights *r = &a->rights[k];
 

@@ -396,6 +396,17 @@ struct image_sock_rights {
 	uint32_t nr_fds;
 	int32_t *fds; /* numbers of image fds below 0, in the order they were sent */
 };
+
+/*
+ * A queued message that carries its sender's credentials (SO_PASSCRED when
+ * it was sent), the sender being the process itself: at and len as in
+ * struct image_sock_rights; the pid is the restored process's own.
+ */
+struct image_sock_creds {
+	uint64_t at;
+	uint32_t len;
+	uint32_t uid, gid;
+};
 struct image_sock_addr {
 	char *addr; /* "192.0.2.1", "2001:db8::1" */
 };
@@ -450,6 +461,9 @@ struct image_sock_attrs {
 	/* PAIR (Unix): the queued messages that carry fds, ascending at */
 	uint32_t nr_rights;
 	struct image_sock_rights *rights;
+	/* PAIR (Unix): the queued messages with the process's own credentials, ascending at */
+	uint32_t nr_creds;
+	struct image_sock_creds *creds;
 	struct image_sock_tcp tcp; /* state TCP: the connection */
 };
 
