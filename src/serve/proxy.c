@@ -1142,6 +1142,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		 * ("@127.0.0.1:1/", where nothing listens: the worker taken for
 		 * unreachable and stopped), and one cut short another path.
 		 */
+		if (strlen(method) >= sizeof(r->method)) {
+			/* cut, it would be another method at the worker */
+			r->state = P_REPLIED;
+			return reply_text(conn, 501, "thaw serve: the request method is too long\n",
+					  false);
+		}
 		if (r->uri[0] != '/' || strlen(r->uri) > URI_MAX) {
 			r->state = P_REPLIED;
 			return reply_text(conn, r->uri[0] != '/' ? 400 : 414,
